@@ -1,0 +1,234 @@
+//! Sign-in: Telegram Mini App initData, and the tenant-bound JWTs it is
+//! exchanged for.
+//!
+//! initData is checked as Telegram documents it
+//! (<https://core.telegram.org/bots/webapps#validating-data-received-via-the-mini-app>):
+//! the data-check-string is every field but `hash`, sorted by key, joined
+//! with `\n`; the key is HMAC-SHA256("WebAppData", bot token); the hash is
+//! HMAC-SHA256(key, data-check-string) in hex.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use hmac::{Hmac, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::domain::{BotToken, TenantId};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// How long an initData stays acceptable after Telegram signed it.
+pub const INIT_DATA_MAX_AGE: Duration = Duration::hours(24);
+/// Lifetime of an access token.
+pub const ACCESS_TOKEN_TTL: Duration = Duration::minutes(15);
+/// Lifetime of a refresh token.
+pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
+
+/// Why initData was refused. Messages are safe to return to the client.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InitDataError {
+    #[error("init_data is not a query string with a hash")]
+    Malformed,
+    #[error("init_data signature does not match this bot")]
+    BadSignature,
+    #[error("init_data has no valid auth_date")]
+    MissingAuthDate,
+    #[error("init_data is too old; reopen the Mini App")]
+    Expired,
+    #[error("init_data has no valid user")]
+    MissingUser,
+}
+
+/// The Telegram user an initData vouches for.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct WebAppUser {
+    pub id: i64,
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub language_code: Option<String>,
+}
+
+fn webapp_secret(bot_token: &BotToken) -> HmacSha256 {
+    let mut key = HmacSha256::new_from_slice(b"WebAppData").expect("any key length");
+    key.update(bot_token.expose().as_bytes());
+    HmacSha256::new_from_slice(&key.finalize().into_bytes()).expect("any key length")
+}
+
+fn data_check_string(fields: &BTreeMap<String, String>) -> String {
+    fields.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Checks initData against the tenant's bot token and its freshness.
+pub fn verify_init_data(init_data: &str, bot_token: &BotToken, now: DateTime<Utc>) -> Result<WebAppUser, InitDataError> {
+    if init_data.len() > 8 * 1024 {
+        return Err(InitDataError::Malformed);
+    }
+    let mut fields = BTreeMap::new();
+    let mut hash = None;
+    for (k, v) in url::form_urlencoded::parse(init_data.as_bytes()) {
+        if k == "hash" {
+            hash = Some(v.into_owned());
+        } else {
+            fields.insert(k.into_owned(), v.into_owned());
+        }
+    }
+    let hash = hash.and_then(|h| hex::decode(h).ok()).ok_or(InitDataError::Malformed)?;
+    let mut mac = webapp_secret(bot_token);
+    mac.update(data_check_string(&fields).as_bytes());
+    let expected = mac.finalize().into_bytes();
+    if !bool::from(expected.as_slice().ct_eq(&hash)) {
+        return Err(InitDataError::BadSignature);
+    }
+    let auth_date = fields
+        .get("auth_date")
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|t| DateTime::from_timestamp(t, 0))
+        .ok_or(InitDataError::MissingAuthDate)?;
+    // A little slack for clocks that run ahead of Telegram's.
+    if now - auth_date > INIT_DATA_MAX_AGE || auth_date - now > Duration::minutes(5) {
+        return Err(InitDataError::Expired);
+    }
+    let user: WebAppUser = fields
+        .get("user")
+        .and_then(|u| serde_json::from_str(u).ok())
+        .ok_or(InitDataError::MissingUser)?;
+    if user.id <= 0 {
+        return Err(InitDataError::MissingUser);
+    }
+    Ok(user)
+}
+
+/// Builds a signed initData the way Telegram does. Used by the stand-in
+/// Telegram server and tests; never by the request path.
+pub fn sign_init_data(bot_token: &BotToken, fields: &[(&str, String)]) -> String {
+    let map: BTreeMap<String, String> = fields.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect();
+    let mut mac = webapp_secret(bot_token);
+    mac.update(data_check_string(&map).as_bytes());
+    let hash = hex::encode(mac.finalize().into_bytes());
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &map {
+        ser.append_pair(k, v);
+    }
+    ser.append_pair("hash", &hash);
+    ser.finish()
+}
+
+/// Claims of an access token. `aud` is the tenant id: a token of one tenant
+/// fails validation at every other.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user's id inside the tenant.
+    pub sub: String,
+    pub aud: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid or expired access token")]
+pub struct BadToken;
+
+/// Issues and checks access tokens.
+#[derive(Clone)]
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8]) -> Self {
+        Tokens { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+    }
+
+    pub fn issue(&self, tenant: &TenantId, user_id: i64, now: DateTime<Utc>) -> String {
+        let claims = Claims {
+            sub: user_id.to_string(),
+            aud: tenant.as_str().to_owned(),
+            iat: now.timestamp(),
+            exp: (now + ACCESS_TOKEN_TTL).timestamp(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 encoding of plain claims cannot fail")
+    }
+
+    /// Returns the user id the token names, if it is valid for `tenant`.
+    pub fn verify(&self, tenant: &TenantId, token: &str) -> Result<i64, BadToken> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.set_audience(&[tenant.as_str()]);
+        v.leeway = 5;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|_| BadToken)?;
+        data.claims.sub.parse().map_err(|_| BadToken)
+    }
+}
+
+/// A fresh opaque refresh token and the hash it is stored under.
+pub fn new_refresh_token() -> (String, String) {
+    let token = format!("rt_{}", crate::domain::random_hex(32));
+    let hash = hash_refresh_token(&token);
+    (token, hash)
+}
+
+pub fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token() -> BotToken {
+        BotToken::parse("123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw").unwrap()
+    }
+
+    fn signed(auth_date: i64, tok: &BotToken) -> String {
+        sign_init_data(
+            tok,
+            &[
+                ("auth_date", auth_date.to_string()),
+                ("query_id", "AAH".into()),
+                ("user", r#"{"id":42,"first_name":"Ann","username":"ann"}"#.into()),
+            ],
+        )
+    }
+
+    #[test]
+    fn valid_init_data_is_accepted() {
+        let now = Utc::now();
+        let user = verify_init_data(&signed(now.timestamp() - 60, &token()), &token(), now).unwrap();
+        assert_eq!(user.id, 42);
+        assert_eq!(user.username.as_deref(), Some("ann"));
+    }
+
+    #[test]
+    fn refusals() {
+        let now = Utc::now();
+        let other = BotToken::parse("999:BBHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw").unwrap();
+        assert_eq!(verify_init_data(&signed(now.timestamp(), &other), &token(), now), Err(InitDataError::BadSignature));
+        let stale = signed((now - Duration::hours(25)).timestamp(), &token());
+        assert_eq!(verify_init_data(&stale, &token(), now), Err(InitDataError::Expired));
+        assert_eq!(verify_init_data("user=x", &token(), now), Err(InitDataError::Malformed));
+        let tampered = signed(now.timestamp(), &token()).replace("Ann", "Bob");
+        assert_eq!(verify_init_data(&tampered, &token(), now), Err(InitDataError::BadSignature));
+    }
+
+    #[test]
+    fn tokens_are_bound_to_their_tenant() {
+        let tokens = Tokens::new(b"0123456789abcdef0123456789abcdef");
+        let a = TenantId::generate();
+        let b = TenantId::generate();
+        let t = tokens.issue(&a, 7, Utc::now());
+        assert_eq!(tokens.verify(&a, &t).unwrap(), 7);
+        assert!(tokens.verify(&b, &t).is_err());
+        let old = tokens.issue(&a, 7, Utc::now() - Duration::hours(1));
+        assert!(tokens.verify(&a, &old).is_err());
+        assert!(Tokens::new(b"another-secret-another-secret-xx").verify(&a, &t).is_err());
+    }
+}

@@ -1,0 +1,397 @@
+//! Domain types: each parses once at the boundary and is trusted after.
+
+use std::fmt;
+
+/// Why an input was refused. The message is safe to show to the caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
+        Invalid { field, reason: reason.into() }
+    }
+}
+
+/// A tenant's URL name: `/t/{slug}/`. Lowercase letters, digits and inner
+/// hyphens, 3 to 40 characters, so that it is safe in a URL, a file name and
+/// a PostgreSQL schema name alike.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TenantSlug(String);
+
+impl TenantSlug {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let bad = |r: &str| Err(Invalid::new("slug", r));
+        if s.len() < 3 || s.len() > 40 {
+            return bad("must be 3 to 40 characters long");
+        }
+        if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return bad("may contain only lowercase letters, digits and hyphens");
+        }
+        if s.starts_with('-') || s.ends_with('-') || s.contains("--") {
+            return bad("must not start or end with a hyphen or contain two in a row");
+        }
+        if !s.as_bytes()[0].is_ascii_lowercase() {
+            return bad("must start with a letter");
+        }
+        Ok(TenantSlug(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantSlug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A tenant's id in the control plane: `tnt_` and 26 hex digits, so that an
+/// id in a log line says what it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn generate() -> Self {
+        TenantId(format!("tnt_{}", random_hex(13)))
+    }
+
+    /// Trusts a value read back from the control plane.
+    pub fn from_stored(s: String) -> Self {
+        TenantId(s)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A bot token from @BotFather: `<bot id>:<secret>`. Never printed: its
+/// `Debug` shows only the bot id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BotToken(String);
+
+impl BotToken {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let s = s.trim();
+        let Some((id, secret)) = s.split_once(':') else {
+            return Err(Invalid::new("bot_token", "must look like 123456:ABC-DEF… (from @BotFather)"));
+        };
+        if id.is_empty() || id.len() > 20 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Invalid::new("bot_token", "must start with the bot's numeric id"));
+        }
+        if secret.len() < 20
+            || secret.len() > 100
+            || !secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(Invalid::new("bot_token", "the part after ':' is not a valid token secret"));
+        }
+        Ok(BotToken(s.to_owned()))
+    }
+
+    pub fn bot_id(&self) -> i64 {
+        self.0.split_once(':').and_then(|(id, _)| id.parse().ok()).unwrap_or(0)
+    }
+
+    /// The token itself, for the Bot API client and HMAC keys only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BotToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BotToken({}:***)", self.bot_id())
+    }
+}
+
+/// A Telegram chat id (private chats are positive user ids, groups negative).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ChatId(pub i64);
+
+/// A Telegram user id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TelegramUserId(i64);
+
+impl TelegramUserId {
+    pub fn parse(v: i64) -> Result<Self, Invalid> {
+        if v <= 0 {
+            return Err(Invalid::new("telegram_id", "must be a positive Telegram user id"));
+        }
+        Ok(TelegramUserId(v))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A ticket's number inside its tenant ("#42"); the tenant's schema is the
+/// namespace, so this is also the row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TicketId(pub i64);
+
+impl fmt::Display for TicketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A user's id inside their tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserId(pub i64);
+
+/// A ticket title: required, at most 200 characters, one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketTitle(String);
+
+impl TicketTitle {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(Invalid::new("title", "is required"));
+        }
+        if t.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid::new("title", format!("must be at most {} characters", Self::MAX_CHARS)));
+        }
+        if t.contains('\n') {
+            return Err(Invalid::new("title", "must be a single line"));
+        }
+        Ok(TicketTitle(t.to_owned()))
+    }
+
+    /// A title derived from a customer's first message: its first non-empty
+    /// line, cut to the limit on a character boundary.
+    pub fn from_message(text: &str) -> Self {
+        let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("New request");
+        let cut: String = if line.chars().count() > Self::MAX_CHARS {
+            let mut s: String = line.chars().take(Self::MAX_CHARS - 1).collect();
+            s.push('…');
+            s
+        } else {
+            line.to_owned()
+        };
+        TicketTitle(cut)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A ticket's description: required, at most 2000 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketDescription(String);
+
+impl TicketDescription {
+    pub const MAX_CHARS: usize = 2000;
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(Invalid::new("description", "is required"));
+        }
+        if t.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid::new(
+                "description",
+                format!("must be at most {} characters", Self::MAX_CHARS),
+            ));
+        }
+        Ok(TicketDescription(t.to_owned()))
+    }
+
+    /// A description from a customer's message, cut to the limit.
+    pub fn from_message(text: &str) -> Self {
+        let t = text.trim();
+        let t = if t.is_empty() { "(no text)" } else { t };
+        TicketDescription(t.chars().take(Self::MAX_CHARS).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The text of a message in a ticket: required, at most 4096 characters
+/// (Telegram's own limit for one message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub const MAX_CHARS: usize = 4096;
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(Invalid::new("text", "is required"));
+        }
+        if t.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid::new("text", format!("must be at most {} characters", Self::MAX_CHARS)));
+        }
+        Ok(MessageText(t.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident, $field:literal { $($variant:ident => $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn parse(s: &str) -> Result<Self, Invalid> {
+                match s {
+                    $($s => Ok($name::$variant),)+
+                    _ => Err(Invalid::new($field, format!(
+                        "must be one of: {}",
+                        [$($s),+].join(", ")
+                    ))),
+                }
+            }
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Roles in a tenant; each inherits the rights of the ones before it.
+    Role, "role" {
+        User => "user",
+        Helper => "helper",
+        Moderator => "moderator",
+        Admin => "admin",
+        Owner => "owner",
+    }
+);
+
+impl Role {
+    /// Staff see the tenant's tickets, not only their own.
+    pub fn is_staff(self) -> bool {
+        self >= Role::Helper
+    }
+}
+
+string_enum!(
+    /// A ticket's lifecycle.
+    TicketStatus, "status" {
+        Open => "open",
+        InProgress => "in_progress",
+        WaitingResponse => "waiting_response",
+        Resolved => "resolved",
+        Closed => "closed",
+    }
+);
+
+impl TicketStatus {
+    /// A ticket the customer's next plain message continues.
+    pub fn is_active(self) -> bool {
+        !matches!(self, TicketStatus::Resolved | TicketStatus::Closed)
+    }
+}
+
+string_enum!(
+    Priority, "priority" {
+        Low => "low",
+        Normal => "normal",
+        High => "high",
+        Critical => "critical",
+    }
+);
+
+pub(crate) fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        for ok in ["acme", "acme-support", "a1b2c3", "abc"] {
+            assert!(TenantSlug::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "ab", "Acme", "acme_support", "-acme", "acme-", "ac--me", "1acme", "a b c", "ацме", &"a".repeat(41)] {
+            assert!(TenantSlug::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bot_tokens() {
+        let t = BotToken::parse("123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw").unwrap();
+        assert_eq!(t.bot_id(), 123456789);
+        assert!(!format!("{t:?}").contains("AAHdq"));
+        for bad in ["", "123456789", ":AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "abc:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "123:short", "123:AAHdqTcvCH1vGWJxfSeofSAs0K5PAL/saw"] {
+            assert!(BotToken::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn titles() {
+        assert!(TicketTitle::parse("  ").is_err());
+        assert!(TicketTitle::parse(&"x".repeat(201)).is_err());
+        assert!(TicketTitle::parse("two\nlines").is_err());
+        assert_eq!(TicketTitle::parse(" Refund ").unwrap().as_str(), "Refund");
+        assert_eq!(TicketTitle::from_message("\n  My order is late\nmore").as_str(), "My order is late");
+        let long = TicketTitle::from_message(&"é".repeat(500));
+        assert_eq!(long.as_str().chars().count(), 200);
+    }
+
+    #[test]
+    fn descriptions_and_texts() {
+        assert!(TicketDescription::parse("").is_err());
+        assert!(TicketDescription::parse(&"x".repeat(2001)).is_err());
+        assert!(MessageText::parse(" ").is_err());
+        assert!(MessageText::parse(&"x".repeat(4097)).is_err());
+        assert_eq!(TicketDescription::from_message(&"y".repeat(3000)).as_str().len(), 2000);
+    }
+
+    #[test]
+    fn roles_are_ordered() {
+        assert!(Role::Owner > Role::Admin && Role::Admin > Role::Moderator);
+        assert!(!Role::User.is_staff() && Role::Helper.is_staff());
+        assert_eq!(Role::parse("moderator").unwrap(), Role::Moderator);
+        assert!(Role::parse("root").unwrap_err().to_string().contains("owner"));
+    }
+
+    #[test]
+    fn statuses_and_priorities() {
+        for s in TicketStatus::ALL {
+            assert_eq!(TicketStatus::parse(s.as_str()).unwrap(), *s);
+        }
+        assert!(TicketStatus::parse("done").is_err());
+        assert!(Priority::parse("urgent").is_err());
+        assert!(TelegramUserId::parse(0).is_err());
+    }
+}

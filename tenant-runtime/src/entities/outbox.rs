@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "outbox")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub chat_id: i64,
+    pub text: String,
+    pub reply_markup: Option<String>,
+    /// The ticket message this delivers, when it is one.
+    pub message_id: Option<i64>,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub telegram_message_id: Option<i64>,
+    pub created_at: DateTimeUtc,
+    pub sent_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+/// Telegram refused it for good (the customer blocked the bot, say).
+pub const FAILED: &str = "failed";

@@ -1,0 +1,37 @@
+use crate::domain::Invalid;
+
+/// Errors of the tenant runtime. Each variant's doc names the HTTP status
+/// the platform maps it to (in one place: `platform::http::error`).
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// 400: the input failed validation.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// 401: no, or no valid, credentials.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// 403: authenticated, but the role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such object in this tenant (another tenant's objects are
+    /// reported the same way).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409: the request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 423: the tenant is suspended.
+    #[error("this desk is suspended")]
+    Suspended,
+    /// 500: a fault of ours; the cause is logged, never returned.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for RuntimeError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        RuntimeError::Internal(anyhow::Error::new(e).context("database operation failed"))
+    }
+}
+
+pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;

@@ -1,0 +1,114 @@
+//! The runtime's view of a tenant, and the registry that routes to them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use teloxide::Bot;
+use tikethet_themes::Theme;
+use tokio::sync::mpsc;
+
+use crate::db::TenantDb;
+use crate::domain::{BotToken, TenantId, TenantSlug};
+use crate::intake::IntakeJob;
+
+/// Whether a tenant's desk is serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(TenantStatus::Active),
+            "suspended" => Some(TenantStatus::Suspended),
+            _ => None,
+        }
+    }
+}
+
+/// What the runtime needs to know of a tenant, decrypted; the platform's
+/// control plane is the source of truth and hands these over.
+#[derive(Debug, Clone)]
+pub struct TenantInfo {
+    pub id: TenantId,
+    pub slug: TenantSlug,
+    pub name: String,
+    pub status: TenantStatus,
+    pub theme: Theme,
+    pub bot_token: BotToken,
+    pub bot_username: String,
+    pub webhook_route: String,
+    pub webhook_secret: String,
+    pub owner_telegram_id: i64,
+    pub storage_name: String,
+}
+
+/// A tenant being served: its facts, its storage, its bot client and the
+/// writer that stores its webhook updates.
+pub struct Tenant {
+    pub info: TenantInfo,
+    pub db: TenantDb,
+    pub bot: Bot,
+    pub(crate) intake: mpsc::Sender<IntakeJob>,
+}
+
+#[derive(Default)]
+struct Index {
+    by_id: HashMap<TenantId, Arc<Tenant>>,
+    by_route: HashMap<String, TenantId>,
+    by_slug: HashMap<String, TenantId>,
+}
+
+/// Every tenant this node serves, by id, webhook route and slug.
+#[derive(Default)]
+pub struct Registry {
+    index: RwLock<Index>,
+}
+
+impl Registry {
+    pub fn get(&self, id: &TenantId) -> Option<Arc<Tenant>> {
+        self.index.read().expect("poisoned").by_id.get(id).cloned()
+    }
+
+    pub fn by_route(&self, route: &str) -> Option<Arc<Tenant>> {
+        let idx = self.index.read().expect("poisoned");
+        idx.by_route.get(route).and_then(|id| idx.by_id.get(id)).cloned()
+    }
+
+    pub fn by_slug(&self, slug: &str) -> Option<Arc<Tenant>> {
+        let idx = self.index.read().expect("poisoned");
+        idx.by_slug.get(slug).and_then(|id| idx.by_id.get(id)).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Tenant>> {
+        self.index.read().expect("poisoned").by_id.values().cloned().collect()
+    }
+
+    pub(crate) fn insert(&self, tenant: Arc<Tenant>) {
+        let mut idx = self.index.write().expect("poisoned");
+        if let Some(old) = idx.by_id.get(&tenant.info.id).cloned() {
+            idx.by_route.remove(&old.info.webhook_route);
+            idx.by_slug.remove(old.info.slug.as_str());
+        }
+        idx.by_route.insert(tenant.info.webhook_route.clone(), tenant.info.id.clone());
+        idx.by_slug.insert(tenant.info.slug.as_str().to_owned(), tenant.info.id.clone());
+        idx.by_id.insert(tenant.info.id.clone(), tenant);
+    }
+
+    pub(crate) fn remove(&self, id: &TenantId) -> Option<Arc<Tenant>> {
+        let mut idx = self.index.write().expect("poisoned");
+        let old = idx.by_id.remove(id)?;
+        idx.by_route.remove(&old.info.webhook_route);
+        idx.by_slug.remove(old.info.slug.as_str());
+        Some(old)
+    }
+}
