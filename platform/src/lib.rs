@@ -1,1 +1,149 @@
+//! The platform: the control plane and the `tikethet` binary.
+//!
+//! Owns configuration, secrets at rest, the control plane (tenants and their
+//! bots), the HTTP surface (operator API, tenant API, webhooks, OpenAPI) and
+//! the command line. It assembles the other crates into one process; the
+//! domain work itself lives in `tikethet-runtime`.
 
+pub mod config;
+pub mod control;
+pub mod http;
+pub mod secrets;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use tikethet_runtime::db::{Storage, StorageUrl};
+use tikethet_runtime::limiter::Limiter;
+use tikethet_runtime::{Runtime, RuntimeConfig};
+
+use crate::config::Settings;
+use crate::control::ControlPlane;
+use crate::secrets::Vault;
+
+/// How often a node re-reads the control plane for tenants changed elsewhere
+/// (by the CLI or another node).
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(3);
+
+/// The application state, built once and shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub storage: Storage,
+    pub runtime: Runtime,
+    pub control: Arc<ControlPlane>,
+}
+
+impl AppState {
+    /// Opens storage (migrating the control plane), connects Redis when
+    /// configured, and builds the runtime. Serves no tenant yet.
+    pub async fn open(settings: Settings) -> anyhow::Result<AppState> {
+        let url = StorageUrl::parse(&settings.database_url, &settings.database_schema)?;
+        let storage = Storage::open(&url).await?;
+        let limiter = match &settings.redis_url {
+            Some(u) => Limiter::redis(u, &settings.redis_prefix).await?,
+            None => Limiter::local(),
+        };
+        let runtime = Runtime::new(RuntimeConfig {
+            storage: storage.clone(),
+            telegram_api_url: settings.telegram_api_url.clone(),
+            jwt_secret: settings.jwt_secret.expose().clone(),
+            limiter,
+        });
+        let control = Arc::new(ControlPlane::new(
+            storage.clone(),
+            runtime.clone(),
+            Vault::new(settings.master_key.expose()),
+            settings.public_url.clone(),
+        ));
+        Ok(AppState { settings: Arc::new(settings), storage, runtime, control })
+    }
+
+    /// Serves every tenant and requeues what a previous run left unfinished.
+    pub async fn start_serving(&self) -> anyhow::Result<()> {
+        let fresh = self.control.sync().await?;
+        for id in fresh {
+            let id = tikethet_runtime::domain::TenantId::from_stored(id);
+            if let Some(t) = self.runtime.tenants.get(&id) {
+                match self.runtime.recover(&t).await {
+                    Ok((0, 0)) => {}
+                    Ok((u, m)) => tracing::info!(tenant = %id, updates = u, messages = m, "resuming unfinished work"),
+                    Err(e) => tracing::error!(tenant = %id, error = %format!("{e:#}"), "could not resume unfinished work"),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A built server: listening, not yet serving.
+pub struct Application {
+    state: AppState,
+    acceptor: poem::listener::TcpAcceptor,
+    port: u16,
+}
+
+impl Application {
+    /// Builds the state, starts serving tenants and binds the listener
+    /// (`127.0.0.1:0` in tests picks a free port).
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+        let listen = settings.listen.clone();
+        let acceptor = TcpListener::bind(listen.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("failed to listen on {listen}"))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .context("listener has no address")?;
+        // On port 0 (tests, throwaway runs) a loopback public URL can only
+        // be right once the port is known.
+        if listen.ends_with(":0") && matches!(settings.public_url.host_str(), Some("127.0.0.1" | "localhost")) {
+            settings.public_url.set_port(Some(port)).ok();
+        }
+        let state = AppState::open(settings).await?;
+        state.start_serving().await?;
+        Ok(Application { state, acceptor, port })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, with the control-plane sync beside it.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let state = self.state.clone();
+        let sync = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SYNC_INTERVAL);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match state.control.sync().await {
+                    Ok(fresh) => {
+                        for id in fresh {
+                            let id = tikethet_runtime::domain::TenantId::from_stored(id);
+                            if let Some(t) = state.runtime.tenants.get(&id) {
+                                let _ = state.runtime.recover(&t).await;
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "control-plane sync failed"),
+                }
+            }
+        });
+        let app = http::app(self.state.clone());
+        let result = poem::Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
+            .await;
+        sync.abort();
+        result.context("HTTP server failed")
+    }
+}

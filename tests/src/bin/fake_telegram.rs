@@ -1,1 +1,29 @@
-fn main() {}
+//! Runs the Telegram stand-in on its own, for demos and manual runs:
+//! `fake-telegram --listen 127.0.0.1:8081 --bot 111:AAAA…=acme_bot`.
+//! Control it over HTTP: `POST /_fake/bots`, `GET /_fake/calls`,
+//! `POST /_fake/failures`, `POST /_fake/deliver`.
+
+use clap::Parser;
+use tikethet_tests::fake_telegram::FakeTelegram;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: String,
+    /// TOKEN=USERNAME, repeatable.
+    #[arg(long)]
+    bot: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let fake = FakeTelegram::start_on(&args.listen).await?;
+    for b in &args.bot {
+        let (token, name) = b.split_once('=').ok_or_else(|| anyhow::anyhow!("--bot wants TOKEN=USERNAME"))?;
+        fake.add_bot(token, name);
+    }
+    println!("fake Telegram Bot API on {}", fake.url);
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

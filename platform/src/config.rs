@@ -1,0 +1,351 @@
+//! Settings: loaded once from defaults, an optional `tikethet.toml` and
+//! `TIKETHET_*` environment variables (which win), validated, and handed
+//! around as one struct. Secrets never print.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+
+/// A value that must not end up in a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(v: T) -> Self {
+        Secret(v)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Env {
+    Development,
+    Production,
+}
+
+/// Every setting of the platform.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    /// The control-plane schema on PostgreSQL; tenants get `{schema}_{slug}`.
+    pub database_schema: String,
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so deployments (and tests) can share a server.
+    pub redis_prefix: String,
+    pub listen: String,
+    pub public_url: url::Url,
+    pub telegram_api_url: url::Url,
+    pub master_key: Secret<[u8; 32]>,
+    pub operator_token: Secret<String>,
+    pub jwt_secret: Secret<Vec<u8>>,
+    pub stripe_secret_key: Option<Secret<String>>,
+    pub stripe_webhook_secret: Option<Secret<String>>,
+    pub stripe_api_url: Option<String>,
+    pub env: Env,
+    pub data_dir: PathBuf,
+    /// Secrets that were generated rather than configured.
+    pub generated: Vec<&'static str>,
+}
+
+/// The keys, as environment variables; the file uses them lowercased and
+/// without the prefix (`database_url = "…"`).
+pub const KEYS: &[&str] = &[
+    "TIKETHET_DATABASE_URL",
+    "TIKETHET_DATABASE_SCHEMA",
+    "TIKETHET_REDIS_URL",
+    "TIKETHET_REDIS_PREFIX",
+    "TIKETHET_LISTEN",
+    "TIKETHET_PUBLIC_URL",
+    "TIKETHET_TELEGRAM_API_URL",
+    "TIKETHET_MASTER_KEY",
+    "TIKETHET_OPERATOR_TOKEN",
+    "TIKETHET_JWT_SECRET",
+    "TIKETHET_STRIPE_SECRET_KEY",
+    "TIKETHET_STRIPE_WEBHOOK_SECRET",
+    "TIKETHET_STRIPE_API_URL",
+    "TIKETHET_ENV",
+    "TIKETHET_DATA_DIR",
+];
+
+/// Where raw values come from.
+pub struct Sources {
+    values: HashMap<String, String>,
+}
+
+impl Sources {
+    /// The process environment over `tikethet.toml` (or `$TIKETHET_CONFIG`).
+    pub fn from_process() -> anyhow::Result<Sources> {
+        let file = std::env::var("TIKETHET_CONFIG").ok().map(PathBuf::from);
+        let mut values = match &file {
+            Some(path) => read_file(path)?,
+            None if Path::new("tikethet.toml").exists() => read_file(Path::new("tikethet.toml"))?,
+            None => HashMap::new(),
+        };
+        for key in KEYS {
+            if let Ok(v) = std::env::var(key) {
+                values.insert((*key).to_owned(), v);
+            }
+        }
+        Ok(Sources { values })
+    }
+
+    /// Explicit values, for tests and tools.
+    pub fn from_map(values: HashMap<String, String>) -> Sources {
+        Sources { values }
+    }
+
+    fn get(&self, key: &str) -> Option<String> {
+        self.values.get(key).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+    let table: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut out = HashMap::new();
+    for (k, v) in table {
+        let key = format!("TIKETHET_{}", k.to_ascii_uppercase());
+        if !KEYS.contains(&key.as_str()) {
+            bail!("{}: unknown setting {k:?}; known: {}", path.display(), KEYS.iter().map(|k| k[9..].to_ascii_lowercase()).collect::<Vec<_>>().join(", "));
+        }
+        let v = match v {
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        out.insert(key, v);
+    }
+    Ok(out)
+}
+
+fn parse_url(key: &str, v: &str) -> anyhow::Result<url::Url> {
+    let u = url::Url::parse(v).with_context(|| format!("{key} is not a URL: {v:?}"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        bail!("{key} must be an http or https URL (got {v:?})");
+    }
+    Ok(u)
+}
+
+/// Reads a generated secret from `data/`, or makes and stores one.
+fn generated_secret(data_dir: &Path, file: &str, make: impl FnOnce() -> String) -> anyhow::Result<(String, bool)> {
+    let path = data_dir.join(file);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let s = existing.trim().to_owned();
+        if !s.is_empty() {
+            return Ok((s, false));
+        }
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("failed to create {}", data_dir.display()))?;
+    let value = make();
+    write_private(&path, &value).with_context(|| format!("failed to write {}", path.display()))?;
+    Ok((value, true))
+}
+
+fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(value.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    use rand::RngCore as _;
+    let mut b = [0u8; N];
+    rand::rng().fill_bytes(&mut b);
+    b
+}
+
+impl Settings {
+    pub fn load(src: &Sources) -> anyhow::Result<Settings> {
+        let env = match src.get("TIKETHET_ENV").as_deref() {
+            None | Some("development") => Env::Development,
+            Some("production") => Env::Production,
+            Some(other) => bail!("TIKETHET_ENV must be development or production (got {other:?})"),
+        };
+        let data_dir = PathBuf::from(src.get("TIKETHET_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let listen = src.get("TIKETHET_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        listen
+            .parse::<std::net::SocketAddr>()
+            .with_context(|| format!("TIKETHET_LISTEN must be host:port with an IP address (got {listen:?})"))?;
+        let public_url = parse_url(
+            "TIKETHET_PUBLIC_URL",
+            &src.get("TIKETHET_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+        )?;
+        let telegram_api_url = parse_url(
+            "TIKETHET_TELEGRAM_API_URL",
+            &src.get("TIKETHET_TELEGRAM_API_URL").unwrap_or_else(|| "https://api.telegram.org".into()),
+        )?;
+        let database_url = src.get("TIKETHET_DATABASE_URL").unwrap_or_else(|| "sqlite://data/tikethet.db".into());
+        let database_schema = src.get("TIKETHET_DATABASE_SCHEMA").unwrap_or_else(|| "tikethet".into());
+        // Validated here so a bad URL fails at start-up, not at first use.
+        tikethet_runtime::db::StorageUrl::parse(&database_url, &database_schema)?;
+
+        let mut generated = Vec::new();
+        let master_key = match src.get("TIKETHET_MASTER_KEY") {
+            Some(v) => decode_key(&v).context("TIKETHET_MASTER_KEY")?,
+            None => {
+                let (v, _) = generated_secret(&data_dir, "master.key", || B64.encode(random_bytes::<32>()))?;
+                generated.push("TIKETHET_MASTER_KEY");
+                decode_key(&v).with_context(|| format!("{}/master.key is damaged", data_dir.display()))?
+            }
+        };
+        let jwt_secret = match src.get("TIKETHET_JWT_SECRET") {
+            Some(v) => {
+                if v.len() < 32 {
+                    bail!("TIKETHET_JWT_SECRET must be at least 32 characters");
+                }
+                v.into_bytes()
+            }
+            None => {
+                let (v, _) = generated_secret(&data_dir, "jwt.secret", || hex::encode(random_bytes::<32>()))?;
+                generated.push("TIKETHET_JWT_SECRET");
+                v.into_bytes()
+            }
+        };
+        let operator_token = match src.get("TIKETHET_OPERATOR_TOKEN") {
+            Some(v) => {
+                if v.len() < 24 {
+                    bail!("TIKETHET_OPERATOR_TOKEN must be at least 24 characters");
+                }
+                v
+            }
+            None => {
+                let (v, fresh) = generated_secret(&data_dir, "operator.token", || format!("op_{}", hex::encode(random_bytes::<24>())))?;
+                generated.push("TIKETHET_OPERATOR_TOKEN");
+                if fresh {
+                    // Printed once, at generation; afterwards it is only in data/.
+                    eprintln!("Generated operator token (stored in {}/operator.token): {v}", data_dir.display());
+                }
+                v
+            }
+        };
+
+        let settings = Settings {
+            database_url,
+            database_schema,
+            redis_url: src.get("TIKETHET_REDIS_URL"),
+            redis_prefix: src.get("TIKETHET_REDIS_PREFIX").unwrap_or_else(|| "tikethet:".into()),
+            listen,
+            public_url,
+            telegram_api_url,
+            master_key: Secret(master_key),
+            operator_token: Secret(operator_token),
+            jwt_secret: Secret(jwt_secret),
+            stripe_secret_key: src.get("TIKETHET_STRIPE_SECRET_KEY").map(Secret),
+            stripe_webhook_secret: src.get("TIKETHET_STRIPE_WEBHOOK_SECRET").map(Secret),
+            stripe_api_url: src.get("TIKETHET_STRIPE_API_URL"),
+            env,
+            data_dir,
+            generated,
+        };
+        settings.check_production()?;
+        Ok(settings)
+    }
+
+    fn check_production(&self) -> anyhow::Result<()> {
+        if self.env != Env::Production {
+            return Ok(());
+        }
+        let mut problems = Vec::new();
+        for g in &self.generated {
+            problems.push(format!("{g} is not set (generated secrets are for development only)"));
+        }
+        if self.public_url.scheme() != "https" {
+            problems.push(format!("TIKETHET_PUBLIC_URL must be https (Telegram only delivers webhooks over TLS), got {}", self.public_url));
+        }
+        if !problems.is_empty() {
+            bail!("refusing to start with TIKETHET_ENV=production:\n  - {}", problems.join("\n  - "));
+        }
+        Ok(())
+    }
+
+    /// Warnings to print at start-up.
+    pub fn warnings(&self) -> Vec<String> {
+        self.generated
+            .iter()
+            .map(|g| format!("{g} is not set: using a generated development secret stored in {}/", self.data_dir.display()))
+            .collect()
+    }
+}
+
+fn decode_key(v: &str) -> anyhow::Result<[u8; 32]> {
+    let bytes = B64.decode(v.trim()).context("must be base64")?;
+    bytes.try_into().map_err(|b: Vec<u8>| anyhow::anyhow!("must be 32 bytes, got {}", b.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)], dir: &Path) -> anyhow::Result<Settings> {
+        let mut m: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        m.insert("TIKETHET_DATA_DIR".into(), dir.display().to_string());
+        Settings::load(&Sources::from_map(m))
+    }
+
+    #[test]
+    fn defaults_work_in_an_empty_folder_and_generated_secrets_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = load(&[], dir.path()).unwrap();
+        assert_eq!(a.database_url, "sqlite://data/tikethet.db");
+        assert_eq!(a.listen, "127.0.0.1:8080");
+        assert_eq!(a.generated.len(), 3);
+        let b = load(&[], dir.path()).unwrap();
+        assert_eq!(a.master_key, b.master_key);
+        assert_eq!(a.operator_token, b.operator_token);
+        assert!(!format!("{a:?}").contains(a.operator_token.expose()));
+    }
+
+    #[test]
+    fn production_refuses_generated_secrets_and_http() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load(&[("TIKETHET_ENV", "production")], dir.path()).unwrap_err().to_string();
+        assert!(err.contains("TIKETHET_MASTER_KEY") && err.contains("https"), "{err}");
+        let key = B64.encode([7u8; 32]);
+        let ok = load(
+            &[
+                ("TIKETHET_ENV", "production"),
+                ("TIKETHET_MASTER_KEY", &key),
+                ("TIKETHET_JWT_SECRET", &"j".repeat(40)),
+                ("TIKETHET_OPERATOR_TOKEN", &"o".repeat(40)),
+                ("TIKETHET_PUBLIC_URL", "https://desk.example.com"),
+            ],
+            dir.path(),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for (k, v) in [
+            ("TIKETHET_MASTER_KEY", "short"),
+            ("TIKETHET_LISTEN", "localhost"),
+            ("TIKETHET_PUBLIC_URL", "ftp://x"),
+            ("TIKETHET_DATABASE_URL", "mysql://x"),
+            ("TIKETHET_ENV", "staging"),
+        ] {
+            let err = format!("{:#}", load(&[(k, v)], dir.path()).unwrap_err());
+            assert!(err.contains(k), "{k}: {err}");
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The control plane's `tenants` table (see `migrations/src/control`).
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "tenants")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    #[sea_orm(unique)]
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+    pub plan: String,
+    pub theme: String,
+    pub bot_id: i64,
+    pub bot_username: String,
+    /// Sealed with the master key.
+    pub bot_token_enc: String,
+    #[sea_orm(unique)]
+    pub webhook_route: String,
+    /// Sealed with the master key.
+    pub webhook_secret_enc: String,
+    pub owner_telegram_id: i64,
+    #[sea_orm(unique)]
+    pub storage_name: String,
+    pub schema_version: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

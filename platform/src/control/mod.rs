@@ -1,0 +1,435 @@
+//! The control plane: provisioning, changing and removing tenants. The HTTP
+//! operator API and the `tikethet tenant` commands both call this.
+
+pub mod entity;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr};
+use teloxide::payloads::SetWebhookSetters as _;
+use teloxide::prelude::Requester;
+use teloxide::types::AllowedUpdate;
+use teloxide::{ApiError, RequestError};
+use tikethet_billing::Plan;
+use tikethet_runtime::db::Storage;
+use tikethet_runtime::domain::{BotToken, Invalid, TelegramUserId, TenantId, TenantSlug};
+use tikethet_runtime::{Runtime, TenantInfo, TenantStatus};
+use tikethet_themes::Theme;
+
+use crate::secrets::Vault;
+use entity as tenants;
+
+/// Errors of the control plane; each doc names its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// 400: the request failed validation.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// 400: deleting needs `confirm` equal to the slug.
+    #[error("deleting a tenant removes all its data: repeat its slug in `confirm` to go ahead")]
+    ConfirmationRequired,
+    /// 404
+    #[error("no tenant with slug {0:?}")]
+    NotFound(String),
+    /// 409
+    #[error("the slug {0:?} is taken")]
+    SlugTaken(String),
+    /// 409
+    #[error("this bot already serves tenant {0:?}")]
+    BotInUse(String),
+    /// 422: Telegram refused the bot token.
+    #[error("Telegram refused the bot token: {0}")]
+    TokenRefused(String),
+    /// 502: Telegram could not be reached or failed.
+    #[error("Telegram could not be reached or failed: {0}")]
+    Telegram(String),
+    /// 500
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for ControlError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        ControlError::Internal(anyhow::Error::new(e).context("control-plane database operation failed"))
+    }
+}
+
+type Result<T, E = ControlError> = std::result::Result<T, E>;
+
+/// A new tenant, as validated from a request.
+pub struct NewTenant {
+    pub slug: TenantSlug,
+    pub name: String,
+    pub bot_token: BotToken,
+    pub owner_telegram_id: TelegramUserId,
+    pub plan: Plan,
+    pub theme: Theme,
+}
+
+/// Changes to a tenant; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct TenantChanges {
+    pub name: Option<String>,
+    pub owner_telegram_id: Option<TelegramUserId>,
+    pub plan: Option<Plan>,
+    pub theme: Option<Theme>,
+}
+
+pub fn parse_name(name: &str) -> Result<String, Invalid> {
+    let n = name.trim();
+    if n.is_empty() || n.chars().count() > 200 {
+        return Err(Invalid::new("name", "must be 1 to 200 characters"));
+    }
+    Ok(n.to_owned())
+}
+
+/// What the operator sees of a tenant.
+#[derive(Debug, Clone)]
+pub struct TenantRecord {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub status: String,
+    pub plan: String,
+    pub theme: String,
+    pub bot_id: i64,
+    pub bot_username: String,
+    pub owner_telegram_id: i64,
+    pub schema_version: Option<String>,
+    pub webhook_url: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub struct ControlPlane {
+    storage: Storage,
+    runtime: Runtime,
+    vault: Vault,
+    public_url: url::Url,
+    /// updated_at of each tenant the runtime serves, to reload only changes.
+    served: Mutex<HashMap<String, DateTime<Utc>>>,
+}
+
+fn token_error(e: RequestError) -> ControlError {
+    match e {
+        RequestError::Api(ApiError::InvalidToken) | RequestError::Api(ApiError::BotKicked) => {
+            ControlError::TokenRefused("Unauthorized".into())
+        }
+        RequestError::Api(other) => ControlError::TokenRefused(other.to_string()),
+        other => ControlError::Telegram(other.to_string()),
+    }
+}
+
+fn new_route() -> String {
+    format!("r{}", random_hex(16))
+}
+
+fn new_secret() -> String {
+    // secret_token allows A-Z, a-z, 0-9, _ and -, 1 to 256 characters.
+    random_hex(32)
+}
+
+fn random_hex(n: usize) -> String {
+    use rand::RngCore as _;
+    let mut b = vec![0u8; n];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+impl ControlPlane {
+    pub fn new(storage: Storage, runtime: Runtime, vault: Vault, public_url: url::Url) -> Self {
+        ControlPlane { storage, runtime, vault, public_url, served: Mutex::new(HashMap::new()) }
+    }
+
+    fn webhook_url(&self, route: &str) -> String {
+        format!("{}/tg/{route}", self.public_url.as_str().trim_end_matches('/'))
+    }
+
+    fn record(&self, m: &tenants::Model) -> TenantRecord {
+        TenantRecord {
+            id: m.id.clone(),
+            slug: m.slug.clone(),
+            name: m.name.clone(),
+            status: m.status.clone(),
+            plan: m.plan.clone(),
+            theme: m.theme.clone(),
+            bot_id: m.bot_id,
+            bot_username: m.bot_username.clone(),
+            owner_telegram_id: m.owner_telegram_id,
+            schema_version: m.schema_version.clone(),
+            webhook_url: self.webhook_url(&m.webhook_route),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+
+    fn info(&self, m: &tenants::Model) -> anyhow::Result<TenantInfo> {
+        let token = self.vault.open(&m.bot_token_enc).with_context(|| format!("tenant {}", m.slug))?;
+        Ok(TenantInfo {
+            id: TenantId::from_stored(m.id.clone()),
+            slug: TenantSlug::parse(&m.slug).context("stored slug")?,
+            name: m.name.clone(),
+            status: TenantStatus::parse(&m.status).context("stored status")?,
+            theme: Theme::parse(&m.theme).unwrap_or_else(|_| Theme::default_theme()),
+            bot_token: BotToken::parse(&token).context("stored bot token")?,
+            bot_username: m.bot_username.clone(),
+            webhook_route: m.webhook_route.clone(),
+            webhook_secret: self.vault.open(&m.webhook_secret_enc).with_context(|| format!("tenant {}", m.slug))?,
+            owner_telegram_id: m.owner_telegram_id,
+            storage_name: m.storage_name.clone(),
+        })
+    }
+
+    async fn find(&self, slug: &str) -> Result<tenants::Model> {
+        tenants::Entity::find()
+            .filter(tenants::Column::Slug.eq(slug))
+            .one(self.storage.control())
+            .await?
+            .ok_or_else(|| ControlError::NotFound(slug.to_owned()))
+    }
+
+    async fn serve(&self, m: &tenants::Model) -> Result<()> {
+        let info = self.info(m)?;
+        self.runtime.install(info).await?;
+        self.served.lock().expect("poisoned").insert(m.id.clone(), m.updated_at);
+        Ok(())
+    }
+
+    /// Brings the runtime in line with the control plane: serves new and
+    /// changed tenants, stops serving removed ones. Runs at start-up and then
+    /// periodically, so changes made by the CLI or another node take effect.
+    /// Returns the tenants newly served, for recovery.
+    pub async fn sync(&self) -> anyhow::Result<Vec<String>> {
+        let rows = tenants::Entity::find().all(self.storage.control()).await.context("failed to list tenants")?;
+        let mut fresh = Vec::new();
+        let known: HashMap<String, DateTime<Utc>> = self.served.lock().expect("poisoned").clone();
+        for m in &rows {
+            if known.get(&m.id) == Some(&m.updated_at) {
+                continue;
+            }
+            if m.schema_version.as_deref() != Some(tikethet_migrations::latest_tenant_version().as_str()) {
+                if let Err(e) = self.migrate_one(m).await {
+                    tracing::error!(tenant = %m.id, slug = %m.slug, error = %format!("{e:#}"), "tenant schema migration failed; not serving it");
+                    continue;
+                }
+            }
+            match self.serve(m).await {
+                Ok(()) => {
+                    if !known.contains_key(&m.id) {
+                        fresh.push(m.id.clone());
+                    }
+                }
+                Err(e) => tracing::error!(tenant = %m.id, slug = %m.slug, error = %format!("{e:#}"), "cannot serve tenant"),
+            }
+        }
+        let live: std::collections::HashSet<&String> = rows.iter().map(|m| &m.id).collect();
+        let gone: Vec<String> = known.keys().filter(|id| !live.contains(id)).cloned().collect();
+        for id in gone {
+            self.runtime.uninstall(&TenantId::from_stored(id.clone()));
+            self.served.lock().expect("poisoned").remove(&id);
+        }
+        Ok(fresh)
+    }
+
+    async fn migrate_one(&self, m: &tenants::Model) -> anyhow::Result<String> {
+        let version = self.storage.migrate_tenant(&m.storage_name).await?;
+        let mut am: tenants::ActiveModel = m.clone().into();
+        am.schema_version = Set(Some(version.clone()));
+        am.update(self.storage.control()).await?;
+        Ok(version)
+    }
+
+    /// Migrates every tenant's schema; a failure is reported and the others
+    /// go on. `progress` hears about each tenant as it is done.
+    pub async fn migrate_all(&self, mut progress: impl FnMut(usize, usize, &str, &anyhow::Result<String>)) -> anyhow::Result<(usize, usize)> {
+        let rows = tenants::Entity::find()
+            .order_by_asc(tenants::Column::CreatedAt)
+            .all(self.storage.control())
+            .await
+            .context("failed to list tenants")?;
+        let total = rows.len();
+        let mut failed = 0;
+        for (i, m) in rows.iter().enumerate() {
+            let r = self.migrate_one(m).await;
+            if r.is_err() {
+                failed += 1;
+            }
+            progress(i + 1, total, &m.slug, &r);
+        }
+        Ok((total, failed))
+    }
+
+    pub async fn list(&self) -> Result<Vec<TenantRecord>> {
+        let rows = tenants::Entity::find().order_by_asc(tenants::Column::CreatedAt).all(self.storage.control()).await?;
+        Ok(rows.iter().map(|m| self.record(m)).collect())
+    }
+
+    pub async fn get(&self, slug: &str) -> Result<TenantRecord> {
+        Ok(self.record(&self.find(slug).await?))
+    }
+
+    async fn check_bot_free(&self, bot_id: i64, except: Option<&str>) -> Result<()> {
+        if let Some(other) = tenants::Entity::find()
+            .filter(tenants::Column::BotId.eq(bot_id))
+            .one(self.storage.control())
+            .await?
+            .filter(|o| Some(o.id.as_str()) != except)
+        {
+            return Err(ControlError::BotInUse(other.slug));
+        }
+        Ok(())
+    }
+
+    /// Provisions a tenant: checks the token with `getMe`, creates and
+    /// migrates its schema, stores it, registers the webhook, and serves it.
+    pub async fn create(&self, new: NewTenant) -> Result<TenantRecord> {
+        if tenants::Entity::find()
+            .filter(tenants::Column::Slug.eq(new.slug.as_str()))
+            .one(self.storage.control())
+            .await?
+            .is_some()
+        {
+            return Err(ControlError::SlugTaken(new.slug.to_string()));
+        }
+        let bot = self.runtime.bot(&new.bot_token);
+        let me = bot.get_me().await.map_err(token_error)?;
+        let bot_username = me.username.clone().unwrap_or_default();
+        self.check_bot_free(me.id.0 as i64, None).await?;
+
+        let id = TenantId::generate();
+        let route = new_route();
+        let secret = new_secret();
+        let storage_name = self.storage.storage_name_for(&new.slug);
+        let version = self.storage.migrate_tenant(&storage_name).await?;
+        let now = Utc::now();
+        let row = tenants::ActiveModel {
+            id: Set(id.to_string()),
+            slug: Set(new.slug.to_string()),
+            name: Set(new.name),
+            status: Set(TenantStatus::Active.as_str().to_owned()),
+            plan: Set(new.plan.as_str().to_owned()),
+            theme: Set(new.theme.name.to_owned()),
+            bot_id: Set(me.id.0 as i64),
+            bot_username: Set(bot_username),
+            bot_token_enc: Set(self.vault.seal(new.bot_token.expose())),
+            webhook_route: Set(route.clone()),
+            webhook_secret_enc: Set(self.vault.seal(&secret)),
+            owner_telegram_id: Set(new.owner_telegram_id.get()),
+            storage_name: Set(storage_name.clone()),
+            schema_version: Set(Some(version)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        let m = match row.insert(self.storage.control()).await {
+            Ok(m) => m,
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                // Lost a race for the slug; the schema belongs to the winner.
+                return Err(ControlError::SlugTaken(new.slug.to_string()));
+            }
+            Err(e) => {
+                self.storage.drop_tenant(&storage_name).await.ok();
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = self.register_webhook(&new.bot_token, &route, &secret).await {
+            tenants::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await.ok();
+            self.storage.drop_tenant(&storage_name).await.ok();
+            return Err(e);
+        }
+        self.serve(&m).await?;
+        tracing::info!(tenant = %m.id, slug = %m.slug, bot = %m.bot_username, "tenant provisioned");
+        Ok(self.record(&m))
+    }
+
+    async fn register_webhook(&self, token: &BotToken, route: &str, secret: &str) -> Result<()> {
+        let allowed: Vec<AllowedUpdate> = vec![AllowedUpdate::Message];
+        self.runtime
+            .bot(token)
+            .set_webhook(self.webhook_url(route).parse().map_err(|e| ControlError::Internal(anyhow::anyhow!("bad webhook URL: {e}")))?)
+            .secret_token(secret.to_owned())
+            .allowed_updates(allowed)
+            .await
+            .map_err(token_error)?;
+        Ok(())
+    }
+
+    pub async fn update(&self, slug: &str, changes: TenantChanges) -> Result<TenantRecord> {
+        let m = self.find(slug).await?;
+        let mut am: tenants::ActiveModel = m.into();
+        if let Some(n) = changes.name {
+            am.name = Set(n);
+        }
+        if let Some(o) = changes.owner_telegram_id {
+            am.owner_telegram_id = Set(o.get());
+        }
+        if let Some(p) = changes.plan {
+            am.plan = Set(p.as_str().to_owned());
+        }
+        if let Some(t) = changes.theme {
+            am.theme = Set(t.name.to_owned());
+        }
+        am.updated_at = Set(Utc::now());
+        let m = am.update(self.storage.control()).await?;
+        self.serve(&m).await?;
+        Ok(self.record(&m))
+    }
+
+    pub async fn set_status(&self, slug: &str, status: TenantStatus) -> Result<TenantRecord> {
+        let m = self.find(slug).await?;
+        let mut am: tenants::ActiveModel = m.into();
+        am.status = Set(status.as_str().to_owned());
+        am.updated_at = Set(Utc::now());
+        let m = am.update(self.storage.control()).await?;
+        self.serve(&m).await?;
+        tracing::info!(tenant = %m.id, slug = %m.slug, status = %m.status, "tenant status changed");
+        Ok(self.record(&m))
+    }
+
+    /// Replaces the bot: the new token is checked, the webhook moves to it
+    /// with a fresh secret, and the old bot's webhook is removed.
+    pub async fn replace_bot_token(&self, slug: &str, token: BotToken) -> Result<TenantRecord> {
+        let m = self.find(slug).await?;
+        let old = self.info(&m)?;
+        let me = self.runtime.bot(&token).get_me().await.map_err(token_error)?;
+        self.check_bot_free(me.id.0 as i64, Some(&m.id)).await?;
+        let secret = new_secret();
+        self.register_webhook(&token, &m.webhook_route, &secret).await?;
+        if old.bot_token.bot_id() != token.bot_id() {
+            if let Err(e) = self.runtime.bot(&old.bot_token).delete_webhook().await {
+                tracing::warn!(slug = %m.slug, error = %e, "could not remove the old bot's webhook");
+            }
+        }
+        let mut am: tenants::ActiveModel = m.into();
+        am.bot_id = Set(me.id.0 as i64);
+        am.bot_username = Set(me.username.clone().unwrap_or_default());
+        am.bot_token_enc = Set(self.vault.seal(token.expose()));
+        am.webhook_secret_enc = Set(self.vault.seal(&secret));
+        am.updated_at = Set(Utc::now());
+        let m = am.update(self.storage.control()).await?;
+        self.serve(&m).await?;
+        Ok(self.record(&m))
+    }
+
+    /// Removes a tenant and all its data. `confirm` must repeat the slug.
+    pub async fn delete(&self, slug: &str, confirm: Option<&str>) -> Result<()> {
+        let m = self.find(slug).await?;
+        if confirm != Some(slug) {
+            return Err(ControlError::ConfirmationRequired);
+        }
+        let info = self.info(&m)?;
+        if let Err(e) = self.runtime.bot(&info.bot_token).delete_webhook().await {
+            // The tenant goes anyway: its route stops existing, so Telegram's
+            // deliveries get 404 until the bot's owner points it elsewhere.
+            tracing::warn!(slug = %m.slug, error = %e, "could not remove the webhook of a deleted tenant");
+        }
+        self.runtime.uninstall(&info.id);
+        self.served.lock().expect("poisoned").remove(&m.id);
+        tenants::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await?;
+        self.storage.drop_tenant(&m.storage_name).await?;
+        tracing::info!(tenant = %m.id, slug = %m.slug, "tenant deleted");
+        Ok(())
+    }
+}

@@ -1,0 +1,158 @@
+//! The one place where errors become HTTP responses:
+//! `{"error": {"code": "...", "message": "..."}}` with the right status.
+
+use poem::http::StatusCode;
+use poem::Response;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+use tikethet_runtime::RuntimeError;
+use tikethet_runtime::intake::IntakeError;
+
+use crate::control::ControlError;
+
+#[derive(Debug, Object)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `invalid_request`, `not_found`, …
+    pub code: String,
+    /// For people; never contains internal details.
+    pub message: String,
+}
+
+#[derive(Debug, Object)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } })
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed or fails validation.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or invalid credentials.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The caller's role does not allow this.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such object (or not visible to this caller).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// Conflicts with the current state (a taken slug, a bot in use).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// Telegram refused the bot token.
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// The tenant is suspended.
+    #[oai(status = 423)]
+    Locked(Json<ErrorBody>),
+    /// Our fault; the cause is in the server log.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// Telegram could not be reached or failed.
+    #[oai(status = 502)]
+    BadGateway(Json<ErrorBody>),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &str, msg: impl Into<String>) -> Self {
+        ApiError::BadRequest(body(code, msg))
+    }
+    pub fn unauthorized(msg: impl Into<String>) -> Self {
+        ApiError::Unauthorized(body("unauthorized", msg))
+    }
+    fn internal(e: &anyhow::Error) -> Self {
+        tracing::error!(error = %format!("{e:#}"), "internal error");
+        ApiError::Internal(body("internal", "something went wrong on our side; it has been logged"))
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> Self {
+        match &e {
+            RuntimeError::Invalid(_) => ApiError::BadRequest(body("invalid_request", e.to_string())),
+            RuntimeError::Unauthenticated(_) => ApiError::Unauthorized(body("unauthorized", e.to_string())),
+            RuntimeError::Forbidden(_) => ApiError::Forbidden(body("forbidden", e.to_string())),
+            RuntimeError::NotFound(_) => ApiError::NotFound(body("not_found", e.to_string())),
+            RuntimeError::Conflict(_) => ApiError::Conflict(body("conflict", e.to_string())),
+            RuntimeError::Suspended => ApiError::Locked(body("tenant_suspended", e.to_string())),
+            RuntimeError::Internal(inner) => ApiError::internal(inner),
+        }
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(e: ControlError) -> Self {
+        match &e {
+            ControlError::Invalid(_) => ApiError::BadRequest(body("invalid_request", e.to_string())),
+            ControlError::ConfirmationRequired => ApiError::BadRequest(body("confirmation_required", e.to_string())),
+            ControlError::NotFound(_) => ApiError::NotFound(body("not_found", e.to_string())),
+            ControlError::SlugTaken(_) => ApiError::Conflict(body("slug_taken", e.to_string())),
+            ControlError::BotInUse(_) => ApiError::Conflict(body("bot_in_use", e.to_string())),
+            ControlError::TokenRefused(_) => ApiError::Unprocessable(body("bot_token_refused", e.to_string())),
+            ControlError::Telegram(_) => ApiError::BadGateway(body("telegram_unavailable", e.to_string())),
+            ControlError::Internal(inner) => ApiError::internal(inner),
+        }
+    }
+}
+
+impl From<tikethet_runtime::domain::Invalid> for ApiError {
+    fn from(e: tikethet_runtime::domain::Invalid) -> Self {
+        ApiError::BadRequest(body("invalid_request", e.to_string()))
+    }
+}
+
+/// The webhook's answers. Telegram retries anything but 2xx, so only a
+/// refusal that must not be retried blindly gets a 4xx.
+pub fn intake_response(e: &IntakeError) -> Response {
+    let (status, code) = match e {
+        IntakeError::UnknownRoute => (StatusCode::NOT_FOUND, "not_found"),
+        IntakeError::BadSecret => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        IntakeError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        IntakeError::Unavailable(inner) => {
+            tracing::error!(error = %format!("{inner:#}"), "webhook update not stored");
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
+    };
+    let message = match e {
+        IntakeError::Unavailable(_) => "the update could not be stored; retry later".to_owned(),
+        other => other.to_string(),
+    };
+    json_error(status, code, &message)
+}
+
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let b = serde_json::json!({ "error": { "code": code, "message": message } });
+    Response::builder().status(status).content_type("application/json").body(b.to_string())
+}
+
+/// Turns every error poem or poem-openapi raises on its own (unknown path,
+/// wrong method, unparsable body, missing credentials) into our JSON shape.
+pub async fn render_poem_error(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let status = err.status();
+    let code = match status {
+        StatusCode::BAD_REQUEST => "invalid_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        s if s.is_server_error() => "internal",
+        _ => "error",
+    };
+    let message = if status.is_server_error() {
+        tracing::error!(error = %err, "unhandled server error");
+        "something went wrong on our side; it has been logged".to_owned()
+    } else {
+        err.to_string()
+    };
+    json_error(status, code, &message)
+}

@@ -1,0 +1,112 @@
+//! HTTP: one poem app with the operator API, the tenant API, the Telegram
+//! webhook, health and metrics, and the OpenAPI document.
+
+pub mod error;
+pub mod operator;
+pub mod tenant;
+
+use poem::endpoint::make_sync;
+use poem::http::StatusCode;
+use poem::middleware::{SizeLimit, Tracing};
+use poem::web::{Data, Path};
+use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler};
+use poem_openapi::OpenApiService;
+use poem_openapi::payload::PlainText;
+use tikethet_runtime::intake::MAX_UPDATE_BYTES;
+use tikethet_runtime::Runtime;
+
+use crate::AppState;
+
+const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
+
+pub struct SystemApi {
+    pub state: AppState,
+}
+
+#[poem_openapi::OpenApi]
+impl SystemApi {
+    /// Liveness: the process answers.
+    #[oai(path = "/healthz", method = "get")]
+    async fn healthz(&self) -> PlainText<&'static str> {
+        PlainText("ok")
+    }
+
+    /// Readiness: the control-plane database answers.
+    #[oai(path = "/readyz", method = "get")]
+    async fn readyz(&self) -> Result<PlainText<&'static str>, error::ApiError> {
+        use sea_orm::ConnectionTrait as _;
+        self.state
+            .storage
+            .control()
+            .execute_unprepared("SELECT 1")
+            .await
+            .map_err(|e| error::ApiError::from(tikethet_runtime::RuntimeError::from(e)))?;
+        Ok(PlainText("ready"))
+    }
+
+    /// Prometheus metrics.
+    #[oai(path = "/metrics", method = "get")]
+    async fn metrics(&self) -> PlainText<String> {
+        PlainText(render_metrics(&self.state.runtime))
+    }
+}
+
+fn render_metrics(rt: &Runtime) -> String {
+    let m = &rt.metrics;
+    let (work, send) = rt.backlog();
+    let mut out = String::new();
+    let mut put = |name: &str, kind: &str, help: &str, v: u64| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
+    };
+    put("tikethet_tenants", "gauge", "Tenants served by this node.", rt.tenants.all().len() as u64);
+    put("tikethet_updates_processed_total", "counter", "Telegram updates handled.", Runtime::counter(&m.updates_processed));
+    put("tikethet_updates_failed_total", "counter", "Telegram updates whose handling failed.", Runtime::counter(&m.updates_failed));
+    put("tikethet_tickets_opened_total", "counter", "Tickets opened from the bot.", Runtime::counter(&m.tickets_opened));
+    put("tikethet_messages_sent_total", "counter", "Bot messages delivered.", Runtime::counter(&m.messages_sent));
+    put("tikethet_messages_failed_total", "counter", "Bot messages given up on.", Runtime::counter(&m.messages_failed));
+    put("tikethet_worker_backlog", "gauge", "Chats with updates queued or running.", work as u64);
+    put("tikethet_sender_backlog", "gauge", "Chats with messages queued or sending.", send as u64);
+    out
+}
+
+/// `POST /tg/{route}`: Telegram's webhook for one tenant's bot.
+#[handler]
+async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let secret = req.headers().get(SECRET_HEADER).and_then(|v| v.to_str().ok());
+    let bytes = match body.into_bytes_limit(MAX_UPDATE_BYTES).await {
+        Ok(b) => b,
+        Err(_) => return error::json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "update too large"),
+    };
+    match state.runtime.intake(&route, secret, &bytes).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => error::intake_response(&e),
+    }
+}
+
+/// The whole HTTP app.
+pub fn app(state: AppState) -> impl Endpoint {
+    let server_url = state.settings.public_url.as_str().trim_end_matches('/').to_owned();
+    let api = OpenApiService::new(
+        (
+            operator::OperatorApi { state: state.clone() },
+            tenant::TenantApi { state: state.clone() },
+            SystemApi { state: state.clone() },
+        ),
+        "TiketHet",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("White-label helpdesk platform for Telegram. Errors are `{\"error\": {\"code\", \"message\"}}`.")
+    .server(server_url);
+    let spec = api.spec();
+    let docs = api.swagger_ui();
+    Route::new()
+        .at("/tg/:route", webhook.with(SizeLimit::new(MAX_UPDATE_BYTES)).data(state.clone()))
+        .at(
+            "/api/openapi.json",
+            make_sync(move |_| Response::builder().content_type("application/json").body(spec.clone())),
+        )
+        .nest("/api/docs", docs)
+        .nest("/", api)
+        .catch_all_error(error::render_poem_error)
+        .with(Tracing)
+}

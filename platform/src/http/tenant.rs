@@ -1,0 +1,317 @@
+//! The tenant API: `/t/{slug}/api/v1/…`, plus the Mini App and console
+//! entry pages under `/t/{slug}/`.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::auth::Bearer;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Html, Json};
+use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, Tags};
+use tikethet_runtime::api::{Session, TenantContext};
+use tikethet_runtime::domain::{MessageText, Priority, TicketDescription, TicketId, TicketStatus, TicketTitle};
+use tikethet_runtime::entities::{messages, tickets, users};
+use tikethet_runtime::tickets::TicketFilter;
+
+use super::error::ApiError;
+use crate::AppState;
+
+#[derive(Tags)]
+enum Tag {
+    /// Sign-in with Telegram and sessions.
+    Auth,
+    /// Tickets and their conversations.
+    Tickets,
+}
+
+/// `Authorization: Bearer <access_token>` from `/auth/telegram`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer")]
+pub struct TenantAuth(Bearer);
+
+#[derive(Debug, Object)]
+pub struct TelegramSignIn {
+    /// `Telegram.WebApp.initData`, verbatim.
+    pub init_data: String,
+}
+
+#[derive(Debug, Object)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Object)]
+pub struct UserView {
+    pub id: i64,
+    pub telegram_id: i64,
+    pub role: String,
+    pub first_name: String,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+    pub blocked: bool,
+}
+
+impl From<users::Model> for UserView {
+    fn from(u: users::Model) -> Self {
+        UserView {
+            id: u.id,
+            telegram_id: u.telegram_id,
+            role: u.role,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            username: u.username,
+            blocked: u.blocked,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct SessionView {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub user: UserView,
+}
+
+impl From<Session> for SessionView {
+    fn from(s: Session) -> Self {
+        SessionView {
+            access_token: s.access_token,
+            refresh_token: s.refresh_token,
+            token_type: "Bearer".into(),
+            expires_in: s.expires_in,
+            user: s.user.into(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct TicketView {
+    /// The ticket's number in this desk ("#42").
+    pub id: i64,
+    pub customer_id: i64,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub priority: String,
+    pub category_id: Option<i64>,
+    pub assignee_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl From<tickets::Model> for TicketView {
+    fn from(t: tickets::Model) -> Self {
+        TicketView {
+            id: t.id,
+            customer_id: t.customer_id,
+            title: t.title,
+            description: t.description,
+            status: t.status,
+            priority: t.priority,
+            category_id: t.category_id,
+            assignee_id: t.assignee_id,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            first_response_at: t.first_response_at,
+            resolved_at: t.resolved_at,
+            closed_at: t.closed_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct TicketPage {
+    pub items: Vec<TicketView>,
+    pub total: u64,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+#[derive(Debug, Object)]
+pub struct NewTicket {
+    /// Required, at most 200 characters.
+    pub title: String,
+    /// Required, at most 2000 characters.
+    pub description: String,
+    /// `low`, `normal` (default), `high` or `critical`.
+    pub priority: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct MessageView {
+    pub id: i64,
+    pub ticket_id: i64,
+    pub author_id: Option<i64>,
+    /// The author's role when they wrote it.
+    pub author_role: String,
+    pub text: String,
+    /// Internal notes are visible to staff only.
+    pub internal: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<messages::Model> for MessageView {
+    fn from(m: messages::Model) -> Self {
+        MessageView {
+            id: m.id,
+            ticket_id: m.ticket_id,
+            author_id: m.author_id,
+            author_role: m.author_role,
+            text: m.text,
+            internal: m.internal,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct MessageList {
+    pub items: Vec<MessageView>,
+}
+
+#[derive(Debug, Object)]
+pub struct NewMessage {
+    /// At most 4096 characters.
+    pub text: String,
+    /// Staff only: a note the customer never sees.
+    pub internal: Option<bool>,
+}
+
+#[derive(ApiResponse)]
+pub enum TicketCreated {
+    #[oai(status = 201)]
+    Created(Json<TicketView>),
+}
+
+#[derive(ApiResponse)]
+pub enum MessageCreated {
+    /// Stored; a staff answer is on its way to the customer's chat.
+    #[oai(status = 201)]
+    Created(Json<MessageView>),
+}
+
+#[derive(ApiResponse)]
+pub enum NoContent {
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub struct TenantApi {
+    pub state: AppState,
+}
+
+impl TenantApi {
+    async fn ctx(&self, slug: &str, auth: &TenantAuth) -> Result<TenantContext, ApiError> {
+        Ok(self.state.runtime.context(slug, &auth.0.token).await?)
+    }
+}
+
+#[OpenApi]
+impl TenantApi {
+    /// Sign in with Telegram Mini App initData
+    ///
+    /// initData is checked with HMAC-SHA256 against this tenant's bot token
+    /// and refused when older than 24 hours.
+    #[oai(path = "/t/:slug/api/v1/auth/telegram", method = "post", tag = "Tag::Auth")]
+    async fn sign_in(&self, slug: Path<String>, body: Json<TelegramSignIn>) -> Result<Json<SessionView>, ApiError> {
+        Ok(Json(self.state.runtime.sign_in_telegram(&slug.0, &body.0.init_data).await?.into()))
+    }
+
+    /// Exchange a refresh token for new tokens (the old one stops working)
+    #[oai(path = "/t/:slug/api/v1/auth/refresh", method = "post", tag = "Tag::Auth")]
+    async fn refresh(&self, slug: Path<String>, body: Json<RefreshRequest>) -> Result<Json<SessionView>, ApiError> {
+        Ok(Json(self.state.runtime.refresh_session(&slug.0, &body.0.refresh_token).await?.into()))
+    }
+
+    /// Revoke a refresh token
+    #[oai(path = "/t/:slug/api/v1/auth/logout", method = "post", tag = "Tag::Auth")]
+    async fn logout(&self, slug: Path<String>, body: Json<RefreshRequest>) -> Result<NoContent, ApiError> {
+        self.state.runtime.sign_out(&slug.0, &body.0.refresh_token).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// The signed-in user
+    #[oai(path = "/t/:slug/api/v1/auth/me", method = "get", tag = "Tag::Auth")]
+    async fn me(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<UserView>, ApiError> {
+        Ok(Json(self.ctx(&slug.0, &auth).await?.user.into()))
+    }
+
+    /// List tickets
+    ///
+    /// Customers see their own tickets; staff see all of the desk's.
+    #[oai(path = "/t/:slug/api/v1/tickets", method = "get", tag = "Tag::Tickets")]
+    async fn list_tickets(
+        &self,
+        slug: Path<String>,
+        auth: TenantAuth,
+        status: Query<Option<String>>,
+        limit: Query<Option<u64>>,
+        offset: Query<Option<u64>>,
+    ) -> Result<Json<TicketPage>, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        let filter = TicketFilter {
+            status: status.0.as_deref().map(TicketStatus::parse).transpose()?,
+            limit: limit.0.unwrap_or(20).clamp(1, 100),
+            offset: offset.0.unwrap_or(0),
+        };
+        let (items, total) = ctx.list_tickets(&filter).await?;
+        Ok(Json(TicketPage { items: items.into_iter().map(Into::into).collect(), total, limit: filter.limit, offset: filter.offset }))
+    }
+
+    /// Open a ticket
+    #[oai(path = "/t/:slug/api/v1/tickets", method = "post", tag = "Tag::Tickets")]
+    async fn create_ticket(&self, slug: Path<String>, auth: TenantAuth, body: Json<NewTicket>) -> Result<TicketCreated, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        let title = TicketTitle::parse(&body.0.title)?;
+        let description = TicketDescription::parse(&body.0.description)?;
+        let priority = body.0.priority.as_deref().map(Priority::parse).transpose()?.unwrap_or(Priority::Normal);
+        let t = ctx.create_ticket(&title, &description, priority).await?;
+        Ok(TicketCreated::Created(Json(t.into())))
+    }
+
+    /// Show a ticket
+    #[oai(path = "/t/:slug/api/v1/tickets/:id", method = "get", tag = "Tag::Tickets")]
+    async fn ticket(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<TicketView>, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        Ok(Json(ctx.ticket(TicketId(id.0)).await?.into()))
+    }
+
+    /// A ticket's conversation
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/messages", method = "get", tag = "Tag::Tickets")]
+    async fn messages(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<MessageList>, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        let items = ctx.messages(TicketId(id.0)).await?.into_iter().map(Into::into).collect();
+        Ok(Json(MessageList { items }))
+    }
+
+    /// Write in a ticket
+    ///
+    /// A staff member's message (not internal) is sent to the customer
+    /// through the desk's bot.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/messages", method = "post", tag = "Tag::Tickets")]
+    async fn post_message(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth, body: Json<NewMessage>) -> Result<MessageCreated, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        let text = MessageText::parse(&body.0.text)?;
+        let m = ctx.post_message(TicketId(id.0), &text, body.0.internal.unwrap_or(false)).await?;
+        Ok(MessageCreated::Created(Json(m.into())))
+    }
+
+    /// The branded Mini App
+    #[oai(path = "/t/:slug/app/", method = "get", hidden)]
+    async fn mini_app(&self, slug: Path<String>) -> Result<Html<String>, ApiError> {
+        let t = self.state.runtime.tenant_by_slug(&slug.0)?;
+        Ok(Html(tikethet_admin_console::placeholder_page(&t.info.name)))
+    }
+
+    /// The admin console
+    #[oai(path = "/t/:slug/admin/", method = "get", hidden)]
+    async fn admin(&self, slug: Path<String>) -> Result<Html<String>, ApiError> {
+        let t = self.state.runtime.tenant_by_slug(&slug.0)?;
+        Ok(Html(tikethet_admin_console::placeholder_page(&t.info.name)))
+    }
+}

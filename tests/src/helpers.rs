@@ -1,0 +1,263 @@
+//! Spawning the real server for a test: a fresh database (a temp folder on
+//! SQLite, throwaway schemas on PostgreSQL), a fresh Redis key prefix, the
+//! Telegram stand-in, and a typed client.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tikethet_platform::Application;
+use tikethet_platform::config::{Settings, Sources};
+use tikethet_runtime::domain::BotToken;
+
+use crate::fake_telegram::FakeTelegram;
+
+pub const OPERATOR_TOKEN: &str = "op_test_token_0123456789abcdef";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("TIKETHET_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TIKETHET_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+pub fn random_suffix() -> String {
+    use rand::RngCore as _;
+    let mut b = [0u8; 5];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Settings as a deployment would load them, pointed at throwaway storage.
+pub fn test_settings(backend: Backend, dir: &std::path::Path, telegram: &str, redis: bool) -> (HashMap<String, String>, Option<String>) {
+    let mut m = HashMap::new();
+    let mut schema = None;
+    m.insert("TIKETHET_DATA_DIR".into(), dir.join("data").display().to_string());
+    match backend {
+        Backend::Sqlite => {
+            m.insert("TIKETHET_DATABASE_URL".into(), format!("sqlite://{}", dir.join("data/tikethet.db").display()));
+        }
+        Backend::Postgres => {
+            let s = format!("tt_{}", random_suffix());
+            m.insert("TIKETHET_DATABASE_URL".into(), postgres_url());
+            m.insert("TIKETHET_DATABASE_SCHEMA".into(), s.clone());
+            schema = Some(s);
+        }
+    }
+    if redis {
+        m.insert("TIKETHET_REDIS_URL".into(), redis_url());
+        m.insert("TIKETHET_REDIS_PREFIX".into(), format!("tt_{}:", random_suffix()));
+    }
+    m.insert("TIKETHET_TELEGRAM_API_URL".into(), telegram.to_owned());
+    m.insert("TIKETHET_OPERATOR_TOKEN".into(), OPERATOR_TOKEN.into());
+    (m, schema)
+}
+
+/// Drops a test's PostgreSQL schemas (the control plane and its tenants).
+pub async fn drop_pg_schemas(schema: &str) {
+    let url = tikethet_runtime::db::StorageUrl::parse(&postgres_url(), schema).expect("test schema");
+    if let Ok(storage) = tikethet_runtime::db::Storage::open(&url).await {
+        storage.drop_everything_postgres().await.ok();
+        storage.close().await;
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub fake: FakeTelegram,
+    pub http: reqwest::Client,
+    pub state: tikethet_platform::AppState,
+    pub backend: Backend,
+    schema: Option<String>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Options of [`spawn_app_with`].
+#[derive(Default, Clone, Copy)]
+pub struct Options {
+    pub redis: bool,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Options::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
+    let fake = FakeTelegram::start().await.expect("the Telegram stand-in starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut m, schema) = test_settings(backend, dir.path(), &fake.url, opts.redis);
+    m.insert("TIKETHET_LISTEN".into(), "127.0.0.1:0".into());
+    let settings = Settings::load(&Sources::from_map(m)).expect("test settings load");
+    let app = match Application::build(settings).await {
+        Ok(a) => a,
+        Err(e) => panic!(
+            "could not start the server on {backend:?}: {e:#}\n(PostgreSQL at {} and Redis at {} must be running; see the README)",
+            postgres_url(),
+            redis_url()
+        ),
+    };
+    let port = app.port();
+    let state = app.state().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        fake,
+        http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+        state,
+        backend,
+        schema,
+        _dir: dir,
+        shutdown: Some(tx),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(schema) = self.schema.take() {
+            // Drop cannot await; a short-lived runtime on another thread can.
+            let _ = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(drop_pg_schemas(&schema));
+            })
+            .join();
+        }
+    }
+}
+
+/// A test bot: a valid token the stand-in knows.
+pub fn bot_token(n: u32) -> String {
+    format!("{}:AAH{}Tcvch1vGWJxfSeofSAs0K5PALDsaw", 700_000 + n, random_suffix())
+}
+
+pub struct Tenant {
+    pub slug: String,
+    pub token: String,
+    pub owner: i64,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn operator(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
+        let mut r = self.http.request(method, self.url(path)).bearer_auth(OPERATOR_TOKEN);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.expect("request")
+    }
+
+    /// Provisions a tenant whose bot the stand-in knows; panics unless 201.
+    pub async fn create_tenant(&self, slug: &str, n: u32) -> Tenant {
+        let token = bot_token(n);
+        self.fake.add_bot(&token, &format!("{}_bot", slug.replace('-', "_")));
+        let owner = 5_000_000 + i64::from(n);
+        let res = self
+            .operator(
+                reqwest::Method::POST,
+                "/api/platform/v1/tenants",
+                Some(json!({ "slug": slug, "name": format!("{slug} Support"), "bot_token": token, "owner_telegram_id": owner })),
+            )
+            .await;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 201, "create tenant {slug}: {body}");
+        Tenant { slug: slug.to_owned(), token, owner, body }
+    }
+
+    /// Plays Telegram delivering an update to a tenant's webhook.
+    pub async fn deliver(&self, t: &Tenant, update: &Value) -> u16 {
+        self.fake.deliver(&t.token, update).await.expect("delivery")
+    }
+
+    /// Posts to a tenant's webhook with an explicit secret header.
+    pub async fn post_webhook(&self, t: &Tenant, secret: Option<&str>, body: &str) -> u16 {
+        let wh = self.fake.webhook(&t.token).expect("webhook registered");
+        let mut r = self.http.post(&wh.url).header("content-type", "application/json").body(body.to_owned());
+        if let Some(s) = secret {
+            r = r.header("X-Telegram-Bot-Api-Secret-Token", s);
+        }
+        r.send().await.expect("request").status().as_u16()
+    }
+
+    /// Signs in through initData as a Telegram user of a tenant.
+    pub async fn sign_in(&self, t: &Tenant, telegram_id: i64) -> String {
+        let init = init_data(&t.token, telegram_id, chrono::Utc::now().timestamp());
+        let res = self
+            .http
+            .post(self.url(&format!("/t/{}/api/v1/auth/telegram", t.slug)))
+            .json(&json!({ "init_data": init }))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "sign in: {body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn tenant_get(&self, slug: &str, path: &str, token: &str) -> (u16, Value) {
+        let res = self.http.get(self.url(&format!("/t/{slug}/api/v1{path}"))).bearer_auth(token).send().await.unwrap();
+        let s = res.status().as_u16();
+        (s, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn tenant_post(&self, slug: &str, path: &str, token: &str, body: Value) -> (u16, Value) {
+        let res = self.http.post(self.url(&format!("/t/{slug}/api/v1{path}"))).bearer_auth(token).json(&body).send().await.unwrap();
+        let s = res.status().as_u16();
+        (s, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits until the bot has sent `n` messages to a chat; returns them.
+    pub async fn wait_sent(&self, t: &Tenant, chat: i64, n: usize) -> Vec<String> {
+        wait_until(Duration::from_secs(20), || {
+            let sent = self.fake.sent_to(&t.token, chat);
+            (sent.len() >= n).then_some(sent)
+        })
+        .await
+        .unwrap_or_else(|| panic!("expected {n} message(s) to chat {chat}, got {:?}", self.fake.sent_to(&t.token, chat)))
+    }
+}
+
+/// Signed Mini App initData for a user, as Telegram would build it.
+pub fn init_data(token: &str, telegram_id: i64, auth_date: i64) -> String {
+    let token = BotToken::parse(token).expect("test token");
+    tikethet_runtime::auth::sign_init_data(
+        &token,
+        &[
+            ("auth_date", auth_date.to_string()),
+            ("query_id", "AAHdF6IQAAAAAN0XohDhrOrc".into()),
+            ("user", json!({ "id": telegram_id, "first_name": "Owner", "username": "owner" }).to_string()),
+        ],
+    )
+}
+
+/// Polls `f` until it returns `Some` or `timeout` passes.
+pub async fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

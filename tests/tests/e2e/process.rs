@@ -1,0 +1,1 @@
+// Filled by the process-level test (kill -9).

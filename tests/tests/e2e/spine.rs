@@ -1,0 +1,538 @@
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tikethet_tests::fake_telegram::Failure;
+use tikethet_tests::fixtures;
+use tikethet_tests::helpers::{Backend, Options, TestApp, init_data, spawn_app, spawn_app_with, wait_until};
+
+macro_rules! on_both {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )+
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )+
+        }
+    };
+}
+
+on_both!(
+    provisioning_registers_an_opaque_webhook_with_a_strong_secret,
+    operator_api_errors,
+    customer_message_becomes_one_ticket_and_staff_reply_reaches_the_chat,
+    webhook_refuses_wrong_secret_and_stores_nothing,
+    malformed_and_unhandled_updates_are_acknowledged_and_recorded,
+    tokens_and_init_data_are_bound_to_their_tenant,
+    suspended_tenant_answers_politely_and_resumes,
+    delete_needs_confirmation_and_removes_everything,
+    acknowledged_updates_left_pending_are_processed_on_restart,
+    sender_honours_retry_after_and_backs_off_on_server_errors,
+    replacing_the_bot_token_moves_the_webhook,
+);
+
+async fn tickets_of(app: &TestApp, slug: &str, token: &str) -> Vec<Value> {
+    let (s, body) = app.tenant_get(slug, "/tickets", token).await;
+    assert_eq!(s, 200, "{body}");
+    body["items"].as_array().unwrap().clone()
+}
+
+async fn provisioning_registers_an_opaque_webhook_with_a_strong_secret(b: Backend) {
+    let app = spawn_app(b).await;
+    let a = app.create_tenant("acme", 1).await;
+    let z = app.create_tenant("zeta-shop", 2).await;
+    assert_eq!(a.body["status"], "active");
+    assert_eq!(a.body["bot_username"], "acme_bot");
+    assert!(a.body["id"].as_str().unwrap().starts_with("tnt_"));
+    for t in [&a, &z] {
+        let wh = app.fake.webhook(&t.token).expect("setWebhook was called");
+        assert!(wh.url.starts_with(&format!("{}/tg/", app.address)), "{}", wh.url);
+        let secret_of_token = t.token.split(':').nth(1).unwrap();
+        assert!(!wh.url.contains(secret_of_token) && !wh.url.contains(&t.token), "token leaked into {}", wh.url);
+        let secret = wh.secret_token.expect("secret_token set");
+        assert!(secret.len() >= 32 && secret.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'));
+        assert_eq!(wh.allowed_updates, Some(json!(["message"])));
+    }
+    assert_ne!(app.fake.webhook(&a.token).unwrap().url, app.fake.webhook(&z.token).unwrap().url);
+    // Listing and showing.
+    let res = app.operator(Method::GET, "/api/platform/v1/tenants", None).await;
+    let list: Value = res.json().await.unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let res = app.operator(Method::GET, "/api/platform/v1/tenants/acme", None).await;
+    assert_eq!(res.status(), 200);
+    let shown: Value = res.json().await.unwrap();
+    assert!(shown.get("bot_token").is_none() && !shown.to_string().contains(&a.token));
+    if b == Backend::Postgres {
+        // Each tenant lives in a schema of its own.
+        use sea_orm::ConnectionTrait as _;
+        let rows = app
+            .state
+            .storage
+            .control()
+            .query_all_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'tickets'",
+            ))
+            .await
+            .unwrap();
+        let schemas: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "table_schema").unwrap()).collect();
+        let schema = app.state.settings.database_schema.clone();
+        assert!(schemas.contains(&format!("{schema}_acme")) && schemas.contains(&format!("{schema}_zeta_shop")), "{schemas:?}");
+    }
+}
+
+async fn operator_api_errors(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_tenant("acme", 1).await;
+    let err_code = |v: &Value| v["error"]["code"].as_str().unwrap_or_default().to_owned();
+
+    // Taken slug: 409.
+    let token = tikethet_tests::helpers::bot_token(9);
+    app.fake.add_bot(&token, "other_bot");
+    let res = app
+        .operator(Method::POST, "/api/platform/v1/tenants", Some(json!({"slug":"acme","name":"x","bot_token":token,"owner_telegram_id":1})))
+        .await;
+    assert_eq!(res.status(), 409);
+    assert_eq!(err_code(&res.json().await.unwrap()), "slug_taken");
+
+    // A token Telegram refuses: 422, and nothing is left behind.
+    let unknown = tikethet_tests::helpers::bot_token(10);
+    let res = app
+        .operator(Method::POST, "/api/platform/v1/tenants", Some(json!({"slug":"ghost","name":"x","bot_token":unknown,"owner_telegram_id":1})))
+        .await;
+    assert_eq!(res.status(), 422);
+    assert_eq!(err_code(&res.json().await.unwrap()), "bot_token_refused");
+    assert_eq!(app.operator(Method::GET, "/api/platform/v1/tenants/ghost", None).await.status(), 404);
+
+    // Malformed bodies: 400 with our error shape.
+    for body in [
+        "{not json",
+        r#"{"slug":"x"}"#,
+        r#"{"slug":"BAD SLUG","name":"x","bot_token":"1:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw","owner_telegram_id":1}"#,
+        r#"{"slug":"okslug","name":"x","bot_token":"not-a-token","owner_telegram_id":1}"#,
+        r#"{"slug":"okslug","name":"x","bot_token":"1:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw","owner_telegram_id":1,"plan":"gold"}"#,
+    ] {
+        let res = app
+            .http
+            .post(app.url("/api/platform/v1/tenants"))
+            .bearer_auth(tikethet_tests::helpers::OPERATOR_TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{body}");
+        let v: Value = res.json().await.unwrap();
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    }
+
+    // No or wrong operator token: 401.
+    let res = app.http.get(app.url("/api/platform/v1/tenants")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(err_code(&v), "unauthorized");
+    let res = app.http.get(app.url("/api/platform/v1/tenants")).bearer_auth("op_wrong_wrong_wrong_wrong_wrong").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+
+    // The same bot cannot serve two tenants.
+    let acme_token = app.fake.calls(Some("getMe"))[0].token.clone();
+    let res = app
+        .operator(Method::POST, "/api/platform/v1/tenants", Some(json!({"slug":"twin","name":"x","bot_token":acme_token,"owner_telegram_id":1})))
+        .await;
+    assert_eq!(res.status(), 409);
+
+    // Unknown paths are JSON 404s.
+    let res = app.http.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(err_code(&res.json().await.unwrap()), "not_found");
+
+    // The OpenAPI document and docs are served.
+    let spec: Value = app.http.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(spec["paths"]["/api/platform/v1/tenants"].is_object());
+    assert!(spec["paths"]["/t/{slug}/api/v1/tickets"].is_object());
+    assert_eq!(app.http.get(app.url("/api/docs")).send().await.unwrap().status(), 200);
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tikethet_tenants 1"), "{metrics}");
+}
+
+async fn customer_message_becomes_one_ticket_and_staff_reply_reaches_the_chat(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let customer = 42_424_242;
+
+    assert_eq!(app.deliver(&t, &fixtures::start(1, customer)).await, 200);
+    let sent = app.wait_sent(&t, customer, 1).await;
+    assert!(sent[0].contains("acme Support") && sent[0].contains("welcome"), "{sent:?}");
+
+    // Telegram delivers the same update three times.
+    let msg = fixtures::message(2, customer, "My lamp is broken\nIt flickers since Monday.");
+    for _ in 0..3 {
+        assert_eq!(app.deliver(&t, &msg).await, 200);
+    }
+    let sent = app.wait_sent(&t, customer, 2).await;
+    assert!(sent[1].contains("#1") && sent[1].contains("My lamp is broken"), "{sent:?}");
+
+    let owner = app.sign_in(&t, t.owner).await;
+    let (s, me) = app.tenant_get(&t.slug, "/auth/me", &owner).await;
+    assert_eq!((s, me["role"].as_str()), (200, Some("owner")), "{me}");
+    let tickets = tickets_of(&app, &t.slug, &owner).await;
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["title"], "My lamp is broken");
+    assert_eq!(tickets[0]["status"], "open");
+    let id = tickets[0]["id"].as_i64().unwrap();
+
+    // A second message continues the open ticket.
+    app.deliver(&t, &fixtures::message(3, customer, "Any news?")).await;
+    wait_until(Duration::from_secs(10), || Some(()).filter(|_| Runtime_processed(&app) >= 3)).await;
+    let (_, msgs) = app.tenant_get(&t.slug, &format!("/tickets/{id}/messages"), &owner).await;
+    assert_eq!(msgs["items"].as_array().unwrap().len(), 2, "{msgs}");
+    assert_eq!(tickets_of(&app, &t.slug, &owner).await.len(), 1);
+
+    // The owner answers; the answer reaches the customer's chat.
+    let (s, m) = app.tenant_post(&t.slug, &format!("/tickets/{id}/messages"), &owner, json!({"text": "We are sending a new lamp."})).await;
+    assert_eq!(s, 201, "{m}");
+    let sent = app.wait_sent(&t, customer, 3).await;
+    assert!(sent[2].contains("We are sending a new lamp.") && sent[2].contains("#1"), "{sent:?}");
+    let (_, ticket) = app.tenant_get(&t.slug, &format!("/tickets/{id}"), &owner).await;
+    assert_eq!(ticket["status"], "waiting_response");
+    assert!(ticket["first_response_at"].is_string());
+
+    // An internal note is not sent.
+    let (s, _) = app.tenant_post(&t.slug, &format!("/tickets/{id}/messages"), &owner, json!({"text": "VIP", "internal": true})).await;
+    assert_eq!(s, 201);
+
+    // The customer sees their ticket but not the note; validation applies.
+    let cust = app.sign_in(&t, customer).await;
+    let (_, msgs) = app.tenant_get(&t.slug, &format!("/tickets/{id}/messages"), &cust).await;
+    assert!(msgs["items"].as_array().unwrap().iter().all(|m| m["internal"] == false), "{msgs}");
+    let (s, _) = app.tenant_post(&t.slug, "/tickets", &cust, json!({"title": "", "description": "x"})).await;
+    assert_eq!(s, 400);
+    let (s, _) = app.tenant_post(&t.slug, "/tickets", &cust, json!({"title": "x".repeat(201), "description": "x"})).await;
+    assert_eq!(s, 400);
+    let (s, created) = app.tenant_post(&t.slug, "/tickets", &cust, json!({"title": "Invoice", "description": "Need a copy", "priority": "high"})).await;
+    assert_eq!((s, created["priority"].as_str()), (201, Some("high")), "{created}");
+    // Another customer sees none of it: someone else's ticket is a 404.
+    let stranger = app.sign_in(&t, 77_777).await;
+    assert!(tickets_of(&app, &t.slug, &stranger).await.is_empty());
+    let (s, _) = app.tenant_get(&t.slug, &format!("/tickets/{id}"), &stranger).await;
+    assert_eq!(s, 404);
+    let (s, _) = app.tenant_post(&t.slug, &format!("/tickets/{id}/messages"), &stranger, json!({"text": "hi"})).await;
+    assert_eq!(s, 404);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.fake.sent_to(&t.token, customer).len(), 3, "the internal note must not be sent");
+}
+
+#[allow(non_snake_case)]
+fn Runtime_processed(app: &TestApp) -> u64 {
+    tikethet_runtime::Runtime::counter(&app.state.runtime.metrics.updates_processed)
+}
+
+async fn webhook_refuses_wrong_secret_and_stores_nothing(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let customer = 1_234_567;
+    let msg = fixtures::message(500, customer, "Hello there");
+    let body = msg.to_string();
+    assert_eq!(app.post_webhook(&t, None, &body).await, 401);
+    assert_eq!(app.post_webhook(&t, Some("wrong-secret-wrong-secret-wrong-secret"), &body).await, 401);
+    let real = app.fake.webhook(&t.token).unwrap().secret_token.unwrap();
+    let almost = format!("{}x", &real[..real.len() - 1]);
+    assert_eq!(app.post_webhook(&t, Some(&almost), &body).await, 401);
+    // An unknown route is 404.
+    let res = app.http.post(app.url("/tg/rdoesnotexist")).body(body.clone()).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.fake.sent_to(&t.token, customer).is_empty());
+    // Nothing was stored: the same update_id with the right secret is new.
+    assert_eq!(app.post_webhook(&t, Some(&real), &body).await, 200);
+    let sent = app.wait_sent(&t, customer, 1).await;
+    assert!(sent[0].contains("#1"), "{sent:?}");
+}
+
+async fn malformed_and_unhandled_updates_are_acknowledged_and_recorded(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let secret = app.fake.webhook(&t.token).unwrap().secret_token.unwrap();
+    for body in [
+        "{not json".to_owned(),
+        "[]".to_owned(),
+        r#"{"update_id":"x"}"#.to_owned(),
+        fixtures::named("edited_message", 900).to_string(),
+        fixtures::named("group_message", 901).to_string(),
+        r#"{"update_id":902,"message":{"weird":true}}"#.to_owned(),
+        r#"{"update_id":903,"poll":{"id":"1","question":"?","options":[],"total_voter_count":0,"is_closed":false,"is_anonymous":true,"type":"regular","allows_multiple_answers":false}}"#.to_owned(),
+    ] {
+        assert_eq!(app.post_webhook(&t, Some(&secret), &body).await, 200, "{body}");
+    }
+    // A sticker is handled: the bot says it reads text only.
+    assert_eq!(app.deliver(&t, &fixtures::named("message_photo", 904)).await, 200);
+    let sent = app.wait_sent(&t, 1111111, 1).await;
+    assert!(sent[0].contains("text"), "{sent:?}");
+
+    // Everything is in the inbox, with the reason for what was not processed.
+    use sea_orm::{EntityTrait, QueryOrder};
+    let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
+    let rows = wait_until(Duration::from_secs(10), || None::<()>).await;
+    let _ = rows;
+    let txn = tenant.db.begin().await.unwrap();
+    let rows = tikethet_runtime::entities::inbox::Entity::find()
+        .order_by_asc(tikethet_runtime::entities::inbox::Column::Id)
+        .all(&txn)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(rows.len(), 8, "{rows:#?}");
+    let kinds: Vec<(&str, &str)> = rows.iter().map(|r| (r.kind.as_str(), r.status.as_str())).collect();
+    assert_eq!(&kinds[..3], &[("malformed", "ignored"), ("malformed", "ignored"), ("malformed", "ignored")]);
+    assert_eq!(kinds[3], ("edited_message", "ignored"));
+    assert_eq!(kinds[4].0, "message"); // a group message: processed and ignored
+    assert_eq!(kinds[5], ("message", "ignored"));
+    assert!(rows[5].error.as_deref().unwrap().contains("not a valid"));
+    assert_eq!(kinds[6], ("poll", "ignored"));
+    // The server never answered 500, and it still works.
+    assert_eq!(app.deliver(&t, &fixtures::message(905, 3, "still here")).await, 200);
+    app.wait_sent(&t, 3, 1).await;
+}
+
+async fn tokens_and_init_data_are_bound_to_their_tenant(b: Backend) {
+    let app = spawn_app(b).await;
+    let a = app.create_tenant("acme", 1).await;
+    let z = app.create_tenant("zeta", 2).await;
+    let a_owner = app.sign_in(&a, a.owner).await;
+    let (s, _) = app.tenant_get(&a.slug, "/tickets", &a_owner).await;
+    assert_eq!(s, 200);
+    // A token of one tenant is refused by the other.
+    let (s, body) = app.tenant_get(&z.slug, "/tickets", &a_owner).await;
+    assert_eq!(s, 401, "{body}");
+    let (s, _) = app.tenant_get(&z.slug, "/auth/me", &a_owner).await;
+    assert_eq!(s, 401);
+    // Garbage and missing tokens.
+    let (s, _) = app.tenant_get(&a.slug, "/tickets", "garbage").await;
+    assert_eq!(s, 401);
+    let res = app.http.get(app.url("/t/acme/api/v1/tickets")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    // Stale initData (25 hours old) is refused.
+    let stale = init_data(&a.token, a.owner, chrono::Utc::now().timestamp() - 25 * 3600);
+    let res = app.http.post(app.url("/t/acme/api/v1/auth/telegram")).json(&json!({"init_data": stale})).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    // initData signed for tenant z's bot is refused by tenant a.
+    let foreign = init_data(&z.token, a.owner, chrono::Utc::now().timestamp());
+    let res = app.http.post(app.url("/t/acme/api/v1/auth/telegram")).json(&json!({"init_data": foreign})).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "unauthorized");
+    // The owner of a is a plain user at z.
+    let as_user = app.sign_in(&z, a.owner).await;
+    let (_, me) = app.tenant_get(&z.slug, "/auth/me", &as_user).await;
+    assert_eq!(me["role"], "user");
+    // Unknown tenant: 404.
+    let res = app.http.post(app.url("/t/nobody/api/v1/auth/telegram")).json(&json!({"init_data": "x"})).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    // Refresh rotates; logout revokes.
+    let init = init_data(&a.token, a.owner, chrono::Utc::now().timestamp());
+    let s1: Value = app.http.post(app.url("/t/acme/api/v1/auth/telegram")).json(&json!({"init_data": init})).send().await.unwrap().json().await.unwrap();
+    let rt = s1["refresh_token"].as_str().unwrap();
+    let res = app.http.post(app.url("/t/acme/api/v1/auth/refresh")).json(&json!({"refresh_token": rt})).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let s2: Value = res.json().await.unwrap();
+    let res = app.http.post(app.url("/t/acme/api/v1/auth/refresh")).json(&json!({"refresh_token": rt})).send().await.unwrap();
+    assert_eq!(res.status(), 401, "a used refresh token is dead");
+    let rt2 = s2["refresh_token"].as_str().unwrap();
+    let res = app.http.post(app.url("/t/zeta/api/v1/auth/refresh")).json(&json!({"refresh_token": rt2})).send().await.unwrap();
+    assert_eq!(res.status(), 401, "refresh tokens are per tenant");
+    let res = app.http.post(app.url("/t/acme/api/v1/auth/logout")).json(&json!({"refresh_token": rt2})).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    let res = app.http.post(app.url("/t/acme/api/v1/auth/refresh")).json(&json!({"refresh_token": rt2})).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+}
+
+async fn suspended_tenant_answers_politely_and_resumes(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let res = app.operator(Method::POST, "/api/platform/v1/tenants/acme/suspend", None).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["status"], "suspended");
+    assert_eq!(app.deliver(&t, &fixtures::message(1, 99, "hello?")).await, 200);
+    let sent = app.wait_sent(&t, 99, 1).await;
+    assert!(sent[0].contains("paused"), "{sent:?}");
+    let (s, body) = app.tenant_get(&t.slug, "/tickets", &owner).await;
+    assert_eq!(s, 423, "{body}");
+    let res = app.operator(Method::POST, "/api/platform/v1/tenants/acme/resume", None).await;
+    assert_eq!(res.status(), 200);
+    app.deliver(&t, &fixtures::message(2, 99, "hello again")).await;
+    let sent = app.wait_sent(&t, 99, 2).await;
+    assert!(sent[1].contains("#1"), "{sent:?}");
+    assert_eq!(tickets_of(&app, &t.slug, &owner).await.len(), 1, "the suspended-time message opened nothing");
+    // PATCH changes name and theme.
+    let res = app.operator(Method::PATCH, "/api/platform/v1/tenants/acme", Some(json!({"name": "Acme Care", "theme": "midnight"}))).await;
+    assert_eq!(res.status(), 200);
+    app.deliver(&t, &fixtures::start(3, 99)).await;
+    let sent = app.wait_sent(&t, 99, 3).await;
+    assert!(sent[2].contains("Acme Care") && sent[2].starts_with("🌙"), "{sent:?}");
+    let res = app.operator(Method::PATCH, "/api/platform/v1/tenants/acme", Some(json!({"theme": "neon"}))).await;
+    assert_eq!(res.status(), 400);
+}
+
+async fn delete_needs_confirmation_and_removes_everything(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    app.deliver(&t, &fixtures::message(1, 5, "hi")).await;
+    app.wait_sent(&t, 5, 1).await;
+    let res = app.operator(Method::DELETE, "/api/platform/v1/tenants/acme", None).await;
+    assert_eq!(res.status(), 400);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "confirmation_required");
+    let res = app.operator(Method::DELETE, "/api/platform/v1/tenants/acme?confirm=wrong", None).await;
+    assert_eq!(res.status(), 400);
+    let res = app.operator(Method::DELETE, "/api/platform/v1/tenants/acme?confirm=acme", None).await;
+    assert_eq!(res.status(), 204);
+    assert!(app.fake.webhook(&t.token).is_none(), "deleteWebhook was called");
+    assert_eq!(app.operator(Method::GET, "/api/platform/v1/tenants/acme", None).await.status(), 404);
+    assert_eq!(app.post_webhook_raw(&t).await, 404);
+    // The slug is free again, with empty storage.
+    let t2 = app.create_tenant("acme", 2).await;
+    let owner = app.sign_in(&t2, t2.owner).await;
+    assert!(tickets_of(&app, "acme", &owner).await.is_empty());
+}
+
+trait RawWebhook {
+    async fn post_webhook_raw(&self, t: &tikethet_tests::helpers::Tenant) -> u16;
+}
+
+impl RawWebhook for TestApp {
+    /// Posts to the route the tenant had, after its webhook is gone.
+    async fn post_webhook_raw(&self, t: &tikethet_tests::helpers::Tenant) -> u16 {
+        let url = t.body["webhook_url"].as_str().unwrap().to_owned();
+        self.http.post(url).body("{}").send().await.unwrap().status().as_u16()
+    }
+}
+
+async fn acknowledged_updates_left_pending_are_processed_on_restart(b: Backend) {
+    // A crash between the acknowledgement and processing leaves rows in the
+    // inbox as "pending"; recovery must process each exactly once.
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    use tikethet_runtime::entities::inbox;
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
+    let txn = tenant.db.begin().await.unwrap();
+    for (i, chat) in [(1, 11), (2, 12), (3, 11)] {
+        let body = fixtures::message(7000 + i, chat, &format!("left over {i}"));
+        inbox::ActiveModel {
+            update_id: Set(Some(7000 + i)),
+            chat_id: Set(Some(chat)),
+            kind: Set("message".into()),
+            payload: Set(body.to_string()),
+            status: Set(inbox::PENDING.into()),
+            received_at: Set(chrono::Utc::now()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .unwrap();
+    }
+    txn.commit().await.unwrap();
+    let (u, _) = app.state.runtime.recover(&tenant).await.unwrap();
+    assert_eq!(u, 3);
+    let sent11 = app.wait_sent(&t, 11, 1).await;
+    app.wait_sent(&t, 12, 1).await;
+    assert!(sent11[0].contains("left over 1"), "{sent11:?}");
+    let owner = app.sign_in(&t, t.owner).await;
+    wait_until(Duration::from_secs(10), || Some(()).filter(|_| Runtime_processed(&app) >= 3)).await;
+    let tickets = tickets_of(&app, "acme", &owner).await;
+    assert_eq!(tickets.len(), 2, "{tickets:?}");
+    // Recovering again finds nothing: nothing is processed twice.
+    let (u, m) = app.state.runtime.recover(&tenant).await.unwrap();
+    assert_eq!((u, m), (0, 0));
+}
+
+async fn sender_honours_retry_after_and_backs_off_on_server_errors(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    app.fake.fail(Failure { method: "sendMessage".into(), status: 429, retry_after: Some(1), times: 2 });
+    let started = std::time::Instant::now();
+    app.deliver(&t, &fixtures::start(1, 321)).await;
+    let sent = app.wait_sent(&t, 321, 1).await;
+    assert!(sent[0].contains("welcome"));
+    assert!(started.elapsed() >= Duration::from_secs(2), "two 429s with retry_after=1 take at least 2 s");
+    let attempts = app.fake.calls(Some("sendMessage")).len();
+    assert_eq!(attempts, 3);
+
+    // A 500 is retried with backoff too.
+    app.fake.fail(Failure { method: "sendMessage".into(), status: 500, retry_after: None, times: 1 });
+    app.deliver(&t, &fixtures::message(2, 321, "after a 500")).await;
+    let sent = wait_until(Duration::from_secs(30), || {
+        let s = app.fake.sent_to(&t.token, 321);
+        (s.iter().any(|m| m.contains("after a 500"))).then_some(s)
+    })
+    .await
+    .expect("the message is sent again after the 500");
+    assert!(sent.last().unwrap().contains("#1"));
+    assert_eq!(app.fake.calls(Some("sendMessage")).iter().filter(|c| c.params["text"].as_str().unwrap_or_default().contains("after a 500")).count(), 2);
+    // Delivery is recorded.
+    use sea_orm::EntityTrait;
+    let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
+    let rows = wait_until(Duration::from_secs(5), || None::<()>).await;
+    let _ = rows;
+    let txn = tenant.db.begin().await.unwrap();
+    let out = tikethet_runtime::entities::outbox::Entity::find().all(&txn).await.unwrap();
+    txn.commit().await.unwrap();
+    assert!(out.iter().all(|o| o.status == "sent" && o.telegram_message_id.is_some()), "{out:#?}");
+    assert!(out.iter().any(|o| o.attempts == 2), "the 500 counts as an attempt: {out:#?}");
+}
+
+async fn replacing_the_bot_token_moves_the_webhook(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let old_secret = app.fake.webhook(&t.token).unwrap().secret_token.unwrap();
+    let new_token = tikethet_tests::helpers::bot_token(3);
+    app.fake.add_bot(&new_token, "acme_new_bot");
+    let res = app.operator(Method::PUT, "/api/platform/v1/tenants/acme/bot-token", Some(json!({"bot_token": new_token}))).await;
+    assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["bot_username"], "acme_new_bot");
+    assert!(app.fake.webhook(&t.token).is_none());
+    let wh = app.fake.webhook(&new_token).unwrap();
+    assert_ne!(wh.secret_token.as_deref(), Some(old_secret.as_str()));
+    let t2 = tikethet_tests::helpers::Tenant { slug: t.slug.clone(), token: new_token.clone(), owner: t.owner, body: t.body.clone() };
+    app.deliver(&t2, &fixtures::start(1, 8)).await;
+    app.wait_sent(&t2, 8, 1).await;
+    let bad = tikethet_tests::helpers::bot_token(4);
+    let res = app.operator(Method::PUT, "/api/platform/v1/tenants/acme/bot-token", Some(json!({"bot_token": bad}))).await;
+    assert_eq!(res.status(), 422);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_with_redis_rate_limits_across_the_shared_server() {
+    let app = spawn_app_with(Backend::Postgres, Options { redis: true }).await;
+    let t = app.create_tenant("acme", 1).await;
+    // Five messages to one chat: the per-chat limit (burst 3, then 1/s),
+    // kept in Redis, spaces the last ones.
+    let started = std::time::Instant::now();
+    for i in 0..5 {
+        app.deliver(&t, &fixtures::start(i + 1, 55)).await;
+    }
+    app.wait_sent(&t, 55, 5).await;
+    assert!(started.elapsed() >= Duration::from_millis(1500), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn redis_limiter_is_shared_and_fails_fast_when_redis_is_missing() {
+    use tikethet_runtime::limiter::{Limiter, Rate};
+    let prefix = format!("tt_{}:", tikethet_tests::helpers::random_suffix());
+    let url = tikethet_tests::helpers::redis_url();
+    let a = Limiter::redis(&url, &prefix).await.unwrap_or_else(|e| panic!("Redis must run at {url}: {e:#}"));
+    let b = Limiter::redis(&url, &prefix).await.unwrap();
+    let rate = Rate { per_second: 2, burst: 2 };
+    assert_eq!(a.try_acquire("k", rate).await.unwrap(), None);
+    assert_eq!(b.try_acquire("k", rate).await.unwrap(), None);
+    assert!(a.try_acquire("k", rate).await.unwrap().is_some(), "the second node's slot counts for the first");
+    let started = std::time::Instant::now();
+    let err = Limiter::redis("redis://127.0.0.1:1", &prefix).await.err().expect("no Redis on port 1");
+    assert!(format!("{err:#}").contains("Redis"), "{err:#}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
