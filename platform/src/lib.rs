@@ -5,6 +5,7 @@
 //! the command line. It assembles the other crates into one process; the
 //! domain work itself lives in `tikethet-runtime`.
 
+pub mod cli;
 pub mod config;
 pub mod control;
 pub mod http;

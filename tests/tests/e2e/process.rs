@@ -1,1 +1,293 @@
-// Filled by the process-level test (kill -9).
+//! The binary as an operator runs it: `serve` in an empty folder with only
+//! the Bot API URL set, killed with SIGKILL and started again.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tikethet_tests::fake_telegram::FakeTelegram;
+use tikethet_tests::fixtures;
+use tikethet_tests::helpers::{Backend, bot_token, drop_pg_schemas, init_data, postgres_url, random_suffix, wait_until};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn start(dir: &Path, port: u16, fake: &str, pg_schema: Option<&str>, run: u32) -> Server {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"));
+    cmd.arg("serve").current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TIKETHET_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("TIKETHET_TELEGRAM_API_URL", fake)
+        .env("TIKETHET_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TIKETHET_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
+    if let Some(schema) = pg_schema {
+        cmd.env("TIKETHET_DATABASE_URL", postgres_url()).env("TIKETHET_DATABASE_SCHEMA", schema);
+    }
+    let log = std::fs::File::create(dir.join(format!("server-{run}.log"))).unwrap();
+    cmd.stdout(Stdio::null()).stderr(log);
+    Server { child: cmd.spawn().expect("the server binary starts"), base: format!("http://127.0.0.1:{port}") }
+}
+
+async fn wait_healthy(http: &reqwest::Client, s: &mut Server, dir: &Path, run: u32) {
+    for _ in 0..300 {
+        if let Ok(Some(status)) = s.child.try_wait() {
+            let log = std::fs::read_to_string(dir.join(format!("server-{run}.log"))).unwrap_or_default();
+            panic!("server exited with {status}:\n{log}");
+        }
+        if let Ok(r) = http.get(format!("{}/healthz", s.base)).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not become healthy");
+}
+
+async fn create(http: &reqwest::Client, base: &str, op: &str, fake: &FakeTelegram, slug: &str, n: u32) -> (String, i64) {
+    let token = bot_token(n);
+    fake.add_bot(&token, &format!("{slug}_bot"));
+    let owner = 9_000_000 + i64::from(n);
+    let res = http
+        .post(format!("{base}/api/platform/v1/tenants"))
+        .bearer_auth(op)
+        .json(&json!({ "slug": slug, "name": format!("{slug} desk"), "bot_token": token, "owner_telegram_id": owner }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    (token, owner)
+}
+
+async fn sign_in(http: &reqwest::Client, base: &str, slug: &str, token: &str, who: i64) -> String {
+    let init = init_data(token, who, chrono::Utc::now().timestamp());
+    let v: Value = http
+        .post(format!("{base}/t/{slug}/api/v1/auth/telegram"))
+        .json(&json!({ "init_data": init }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["access_token"].as_str().unwrap_or_else(|| panic!("sign in: {v}")).to_owned()
+}
+
+async fn tickets(http: &reqwest::Client, base: &str, slug: &str, token: &str) -> (u16, Vec<Value>) {
+    let res = http.get(format!("{base}/t/{slug}/api/v1/tickets?limit=100")).bearer_auth(token).send().await.unwrap();
+    let s = res.status().as_u16();
+    let v: Value = res.json().await.unwrap_or(Value::Null);
+    (s, v["items"].as_array().cloned().unwrap_or_default())
+}
+
+async fn wait_sent(fake: &FakeTelegram, token: &str, chat: i64, n: usize) -> Vec<String> {
+    wait_until(Duration::from_secs(20), || Some(fake.sent_to(token, chat)).filter(|s| s.len() >= n))
+        .await
+        .unwrap_or_else(|| panic!("expected {n} message(s) to {chat}: {:?}", fake.sent_to(token, chat)))
+}
+
+async fn serve_kill_restart(backend: Backend) {
+    let fake = FakeTelegram::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let schema = (backend == Backend::Postgres).then(|| format!("tt_{}", random_suffix()));
+    let port = free_port();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let mut server = start(dir.path(), port, &fake.url, schema.as_deref(), 1);
+    wait_healthy(&http, &mut server, dir.path(), 1).await;
+    let base = server.base.clone();
+
+    // Development secrets were generated into data/.
+    let op = std::fs::read_to_string(dir.path().join("data/operator.token")).unwrap().trim().to_owned();
+    assert!(dir.path().join("data/master.key").exists() && dir.path().join("data/jwt.secret").exists());
+
+    let (ta, owner_a) = create(&http, &base, &op, &fake, "alpha", 1).await;
+    let (tb, owner_b) = create(&http, &base, &op, &fake, "beta", 2).await;
+    if backend == Backend::Sqlite {
+        assert!(dir.path().join("data/tikethet.db").exists());
+        assert!(dir.path().join("data/tenants/alpha.db").exists() && dir.path().join("data/tenants/beta.db").exists());
+    }
+    for t in [&ta, &tb] {
+        let wh = fake.webhook(t).unwrap();
+        assert!(wh.url.starts_with(&format!("{base}/tg/")) && !wh.url.contains(t.split(':').nth(1).unwrap()));
+        assert!(wh.secret_token.unwrap().len() >= 32);
+    }
+
+    // /start, then one message delivered three times: one ticket.
+    let customer = 31_337;
+    assert_eq!(fake.deliver(&ta, &fixtures::start(1, customer)).await.unwrap(), 200);
+    assert!(wait_sent(&fake, &ta, customer, 1).await[0].contains("welcome"));
+    let msg = fixtures::message(2, customer, "The app crashes on login");
+    for _ in 0..3 {
+        assert_eq!(fake.deliver(&ta, &msg).await.unwrap(), 200);
+    }
+    wait_sent(&fake, &ta, customer, 2).await;
+
+    // A wrong or missing secret: 401.
+    let wh = fake.webhook(&ta).unwrap();
+    let r = http.post(&wh.url).json(&fixtures::message(3, customer, "x")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http.post(&wh.url).header("X-Telegram-Bot-Api-Secret-Token", "nope").json(&fixtures::message(3, customer, "x")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+
+    // The owner lists and replies; the reply reaches the customer.
+    let owner = sign_in(&http, &base, "alpha", &ta, owner_a).await;
+    let (_, list) = tickets(&http, &base, "alpha", &owner).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let id = list[0]["id"].as_i64().unwrap();
+    let r = http
+        .post(format!("{base}/t/alpha/api/v1/tickets/{id}/messages"))
+        .bearer_auth(&owner)
+        .json(&json!({ "text": "Fixed in 2.1, please update." }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert!(wait_sent(&fake, &ta, customer, 3).await[2].contains("Fixed in 2.1"));
+
+    // Cross-tenant and stale or foreign initData are refused.
+    assert_eq!(tickets(&http, &base, "beta", &owner).await.0, 401);
+    for init in [
+        init_data(&ta, owner_a, chrono::Utc::now().timestamp() - 25 * 3600),
+        init_data(&tb, owner_a, chrono::Utc::now().timestamp()),
+    ] {
+        let r = http.post(format!("{base}/t/alpha/api/v1/auth/telegram")).json(&json!({ "init_data": init })).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+
+    // A burst of acknowledged updates, then SIGKILL right away.
+    for i in 0..10 {
+        let s = fake.deliver(&tb, &fixtures::message(100 + i, 600 + i, &format!("burst {i}"))).await.unwrap();
+        assert_eq!(s, 200);
+    }
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+
+    let mut server = start(dir.path(), port, &fake.url, schema.as_deref(), 2);
+    wait_healthy(&http, &mut server, dir.path(), 2).await;
+    let r: Value = http.get(format!("{base}/api/platform/v1/tenants")).bearer_auth(&op).send().await.unwrap().json().await.unwrap();
+    assert_eq!(r["items"].as_array().unwrap().len(), 2, "{r}");
+    // The old access token is still good: the JWT secret persisted in data/.
+    let (s, list) = tickets(&http, &base, "alpha", &owner).await;
+    assert_eq!((s, list.len()), (200, 1));
+    // Every acknowledged update of the burst became a ticket, exactly once.
+    let owner_b_token = sign_in(&http, &base, "beta", &tb, owner_b).await;
+    let mut seen = 0;
+    for _ in 0..200 {
+        seen = tickets(&http, &base, "beta", &owner_b_token).await.1.len();
+        if seen >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, 10);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(tickets(&http, &base, "beta", &owner_b_token).await.1.len(), 10);
+    // And still answering after the restart.
+    assert_eq!(fake.deliver(&ta, &fixtures::message(4, customer, "thanks!")).await.unwrap(), 200);
+
+    drop(server);
+    if let Some(s) = schema {
+        drop_pg_schemas(&s).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_serve_in_an_empty_folder_survives_kill_9() {
+    serve_kill_restart(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_serve_survives_kill_9_with_a_schema_per_tenant() {
+    serve_kill_restart(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn production_refuses_generated_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("TIKETHET_ENV", "production")
+        .env("TIKETHET_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env_remove("TIKETHET_MASTER_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("production") && err.contains("TIKETHET_MASTER_KEY") && err.contains("https"), "{err}");
+}
+
+// Multi-threaded: the stand-in must answer while this thread waits on the CLI.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_manages_tenants_and_migrates_idempotently() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let token = bot_token(1);
+    fake.add_bot(&token, "cli_bot");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("TIKETHET_TELEGRAM_API_URL", &fake.url)
+            .env("TIKETHET_BOT_TOKEN", &token)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, out, err) = run(&["tenant", "create", "--slug", "cli-desk", "--name", "CLI desk", "--owner-telegram-id", "42"]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("cli-desk") && out.contains("/tg/"), "{out}");
+    let (ok, out, _) = run(&["tenant", "list"]);
+    assert!(ok && out.contains("cli-desk") && out.contains("active"), "{out}");
+    let (ok, out, _) = run(&["tenant", "suspend", "cli-desk"]);
+    assert!(ok && out.contains("suspended"), "{out}");
+    let (ok, out, _) = run(&["tenant", "resume", "cli-desk"]);
+    assert!(ok && out.contains("active"), "{out}");
+    for _ in 0..2 {
+        let (ok, out, err) = run(&["migrate"]);
+        assert!(ok, "{out}{err}");
+        assert!(out.contains("[1/1] cli-desk: ok") && out.contains("1 tenant(s) migrated, 0 failed"), "{out}");
+    }
+    // A tenant whose storage is broken is reported, and the others still migrate.
+    let token2 = bot_token(2);
+    fake.add_bot(&token2, "second_bot");
+    let out = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"))
+        .args(["tenant", "create", "--slug", "second", "--name", "Second", "--owner-telegram-id", "43"])
+        .current_dir(dir.path())
+        .env("TIKETHET_TELEGRAM_API_URL", &fake.url)
+        .env("TIKETHET_BOT_TOKEN", &token2)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let db = dir.path().join("data/tenants/cli-desk.db");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("data/tenants/cli-desk.db{suffix}")));
+    }
+    std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
+    let (ok, out, _) = run(&["migrate"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("cli-desk: FAILED") && out.contains("second: ok") && out.contains("1 failed"), "{out}");
+    let (ok, out, err) = run(&["tenant", "delete", "cli-desk", "--yes"]);
+    assert!(ok && out.contains("deleted"), "{out}{err}");
+    let (ok, out, _) = run(&["tenant", "list"]);
+    assert!(ok && !out.contains("cli-desk"), "{out}");
+    let (ok, _, err) = run(&["tenant", "suspend", "nobody"]);
+    assert!(!ok && err.contains("nobody"), "{err}");
+}

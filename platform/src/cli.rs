@@ -1,0 +1,223 @@
+//! The command line of the `tikethet` binary.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use tikethet_billing::Plan;
+use crate::config::{Settings, Sources};
+use crate::control::{NewTenant, parse_name};
+use crate::{AppState, Application};
+use tikethet_runtime::TenantStatus;
+use tikethet_runtime::domain::{BotToken, TelegramUserId, TenantSlug};
+use tikethet_themes::Theme;
+
+/// TiketHet: a white-label helpdesk platform for Telegram.
+///
+/// Configuration comes from TIKETHET_* environment variables or a
+/// tikethet.toml in the current folder (see the README); with none, it runs
+/// on SQLite under ./data.
+#[derive(Parser)]
+#[command(name = "tikethet", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the control plane, tenant runtime, Mini App, admin console and billing in one process.
+    Serve,
+    /// Migrate the control plane, then every tenant schema (idempotent).
+    Migrate,
+    /// Manage tenants from the shell (the operator API's operations).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Work with WASM plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Provision a tenant: checks the bot token with Telegram and registers its webhook.
+    Create {
+        /// URL name: 3-40 lowercase letters, digits and hyphens.
+        #[arg(long)]
+        slug: String,
+        /// Display name of the desk.
+        #[arg(long)]
+        name: String,
+        /// Bot token from @BotFather (or set TIKETHET_BOT_TOKEN to keep it out of shell history).
+        #[arg(long, env = "TIKETHET_BOT_TOKEN", hide_env_values = true)]
+        bot_token: String,
+        /// Telegram user id of the tenant's owner.
+        #[arg(long)]
+        owner_telegram_id: i64,
+        /// free, starter or business.
+        #[arg(long, default_value = "free")]
+        plan: String,
+        /// default or midnight.
+        #[arg(long, default_value = "default")]
+        theme: String,
+    },
+    /// List tenants.
+    List,
+    /// Suspend a tenant: customers get a polite notice, nothing is processed.
+    Suspend { slug: String },
+    /// Resume a suspended tenant.
+    Resume { slug: String },
+    /// Delete a tenant and all of its data (asks to confirm unless --yes).
+    Delete {
+        slug: String,
+        /// Skip the confirmation prompt.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Run one plugin hook locally and report its actions and resource use.
+    Run {
+        /// The plugin component.
+        file: std::path::PathBuf,
+        /// The event, as JSON.
+        #[arg(long)]
+        event: std::path::PathBuf,
+        /// The plugin's configuration, as JSON.
+        #[arg(long)]
+        config: Option<std::path::PathBuf>,
+    },
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TIKETHET_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn settings() -> anyhow::Result<Settings> {
+    let s = Settings::load(&Sources::from_process()?)?;
+    for w in s.warnings() {
+        tracing::warn!("{w}");
+    }
+    Ok(s)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+fn print_tenant(r: &crate::control::TenantRecord) {
+    println!(
+        "{:<24} {:<10} {:<9} @{:<24} {}  {}",
+        r.slug,
+        r.status,
+        r.plan,
+        r.bot_username,
+        r.id,
+        r.schema_version.as_deref().unwrap_or("-")
+    );
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(settings()?).await?;
+            tracing::info!(port = app.port(), public_url = %app.state().settings.public_url, "serving");
+            app.run_until(shutdown_signal()).await?;
+            app_closed();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let state = AppState::open(settings()?).await?;
+            println!("control plane: migrated");
+            let (total, failed) = state
+                .control
+                .migrate_all(|i, n, slug, r| match r {
+                    Ok(v) => println!("[{i}/{n}] {slug}: ok ({v})"),
+                    Err(e) => println!("[{i}/{n}] {slug}: FAILED: {e:#}"),
+                })
+                .await?;
+            println!("{} tenant(s) migrated, {failed} failed", total - failed);
+            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Tenant(cmd) => {
+            let state = AppState::open(settings()?).await?;
+            let control = &state.control;
+            match cmd {
+                TenantCommand::Create { slug, name, bot_token, owner_telegram_id, plan, theme } => {
+                    let new = NewTenant {
+                        slug: TenantSlug::parse(&slug)?,
+                        name: parse_name(&name)?,
+                        bot_token: BotToken::parse(&bot_token)?,
+                        owner_telegram_id: TelegramUserId::parse(owner_telegram_id)?,
+                        plan: Plan::parse(&plan)?,
+                        theme: Theme::parse(&theme)?,
+                    };
+                    let r = control.create(new).await?;
+                    println!("created {} (@{}), webhook {}", r.slug, r.bot_username, r.webhook_url);
+                }
+                TenantCommand::List => {
+                    for r in control.list().await? {
+                        print_tenant(&r);
+                    }
+                }
+                TenantCommand::Suspend { slug } => print_tenant(&control.set_status(&slug, TenantStatus::Suspended).await?),
+                TenantCommand::Resume { slug } => print_tenant(&control.set_status(&slug, TenantStatus::Active).await?),
+                TenantCommand::Delete { slug, yes } => {
+                    let confirm = if yes {
+                        slug.clone()
+                    } else {
+                        eprint!("This deletes tenant {slug:?} and all of its data. Type the slug to confirm: ");
+                        let mut line = String::new();
+                        std::io::stdin().read_line(&mut line).context("failed to read the confirmation")?;
+                        line.trim().to_owned()
+                    };
+                    control.delete(&slug, Some(&confirm)).await?;
+                    println!("deleted {slug}");
+                }
+            }
+            state.storage.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::Run { .. }) => {
+            anyhow::bail!("the plugin host is not built yet (see the plugins issue); no plugin can run")
+        }
+    }
+}
+
+fn app_closed() {
+    tracing::info!("stopped");
+}
+
+/// Parses the command line and runs it: the whole `tikethet` binary.
+pub fn main() -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: failed to start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_tracing();
+    match rt.block_on(run(Cli::parse())) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
