@@ -311,6 +311,16 @@ impl TenantDb {
         }
     }
 
+    /// The connection intake writes through and, on PostgreSQL, the schema
+    /// its tables must be qualified with (intake commits many tenants at once
+    /// and does not set `search_path`).
+    pub(crate) fn writer_parts(&self) -> (&DatabaseConnection, Option<&str>) {
+        match self {
+            TenantDb::Sqlite(conn) => (conn, None),
+            TenantDb::Postgres { pool, schema } => (pool, Some(schema)),
+        }
+    }
+
     pub fn backend(&self) -> DbBackend {
         match self {
             TenantDb::Sqlite(_) => DbBackend::Sqlite,

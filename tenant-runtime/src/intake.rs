@@ -1,16 +1,20 @@
 //! Webhook intake: check the secret, store the update durably in the
 //! tenant's inbox, acknowledge, and hand it to the worker.
 //!
-//! Each tenant has one writer task that commits the updates waiting for it
-//! in one transaction (group commit), so a burst costs one fsync, not one
-//! per update, while every caller still hears back only after its update
-//! is on disk.
+//! Writer tasks commit the updates waiting for them in one transaction
+//! (group commit), so a burst costs one fsync, not one per update, while
+//! every caller still hears back only after its update is on disk. SQLite
+//! has a writer per tenant (a file each); PostgreSQL has a few writers shared
+//! by all tenants, inserting into schema-qualified tables.
 
+
+use std::collections::HashMap;
+use std::sync::Weak;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, DbErr, EntityTrait};
+use sea_orm::sea_query::{Alias, OnConflict, Query};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::Value;
 use subtle::ConstantTimeEq;
 use tokio::sync::{mpsc, oneshot};
@@ -57,11 +61,24 @@ pub enum IntakeError {
     Unavailable(anyhow::Error),
 }
 
+/// Updates one PostgreSQL writer commits together may belong to any tenant:
+/// they share the database, so one commit covers them all.
+pub const PG_WRITERS: usize = 4;
+
 pub(crate) struct IntakeJob {
-    row: inbox::ActiveModel,
-    chat_id: Option<i64>,
-    pending: bool,
+    tenant: TenantId,
+    db: TenantDb,
+    row: InboxRow,
     reply: oneshot::Sender<Result<Intake, String>>,
+}
+
+struct InboxRow {
+    update_id: Option<i64>,
+    chat_id: Option<i64>,
+    kind: String,
+    payload: String,
+    pending: bool,
+    error: Option<String>,
 }
 
 /// An update classified from its raw body.
@@ -72,36 +89,37 @@ struct Classified {
     error: Option<String>,
 }
 
+fn malformed(error: String) -> Classified {
+    Classified { update_id: None, chat_id: None, kind: "malformed".into(), error: Some(error) }
+}
+
 fn classify(body: &[u8]) -> Classified {
+    use teloxide::types::{Update, UpdateKind};
+    // The common case parses once. teloxide turns an update it cannot read
+    // into `UpdateKind::Error` rather than failing, so those (and bodies that
+    // are not updates at all) take the slower path below for a precise reason.
+    if let Ok(update) = serde_json::from_slice::<Update>(body) {
+        if let UpdateKind::Message(_) = update.kind {
+            return Classified { update_id: Some(update.id.0 as i64), chat_id: update.chat().map(|c| c.id.0), kind: "message".into(), error: None };
+        }
+    }
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
-        Err(e) => {
-            return Classified { update_id: None, chat_id: None, kind: "malformed".into(), error: Some(format!("not JSON: {e}")) };
-        }
+        Err(e) => return malformed(format!("not JSON: {e}")),
     };
     let Some(update_id) = value.get("update_id").and_then(Value::as_i64) else {
-        return Classified { update_id: None, chat_id: None, kind: "malformed".into(), error: Some("no integer update_id".into()) };
+        return malformed("no integer update_id".into());
     };
     let kind = value
         .as_object()
         .and_then(|o| o.keys().find(|k| *k != "update_id").cloned())
         .unwrap_or_else(|| "empty".into());
-    // Parsed from the bytes: teloxide's `UpdateKind` does not deserialize
-    // from a `Value`, and it turns a message it cannot read into
-    // `UpdateKind::Error` instead of failing.
-    match serde_json::from_slice::<teloxide::types::Update>(body) {
-        Ok(update) if matches!(update.kind, teloxide::types::UpdateKind::Error(_)) => Classified {
-            update_id: Some(update_id),
-            chat_id: None,
-            kind,
-            error: Some("not a valid Telegram update".into()),
-        },
-        Ok(update) => {
-            let chat_id = update.chat().map(|c| c.id.0);
+    match serde_json::from_slice::<Update>(body) {
+        Ok(update) if !matches!(update.kind, UpdateKind::Error(_)) => {
             let error = (!HANDLED_KINDS.contains(&kind.as_str())).then(|| format!("update kind {kind:?} is not handled"));
-            Classified { update_id: Some(update_id), chat_id, kind, error }
+            Classified { update_id: Some(update_id), chat_id: update.chat().map(|c| c.id.0), kind, error }
         }
-        Err(e) => Classified { update_id: Some(update_id), chat_id: None, kind, error: Some(format!("not a valid Telegram update: {e}")) },
+        _ => Classified { update_id: Some(update_id), chat_id: None, kind, error: Some("not a valid Telegram update".into()) },
     }
 }
 
@@ -118,51 +136,51 @@ impl Runtime {
             return Err(IntakeError::TooLarge);
         }
         let c = classify(body);
-        let pending = c.error.is_none();
-        let now = Utc::now();
-        let row = inbox::ActiveModel {
-            update_id: Set(c.update_id),
-            chat_id: Set(c.chat_id),
-            kind: Set(c.kind.chars().take(32).collect()),
-            payload: Set(String::from_utf8_lossy(body).into_owned()),
-            status: Set(if pending { inbox::PENDING } else { inbox::IGNORED }.to_owned()),
-            error: Set(c.error),
-            received_at: Set(now),
-            ..Default::default()
+        let row = InboxRow {
+            update_id: c.update_id,
+            chat_id: c.chat_id,
+            kind: c.kind.chars().take(32).collect(),
+            payload: String::from_utf8_lossy(body).into_owned(),
+            pending: c.error.is_none(),
+            error: c.error,
         };
         let (reply, answer) = oneshot::channel();
+        let job = IntakeJob { tenant: tenant.info.id.clone(), db: tenant.db.clone(), row, reply };
         tenant
             .intake
-            .send(IntakeJob { row, chat_id: c.chat_id, pending, reply })
+            .send(job)
             .await
-            .map_err(|_| IntakeError::Unavailable(anyhow::anyhow!("the tenant's writer has stopped")))?;
+            .map_err(|_| IntakeError::Unavailable(anyhow::anyhow!("the intake writer has stopped")))?;
         match answer.await {
             Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(e)) => Err(IntakeError::Unavailable(anyhow::anyhow!(e))),
-            Err(_) => Err(IntakeError::Unavailable(anyhow::anyhow!("the tenant's writer stopped mid-write"))),
+            Err(_) => Err(IntakeError::Unavailable(anyhow::anyhow!("the intake writer stopped mid-write"))),
         }
     }
 }
 
-/// Starts the writer that stores one tenant's updates.
-pub(crate) fn spawn_writer(runtime: Runtime, tenant: TenantId, db: TenantDb) -> mpsc::Sender<IntakeJob> {
+/// Starts a writer that stores updates: one per tenant on SQLite (a file
+/// each), a few shared by all tenants on PostgreSQL.
+pub(crate) fn spawn_writer(runtime: Weak<crate::Inner>) -> mpsc::Sender<IntakeJob> {
     let (tx, mut rx) = mpsc::channel::<IntakeJob>(4 * MAX_BATCH);
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let jobs: Vec<IntakeJob> = std::mem::take(&mut batch);
-            match write_batch(&db, &jobs).await {
+            let result = write_batch(&jobs).await;
+            let runtime = crate::upgrade(&runtime);
+            match result {
                 Ok(outcomes) => {
                     for (job, (outcome, inbox_id)) in jobs.into_iter().zip(outcomes) {
-                        if let (Intake::Stored, Some(id)) = (outcome, inbox_id) {
-                            runtime.dispatch(WorkItem { tenant: tenant.clone(), chat: job.chat_id.unwrap_or(0), inbox_id: id });
+                        if let (Intake::Stored, Some(id), Some(rt)) = (outcome, inbox_id, runtime.as_ref()) {
+                            rt.dispatch(WorkItem { tenant: job.tenant, chat: job.row.chat_id.unwrap_or(0), inbox_id: id });
                         }
                         let _ = job.reply.send(Ok(outcome));
                     }
                 }
                 Err(e) => {
-                    tracing::error!(tenant = %tenant, error = %format!("{e:#}"), "failed to store webhook updates");
                     let msg = format!("{e:#}");
+                    tracing::error!(error = %msg, "failed to store webhook updates");
                     for job in jobs {
                         let _ = job.reply.send(Err(msg.clone()));
                     }
@@ -173,23 +191,73 @@ pub(crate) fn spawn_writer(runtime: Runtime, tenant: TenantId, db: TenantDb) -> 
     tx
 }
 
-async fn write_batch(db: &TenantDb, jobs: &[IntakeJob]) -> anyhow::Result<Vec<(Intake, Option<i64>)>> {
-    let txn = db.begin().await.context("failed to begin inbox transaction")?;
-    let mut out = Vec::with_capacity(jobs.len());
+/// Stores a batch in one transaction: one multi-row insert per tenant,
+/// duplicates skipped by the unique `update_id`.
+async fn write_batch(jobs: &[IntakeJob]) -> anyhow::Result<Vec<(Intake, Option<i64>)>> {
+    let Some(first) = jobs.first() else { return Ok(vec![]) };
+    let (conn, _) = first.db.writer_parts();
+    let txn = conn.begin().await.context("failed to begin inbox transaction")?;
+    let now = Utc::now();
+    let mut inserted: HashMap<(Option<&str>, i64), i64> = HashMap::new();
+    let mut groups: Vec<(Option<&str>, Vec<&IntakeJob>)> = Vec::new();
     for job in jobs {
-        let res = inbox::Entity::insert(job.row.clone())
-            .on_conflict(OnConflict::column(inbox::Column::UpdateId).do_nothing().to_owned())
-            .exec(&txn)
-            .await;
-        out.push(match res {
-            Ok(r) if job.pending => (Intake::Stored, Some(r.last_insert_id)),
-            Ok(_) => (Intake::Recorded, None),
-            Err(DbErr::RecordNotInserted) => (Intake::Duplicate, None),
-            Err(e) => return Err(e).context("failed to insert into the inbox"),
-        });
+        let schema = job.db.writer_parts().1;
+        match groups.iter_mut().find(|(s, _)| *s == schema) {
+            Some((_, g)) => g.push(job),
+            None => groups.push((schema, vec![job])),
+        }
+    }
+    for (schema, group) in &groups {
+        let mut stmt = Query::insert();
+        match schema {
+            Some(s) => stmt.into_table((Alias::new(*s), Alias::new("inbox"))),
+            None => stmt.into_table(Alias::new("inbox")),
+        };
+        stmt.columns([
+            inbox::Column::UpdateId,
+            inbox::Column::ChatId,
+            inbox::Column::Kind,
+            inbox::Column::Payload,
+            inbox::Column::Status,
+            inbox::Column::Error,
+            inbox::Column::ReceivedAt,
+        ]);
+        for job in group {
+            let r = &job.row;
+            stmt.values_panic([
+                r.update_id.into(),
+                r.chat_id.into(),
+                r.kind.clone().into(),
+                r.payload.clone().into(),
+                if r.pending { inbox::PENDING } else { inbox::IGNORED }.into(),
+                r.error.clone().into(),
+                now.into(),
+            ]);
+        }
+        stmt.on_conflict(OnConflict::column(inbox::Column::UpdateId).do_nothing().to_owned());
+        stmt.returning(Query::returning().columns([inbox::Column::Id, inbox::Column::UpdateId]));
+        let rows = txn.query_all(&stmt).await.context("failed to insert into the inbox")?;
+        for row in rows {
+            let id: i64 = row.try_get("", "id")?;
+            let update_id: Option<i64> = row.try_get("", "update_id")?;
+            if let Some(u) = update_id {
+                inserted.insert((*schema, u), id);
+            }
+        }
     }
     txn.commit().await.context("failed to commit the inbox")?;
-    Ok(out)
+    Ok(jobs
+        .iter()
+        .map(|job| match job.row.update_id {
+            // Of several copies in one batch, the first one is the new one.
+            Some(u) => match inserted.remove(&(job.db.writer_parts().1, u)) {
+                Some(id) if job.row.pending => (Intake::Stored, Some(id)),
+                Some(_) => (Intake::Recorded, None),
+                None => (Intake::Duplicate, None),
+            },
+            None => (Intake::Recorded, None),
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -88,6 +88,9 @@ pub struct Inner {
     limiter: Limiter,
     worker: KeyedSerial<(TenantId, i64), i64>,
     sender: KeyedSerial<(TenantId, i64), i64>,
+    /// PostgreSQL's shared intake writers (empty on SQLite).
+    pg_writers: Vec<tokio::sync::mpsc::Sender<intake::IntakeJob>>,
+    self_ref: Weak<Inner>,
 }
 
 impl Deref for Runtime {
@@ -97,7 +100,7 @@ impl Deref for Runtime {
     }
 }
 
-fn upgrade(weak: &Weak<Inner>) -> Option<Runtime> {
+pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Runtime> {
     weak.upgrade().map(|inner| Runtime { inner })
 }
 
@@ -122,7 +125,14 @@ impl Runtime {
                     }
                 })
             });
+            let pg_writers = if cfg.storage.is_postgres() {
+                (0..intake::PG_WRITERS).map(|_| intake::spawn_writer(weak.clone())).collect()
+            } else {
+                Vec::new()
+            };
             Inner {
+                pg_writers,
+                self_ref: weak.clone(),
                 storage: cfg.storage,
                 tenants: Registry::default(),
                 renderer: tikethet_themes::Renderer::new(),
@@ -147,7 +157,12 @@ impl Runtime {
     /// Starts (or refreshes) serving a tenant.
     pub async fn install(&self, info: TenantInfo) -> anyhow::Result<Arc<Tenant>> {
         let db = self.storage.tenant(&info.storage_name).await?;
-        let intake = intake::spawn_writer(self.clone(), info.id.clone(), db.clone());
+        let intake = if self.pg_writers.is_empty() {
+            intake::spawn_writer(self.self_ref.clone())
+        } else {
+            let shard = info.id.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+            self.pg_writers[shard % self.pg_writers.len()].clone()
+        };
         let tenant = Arc::new(Tenant { bot: self.bot(&info.bot_token), db, intake, info });
         self.tenants.insert(tenant.clone());
         Ok(tenant)
