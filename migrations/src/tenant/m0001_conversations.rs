@@ -90,6 +90,15 @@ enum Sessions {
     CreatedAt,
 }
 
+async fn index<T: IntoIden>(manager: &SchemaManager<'_>, name: &str, table: T, cols: Vec<DynIden>) -> Result<(), DbErr> {
+    let mut idx = Index::create();
+    idx.if_not_exists().name(name).table(table);
+    for c in cols {
+        idx.col(c);
+    }
+    manager.create_index(idx.to_owned()).await
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -140,22 +149,9 @@ impl MigrationTrait for Migration {
             .await?;
         // The queue filters by status, a customer lists their own tickets,
         // and every list is ordered by the last update.
-        for (name, col) in [
-            ("idx_tickets_status", Tickets::Status),
-            ("idx_tickets_customer", Tickets::CustomerId),
-            ("idx_tickets_updated", Tickets::UpdatedAt),
-        ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .if_not_exists()
-                        .name(name)
-                        .table(Tickets::Table)
-                        .col(col)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        index(manager, "idx_tickets_status", Tickets::Table, vec![Tickets::Status.into_iden()]).await?;
+        index(manager, "idx_tickets_customer", Tickets::Table, vec![Tickets::CustomerId.into_iden()]).await?;
+        index(manager, "idx_tickets_updated", Tickets::Table, vec![Tickets::UpdatedAt.into_iden()]).await?;
 
         manager
             .create_table(
@@ -178,17 +174,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_messages_ticket")
-                    .table(Messages::Table)
-                    .col(Messages::TicketId)
-                    .col(Messages::Id)
-                    .to_owned(),
-            )
-            .await?;
+        index(manager, "idx_messages_ticket", Messages::Table, vec![Messages::TicketId.into_iden(), Messages::Id.into_iden()]).await?;
 
         // Telegram updates as received, before any processing: the durable
         // acknowledgement of the webhook. A NULL update_id marks a body that
@@ -210,17 +196,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_inbox_status")
-                    .table(Inbox::Table)
-                    .col(Inbox::Status)
-                    .col(Inbox::Id)
-                    .to_owned(),
-            )
-            .await?;
+        index(manager, "idx_inbox_status", Inbox::Table, vec![Inbox::Status.into_iden(), Inbox::Id.into_iden()]).await?;
 
         // Messages to send through the bot, written in the same transaction
         // as the change that caused them and delivered after commit.
@@ -243,17 +219,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_outbox_status")
-                    .table(Outbox::Table)
-                    .col(Outbox::Status)
-                    .col(Outbox::Id)
-                    .to_owned(),
-            )
-            .await?;
+        index(manager, "idx_outbox_status", Outbox::Table, vec![Outbox::Status.into_iden(), Outbox::Id.into_iden()]).await?;
 
         manager
             .create_table(

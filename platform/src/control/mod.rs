@@ -86,19 +86,22 @@ pub fn parse_name(name: &str) -> Result<String, Invalid> {
     Ok(n.to_owned())
 }
 
-/// What the operator sees of a tenant.
-#[derive(Debug, Clone)]
+/// What the operator sees of a tenant (never its bot token or secret).
+#[derive(Debug, Clone, poem_openapi::Object)]
 pub struct TenantRecord {
     pub id: String,
     pub slug: String,
     pub name: String,
+    /// `active` or `suspended`.
     pub status: String,
     pub plan: String,
     pub theme: String,
     pub bot_id: i64,
     pub bot_username: String,
     pub owner_telegram_id: i64,
+    /// The newest migration applied to the tenant's schema.
     pub schema_version: Option<String>,
+    /// Where Telegram delivers this bot's updates (an opaque route, never the token).
     pub webhook_url: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

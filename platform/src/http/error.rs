@@ -148,7 +148,9 @@ pub async fn render_poem_error(err: poem::Error) -> Response {
         s if s.is_server_error() => "internal",
         _ => "error",
     };
-    let message = if status.is_server_error() {
+    let message = if status == StatusCode::UNAUTHORIZED {
+        "missing or malformed `Authorization: Bearer …` header".to_owned()
+    } else if status.is_server_error() {
         tracing::error!(error = %err, "unhandled server error");
         "something went wrong on our side; it has been logged".to_owned()
     } else {

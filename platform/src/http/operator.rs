@@ -1,6 +1,5 @@
 //! The operator API: `/api/platform/v1/tenants…`.
 
-use chrono::{DateTime, Utc};
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -55,55 +54,15 @@ pub struct ReplaceBotToken {
 }
 
 #[derive(Debug, Object)]
-pub struct TenantView {
-    pub id: String,
-    pub slug: String,
-    pub name: String,
-    /// `active` or `suspended`.
-    pub status: String,
-    pub plan: String,
-    pub theme: String,
-    pub bot_id: i64,
-    pub bot_username: String,
-    pub owner_telegram_id: i64,
-    /// The newest migration applied to the tenant's schema.
-    pub schema_version: Option<String>,
-    /// Where Telegram delivers this bot's updates (an opaque route, never the token).
-    pub webhook_url: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<TenantRecord> for TenantView {
-    fn from(r: TenantRecord) -> Self {
-        TenantView {
-            id: r.id,
-            slug: r.slug,
-            name: r.name,
-            status: r.status,
-            plan: r.plan,
-            theme: r.theme,
-            bot_id: r.bot_id,
-            bot_username: r.bot_username,
-            owner_telegram_id: r.owner_telegram_id,
-            schema_version: r.schema_version,
-            webhook_url: r.webhook_url,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Object)]
 pub struct TenantList {
-    pub items: Vec<TenantView>,
+    pub items: Vec<TenantRecord>,
 }
 
 #[derive(ApiResponse)]
 pub enum Created {
     /// The tenant is provisioned and its webhook registered.
     #[oai(status = 201)]
-    Created(Json<TenantView>),
+    Created(Json<TenantRecord>),
 }
 
 #[derive(ApiResponse)]
@@ -155,27 +114,27 @@ impl OperatorApi {
             theme: parse_theme(b.theme.as_deref())?.unwrap_or_else(Theme::default_theme),
         };
         let rec = self.state.control.create(new).await?;
-        Ok(Created::Created(Json(rec.into())))
+        Ok(Created::Created(Json(rec)))
     }
 
     /// List tenants
     #[oai(path = "/tenants", method = "get")]
     async fn list(&self, auth: OperatorAuth) -> Result<Json<TenantList>, ApiError> {
         self.check(&auth)?;
-        let items = self.state.control.list().await?.into_iter().map(Into::into).collect();
+        let items = self.state.control.list().await?;
         Ok(Json(TenantList { items }))
     }
 
     /// Show a tenant
     #[oai(path = "/tenants/:slug", method = "get")]
-    async fn show(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantView>, ApiError> {
+    async fn show(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
-        Ok(Json(self.state.control.get(&slug.0).await?.into()))
+        Ok(Json(self.state.control.get(&slug.0).await?))
     }
 
     /// Change a tenant's name, owner, plan or theme
     #[oai(path = "/tenants/:slug", method = "patch")]
-    async fn update(&self, auth: OperatorAuth, slug: Path<String>, body: Json<UpdateTenant>) -> Result<Json<TenantView>, ApiError> {
+    async fn update(&self, auth: OperatorAuth, slug: Path<String>, body: Json<UpdateTenant>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
         let b = body.0;
         let changes = TenantChanges {
@@ -184,7 +143,7 @@ impl OperatorApi {
             plan: parse_plan(b.plan.as_deref())?,
             theme: parse_theme(b.theme.as_deref())?,
         };
-        Ok(Json(self.state.control.update(&slug.0, changes).await?.into()))
+        Ok(Json(self.state.control.update(&slug.0, changes).await?))
     }
 
     /// Delete a tenant and all its data
@@ -202,16 +161,16 @@ impl OperatorApi {
     /// Updates are still acknowledged; customers get a polite notice and
     /// nothing else is processed until the tenant is resumed.
     #[oai(path = "/tenants/:slug/suspend", method = "post")]
-    async fn suspend(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantView>, ApiError> {
+    async fn suspend(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
-        Ok(Json(self.state.control.set_status(&slug.0, TenantStatus::Suspended).await?.into()))
+        Ok(Json(self.state.control.set_status(&slug.0, TenantStatus::Suspended).await?))
     }
 
     /// Resume a suspended tenant
     #[oai(path = "/tenants/:slug/resume", method = "post")]
-    async fn resume(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantView>, ApiError> {
+    async fn resume(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
-        Ok(Json(self.state.control.set_status(&slug.0, TenantStatus::Active).await?.into()))
+        Ok(Json(self.state.control.set_status(&slug.0, TenantStatus::Active).await?))
     }
 
     /// Replace a tenant's bot token
@@ -219,9 +178,9 @@ impl OperatorApi {
     /// The new token is checked with `getMe`; the webhook moves to it with a
     /// fresh secret.
     #[oai(path = "/tenants/:slug/bot-token", method = "put")]
-    async fn bot_token(&self, auth: OperatorAuth, slug: Path<String>, body: Json<ReplaceBotToken>) -> Result<Json<TenantView>, ApiError> {
+    async fn bot_token(&self, auth: OperatorAuth, slug: Path<String>, body: Json<ReplaceBotToken>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
         let token = BotToken::parse(&body.0.bot_token)?;
-        Ok(Json(self.state.control.replace_bot_token(&slug.0, token).await?.into()))
+        Ok(Json(self.state.control.replace_bot_token(&slug.0, token).await?))
     }
 }
