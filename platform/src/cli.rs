@@ -78,6 +78,17 @@ enum TenantCommand {
 
 #[derive(Subcommand)]
 enum PluginCommand {
+    /// Build a plugin crate into a component (needs the wasm toolchain; see plugins/README.md).
+    Build {
+        /// The plugin crate's folder.
+        path: std::path::PathBuf,
+        /// Where the component goes.
+        #[arg(long, default_value = "target/plugins")]
+        out: std::path::PathBuf,
+        /// The guest build's own target folder (kept apart from the host's).
+        #[arg(long, default_value = "target/wasm-guest")]
+        target_dir: std::path::PathBuf,
+    },
     /// Run one plugin hook locally and report its actions and resource use.
     Run {
         /// The plugin component.
@@ -193,8 +204,74 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             state.storage.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Plugin(PluginCommand::Run { .. }) => {
-            anyhow::bail!("the plugin host is not built yet (see the plugins issue); no plugin can run")
+        Command::Plugin(PluginCommand::Build { path, out, target_dir }) => {
+            let built = tikethet_plugins::build::build_plugin(&path, &target_dir, &out)?;
+            let size = std::fs::metadata(&built).map(|m| m.len()).unwrap_or(0);
+            println!("built {} ({size} bytes)", built.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::Run { file, event, config }) => plugin_run(&file, &event, config.as_deref()),
+    }
+}
+
+/// `tikethet plugin run`: one hook, its actions, and what it used.
+fn plugin_run(file: &std::path::Path, event: &std::path::Path, config: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    use tikethet_plugins::{CallContext, HookEvent, PluginHost, limits};
+    let bytes = std::fs::read(file).with_context(|| format!("failed to read {}", file.display()))?;
+    let event_text = std::fs::read_to_string(event).with_context(|| format!("failed to read {}", event.display()))?;
+    let event: HookEvent = serde_json::from_str(&event_text).with_context(|| {
+        format!("{} is not an event: expected {{\"hook\": \"on-message\" | \"on-ticket-created\", …fields}}", event.display())
+    })?;
+    let config = match config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("failed to read {}", p.display()))?;
+            serde_json::from_str::<serde_json::Value>(&text).with_context(|| format!("{} is not JSON", p.display()))?;
+            text
+        }
+        None => "{}".to_owned(),
+    };
+    let host = PluginHost::new(None)?;
+    let plugin = match host.load(&bytes) {
+        Ok(p) => p,
+        Err(f) => {
+            eprintln!("refused: {} ({})", f.message, f.kind.as_str());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let now_ms = chrono::Utc::now().timestamp_millis() as u64;
+    let result = host.run(&plugin, CallContext { config, kv: Default::default(), now_ms }, &event);
+    let report = |usage: &tikethet_plugins::Usage| {
+        println!(
+            "fuel {} of {} | peak memory {} of {} bytes | time {:.3} ms of {} ms",
+            usage.fuel,
+            limits::FUEL_PER_CALL,
+            usage.peak_memory_bytes,
+            limits::MAX_MEMORY_BYTES,
+            usage.elapsed.as_secs_f64() * 1000.0,
+            limits::EPOCH_TICK.as_millis() as u64 * limits::DEADLINE_TICKS
+        );
+    };
+    match result {
+        Ok(out) => {
+            println!("{}", serde_json::to_string_pretty(&out.output)?);
+            for l in &out.logs {
+                println!("log {}: {}", l.level, l.message);
+            }
+            if !out.kv.is_empty() {
+                println!("kv {}", serde_json::to_string(&out.kv)?);
+            }
+            report(&out.usage);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(f) => {
+            for l in &f.logs {
+                println!("log {}: {}", l.level, l.message);
+            }
+            if let Some(u) = &f.usage {
+                report(u);
+            }
+            eprintln!("plugin failed: {} ({})", f.message, f.kind.as_str());
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -1,5 +1,17 @@
 //! Plugins: the sandboxed WASM extension point of a tenant's desk.
 //!
-//! Will own the wasmtime host, the versioned WIT contract in `wit/`, the
-//! plugin SDK and the example plugins. No other crate names a wasmtime type.
-//! Nothing is here yet: the host is built by its own issue, beside the spine.
+//! Owns the wasmtime host, the versioned WIT contract in `wit/` (one folder
+//! per released version, `tikethet:plugin@1.0.0` today), the limits every
+//! call runs under, and the build of plugin crates into components. It wraps
+//! wasmtime: no other crate names a wasmtime type. It knows nothing of
+//! tenants' storage; callers hand it a plugin's bytes, configuration and
+//! key-value state, and get back actions, the new state and what the call
+//! used, or a classified failure.
+
+pub mod build;
+mod host;
+pub mod limits;
+pub mod model;
+
+pub use host::{HostOptions, Loaded, PluginHost};
+pub use model::*;

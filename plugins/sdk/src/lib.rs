@@ -1,0 +1,127 @@
+//! The TiketHet plugin SDK.
+//!
+//! A plugin implements [`Plugin`] (both hooks have defaults) and exports it
+//! with [`export!`]:
+//!
+//! ```ignore
+//! use tikethet_plugin_sdk::{Action, MessageEvent, Plugin, export};
+//!
+//! struct Hello;
+//! impl Plugin for Hello {
+//!     fn on_message(e: MessageEvent) -> Vec<Action> {
+//!         if e.text.contains("hello") { vec![Action::reply("Hi there!")] } else { vec![] }
+//!     }
+//! }
+//! export!(Hello);
+//! ```
+//!
+//! Build it into a component with `tikethet plugin build PATH`. The SDK is
+//! built against contract [`CONTRACT_VERSION`], recorded in the component.
+
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../wit/v1",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin_world",
+        default_bindings_module: "tikethet_plugin_sdk::bindings",
+    });
+}
+
+use bindings::tikethet::plugin::host;
+pub use bindings::tikethet::plugin::types::{Action, Button, LogLevel, MessageEvent, Priority, Reply, Routing, TicketEvent};
+
+/// The contract version this SDK targets.
+pub const CONTRACT_VERSION: &str = "1.0.0";
+
+/// A plugin's hooks. Implement the ones you need.
+pub trait Plugin {
+    /// A customer's message arrived, before the desk handles it.
+    fn on_message(_event: MessageEvent) -> Vec<Action> {
+        Vec::new()
+    }
+
+    /// A ticket was opened: route it.
+    fn on_ticket_created(_event: TicketEvent) -> Routing {
+        Routing::none()
+    }
+}
+
+/// Exports a [`Plugin`] implementation as the component's hooks.
+#[macro_export]
+macro_rules! export {
+    ($plugin:ty) => {
+        #[doc(hidden)]
+        pub struct __TikethetExport;
+        impl $crate::bindings::Guest for __TikethetExport {
+            fn on_message(event: $crate::MessageEvent) -> ::std::vec::Vec<$crate::Action> {
+                <$plugin as $crate::Plugin>::on_message(event)
+            }
+            fn on_ticket_created(event: $crate::TicketEvent) -> $crate::Routing {
+                <$plugin as $crate::Plugin>::on_ticket_created(event)
+            }
+        }
+        $crate::bindings::__export_plugin_world!(__TikethetExport with_types_in $crate::bindings);
+    };
+}
+
+impl Action {
+    /// A plain text reply.
+    pub fn reply(text: impl Into<String>) -> Action {
+        Action::Reply(Reply { text: text.into(), buttons: Vec::new() })
+    }
+
+    /// A reply with inline buttons: `(text, data)` pairs.
+    pub fn reply_with_buttons(text: impl Into<String>, buttons: &[(&str, &str)]) -> Action {
+        Action::Reply(Reply {
+            text: text.into(),
+            buttons: buttons.iter().map(|(t, d)| Button { text: (*t).to_owned(), data: (*d).to_owned() }).collect(),
+        })
+    }
+}
+
+impl Routing {
+    /// Routing that changes nothing.
+    pub fn none() -> Routing {
+        Routing { category: None, priority: None, assignee: None, tags: Vec::new() }
+    }
+}
+
+/// The plugin's configuration, parsed from the JSON the admin set.
+pub fn config<T: serde::de::DeserializeOwned>() -> Result<T, String> {
+    serde_json::from_str(&host::config()).map_err(|e| format!("bad plugin config: {e}"))
+}
+
+/// The plugin's configuration as JSON text.
+pub fn config_json() -> String {
+    host::config()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    host::now_ms()
+}
+
+/// Writes a line to the plugin's log.
+pub fn log(level: LogLevel, message: &str) {
+    host::log(level, message)
+}
+
+/// The plugin's own small key-value store (per tenant).
+pub mod kv {
+    use super::host;
+
+    pub fn get(key: &str) -> Option<String> {
+        host::kv_get(key)
+    }
+
+    /// Fails when the store is full or the key or value is too long.
+    pub fn set(key: &str, value: &str) -> Result<(), String> {
+        host::kv_set(key, value)
+    }
+
+    pub fn delete(key: &str) {
+        host::kv_delete(key)
+    }
+}

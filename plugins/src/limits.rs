@@ -1,0 +1,43 @@
+//! Every limit a plugin runs under, with its number. The README of this
+//! crate repeats them; keep the two in step.
+
+use std::time::Duration;
+
+/// Largest component accepted at upload.
+pub const MAX_COMPONENT_BYTES: usize = 4 * 1024 * 1024;
+/// Fuel per call: roughly one unit per WebAssembly instruction. An endless
+/// loop burns it in a few milliseconds.
+pub const FUEL_PER_CALL: u64 = 20_000_000;
+/// How often the epoch ticker advances.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// Wall-clock deadline per call, in epoch ticks (10 × 5 ms = 50 ms): it
+/// stops a call that blocks without burning fuel, e.g. in a host call.
+pub const DEADLINE_TICKS: u64 = 10;
+/// Linear memory one instance may grow to.
+pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
+/// Size of an event handed to a plugin (its text fields together).
+pub const MAX_INPUT_BYTES: usize = 16 * 1024;
+/// Actions one `on-message` call may return.
+pub const MAX_ACTIONS: usize = 16;
+/// Characters of a reply or note.
+pub const MAX_TEXT_CHARS: usize = 4096;
+/// Buttons under one reply, and characters of a button's text.
+pub const MAX_BUTTONS: usize = 8;
+pub const MAX_BUTTON_TEXT_CHARS: usize = 64;
+/// Bytes of a button's callback data (Telegram's own limit).
+pub const MAX_BUTTON_DATA_BYTES: usize = 64;
+/// Characters of a tag, category, assignee.
+pub const MAX_LABEL_CHARS: usize = 64;
+/// Tags one routing may add.
+pub const MAX_TAGS: usize = 16;
+/// Log lines kept per call, and characters per line.
+pub const MAX_LOG_LINES: usize = 32;
+pub const MAX_LOG_LINE_CHARS: usize = 1024;
+/// The key-value store of one plugin of one tenant.
+pub const MAX_KV_KEYS: usize = 256;
+pub const MAX_KV_KEY_BYTES: usize = 128;
+pub const MAX_KV_VALUE_BYTES: usize = 4096;
+/// Instances the pooling allocator keeps room for (calls at once).
+pub const POOL_INSTANCES: u32 = 1000;
+/// Consecutive failures after which a plugin is switched off.
+pub const MAX_CONSECUTIVE_FAILURES: u32 = 5;

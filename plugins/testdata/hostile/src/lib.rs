@@ -1,0 +1,55 @@
+//! A plugin that misbehaves on purpose, for the host's tests. Its config
+//! `{"mode": "..."}` picks how: `loop`, `memory`, `trap`, `flood` (too many
+//! actions), `huge-reply`, `kv-flood`, or `ok` (behaves).
+
+use tikethet_plugin_sdk::{Action, MessageEvent, Plugin, Routing, TicketEvent, config, export, kv};
+
+#[derive(serde::Deserialize)]
+struct Config {
+    mode: String,
+}
+
+fn mode() -> String {
+    config::<Config>().map(|c| c.mode).unwrap_or_default()
+}
+
+struct Hostile;
+
+impl Plugin for Hostile {
+    fn on_message(e: MessageEvent) -> Vec<Action> {
+        match mode().as_str() {
+            "loop" => {
+                let mut x = e.sent_at;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "trap" => panic!("boom"),
+            "flood" => (0..1000).map(|i| Action::Tag(format!("t{i}"))).collect(),
+            "huge-reply" => vec![Action::reply("x".repeat(100_000))],
+            "kv-flood" => {
+                let mut refused = 0;
+                for i in 0..1000 {
+                    if kv::set(&format!("k{i}"), "v").is_err() {
+                        refused += 1;
+                    }
+                }
+                vec![Action::reply(format!("refused {refused}"))]
+            }
+            _ => vec![Action::reply(format!("echo: {}", e.text))],
+        }
+    }
+
+    fn on_ticket_created(_t: TicketEvent) -> Routing {
+        Routing::none()
+    }
+}
+
+export!(Hostile);
