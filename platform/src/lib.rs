@@ -48,11 +48,13 @@ impl AppState {
             Some(u) => Limiter::redis(u, &settings.redis_prefix).await?,
             None => Limiter::local(),
         };
+        let plugins = tikethet_plugins::PluginHost::new(Some(settings.data_dir.join("plugin-cache")))?;
         let runtime = Runtime::new(RuntimeConfig {
             storage: storage.clone(),
             telegram_api_url: settings.telegram_api_url.clone(),
             jwt_secret: settings.jwt_secret.expose().clone(),
             limiter,
+            plugins,
         });
         let control = Arc::new(ControlPlane::new(
             storage.clone(),

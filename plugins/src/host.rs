@@ -244,6 +244,11 @@ impl PluginHost {
         Ok(loaded)
     }
 
+    /// A plugin loaded before, by the SHA-256 of its bytes.
+    pub fn cached(&self, hash: &str) -> Option<Loaded> {
+        self.loaded.lock().expect("poisoned").get(hash).cloned()
+    }
+
     fn compile(&self, bytes: &[u8], hash: &str) -> anyhow::Result<Component> {
         let Some(dir) = &self.cache_dir else {
             return Component::new(&self.engine, bytes).map_err(|e| anyhow::anyhow!("not a valid component: {e}"));

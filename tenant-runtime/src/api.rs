@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use tikethet_themes::BotText;
 
 use crate::auth::{self, InitDataError};
-use crate::domain::{MessageText, Priority, TicketDescription, TicketId, TicketTitle};
-use crate::entities::{messages, sessions, tickets, users};
+use crate::domain::{Invalid, MessageText, PluginConfig, PluginName, Priority, Role, TicketDescription, TicketId, TicketTitle};
+use crate::entities::{messages, plugin_failures, plugins, sessions, tickets, users};
 use crate::error::{Result, RuntimeError};
 use crate::tenant::{Tenant, TenantStatus};
 use crate::tickets::{TelegramProfile, TicketFilter, Viewer};
@@ -162,8 +162,143 @@ impl TenantContext {
     pub async fn create_ticket(&self, title: &TicketTitle, description: &TicketDescription, priority: Priority) -> Result<tickets::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::create_ticket(&txn, self.viewer.user_id, title, description, priority).await?;
+        let mut queued = Vec::new();
+        self.runtime.route_new_ticket(&self.tenant, &txn, &t, &self.user.first_name, self.user.telegram_id, &mut queued).await?;
+        let t = crate::tickets::tickets_by_id(&txn, t.id).await?.ok_or(RuntimeError::NotFound("ticket"))?;
         txn.commit().await?;
+        for o in queued {
+            self.runtime.deliver(&self.tenant.info.id, o.chat_id, o.id);
+        }
         Ok(t)
+    }
+
+    /// A ticket's tags.
+    pub async fn tags(&self, id: TicketId) -> Result<Vec<String>> {
+        let txn = self.tenant.db.begin().await?;
+        crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
+        let tags = crate::tickets::tags_of(&txn, id).await?;
+        txn.commit().await?;
+        Ok(tags)
+    }
+
+    fn require(&self, role: Role) -> Result<()> {
+        if self.viewer.role < role {
+            return Err(RuntimeError::Forbidden(format!("needs the {role} role")));
+        }
+        Ok(())
+    }
+
+    /// Installs (or replaces) a plugin. The component is validated first;
+    /// a replaced plugin keeps its config, order and store and is enabled.
+    pub async fn install_plugin(&self, name: &PluginName, bytes: &[u8]) -> Result<plugins::Model> {
+        self.require(Role::Admin)?;
+        let loaded = self.runtime.plugins.load(bytes).map_err(|f| RuntimeError::Invalid(Invalid::new("component", f.message)))?;
+        let now = Utc::now();
+        let txn = self.tenant.db.begin().await?;
+        let existing = plugins::Entity::find().filter(plugins::Column::Name.eq(name.as_str())).one(&txn).await?;
+        let model = match existing {
+            Some(p) => {
+                let mut am: plugins::ActiveModel = p.into();
+                am.component = Set(bytes.to_vec());
+                am.hash = Set(loaded.hash.clone());
+                am.version = Set(loaded.version.to_owned());
+                am.enabled = Set(true);
+                am.consecutive_failures = Set(0);
+                am.disabled_reason = Set(None);
+                am.updated_at = Set(now);
+                am.update(&txn).await?
+            }
+            None => {
+                let position = plugins::Entity::find().count(&txn).await? as i32;
+                plugins::ActiveModel {
+                    name: Set(name.as_str().to_owned()),
+                    component: Set(bytes.to_vec()),
+                    hash: Set(loaded.hash.clone()),
+                    version: Set(loaded.version.to_owned()),
+                    config: Set("{}".to_owned()),
+                    kv: Set("{}".to_owned()),
+                    enabled: Set(true),
+                    position: Set(position),
+                    consecutive_failures: Set(0),
+                    disabled_reason: Set(None),
+                    invocations: Set(0),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?
+            }
+        };
+        txn.commit().await?;
+        Ok(model)
+    }
+
+    pub async fn plugins(&self) -> Result<Vec<plugins::Model>> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let list = plugins::Entity::find()
+            .order_by_asc(plugins::Column::Position)
+            .order_by_asc(plugins::Column::Id)
+            .all(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(list)
+    }
+
+    async fn plugin_named(&self, txn: &sea_orm::DatabaseTransaction, name: &str) -> Result<plugins::Model> {
+        plugins::Entity::find().filter(plugins::Column::Name.eq(name)).one(txn).await?.ok_or(RuntimeError::NotFound("plugin"))
+    }
+
+    /// Changes a plugin's config, order or state. Enabling clears its
+    /// failure streak.
+    pub async fn update_plugin(&self, name: &str, config: Option<&PluginConfig>, enabled: Option<bool>, position: Option<i32>) -> Result<plugins::Model> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let p = self.plugin_named(&txn, name).await?;
+        let mut am: plugins::ActiveModel = p.into();
+        if let Some(c) = config {
+            am.config = Set(c.as_str().to_owned());
+        }
+        if let Some(e) = enabled {
+            am.enabled = Set(e);
+            if e {
+                am.consecutive_failures = Set(0);
+                am.disabled_reason = Set(None);
+            }
+        }
+        if let Some(pos) = position {
+            am.position = Set(pos);
+        }
+        am.updated_at = Set(Utc::now());
+        let p = am.update(&txn).await?;
+        txn.commit().await?;
+        Ok(p)
+    }
+
+    /// The most recent failures of a plugin, newest first, with their input.
+    pub async fn plugin_failures(&self, name: &str, limit: u64) -> Result<Vec<plugin_failures::Model>> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let p = self.plugin_named(&txn, name).await?;
+        let list = plugin_failures::Entity::find()
+            .filter(plugin_failures::Column::PluginId.eq(p.id))
+            .order_by_desc(plugin_failures::Column::Id)
+            .limit(limit.clamp(1, 100))
+            .all(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(list)
+    }
+
+    pub async fn remove_plugin(&self, name: &str) -> Result<()> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let p = self.plugin_named(&txn, name).await?;
+        plugin_failures::Entity::delete_many().filter(plugin_failures::Column::PluginId.eq(p.id)).exec(&txn).await?;
+        plugins::Entity::delete_by_id(p.id).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     pub async fn ticket(&self, id: TicketId) -> Result<tickets::Model> {

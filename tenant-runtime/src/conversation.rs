@@ -11,7 +11,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTra
 use teloxide::types::{ChatKind, Message, Update, UpdateKind};
 use tikethet_themes::BotText;
 
-use crate::domain::{Priority, TicketDescription, TicketTitle, UserId};
+use crate::domain::{Priority, TicketDescription, TicketId, TicketTitle, UserId};
+use tikethet_plugins::Action;
 use crate::entities::{inbox, outbox};
 use crate::error::RuntimeError;
 use crate::tenant::{Tenant, TenantStatus};
@@ -123,13 +124,34 @@ impl Runtime {
         }
 
         let viewer = tickets::Viewer::from_user(&user)?;
-        match tickets::active_ticket_of(txn, UserId(user.id)).await? {
-            Some(ticket) => {
-                let text = crate::domain::MessageText::parse(text)?;
-                // A customer writing in their own ticket: nothing to deliver.
-                tickets::add_message(txn, &viewer, ticket, &text, false, |_| Ok(String::new())).await?;
+        let active = tickets::active_ticket_of(txn, UserId(user.id)).await?;
+        let event = tikethet_plugins::MessageEvent {
+            ticket_id: active.as_ref().map(|t| t.id),
+            customer_telegram_id: user.telegram_id,
+            customer_name: user.first_name.clone(),
+            customer_username: user.username.clone(),
+            language_code: user.language_code.clone(),
+            text: text.to_owned(),
+            sent_at: msg.date.timestamp_millis().max(0) as u64,
+        };
+        let plan = self.plugins_on_message(tenant, txn, &event, queued).await?;
+        for a in &plan.actions {
+            if let Action::Reply { text, buttons } = a {
+                let buttons: Vec<(String, String)> = buttons.iter().map(|b| (b.text.clone(), b.data.clone())).collect();
+                queued.push(tickets::enqueue_with_buttons(txn, chat, text.clone(), &buttons).await?);
             }
-            None => {
+        }
+        let ticket = match (plan.stopped, active) {
+            // A plugin handled it: the message is not added anywhere.
+            (true, active) => active.map(|t| (t, false)),
+            (false, Some(t)) => {
+                let text = crate::domain::MessageText::parse(text)?;
+                let id = t.id;
+                // A customer writing in their own ticket: nothing to deliver.
+                tickets::add_message(txn, &viewer, t, &text, false, |_| Ok(String::new())).await?;
+                tickets::tickets_by_id(txn, id).await?.map(|t| (t, false))
+            }
+            (false, None) => {
                 let ticket = tickets::create_ticket(
                     txn,
                     UserId(user.id),
@@ -145,10 +167,92 @@ impl Runtime {
                     serde_json::json!({ "number": ticket.id, "title": ticket.title }),
                 )?;
                 queued.push(tickets::enqueue(txn, chat, reply, None).await?);
+                Some((ticket, true))
+            }
+        };
+        if let Some((ticket, created)) = ticket {
+            let id = TicketId(ticket.id);
+            for a in &plan.actions {
+                apply_action(txn, id, a).await?;
+            }
+            if created {
+                self.route_new_ticket(tenant, txn, &ticket, &user.first_name, user.telegram_id, queued).await?;
             }
         }
         Ok(inbox::DONE)
     }
+}
+
+impl Runtime {
+    /// Runs the `on-ticket-created` plugins for a new ticket and applies
+    /// their routing in the tenant's plugin order (later plugins win).
+    pub(crate) async fn route_new_ticket(
+        &self,
+        tenant: &Tenant,
+        txn: &DatabaseTransaction,
+        ticket: &crate::entities::tickets::Model,
+        customer_name: &str,
+        customer_telegram_id: i64,
+        queued: &mut Vec<outbox::Model>,
+    ) -> Result<(), RuntimeError> {
+        let event = tikethet_plugins::TicketEvent {
+            ticket_id: ticket.id,
+            title: ticket.title.clone(),
+            description: ticket.description.clone(),
+            priority: plugin_priority(&ticket.priority),
+            customer_telegram_id,
+            customer_name: customer_name.to_owned(),
+        };
+        let id = TicketId(ticket.id);
+        for r in self.plugins_on_ticket_created(tenant, txn, &event, queued).await? {
+            if let Some(c) = &r.category {
+                tickets::set_category(txn, id, c).await?;
+            }
+            if let Some(p) = r.priority {
+                tickets::set_priority(txn, id, domain_priority(p)).await?;
+            }
+            if let Some(a) = &r.assignee {
+                tickets::assign_by_username(txn, id, a).await?;
+            }
+            for t in &r.tags {
+                tickets::add_tag(txn, id, t).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn plugin_priority(p: &str) -> tikethet_plugins::Priority {
+    match Priority::parse(p).unwrap_or(Priority::Normal) {
+        Priority::Low => tikethet_plugins::Priority::Low,
+        Priority::Normal => tikethet_plugins::Priority::Normal,
+        Priority::High => tikethet_plugins::Priority::High,
+        Priority::Critical => tikethet_plugins::Priority::Critical,
+    }
+}
+
+fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
+    match p {
+        tikethet_plugins::Priority::Low => Priority::Low,
+        tikethet_plugins::Priority::Normal => Priority::Normal,
+        tikethet_plugins::Priority::High => Priority::High,
+        tikethet_plugins::Priority::Critical => Priority::Critical,
+    }
+}
+
+/// Applies one of a plugin's ticket actions (replies were sent already).
+async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Result<(), RuntimeError> {
+    match a {
+        Action::Reply { .. } | Action::Stop => {}
+        Action::Tag { tag } => tickets::add_tag(txn, id, tag).await?,
+        Action::SetPriority { priority } => tickets::set_priority(txn, id, domain_priority(*priority)).await?,
+        Action::SetCategory { category } => tickets::set_category(txn, id, category).await?,
+        Action::Assign { to } => {
+            tickets::assign_by_username(txn, id, to).await?;
+        }
+        Action::Note { text } => tickets::add_note(txn, id, text).await?,
+    }
+    Ok(())
 }
 
 fn minijinja_ctx(first_name: &str) -> serde_json::Value {

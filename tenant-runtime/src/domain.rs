@@ -249,6 +249,46 @@ impl MessageText {
     }
 }
 
+/// A plugin's name in a tenant: 1 to 64 lowercase letters, digits and hyphens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginName(String);
+
+impl PluginName {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(Invalid::new("name", "must be 1 to 64 lowercase letters, digits and hyphens"));
+        }
+        Ok(PluginName(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A plugin's configuration: a JSON object of at most 64 KiB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginConfig(String);
+
+impl PluginConfig {
+    pub const MAX_BYTES: usize = 64 * 1024;
+
+    pub fn parse(v: &serde_json::Value) -> Result<Self, Invalid> {
+        if !v.is_object() {
+            return Err(Invalid::new("config", "must be a JSON object"));
+        }
+        let text = v.to_string();
+        if text.len() > Self::MAX_BYTES {
+            return Err(Invalid::new("config", format!("must be at most {} bytes", Self::MAX_BYTES)));
+        }
+        Ok(PluginConfig(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident, $field:literal { $($variant:ident => $s:literal),+ $(,)? }) => {
         $(#[$m])*
@@ -375,6 +415,17 @@ mod tests {
         assert!(MessageText::parse(" ").is_err());
         assert!(MessageText::parse(&"x".repeat(4097)).is_err());
         assert_eq!(TicketDescription::from_message(&"y".repeat(3000)).as_str().len(), 2000);
+    }
+
+    #[test]
+    fn plugin_names_and_configs() {
+        assert!(PluginName::parse("keyword-reply").is_ok());
+        for bad in ["", "Keyword", "a b", "x/y", &"a".repeat(65)] {
+            assert!(PluginName::parse(bad).is_err(), "{bad}");
+        }
+        assert!(PluginConfig::parse(&serde_json::json!({"a": 1})).is_ok());
+        assert!(PluginConfig::parse(&serde_json::json!([1])).is_err());
+        assert!(PluginConfig::parse(&serde_json::json!({"a": "x".repeat(70_000)})).is_err());
     }
 
     #[test]

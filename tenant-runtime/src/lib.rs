@@ -15,6 +15,7 @@ pub mod db;
 pub mod domain;
 pub mod entities;
 mod error;
+mod hooks;
 pub mod intake;
 pub mod limiter;
 pub mod queue;
@@ -60,6 +61,7 @@ pub struct Metrics {
     pub tickets_opened: AtomicU64,
     pub messages_sent: AtomicU64,
     pub messages_failed: AtomicU64,
+    pub plugin_failures: AtomicU64,
 }
 
 /// What the runtime is built from.
@@ -69,6 +71,7 @@ pub struct RuntimeConfig {
     pub telegram_api_url: url::Url,
     pub jwt_secret: Vec<u8>,
     pub limiter: Limiter,
+    pub plugins: tikethet_plugins::PluginHost,
 }
 
 /// The shared runtime; cheap to clone.
@@ -83,6 +86,7 @@ pub struct Inner {
     pub renderer: tikethet_themes::Renderer,
     pub tokens: auth::Tokens,
     pub metrics: Metrics,
+    pub plugins: tikethet_plugins::PluginHost,
     telegram_api_url: url::Url,
     http: reqwest::Client,
     limiter: Limiter,
@@ -132,6 +136,7 @@ impl Runtime {
             };
             Inner {
                 pg_writers,
+                plugins: cfg.plugins,
                 self_ref: weak.clone(),
                 storage: cfg.storage,
                 tenants: Registry::default(),

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use teloxide::payloads::SendMessageSetters as _;
 use teloxide::prelude::Requester;
 use teloxide::{ApiError, RequestError};
 
@@ -75,7 +76,11 @@ impl Runtime {
             }
             self.limiter.acquire(&chat_key, PER_CHAT).await?;
             self.limiter.acquire(&bot_key, PER_BOT).await?;
-            let result = tenant.bot.send_message(teloxide::types::ChatId(row.chat_id), row.text.clone()).await;
+            let mut request = tenant.bot.send_message(teloxide::types::ChatId(row.chat_id), row.text.clone());
+            if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {
+                request = request.reply_markup(markup);
+            }
+            let result = request.await;
             let attempt = row.attempts + 1;
             let outcome = match result {
                 Ok(m) => Outcome::Sent(i64::from(m.id.0)),
@@ -124,6 +129,17 @@ impl Runtime {
             }
         }
     }
+}
+
+/// The stored buttons (`[{"text", "data"}]`) as one button per row.
+fn inline_keyboard(stored: &str) -> Option<teloxide::types::InlineKeyboardMarkup> {
+    use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+    let buttons: Vec<serde_json::Value> = serde_json::from_str(stored).ok()?;
+    let rows: Vec<Vec<InlineKeyboardButton>> = buttons
+        .iter()
+        .filter_map(|b| Some(vec![InlineKeyboardButton::callback(b.get("text")?.as_str()?, b.get("data")?.as_str()?)]))
+        .collect();
+    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
 }
 
 async fn load(tenant: &Tenant, id: i64) -> anyhow::Result<Option<outbox::Model>> {

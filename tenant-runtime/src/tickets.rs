@@ -84,6 +84,10 @@ impl Viewer {
     }
 }
 
+pub async fn tickets_by_id(txn: &DatabaseTransaction, id: i64) -> Result<Option<tickets::Model>> {
+    Ok(tickets::Entity::find_by_id(id).one(txn).await?)
+}
+
 /// The customer's active ticket, if any: the one their next message continues.
 pub async fn active_ticket_of(txn: &DatabaseTransaction, customer: UserId) -> Result<Option<tickets::Model>> {
     Ok(tickets::Entity::find()
@@ -255,4 +259,115 @@ pub async fn enqueue(txn: &DatabaseTransaction, chat_id: i64, text: String, mess
     }
     .insert(txn)
     .await?)
+}
+
+/// Queues a text with inline buttons (`(text, callback data)` pairs).
+pub async fn enqueue_with_buttons(txn: &DatabaseTransaction, chat_id: i64, text: String, buttons: &[(String, String)]) -> Result<outbox::Model> {
+    let mut o = enqueue(txn, chat_id, text, None).await?;
+    if !buttons.is_empty() {
+        let markup = serde_json::to_string(&buttons.iter().map(|(t, d)| serde_json::json!({"text": t, "data": d})).collect::<Vec<_>>())
+            .map_err(|e| RuntimeError::Internal(e.into()))?;
+        let mut am: outbox::ActiveModel = o.into();
+        am.reply_markup = Set(Some(markup));
+        o = am.update(txn).await?;
+    }
+    Ok(o)
+}
+
+/// Adds a tag to a ticket (once).
+pub async fn add_tag(txn: &DatabaseTransaction, ticket: TicketId, tag: &str) -> Result<()> {
+    use crate::entities::ticket_tags;
+    use sea_orm::sea_query::OnConflict;
+    let res = ticket_tags::Entity::insert(ticket_tags::ActiveModel { ticket_id: Set(ticket.0), tag: Set(cut(tag, 64)) })
+        .on_conflict(OnConflict::columns([ticket_tags::Column::TicketId, ticket_tags::Column::Tag]).do_nothing().to_owned())
+        .exec(txn)
+        .await;
+    match res {
+        Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn tags_of(txn: &DatabaseTransaction, ticket: TicketId) -> Result<Vec<String>> {
+    use crate::entities::ticket_tags;
+    Ok(ticket_tags::Entity::find()
+        .filter(ticket_tags::Column::TicketId.eq(ticket.0))
+        .order_by_asc(ticket_tags::Column::Tag)
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|t| t.tag)
+        .collect())
+}
+
+async fn update_ticket(txn: &DatabaseTransaction, ticket: TicketId, f: impl FnOnce(&mut tickets::ActiveModel)) -> Result<()> {
+    let t = tickets::Entity::find_by_id(ticket.0).one(txn).await?.ok_or(RuntimeError::NotFound("ticket"))?;
+    let mut am: tickets::ActiveModel = t.into();
+    f(&mut am);
+    am.updated_at = Set(Utc::now());
+    am.update(txn).await?;
+    Ok(())
+}
+
+pub async fn set_priority(txn: &DatabaseTransaction, ticket: TicketId, p: Priority) -> Result<()> {
+    update_ticket(txn, ticket, |am| am.priority = Set(p.as_str().to_owned())).await
+}
+
+/// Puts a ticket in the category with this name, creating the category the
+/// first time it is named.
+pub async fn set_category(txn: &DatabaseTransaction, ticket: TicketId, name: &str) -> Result<()> {
+    use crate::entities::categories;
+    let name = cut(name.trim(), 64);
+    let cat = match categories::Entity::find().filter(categories::Column::Name.eq(name.clone())).one(txn).await? {
+        Some(c) => c,
+        None => {
+            categories::ActiveModel {
+                name: Set(name),
+                sort_order: Set(0),
+                active: Set(true),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?
+        }
+    };
+    update_ticket(txn, ticket, |am| am.category_id = Set(Some(cat.id))).await
+}
+
+/// Assigns a ticket to a staff member by Telegram username; an unknown name
+/// becomes an internal note instead, so the intent is not lost.
+pub async fn assign_by_username(txn: &DatabaseTransaction, ticket: TicketId, who: &str) -> Result<bool> {
+    let name = who.trim().trim_start_matches('@').to_owned();
+    let staff = users::Entity::find()
+        .filter(users::Column::Username.eq(name.clone()))
+        .filter(users::Column::Role.is_in([Role::Helper.as_str(), Role::Moderator.as_str(), Role::Admin.as_str(), Role::Owner.as_str()]))
+        .one(txn)
+        .await?;
+    match staff {
+        Some(u) => {
+            update_ticket(txn, ticket, |am| am.assignee_id = Set(Some(u.id))).await?;
+            Ok(true)
+        }
+        None => {
+            add_note(txn, ticket, &format!("Could not assign to {who}: no staff member with that username.")).await?;
+            Ok(false)
+        }
+    }
+}
+
+/// An internal note written by the desk itself (a plugin, a rule).
+pub async fn add_note(txn: &DatabaseTransaction, ticket: TicketId, text: &str) -> Result<()> {
+    messages::ActiveModel {
+        ticket_id: Set(ticket.0),
+        author_id: Set(None),
+        author_role: Set("system".to_owned()),
+        text: Set(cut(text, MessageText::MAX_CHARS)),
+        internal: Set(true),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
 }

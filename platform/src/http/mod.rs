@@ -5,6 +5,8 @@ pub mod error;
 pub mod operator;
 pub mod tenant;
 
+use std::sync::Arc;
+
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
 use poem::middleware::{SizeLimit, Tracing};
@@ -64,6 +66,7 @@ fn render_metrics(rt: &Runtime) -> String {
     put("tikethet_tickets_opened_total", "counter", "Tickets opened from the bot.", Runtime::counter(&m.tickets_opened));
     put("tikethet_messages_sent_total", "counter", "Bot messages delivered.", Runtime::counter(&m.messages_sent));
     put("tikethet_messages_failed_total", "counter", "Bot messages given up on.", Runtime::counter(&m.messages_failed));
+    put("tikethet_plugin_failures_total", "counter", "Plugin calls that failed.", Runtime::counter(&m.plugin_failures));
     put("tikethet_worker_backlog", "gauge", "Chats with updates queued or running.", work as u64);
     put("tikethet_sender_backlog", "gauge", "Chats with messages queued or sending.", send as u64);
     out
@@ -81,6 +84,22 @@ async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(stat
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => error::intake_response(&e),
     }
+}
+
+/// Largest request body the API accepts (a plugin upload is the largest).
+const MAX_API_BODY: usize = tikethet_plugins::limits::MAX_COMPONENT_BYTES + 64 * 1024;
+
+/// Refuses bodies over [`MAX_API_BODY`] before they are read, and bodies of
+/// unknown length (which could not be bounded that way).
+async fn limit_body<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
+    let len = req.headers().get(poem::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if len.is_some_and(|n| n > MAX_API_BODY) {
+        return Ok(error::json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &format!("request bodies are limited to {MAX_API_BODY} bytes")));
+    }
+    if len.is_none() && req.headers().contains_key(poem::http::header::TRANSFER_ENCODING) {
+        return Ok(error::json_error(StatusCode::LENGTH_REQUIRED, "length_required", "send a Content-Length with the body"));
+    }
+    ep.call(req).await.map(IntoResponse::into_response)
 }
 
 /// The whole HTTP app.
@@ -106,7 +125,7 @@ pub fn app(state: AppState) -> impl Endpoint {
             make_sync(move |_| Response::builder().content_type("application/json").body(spec.clone())),
         )
         .nest("/api/docs", docs)
-        .nest("/", api)
+        .nest("/", api.around(limit_body))
         .catch_all_error(error::render_poem_error)
         .with(Tracing)
 }

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Html, Json};
+use poem_openapi::payload::{Binary, Html, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, Tags};
 use tikethet_runtime::api::{Session, TenantContext};
-use tikethet_runtime::domain::{MessageText, Priority, TicketDescription, TicketId, TicketStatus, TicketTitle};
-use tikethet_runtime::entities::{messages, tickets, users};
+use tikethet_runtime::domain::{MessageText, PluginConfig, PluginName, Priority, TicketDescription, TicketId, TicketStatus, TicketTitle};
+use tikethet_runtime::entities::{messages, plugins, tickets, users};
 use tikethet_runtime::tickets::TicketFilter;
 
 use super::error::ApiError;
@@ -20,6 +20,84 @@ enum Tag {
     Auth,
     /// Tickets and their conversations.
     Tickets,
+    /// The desk's WASM plugins (admins).
+    Plugins,
+}
+
+#[derive(Debug, Object)]
+pub struct PluginView {
+    pub name: String,
+    /// SHA-256 of the component.
+    pub hash: String,
+    /// The plugin contract version the component was built against.
+    pub version: String,
+    pub size_bytes: u64,
+    pub enabled: bool,
+    /// Plugins run in ascending position.
+    pub position: i32,
+    pub config: serde_json::Value,
+    pub consecutive_failures: i32,
+    /// Why the desk switched it off, if it did.
+    pub disabled_reason: Option<String>,
+    pub invocations: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<plugins::Model> for PluginView {
+    fn from(p: plugins::Model) -> Self {
+        PluginView {
+            name: p.name,
+            hash: p.hash,
+            version: p.version,
+            size_bytes: p.component.len() as u64,
+            enabled: p.enabled,
+            position: p.position,
+            config: serde_json::from_str(&p.config).unwrap_or(serde_json::Value::Null),
+            consecutive_failures: p.consecutive_failures,
+            disabled_reason: p.disabled_reason,
+            invocations: p.invocations,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct PluginList {
+    pub items: Vec<PluginView>,
+}
+
+#[derive(Debug, Object)]
+pub struct PluginChanges {
+    /// The plugin's configuration (a JSON object).
+    pub config: Option<serde_json::Value>,
+    /// Enabling also clears the failure streak.
+    pub enabled: Option<bool>,
+    pub position: Option<i32>,
+}
+
+#[derive(Debug, Object)]
+pub struct PluginFailureView {
+    pub id: i64,
+    /// `on-message` or `on-ticket-created`.
+    pub hook: String,
+    /// `out_of_fuel`, `timeout`, `out_of_memory`, `trap`, `bad_output`, `invalid`, `input_too_large`.
+    pub kind: String,
+    pub message: String,
+    /// The event that caused it, replayable with `tikethet plugin run --event`.
+    pub input: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Object)]
+pub struct PluginFailureList {
+    pub items: Vec<PluginFailureView>,
+}
+
+#[derive(Debug, Object)]
+pub struct TagList {
+    pub items: Vec<String>,
 }
 
 /// `Authorization: Bearer <access_token>` from `/auth/telegram`.
@@ -299,6 +377,67 @@ impl TenantApi {
         let text = MessageText::parse(&body.0.text)?;
         let m = ctx.post_message(TicketId(id.0), &text, body.0.internal.unwrap_or(false)).await?;
         Ok(MessageCreated::Created(Json(m.into())))
+    }
+
+    /// A ticket's tags
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/tags", method = "get", tag = "Tag::Tickets")]
+    async fn tags(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<TagList>, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        Ok(Json(TagList { items: ctx.tags(TicketId(id.0)).await? }))
+    }
+
+    /// Upload a plugin (or replace one)
+    ///
+    /// The body is the component (`application/octet-stream`), at most
+    /// 4 MiB. It is validated (contract version, imports) before it is stored.
+    #[oai(path = "/t/:slug/api/v1/plugins/:name", method = "put", tag = "Tag::Plugins")]
+    async fn put_plugin(&self, slug: Path<String>, name: Path<String>, auth: TenantAuth, body: Binary<Vec<u8>>) -> Result<Json<PluginView>, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        let name = PluginName::parse(&name.0)?;
+        Ok(Json(ctx.install_plugin(&name, &body.0).await?.into()))
+    }
+
+    /// List the desk's plugins
+    #[oai(path = "/t/:slug/api/v1/plugins", method = "get", tag = "Tag::Plugins")]
+    async fn list_plugins(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<PluginList>, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        Ok(Json(PluginList { items: ctx.plugins().await?.into_iter().map(Into::into).collect() }))
+    }
+
+    /// Configure, order, enable or disable a plugin
+    #[oai(path = "/t/:slug/api/v1/plugins/:name", method = "patch", tag = "Tag::Plugins")]
+    async fn patch_plugin(&self, slug: Path<String>, name: Path<String>, auth: TenantAuth, body: Json<PluginChanges>) -> Result<Json<PluginView>, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        let config = body.0.config.as_ref().map(PluginConfig::parse).transpose()?;
+        Ok(Json(ctx.update_plugin(&name.0, config.as_ref(), body.0.enabled, body.0.position).await?.into()))
+    }
+
+    /// Remove a plugin
+    #[oai(path = "/t/:slug/api/v1/plugins/:name", method = "delete", tag = "Tag::Plugins")]
+    async fn delete_plugin(&self, slug: Path<String>, name: Path<String>, auth: TenantAuth) -> Result<NoContent, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        ctx.remove_plugin(&name.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// A plugin's recent failures, newest first
+    #[oai(path = "/t/:slug/api/v1/plugins/:name/failures", method = "get", tag = "Tag::Plugins")]
+    async fn plugin_failures(&self, slug: Path<String>, name: Path<String>, auth: TenantAuth, limit: Query<Option<u64>>) -> Result<Json<PluginFailureList>, ApiError> {
+        let ctx = self.ctx(&slug.0, &auth).await?;
+        let items = ctx
+            .plugin_failures(&name.0, limit.0.unwrap_or(20))
+            .await?
+            .into_iter()
+            .map(|f| PluginFailureView {
+                id: f.id,
+                hook: f.hook,
+                kind: f.kind,
+                message: f.message,
+                input: serde_json::from_str(&f.input).unwrap_or(serde_json::Value::Null),
+                created_at: f.created_at,
+            })
+            .collect();
+        Ok(Json(PluginFailureList { items }))
     }
 
     /// The branded Mini App

@@ -3,6 +3,11 @@
 pub mod inbox;
 pub mod messages;
 pub mod outbox;
+pub mod categories;
+pub mod plugin_failures;
+pub mod plugins;
+pub mod ticket_tags;
+pub mod usage_counters;
 pub mod sessions;
 pub mod tickets;
 pub mod users;

@@ -2,5 +2,6 @@
 //! PostgreSQL schemas, real Redis where configured, and the Telegram
 //! stand-in. Every scenario runs on both databases.
 
+mod plugins;
 mod process;
 mod spine;

@@ -48,6 +48,9 @@ impl Plugin for Hostile {
     }
 
     fn on_ticket_created(_t: TicketEvent) -> Routing {
+        if mode() == "trap" {
+            panic!("boom");
+        }
         Routing::none()
     }
 }

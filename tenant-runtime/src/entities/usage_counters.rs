@@ -1,0 +1,20 @@
+use sea_orm::entity::prelude::*;
+
+/// Metered usage per day (`YYYY-MM-DD`, UTC), for billing.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "usage_counters")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub day: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub metric: String,
+    pub count: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
+
+/// Plugin hook calls.
+pub const PLUGIN_INVOCATIONS: &str = "plugin_invocations";

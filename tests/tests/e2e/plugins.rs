@@ -1,0 +1,166 @@
+//! Tenant plugins end to end: uploaded through the API, run on the bot's
+//! conversation, failing safely.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tikethet_tests::fixtures;
+use tikethet_tests::helpers::{Backend, TestApp, spawn_app, wait_until};
+
+macro_rules! on_both {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )+
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )+
+        }
+    };
+}
+
+on_both!(
+    keyword_plugin_uploaded_through_the_api_answers_the_customer,
+    router_plugin_routes_new_tickets,
+    a_failing_plugin_is_switched_off_after_five_failures_and_admins_are_told,
+);
+
+fn component(name: &str) -> Vec<u8> {
+    let path = tikethet_plugins::build::build_bundled(name).unwrap_or_else(|e| panic!("building plugin {name}: {e:#}"));
+    std::fs::read(path).unwrap()
+}
+
+async fn upload(app: &TestApp, slug: &str, token: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let res = app
+        .http
+        .put(app.url(&format!("/t/{slug}/api/v1/plugins/{name}")))
+        .bearer_auth(token)
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let s = res.status().as_u16();
+    (s, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn patch(app: &TestApp, slug: &str, token: &str, name: &str, body: Value) -> (u16, Value) {
+    let res = app.http.patch(app.url(&format!("/t/{slug}/api/v1/plugins/{name}"))).bearer_auth(token).json(&body).send().await.unwrap();
+    let s = res.status().as_u16();
+    (s, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn keyword_plugin_uploaded_through_the_api_answers_the_customer(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (s, p) = upload(&app, "acme", &owner, "keyword-reply", component("keyword-reply")).await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!((p["version"].as_str(), p["enabled"].as_bool()), (Some("1.0.0"), Some(true)), "{p}");
+    let cfg = json!({"rules": [{"keywords": ["refund"], "answer": "Refunds take 5 working days."}]});
+    let (s, p) = patch(&app, "acme", &owner, "keyword-reply", json!({"config": cfg})).await;
+    assert_eq!((s, &p["config"]), (200, &cfg));
+
+    // A customer cannot manage plugins; a broken upload is refused.
+    let customer = app.sign_in(&t, 4242).await;
+    assert_eq!(upload(&app, "acme", &customer, "x", component("keyword-reply")).await.0, 403);
+    let (s, body) = upload(&app, "acme", &owner, "junk", b"\0asm not really".to_vec()).await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(upload(&app, "acme", &owner, "Bad Name", vec![1]).await.0, 400);
+
+    app.deliver(&t, &fixtures::message(1, 4242, "Where is my refund?")).await;
+    let sent = app.wait_sent(&t, 4242, 2).await;
+    assert!(sent.contains(&"Refunds take 5 working days.".to_owned()), "{sent:?}");
+    assert!(sent.iter().any(|m| m.contains("#1")), "the default handling still opened a ticket: {sent:?}");
+    app.deliver(&t, &fixtures::message(2, 4242, "thanks")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.fake.sent_to(&t.token, 4242).len(), 2, "no keyword, no answer");
+
+    let res = app.http.get(app.url("/t/acme/api/v1/plugins")).bearer_auth(&owner).send().await.unwrap();
+    let list: Value = res.json().await.unwrap();
+    // Two messages and the ticket the first one opened.
+    assert_eq!(list["items"][0]["invocations"], 3, "{list}");
+    // Invocations are metered per tenant for billing.
+    use sea_orm::EntityTrait;
+    let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
+    let txn = tenant.db.begin().await.unwrap();
+    let usage = tikethet_runtime::entities::usage_counters::Entity::find().all(&txn).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(usage.iter().map(|u| u.count).sum::<i64>(), 3, "{usage:?}");
+}
+
+async fn router_plugin_routes_new_tickets(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await; // username "owner", role owner
+    assert_eq!(upload(&app, "acme", &owner, "router", component("router")).await.0, 200);
+    let cfg = json!({"routes": [{"keywords": ["invoice"], "category": "billing", "priority": "critical"}], "agents": ["owner", "ghost"]});
+    assert_eq!(patch(&app, "acme", &owner, "router", json!({"config": cfg})).await.0, 200);
+
+    app.deliver(&t, &fixtures::message(1, 777, "Invoice is wrong")).await;
+    app.wait_sent(&t, 777, 1).await;
+    let id = 1;
+    let (s, ticket) = app.tenant_get("acme", &format!("/tickets/{id}"), &owner).await;
+    assert_eq!(s, 200);
+    assert_eq!(ticket["priority"], "critical", "{ticket}");
+    assert!(ticket["category_id"].is_i64(), "{ticket}");
+    let (_, me) = app.tenant_get("acme", "/auth/me", &owner).await;
+    assert_eq!(ticket["assignee_id"], me["id"], "{ticket}");
+    let (_, tags) = app.tenant_get("acme", &format!("/tickets/{id}/tags"), &owner).await;
+    assert_eq!(tags["items"], json!(["billing"]));
+
+    // The round-robin turn moved on: the next ticket goes to "ghost", who is
+    // not staff here, so the desk notes it instead of assigning.
+    let (s, created) = app.tenant_post("acme", "/tickets", &owner, json!({"title": "Another invoice", "description": "x"})).await;
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["priority"], "critical");
+    assert!(created["assignee_id"].is_null(), "{created}");
+    let (_, msgs) = app.tenant_get("acme", &format!("/tickets/{}/messages", created["id"]), &owner).await;
+    assert!(msgs["items"].as_array().unwrap().iter().any(|m| m["internal"] == true && m["text"].as_str().unwrap().contains("ghost")), "{msgs}");
+}
+
+async fn a_failing_plugin_is_switched_off_after_five_failures_and_admins_are_told(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    assert_eq!(upload(&app, "acme", &owner, "hostile", component("hostile")).await.0, 200);
+    assert_eq!(patch(&app, "acme", &owner, "hostile", json!({"config": {"mode": "trap"}})).await.0, 200);
+    let customer = 9191;
+    for i in 1..=6 {
+        app.deliver(&t, &fixtures::message(i, customer, &format!("message {i}"))).await;
+    }
+    // The conversation went on without the plugin: the ticket opened.
+    let sent = app.wait_sent(&t, customer, 1).await;
+    assert!(sent[0].contains("#1"), "{sent:?}");
+    let told = app.wait_sent(&t, t.owner, 1).await;
+    assert!(told[0].contains("hostile") && told[0].contains("switched off") && told[0].contains("trap"), "{told:?}");
+    // Every message still reached the ticket.
+    let all_in = wait_until(Duration::from_secs(10), || Some(()).filter(|_| app.state.runtime.metrics.updates_processed.load(std::sync::atomic::Ordering::Relaxed) >= 6)).await;
+    assert!(all_in.is_some());
+    let (_, msgs) = app.tenant_get("acme", "/tickets/1/messages", &owner).await;
+    assert_eq!(msgs["items"].as_array().unwrap().len(), 6, "{msgs}");
+
+    let res = app.http.get(app.url("/t/acme/api/v1/plugins/hostile/failures")).bearer_auth(&owner).send().await.unwrap();
+    let failures: Value = res.json().await.unwrap();
+    let items = failures["items"].as_array().unwrap();
+    // Message 1 fails in both hooks (its ticket opened), messages 2 to 4 in
+    // on-message: five in a row, and the plugin is off for messages 5 and 6.
+    assert_eq!(items.len(), 5, "a switched-off plugin does not run: {failures}");
+    assert!(items.iter().all(|f| f["kind"] == "trap"), "{failures}");
+    assert_eq!(items.iter().filter(|f| f["hook"] == "on-ticket-created").count(), 1, "{failures}");
+    assert_eq!(items[0]["input"]["hook"], "on-message");
+    assert_eq!(items[0]["input"]["text"], "message 4", "{}", items[0]);
+    let res = app.http.get(app.url("/t/acme/api/v1/plugins")).bearer_auth(&owner).send().await.unwrap();
+    let list: Value = res.json().await.unwrap();
+    assert_eq!(list["items"][0]["enabled"], false);
+    assert!(list["items"][0]["disabled_reason"].as_str().unwrap().contains("5 failures"), "{list}");
+    // Re-enabled with a sane config, it works again.
+    let (s, p) = patch(&app, "acme", &owner, "hostile", json!({"enabled": true, "config": {"mode": "ok"}})).await;
+    assert_eq!((s, p["consecutive_failures"].as_i64()), (200, Some(0)));
+    app.deliver(&t, &fixtures::message(10, customer, "again")).await;
+    let sent = wait_until(Duration::from_secs(10), || {
+        let s = app.fake.sent_to(&t.token, customer);
+        s.iter().any(|m| m == "echo: again").then_some(s)
+    })
+    .await;
+    assert!(sent.is_some(), "{:?}", app.fake.sent_to(&t.token, customer));
+}
