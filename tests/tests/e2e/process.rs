@@ -291,3 +291,39 @@ async fn cli_manages_tenants_and_migrates_idempotently() {
     let (ok, _, err) = run(&["tenant", "suspend", "nobody"]);
     assert!(!ok && err.contains("nobody"), "{err}");
 }
+
+#[test]
+fn plugin_run_reports_actions_and_usage_and_fails_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyword = tikethet_plugins::build::build_bundled("keyword-reply").unwrap();
+    let hostile = tikethet_plugins::build::build_bundled("hostile").unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, r#"{"hook": "on-message", "customer_telegram_id": 42, "customer_name": "Ann", "text": "refund please"}"#).unwrap();
+    let cfg = dir.path().join("config.json");
+    std::fs::write(&cfg, r#"{"rules": [{"keywords": ["refund"], "answer": "Refunds take 5 days."}]}"#).unwrap();
+    let run = |file: &Path, config: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"))
+            .args(["plugin", "run"])
+            .arg(file)
+            .arg("--event")
+            .arg(&event)
+            .arg("--config")
+            .arg(config)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, out, err) = run(&keyword, &cfg);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("\"action\": \"reply\"") && out.contains("Refunds take 5 days."), "{out}");
+    assert!(out.contains("fuel ") && out.contains("peak memory") && out.contains("of 50 ms"), "{out}");
+    let loop_cfg = dir.path().join("loop.json");
+    std::fs::write(&loop_cfg, r#"{"mode": "loop"}"#).unwrap();
+    let (ok, out, err) = run(&hostile, &loop_cfg);
+    assert!(!ok, "{out}");
+    assert!(err.contains("out_of_fuel"), "{err}");
+    // Not a component: a clear refusal.
+    let (ok, _, err) = run(&event, &cfg);
+    assert!(!ok && err.contains("invalid"), "{err}");
+}
