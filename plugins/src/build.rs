@@ -58,7 +58,10 @@ pub fn build_plugin(crate_dir: &Path, target_dir: &Path, out_dir: &Path) -> anyh
     let component = encode_component(&core)?;
     std::fs::create_dir_all(out_dir)?;
     let out = out_dir.join(format!("{name}.wasm"));
-    let tmp = out.with_extension("wasm.tmp");
+    // Several test processes may build the same plugin at once: each writes
+    // its own temporary file and renames it into place.
+    let unique = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let tmp = out.with_extension(format!("wasm.{}.{unique}.tmp", std::process::id()));
     std::fs::write(&tmp, component)?;
     std::fs::rename(&tmp, &out)?;
     Ok(out)

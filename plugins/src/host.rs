@@ -264,7 +264,7 @@ impl PluginHost {
         }
         let component = Component::new(&self.engine, bytes).map_err(|e| anyhow::anyhow!("not a valid component: {e}"))?;
         if let Ok(bin) = component.serialize() {
-            let tmp = path.with_extension("tmp");
+            let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
             if std::fs::write(&tmp, bin).and_then(|_| std::fs::rename(&tmp, &path)).is_err() {
                 tracing::warn!(path = %path.display(), "could not write the plugin cache");
             }

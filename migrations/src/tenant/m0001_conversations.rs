@@ -1,5 +1,7 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
+use super::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -88,15 +90,6 @@ enum Sessions {
     ExpiresAt,
     RevokedAt,
     CreatedAt,
-}
-
-async fn index<T: IntoIden>(manager: &SchemaManager<'_>, name: &str, table: T, cols: Vec<DynIden>) -> Result<(), DbErr> {
-    let mut idx = Index::create();
-    idx.if_not_exists().name(name).table(table);
-    for c in cols {
-        idx.col(c);
-    }
-    manager.create_index(idx.to_owned()).await
 }
 
 #[async_trait::async_trait]

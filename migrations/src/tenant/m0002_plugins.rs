@@ -1,5 +1,7 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
+use super::index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -103,17 +105,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .if_not_exists()
-                    .name("idx_plugin_failures_plugin")
-                    .table(PluginFailures::Table)
-                    .col(PluginFailures::PluginId)
-                    .col(PluginFailures::Id)
-                    .to_owned(),
-            )
-            .await?;
+        index(
+            manager,
+            "idx_plugin_failures_plugin",
+            PluginFailures::Table,
+            vec![PluginFailures::PluginId.into_iden(), PluginFailures::Id.into_iden()],
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()

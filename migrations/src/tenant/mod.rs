@@ -11,3 +11,13 @@ impl MigratorTrait for TenantMigrator {
         vec![Box::new(m0001_conversations::Migration), Box::new(m0002_plugins::Migration)]
     }
 }
+
+/// Creates an index unless it exists.
+async fn index<T: IntoIden>(manager: &SchemaManager<'_>, name: &str, table: T, cols: Vec<DynIden>) -> Result<(), DbErr> {
+    let mut idx = Index::create();
+    idx.if_not_exists().name(name).table(table);
+    for c in cols {
+        idx.col(c);
+    }
+    manager.create_index(idx.to_owned()).await
+}

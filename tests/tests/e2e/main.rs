@@ -2,6 +2,19 @@
 //! PostgreSQL schemas, real Redis where configured, and the Telegram
 //! stand-in. Every scenario runs on both databases.
 
+/// Runs each named scenario `async fn name(Backend)` as two tests, one on
+/// SQLite and one on PostgreSQL.
+macro_rules! on_both {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )+
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )+
+        }
+    };
+}
+
 mod plugins;
 mod process;
 mod spine;

@@ -7,17 +7,6 @@ use serde_json::{Value, json};
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, TestApp, spawn_app, wait_until};
 
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )+
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )+
-        }
-    };
-}
-
 on_both!(
     keyword_plugin_uploaded_through_the_api_answers_the_customer,
     router_plugin_routes_new_tickets,

@@ -6,17 +6,6 @@ use tikethet_tests::fake_telegram::Failure;
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, Options, TestApp, init_data, spawn_app, spawn_app_with, wait_until};
 
-macro_rules! on_both {
-    ($($name:ident),+ $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )+
-        }
-        mod postgres {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )+
-        }
-    };
-}
-
 on_both!(
     provisioning_registers_an_opaque_webhook_with_a_strong_secret,
     operator_api_errors,
