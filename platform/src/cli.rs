@@ -149,7 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let app = Application::build(settings()?).await?;
             tracing::info!(port = app.port(), public_url = %app.state().settings.public_url, "serving");
             app.run_until(shutdown_signal()).await?;
-            app_closed();
+            tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
@@ -274,10 +274,6 @@ fn plugin_run(file: &std::path::Path, event: &std::path::Path, config: Option<&s
             Ok(ExitCode::FAILURE)
         }
     }
-}
-
-fn app_closed() {
-    tracing::info!("stopped");
 }
 
 /// Parses the command line and runs it: the whole `tikethet` binary.

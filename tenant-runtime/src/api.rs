@@ -339,13 +339,4 @@ impl TenantContext {
         }
         Ok(added.message)
     }
-
-    /// Delivery state of the bot messages queued for a ticket message.
-    pub async fn delivery_of(&self, message_id: i64) -> Result<Option<String>> {
-        use crate::entities::outbox;
-        let txn = self.tenant.db.begin().await?;
-        let o = outbox::Entity::find().filter(outbox::Column::MessageId.eq(message_id)).one(&txn).await?;
-        txn.commit().await?;
-        Ok(o.map(|o| o.status))
-    }
 }

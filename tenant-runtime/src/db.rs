@@ -320,13 +320,6 @@ impl TenantDb {
             TenantDb::Postgres { pool, schema } => (pool, Some(schema)),
         }
     }
-
-    pub fn backend(&self) -> DbBackend {
-        match self {
-            TenantDb::Sqlite(_) => DbBackend::Sqlite,
-            TenantDb::Postgres { .. } => DbBackend::Postgres,
-        }
-    }
 }
 
 #[cfg(test)]
