@@ -146,10 +146,9 @@ impl Runtime {
             (true, active) => active.map(|t| (t, false)),
             (false, Some(t)) => {
                 let text = crate::domain::MessageText::parse(text)?;
-                let id = t.id;
                 // A customer writing in their own ticket: nothing to deliver.
-                tickets::add_message(txn, &viewer, t, &text, false, |_| Ok(String::new())).await?;
-                tickets::tickets_by_id(txn, id).await?.map(|t| (t, false))
+                tickets::add_message(txn, &viewer, t.clone(), &text, false, |_| Ok(String::new())).await?;
+                Some((t, false))
             }
             (false, None) => {
                 let ticket = tickets::create_ticket(
