@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context as _, bail};
+use sha2::{Digest, Sha256};
 
 /// Where Debian's toolchain lives; rustup's compiler has no wasm target here.
 const CARGO: &str = "/usr/bin/cargo";
@@ -79,5 +80,10 @@ pub fn build_bundled(name: &str) -> anyhow::Result<PathBuf> {
         .find(|p| p.join("Cargo.toml").exists())
         .with_context(|| format!("no bundled plugin named {name}"))?;
     let base = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("../target"));
+    // A target directory may be shared by several checkouts of this
+    // repository whose plugin sources differ: each checkout builds into its
+    // own folder, or one would load another's component.
+    let checkout = hex::encode(&Sha256::digest(root.as_os_str().as_encoded_bytes())[..6]);
+    let base = base.join("bundled-plugins").join(checkout);
     build_plugin(&dir, &base.join("wasm-guest"), &base.join("plugins"))
 }
