@@ -1,12 +1,12 @@
 //! Plugins: the sandboxed WASM extension point of a tenant's desk.
 //!
 //! Owns the wasmtime host, the versioned WIT contract in `wit/` (one folder
-//! per released version, `tikethet:plugin@1.0.0` today), the limits every
-//! call runs under, and the build of plugin crates into components. It wraps
-//! wasmtime: no other crate names a wasmtime type. It knows nothing of
-//! tenants' storage; callers hand it a plugin's bytes, configuration and
-//! key-value state, and get back actions, the new state and what the call
-//! used, or a classified failure.
+//! per released version: `tikethet:plugin@1.0.0` and `@1.1.0`, both run side
+//! by side), the limits every call runs under, and the build of plugin
+//! crates into components. It wraps wasmtime: no other crate names a
+//! wasmtime type. It knows nothing of tenants' storage; callers hand it a
+//! plugin's bytes, configuration and key-value state, and get back actions,
+//! the new state and what the call used, or a classified failure.
 
 pub mod build;
 mod host;
@@ -15,3 +15,10 @@ pub mod model;
 
 pub use host::{HostOptions, Loaded, PluginHost};
 pub use model::*;
+
+/// A `keyword-reply` component built against contract 1.0.0 and never
+/// rebuilt (see `testdata/README.md`): proof for tests that components of
+/// the older contract keep working.
+pub fn frozen_keyword_reply_1_0_0() -> &'static [u8] {
+    include_bytes!("../testdata/keyword-reply-1.0.0.wasm")
+}

@@ -41,3 +41,22 @@ pub const MAX_KV_VALUE_BYTES: usize = 4096;
 pub const POOL_INSTANCES: u32 = 1000;
 /// Consecutive failures after which a plugin is switched off.
 pub const MAX_CONSECUTIVE_FAILURES: u32 = 5;
+/// Bytes a guest may hand the host in one host call or one hook's result
+/// (wasmtime's host-call fuel, counted per call). The largest legal transfer,
+/// a result of 16 replies of 4,096 characters with 8 buttons each, is under
+/// 400 KiB; past this cap the call traps instead of making the host copy
+/// whatever the guest claims. wasmtime's own default is 128 MiB.
+pub const HOSTCALL_FUEL: usize = 1024 * 1024;
+/// Time a component may take to compile at upload; a component that takes
+/// longer is refused (`invalid`). Compiling a plugin takes tens of ms.
+pub const COMPILE_BUDGET: Duration = Duration::from_secs(10);
+/// Compiled code of prepared plugins kept in memory (each entry counted by
+/// its code image), least recently used evicted first.
+pub const MAX_CACHE_BYTES: usize = 256 * 1024 * 1024;
+/// Precompiled components (`*.cwasm`) kept on disk, least recently used
+/// (by file modification time, renewed on each use) evicted first whenever
+/// a new entry is written.
+pub const MAX_DISK_CACHE_BYTES: u64 = 1024 * 1024 * 1024;
+/// Plugins one tenant may install. The runtime enforces it at upload; with
+/// the per-call limits above it bounds what one event can cost a desk.
+pub const MAX_PLUGINS_PER_TENANT: usize = 16;

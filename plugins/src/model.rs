@@ -60,6 +60,25 @@ pub struct TicketEvent {
     pub customer_name: String,
 }
 
+/// An inline button pressed by a customer under a message of the bot
+/// (contract 1.1.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ButtonEvent {
+    #[serde(default)]
+    pub ticket_id: Option<i64>,
+    pub customer_telegram_id: i64,
+    pub customer_name: String,
+    #[serde(default)]
+    pub customer_username: Option<String>,
+    #[serde(default)]
+    pub language_code: Option<String>,
+    /// The button's callback data, at most 64 bytes (Telegram's limit).
+    pub data: String,
+    /// The text of the message the button was under.
+    #[serde(default)]
+    pub message_text: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Routing {
     pub category: Option<String>,
@@ -74,6 +93,7 @@ pub struct Routing {
 pub enum HookEvent {
     OnMessage(MessageEvent),
     OnTicketCreated(TicketEvent),
+    OnButton(ButtonEvent),
 }
 
 /// What a hook returned.

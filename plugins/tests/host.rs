@@ -138,7 +138,7 @@ fn hostile_plugins_end_in_classified_failures() {
 
 #[test]
 fn the_wall_clock_deadline_stops_what_fuel_would_not() {
-    let host = PluginHost::with_options(None, HostOptions { fuel_per_call: u64::MAX / 2, deadline_ticks: DEADLINE_TICKS }).unwrap();
+    let host = PluginHost::with_options(None, HostOptions { fuel_per_call: u64::MAX / 2, ..HostOptions::default() }).unwrap();
     let p = load(&host, "hostile");
     let started = Instant::now();
     let f = hostile(&host, &p, "loop").unwrap_err();
@@ -149,7 +149,7 @@ fn the_wall_clock_deadline_stops_what_fuel_would_not() {
 
 #[test]
 fn other_tenants_keep_answering_while_a_plugin_misbehaves() {
-    let host = PluginHost::with_options(None, HostOptions { fuel_per_call: u64::MAX / 2, deadline_ticks: DEADLINE_TICKS }).unwrap();
+    let host = PluginHost::with_options(None, HostOptions { fuel_per_call: u64::MAX / 2, ..HostOptions::default() }).unwrap();
     let bad = load(&host, "hostile");
     let good = load(&host, "keyword-reply");
     let h2 = host.clone();
