@@ -1,7 +1,7 @@
 //! The TiketHet plugin SDK.
 //!
-//! A plugin implements [`Plugin`] (both hooks have defaults) and exports it
-//! with [`export!`]:
+//! A plugin implements [`Plugin`] (every hook has a default that does
+//! nothing) and exports it with [`export!`]:
 //!
 //! ```ignore
 //! use tikethet_plugin_sdk::{Action, MessageEvent, Plugin, export};
@@ -16,13 +16,15 @@
 //! ```
 //!
 //! Build it into a component with `tikethet plugin build PATH`. The SDK is
-//! built against contract [`CONTRACT_VERSION`], recorded in the component.
+//! built against contract [`CONTRACT_VERSION`] (`tikethet:plugin@1.1.0`,
+//! which added `on-button`), recorded in the component's imports; the host
+//! still runs components built with SDK 1.0.0.
 
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit/v1",
+        path: "../wit/v1.1",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_world",
         default_bindings_module: "tikethet_plugin_sdk::bindings",
@@ -30,10 +32,10 @@ pub mod bindings {
 }
 
 use bindings::tikethet::plugin::host;
-pub use bindings::tikethet::plugin::types::{Action, Button, LogLevel, MessageEvent, Priority, Reply, Routing, TicketEvent};
+pub use bindings::tikethet::plugin::types::{Action, Button, ButtonEvent, LogLevel, MessageEvent, Priority, Reply, Routing, TicketEvent};
 
 /// The contract version this SDK targets.
-pub const CONTRACT_VERSION: &str = "1.0.0";
+pub const CONTRACT_VERSION: &str = "1.1.0";
 
 /// A plugin's hooks. Implement the ones you need.
 pub trait Plugin {
@@ -45,6 +47,13 @@ pub trait Plugin {
     /// A ticket was opened: route it.
     fn on_ticket_created(_event: TicketEvent) -> Routing {
         Routing::none()
+    }
+
+    /// A customer pressed an inline button under a message of the bot; its
+    /// `data` is what the button was made with. The same actions as a
+    /// message may answer it.
+    fn on_button(_event: ButtonEvent) -> Vec<Action> {
+        Vec::new()
     }
 }
 
@@ -60,6 +69,9 @@ macro_rules! export {
             }
             fn on_ticket_created(event: $crate::TicketEvent) -> $crate::Routing {
                 <$plugin as $crate::Plugin>::on_ticket_created(event)
+            }
+            fn on_button(event: $crate::ButtonEvent) -> ::std::vec::Vec<$crate::Action> {
+                <$plugin as $crate::Plugin>::on_button(event)
             }
         }
         $crate::bindings::__export_plugin_world!(__TikethetExport with_types_in $crate::bindings);

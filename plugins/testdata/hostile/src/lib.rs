@@ -1,8 +1,9 @@
 //! A plugin that misbehaves on purpose, for the host's tests. Its config
 //! `{"mode": "..."}` picks how: `loop`, `memory`, `trap`, `flood` (too many
-//! actions), `huge-reply`, `kv-flood`, or `ok` (behaves).
+//! actions), `huge-reply`, `kv-flood`, `huge-log` (hands the host 2 MiB in
+//! one call), or `ok` (behaves).
 
-use tikethet_plugin_sdk::{Action, MessageEvent, Plugin, Routing, TicketEvent, config, export, kv};
+use tikethet_plugin_sdk::{Action, LogLevel, MessageEvent, Plugin, Routing, TicketEvent, config, export, kv, log};
 
 #[derive(serde::Deserialize)]
 struct Config {
@@ -42,6 +43,10 @@ impl Plugin for Hostile {
                     }
                 }
                 vec![Action::reply(format!("refused {refused}"))]
+            }
+            "huge-log" => {
+                log(LogLevel::Info, &"x".repeat(2 << 20));
+                vec![Action::reply("the host took it all")]
             }
             _ => vec![Action::reply(format!("echo: {}", e.text))],
         }
