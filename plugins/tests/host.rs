@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use tikethet_plugins::build::build_bundled;
 use tikethet_plugins::limits::*;
-use tikethet_plugins::{Action, CallContext, FailureKind, HostOptions, Loaded, MessageEvent, PluginHost, Priority, TicketEvent};
+use tikethet_plugins::{
+    Action, Button, ButtonEvent, CallContext, FailureKind, HookEvent, HookOutput, HostOptions, Loaded, MessageEvent, PluginHost, Priority,
+    TicketEvent, frozen_keyword_reply_1_0_0,
+};
 
 fn component(name: &str) -> Vec<u8> {
     let path = build_bundled(name).unwrap_or_else(|e| panic!("building plugin {name}: {e:#}"));
@@ -102,6 +105,12 @@ fn router_sets_category_and_priority_and_assigns_round_robin() {
         }
     }
     assert_eq!(assignees, ["alice", "bob", "alice"]);
+    // Built with SDK 1.1.0 but without an `on_button`: the default answers
+    // nothing, and the call still ran.
+    assert!(p.handles_buttons());
+    let out = host.on_button(&p, ctx(cfg), &button("anything")).unwrap();
+    assert!(out.output.is_empty());
+    assert!(out.usage.fuel > 0);
 }
 
 fn hostile(host: &PluginHost, p: &Loaded, mode: &str) -> Result<Vec<Action>, tikethet_plugins::Failure> {
@@ -118,6 +127,7 @@ fn hostile_plugins_end_in_classified_failures() {
         ("trap", FailureKind::Trap),
         ("flood", FailureKind::BadOutput),
         ("huge-reply", FailureKind::BadOutput),
+        ("huge-log", FailureKind::Trap),
     ] {
         let started = Instant::now();
         let f = hostile(&host, &p, mode).expect_err(mode);
@@ -125,6 +135,9 @@ fn hostile_plugins_end_in_classified_failures() {
         assert!(!f.message.is_empty() && !f.message.contains('\n'), "{mode}: {:?}", f.message);
         assert!(started.elapsed() < Duration::from_secs(2), "{mode} took {:?}", started.elapsed());
     }
+    // Host-call fuel stops a guest handing the host megabytes in one call.
+    let f = hostile(&host, &p, "huge-log").unwrap_err();
+    assert!(f.message.contains("too much data"), "{}", f.message);
     // The store is capped, and the plugin is told so.
     let out = host.on_message(&p, ctx(r#"{"mode": "kv-flood"}"#), &msg("hi")).unwrap();
     assert_eq!(out.kv.len(), MAX_KV_KEYS);
@@ -196,5 +209,204 @@ fn precompiled_components_are_cached_on_disk() {
     let b = PluginHost::new(Some(dir.path().to_path_buf())).unwrap();
     let p = b.load(&bytes).unwrap();
     assert_eq!(b.on_message(&p, ctx(KEYWORDS), &msg("refund")).unwrap().output.len(), 1);
+    assert_eq!(p.version, "1.1.0");
+}
+
+fn button(data: &str) -> ButtonEvent {
+    ButtonEvent {
+        ticket_id: Some(7),
+        customer_telegram_id: 42,
+        customer_name: "Ann".into(),
+        customer_username: Some("ann".into()),
+        language_code: Some("en".into()),
+        data: data.into(),
+        message_text: Some("Refunds take 5 days.".into()),
+    }
+}
+
+const WITH_BUTTONS: &str = r#"{"rules": [{"keywords": ["refund"], "answer": "Refunds take 5 days.",
+    "buttons": [{"text": "How do I ask?", "data": "refund-how"}]}],
+  "button_answers": [{"data": "refund-how", "answer": "Reply with your order number."}]}"#;
+
+#[test]
+fn components_of_contracts_1_0_0_and_1_1_0_run_side_by_side() {
+    let host = PluginHost::new(None).unwrap();
+    let old = host.load(frozen_keyword_reply_1_0_0()).unwrap();
+    let new = load(&host, "keyword-reply");
+    assert_eq!((old.version, new.version), ("1.0.0", "1.1.0"));
+    assert!(!old.handles_buttons() && new.handles_buttons());
+
+    // Both answer messages, each through its own contract's bindings.
+    let refund = Action::Reply { text: "Refunds take 5 days.".into(), buttons: vec![] };
+    assert_eq!(host.on_message(&old, ctx(KEYWORDS), &msg("refund please")).unwrap().output, vec![refund.clone()]);
+    assert_eq!(host.on_message(&new, ctx(KEYWORDS), &msg("refund please")).unwrap().output, vec![refund]);
+    let with_button = host.on_message(&new, ctx(WITH_BUTTONS), &msg("refund")).unwrap().output;
+    let offered = Button { text: "How do I ask?".into(), data: "refund-how".into() };
+    assert_eq!(with_button, vec![Action::Reply { text: "Refunds take 5 days.".into(), buttons: vec![offered] }]);
+
+    // A pressed button reaches the 1.1.0 plugin, which answers it.
+    let out = host.on_button(&new, ctx(WITH_BUTTONS), &button("refund-how")).unwrap();
+    assert_eq!(out.output, vec![Action::Reply { text: "Reply with your order number.".into(), buttons: vec![] }]);
+    assert!(out.usage.fuel > 0);
+    assert!(host.on_button(&new, ctx(WITH_BUTTONS), &button("unknown")).unwrap().output.is_empty());
+    // `run` (what `tikethet plugin run` calls) takes the same event.
+    let event: HookEvent = serde_json::from_str(
+        r#"{"hook": "on-button", "customer_telegram_id": 42, "customer_name": "Ann", "data": "refund-how"}"#,
+    )
+    .unwrap();
+    match host.run(&new, ctx(WITH_BUTTONS), &event).unwrap().output {
+        HookOutput::Actions(a) => assert_eq!(a.len(), 1),
+        other => panic!("expected actions, got {other:?}"),
+    }
+
+    // The 1.0.0 plugin has no such hook: not called, nothing used, its
+    // store handed back untouched.
+    let mut c = ctx(WITH_BUTTONS);
+    c.kv.insert("seen".into(), "1".into());
+    let out = host.on_button(&old, c.clone(), &button("refund-how")).unwrap();
+    assert!(out.output.is_empty() && out.logs.is_empty());
+    assert_eq!(out.kv, c.kv);
+    assert_eq!((out.usage.fuel, out.usage.peak_memory_bytes, out.usage.elapsed), (0, 0, Duration::ZERO));
+
+    // Callback data is at most 64 bytes (Telegram's limit, the contract's promise).
+    let f = host.on_button(&new, ctx(WITH_BUTTONS), &button(&"d".repeat(MAX_BUTTON_DATA_BYTES + 1))).unwrap_err();
+    assert_eq!(f.kind, FailureKind::InputTooLarge);
+}
+
+/// The frozen 1.0.0 component with some of its import names rewritten (the
+/// same length, so the binary stays well-formed).
+fn renamed_imports(pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut bytes = frozen_keyword_reply_1_0_0().to_vec();
+    for (from, to) in pairs {
+        assert_eq!(from.len(), to.len());
+        let mut hits = 0;
+        let mut i = 0;
+        while let Some(at) = bytes[i..].windows(from.len()).position(|w| w == from.as_bytes()) {
+            bytes[i + at..i + at + to.len()].copy_from_slice(to.as_bytes());
+            i += at + to.len();
+            hits += 1;
+        }
+        assert!(hits > 0, "{from} not found");
+    }
+    bytes
+}
+
+#[test]
+fn a_component_whose_imports_and_exports_disagree_on_the_version_is_refused() {
+    let host = PluginHost::new(None).unwrap();
+    // Imports 1.1.0 but exports only the 1.0.0 world (no on-button).
+    let bytes = renamed_imports(&[
+        ("tikethet:plugin/host@1.0.0", "tikethet:plugin/host@1.1.0"),
+        ("tikethet:plugin/types@1.0.0", "tikethet:plugin/types@1.1.0"),
+    ]);
+    let f = host.load(&bytes).unwrap_err();
+    assert_eq!(f.kind, FailureKind::Invalid);
+    assert!(f.message.contains("contract 1.1.0") && f.message.contains("on-button"), "{}", f.message);
+    // One interface of each version: a component targets one.
+    let mixed = renamed_imports(&[("tikethet:plugin/host@1.0.0", "tikethet:plugin/host@1.1.0")]);
+    let f = host.load(&mixed).unwrap_err();
+    assert_eq!(f.kind, FailureKind::Invalid);
+    assert!(f.message.contains("both contract"), "{}", f.message);
+}
+
+fn cache_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_refused_component_never_reaches_the_disk_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = PluginHost::new(Some(dir.path().to_path_buf())).unwrap();
+    // It compiles; it is refused only by the import check.
+    let evil = wat_component(r#"(component (import "evil:net/socket@1.0.0" (instance (export "connect" (func)))))"#);
+    assert_eq!(host.load(&evil).unwrap_err().kind, FailureKind::Invalid);
+    assert!(cache_files(dir.path()).is_empty());
+    let p = host.load(frozen_keyword_reply_1_0_0()).unwrap();
+    assert_eq!(cache_files(dir.path()).len(), 1);
+    assert!(cache_files(dir.path())[0].starts_with(&p.hash));
+}
+
+#[test]
+fn the_memory_cache_is_bounded_by_bytes() {
+    let new = component("keyword-reply");
+    let roomy = PluginHost::new(None).unwrap();
+    let a = roomy.load(frozen_keyword_reply_1_0_0()).unwrap();
+    let b = roomy.load(&new).unwrap();
+    assert!(roomy.cached(&a.hash).is_some() && roomy.cached(&b.hash).is_some());
+    // Room for less than one entry: the newest stays, the older goes.
+    let tight = PluginHost::with_options(None, HostOptions { cache_bytes: 1, ..HostOptions::default() }).unwrap();
+    tight.load(frozen_keyword_reply_1_0_0()).unwrap();
+    tight.load(&new).unwrap();
+    assert!(tight.cached(&a.hash).is_none());
+    assert!(tight.cached(&b.hash).is_some());
+}
+
+fn set_age(path: &std::path::Path, age: Duration) {
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(std::time::SystemTime::now() - age).unwrap();
+}
+
+fn modified(path: &std::path::Path) -> std::time::SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+#[test]
+fn the_disk_cache_evicts_the_least_recently_used_entries_and_stale_temporary_files() {
+    let (a, b, c) = (frozen_keyword_reply_1_0_0().to_vec(), component("hostile"), component("trivial"));
+    // The size of each entry, measured in a folder of its own.
+    let scratch = tempfile::tempdir().unwrap();
+    let measure = PluginHost::new(Some(scratch.path().to_path_buf())).unwrap();
+    let size = |bytes: &[u8]| {
+        let hash = measure.load(bytes).unwrap().hash;
+        let name = cache_files(scratch.path()).into_iter().find(|n| n.starts_with(&hash)).unwrap();
+        std::fs::metadata(scratch.path().join(name)).unwrap().len()
+    };
+    let (size_a, size_c) = (size(&a), size(&c));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path_of = |hash: &str| dir.path().join(cache_files(dir.path()).into_iter().find(|n| n.starts_with(hash)).unwrap());
+    let first = PluginHost::new(Some(dir.path().to_path_buf())).unwrap();
+    let (hash_a, hash_b) = (first.load(&a).unwrap().hash, first.load(&b).unwrap().hash);
+    set_age(&path_of(&hash_a), Duration::from_secs(7200));
+    set_age(&path_of(&hash_b), Duration::from_secs(3600));
+    // A restart that uses A marks it as used: B is now the oldest used.
+    let second = PluginHost::new(Some(dir.path().to_path_buf())).unwrap();
+    second.load(&a).unwrap();
+    assert!(modified(&path_of(&hash_a)) > modified(&path_of(&hash_b)));
+    // Leftovers of a crashed writer go; a file another writer is writing stays.
+    let stale = dir.path().join("dead.cwasm.1.1.tmp");
+    let fresh = dir.path().join("busy.cwasm.2.2.tmp");
+    std::fs::write(&stale, b"x").unwrap();
+    std::fs::write(&fresh, b"x").unwrap();
+    set_age(&stale, Duration::from_secs(3600));
+    // Room for A and C but not for all three: writing C evicts B.
+    let third = PluginHost::with_options(
+        Some(dir.path().to_path_buf()),
+        HostOptions { disk_cache_bytes: size_a + size_c, ..HostOptions::default() },
+    )
+    .unwrap();
+    let hash_c = third.load(&c).unwrap().hash;
+    let left = cache_files(dir.path());
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(left.iter().any(|n| n.starts_with(&hash_a)) && left.iter().any(|n| n.starts_with(&hash_c)), "{left:?}");
+    assert!(!left.iter().any(|n| n.starts_with(&hash_b)), "{left:?}");
+    assert!(left.contains(&"busy.cwasm.2.2.tmp".to_owned()), "{left:?}");
+}
+
+#[test]
+fn a_component_that_misses_the_compile_budget_is_refused_and_not_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = PluginHost::new(Some(dir.path().to_path_buf())).unwrap();
+    let bytes = frozen_keyword_reply_1_0_0();
+    // Compiling takes milliseconds; a microsecond is always too short.
+    let f = host.load_within(bytes, Duration::from_micros(1)).unwrap_err();
+    assert_eq!(f.kind, FailureKind::Invalid);
+    assert_eq!(f.message, "did not compile within 0.000001 s");
+    // The compiler thread caches nothing, even once it finishes.
+    assert!(cache_files(dir.path()).is_empty());
+    let p = host.load_within(bytes, COMPILE_BUDGET).unwrap();
     assert_eq!(p.version, "1.0.0");
+    assert_eq!(cache_files(dir.path()).len(), 1);
 }
