@@ -220,7 +220,7 @@ fn plugin_run(file: &std::path::Path, event: &std::path::Path, config: Option<&s
     let bytes = std::fs::read(file).with_context(|| format!("failed to read {}", file.display()))?;
     let event_text = std::fs::read_to_string(event).with_context(|| format!("failed to read {}", event.display()))?;
     let event: HookEvent = serde_json::from_str(&event_text).with_context(|| {
-        format!("{} is not an event: expected {{\"hook\": \"on-message\" | \"on-ticket-created\", …fields}}", event.display())
+        format!("{} is not an event: expected {{\"hook\": \"on-message\" | \"on-ticket-created\" | \"on-button\", …fields}}", event.display())
     })?;
     let config = match config {
         Some(p) => {
@@ -238,6 +238,10 @@ fn plugin_run(file: &std::path::Path, event: &std::path::Path, config: Option<&s
             return Ok(ExitCode::FAILURE);
         }
     };
+    println!("contract {}", plugin.version);
+    if matches!(event, HookEvent::OnButton(_)) && !plugin.handles_buttons() {
+        println!("contract {} has no on-button: the plugin is not called and answers nothing", plugin.version);
+    }
     let now_ms = chrono::Utc::now().timestamp_millis() as u64;
     let result = host.run(&plugin, CallContext { config, kv: Default::default(), now_ms }, &event);
     let report = |usage: &tikethet_plugins::Usage| {
