@@ -35,8 +35,9 @@ pub enum Env {
     Production,
 }
 
-/// Every setting of the platform.
-#[derive(Debug, Clone)]
+/// Every setting of the platform. Its `Debug` hides the secrets and the
+/// passwords inside the database and Redis URLs.
+#[derive(Clone)]
 pub struct Settings {
     pub database_url: String,
     /// The control-plane schema on PostgreSQL; tenants get `{schema}_{slug}`.
@@ -57,6 +58,33 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Secrets that were generated rather than configured.
     pub generated: Vec<&'static str>,
+    /// How long finished rows are kept (`TIKETHET_RETAIN_*_DAYS`).
+    pub retention: tikethet_runtime::Retention,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use tikethet_runtime::db::redact_url;
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_schema", &self.database_schema)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url.as_str())
+            .field("telegram_api_url", &self.telegram_api_url.as_str())
+            .field("master_key", &self.master_key)
+            .field("operator_token", &self.operator_token)
+            .field("jwt_secret", &self.jwt_secret)
+            .field("stripe_secret_key", &self.stripe_secret_key)
+            .field("stripe_webhook_secret", &self.stripe_webhook_secret)
+            .field("stripe_api_url", &self.stripe_api_url)
+            .field("env", &self.env)
+            .field("data_dir", &self.data_dir)
+            .field("generated", &self.generated)
+            .field("retention", &self.retention)
+            .finish()
+    }
 }
 
 /// The keys, as environment variables; the file uses them lowercased and
@@ -77,6 +105,10 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_STRIPE_API_URL",
     "TIKETHET_ENV",
     "TIKETHET_DATA_DIR",
+    "TIKETHET_RETAIN_INBOX_DAYS",
+    "TIKETHET_RETAIN_OUTBOX_DAYS",
+    "TIKETHET_RETAIN_SESSIONS_DAYS",
+    "TIKETHET_RETAIN_PLUGIN_FAILURES_DAYS",
 ];
 
 /// Where raw values come from.
@@ -127,6 +159,27 @@ fn read_file(path: &Path) -> anyhow::Result<HashMap<String, String>> {
         out.insert(key, v);
     }
     Ok(out)
+}
+
+/// Retention periods in whole days (1 to 3,650), each defaulting to
+/// [`tikethet_runtime::Retention::default`].
+fn retention(src: &Sources) -> anyhow::Result<tikethet_runtime::Retention> {
+    let d = tikethet_runtime::Retention::default();
+    let days = |key: &str, default: chrono::Duration| -> anyhow::Result<chrono::Duration> {
+        match src.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (1..=3650).contains(&n) => Ok(chrono::Duration::days(n)),
+                _ => bail!("{key} must be a whole number of days from 1 to 3650 (got {v:?})"),
+            },
+        }
+    };
+    Ok(tikethet_runtime::Retention {
+        inbox: days("TIKETHET_RETAIN_INBOX_DAYS", d.inbox)?,
+        outbox: days("TIKETHET_RETAIN_OUTBOX_DAYS", d.outbox)?,
+        sessions: days("TIKETHET_RETAIN_SESSIONS_DAYS", d.sessions)?,
+        plugin_failures: days("TIKETHET_RETAIN_PLUGIN_FAILURES_DAYS", d.plugin_failures)?,
+    })
 }
 
 fn parse_url(key: &str, v: &str) -> anyhow::Result<url::Url> {
@@ -256,6 +309,7 @@ impl Settings {
             env,
             data_dir,
             generated,
+            retention: retention(src)?,
         };
         settings.check_production()?;
         Ok(settings)
@@ -335,6 +389,25 @@ mod tests {
     }
 
     #[test]
+    fn debug_hides_passwords_and_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = load(
+            &[
+                ("TIKETHET_DATABASE_URL", "postgres://app:pg-pass-123@db.internal/tikethet"),
+                ("TIKETHET_REDIS_URL", "redis://:redis-pass-456@cache.internal:6379"),
+                ("TIKETHET_JWT_SECRET", &"j".repeat(40)),
+            ],
+            dir.path(),
+        )
+        .unwrap();
+        let shown = format!("{s:?}");
+        for secret in ["pg-pass-123", "redis-pass-456", &"j".repeat(40), s.operator_token.expose().as_str()] {
+            assert!(!shown.contains(secret), "{secret} printed in {shown}");
+        }
+        assert!(shown.contains("db.internal") && shown.contains("cache.internal"), "{shown}");
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let dir = tempfile::tempdir().unwrap();
         for (k, v) in [
@@ -343,6 +416,8 @@ mod tests {
             ("TIKETHET_PUBLIC_URL", "ftp://x"),
             ("TIKETHET_DATABASE_URL", "mysql://x"),
             ("TIKETHET_ENV", "staging"),
+            ("TIKETHET_RETAIN_INBOX_DAYS", "0"),
+            ("TIKETHET_RETAIN_SESSIONS_DAYS", "soon"),
         ] {
             let err = format!("{:#}", load(&[(k, v)], dir.path()).unwrap_err());
             assert!(err.contains(k), "{k}: {err}");

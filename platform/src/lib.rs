@@ -55,6 +55,7 @@ impl AppState {
             jwt_secret: settings.jwt_secret.expose().clone(),
             limiter,
             plugins,
+            retention: settings.retention,
         });
         let control = Arc::new(ControlPlane::new(
             storage.clone(),
@@ -142,11 +143,13 @@ impl Application {
                 }
             }
         });
+        let maintenance = self.state.runtime.spawn_maintenance();
         let app = http::app(self.state.clone());
         let result = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
             .await;
         sync.abort();
+        maintenance.abort();
         result.context("HTTP server failed")
     }
 }

@@ -42,12 +42,37 @@ impl Runtime {
         Ok(tenant)
     }
 
+    /// Applies a change of the tenant's owner inside its desk: the previous
+    /// owner becomes an admin, the new one (if they signed in before) the
+    /// owner. Returns how many were demoted.
+    pub async fn change_owner(&self, tenant: &crate::domain::TenantId, new_owner: i64) -> Result<u64> {
+        let tenant = self.tenants.get(tenant).ok_or(RuntimeError::NotFound("tenant"))?;
+        let txn = tenant.db.begin().await?;
+        let demoted = users::Entity::update_many()
+            .col_expr(users::Column::Role, sea_orm::sea_query::Expr::value(Role::Admin.as_str()))
+            .col_expr(users::Column::UpdatedAt, sea_orm::sea_query::Expr::value(Utc::now()))
+            .filter(users::Column::Role.eq(Role::Owner.as_str()))
+            .filter(users::Column::TelegramId.ne(new_owner))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        users::Entity::update_many()
+            .col_expr(users::Column::Role, sea_orm::sea_query::Expr::value(Role::Owner.as_str()))
+            .filter(users::Column::TelegramId.eq(new_owner))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(demoted)
+    }
+
     /// The tenant a slug names, for pages that need no sign-in.
     pub fn tenant_by_slug(&self, slug: &str) -> Result<Arc<Tenant>> {
         self.tenants.by_slug(slug).ok_or(RuntimeError::NotFound("tenant"))
     }
 
-    async fn open_session(&self, tenant: &Tenant, user: users::Model) -> Result<Session> {
+    /// Opens a session in a refresh-token family (a new one at sign-in, the
+    /// old one when rotating).
+    async fn open_session(&self, tenant: &Tenant, user: users::Model, family: Option<String>) -> Result<Session> {
         let now = Utc::now();
         let (refresh_token, hash) = auth::new_refresh_token();
         let txn = tenant.db.begin().await?;
@@ -56,6 +81,7 @@ impl Runtime {
             token_hash: Set(hash),
             expires_at: Set(now + auth::REFRESH_TOKEN_TTL),
             created_at: Set(now),
+            family_id: Set(Some(family.unwrap_or_else(|| format!("fam_{}", crate::domain::random_hex(12))))),
             ..Default::default()
         }
         .insert(&txn)
@@ -87,45 +113,71 @@ impl Runtime {
         if user.blocked {
             return Err(RuntimeError::Forbidden("this account is blocked".into()));
         }
-        self.open_session(&tenant, user).await
+        self.open_session(&tenant, user, None).await
     }
 
-    /// Rotates a refresh token: the old one stops working.
+    /// Rotates a refresh token: the old one stops working. Rotation is
+    /// atomic (two concurrent uses of one token cannot both succeed), and a
+    /// token presented after it was rotated means it leaked: its whole family
+    /// is revoked (<https://datatracker.ietf.org/doc/html/rfc6819#section-5.2.2.3>).
     pub async fn refresh_session(&self, slug: &str, refresh_token: &str) -> Result<Session> {
         let tenant = self.serving(slug)?;
         let bad = || RuntimeError::Unauthenticated("invalid or expired refresh token".into());
+        let now = Utc::now();
+        let hash = auth::hash_refresh_token(refresh_token);
         let txn = tenant.db.begin().await?;
-        let s = sessions::Entity::find()
-            .filter(sessions::Column::TokenHash.eq(auth::hash_refresh_token(refresh_token)))
-            .one(&txn)
+        let s = sessions::Entity::find().filter(sessions::Column::TokenHash.eq(hash.clone())).one(&txn).await?.ok_or_else(bad)?;
+        let rotated = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(sessions::Column::TokenHash.eq(hash))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .exec(&txn)
             .await?
-            .ok_or_else(bad)?;
-        if s.revoked_at.is_some() || s.expires_at < Utc::now() {
+            .rows_affected;
+        if rotated != 1 {
+            if s.revoked_at.is_some() {
+                if let Some(family) = &s.family_id {
+                    let n = revoke_family(&txn, family, now).await?;
+                    tracing::warn!(tenant = %tenant.info.id, user = s.user_id, revoked = n, "a rotated refresh token was presented again; its family is revoked");
+                }
+                txn.commit().await?;
+            }
             return Err(bad());
         }
         let user = users::Entity::find_by_id(s.user_id).one(&txn).await?.ok_or_else(bad)?;
-        let mut am: sessions::ActiveModel = s.into();
-        am.revoked_at = Set(Some(Utc::now()));
-        am.update(&txn).await?;
         txn.commit().await?;
         if user.blocked {
             return Err(RuntimeError::Forbidden("this account is blocked".into()));
         }
-        self.open_session(&tenant, user).await
+        self.open_session(&tenant, user, s.family_id).await
     }
 
-    /// Revokes a refresh token. Unknown tokens are ignored: logging out twice is fine.
-    pub async fn sign_out(&self, slug: &str, refresh_token: &str) -> Result<()> {
+    /// Signs out: revokes the refresh token's whole family and, when the
+    /// access token comes along, that token too (until it would expire).
+    /// Unknown tokens are ignored: logging out twice is fine.
+    pub async fn sign_out(&self, slug: &str, refresh_token: &str, access_token: Option<&str>) -> Result<()> {
         let tenant = self.tenant_by_slug(slug)?;
+        let now = Utc::now();
+        if let Some(v) = access_token.and_then(|a| self.tokens.verify(&tenant.info.id, a).ok()) {
+            self.denylist.revoke(&v.jti, v.exp).await?;
+        }
         let txn = tenant.db.begin().await?;
         if let Some(s) = sessions::Entity::find()
             .filter(sessions::Column::TokenHash.eq(auth::hash_refresh_token(refresh_token)))
             .one(&txn)
             .await?
         {
-            let mut am: sessions::ActiveModel = s.into();
-            am.revoked_at = Set(Some(Utc::now()));
-            am.update(&txn).await?;
+            match &s.family_id {
+                Some(f) => {
+                    revoke_family(&txn, f, now).await?;
+                }
+                None => {
+                    let mut am: sessions::ActiveModel = s.into();
+                    am.revoked_at = Set(Some(now));
+                    am.update(&txn).await?;
+                }
+            }
         }
         txn.commit().await?;
         Ok(())
@@ -135,12 +187,15 @@ impl Runtime {
     /// A token of another tenant is refused here.
     pub async fn context(&self, slug: &str, bearer: &str) -> Result<TenantContext> {
         let tenant = self.serving(slug)?;
-        let user_id = self
+        let verified = self
             .tokens
             .verify(&tenant.info.id, bearer)
             .map_err(|e| RuntimeError::Unauthenticated(e.to_string()))?;
+        if self.denylist.is_revoked(&verified.jti).await? {
+            return Err(RuntimeError::Unauthenticated("this access token was revoked (signed out)".into()));
+        }
         let txn = tenant.db.begin().await?;
-        let user = users::Entity::find_by_id(user_id).one(&txn).await?;
+        let user = users::Entity::find_by_id(verified.user_id).one(&txn).await?;
         txn.commit().await?;
         let user = user.ok_or_else(|| RuntimeError::Unauthenticated("unknown user".into()))?;
         if user.blocked {
@@ -162,13 +217,16 @@ impl TenantContext {
     pub async fn create_ticket(&self, title: &TicketTitle, description: &TicketDescription, priority: Priority) -> Result<tickets::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::create_ticket(&txn, self.viewer.user_id, title, description, priority).await?;
-        let mut queued = Vec::new();
-        self.runtime.route_new_ticket(&self.tenant, &txn, &t, &self.user.first_name, self.user.telegram_id, &mut queued).await?;
+        txn.commit().await?;
+        // Routing plugins run after the ticket is stored, off the
+        // transaction; a crash in between leaves the ticket unrouted, never
+        // routed twice.
+        for chat in self.runtime.route_ticket(&self.tenant, None, t.id, Vec::new()).await? {
+            self.runtime.deliver(&self.tenant.info.id, chat);
+        }
+        let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::tickets_by_id(&txn, t.id).await?.ok_or(RuntimeError::NotFound("ticket"))?;
         txn.commit().await?;
-        for o in queued {
-            self.runtime.deliver(&self.tenant.info.id, o.chat_id, o.id);
-        }
         Ok(t)
     }
 
@@ -192,10 +250,26 @@ impl TenantContext {
     /// a replaced plugin keeps its config, order and store and is enabled.
     pub async fn install_plugin(&self, name: &PluginName, bytes: &[u8]) -> Result<plugins::Model> {
         self.require(Role::Admin)?;
-        let loaded = self.runtime.plugins.load(bytes).map_err(|f| RuntimeError::Invalid(Invalid::new("component", f.message)))?;
+        // Compiling takes real CPU: on the plugin pool, within a budget.
+        let owned = bytes.to_vec();
+        let loaded = self
+            .runtime
+            .on_plugin_pool(&self.tenant.info.id, move |host| host.load_within(&owned, tikethet_plugins::limits::COMPILE_BUDGET))
+            .await
+            .and_then(|r| r)
+            .map_err(|f| RuntimeError::Invalid(Invalid::new("component", f.message)))?;
         let now = Utc::now();
         let txn = self.tenant.db.begin().await?;
         let existing = plugins::Entity::find().filter(plugins::Column::Name.eq(name.as_str())).one(&txn).await?;
+        if existing.is_none() {
+            let count = plugins::Entity::find().count(&txn).await?;
+            if count >= tikethet_plugins::limits::MAX_PLUGINS_PER_TENANT as u64 {
+                return Err(RuntimeError::Conflict(format!(
+                    "a desk may have at most {} plugins; remove one first",
+                    tikethet_plugins::limits::MAX_PLUGINS_PER_TENANT
+                )));
+            }
+        }
         let model = match existing {
             Some(p) => {
                 let mut am: plugins::ActiveModel = p.into();
@@ -335,8 +409,18 @@ impl TenantContext {
         .await?;
         txn.commit().await?;
         if let Some(o) = added.outbox {
-            self.runtime.deliver(&self.tenant.info.id, o.chat_id, o.id);
+            self.runtime.deliver(&self.tenant.info.id, o.chat_id);
         }
         Ok(added.message)
     }
+}
+
+async fn revoke_family(txn: &sea_orm::DatabaseTransaction, family: &str, now: chrono::DateTime<Utc>) -> Result<u64> {
+    Ok(sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(sessions::Column::FamilyId.eq(family))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(txn)
+        .await?
+        .rows_affected)
 }

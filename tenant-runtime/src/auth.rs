@@ -129,6 +129,17 @@ pub struct Claims {
     pub aud: String,
     pub iat: i64,
     pub exp: i64,
+    /// The token's own id, so that logout can revoke it before it expires.
+    pub jti: String,
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub user_id: i64,
+    pub jti: String,
+    /// Unix seconds.
+    pub exp: i64,
 }
 
 /// Why a bearer token was refused.
@@ -154,18 +165,21 @@ impl Tokens {
             aud: tenant.as_str().to_owned(),
             iat: now.timestamp(),
             exp: (now + ACCESS_TOKEN_TTL).timestamp(),
+            jti: crate::domain::random_hex(16),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 encoding of plain claims cannot fail")
     }
 
-    /// Returns the user id the token names, if it is valid for `tenant`.
-    pub fn verify(&self, tenant: &TenantId, token: &str) -> Result<i64, BadToken> {
+    /// What the token says, if it is valid for `tenant` (signature,
+    /// audience, expiry). Revocation is checked by the caller.
+    pub fn verify(&self, tenant: &TenantId, token: &str) -> Result<Verified, BadToken> {
         let mut v = Validation::new(Algorithm::HS256);
         v.set_audience(&[tenant.as_str()]);
         v.leeway = 5;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|_| BadToken)?;
-        data.claims.sub.parse().map_err(|_| BadToken)
+        let user_id = data.claims.sub.parse().map_err(|_| BadToken)?;
+        Ok(Verified { user_id, jti: data.claims.jti, exp: data.claims.exp })
     }
 }
 
@@ -225,10 +239,71 @@ mod tests {
         let a = TenantId::generate();
         let b = TenantId::generate();
         let t = tokens.issue(&a, 7, Utc::now());
-        assert_eq!(tokens.verify(&a, &t).unwrap(), 7);
+        let v = tokens.verify(&a, &t).unwrap();
+        assert_eq!(v.user_id, 7);
+        assert_eq!(v.jti.len(), 32);
+        assert_ne!(tokens.issue(&a, 7, Utc::now()), t, "each token has its own jti");
         assert!(tokens.verify(&b, &t).is_err());
         let old = tokens.issue(&a, 7, Utc::now() - Duration::hours(1));
         assert!(tokens.verify(&a, &old).is_err());
         assert!(Tokens::new(b"another-secret-another-secret-xx").verify(&a, &t).is_err());
+    }
+}
+
+/// Access tokens revoked before their expiry (by logout), by `jti`, kept
+/// until they would have expired anyway. In Redis when configured, so every
+/// node refuses a token revoked on any of them; in process otherwise.
+pub enum Denylist {
+    Local(std::sync::Mutex<std::collections::HashMap<String, i64>>),
+    Redis { conn: redis::aio::ConnectionManager, prefix: String },
+}
+
+impl Denylist {
+    pub fn local() -> Self {
+        Denylist::Local(std::sync::Mutex::new(std::collections::HashMap::new()))
+    }
+
+    /// Revokes a token until `exp` (Unix seconds).
+    pub async fn revoke(&self, jti: &str, exp: i64) -> anyhow::Result<()> {
+        let now = Utc::now().timestamp();
+        if exp <= now {
+            return Ok(());
+        }
+        match self {
+            Denylist::Local(m) => {
+                let mut m = m.lock().expect("poisoned");
+                m.retain(|_, e| *e > now);
+                m.insert(jti.to_owned(), exp);
+            }
+            Denylist::Redis { conn, prefix } => {
+                use anyhow::Context as _;
+                let mut c = conn.clone();
+                redis::cmd("SET")
+                    .arg(format!("{prefix}revoked:{jti}"))
+                    .arg(1)
+                    .arg("EXAT")
+                    .arg(exp + 5)
+                    .query_async::<()>(&mut c)
+                    .await
+                    .context("failed to record a revoked token in Redis")?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn is_revoked(&self, jti: &str) -> anyhow::Result<bool> {
+        match self {
+            Denylist::Local(m) => Ok(m.lock().expect("poisoned").get(jti).is_some_and(|e| *e > Utc::now().timestamp())),
+            Denylist::Redis { conn, prefix } => {
+                use anyhow::Context as _;
+                let mut c = conn.clone();
+                let n: i64 = redis::cmd("EXISTS")
+                    .arg(format!("{prefix}revoked:{jti}"))
+                    .query_async(&mut c)
+                    .await
+                    .context("failed to check a token against the revocation list in Redis")?;
+                Ok(n > 0)
+            }
+        }
     }
 }

@@ -1,130 +1,188 @@
 //! The worker: turns stored updates into tickets and answers, one chat at a
 //! time, and commits each update's effects together with its "done" mark so
 //! that a crash never handles an update twice or loses one.
+//!
+//! A chat's lane ([`Runtime::process_next`]) takes the chat's oldest pending
+//! update. A storage failure leaves it pending with a backoff (the chat waits
+//! behind it, in order) and after [`MAX_UPDATE_ATTEMPTS`] it is given up as
+//! `failed` with the reason; a panic marks it failed at once; either way the
+//! chat goes on. Plugins run between transactions: first the update's reads
+//! are committed, then the plugins run on their pool, then one transaction
+//! records their results with the effects and the "done" mark. An update
+//! that opens a ticket with routing plugins enabled records `route:<id>` as
+//! its stage, so a retry resumes at the routing instead of opening a second
+//! ticket.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait};
-use teloxide::types::{ChatKind, Message, Update, UpdateKind};
+use futures::FutureExt as _;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
+use teloxide::payloads::AnswerCallbackQuerySetters as _;
+use teloxide::prelude::Requester as _;
+use teloxide::types::{CallbackQuery, ChatKind, Message, Update, UpdateKind};
+use tikethet_plugins::{Action, HookEvent};
 use tikethet_themes::BotText;
 
-use crate::domain::{Priority, TicketDescription, TicketId, TicketTitle, UserId};
-use tikethet_plugins::Action;
-use crate::entities::{inbox, outbox};
+use crate::Runtime;
+use crate::domain::{Invalid, Priority, TenantId, TicketDescription, TicketId, TicketTitle, UserId};
+use crate::entities::{inbox, users};
 use crate::error::RuntimeError;
+use crate::hooks::{actions_of, routings_of};
+use crate::queue::Step;
 use crate::tenant::{Tenant, TenantStatus};
 use crate::tickets::{self, TelegramProfile};
-use crate::{Runtime, WorkItem};
 
-/// Attempts at one update before it is marked failed (a database outage,
-/// not a bad update: those fail at once).
-const ATTEMPTS: u32 = 3;
+/// Tries at one update before it is given up as failed (storage outages;
+/// a bad update or a panic fails at once).
+pub const MAX_UPDATE_ATTEMPTS: i32 = 5;
+
+/// Wait before try `attempt + 1`: 1 s, 4 s, 16 s, 64 s.
+fn retry_backoff(attempt: i32) -> Duration {
+    Duration::from_secs(4u64.saturating_pow(attempt.clamp(1, 6) as u32 - 1))
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a non-string panic".into())
+}
 
 impl Runtime {
-    pub(crate) async fn process(&self, item: WorkItem) {
-        let Some(tenant) = self.tenants.get(&item.tenant) else { return };
-        let mut delay = Duration::from_millis(200);
-        for attempt in 1..=ATTEMPTS {
-            match self.process_once(&tenant, item.inbox_id).await {
-                Ok(queued) => {
-                    self.metrics.updates_processed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    for o in queued {
-                        self.deliver(&tenant.info.id, o.chat_id, o.id);
-                    }
-                    return;
+    /// One unit of a chat's lane: its oldest pending update, if due.
+    pub(crate) async fn process_next(&self, tenant: TenantId, chat: Option<i64>) -> Step {
+        let Some(tenant) = self.tenants.get(&tenant) else { return Step::Park };
+        let row = match next_pending(&tenant, chat).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Step::Idle,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.info.id, error = %format!("{e:#}"), "processing paused: storage failed");
+                return Step::Park;
+            }
+        };
+        if let Some(wait) = row.next_attempt_at.and_then(|at| (at - Utc::now()).to_std().ok()).filter(|w| !w.is_zero()) {
+            return Step::Later(wait);
+        }
+        let (id, attempts) = (row.id, row.attempts);
+        let outcome = AssertUnwindSafe(self.process_row(&tenant, row)).catch_unwind().await;
+        let recorded = match outcome {
+            Ok(Ok(kicks)) => {
+                self.metrics.updates_processed.fetch_add(1, Ordering::Relaxed);
+                for chat in kicks {
+                    self.deliver(&tenant.info.id, chat);
                 }
-                Err(e) if attempt < ATTEMPTS && matches!(e, RuntimeError::Internal(_)) => {
-                    tracing::warn!(tenant = %tenant.info.id, inbox_id = item.inbox_id, attempt, error = %format!("{e:#}"), "update failed, retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 4;
+                return Step::More;
+            }
+            Ok(Err(e @ RuntimeError::Internal(_))) => {
+                let attempt = attempts + 1;
+                let why = format!("{e:#}");
+                if attempt >= MAX_UPDATE_ATTEMPTS {
+                    tracing::error!(tenant = %tenant.info.id, inbox_id = id, attempt, error = %why, "update given up after repeated failures");
+                    self.metrics.updates_failed.fetch_add(1, Ordering::Relaxed);
+                    mark_failed(&tenant, id, attempt, &why).await
+                } else {
+                    let wait = retry_backoff(attempt);
+                    tracing::warn!(tenant = %tenant.info.id, inbox_id = id, attempt, wait_ms = wait.as_millis() as u64, error = %why, "update failed; will retry");
+                    self.metrics.updates_retried.fetch_add(1, Ordering::Relaxed);
+                    schedule_retry(&tenant, id, attempt, wait, &why).await
                 }
-                Err(e) => {
-                    tracing::error!(tenant = %tenant.info.id, inbox_id = item.inbox_id, error = %format!("{e:#}"), "update failed");
-                    self.metrics.updates_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    if let Err(e2) = mark_failed(&tenant, item.inbox_id, &format!("{e:#}")).await {
-                        tracing::error!(tenant = %tenant.info.id, inbox_id = item.inbox_id, error = %format!("{e2:#}"), "could not record the failure");
-                    }
-                    return;
-                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(tenant = %tenant.info.id, inbox_id = id, error = %e, "update refused");
+                self.metrics.updates_failed.fetch_add(1, Ordering::Relaxed);
+                mark_failed(&tenant, id, attempts, &e.to_string()).await
+            }
+            Err(panic) => {
+                let why = format!("the handler panicked: {}", panic_message(panic.as_ref()));
+                tracing::error!(tenant = %tenant.info.id, inbox_id = id, error = %why, "update handler panicked");
+                self.metrics.updates_panicked.fetch_add(1, Ordering::Relaxed);
+                self.metrics.updates_failed.fetch_add(1, Ordering::Relaxed);
+                mark_failed(&tenant, id, attempts, &why).await
+            }
+        };
+        match recorded {
+            Ok(()) => Step::More,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.info.id, inbox_id = id, error = %format!("{e:#}"), "could not record a failed update; the sweep will retry it");
+                Step::Park
             }
         }
     }
 
-    async fn process_once(&self, tenant: &Arc<Tenant>, inbox_id: i64) -> Result<Vec<outbox::Model>, RuntimeError> {
-        let txn = tenant.db.begin().await?;
-        let Some(row) = inbox::Entity::find_by_id(inbox_id).one(&txn).await? else { return Ok(vec![]) };
-        if row.status != inbox::PENDING {
-            return Ok(vec![]);
+    /// Handles one pending update; returns the chats that got messages.
+    async fn process_row(&self, tenant: &Arc<Tenant>, row: inbox::Model) -> Result<Vec<i64>, RuntimeError> {
+        if cfg!(debug_assertions) && row.payload.contains("tikethet-test-panic") {
+            // Lets the end-to-end tests prove that a panicking handler is
+            // caught; never compiled into release builds.
+            panic!("test panic requested by the update");
         }
-        let update: Update = serde_json::from_str(&row.payload).context("stored update no longer parses")?;
-        let mut queued = Vec::new();
-        let outcome = match update.kind {
-            UpdateKind::Message(msg) => self.on_message(tenant, &txn, &msg, &mut queued).await?,
-            _ => inbox::IGNORED,
-        };
-        let mut am: inbox::ActiveModel = row.into();
-        am.status = Set(outcome.to_owned());
-        am.processed_at = Set(Some(Utc::now()));
-        am.update(&txn).await?;
-        txn.commit().await?;
-        Ok(queued)
+        let update: Update =
+            serde_json::from_str(&row.payload).map_err(|e| Invalid::new("update", format!("the stored update no longer parses: {e}")))?;
+        match update.kind {
+            UpdateKind::Message(msg) => self.on_message(tenant, &row, &msg).await,
+            UpdateKind::CallbackQuery(q) => self.on_button_press(tenant, &row, &q).await,
+            _ => {
+                let txn = tenant.db.begin().await?;
+                if finish(&txn, row.id, inbox::IGNORED).await? {
+                    txn.commit().await?;
+                }
+                Ok(vec![])
+            }
+        }
     }
 
     fn text(&self, tenant: &Tenant, which: BotText, ctx: impl serde::Serialize) -> Result<String, RuntimeError> {
-        self.renderer
-            .bot_text(which, tenant.info.theme, &tenant.info.name, ctx)
-            .map_err(|e| RuntimeError::Internal(e.into()))
+        self.renderer.bot_text(which, tenant.info.theme, &tenant.info.name, ctx).map_err(|e| RuntimeError::Internal(e.into()))
     }
 
-    async fn on_message(
-        &self,
-        tenant: &Tenant,
-        txn: &DatabaseTransaction,
-        msg: &Message,
-        queued: &mut Vec<outbox::Model>,
-    ) -> Result<&'static str, RuntimeError> {
-        // A support desk talks to customers one to one; groups are ignored.
-        if !matches!(msg.chat.kind, ChatKind::Private(_)) {
-            return Ok(inbox::IGNORED);
-        }
-        let Some(from) = msg.from.as_ref().filter(|u| !u.is_bot) else { return Ok(inbox::IGNORED) };
+    async fn on_message(&self, tenant: &Arc<Tenant>, row: &inbox::Model, msg: &Message) -> Result<Vec<i64>, RuntimeError> {
+        let mut kicks = Vec::new();
         let chat = msg.chat.id.0;
+        let txn = tenant.db.begin().await?;
+        // A support desk talks to customers one to one; groups are ignored.
+        let from = msg.from.as_ref().filter(|u| !u.is_bot);
+        let (true, Some(from)) = (matches!(msg.chat.kind, ChatKind::Private(_)), from) else {
+            return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
+        };
         if tenant.info.status == TenantStatus::Suspended {
             let notice = self.text(tenant, BotText::Suspended, ())?;
-            queued.push(tickets::enqueue(txn, chat, notice, None).await?);
-            return Ok(inbox::IGNORED);
+            kicks.push(tickets::enqueue(&txn, chat, notice, None).await?.chat_id);
+            return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
-        let profile = TelegramProfile {
-            telegram_id: from.id.0 as i64,
-            first_name: from.first_name.clone(),
-            last_name: from.last_name.clone(),
-            username: from.username.clone(),
-            language_code: from.language_code.clone(),
-        };
-        let user = tickets::upsert_user(txn, &profile, tenant.info.owner_telegram_id).await?;
+        let user = tickets::upsert_user(&txn, &profile_of(from), tenant.info.owner_telegram_id).await?;
         if user.blocked {
-            return Ok(inbox::IGNORED);
+            return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
-        let first_name = user.first_name.clone();
         let Some(text) = msg.text().or(msg.caption()) else {
             let t = self.text(tenant, BotText::Unsupported, ())?;
-            queued.push(tickets::enqueue(txn, chat, t, None).await?);
-            return Ok(inbox::DONE);
+            kicks.push(tickets::enqueue(&txn, chat, t, None).await?.chat_id);
+            return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         };
         if let Some(command) = command_of(text, &tenant.info.bot_username) {
             let reply = match command {
-                "start" => self.text(tenant, BotText::Welcome, minijinja_ctx(&first_name))?,
+                "start" => self.text(tenant, BotText::Welcome, serde_json::json!({ "first_name": user.first_name }))?,
                 _ => self.text(tenant, BotText::Help, ())?,
             };
-            queued.push(tickets::enqueue(txn, chat, reply, None).await?);
-            return Ok(inbox::DONE);
+            kicks.push(tickets::enqueue(&txn, chat, reply, None).await?.chat_id);
+            return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
+        if let Some(ticket) = routing_stage(row) {
+            // A previous try opened the ticket; only its routing is left.
+            txn.commit().await?;
+            return self.route_ticket(tenant, Some(row.id), ticket, kicks).await;
+        }
+        let plugins = self.enabled_plugins(&txn).await?;
+        if plugins.is_empty() {
+            // The common case needs one transaction.
+            self.apply_message(tenant, &txn, &user, chat, text, &[], false, &mut kicks).await?;
+            return commit_finished(txn, row.id, inbox::DONE, kicks).await;
+        }
+        let active = tickets::active_ticket_of(&txn, UserId(user.id)).await?;
+        txn.commit().await?;
 
-        let viewer = tickets::Viewer::from_user(&user)?;
-        let active = tickets::active_ticket_of(txn, UserId(user.id)).await?;
         let event = tikethet_plugins::MessageEvent {
             ticket_id: active.as_ref().map(|t| t.id),
             customer_telegram_id: user.telegram_id,
@@ -134,21 +192,56 @@ impl Runtime {
             text: text.to_owned(),
             sent_at: msg.date.timestamp_millis().max(0) as u64,
         };
-        let plan = self.plugins_on_message(tenant, txn, &event, queued).await?;
-        for a in &plan.actions {
+        let runs = self.run_plugins(tenant, plugins, HookEvent::OnMessage(event)).await;
+
+        let txn = tenant.db.begin().await?;
+        if !still_pending(&txn, row.id).await? {
+            return Ok(vec![]);
+        }
+        self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
+        let (actions, stopped) = actions_of(&runs);
+        let created = self.apply_message(tenant, &txn, &user, chat, text, &actions, stopped, &mut kicks).await?;
+        match created {
+            Some(ticket) => {
+                set_stage(&txn, row.id, &format!("route:{ticket}")).await?;
+                txn.commit().await?;
+                self.route_ticket(tenant, Some(row.id), ticket, kicks).await
+            }
+            None => commit_finished(txn, row.id, inbox::DONE, kicks).await,
+        }
+    }
+
+    /// The default handling of a customer's message after the plugins:
+    /// their replies, then the message into the customer's open ticket or a
+    /// new one, then their ticket actions. Returns a ticket it opened.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_message(
+        &self,
+        tenant: &Tenant,
+        txn: &DatabaseTransaction,
+        user: &users::Model,
+        chat: i64,
+        text: &str,
+        actions: &[Action],
+        stopped: bool,
+        kicks: &mut Vec<i64>,
+    ) -> Result<Option<i64>, RuntimeError> {
+        for a in actions {
             if let Action::Reply { text, buttons } = a {
                 let buttons: Vec<(String, String)> = buttons.iter().map(|b| (b.text.clone(), b.data.clone())).collect();
-                queued.push(tickets::enqueue_with_buttons(txn, chat, text.clone(), &buttons).await?);
+                kicks.push(tickets::enqueue_with_buttons(txn, chat, text.clone(), None, &buttons).await?.chat_id);
             }
         }
-        let ticket = match (plan.stopped, active) {
+        let viewer = tickets::Viewer::from_user(user)?;
+        let active = tickets::active_ticket_of(txn, UserId(user.id)).await?;
+        let (ticket, created) = match (stopped, active) {
             // A plugin handled it: the message is not added anywhere.
-            (true, active) => active.map(|t| (t, false)),
+            (true, active) => (active, false),
             (false, Some(t)) => {
                 let text = crate::domain::MessageText::parse(text)?;
                 // A customer writing in their own ticket: nothing to deliver.
                 tickets::add_message(txn, &viewer, t.clone(), &text, false, |_| Ok(String::new())).await?;
-                Some((t, false))
+                (Some(t), false)
             }
             (false, None) => {
                 let ticket = tickets::create_ticket(
@@ -159,66 +252,149 @@ impl Runtime {
                     Priority::Normal,
                 )
                 .await?;
-                self.metrics.tickets_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let reply = self.text(
-                    tenant,
-                    BotText::TicketOpened,
-                    serde_json::json!({ "number": ticket.id, "title": ticket.title }),
-                )?;
-                queued.push(tickets::enqueue(txn, chat, reply, None).await?);
-                Some((ticket, true))
+                self.metrics.tickets_opened.fetch_add(1, Ordering::Relaxed);
+                let reply = self.text(tenant, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;
+                kicks.push(tickets::enqueue(txn, chat, reply, None).await?.chat_id);
+                (Some(ticket), true)
             }
         };
-        if let Some((ticket, created)) = ticket {
-            let id = TicketId(ticket.id);
-            for a in &plan.actions {
-                apply_action(txn, id, a).await?;
+        let Some(ticket) = ticket else { return Ok(None) };
+        for a in actions {
+            apply_action(txn, TicketId(ticket.id), a).await?;
+        }
+        Ok(created.then_some(ticket.id))
+    }
+
+    /// Runs the `on-ticket-created` plugins for a ticket and applies their
+    /// routing in the tenant's plugin order (later plugins win). With an
+    /// inbox row, its "done" mark commits with the routing.
+    pub(crate) async fn route_ticket(&self, tenant: &Tenant, inbox_id: Option<i64>, ticket_id: i64, mut kicks: Vec<i64>) -> Result<Vec<i64>, RuntimeError> {
+        let txn = tenant.db.begin().await?;
+        let ticket = tickets::tickets_by_id(&txn, ticket_id).await?;
+        let customer = match &ticket {
+            Some(t) => users::Entity::find_by_id(t.customer_id).one(&txn).await?,
+            None => None,
+        };
+        let plugins = self.enabled_plugins(&txn).await?;
+        txn.commit().await?;
+        let runs = match (&ticket, &customer) {
+            (Some(t), Some(c)) if !plugins.is_empty() => {
+                let event = tikethet_plugins::TicketEvent {
+                    ticket_id: t.id,
+                    title: t.title.clone(),
+                    description: t.description.clone(),
+                    priority: plugin_priority(&t.priority),
+                    customer_telegram_id: c.telegram_id,
+                    customer_name: c.first_name.clone(),
+                };
+                self.run_plugins(tenant, plugins, HookEvent::OnTicketCreated(event)).await
             }
-            if created {
-                self.route_new_ticket(tenant, txn, &ticket, &user.first_name, user.telegram_id, queued).await?;
+            _ => Vec::new(),
+        };
+        let txn = tenant.db.begin().await?;
+        if let Some(row) = inbox_id {
+            if !still_pending(&txn, row).await? {
+                return Ok(vec![]);
             }
         }
-        Ok(inbox::DONE)
+        self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
+        if ticket.is_some() {
+            let id = TicketId(ticket_id);
+            for r in routings_of(&runs) {
+                if let Some(c) = &r.category {
+                    tickets::set_category(&txn, id, c).await?;
+                }
+                if let Some(p) = r.priority {
+                    tickets::set_priority(&txn, id, domain_priority(p)).await?;
+                }
+                if let Some(a) = &r.assignee {
+                    tickets::assign_by_username(&txn, id, a).await?;
+                }
+                for t in &r.tags {
+                    tickets::add_tag(&txn, id, t).await?;
+                }
+            }
+        }
+        match inbox_id {
+            Some(row) => commit_finished(txn, row, inbox::DONE, kicks).await,
+            None => {
+                txn.commit().await?;
+                Ok(kicks)
+            }
+        }
+    }
+
+    /// An inline button pressed under one of the bot's messages: the press
+    /// is answered (Telegram shows a spinner until it is) and handed to the
+    /// plugins that take buttons (contract 1.1.0 and later); their replies
+    /// go to the chat and their ticket actions to the customer's open ticket.
+    async fn on_button_press(&self, tenant: &Arc<Tenant>, row: &inbox::Model, q: &CallbackQuery) -> Result<Vec<i64>, RuntimeError> {
+        let mut kicks = Vec::new();
+        let chat = q.from.id.0 as i64;
+        let txn = tenant.db.begin().await?;
+        if q.from.is_bot || tenant.info.status == TenantStatus::Suspended {
+            let out = commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
+            self.answer_press(tenant, q).await;
+            return out;
+        }
+        let user = tickets::upsert_user(&txn, &profile_of(&q.from), tenant.info.owner_telegram_id).await?;
+        let plugins = if user.blocked { Vec::new() } else { self.enabled_plugins(&txn).await? };
+        let active = tickets::active_ticket_of(&txn, UserId(user.id)).await?;
+        txn.commit().await?;
+        let event = tikethet_plugins::ButtonEvent {
+            ticket_id: active.as_ref().map(|t| t.id),
+            customer_telegram_id: user.telegram_id,
+            customer_name: user.first_name.clone(),
+            customer_username: user.username.clone(),
+            language_code: user.language_code.clone(),
+            data: q.data.clone().unwrap_or_default(),
+            message_text: q.regular_message().and_then(|m| m.text()).map(str::to_owned),
+        };
+        let runs = if plugins.is_empty() { Vec::new() } else { self.run_plugins(tenant, plugins, HookEvent::OnButton(event)).await };
+        let txn = tenant.db.begin().await?;
+        if !still_pending(&txn, row.id).await? {
+            return Ok(vec![]);
+        }
+        self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
+        let (actions, _) = actions_of(&runs);
+        for a in &actions {
+            if let Action::Reply { text, buttons } = a {
+                let buttons: Vec<(String, String)> = buttons.iter().map(|b| (b.text.clone(), b.data.clone())).collect();
+                kicks.push(tickets::enqueue_with_buttons(&txn, chat, text.clone(), None, &buttons).await?.chat_id);
+            }
+        }
+        if let Some(t) = &active {
+            for a in &actions {
+                apply_action(&txn, TicketId(t.id), a).await?;
+            }
+        }
+        let out = commit_finished(txn, row.id, inbox::DONE, kicks).await;
+        self.answer_press(tenant, q).await;
+        out
+    }
+
+    /// Answers a button press. After the commit and best effort: a press
+    /// left unanswered only shows a spinner for a while.
+    async fn answer_press(&self, tenant: &Tenant, q: &CallbackQuery) {
+        if let Err(e) = tenant.bot.answer_callback_query(q.id.clone()).cache_time(0).await {
+            tracing::info!(tenant = %tenant.info.id, error = %e, "could not answer a button press");
+        }
     }
 }
 
-impl Runtime {
-    /// Runs the `on-ticket-created` plugins for a new ticket and applies
-    /// their routing in the tenant's plugin order (later plugins win).
-    pub(crate) async fn route_new_ticket(
-        &self,
-        tenant: &Tenant,
-        txn: &DatabaseTransaction,
-        ticket: &crate::entities::tickets::Model,
-        customer_name: &str,
-        customer_telegram_id: i64,
-        queued: &mut Vec<outbox::Model>,
-    ) -> Result<(), RuntimeError> {
-        let event = tikethet_plugins::TicketEvent {
-            ticket_id: ticket.id,
-            title: ticket.title.clone(),
-            description: ticket.description.clone(),
-            priority: plugin_priority(&ticket.priority),
-            customer_telegram_id,
-            customer_name: customer_name.to_owned(),
-        };
-        let id = TicketId(ticket.id);
-        for r in self.plugins_on_ticket_created(tenant, txn, &event, queued).await? {
-            if let Some(c) = &r.category {
-                tickets::set_category(txn, id, c).await?;
-            }
-            if let Some(p) = r.priority {
-                tickets::set_priority(txn, id, domain_priority(p)).await?;
-            }
-            if let Some(a) = &r.assignee {
-                tickets::assign_by_username(txn, id, a).await?;
-            }
-            for t in &r.tags {
-                tickets::add_tag(txn, id, t).await?;
-            }
-        }
-        Ok(())
+fn profile_of(from: &teloxide::types::User) -> TelegramProfile {
+    TelegramProfile {
+        telegram_id: from.id.0 as i64,
+        first_name: from.first_name.clone(),
+        last_name: from.last_name.clone(),
+        username: from.username.clone(),
+        language_code: from.language_code.clone(),
     }
+}
+
+/// The ticket a previous try of this update opened, when routing is left.
+fn routing_stage(row: &inbox::Model) -> Option<i64> {
+    row.stage.as_deref()?.strip_prefix("route:")?.parse().ok()
 }
 
 fn plugin_priority(p: &str) -> tikethet_plugins::Priority {
@@ -239,7 +415,7 @@ fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
     }
 }
 
-/// Applies one of a plugin's ticket actions (replies were sent already).
+/// Applies one of a plugin's ticket actions (replies were queued already).
 async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Result<(), RuntimeError> {
     match a {
         Action::Reply { .. } | Action::Stop => {}
@@ -252,10 +428,6 @@ async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Re
         Action::Note { text } => tickets::add_note(txn, id, text).await?,
     }
     Ok(())
-}
-
-fn minijinja_ctx(first_name: &str) -> serde_json::Value {
-    serde_json::json!({ "first_name": first_name })
 }
 
 /// The command of a message (`/start`, `/help@AcmeBot`), lowercased; `None`
@@ -273,22 +445,91 @@ fn command_of<'a>(text: &'a str, bot_username: &str) -> Option<&'a str> {
     })
 }
 
-async fn mark_failed(tenant: &Tenant, inbox_id: i64, error: &str) -> anyhow::Result<()> {
+/// The chat's oldest pending update (`None` chat: updates without one).
+async fn next_pending(tenant: &Tenant, chat: Option<i64>) -> anyhow::Result<Option<inbox::Model>> {
     let txn = tenant.db.begin().await?;
-    if let Some(row) = inbox::Entity::find_by_id(inbox_id).one(&txn).await? {
-        let mut am: inbox::ActiveModel = row.into();
-        am.status = Set(inbox::FAILED.to_owned());
-        am.error = Set(Some(error.chars().take(2000).collect()));
-        am.processed_at = Set(Some(Utc::now()));
-        am.update(&txn).await?;
+    let q = inbox::Entity::find().filter(inbox::Column::Status.eq(inbox::PENDING));
+    let q = match chat {
+        Some(c) => q.filter(inbox::Column::ChatId.eq(c)),
+        None => q.filter(inbox::Column::ChatId.is_null()),
+    };
+    let row = q.order_by_asc(inbox::Column::Id).one(&txn).await.context("failed to read the next update")?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+/// Whether the row is still pending, locking it for this transaction (a
+/// row finished meanwhile must not get its effects twice).
+async fn still_pending(txn: &DatabaseTransaction, id: i64) -> Result<bool, RuntimeError> {
+    let n = inbox::Entity::update_many()
+        .col_expr(inbox::Column::Status, Expr::value(inbox::PENDING))
+        .filter(inbox::Column::Id.eq(id))
+        .filter(inbox::Column::Status.eq(inbox::PENDING))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+async fn set_stage(txn: &DatabaseTransaction, id: i64, stage: &str) -> Result<(), RuntimeError> {
+    inbox::Entity::update_many().col_expr(inbox::Column::Stage, Expr::value(stage)).filter(inbox::Column::Id.eq(id)).exec(txn).await?;
+    Ok(())
+}
+
+/// Marks a pending row finished in this transaction; false when it was not
+/// pending any more (then nothing must be committed).
+async fn finish(txn: &DatabaseTransaction, id: i64, status: &str) -> Result<bool, RuntimeError> {
+    let n = inbox::Entity::update_many()
+        .col_expr(inbox::Column::Status, Expr::value(status))
+        .col_expr(inbox::Column::ProcessedAt, Expr::value(Utc::now()))
+        .col_expr(inbox::Column::Stage, Expr::value(Option::<String>::None))
+        .col_expr(inbox::Column::NextAttemptAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+        .filter(inbox::Column::Id.eq(id))
+        .filter(inbox::Column::Status.eq(inbox::PENDING))
+        .exec(txn)
+        .await?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+async fn commit_finished(txn: DatabaseTransaction, id: i64, status: &str, kicks: Vec<i64>) -> Result<Vec<i64>, RuntimeError> {
+    if !finish(&txn, id, status).await? {
+        return Ok(vec![]);
     }
+    txn.commit().await?;
+    Ok(kicks)
+}
+
+async fn schedule_retry(tenant: &Tenant, id: i64, attempt: i32, wait: Duration, why: &str) -> anyhow::Result<()> {
+    let txn = tenant.db.begin().await?;
+    inbox::Entity::update_many()
+        .col_expr(inbox::Column::Attempts, Expr::value(attempt))
+        .col_expr(inbox::Column::NextAttemptAt, Expr::value(Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default()))
+        .col_expr(inbox::Column::Error, Expr::value(why.chars().take(2000).collect::<String>()))
+        .filter(inbox::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn mark_failed(tenant: &Tenant, id: i64, attempts: i32, error: &str) -> anyhow::Result<()> {
+    let txn = tenant.db.begin().await?;
+    inbox::Entity::update_many()
+        .col_expr(inbox::Column::Status, Expr::value(inbox::FAILED))
+        .col_expr(inbox::Column::Attempts, Expr::value(attempts))
+        .col_expr(inbox::Column::Error, Expr::value(error.chars().take(2000).collect::<String>()))
+        .col_expr(inbox::Column::ProcessedAt, Expr::value(Utc::now()))
+        .filter(inbox::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::command_of;
+    use super::*;
 
     #[test]
     fn commands() {
@@ -297,5 +538,12 @@ mod tests {
         assert_eq!(command_of("/start@OtherBot", "AcmeBot"), None);
         assert_eq!(command_of("/whatever", "AcmeBot"), Some("unknown"));
         assert_eq!(command_of("hello /start", "AcmeBot"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        let w: Vec<u64> = (1..=5).map(|a| retry_backoff(a).as_secs()).collect();
+        assert_eq!(w, vec![1, 4, 16, 64, 256]);
+        assert_eq!(retry_backoff(100).as_secs(), 1024);
     }
 }

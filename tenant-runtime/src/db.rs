@@ -206,6 +206,27 @@ impl Storage {
         Ok(tikethet_migrations::latest_tenant_version())
     }
 
+    /// Whether a tenant's schema or file exists (a new tenant must not
+    /// inherit one left over).
+    pub async fn tenant_storage_exists(&self, storage_name: &str) -> anyhow::Result<bool> {
+        match &self.inner.backend {
+            Backend::Sqlite { tenants_dir, .. } => Ok(tenants_dir.join(storage_name).exists()),
+            Backend::Postgres { .. } => {
+                let row = self
+                    .inner
+                    .control
+                    .query_one_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT 1 AS found FROM pg_namespace WHERE nspname = $1",
+                        [storage_name.into()],
+                    ))
+                    .await
+                    .context("failed to look for a tenant schema")?;
+                Ok(row.is_some())
+            }
+        }
+    }
+
     /// Removes a tenant's schema or file with everything in it.
     pub async fn drop_tenant(&self, storage_name: &str) -> anyhow::Result<()> {
         match &self.inner.backend {

@@ -29,9 +29,20 @@ pub enum RuntimeError {
 }
 
 impl From<sea_orm::DbErr> for RuntimeError {
+    /// The one place a database error is classified: a unique-constraint
+    /// violation is a conflict with what another request just wrote (409),
+    /// everything else is ours (500).
     fn from(e: sea_orm::DbErr) -> Self {
+        if is_unique_violation(&e) {
+            return RuntimeError::Conflict("this was just created or changed by another request; reload and try again".into());
+        }
         RuntimeError::Internal(anyhow::Error::new(e).context("database operation failed"))
     }
+}
+
+/// Whether a database error is a unique-constraint violation, on either backend.
+pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
+    matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;

@@ -1,7 +1,16 @@
 //! Tenant plugins in the conversation: `on-message` before the default
-//! handling, `on-ticket-created` after a ticket opens. A failing plugin never
-//! breaks the conversation: the event goes on without it, the failure is
-//! recorded with its input, and after
+//! handling, `on-ticket-created` after a ticket opens, `on-button` when an
+//! inline button is pressed.
+//!
+//! Calls happen in three steps so that no plugin runs inside a database
+//! transaction or on the async workers: the enabled plugins are read
+//! ([`Runtime::enabled_plugins`]), the calls run on the plugin pool with the
+//! tenant's share ([`Runtime::run_plugins`]) holding no connection, and the
+//! results are recorded ([`Runtime::record_runs`]) in the transaction that
+//! also marks the update done, so a crash never applies them twice.
+//!
+//! A failing plugin never breaks the conversation: the event goes on
+//! without it, the failure is recorded with its input, and after
 //! [`MAX_CONSECUTIVE_FAILURES`](tikethet_plugins::limits::MAX_CONSECUTIVE_FAILURES)
 //! in a row the plugin is switched off and the tenant's admins are told.
 
@@ -14,34 +23,46 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tikethet_plugins::limits::MAX_CONSECUTIVE_FAILURES;
-use tikethet_plugins::{Action, CallContext, Failure, Loaded, MessageEvent, Routing, TicketEvent};
+use tikethet_plugins::{Action, CallContext, Failure, HookEvent, HookOutput, Loaded, Outcome, Routing};
 
 use crate::Runtime;
 use crate::domain::Role;
-use crate::entities::{outbox, plugin_failures, plugins, usage_counters, users};
-use crate::error::{Result, RuntimeError};
+use crate::entities::{plugin_failures, plugins, usage_counters, users};
+use crate::error::Result;
 use crate::tenant::Tenant;
 use crate::tickets;
 
-/// An enabled plugin as the worker needs it (without its bytes).
-struct Enabled {
-    id: i64,
-    name: String,
-    hash: String,
-    config: String,
-    kv: String,
+/// How an enabled plugin reaches the pool: prepared already, or as bytes
+/// to compile there.
+#[derive(Clone)]
+enum Prepared {
+    Ready(Loaded),
+    Bytes(std::sync::Arc<Vec<u8>>),
 }
 
-/// What the `on-message` plugins asked for.
-#[derive(Default)]
-pub(crate) struct MessagePlan {
-    pub actions: Vec<Action>,
-    /// A plugin said `stop`: no default handling.
-    pub stopped: bool,
+/// An enabled plugin, read before the calls.
+#[derive(Clone)]
+pub(crate) struct Enabled {
+    id: i64,
+    pub name: String,
+    config: String,
+    kv: String,
+    prepared: Prepared,
+}
+
+/// One plugin's call and what came of it.
+pub(crate) struct Run {
+    plugin: Enabled,
+    hook: &'static str,
+    /// The event, replayable with `tikethet plugin run --event`.
+    input: String,
+    pub result: std::result::Result<Outcome<HookOutput>, Failure>,
 }
 
 impl Runtime {
-    async fn enabled_plugins(&self, txn: &DatabaseTransaction) -> Result<Vec<Enabled>> {
+    /// The tenant's enabled plugins in order, each prepared or with its
+    /// bytes (read only for plugins not prepared in memory).
+    pub(crate) async fn enabled_plugins(&self, txn: &DatabaseTransaction) -> Result<Vec<Enabled>> {
         let rows: Vec<(i64, String, String, String, String)> = plugins::Entity::find()
             .select_only()
             .columns([plugins::Column::Id, plugins::Column::Name, plugins::Column::Hash, plugins::Column::Config, plugins::Column::Kv])
@@ -51,84 +72,77 @@ impl Runtime {
             .into_tuple()
             .all(txn)
             .await?;
-        Ok(rows.into_iter().map(|(id, name, hash, config, kv)| Enabled { id, name, hash, config, kv }).collect())
-    }
-
-    async fn loaded(&self, txn: &DatabaseTransaction, p: &Enabled) -> Result<std::result::Result<Loaded, Failure>> {
-        if let Some(l) = self.plugins.cached(&p.hash) {
-            return Ok(Ok(l));
-        }
-        let row = plugins::Entity::find_by_id(p.id).one(txn).await?.ok_or(RuntimeError::NotFound("plugin"))?;
-        Ok(self.plugins.load(&row.component))
-    }
-
-    /// Runs the `on-message` hooks in the tenant's order.
-    pub(crate) async fn plugins_on_message(
-        &self,
-        tenant: &Tenant,
-        txn: &DatabaseTransaction,
-        event: &MessageEvent,
-        queued: &mut Vec<outbox::Model>,
-    ) -> Result<MessagePlan> {
-        let mut plan = MessagePlan::default();
-        let enabled = self.enabled_plugins(txn).await?;
-        for p in &enabled {
-            let input = serde_json::to_string(&tikethet_plugins::HookEvent::OnMessage(event.clone())).unwrap_or_default();
-            let result = match self.loaded(txn, p).await? {
-                Ok(l) => self.plugins.on_message(&l, self.call_context(p), event),
-                Err(f) => Err(f),
-            };
-            match result {
-                Ok(out) => {
-                    record_success(txn, p, &out.kv).await?;
-                    let stop = out.output.iter().any(|a| matches!(a, Action::Stop));
-                    plan.actions.extend(out.output.into_iter().filter(|a| !matches!(a, Action::Stop)));
-                    if stop {
-                        plan.stopped = true;
-                        break;
-                    }
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, name, hash, config, kv) in rows {
+            let prepared = match self.plugins.cached(&hash) {
+                Some(l) => Prepared::Ready(l),
+                None => {
+                    let bytes: Option<Vec<u8>> = plugins::Entity::find_by_id(id)
+                        .select_only()
+                        .column(plugins::Column::Component)
+                        .into_tuple()
+                        .one(txn)
+                        .await?;
+                    let Some(bytes) = bytes else { continue };
+                    Prepared::Bytes(std::sync::Arc::new(bytes))
                 }
-                Err(f) => self.record_failure(tenant, txn, p, "on-message", &f, input, queued).await?,
+            };
+            out.push(Enabled { id, name, config, kv, prepared });
+        }
+        Ok(out)
+    }
+
+    /// Runs one hook of each plugin in order on the plugin pool, with no
+    /// transaction open. With `stop_on_stop`, a plugin answering `stop`
+    /// ends the round (`on-message`, `on-button`).
+    pub(crate) async fn run_plugins(&self, tenant: &Tenant, plugins: Vec<Enabled>, event: HookEvent) -> Vec<Run> {
+        let hook = match &event {
+            HookEvent::OnMessage(_) => "on-message",
+            HookEvent::OnTicketCreated(_) => "on-ticket-created",
+            HookEvent::OnButton(_) => "on-button",
+        };
+        let input = serde_json::to_string(&event).unwrap_or_default();
+        let event = std::sync::Arc::new(event);
+        let mut runs = Vec::with_capacity(plugins.len());
+        for p in plugins {
+            let ctx = CallContext {
+                config: p.config.clone(),
+                kv: serde_json::from_str::<BTreeMap<String, String>>(&p.kv).unwrap_or_default(),
+                now_ms: u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0),
+            };
+            let prepared = p.prepared.clone();
+            let ev = event.clone();
+            let result = self
+                .on_plugin_pool(&tenant.info.id, move |host| {
+                    let loaded = match prepared {
+                        Prepared::Ready(l) => l,
+                        Prepared::Bytes(b) => host.load_within(&b, tikethet_plugins::limits::COMPILE_BUDGET)?,
+                    };
+                    host.run(&loaded, ctx, &ev)
+                })
+                .await
+                .and_then(|r| r);
+            let stop = matches!(&result, Ok(Outcome { output: HookOutput::Actions(a), .. }) if a.iter().any(|a| matches!(a, Action::Stop)));
+            runs.push(Run { plugin: p, hook, input: input.clone(), result });
+            if stop {
+                break;
             }
         }
-        meter(txn, enabled.len() as i64).await?;
-        Ok(plan)
+        runs
     }
 
-    /// Runs the `on-ticket-created` hooks; returns each plugin's routing in order.
-    pub(crate) async fn plugins_on_ticket_created(
-        &self,
-        tenant: &Tenant,
-        txn: &DatabaseTransaction,
-        event: &TicketEvent,
-        queued: &mut Vec<outbox::Model>,
-    ) -> Result<Vec<Routing>> {
-        let mut out_routing = Vec::new();
-        let enabled = self.enabled_plugins(txn).await?;
-        for p in &enabled {
-            let input = serde_json::to_string(&tikethet_plugins::HookEvent::OnTicketCreated(event.clone())).unwrap_or_default();
-            let result = match self.loaded(txn, p).await? {
-                Ok(l) => self.plugins.on_ticket_created(&l, self.call_context(p), event),
-                Err(f) => Err(f),
-            };
-            match result {
-                Ok(out) => {
-                    record_success(txn, p, &out.kv).await?;
-                    out_routing.push(out.output);
-                }
-                Err(f) => self.record_failure(tenant, txn, p, "on-ticket-created", &f, input, queued).await?,
+    /// Records what the calls did: each success's key-value store and
+    /// counters, each failure with its input (switching a plugin off after
+    /// too many in a row), and the day's usage. `kicks` collects chats that
+    /// got a message.
+    pub(crate) async fn record_runs(&self, tenant: &Tenant, txn: &DatabaseTransaction, runs: &[Run], kicks: &mut Vec<i64>) -> Result<()> {
+        for r in runs {
+            match &r.result {
+                Ok(out) => record_success(txn, &r.plugin, &out.kv).await?,
+                Err(f) => self.record_failure(tenant, txn, &r.plugin, r.hook, f, r.input.clone(), kicks).await?,
             }
         }
-        meter(txn, enabled.len() as i64).await?;
-        Ok(out_routing)
-    }
-
-    fn call_context(&self, p: &Enabled) -> CallContext {
-        CallContext {
-            config: p.config.clone(),
-            kv: serde_json::from_str::<BTreeMap<String, String>>(&p.kv).unwrap_or_default(),
-            now_ms: u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0),
-        }
+        meter(txn, runs.len() as i64).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -140,7 +154,7 @@ impl Runtime {
         hook: &str,
         f: &Failure,
         input: String,
-        queued: &mut Vec<outbox::Model>,
+        kicks: &mut Vec<i64>,
     ) -> Result<()> {
         self.metrics.plugin_failures.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(tenant = %tenant.info.id, plugin = %p.name, hook, kind = f.kind.as_str(), error = %f.message, "plugin failed");
@@ -157,9 +171,10 @@ impl Runtime {
         .await?;
         let Some(row) = plugins::Entity::find_by_id(p.id).one(txn).await? else { return Ok(()) };
         let failures = row.consecutive_failures + 1;
+        let was_enabled = row.enabled;
         let mut am: plugins::ActiveModel = row.into();
         am.consecutive_failures = Set(failures);
-        if failures >= MAX_CONSECUTIVE_FAILURES as i32 {
+        if was_enabled && failures >= MAX_CONSECUTIVE_FAILURES as i32 {
             let reason = format!("switched off after {failures} failures in a row; the last: {} ({})", f.message, f.kind.as_str());
             am.enabled = Set(false);
             am.disabled_reason = Set(Some(reason.chars().take(2000).collect()));
@@ -171,13 +186,37 @@ impl Runtime {
                 .await?;
             let text = format!("⚠️ Plugin «{}» was switched off after {failures} failures in a row. Last error ({}): {}", p.name, f.kind.as_str(), f.message);
             for a in admins {
-                queued.push(tickets::enqueue(txn, a.telegram_id, text.chars().take(4000).collect(), None).await?);
+                kicks.push(tickets::enqueue(txn, a.telegram_id, text.clone(), None).await?.chat_id);
             }
         }
         am.updated_at = Set(Utc::now());
         am.update(txn).await?;
         Ok(())
     }
+}
+
+/// The actions of `on-message` and `on-button` runs in order, and whether a
+/// plugin said `stop` (which is not itself returned).
+pub(crate) fn actions_of(runs: &[Run]) -> (Vec<Action>, bool) {
+    let mut actions = Vec::new();
+    let mut stopped = false;
+    for r in runs {
+        if let Ok(Outcome { output: HookOutput::Actions(out), .. }) = &r.result {
+            stopped |= out.iter().any(|a| matches!(a, Action::Stop));
+            actions.extend(out.iter().filter(|a| !matches!(a, Action::Stop)).cloned());
+        }
+    }
+    (actions, stopped)
+}
+
+/// The routings of `on-ticket-created` runs, in order (later ones win).
+pub(crate) fn routings_of(runs: &[Run]) -> Vec<Routing> {
+    runs.iter()
+        .filter_map(|r| match &r.result {
+            Ok(Outcome { output: HookOutput::Routing(x), .. }) => Some(x.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 async fn record_success(txn: &DatabaseTransaction, p: &Enabled, kv: &BTreeMap<String, String>) -> Result<()> {

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::db::TenantDb;
 use crate::domain::TenantId;
 use crate::entities::inbox;
-use crate::{Runtime, WorkItem};
+use crate::Runtime;
 
 /// Telegram's updates are a few kilobytes; anything far larger is not one.
 pub const MAX_UPDATE_BYTES: usize = 1024 * 1024;
@@ -31,7 +31,7 @@ const MAX_BATCH: usize = 256;
 
 /// The update kinds the runtime acts on; every other kind is stored and
 /// acknowledged but not processed. Also the `allowed_updates` of `setWebhook`.
-pub const HANDLED_KINDS: &[&str] = &["message"];
+pub const HANDLED_KINDS: &[&str] = &["message", "callback_query"];
 
 /// What became of a delivered update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,8 +99,16 @@ fn classify(body: &[u8]) -> Classified {
     // into `UpdateKind::Error` rather than failing, so those (and bodies that
     // are not updates at all) take the slower path below for a precise reason.
     if let Ok(update) = serde_json::from_slice::<Update>(body) {
-        if let UpdateKind::Message(_) = update.kind {
-            return Classified { update_id: Some(update.id.0 as i64), chat_id: update.chat().map(|c| c.id.0), kind: "message".into(), error: None };
+        match &update.kind {
+            UpdateKind::Message(_) => {
+                return Classified { update_id: Some(update.id.0 as i64), chat_id: update.chat().map(|c| c.id.0), kind: "message".into(), error: None };
+            }
+            // A button press is ordered with the chat it was pressed in (the
+            // presser's id: a desk talks to customers in private chats).
+            UpdateKind::CallbackQuery(q) => {
+                return Classified { update_id: Some(update.id.0 as i64), chat_id: Some(q.from.id.0 as i64), kind: "callback_query".into(), error: None };
+            }
+            _ => {}
         }
     }
     let value: Value = match serde_json::from_slice(body) {
@@ -126,12 +134,24 @@ fn classify(body: &[u8]) -> Classified {
 impl Runtime {
     /// Takes one webhook delivery for the tenant behind `route`.
     pub async fn intake(&self, route: &str, secret: Option<&str>, body: &[u8]) -> Result<Intake, IntakeError> {
+        let tenant = self.webhook_tenant(route, secret)?;
+        self.intake_for(&tenant, body).await
+    }
+
+    /// The tenant a webhook delivery is for, once its route and secret
+    /// (compared in constant time) check out; before the body is read.
+    pub fn webhook_tenant(&self, route: &str, secret: Option<&str>) -> Result<std::sync::Arc<crate::Tenant>, IntakeError> {
         let tenant = self.tenants.by_route(route).ok_or(IntakeError::UnknownRoute)?;
         let expected = tenant.info.webhook_secret.as_bytes();
         let ok = secret.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected)));
         if !ok {
             return Err(IntakeError::BadSecret);
         }
+        Ok(tenant)
+    }
+
+    /// Stores one delivery for a tenant whose secret was checked.
+    pub async fn intake_for(&self, tenant: &crate::Tenant, body: &[u8]) -> Result<Intake, IntakeError> {
         if body.len() > MAX_UPDATE_BYTES {
             return Err(IntakeError::TooLarge);
         }
@@ -172,8 +192,8 @@ pub(crate) fn spawn_writer(runtime: Weak<crate::Inner>) -> mpsc::Sender<IntakeJo
             match result {
                 Ok(outcomes) => {
                     for (job, (outcome, inbox_id)) in jobs.into_iter().zip(outcomes) {
-                        if let (Intake::Stored, Some(id), Some(rt)) = (outcome, inbox_id, runtime.as_ref()) {
-                            rt.dispatch(WorkItem { tenant: job.tenant, chat: job.row.chat_id.unwrap_or(0), inbox_id: id });
+                        if let (Intake::Stored, Some(_), Some(rt)) = (outcome, inbox_id, runtime.as_ref()) {
+                            rt.dispatch(&job.tenant, job.row.chat_id);
                         }
                         let _ = job.reply.send(Ok(outcome));
                     }

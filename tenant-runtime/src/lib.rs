@@ -16,6 +16,7 @@ pub mod domain;
 pub mod entities;
 mod error;
 mod hooks;
+pub mod maintenance;
 pub mod intake;
 pub mod limiter;
 pub mod queue;
@@ -28,36 +29,47 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use anyhow::Context as _;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use teloxide::Bot;
 
-pub use error::{Result, RuntimeError};
+pub use error::{Result, RuntimeError, is_unique_violation};
 pub use tenant::{Registry, Tenant, TenantInfo, TenantStatus};
 
 use crate::db::Storage;
 use crate::domain::{BotToken, TenantId};
 use crate::entities::{inbox, outbox};
 use crate::limiter::Limiter;
-use crate::queue::KeyedSerial;
+use crate::queue::{Lanes, Shares, Step};
 
-/// Updates of different chats processed at once.
-pub const WORKER_CONCURRENCY: usize = 64;
-/// Chats sent to at once (each is still throttled by the limiter).
-pub const SENDER_CONCURRENCY: usize = 256;
-
-/// One stored update to process.
-#[derive(Debug, Clone)]
-pub struct WorkItem {
-    pub tenant: TenantId,
-    pub chat: i64,
-    pub inbox_id: i64,
-}
+/// Chats whose updates are processed at once, over all tenants. A worker
+/// holds a database connection only inside its short transactions (plugins
+/// run between them), so this stays below the PostgreSQL pool's size.
+pub const WORKER_CONCURRENCY: usize = 16;
+/// Of those, at most this many for one tenant.
+pub const WORKER_PER_TENANT: usize = 4;
+/// Chats sent to at once (each still throttled by the limiter), and per tenant.
+pub const SENDER_CONCURRENCY: usize = 64;
+pub const SENDER_PER_TENANT: usize = 8;
+/// Plugin calls at once (on blocking threads, never the async workers), and
+/// per tenant: a tenant whose plugins run to their deadline keeps to its share.
+pub const PLUGIN_CONCURRENCY: usize = 4;
+pub const PLUGIN_PER_TENANT: usize = 1;
+/// Chats with work held in memory at once; past it, chats wait in the
+/// database for the sweep.
+pub const MAX_OPEN_LANES: usize = 100_000;
+/// How often the sweep looks for rows left pending with no lane open.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Counters exported on `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
     pub updates_processed: AtomicU64,
     pub updates_failed: AtomicU64,
+    /// Failed tries that will be retried (storage errors, panics are not).
+    pub updates_retried: AtomicU64,
+    pub updates_panicked: AtomicU64,
+    /// Rows the retention job removed.
+    pub rows_pruned: AtomicU64,
     pub tickets_opened: AtomicU64,
     pub messages_sent: AtomicU64,
     pub messages_failed: AtomicU64,
@@ -72,6 +84,31 @@ pub struct RuntimeConfig {
     pub jwt_secret: Vec<u8>,
     pub limiter: Limiter,
     pub plugins: tikethet_plugins::PluginHost,
+    pub retention: Retention,
+}
+
+/// How long finished rows are kept before the retention job prunes them.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Processed, ignored and failed webhook updates.
+    pub inbox: chrono::Duration,
+    /// Sent and failed bot messages.
+    pub outbox: chrono::Duration,
+    /// Refresh tokens past their expiry or revocation.
+    pub sessions: chrono::Duration,
+    /// Recorded plugin failures.
+    pub plugin_failures: chrono::Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            inbox: chrono::Duration::days(7),
+            outbox: chrono::Duration::days(30),
+            sessions: chrono::Duration::days(7),
+            plugin_failures: chrono::Duration::days(30),
+        }
+    }
 }
 
 /// The shared runtime; cheap to clone.
@@ -85,13 +122,22 @@ pub struct Inner {
     pub tenants: Registry,
     pub renderer: tikethet_themes::Renderer,
     pub tokens: auth::Tokens,
+    /// Access tokens revoked before expiry.
+    pub denylist: auth::Denylist,
     pub metrics: Metrics,
     pub plugins: tikethet_plugins::PluginHost,
     telegram_api_url: url::Url,
     http: reqwest::Client,
     limiter: Limiter,
-    worker: KeyedSerial<(TenantId, i64), i64>,
-    sender: KeyedSerial<(TenantId, i64), i64>,
+    retention: Retention,
+    /// A lane per chat with updates to process (`None`: updates with no chat).
+    worker: Lanes<TenantId, Option<i64>>,
+    /// A lane per chat with messages to send.
+    sender: Lanes<TenantId, i64>,
+    /// Plugin calls: a blocking-thread pool with a per-tenant share.
+    plugin_slots: Shares<TenantId>,
+    /// 429s met per message (see the sender).
+    rate_limited: std::sync::Mutex<std::collections::HashMap<(TenantId, i64), u32>>,
     /// PostgreSQL's shared intake writers (empty on SQLite).
     pg_writers: Vec<tokio::sync::mpsc::Sender<intake::IntakeJob>>,
     self_ref: Weak<Inner>,
@@ -112,20 +158,22 @@ impl Runtime {
     pub fn new(cfg: RuntimeConfig) -> Runtime {
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             let w = weak.clone();
-            let worker = KeyedSerial::new(WORKER_CONCURRENCY, move |(tenant, chat): (TenantId, i64), inbox_id| {
+            let worker = Lanes::new(Shares::new(WORKER_CONCURRENCY, WORKER_PER_TENANT), MAX_OPEN_LANES, move |tenant: TenantId, chat| {
                 let rt = upgrade(&w);
                 Box::pin(async move {
-                    if let Some(rt) = rt {
-                        rt.process(WorkItem { tenant, chat, inbox_id }).await;
+                    match rt {
+                        Some(rt) => rt.process_next(tenant, chat).await,
+                        None => Step::Park,
                     }
                 })
             });
             let w = weak.clone();
-            let sender = KeyedSerial::new(SENDER_CONCURRENCY, move |(tenant, chat): (TenantId, i64), outbox_id| {
+            let sender = Lanes::new(Shares::new(SENDER_CONCURRENCY, SENDER_PER_TENANT), MAX_OPEN_LANES, move |tenant: TenantId, chat| {
                 let rt = upgrade(&w);
                 Box::pin(async move {
-                    if let Some(rt) = rt {
-                        rt.send_one(tenant, chat, outbox_id).await;
+                    match rt {
+                        Some(rt) => rt.send_next(tenant, chat).await,
+                        None => Step::Park,
                     }
                 })
             });
@@ -142,12 +190,19 @@ impl Runtime {
                 tenants: Registry::default(),
                 renderer: tikethet_themes::Renderer::new(),
                 tokens: auth::Tokens::new(&cfg.jwt_secret),
+                denylist: match cfg.limiter.redis_connection() {
+                    Some((conn, prefix)) => auth::Denylist::Redis { conn, prefix },
+                    None => auth::Denylist::local(),
+                },
                 metrics: Metrics::default(),
                 telegram_api_url: cfg.telegram_api_url,
                 http: teloxide::net::default_reqwest_settings().build().expect("the default HTTP client builds"),
                 limiter: cfg.limiter,
+                retention: cfg.retention,
                 worker,
                 sender,
+                plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),
+                rate_limited: std::sync::Mutex::new(std::collections::HashMap::new()),
             }
         });
         Runtime { inner }
@@ -178,39 +233,81 @@ impl Runtime {
         self.tenants.remove(id)
     }
 
-    pub(crate) fn dispatch(&self, item: WorkItem) {
-        self.worker.push((item.tenant, item.chat), item.inbox_id);
+    /// Says a chat has updates to process.
+    pub(crate) fn dispatch(&self, tenant: &TenantId, chat: Option<i64>) {
+        self.worker.kick(tenant.clone(), chat);
     }
 
-    /// Requeues what a previous run acknowledged but did not finish: pending
-    /// updates in arrival order, and undelivered messages.
+    /// Opens a lane for every chat with pending updates or messages: what a
+    /// previous run acknowledged but did not finish, and what a lane gave up
+    /// on for a while (storage down, too many lanes). Lanes already open are
+    /// only told to look again, so this is safe at any time. Returns the
+    /// pending rows found.
     pub async fn recover(&self, tenant: &Tenant) -> anyhow::Result<(usize, usize)> {
         let txn = tenant.db.begin().await?;
-        let updates = inbox::Entity::find()
+        let updates: Vec<Option<i64>> = inbox::Entity::find()
+            .select_only()
+            .column(inbox::Column::ChatId)
             .filter(inbox::Column::Status.eq(inbox::PENDING))
             .order_by_asc(inbox::Column::Id)
+            .into_tuple()
             .all(&txn)
             .await
             .context("failed to read pending updates")?;
-        let messages = outbox::Entity::find()
+        let messages: Vec<i64> = outbox::Entity::find()
+            .select_only()
+            .column(outbox::Column::ChatId)
             .filter(outbox::Column::Status.eq(outbox::PENDING))
             .order_by_asc(outbox::Column::Id)
+            .into_tuple()
             .all(&txn)
             .await
             .context("failed to read pending messages")?;
         txn.commit().await?;
-        for u in &updates {
-            self.dispatch(WorkItem { tenant: tenant.info.id.clone(), chat: u.chat_id.unwrap_or(0), inbox_id: u.id });
+        let (nu, nm) = (updates.len(), messages.len());
+        let mut seen = std::collections::HashSet::new();
+        for chat in updates {
+            if seen.insert(chat) {
+                self.dispatch(&tenant.info.id, chat);
+            }
         }
-        for m in &messages {
-            self.deliver(&tenant.info.id, m.chat_id, m.id);
+        let mut seen = std::collections::HashSet::new();
+        for chat in messages {
+            if seen.insert(chat) {
+                self.deliver(&tenant.info.id, chat);
+            }
         }
-        Ok((updates.len(), messages.len()))
+        Ok((nu, nm))
     }
 
-    /// Updates and messages waiting in memory (for readiness and metrics).
+    /// Chats with work open in memory: (updates, messages).
     pub fn backlog(&self) -> (usize, usize) {
-        (self.worker.backlog(), self.sender.backlog())
+        (self.worker.open(), self.sender.open())
+    }
+
+    /// Kicks refused because too many chats had work at once (they wait in
+    /// the database for the sweep).
+    pub fn lanes_refused(&self) -> u64 {
+        self.worker.refused() + self.sender.refused()
+    }
+
+    /// Runs a plugin call on the plugin pool (blocking threads, never the
+    /// async workers) within the tenant's share.
+    pub(crate) async fn on_plugin_pool<T: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        f: impl FnOnce(&tikethet_plugins::PluginHost) -> T + Send + 'static,
+    ) -> Result<T, tikethet_plugins::Failure> {
+        let _permit = self.plugin_slots.acquire(tenant).await;
+        let host = self.plugins.clone();
+        tokio::task::spawn_blocking(move || f(&host)).await.map_err(|e| {
+            tikethet_plugins::Failure::new(tikethet_plugins::FailureKind::Trap, format!("the plugin host panicked: {e}"))
+        })
+    }
+
+    /// Whether the shared store of rate limits (Redis) answers.
+    pub async fn limiter_ping(&self) -> anyhow::Result<()> {
+        self.limiter.ping().await
     }
 
     pub fn counter(c: &AtomicU64) -> u64 {

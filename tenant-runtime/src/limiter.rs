@@ -69,6 +69,24 @@ impl Limiter {
         Ok(Limiter::Redis { conn, prefix: prefix.to_owned() })
     }
 
+    /// The Redis connection and key prefix, when the limiter uses Redis
+    /// (other shared state rides on the same connection).
+    pub fn redis_connection(&self) -> Option<(ConnectionManager, String)> {
+        match self {
+            Limiter::Local(_) => None,
+            Limiter::Redis { conn, prefix } => Some((conn.clone(), prefix.clone())),
+        }
+    }
+
+    /// Whether the limiter's store answers (for readiness).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        if let Limiter::Redis { conn, .. } = self {
+            let mut c = conn.clone();
+            redis::cmd("PING").query_async::<String>(&mut c).await.context("Redis does not answer")?;
+        }
+        Ok(())
+    }
+
     /// Reserves one slot under `key` if the rate allows it now; otherwise
     /// says how long to wait before asking again.
     pub async fn try_acquire(&self, key: &str, rate: Rate) -> anyhow::Result<Option<Duration>> {

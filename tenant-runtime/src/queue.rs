@@ -1,80 +1,227 @@
-//! Work that must run in order per key and concurrently across keys: the
-//! updates of one chat, the messages to one chat.
+//! Work that must run in order per chat and fairly across tenants.
+//!
+//! The database is the queue: a lane is only the note "this chat of this
+//! tenant may have work". Its handler finds the chat's oldest due row itself
+//! and does one unit of work, so order per chat comes from the rows' ids,
+//! a lane holds no items (memory is one small entry per busy chat, gone when
+//! the chat is idle), and a lane that is dropped (too many at once, storage
+//! down) loses nothing: the periodic sweep opens it again from the rows.
+//!
+//! Fairness: a handler runs only while holding a permit of its tenant's
+//! share and one of the global pool ([`Shares`]); waiting (backoff, a rate
+//! limit, Telegram's `retry_after`) happens between units with no permit held.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::hash::Hash;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use futures::FutureExt as _;
 use futures::future::BoxFuture;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-type Handler<K, T> = Arc<dyn Fn(K, T) -> BoxFuture<'static, ()> + Send + Sync>;
-
-/// Runs `handler(key, item)` for every pushed item: one at a time and in
-/// push order for a key, up to `concurrency` keys at once.
-pub struct KeyedSerial<K, T> {
-    queues: Arc<Mutex<HashMap<K, VecDeque<T>>>>,
-    permits: Arc<Semaphore>,
-    handler: Handler<K, T>,
+/// What a lane's handler did, and what the lane does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// One unit done; run again (the permits are handed back in between).
+    More,
+    /// Nothing due in this lane; it closes unless kicked meanwhile.
+    Idle,
+    /// Come back after this long (backoff, a rate limit); no permit is held
+    /// while waiting.
+    Later(Duration),
+    /// Give up for now (storage unavailable, tenant gone): the lane closes
+    /// and the sweep reopens it from the rows.
+    Park,
 }
 
-impl<K, T> Clone for KeyedSerial<K, T> {
+/// A global pool of permits with a per-group cap, so one group (tenant)
+/// cannot take the whole pool.
+pub struct Shares<G> {
+    inner: Arc<SharesInner<G>>,
+}
+
+impl<G> Clone for Shares<G> {
     fn clone(&self) -> Self {
-        KeyedSerial { queues: self.queues.clone(), permits: self.permits.clone(), handler: self.handler.clone() }
+        Shares { inner: self.inner.clone() }
     }
 }
 
-impl<K, T> KeyedSerial<K, T>
+struct SharesInner<G> {
+    global: Arc<Semaphore>,
+    per_group: usize,
+    /// Each group's semaphore and how many hold or wait for it; removed at
+    /// zero, so idle tenants cost nothing.
+    groups: Mutex<HashMap<G, (Arc<Semaphore>, usize)>>,
+}
+
+/// Held while working; releases the group's and the global permit on drop.
+pub struct SharePermit<G: Eq + Hash + Clone> {
+    // Fields drop in order: the permits before the membership.
+    _global: OwnedSemaphorePermit,
+    _group: OwnedSemaphorePermit,
+    _member: Member<G>,
+}
+
+struct Member<G: Eq + Hash + Clone> {
+    inner: Arc<SharesInner<G>>,
+    group: G,
+}
+
+impl<G: Eq + Hash + Clone> Drop for Member<G> {
+    fn drop(&mut self) {
+        let mut groups = self.inner.groups.lock().expect("poisoned");
+        if let Some(e) = groups.get_mut(&self.group) {
+            e.1 -= 1;
+            if e.1 == 0 {
+                groups.remove(&self.group);
+            }
+        }
+    }
+}
+
+impl<G: Eq + Hash + Clone + Send + 'static> Shares<G> {
+    pub fn new(global: usize, per_group: usize) -> Self {
+        Shares {
+            inner: Arc::new(SharesInner {
+                global: Arc::new(Semaphore::new(global.max(1))),
+                per_group: per_group.clamp(1, global.max(1)),
+                groups: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Waits for a permit of `group`'s share, then one of the pool.
+    pub async fn acquire(&self, group: &G) -> SharePermit<G> {
+        let sem = {
+            let mut groups = self.inner.groups.lock().expect("poisoned");
+            let e = groups.entry(group.clone()).or_insert_with(|| (Arc::new(Semaphore::new(self.inner.per_group)), 0));
+            e.1 += 1;
+            e.0.clone()
+        };
+        // Registered first, so a cancelled wait still unregisters.
+        let member = Member { inner: self.inner.clone(), group: group.clone() };
+        let group_permit = sem.acquire_owned().await.expect("never closed");
+        let global = self.inner.global.clone().acquire_owned().await.expect("never closed");
+        SharePermit { _global: global, _group: group_permit, _member: member }
+    }
+
+    /// Groups with work holding or waiting for permits.
+    pub fn busy_groups(&self) -> usize {
+        self.inner.groups.lock().expect("poisoned").len()
+    }
+}
+
+type Handler<G, C> = Arc<dyn Fn(G, C) -> BoxFuture<'static, Step> + Send + Sync>;
+
+/// Serial lanes keyed by `(group, key)`: at most one handler runs per lane,
+/// lanes of a group share that group's permits.
+pub struct Lanes<G, C> {
+    inner: Arc<LanesInner<G, C>>,
+}
+
+impl<G, C> Clone for Lanes<G, C> {
+    fn clone(&self) -> Self {
+        Lanes { inner: self.inner.clone() }
+    }
+}
+
+struct LanesInner<G, C> {
+    /// Open lanes; the flag says "kicked while running: look again".
+    lanes: Mutex<HashMap<(G, C), bool>>,
+    shares: Shares<G>,
+    max_lanes: usize,
+    handler: Handler<G, C>,
+    refused: AtomicU64,
+}
+
+impl<G, C> Lanes<G, C>
 where
-    K: Eq + Hash + Clone + Send + 'static,
-    T: Send + 'static,
+    G: Eq + Hash + Clone + Send + Sync + 'static,
+    C: Eq + Hash + Clone + Send + Sync + 'static,
 {
-    pub fn new<F>(concurrency: usize, handler: F) -> Self
+    /// `max_lanes` bounds memory: kicks beyond it are refused (and counted);
+    /// the sweep reopens those lanes from the rows later.
+    pub fn new<F>(shares: Shares<G>, max_lanes: usize, handler: F) -> Self
     where
-        F: Fn(K, T) -> BoxFuture<'static, ()> + Send + Sync + 'static,
+        F: Fn(G, C) -> BoxFuture<'static, Step> + Send + Sync + 'static,
     {
-        KeyedSerial {
-            queues: Arc::new(Mutex::new(HashMap::new())),
-            permits: Arc::new(Semaphore::new(concurrency)),
-            handler: Arc::new(handler),
+        Lanes {
+            inner: Arc::new(LanesInner {
+                lanes: Mutex::new(HashMap::new()),
+                shares,
+                max_lanes,
+                handler: Arc::new(handler),
+                refused: AtomicU64::new(0),
+            }),
         }
     }
 
-    pub fn push(&self, key: K, item: T) {
-        let mut queues = self.queues.lock().expect("poisoned");
-        if let Some(q) = queues.get_mut(&key) {
-            q.push_back(item);
-            return;
+    /// Says a lane may have work: opens it, or tells a running one to look
+    /// again before it closes. Returns false when refused (too many lanes).
+    pub fn kick(&self, group: G, key: C) -> bool {
+        let mut lanes = self.inner.lanes.lock().expect("poisoned");
+        let id = (group, key);
+        if let Some(again) = lanes.get_mut(&id) {
+            *again = true;
+            return true;
         }
-        queues.insert(key.clone(), VecDeque::from([item]));
-        drop(queues);
+        if lanes.len() >= self.inner.max_lanes {
+            self.inner.refused.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        lanes.insert(id.clone(), false);
+        // Idle lanes leave nothing behind; give back the table's memory too.
+        if lanes.capacity() > 1024 && lanes.len() * 8 < lanes.capacity() {
+            let keep = lanes.len() * 2;
+            lanes.shrink_to(keep);
+        }
+        drop(lanes);
         let this = self.clone();
-        tokio::spawn(async move { this.drain(key).await });
+        tokio::spawn(async move { this.run(id).await });
+        true
     }
 
-    /// Items queued or running, across all keys.
-    pub fn backlog(&self) -> usize {
-        self.queues.lock().expect("poisoned").values().map(|q| q.len().max(1)).sum()
+    /// Open lanes (chats with work queued or running).
+    pub fn open(&self) -> usize {
+        self.inner.lanes.lock().expect("poisoned").len()
     }
 
-    async fn drain(self, key: K) {
-        let Ok(_permit) = self.permits.clone().acquire_owned().await else { return };
+    /// Kicks refused because too many lanes were open.
+    pub fn refused(&self) -> u64 {
+        self.inner.refused.load(Ordering::Relaxed)
+    }
+
+    async fn run(self, id: (G, C)) {
         loop {
-            // The queue is removed under the same lock that finds it empty,
-            // so a concurrent push either lands here or starts a new drainer.
-            let item = {
-                let mut queues = self.queues.lock().expect("poisoned");
-                let q = queues.get_mut(&key).expect("a drained key has a queue");
-                match q.front_mut() {
-                    Some(_) => q.pop_front(),
-                    None => {
-                        queues.remove(&key);
-                        None
-                    }
+            let step = {
+                let _permit = self.inner.shares.acquire(&id.0).await;
+                if let Some(again) = self.inner.lanes.lock().expect("poisoned").get_mut(&id) {
+                    *again = false;
                 }
+                let work = (self.inner.handler)(id.0.clone(), id.1.clone());
+                // Handlers catch their own panics and record them; one that
+                // escapes closes the lane instead of taking the task down.
+                AssertUnwindSafe(work).catch_unwind().await.unwrap_or(Step::Park)
             };
-            let Some(item) = item else { return };
-            (self.handler)(key.clone(), item).await;
+            match step {
+                Step::More => {}
+                Step::Later(wait) => tokio::time::sleep(wait).await,
+                Step::Idle => {
+                    let mut lanes = self.inner.lanes.lock().expect("poisoned");
+                    if lanes.get(&id) == Some(&true) {
+                        continue;
+                    }
+                    lanes.remove(&id);
+                    return;
+                }
+                Step::Park => {
+                    self.inner.lanes.lock().expect("poisoned").remove(&id);
+                    return;
+                }
+            }
         }
     }
 }
@@ -82,36 +229,123 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::collections::VecDeque;
+    use std::time::Instant;
 
-    #[tokio::test]
-    async fn keeps_order_per_key() {
+    async fn wait_for(deadline: Duration, mut f: impl FnMut() -> bool) -> bool {
+        let end = Instant::now() + deadline;
+        while Instant::now() < end {
+            if f() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        f()
+    }
+
+    /// Rows per lane, as a database would hold them.
+    type Rows = Arc<Mutex<HashMap<(u8, u8), VecDeque<u32>>>>;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keeps_order_per_lane_and_closes_idle_lanes() {
+        let rows: Rows = Arc::default();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let s2 = seen.clone();
-        let q = KeyedSerial::new(4, move |k: u8, i: u32| {
-            let seen = s2.clone();
+        let (r2, s2) = (rows.clone(), seen.clone());
+        let lanes = Lanes::new(Shares::new(4, 2), 100, move |g: u8, c: u8| {
+            let (rows, seen) = (r2.clone(), s2.clone());
             Box::pin(async move {
-                tokio::time::sleep(Duration::from_millis(u64::from(10 - i % 10))).await;
-                seen.lock().unwrap().push((k, i));
+                let next = rows.lock().unwrap().get_mut(&(g, c)).and_then(VecDeque::pop_front);
+                match next {
+                    Some(i) => {
+                        tokio::time::sleep(Duration::from_millis(u64::from(3 - i % 3))).await;
+                        seen.lock().unwrap().push((g, c, i));
+                        Step::More
+                    }
+                    None => Step::Idle,
+                }
             })
         });
-        for i in 0..20 {
-            q.push(i as u8 % 3, i);
+        for i in 0..60u32 {
+            let k = ((i % 3) as u8, (i % 2) as u8);
+            rows.lock().unwrap().entry(k).or_default().push_back(i);
+            lanes.kick(k.0, k.1);
         }
-        for _ in 0..200 {
-            if seen.lock().unwrap().len() == 20 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        assert!(wait_for(Duration::from_secs(10), || seen.lock().unwrap().len() == 60).await, "all 60 handled");
         let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen.len(), 20);
-        for k in 0..3u8 {
-            let order: Vec<u32> = seen.iter().filter(|(kk, _)| *kk == k).map(|(_, i)| *i).collect();
-            let mut sorted = order.clone();
-            sorted.sort();
-            assert_eq!(order, sorted, "key {k}");
+        for g in 0..3u8 {
+            for c in 0..2u8 {
+                let order: Vec<u32> = seen.iter().filter(|(gg, cc, _)| (*gg, *cc) == (g, c)).map(|(_, _, i)| *i).collect();
+                assert!(order.windows(2).all(|w| w[0] < w[1]), "lane {g}/{c}: {order:?}");
+            }
         }
-        assert_eq!(q.backlog(), 0);
+        assert!(wait_for(Duration::from_secs(5), || lanes.open() == 0).await, "idle lanes close");
+        assert_eq!(lanes.inner.shares.busy_groups(), 0, "no group state left behind");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_group_cannot_take_the_pool_and_waiting_holds_no_permit() {
+        // Group 1 has many lanes that wait a long time between units; group 2
+        // has one lane. With a pool of 2 and a share of 1, group 2 still runs
+        // at once, and group 1's waits do not block it.
+        let running = Arc::new(Mutex::new(HashMap::<u8, usize>::new()));
+        let max_seen = Arc::new(Mutex::new(HashMap::<u8, usize>::new()));
+        let done2 = Arc::new(AtomicU64::new(0));
+        let (r, m, d) = (running.clone(), max_seen.clone(), done2.clone());
+        let lanes = Lanes::new(Shares::new(2, 1), 100, move |g: u8, _c: u16| {
+            let (running, max_seen, done2) = (r.clone(), m.clone(), d.clone());
+            Box::pin(async move {
+                let now = {
+                    let mut run = running.lock().unwrap();
+                    let n = run.entry(g).or_default();
+                    *n += 1;
+                    *n
+                };
+                {
+                    let mut mx = max_seen.lock().unwrap();
+                    let e = mx.entry(g).or_default();
+                    *e = (*e).max(now);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                *running.lock().unwrap().get_mut(&g).unwrap() -= 1;
+                if g == 2 {
+                    done2.fetch_add(1, Ordering::Relaxed);
+                    Step::Idle
+                } else {
+                    Step::Later(Duration::from_secs(30))
+                }
+            })
+        });
+        for c in 0..20u16 {
+            lanes.kick(1, c);
+        }
+        let started = Instant::now();
+        lanes.kick(2, 0);
+        assert!(wait_for(Duration::from_secs(5), || done2.load(Ordering::Relaxed) == 1).await);
+        // Twenty 20 ms units of group 1 run one at a time: group 2 would wait
+        // 400 ms behind them without its own share.
+        assert!(started.elapsed() < Duration::from_millis(300), "{:?}", started.elapsed());
+        assert_eq!(max_seen.lock().unwrap().get(&1), Some(&1), "group 1 never ran two at once");
+        // All of group 1 ran once and now waits 30 s without permits: the pool is free.
+        assert!(wait_for(Duration::from_secs(5), || running.lock().unwrap().get(&1) == Some(&0) && lanes.open() == 20).await);
+        let t = Instant::now();
+        let p = tokio::time::timeout(Duration::from_secs(1), lanes.inner.shares.acquire(&1)).await;
+        assert!(p.is_ok(), "a waiting lane holds no permit ({:?})", t.elapsed());
+    }
+
+    #[tokio::test]
+    async fn refuses_lanes_past_the_bound_and_parked_lanes_close() {
+        let lanes = Lanes::new(Shares::new(1, 1), 2, |_g: u8, _c: u8| Box::pin(async { Step::Later(Duration::from_secs(60)) }));
+        assert!(lanes.kick(0, 1));
+        assert!(lanes.kick(0, 2));
+        assert!(!lanes.kick(0, 3), "a third lane is refused");
+        assert!(lanes.kick(0, 1), "kicking an open lane is fine");
+        assert_eq!((lanes.open(), lanes.refused()), (2, 1));
+        let parked = Lanes::new(Shares::new(1, 1), 2, |_g: u8, _c: u8| Box::pin(async { Step::Park }));
+        parked.kick(0, 0);
+        assert!(wait_for(Duration::from_secs(5), || parked.open() == 0).await);
+        let panics = Lanes::new(Shares::new(1, 1), 2, |_g: u8, _c: u8| Box::pin(async { panic!("boom") }));
+        panics.kick(0, 0);
+        assert!(wait_for(Duration::from_secs(5), || panics.open() == 0).await, "a panicking handler closes its lane");
+        assert!(panics.kick(0, 0), "and the lane can open again");
     }
 }

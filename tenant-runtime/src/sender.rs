@@ -3,21 +3,28 @@
 //! about 30 messages a second per bot, about one a second per chat), with
 //! `retry_after` honoured on 429 and backoff on server and network errors.
 //! Every attempt's outcome is recorded on the outbox row.
+//!
+//! A chat's lane sends its oldest pending row, one at a time. Waiting for a
+//! rate limit, a `retry_after` or a backoff returns the lane's permits
+//! ([`Step::Later`]), so one tenant broadcasting to many chats cannot hold
+//! the sender while it waits.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use teloxide::payloads::SendMessageSetters as _;
 use teloxide::prelude::Requester;
 use teloxide::{ApiError, RequestError};
 
-use crate::domain::TenantId;
-use crate::entities::outbox;
-use crate::limiter::Rate;
-use crate::tenant::Tenant;
 use crate::Runtime;
+use crate::domain::TenantId;
+use crate::entities::{outbox, users};
+use crate::limiter::Rate;
+use crate::queue::Step;
+use crate::tenant::Tenant;
 
 pub const PER_BOT: Rate = Rate { per_second: 30, burst: 30 };
 // Telegram tolerates a short burst in one chat; the average stays at one a second.
@@ -25,109 +32,180 @@ pub const PER_CHAT: Rate = Rate { per_second: 1, burst: 3 };
 /// Attempts on network and server errors before a message is marked failed.
 pub const MAX_ATTEMPTS: i32 = 6;
 /// 429s honoured for one message before it is marked failed.
-const MAX_RATE_LIMITED: u32 = 20;
+pub const MAX_RATE_LIMITED: i32 = 20;
 
 enum Outcome {
     Sent(i64),
+    /// Telegram paces us (429): not a failed attempt.
+    RateLimited(Duration, String),
     Retry(Duration, String),
+    /// The user blocked the bot or never started it: nothing to this chat
+    /// can be delivered until they write again.
+    Unreachable(String),
     Fatal(String),
 }
 
+fn backoff(attempt: i32) -> Duration {
+    Duration::from_millis(500 * 2u64.pow(attempt.clamp(0, 6) as u32))
+}
+
 fn classify(e: &RequestError, attempt: i32) -> Outcome {
-    let backoff = Duration::from_millis(500 * 2u64.pow(attempt.clamp(0, 6) as u32));
     match e {
-        RequestError::RetryAfter(s) => Outcome::Retry(s.duration(), format!("rate limited: {e}")),
-        RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => {
-            Outcome::Retry(backoff, e.to_string())
+        RequestError::RetryAfter(s) => Outcome::RateLimited(s.duration(), format!("rate limited: {e}")),
+        RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => Outcome::Retry(backoff(attempt), e.to_string()),
+        RequestError::Api(ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::CantInitiateConversation) => {
+            Outcome::Unreachable(e.to_string())
+        }
+        // Telegram's 403 text is "Forbidden: bot can't initiate conversation
+        // with a user"; teloxide knows only an older "Unauthorized: …" form.
+        RequestError::Api(ApiError::Unknown(d)) if d.contains("bot can't initiate conversation") || d.contains("bot was blocked") => {
+            Outcome::Unreachable(e.to_string())
         }
         // teloxide surfaces a 5xx with a JSON body as an unknown API error.
         RequestError::Api(ApiError::Unknown(d))
-            if ["Internal Server Error", "Bad Gateway", "Service Unavailable", "Gateway Timeout"]
-                .iter()
-                .any(|p| d.contains(p)) =>
+            if ["Internal Server Error", "Bad Gateway", "Service Unavailable", "Gateway Timeout"].iter().any(|p| d.contains(p)) =>
         {
-            Outcome::Retry(backoff, e.to_string())
+            Outcome::Retry(backoff(attempt), e.to_string())
         }
         _ => Outcome::Fatal(e.to_string()),
     }
 }
 
 impl Runtime {
-    /// Queues one outbox row for delivery.
-    pub(crate) fn deliver(&self, tenant: &TenantId, chat: i64, outbox_id: i64) {
-        self.sender.push((tenant.clone(), chat), outbox_id);
+    /// Says a chat has messages to send (its lane finds them in the outbox).
+    pub(crate) fn deliver(&self, tenant: &TenantId, chat: i64) {
+        self.sender.kick(tenant.clone(), chat);
     }
 
-    pub(crate) async fn send_one(&self, tenant: TenantId, chat: i64, outbox_id: i64) {
-        let Some(tenant) = self.tenants.get(&tenant) else { return };
-        if let Err(e) = self.send_with_retries(&tenant, chat, outbox_id).await {
-            tracing::error!(tenant = %tenant.info.id, outbox_id, error = %format!("{e:#}"), "could not deliver or record a message");
+    /// One unit of a chat's sending: its oldest pending message, if due.
+    pub(crate) async fn send_next(&self, tenant: TenantId, chat: i64) -> Step {
+        let Some(tenant) = self.tenants.get(&tenant) else { return Step::Park };
+        match self.try_send_next(&tenant, chat).await {
+            Ok(step) => step,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant.info.id, chat, error = %format!("{e:#}"), "sending paused: storage failed");
+                Step::Park
+            }
         }
     }
 
-    async fn send_with_retries(&self, tenant: &Tenant, chat: i64, outbox_id: i64) -> anyhow::Result<()> {
-        let bot_key = format!("bot:{}", tenant.info.bot_token.bot_id());
-        let chat_key = format!("chat:{}:{chat}", tenant.info.bot_token.bot_id());
-        let mut rate_limited = 0;
-        loop {
-            let Some(row) = load(tenant, outbox_id).await? else { return Ok(()) };
-            if row.status != outbox::PENDING {
-                return Ok(());
+    async fn try_send_next(&self, tenant: &Tenant, chat: i64) -> anyhow::Result<Step> {
+        let txn = tenant.db.begin().await?;
+        let row = outbox::Entity::find()
+            .filter(outbox::Column::ChatId.eq(chat))
+            .filter(outbox::Column::Status.eq(outbox::PENDING))
+            .order_by_asc(outbox::Column::Id)
+            .one(&txn)
+            .await?;
+        txn.commit().await?;
+        let Some(row) = row else { return Ok(Step::Idle) };
+        let now = Utc::now();
+        if let Some(wait) = row.next_attempt_at.and_then(|at| (at - now).to_std().ok()).filter(|w| !w.is_zero()) {
+            return Ok(Step::Later(wait));
+        }
+        let bot_id = tenant.info.bot_token.bot_id();
+        // Both limits are checked before anything is sent; a wait gives the
+        // permits back instead of sleeping on them.
+        if let Some(wait) = self.limiter.try_acquire(&format!("chat:{bot_id}:{chat}"), PER_CHAT).await? {
+            return Ok(Step::Later(wait));
+        }
+        if let Some(wait) = self.limiter.try_acquire(&format!("bot:{bot_id}"), PER_BOT).await? {
+            return Ok(Step::Later(wait));
+        }
+        let mut request = tenant.bot.send_message(teloxide::types::ChatId(row.chat_id), row.text.clone());
+        if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {
+            request = request.reply_markup(markup);
+        }
+        let result = request.await;
+        let attempt = row.attempts + 1;
+        let outcome = match result {
+            Ok(m) => Outcome::Sent(i64::from(m.id.0)),
+            Err(e) => classify(&e, attempt),
+        };
+        let id = row.id;
+        let mut am: outbox::ActiveModel = row.into();
+        am.attempts = Set(attempt);
+        let step = match outcome {
+            Outcome::Sent(tg_id) => {
+                am.status = Set(outbox::SENT.to_owned());
+                am.telegram_message_id = Set(Some(tg_id));
+                am.sent_at = Set(Some(Utc::now()));
+                am.last_error = Set(None);
+                am.next_attempt_at = Set(None);
+                save(tenant, am).await?;
+                self.metrics.messages_sent.fetch_add(1, Ordering::Relaxed);
+                Step::More
             }
-            self.limiter.acquire(&chat_key, PER_CHAT).await?;
-            self.limiter.acquire(&bot_key, PER_BOT).await?;
-            let mut request = tenant.bot.send_message(teloxide::types::ChatId(row.chat_id), row.text.clone());
-            if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {
-                request = request.reply_markup(markup);
-            }
-            let result = request.await;
-            let attempt = row.attempts + 1;
-            let outcome = match result {
-                Ok(m) => Outcome::Sent(i64::from(m.id.0)),
-                Err(e) => classify(&e, attempt),
-            };
-            let mut am: outbox::ActiveModel = row.into();
-            am.attempts = Set(attempt);
-            match outcome {
-                Outcome::Sent(id) => {
-                    am.status = Set(outbox::SENT.to_owned());
-                    am.telegram_message_id = Set(Some(id));
-                    am.sent_at = Set(Some(Utc::now()));
-                    am.last_error = Set(None);
-                    save(tenant, am).await?;
-                    self.metrics.messages_sent.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
-                }
-                Outcome::Retry(wait, why) => {
-                    let is_429 = why.starts_with("rate limited");
-                    if is_429 {
-                        rate_limited += 1;
-                        // A 429 is Telegram pacing us, not a failed attempt.
-                        am.attempts = Set(attempt - 1);
-                    }
-                    let give_up = if is_429 { rate_limited > MAX_RATE_LIMITED } else { attempt >= MAX_ATTEMPTS };
-                    am.last_error = Set(Some(why.clone()));
-                    if give_up {
-                        am.status = Set(outbox::FAILED.to_owned());
-                        save(tenant, am).await?;
-                        self.metrics.messages_failed.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(tenant = %tenant.info.id, outbox_id, error = %why, "giving up on a message");
-                        return Ok(());
-                    }
-                    save(tenant, am).await?;
-                    tracing::info!(tenant = %tenant.info.id, outbox_id, wait_ms = wait.as_millis() as u64, reason = %why, "will retry a message");
-                    tokio::time::sleep(wait).await;
-                }
-                Outcome::Fatal(why) => {
+            Outcome::RateLimited(wait, why) | Outcome::Retry(wait, why) => {
+                let rate_limited = why.starts_with("rate limited");
+                let give_up = if rate_limited {
+                    // A 429 is Telegram pacing us, not a failed attempt.
+                    am.attempts = Set(attempt - 1);
+                    self.note_rate_limited(tenant, id) > MAX_RATE_LIMITED as u32
+                } else {
+                    attempt >= MAX_ATTEMPTS
+                };
+                am.last_error = Set(Some(why.clone()));
+                if give_up {
                     am.status = Set(outbox::FAILED.to_owned());
-                    am.last_error = Set(Some(why.clone()));
                     save(tenant, am).await?;
                     self.metrics.messages_failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(tenant = %tenant.info.id, outbox_id, error = %why, "Telegram refused a message");
-                    return Ok(());
+                    tracing::warn!(tenant = %tenant.info.id, outbox_id = id, error = %why, "giving up on a message");
+                    Step::More
+                } else {
+                    am.next_attempt_at = Set(Some(Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default()));
+                    save(tenant, am).await?;
+                    tracing::info!(tenant = %tenant.info.id, outbox_id = id, wait_ms = wait.as_millis() as u64, reason = %why, "will retry a message");
+                    Step::Later(wait)
                 }
             }
+            Outcome::Unreachable(why) => {
+                // Everything queued for this chat would meet the same answer:
+                // fail it all at once and remember the block on the user.
+                let txn = tenant.db.begin().await?;
+                am.status = Set(outbox::FAILED.to_owned());
+                am.last_error = Set(Some(why.clone()));
+                am.update(&txn).await?;
+                let also = outbox::Entity::update_many()
+                    .col_expr(outbox::Column::Status, Expr::value(outbox::FAILED))
+                    .col_expr(outbox::Column::LastError, Expr::value(why.clone()))
+                    .filter(outbox::Column::ChatId.eq(chat))
+                    .filter(outbox::Column::Status.eq(outbox::PENDING))
+                    .exec(&txn)
+                    .await?
+                    .rows_affected;
+                users::Entity::update_many()
+                    .col_expr(users::Column::BotBlockedAt, Expr::value(Utc::now()))
+                    .filter(users::Column::TelegramId.eq(chat))
+                    .exec(&txn)
+                    .await?;
+                txn.commit().await?;
+                self.metrics.messages_failed.fetch_add(1 + also, Ordering::Relaxed);
+                tracing::info!(tenant = %tenant.info.id, chat, error = %why, dropped = 1 + also, "the user cannot be reached through the bot");
+                Step::More
+            }
+            Outcome::Fatal(why) => {
+                am.status = Set(outbox::FAILED.to_owned());
+                am.last_error = Set(Some(why.clone()));
+                save(tenant, am).await?;
+                self.metrics.messages_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(tenant = %tenant.info.id, outbox_id = id, error = %why, "Telegram refused a message");
+                Step::More
+            }
+        };
+        Ok(step)
+    }
+
+    /// Counts the 429s one message met (in memory: a restart starts the
+    /// count again, which only makes the sender more patient).
+    fn note_rate_limited(&self, tenant: &Tenant, outbox_id: i64) -> u32 {
+        let mut m = self.rate_limited.lock().expect("poisoned");
+        if m.len() > 10_000 {
+            m.clear();
         }
+        let n = m.entry((tenant.info.id.clone(), outbox_id)).or_insert(0);
+        *n += 1;
+        *n
     }
 }
 
@@ -140,13 +218,6 @@ fn inline_keyboard(stored: &str) -> Option<teloxide::types::InlineKeyboardMarkup
         .filter_map(|b| Some(vec![InlineKeyboardButton::callback(b.get("text")?.as_str()?, b.get("data")?.as_str()?)]))
         .collect();
     (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
-}
-
-async fn load(tenant: &Tenant, id: i64) -> anyhow::Result<Option<outbox::Model>> {
-    let txn = tenant.db.begin().await?;
-    let row = outbox::Entity::find_by_id(id).one(&txn).await?;
-    txn.commit().await?;
-    Ok(row)
 }
 
 async fn save(tenant: &Tenant, am: outbox::ActiveModel) -> anyhow::Result<()> {

@@ -36,8 +36,9 @@ impl TenantStatus {
 }
 
 /// What the runtime needs to know of a tenant, decrypted; the platform's
-/// control plane is the source of truth and hands these over.
-#[derive(Debug, Clone)]
+/// control plane is the source of truth and hands these over. Its `Debug`
+/// leaves out the secrets.
+#[derive(Clone)]
 pub struct TenantInfo {
     pub id: TenantId,
     pub slug: TenantSlug,
@@ -50,6 +51,22 @@ pub struct TenantInfo {
     pub webhook_secret: String,
     pub owner_telegram_id: i64,
     pub storage_name: String,
+}
+
+impl std::fmt::Debug for TenantInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantInfo")
+            .field("id", &self.id)
+            .field("slug", &self.slug)
+            .field("status", &self.status)
+            .field("bot_token", &self.bot_token)
+            .field("bot_username", &self.bot_username)
+            .field("webhook_route", &self.webhook_route)
+            .field("webhook_secret", &"***")
+            .field("owner_telegram_id", &self.owner_telegram_id)
+            .field("storage_name", &self.storage_name)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A tenant being served: its facts, its storage, its bot client and the

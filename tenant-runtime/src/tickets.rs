@@ -34,9 +34,12 @@ pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_t
     let is_owner = p.telegram_id == owner_telegram_id;
     match existing {
         Some(u) => {
+            let demote = !is_owner && u.role == Role::Owner.as_str();
             let changed = u.first_name != cut(&p.first_name, 128)
                 || u.username != p.username
                 || u.last_name != p.last_name
+                || u.bot_blocked_at.is_some()
+                || demote
                 || (is_owner && u.role != Role::Owner.as_str());
             if !changed {
                 return Ok(u);
@@ -47,7 +50,12 @@ pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_t
             am.username = Set(p.username.as_deref().map(|s| cut(s, 64)));
             if is_owner {
                 am.role = Set(Role::Owner.as_str().to_owned());
+            } else if demote {
+                // The tenant's owner changed: the previous one stays staff.
+                am.role = Set(Role::Admin.as_str().to_owned());
             }
+            // Writing to the bot (or opening its Mini App) undoes a block.
+            am.bot_blocked_at = Set(None);
             am.updated_at = Set(now);
             Ok(am.update(txn).await?)
         }
@@ -65,7 +73,21 @@ pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_t
                 updated_at: Set(now),
                 ..Default::default()
             };
-            Ok(am.insert(txn).await?)
+            // Two first sign-ins of one person at once: the second insert
+            // does nothing and both read the one row.
+            let res = users::Entity::insert(am)
+                .on_conflict(sea_orm::sea_query::OnConflict::column(users::Column::TelegramId).do_nothing().to_owned())
+                .exec(txn)
+                .await;
+            match res {
+                Ok(_) | Err(sea_orm::DbErr::RecordNotInserted) => {}
+                Err(e) => return Err(e.into()),
+            }
+            users::Entity::find()
+                .filter(users::Column::TelegramId.eq(p.telegram_id))
+                .one(txn)
+                .await?
+                .ok_or_else(|| RuntimeError::Internal(anyhow::anyhow!("a user just inserted cannot be read back")))
         }
     }
 }
@@ -78,9 +100,27 @@ pub struct Viewer {
     pub role: Role,
 }
 
+/// Which tickets a viewer may see and answer (PRODUCT.md's roles): a
+/// customer their own, a helper those assigned to them, moderators and up
+/// all of the desk's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Own,
+    Assigned,
+    All,
+}
+
 impl Viewer {
     pub fn from_user(u: &users::Model) -> Result<Viewer> {
         Ok(Viewer { user_id: UserId(u.id), telegram_id: u.telegram_id, role: Role::parse(&u.role)? })
+    }
+
+    pub fn scope(&self) -> Scope {
+        match self.role {
+            Role::User => Scope::Own,
+            Role::Helper => Scope::Assigned,
+            Role::Moderator | Role::Admin | Role::Owner => Scope::All,
+        }
     }
 }
 
@@ -143,8 +183,10 @@ pub struct TicketFilter {
 /// Tickets the viewer may see, most recently updated first, and their count.
 pub async fn list_tickets(txn: &DatabaseTransaction, viewer: &Viewer, f: &TicketFilter) -> Result<(Vec<tickets::Model>, u64)> {
     let mut q = tickets::Entity::find();
-    if !viewer.role.is_staff() {
-        q = q.filter(tickets::Column::CustomerId.eq(viewer.user_id.0));
+    match viewer.scope() {
+        Scope::Own => q = q.filter(tickets::Column::CustomerId.eq(viewer.user_id.0)),
+        Scope::Assigned => q = q.filter(tickets::Column::AssigneeId.eq(viewer.user_id.0)),
+        Scope::All => {}
     }
     if let Some(s) = f.status {
         q = q.filter(tickets::Column::Status.eq(s.as_str()));
@@ -164,7 +206,12 @@ pub async fn list_tickets(txn: &DatabaseTransaction, viewer: &Viewer, f: &Ticket
 /// found", exactly like a missing one.
 pub async fn get_ticket(txn: &DatabaseTransaction, viewer: &Viewer, id: TicketId) -> Result<tickets::Model> {
     let t = tickets::Entity::find_by_id(id.0).one(txn).await?.ok_or(RuntimeError::NotFound("ticket"))?;
-    if !viewer.role.is_staff() && t.customer_id != viewer.user_id.0 {
+    let visible = match viewer.scope() {
+        Scope::Own => t.customer_id == viewer.user_id.0,
+        Scope::Assigned => t.assignee_id == Some(viewer.user_id.0),
+        Scope::All => true,
+    };
+    if !visible {
         return Err(RuntimeError::NotFound("ticket"));
     }
     Ok(t)
@@ -245,33 +292,81 @@ pub async fn add_message(
     Ok(Added { message, outbox: queued })
 }
 
-/// Queues a text for a chat; the sender delivers it after commit.
-pub async fn enqueue(txn: &DatabaseTransaction, chat_id: i64, text: String, message_id: Option<i64>) -> Result<outbox::Model> {
-    Ok(outbox::ActiveModel {
-        chat_id: Set(chat_id),
-        text: Set(text),
-        reply_markup: Set(None),
-        message_id: Set(message_id),
-        status: Set(outbox::PENDING.to_owned()),
-        attempts: Set(0),
-        created_at: Set(Utc::now()),
-        ..Default::default()
+/// Telegram's limit on a message's text
+/// (<https://core.telegram.org/bots/api#sendmessage>: 1-4096 characters).
+/// Counted in UTF-16 code units, which is never fewer than characters.
+pub const TELEGRAM_TEXT_LIMIT: usize = 4096;
+
+/// Splits a text into pieces Telegram accepts, in order, breaking at the
+/// last line break (else space) before the limit when there is one.
+pub fn split_for_telegram(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.encode_utf16().count() > TELEGRAM_TEXT_LIMIT {
+        // The byte index where the limit falls.
+        let mut units = 0;
+        let mut hard = 0;
+        for (i, c) in rest.char_indices() {
+            if units + c.len_utf16() > TELEGRAM_TEXT_LIMIT {
+                break;
+            }
+            units += c.len_utf16();
+            hard = i + c.len_utf8();
+        }
+        let window = &rest[..hard];
+        let cut = window.rfind('\n').or_else(|| window.rfind(' ')).filter(|&i| i > hard / 2).map_or(hard, |i| i + 1);
+        out.push(rest[..cut].to_owned());
+        rest = &rest[cut..];
     }
-    .insert(txn)
-    .await?)
+    if !rest.is_empty() || out.is_empty() {
+        out.push(rest.to_owned());
+    }
+    out
 }
 
-/// Queues a text with inline buttons (`(text, callback data)` pairs).
-pub async fn enqueue_with_buttons(txn: &DatabaseTransaction, chat_id: i64, text: String, buttons: &[(String, String)]) -> Result<outbox::Model> {
-    let mut o = enqueue(txn, chat_id, text, None).await?;
-    if !buttons.is_empty() {
-        let markup = serde_json::to_string(&buttons.iter().map(|(t, d)| serde_json::json!({"text": t, "data": d})).collect::<Vec<_>>())
-            .map_err(|e| RuntimeError::Internal(e.into()))?;
-        let mut am: outbox::ActiveModel = o.into();
-        am.reply_markup = Set(Some(markup));
-        o = am.update(txn).await?;
+/// Queues a text for a chat; the sender delivers it after commit. A text
+/// longer than Telegram takes becomes several messages, in order.
+pub async fn enqueue(txn: &DatabaseTransaction, chat_id: i64, text: String, message_id: Option<i64>) -> Result<outbox::Model> {
+    enqueue_with_buttons(txn, chat_id, text, message_id, &[]).await
+}
+
+/// Queues a text with inline buttons (`(text, callback data)` pairs) under
+/// its last piece. Returns the last row.
+pub async fn enqueue_with_buttons(
+    txn: &DatabaseTransaction,
+    chat_id: i64,
+    text: String,
+    message_id: Option<i64>,
+    buttons: &[(String, String)],
+) -> Result<outbox::Model> {
+    let markup = if buttons.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::to_string(&buttons.iter().map(|(t, d)| serde_json::json!({"text": t, "data": d})).collect::<Vec<_>>())
+                .map_err(|e| RuntimeError::Internal(e.into()))?,
+        )
+    };
+    let pieces = split_for_telegram(&text);
+    let n = pieces.len();
+    let mut last = None;
+    for (i, piece) in pieces.into_iter().enumerate() {
+        last = Some(
+            outbox::ActiveModel {
+                chat_id: Set(chat_id),
+                text: Set(piece),
+                reply_markup: Set(if i + 1 == n { markup.clone() } else { None }),
+                message_id: Set(message_id),
+                status: Set(outbox::PENDING.to_owned()),
+                attempts: Set(0),
+                created_at: Set(Utc::now()),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?,
+        );
     }
-    Ok(o)
+    last.ok_or_else(|| RuntimeError::Internal(anyhow::anyhow!("nothing to enqueue")))
 }
 
 /// Adds a tag to a ticket (once).
@@ -370,4 +465,31 @@ pub async fn add_note(txn: &DatabaseTransaction, ticket: TicketId, text: &str) -
     .insert(txn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_split_at_line_breaks_within_the_limit() {
+        assert_eq!(split_for_telegram("hi"), vec!["hi"]);
+        assert_eq!(split_for_telegram(""), vec![""]);
+        let exact = "x".repeat(TELEGRAM_TEXT_LIMIT);
+        assert_eq!(split_for_telegram(&exact), vec![exact.clone()]);
+        let text = format!("{}\n{}", "a".repeat(3000), "b".repeat(3000));
+        let parts = split_for_telegram(&text);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0], format!("{}\n", "a".repeat(3000)));
+        assert_eq!(parts.concat(), text);
+        // No break anywhere: a hard cut at the limit.
+        let solid = "y".repeat(9000);
+        let parts = split_for_telegram(&solid);
+        assert_eq!(parts.iter().map(|p| p.len()).collect::<Vec<_>>(), vec![4096, 4096, 808]);
+        // Astral characters count two UTF-16 units each and are never cut in half.
+        let emoji = "😀".repeat(3000);
+        let parts = split_for_telegram(&emoji);
+        assert!(parts.iter().all(|p| p.encode_utf16().count() <= TELEGRAM_TEXT_LIMIT));
+        assert_eq!(parts.concat(), emoji);
+    }
 }

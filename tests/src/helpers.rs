@@ -92,6 +92,10 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
+    // `TIKETHET_TEST_LOG=debug` shows the server's log beside a test's output.
+    if let Ok(filter) = std::env::var("TIKETHET_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_test_writer().try_init();
+    }
     let fake = FakeTelegram::start().await.expect("the Telegram stand-in starts");
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut m, schema) = test_settings(backend, dir.path(), &fake.url, opts.redis);

@@ -40,6 +40,14 @@ pub enum ControlError {
     /// 409
     #[error("this bot already serves tenant {0:?}")]
     BotInUse(String),
+    /// 409: storage of that name exists, left over from an earlier tenant
+    /// whose deletion did not finish; it is never adopted silently.
+    #[error("storage {0:?} for this slug already exists (left over from an earlier tenant); remove it or pick another slug")]
+    StorageExists(String),
+    /// 422: Telegram refused to register the webhook (a public URL it
+    /// cannot use, say).
+    #[error("Telegram refused the webhook: {0}")]
+    WebhookRefused(String),
     /// 422: Telegram refused the bot token.
     #[error("Telegram refused the bot token: {0}")]
     TokenRefused(String),
@@ -116,12 +124,25 @@ pub struct ControlPlane {
     served: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
+/// The status of a tenant whose deletion started (and may be retried).
+const DELETING: &str = "deleting";
+
 fn token_error(e: RequestError) -> ControlError {
     match e {
         RequestError::Api(ApiError::InvalidToken) | RequestError::Api(ApiError::BotKicked) => {
             ControlError::TokenRefused("Unauthorized".into())
         }
         RequestError::Api(other) => ControlError::TokenRefused(other.to_string()),
+        other => ControlError::Telegram(other.to_string()),
+    }
+}
+
+/// A refused `setWebhook` is about the URL, not the token (which `getMe`
+/// just accepted).
+fn webhook_error(e: RequestError) -> ControlError {
+    match e {
+        RequestError::Api(ApiError::InvalidToken) => ControlError::TokenRefused("Unauthorized".into()),
+        RequestError::Api(other) => ControlError::WebhookRefused(other.to_string()),
         other => ControlError::Telegram(other.to_string()),
     }
 }
@@ -175,7 +196,8 @@ impl ControlPlane {
             id: TenantId::from_stored(m.id.clone()),
             slug: TenantSlug::parse(&m.slug).context("stored slug")?,
             name: m.name.clone(),
-            status: TenantStatus::parse(&m.status).context("stored status")?,
+            // A tenant being deleted is served by nobody; as facts it is suspended.
+            status: TenantStatus::parse(&m.status).or_else(|| (m.status == DELETING).then_some(TenantStatus::Suspended)).context("stored status")?,
             theme: Theme::parse(&m.theme).unwrap_or_else(|_| Theme::default_theme()),
             bot_token: BotToken::parse(&token).context("stored bot token")?,
             bot_username: m.bot_username.clone(),
@@ -210,6 +232,13 @@ impl ControlPlane {
         let mut fresh = Vec::new();
         let known: HashMap<String, DateTime<Utc>> = self.served.lock().expect("poisoned").clone();
         for m in &rows {
+            if m.status == DELETING {
+                if known.contains_key(&m.id) {
+                    self.runtime.uninstall(&TenantId::from_stored(m.id.clone()));
+                    self.served.lock().expect("poisoned").remove(&m.id);
+                }
+                continue;
+            }
             if known.get(&m.id) == Some(&m.updated_at) {
                 continue;
             }
@@ -306,6 +335,9 @@ impl ControlPlane {
         let route = new_route();
         let secret = new_secret();
         let storage_name = self.storage.storage_name_for(&new.slug);
+        if self.storage.tenant_storage_exists(&storage_name).await? {
+            return Err(ControlError::StorageExists(storage_name));
+        }
         let version = self.storage.migrate_tenant(&storage_name).await?;
         let now = Utc::now();
         let row = tenants::ActiveModel {
@@ -329,8 +361,15 @@ impl ControlPlane {
         let m = match row.insert(self.storage.control()).await {
             Ok(m) => m,
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-                // Lost a race for the slug; the schema belongs to the winner.
-                return Err(ControlError::SlugTaken(new.slug.to_string()));
+                // Lost a race for the slug (the schema belongs to the
+                // winner) or for the bot (unique bot id).
+                let slug_row = tenants::Entity::find().filter(tenants::Column::Slug.eq(new.slug.as_str())).one(self.storage.control()).await?;
+                if slug_row.is_some() {
+                    return Err(ControlError::SlugTaken(new.slug.to_string()));
+                }
+                self.storage.drop_tenant(&storage_name).await.ok();
+                let other = tenants::Entity::find().filter(tenants::Column::BotId.eq(me.id.0 as i64)).one(self.storage.control()).await?;
+                return Err(ControlError::BotInUse(other.map(|o| o.slug).unwrap_or_default()));
             }
             Err(e) => {
                 self.storage.drop_tenant(&storage_name).await.ok();
@@ -348,19 +387,21 @@ impl ControlPlane {
     }
 
     async fn register_webhook(&self, token: &BotToken, route: &str, secret: &str) -> Result<()> {
-        let allowed: Vec<AllowedUpdate> = vec![AllowedUpdate::Message];
+        // What the runtime handles (`tikethet_runtime::intake::HANDLED_KINDS`).
+        let allowed: Vec<AllowedUpdate> = vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
         self.runtime
             .bot(token)
             .set_webhook(self.webhook_url(route).parse().map_err(|e| ControlError::Internal(anyhow::anyhow!("bad webhook URL: {e}")))?)
             .secret_token(secret.to_owned())
             .allowed_updates(allowed)
             .await
-            .map_err(token_error)?;
+            .map_err(webhook_error)?;
         Ok(())
     }
 
     pub async fn update(&self, slug: &str, changes: TenantChanges) -> Result<TenantRecord> {
         let m = self.find(slug).await?;
+        let owner_changed = changes.owner_telegram_id.is_some_and(|o| o.get() != m.owner_telegram_id);
         let mut am: tenants::ActiveModel = m.into();
         if let Some(n) = changes.name {
             am.name = Set(n);
@@ -377,6 +418,15 @@ impl ControlPlane {
         am.updated_at = Set(Utc::now());
         let m = am.update(self.storage.control()).await?;
         self.serve(&m).await?;
+        if owner_changed {
+            // The previous owner keeps working as an admin, no longer owner.
+            let demoted = self
+                .runtime
+                .change_owner(&TenantId::from_stored(m.id.clone()), m.owner_telegram_id)
+                .await
+                .map_err(|e| ControlError::Internal(anyhow::anyhow!("failed to change the owner inside the desk: {e}")))?;
+            tracing::info!(tenant = %m.id, slug = %m.slug, demoted, "tenant owner changed");
+        }
         Ok(self.record(&m))
     }
 
@@ -428,10 +478,20 @@ impl ControlPlane {
             // deliveries get 404 until the bot's owner points it elsewhere.
             tracing::warn!(slug = %m.slug, error = %e, "could not remove the webhook of a deleted tenant");
         }
+        // Marked first, so that no node serves it (or reopens its storage)
+        // meanwhile; the storage goes before the row, so that a failed drop
+        // leaves the row to retry with, never a row-less leftover that a new
+        // tenant of the same slug would inherit. Retrying is safe.
+        if m.status != DELETING {
+            let mut am: tenants::ActiveModel = m.clone().into();
+            am.status = Set(DELETING.to_owned());
+            am.updated_at = Set(Utc::now());
+            am.update(self.storage.control()).await?;
+        }
         self.runtime.uninstall(&info.id);
         self.served.lock().expect("poisoned").remove(&m.id);
+        self.storage.drop_tenant(&m.storage_name).await.with_context(|| format!("failed to remove the storage of tenant {}; retry the deletion", m.slug))?;
         tenants::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await?;
-        self.storage.drop_tenant(&m.storage_name).await?;
         tracing::info!(tenant = %m.id, slug = %m.slug, "tenant deleted");
         Ok(())
     }

@@ -44,23 +44,38 @@ pub enum ApiError {
     /// Conflicts with the current state (a taken slug, a bot in use).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
-    /// Telegram refused the bot token.
+    /// Telegram refused the bot token or the webhook.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
     /// The tenant is suspended.
     #[oai(status = 423)]
     Locked(Json<ErrorBody>),
+    /// The request has a body of unknown length (send `Content-Length`).
+    #[oai(status = 411)]
+    LengthRequired(Json<ErrorBody>),
+    /// The body is larger than this route accepts.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The body's `Content-Type` is missing or not one this route reads.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Our fault; the cause is in the server log.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
     /// Telegram could not be reached or failed.
     #[oai(status = 502)]
     BadGateway(Json<ErrorBody>),
+    /// Storage (or Redis) is unavailable right now; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
 }
 
 impl ApiError {
     pub fn bad_request(code: &str, msg: impl Into<String>) -> Self {
         ApiError::BadRequest(body(code, msg))
+    }
+    pub fn unavailable(msg: impl Into<String>) -> Self {
+        ApiError::Unavailable(body("unavailable", msg))
     }
     pub fn unauthorized(msg: impl Into<String>) -> Self {
         ApiError::Unauthorized(body("unauthorized", msg))
@@ -93,6 +108,8 @@ impl From<ControlError> for ApiError {
             ControlError::NotFound(_) => ApiError::NotFound(body("not_found", e.to_string())),
             ControlError::SlugTaken(_) => ApiError::Conflict(body("slug_taken", e.to_string())),
             ControlError::BotInUse(_) => ApiError::Conflict(body("bot_in_use", e.to_string())),
+            ControlError::StorageExists(_) => ApiError::Conflict(body("storage_exists", e.to_string())),
+            ControlError::WebhookRefused(_) => ApiError::Unprocessable(body("webhook_refused", e.to_string())),
             ControlError::TokenRefused(_) => ApiError::Unprocessable(body("bot_token_refused", e.to_string())),
             ControlError::Telegram(_) => ApiError::BadGateway(body("telegram_unavailable", e.to_string())),
             ControlError::Internal(inner) => ApiError::internal(inner),
@@ -157,4 +174,16 @@ pub async fn render_poem_error(err: poem::Error) -> Response {
         err.to_string()
     };
     json_error(status, code, &message)
+}
+
+/// The answer to a handler that panicked: the JSON error shape with an
+/// opaque message; the panic's own message goes to the log only.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = err
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| err.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic".to_owned());
+    tracing::error!(panic = %what, "a request handler panicked");
+    json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged")
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
-use poem::middleware::{SizeLimit, Tracing};
+use poem::middleware::{CatchPanic, Tracing};
 use poem::web::{Data, Path};
 use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler};
 use poem_openapi::OpenApiService;
@@ -33,16 +33,25 @@ impl SystemApi {
         PlainText("ok")
     }
 
-    /// Readiness: the control-plane database answers.
+    /// Readiness: storage and (when configured) Redis answer
+    ///
+    /// 503 names what does not answer; a load balancer takes the node out.
     #[oai(path = "/readyz", method = "get")]
     async fn readyz(&self) -> Result<PlainText<&'static str>, error::ApiError> {
         use sea_orm::ConnectionTrait as _;
-        self.state
-            .storage
-            .control()
-            .execute_unprepared("SELECT 1")
-            .await
-            .map_err(|e| error::ApiError::from(tikethet_runtime::RuntimeError::from(e)))?;
+        let limit = std::time::Duration::from_secs(3);
+        let storage = tokio::time::timeout(limit, self.state.storage.control().execute_unprepared("SELECT 1")).await;
+        if !matches!(storage, Ok(Ok(_))) {
+            let why = match storage {
+                Ok(Err(e)) => format!("{e}"),
+                _ => "timed out".to_owned(),
+            };
+            tracing::warn!(error = %why, "readiness: storage does not answer");
+            return Err(error::ApiError::unavailable("storage does not answer"));
+        }
+        if !matches!(tokio::time::timeout(limit, self.state.runtime.limiter_ping()).await, Ok(Ok(()))) {
+            return Err(error::ApiError::unavailable("Redis does not answer"));
+        }
         Ok(PlainText("ready"))
     }
 
@@ -67,20 +76,34 @@ fn render_metrics(rt: &Runtime) -> String {
     put("tikethet_messages_sent_total", "counter", "Bot messages delivered.", Runtime::counter(&m.messages_sent));
     put("tikethet_messages_failed_total", "counter", "Bot messages given up on.", Runtime::counter(&m.messages_failed));
     put("tikethet_plugin_failures_total", "counter", "Plugin calls that failed.", Runtime::counter(&m.plugin_failures));
+    put("tikethet_updates_retried_total", "counter", "Update tries that failed and will be retried.", Runtime::counter(&m.updates_retried));
+    put("tikethet_updates_panicked_total", "counter", "Updates whose handler panicked (marked failed).", Runtime::counter(&m.updates_panicked));
+    put("tikethet_rows_pruned_total", "counter", "Finished rows removed by retention.", Runtime::counter(&m.rows_pruned));
+    put("tikethet_lanes_refused_total", "counter", "Chats left to the sweep because too many had work at once.", rt.lanes_refused());
     put("tikethet_worker_backlog", "gauge", "Chats with updates queued or running.", work as u64);
     put("tikethet_sender_backlog", "gauge", "Chats with messages queued or sending.", send as u64);
     out
 }
 
 /// `POST /tg/{route}`: Telegram's webhook for one tenant's bot.
+/// The route and the secret are checked before a byte of the body is read,
+/// so nobody without the secret can make the server read (or store) anything.
 #[handler]
 async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
     let secret = req.headers().get(SECRET_HEADER).and_then(|v| v.to_str().ok());
+    let tenant = match state.runtime.webhook_tenant(&route, secret) {
+        Ok(t) => t,
+        Err(e) => return error::intake_response(&e),
+    };
+    let declared = req.headers().get(poem::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_UPDATE_BYTES) {
+        return error::intake_response(&tikethet_runtime::intake::IntakeError::TooLarge);
+    }
     let bytes = match body.into_bytes_limit(MAX_UPDATE_BYTES).await {
         Ok(b) => b,
-        Err(_) => return error::json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "update too large"),
+        Err(_) => return error::intake_response(&tikethet_runtime::intake::IntakeError::TooLarge),
     };
-    match state.runtime.intake(&route, secret, &bytes).await {
+    match state.runtime.intake_for(&tenant, &bytes).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => error::intake_response(&e),
     }
@@ -119,7 +142,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let spec = api.spec();
     let docs = api.swagger_ui();
     Route::new()
-        .at("/tg/:route", webhook.with(SizeLimit::new(MAX_UPDATE_BYTES)).data(state.clone()))
+        .at("/tg/:route", webhook.data(state.clone()))
         .at(
             "/api/openapi.json",
             make_sync(move |_| Response::builder().content_type("application/json").body(spec.clone())),
@@ -127,5 +150,6 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest("/api/docs", docs)
         .nest("/", api.around(limit_body))
         .catch_all_error(error::render_poem_error)
+        .with(CatchPanic::new().with_handler(error::panic_response))
         .with(Tracing)
 }

@@ -25,32 +25,63 @@ enum Tag {
 #[oai(ty = "bearer")]
 pub struct OperatorAuth(Bearer);
 
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub struct CreateTenant {
     /// URL name: 3-40 lowercase letters, digits, hyphens.
+    #[oai(validator(min_length = 3, max_length = 40, pattern = "^[a-z0-9][a-z0-9-]*[a-z0-9]$"))]
     pub slug: String,
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
     /// The bot token from @BotFather; stored encrypted, never returned.
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub bot_token: String,
     /// Telegram user id of the tenant's owner.
+    #[oai(validator(minimum(value = "1")))]
     pub owner_telegram_id: i64,
     /// `free` (default), `starter` or `business`.
+    #[oai(validator(pattern = "^(free|starter|business)$"))]
     pub plan: Option<String>,
     /// `default` (default) or `midnight`.
+    #[oai(validator(pattern = "^(default|midnight)$"))]
     pub theme: Option<String>,
 }
 
 #[derive(Debug, Object)]
 pub struct UpdateTenant {
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: Option<String>,
+    #[oai(validator(minimum(value = "1")))]
     pub owner_telegram_id: Option<i64>,
+    #[oai(validator(pattern = "^(free|starter|business)$"))]
     pub plan: Option<String>,
+    #[oai(validator(pattern = "^(default|midnight)$"))]
     pub theme: Option<String>,
 }
 
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub struct ReplaceBotToken {
+    #[oai(validator(min_length = 1, max_length = 100))]
     pub bot_token: String,
+}
+
+// Bot tokens never reach a log line through `{:?}`.
+impl std::fmt::Debug for CreateTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateTenant")
+            .field("slug", &self.slug)
+            .field("name", &self.name)
+            .field("bot_token", &"***")
+            .field("owner_telegram_id", &self.owner_telegram_id)
+            .field("plan", &self.plan)
+            .field("theme", &self.theme)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ReplaceBotToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplaceBotToken").field("bot_token", &"***").finish()
+    }
 }
 
 #[derive(Debug, Object)]
@@ -70,6 +101,32 @@ pub enum Deleted {
     /// The tenant and all its data are gone.
     #[oai(status = 204)]
     NoContent,
+}
+
+#[derive(Debug, Object)]
+pub struct FailedUpdateView {
+    pub inbox_id: i64,
+    pub update_id: Option<i64>,
+    pub kind: String,
+    pub attempts: i32,
+    pub error: String,
+}
+
+/// A tenant's queues: what waits and what was given up on.
+#[derive(Debug, Object)]
+pub struct QueueView {
+    /// Updates acknowledged and not yet processed.
+    pub inbox_pending: u64,
+    /// Of those, updates that failed and wait for a retry (with backoff).
+    pub inbox_retrying: u64,
+    /// Updates given up on after repeated failures or a panic.
+    pub inbox_failed: u64,
+    /// Bot messages waiting to be sent.
+    pub outbox_pending: u64,
+    /// Bot messages Telegram refused or that were given up on.
+    pub outbox_failed: u64,
+    /// The latest updates given up on, newest first, with the reason.
+    pub recent_failures: Vec<FailedUpdateView>,
 }
 
 pub struct OperatorApi {
@@ -171,6 +228,29 @@ impl OperatorApi {
     async fn resume(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
         Ok(Json(self.state.control.set_status(&slug.0, TenantStatus::Active).await?))
+    }
+
+    /// A tenant's queues
+    ///
+    /// Pending, retrying and given-up updates and messages, with the latest
+    /// failures and their reasons.
+    #[oai(path = "/tenants/:slug/queues", method = "get")]
+    async fn queues(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<QueueView>, ApiError> {
+        self.check(&auth)?;
+        let t = self.state.runtime.tenant_by_slug(&slug.0)?;
+        let q = self.state.runtime.queue_stats(&t).await.map_err(|e| ApiError::from(tikethet_runtime::RuntimeError::Internal(e)))?;
+        Ok(Json(QueueView {
+            inbox_pending: q.inbox_pending,
+            inbox_retrying: q.inbox_retrying,
+            inbox_failed: q.inbox_failed,
+            outbox_pending: q.outbox_pending,
+            outbox_failed: q.outbox_failed,
+            recent_failures: q
+                .recent_failures
+                .into_iter()
+                .map(|f| FailedUpdateView { inbox_id: f.inbox_id, update_id: f.update_id, kind: f.kind, attempts: f.attempts, error: f.error })
+                .collect(),
+        }))
     }
 
     /// Replace a tenant's bot token

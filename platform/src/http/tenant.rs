@@ -74,6 +74,8 @@ pub struct PluginChanges {
     pub config: Option<serde_json::Value>,
     /// Enabling also clears the failure streak.
     pub enabled: Option<bool>,
+    /// Plugins run in ascending position: 0 to 10,000.
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub position: Option<i32>,
 }
 
@@ -105,15 +107,30 @@ pub struct TagList {
 #[oai(ty = "bearer")]
 pub struct TenantAuth(Bearer);
 
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub struct TelegramSignIn {
     /// `Telegram.WebApp.initData`, verbatim.
+    #[oai(validator(min_length = 1, max_length = 8192))]
     pub init_data: String,
 }
 
-#[derive(Debug, Object)]
+#[derive(Object)]
 pub struct RefreshRequest {
+    #[oai(validator(min_length = 1, max_length = 256))]
     pub refresh_token: String,
+}
+
+// Credentials never reach a log line through `{:?}`.
+impl std::fmt::Debug for TelegramSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramSignIn").field("init_data", &"***").finish()
+    }
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest").field("refresh_token", &"***").finish()
+    }
 }
 
 #[derive(Debug, Object)]
@@ -213,10 +230,13 @@ pub struct TicketPage {
 #[derive(Debug, Object)]
 pub struct NewTicket {
     /// Required, at most 200 characters.
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub title: String,
     /// Required, at most 2000 characters.
+    #[oai(validator(min_length = 1, max_length = 2000))]
     pub description: String,
     /// `low`, `normal` (default), `high` or `critical`.
+    #[oai(validator(pattern = "^(low|normal|high|critical)$"))]
     pub priority: Option<String>,
 }
 
@@ -255,6 +275,7 @@ pub struct MessageList {
 #[derive(Debug, Object)]
 pub struct NewMessage {
     /// At most 4096 characters.
+    #[oai(validator(min_length = 1, max_length = 4096))]
     pub text: String,
     /// Staff only: a note the customer never sees.
     pub internal: Option<bool>,
@@ -306,10 +327,20 @@ impl TenantApi {
         Ok(Json(self.state.runtime.refresh_session(&slug.0, &body.0.refresh_token).await?.into()))
     }
 
-    /// Revoke a refresh token
+    /// Sign out
+    ///
+    /// Revokes the refresh token with every token rotated from the same
+    /// sign-in and, when the request carries `Authorization: Bearer
+    /// <access_token>`, that access token too.
     #[oai(path = "/t/:slug/api/v1/auth/logout", method = "post", tag = "Tag::Auth")]
-    async fn logout(&self, slug: Path<String>, body: Json<RefreshRequest>) -> Result<NoContent, ApiError> {
-        self.state.runtime.sign_out(&slug.0, &body.0.refresh_token).await?;
+    async fn logout(&self, slug: Path<String>, req: &poem::Request, body: Json<RefreshRequest>) -> Result<NoContent, ApiError> {
+        let access = req
+            .headers()
+            .get(poem::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        self.state.runtime.sign_out(&slug.0, &body.0.refresh_token, access).await?;
         Ok(NoContent::NoContent)
     }
 
@@ -327,8 +358,14 @@ impl TenantApi {
         &self,
         slug: Path<String>,
         auth: TenantAuth,
+        /// `open`, `in_progress`, `waiting_response`, `resolved` or `closed`.
+        #[oai(validator(pattern = "^(open|in_progress|waiting_response|resolved|closed)$"))]
         status: Query<Option<String>>,
+        /// 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u64>>,
+        /// 0 to 1,000,000 (default 0).
+        #[oai(validator(maximum(value = "1000000")))]
         offset: Query<Option<u64>>,
     ) -> Result<Json<TicketPage>, ApiError> {
         let ctx = self.ctx(&slug.0, &auth).await?;
@@ -422,7 +459,15 @@ impl TenantApi {
 
     /// A plugin's recent failures, newest first
     #[oai(path = "/t/:slug/api/v1/plugins/:name/failures", method = "get", tag = "Tag::Plugins")]
-    async fn plugin_failures(&self, slug: Path<String>, name: Path<String>, auth: TenantAuth, limit: Query<Option<u64>>) -> Result<Json<PluginFailureList>, ApiError> {
+    async fn plugin_failures(
+        &self,
+        slug: Path<String>,
+        name: Path<String>,
+        auth: TenantAuth,
+        /// 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u64>>,
+    ) -> Result<Json<PluginFailureList>, ApiError> {
         let ctx = self.ctx(&slug.0, &auth).await?;
         let items = ctx
             .plugin_failures(&name.0, limit.0.unwrap_or(20))

@@ -14,6 +14,14 @@ pub struct Model {
     pub error: Option<String>,
     pub received_at: DateTimeUtc,
     pub processed_at: Option<DateTimeUtc>,
+    /// Failed tries so far (a storage outage, a panic); at the limit the
+    /// row is given up on as `failed`.
+    pub attempts: i32,
+    /// Not retried before this time (backoff).
+    pub next_attempt_at: Option<DateTimeUtc>,
+    /// How far a multi-step update got (`route:<ticket>`: the ticket is
+    /// open, its routing plugins still to run), so a retry resumes there.
+    pub stage: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

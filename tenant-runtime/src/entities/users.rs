@@ -15,6 +15,9 @@ pub struct Model {
     pub blocked: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    /// When Telegram last said this user blocked the bot; messages to them
+    /// are not attempted until they write to the bot again.
+    pub bot_blocked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

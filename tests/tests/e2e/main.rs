@@ -15,6 +15,7 @@ macro_rules! on_both {
     };
 }
 
+mod hardening;
 mod plugins;
 mod process;
 mod spine;

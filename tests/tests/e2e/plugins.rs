@@ -44,7 +44,7 @@ async fn keyword_plugin_uploaded_through_the_api_answers_the_customer(b: Backend
     let owner = app.sign_in(&t, t.owner).await;
     let (s, p) = upload(&app, "acme", &owner, "keyword-reply", component("keyword-reply")).await;
     assert_eq!(s, 200, "{p}");
-    assert_eq!((p["version"].as_str(), p["enabled"].as_bool()), (Some("1.0.0"), Some(true)), "{p}");
+    assert_eq!((p["version"].as_str(), p["enabled"].as_bool()), (Some("1.1.0"), Some(true)), "{p}");
     let cfg = json!({"rules": [{"keywords": ["refund"], "answer": "Refunds take 5 working days."}]});
     let (s, p) = patch(&app, "acme", &owner, "keyword-reply", json!({"config": cfg})).await;
     assert_eq!((s, &p["config"]), (200, &cfg));

@@ -40,7 +40,7 @@ async fn provisioning_registers_an_opaque_webhook_with_a_strong_secret(b: Backen
         assert!(!wh.url.contains(secret_of_token) && !wh.url.contains(&t.token), "token leaked into {}", wh.url);
         let secret = wh.secret_token.expect("secret_token set");
         assert!(secret.len() >= 32 && secret.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'));
-        assert_eq!(wh.allowed_updates, Some(json!(["message"])));
+        assert_eq!(wh.allowed_updates, Some(json!(["message", "callback_query"])));
     }
     assert_ne!(app.fake.webhook(&a.token).unwrap().url, app.fake.webhook(&z.token).unwrap().url);
     // Listing and showing.

@@ -1,0 +1,144 @@
+//! Background upkeep beside the lanes: the sweep that reopens lanes for
+//! rows left pending (after a storage outage, a refused kick, a restart),
+//! and the retention job that prunes finished rows.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::Runtime;
+use crate::entities::{inbox, outbox, plugin_failures, sessions};
+use crate::tenant::Tenant;
+
+/// How often finished rows are pruned.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+impl Runtime {
+    /// Starts the sweep and the retention job; they stop with the runtime.
+    pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
+        let weak = self.self_ref.clone();
+        tokio::spawn(async move {
+            let mut sweep = tokio::time::interval(crate::SWEEP_INTERVAL);
+            sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut prune = tokio::time::interval(PRUNE_INTERVAL);
+            prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            sweep.tick().await;
+            loop {
+                tokio::select! {
+                    _ = sweep.tick() => {
+                        let Some(rt) = crate::upgrade(&weak) else { return };
+                        rt.sweep().await;
+                    }
+                    _ = prune.tick() => {
+                        let Some(rt) = crate::upgrade(&weak) else { return };
+                        for t in rt.tenants.all() {
+                            if let Err(e) = rt.prune(&t).await {
+                                tracing::warn!(tenant = %t.info.id, error = %format!("{e:#}"), "pruning finished rows failed");
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Reopens a lane for every chat with pending rows, in every tenant.
+    pub async fn sweep(&self) {
+        for t in self.tenants.all() {
+            if let Err(e) = self.recover(&t).await {
+                tracing::debug!(tenant = %t.info.id, error = %format!("{e:#}"), "sweep could not read a tenant's queues");
+            }
+        }
+    }
+
+    /// The state of a tenant's queues: what waits, what was given up on
+    /// (with the latest reasons), for the operator.
+    pub async fn queue_stats(&self, tenant: &Tenant) -> anyhow::Result<QueueStats> {
+        use sea_orm::{PaginatorTrait as _, QueryOrder as _, QuerySelect as _};
+        let txn = tenant.db.begin().await?;
+        let count_in = |s: &'static str| inbox::Entity::find().filter(inbox::Column::Status.eq(s)).count(&txn);
+        let inbox_pending = count_in(inbox::PENDING).await?;
+        let inbox_failed = count_in(inbox::FAILED).await?;
+        let inbox_retrying = inbox::Entity::find()
+            .filter(inbox::Column::Status.eq(inbox::PENDING))
+            .filter(inbox::Column::Attempts.gt(0))
+            .count(&txn)
+            .await?;
+        let count_out = |s: &'static str| outbox::Entity::find().filter(outbox::Column::Status.eq(s)).count(&txn);
+        let outbox_pending = count_out(outbox::PENDING).await?;
+        let outbox_failed = count_out(outbox::FAILED).await?;
+        let recent_failures = inbox::Entity::find()
+            .filter(inbox::Column::Status.eq(inbox::FAILED))
+            .order_by_desc(inbox::Column::Id)
+            .limit(20)
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|r| FailedUpdate { inbox_id: r.id, update_id: r.update_id, kind: r.kind, attempts: r.attempts, error: r.error.unwrap_or_default() })
+            .collect();
+        txn.commit().await?;
+        Ok(QueueStats { inbox_pending, inbox_retrying, inbox_failed, outbox_pending, outbox_failed, recent_failures })
+    }
+
+    /// Removes finished rows older than the retention periods. Pending rows
+    /// are never touched.
+    pub async fn prune(&self, tenant: &Tenant) -> anyhow::Result<u64> {
+        let now = Utc::now();
+        let r = self.retention;
+        let txn = tenant.db.begin().await?;
+        let mut n = inbox::Entity::delete_many()
+            .filter(inbox::Column::Status.ne(inbox::PENDING))
+            .filter(inbox::Column::ReceivedAt.lt(now - r.inbox))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        n += outbox::Entity::delete_many()
+            .filter(outbox::Column::Status.ne(outbox::PENDING))
+            .filter(outbox::Column::CreatedAt.lt(now - r.outbox))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        // By expiry only: a revoked token is kept until then, so that its
+        // replay is still recognised and revokes its family.
+        n += sessions::Entity::delete_many()
+            .filter(sessions::Column::ExpiresAt.lt(now - r.sessions))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        n += plugin_failures::Entity::delete_many()
+            .filter(plugin_failures::Column::CreatedAt.lt(now - r.plugin_failures))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        self.metrics.rows_pruned.fetch_add(n, Ordering::Relaxed);
+        if n > 0 {
+            tracing::info!(tenant = %tenant.info.id, rows = n, "pruned finished rows");
+        }
+        Ok(n)
+    }
+}
+
+/// A tenant's queues at a glance.
+#[derive(Debug, Clone)]
+pub struct QueueStats {
+    pub inbox_pending: u64,
+    /// Pending updates that failed at least once and wait for a retry.
+    pub inbox_retrying: u64,
+    /// Updates given up on (dead letters).
+    pub inbox_failed: u64,
+    pub outbox_pending: u64,
+    pub outbox_failed: u64,
+    pub recent_failures: Vec<FailedUpdate>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FailedUpdate {
+    pub inbox_id: i64,
+    pub update_id: Option<i64>,
+    pub kind: String,
+    pub attempts: i32,
+    pub error: String,
+}
