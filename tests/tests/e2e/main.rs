@@ -15,6 +15,7 @@ macro_rules! on_both {
     };
 }
 
+mod buttons;
 mod hardening;
 mod plugins;
 mod process;
