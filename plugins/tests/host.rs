@@ -161,6 +161,20 @@ fn the_wall_clock_deadline_stops_what_fuel_would_not() {
 }
 
 #[test]
+fn a_plugin_spinning_on_host_calls_runs_into_the_deadline_with_production_fuel() {
+    // Host calls cost little fuel: with the default limits this loop is
+    // stopped by the wall clock, which is what the fairness benchmark's
+    // heavy tenant relies on.
+    let host = PluginHost::new(None).unwrap();
+    let p = load(&host, "hostile");
+    let started = Instant::now();
+    let f = hostile(&host, &p, "spin").unwrap_err();
+    assert_eq!(f.kind, FailureKind::Timeout, "{f}");
+    let budget = EPOCH_TICK * DEADLINE_TICKS as u32;
+    assert!(started.elapsed() >= budget - EPOCH_TICK, "{:?}", started.elapsed());
+}
+
+#[test]
 fn other_tenants_keep_answering_while_a_plugin_misbehaves() {
     let host = PluginHost::with_options(None, HostOptions { fuel_per_call: u64::MAX / 2, ..HostOptions::default() }).unwrap();
     let bad = load(&host, "hostile");

@@ -435,3 +435,72 @@ async fn retention_prunes_finished_rows_and_keeps_pending_ones(b: Backend) {
     let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(!metrics.contains("tikethet_rows_pruned_total 0"), "{metrics}");
 }
+
+/// A Redis server of the test's own, on a free port, so it can be stopped.
+struct OwnRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> OwnRedis {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (the README's test setup installs it)");
+        OwnRedis { child, port }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn ready(app_url: &str) -> (u16, String) {
+    let res = reqwest::get(format!("{app_url}/readyz")).await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_is_503_while_redis_is_down_and_recovers() {
+    use tikethet_platform::Application;
+    use tikethet_platform::config::{Settings, Sources};
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let redis = OwnRedis::start(port);
+    let url = format!("redis://127.0.0.1:{port}");
+    let up = wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).ok()).await;
+    assert!(up.is_some(), "own redis-server did not start");
+    let fake = tikethet_tests::fake_telegram::FakeTelegram::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut m, _) = tikethet_tests::helpers::test_settings(Backend::Sqlite, dir.path(), &fake.url, false);
+    m.insert("TIKETHET_LISTEN".into(), "127.0.0.1:0".into());
+    m.insert("TIKETHET_REDIS_URL".into(), url);
+    let app = Application::build(Settings::load(&Sources::from_map(m)).unwrap()).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    assert_eq!(ready(&base).await, (200, "ready".to_owned()));
+    drop(redis);
+    let (status, body) = ready(&base).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("Redis") && body.contains("\"unavailable\""), "{body}");
+    // Liveness is not readiness: the process still answers.
+    assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    let _redis = OwnRedis::start(port);
+    let mut last = (0, String::new());
+    for _ in 0..100 {
+        last = ready(&base).await;
+        if last.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last.0, 200, "ready again once Redis is back: {}", last.1);
+    let _ = tx.send(());
+}

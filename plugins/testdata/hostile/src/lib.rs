@@ -1,9 +1,11 @@
 //! A plugin that misbehaves on purpose, for the host's tests. Its config
 //! `{"mode": "..."}` picks how: `loop`, `memory`, `trap`, `flood` (too many
 //! actions), `huge-reply`, `kv-flood`, `huge-log` (hands the host 2 MiB in
-//! one call), or `ok` (behaves).
+//! one call), `spin` (calls the host in a loop, which costs little fuel, so it
+//! runs until the wall-clock deadline: the fairness benchmark's heavy tenant),
+//! or `ok` (behaves).
 
-use tikethet_plugin_sdk::{Action, LogLevel, MessageEvent, Plugin, Routing, TicketEvent, config, export, kv, log};
+use tikethet_plugin_sdk::{Action, LogLevel, MessageEvent, Plugin, Routing, TicketEvent, config, export, kv, log, now_ms};
 
 #[derive(serde::Deserialize)]
 struct Config {
@@ -32,6 +34,9 @@ impl Plugin for Hostile {
                     std::hint::black_box(&hoard);
                 }
             }
+            "spin" => loop {
+                std::hint::black_box(now_ms());
+            },
             "trap" => panic!("boom"),
             "flood" => (0..1000).map(|i| Action::Tag(format!("t{i}"))).collect(),
             "huge-reply" => vec![Action::reply("x".repeat(100_000))],
