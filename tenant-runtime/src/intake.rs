@@ -160,7 +160,9 @@ impl Runtime {
             update_id: c.update_id,
             chat_id: c.chat_id,
             kind: c.kind.chars().take(32).collect(),
-            payload: String::from_utf8_lossy(body).into_owned(),
+            // Text columns cannot hold NUL (PostgreSQL refuses it); a body
+            // that has one is not JSON anyway and is kept for the record.
+            payload: String::from_utf8_lossy(body).replace('\0', "\u{FFFD}"),
             pending: c.error.is_none(),
             error: c.error,
         };
@@ -187,33 +189,67 @@ pub(crate) fn spawn_writer(runtime: Weak<crate::Inner>) -> mpsc::Sender<IntakeJo
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
             let jobs: Vec<IntakeJob> = std::mem::take(&mut batch);
-            let result = write_batch(&jobs).await;
+            let outcomes = write_isolated(&jobs).await;
             let runtime = crate::upgrade(&runtime);
-            match result {
-                Ok(outcomes) => {
-                    for (job, (outcome, inbox_id)) in jobs.into_iter().zip(outcomes) {
-                        if let (Intake::Stored, Some(_), Some(rt)) = (outcome, inbox_id, runtime.as_ref()) {
-                            rt.dispatch(&job.tenant, job.row.chat_id);
-                        }
-                        let _ = job.reply.send(Ok(outcome));
-                    }
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                if let (Ok((Intake::Stored, Some(_))), Some(rt)) = (&outcome, runtime.as_ref()) {
+                    rt.dispatch(&job.tenant, job.row.chat_id);
                 }
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    tracing::error!(error = %msg, "failed to store webhook updates");
-                    for job in jobs {
-                        let _ = job.reply.send(Err(msg.clone()));
-                    }
-                }
+                // The caller may have gone (the client hung up); the row is stored anyway.
+                let _ = job.reply.send(outcome.map(|(o, _)| o));
             }
         }
     });
     tx
 }
 
+type Stored = Result<(Intake, Option<i64>), String>;
+
+/// Stores a batch together; when that fails and the batch spans several
+/// tenants, each tenant's updates are stored on their own, so one tenant's
+/// broken storage never refuses another tenant's updates.
+async fn write_isolated(jobs: &[IntakeJob]) -> Vec<Stored> {
+    let all: Vec<&IntakeJob> = jobs.iter().collect();
+    let first = match write_batch(&all).await {
+        Ok(v) => return v.into_iter().map(Ok).collect(),
+        Err(e) => format!("{e:#}"),
+    };
+    let mut schemas: Vec<Option<&str>> = jobs.iter().map(|j| j.db.writer_parts().1).collect();
+    schemas.dedup();
+    if schemas.len() <= 1 {
+        tracing::error!(error = %first, "failed to store webhook updates");
+        return jobs.iter().map(|_| Err(first.clone())).collect();
+    }
+    let mut out: Vec<Option<Stored>> = jobs.iter().map(|_| None).collect();
+    let mut done = std::collections::HashSet::new();
+    for job in jobs {
+        let schema = job.db.writer_parts().1;
+        if !done.insert(schema) {
+            continue;
+        }
+        let idx: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].db.writer_parts().1 == schema).collect();
+        let group: Vec<&IntakeJob> = idx.iter().map(|&i| &jobs[i]).collect();
+        match write_batch(&group).await {
+            Ok(v) => {
+                for (i, r) in idx.iter().zip(v) {
+                    out[*i] = Some(Ok(r));
+                }
+            }
+            Err(e) => {
+                let msg = format!("{e:#}");
+                tracing::error!(tenant = %job.tenant, error = %msg, "failed to store webhook updates");
+                for i in idx {
+                    out[i] = Some(Err(msg.clone()));
+                }
+            }
+        }
+    }
+    out.into_iter().map(|o| o.unwrap_or_else(|| Err("not written".into()))).collect()
+}
+
 /// Stores a batch in one transaction: one multi-row insert per tenant,
 /// duplicates skipped by the unique `update_id`.
-async fn write_batch(jobs: &[IntakeJob]) -> anyhow::Result<Vec<(Intake, Option<i64>)>> {
+async fn write_batch(jobs: &[&IntakeJob]) -> anyhow::Result<Vec<(Intake, Option<i64>)>> {
     let Some(first) = jobs.first() else { return Ok(vec![]) };
     let (conn, _) = first.db.writer_parts();
     let txn = conn.begin().await.context("failed to begin inbox transaction")?;

@@ -204,7 +204,14 @@ where
                 let work = (self.inner.handler)(id.0.clone(), id.1.clone());
                 // Handlers catch their own panics and record them; one that
                 // escapes closes the lane instead of taking the task down.
-                AssertUnwindSafe(work).catch_unwind().await.unwrap_or(Step::Park)
+                match AssertUnwindSafe(work).catch_unwind().await {
+                    Ok(step) => step,
+                    Err(p) => {
+                        let what = p.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| p.downcast_ref::<String>().cloned());
+                        tracing::error!(panic = what.as_deref().unwrap_or("a non-string panic"), "a lane's handler panicked; the lane is closed");
+                        Step::Park
+                    }
+                }
             };
             match step {
                 Step::More => {}
