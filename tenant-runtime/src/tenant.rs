@@ -129,3 +129,28 @@ impl Registry {
         Some(old)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_leaves_out_the_secrets() {
+        let info = TenantInfo {
+            id: TenantId::generate(),
+            slug: TenantSlug::parse("acme").unwrap(),
+            name: "Acme".into(),
+            status: TenantStatus::Active,
+            theme: Theme::default_theme(),
+            bot_token: BotToken::parse("123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw").unwrap(),
+            bot_username: "acme_bot".into(),
+            webhook_route: "rabc".into(),
+            webhook_secret: "whsec_0123456789abcdef".into(),
+            owner_telegram_id: 1,
+            storage_name: "acme.db".into(),
+        };
+        let shown = format!("{info:?}");
+        assert!(!shown.contains("whsec_0123456789abcdef") && !shown.contains("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"), "{shown}");
+        assert!(shown.contains("acme_bot"), "{shown}");
+    }
+}

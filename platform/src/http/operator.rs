@@ -264,3 +264,25 @@ impl OperatorApi {
         Ok(Json(self.state.control.replace_bot_token(&slug.0, token).await?))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_never_print_bot_tokens() {
+        let token = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+        let create = CreateTenant {
+            slug: "acme".into(),
+            name: "Acme".into(),
+            bot_token: token.into(),
+            owner_telegram_id: 1,
+            plan: None,
+            theme: None,
+        };
+        let shown = format!("{create:?}");
+        assert!(!shown.contains("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw") && shown.contains("acme"), "{shown}");
+        let replace = ReplaceBotToken { bot_token: token.into() };
+        assert!(!format!("{replace:?}").contains("AAHdq"));
+    }
+}

@@ -499,3 +499,16 @@ impl TenantApi {
         Ok(Html(tikethet_admin_console::placeholder_page(&t.info.name)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_never_print_credentials() {
+        let s = TelegramSignIn { init_data: "user=%7B%7D&hash=deadbeef0123".into() };
+        assert!(!format!("{s:?}").contains("deadbeef0123"));
+        let r = RefreshRequest { refresh_token: "rt_secret_value_42".into() };
+        assert!(!format!("{r:?}").contains("rt_secret_value_42"));
+    }
+}
