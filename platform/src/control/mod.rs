@@ -108,6 +108,7 @@ pub struct TenantRecord {
     pub bot_username: String,
     pub owner_telegram_id: i64,
     /// The newest migration applied to the tenant's schema.
+    #[oai(nullable)]
     pub schema_version: Option<String>,
     /// Where Telegram delivers this bot's updates (an opaque route, never the token).
     pub webhook_url: String,

@@ -106,6 +106,7 @@ pub enum Deleted {
 #[derive(Debug, Object)]
 pub struct FailedUpdateView {
     pub inbox_id: i64,
+    #[oai(nullable)]
     pub update_id: Option<i64>,
     pub kind: String,
     pub attempts: i32,

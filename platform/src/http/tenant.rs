@@ -38,6 +38,7 @@ pub struct PluginView {
     pub config: serde_json::Value,
     pub consecutive_failures: i32,
     /// Why the desk switched it off, if it did.
+    #[oai(nullable)]
     pub disabled_reason: Option<String>,
     pub invocations: i64,
     pub created_at: DateTime<Utc>,
@@ -139,7 +140,9 @@ pub struct UserView {
     pub telegram_id: i64,
     pub role: String,
     pub first_name: String,
+    #[oai(nullable)]
     pub last_name: Option<String>,
+    #[oai(nullable)]
     pub username: Option<String>,
     pub blocked: bool,
 }
@@ -190,12 +193,17 @@ pub struct TicketView {
     pub description: String,
     pub status: String,
     pub priority: String,
+    #[oai(nullable)]
     pub category_id: Option<i64>,
+    #[oai(nullable)]
     pub assignee_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub first_response_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub resolved_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub closed_at: Option<DateTime<Utc>>,
 }
 
@@ -244,6 +252,7 @@ pub struct NewTicket {
 pub struct MessageView {
     pub id: i64,
     pub ticket_id: i64,
+    #[oai(nullable)]
     pub author_id: Option<i64>,
     /// The author's role when they wrote it.
     pub author_role: String,
