@@ -237,11 +237,12 @@ pub struct TicketPage {
 
 #[derive(Debug, Object)]
 pub struct NewTicket {
-    /// Required, at most 200 characters.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// Required, at most 200 characters, one line (surrounding whitespace
+    /// is trimmed).
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^\s*\S(?:[^\n]*\S)?\s*$"))]
     pub title: String,
-    /// Required, at most 2000 characters.
-    #[oai(validator(min_length = 1, max_length = 2000))]
+    /// Required (not blank), at most 2000 characters.
+    #[oai(validator(min_length = 1, max_length = 2000, pattern = r"\S"))]
     pub description: String,
     /// `low`, `normal` (default), `high` or `critical`.
     #[oai(validator(pattern = "^(low|normal|high|critical)$"))]
@@ -283,8 +284,8 @@ pub struct MessageList {
 
 #[derive(Debug, Object)]
 pub struct NewMessage {
-    /// At most 4096 characters.
-    #[oai(validator(min_length = 1, max_length = 4096))]
+    /// Required (not blank), at most 4096 characters.
+    #[oai(validator(min_length = 1, max_length = 4096, pattern = r"\S"))]
     pub text: String,
     /// Staff only: a note the customer never sees.
     pub internal: Option<bool>,
@@ -437,7 +438,15 @@ impl TenantApi {
     /// The body is the component (`application/octet-stream`), at most
     /// 4 MiB. It is validated (contract version, imports) before it is stored.
     #[oai(path = "/t/:slug/api/v1/plugins/:name", method = "put", tag = "Tag::Plugins")]
-    async fn put_plugin(&self, slug: Path<String>, name: Path<String>, auth: TenantAuth, body: Binary<Vec<u8>>) -> Result<Json<PluginView>, ApiError> {
+    async fn put_plugin(
+        &self,
+        slug: Path<String>,
+        /// 1 to 64 lowercase letters, digits and hyphens.
+        #[oai(validator(min_length = 1, max_length = 64, pattern = "^[a-z0-9-]+$"))]
+        name: Path<String>,
+        auth: TenantAuth,
+        body: Binary<Vec<u8>>,
+    ) -> Result<Json<PluginView>, ApiError> {
         let ctx = self.ctx(&slug.0, &auth).await?;
         let name = PluginName::parse(&name.0)?;
         Ok(Json(ctx.install_plugin(&name, &body.0).await?.into()))
