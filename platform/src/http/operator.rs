@@ -31,8 +31,8 @@ pub struct CreateTenant {
     /// starting with a letter and not ending with a hyphen.
     #[oai(validator(min_length = 3, max_length = 40, pattern = r"^[a-z](?:-?[a-z0-9])+$"))]
     pub slug: String,
-    /// 1-200 characters, not blank.
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    /// 1-200 characters, not blank, no NUL.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
     pub name: String,
     /// The bot token from @BotFather (`<bot id>:<secret>`); stored
     /// encrypted, never returned.
@@ -51,8 +51,8 @@ pub struct CreateTenant {
 
 #[derive(Debug, Object)]
 pub struct UpdateTenant {
-    /// 1-200 characters, not blank.
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"\S"))]
+    /// 1-200 characters, not blank, no NUL.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
     pub name: Option<String>,
     #[oai(validator(minimum(value = "1")))]
     pub owner_telegram_id: Option<i64>,

@@ -237,12 +237,12 @@ pub struct TicketPage {
 
 #[derive(Debug, Object)]
 pub struct NewTicket {
-    /// Required, at most 200 characters, one line (surrounding whitespace
-    /// is trimmed).
-    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^\s*\S(?:[^\n]*\S)?\s*$"))]
+    /// Required, at most 200 characters, one line, no NUL (surrounding
+    /// whitespace is trimmed).
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00](?:[^\n\x00]*[^\s\x00])?\s*$"))]
     pub title: String,
-    /// Required (not blank), at most 2000 characters.
-    #[oai(validator(min_length = 1, max_length = 2000, pattern = r"\S"))]
+    /// Required (not blank), at most 2000 characters, no NUL.
+    #[oai(validator(min_length = 1, max_length = 2000, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
     pub description: String,
     /// `low`, `normal` (default), `high` or `critical`.
     #[oai(validator(pattern = "^(low|normal|high|critical)$"))]
@@ -284,8 +284,8 @@ pub struct MessageList {
 
 #[derive(Debug, Object)]
 pub struct NewMessage {
-    /// Required (not blank), at most 4096 characters.
-    #[oai(validator(min_length = 1, max_length = 4096, pattern = r"\S"))]
+    /// Required (not blank), at most 4096 characters, no NUL.
+    #[oai(validator(min_length = 1, max_length = 4096, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
     pub text: String,
     /// Staff only: a note the customer never sees.
     pub internal: Option<bool>,
