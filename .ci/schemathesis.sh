@@ -205,14 +205,36 @@ EOF
         echo "FAIL ($backend): the offset probe answered $probe (want 400): $(cat "$dir/probe.json" 2>/dev/null)" >&2
         fail=1
     fi
+    # Strings PostgreSQL cannot store (U+0000) are refused, not a 500.
+    local probe want method path who body code bearer
+    local -a data
+    for probe in \
+        "404 GET /api/platform/v1/tenants/a%00b op" \
+        "404 DELETE /t/acme/api/v1/plugins/a%00b tenant" \
+        "400 POST /t/acme/api/v1/tickets/1/messages tenant {\"text\":\"a\\u0000b\"}" \
+        "400 POST /t/acme/api/v1/tickets tenant {\"title\":\"a\\u0000b\",\"description\":\"x\"}"; do
+        read -r want method path who body <<<"$probe"
+        bearer=$tenant_token
+        [ "$who" = op ] && bearer=$op_token
+        data=()
+        [ -n "$body" ] && data=(-H 'Content-Type: application/json' -d "$body")
+        code=$(curl -sS -o "$dir/probe.json" -w '%{http_code}' -X "$method" -H "Authorization: Bearer $bearer" \
+            "${data[@]}" "$base$path" || true)
+        if [ "$code" != "$want" ]; then
+            echo "FAIL ($backend): $method $path answered $code (want $want): $(cat "$dir/probe.json" 2>/dev/null)" >&2
+            fail=1
+        fi
+    done
     if grep -q "panicked" "$dir/tikethet.log"; then
         echo "FAIL ($backend): a handler panicked:" >&2
         grep -A3 "panicked" "$dir/tikethet.log" | head -n 40 >&2
         fail=1
     fi
     if [ "$rc" -ne 0 ] || [ "$fail" -ne 0 ]; then
-        echo "== schemathesis on $backend FAILED (schemathesis exit $rc); server log tail:" >&2
-        tail -n 30 "$dir/tikethet.log" >&2
+        local keep="${ST_LOG_DIR:-$CARGO_TARGET_DIR/schemathesis-logs}/$backend"
+        mkdir -p "$keep" && cp "$dir"/*.log "$dir/schemathesis.toml" "$keep"/ 2>/dev/null || true
+        echo "== schemathesis on $backend FAILED (schemathesis exit $rc); logs kept in $keep; server errors:" >&2
+        grep -E "ERROR|panicked" "$dir/tikethet.log" | tail -n 30 >&2 || true
         return 1
     fi
 
