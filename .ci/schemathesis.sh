@@ -8,15 +8,17 @@
 #
 # In functions called as `f || …` bash ignores `set -e`, so run_backend
 # checks its own steps.
-# Knobs: ST_SEED (default 20261122), ST_MAX_EXAMPLES (default 25 per
-# operation and phase), ST_BACKENDS (default "sqlite postgres").
+# Knobs: ST_SEED (default 20261122), ST_MAX_EXAMPLES (generated cases per
+# operation in the fuzzing phase, default 50; the coverage phase adds its
+# own fixed set), ST_BACKENDS (default "sqlite postgres"), ST_EXTRA_ARGS
+# (more `st run` options, e.g. "--report har").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/tikethet-target}"
 export CARGO_TERM_COLOR=never
 SEED="${ST_SEED:-20261122}"
-MAX_EXAMPLES="${ST_MAX_EXAMPLES:-25}"
+MAX_EXAMPLES="${ST_MAX_EXAMPLES:-50}"
 BACKENDS="${ST_BACKENDS:-sqlite postgres}"
 ST_VERSION=4.32.5
 PG_URL="postgres://postgres@127.0.0.1:5432/test"
