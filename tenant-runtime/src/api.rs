@@ -321,6 +321,10 @@ impl TenantContext {
     }
 
     async fn plugin_named(&self, txn: &sea_orm::DatabaseTransaction, name: &str) -> Result<plugins::Model> {
+        // What is not a plugin name names no plugin (and never reaches the database).
+        if crate::domain::PluginName::parse(name).is_err() {
+            return Err(RuntimeError::NotFound("plugin"));
+        }
         plugins::Entity::find().filter(plugins::Column::Name.eq(name)).one(txn).await?.ok_or(RuntimeError::NotFound("plugin"))
     }
 

@@ -16,6 +16,10 @@ impl Invalid {
     }
 }
 
+/// PostgreSQL's text cannot hold U+0000, so no stored text may contain it
+/// (on either backend, so that both answer alike).
+pub const NO_NUL: &str = "must not contain NUL (U+0000) characters";
+
 /// A tenant's URL name: `/t/{slug}/`. Lowercase letters, digits and inner
 /// hyphens, 3 to 40 characters, so that it is safe in a URL, a file name and
 /// a PostgreSQL schema name alike.
@@ -170,6 +174,9 @@ impl TicketTitle {
         if t.contains('\n') {
             return Err(Invalid::new("title", "must be a single line"));
         }
+        if t.contains('\0') {
+            return Err(Invalid::new("title", NO_NUL));
+        }
         Ok(TicketTitle(t.to_owned()))
     }
 
@@ -210,6 +217,9 @@ impl TicketDescription {
                 format!("must be at most {} characters", Self::MAX_CHARS),
             ));
         }
+        if t.contains('\0') {
+            return Err(Invalid::new("description", NO_NUL));
+        }
         Ok(TicketDescription(t.to_owned()))
     }
 
@@ -240,6 +250,9 @@ impl MessageText {
         }
         if t.chars().count() > Self::MAX_CHARS {
             return Err(Invalid::new("text", format!("must be at most {} characters", Self::MAX_CHARS)));
+        }
+        if t.contains('\0') {
+            return Err(Invalid::new("text", NO_NUL));
         }
         Ok(MessageText(t.to_owned()))
     }
@@ -414,6 +427,10 @@ mod tests {
         assert!(TicketDescription::parse(&"x".repeat(2001)).is_err());
         assert!(MessageText::parse(" ").is_err());
         assert!(MessageText::parse(&"x".repeat(4097)).is_err());
+        // PostgreSQL's text cannot hold U+0000: refused on both backends.
+        assert!(TicketTitle::parse("a\0b").is_err());
+        assert!(TicketDescription::parse("a\0b").is_err());
+        assert!(MessageText::parse("a\0b").is_err());
         assert_eq!(TicketDescription::from_message(&"y".repeat(3000)).as_str().len(), 2000);
     }
 

@@ -91,6 +91,9 @@ pub fn parse_name(name: &str) -> Result<String, Invalid> {
     if n.is_empty() || n.chars().count() > 200 {
         return Err(Invalid::new("name", "must be 1 to 200 characters"));
     }
+    if n.contains('\0') {
+        return Err(Invalid::new("name", tikethet_runtime::domain::NO_NUL));
+    }
     Ok(n.to_owned())
 }
 
@@ -108,6 +111,7 @@ pub struct TenantRecord {
     pub bot_username: String,
     pub owner_telegram_id: i64,
     /// The newest migration applied to the tenant's schema.
+    #[oai(nullable)]
     pub schema_version: Option<String>,
     /// Where Telegram delivers this bot's updates (an opaque route, never the token).
     pub webhook_url: String,
@@ -209,6 +213,10 @@ impl ControlPlane {
     }
 
     async fn find(&self, slug: &str) -> Result<tenants::Model> {
+        // What is not a slug names no tenant (and never reaches the database).
+        if TenantSlug::parse(slug).is_err() {
+            return Err(ControlError::NotFound(slug.to_owned()));
+        }
         tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(slug))
             .one(self.storage.control())

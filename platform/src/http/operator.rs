@@ -27,13 +27,16 @@ pub struct OperatorAuth(Bearer);
 
 #[derive(Object)]
 pub struct CreateTenant {
-    /// URL name: 3-40 lowercase letters, digits, hyphens.
-    #[oai(validator(min_length = 3, max_length = 40, pattern = "^[a-z0-9][a-z0-9-]*[a-z0-9]$"))]
+    /// URL name: 3-40 lowercase letters, digits and single hyphens,
+    /// starting with a letter and not ending with a hyphen.
+    #[oai(validator(min_length = 3, max_length = 40, pattern = r"^[a-z](?:-?[a-z0-9])+$"))]
     pub slug: String,
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// 1-200 characters, not blank, no NUL.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
     pub name: String,
-    /// The bot token from @BotFather; stored encrypted, never returned.
-    #[oai(validator(min_length = 1, max_length = 100))]
+    /// The bot token from @BotFather (`<bot id>:<secret>`); stored
+    /// encrypted, never returned.
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"^\s*[0-9]{1,20}:[A-Za-z0-9_-]{20,100}\s*$"))]
     pub bot_token: String,
     /// Telegram user id of the tenant's owner.
     #[oai(validator(minimum(value = "1")))]
@@ -48,7 +51,8 @@ pub struct CreateTenant {
 
 #[derive(Debug, Object)]
 pub struct UpdateTenant {
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// 1-200 characters, not blank, no NUL.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
     pub name: Option<String>,
     #[oai(validator(minimum(value = "1")))]
     pub owner_telegram_id: Option<i64>,
@@ -60,7 +64,8 @@ pub struct UpdateTenant {
 
 #[derive(Object)]
 pub struct ReplaceBotToken {
-    #[oai(validator(min_length = 1, max_length = 100))]
+    /// The new token from @BotFather (`<bot id>:<secret>`).
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r"^\s*[0-9]{1,20}:[A-Za-z0-9_-]{20,100}\s*$"))]
     pub bot_token: String,
 }
 
@@ -106,6 +111,7 @@ pub enum Deleted {
 #[derive(Debug, Object)]
 pub struct FailedUpdateView {
     pub inbox_id: i64,
+    #[oai(nullable)]
     pub update_id: Option<i64>,
     pub kind: String,
     pub attempts: i32,

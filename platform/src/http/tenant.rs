@@ -38,6 +38,7 @@ pub struct PluginView {
     pub config: serde_json::Value,
     pub consecutive_failures: i32,
     /// Why the desk switched it off, if it did.
+    #[oai(nullable)]
     pub disabled_reason: Option<String>,
     pub invocations: i64,
     pub created_at: DateTime<Utc>,
@@ -139,7 +140,9 @@ pub struct UserView {
     pub telegram_id: i64,
     pub role: String,
     pub first_name: String,
+    #[oai(nullable)]
     pub last_name: Option<String>,
+    #[oai(nullable)]
     pub username: Option<String>,
     pub blocked: bool,
 }
@@ -190,12 +193,17 @@ pub struct TicketView {
     pub description: String,
     pub status: String,
     pub priority: String,
+    #[oai(nullable)]
     pub category_id: Option<i64>,
+    #[oai(nullable)]
     pub assignee_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub first_response_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub resolved_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub closed_at: Option<DateTime<Utc>>,
 }
 
@@ -229,11 +237,12 @@ pub struct TicketPage {
 
 #[derive(Debug, Object)]
 pub struct NewTicket {
-    /// Required, at most 200 characters.
-    #[oai(validator(min_length = 1, max_length = 200))]
+    /// Required, at most 200 characters, one line, no NUL (surrounding
+    /// whitespace is trimmed).
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00](?:[^\n\x00]*[^\s\x00])?\s*$"))]
     pub title: String,
-    /// Required, at most 2000 characters.
-    #[oai(validator(min_length = 1, max_length = 2000))]
+    /// Required (not blank), at most 2000 characters, no NUL.
+    #[oai(validator(min_length = 1, max_length = 2000, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
     pub description: String,
     /// `low`, `normal` (default), `high` or `critical`.
     #[oai(validator(pattern = "^(low|normal|high|critical)$"))]
@@ -244,6 +253,7 @@ pub struct NewTicket {
 pub struct MessageView {
     pub id: i64,
     pub ticket_id: i64,
+    #[oai(nullable)]
     pub author_id: Option<i64>,
     /// The author's role when they wrote it.
     pub author_role: String,
@@ -274,8 +284,8 @@ pub struct MessageList {
 
 #[derive(Debug, Object)]
 pub struct NewMessage {
-    /// At most 4096 characters.
-    #[oai(validator(min_length = 1, max_length = 4096))]
+    /// Required (not blank), at most 4096 characters, no NUL.
+    #[oai(validator(min_length = 1, max_length = 4096, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
     pub text: String,
     /// Staff only: a note the customer never sees.
     pub internal: Option<bool>,
@@ -428,7 +438,15 @@ impl TenantApi {
     /// The body is the component (`application/octet-stream`), at most
     /// 4 MiB. It is validated (contract version, imports) before it is stored.
     #[oai(path = "/t/:slug/api/v1/plugins/:name", method = "put", tag = "Tag::Plugins")]
-    async fn put_plugin(&self, slug: Path<String>, name: Path<String>, auth: TenantAuth, body: Binary<Vec<u8>>) -> Result<Json<PluginView>, ApiError> {
+    async fn put_plugin(
+        &self,
+        slug: Path<String>,
+        /// 1 to 64 lowercase letters, digits and hyphens.
+        #[oai(validator(min_length = 1, max_length = 64, pattern = "^[a-z0-9-]+$"))]
+        name: Path<String>,
+        auth: TenantAuth,
+        body: Binary<Vec<u8>>,
+    ) -> Result<Json<PluginView>, ApiError> {
         let ctx = self.ctx(&slug.0, &auth).await?;
         let name = PluginName::parse(&name.0)?;
         Ok(Json(ctx.install_plugin(&name, &body.0).await?.into()))
