@@ -61,8 +61,12 @@ async fn keyword_plugin_uploaded_through_the_api_answers_the_customer(b: Backend
     assert!(sent.contains(&"Refunds take 5 working days.".to_owned()), "{sent:?}");
     assert!(sent.iter().any(|m| m.contains("#1")), "the default handling still opened a ticket: {sent:?}");
     app.deliver(&t, &fixtures::message(2, 4242, "thanks")).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.fake.sent_to(&t.token, 4242).len(), 2, "no keyword, no answer");
+    // The update's effects (answers queued, plugin calls metered) commit
+    // with its "done" mark; once done, nothing more can come of it.
+    assert_eq!(app.wait_processed("acme", 2).await.status, "done");
+    let out = app.wait_outbox_settled("acme").await;
+    assert_eq!(out.len(), 2, "no keyword, no answer: {out:#?}");
+    assert_eq!(app.fake.sent_to(&t.token, 4242).len(), 2);
 
     let res = app.http.get(app.url("/t/acme/api/v1/plugins")).bearer_auth(&owner).send().await.unwrap();
     let list: Value = res.json().await.unwrap();
