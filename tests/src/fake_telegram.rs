@@ -650,6 +650,11 @@ impl FakeTelegram {
         self.state.lock().unwrap().failures.push_back(f);
     }
 
+    /// Forgets the scripted failures not yet used.
+    pub fn clear_failures(&self) {
+        self.state.lock().unwrap().failures.clear();
+    }
+
     pub fn webhook(&self, token: &str) -> Option<Webhook> {
         self.state.lock().unwrap().bots.get(token).and_then(|b| b.webhook.clone())
     }
