@@ -345,3 +345,13 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// Builds a plugin crate of this test package (`tests/plugins/NAME`) and
+/// returns the component's bytes.
+pub fn test_plugin(name: &str) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let base = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("../target"));
+    let path = tikethet_plugins::build::build_plugin(&root.join("plugins").join(name), &base.join("wasm-guest"), &base.join("plugins"))
+        .unwrap_or_else(|e| panic!("building test plugin {name}: {e:#}"));
+    std::fs::read(path).expect("the built component")
+}
