@@ -365,3 +365,105 @@ fn plugin_run_reports_actions_and_usage_and_fails_with_a_reason() {
     let (ok, _, err) = run(&event, &cfg);
     assert!(!ok && err.contains("invalid"), "{err}");
 }
+
+/// `tikethet.toml` (or `$TIKETHET_CONFIG`) sets what the environment does
+/// not; the environment wins where both do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_file_under_environment_variables() {
+    let fake = stand_in().await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let (file_token, env_token) = ("op_from_the_file_0123456789", "op_from_the_environment_0123456789");
+    for via_config_var in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (file_port, env_port) = (free_port(), free_port());
+        let toml = format!(
+            "listen = \"127.0.0.1:{file_port}\"\noperator_token = \"{file_token}\"\ntelegram_api_url = \"{}\"\npublic_url = \"http://127.0.0.1:{env_port}\"\n",
+            fake.url
+        );
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"));
+        cmd.arg("serve").current_dir(dir.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TIKETHET_") {
+                cmd.env_remove(k);
+            }
+        }
+        if via_config_var {
+            let path = dir.path().join("elsewhere.toml");
+            std::fs::write(&path, &toml).unwrap();
+            cmd.env("TIKETHET_CONFIG", &path);
+        } else {
+            std::fs::write(dir.path().join("tikethet.toml"), &toml).unwrap();
+        }
+        cmd.env("TIKETHET_LISTEN", format!("127.0.0.1:{env_port}")).env("TIKETHET_OPERATOR_TOKEN", env_token);
+        let log = std::fs::File::create(dir.path().join("server-1.log")).unwrap();
+        cmd.stdout(Stdio::null()).stderr(log);
+        let mut server = Server { child: cmd.spawn().unwrap(), base: format!("http://127.0.0.1:{env_port}") };
+        // The environment's address, not the file's.
+        wait_healthy(&http, &mut server, dir.path(), 1).await;
+        assert!(http.get(format!("http://127.0.0.1:{file_port}/healthz")).send().await.is_err(), "listening on the file's port too");
+        let tenants = |token: &'static str| http.get(format!("{}/api/platform/v1/tenants", server.base)).bearer_auth(token).send();
+        assert_eq!(tenants(env_token).await.unwrap().status(), 200);
+        assert_eq!(tenants(file_token).await.unwrap().status(), 401, "the file's operator token won over the environment's");
+        // Only the file names the Bot API: provisioning reaches the stand-in.
+        let before = fake.calls(Some("getMe")).len();
+        let (token, _) = create(&http, &server.base, env_token, &fake, "filecfg", 1).await;
+        assert_eq!(fake.calls(Some("getMe")).len(), before + 1);
+        assert!(fake.webhook(&token).unwrap().url.starts_with(&format!("http://127.0.0.1:{env_port}/tg/")), "public_url from the file");
+        assert!(!dir.path().join("data/operator.token").exists(), "a configured operator token is not generated");
+    }
+}
+
+/// `tikethet migrate` on PostgreSQL: a tenant whose schema is broken is
+/// reported, the others migrate, and the exit status says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrate_isolates_a_broken_tenant_schema() {
+    use sea_orm::ConnectionTrait as _;
+    let fake = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("tt_{}", random_suffix());
+    let run = |args: &[&str], bot: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"));
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env("TIKETHET_TELEGRAM_API_URL", &fake.url)
+            .env("TIKETHET_DATABASE_URL", postgres_url())
+            .env("TIKETHET_DATABASE_SCHEMA", &schema);
+        if let Some(b) = bot {
+            cmd.env("TIKETHET_BOT_TOKEN", b);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for (n, slug) in [(1, "broken-desk"), (2, "good-desk"), (3, "other-desk")] {
+        let token = bot_token(n);
+        fake.add_bot(&token, &format!("bot{n}"));
+        let (ok, out, err) = run(&["tenant", "create", "--slug", slug, "--name", slug, "--owner-telegram-id", "42"], Some(&token));
+        assert!(ok, "{out}{err}");
+    }
+    let (ok, out, err) = run(&["migrate"], None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("3 tenant(s) migrated, 0 failed"), "{out}");
+    // Break one schema: it records a migration this build does not have.
+    let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
+    let broken = format!("{schema}_broken_desk");
+    let exists = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'seaql_migrations'",
+            [broken.clone().into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(exists, 1, "the tenant schema is {broken}");
+    db.execute_unprepared(&format!("INSERT INTO \"{broken}\".seaql_migrations (version, applied_at) VALUES ('m29991231_000000_from_the_future', 0)")).await.unwrap();
+    let (ok, out, _) = run(&["migrate"], None);
+    assert!(!ok, "a failed tenant must fail the command: {out}");
+    assert!(out.contains("broken-desk: FAILED"), "{out}");
+    assert!(out.contains("good-desk: ok") && out.contains("other-desk: ok"), "{out}");
+    assert!(out.contains("2 tenant(s) migrated, 1 failed"), "{out}");
+    db.close().await.ok();
+    drop_pg_schemas(&schema).await;
+}
