@@ -17,4 +17,6 @@ macro_rules! on_both {
 
 mod plugins;
 mod process;
+mod promises;
 mod spine;
+mod strict_telegram;
