@@ -87,9 +87,11 @@ async fn router_plugin_routes_new_tickets(b: Backend) {
     let app = spawn_app(b).await;
     let t = app.create_tenant("acme", 1).await;
     let owner = app.sign_in(&t, t.owner).await; // username "owner", role owner
-    assert_eq!(upload(&app, "acme", &owner, "router", component("router")).await.0, 200);
+    let (s, p) = upload(&app, "acme", &owner, "router", component("router")).await;
+    assert_eq!((s, p["name"].as_str(), p["enabled"].as_bool()), (200, Some("router"), Some(true)), "{p}");
     let cfg = json!({"routes": [{"keywords": ["invoice"], "category": "billing", "priority": "critical"}], "agents": ["owner", "ghost"]});
-    assert_eq!(patch(&app, "acme", &owner, "router", json!({"config": cfg})).await.0, 200);
+    let (s, p) = patch(&app, "acme", &owner, "router", json!({"config": cfg})).await;
+    assert_eq!((s, &p["config"]), (200, &cfg), "{p}");
 
     app.deliver(&t, &fixtures::message(1, 777, "Invoice is wrong")).await;
     app.wait_sent(&t, 777, 1).await;
@@ -117,8 +119,10 @@ async fn a_failing_plugin_is_switched_off_after_five_failures_and_admins_are_tol
     let app = spawn_app(b).await;
     let t = app.create_tenant("acme", 1).await;
     let owner = app.sign_in(&t, t.owner).await;
-    assert_eq!(upload(&app, "acme", &owner, "hostile", component("hostile")).await.0, 200);
-    assert_eq!(patch(&app, "acme", &owner, "hostile", json!({"config": {"mode": "trap"}})).await.0, 200);
+    let (s, p) = upload(&app, "acme", &owner, "hostile", component("hostile")).await;
+    assert_eq!((s, p["enabled"].as_bool()), (200, Some(true)), "{p}");
+    let (s, p) = patch(&app, "acme", &owner, "hostile", json!({"config": {"mode": "trap"}})).await;
+    assert_eq!((s, &p["config"]), (200, &json!({"mode": "trap"})), "{p}");
     let customer = 9191;
     for i in 1..=6 {
         app.deliver(&t, &fixtures::message(i, customer, &format!("message {i}"))).await;

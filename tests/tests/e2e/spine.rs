@@ -46,10 +46,14 @@ async fn provisioning_registers_an_opaque_webhook_with_a_strong_secret(b: Backen
     // Listing and showing.
     let res = app.operator(Method::GET, "/api/platform/v1/tenants", None).await;
     let list: Value = res.json().await.unwrap();
-    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let slugs: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["slug"].as_str().unwrap()).collect();
+    assert_eq!(slugs.len(), 2, "{list}");
+    assert!(slugs.contains(&"acme") && slugs.contains(&"zeta-shop"), "{list}");
     let res = app.operator(Method::GET, "/api/platform/v1/tenants/acme", None).await;
     assert_eq!(res.status(), 200);
     let shown: Value = res.json().await.unwrap();
+    assert_eq!((shown["slug"].as_str(), shown["bot_username"].as_str(), shown["status"].as_str()), (Some("acme"), Some("acme_bot"), Some("active")), "{shown}");
+    assert_eq!(shown["id"], a.body["id"]);
     assert!(shown.get("bot_token").is_none() && !shown.to_string().contains(&a.token));
     if b == Backend::Postgres {
         // Each tenant lives in a schema of its own.
@@ -139,9 +143,15 @@ async fn operator_api_errors(b: Backend) {
     let spec: Value = app.http.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(spec["paths"]["/api/platform/v1/tenants"].is_object());
     assert!(spec["paths"]["/t/{slug}/api/v1/tickets"].is_object());
-    assert_eq!(app.http.get(app.url("/api/docs")).send().await.unwrap().status(), 200);
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    let docs = app.http.get(app.url("/api/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    let docs = docs.text().await.unwrap();
+    assert!(docs.to_lowercase().contains("swagger"), "{docs}");
+    for (probe, answer) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let res = app.http.get(app.url(probe)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{probe}");
+        assert_eq!(res.text().await.unwrap(), answer, "{probe}");
+    }
     let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tikethet_tenants 1"), "{metrics}");
 }
@@ -270,22 +280,12 @@ async fn malformed_and_unhandled_updates_are_acknowledged_and_recorded(b: Backen
     assert!(sent[0].contains("text"), "{sent:?}");
 
     // Everything is in the inbox, with the reason for what was not processed.
-    use sea_orm::{EntityTrait, QueryOrder};
-    let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
-    let mut rows = Vec::new();
-    for _ in 0..200 {
-        let txn = tenant.db.begin().await.unwrap();
-        rows = tikethet_runtime::entities::inbox::Entity::find()
-            .order_by_asc(tikethet_runtime::entities::inbox::Column::Id)
-            .all(&txn)
-            .await
-            .unwrap();
-        txn.commit().await.unwrap();
-        if rows.iter().all(|r| r.status != "pending") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let rows = tikethet_tests::helpers::wait_for(Duration::from_secs(20), || async {
+        let rows = app.inbox("acme").await;
+        (rows.len() == 8 && rows.iter().all(|r| r.status != "pending")).then_some(rows)
+    })
+    .await
+    .unwrap_or_else(|| panic!("eight updates, all settled, expected"));
     assert_eq!(rows.len(), 8, "{rows:#?}");
     let kinds: Vec<(&str, &str)> = rows.iter().map(|r| (r.kind.as_str(), r.status.as_str())).collect();
     assert_eq!(&kinds[..3], &[("malformed", "ignored"), ("malformed", "ignored"), ("malformed", "ignored")]);
@@ -304,8 +304,8 @@ async fn tokens_and_init_data_are_bound_to_their_tenant(b: Backend) {
     let a = app.create_tenant("acme", 1).await;
     let z = app.create_tenant("zeta", 2).await;
     let a_owner = app.sign_in(&a, a.owner).await;
-    let (s, _) = app.tenant_get(&a.slug, "/tickets", &a_owner).await;
-    assert_eq!(s, 200);
+    let (s, body) = app.tenant_get(&a.slug, "/tickets", &a_owner).await;
+    assert_eq!((s, &body["items"]), (200, &json!([])), "{body}");
     // A token of one tenant is refused by the other.
     let (s, body) = app.tenant_get(&z.slug, "/tickets", &a_owner).await;
     assert_eq!(s, 401, "{body}");
@@ -340,6 +340,9 @@ async fn tokens_and_init_data_are_bound_to_their_tenant(b: Backend) {
     let res = app.http.post(app.url("/t/acme/api/v1/auth/refresh")).json(&json!({"refresh_token": rt})).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let s2: Value = res.json().await.unwrap();
+    assert_ne!(s2["refresh_token"], s1["refresh_token"], "{s2}");
+    let (s, me) = app.tenant_get("acme", "/auth/me", s2["access_token"].as_str().unwrap()).await;
+    assert_eq!((s, me["role"].as_str()), (200, Some("owner")), "the refreshed access token works: {me}");
     let res = app.http.post(app.url("/t/acme/api/v1/auth/refresh")).json(&json!({"refresh_token": rt})).send().await.unwrap();
     assert_eq!(res.status(), 401, "a used refresh token is dead");
     let rt2 = s2["refresh_token"].as_str().unwrap();
@@ -366,6 +369,8 @@ async fn suspended_tenant_answers_politely_and_resumes(b: Backend) {
     assert_eq!(s, 423, "{body}");
     let res = app.operator(Method::POST, "/api/platform/v1/tenants/acme/resume", None).await;
     assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["status"], "active", "{v}");
     app.deliver(&t, &fixtures::message(2, 99, "hello again")).await;
     let sent = app.wait_sent(&t, 99, 2).await;
     assert!(sent[1].contains("#1"), "{sent:?}");
@@ -373,11 +378,15 @@ async fn suspended_tenant_answers_politely_and_resumes(b: Backend) {
     // PATCH changes name and theme.
     let res = app.operator(Method::PATCH, "/api/platform/v1/tenants/acme", Some(json!({"name": "Acme Care", "theme": "midnight"}))).await;
     assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!((v["name"].as_str(), v["theme"].as_str(), v["status"].as_str()), (Some("Acme Care"), Some("midnight"), Some("active")), "{v}");
     app.deliver(&t, &fixtures::start(3, 99)).await;
     let sent = app.wait_sent(&t, 99, 3).await;
     assert!(sent[2].contains("Acme Care") && sent[2].starts_with("🌙"), "{sent:?}");
     let res = app.operator(Method::PATCH, "/api/platform/v1/tenants/acme", Some(json!({"theme": "neon"}))).await;
     assert_eq!(res.status(), 400);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("neon")), "{v}");
 }
 
 async fn delete_needs_confirmation_and_removes_everything(b: Backend) {
@@ -504,10 +513,16 @@ async fn replacing_the_bot_token_moves_the_webhook(b: Backend) {
     assert_ne!(wh.secret_token.as_deref(), Some(old_secret.as_str()));
     let t2 = tikethet_tests::helpers::Tenant { slug: t.slug.clone(), token: new_token.clone(), owner: t.owner, body: t.body.clone() };
     app.deliver(&t2, &fixtures::start(1, 8)).await;
-    app.wait_sent(&t2, 8, 1).await;
+    assert!(app.wait_sent(&t2, 8, 1).await[0].contains("welcome"));
+    assert!(app.fake.sent_to(&t.token, 8).is_empty(), "answered through the old bot");
     let bad = tikethet_tests::helpers::bot_token(4);
     let res = app.operator(Method::PUT, "/api/platform/v1/tenants/acme/bot-token", Some(json!({"bot_token": bad}))).await;
     assert_eq!(res.status(), 422);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "bot_token_refused", "{v}");
+    assert_eq!(app.fake.webhook(&new_token).map(|w| w.url), Some(wh.url), "a refused token changes nothing");
+    let shown: Value = app.operator(Method::GET, "/api/platform/v1/tenants/acme", None).await.json().await.unwrap();
+    assert_eq!(shown["bot_username"], "acme_new_bot", "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
