@@ -154,18 +154,18 @@ struct Pacing {
 }
 
 impl Pacing {
-    /// Takes a slot, or says how long until one is free.
-    fn take(&mut self, key: &str, now: Instant, per_second: f64, burst: u32) -> Option<Duration> {
+    /// How long until a slot under `key` is free; `None`: free now.
+    fn wait(&self, key: &str, now: Instant, per_second: f64, burst: u32) -> Option<Duration> {
         let interval = Duration::from_secs_f64(1.0 / per_second);
         let tolerance = interval * burst.saturating_sub(1);
         let tat = self.tat.get(key).copied().unwrap_or(now).max(now);
-        match (tat - now).checked_sub(tolerance).filter(|w| !w.is_zero()) {
-            Some(wait) => Some(wait),
-            None => {
-                self.tat.insert(key.to_owned(), tat + interval);
-                None
-            }
-        }
+        (tat - now).checked_sub(tolerance).filter(|w| !w.is_zero())
+    }
+
+    /// Takes a slot under `key` (after [`Pacing::wait`] said it is free).
+    fn take(&mut self, key: &str, now: Instant, per_second: f64) {
+        let tat = self.tat.get(key).copied().unwrap_or(now).max(now);
+        self.tat.insert(key.to_owned(), tat + Duration::from_secs_f64(1.0 / per_second));
     }
 }
 
@@ -344,13 +344,13 @@ impl State {
         // Check both before taking either, so a refusal costs no slot.
         let chat_key = format!("chat:{bot_id}:{chat}");
         let bot_key = format!("bot:{bot_id}");
-        let mut probe = Pacing { tat: self.pacing.tat.clone() };
-        let wait = probe.take(&chat_key, now, CHAT_PER_SECOND, CHAT_BURST).or_else(|| probe.take(&bot_key, now, BOT_PER_SECOND, BOT_BURST));
+        let wait = self.pacing.wait(&chat_key, now, CHAT_PER_SECOND, CHAT_BURST).or_else(|| self.pacing.wait(&bot_key, now, BOT_PER_SECOND, BOT_BURST));
         if let Some(wait) = wait {
             let after = wait.as_secs_f64().ceil().max(1.0) as u32;
             return Err(Refusal { status: 429, description: format!("Too Many Requests: retry after {after}"), retry_after: Some(after) });
         }
-        self.pacing = probe;
+        self.pacing.take(&chat_key, now, CHAT_PER_SECOND);
+        self.pacing.take(&bot_key, now, BOT_PER_SECOND);
         Ok(())
     }
 
