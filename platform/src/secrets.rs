@@ -61,10 +61,31 @@ mod tests {
         assert_eq!(v.open(&sealed).unwrap(), "123:secret");
         assert_ne!(v.seal("123:secret"), sealed, "fresh nonce each time");
         assert!(Vault::new(&[2; 32]).open(&sealed).is_err());
-        let mut tampered = sealed.clone();
-        tampered.pop();
-        tampered.push('A');
-        assert!(v.open(&tampered).is_err() || tampered == sealed);
         assert!(v.open("plain").is_err());
+        assert!(v.open("v1:not base64!").is_err());
+        assert!(v.open(&format!("v1:{}", B64.encode([0u8; 11]))).is_err(), "shorter than a nonce");
+    }
+
+    /// Flips one bit of the decoded `nonce || ciphertext || tag` at `index`.
+    fn flip(sealed: &str, index: usize) -> String {
+        let mut raw = B64.decode(sealed.strip_prefix("v1:").unwrap()).unwrap();
+        raw[index] ^= 0x01;
+        format!("v1:{}", B64.encode(raw))
+    }
+
+    #[test]
+    fn one_flipped_bit_anywhere_is_refused() {
+        let v = Vault::new(&[1; 32]);
+        let plaintext = "123:secret";
+        let sealed = v.seal(plaintext);
+        let len = B64.decode(sealed.strip_prefix("v1:").unwrap()).unwrap().len();
+        // 12 bytes of nonce, the ciphertext (as long as the plaintext), 16 of tag.
+        assert_eq!(len, 12 + plaintext.len() + 16);
+        for (part, index) in [("nonce", 0), ("nonce", 11), ("ciphertext", 12), ("ciphertext", 12 + plaintext.len() - 1), ("tag", len - 16), ("tag", len - 1)] {
+            let tampered = flip(&sealed, index);
+            assert_ne!(tampered, sealed);
+            assert!(v.open(&tampered).is_err(), "a flipped bit in the {part} (byte {index}) was accepted");
+        }
+        assert_eq!(v.open(&sealed).unwrap(), plaintext, "the original still opens");
     }
 }

@@ -23,8 +23,6 @@ use chrono::Utc;
 use futures::FutureExt as _;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
-use teloxide::payloads::AnswerCallbackQuerySetters as _;
-use teloxide::prelude::Requester as _;
 use teloxide::types::{CallbackQuery, ChatKind, Message, Update, UpdateKind};
 use tikethet_plugins::{Action, HookEvent};
 use tikethet_themes::BotText;
@@ -161,6 +159,15 @@ impl Runtime {
             kicks.push(tickets::enqueue(&txn, chat, t, None).await?.chat_id);
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         };
+        // What a customer sends is kept, not refused: only the NUL
+        // character, which text columns cannot hold, is dropped.
+        let cleaned = text.replace('\0', "");
+        let text = cleaned.as_str();
+        if text.trim().is_empty() {
+            let t = self.text(tenant, BotText::Unsupported, ())?;
+            kicks.push(tickets::enqueue(&txn, chat, t, None).await?.chat_id);
+            return commit_finished(txn, row.id, inbox::DONE, kicks).await;
+        }
         if let Some(command) = command_of(text, &tenant.info.bot_username) {
             let reply = match command {
                 "start" => self.text(tenant, BotText::Welcome, serde_json::json!({ "first_name": user.first_name }))?,
@@ -376,7 +383,8 @@ impl Runtime {
     /// Answers a button press. After the commit and best effort: a press
     /// left unanswered only shows a spinner for a while.
     async fn answer_press(&self, tenant: &Tenant, q: &CallbackQuery) {
-        if let Err(e) = tenant.bot.answer_callback_query(q.id.clone()).cache_time(0).await {
+        let body = serde_json::json!({ "callback_query_id": q.id });
+        if let Err(e) = crate::telegram::call(&self.http, &self.telegram_api_url, &tenant.info.bot_token, "answerCallbackQuery", &body).await {
             tracing::info!(tenant = %tenant.info.id, error = %e, "could not answer a button press");
         }
     }

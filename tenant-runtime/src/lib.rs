@@ -21,6 +21,7 @@ pub mod intake;
 pub mod limiter;
 pub mod queue;
 mod sender;
+mod telegram;
 pub mod tenant;
 pub mod tickets;
 
@@ -126,8 +127,8 @@ pub struct Inner {
     pub denylist: auth::Denylist,
     pub metrics: Metrics,
     pub plugins: tikethet_plugins::PluginHost,
-    telegram_api_url: url::Url,
-    http: reqwest::Client,
+    pub(crate) telegram_api_url: url::Url,
+    pub(crate) http: reqwest::Client,
     limiter: Limiter,
     retention: Retention,
     /// A lane per chat with updates to process (`None`: updates with no chat).

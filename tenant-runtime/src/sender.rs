@@ -15,9 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use teloxide::payloads::SendMessageSetters as _;
-use teloxide::prelude::Requester;
-use teloxide::{ApiError, RequestError};
+use crate::telegram::CallError;
 
 use crate::Runtime;
 use crate::domain::TenantId;
@@ -26,7 +24,9 @@ use crate::limiter::Rate;
 use crate::queue::Step;
 use crate::tenant::Tenant;
 
-pub const PER_BOT: Rate = Rate { per_second: 30, burst: 30 };
+/// No burst: Telegram counts about 30 a second in any one-second window, and
+/// a burst of 30 on top of the steady rate would send up to 59 in one.
+pub const PER_BOT: Rate = Rate { per_second: 30, burst: 1 };
 // Telegram tolerates a short burst in one chat; the average stays at one a second.
 pub const PER_CHAT: Rate = Rate { per_second: 1, burst: 3 };
 /// Attempts on network and server errors before a message is marked failed.
@@ -49,25 +49,21 @@ fn backoff(attempt: i32) -> Duration {
     Duration::from_millis(500 * 2u64.pow(attempt.clamp(0, 6) as u32))
 }
 
-fn classify(e: &RequestError, attempt: i32) -> Outcome {
+fn classify(e: &CallError, attempt: i32) -> Outcome {
     match e {
-        RequestError::RetryAfter(s) => Outcome::RateLimited(s.duration(), format!("rate limited: {e}")),
-        RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => Outcome::Retry(backoff(attempt), e.to_string()),
-        RequestError::Api(ApiError::BotBlocked | ApiError::UserDeactivated | ApiError::CantInitiateConversation) => {
-            Outcome::Unreachable(e.to_string())
+        CallError::Refused { code: 429, retry_after, .. } => {
+            Outcome::RateLimited(Duration::from_secs(retry_after.unwrap_or(1).max(1)), format!("rate limited: {e}"))
         }
-        // Telegram's 403 text is "Forbidden: bot can't initiate conversation
-        // with a user"; teloxide knows only an older "Unauthorized: …" form.
-        RequestError::Api(ApiError::Unknown(d)) if d.contains("bot can't initiate conversation") || d.contains("bot was blocked") => {
-            Outcome::Unreachable(e.to_string())
-        }
-        // teloxide surfaces a 5xx with a JSON body as an unknown API error.
-        RequestError::Api(ApiError::Unknown(d))
-            if ["Internal Server Error", "Bad Gateway", "Service Unavailable", "Gateway Timeout"].iter().any(|p| d.contains(p)) =>
+        CallError::Network(_) => Outcome::Retry(backoff(attempt), e.to_string()),
+        CallError::Refused { code, .. } if *code >= 500 => Outcome::Retry(backoff(attempt), e.to_string()),
+        // https://core.telegram.org/bots/faq: a user who blocked the bot, or
+        // never started it, or deleted their account.
+        CallError::Refused { code: 403, description, .. }
+            if ["bot was blocked", "can't initiate conversation", "user is deactivated"].iter().any(|p| description.contains(p)) =>
         {
-            Outcome::Retry(backoff(attempt), e.to_string())
+            Outcome::Unreachable(e.to_string())
         }
-        _ => Outcome::Fatal(e.to_string()),
+        CallError::Refused { .. } => Outcome::Fatal(e.to_string()),
     }
 }
 
@@ -112,14 +108,14 @@ impl Runtime {
         if let Some(wait) = self.limiter.try_acquire(&format!("bot:{bot_id}"), PER_BOT).await? {
             return Ok(Step::Later(wait));
         }
-        let mut request = tenant.bot.send_message(teloxide::types::ChatId(row.chat_id), row.text.clone());
+        let mut body = serde_json::json!({ "chat_id": row.chat_id, "text": row.text });
         if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {
-            request = request.reply_markup(markup);
+            body["reply_markup"] = markup;
         }
-        let result = request.await;
+        let result = crate::telegram::call(&self.http, &self.telegram_api_url, &tenant.info.bot_token, "sendMessage", &body).await;
         let attempt = row.attempts + 1;
         let outcome = match result {
-            Ok(m) => Outcome::Sent(i64::from(m.id.0)),
+            Ok(m) => Outcome::Sent(m.get("message_id").and_then(serde_json::Value::as_i64).unwrap_or_default()),
             Err(e) => classify(&e, attempt),
         };
         let id = row.id;
@@ -209,15 +205,15 @@ impl Runtime {
     }
 }
 
-/// The stored buttons (`[{"text", "data"}]`) as one button per row.
-fn inline_keyboard(stored: &str) -> Option<teloxide::types::InlineKeyboardMarkup> {
-    use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+/// The stored buttons (`[{"text", "data"}]`) as an inline keyboard, one
+/// button per row (<https://core.telegram.org/bots/api#inlinekeyboardmarkup>).
+fn inline_keyboard(stored: &str) -> Option<serde_json::Value> {
     let buttons: Vec<serde_json::Value> = serde_json::from_str(stored).ok()?;
-    let rows: Vec<Vec<InlineKeyboardButton>> = buttons
+    let rows: Vec<serde_json::Value> = buttons
         .iter()
-        .filter_map(|b| Some(vec![InlineKeyboardButton::callback(b.get("text")?.as_str()?, b.get("data")?.as_str()?)]))
+        .filter_map(|b| Some(serde_json::json!([{ "text": b.get("text")?.as_str()?, "callback_data": b.get("data")?.as_str()? }])))
         .collect();
-    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
+    (!rows.is_empty()).then(|| serde_json::json!({ "inline_keyboard": rows }))
 }
 
 async fn save(tenant: &Tenant, am: outbox::ActiveModel) -> anyhow::Result<()> {
@@ -225,4 +221,35 @@ async fn save(tenant: &Tenant, am: outbox::ActiveModel) -> anyhow::Result<()> {
     am.update(&txn).await?;
     txn.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(code: u16, description: &str, retry_after: Option<u64>) -> CallError {
+        CallError::Refused { code, description: description.into(), retry_after }
+    }
+
+    #[test]
+    fn outcomes_follow_telegrams_answers() {
+        assert!(matches!(classify(&refused(429, "Too Many Requests: retry after 7", Some(7)), 1), Outcome::RateLimited(d, _) if d == Duration::from_secs(7)));
+        assert!(matches!(classify(&refused(500, "Internal Server Error", None), 1), Outcome::Retry(d, _) if d == backoff(1)));
+        assert!(matches!(classify(&refused(502, "Bad Gateway", None), 3), Outcome::Retry(d, _) if d == backoff(3)));
+        assert!(matches!(classify(&CallError::Network("refused".into()), 2), Outcome::Retry(..)));
+        for d in ["Forbidden: bot was blocked by the user", "Forbidden: bot can't initiate conversation with a user", "Forbidden: user is deactivated"] {
+            assert!(matches!(classify(&refused(403, d, None), 1), Outcome::Unreachable(_)), "{d}");
+        }
+        assert!(matches!(classify(&refused(400, "Bad Request: chat not found", None), 1), Outcome::Fatal(_)));
+        assert!(matches!(classify(&refused(403, "Forbidden: bot is not a member of the channel chat", None), 1), Outcome::Fatal(_)));
+        assert!(backoff(1) < backoff(2) && backoff(6) == backoff(60), "grows, then stays");
+    }
+
+    #[test]
+    fn stored_buttons_become_an_inline_keyboard() {
+        let k = inline_keyboard(r#"[{"text":"Track","data":"track"},{"text":"Help","data":"help"}]"#).unwrap();
+        assert_eq!(k, serde_json::json!({"inline_keyboard": [[{"text": "Track", "callback_data": "track"}], [{"text": "Help", "callback_data": "help"}]]}));
+        assert_eq!(inline_keyboard("[]"), None);
+        assert_eq!(inline_keyboard("not json"), None);
+    }
 }

@@ -1,14 +1,31 @@
 //! A stand-in for the Telegram Bot API: a real HTTP server speaking the
 //! documented protocol (<https://core.telegram.org/bots/api#making-requests>)
-//! for the methods the platform calls. It knows only the bots it is told
-//! about (401 for any other token), records every call, can be told to fail
-//! the next calls with 429 or 500, and can play Telegram's part in webhook
+//! for the methods the platform calls, and as strict as Telegram where the
+//! platform could get it wrong:
+//!
+//! - unknown tokens are 401; errors are `{"ok":false,"error_code","description"}`
+//!   with Telegram's own descriptions, and `parameters.retry_after` on 429;
+//! - `sendMessage` text is 1-4096 characters, captions at most 1024
+//!   (<https://core.telegram.org/bots/api#sendmessage>);
+//! - `setWebhook` wants HTTPS on port 443, 80, 88 or 8443
+//!   (<https://core.telegram.org/bots/api#setwebhook>) unless the test allows
+//!   insecure webhooks ([`FakeTelegram::allow_insecure_webhooks`]);
+//! - a bot cannot write first: a private chat must have been started (an
+//!   update from it was delivered, or [`FakeTelegram::start_chat`]); a user
+//!   who blocked the bot answers 403;
+//! - delivery honours the webhook's `allowed_updates`;
+//! - per-chat and per-bot pacing answered with 429
+//!   (<https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this>);
+//! - multipart fields are strings, as Telegram reads them.
+//!
+//! It records every call with the instant it arrived, can be told to fail the
+//! next calls or to answer slowly, and plays Telegram's part in webhook
 //! delivery. Used by the tests, the benchmark and the `fake-telegram` demo
 //! binary; never by the product.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use poem::http::StatusCode;
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -16,6 +33,25 @@ use poem::web::{Data, Json, Multipart, Path, Query};
 use poem::{EndpointExt, IntoResponse, Request, Response, Route, handler, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
+
+/// Longest `sendMessage` text, in characters after entity parsing.
+pub const MAX_TEXT_CHARS: usize = 4096;
+/// Longest media caption, in characters after entity parsing.
+pub const MAX_CAPTION_CHARS: usize = 1024;
+
+/// Per-chat pacing: Telegram allows about one message a second in a chat
+/// with a short burst. The burst here (5) is the product's (3) plus slack
+/// for requests the network delivers closer together than they were sent.
+pub const CHAT_PER_SECOND: f64 = 1.0;
+pub const CHAT_BURST: u32 = 5;
+/// Per-bot pacing: about 30 messages a second in all. Burst: the product's
+/// (30) plus slack, as above.
+pub const BOT_PER_SECOND: f64 = 30.0;
+pub const BOT_BURST: u32 = 45;
+
+/// Update kinds Telegram leaves out when `allowed_updates` is not set
+/// (<https://core.telegram.org/bots/api#getupdates>).
+pub const NOT_DELIVERED_BY_DEFAULT: &[&str] = &["chat_member", "message_reaction", "message_reaction_count"];
 
 /// One recorded Bot API call.
 #[derive(Debug, Clone)]
@@ -26,12 +62,35 @@ pub struct Call {
     pub params: Value,
     /// Whether the stand-in answered with success.
     pub ok: bool,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// Telegram's `description` when the call was refused.
+    pub description: Option<String>,
+    /// When the request arrived.
+    pub at: Instant,
+}
+
+impl Call {
+    /// The `chat_id` parameter, whether sent as a number or a string.
+    pub fn chat_id(&self) -> Option<i64> {
+        match self.params.get("chat_id") {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn text(&self) -> Option<&str> {
+        self.params.get("text").and_then(Value::as_str)
+    }
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Webhook {
     pub url: String,
     pub secret_token: Option<String>,
+    /// As Telegram parsed it (a JSON array), whether it came as JSON or as a
+    /// JSON-serialised form field.
     pub allowed_updates: Option<Value>,
 }
 
@@ -47,24 +106,83 @@ struct Bot {
 pub struct Failure {
     /// Lowercase method name, or `*` for any.
     pub method: String,
-    /// 429 or 500 (or any other error status).
+    /// 429, 403, 500, 502 (or any other error status).
     pub status: u16,
     #[serde(default)]
     pub retry_after: Option<u32>,
     #[serde(default = "one")]
     pub times: u32,
+    /// Telegram's description; by default the text Telegram gives for the
+    /// status (see [`Failure::default_description`]).
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 fn one() -> u32 {
     1
 }
 
+impl Failure {
+    /// `times` answers of `status` with Telegram's usual description.
+    pub fn status(method: &str, status: u16, times: u32) -> Failure {
+        Failure { method: method.into(), status, retry_after: None, times, description: None }
+    }
+
+    /// `times` answers of 429 asking to retry after `secs` seconds.
+    pub fn retry_after(method: &str, secs: u32, times: u32) -> Failure {
+        Failure { method: method.into(), status: 429, retry_after: Some(secs), times, description: None }
+    }
+
+    /// What Telegram says with each status.
+    pub fn default_description(status: u16, retry_after: u32) -> String {
+        match status {
+            400 => "Bad Request".into(),
+            401 => "Unauthorized".into(),
+            403 => "Forbidden: bot was blocked by the user".into(),
+            429 => format!("Too Many Requests: retry after {retry_after}"),
+            500 => "Internal Server Error".into(),
+            502 => "Bad Gateway".into(),
+            s => StatusCode::from_u16(s).ok().and_then(|s| s.canonical_reason()).unwrap_or("Internal Server Error").into(),
+        }
+    }
+}
+
+/// GCRA state of one key: the theoretical arrival time.
 #[derive(Default)]
+struct Pacing {
+    tat: HashMap<String, Instant>,
+}
+
+impl Pacing {
+    /// How long until a slot under `key` is free; `None`: free now.
+    fn wait(&self, key: &str, now: Instant, per_second: f64, burst: u32) -> Option<Duration> {
+        let interval = Duration::from_secs_f64(1.0 / per_second);
+        let tolerance = interval * burst.saturating_sub(1);
+        let tat = self.tat.get(key).copied().unwrap_or(now).max(now);
+        (tat - now).checked_sub(tolerance).filter(|w| !w.is_zero())
+    }
+
+    /// Takes a slot under `key` (after [`Pacing::wait`] said it is free).
+    fn take(&mut self, key: &str, now: Instant, per_second: f64) {
+        let tat = self.tat.get(key).copied().unwrap_or(now).max(now);
+        self.tat.insert(key.to_owned(), tat + Duration::from_secs_f64(1.0 / per_second));
+    }
+}
+
 struct State {
     bots: HashMap<String, Bot>,
     calls: Vec<Call>,
     failures: VecDeque<Failure>,
     next_message_id: i64,
+    /// (token, chat) pairs where the bot may write.
+    started: HashSet<(String, i64)>,
+    /// (token, chat) pairs that blocked the bot.
+    blocked: HashSet<(String, i64)>,
+    insecure_webhooks: bool,
+    rate_limits: bool,
+    pacing: Pacing,
+    /// Answers to these methods (lowercase) wait this long first.
+    delays: HashMap<String, Duration>,
 }
 
 /// A running stand-in. Cheap to clone.
@@ -75,19 +193,32 @@ pub struct FakeTelegram {
     http: reqwest::Client,
 }
 
-fn ok(result: Value) -> Response {
-    Json(json!({ "ok": true, "result": result })).into_response()
+/// A refusal, as Telegram words it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refusal {
+    pub status: u16,
+    pub description: String,
+    pub retry_after: Option<u32>,
 }
 
-fn err(status: StatusCode, description: &str, extra: Option<Value>) -> Response {
-    let mut body = json!({ "ok": false, "error_code": status.as_u16(), "description": description });
-    if let Some(p) = extra {
-        body["parameters"] = p;
+impl Refusal {
+    fn new(status: u16, description: impl Into<String>) -> Refusal {
+        Refusal { status, description: description.into(), retry_after: None }
     }
-    (status, Json(body)).into_response()
+
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut body = json!({ "ok": false, "error_code": self.status, "description": self.description });
+        if let Some(after) = self.retry_after {
+            body["parameters"] = json!({ "retry_after": after });
+        }
+        (status, Json(body)).into_response()
+    }
 }
 
-async fn read_params(req: &Request, body: poem::Body) -> Value {
+type Answer = Result<Value, Refusal>;
+
+async fn read_params(req: &Request, body: poem::Body) -> Result<Value, Refusal> {
     let ct = req.content_type().unwrap_or_default().to_owned();
     let mut map = serde_json::Map::new();
     if let Some(q) = req.uri().query() {
@@ -96,111 +227,277 @@ async fn read_params(req: &Request, body: poem::Body) -> Value {
         }
     }
     if ct.starts_with("application/json") {
-        if let Ok(bytes) = body.into_bytes().await {
-            if let Ok(Value::Object(o)) = serde_json::from_slice(&bytes) {
-                map.extend(o);
+        let bytes = body.into_bytes().await.map_err(|_| Refusal::new(400, "Bad Request: can't read request body"))?;
+        if !bytes.is_empty() {
+            match serde_json::from_slice(&bytes) {
+                Ok(Value::Object(o)) => map.extend(o),
+                _ => return Err(Refusal::new(400, "Bad Request: can't parse JSON object")),
             }
         }
     } else if ct.starts_with("multipart/form-data") {
-        let (req2, mut b2) = (req, body);
-        if let Ok(mut mp) = <Multipart as poem::FromRequest>::from_request(req2, &mut poem::RequestBody::new(std::mem::take(&mut b2))).await {
-            while let Ok(Some(field)) = mp.next_field().await {
-                let name = field.name().unwrap_or_default().to_owned();
-                if let Ok(text) = field.text().await {
-                    // Structured fields (allowed_updates, reply_markup) arrive as JSON text.
-                    let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
-                    map.insert(name, v);
-                }
-            }
+        let mut mp = <Multipart as poem::FromRequest>::from_request(req, &mut poem::RequestBody::new(body))
+            .await
+            .map_err(|_| Refusal::new(400, "Bad Request: can't parse multipart form"))?;
+        while let Ok(Some(field)) = mp.next_field().await {
+            let name = field.name().unwrap_or_default().to_owned();
+            let is_file = field.file_name().is_some();
+            let bytes = field.bytes().await.map_err(|_| Refusal::new(400, "Bad Request: can't read multipart field"))?;
+            // Telegram reads every field as a string; structured ones
+            // (reply_markup, allowed_updates) are JSON-serialised strings.
+            let v = if is_file { json!({ "file_bytes": bytes.len() }) } else { Value::String(String::from_utf8_lossy(&bytes).into_owned()) };
+            map.insert(name, v);
         }
     } else if ct.starts_with("application/x-www-form-urlencoded") {
-        if let Ok(bytes) = body.into_bytes().await {
-            for (k, v) in url::form_urlencoded::parse(&bytes) {
-                map.insert(k.into_owned(), Value::String(v.into_owned()));
-            }
+        let bytes = body.into_bytes().await.map_err(|_| Refusal::new(400, "Bad Request: can't read request body"))?;
+        for (k, v) in url::form_urlencoded::parse(&bytes) {
+            map.insert(k.into_owned(), Value::String(v.into_owned()));
         }
     }
-    Value::Object(map)
+    Ok(Value::Object(map))
+}
+
+/// A structured parameter: JSON as is, or a JSON-serialised string.
+fn structured(params: &Value, name: &str) -> Result<Option<Value>, ()> {
+    match params.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => serde_json::from_str(s).map(Some).map_err(|_| ()),
+        Some(v) => Ok(Some(v.clone())),
+    }
+}
+
+/// Text length as Telegram counts it, after entity parsing.
+fn visible_chars(text: &str, parse_mode: Option<&str>) -> usize {
+    if parse_mode.is_some_and(|m| m.eq_ignore_ascii_case("html")) {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in text.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' if in_tag => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&").chars().count()
+    } else {
+        text.chars().count()
+    }
+}
+
+fn chat_id_param(params: &Value) -> Option<i64> {
+    match params.get("chat_id") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// The chat an update comes from, whose conversation it starts.
+fn update_chat(update: &Value) -> Option<i64> {
+    let obj = update.as_object()?.iter().find(|(k, _)| k.as_str() != "update_id")?.1;
+    obj.pointer("/chat/id")
+        .or_else(|| obj.pointer("/message/chat/id"))
+        .or_else(|| obj.pointer("/from/id"))
+        .or_else(|| obj.pointer("/user/id"))
+        .and_then(Value::as_i64)
+}
+
+/// The kind of an update: its one field besides `update_id`.
+pub fn update_kind(update: &Value) -> Option<String> {
+    update.as_object()?.keys().find(|k| k.as_str() != "update_id").cloned()
+}
+
+fn webhook_url_allowed(url: &str) -> Result<(), Refusal> {
+    let parsed = url::Url::parse(url).map_err(|_| Refusal::new(400, "Bad Request: bad webhook: Failed to resolve host: Name or service not known"))?;
+    if parsed.scheme() != "https" {
+        return Err(Refusal::new(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook"));
+    }
+    if !matches!(parsed.port_or_known_default(), Some(443 | 80 | 88 | 8443)) {
+        return Err(Refusal::new(400, "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"));
+    }
+    Ok(())
+}
+
+impl State {
+    /// May the bot write to this chat? Positive ids are users (a private
+    /// chat's id is the user's); others are groups and channels, which the
+    /// bot knows only once it received an update from them.
+    fn may_write(&self, token: &str, chat: i64) -> Result<(), Refusal> {
+        let key = (token.to_owned(), chat);
+        if self.blocked.contains(&key) {
+            return Err(Refusal::new(403, "Forbidden: bot was blocked by the user"));
+        }
+        if self.started.contains(&key) {
+            return Ok(());
+        }
+        if chat > 0 {
+            Err(Refusal::new(403, "Forbidden: bot can't initiate conversation with a user"))
+        } else {
+            Err(Refusal::new(400, "Bad Request: chat not found"))
+        }
+    }
+
+    fn pace(&mut self, bot_id: i64, chat: i64, now: Instant) -> Result<(), Refusal> {
+        if !self.rate_limits {
+            return Ok(());
+        }
+        // Check both before taking either, so a refusal costs no slot.
+        let chat_key = format!("chat:{bot_id}:{chat}");
+        let bot_key = format!("bot:{bot_id}");
+        let wait = self.pacing.wait(&chat_key, now, CHAT_PER_SECOND, CHAT_BURST).or_else(|| self.pacing.wait(&bot_key, now, BOT_PER_SECOND, BOT_BURST));
+        if let Some(wait) = wait {
+            let after = wait.as_secs_f64().ceil().max(1.0) as u32;
+            return Err(Refusal { status: 429, description: format!("Too Many Requests: retry after {after}"), retry_after: Some(after) });
+        }
+        self.pacing.take(&chat_key, now, CHAT_PER_SECOND);
+        self.pacing.take(&bot_key, now, BOT_PER_SECOND);
+        Ok(())
+    }
+
+    fn answer(&mut self, token: &str, method: &str, params: &Value, now: Instant) -> Answer {
+        let bot = self.bots.get(token).cloned().ok_or_else(|| Refusal::new(401, "Unauthorized"))?;
+        if let Some(pos) = self.failures.iter().position(|f| f.method == "*" || f.method == method) {
+            let f = self.failures[pos].clone();
+            if f.times <= 1 {
+                self.failures.remove(pos);
+            } else {
+                self.failures[pos].times -= 1;
+            }
+            let after = f.retry_after.unwrap_or(1);
+            let description = f.description.clone().unwrap_or_else(|| Failure::default_description(f.status, after));
+            let retry_after = (f.status == 429).then_some(after);
+            return Err(Refusal { status: f.status, description, retry_after });
+        }
+        let bot_user = json!({ "id": bot.id, "is_bot": true, "first_name": bot.username, "username": bot.username });
+        match method {
+            "getme" => {
+                let mut me = bot_user;
+                me["can_join_groups"] = json!(true);
+                me["can_read_all_group_messages"] = json!(false);
+                me["supports_inline_queries"] = json!(false);
+                me["has_main_web_app"] = json!(false);
+                Ok(me)
+            }
+            "setwebhook" => {
+                let url = params.get("url").and_then(Value::as_str).unwrap_or_default();
+                if url.is_empty() {
+                    // An empty URL removes the webhook.
+                    self.bots.get_mut(token).unwrap().webhook = None;
+                    return Ok(json!(true));
+                }
+                if !self.insecure_webhooks {
+                    webhook_url_allowed(url)?;
+                }
+                let allowed_updates = structured(params, "allowed_updates").map_err(|_| Refusal::new(400, "Bad Request: can't parse allowed updates"))?;
+                if allowed_updates.as_ref().is_some_and(|a| !a.as_array().is_some_and(|a| a.iter().all(Value::is_string))) {
+                    return Err(Refusal::new(400, "Bad Request: can't parse allowed updates"));
+                }
+                let wh = Webhook { url: url.to_owned(), secret_token: params.get("secret_token").and_then(Value::as_str).map(str::to_owned), allowed_updates };
+                if let Some(s) = &wh.secret_token {
+                    if s.is_empty() || s.len() > 256 || !s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') {
+                        return Err(Refusal::new(400, "Bad Request: secret token contains unallowed characters"));
+                    }
+                }
+                self.bots.get_mut(token).unwrap().webhook = Some(wh);
+                Ok(json!(true))
+            }
+            "deletewebhook" => {
+                self.bots.get_mut(token).unwrap().webhook = None;
+                Ok(json!(true))
+            }
+            "getwebhookinfo" => {
+                let url = bot.webhook.map(|w| w.url).unwrap_or_default();
+                Ok(json!({ "url": url, "has_custom_certificate": false, "pending_update_count": 0 }))
+            }
+            "sendmessage" | "sendphoto" | "senddocument" => {
+                let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
+                let parse_mode = params.get("parse_mode").and_then(Value::as_str);
+                let mut message = json!({
+                    "date": chrono::Utc::now().timestamp(),
+                    "chat": { "id": chat, "type": if chat > 0 { "private" } else { "group" }, "first_name": "Customer" },
+                    "from": bot_user,
+                });
+                if method == "sendmessage" {
+                    let text = params.get("text").and_then(Value::as_str).unwrap_or_default();
+                    let n = visible_chars(text, parse_mode);
+                    if text.trim().is_empty() || n == 0 {
+                        return Err(Refusal::new(400, "Bad Request: message text is empty"));
+                    }
+                    if n > MAX_TEXT_CHARS {
+                        return Err(Refusal::new(400, "Bad Request: message is too long"));
+                    }
+                    message["text"] = json!(text);
+                } else {
+                    let field = if method == "sendphoto" { "photo" } else { "document" };
+                    if params.get(field).is_none_or(|v| v.as_str().is_some_and(str::is_empty)) {
+                        return Err(Refusal::new(400, format!("Bad Request: there is no {field} in the request")));
+                    }
+                    if let Some(caption) = params.get("caption").and_then(Value::as_str) {
+                        if visible_chars(caption, parse_mode) > MAX_CAPTION_CHARS {
+                            return Err(Refusal::new(400, "Bad Request: message caption is too long"));
+                        }
+                        message["caption"] = json!(caption);
+                    }
+                    message[field] = if field == "photo" {
+                        json!([{ "file_id": "AgACAgIAAxkBAAIBfake", "file_unique_id": "AQADfake", "width": 90, "height": 90, "file_size": 1024 }])
+                    } else {
+                        json!({ "file_id": "BQACAgIAAxkBAAIBfake", "file_unique_id": "AgADfake", "file_name": "file", "file_size": 1024 })
+                    };
+                }
+                if structured(params, "reply_markup").is_err() {
+                    return Err(Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object"));
+                }
+                self.may_write(token, chat)?;
+                self.pace(bot.id, chat, now)?;
+                self.next_message_id += 1;
+                message["message_id"] = json!(self.next_message_id);
+                Ok(message)
+            }
+            "answercallbackquery" => {
+                if params.get("callback_query_id").and_then(Value::as_str).is_none_or(str::is_empty) {
+                    return Err(Refusal::new(400, "Bad Request: query is too old and response timeout expired or query ID is invalid"));
+                }
+                if params.get("text").and_then(Value::as_str).is_some_and(|t| t.chars().count() > 200) {
+                    return Err(Refusal::new(400, "Bad Request: MESSAGE_TOO_LONG"));
+                }
+                Ok(json!(true))
+            }
+            "getfile" => {
+                let Some(file_id) = params.get("file_id").and_then(Value::as_str).filter(|f| !f.is_empty()) else {
+                    return Err(Refusal::new(400, "Bad Request: invalid file_id"));
+                };
+                Ok(json!({ "file_id": file_id, "file_unique_id": "AQADfake", "file_size": 1024, "file_path": format!("documents/{file_id}.bin") }))
+            }
+            "sendchataction" | "setmycommands" | "deletemessage" => Ok(json!(true)),
+            _ => Err(Refusal::new(404, "Not Found: method not found")),
+        }
+    }
 }
 
 #[handler]
 async fn bot_api(Path((botseg, method)): Path<(String, String)>, req: &Request, body: poem::Body, Data(fake): Data<&FakeTelegram>) -> Response {
-    let Some(token) = botseg.strip_prefix("bot") else { return err(StatusCode::NOT_FOUND, "Not Found", None) };
+    let at = Instant::now();
+    let Some(token) = botseg.strip_prefix("bot").map(str::to_owned) else { return Refusal::new(404, "Not Found").into_response() };
     let method = method.to_ascii_lowercase();
-    let params = read_params(req, body).await;
-    let mut st = fake.state.lock().unwrap();
-    let known = st.bots.contains_key(token);
-    let failing = known && st.failures.iter().any(|f| f.method == "*" || f.method == method);
-    st.calls.push(Call { token: token.to_owned(), method: method.clone(), params: params.clone(), ok: known && !failing });
-    let Some(bot) = st.bots.get(token).cloned() else { return err(StatusCode::UNAUTHORIZED, "Unauthorized", None) };
-    if let Some(pos) = st.failures.iter().position(|f| f.method == "*" || f.method == method) {
-        let f = st.failures[pos].clone();
-        if f.times <= 1 {
-            st.failures.remove(pos);
-        } else {
-            st.failures[pos].times -= 1;
-        }
-        let status = StatusCode::from_u16(f.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return if status == StatusCode::TOO_MANY_REQUESTS {
-            let after = f.retry_after.unwrap_or(1);
-            err(status, &format!("Too Many Requests: retry after {after}"), Some(json!({ "retry_after": after })))
-        } else {
-            err(status, status.canonical_reason().unwrap_or("Internal Server Error"), None)
-        };
+    let params = match read_params(req, body).await {
+        Ok(p) => p,
+        Err(r) => return r.into_response(),
+    };
+    let delay = fake.state.lock().unwrap().delays.get(&method).copied();
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
     }
-    let bot_user = json!({ "id": bot.id, "is_bot": true, "first_name": bot.username, "username": bot.username });
-    match method.as_str() {
-        "getme" => {
-            let mut me = bot_user;
-            me["can_join_groups"] = json!(true);
-            me["can_read_all_group_messages"] = json!(false);
-            me["supports_inline_queries"] = json!(false);
-            me["has_main_web_app"] = json!(false);
-            ok(me)
-        }
-        "setwebhook" => {
-            let Some(url) = params.get("url").and_then(Value::as_str) else {
-                return err(StatusCode::BAD_REQUEST, "Bad Request: bad webhook: URL must be provided", None);
-            };
-            let wh = Webhook {
-                url: url.to_owned(),
-                secret_token: params.get("secret_token").and_then(Value::as_str).map(str::to_owned),
-                allowed_updates: params.get("allowed_updates").cloned(),
-            };
-            st.bots.get_mut(token).unwrap().webhook = Some(wh);
-            ok(json!(true))
-        }
-        "deletewebhook" => {
-            st.bots.get_mut(token).unwrap().webhook = None;
-            ok(json!(true))
-        }
-        "getwebhookinfo" => {
-            let url = bot.webhook.map(|w| w.url).unwrap_or_default();
-            ok(json!({ "url": url, "has_custom_certificate": false, "pending_update_count": 0 }))
-        }
-        "sendmessage" => {
-            let chat_id = match params.get("chat_id") {
-                Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
-                Some(Value::String(s)) => s.parse().unwrap_or(0),
-                _ => 0,
-            };
-            let Some(text) = params.get("text").and_then(Value::as_str) else {
-                return err(StatusCode::BAD_REQUEST, "Bad Request: message text is empty", None);
-            };
-            if chat_id == 0 {
-                return err(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None);
-            }
-            st.next_message_id += 1;
-            ok(json!({
-                "message_id": st.next_message_id,
-                "date": chrono::Utc::now().timestamp(),
-                "chat": { "id": chat_id, "type": "private", "first_name": "Customer" },
-                "from": bot_user,
-                "text": text,
-            }))
-        }
-        "answercallbackquery" | "sendchataction" | "setmycommands" | "deletemessage" => ok(json!(true)),
-        _ => err(StatusCode::NOT_FOUND, "Not Found: method not found", None),
+    let mut st = fake.state.lock().unwrap();
+    let answer = st.answer(&token, &method, &params, at);
+    let (status, description) = match &answer {
+        Ok(_) => (200, None),
+        Err(r) => (r.status, Some(r.description.clone())),
+    };
+    st.calls.push(Call { token, method, params, ok: answer.is_ok(), status, description, at });
+    drop(st);
+    match answer {
+        Ok(result) => Json(json!({ "ok": true, "result": result })).into_response(),
+        Err(r) => r.into_response(),
     }
 }
 
@@ -226,7 +523,7 @@ async fn control_calls(Query(q): Query<CallsQuery>, Data(fake): Data<&FakeTelegr
     let calls: Vec<Value> = fake
         .calls(q.method.as_deref())
         .into_iter()
-        .map(|c| json!({ "token": c.token, "method": c.method, "params": c.params, "ok": c.ok }))
+        .map(|c| json!({ "token": c.token, "method": c.method, "params": c.params, "ok": c.ok, "status": c.status, "description": c.description }))
         .collect();
     Json(calls).into_response()
 }
@@ -252,7 +549,8 @@ async fn control_deliver(Json(d): Json<Deliver>, Data(fake): Data<&FakeTelegram>
 }
 
 impl FakeTelegram {
-    /// Starts on a free loopback port.
+    /// Starts on a free loopback port, as strict as Telegram: insecure
+    /// webhooks refused, rate limits on.
     pub async fn start() -> anyhow::Result<FakeTelegram> {
         Self::start_on("127.0.0.1:0").await
     }
@@ -260,9 +558,21 @@ impl FakeTelegram {
     pub async fn start_on(addr: &str) -> anyhow::Result<FakeTelegram> {
         let acceptor = TcpListener::bind(addr.to_owned()).into_acceptor().await?;
         let port = acceptor.local_addr()[0].as_socket_addr().map(|a| a.port()).unwrap_or(0);
+        let state = State {
+            bots: HashMap::new(),
+            calls: Vec::new(),
+            failures: VecDeque::new(),
+            next_message_id: 1000,
+            started: HashSet::new(),
+            blocked: HashSet::new(),
+            insecure_webhooks: false,
+            rate_limits: true,
+            pacing: Pacing::default(),
+            delays: HashMap::new(),
+        };
         let fake = FakeTelegram {
             url: format!("http://127.0.0.1:{port}"),
-            state: Arc::new(Mutex::new(State { next_message_id: 1000, ..Default::default() })),
+            state: Arc::new(Mutex::new(state)),
             http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
         };
         let app = Route::new()
@@ -273,9 +583,22 @@ impl FakeTelegram {
             .at("/:botseg/:method", bot_api)
             .data(fake.clone());
         tokio::spawn(async move {
-            let _ = poem::Server::new_with_acceptor(acceptor).run(app).await;
+            if let Err(e) = poem::Server::new_with_acceptor(acceptor).run(app).await {
+                eprintln!("the Telegram stand-in stopped: {e}");
+            }
         });
         Ok(fake)
+    }
+
+    /// Accepts plain-HTTP webhooks on any port, for a server on loopback.
+    /// Telegram never does; tests that spawn the server turn this on.
+    pub fn allow_insecure_webhooks(&self, allow: bool) {
+        self.state.lock().unwrap().insecure_webhooks = allow;
+    }
+
+    /// Turns Telegram's pacing (429 with `retry_after`) on or off.
+    pub fn rate_limits(&self, on: bool) {
+        self.state.lock().unwrap().rate_limits = on;
     }
 
     /// Makes a token valid; the bot's id is the token's numeric prefix.
@@ -284,24 +607,41 @@ impl FakeTelegram {
         self.state.lock().unwrap().bots.insert(token.to_owned(), Bot { id, username: username.to_owned(), webhook: None });
     }
 
-    /// Recorded calls, optionally of one method (any case).
+    /// The user (or group) `chat` has started a conversation with the bot.
+    pub fn start_chat(&self, token: &str, chat: i64) {
+        self.state.lock().unwrap().started.insert((token.to_owned(), chat));
+    }
+
+    /// The user `chat` blocked the bot.
+    pub fn block(&self, token: &str, chat: i64) {
+        self.state.lock().unwrap().blocked.insert((token.to_owned(), chat));
+    }
+
+    /// Answers to `method` wait `delay` first (`Duration::ZERO` to stop).
+    pub fn slow_down(&self, method: &str, delay: Duration) {
+        let mut st = self.state.lock().unwrap();
+        if delay.is_zero() {
+            st.delays.remove(&method.to_ascii_lowercase());
+        } else {
+            st.delays.insert(method.to_ascii_lowercase(), delay);
+        }
+    }
+
+    /// Recorded calls, optionally of one method (any case), in the order
+    /// they were answered.
     pub fn calls(&self, method: Option<&str>) -> Vec<Call> {
         let m = method.map(str::to_ascii_lowercase);
         self.state.lock().unwrap().calls.iter().filter(|c| m.as_ref().is_none_or(|m| &c.method == m)).cloned().collect()
     }
 
+    /// `sendMessage` calls of a bot to a chat, successful or not.
+    pub fn sends_to(&self, token: &str, chat_id: i64) -> Vec<Call> {
+        self.calls(Some("sendMessage")).into_iter().filter(|c| c.token == token && c.chat_id() == Some(chat_id)).collect()
+    }
+
     /// Texts a bot delivered to a chat, in order (failed attempts excluded).
     pub fn sent_to(&self, token: &str, chat_id: i64) -> Vec<String> {
-        self.calls(Some("sendMessage"))
-            .into_iter()
-            .filter(|c| c.token == token && c.ok)
-            .filter(|c| match c.params.get("chat_id") {
-                Some(Value::Number(n)) => n.as_i64() == Some(chat_id),
-                Some(Value::String(s)) => s.parse::<i64>().ok() == Some(chat_id),
-                _ => false,
-            })
-            .filter_map(|c| c.params.get("text").and_then(Value::as_str).map(str::to_owned))
-            .collect()
+        self.sends_to(token, chat_id).into_iter().filter(|c| c.ok).filter_map(|c| c.text().map(str::to_owned)).collect()
     }
 
     pub fn fail(&self, f: Failure) {
@@ -310,17 +650,257 @@ impl FakeTelegram {
         self.state.lock().unwrap().failures.push_back(f);
     }
 
+    /// Forgets the scripted failures not yet used.
+    pub fn clear_failures(&self) {
+        self.state.lock().unwrap().failures.clear();
+    }
+
     pub fn webhook(&self, token: &str) -> Option<Webhook> {
         self.state.lock().unwrap().bots.get(token).and_then(|b| b.webhook.clone())
     }
 
+    /// Marks the conversation of an update as started, as delivering it
+    /// would; for tests that post to the webhook themselves.
+    pub fn note_update(&self, token: &str, update: &Value) {
+        if let Some(chat) = update_chat(update) {
+            self.start_chat(token, chat);
+        }
+    }
+
     /// Plays Telegram: posts an update to the bot's webhook with its secret.
+    /// Refuses (without posting) an update whose kind the webhook did not
+    /// ask for in `allowed_updates`.
     pub async fn deliver(&self, token: &str, update: &Value) -> anyhow::Result<u16> {
         let wh = self.webhook(token).ok_or_else(|| anyhow::anyhow!("bot has no webhook"))?;
+        let kind = update_kind(update).ok_or_else(|| anyhow::anyhow!("not an update: {update}"))?;
+        let wanted = match wh.allowed_updates.as_ref().and_then(Value::as_array) {
+            Some(list) if !list.is_empty() => list.iter().any(|k| k.as_str() == Some(kind.as_str())),
+            _ => !NOT_DELIVERED_BY_DEFAULT.contains(&kind.as_str()),
+        };
+        anyhow::ensure!(wanted, "Telegram would not deliver a {kind} update: the webhook's allowed_updates are {:?}", wh.allowed_updates);
+        self.note_update(token, update);
         let mut req = self.http.post(&wh.url).json(update);
         if let Some(s) = &wh.secret_token {
             req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
         }
         Ok(req.send().await?.status().as_u16())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+
+    async fn fake() -> FakeTelegram {
+        let f = FakeTelegram::start().await.unwrap();
+        f.add_bot(TOKEN, "test_bot");
+        f
+    }
+
+    async fn call(f: &FakeTelegram, method: &str, body: Value) -> (u16, Value) {
+        let res = reqwest::Client::new().post(format!("{}/bot{TOKEN}/{method}", f.url)).json(&body).send().await.unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    fn refused(code: u16, description: &str) -> Value {
+        json!({ "ok": false, "error_code": code, "description": description })
+    }
+
+    #[tokio::test]
+    async fn unknown_tokens_and_methods() {
+        let f = fake().await;
+        let res = reqwest::Client::new().post(format!("{}/bot1:nope/getMe", f.url)).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.json::<Value>().await.unwrap(), refused(401, "Unauthorized"));
+        assert_eq!(call(&f, "getMe", json!({})).await.1["result"]["username"], "test_bot");
+        assert_eq!(call(&f, "noSuchMethod", json!({})).await, (404, refused(404, "Not Found: method not found")));
+    }
+
+    #[tokio::test]
+    async fn text_length_is_one_to_4096_characters() {
+        let f = fake().await;
+        f.start_chat(TOKEN, 7);
+        // 4096 characters of two bytes each: fine; one more is too long.
+        let (s, body) = call(&f, "sendMessage", json!({ "chat_id": 7, "text": "é".repeat(4096) })).await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body["result"]["text"].as_str().unwrap().chars().count(), 4096);
+        f.rate_limits(false);
+        assert_eq!(call(&f, "sendMessage", json!({ "chat_id": 7, "text": "é".repeat(4097) })).await, (400, refused(400, "Bad Request: message is too long")));
+        assert_eq!(call(&f, "sendMessage", json!({ "chat_id": 7, "text": "" })).await, (400, refused(400, "Bad Request: message text is empty")));
+        assert_eq!(call(&f, "sendMessage", json!({ "chat_id": 7 })).await, (400, refused(400, "Bad Request: message text is empty")));
+        // HTML entities count as what they show.
+        let tagged = format!("<b>{}</b>", "x".repeat(4096));
+        assert_eq!(call(&f, "sendMessage", json!({ "chat_id": 7, "text": tagged, "parse_mode": "HTML" })).await.0, 200);
+        let calls = f.calls(Some("sendMessage"));
+        assert_eq!(calls.iter().map(|c| c.status).collect::<Vec<_>>(), [200, 400, 400, 400, 200]);
+        assert_eq!(calls[1].description.as_deref(), Some("Bad Request: message is too long"));
+        assert_eq!(f.sent_to(TOKEN, 7).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn captions_are_at_most_1024_characters() {
+        let f = fake().await;
+        f.start_chat(TOKEN, 7);
+        let ok = call(&f, "sendPhoto", json!({ "chat_id": 7, "photo": "AgAC", "caption": "c".repeat(1024) })).await;
+        assert_eq!(ok.0, 200, "{}", ok.1);
+        assert_eq!(ok.1["result"]["caption"].as_str().unwrap().len(), 1024);
+        assert!(ok.1["result"]["photo"].is_array());
+        assert_eq!(
+            call(&f, "sendDocument", json!({ "chat_id": 7, "document": "BQAC", "caption": "c".repeat(1025) })).await,
+            (400, refused(400, "Bad Request: message caption is too long"))
+        );
+        assert_eq!(call(&f, "sendDocument", json!({ "chat_id": 7 })).await, (400, refused(400, "Bad Request: there is no document in the request")));
+    }
+
+    #[tokio::test]
+    async fn webhooks_must_be_https_on_an_allowed_port() {
+        let f = fake().await;
+        let set = |url: &str| call(&f, "setWebhook", json!({ "url": url, "secret_token": "s3cret_-" }));
+        assert_eq!(set("http://127.0.0.1:8080/tg/x").await, (400, refused(400, "Bad Request: bad webhook: HTTPS url must be provided for webhook")));
+        assert_eq!(
+            set("https://example.com:8080/tg/x").await,
+            (400, refused(400, "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"))
+        );
+        assert!(f.webhook(TOKEN).is_none(), "a refused webhook is not set");
+        for url in ["https://example.com/tg/x", "https://example.com:8443/tg/x", "https://example.com:88/tg/x"] {
+            assert_eq!(set(url).await.0, 200, "{url}");
+            assert_eq!(f.webhook(TOKEN).unwrap().url, url);
+        }
+        f.allow_insecure_webhooks(true);
+        assert_eq!(set("http://127.0.0.1:8080/tg/x").await.0, 200);
+        assert_eq!(call(&f, "setWebhook", json!({ "url": "https://example.com/", "secret_token": "bad secret!" })).await.0, 400);
+    }
+
+    #[tokio::test]
+    async fn a_bot_cannot_write_first_nor_to_a_user_who_blocked_it() {
+        let f = fake().await;
+        f.rate_limits(false);
+        let send = |chat: i64| call(&f, "sendMessage", json!({ "chat_id": chat, "text": "hi" }));
+        assert_eq!(send(42).await, (403, refused(403, "Forbidden: bot can't initiate conversation with a user")));
+        assert_eq!(send(-100123).await, (400, refused(400, "Bad Request: chat not found")));
+        f.start_chat(TOKEN, 42);
+        assert_eq!(send(42).await.0, 200);
+        f.block(TOKEN, 42);
+        assert_eq!(send(42).await, (403, refused(403, "Forbidden: bot was blocked by the user")));
+        // Another bot's conversation with the same user is its own.
+        f.add_bot("999:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", "other_bot");
+        let res = reqwest::Client::new().post(format!("{}/bot999:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/sendMessage", f.url)).json(&json!({"chat_id": 42, "text": "hi"})).send().await.unwrap();
+        assert_eq!(res.status(), 403);
+    }
+
+    #[tokio::test]
+    async fn delivery_starts_the_chat_and_honours_allowed_updates() {
+        let f = fake().await;
+        f.allow_insecure_webhooks(true);
+        // A webhook that counts what reaches it.
+        let hits = Arc::new(Mutex::new(Vec::<Value>::new()));
+        let h = hits.clone();
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await.unwrap();
+        let port = acceptor.local_addr()[0].as_socket_addr().unwrap().port();
+        let app = poem::endpoint::make(move |req: Request| {
+            let h = h.clone();
+            async move {
+                let v: Value = req.into_body().into_json().await.unwrap();
+                h.lock().unwrap().push(v);
+                "ok"
+            }
+        });
+        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+        let url = format!("http://127.0.0.1:{port}/hook");
+        // Multipart, as teloxide sends it: allowed_updates is a JSON string.
+        let form = reqwest::multipart::Form::new().text("url", url.clone()).text("allowed_updates", r#"["message"]"#);
+        let res = reqwest::Client::new().post(format!("{}/bot{TOKEN}/setWebhook", f.url)).multipart(form).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(f.calls(Some("setWebhook"))[0].params["allowed_updates"], json!(r#"["message"]"#), "multipart fields are strings");
+        assert_eq!(f.webhook(TOKEN).unwrap().allowed_updates, Some(json!(["message"])));
+
+        let msg = json!({ "update_id": 1, "message": { "message_id": 1, "date": 0, "chat": { "id": 42, "type": "private" }, "from": { "id": 42, "is_bot": false, "first_name": "A" }, "text": "hi" } });
+        assert_eq!(f.deliver(TOKEN, &msg).await.unwrap(), 200);
+        let edited = json!({ "update_id": 2, "edited_message": { "message_id": 1, "date": 0, "chat": { "id": 43, "type": "private" }, "text": "hi" } });
+        let err = f.deliver(TOKEN, &edited).await.unwrap_err();
+        assert!(err.to_string().contains("edited_message"), "{err}");
+        assert_eq!(hits.lock().unwrap().len(), 1, "a refused update is not posted");
+        assert_eq!(call(&f, "sendMessage", json!({ "chat_id": 42, "text": "hello" })).await.0, 200, "delivery started the chat");
+        assert_eq!(call(&f, "sendMessage", json!({ "chat_id": 43, "text": "hello" })).await.0, 403, "an undelivered update starts nothing");
+
+        // Unset allowed_updates: everything but the documented exceptions.
+        assert_eq!(call(&f, "setWebhook", json!({ "url": url })).await.0, 200);
+        assert_eq!(f.deliver(TOKEN, &edited).await.unwrap(), 200);
+        let reaction = json!({ "update_id": 3, "message_reaction": { "chat": { "id": 42, "type": "private" }, "message_id": 1, "date": 0, "old_reaction": [], "new_reaction": [] } });
+        assert!(f.deliver(TOKEN, &reaction).await.is_err());
+        assert_eq!(hits.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn pacing_per_chat_and_per_bot() {
+        let f = fake().await;
+        for chat in 1..=200 {
+            f.start_chat(TOKEN, chat);
+        }
+        let mut statuses = Vec::new();
+        for _ in 0..CHAT_BURST + 1 {
+            statuses.push(call(&f, "sendMessage", json!({ "chat_id": 1, "text": "x" })).await);
+        }
+        assert!(statuses[..CHAT_BURST as usize].iter().all(|(s, _)| *s == 200), "{statuses:?}");
+        let (s, body) = statuses.last().unwrap();
+        assert_eq!(*s, 429);
+        assert_eq!(body["parameters"]["retry_after"], 1, "{body}");
+        assert_eq!(body["description"], "Too Many Requests: retry after 1");
+        // Per bot: distinct chats, one each; the bot's burst runs out.
+        let mut ok = 0;
+        let mut limited = 0;
+        for chat in 2..=(2 + BOT_BURST as i64 + 5) {
+            match call(&f, "sendMessage", json!({ "chat_id": chat, "text": "x" })).await.0 {
+                200 => ok += 1,
+                429 => limited += 1,
+                s => panic!("{s}"),
+            }
+        }
+        // The loop takes a moment, in which a slot or two come free.
+        assert!(ok >= BOT_BURST - CHAT_BURST && ok < BOT_BURST + 5, "{ok} sent, {limited} refused");
+        assert!(limited > 0);
+        f.rate_limits(false);
+        assert_eq!(call(&f, "sendMessage", json!({ "chat_id": 1, "text": "x" })).await.0, 200);
+    }
+
+    #[tokio::test]
+    async fn scripted_failures_speak_like_telegram() {
+        let f = fake().await;
+        f.start_chat(TOKEN, 5);
+        f.rate_limits(false);
+        f.fail(Failure::status("sendMessage", 403, 1));
+        f.fail(Failure::status("sendMessage", 500, 1));
+        f.fail(Failure::status("sendMessage", 502, 1));
+        f.fail(Failure::retry_after("sendMessage", 3, 1));
+        let send = || call(&f, "sendMessage", json!({ "chat_id": 5, "text": "x" }));
+        assert_eq!(send().await, (403, refused(403, "Forbidden: bot was blocked by the user")));
+        assert_eq!(send().await, (500, refused(500, "Internal Server Error")));
+        assert_eq!(send().await, (502, refused(502, "Bad Gateway")));
+        let (s, body) = send().await;
+        assert_eq!((s, body["parameters"]["retry_after"].as_u64(), body["description"].as_str()), (429, Some(3), Some("Too Many Requests: retry after 3")));
+        assert_eq!(send().await.0, 200);
+        let calls = f.calls(Some("sendMessage"));
+        assert_eq!(calls.len(), 5);
+        assert!(calls.windows(2).all(|w| w[0].at <= w[1].at), "calls carry their arrival time");
+    }
+
+    #[tokio::test]
+    async fn stubs_answer_plausibly() {
+        let f = fake().await;
+        assert_eq!(call(&f, "answerCallbackQuery", json!({ "callback_query_id": "42" })).await.1["result"], true);
+        assert_eq!(call(&f, "answerCallbackQuery", json!({})).await.0, 400);
+        let (s, file) = call(&f, "getFile", json!({ "file_id": "BQAC" })).await;
+        assert_eq!((s, file["result"]["file_path"].as_str()), (200, Some("documents/BQAC.bin")));
+        assert_eq!(call(&f, "getFile", json!({})).await, (400, refused(400, "Bad Request: invalid file_id")));
+        // Malformed reply_markup in a form is refused.
+        f.start_chat(TOKEN, 9);
+        let form = reqwest::multipart::Form::new().text("chat_id", "9").text("text", "hi").text("reply_markup", "{not json");
+        let res = reqwest::Client::new().post(format!("{}/bot{TOKEN}/sendMessage", f.url)).multipart(form).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let form = reqwest::multipart::Form::new().text("chat_id", "9").text("text", "hi").text("reply_markup", r#"{"inline_keyboard":[]}"#);
+        let res = reqwest::Client::new().post(format!("{}/bot{TOKEN}/sendMessage", f.url)).multipart(form).send().await.unwrap();
+        assert_eq!(res.status(), 200);
     }
 }

@@ -97,6 +97,9 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(filter)).with_test_writer().try_init();
     }
     let fake = FakeTelegram::start().await.expect("the Telegram stand-in starts");
+    // The server listens on plain HTTP on loopback; Telegram would refuse
+    // such a webhook, so the test says it accepts it.
+    fake.allow_insecure_webhooks(true);
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut m, schema) = test_settings(backend, dir.path(), &fake.url, opts.redis);
     m.insert("TIKETHET_LISTEN".into(), "127.0.0.1:0".into());
@@ -113,7 +116,8 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
     let state = app.state().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
+        // A dropped sender (the test ended) stops the server too.
+        rx.await.ok();
     }));
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
@@ -130,14 +134,18 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            // The server may have stopped already; nothing to do then.
+            tx.send(()).ok();
         }
         if let Some(schema) = self.schema.take() {
             // Drop cannot await; a short-lived runtime on another thread can.
-            let _ = std::thread::spawn(move || {
+            let dropped = std::thread::spawn(move || {
                 tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(drop_pg_schemas(&schema));
             })
             .join();
+            if dropped.is_err() && !std::thread::panicking() {
+                panic!("dropping the test's PostgreSQL schemas panicked");
+            }
         }
     }
 }
@@ -172,6 +180,8 @@ impl TestApp {
         let token = bot_token(n);
         self.fake.add_bot(&token, &format!("{}_bot", slug.replace('-', "_")));
         let owner = 5_000_000 + i64::from(n);
+        // The owner set the bot up, so has talked to it: it may write to them.
+        self.fake.start_chat(&token, owner);
         let res = self
             .operator(
                 reqwest::Method::POST,
@@ -185,14 +195,20 @@ impl TestApp {
         Tenant { slug: slug.to_owned(), token, owner, body }
     }
 
-    /// Plays Telegram delivering an update to a tenant's webhook.
+    /// Plays Telegram delivering an update to a tenant's webhook; panics
+    /// unless the server acknowledged it (200), which Telegram needs.
     pub async fn deliver(&self, t: &Tenant, update: &Value) -> u16 {
-        self.fake.deliver(&t.token, update).await.expect("delivery")
+        let status = self.fake.deliver(&t.token, update).await.expect("delivery");
+        assert_eq!(status, 200, "the webhook did not acknowledge {update}");
+        status
     }
 
     /// Posts to a tenant's webhook with an explicit secret header.
     pub async fn post_webhook(&self, t: &Tenant, secret: Option<&str>, body: &str) -> u16 {
         let wh = self.fake.webhook(&t.token).expect("webhook registered");
+        if let Ok(update) = serde_json::from_str::<Value>(body) {
+            self.fake.note_update(&t.token, &update);
+        }
         let mut r = self.http.post(&wh.url).header("content-type", "application/json").body(body.to_owned());
         if let Some(s) = secret {
             r = r.header("X-Telegram-Bot-Api-Secret-Token", s);
@@ -239,6 +255,56 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The tenant's inbox, oldest first.
+    pub async fn inbox(&self, slug: &str) -> Vec<tikethet_runtime::entities::inbox::Model> {
+        use sea_orm::{EntityTrait, QueryOrder};
+        use tikethet_runtime::entities::inbox;
+        let tenant = self.state.runtime.tenants.by_slug(slug).expect("tenant is served");
+        let txn = tenant.db.begin().await.expect("begin");
+        let rows = inbox::Entity::find().order_by_asc(inbox::Column::Id).all(&txn).await.expect("read the inbox");
+        txn.commit().await.expect("commit");
+        rows
+    }
+
+    /// The tenant's outbox, oldest first.
+    pub async fn outbox(&self, slug: &str) -> Vec<tikethet_runtime::entities::outbox::Model> {
+        use sea_orm::{EntityTrait, QueryOrder};
+        use tikethet_runtime::entities::outbox;
+        let tenant = self.state.runtime.tenants.by_slug(slug).expect("tenant is served");
+        let txn = tenant.db.begin().await.expect("begin");
+        let rows = outbox::Entity::find().order_by_asc(outbox::Column::Id).all(&txn).await.expect("read the outbox");
+        txn.commit().await.expect("commit");
+        rows
+    }
+
+    /// Waits until the update is processed (its inbox row is no longer
+    /// pending); returns the row.
+    pub async fn wait_processed(&self, slug: &str, update_id: i64) -> tikethet_runtime::entities::inbox::Model {
+        let found = wait_for(Duration::from_secs(20), || async {
+            self.inbox(slug).await.into_iter().find(|r| r.update_id == Some(update_id) && r.status != tikethet_runtime::entities::inbox::PENDING)
+        })
+        .await;
+        match found {
+            Some(row) => row,
+            None => panic!("update {update_id} was not processed: {:#?}", self.inbox(slug).await),
+        }
+    }
+
+    /// Waits until no outbox row is pending; returns the rows.
+    pub async fn wait_outbox_settled(&self, slug: &str) -> Vec<tikethet_runtime::entities::outbox::Model> {
+        let found = wait_for(Duration::from_secs(30), || async {
+            let rows = self.outbox(slug).await;
+            rows.iter().all(|r| r.status != tikethet_runtime::entities::outbox::PENDING).then_some(rows)
+        })
+        .await;
+        match found {
+            Some(rows) => rows,
+            None => panic!("outbox still pending after 30 s: {:#?}", self.outbox(slug).await),
+        }
+    }
+}
+
 /// Signed Mini App initData for a user, as Telegram would build it.
 pub fn init_data(token: &str, telegram_id: i64, auth_date: i64) -> String {
     let token = BotToken::parse(token).expect("test token");
@@ -264,4 +330,32 @@ pub async fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) 
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Polls the async `f` until it returns `Some` or `timeout` passes.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Builds a plugin crate of this test package (`tests/plugins/NAME`) and
+/// returns the component's bytes.
+pub fn test_plugin(name: &str) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let base = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("../target"));
+    let path = tikethet_plugins::build::build_plugin(&root.join("plugins").join(name), &base.join("wasm-guest"), &base.join("plugins"))
+        .unwrap_or_else(|e| panic!("building test plugin {name}: {e:#}"));
+    std::fs::read(path).expect("the built component")
 }

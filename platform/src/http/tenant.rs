@@ -75,8 +75,8 @@ pub struct PluginChanges {
     pub config: Option<serde_json::Value>,
     /// Enabling also clears the failure streak.
     pub enabled: Option<bool>,
-    /// Plugins run in ascending position: 0 to 10,000.
-    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
+    /// Plugins run in ascending position: -10,000 to 10,000.
+    #[oai(validator(minimum(value = "-10000"), maximum(value = "10000")))]
     pub position: Option<i32>,
 }
 

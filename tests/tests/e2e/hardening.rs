@@ -25,6 +25,7 @@ on_both!(
     deletion_is_retryable_and_leftover_storage_is_never_inherited,
     one_bot_serves_one_tenant_even_when_provisioned_concurrently,
     retention_prunes_finished_rows_and_keeps_pending_ones,
+    a_customer_message_with_a_nul_character_is_kept_without_it,
 );
 
 fn tenant(app: &TestApp, slug: &str) -> std::sync::Arc<tikethet_runtime::Tenant> {
@@ -153,6 +154,7 @@ async fn a_row_left_pending_with_no_lane_is_picked_up_by_the_sweep(b: Backend) {
     let app = spawn_app(b).await;
     let t = app.create_tenant("acme", 1).await;
     // A row written behind the runtime's back: nothing kicks its lane.
+    app.fake.start_chat(&t.token, 707);
     let tn = tenant(&app, "acme");
     let txn = tn.db.begin().await.unwrap();
     inbox::ActiveModel {
@@ -187,7 +189,7 @@ async fn one_tenants_broken_storage_leaves_the_others_working(b: Backend) {
         Backend::Sqlite => tenant_sql(&app, "acme", "DROP TABLE inbox").await,
     }
     // acme's deliveries cannot be stored: 503 (Telegram will retry), never 200.
-    assert_eq!(app.deliver(&a, &fixtures::message(2, 10, "after")).await, 503);
+    assert_eq!(app.fake.deliver(&a.token, &fixtures::message(2, 10, "after")).await.unwrap(), 503);
     // zeta is untouched: acknowledged, processed, answered, many times.
     for i in 0..10 {
         assert_eq!(app.deliver(&z, &fixtures::message(100 + i, 20 + i, &format!("zeta {i}"))).await, 200);
@@ -503,4 +505,19 @@ async fn readiness_is_503_while_redis_is_down_and_recovers() {
     }
     assert_eq!(last.0, 200, "ready again once Redis is back: {}", last.1);
     let _ = tx.send(());
+}
+
+async fn a_customer_message_with_a_nul_character_is_kept_without_it(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    assert_eq!(app.deliver(&t, &fixtures::message(1, 61, "Broken\u{0}lamp")).await, 200);
+    assert_eq!(app.deliver(&t, &fixtures::message(2, 61, "still\u{0}\u{0} broken")).await, 200);
+    let sent = app.wait_sent(&t, 61, 1).await;
+    assert!(sent[0].contains("Brokenlamp"), "{sent:?}");
+    let rows = wait_inbox(&app, "acme", "both done", |r| r.len() == 2 && r.iter().all(|x| x.status != "pending")).await;
+    assert!(rows.iter().all(|r| r.status == "done"), "{rows:#?}");
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, msgs) = app.tenant_get("acme", "/tickets/1/messages", &owner).await;
+    let texts: Vec<&str> = msgs["items"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, vec!["Brokenlamp", "still broken"]);
 }

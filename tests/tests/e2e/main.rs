@@ -20,4 +20,6 @@ mod fuzz;
 mod hardening;
 mod plugins;
 mod process;
+mod promises;
 mod spine;
+mod strict_telegram;

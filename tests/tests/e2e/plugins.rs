@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{Backend, TestApp, spawn_app, wait_until};
+use tikethet_tests::helpers::{Backend, TestApp, spawn_app, test_plugin, wait_until};
 
 on_both!(
     keyword_plugin_uploaded_through_the_api_answers_the_customer,
     router_plugin_routes_new_tickets,
     a_failing_plugin_is_switched_off_after_five_failures_and_admins_are_told,
+    plugins_act_in_their_order_and_stop_ends_the_chain,
+    key_value_store_is_not_saved_after_a_failed_call,
 );
 
 fn component(name: &str) -> Vec<u8> {
@@ -61,8 +63,12 @@ async fn keyword_plugin_uploaded_through_the_api_answers_the_customer(b: Backend
     assert!(sent.contains(&"Refunds take 5 working days.".to_owned()), "{sent:?}");
     assert!(sent.iter().any(|m| m.contains("#1")), "the default handling still opened a ticket: {sent:?}");
     app.deliver(&t, &fixtures::message(2, 4242, "thanks")).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.fake.sent_to(&t.token, 4242).len(), 2, "no keyword, no answer");
+    // The update's effects (answers queued, plugin calls metered) commit
+    // with its "done" mark; once done, nothing more can come of it.
+    assert_eq!(app.wait_processed("acme", 2).await.status, "done");
+    let out = app.wait_outbox_settled("acme").await;
+    assert_eq!(out.len(), 2, "no keyword, no answer: {out:#?}");
+    assert_eq!(app.fake.sent_to(&t.token, 4242).len(), 2);
 
     let res = app.http.get(app.url("/t/acme/api/v1/plugins")).bearer_auth(&owner).send().await.unwrap();
     let list: Value = res.json().await.unwrap();
@@ -81,9 +87,11 @@ async fn router_plugin_routes_new_tickets(b: Backend) {
     let app = spawn_app(b).await;
     let t = app.create_tenant("acme", 1).await;
     let owner = app.sign_in(&t, t.owner).await; // username "owner", role owner
-    assert_eq!(upload(&app, "acme", &owner, "router", component("router")).await.0, 200);
+    let (s, p) = upload(&app, "acme", &owner, "router", component("router")).await;
+    assert_eq!((s, p["name"].as_str(), p["enabled"].as_bool()), (200, Some("router"), Some(true)), "{p}");
     let cfg = json!({"routes": [{"keywords": ["invoice"], "category": "billing", "priority": "critical"}], "agents": ["owner", "ghost"]});
-    assert_eq!(patch(&app, "acme", &owner, "router", json!({"config": cfg})).await.0, 200);
+    let (s, p) = patch(&app, "acme", &owner, "router", json!({"config": cfg})).await;
+    assert_eq!((s, &p["config"]), (200, &cfg), "{p}");
 
     app.deliver(&t, &fixtures::message(1, 777, "Invoice is wrong")).await;
     app.wait_sent(&t, 777, 1).await;
@@ -111,8 +119,10 @@ async fn a_failing_plugin_is_switched_off_after_five_failures_and_admins_are_tol
     let app = spawn_app(b).await;
     let t = app.create_tenant("acme", 1).await;
     let owner = app.sign_in(&t, t.owner).await;
-    assert_eq!(upload(&app, "acme", &owner, "hostile", component("hostile")).await.0, 200);
-    assert_eq!(patch(&app, "acme", &owner, "hostile", json!({"config": {"mode": "trap"}})).await.0, 200);
+    let (s, p) = upload(&app, "acme", &owner, "hostile", component("hostile")).await;
+    assert_eq!((s, p["enabled"].as_bool()), (200, Some(true)), "{p}");
+    let (s, p) = patch(&app, "acme", &owner, "hostile", json!({"config": {"mode": "trap"}})).await;
+    assert_eq!((s, &p["config"]), (200, &json!({"mode": "trap"})), "{p}");
     let customer = 9191;
     for i in 1..=6 {
         app.deliver(&t, &fixtures::message(i, customer, &format!("message {i}"))).await;
@@ -152,4 +162,121 @@ async fn a_failing_plugin_is_switched_off_after_five_failures_and_admins_are_tol
     })
     .await;
     assert!(sent.is_some(), "{:?}", app.fake.sent_to(&t.token, customer));
+}
+
+async fn plugins_act_in_their_order_and_stop_ends_the_chain(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let scripted = test_plugin("scripted");
+    for (name, actions) in [
+        ("first", json!([["reply", "first 1"], ["reply", "first 2"]])),
+        ("second", json!([["reply", "second"], ["stop"]])),
+        ("third", json!([["reply", "third"]])),
+    ] {
+        let (s, p) = upload(&app, "acme", &owner, name, scripted.clone()).await;
+        assert_eq!(s, 200, "{p}");
+        let (s, p) = patch(&app, "acme", &owner, name, json!({"config": {"actions": actions}})).await;
+        assert_eq!(s, 200, "{p}");
+    }
+    let customer = 8080;
+    app.deliver(&t, &fixtures::message(1, customer, "hello")).await;
+    assert_eq!(app.wait_processed("acme", 1).await.status, "done");
+    // In upload order; "second" stops: no "third", no default handling.
+    let out = app.wait_outbox_settled("acme").await;
+    let texts: Vec<&str> = out.iter().map(|o| o.text.as_str()).collect();
+    assert_eq!(texts, ["first 1", "first 2", "second"]);
+    assert_eq!(app.fake.sent_to(&t.token, customer), ["first 1", "first 2", "second"]);
+    let (s, list) = app.tenant_get("acme", "/tickets", &owner).await;
+    assert_eq!((s, list["items"].as_array().map(Vec::len)), (200, Some(0)), "stop skips the default handling: {list}");
+
+    // Moved to the front, "third" runs first; the chain still stops at "second".
+    let (s, p) = patch(&app, "acme", &owner, "third", json!({"position": -1})).await;
+    assert_eq!((s, p["position"].as_i64()), (200, Some(-1)), "{p}");
+    app.deliver(&t, &fixtures::message(2, customer, "again")).await;
+    assert_eq!(app.wait_processed("acme", 2).await.status, "done");
+    app.wait_outbox_settled("acme").await;
+    assert_eq!(app.fake.sent_to(&t.token, customer)[3..], ["third", "first 1", "first 2", "second"]);
+}
+
+async fn key_value_store_is_not_saved_after_a_failed_call(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    assert_eq!(upload(&app, "acme", &owner, "scripted", test_plugin("scripted")).await.0, 200);
+    let customer = 6060;
+    let step = |n: i64, config: Value| {
+        let (app, owner, t) = (&app, &owner, &t);
+        async move {
+            let (s, p) = patch(app, "acme", owner, "scripted", json!({"config": config})).await;
+            assert_eq!(s, 200, "{p}");
+            app.deliver(t, &fixtures::message(n, customer, &format!("message {n}"))).await;
+            assert_eq!(app.wait_processed("acme", n).await.status, "done");
+            app.wait_outbox_settled("acme").await;
+            app.fake.sent_to(&t.token, customer)
+        }
+    };
+    // Sets a key, then traps: the call failed, so the key is dropped.
+    let sent = step(1, json!({"kv_set": [["seen", "yes"]], "trap": true})).await;
+    assert_eq!(sent.len(), 1, "only the ticket's answer: {sent:?}");
+    let (_, failures) = app.tenant_get("acme", "/plugins/scripted/failures", &owner).await;
+    assert_eq!(failures["items"].as_array().map(Vec::len), Some(1), "{failures}");
+    assert_eq!(failures["items"][0]["kind"], "trap", "{failures}");
+    let sent = step(2, json!({"echo_kv": "seen"})).await;
+    assert_eq!(sent.last().map(String::as_str), Some("kv seen=none"), "{sent:?}");
+    // The same key set by a successful call is kept.
+    let sent = step(3, json!({"kv_set": [["seen", "yes"]]})).await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let sent = step(4, json!({"echo_kv": "seen"})).await;
+    assert_eq!(sent.last().map(String::as_str), Some("kv seen=yes"), "{sent:?}");
+}
+
+/// A failure recorded by a desk carries its input in the shape
+/// `tikethet plugin run --event` reads: replaying it fails the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_failure_replays_with_plugin_run() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let hostile = tikethet_plugins::build::build_bundled("hostile").unwrap();
+    assert_eq!(upload(&app, "acme", &owner, "hostile", std::fs::read(&hostile).unwrap()).await.0, 200);
+    assert_eq!(patch(&app, "acme", &owner, "hostile", json!({"config": {"mode": "trap"}})).await.0, 200);
+    app.deliver(&t, &fixtures::start(1, 4545)).await;
+    app.deliver(&t, &fixtures::message(2, 4545, "replay me")).await;
+    app.wait_processed("acme", 2).await;
+    let (s, failures) = app.tenant_get("acme", "/plugins/hostile/failures", &owner).await;
+    assert_eq!(s, 200, "{failures}");
+    let recorded = failures["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["input"]["text"] == "replay me")
+        .unwrap_or_else(|| panic!("no failure for the message: {failures}"))
+        .clone();
+    assert_eq!(recorded["kind"], "trap");
+    let dir = tempfile::tempdir().unwrap();
+    let event = dir.path().join("event.json");
+    std::fs::write(&event, recorded["input"].to_string()).unwrap();
+    let run = |config: &str| {
+        let cfg = dir.path().join("config.json");
+        std::fs::write(&cfg, config).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"))
+            .args(["plugin", "run"])
+            .arg(&hostile)
+            .arg("--event")
+            .arg(&event)
+            .arg("--config")
+            .arg(&cfg)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, out, err) = run(r#"{"mode": "trap"}"#);
+    assert!(!ok, "{out}");
+    assert!(err.contains("trap"), "{err}");
+    // Fixed config, same input: the plugin answers the recorded message.
+    let (ok, out, err) = run(r#"{"mode": "ok"}"#);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("echo: replay me"), "{out}");
 }

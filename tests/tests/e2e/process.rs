@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tikethet_tests::fake_telegram::FakeTelegram;
+use tikethet_tests::fake_telegram::{Failure, FakeTelegram};
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, bot_token, drop_pg_schemas, init_data, postgres_url, random_suffix, wait_until};
 
@@ -17,8 +17,9 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Already dead after a test's own kill: nothing to do.
+        self.child.kill().ok();
+        self.child.wait().ok();
     }
 }
 
@@ -103,8 +104,15 @@ async fn wait_sent(fake: &FakeTelegram, token: &str, chat: i64, n: usize) -> Vec
         .unwrap_or_else(|| panic!("expected {n} message(s) to {chat}: {:?}", fake.sent_to(token, chat)))
 }
 
-async fn serve_kill_restart(backend: Backend) {
+/// The stand-in for a server on plain HTTP on loopback.
+async fn stand_in() -> FakeTelegram {
     let fake = FakeTelegram::start().await.unwrap();
+    fake.allow_insecure_webhooks(true);
+    fake
+}
+
+async fn serve_kill_restart(backend: Backend) {
+    let fake = stand_in().await;
     let dir = tempfile::tempdir().unwrap();
     let schema = (backend == Backend::Postgres).then(|| format!("tt_{}", random_suffix()));
     let port = free_port();
@@ -171,13 +179,22 @@ async fn serve_kill_restart(backend: Backend) {
         assert_eq!(r.status(), 401);
     }
 
-    // A burst of acknowledged updates, then SIGKILL right away.
-    for i in 0..10 {
-        let s = fake.deliver(&tb, &fixtures::message(100 + i, 600 + i, &format!("burst {i}"))).await.unwrap();
+    // A burst of acknowledged updates, each processed but with its answer
+    // still to send at the kill: Telegram answers 500 until the restart.
+    fake.fail(Failure::status("sendMessage", 500, 100_000));
+    let burst: Vec<i64> = (0..10).map(|i| 600 + i).collect();
+    for (i, chat) in burst.iter().enumerate() {
+        let s = fake.deliver(&tb, &fixtures::message(100 + i as i64, *chat, &format!("burst {i}"))).await.unwrap();
         assert_eq!(s, 200);
     }
+    // Every answer was tried and refused: each update is done and its
+    // outbox row pending, and nothing reached a customer yet.
+    let tried = wait_until(Duration::from_secs(20), || burst.iter().all(|c| fake.sends_to(&tb, *c).iter().any(|s| s.status == 500)).then_some(())).await;
+    assert!(tried.is_some(), "not every burst answer was attempted: {:?}", burst.iter().map(|c| fake.sends_to(&tb, *c).len()).collect::<Vec<_>>());
+    assert!(burst.iter().all(|c| fake.sent_to(&tb, *c).is_empty()));
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
+    fake.clear_failures();
 
     let mut server = start(dir.path(), port, &fake.url, schema.as_deref(), 2);
     wait_healthy(&http, &mut server, dir.path(), 2).await;
@@ -186,21 +203,41 @@ async fn serve_kill_restart(backend: Backend) {
     // The old access token is still good: the JWT secret persisted in data/.
     let (s, list) = tickets(&http, &base, "alpha", &owner).await;
     assert_eq!((s, list.len()), (200, 1));
-    // Every acknowledged update of the burst became a ticket, exactly once.
-    let owner_b_token = sign_in(&http, &base, "beta", &tb, owner_b).await;
-    let mut seen = 0;
-    for _ in 0..200 {
-        seen = tickets(&http, &base, "beta", &owner_b_token).await.1.len();
-        if seen >= 10 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Every customer gets the answer to their message after the restart.
+    for (i, chat) in burst.iter().enumerate() {
+        let sent = wait_sent(&fake, &tb, *chat, 1).await;
+        assert!(sent[0].contains(&format!("burst {i}")), "{sent:?}");
     }
-    assert_eq!(seen, 10);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(tickets(&http, &base, "beta", &owner_b_token).await.1.len(), 10);
+    // Then a /start from each: answers go out in order per chat, so once
+    // the welcome is there, any second copy of the answer would be too.
+    for (i, chat) in burst.iter().enumerate() {
+        assert_eq!(fake.deliver(&tb, &fixtures::start(200 + i as i64, *chat)).await.unwrap(), 200);
+    }
+    for (i, chat) in burst.iter().enumerate() {
+        let sent = wait_sent(&fake, &tb, *chat, 2).await;
+        assert_eq!(sent.len(), 2, "exactly one answer, then the welcome: {sent:?}");
+        assert!(sent[0].contains(&format!("burst {i}")) && sent[1].contains("welcome"), "{sent:?}");
+    }
+    // Each update was processed exactly once: one ticket per customer, one
+    // message in each.
+    let owner_b_token = sign_in(&http, &base, "beta", &tb, owner_b).await;
+    let (s, list) = tickets(&http, &base, "beta", &owner_b_token).await;
+    assert_eq!((s, list.len()), (200, 10), "{list:?}");
+    for t in &list {
+        let v: Value = http
+            .get(format!("{base}/t/beta/api/v1/tickets/{}/messages", t["id"]))
+            .bearer_auth(&owner_b_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["items"].as_array().map(Vec::len), Some(1), "{v}");
+    }
     // And still answering after the restart.
-    assert_eq!(fake.deliver(&ta, &fixtures::message(4, customer, "thanks!")).await.unwrap(), 200);
+    assert_eq!(fake.deliver(&ta, &fixtures::start(4, customer)).await.unwrap(), 200);
+    assert!(wait_sent(&fake, &ta, customer, 4).await[3].contains("welcome"));
 
     drop(server);
     if let Some(s) = schema {
@@ -237,7 +274,7 @@ async fn production_refuses_generated_secrets() {
 // Multi-threaded: the stand-in must answer while this thread waits on the CLI.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_manages_tenants_and_migrates_idempotently() {
-    let fake = FakeTelegram::start().await.unwrap();
+    let fake = stand_in().await;
     let dir = tempfile::tempdir().unwrap();
     let token = bot_token(1);
     fake.add_bot(&token, "cli_bot");
@@ -278,7 +315,8 @@ async fn cli_manages_tenants_and_migrates_idempotently() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let db = dir.path().join("data/tenants/cli-desk.db");
     for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(dir.path().join(format!("data/tenants/cli-desk.db{suffix}")));
+        // Present only if SQLite left them.
+        std::fs::remove_file(dir.path().join(format!("data/tenants/cli-desk.db{suffix}"))).ok();
     }
     std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
     let (ok, out, _) = run(&["migrate"]);
@@ -326,4 +364,106 @@ fn plugin_run_reports_actions_and_usage_and_fails_with_a_reason() {
     // Not a component: a clear refusal.
     let (ok, _, err) = run(&event, &cfg);
     assert!(!ok && err.contains("invalid"), "{err}");
+}
+
+/// `tikethet.toml` (or `$TIKETHET_CONFIG`) sets what the environment does
+/// not; the environment wins where both do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_file_under_environment_variables() {
+    let fake = stand_in().await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let (file_token, env_token) = ("op_from_the_file_0123456789", "op_from_the_environment_0123456789");
+    for via_config_var in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let (file_port, env_port) = (free_port(), free_port());
+        let toml = format!(
+            "listen = \"127.0.0.1:{file_port}\"\noperator_token = \"{file_token}\"\ntelegram_api_url = \"{}\"\npublic_url = \"http://127.0.0.1:{env_port}\"\n",
+            fake.url
+        );
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"));
+        cmd.arg("serve").current_dir(dir.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TIKETHET_") {
+                cmd.env_remove(k);
+            }
+        }
+        if via_config_var {
+            let path = dir.path().join("elsewhere.toml");
+            std::fs::write(&path, &toml).unwrap();
+            cmd.env("TIKETHET_CONFIG", &path);
+        } else {
+            std::fs::write(dir.path().join("tikethet.toml"), &toml).unwrap();
+        }
+        cmd.env("TIKETHET_LISTEN", format!("127.0.0.1:{env_port}")).env("TIKETHET_OPERATOR_TOKEN", env_token);
+        let log = std::fs::File::create(dir.path().join("server-1.log")).unwrap();
+        cmd.stdout(Stdio::null()).stderr(log);
+        let mut server = Server { child: cmd.spawn().unwrap(), base: format!("http://127.0.0.1:{env_port}") };
+        // The environment's address, not the file's.
+        wait_healthy(&http, &mut server, dir.path(), 1).await;
+        assert!(http.get(format!("http://127.0.0.1:{file_port}/healthz")).send().await.is_err(), "listening on the file's port too");
+        let tenants = |token: &'static str| http.get(format!("{}/api/platform/v1/tenants", server.base)).bearer_auth(token).send();
+        assert_eq!(tenants(env_token).await.unwrap().status(), 200);
+        assert_eq!(tenants(file_token).await.unwrap().status(), 401, "the file's operator token won over the environment's");
+        // Only the file names the Bot API: provisioning reaches the stand-in.
+        let before = fake.calls(Some("getMe")).len();
+        let (token, _) = create(&http, &server.base, env_token, &fake, "filecfg", 1).await;
+        assert_eq!(fake.calls(Some("getMe")).len(), before + 1);
+        assert!(fake.webhook(&token).unwrap().url.starts_with(&format!("http://127.0.0.1:{env_port}/tg/")), "public_url from the file");
+        assert!(!dir.path().join("data/operator.token").exists(), "a configured operator token is not generated");
+    }
+}
+
+/// `tikethet migrate` on PostgreSQL: a tenant whose schema is broken is
+/// reported, the others migrate, and the exit status says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrate_isolates_a_broken_tenant_schema() {
+    use sea_orm::ConnectionTrait as _;
+    let fake = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("tt_{}", random_suffix());
+    let run = |args: &[&str], bot: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"));
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env("TIKETHET_TELEGRAM_API_URL", &fake.url)
+            .env("TIKETHET_DATABASE_URL", postgres_url())
+            .env("TIKETHET_DATABASE_SCHEMA", &schema);
+        if let Some(b) = bot {
+            cmd.env("TIKETHET_BOT_TOKEN", b);
+        }
+        let out = cmd.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for (n, slug) in [(1, "broken-desk"), (2, "good-desk"), (3, "other-desk")] {
+        let token = bot_token(n);
+        fake.add_bot(&token, &format!("bot{n}"));
+        let (ok, out, err) = run(&["tenant", "create", "--slug", slug, "--name", slug, "--owner-telegram-id", "42"], Some(&token));
+        assert!(ok, "{out}{err}");
+    }
+    let (ok, out, err) = run(&["migrate"], None);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("3 tenant(s) migrated, 0 failed"), "{out}");
+    // Break one schema: it records a migration this build does not have.
+    let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
+    let broken = format!("{schema}_broken_desk");
+    let exists = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'seaql_migrations'",
+            [broken.clone().into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(exists, 1, "the tenant schema is {broken}");
+    db.execute_unprepared(&format!("INSERT INTO \"{broken}\".seaql_migrations (version, applied_at) VALUES ('m29991231_000000_from_the_future', 0)")).await.unwrap();
+    let (ok, out, _) = run(&["migrate"], None);
+    assert!(!ok, "a failed tenant must fail the command: {out}");
+    assert!(out.contains("broken-desk: FAILED"), "{out}");
+    assert!(out.contains("good-desk: ok") && out.contains("other-desk: ok"), "{out}");
+    assert!(out.contains("2 tenant(s) migrated, 1 failed"), "{out}");
+    db.close().await.ok();
+    drop_pg_schemas(&schema).await;
 }

@@ -46,10 +46,14 @@ async fn provisioning_registers_an_opaque_webhook_with_a_strong_secret(b: Backen
     // Listing and showing.
     let res = app.operator(Method::GET, "/api/platform/v1/tenants", None).await;
     let list: Value = res.json().await.unwrap();
-    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    let slugs: Vec<&str> = list["items"].as_array().unwrap().iter().map(|i| i["slug"].as_str().unwrap()).collect();
+    assert_eq!(slugs.len(), 2, "{list}");
+    assert!(slugs.contains(&"acme") && slugs.contains(&"zeta-shop"), "{list}");
     let res = app.operator(Method::GET, "/api/platform/v1/tenants/acme", None).await;
     assert_eq!(res.status(), 200);
     let shown: Value = res.json().await.unwrap();
+    assert_eq!((shown["slug"].as_str(), shown["bot_username"].as_str(), shown["status"].as_str()), (Some("acme"), Some("acme_bot"), Some("active")), "{shown}");
+    assert_eq!(shown["id"], a.body["id"]);
     assert!(shown.get("bot_token").is_none() && !shown.to_string().contains(&a.token));
     if b == Backend::Postgres {
         // Each tenant lives in a schema of its own.
@@ -139,9 +143,15 @@ async fn operator_api_errors(b: Backend) {
     let spec: Value = app.http.get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(spec["paths"]["/api/platform/v1/tenants"].is_object());
     assert!(spec["paths"]["/t/{slug}/api/v1/tickets"].is_object());
-    assert_eq!(app.http.get(app.url("/api/docs")).send().await.unwrap().status(), 200);
-    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
-    assert_eq!(app.http.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    let docs = app.http.get(app.url("/api/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    let docs = docs.text().await.unwrap();
+    assert!(docs.to_lowercase().contains("swagger"), "{docs}");
+    for (probe, answer) in [("/healthz", "ok"), ("/readyz", "ready")] {
+        let res = app.http.get(app.url(probe)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{probe}");
+        assert_eq!(res.text().await.unwrap(), answer, "{probe}");
+    }
     let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tikethet_tenants 1"), "{metrics}");
 }
@@ -207,10 +217,16 @@ async fn customer_message_becomes_one_ticket_and_staff_reply_reaches_the_chat(b:
     assert!(tickets_of(&app, &t.slug, &stranger).await.is_empty());
     let (s, _) = app.tenant_get(&t.slug, &format!("/tickets/{id}"), &stranger).await;
     assert_eq!(s, 404);
-    let (s, _) = app.tenant_post(&t.slug, &format!("/tickets/{id}/messages"), &stranger, json!({"text": "hi"})).await;
-    assert_eq!(s, 404);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.fake.sent_to(&t.token, customer).len(), 3, "the internal note must not be sent");
+    let (s, body) = app.tenant_post(&t.slug, &format!("/tickets/{id}/messages"), &stranger, json!({"text": "hi"})).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
+    // A later public reply is sent in order after anything queued before
+    // it: once it arrived, the note (and the stranger's "hi") would have too.
+    let (s, m) = app.tenant_post(&t.slug, &format!("/tickets/{id}/messages"), &owner, json!({"text": "Marker reply."})).await;
+    assert_eq!(s, 201, "{m}");
+    let sent = app.wait_sent(&t, customer, 4).await;
+    assert!(sent[3].contains("Marker reply."), "{sent:?}");
+    assert!(!sent.iter().any(|m| m.contains("VIP")), "the internal note was sent: {sent:?}");
+    assert_eq!(app.fake.sends_to(&t.token, customer).len(), 4, "{sent:?}");
 }
 
 fn processed(app: &TestApp) -> u64 {
@@ -231,12 +247,16 @@ async fn webhook_refuses_wrong_secret_and_stores_nothing(b: Backend) {
     // An unknown route is 404.
     let res = app.http.post(app.url("/tg/rdoesnotexist")).body(body.clone()).send().await.unwrap();
     assert_eq!(res.status(), 404);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert!(app.fake.sent_to(&t.token, customer).is_empty());
     // Nothing was stored: the same update_id with the right secret is new.
     assert_eq!(app.post_webhook(&t, Some(&real), &body).await, 200);
+    let row = app.wait_processed("acme", 500).await;
+    assert_eq!(row.status, "done");
+    assert_eq!(app.inbox("acme").await.len(), 1, "a refused delivery left a row");
     let sent = app.wait_sent(&t, customer, 1).await;
-    assert!(sent[0].contains("#1"), "{sent:?}");
+    assert!(sent[0].contains("#1") && sent[0].contains("Hello there"), "{sent:?}");
+    let out = app.wait_outbox_settled("acme").await;
+    assert_eq!(out.len(), 1, "{out:#?}");
+    assert_eq!(app.fake.sends_to(&t.token, customer).len(), 1);
 }
 
 async fn malformed_and_unhandled_updates_are_acknowledged_and_recorded(b: Backend) {
@@ -260,22 +280,12 @@ async fn malformed_and_unhandled_updates_are_acknowledged_and_recorded(b: Backen
     assert!(sent[0].contains("text"), "{sent:?}");
 
     // Everything is in the inbox, with the reason for what was not processed.
-    use sea_orm::{EntityTrait, QueryOrder};
-    let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
-    let mut rows = Vec::new();
-    for _ in 0..200 {
-        let txn = tenant.db.begin().await.unwrap();
-        rows = tikethet_runtime::entities::inbox::Entity::find()
-            .order_by_asc(tikethet_runtime::entities::inbox::Column::Id)
-            .all(&txn)
-            .await
-            .unwrap();
-        txn.commit().await.unwrap();
-        if rows.iter().all(|r| r.status != "pending") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let rows = tikethet_tests::helpers::wait_for(Duration::from_secs(20), || async {
+        let rows = app.inbox("acme").await;
+        (rows.len() == 8 && rows.iter().all(|r| r.status != "pending")).then_some(rows)
+    })
+    .await
+    .unwrap_or_else(|| panic!("eight updates, all settled, expected"));
     assert_eq!(rows.len(), 8, "{rows:#?}");
     let kinds: Vec<(&str, &str)> = rows.iter().map(|r| (r.kind.as_str(), r.status.as_str())).collect();
     assert_eq!(&kinds[..3], &[("malformed", "ignored"), ("malformed", "ignored"), ("malformed", "ignored")]);
@@ -294,8 +304,8 @@ async fn tokens_and_init_data_are_bound_to_their_tenant(b: Backend) {
     let a = app.create_tenant("acme", 1).await;
     let z = app.create_tenant("zeta", 2).await;
     let a_owner = app.sign_in(&a, a.owner).await;
-    let (s, _) = app.tenant_get(&a.slug, "/tickets", &a_owner).await;
-    assert_eq!(s, 200);
+    let (s, body) = app.tenant_get(&a.slug, "/tickets", &a_owner).await;
+    assert_eq!((s, &body["items"]), (200, &json!([])), "{body}");
     // A token of one tenant is refused by the other.
     let (s, body) = app.tenant_get(&z.slug, "/tickets", &a_owner).await;
     assert_eq!(s, 401, "{body}");
@@ -330,6 +340,9 @@ async fn tokens_and_init_data_are_bound_to_their_tenant(b: Backend) {
     let res = app.http.post(app.url("/t/acme/api/v1/auth/refresh")).json(&json!({"refresh_token": rt})).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let s2: Value = res.json().await.unwrap();
+    assert_ne!(s2["refresh_token"], s1["refresh_token"], "{s2}");
+    let (s, me) = app.tenant_get("acme", "/auth/me", s2["access_token"].as_str().unwrap()).await;
+    assert_eq!((s, me["role"].as_str()), (200, Some("owner")), "the refreshed access token works: {me}");
     let res = app.http.post(app.url("/t/acme/api/v1/auth/refresh")).json(&json!({"refresh_token": rt})).send().await.unwrap();
     assert_eq!(res.status(), 401, "a used refresh token is dead");
     let rt2 = s2["refresh_token"].as_str().unwrap();
@@ -356,6 +369,8 @@ async fn suspended_tenant_answers_politely_and_resumes(b: Backend) {
     assert_eq!(s, 423, "{body}");
     let res = app.operator(Method::POST, "/api/platform/v1/tenants/acme/resume", None).await;
     assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["status"], "active", "{v}");
     app.deliver(&t, &fixtures::message(2, 99, "hello again")).await;
     let sent = app.wait_sent(&t, 99, 2).await;
     assert!(sent[1].contains("#1"), "{sent:?}");
@@ -363,11 +378,16 @@ async fn suspended_tenant_answers_politely_and_resumes(b: Backend) {
     // PATCH changes name and theme.
     let res = app.operator(Method::PATCH, "/api/platform/v1/tenants/acme", Some(json!({"name": "Acme Care", "theme": "midnight"}))).await;
     assert_eq!(res.status(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!((v["name"].as_str(), v["theme"].as_str(), v["status"].as_str()), (Some("Acme Care"), Some("midnight"), Some("active")), "{v}");
     app.deliver(&t, &fixtures::start(3, 99)).await;
     let sent = app.wait_sent(&t, 99, 3).await;
     assert!(sent[2].contains("Acme Care") && sent[2].starts_with("🌙"), "{sent:?}");
     let res = app.operator(Method::PATCH, "/api/platform/v1/tenants/acme", Some(json!({"theme": "neon"}))).await;
     assert_eq!(res.status(), 400);
+    let v: Value = res.json().await.unwrap();
+    // The refusal names the field and what it accepts.
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("theme") && m.contains("midnight")), "{v}");
 }
 
 async fn delete_needs_confirmation_and_removes_everything(b: Backend) {
@@ -412,6 +432,9 @@ async fn acknowledged_updates_left_pending_are_processed_on_restart(b: Backend) 
     let app = spawn_app(b).await;
     let t = app.create_tenant("acme", 1).await;
     let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
+    // Telegram delivered these (the crash came after), so the chats are started.
+    app.fake.start_chat(&t.token, 11);
+    app.fake.start_chat(&t.token, 12);
     let txn = tenant.db.begin().await.unwrap();
     for (i, chat) in [(1, 11), (2, 12), (3, 11)] {
         let body = fixtures::message(7000 + i, chat, &format!("left over {i}"));
@@ -446,36 +469,34 @@ async fn acknowledged_updates_left_pending_are_processed_on_restart(b: Backend) 
 async fn sender_honours_retry_after_and_backs_off_on_server_errors(b: Backend) {
     let app = spawn_app(b).await;
     let t = app.create_tenant("acme", 1).await;
-    app.fake.fail(Failure { method: "sendMessage".into(), status: 429, retry_after: Some(1), times: 2 });
-    let started = std::time::Instant::now();
-    app.deliver(&t, &fixtures::start(1, 321)).await;
-    let sent = app.wait_sent(&t, 321, 1).await;
-    assert!(sent[0].contains("welcome"));
-    assert!(started.elapsed() >= Duration::from_secs(2), "two 429s with retry_after=1 take at least 2 s");
-    let attempts = app.fake.calls(Some("sendMessage")).len();
-    assert_eq!(attempts, 3);
+    let customer = 321;
+    // retry_after (3 s) is well above the sender's own first backoff (1 s):
+    // only a sender that reads it waits that long.
+    app.fake.fail(Failure::retry_after("sendMessage", 3, 1));
+    assert_eq!(app.deliver(&t, &fixtures::start(1, customer)).await, 200);
+    let sent = app.wait_sent(&t, customer, 1).await;
+    assert!(sent[0].contains("welcome"), "{sent:?}");
+    let calls = app.fake.sends_to(&t.token, customer);
+    assert_eq!(calls.iter().map(|c| c.status).collect::<Vec<_>>(), [429, 200], "one refusal, one retry: {calls:#?}");
+    let gap = calls[1].at - calls[0].at;
+    assert!(gap >= Duration::from_secs(3), "retried {gap:?} after a 429 asking for 3 s");
 
-    // A 500 is retried with backoff too.
-    app.fake.fail(Failure { method: "sendMessage".into(), status: 500, retry_after: None, times: 1 });
-    app.deliver(&t, &fixtures::message(2, 321, "after a 500")).await;
-    let sent = wait_until(Duration::from_secs(30), || {
-        let s = app.fake.sent_to(&t.token, 321);
-        (s.iter().any(|m| m.contains("after a 500"))).then_some(s)
-    })
-    .await
-    .expect("the message is sent again after the 500");
-    assert!(sent.last().unwrap().contains("#1"));
-    assert_eq!(app.fake.calls(Some("sendMessage")).iter().filter(|c| c.params["text"].as_str().unwrap_or_default().contains("after a 500")).count(), 2);
-    // Delivery is recorded.
-    use sea_orm::EntityTrait;
-    let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
-    // The row is marked sent just after the stand-in answered.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let txn = tenant.db.begin().await.unwrap();
-    let out = tikethet_runtime::entities::outbox::Entity::find().all(&txn).await.unwrap();
-    txn.commit().await.unwrap();
-    assert!(out.iter().all(|o| o.status == "sent" && o.telegram_message_id.is_some()), "{out:#?}");
-    assert!(out.iter().any(|o| o.attempts == 2), "the 500 counts as an attempt: {out:#?}");
+    // A 500 is retried after a backoff, once.
+    app.fake.fail(Failure::status("sendMessage", 500, 1));
+    assert_eq!(app.deliver(&t, &fixtures::message(2, customer, "after a 500")).await, 200);
+    let sent = app.wait_sent(&t, customer, 2).await;
+    assert!(sent[1].contains("#1") && sent[1].contains("after a 500"), "{sent:?}");
+    let calls = app.fake.sends_to(&t.token, customer);
+    assert_eq!(calls.iter().map(|c| c.status).collect::<Vec<_>>(), [429, 200, 500, 200], "{calls:#?}");
+    assert_eq!(calls[2].text(), calls[3].text(), "the same message again");
+    let gap = calls[3].at - calls[2].at;
+    assert!(gap >= Duration::from_millis(500), "no backoff after a 500: retried after {gap:?}");
+
+    // Each outcome is recorded on its row; a 429 is pacing, not an attempt.
+    let out = app.wait_outbox_settled("acme").await;
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert!(out.iter().all(|o| o.status == "sent" && o.telegram_message_id.is_some() && o.last_error.is_none()), "{out:#?}");
+    assert_eq!(out.iter().map(|o| o.attempts).collect::<Vec<_>>(), [1, 2], "{out:#?}");
 }
 
 async fn replacing_the_bot_token_moves_the_webhook(b: Backend) {
@@ -493,24 +514,57 @@ async fn replacing_the_bot_token_moves_the_webhook(b: Backend) {
     assert_ne!(wh.secret_token.as_deref(), Some(old_secret.as_str()));
     let t2 = tikethet_tests::helpers::Tenant { slug: t.slug.clone(), token: new_token.clone(), owner: t.owner, body: t.body.clone() };
     app.deliver(&t2, &fixtures::start(1, 8)).await;
-    app.wait_sent(&t2, 8, 1).await;
+    assert!(app.wait_sent(&t2, 8, 1).await[0].contains("welcome"));
+    assert!(app.fake.sent_to(&t.token, 8).is_empty(), "answered through the old bot");
     let bad = tikethet_tests::helpers::bot_token(4);
     let res = app.operator(Method::PUT, "/api/platform/v1/tenants/acme/bot-token", Some(json!({"bot_token": bad}))).await;
     assert_eq!(res.status(), 422);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "bot_token_refused", "{v}");
+    assert_eq!(app.fake.webhook(&new_token).map(|w| w.url), Some(wh.url), "a refused token changes nothing");
+    let shown: Value = app.operator(Method::GET, "/api/platform/v1/tenants/acme", None).await.json().await.unwrap();
+    assert_eq!(shown["bot_username"], "acme_new_bot", "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_with_redis_rate_limits_across_the_shared_server() {
+    use tikethet_runtime::limiter::{Limiter, Rate};
     let app = spawn_app_with(Backend::Postgres, Options { redis: true }).await;
     let t = app.create_tenant("acme", 1).await;
-    // Five messages to one chat: the per-chat limit (burst 3, then 1/s),
-    // kept in Redis, spaces the last ones.
-    let started = std::time::Instant::now();
-    for i in 0..5 {
-        app.deliver(&t, &fixtures::start(i + 1, 55)).await;
+    let chat = 55;
+    let bot_id = t.token.split(':').next().unwrap();
+    let prefix = app.state.settings.redis_prefix.clone();
+    // Another node (this test) spends the chat's whole burst in Redis. The
+    // server's sends must then wait for slots the other node left, one a
+    // second; an in-process limiter would send all three at once.
+    let other_node = Limiter::redis(&tikethet_tests::helpers::redis_url(), &prefix).await.expect("Redis runs");
+    let per_chat = Rate { per_second: 1, burst: 3 }; // the sender's PER_CHAT
+    let chat_key = format!("chat:{bot_id}:{chat}");
+    for _ in 0..3 {
+        assert_eq!(other_node.try_acquire(&chat_key, per_chat).await.unwrap(), None);
     }
-    app.wait_sent(&t, 55, 5).await;
-    assert!(started.elapsed() >= Duration::from_millis(1500), "{:?}", started.elapsed());
+    let spent = std::time::Instant::now();
+    for i in 0..3 {
+        // Each /start is answered with a welcome.
+        assert_eq!(app.deliver(&t, &fixtures::start(i + 1, chat)).await, 200);
+    }
+    app.wait_sent(&t, chat, 3).await;
+    let calls = app.fake.sends_to(&t.token, chat);
+    assert_eq!(calls.len(), 3, "{calls:#?}");
+    assert!(calls.iter().all(|c| c.ok), "{calls:#?}");
+    // Slots free at +1 s, +2 s, +3 s after the other node's burst.
+    let offsets: Vec<Duration> = calls.iter().map(|c| c.at - spent).collect();
+    assert!(offsets[0] >= Duration::from_millis(900), "the first send ignored the burst spent in Redis: {offsets:?}");
+    for w in calls.windows(2) {
+        assert!(w[1].at - w[0].at >= Duration::from_millis(900), "sends to one chat less than a second apart: {offsets:?}");
+    }
+    // The server's state is in Redis under the documented keys.
+    let client = redis::Client::open(tikethet_tests::helpers::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for key in [format!("{prefix}rl:chat:{bot_id}:{chat}"), format!("{prefix}rl:bot:{bot_id}")] {
+        let exists: bool = redis::cmd("EXISTS").arg(&key).query_async(&mut conn).await.unwrap();
+        assert!(exists, "{key} is not in Redis");
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,91 @@
+//! The Bot API calls the runtime makes while holding a lane's permits
+//! (`sendMessage`, `answerCallbackQuery`), made directly as the
+//! documentation describes (<https://core.telegram.org/bots/api#making-requests>):
+//! a JSON body, an answer `{"ok", "result"}` or `{"ok": false, "error_code",
+//! "description", "parameters": {"retry_after"}}`.
+//!
+//! Not through teloxide, whose request path sleeps 10 s after any 5xx before
+//! it returns: a lane would hold its permits through that sleep. Here every
+//! wait is the caller's to schedule, without permits.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::domain::BotToken;
+
+/// How long one call may take before it counts as a network failure.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Why a call did not succeed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// No answer (connection refused, timeout, a body that is not Telegram's).
+    Network(String),
+    /// Telegram answered `ok: false`.
+    Refused { code: u16, description: String, retry_after: Option<u64> },
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Network(e) => write!(f, "network error: {e}"),
+            CallError::Refused { code, description, .. } => write!(f, "{code} {description}"),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    ok: bool,
+    #[serde(default)]
+    result: Value,
+    #[serde(default)]
+    error_code: Option<u16>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    parameters: Option<Parameters>,
+}
+
+#[derive(Deserialize)]
+struct Parameters {
+    #[serde(default)]
+    retry_after: Option<u64>,
+}
+
+/// Calls one Bot API method with a JSON body; returns its `result`.
+pub async fn call(http: &reqwest::Client, api: &url::Url, token: &BotToken, method: &str, body: &Value) -> Result<Value, CallError> {
+    let url = format!("{}/bot{}/{method}", api.as_str().trim_end_matches('/'), token.expose());
+    let res = http.post(url).json(body).timeout(CALL_TIMEOUT).send().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
+    let status = res.status().as_u16();
+    let text = res.text().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
+    let answer: Answer = match serde_json::from_str(&text) {
+        Ok(a) => a,
+        // A proxy's HTML error page, say: Telegram did not answer.
+        Err(_) => return Err(CallError::Network(format!("HTTP {status} without a Bot API answer"))),
+    };
+    if answer.ok {
+        return Ok(answer.result);
+    }
+    Err(CallError::Refused {
+        code: answer.error_code.unwrap_or(status),
+        description: answer.description.unwrap_or_else(|| format!("HTTP {status}")),
+        retry_after: answer.parameters.and_then(|p| p.retry_after),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_read_as_telegram_sends_them() {
+        let a: Answer = serde_json::from_str(r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}"#).unwrap();
+        assert!(!a.ok);
+        assert_eq!((a.error_code, a.parameters.and_then(|p| p.retry_after)), (Some(429), Some(7)));
+        let a: Answer = serde_json::from_str(r#"{"ok":true,"result":{"message_id":5}}"#).unwrap();
+        assert_eq!(a.result["message_id"], 5);
+    }
+}
