@@ -55,6 +55,12 @@ pub const SENDER_PER_TENANT: usize = 8;
 /// per tenant: a tenant whose plugins run to their deadline keeps to its share.
 pub const PLUGIN_CONCURRENCY: usize = 4;
 pub const PLUGIN_PER_TENANT: usize = 1;
+/// Plugin time one tenant may use, on average, per second of wall clock
+/// (a quarter of a core), with up to [`PLUGIN_TIME_BURST`] saved up: a
+/// tenant whose plugins keep running to their deadline waits for its own
+/// budget instead of keeping a core busy that other tenants need.
+pub const PLUGIN_TIME_PER_SECOND: std::time::Duration = std::time::Duration::from_millis(250);
+pub const PLUGIN_TIME_BURST: std::time::Duration = std::time::Duration::from_secs(1);
 /// Chats with work held in memory at once; past it, chats wait in the
 /// database for the sweep.
 pub const MAX_OPEN_LANES: usize = 100_000;
@@ -137,6 +143,10 @@ pub struct Inner {
     sender: Lanes<TenantId, i64>,
     /// Plugin calls: a blocking-thread pool with a per-tenant share.
     plugin_slots: Shares<TenantId>,
+    /// Plugin time each tenant has left (see [`PLUGIN_TIME_PER_SECOND`]).
+    plugin_time: std::sync::Mutex<std::collections::HashMap<TenantId, (f64, std::time::Instant)>>,
+    /// Send slots a chat reserved under the rate limits, until it uses them.
+    slots: std::sync::Mutex<std::collections::HashMap<(TenantId, i64), std::time::Instant>>,
     /// 429s met per message (see the sender).
     rate_limited: std::sync::Mutex<std::collections::HashMap<(TenantId, i64), u32>>,
     /// PostgreSQL's shared intake writers (empty on SQLite).
@@ -204,6 +214,8 @@ impl Runtime {
                 sender,
                 plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),
                 rate_limited: std::sync::Mutex::new(std::collections::HashMap::new()),
+                slots: std::sync::Mutex::new(std::collections::HashMap::new()),
+                plugin_time: std::sync::Mutex::new(std::collections::HashMap::new()),
             }
         });
         Runtime { inner }
@@ -299,11 +311,39 @@ impl Runtime {
         tenant: &TenantId,
         f: impl FnOnce(&tikethet_plugins::PluginHost) -> T + Send + 'static,
     ) -> Result<T, tikethet_plugins::Failure> {
+        // Over its time budget, a tenant waits here, holding no plugin permit.
+        let owed = self.plugin_time_owed(tenant, None);
+        if !owed.is_zero() {
+            tokio::time::sleep(owed).await;
+        }
         let _permit = self.plugin_slots.acquire(tenant).await;
         let host = self.plugins.clone();
-        tokio::task::spawn_blocking(move || f(&host)).await.map_err(|e| {
+        let started = std::time::Instant::now();
+        let out = tokio::task::spawn_blocking(move || f(&host)).await.map_err(|e| {
             tikethet_plugins::Failure::new(tikethet_plugins::FailureKind::Trap, format!("the plugin host panicked: {e}"))
-        })
+        });
+        self.plugin_time_owed(tenant, Some(started.elapsed()));
+        out
+    }
+
+    /// The tenant's plugin-time bucket: refills at [`PLUGIN_TIME_PER_SECOND`]
+    /// up to [`PLUGIN_TIME_BURST`], and `spent` is taken from it. Returns how
+    /// long the tenant must wait before its next call.
+    fn plugin_time_owed(&self, tenant: &TenantId, spent: Option<std::time::Duration>) -> std::time::Duration {
+        let rate = PLUGIN_TIME_PER_SECOND.as_secs_f64();
+        let cap = PLUGIN_TIME_BURST.as_secs_f64();
+        let now = std::time::Instant::now();
+        let mut m = self.plugin_time.lock().expect("poisoned");
+        if m.len() > 100_000 {
+            m.retain(|_, (left, at)| *left < cap || now.duration_since(*at).as_secs() < 60);
+        }
+        let (left, at) = m.entry(tenant.clone()).or_insert((cap, now));
+        *left = (*left + now.duration_since(*at).as_secs_f64() * rate).min(cap);
+        *at = now;
+        if let Some(s) = spent {
+            *left -= s.as_secs_f64();
+        }
+        if *left >= 0.0 { std::time::Duration::ZERO } else { std::time::Duration::from_secs_f64(-*left / rate) }
     }
 
     /// Whether the shared store of rate limits (Redis) answers.

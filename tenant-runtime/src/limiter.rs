@@ -36,17 +36,20 @@ pub enum Limiter {
 }
 
 // Atomic GCRA on the server's clock, so nodes with skewed clocks agree.
+// ARGV[3] = 1 reserves the slot even when it lies in the future.
 const GCRA_LUA: &str = r"
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local reserve = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
 local wait = tat - now - tolerance
-if wait > 0 then return wait end
+if wait > 0 and reserve == 0 then return wait end
 local new = tat + interval
 redis.call('SET', KEYS[1], new, 'PX', math.ceil((new - now) / 1000) + 1000)
+if wait > 0 then return wait end
 return 0
 ";
 
@@ -87,9 +90,20 @@ impl Limiter {
         Ok(())
     }
 
-    /// Reserves one slot under `key` if the rate allows it now; otherwise
-    /// says how long to wait before asking again.
+    /// Takes one slot under `key` if the rate allows it now; otherwise
+    /// says how long to wait before asking again (and takes nothing).
     pub async fn try_acquire(&self, key: &str, rate: Rate) -> anyhow::Result<Option<Duration>> {
+        self.gcra(key, rate, false).await
+    }
+
+    /// Takes the next free slot under `key`, now or later, and says how long
+    /// to wait before using it (zero: now). Many waiters each get their own
+    /// slot, spaced by the rate, instead of all retrying at the same moment.
+    pub async fn reserve(&self, key: &str, rate: Rate) -> anyhow::Result<Duration> {
+        Ok(self.gcra(key, rate, true).await?.unwrap_or_default())
+    }
+
+    async fn gcra(&self, key: &str, rate: Rate, reserve: bool) -> anyhow::Result<Option<Duration>> {
         match self {
             Limiter::Local(state) => {
                 let now = Instant::now();
@@ -99,7 +113,7 @@ impl Limiter {
                 }
                 let tat = map.get(key).copied().unwrap_or(now).max(now);
                 let wait = (tat - now).checked_sub(rate.tolerance()).filter(|w| !w.is_zero());
-                if wait.is_none() {
+                if wait.is_none() || reserve {
                     map.insert(key.to_owned(), tat + rate.interval());
                 }
                 Ok(wait)
@@ -110,6 +124,7 @@ impl Limiter {
                     .key(format!("{prefix}rl:{key}"))
                     .arg(rate.interval().as_micros() as i64)
                     .arg(rate.tolerance().as_micros() as i64)
+                    .arg(i64::from(reserve))
                     .invoke_async(&mut conn)
                     .await
                     .context("rate limit check in Redis failed")?;
@@ -141,5 +156,22 @@ mod tests {
         let wait = l.try_acquire("k", rate).await.unwrap().expect("must wait after the burst");
         assert!(wait <= Duration::from_millis(100), "{wait:?}");
         assert_eq!(l.try_acquire("other", rate).await.unwrap(), None, "keys are independent");
+    }
+
+    #[tokio::test]
+    async fn reservations_spread_waiters_over_the_rate() {
+        let l = Limiter::local();
+        let rate = Rate { per_second: 10, burst: 1 };
+        let waits: Vec<Duration> = futures::future::join_all((0..5).map(|_| l.reserve("bot", rate))).await.into_iter().map(Result::unwrap).collect();
+        let mut sorted = waits.clone();
+        sorted.sort();
+        assert_eq!(sorted[0], Duration::ZERO, "the first goes now");
+        for w in sorted.windows(2) {
+            let gap = w[1] - w[0];
+            assert!(gap >= Duration::from_millis(99) && gap <= Duration::from_millis(101), "each waiter gets its own slot: {sorted:?}");
+        }
+        // A try after the reservations waits for the sixth slot.
+        let wait = l.try_acquire("bot", rate).await.unwrap().expect("all slots taken");
+        assert!(wait >= Duration::from_millis(490), "{wait:?}");
     }
 }

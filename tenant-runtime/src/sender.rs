@@ -100,13 +100,31 @@ impl Runtime {
             return Ok(Step::Later(wait));
         }
         let bot_id = tenant.info.bot_token.bot_id();
-        // Both limits are checked before anything is sent; a wait gives the
-        // permits back instead of sleeping on them.
-        if let Some(wait) = self.limiter.try_acquire(&format!("chat:{bot_id}:{chat}"), PER_CHAT).await? {
-            return Ok(Step::Later(wait));
-        }
-        if let Some(wait) = self.limiter.try_acquire(&format!("bot:{bot_id}"), PER_BOT).await? {
-            return Ok(Step::Later(wait));
+        // The chat takes its next slot under both limits and waits for the
+        // later of the two without its permits. Reserving (rather than asking
+        // again and again) gives each of thousands of waiting chats a slot of
+        // its own, so a broadcast does not wake them all at every slot.
+        let lane = (tenant.info.id.clone(), chat);
+        let reserved = self.slots.lock().expect("poisoned").get(&lane).copied();
+        match reserved {
+            Some(at) if at > std::time::Instant::now() => return Ok(Step::Later(at - std::time::Instant::now())),
+            Some(_) => {
+                self.slots.lock().expect("poisoned").remove(&lane);
+            }
+            None => {
+                let for_chat = self.limiter.reserve(&format!("chat:{bot_id}:{chat}"), PER_CHAT).await?;
+                let for_bot = self.limiter.reserve(&format!("bot:{bot_id}"), PER_BOT).await?;
+                let wait = for_chat.max(for_bot);
+                if !wait.is_zero() {
+                    let mut slots = self.slots.lock().expect("poisoned");
+                    if slots.len() > 200_000 {
+                        let now = std::time::Instant::now();
+                        slots.retain(|_, at| *at + Duration::from_secs(600) > now);
+                    }
+                    slots.insert(lane, std::time::Instant::now() + wait);
+                    return Ok(Step::Later(wait));
+                }
+            }
         }
         let mut body = serde_json::json!({ "chat_id": row.chat_id, "text": row.text });
         if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {

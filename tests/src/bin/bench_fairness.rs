@@ -30,7 +30,7 @@ struct Args {
     #[arg(long, default_value = "postgres")]
     backend: String,
     /// Length of each phase.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 30)]
     seconds: u64,
     /// B's messages per second, spread over its chats.
     #[arg(long, default_value_t = 20)]
@@ -227,15 +227,16 @@ async fn main() -> anyhow::Result<()> {
     let broadcast_secs = broadcast_start.elapsed().as_secs_f64();
 
     println!();
-    println!("| B's message → reply | A | sent | errors | unanswered | p50 | p99 | max |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| B's message → reply | A | sent | errors | unanswered | p50 | p95 | p99 | max |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (name, p) in [("idle", &idle), ("busy", &busy)] {
         println!(
-            "| | {name} | {} | {} | {} | {} | {} | {} |",
+            "| | {name} | {} | {} | {} | {} | {} | {} | {} |",
             p.sent,
             p.errors,
             p.unanswered,
             ms(pct(&p.latencies, 0.5)),
+            ms(pct(&p.latencies, 0.95)),
             ms(pct(&p.latencies, 0.99)),
             ms(p.latencies.last().copied().unwrap_or_default())
         );
