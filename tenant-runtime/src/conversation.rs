@@ -233,12 +233,7 @@ impl Runtime {
         stopped: bool,
         kicks: &mut Vec<i64>,
     ) -> Result<Option<i64>, RuntimeError> {
-        for a in actions {
-            if let Action::Reply { text, buttons } = a {
-                let buttons: Vec<(String, String)> = buttons.iter().map(|b| (b.text.clone(), b.data.clone())).collect();
-                kicks.push(tickets::enqueue_with_buttons(txn, chat, text.clone(), None, &buttons).await?.chat_id);
-            }
-        }
+        queue_replies(txn, chat, actions, kicks).await?;
         let viewer = tickets::Viewer::from_user(user)?;
         let active = tickets::active_ticket_of(txn, UserId(user.id)).await?;
         let (ticket, created) = match (stopped, active) {
@@ -364,12 +359,7 @@ impl Runtime {
         }
         self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
         let (actions, _) = actions_of(&runs);
-        for a in &actions {
-            if let Action::Reply { text, buttons } = a {
-                let buttons: Vec<(String, String)> = buttons.iter().map(|b| (b.text.clone(), b.data.clone())).collect();
-                kicks.push(tickets::enqueue_with_buttons(&txn, chat, text.clone(), None, &buttons).await?.chat_id);
-            }
-        }
+        queue_replies(&txn, chat, &actions, &mut kicks).await?;
         if let Some(t) = &active {
             for a in &actions {
                 apply_action(&txn, TicketId(t.id), a).await?;
@@ -421,6 +411,17 @@ fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
         tikethet_plugins::Priority::High => Priority::High,
         tikethet_plugins::Priority::Critical => Priority::Critical,
     }
+}
+
+/// Queues the plugins' replies (with their buttons) for the chat.
+async fn queue_replies(txn: &DatabaseTransaction, chat: i64, actions: &[Action], kicks: &mut Vec<i64>) -> Result<(), RuntimeError> {
+    for a in actions {
+        if let Action::Reply { text, buttons } = a {
+            let buttons: Vec<(String, String)> = buttons.iter().map(|b| (b.text.clone(), b.data.clone())).collect();
+            kicks.push(tickets::enqueue_with_buttons(txn, chat, text.clone(), None, &buttons).await?.chat_id);
+        }
+    }
+    Ok(())
 }
 
 /// Applies one of a plugin's ticket actions (replies were queued already).

@@ -15,17 +15,7 @@ on_both!(
 );
 
 async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
-    let res = app
-        .http
-        .put(app.url(&format!("/t/acme/api/v1/plugins/{name}")))
-        .bearer_auth(token)
-        .header("content-type", "application/octet-stream")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let s = res.status().as_u16();
-    (s, res.json().await.unwrap_or(Value::Null))
+    super::plugins::upload(app, "acme", token, name, bytes).await
 }
 
 async fn configure(app: &TestApp, token: &str, name: &str, config: Value) {

@@ -20,7 +20,7 @@ fn component(name: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-async fn upload(app: &TestApp, slug: &str, token: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn upload(app: &TestApp, slug: &str, token: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
     let res = app
         .http
         .put(app.url(&format!("/t/{slug}/api/v1/plugins/{name}")))
