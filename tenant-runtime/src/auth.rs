@@ -233,6 +233,64 @@ mod tests {
         assert_eq!(verify_init_data(&tampered, &token(), now), Err(InitDataError::BadSignature));
     }
 
+    fn signed_with(auth_date: i64, query_id: &str) -> String {
+        sign_init_data(
+            &token(),
+            &[
+                ("auth_date", auth_date.to_string()),
+                ("query_id", query_id.to_owned()),
+                ("user", r#"{"id":42,"first_name":"Ann"}"#.into()),
+            ],
+        )
+    }
+
+    #[test]
+    fn init_data_size_is_bounded_at_exactly_8_kib() {
+        let now = Utc::now();
+        let base = signed_with(now.timestamp(), "");
+        // Pad query_id so the whole string is exactly the limit, then one more.
+        let exact = signed_with(now.timestamp(), &"q".repeat(8 * 1024 - base.len()));
+        assert_eq!(exact.len(), 8 * 1024);
+        assert!(verify_init_data(&exact, &token(), now).is_ok());
+        let over = signed_with(now.timestamp(), &"q".repeat(8 * 1024 - base.len() + 1));
+        assert_eq!(verify_init_data(&over, &token(), now), Err(InitDataError::Malformed));
+    }
+
+    #[test]
+    fn freshness_bounds_are_inclusive() {
+        // Whole seconds, as auth_date has.
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap();
+        let at = |secs: i64| signed(now.timestamp() + secs, &token());
+        assert!(verify_init_data(&at(-INIT_DATA_MAX_AGE.num_seconds()), &token(), now).is_ok(), "exactly 24 h old");
+        assert_eq!(verify_init_data(&at(-INIT_DATA_MAX_AGE.num_seconds() - 1), &token(), now), Err(InitDataError::Expired));
+        assert!(verify_init_data(&at(300), &token(), now).is_ok(), "5 minutes ahead");
+        assert_eq!(verify_init_data(&at(301), &token(), now), Err(InitDataError::Expired));
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_stored_as_their_hash() {
+        let (a, ha) = new_refresh_token();
+        let (b, hb) = new_refresh_token();
+        assert!(a.starts_with("rt_") && a.len() == 3 + 64, "{a}");
+        assert_ne!(a, b);
+        assert_eq!(ha, hash_refresh_token(&a));
+        assert_eq!(ha.len(), 64);
+        assert_ne!(ha, hb);
+        assert!(!ha.contains(&a[3..]), "the hash is not the token");
+    }
+
+    #[tokio::test]
+    async fn the_local_denylist_revokes_until_expiry() {
+        let d = Denylist::local();
+        let now = Utc::now().timestamp();
+        assert!(!d.is_revoked("jti-1").await.unwrap());
+        d.revoke("jti-1", now + 60).await.unwrap();
+        assert!(d.is_revoked("jti-1").await.unwrap());
+        assert!(!d.is_revoked("jti-2").await.unwrap(), "only that token");
+        d.revoke("jti-old", now - 1).await.unwrap();
+        assert!(!d.is_revoked("jti-old").await.unwrap(), "an expired token needs no entry");
+    }
+
     #[test]
     fn tokens_are_bound_to_their_tenant() {
         let tokens = Tokens::new(b"0123456789abcdef0123456789abcdef");
