@@ -287,6 +287,8 @@ mod tests {
         d.revoke("jti-1", now + 60).await.unwrap();
         assert!(d.is_revoked("jti-1").await.unwrap());
         assert!(!d.is_revoked("jti-2").await.unwrap(), "only that token");
+        d.revoke("jti-2", now + 60).await.unwrap();
+        assert!(d.is_revoked("jti-1").await.unwrap() && d.is_revoked("jti-2").await.unwrap(), "pruning keeps live entries");
         d.revoke("jti-old", now - 1).await.unwrap();
         assert!(!d.is_revoked("jti-old").await.unwrap(), "an expired token needs no entry");
     }

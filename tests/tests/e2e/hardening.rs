@@ -521,3 +521,27 @@ async fn a_customer_message_with_a_nul_character_is_kept_without_it(b: Backend) 
     let texts: Vec<&str> = msgs["items"].as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
     assert_eq!(texts, vec!["Brokenlamp", "still broken"]);
 }
+
+#[tokio::test]
+async fn the_redis_denylist_is_shared_by_nodes_until_the_token_would_expire() {
+    use tikethet_runtime::auth::Denylist;
+    use tikethet_runtime::limiter::Limiter;
+    let prefix = format!("tt_{}:", tikethet_tests::helpers::random_suffix());
+    let url = tikethet_tests::helpers::redis_url();
+    let node = |l: Limiter| {
+        let (conn, prefix) = l.redis_connection().expect("a Redis limiter");
+        Denylist::Redis { conn, prefix }
+    };
+    let a = node(Limiter::redis(&url, &prefix).await.unwrap_or_else(|e| panic!("Redis must run at {url}: {e:#}")));
+    let b = node(Limiter::redis(&url, &prefix).await.unwrap());
+    let now = chrono::Utc::now().timestamp();
+    assert!(!b.is_revoked("jti-a").await.unwrap());
+    a.revoke("jti-a", now + 3).await.unwrap();
+    assert!(b.is_revoked("jti-a").await.unwrap(), "revoked on one node, refused on the other");
+    assert!(!b.is_revoked("jti-b").await.unwrap(), "only that token");
+    // Kept until the token would expire, plus the verifier's 5 s leeway; not longer.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let ttl: i64 = redis::cmd("TTL").arg(format!("{prefix}revoked:jti-a")).query_async(&mut conn).await.unwrap();
+    assert!((6..=9).contains(&ttl), "ttl {ttl}");
+}
