@@ -24,6 +24,9 @@ type HmacSha256 = Hmac<Sha256>;
 pub const INIT_DATA_MAX_AGE: Duration = Duration::hours(24);
 /// Lifetime of an access token.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::minutes(15);
+/// Clock slack when checking an access token's expiry: a token stays valid
+/// until `exp + LEEWAY_SECS` (inclusive), so a revocation must last as long.
+pub const LEEWAY_SECS: i64 = 5;
 /// Lifetime of a refresh token.
 pub const REFRESH_TOKEN_TTL: Duration = Duration::days(30);
 
@@ -176,7 +179,7 @@ impl Tokens {
     pub fn verify(&self, tenant: &TenantId, token: &str) -> Result<Verified, BadToken> {
         let mut v = Validation::new(Algorithm::HS256);
         v.set_audience(&[tenant.as_str()]);
-        v.leeway = 5;
+        v.leeway = LEEWAY_SECS as u64;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|_| BadToken)?;
         let user_id = data.claims.sub.parse().map_err(|_| BadToken)?;
         Ok(Verified { user_id, jti: data.claims.jti, exp: data.claims.exp })
@@ -289,8 +292,12 @@ mod tests {
         assert!(!d.is_revoked("jti-2").await.unwrap(), "only that token");
         d.revoke("jti-2", now + 60).await.unwrap();
         assert!(d.is_revoked("jti-1").await.unwrap() && d.is_revoked("jti-2").await.unwrap(), "pruning keeps live entries");
-        d.revoke("jti-old", now - 1).await.unwrap();
-        assert!(!d.is_revoked("jti-old").await.unwrap(), "an expired token needs no entry");
+        d.revoke("jti-old", now - LEEWAY_SECS - 1).await.unwrap();
+        assert!(!d.is_revoked("jti-old").await.unwrap(), "a token past its leeway needs no entry");
+        // A token that expired a moment ago is still accepted within the
+        // leeway, so its revocation must hold.
+        d.revoke("jti-just-expired", now - 1).await.unwrap();
+        assert!(d.is_revoked("jti-just-expired").await.unwrap());
     }
 
     #[test]
@@ -323,17 +330,19 @@ impl Denylist {
         Denylist::Local(std::sync::Mutex::new(std::collections::HashMap::new()))
     }
 
-    /// Revokes a token until `exp` (Unix seconds).
+    /// Revokes a token for as long as it would be accepted: until `exp`
+    /// (Unix seconds) plus the verifier's leeway, that second included.
     pub async fn revoke(&self, jti: &str, exp: i64) -> anyhow::Result<()> {
         let now = Utc::now().timestamp();
-        if exp <= now {
+        let until = exp + LEEWAY_SECS;
+        if until < now {
             return Ok(());
         }
         match self {
             Denylist::Local(m) => {
                 let mut m = m.lock().expect("poisoned");
-                m.retain(|_, e| *e > now);
-                m.insert(jti.to_owned(), exp);
+                m.retain(|_, e| *e >= now);
+                m.insert(jti.to_owned(), until);
             }
             Denylist::Redis { conn, prefix } => {
                 use anyhow::Context as _;
@@ -342,7 +351,8 @@ impl Denylist {
                     .arg(format!("{prefix}revoked:{jti}"))
                     .arg(1)
                     .arg("EXAT")
-                    .arg(exp + 5)
+                    // Redis drops the key when the clock reaches EXAT.
+                    .arg(until + 1)
                     .query_async::<()>(&mut c)
                     .await
                     .context("failed to record a revoked token in Redis")?;
@@ -353,7 +363,7 @@ impl Denylist {
 
     pub async fn is_revoked(&self, jti: &str) -> anyhow::Result<bool> {
         match self {
-            Denylist::Local(m) => Ok(m.lock().expect("poisoned").get(jti).is_some_and(|e| *e > Utc::now().timestamp())),
+            Denylist::Local(m) => Ok(m.lock().expect("poisoned").get(jti).is_some_and(|until| *until >= Utc::now().timestamp())),
             Denylist::Redis { conn, prefix } => {
                 use anyhow::Context as _;
                 let mut c = conn.clone();
