@@ -441,7 +441,6 @@ async fn retention_prunes_finished_rows_and_keeps_pending_ones(b: Backend) {
 /// A Redis server of the test's own, on a free port, so it can be stopped.
 struct OwnRedis {
     child: std::process::Child,
-    port: u16,
 }
 
 impl OwnRedis {
@@ -451,7 +450,7 @@ impl OwnRedis {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server must be installed (the README's test setup installs it)");
-        OwnRedis { child, port }
+        OwnRedis { child }
     }
 }
 
