@@ -10,9 +10,15 @@ pub const MAX_COMPONENT_BYTES: usize = 4 * 1024 * 1024;
 pub const FUEL_PER_CALL: u64 = 20_000_000;
 /// How often the epoch ticker advances.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
-/// Wall-clock deadline per call, in epoch ticks (10 × 5 ms = 50 ms): it
-/// stops a call that blocks without burning fuel, e.g. in a host call.
+/// CPU-time deadline per call, in epoch ticks (10 × 5 ms = 50 ms of the
+/// calling thread's CPU time): it stops a call that burns little fuel, e.g.
+/// one looping on host calls. It counts CPU time, not wall-clock time, so a
+/// busy machine that preempts the thread does not fail a well-behaved
+/// plugin; it is checked at every tick.
 pub const DEADLINE_TICKS: u64 = 10;
+/// Wall-clock backstop per call, as a multiple of the CPU-time deadline
+/// (20 × 50 ms = 1 s): it stops a call that stalls without using CPU.
+pub const WALL_CLOCK_FACTOR: u32 = 20;
 /// Linear memory one instance may grow to.
 pub const MAX_MEMORY_BYTES: usize = 16 * 1024 * 1024;
 /// Size of an event handed to a plugin (its text fields together).

@@ -150,7 +150,7 @@ pub enum FailureKind {
     InputTooLarge,
     /// Used all its fuel.
     OutOfFuel,
-    /// Ran past the wall-clock deadline.
+    /// Ran past its CPU-time deadline (or the wall-clock backstop).
     Timeout,
     /// Tried to grow memory past the cap.
     OutOfMemory,

@@ -2,6 +2,8 @@
 //! `testdata/` with the wasm toolchain.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tikethet_plugins::build::build_bundled;
@@ -150,7 +152,7 @@ fn hostile_plugins_end_in_classified_failures() {
 }
 
 #[test]
-fn the_wall_clock_deadline_stops_what_fuel_would_not() {
+fn the_cpu_time_deadline_stops_what_fuel_would_not() {
     let host = PluginHost::with_options(None, HostOptions { fuel_per_call: u64::MAX / 2, ..HostOptions::default() }).unwrap();
     let p = load(&host, "hostile");
     let started = Instant::now();
@@ -163,7 +165,7 @@ fn the_wall_clock_deadline_stops_what_fuel_would_not() {
 #[test]
 fn a_plugin_spinning_on_host_calls_runs_into_the_deadline_with_production_fuel() {
     // Host calls cost little fuel: with the default limits this loop is
-    // stopped by the wall clock, which is what the fairness benchmark's
+    // stopped by the CPU-time deadline, which is what the fairness benchmark's
     // heavy tenant relies on.
     let host = PluginHost::new(None).unwrap();
     let p = load(&host, "hostile");
@@ -172,6 +174,55 @@ fn a_plugin_spinning_on_host_calls_runs_into_the_deadline_with_production_fuel()
     assert_eq!(f.kind, FailureKind::Timeout, "{f}");
     let budget = EPOCH_TICK * DEADLINE_TICKS as u32;
     assert!(started.elapsed() >= budget - EPOCH_TICK, "{:?}", started.elapsed());
+}
+
+#[test]
+fn a_preempted_call_within_its_cpu_time_is_not_timed_out() {
+    // A call that needs well under its 50 ms of CPU, on a machine so busy
+    // that the call takes longer than 50 ms of wall clock: a wall-clock
+    // deadline would fail it; the CPU-time deadline must not.
+    let host = PluginHost::new(None).unwrap();
+    let p = load(&host, "hostile");
+    let work = |n: u64| host.on_message(&p, ctx(r#"{"mode": "work"}"#), &msg(&n.to_string()));
+    // Size the work to about 10-20 ms on this machine, unloaded.
+    let mut n = 1_000;
+    loop {
+        let out = work(n).unwrap_or_else(|f| panic!("{n} host calls: {f}"));
+        if out.usage.elapsed >= Duration::from_millis(10) {
+            break;
+        }
+        n *= 2;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hogs: Vec<_> = (0..cores * 4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 1u64;
+                while !stop.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+            })
+        })
+        .collect();
+    let budget = EPOCH_TICK * DEADLINE_TICKS as u32;
+    let mut slowest = Duration::ZERO;
+    let mut calls = 0;
+    // Until a call was preempted past the deadline's length (the case under test).
+    while slowest < budget && calls < 200 {
+        let started = Instant::now();
+        let result = work(n);
+        slowest = slowest.max(started.elapsed());
+        calls += 1;
+        if let Err(f) = result {
+            stop.store(true, Ordering::Relaxed);
+            panic!("call {calls} ({n} host calls) failed after {:?} of wall clock: {f}", started.elapsed());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    hogs.into_iter().for_each(|h| h.join().unwrap());
+    assert!(slowest >= budget, "no call was slowed past {budget:?} in {calls} calls (slowest {slowest:?}); the load did not preempt");
 }
 
 #[test]

@@ -191,6 +191,18 @@ fn config(pooling: bool) -> Config {
     c
 }
 
+/// CPU time the calling thread has used (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        // Never on Linux; fall back to no CPU time, leaving the wall clock.
+        return Duration::ZERO;
+    }
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 fn invalid(message: String) -> Failure {
     Failure::new(FailureKind::Invalid, message)
 }
@@ -392,8 +404,18 @@ impl PluginHost {
         store.limiter(|s| &mut s.limiter);
         store.set_fuel(self.options.fuel_per_call).expect("fuel is enabled");
         store.set_hostcall_fuel(HOSTCALL_FUEL);
-        store.set_epoch_deadline(self.options.deadline_ticks);
-        store.epoch_deadline_trap();
+        // The deadline is the call's CPU time, checked at every epoch tick,
+        // with a wall-clock backstop: a loaded machine that preempts this
+        // thread must not fail a plugin that used little CPU.
+        let cpu_limit = EPOCH_TICK * self.options.deadline_ticks as u32;
+        let wall_limit = cpu_limit * WALL_CLOCK_FACTOR;
+        let (cpu_start, wall_start) = (thread_cpu_time(), Instant::now());
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            // Called on the thread running the call, so its clock is the call's.
+            let past = thread_cpu_time().saturating_sub(cpu_start) >= cpu_limit || wall_start.elapsed() >= wall_limit;
+            Ok(if past { wasmtime::UpdateDeadline::Interrupt } else { wasmtime::UpdateDeadline::Continue(1) })
+        });
         store
     }
 
@@ -415,7 +437,7 @@ impl PluginHost {
                 // guest without names helps nobody.
                 let message = match (kind, trap) {
                     (FailureKind::OutOfMemory, _) => format!("tried to grow memory past {MAX_MEMORY_BYTES} bytes"),
-                    (FailureKind::Timeout, _) => format!("ran past the {} ms deadline", EPOCH_TICK.as_millis() as u64 * self.options.deadline_ticks),
+                    (FailureKind::Timeout, _) => format!("ran past its {} ms of CPU time", EPOCH_TICK.as_millis() as u64 * self.options.deadline_ticks),
                     (FailureKind::OutOfFuel, _) => format!("used all {} fuel", self.options.fuel_per_call),
                     (_, Some(t)) => t.to_string(),
                     _ => e.root_cause().to_string(),

@@ -1,7 +1,7 @@
 //! bench-fairness: does one tenant's heavy load leave another tenant's
 //! customers waiting?
 //!
-//! Tenant A ("heavy") has a plugin that runs to its 50 ms wall-clock deadline
+//! Tenant A ("heavy") has a plugin that runs to its 50 ms CPU-time deadline
 //! on every message (the `hostile` test plugin in `spin` mode), its
 //! customers keep writing, and it broadcasts to thousands of chats (outbox
 //! rows queued at once, delivered within Telegram's 30 messages a second per
@@ -136,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let a = app.create_tenant("heavy", 1).await;
     let b = app.create_tenant("steady", 2).await;
 
-    // A's plugin spins until the wall-clock deadline on every message.
+    // A's plugin spins until its CPU-time deadline on every message.
     let owner = app.sign_in(&a, a.owner).await;
     let bytes = std::fs::read(tikethet_plugins::build::build_bundled("hostile")?)?;
     let res = app

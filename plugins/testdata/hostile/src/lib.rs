@@ -2,8 +2,9 @@
 //! `{"mode": "..."}` picks how: `loop`, `memory`, `trap`, `flood` (too many
 //! actions), `huge-reply`, `kv-flood`, `huge-log` (hands the host 2 MiB in
 //! one call), `spin` (calls the host in a loop, which costs little fuel, so it
-//! runs until the wall-clock deadline: the fairness benchmark's heavy tenant),
-//! or `ok` (behaves).
+//! runs until the CPU-time deadline: the fairness benchmark's heavy tenant),
+//! `work` (calls the host as many times as the message's text says, then
+//! answers: a bounded amount of CPU), or `ok` (behaves).
 
 use tikethet_plugin_sdk::{Action, LogLevel, MessageEvent, Plugin, Routing, TicketEvent, config, export, kv, log, now_ms};
 
@@ -37,6 +38,15 @@ impl Plugin for Hostile {
             "spin" => loop {
                 std::hint::black_box(now_ms());
             },
+            "work" => {
+                let n: u64 = e.text.trim().parse().unwrap_or(0);
+                let mut x = 0;
+                for _ in 0..n {
+                    x ^= std::hint::black_box(now_ms());
+                }
+                std::hint::black_box(x);
+                vec![Action::reply("worked")]
+            }
             "trap" => panic!("boom"),
             "flood" => (0..1000).map(|i| Action::Tag(format!("t{i}"))).collect(),
             "huge-reply" => vec![Action::reply("x".repeat(100_000))],
