@@ -298,6 +298,15 @@ mod tests {
         // leeway, so its revocation must hold.
         d.revoke("jti-just-expired", now - 1).await.unwrap();
         assert!(d.is_revoked("jti-just-expired").await.unwrap());
+        // At the boundary, on a fixed clock: a token accepted through this
+        // very second is recorded; one past it is not (no needless entry).
+        let t = now + 1000;
+        d.revoke_at("jti-last-second", t - LEEWAY_SECS, t).await.unwrap();
+        d.revoke_at("jti-past", t - LEEWAY_SECS - 1, t).await.unwrap();
+        let Denylist::Local(m) = &d else { unreachable!() };
+        let m = m.lock().unwrap();
+        assert_eq!(m.get("jti-last-second"), Some(&t));
+        assert!(!m.contains_key("jti-past") && !m.contains_key("jti-old"));
     }
 
     #[test]
@@ -333,7 +342,10 @@ impl Denylist {
     /// Revokes a token for as long as it would be accepted: until `exp`
     /// (Unix seconds) plus the verifier's leeway, that second included.
     pub async fn revoke(&self, jti: &str, exp: i64) -> anyhow::Result<()> {
-        let now = Utc::now().timestamp();
+        self.revoke_at(jti, exp, Utc::now().timestamp()).await
+    }
+
+    async fn revoke_at(&self, jti: &str, exp: i64, now: i64) -> anyhow::Result<()> {
         let until = exp + LEEWAY_SECS;
         if until < now {
             return Ok(());

@@ -31,6 +31,37 @@ use crate::tenant::Tenant;
 pub const PER_BOT: Rate = Rate { per_second: 28, burst: 1 };
 // Telegram tolerates a short burst in one chat; the average stays at one a second.
 pub const PER_CHAT: Rate = Rate { per_second: 1, burst: 3 };
+/// Sends one bot may start in any one-second window from this process,
+/// whatever the reservations said: a lane woken late by a busy machine
+/// would otherwise start its send beside punctual ones.
+pub const BOT_WINDOW_SENDS: usize = 30;
+
+/// When the sends of each bot started, over the last second.
+#[derive(Default)]
+pub(crate) struct SendWindow {
+    started: std::collections::HashMap<i64, std::collections::VecDeque<std::time::Instant>>,
+}
+
+impl SendWindow {
+    /// Records a send that starts `now`, or says how long to wait first.
+    pub(crate) fn admit(&mut self, bot: i64, now: std::time::Instant) -> Option<Duration> {
+        let window = Duration::from_secs(1);
+        if self.started.len() > 10_000 {
+            self.started.retain(|_, q| q.back().is_some_and(|t| now.saturating_duration_since(*t) < window));
+        }
+        let q = self.started.entry(bot).or_default();
+        while q.front().is_some_and(|t| now.saturating_duration_since(*t) >= window) {
+            q.pop_front();
+        }
+        if q.len() >= BOT_WINDOW_SENDS {
+            let oldest = *q.front().expect("the window is full");
+            return Some((oldest + window).saturating_duration_since(now).max(Duration::from_millis(1)));
+        }
+        q.push_back(now);
+        None
+    }
+}
+
 /// Attempts on network and server errors before a message is marked failed.
 pub const MAX_ATTEMPTS: i32 = 6;
 /// 429s honoured for one message before it is marked failed.
@@ -127,6 +158,12 @@ impl Runtime {
                     return Ok(Step::Later(wait));
                 }
             }
+        }
+        let wait = self.send_window.lock().expect("poisoned").admit(bot_id, std::time::Instant::now());
+        if let Some(wait) = wait {
+            // Keep the slot: the next attempt goes straight to this check.
+            self.slots.lock().expect("poisoned").insert(lane, std::time::Instant::now() + wait);
+            return Ok(Step::Later(wait));
         }
         let mut body = serde_json::json!({ "chat_id": row.chat_id, "text": row.text });
         if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {
@@ -246,6 +283,21 @@ async fn save(tenant: &Tenant, am: outbox::ActiveModel) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_more_than_30_sends_start_in_any_second() {
+        let mut w = SendWindow::default();
+        let t0 = std::time::Instant::now();
+        for i in 0..BOT_WINDOW_SENDS {
+            assert_eq!(w.admit(7, t0 + Duration::from_millis(i as u64)), None, "send {i}");
+        }
+        // The 31st waits until the first leaves the window.
+        let late = t0 + Duration::from_millis(100);
+        assert_eq!(w.admit(7, late), Some(Duration::from_millis(900)));
+        assert_eq!(w.admit(8, late), None, "another bot has its own window");
+        assert_eq!(w.admit(7, t0 + Duration::from_secs(1)), None);
+        assert!(w.admit(7, t0 + Duration::from_secs(1)).is_some(), "the second send at 1.000 s waits for the one at 0.001 s");
+    }
 
     fn refused(code: u16, description: &str, retry_after: Option<u64>) -> CallError {
         CallError::Refused { code, description: description.into(), retry_after }

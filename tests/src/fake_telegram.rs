@@ -319,6 +319,21 @@ fn webhook_url_allowed(url: &str) -> Result<(), Refusal> {
 }
 
 impl State {
+    fn new() -> State {
+        State {
+            bots: HashMap::new(),
+            calls: Vec::new(),
+            failures: VecDeque::new(),
+            next_message_id: 1000,
+            started: HashSet::new(),
+            blocked: HashSet::new(),
+            insecure_webhooks: false,
+            rate_limits: true,
+            pacing: Pacing::default(),
+            delays: HashMap::new(),
+        }
+    }
+
     /// May the bot write to this chat? Positive ids are users (a private
     /// chat's id is the user's); others are groups and channels, which the
     /// bot knows only once it received an update from them.
@@ -558,18 +573,7 @@ impl FakeTelegram {
     pub async fn start_on(addr: &str) -> anyhow::Result<FakeTelegram> {
         let acceptor = TcpListener::bind(addr.to_owned()).into_acceptor().await?;
         let port = acceptor.local_addr()[0].as_socket_addr().map(|a| a.port()).unwrap_or(0);
-        let state = State {
-            bots: HashMap::new(),
-            calls: Vec::new(),
-            failures: VecDeque::new(),
-            next_message_id: 1000,
-            started: HashSet::new(),
-            blocked: HashSet::new(),
-            insecure_webhooks: false,
-            rate_limits: true,
-            pacing: Pacing::default(),
-            delays: HashMap::new(),
-        };
+        let state = State::new();
         let fake = FakeTelegram {
             url: format!("http://127.0.0.1:{port}"),
             state: Arc::new(Mutex::new(state)),
@@ -833,36 +837,64 @@ mod tests {
         assert_eq!(hits.lock().unwrap().len(), 2);
     }
 
-    #[tokio::test]
-    async fn pacing_per_chat_and_per_bot() {
-        let f = fake().await;
-        for chat in 1..=200 {
-            f.start_chat(TOKEN, chat);
+    #[test]
+    fn pacing_per_chat_and_per_bot() {
+        // The limiter on a fixed clock, so that a slow machine cannot free
+        // a slot in the middle of the count.
+        let mut st = State::new();
+        st.rate_limits = true;
+        let bot = 123_456;
+        let t0 = Instant::now();
+        // Per chat: the burst, then refused with Telegram's text.
+        for _ in 0..CHAT_BURST {
+            assert_eq!(st.pace(bot, 1, t0).map_err(|r| r.status), Ok(()));
         }
-        let mut statuses = Vec::new();
-        for _ in 0..CHAT_BURST + 1 {
-            statuses.push(call(&f, "sendMessage", json!({ "chat_id": 1, "text": "x" })).await);
-        }
-        assert!(statuses[..CHAT_BURST as usize].iter().all(|(s, _)| *s == 200), "{statuses:?}");
-        let (s, body) = statuses.last().unwrap();
-        assert_eq!(*s, 429);
-        assert_eq!(body["parameters"]["retry_after"], 1, "{body}");
-        assert_eq!(body["description"], "Too Many Requests: retry after 1");
-        // Per bot: distinct chats, one each; the bot's burst runs out.
+        let r = st.pace(bot, 1, t0).unwrap_err();
+        assert_eq!((r.status, r.retry_after), (429, Some(1)));
+        assert_eq!(r.description, "Too Many Requests: retry after 1");
+        // One interval later, one more.
+        let later = t0 + Duration::from_secs_f64(1.0 / CHAT_PER_SECOND);
+        assert!(st.pace(bot, 1, later).is_ok());
+        assert!(st.pace(bot, 1, later).is_err());
+        // Per bot: distinct chats, one each; the bot's burst runs out, then
+        // 429. By `later` the chat-1 sends at t0 have all drained from the
+        // bot's bucket but the one at `later` still counts.
         let mut ok = 0;
-        let mut limited = 0;
-        for chat in 2..=(2 + BOT_BURST as i64 + 5) {
-            match call(&f, "sendMessage", json!({ "chat_id": chat, "text": "x" })).await.0 {
-                200 => ok += 1,
-                429 => limited += 1,
-                s => panic!("{s}"),
+        let mut refused = 0;
+        for chat in 2..=(BOT_BURST as i64 + 10) {
+            match st.pace(bot, chat, later) {
+                Ok(()) => ok += 1,
+                Err(r) => {
+                    assert_eq!(r.status, 429);
+                    refused += 1;
+                }
             }
         }
-        // The loop takes a moment, in which a slot or two come free.
-        assert!(ok >= BOT_BURST - CHAT_BURST && ok < BOT_BURST + 5, "{ok} sent, {limited} refused");
-        assert!(limited > 0);
-        f.rate_limits(false);
-        assert_eq!(call(&f, "sendMessage", json!({ "chat_id": 1, "text": "x" })).await.0, 200);
+        assert_eq!((ok, refused), (BOT_BURST - 1, 10), "sent, refused");
+        // Another bot is not slowed by this one.
+        assert!(st.pace(bot + 1, 2, later).is_ok());
+        st.rate_limits = false;
+        assert!(st.pace(bot, 1, later).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_paced_send_over_http_is_answered_429_with_retry_after() {
+        let f = fake().await;
+        f.start_chat(TOKEN, 1);
+        // Use up chat 1's slots for the next ten seconds, then ask over HTTP.
+        {
+            let mut st = f.state.lock().unwrap();
+            let now = Instant::now();
+            for _ in 0..10 + CHAT_BURST {
+                st.pacing.take(&format!("chat:{}:1", 123_456), now, CHAT_PER_SECOND);
+            }
+        }
+        let (s, body) = call(&f, "sendMessage", json!({ "chat_id": 1, "text": "x" })).await;
+        assert_eq!(s, 429, "{body}");
+        let after = body["parameters"]["retry_after"].as_u64().expect("retry_after");
+        assert!((1..=11).contains(&after), "{body}");
+        assert_eq!(body["description"], format!("Too Many Requests: retry after {after}"));
+        assert_eq!(f.sent_to(TOKEN, 1), Vec::<String>::new());
     }
 
     #[tokio::test]
