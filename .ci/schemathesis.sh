@@ -189,7 +189,7 @@ EOF
         --checks not_a_server_error,status_code_conformance,response_schema_conformance \
         --phases examples,coverage,fuzzing ${ST_EXTRA_ARGS:-} --seed "$SEED" --max-examples "$MAX_EXAMPLES" --workers 1) || rc=$?
 
-    # The server must have survived, and the offset probe must be refused.
+    # The server must have survived, and the number probe must be refused.
     local fail=0
     if ! kill -0 "$server_pid" 2>/dev/null; then
         echo "FAIL ($backend): the server exited during the run" >&2
@@ -202,9 +202,9 @@ EOF
         fail=1
     fi
     probe=$(curl -sS -o "$dir/probe.json" -w '%{http_code}' -H "Authorization: Bearer $tenant_token" \
-        "$base/t/acme/api/v1/tickets?offset=9223372036854775808" || true)
+        "$base/t/acme/api/v1/tickets?category=9223372036854775808" || true)
     if [ "$probe" != 400 ]; then
-        echo "FAIL ($backend): the offset probe answered $probe (want 400): $(cat "$dir/probe.json" 2>/dev/null)" >&2
+        echo "FAIL ($backend): the number probe answered $probe (want 400): $(cat "$dir/probe.json" 2>/dev/null)" >&2
         fail=1
     fi
     # Strings PostgreSQL cannot store (U+0000) are refused, not a 500.

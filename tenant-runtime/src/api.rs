@@ -13,7 +13,7 @@ use crate::domain::{Invalid, MessageText, PluginConfig, PluginName, Priority, Ro
 use crate::entities::{messages, plugin_failures, plugins, sessions, tickets, users};
 use crate::error::{Result, RuntimeError};
 use crate::tenant::{Tenant, TenantStatus};
-use crate::tickets::{TelegramProfile, TicketFilter, Viewer};
+use crate::tickets::{TelegramProfile, Viewer};
 use crate::Runtime;
 
 /// Tokens handed to a signed-in user.
@@ -207,13 +207,6 @@ impl Runtime {
 }
 
 impl TenantContext {
-    pub async fn list_tickets(&self, filter: &TicketFilter) -> Result<(Vec<tickets::Model>, u64)> {
-        let txn = self.tenant.db.begin().await?;
-        let out = crate::tickets::list_tickets(&txn, &self.viewer, filter).await?;
-        txn.commit().await?;
-        Ok(out)
-    }
-
     pub async fn create_ticket(&self, title: &TicketTitle, description: &TicketDescription, priority: Priority) -> Result<tickets::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::create_ticket(&txn, self.viewer.user_id, title, description, priority).await?;
@@ -239,7 +232,7 @@ impl TenantContext {
         Ok(tags)
     }
 
-    fn require(&self, role: Role) -> Result<()> {
+    pub(crate) fn require(&self, role: Role) -> Result<()> {
         if self.viewer.role < role {
             return Err(RuntimeError::Forbidden(format!("needs the {role} role")));
         }

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 mod conversation;
 pub mod db;
+pub mod desk;
 pub mod domain;
 pub mod entities;
 mod error;
@@ -147,6 +148,8 @@ pub struct Inner {
     plugin_time: std::sync::Mutex<std::collections::HashMap<TenantId, (f64, std::time::Instant)>>,
     /// Send slots a chat reserved under the rate limits, until it uses them.
     slots: std::sync::Mutex<std::collections::HashMap<(TenantId, i64), std::time::Instant>>,
+    /// Sends started per bot over the last second (see the sender).
+    send_window: std::sync::Mutex<sender::SendWindow>,
     /// 429s met per message (see the sender).
     rate_limited: std::sync::Mutex<std::collections::HashMap<(TenantId, i64), u32>>,
     /// PostgreSQL's shared intake writers (empty on SQLite).
@@ -215,6 +218,7 @@ impl Runtime {
                 plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),
                 rate_limited: std::sync::Mutex::new(std::collections::HashMap::new()),
                 slots: std::sync::Mutex::new(std::collections::HashMap::new()),
+                send_window: std::sync::Mutex::new(sender::SendWindow::default()),
                 plugin_time: std::sync::Mutex::new(std::collections::HashMap::new()),
             }
         });

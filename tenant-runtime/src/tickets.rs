@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 
@@ -172,36 +172,6 @@ pub async fn create_ticket(
     Ok(ticket)
 }
 
-/// Filters of a ticket list.
-#[derive(Debug, Clone, Default)]
-pub struct TicketFilter {
-    pub status: Option<TicketStatus>,
-    pub limit: u64,
-    pub offset: u64,
-}
-
-/// Tickets the viewer may see, most recently updated first, and their count.
-pub async fn list_tickets(txn: &DatabaseTransaction, viewer: &Viewer, f: &TicketFilter) -> Result<(Vec<tickets::Model>, u64)> {
-    let mut q = tickets::Entity::find();
-    match viewer.scope() {
-        Scope::Own => q = q.filter(tickets::Column::CustomerId.eq(viewer.user_id.0)),
-        Scope::Assigned => q = q.filter(tickets::Column::AssigneeId.eq(viewer.user_id.0)),
-        Scope::All => {}
-    }
-    if let Some(s) = f.status {
-        q = q.filter(tickets::Column::Status.eq(s.as_str()));
-    }
-    let total = q.clone().count(txn).await?;
-    let items = q
-        .order_by_desc(tickets::Column::UpdatedAt)
-        .order_by_desc(tickets::Column::Id)
-        .limit(f.limit.clamp(1, 100))
-        .offset(f.offset)
-        .all(txn)
-        .await?;
-    Ok((items, total))
-}
-
 /// One ticket, if the viewer may see it. Someone else's ticket is "not
 /// found", exactly like a missing one.
 pub async fn get_ticket(txn: &DatabaseTransaction, viewer: &Viewer, id: TicketId) -> Result<tickets::Model> {
@@ -279,6 +249,11 @@ pub async fn add_message(
             TicketStatus::Resolved | TicketStatus::Closed => TicketStatus::Open,
             s => s,
         };
+        if !status.is_active() {
+            // Reopened: the ticket is neither resolved nor closed any more.
+            am.resolved_at = Set(None);
+            am.closed_at = Set(None);
+        }
         am.status = Set(next.as_str().to_owned());
     }
     am.update(txn).await?;

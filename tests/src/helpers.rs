@@ -244,6 +244,20 @@ impl TestApp {
         (s, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any method on the tenant API; `body` as JSON when given.
+    /// The request is built at once, so the future borrows nothing.
+    pub fn tenant_call(&self, method: reqwest::Method, slug: &str, path: &str, token: &str, body: Option<Value>) -> impl std::future::Future<Output = (u16, Value)> + use<> {
+        let mut r = self.http.request(method, self.url(&format!("/t/{slug}/api/v1{path}"))).bearer_auth(token);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move {
+            let res = r.send().await.unwrap();
+            let s = res.status().as_u16();
+            (s, res.json().await.unwrap_or(Value::Null))
+        }
+    }
+
     /// Waits until the bot has sent `n` messages to a chat; returns them.
     pub async fn wait_sent(&self, t: &Tenant, chat: i64, n: usize) -> Vec<String> {
         wait_until(Duration::from_secs(20), || {

@@ -3,13 +3,14 @@ use sea_orm_migration::prelude::*;
 mod m0001_conversations;
 mod m0002_plugins;
 mod m0003_hardening;
+mod m0004_desk;
 
 /// Migrations of one tenant's schema.
 pub struct TenantMigrator;
 
 impl MigratorTrait for TenantMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_conversations::Migration), Box::new(m0002_plugins::Migration), Box::new(m0003_hardening::Migration)]
+        vec![Box::new(m0001_conversations::Migration), Box::new(m0002_plugins::Migration), Box::new(m0003_hardening::Migration), Box::new(m0004_desk::Migration)]
     }
 }
 

@@ -1,6 +1,7 @@
 //! HTTP: one poem app with the operator API, the tenant API, the Telegram
 //! webhook, health and metrics, and the OpenAPI document.
 
+pub mod desk;
 pub mod error;
 pub mod operator;
 pub mod tenant;
@@ -132,6 +133,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         (
             operator::OperatorApi { state: state.clone() },
             tenant::TenantApi { state: state.clone() },
+            desk::DeskApi { state: state.clone() },
             SystemApi { state: state.clone() },
         ),
         "TiketHet",

@@ -7,21 +7,26 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Html, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, Tags};
 use tikethet_runtime::api::{Session, TenantContext};
-use tikethet_runtime::domain::{MessageText, PluginConfig, PluginName, Priority, TicketDescription, TicketId, TicketStatus, TicketTitle};
+use tikethet_runtime::domain::{MessageText, PluginConfig, PluginName, TicketId};
 use tikethet_runtime::entities::{messages, plugins, tickets, users};
-use tikethet_runtime::tickets::TicketFilter;
 
 use super::error::ApiError;
 use crate::AppState;
 
 #[derive(Tags)]
-enum Tag {
+pub(crate) enum Tag {
     /// Sign-in with Telegram and sessions.
     Auth,
     /// Tickets and their conversations.
     Tickets,
     /// The desk's WASM plugins (admins).
     Plugins,
+    /// Ticket categories (admins manage them).
+    Categories,
+    /// The desk's people and their roles.
+    People,
+    /// Desk statistics (moderators and up).
+    Stats,
 }
 
 #[derive(Debug, Object)]
@@ -186,8 +191,10 @@ impl From<Session> for SessionView {
 
 #[derive(Debug, Object)]
 pub struct TicketView {
-    /// The ticket's number in this desk ("#42").
+    /// The ticket's id, used in paths.
     pub id: i64,
+    /// What customers see ("#42"): the ticket's number in this desk.
+    pub number: i64,
     pub customer_id: i64,
     pub title: String,
     pub description: String,
@@ -205,12 +212,25 @@ pub struct TicketView {
     pub resolved_at: Option<DateTime<Utc>>,
     #[oai(nullable)]
     pub closed_at: Option<DateTime<Utc>>,
+    /// In lists: the newest public message.
+    #[oai(nullable)]
+    pub last_message: Option<MessagePreview>,
+}
+
+/// The newest public message of a ticket, in lists.
+#[derive(Debug, Object)]
+pub struct MessagePreview {
+    pub text: String,
+    pub author_role: String,
+    pub created_at: DateTime<Utc>,
 }
 
 impl From<tickets::Model> for TicketView {
     fn from(t: tickets::Model) -> Self {
         TicketView {
             id: t.id,
+            number: t.id,
+            last_message: None,
             customer_id: t.customer_id,
             title: t.title,
             description: t.description,
@@ -227,13 +247,6 @@ impl From<tickets::Model> for TicketView {
     }
 }
 
-#[derive(Debug, Object)]
-pub struct TicketPage {
-    pub items: Vec<TicketView>,
-    pub total: u64,
-    pub limit: u64,
-    pub offset: u64,
-}
 
 #[derive(Debug, Object)]
 pub struct NewTicket {
@@ -261,6 +274,10 @@ pub struct MessageView {
     /// Internal notes are visible to staff only.
     pub internal: bool,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// A deleted message keeps its place with its text removed.
+    pub deleted: bool,
 }
 
 impl From<messages::Model> for MessageView {
@@ -273,6 +290,8 @@ impl From<messages::Model> for MessageView {
             text: m.text,
             internal: m.internal,
             created_at: m.created_at,
+            edited_at: m.edited_at,
+            deleted: m.deleted_at.is_some(),
         }
     }
 }
@@ -315,7 +334,7 @@ pub struct TenantApi {
 }
 
 impl TenantApi {
-    async fn ctx(&self, slug: &str, auth: &TenantAuth) -> Result<TenantContext, ApiError> {
+    pub(crate) async fn ctx(&self, slug: &str, auth: &TenantAuth) -> Result<TenantContext, ApiError> {
         Ok(self.state.runtime.context(slug, &auth.0.token).await?)
     }
 }
@@ -358,52 +377,6 @@ impl TenantApi {
     #[oai(path = "/t/:slug/api/v1/auth/me", method = "get", tag = "Tag::Auth")]
     async fn me(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<UserView>, ApiError> {
         Ok(Json(self.ctx(&slug.0, &auth).await?.user.into()))
-    }
-
-    /// List tickets
-    ///
-    /// Customers see their own tickets; staff see all of the desk's.
-    #[oai(path = "/t/:slug/api/v1/tickets", method = "get", tag = "Tag::Tickets")]
-    async fn list_tickets(
-        &self,
-        slug: Path<String>,
-        auth: TenantAuth,
-        /// `open`, `in_progress`, `waiting_response`, `resolved` or `closed`.
-        #[oai(validator(pattern = "^(open|in_progress|waiting_response|resolved|closed)$"))]
-        status: Query<Option<String>>,
-        /// 1 to 100 (default 20).
-        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
-        limit: Query<Option<u64>>,
-        /// 0 to 1,000,000 (default 0).
-        #[oai(validator(maximum(value = "1000000")))]
-        offset: Query<Option<u64>>,
-    ) -> Result<Json<TicketPage>, ApiError> {
-        let ctx = self.ctx(&slug.0, &auth).await?;
-        let filter = TicketFilter {
-            status: status.0.as_deref().map(TicketStatus::parse).transpose()?,
-            limit: limit.0.unwrap_or(20).clamp(1, 100),
-            offset: offset.0.unwrap_or(0),
-        };
-        let (items, total) = ctx.list_tickets(&filter).await?;
-        Ok(Json(TicketPage { items: items.into_iter().map(Into::into).collect(), total, limit: filter.limit, offset: filter.offset }))
-    }
-
-    /// Open a ticket
-    #[oai(path = "/t/:slug/api/v1/tickets", method = "post", tag = "Tag::Tickets")]
-    async fn create_ticket(&self, slug: Path<String>, auth: TenantAuth, body: Json<NewTicket>) -> Result<TicketCreated, ApiError> {
-        let ctx = self.ctx(&slug.0, &auth).await?;
-        let title = TicketTitle::parse(&body.0.title)?;
-        let description = TicketDescription::parse(&body.0.description)?;
-        let priority = body.0.priority.as_deref().map(Priority::parse).transpose()?.unwrap_or(Priority::Normal);
-        let t = ctx.create_ticket(&title, &description, priority).await?;
-        Ok(TicketCreated::Created(Json(t.into())))
-    }
-
-    /// Show a ticket
-    #[oai(path = "/t/:slug/api/v1/tickets/:id", method = "get", tag = "Tag::Tickets")]
-    async fn ticket(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<TicketView>, ApiError> {
-        let ctx = self.ctx(&slug.0, &auth).await?;
-        Ok(Json(ctx.ticket(TicketId(id.0)).await?.into()))
     }
 
     /// A ticket's conversation

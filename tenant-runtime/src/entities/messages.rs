@@ -12,6 +12,8 @@ pub struct Model {
     pub internal: bool,
     pub telegram_message_id: Option<i64>,
     pub created_at: DateTimeUtc,
+    pub edited_at: Option<DateTimeUtc>,
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,7 @@ macro_rules! on_both {
 }
 
 mod buttons;
+mod desk;
 mod fuzz;
 mod hardening;
 mod plugins;

@@ -1,0 +1,496 @@
+//! The desk's API beyond sign-in: the ticket list with its filters,
+//! changes to tickets and messages, categories, people and statistics
+//! (`/t/{slug}/api/v1/…`). Rules live in `tikethet_runtime::desk`; this file
+//! only reads requests and shapes answers.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use tikethet_runtime::desk::categories::{CategoryFields, CategoryIcon, CategoryName, Color};
+use tikethet_runtime::desk::changes::TicketChanges;
+use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, Sort, StatusCounts, TicketQuery};
+use tikethet_runtime::desk::people::PeopleQuery;
+use tikethet_runtime::domain::{Invalid, MessageText, Priority, Role, TicketDescription, TicketId, TicketStatus, TicketTitle};
+use tikethet_runtime::entities::categories;
+
+use super::error::ApiError;
+use super::tenant::{MessagePreview, MessageView, NewTicket, NoContent, Tag, TenantApi, TenantAuth, TicketCreated, TicketView, UserView};
+use crate::AppState;
+
+#[derive(Debug, Object)]
+pub struct Counts {
+    pub open: u64,
+    pub in_progress: u64,
+    pub waiting_response: u64,
+    pub resolved: u64,
+    pub closed: u64,
+}
+
+impl From<StatusCounts> for Counts {
+    fn from(c: StatusCounts) -> Self {
+        Counts { open: c.open, in_progress: c.in_progress, waiting_response: c.waiting_response, resolved: c.resolved, closed: c.closed }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct TicketPage {
+    pub items: Vec<TicketView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    #[oai(nullable)]
+    pub next_cursor: Option<String>,
+    /// Tickets matching every filter, over all pages.
+    pub total: u64,
+    /// Tickets by status under every filter except `status`.
+    pub counts: Counts,
+}
+
+#[derive(Debug, Object)]
+pub struct TicketPatch {
+    /// At most 200 characters, one line.
+    #[oai(validator(min_length = 1, max_length = 200, pattern = r"^\s*[^\s\x00](?:[^\n\x00]*[^\s\x00])?\s*$"))]
+    pub title: Option<String>,
+    /// A customer may only set `closed`; staff follow the lifecycle
+    /// (a resolved or closed ticket can only be reopened to `open`).
+    #[oai(validator(pattern = "^(open|in_progress|waiting_response|resolved|closed)$"))]
+    pub status: Option<String>,
+    #[oai(validator(pattern = "^(low|normal|high|critical)$"))]
+    pub priority: Option<String>,
+    /// `null` takes the ticket out of its category (moderators and up).
+    #[oai(validator(minimum(value = "1")))]
+    pub category_id: MaybeUndefined<i64>,
+    /// A staff member, or `null` to unassign (moderators and up).
+    #[oai(validator(minimum(value = "1")))]
+    pub assignee_id: MaybeUndefined<i64>,
+}
+
+#[derive(Debug, Object)]
+pub struct MessageEdit {
+    /// Required (not blank), at most 4096 characters, no NUL.
+    #[oai(validator(min_length = 1, max_length = 4096, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
+    pub text: String,
+}
+
+#[derive(Debug, Object)]
+pub struct CategoryView {
+    pub id: i64,
+    pub name: String,
+    /// An emoji (or a few characters).
+    #[oai(nullable)]
+    pub icon: Option<String>,
+    /// `#rrggbb`.
+    #[oai(nullable)]
+    pub color: Option<String>,
+    /// Categories are shown in ascending position.
+    pub position: i32,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<categories::Model> for CategoryView {
+    fn from(c: categories::Model) -> Self {
+        CategoryView { id: c.id, name: c.name, icon: c.icon, color: c.color, position: c.sort_order, active: c.active, created_at: c.created_at }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct CategoryList {
+    pub items: Vec<CategoryView>,
+}
+
+#[derive(Debug, Object)]
+pub struct CategoryInput {
+    /// 1 to 64 characters on one line; unique in the desk.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub name: Option<String>,
+    /// An emoji or up to 8 characters; `null` removes it.
+    #[oai(validator(min_length = 1, max_length = 32))]
+    pub icon: MaybeUndefined<String>,
+    /// `#rrggbb`; `null` removes it.
+    #[oai(validator(pattern = "^#[0-9a-fA-F]{6}$"))]
+    pub color: MaybeUndefined<String>,
+    /// -10,000 to 10,000.
+    #[oai(validator(minimum(value = "-10000"), maximum(value = "10000")))]
+    pub position: Option<i32>,
+    pub active: Option<bool>,
+}
+
+impl CategoryInput {
+    fn fields(self) -> Result<CategoryFields, Invalid> {
+        Ok(CategoryFields {
+            name: self.name.as_deref().map(CategoryName::parse).transpose()?,
+            icon: match self.icon {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(v) => Some(Some(CategoryIcon::parse(&v)?)),
+            },
+            color: match self.color {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(v) => Some(Some(Color::parse(&v)?)),
+            },
+            position: self.position,
+            active: self.active,
+        })
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum CategoryCreated {
+    #[oai(status = 201)]
+    Created(Json<CategoryView>),
+}
+
+#[derive(Debug, Object)]
+pub struct UserPage {
+    pub items: Vec<UserView>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    #[oai(nullable)]
+    pub next_after: Option<i64>,
+}
+
+#[derive(Debug, Object)]
+pub struct UserPatch {
+    /// `user`, `helper`, `moderator` or `admin`, below the caller's own role.
+    #[oai(validator(pattern = "^(user|helper|moderator|admin|owner)$"))]
+    pub role: Option<String>,
+    pub blocked: Option<bool>,
+}
+
+#[derive(Debug, Object)]
+pub struct PriorityCount {
+    pub priority: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Object)]
+pub struct CategoryCount {
+    /// `null`: tickets without a category.
+    #[oai(nullable)]
+    pub category_id: Option<i64>,
+    pub count: u64,
+}
+
+#[derive(Debug, Object)]
+pub struct TimesView {
+    /// Tickets measured.
+    pub count: u64,
+    #[oai(nullable)]
+    pub median_seconds: Option<f64>,
+    #[oai(nullable)]
+    pub p90_seconds: Option<f64>,
+}
+
+#[derive(Debug, Object)]
+pub struct StatsView {
+    pub by_status: Counts,
+    /// Active tickets by priority.
+    pub by_priority: Vec<PriorityCount>,
+    /// Active tickets by category id (`null`: none).
+    pub by_category: Vec<CategoryCount>,
+    pub created_7d: u64,
+    pub created_30d: u64,
+    pub resolved_7d: u64,
+    pub resolved_30d: u64,
+    /// Creation to the first staff answer, tickets created in the last 30 days.
+    pub first_response: TimesView,
+    /// Creation to resolution, tickets resolved in the last 30 days.
+    pub resolution: TimesView,
+}
+
+fn times(p: tikethet_runtime::desk::stats::Percentiles) -> TimesView {
+    TimesView { count: p.count, median_seconds: p.median_seconds, p90_seconds: p.p90_seconds }
+}
+
+pub struct DeskApi {
+    pub state: AppState,
+}
+
+impl DeskApi {
+    fn tenant(&self) -> TenantApi {
+        TenantApi { state: self.state.clone() }
+    }
+}
+
+/// A ticket list query from its parameters; every value checked here.
+#[allow(clippy::too_many_arguments)]
+fn ticket_query(
+    status: Option<&str>,
+    category: Option<i64>,
+    priority: Option<&str>,
+    assignee: Option<&str>,
+    customer: Option<i64>,
+    created_from: Option<DateTime<Utc>>,
+    created_to: Option<DateTime<Utc>>,
+    q: Option<&str>,
+    sort: Option<&str>,
+    limit: Option<u64>,
+    cursor: Option<&str>,
+) -> Result<TicketQuery, Invalid> {
+    let statuses = match status {
+        Some(s) => s.split(',').map(TicketStatus::parse).collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let sort = sort.map(Sort::parse).transpose()?.unwrap_or_default();
+    if let (Some(a), Some(b)) = (created_from, created_to)
+        && a >= b
+    {
+        return Err(Invalid::new("created_to", "must be after created_from"));
+    }
+    Ok(TicketQuery {
+        statuses,
+        category,
+        priority: priority.map(Priority::parse).transpose()?,
+        assignee: assignee.map(AssigneeFilter::parse).transpose()?,
+        customer,
+        created_from,
+        created_to,
+        search: q.map(SearchText::parse).transpose()?.flatten(),
+        sort,
+        limit: limit.unwrap_or(20),
+        cursor: cursor.map(|c| Cursor::parse(c, sort)).transpose()?,
+    })
+}
+
+#[OpenApi]
+impl DeskApi {
+    /// List tickets
+    ///
+    /// Customers see their own tickets, helpers those assigned to them,
+    /// moderators and up all of the desk's. Pages are keyset pages: pass
+    /// `next_cursor` back as `cursor`. `counts` count by status under every
+    /// filter but `status`; `total` counts under all of them.
+    #[allow(clippy::too_many_arguments)]
+    #[oai(path = "/t/:slug/api/v1/tickets", method = "get", tag = "Tag::Tickets")]
+    async fn list_tickets(
+        &self,
+        slug: Path<String>,
+        auth: TenantAuth,
+        /// One status or several separated by commas: `open`, `in_progress`,
+        /// `waiting_response`, `resolved`, `closed`.
+        #[oai(validator(pattern = "^(open|in_progress|waiting_response|resolved|closed)(,(open|in_progress|waiting_response|resolved|closed)){0,4}$"))]
+        status: Query<Option<String>>,
+        /// A category id.
+        #[oai(validator(minimum(value = "1")))]
+        category: Query<Option<i64>>,
+        #[oai(validator(pattern = "^(low|normal|high|critical)$"))]
+        priority: Query<Option<String>>,
+        /// `me`, `none` or a user id.
+        #[oai(validator(pattern = "^(me|none|[1-9][0-9]{0,17})$"))]
+        assignee: Query<Option<String>>,
+        /// Staff: one customer's tickets (a user id).
+        #[oai(validator(minimum(value = "1")))]
+        customer: Query<Option<i64>>,
+        /// Created at or after (RFC 3339).
+        created_from: Query<Option<DateTime<Utc>>>,
+        /// Created before (RFC 3339).
+        created_to: Query<Option<DateTime<Utc>>>,
+        /// Words to find in titles and public messages (each as a prefix).
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        /// `updated_at`, `created_at` or `priority`; a leading `-` for
+        /// descending (default `-updated_at`).
+        #[oai(validator(pattern = "^-?(updated_at|created_at|priority)$"))]
+        sort: Query<Option<String>>,
+        /// 1 to 100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u64>>,
+        /// `next_cursor` of the page before.
+        #[oai(validator(min_length = 1, max_length = 200))]
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<TicketPage>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let query = ticket_query(
+            status.0.as_deref(),
+            category.0,
+            priority.0.as_deref(),
+            assignee.0.as_deref(),
+            customer.0,
+            created_from.0,
+            created_to.0,
+            q.0.as_deref(),
+            sort.0.as_deref(),
+            limit.0,
+            cursor.0.as_deref(),
+        )?;
+        let page = ctx.ticket_page(&query).await?;
+        let mut last: std::collections::HashMap<i64, _> = page.last_messages.into_iter().map(|m| (m.ticket_id, m)).collect();
+        let items = page
+            .items
+            .into_iter()
+            .map(|t| {
+                let preview = last.remove(&t.id).map(|m| MessagePreview { text: m.text, author_role: m.author_role, created_at: m.created_at });
+                TicketView { last_message: preview, ..t.into() }
+            })
+            .collect();
+        Ok(Json(TicketPage { items, next_cursor: page.next_cursor, total: page.total, counts: page.counts.into() }))
+    }
+
+    /// Open a ticket
+    #[oai(path = "/t/:slug/api/v1/tickets", method = "post", tag = "Tag::Tickets")]
+    async fn create_ticket(&self, slug: Path<String>, auth: TenantAuth, body: Json<NewTicket>) -> Result<TicketCreated, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let title = TicketTitle::parse(&body.0.title)?;
+        let description = TicketDescription::parse(&body.0.description)?;
+        let priority = body.0.priority.as_deref().map(Priority::parse).transpose()?.unwrap_or(Priority::Normal);
+        let t = ctx.create_ticket(&title, &description, priority).await?;
+        Ok(TicketCreated::Created(Json(t.into())))
+    }
+
+    /// Show a ticket
+    #[oai(path = "/t/:slug/api/v1/tickets/:id", method = "get", tag = "Tag::Tickets")]
+    async fn ticket(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<TicketView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        Ok(Json(ctx.ticket(TicketId(id.0)).await?.into()))
+    }
+
+    /// Change a ticket
+    ///
+    /// A customer may close their own ticket or change its priority.
+    /// Moderators and up change status (following the lifecycle), priority,
+    /// category, assignee and title. An impossible status change is 409.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id", method = "patch", tag = "Tag::Tickets")]
+    async fn change_ticket(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth, body: Json<TicketPatch>) -> Result<Json<TicketView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let b = body.0;
+        let opt = |m: MaybeUndefined<i64>| match m {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(v) => Some(Some(v)),
+        };
+        let changes = TicketChanges {
+            title: b.title.as_deref().map(TicketTitle::parse).transpose()?,
+            status: b.status.as_deref().map(TicketStatus::parse).transpose()?,
+            priority: b.priority.as_deref().map(Priority::parse).transpose()?,
+            category_id: opt(b.category_id),
+            assignee_id: opt(b.assignee_id),
+        };
+        let changed = ctx.change_ticket(TicketId(id.0), &changes).await?;
+        Ok(Json(changed.ticket.into()))
+    }
+
+    /// Edit a message
+    ///
+    /// Only its author, within 24 hours of writing it.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/messages/:message_id", method = "patch", tag = "Tag::Tickets")]
+    async fn edit_message(&self, slug: Path<String>, id: Path<i64>, message_id: Path<i64>, auth: TenantAuth, body: Json<MessageEdit>) -> Result<Json<MessageView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let text = MessageText::parse(&body.0.text)?;
+        Ok(Json(ctx.edit_message(TicketId(id.0), message_id.0, &text).await?.into()))
+    }
+
+    /// Delete a message
+    ///
+    /// Its author within 24 hours, or a moderator and up at any time. The
+    /// message keeps its place with its text removed.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/messages/:message_id", method = "delete", tag = "Tag::Tickets")]
+    async fn delete_message(&self, slug: Path<String>, id: Path<i64>, message_id: Path<i64>, auth: TenantAuth) -> Result<Json<MessageView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        Ok(Json(ctx.delete_message(TicketId(id.0), message_id.0).await?.into()))
+    }
+
+    /// List categories
+    ///
+    /// Customers see active ones; staff see all.
+    #[oai(path = "/t/:slug/api/v1/categories", method = "get", tag = "Tag::Categories")]
+    async fn categories(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<CategoryList>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        Ok(Json(CategoryList { items: ctx.categories().await?.into_iter().map(Into::into).collect() }))
+    }
+
+    /// Create a category (admins)
+    #[oai(path = "/t/:slug/api/v1/categories", method = "post", tag = "Tag::Categories")]
+    async fn create_category(&self, slug: Path<String>, auth: TenantAuth, body: Json<CategoryInput>) -> Result<CategoryCreated, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let c = ctx.create_category(body.0.fields()?).await?;
+        Ok(CategoryCreated::Created(Json(c.into())))
+    }
+
+    /// Change a category (admins)
+    #[oai(path = "/t/:slug/api/v1/categories/:id", method = "patch", tag = "Tag::Categories")]
+    async fn update_category(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth, body: Json<CategoryInput>) -> Result<Json<CategoryView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        Ok(Json(ctx.update_category(id.0, body.0.fields()?).await?.into()))
+    }
+
+    /// Delete a category (admins)
+    ///
+    /// Its tickets keep going without a category.
+    #[oai(path = "/t/:slug/api/v1/categories/:id", method = "delete", tag = "Tag::Categories")]
+    async fn delete_category(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<NoContent, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        ctx.delete_category(id.0).await?;
+        Ok(NoContent::NoContent)
+    }
+
+    /// List the desk's people (moderators and up)
+    #[oai(path = "/t/:slug/api/v1/users", method = "get", tag = "Tag::People")]
+    #[allow(clippy::too_many_arguments)]
+    async fn users(
+        &self,
+        slug: Path<String>,
+        auth: TenantAuth,
+        #[oai(validator(pattern = "^(user|helper|moderator|admin|owner)$"))] role: Query<Option<String>>,
+        /// Staff only (helpers and up).
+        staff: Query<Option<bool>>,
+        blocked: Query<Option<bool>>,
+        /// Part of a name or username.
+        #[oai(validator(max_length = 64))]
+        q: Query<Option<String>>,
+        /// `next_after` of the page before.
+        #[oai(validator(minimum(value = "0")))]
+        after: Query<Option<i64>>,
+        /// 1 to 100 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
+        limit: Query<Option<u64>>,
+    ) -> Result<Json<UserPage>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let query = PeopleQuery {
+            role: role.0.as_deref().map(Role::parse).transpose()?,
+            staff: staff.0.unwrap_or(false),
+            blocked: blocked.0,
+            q: q.0.filter(|s| !s.contains('\0')),
+            after: after.0,
+            limit: limit.0.unwrap_or(50),
+        };
+        let (items, next_after) = ctx.people(&query).await?;
+        Ok(Json(UserPage { items: items.into_iter().map(Into::into).collect(), next_after }))
+    }
+
+    /// Show one person (moderators and up)
+    #[oai(path = "/t/:slug/api/v1/users/:id", method = "get", tag = "Tag::People")]
+    async fn user(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<UserView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        Ok(Json(ctx.person(id.0).await?.into()))
+    }
+
+    /// Change a person's role or block them
+    ///
+    /// Only someone above the person's current role, and only to a role
+    /// below their own. The owner role follows the desk's owner account.
+    #[oai(path = "/t/:slug/api/v1/users/:id", method = "patch", tag = "Tag::People")]
+    async fn change_user(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth, body: Json<UserPatch>) -> Result<Json<UserView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let role = body.0.role.as_deref().map(Role::parse).transpose()?;
+        Ok(Json(ctx.change_person(id.0, role, body.0.blocked).await?.into()))
+    }
+
+    /// Desk statistics (moderators and up)
+    #[oai(path = "/t/:slug/api/v1/stats", method = "get", tag = "Tag::Stats")]
+    async fn stats(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<StatsView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let s = ctx.stats().await?;
+        Ok(Json(StatsView {
+            by_status: s.by_status.into(),
+            by_priority: s.by_priority.into_iter().map(|(priority, count)| PriorityCount { priority, count }).collect(),
+            by_category: s.by_category.into_iter().map(|(category_id, count)| CategoryCount { category_id, count }).collect(),
+            created_7d: s.created_7d,
+            created_30d: s.created_30d,
+            resolved_7d: s.resolved_7d,
+            resolved_30d: s.resolved_30d,
+            first_response: times(s.first_response),
+            resolution: times(s.resolution),
+        }))
+    }
+}

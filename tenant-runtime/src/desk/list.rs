@@ -1,0 +1,459 @@
+//! The ticket list: filters, full-text search, sorting, keyset pages, and
+//! counters by status, as one viewer may see them.
+//!
+//! Keyset (cursor) pages instead of offsets: a page costs the same however
+//! deep it is, and tickets moving while someone scrolls never repeat or
+//! vanish between pages. The cursor names the sort it belongs to, so a
+//! cursor of another sort is refused instead of skipping tickets.
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{ColumnTrait, Condition, DatabaseBackend, DatabaseTransaction, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::domain::{Invalid, Priority, TicketStatus};
+use crate::entities::{messages, tickets};
+use crate::error::Result;
+use crate::tickets::{Scope, Viewer};
+
+/// Largest page.
+pub const MAX_PAGE: u64 = 100;
+/// Longest search text, in characters.
+pub const MAX_SEARCH_CHARS: usize = 200;
+/// Words of a search that count; more are ignored.
+const MAX_SEARCH_WORDS: usize = 8;
+
+/// What the list is ordered by; every order ends with the ticket number so
+/// that it is total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    UpdatedAt,
+    CreatedAt,
+    Priority,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+impl Default for Sort {
+    /// Most recently updated first.
+    fn default() -> Self {
+        Sort { key: SortKey::UpdatedAt, descending: true }
+    }
+}
+
+impl Sort {
+    pub const ACCEPTED: &'static str = "updated_at, -updated_at, created_at, -created_at, priority, -priority";
+
+    /// `updated_at`, `created_at` or `priority`, with a leading `-` for descending.
+    pub fn parse(s: &str) -> Result<Sort, Invalid> {
+        let (descending, name) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let key = match name {
+            "updated_at" => SortKey::UpdatedAt,
+            "created_at" => SortKey::CreatedAt,
+            "priority" => SortKey::Priority,
+            _ => return Err(Invalid::new("sort", format!("must be one of: {}", Self::ACCEPTED))),
+        };
+        Ok(Sort { key, descending })
+    }
+
+    fn code(self) -> &'static str {
+        match (self.key, self.descending) {
+            (SortKey::UpdatedAt, false) => "u",
+            (SortKey::UpdatedAt, true) => "U",
+            (SortKey::CreatedAt, false) => "c",
+            (SortKey::CreatedAt, true) => "C",
+            (SortKey::Priority, false) => "p",
+            (SortKey::Priority, true) => "P",
+        }
+    }
+}
+
+/// Whose tickets, by assignee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Me,
+    Nobody,
+    User(i64),
+}
+
+impl AssigneeFilter {
+    /// `me`, `none`, or a user id.
+    pub fn parse(s: &str) -> Result<AssigneeFilter, Invalid> {
+        match s {
+            "me" => Ok(AssigneeFilter::Me),
+            "none" => Ok(AssigneeFilter::Nobody),
+            _ => s
+                .parse::<i64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .map(AssigneeFilter::User)
+                .ok_or_else(|| Invalid::new("assignee", "must be `me`, `none` or a user id")),
+        }
+    }
+}
+
+/// Words to search for: letters and digits only, so that nothing a user
+/// types is read as query syntax by either database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText(Vec<String>);
+
+impl SearchText {
+    /// `None` when the text holds no word at all.
+    pub fn parse(s: &str) -> Result<Option<SearchText>, Invalid> {
+        if s.chars().count() > MAX_SEARCH_CHARS {
+            return Err(Invalid::new("q", format!("must be at most {MAX_SEARCH_CHARS} characters")));
+        }
+        let words: Vec<String> = s
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(MAX_SEARCH_WORDS)
+            .map(|w| w.to_lowercase())
+            .collect();
+        Ok((!words.is_empty()).then_some(SearchText(words)))
+    }
+
+    /// PostgreSQL: every word, each as a prefix (`to_tsquery` syntax).
+    fn tsquery(&self) -> String {
+        self.0.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ")
+    }
+
+    /// SQLite FTS5: every word, each as a quoted prefix.
+    fn fts5(&self) -> String {
+        self.0.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// Where a page starts: the sort value and number of the last ticket of
+/// the page before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    sort: Sort,
+    /// Nanoseconds since the epoch for a time, the rank for a priority.
+    key: i64,
+    id: i64,
+}
+
+impl Cursor {
+    pub fn parse(s: &str, sort: Sort) -> Result<Cursor, Invalid> {
+        let bad = || Invalid::new("cursor", "is not a cursor this list handed out; start from the first page");
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|_| bad())?;
+        let raw = String::from_utf8(raw).map_err(|_| bad())?;
+        let mut parts = raw.split('.');
+        let (Some(code), Some(key), Some(id), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        if code != sort.code() {
+            return Err(Invalid::new("cursor", "belongs to another sort order; start from the first page"));
+        }
+        Ok(Cursor { sort, key: key.parse().map_err(|_| bad())?, id: id.parse().map_err(|_| bad())? })
+    }
+
+    fn encode(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}.{}.{}", self.sort.code(), self.key, self.id))
+    }
+
+    fn after(sort: Sort, t: &tickets::Model) -> Cursor {
+        let key = match sort.key {
+            SortKey::UpdatedAt => nanos(t.updated_at),
+            SortKey::CreatedAt => nanos(t.created_at),
+            SortKey::Priority => Priority::parse(&t.priority).map(rank).unwrap_or(0),
+        };
+        Cursor { sort, key, id: t.id }
+    }
+}
+
+fn nanos(t: DateTime<Utc>) -> i64 {
+    t.timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+fn rank(p: Priority) -> i64 {
+    match p {
+        Priority::Low => 0,
+        Priority::Normal => 1,
+        Priority::High => 2,
+        Priority::Critical => 3,
+    }
+}
+
+/// The priority's rank in SQL; the column only ever holds the four names.
+fn rank_sql() -> SimpleExpr {
+    Expr::cust("(CASE priority WHEN 'low' THEN 0 WHEN 'normal' THEN 1 WHEN 'high' THEN 2 ELSE 3 END)")
+}
+
+/// A ticket list request, validated.
+#[derive(Debug, Clone)]
+pub struct TicketQuery {
+    /// Any of these statuses; empty for all.
+    pub statuses: Vec<TicketStatus>,
+    pub category: Option<i64>,
+    pub priority: Option<Priority>,
+    pub assignee: Option<AssigneeFilter>,
+    /// Staff only: one customer's tickets.
+    pub customer: Option<i64>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub search: Option<SearchText>,
+    pub sort: Sort,
+    pub limit: u64,
+    pub cursor: Option<Cursor>,
+}
+
+impl Default for TicketQuery {
+    fn default() -> Self {
+        TicketQuery {
+            statuses: Vec::new(),
+            category: None,
+            priority: None,
+            assignee: None,
+            customer: None,
+            created_from: None,
+            created_to: None,
+            search: None,
+            sort: Sort::default(),
+            limit: 20,
+            cursor: None,
+        }
+    }
+}
+
+/// Tickets per status under the list's other filters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    pub open: u64,
+    pub in_progress: u64,
+    pub waiting_response: u64,
+    pub resolved: u64,
+    pub closed: u64,
+}
+
+impl StatusCounts {
+    /// From `(status, count)` rows of a `GROUP BY status`.
+    pub fn from_rows(rows: &[(String, i64)]) -> StatusCounts {
+        let mut c = StatusCounts::default();
+        for (status, n) in rows {
+            c.add(status, u64::try_from(*n).unwrap_or(0));
+        }
+        c
+    }
+
+    fn add(&mut self, status: &str, n: u64) {
+        match TicketStatus::parse(status) {
+            Ok(TicketStatus::Open) => self.open += n,
+            Ok(TicketStatus::InProgress) => self.in_progress += n,
+            Ok(TicketStatus::WaitingResponse) => self.waiting_response += n,
+            Ok(TicketStatus::Resolved) => self.resolved += n,
+            Ok(TicketStatus::Closed) => self.closed += n,
+            Err(_) => {}
+        }
+    }
+
+    pub fn of(&self, s: TicketStatus) -> u64 {
+        match s {
+            TicketStatus::Open => self.open,
+            TicketStatus::InProgress => self.in_progress,
+            TicketStatus::WaitingResponse => self.waiting_response,
+            TicketStatus::Resolved => self.resolved,
+            TicketStatus::Closed => self.closed,
+        }
+    }
+}
+
+/// One page of tickets.
+#[derive(Debug, Clone)]
+pub struct TicketPage {
+    pub items: Vec<tickets::Model>,
+    /// The last public message of each ticket on the page, by ticket.
+    pub last_messages: Vec<messages::Model>,
+    pub next_cursor: Option<String>,
+    /// Tickets matching every filter, over all pages.
+    pub total: u64,
+    /// Counters by status under every filter but the status one.
+    pub counts: StatusCounts,
+}
+
+/// The filters every part of the list shares, status aside.
+fn filters(backend: DatabaseBackend, viewer: &Viewer, q: &TicketQuery) -> Condition {
+    let mut c = Condition::all();
+    match viewer.scope() {
+        Scope::Own => c = c.add(tickets::Column::CustomerId.eq(viewer.user_id.0)),
+        Scope::Assigned => c = c.add(tickets::Column::AssigneeId.eq(viewer.user_id.0)),
+        Scope::All => {}
+    }
+    if let Some(id) = q.category {
+        c = c.add(tickets::Column::CategoryId.eq(id));
+    }
+    if let Some(p) = q.priority {
+        c = c.add(tickets::Column::Priority.eq(p.as_str()));
+    }
+    match q.assignee {
+        Some(AssigneeFilter::Me) => c = c.add(tickets::Column::AssigneeId.eq(viewer.user_id.0)),
+        Some(AssigneeFilter::Nobody) => c = c.add(tickets::Column::AssigneeId.is_null()),
+        Some(AssigneeFilter::User(id)) => c = c.add(tickets::Column::AssigneeId.eq(id)),
+        None => {}
+    }
+    if let Some(id) = q.customer {
+        c = c.add(tickets::Column::CustomerId.eq(id));
+    }
+    if let Some(t) = q.created_from {
+        c = c.add(tickets::Column::CreatedAt.gte(t));
+    }
+    if let Some(t) = q.created_to {
+        c = c.add(tickets::Column::CreatedAt.lt(t));
+    }
+    if let Some(s) = &q.search {
+        // Titles and public messages (internal notes are not searched, so a
+        // customer's search can never reveal one).
+        c = c.add(match backend {
+            DatabaseBackend::Sqlite => Expr::cust_with_values(
+                "(tickets.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?) \
+                 OR tickets.id IN (SELECT ticket_id FROM messages WHERE id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)))",
+                [s.fts5(), s.fts5()],
+            ),
+            _ => Expr::cust_with_values(
+                "(to_tsvector('simple', tickets.title) @@ to_tsquery('simple', $1) \
+                 OR tickets.id IN (SELECT ticket_id FROM messages WHERE internal = false AND deleted_at IS NULL \
+                 AND to_tsvector('simple', text) @@ to_tsquery('simple', $2)))",
+                [s.tsquery(), s.tsquery()],
+            ),
+        });
+    }
+    c
+}
+
+/// One page of the tickets the viewer may see.
+pub async fn list(txn: &DatabaseTransaction, viewer: &Viewer, q: &TicketQuery) -> Result<TicketPage> {
+    use sea_orm::ConnectionTrait as _;
+    let backend = txn.get_database_backend();
+    let base = filters(backend, viewer, q);
+
+    // Counters first: they ignore the status filter, and the total follows
+    // from them.
+    let rows: Vec<(String, i64)> = tickets::Entity::find()
+        .select_only()
+        .column(tickets::Column::Status)
+        .column_as(tickets::Column::Id.count(), "n")
+        .filter(base.clone())
+        .group_by(tickets::Column::Status)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let counts = StatusCounts::from_rows(&rows);
+    let total = if q.statuses.is_empty() {
+        TicketStatus::ALL.iter().map(|s| counts.of(*s)).sum()
+    } else {
+        q.statuses.iter().map(|s| counts.of(*s)).sum()
+    };
+
+    let mut cond = base;
+    if !q.statuses.is_empty() {
+        cond = cond.add(tickets::Column::Status.is_in(q.statuses.iter().map(|s| s.as_str())));
+    }
+    let order = if q.sort.descending { Order::Desc } else { Order::Asc };
+    let key: SimpleExpr = match q.sort.key {
+        SortKey::UpdatedAt => Expr::col((tickets::Entity, tickets::Column::UpdatedAt)).into(),
+        SortKey::CreatedAt => Expr::col((tickets::Entity, tickets::Column::CreatedAt)).into(),
+        SortKey::Priority => rank_sql(),
+    };
+    if let Some(c) = &q.cursor {
+        let value: SimpleExpr = match q.sort.key {
+            SortKey::Priority => Expr::val(c.key).into(),
+            _ => Expr::val(DateTime::<Utc>::from_timestamp_nanos(c.key)).into(),
+        };
+        let id = Expr::col((tickets::Entity, tickets::Column::Id));
+        // (key, id) strictly past the cursor in the list's direction.
+        let past = if q.sort.descending {
+            Condition::any().add(key.clone().lt(value.clone())).add(Condition::all().add(key.clone().eq(value)).add(id.lt(c.id)))
+        } else {
+            Condition::any().add(key.clone().gt(value.clone())).add(Condition::all().add(key.clone().eq(value)).add(id.gt(c.id)))
+        };
+        cond = cond.add(past);
+    }
+    let limit = q.limit.clamp(1, MAX_PAGE);
+    let mut items = tickets::Entity::find()
+        .filter(cond)
+        .order_by(key, order.clone())
+        .order_by(tickets::Column::Id, order)
+        .limit(limit + 1)
+        .all(txn)
+        .await?;
+    let next_cursor = if items.len() as u64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|t| Cursor::after(q.sort, t).encode())
+    } else {
+        None
+    };
+    let last_messages = last_public_messages(txn, items.iter().map(|t| t.id)).await?;
+    Ok(TicketPage { items, last_messages, next_cursor, total, counts })
+}
+
+/// The newest public, undeleted message of each ticket.
+async fn last_public_messages(txn: &DatabaseTransaction, ids: impl Iterator<Item = i64>) -> Result<Vec<messages::Model>> {
+    let ids: Vec<i64> = ids.collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let newest: Vec<Option<i64>> = messages::Entity::find()
+        .select_only()
+        .column_as(messages::Column::Id.max(), "id")
+        .filter(messages::Column::TicketId.is_in(ids))
+        .filter(messages::Column::Internal.eq(false))
+        .filter(messages::Column::DeletedAt.is_null())
+        .group_by(messages::Column::TicketId)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let newest: Vec<i64> = newest.into_iter().flatten().collect();
+    Ok(messages::Entity::find().filter(messages::Column::Id.is_in(newest)).all(txn).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_parse_and_name_what_is_accepted() {
+        assert_eq!(Sort::parse("-updated_at").unwrap(), Sort::default());
+        assert_eq!(Sort::parse("priority").unwrap(), Sort { key: SortKey::Priority, descending: false });
+        let e = Sort::parse("title").unwrap_err();
+        assert!(e.to_string().contains("-created_at"), "{e}");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_other_sorts_and_garbage() {
+        let sort = Sort::parse("-created_at").unwrap();
+        let c = Cursor { sort, key: 1_763_797_200_123_456_789, id: 42 };
+        assert_eq!(Cursor::parse(&c.encode(), sort).unwrap(), c);
+        let other = Cursor::parse(&c.encode(), Sort::default()).unwrap_err();
+        assert!(other.to_string().contains("another sort"), "{other}");
+        for bad in ["", "!!", "Qw", &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("C.1"), &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("C.1.2.3"), &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("C.x.2")] {
+            assert!(Cursor::parse(bad, sort).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn search_keeps_words_only() {
+        assert_eq!(SearchText::parse("  ").unwrap(), None);
+        assert_eq!(SearchText::parse("\"; DROP TABLE tickets; --").unwrap().unwrap().0, vec!["drop", "table", "tickets"]);
+        let s = SearchText::parse("Возврат денег, refund:* OR").unwrap().unwrap();
+        assert_eq!(s.tsquery(), "возврат:* & денег:* & refund:* & or:*");
+        assert_eq!(s.fts5(), "\"возврат\"* \"денег\"* \"refund\"* \"or\"*");
+        assert!(SearchText::parse(&"a".repeat(MAX_SEARCH_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn assignee_filters() {
+        assert_eq!(AssigneeFilter::parse("me").unwrap(), AssigneeFilter::Me);
+        assert_eq!(AssigneeFilter::parse("none").unwrap(), AssigneeFilter::Nobody);
+        assert_eq!(AssigneeFilter::parse("7").unwrap(), AssigneeFilter::User(7));
+        for bad in ["0", "-1", "x", ""] {
+            assert!(AssigneeFilter::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The desk as its people use it through the API: the ticket list, changes
+//! to tickets and messages, categories, people and roles, statistics. Each
+//! function works inside one tenant's transaction for one viewer; the
+//! `TenantContext` methods in `api` open the transaction and call these.
+
+pub mod categories;
+pub mod changes;
+pub mod list;
+pub mod people;
+pub mod stats;
+
+use crate::api::TenantContext;
+use crate::domain::{MessageText, Role, TicketId};
+use crate::entities::{categories as category_rows, messages, users};
+use crate::error::Result;
+
+impl TenantContext {
+    /// A page of the tickets the caller may see.
+    pub async fn ticket_page(&self, q: &list::TicketQuery) -> Result<list::TicketPage> {
+        let txn = self.tenant.db.begin().await?;
+        let page = list::list(&txn, &self.viewer, q).await?;
+        txn.commit().await?;
+        Ok(page)
+    }
+
+    /// Changes a ticket the caller may see, under the rules of [`changes`].
+    pub async fn change_ticket(&self, id: TicketId, ch: &changes::TicketChanges) -> Result<changes::Changed> {
+        let txn = self.tenant.db.begin().await?;
+        let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
+        let changed = changes::change_ticket(&txn, &self.viewer, t, ch).await?;
+        txn.commit().await?;
+        Ok(changed)
+    }
+
+    pub async fn edit_message(&self, ticket: TicketId, message: i64, text: &MessageText) -> Result<messages::Model> {
+        let txn = self.tenant.db.begin().await?;
+        let t = crate::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
+        let m = changes::edit_message(&txn, &self.viewer, &t, message, text).await?;
+        txn.commit().await?;
+        Ok(m)
+    }
+
+    pub async fn delete_message(&self, ticket: TicketId, message: i64) -> Result<messages::Model> {
+        let txn = self.tenant.db.begin().await?;
+        let t = crate::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
+        let m = changes::delete_message(&txn, &self.viewer, &t, message).await?;
+        txn.commit().await?;
+        Ok(m)
+    }
+
+    pub async fn categories(&self) -> Result<Vec<category_rows::Model>> {
+        let txn = self.tenant.db.begin().await?;
+        let out = categories::list(&txn, &self.viewer).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn create_category(&self, f: categories::CategoryFields) -> Result<category_rows::Model> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let c = categories::create(&txn, f).await?;
+        txn.commit().await?;
+        Ok(c)
+    }
+
+    pub async fn update_category(&self, id: i64, f: categories::CategoryFields) -> Result<category_rows::Model> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let c = categories::update(&txn, id, f).await?;
+        txn.commit().await?;
+        Ok(c)
+    }
+
+    pub async fn delete_category(&self, id: i64) -> Result<()> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        categories::delete(&txn, id).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The desk's people (moderators and up).
+    pub async fn people(&self, q: &people::PeopleQuery) -> Result<(Vec<users::Model>, Option<i64>)> {
+        self.require(Role::Moderator)?;
+        let txn = self.tenant.db.begin().await?;
+        let out = people::list(&txn, q).await?;
+        txn.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn person(&self, id: i64) -> Result<users::Model> {
+        self.require(Role::Moderator)?;
+        let txn = self.tenant.db.begin().await?;
+        let u = people::get(&txn, id).await?;
+        txn.commit().await?;
+        Ok(u)
+    }
+
+    pub async fn change_person(&self, id: i64, role: Option<Role>, blocked: Option<bool>) -> Result<users::Model> {
+        self.require(Role::Moderator)?;
+        let txn = self.tenant.db.begin().await?;
+        let u = people::change(&txn, &self.viewer, id, role, blocked).await?;
+        txn.commit().await?;
+        Ok(u)
+    }
+
+    /// Desk statistics (moderators and up).
+    pub async fn stats(&self) -> Result<stats::Stats> {
+        self.require(Role::Moderator)?;
+        let txn = self.tenant.db.begin().await?;
+        let s = stats::stats(&txn).await?;
+        txn.commit().await?;
+        Ok(s)
+    }
+}
