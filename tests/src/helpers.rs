@@ -85,6 +85,9 @@ pub struct TestApp {
 #[derive(Default, Clone, Copy)]
 pub struct Options {
     pub redis: bool,
+    /// `TIKETHET_ENV=production`, with the secrets and the https public URL
+    /// production insists on.
+    pub production: bool,
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -103,6 +106,12 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut m, schema) = test_settings(backend, dir.path(), &fake.url, opts.redis);
     m.insert("TIKETHET_LISTEN".into(), "127.0.0.1:0".into());
+    if opts.production {
+        m.insert("TIKETHET_ENV".into(), "production".into());
+        m.insert("TIKETHET_PUBLIC_URL".into(), "https://desk.example.com".into());
+        m.insert("TIKETHET_MASTER_KEY".into(), "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".into());
+        m.insert("TIKETHET_JWT_SECRET".into(), format!("test-jwt-secret-{}-0123456789abcdef", random_suffix()));
+    }
     let settings = Settings::load(&Sources::from_map(m)).expect("test settings load");
     let app = match Application::build(settings).await {
         Ok(a) => a,

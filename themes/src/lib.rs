@@ -8,6 +8,8 @@
 use std::sync::Arc;
 
 use minijinja::{Environment, Value};
+
+pub mod miniapp;
 use serde::Serialize;
 
 /// Why a template could not be rendered.
@@ -33,6 +35,10 @@ pub struct Theme {
     pub primary_color: &'static str,
     pub accent_color: &'static str,
     pub greeting_emoji: &'static str,
+    /// Corner radius of cards and buttons, in CSS pixels.
+    pub radius: u8,
+    /// CSS font family; empty keeps the platform's (Telegram's) own.
+    pub font: &'static str,
 }
 
 /// Built-in themes. The first one is the default.
@@ -42,12 +48,24 @@ pub const THEMES: &[Theme] = &[
         primary_color: "#2481cc",
         accent_color: "#31b545",
         greeting_emoji: "👋",
+        radius: 12,
+        font: "",
     },
     Theme {
         name: "midnight",
         primary_color: "#1f2937",
         accent_color: "#f59e0b",
         greeting_emoji: "🌙",
+        radius: 6,
+        font: "",
+    },
+    Theme {
+        name: "sunrise",
+        primary_color: "#e8590c",
+        accent_color: "#2b8a3e",
+        greeting_emoji: "🌅",
+        radius: 18,
+        font: "Georgia, 'Times New Roman', serif",
     },
 ];
 
@@ -95,7 +113,7 @@ impl BotText {
 /// Renders the built-in templates. Cheap to clone.
 #[derive(Clone)]
 pub struct Renderer {
-    env: Arc<Environment<'static>>,
+    pub(crate) env: Arc<Environment<'static>>,
 }
 
 // Templates are tiny; this bounds a runaway loop without limiting real use.
@@ -119,6 +137,8 @@ impl Renderer {
             ("bot/message_added.txt", include_str!("../templates/bot/message_added.txt")),
             ("bot/staff_reply.txt", include_str!("../templates/bot/staff_reply.txt")),
             ("bot/unsupported.txt", include_str!("../templates/bot/unsupported.txt")),
+            // `.html`: minijinja escapes every value for HTML.
+            (miniapp::TEMPLATE, include_str!("../miniapp/app.html")),
         ] {
             env.add_template(name, source)
                 .expect("built-in templates are valid");

@@ -4,6 +4,7 @@
 pub mod desk;
 pub mod error;
 pub mod operator;
+pub mod pages;
 pub mod tenant;
 
 use std::sync::Arc;
@@ -145,6 +146,9 @@ pub fn app(state: AppState) -> impl Endpoint {
     let docs = api.swagger_ui();
     Route::new()
         .at("/tg/:route", webhook.data(state.clone()))
+        .at("/t/:slug/app", poem::get(pages::mini_app_redirect))
+        .at("/t/:slug/app/", poem::get(pages::mini_app).data(state.clone()))
+        .at("/t/:slug/app/assets/:file", poem::get(pages::asset))
         .at(
             "/api/openapi.json",
             make_sync(move |_| Response::builder().content_type("application/json").body(spec.clone())),

@@ -45,7 +45,7 @@ pub struct CreateTenant {
     #[oai(validator(pattern = "^(free|starter|business)$"))]
     pub plan: Option<String>,
     /// `default` (default) or `midnight`.
-    #[oai(validator(pattern = "^(default|midnight)$"))]
+    #[oai(validator(pattern = "^(default|midnight|sunrise)$"))]
     pub theme: Option<String>,
 }
 
@@ -58,7 +58,7 @@ pub struct UpdateTenant {
     pub owner_telegram_id: Option<i64>,
     #[oai(validator(pattern = "^(free|starter|business)$"))]
     pub plan: Option<String>,
-    #[oai(validator(pattern = "^(default|midnight)$"))]
+    #[oai(validator(pattern = "^(default|midnight|sunrise)$"))]
     pub theme: Option<String>,
 }
 

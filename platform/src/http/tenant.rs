@@ -120,6 +120,18 @@ pub struct TelegramSignIn {
     pub init_data: String,
 }
 
+#[derive(Debug, Object)]
+pub struct DevSignIn {
+    /// A Telegram user id.
+    #[oai(validator(minimum(value = "1"), maximum(value = "9007199254740991")))]
+    pub telegram_id: i64,
+    #[oai(validator(min_length = 1, max_length = 64, pattern = r"^[^\x00]+$"))]
+    pub first_name: String,
+    /// `en`, `ru`, …
+    #[oai(validator(pattern = "^[a-zA-Z]{2,3}([-_][a-zA-Z0-9]{2,8})?$"))]
+    pub language_code: Option<String>,
+}
+
 #[derive(Object)]
 pub struct RefreshRequest {
     #[oai(validator(min_length = 1, max_length = 256))]
@@ -350,6 +362,27 @@ impl TenantApi {
         Ok(Json(self.state.runtime.sign_in_telegram(&slug.0, &body.0.init_data).await?.into()))
     }
 
+    /// Development sign-in (refused in production)
+    ///
+    /// Signs in as a Telegram user without initData, so that the Mini App
+    /// can be opened in an ordinary browser. `TIKETHET_ENV=production`
+    /// answers 403.
+    #[oai(path = "/t/:slug/api/v1/auth/dev", method = "post", tag = "Tag::Auth")]
+    async fn sign_in_dev(&self, slug: Path<String>, body: Json<DevSignIn>) -> Result<Json<SessionView>, ApiError> {
+        if self.state.settings.env == crate::config::Env::Production {
+            return Err(tikethet_runtime::RuntimeError::Forbidden("the development sign-in is off in production; open the Mini App from the bot".into()).into());
+        }
+        let b = body.0;
+        let profile = tikethet_runtime::tickets::TelegramProfile {
+            telegram_id: b.telegram_id,
+            first_name: b.first_name,
+            last_name: None,
+            username: None,
+            language_code: b.language_code,
+        };
+        Ok(Json(self.state.runtime.sign_in_for_development(&slug.0, profile).await?.into()))
+    }
+
     /// Exchange a refresh token for new tokens (the old one stops working)
     #[oai(path = "/t/:slug/api/v1/auth/refresh", method = "post", tag = "Tag::Auth")]
     async fn refresh(&self, slug: Path<String>, body: Json<RefreshRequest>) -> Result<Json<SessionView>, ApiError> {
@@ -474,13 +507,6 @@ impl TenantApi {
             })
             .collect();
         Ok(Json(PluginFailureList { items }))
-    }
-
-    /// The branded Mini App
-    #[oai(path = "/t/:slug/app/", method = "get", hidden)]
-    async fn mini_app(&self, slug: Path<String>) -> Result<Html<String>, ApiError> {
-        let t = self.state.runtime.tenant_by_slug(&slug.0)?;
-        Ok(Html(tikethet_admin_console::placeholder_page(&t.info.name)))
     }
 
     /// The admin console

@@ -19,6 +19,7 @@ mod buttons;
 mod desk;
 mod fuzz;
 mod hardening;
+mod miniapp;
 mod plugins;
 mod process;
 mod promises;

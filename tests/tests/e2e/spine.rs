@@ -529,7 +529,7 @@ async fn replacing_the_bot_token_moves_the_webhook(b: Backend) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_with_redis_rate_limits_across_the_shared_server() {
     use tikethet_runtime::limiter::{Limiter, Rate};
-    let app = spawn_app_with(Backend::Postgres, Options { redis: true }).await;
+    let app = spawn_app_with(Backend::Postgres, Options { redis: true, ..Options::default() }).await;
     let t = app.create_tenant("acme", 1).await;
     let chat = 55;
     let bot_id = t.token.split(':').next().unwrap();

@@ -1,0 +1,69 @@
+//! Pages we serve to browsers: the Mini App (rendered per tenant by
+//! `tikethet_themes::miniapp`) and its assets. Plain poem handlers, not
+//! OpenAPI operations: they answer HTML, CSS and JavaScript.
+
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Path};
+use poem::{IntoResponse, Request, Response, handler};
+use tikethet_themes::miniapp;
+
+use super::error;
+use crate::AppState;
+use crate::config::Env;
+
+/// The page may load only from us (and blob: images of attachments it
+/// fetched itself); Telegram embeds it in its own frames, so no
+/// frame-ancestors limit.
+const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'";
+
+/// `GET /t/{slug}/app/`: the tenant's Mini App.
+#[handler]
+pub async fn mini_app(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let Ok(tenant) = state.runtime.tenant_by_slug(&slug) else {
+        return error::json_error(StatusCode::NOT_FOUND, "not_found", "tenant not found");
+    };
+    let lang = miniapp::language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    let base = format!("/t/{}", tenant.info.slug);
+    let page = miniapp::Page {
+        desk: &tenant.info.name,
+        slug: tenant.info.slug.as_str(),
+        base: &base,
+        theme: tenant.info.theme,
+        lang,
+        dev_sign_in: state.settings.env != Env::Production,
+    };
+    match state.runtime.renderer.mini_app(&page) {
+        Ok(html) => Response::builder()
+            .content_type("text/html; charset=utf-8")
+            .header(header::CONTENT_SECURITY_POLICY, CSP)
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .header(header::REFERRER_POLICY, "no-referrer")
+            .header(header::CACHE_CONTROL, "no-cache")
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "failed to render the Mini App");
+            error::json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the page could not be rendered")
+        }
+    }
+}
+
+/// `GET /t/{slug}/app`: to the page with its trailing slash, so that its
+/// relative links resolve.
+#[handler]
+pub async fn mini_app_redirect(Path(slug): Path<String>) -> Response {
+    Response::builder().status(StatusCode::PERMANENT_REDIRECT).header(header::LOCATION, format!("/t/{slug}/app/")).finish()
+}
+
+/// `GET /t/{slug}/app/assets/{file}`: versioned by `?v=`, so cached long.
+#[handler]
+pub async fn asset(Path((_slug, file)): Path<(String, String)>) -> Response {
+    match miniapp::asset(&file) {
+        Some(a) => Response::builder()
+            .content_type(a.content_type)
+            .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .body(a.body),
+        None => error::json_error(StatusCode::NOT_FOUND, "not_found", "no such asset"),
+    }
+    .into_response()
+}

@@ -1,0 +1,86 @@
+//! The Mini App as a browser fetches it: the page per tenant in its brand
+//! and language, its assets, and the development sign-in (refused in
+//! production). The browser itself drives it in `browser.rs`.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tikethet_tests::helpers::{Backend, Options, spawn_app, spawn_app_with};
+
+on_both!(the_page_is_served_per_tenant_in_its_brand_with_its_assets, the_development_sign_in_opens_a_session_outside_telegram);
+
+async fn the_page_is_served_per_tenant_in_its_brand_with_its_assets(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_tenant("acme", 1).await;
+    app.create_tenant("globex", 2).await;
+    let res = app.operator(Method::PATCH, "/api/platform/v1/tenants/globex", Some(json!({ "theme": "sunrise" }))).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    let page = |slug: &'static str, lang: &'static str| {
+        let req = app.http.get(app.url(&format!("/t/{slug}/app/"))).header("accept-language", lang);
+        async move {
+            let res = req.send().await.unwrap();
+            let headers = res.headers().clone();
+            (res.status().as_u16(), headers, res.text().await.unwrap())
+        }
+    };
+    let (s, headers, acme) = page("acme", "en-GB,en;q=0.9").await;
+    assert_eq!(s, 200, "{acme}");
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    // Nothing from outside our server: every source is 'self' (blob: and
+    // data: images are the page's own attachments).
+    assert!(csp.contains("default-src 'self'") && csp.contains("script-src 'self';") && csp.contains("connect-src 'self';"), "{csp}");
+    assert!(!csp.contains("http") && !csp.contains('*'), "{csp}");
+    assert!(acme.contains("<title>acme Support</title>"), "{acme}");
+    assert!(acme.contains("--brand-primary:#2481cc") && acme.contains("<html lang=\"en\""));
+    assert!(acme.contains("data-dev-sign-in"), "development offers the development sign-in");
+    let (_, _, globex) = page("globex", "ru-RU,ru;q=0.9").await;
+    assert!(globex.contains("--brand-primary:#e8590c") && globex.contains("<html lang=\"ru\""), "{globex}");
+    assert!(!globex.contains("#2481cc"));
+    // Assets: the page's own links, with their types, cached by version.
+    let links: Vec<&str> = acme.split(['"', '\'']).filter(|p| p.starts_with("/t/acme/app/assets/")).collect();
+    assert_eq!(links.len(), 3, "{links:?}");
+    let mut total = acme.len();
+    for link in links {
+        let res = app.http.get(app.url(link)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{link}");
+        let ct = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(ct.starts_with(if link.contains(".css") { "text/css" } else { "text/javascript" }), "{link}: {ct}");
+        assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+        total += res.text().await.unwrap().len();
+    }
+    assert!(total < 100_000, "first load is {total} bytes");
+    // Unknown tenants and assets; the page's address without its slash.
+    assert_eq!(app.http.get(app.url("/t/nobody/app/")).send().await.unwrap().status(), 404);
+    let res = app.http.get(app.url("/t/acme/app/assets/..%2FCargo.toml")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "not_found");
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let res = no_redirects.get(app.url("/t/acme/app")).send().await.unwrap();
+    assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (308, "/t/acme/app/"));
+}
+
+async fn the_development_sign_in_opens_a_session_outside_telegram(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let res = app.http.post(app.url("/t/acme/api/v1/auth/dev")).json(&json!({ "telegram_id": 4242, "first_name": "Dev", "language_code": "ru" })).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let session: Value = res.json().await.unwrap();
+    assert_eq!((session["user"]["telegram_id"].as_i64(), session["user"]["role"].as_str()), (Some(4242), Some("user")), "{session}");
+    let token = session["access_token"].as_str().unwrap();
+    assert_eq!(app.tenant_get("acme", "/tickets", token).await.0, 200);
+    // Bad input is 400, like every other boundary.
+    for bad in [json!({ "telegram_id": 0, "first_name": "x" }), json!({ "telegram_id": 1, "first_name": "" }), json!({ "telegram_id": 1, "first_name": "x", "language_code": "not a code" })] {
+        let res = app.http.post(app.url("/t/acme/api/v1/auth/dev")).json(&bad).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+    }
+    // In production it is refused, and the page does not offer it.
+    let prod = spawn_app_with(b, Options { production: true, ..Options::default() }).await;
+    prod.create_tenant("acme", 2).await;
+    let res = prod.http.post(prod.url("/t/acme/api/v1/auth/dev")).json(&json!({ "telegram_id": t.owner, "first_name": "Mallory" })).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "forbidden", "{v}");
+    let page = prod.http.get(prod.url("/t/acme/app/")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("data-dev-sign-in"), "{page}");
+}
