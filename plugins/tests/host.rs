@@ -184,18 +184,26 @@ fn a_preempted_call_within_its_cpu_time_is_not_timed_out() {
     let host = PluginHost::new(None).unwrap();
     let p = load(&host, "hostile");
     let work = |n: u64| host.on_message(&p, ctx(r#"{"mode": "work"}"#), &msg(&n.to_string()));
-    // Size the work to about 10-20 ms on this machine, unloaded.
+    // Size the work to 12-25 ms of this thread's CPU time (the call runs on
+    // it), whatever else the machine is doing.
+    let cpu = || {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: a valid, writable timespec.
+        assert_eq!(unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) }, 0);
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    };
     let mut n = 1_000;
     loop {
-        let out = work(n).unwrap_or_else(|f| panic!("{n} host calls: {f}"));
-        if out.usage.elapsed >= Duration::from_millis(10) {
+        let before = cpu();
+        work(n).unwrap_or_else(|f| panic!("{n} host calls: {f}"));
+        if cpu() - before >= Duration::from_millis(12) {
             break;
         }
         n *= 2;
     }
     let stop = Arc::new(AtomicBool::new(false));
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let hogs: Vec<_> = (0..cores * 4)
+    let hogs: Vec<_> = (0..cores * 8)
         .map(|_| {
             let stop = stop.clone();
             std::thread::spawn(move || {

@@ -15,6 +15,7 @@ macro_rules! on_both {
     };
 }
 
+mod browser;
 mod buttons;
 mod desk;
 mod fuzz;

@@ -1,0 +1,201 @@
+//! The Mini App in headless Chromium (Debian's `chromium` and
+//! `chromedriver`), opened exactly as Telegram opens it: the launch
+//! parameters, with real initData signed with the tenant's bot token, in the
+//! URL hash. Screenshots go to `$CARGO_TARGET_DIR/screenshots` (or
+//! `target/screenshots`).
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tikethet_tests::helpers::{Backend, TestApp, init_data, spawn_app, wait_for};
+
+/// Telegram's light and dark `themeParams`, as its clients send them.
+fn theme(dark: bool) -> Value {
+    if dark {
+        json!({"bg_color": "#17212b", "text_color": "#f5f5f5", "hint_color": "#708499", "link_color": "#6ab3f3", "button_color": "#5288c1", "button_text_color": "#ffffff", "secondary_bg_color": "#232e3c"})
+    } else {
+        json!({"bg_color": "#ffffff", "text_color": "#000000", "hint_color": "#999999", "link_color": "#2481cc", "button_color": "#2481cc", "button_text_color": "#ffffff", "secondary_bg_color": "#efeff3"})
+    }
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// The page's address with Telegram's launch parameters.
+fn launch_url(app: &TestApp, slug: &str, bot_token: &str, user: i64, dark: bool) -> String {
+    let data = init_data(bot_token, user, chrono::Utc::now().timestamp());
+    format!(
+        "{}#tgWebAppData={}&tgWebAppVersion=8.0&tgWebAppPlatform=tdesktop&tgWebAppThemeParams={}",
+        app.url(&format!("/t/{slug}/app/")),
+        enc(&data),
+        enc(&theme(dark).to_string())
+    )
+}
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser() -> (Driver, Client) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("chromedriver must be installed (apt-get install chromium chromium-driver): {e}"));
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
+    let ready = wait_for(Duration::from_secs(20), || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
+    })
+    .await;
+    assert!(ready.is_some(), "chromedriver did not listen on {port}");
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({ "binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844"] }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    let client = ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a Chromium session");
+    (driver, client)
+}
+
+fn screenshots() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn save_screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Waits until the page says it is ready on a view.
+async fn wait_view(c: &Client, view: &str) {
+    let js = "return [document.body.dataset.state, document.body.dataset.view]";
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = c.execute(js, vec![]).await.unwrap();
+        if last == json!(["ready", view]) {
+            return;
+        }
+        if last[0] == "error" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = c.find(Locator::Css("body")).await.unwrap().text().await.unwrap_or_default();
+    panic!("the page did not get ready on {view}: {last}; it shows: {text}");
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_opens_the_mini_app_from_telegram_and_opens_a_ticket() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    let customer = 818_181;
+    let (_driver, c) = browser().await;
+    c.goto(&launch_url(&app, "acme", &t.token, customer, false)).await.unwrap();
+    wait_view(&c, "list").await;
+    // A new customer: the empty state, in English, offering a ticket.
+    c.find(Locator::Css("[data-testid=empty]")).await.expect("the empty state");
+    save_screenshot(&c, "acme-light-empty").await;
+    // The in-page bottom button stands in for Telegram's MainButton.
+    c.find(Locator::Css("#main-button[data-testid=new-ticket]")).await.unwrap().click().await.unwrap();
+    wait_view(&c, "new").await;
+    c.wait().for_element(Locator::Css("[data-testid=new-title]")).await.unwrap().send_keys("Parcel never arrived").await.unwrap();
+    c.find(Locator::Css("[data-testid=new-description]")).await.unwrap().send_keys("Order 1234 was due on Monday.").await.unwrap();
+    c.find(Locator::Css("#main-button")).await.unwrap().click().await.unwrap();
+    // The preview, then send.
+    let summary = text_of(&c, "[data-testid=new-summary]").await;
+    assert!(summary.contains("Parcel never arrived"), "{summary}");
+    c.find(Locator::Css("#main-button[data-testid=new-send]")).await.unwrap().click().await.unwrap();
+    wait_view(&c, "ticket").await;
+    let title = text_of(&c, "[data-testid=ticket-title]").await;
+    assert_eq!(title, "Parcel never arrived");
+    save_screenshot(&c, "acme-light-ticket").await;
+    // The ticket is the customer's, through the API too.
+    let token = app.sign_in(&t, customer).await;
+    let (s, page) = app.tenant_get("acme", "/tickets", &token).await;
+    assert_eq!((s, page["total"].as_u64()), (200, Some(1)), "{page}");
+    assert_eq!(page["items"][0]["title"], "Parcel never arrived");
+    assert_eq!(page["items"][0]["description"], "Order 1234 was due on Monday.");
+    // A staff answer; back on the list the ticket waits for the customer.
+    let owner = app.sign_in(&t, t.owner).await;
+    let id = page["items"][0]["id"].as_i64().unwrap();
+    let (s, _) = app.tenant_post("acme", &format!("/tickets/{id}/messages"), &owner, json!({ "text": "We are on it." })).await;
+    assert_eq!(s, 201);
+    // A fresh launch (a new document, not a hash change).
+    c.goto("about:blank").await.unwrap();
+    c.goto(&launch_url(&app, "acme", &t.token, customer, true)).await.unwrap();
+    wait_view(&c, "list").await;
+    let item = c.find(Locator::Css("[data-testid=ticket-item]")).await.unwrap();
+    assert_eq!(item.attr("data-status").await.unwrap().as_deref(), Some("waiting_response"));
+    assert!(item.text().await.unwrap().contains("We are on it."), "the list previews the last message");
+    save_screenshot(&c, "acme-dark-list").await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_page_in_telegrams_light_and_dark_themes_and_in_two_brands() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let acme = app.create_tenant("acme", 1).await;
+    let globex = app.create_tenant("globex", 2).await;
+    let res = app.operator(Method::PATCH, "/api/platform/v1/tenants/globex", Some(json!({ "theme": "sunrise" }))).await;
+    assert_eq!(res.status(), 200);
+    let customer = 828_282;
+    for (t, slug) in [(&acme, "acme"), (&globex, "globex")] {
+        let token = app.sign_in(t, customer).await;
+        for i in 1..=3 {
+            let (s, _) = app.tenant_post(slug, "/tickets", &token, json!({ "title": format!("Question {i}"), "description": "Details" })).await;
+            assert_eq!(s, 201);
+        }
+    }
+    let (_driver, c) = browser().await;
+    let style = "const s = getComputedStyle(document.body); const r = getComputedStyle(document.documentElement); \
+                 return [s.backgroundColor, s.color, r.getPropertyValue('--brand-primary').trim()]";
+    let mut seen = Vec::new();
+    for (t, slug) in [(&acme, "acme"), (&globex, "globex")] {
+        for dark in [false, true] {
+            c.goto("about:blank").await.unwrap();
+            c.goto(&launch_url(&app, slug, &t.token, customer, dark)).await.unwrap();
+            wait_view(&c, "list").await;
+            let items = c.find_all(Locator::Css("[data-testid=ticket-item]")).await.unwrap();
+            assert_eq!(items.len(), 3, "{slug}");
+            let colours = c.execute(style, vec![]).await.unwrap();
+            save_screenshot(&c, &format!("{slug}-{}-list", if dark { "dark" } else { "light" })).await;
+            seen.push((slug, dark, colours));
+        }
+    }
+    let bg = |i: usize| seen[i].2[0].as_str().unwrap().to_owned();
+    let brand = |i: usize| seen[i].2[2].as_str().unwrap().to_owned();
+    // Telegram's colours decide light and dark: the list sits on its
+    // secondary background, #efeff3 in light and #232e3c in dark.
+    assert_eq!(bg(0), "rgb(239, 239, 243)", "{seen:?}");
+    assert_eq!(bg(1), "rgb(35, 46, 60)", "{seen:?}");
+    assert_eq!((bg(2), bg(3)), (bg(0), bg(1)), "the brand is an accent, not a repaint: {seen:?}");
+    // The brand is the tenant's, in both themes.
+    assert_eq!((brand(0).as_str(), brand(1).as_str()), ("#2481cc", "#2481cc"), "{seen:?}");
+    assert_eq!((brand(2).as_str(), brand(3).as_str()), ("#e8590c", "#e8590c"), "{seen:?}");
+    c.close().await.unwrap();
+}
