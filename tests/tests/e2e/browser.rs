@@ -44,7 +44,11 @@ struct Driver {
 }
 
 impl Drop for Driver {
+    /// Kills chromedriver's whole process group, the browser it started
+    /// included, so that a failed test leaves no Chromium behind.
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -52,8 +56,10 @@ impl Drop for Driver {
 
 async fn browser() -> (Driver, Client) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    use std::os::unix::process::CommandExt as _;
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
