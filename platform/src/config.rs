@@ -60,6 +60,9 @@ pub struct Settings {
     pub generated: Vec<&'static str>,
     /// How long finished rows are kept (`TIKETHET_RETAIN_*_DAYS`).
     pub retention: tikethet_runtime::Retention,
+    /// Request limits of the tenant API: on by default, `TIKETHET_RATE_LIMITS=off`
+    /// turns them off (benchmarks, a proxy that limits in front of us).
+    pub throttle: Option<tikethet_runtime::throttle::Policy>,
 }
 
 impl fmt::Debug for Settings {
@@ -83,6 +86,7 @@ impl fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("generated", &self.generated)
             .field("retention", &self.retention)
+            .field("throttle", &self.throttle)
             .finish()
     }
 }
@@ -109,6 +113,7 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_RETAIN_OUTBOX_DAYS",
     "TIKETHET_RETAIN_SESSIONS_DAYS",
     "TIKETHET_RETAIN_PLUGIN_FAILURES_DAYS",
+    "TIKETHET_RATE_LIMITS",
 ];
 
 /// Where raw values come from.
@@ -180,6 +185,14 @@ fn retention(src: &Sources) -> anyhow::Result<tikethet_runtime::Retention> {
         sessions: days("TIKETHET_RETAIN_SESSIONS_DAYS", d.sessions)?,
         plugin_failures: days("TIKETHET_RETAIN_PLUGIN_FAILURES_DAYS", d.plugin_failures)?,
     })
+}
+
+fn rate_limits(src: &Sources) -> anyhow::Result<Option<tikethet_runtime::throttle::Policy>> {
+    match src.get("TIKETHET_RATE_LIMITS").as_deref() {
+        None | Some("on") => Ok(Some(tikethet_runtime::throttle::Policy::default())),
+        Some("off") => Ok(None),
+        Some(v) => bail!("TIKETHET_RATE_LIMITS must be on or off (got {v:?})"),
+    }
 }
 
 fn parse_url(key: &str, v: &str) -> anyhow::Result<url::Url> {
@@ -310,6 +323,7 @@ impl Settings {
             data_dir,
             generated,
             retention: retention(src)?,
+            throttle: rate_limits(src)?,
         };
         settings.check_production()?;
         Ok(settings)

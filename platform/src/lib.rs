@@ -48,6 +48,10 @@ impl AppState {
             Some(u) => Limiter::redis(u, &settings.redis_prefix).await?,
             None => Limiter::local(),
         };
+        let live = match (&settings.redis_url, limiter.redis_connection()) {
+            (Some(url), Some((conn, prefix))) => tikethet_runtime::live::Hub::redis(url, conn, &prefix)?,
+            _ => tikethet_runtime::live::Hub::local(),
+        };
         let plugins = tikethet_plugins::PluginHost::new(Some(settings.data_dir.join("plugin-cache")))?;
         let runtime = Runtime::new(RuntimeConfig {
             storage: storage.clone(),
@@ -56,6 +60,8 @@ impl AppState {
             limiter,
             plugins,
             retention: settings.retention,
+            throttle: settings.throttle,
+            live,
         });
         let control = Arc::new(ControlPlane::new(
             storage.clone(),

@@ -31,6 +31,8 @@ pub struct TenantContext {
     pub tenant: Arc<Tenant>,
     pub user: users::Model,
     pub viewer: Viewer,
+    /// When the access token this context was made from expires (Unix s).
+    pub expires_at: i64,
 }
 
 impl Runtime {
@@ -100,6 +102,7 @@ impl Runtime {
         let tenant = self.serving(slug)?;
         let wa = auth::verify_init_data(init_data, &tenant.info.bot_token, Utc::now())
             .map_err(|e: InitDataError| RuntimeError::Unauthenticated(e.to_string()))?;
+        self.throttle_sign_in(&tenant.info.id, wa.id).await?;
         let txn = tenant.db.begin().await?;
         let profile = TelegramProfile {
             telegram_id: wa.id,
@@ -121,6 +124,7 @@ impl Runtime {
     /// opened in an ordinary browser.
     pub async fn sign_in_for_development(&self, slug: &str, profile: TelegramProfile) -> Result<Session> {
         let tenant = self.serving(slug)?;
+        self.throttle_sign_in(&tenant.info.id, profile.telegram_id).await?;
         let txn = tenant.db.begin().await?;
         let user = crate::tickets::upsert_user(&txn, &profile, tenant.info.owner_telegram_id).await?;
         txn.commit().await?;
@@ -216,11 +220,26 @@ impl Runtime {
             return Err(RuntimeError::Forbidden("this account is blocked".into()));
         }
         let viewer = Viewer::from_user(&user)?;
-        Ok(TenantContext { runtime: self.clone(), tenant, user, viewer })
+        Ok(TenantContext { runtime: self.clone(), tenant, user, viewer, expires_at: verified.exp })
     }
 }
 
 impl TenantContext {
+    /// Joins the desk's live events as this user (see [`crate::live`]).
+    pub fn join_live(&self) -> std::result::Result<crate::live::Subscription, crate::live::TooManySockets> {
+        self.runtime.live.join(&self.tenant.info.id, &self.viewer)
+    }
+
+    /// Tells the others who can see a ticket that this user is typing in it.
+    pub async fn typing(&self, id: TicketId) -> Result<()> {
+        let txn = self.tenant.db.begin().await?;
+        let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
+        txn.commit().await?;
+        let event = crate::live::Event::Typing { audience: (&t).into(), user_id: self.viewer.user_id.0, role: self.viewer.role.as_str().to_owned() };
+        self.runtime.live.publish(&self.tenant.info.id, event).await;
+        Ok(())
+    }
+
     pub async fn create_ticket(&self, title: &TicketTitle, description: &TicketDescription, priority: Priority) -> Result<tickets::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::create_ticket(&txn, self.viewer.user_id, title, description, priority).await?;
@@ -228,9 +247,10 @@ impl TenantContext {
         // Routing plugins run after the ticket is stored, off the
         // transaction; a crash in between leaves the ticket unrouted, never
         // routed twice.
-        for chat in self.runtime.route_ticket(&self.tenant, None, t.id, Vec::new()).await? {
-            self.runtime.deliver(&self.tenant.info.id, chat);
-        }
+        let mut effects = crate::conversation::Effects::default();
+        effects.events.push(crate::live::Event::TicketCreated { ticket: t.clone() });
+        let effects = self.runtime.route_ticket(&self.tenant, None, t.id, effects).await?;
+        self.runtime.after_commit(&self.tenant.info.id, effects).await;
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::tickets_by_id(&txn, t.id).await?.ok_or(RuntimeError::NotFound("ticket"))?;
         txn.commit().await?;
@@ -419,9 +439,17 @@ impl TenantContext {
         })
         .await?;
         txn.commit().await?;
+        let mut effects = crate::conversation::Effects::default();
         if let Some(o) = added.outbox {
-            self.runtime.deliver(&self.tenant.info.id, o.chat_id);
+            effects.push(o.chat_id);
         }
+        effects.events.push(crate::live::Event::MessageCreated { audience: (&added.ticket).into(), message: added.message.clone() });
+        // A note changes nothing a customer may see; its ticket event would
+        // tell them a note was written.
+        if !internal {
+            effects.events.push(crate::live::Event::TicketUpdated { ticket: added.ticket });
+        }
+        self.runtime.after_commit(&self.tenant.info.id, effects).await;
         Ok(added.message)
     }
 }

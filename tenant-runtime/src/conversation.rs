@@ -32,6 +32,7 @@ use crate::domain::{Invalid, Priority, TenantId, TicketDescription, TicketId, Ti
 use crate::entities::{inbox, users};
 use crate::error::RuntimeError;
 use crate::hooks::{actions_of, routings_of};
+use crate::live;
 use crate::queue::Step;
 use crate::tenant::{Tenant, TenantStatus};
 use crate::tickets::{self, TelegramProfile};
@@ -49,7 +50,29 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_else(|| "a non-string panic".into())
 }
 
+/// What an update's processing leaves to do once it has committed: the
+/// chats that got messages to send, and the live events it raised.
+#[derive(Default)]
+pub(crate) struct Effects {
+    pub chats: Vec<i64>,
+    pub events: Vec<live::Event>,
+}
+
+impl Effects {
+    pub fn push(&mut self, chat: i64) {
+        self.chats.push(chat);
+    }
+}
+
 impl Runtime {
+    /// Sends what was queued and raises the events, after the commit.
+    pub(crate) async fn after_commit(&self, tenant: &TenantId, effects: Effects) {
+        for chat in effects.chats {
+            self.deliver(tenant, chat);
+        }
+        self.live.publish_all(tenant, effects.events).await;
+    }
+
     /// One unit of a chat's lane: its oldest pending update, if due.
     pub(crate) async fn process_next(&self, tenant: TenantId, chat: Option<i64>) -> Step {
         let Some(tenant) = self.tenants.get(&tenant) else { return Step::Park };
@@ -67,11 +90,9 @@ impl Runtime {
         let (id, attempts) = (row.id, row.attempts);
         let outcome = AssertUnwindSafe(self.process_row(&tenant, row)).catch_unwind().await;
         let recorded = match outcome {
-            Ok(Ok(kicks)) => {
+            Ok(Ok(effects)) => {
                 self.metrics.updates_processed.fetch_add(1, Ordering::Relaxed);
-                for chat in kicks {
-                    self.deliver(&tenant.info.id, chat);
-                }
+                self.after_commit(&tenant.info.id, effects).await;
                 return Step::More;
             }
             Ok(Err(e @ RuntimeError::Internal(_))) => {
@@ -111,7 +132,7 @@ impl Runtime {
     }
 
     /// Handles one pending update; returns the chats that got messages.
-    async fn process_row(&self, tenant: &Arc<Tenant>, row: inbox::Model) -> Result<Vec<i64>, RuntimeError> {
+    async fn process_row(&self, tenant: &Arc<Tenant>, row: inbox::Model) -> Result<Effects, RuntimeError> {
         if cfg!(debug_assertions) && row.payload.contains("tikethet-test-panic") {
             // Lets the end-to-end tests prove that a panicking handler is
             // caught; never compiled into release builds.
@@ -127,7 +148,7 @@ impl Runtime {
                 if finish(&txn, row.id, inbox::IGNORED).await? {
                     txn.commit().await?;
                 }
-                Ok(vec![])
+                Ok(Effects::default())
             }
         }
     }
@@ -136,8 +157,8 @@ impl Runtime {
         self.renderer.bot_text(which, tenant.info.theme, &tenant.info.name, ctx).map_err(|e| RuntimeError::Internal(e.into()))
     }
 
-    async fn on_message(&self, tenant: &Arc<Tenant>, row: &inbox::Model, msg: &Message) -> Result<Vec<i64>, RuntimeError> {
-        let mut kicks = Vec::new();
+    async fn on_message(&self, tenant: &Arc<Tenant>, row: &inbox::Model, msg: &Message) -> Result<Effects, RuntimeError> {
+        let mut kicks = Effects::default();
         let chat = msg.chat.id.0;
         let txn = tenant.db.begin().await?;
         // A support desk talks to customers one to one; groups are ignored.
@@ -203,7 +224,7 @@ impl Runtime {
 
         let txn = tenant.db.begin().await?;
         if !still_pending(&txn, row.id).await? {
-            return Ok(vec![]);
+            return Ok(Effects::default());
         }
         self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
         let (actions, stopped) = actions_of(&runs);
@@ -231,7 +252,7 @@ impl Runtime {
         text: &str,
         actions: &[Action],
         stopped: bool,
-        kicks: &mut Vec<i64>,
+        kicks: &mut Effects,
     ) -> Result<Option<i64>, RuntimeError> {
         queue_replies(txn, chat, actions, kicks).await?;
         let viewer = tickets::Viewer::from_user(user)?;
@@ -242,7 +263,9 @@ impl Runtime {
             (false, Some(t)) => {
                 let text = crate::domain::MessageText::parse(text)?;
                 // A customer writing in their own ticket: nothing to deliver.
-                tickets::add_message(txn, &viewer, t.clone(), &text, false, |_| Ok(String::new())).await?;
+                let added = tickets::add_message(txn, &viewer, t.clone(), &text, false, |_| Ok(String::new())).await?;
+                kicks.events.push(live::Event::MessageCreated { audience: (&added.ticket).into(), message: added.message });
+                kicks.events.push(live::Event::TicketUpdated { ticket: added.ticket });
                 (Some(t), false)
             }
             (false, None) => {
@@ -257,6 +280,7 @@ impl Runtime {
                 self.metrics.tickets_opened.fetch_add(1, Ordering::Relaxed);
                 let reply = self.text(tenant, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;
                 kicks.push(tickets::enqueue(txn, chat, reply, None).await?.chat_id);
+                kicks.events.push(live::Event::TicketCreated { ticket: ticket.clone() });
                 (Some(ticket), true)
             }
         };
@@ -264,13 +288,18 @@ impl Runtime {
         for a in actions {
             apply_action(txn, TicketId(ticket.id), a).await?;
         }
+        if !actions.is_empty() {
+            if let Some(t) = tickets::tickets_by_id(txn, ticket.id).await? {
+                kicks.events.push(live::Event::TicketUpdated { ticket: t });
+            }
+        }
         Ok(created.then_some(ticket.id))
     }
 
     /// Runs the `on-ticket-created` plugins for a ticket and applies their
     /// routing in the tenant's plugin order (later plugins win). With an
     /// inbox row, its "done" mark commits with the routing.
-    pub(crate) async fn route_ticket(&self, tenant: &Tenant, inbox_id: Option<i64>, ticket_id: i64, mut kicks: Vec<i64>) -> Result<Vec<i64>, RuntimeError> {
+    pub(crate) async fn route_ticket(&self, tenant: &Tenant, inbox_id: Option<i64>, ticket_id: i64, mut kicks: Effects) -> Result<Effects, RuntimeError> {
         let txn = tenant.db.begin().await?;
         let ticket = tickets::tickets_by_id(&txn, ticket_id).await?;
         let customer = match &ticket {
@@ -296,7 +325,7 @@ impl Runtime {
         let txn = tenant.db.begin().await?;
         if let Some(row) = inbox_id {
             if !still_pending(&txn, row).await? {
-                return Ok(vec![]);
+                return Ok(Effects::default());
             }
         }
         self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
@@ -316,6 +345,11 @@ impl Runtime {
                     tickets::add_tag(&txn, id, t).await?;
                 }
             }
+            if !routings_of(&runs).is_empty() {
+                if let Some(t) = tickets::tickets_by_id(&txn, ticket_id).await? {
+                    kicks.events.push(live::Event::TicketUpdated { ticket: t });
+                }
+            }
         }
         match inbox_id {
             Some(row) => commit_finished(txn, row, inbox::DONE, kicks).await,
@@ -330,8 +364,8 @@ impl Runtime {
     /// is answered (Telegram shows a spinner until it is) and handed to the
     /// plugins that take buttons (contract 1.1.0 and later); their replies
     /// go to the chat and their ticket actions to the customer's open ticket.
-    async fn on_button_press(&self, tenant: &Arc<Tenant>, row: &inbox::Model, q: &CallbackQuery) -> Result<Vec<i64>, RuntimeError> {
-        let mut kicks = Vec::new();
+    async fn on_button_press(&self, tenant: &Arc<Tenant>, row: &inbox::Model, q: &CallbackQuery) -> Result<Effects, RuntimeError> {
+        let mut kicks = Effects::default();
         let chat = q.from.id.0 as i64;
         let txn = tenant.db.begin().await?;
         if q.from.is_bot || tenant.info.status == TenantStatus::Suspended {
@@ -355,7 +389,7 @@ impl Runtime {
         let runs = if plugins.is_empty() { Vec::new() } else { self.run_plugins(tenant, plugins, HookEvent::OnButton(event)).await };
         let txn = tenant.db.begin().await?;
         if !still_pending(&txn, row.id).await? {
-            return Ok(vec![]);
+            return Ok(Effects::default());
         }
         self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
         let (actions, _) = actions_of(&runs);
@@ -363,6 +397,11 @@ impl Runtime {
         if let Some(t) = &active {
             for a in &actions {
                 apply_action(&txn, TicketId(t.id), a).await?;
+            }
+            if actions.iter().any(|a| !matches!(a, Action::Reply { .. })) {
+                if let Some(t) = tickets::tickets_by_id(&txn, t.id).await? {
+                    kicks.events.push(live::Event::TicketUpdated { ticket: t });
+                }
             }
         }
         let out = commit_finished(txn, row.id, inbox::DONE, kicks).await;
@@ -414,7 +453,7 @@ fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
 }
 
 /// Queues the plugins' replies (with their buttons) for the chat.
-async fn queue_replies(txn: &DatabaseTransaction, chat: i64, actions: &[Action], kicks: &mut Vec<i64>) -> Result<(), RuntimeError> {
+async fn queue_replies(txn: &DatabaseTransaction, chat: i64, actions: &[Action], kicks: &mut Effects) -> Result<(), RuntimeError> {
     for a in actions {
         if let Action::Reply { text, buttons } = a {
             let buttons: Vec<(String, String)> = buttons.iter().map(|b| (b.text.clone(), b.data.clone())).collect();
@@ -501,9 +540,9 @@ async fn finish(txn: &DatabaseTransaction, id: i64, status: &str) -> Result<bool
     Ok(n == 1)
 }
 
-async fn commit_finished(txn: DatabaseTransaction, id: i64, status: &str, kicks: Vec<i64>) -> Result<Vec<i64>, RuntimeError> {
+async fn commit_finished(txn: DatabaseTransaction, id: i64, status: &str, kicks: Effects) -> Result<Effects, RuntimeError> {
     if !finish(&txn, id, status).await? {
-        return Ok(vec![]);
+        return Ok(Effects::default());
     }
     txn.commit().await?;
     Ok(kicks)

@@ -20,6 +20,9 @@ pub enum RuntimeError {
     /// 409: the request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 429: too many requests of this kind from this client or user.
+    #[error("too many requests; try again in {} s", crate::throttle::retry_secs(*retry_after))]
+    RateLimited { retry_after: std::time::Duration },
     /// 423: the tenant is suspended.
     #[error("this desk is suspended")]
     Suspended,

@@ -135,7 +135,7 @@ impl Runtime {
     /// counters, each failure with its input (switching a plugin off after
     /// too many in a row), and the day's usage. `kicks` collects chats that
     /// got a message.
-    pub(crate) async fn record_runs(&self, tenant: &Tenant, txn: &DatabaseTransaction, runs: &[Run], kicks: &mut Vec<i64>) -> Result<()> {
+    pub(crate) async fn record_runs(&self, tenant: &Tenant, txn: &DatabaseTransaction, runs: &[Run], kicks: &mut crate::conversation::Effects) -> Result<()> {
         for r in runs {
             match &r.result {
                 Ok(out) => record_success(txn, &r.plugin, &out.kv).await?,
@@ -154,7 +154,7 @@ impl Runtime {
         hook: &str,
         f: &Failure,
         input: String,
-        kicks: &mut Vec<i64>,
+        kicks: &mut crate::conversation::Effects,
     ) -> Result<()> {
         self.metrics.plugin_failures.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(tenant = %tenant.info.id, plugin = %p.name, hook, kind = f.kind.as_str(), error = %f.message, "plugin failed");

@@ -20,10 +20,12 @@ mod hooks;
 pub mod maintenance;
 pub mod intake;
 pub mod limiter;
+pub mod live;
 pub mod queue;
 mod sender;
 mod telegram;
 pub mod tenant;
+pub mod throttle;
 pub mod tickets;
 
 use std::ops::Deref;
@@ -93,6 +95,10 @@ pub struct RuntimeConfig {
     pub limiter: Limiter,
     pub plugins: tikethet_plugins::PluginHost,
     pub retention: Retention,
+    /// Request limits of the tenant API; `None` turns them off.
+    pub throttle: Option<throttle::Policy>,
+    /// Live events: this process's, or every node's through Redis.
+    pub live: live::Hub,
 }
 
 /// How long finished rows are kept before the retention job prunes them.
@@ -134,9 +140,13 @@ pub struct Inner {
     pub denylist: auth::Denylist,
     pub metrics: Metrics,
     pub plugins: tikethet_plugins::PluginHost,
+    pub live: live::Hub,
     pub(crate) telegram_api_url: url::Url,
     pub(crate) http: reqwest::Client,
     limiter: Limiter,
+    /// Counts of request limits when Redis fails (see [`throttle`]).
+    local_throttle: Limiter,
+    throttle_policy: Option<throttle::Policy>,
     retention: Retention,
     /// A lane per chat with updates to process (`None`: updates with no chat).
     worker: Lanes<TenantId, Option<i64>>,
@@ -212,6 +222,9 @@ impl Runtime {
                 telegram_api_url: cfg.telegram_api_url,
                 http: teloxide::net::default_reqwest_settings().build().expect("the default HTTP client builds"),
                 limiter: cfg.limiter,
+                local_throttle: Limiter::local(),
+                live: cfg.live,
+                throttle_policy: cfg.throttle,
                 retention: cfg.retention,
                 worker,
                 sender,

@@ -12,16 +12,25 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-/// A rate: `per_second` on average, with up to `burst` at once.
+/// A rate: `count` per `period` on average, with up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
-    pub per_second: u32,
+    pub count: u32,
+    pub period: Duration,
     pub burst: u32,
 }
 
 impl Rate {
+    pub const fn per_second(count: u32, burst: u32) -> Rate {
+        Rate { count, period: Duration::from_secs(1), burst }
+    }
+
+    pub const fn per_minute(count: u32, burst: u32) -> Rate {
+        Rate { count, period: Duration::from_secs(60), burst }
+    }
+
     fn interval(self) -> Duration {
-        Duration::from_secs_f64(1.0 / f64::from(self.per_second.max(1)))
+        self.period / self.count.max(1)
     }
 
     fn tolerance(self) -> Duration {
@@ -149,7 +158,7 @@ mod tests {
     #[tokio::test]
     async fn local_gcra_allows_the_burst_then_spaces() {
         let l = Limiter::local();
-        let rate = Rate { per_second: 10, burst: 3 };
+        let rate = Rate::per_second(10, 3);
         for _ in 0..3 {
             assert_eq!(l.try_acquire("k", rate).await.unwrap(), None);
         }
@@ -161,7 +170,7 @@ mod tests {
     #[tokio::test]
     async fn reservations_spread_waiters_over_the_rate() {
         let l = Limiter::local();
-        let rate = Rate { per_second: 10, burst: 1 };
+        let rate = Rate::per_second(10, 1);
         let waits: Vec<Duration> = futures::future::join_all((0..5).map(|_| l.reserve("bot", rate))).await.into_iter().map(Result::unwrap).collect();
         let mut sorted = waits.clone();
         sorted.sort();

@@ -28,9 +28,9 @@ use crate::tenant::Tenant;
 /// a burst of 30 on top of the steady rate would send up to 59 in one. 28 a
 /// second leaves 70 ms of room for a send that leaves late beside one that
 /// leaves on time, so no window ever holds more than 30.
-pub const PER_BOT: Rate = Rate { per_second: 28, burst: 1 };
+pub const PER_BOT: Rate = Rate::per_second(28, 1);
 // Telegram tolerates a short burst in one chat; the average stays at one a second.
-pub const PER_CHAT: Rate = Rate { per_second: 1, burst: 3 };
+pub const PER_CHAT: Rate = Rate::per_second(1, 3);
 /// Sends one bot may start in any one-second window from this process,
 /// whatever the reservations said: a lane woken late by a busy machine
 /// would otherwise start its send beside punctual ones. 28, not Telegram's

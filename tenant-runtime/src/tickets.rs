@@ -200,6 +200,8 @@ pub async fn list_messages(txn: &DatabaseTransaction, viewer: &Viewer, ticket: &
 /// What a new message asks the caller to deliver after commit.
 pub struct Added {
     pub message: messages::Model,
+    /// The ticket as the message left it (status, times).
+    pub ticket: tickets::Model,
     pub outbox: Option<outbox::Model>,
 }
 
@@ -256,7 +258,7 @@ pub async fn add_message(
         }
         am.status = Set(next.as_str().to_owned());
     }
-    am.update(txn).await?;
+    let ticket = am.update(txn).await?;
 
     let mut queued = None;
     if staff && !internal && viewer.user_id.0 != customer_id {
@@ -264,7 +266,7 @@ pub async fn add_message(
         let body = delivery(ticket_number)?;
         queued = Some(enqueue(txn, customer.telegram_id, body, Some(message.id)).await?);
     }
-    Ok(Added { message, outbox: queued })
+    Ok(Added { message, ticket, outbox: queued })
 }
 
 /// Telegram's limit on a message's text

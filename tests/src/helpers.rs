@@ -88,6 +88,19 @@ pub struct Options {
     /// `TIKETHET_ENV=production`, with the secrets and the https public URL
     /// production insists on.
     pub production: bool,
+    pub limits: Limits,
+}
+
+/// The tenant API's request limits in a test.
+#[derive(Default, Clone, Copy)]
+pub enum Limits {
+    /// A deployment's defaults.
+    #[default]
+    Default,
+    /// `TIKETHET_RATE_LIMITS=off`.
+    Off,
+    /// Limits small enough to reach in a test.
+    Custom(tikethet_runtime::throttle::Policy),
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -112,7 +125,13 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         m.insert("TIKETHET_MASTER_KEY".into(), "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".into());
         m.insert("TIKETHET_JWT_SECRET".into(), format!("test-jwt-secret-{}-0123456789abcdef", random_suffix()));
     }
-    let settings = Settings::load(&Sources::from_map(m)).expect("test settings load");
+    if matches!(opts.limits, Limits::Off) {
+        m.insert("TIKETHET_RATE_LIMITS".into(), "off".into());
+    }
+    let mut settings = Settings::load(&Sources::from_map(m)).expect("test settings load");
+    if let Limits::Custom(policy) = opts.limits {
+        settings.throttle = Some(policy);
+    }
     let app = match Application::build(settings).await {
         Ok(a) => a,
         Err(e) => panic!(

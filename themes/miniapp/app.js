@@ -814,7 +814,9 @@ function onLive(m) {
     const { text, author_role, created_at } = m.message;
     if (tk) listUpsert({ ...tk, last_message: { text, author_role, created_at }, updated_at: created_at });
     else L.stale = true;
-  } else if (m.type === 'ticket.updated' && m.ticket) {
+  } else if (m.type === 'message.updated' && T.id && String(m.ticket_id) === T.id) {
+    loadTicket(true);
+  } else if ((m.type === 'ticket.updated' || m.type === 'ticket.created') && m.ticket) {
     if (T.id && String(m.ticket.id) === T.id) renderTicket(m.ticket);
     listUpsert(m.ticket, true);
   } else if (m.type === 'typing' && T.id && String(m.ticket_id) === T.id && m.role !== 'user') {

@@ -59,6 +59,10 @@ pub enum ApiError {
     /// The body's `Content-Type` is missing or not one this route reads.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
+    /// Too many sign-ins or writes from this client or user; wait
+    /// `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
     /// Our fault; the cause is in the server log.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -95,6 +99,9 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::NotFound(_) => ApiError::NotFound(body("not_found", e.to_string())),
             RuntimeError::Conflict(_) => ApiError::Conflict(body("conflict", e.to_string())),
             RuntimeError::Suspended => ApiError::Locked(body("tenant_suspended", e.to_string())),
+            RuntimeError::RateLimited { retry_after } => {
+                ApiError::TooManyRequests(body("rate_limited", e.to_string()), tikethet_runtime::throttle::retry_secs(*retry_after))
+            }
             RuntimeError::Internal(inner) => ApiError::internal(inner),
         }
     }

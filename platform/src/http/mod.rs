@@ -3,6 +3,8 @@
 
 pub mod desk;
 pub mod error;
+pub mod limits;
+pub mod live;
 pub mod operator;
 pub mod pages;
 pub mod tenant;
@@ -143,18 +145,20 @@ pub fn app(state: AppState) -> impl Endpoint {
     .description("White-label helpdesk platform for Telegram. Errors are `{\"error\": {\"code\", \"message\"}}`.")
     .server(server_url);
     let spec = api.spec();
+    let throttled = state.clone();
     let docs = api.swagger_ui();
     Route::new()
         .at("/tg/:route", webhook.data(state.clone()))
         .at("/t/:slug/app", poem::get(pages::mini_app_redirect))
         .at("/t/:slug/app/", poem::get(pages::mini_app).data(state.clone()))
         .at("/t/:slug/app/assets/:file", poem::get(pages::asset))
+        .at("/t/:slug/ws", poem::get(live::socket).data(state.clone()))
         .at(
             "/api/openapi.json",
             make_sync(move |_| Response::builder().content_type("application/json").body(spec.clone())),
         )
         .nest("/api/docs", docs)
-        .nest("/", api.around(limit_body))
+        .nest("/", api.around(limit_body).around(move |ep, req| limits::throttle(throttled.clone(), ep, req)))
         .catch_all_error(error::render_poem_error)
         .with(CatchPanic::new().with_handler(error::panic_response))
         .with(Tracing)

@@ -29,6 +29,7 @@ impl TenantContext {
         let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
         let changed = changes::change_ticket(&txn, &self.viewer, t, ch).await?;
         txn.commit().await?;
+        self.runtime.live.publish(&self.tenant.info.id, crate::live::Event::TicketUpdated { ticket: changed.ticket.clone() }).await;
         Ok(changed)
     }
 
@@ -37,6 +38,7 @@ impl TenantContext {
         let t = crate::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
         let m = changes::edit_message(&txn, &self.viewer, &t, message, text).await?;
         txn.commit().await?;
+        self.runtime.live.publish(&self.tenant.info.id, crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() }).await;
         Ok(m)
     }
 
@@ -45,6 +47,7 @@ impl TenantContext {
         let t = crate::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
         let m = changes::delete_message(&txn, &self.viewer, &t, message).await?;
         txn.commit().await?;
+        self.runtime.live.publish(&self.tenant.info.id, crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() }).await;
         Ok(m)
     }
 

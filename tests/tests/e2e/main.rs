@@ -20,6 +20,8 @@ mod buttons;
 mod desk;
 mod fuzz;
 mod hardening;
+mod limits;
+mod live;
 mod miniapp;
 mod plugins;
 mod process;

@@ -538,7 +538,7 @@ async fn postgres_with_redis_rate_limits_across_the_shared_server() {
     // server's sends must then wait for slots the other node left, one a
     // second; an in-process limiter would send all three at once.
     let other_node = Limiter::redis(&tikethet_tests::helpers::redis_url(), &prefix).await.expect("Redis runs");
-    let per_chat = Rate { per_second: 1, burst: 3 }; // the sender's PER_CHAT
+    let per_chat = Rate::per_second(1, 3); // the sender's PER_CHAT
     let chat_key = format!("chat:{bot_id}:{chat}");
     for _ in 0..3 {
         assert_eq!(other_node.try_acquire(&chat_key, per_chat).await.unwrap(), None);
@@ -574,7 +574,7 @@ async fn redis_limiter_is_shared_and_fails_fast_when_redis_is_missing() {
     let url = tikethet_tests::helpers::redis_url();
     let a = Limiter::redis(&url, &prefix).await.unwrap_or_else(|e| panic!("Redis must run at {url}: {e:#}"));
     let b = Limiter::redis(&url, &prefix).await.unwrap();
-    let rate = Rate { per_second: 2, burst: 2 };
+    let rate = Rate::per_second(2, 2);
     assert_eq!(a.try_acquire("k", rate).await.unwrap(), None);
     assert_eq!(b.try_acquire("k", rate).await.unwrap(), None);
     assert!(a.try_acquire("k", rate).await.unwrap().is_some(), "the second node's slot counts for the first");
