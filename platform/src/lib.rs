@@ -56,6 +56,7 @@ impl AppState {
         let runtime = Runtime::new(RuntimeConfig {
             storage: storage.clone(),
             telegram_api_url: settings.telegram_api_url.clone(),
+            public_url: settings.public_url.clone(),
             jwt_secret: settings.jwt_secret.expose().clone(),
             limiter,
             plugins,

@@ -266,7 +266,8 @@ impl TenantContext {
         Ok(tags)
     }
 
-    pub(crate) fn require(&self, role: Role) -> Result<()> {
+    /// Refuses (403) a caller below `role`.
+    pub fn require(&self, role: Role) -> Result<()> {
         if self.viewer.role < role {
             return Err(RuntimeError::Forbidden(format!("needs the {role} role")));
         }
@@ -427,15 +428,9 @@ impl TenantContext {
         let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
         let rt = &self.runtime;
         let tenant = &self.tenant;
-        let added = crate::tickets::add_message(&txn, &self.viewer, t, text, internal, |number| {
-            rt.renderer
-                .bot_text(
-                    BotText::StaffReply,
-                    tenant.info.theme,
-                    &tenant.info.name,
-                    serde_json::json!({ "number": number, "text": text.as_str() }),
-                )
-                .map_err(|e| RuntimeError::Internal(e.into()))
+        let added = crate::tickets::add_message(&txn, &self.viewer, t, text, internal, |number, lang| {
+            let body = rt.text(tenant, lang, BotText::StaffReply, serde_json::json!({ "number": number, "text": text.as_str() }))?;
+            Ok((body, rt.ticket_buttons(tenant, lang, number)?))
         })
         .await?;
         txn.commit().await?;

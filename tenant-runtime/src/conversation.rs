@@ -31,6 +31,7 @@ use crate::Runtime;
 use crate::domain::{Invalid, Priority, TenantId, TicketDescription, TicketId, TicketTitle, UserId};
 use crate::entities::{inbox, users};
 use crate::error::RuntimeError;
+use crate::bot::{self, Command, SupportStep};
 use crate::hooks::{actions_of, routings_of};
 use crate::live;
 use crate::queue::Step;
@@ -153,10 +154,6 @@ impl Runtime {
         }
     }
 
-    fn text(&self, tenant: &Tenant, which: BotText, ctx: impl serde::Serialize) -> Result<String, RuntimeError> {
-        self.renderer.bot_text(which, tenant.info.theme, &tenant.info.name, ctx).map_err(|e| RuntimeError::Internal(e.into()))
-    }
-
     async fn on_message(&self, tenant: &Arc<Tenant>, row: &inbox::Model, msg: &Message) -> Result<Effects, RuntimeError> {
         let mut kicks = Effects::default();
         let chat = msg.chat.id.0;
@@ -167,7 +164,7 @@ impl Runtime {
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         };
         if tenant.info.status == TenantStatus::Suspended {
-            let notice = self.text(tenant, BotText::Suspended, ())?;
+            let notice = self.text(tenant, from.language_code.as_deref(), BotText::Suspended, ())?;
             kicks.push(tickets::enqueue(&txn, chat, notice, None).await?.chat_id);
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
@@ -176,7 +173,7 @@ impl Runtime {
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
         let Some(text) = msg.text().or(msg.caption()) else {
-            let t = self.text(tenant, BotText::Unsupported, ())?;
+            let t = self.text(tenant, user.language_code.as_deref(), BotText::Unsupported, ())?;
             kicks.push(tickets::enqueue(&txn, chat, t, None).await?.chat_id);
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         };
@@ -185,16 +182,12 @@ impl Runtime {
         let cleaned = text.replace('\0', "");
         let text = cleaned.as_str();
         if text.trim().is_empty() {
-            let t = self.text(tenant, BotText::Unsupported, ())?;
+            let t = self.text(tenant, user.language_code.as_deref(), BotText::Unsupported, ())?;
             kicks.push(tickets::enqueue(&txn, chat, t, None).await?.chat_id);
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
-        if let Some(command) = command_of(text, &tenant.info.bot_username) {
-            let reply = match command {
-                "start" => self.text(tenant, BotText::Welcome, serde_json::json!({ "first_name": user.first_name }))?,
-                _ => self.text(tenant, BotText::Help, ())?,
-            };
-            kicks.push(tickets::enqueue(&txn, chat, reply, None).await?.chat_id);
+        if let Some(command) = Command::of(text, &tenant.info.bot_username) {
+            self.command(tenant, &txn, &user, chat, command, &mut kicks).await?;
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
         if let Some(ticket) = routing_stage(row) {
@@ -256,14 +249,20 @@ impl Runtime {
     ) -> Result<Option<i64>, RuntimeError> {
         queue_replies(txn, chat, actions, kicks).await?;
         let viewer = tickets::Viewer::from_user(user)?;
-        let active = tickets::active_ticket_of(txn, UserId(user.id)).await?;
+        // A `/support` in progress opens a new ticket beside any open one.
+        let step = if stopped { None } else { SupportStep::parse(user.support_pending.as_deref()) };
+        let active = match step {
+            Some(SupportStep::NewTicket(_)) => None,
+            None => tickets::active_ticket_of(txn, UserId(user.id)).await?,
+        };
+        let lang = user.language_code.as_deref();
         let (ticket, created) = match (stopped, active) {
             // A plugin handled it: the message is not added anywhere.
             (true, active) => (active, false),
             (false, Some(t)) => {
                 let text = crate::domain::MessageText::parse(text)?;
                 // A customer writing in their own ticket: nothing to deliver.
-                let added = tickets::add_message(txn, &viewer, t.clone(), &text, false, |_| Ok(String::new())).await?;
+                let added = tickets::add_message(txn, &viewer, t.clone(), &text, false, |_, _| Ok((String::new(), Vec::new()))).await?;
                 kicks.events.push(live::Event::MessageCreated { audience: (&added.ticket).into(), message: added.message });
                 kicks.events.push(live::Event::TicketUpdated { ticket: added.ticket });
                 (Some(t), false)
@@ -277,9 +276,24 @@ impl Runtime {
                     Priority::Normal,
                 )
                 .await?;
+                let ticket = match step {
+                    Some(SupportStep::NewTicket(category)) => {
+                        bot::set_step(txn, user, None).await?;
+                        match category {
+                            Some(c) => {
+                                let mut am: crate::entities::tickets::ActiveModel = ticket.into();
+                                am.category_id = sea_orm::Set(Some(c));
+                                sea_orm::ActiveModelTrait::update(am, txn).await?
+                            }
+                            None => ticket,
+                        }
+                    }
+                    None => ticket,
+                };
                 self.metrics.tickets_opened.fetch_add(1, Ordering::Relaxed);
-                let reply = self.text(tenant, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;
-                kicks.push(tickets::enqueue(txn, chat, reply, None).await?.chat_id);
+                let reply = self.text(tenant, lang, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;
+                let buttons = self.ticket_buttons(tenant, lang, ticket.id)?;
+                kicks.push(tickets::enqueue_with_buttons(txn, chat, reply, None, &buttons).await?.chat_id);
                 kicks.events.push(live::Event::TicketCreated { ticket: ticket.clone() });
                 (Some(ticket), true)
             }
@@ -374,6 +388,15 @@ impl Runtime {
             return out;
         }
         let user = tickets::upsert_user(&txn, &profile_of(&q.from), tenant.info.owner_telegram_id).await?;
+        if let Some(data) = q.data.as_deref().filter(|d| d.starts_with(bot::SUPPORT_PREFIX)) {
+            // The bot's own `/support` buttons; plugins never see them.
+            if !user.blocked {
+                self.support_topic(tenant, &txn, &user, chat, data, &mut kicks).await?;
+            }
+            let out = commit_finished(txn, row.id, inbox::DONE, kicks).await;
+            self.answer_press(tenant, q).await;
+            return out;
+        }
         let plugins = if user.blocked { Vec::new() } else { self.enabled_plugins(&txn).await? };
         let active = tickets::active_ticket_of(&txn, UserId(user.id)).await?;
         txn.commit().await?;
@@ -456,7 +479,7 @@ fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
 async fn queue_replies(txn: &DatabaseTransaction, chat: i64, actions: &[Action], kicks: &mut Effects) -> Result<(), RuntimeError> {
     for a in actions {
         if let Action::Reply { text, buttons } = a {
-            let buttons: Vec<(String, String)> = buttons.iter().map(|b| (b.text.clone(), b.data.clone())).collect();
+            let buttons: Vec<tickets::Button> = buttons.iter().map(|b| tickets::Button::Callback { text: b.text.clone(), data: b.data.clone() }).collect();
             kicks.push(tickets::enqueue_with_buttons(txn, chat, text.clone(), None, &buttons).await?.chat_id);
         }
     }
@@ -476,21 +499,6 @@ async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Re
         Action::Note { text } => tickets::add_note(txn, id, text).await?,
     }
     Ok(())
-}
-
-/// The command of a message (`/start`, `/help@AcmeBot`), lowercased; `None`
-/// for plain text or a command addressed to another bot.
-fn command_of<'a>(text: &'a str, bot_username: &str) -> Option<&'a str> {
-    let word = text.split_whitespace().next()?.strip_prefix('/')?;
-    let (cmd, target) = word.split_once('@').unwrap_or((word, ""));
-    if !target.is_empty() && !target.eq_ignore_ascii_case(bot_username) {
-        return None;
-    }
-    Some(match cmd.to_ascii_lowercase().as_str() {
-        "start" => "start",
-        "help" => "help",
-        _ => "unknown",
-    })
 }
 
 /// The chat's oldest pending update (`None` chat: updates without one).
@@ -578,15 +586,6 @@ async fn mark_failed(tenant: &Tenant, id: i64, attempts: i32, error: &str) -> an
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn commands() {
-        assert_eq!(command_of("/start", "AcmeBot"), Some("start"));
-        assert_eq!(command_of("/HELP@acmebot now", "AcmeBot"), Some("help"));
-        assert_eq!(command_of("/start@OtherBot", "AcmeBot"), None);
-        assert_eq!(command_of("/whatever", "AcmeBot"), Some("unknown"));
-        assert_eq!(command_of("hello /start", "AcmeBot"), None);
-    }
 
     #[test]
     fn backoff_grows_and_is_bounded() {

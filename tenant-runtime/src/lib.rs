@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bot;
 mod conversation;
 pub mod db;
 pub mod desk;
@@ -91,6 +92,9 @@ pub struct RuntimeConfig {
     pub storage: Storage,
     /// Base URL of the Bot API (`TIKETHET_TELEGRAM_API_URL`).
     pub telegram_api_url: url::Url,
+    /// Where the desks are served (`TIKETHET_PUBLIC_URL`): the Mini App
+    /// buttons point there.
+    pub public_url: url::Url,
     pub jwt_secret: Vec<u8>,
     pub limiter: Limiter,
     pub plugins: tikethet_plugins::PluginHost,
@@ -142,6 +146,7 @@ pub struct Inner {
     pub plugins: tikethet_plugins::PluginHost,
     pub live: live::Hub,
     pub(crate) telegram_api_url: url::Url,
+    pub(crate) public_url: url::Url,
     pub(crate) http: reqwest::Client,
     limiter: Limiter,
     /// Counts of request limits when Redis fails (see [`throttle`]).
@@ -220,6 +225,7 @@ impl Runtime {
                 },
                 metrics: Metrics::default(),
                 telegram_api_url: cfg.telegram_api_url,
+                public_url: cfg.public_url,
                 http: teloxide::net::default_reqwest_settings().build().expect("the default HTTP client builds"),
                 limiter: cfg.limiter,
                 local_throttle: Limiter::local(),

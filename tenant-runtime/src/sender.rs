@@ -268,11 +268,15 @@ impl Runtime {
 
 /// The stored buttons (`[{"text", "data"}]`) as an inline keyboard, one
 /// button per row (<https://core.telegram.org/bots/api#inlinekeyboardmarkup>).
+/// The Bot API's `InlineKeyboardMarkup` for stored buttons, one per row.
 fn inline_keyboard(stored: &str) -> Option<serde_json::Value> {
-    let buttons: Vec<serde_json::Value> = serde_json::from_str(stored).ok()?;
+    let buttons: Vec<crate::tickets::Button> = serde_json::from_str(stored).ok()?;
     let rows: Vec<serde_json::Value> = buttons
         .iter()
-        .filter_map(|b| Some(serde_json::json!([{ "text": b.get("text")?.as_str()?, "callback_data": b.get("data")?.as_str()? }])))
+        .map(|b| match b {
+            crate::tickets::Button::Callback { text, data } => serde_json::json!([{ "text": text, "callback_data": data }]),
+            crate::tickets::Button::WebApp { text, web_app } => serde_json::json!([{ "text": text, "web_app": { "url": web_app } }]),
+        })
         .collect();
     (!rows.is_empty()).then(|| serde_json::json!({ "inline_keyboard": rows }))
 }

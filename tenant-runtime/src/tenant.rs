@@ -45,6 +45,8 @@ pub struct TenantInfo {
     pub name: String,
     pub status: TenantStatus,
     pub theme: Theme,
+    /// The tenant's overrides of its theme's tokens.
+    pub branding: tikethet_themes::branding::Branding,
     pub bot_token: BotToken,
     pub bot_username: String,
     pub webhook_route: String,
@@ -142,6 +144,7 @@ mod tests {
             name: "Acme".into(),
             status: TenantStatus::Active,
             theme: Theme::default_theme(),
+            branding: Default::default(),
             bot_token: BotToken::parse("123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw").unwrap(),
             bot_username: "acme_bot".into(),
             webhook_route: "rabc".into(),

@@ -215,7 +215,7 @@ pub async fn add_message(
     ticket: tickets::Model,
     text: &MessageText,
     internal: bool,
-    delivery: impl FnOnce(i64) -> Result<String>,
+    delivery: impl FnOnce(i64, Option<&str>) -> Result<(String, Vec<Button>)>,
 ) -> Result<Added> {
     let staff = viewer.role.is_staff();
     if internal && !staff {
@@ -263,8 +263,8 @@ pub async fn add_message(
     let mut queued = None;
     if staff && !internal && viewer.user_id.0 != customer_id {
         let customer = users::Entity::find_by_id(customer_id).one(txn).await?.ok_or(RuntimeError::NotFound("customer"))?;
-        let body = delivery(ticket_number)?;
-        queued = Some(enqueue(txn, customer.telegram_id, body, Some(message.id)).await?);
+        let (body, buttons) = delivery(ticket_number, customer.language_code.as_deref())?;
+        queued = Some(enqueue_with_buttons(txn, customer.telegram_id, body, Some(message.id), &buttons).await?);
     }
     Ok(Added { message, ticket, outbox: queued })
 }
@@ -307,23 +307,27 @@ pub async fn enqueue(txn: &DatabaseTransaction, chat_id: i64, text: String, mess
     enqueue_with_buttons(txn, chat_id, text, message_id, &[]).await
 }
 
-/// Queues a text with inline buttons (`(text, callback data)` pairs) under
-/// its last piece. Returns the last row.
+/// An inline button under a bot message, one per row, as the outbox keeps
+/// it (`{"text","data"}` or `{"text","web_app"}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Button {
+    /// Pressing it sends `data` back as a callback query.
+    Callback { text: String, data: String },
+    /// Opens `web_app` (an https URL) as a Mini App.
+    WebApp { text: String, web_app: String },
+}
+
+/// Queues a text with inline buttons under its last piece. Returns the last
+/// row.
 pub async fn enqueue_with_buttons(
     txn: &DatabaseTransaction,
     chat_id: i64,
     text: String,
     message_id: Option<i64>,
-    buttons: &[(String, String)],
+    buttons: &[Button],
 ) -> Result<outbox::Model> {
-    let markup = if buttons.is_empty() {
-        None
-    } else {
-        Some(
-            serde_json::to_string(&buttons.iter().map(|(t, d)| serde_json::json!({"text": t, "data": d})).collect::<Vec<_>>())
-                .map_err(|e| RuntimeError::Internal(e.into()))?,
-        )
-    };
+    let markup = if buttons.is_empty() { None } else { Some(serde_json::to_string(buttons).map_err(|e| RuntimeError::Internal(e.into()))?) };
     let pieces = split_for_telegram(&text);
     let n = pieces.len();
     let mut last = None;

@@ -99,6 +99,8 @@ struct Bot {
     id: i64,
     username: String,
     webhook: Option<Webhook>,
+    /// The default menu button (`setChatMenuButton` without a chat).
+    menu_button: Option<Value>,
 }
 
 /// A scripted failure of the next call(s) to a method.
@@ -179,6 +181,9 @@ struct State {
     /// (token, chat) pairs that blocked the bot.
     blocked: HashSet<(String, i64)>,
     insecure_webhooks: bool,
+    /// Webhook origins delivered elsewhere (a test's https public URL
+    /// served on loopback), like a DNS entry.
+    origins: Vec<(String, String)>,
     rate_limits: bool,
     pacing: Pacing,
     /// Answers to these methods (lowercase) wait this long first.
@@ -318,6 +323,42 @@ fn webhook_url_allowed(url: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// An inline keyboard as Telegram checks it: rows of buttons, each with
+/// exactly one action; callback data of 1-64 bytes; Web App URLs https only.
+fn inline_keyboard_allowed(markup: &Value) -> Result<(), Refusal> {
+    let Some(rows) = markup.get("inline_keyboard") else { return Ok(()) };
+    let rows = rows.as_array().ok_or_else(|| Refusal::new(400, "Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays"))?;
+    for row in rows {
+        let row = row.as_array().ok_or_else(|| Refusal::new(400, "Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays"))?;
+        for b in row {
+            if b.get("text").and_then(Value::as_str).is_none_or(str::is_empty) {
+                return Err(Refusal::new(400, "Bad Request: can't parse inline keyboard button: Text must be non-empty"));
+            }
+            let actions = ["url", "callback_data", "web_app", "login_url", "switch_inline_query", "switch_inline_query_current_chat", "copy_text", "pay"];
+            if actions.iter().filter(|a| b.get(**a).is_some()).count() != 1 {
+                return Err(Refusal::new(400, "Bad Request: can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard"));
+            }
+            if let Some(d) = b.get("callback_data") {
+                if d.as_str().is_none_or(|d| d.is_empty() || d.len() > 64) {
+                    return Err(Refusal::new(400, "Bad Request: BUTTON_DATA_INVALID"));
+                }
+            }
+            if let Some(w) = b.get("web_app") {
+                web_app_url_allowed(w, "inline keyboard button")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn web_app_url_allowed(web_app: &Value, what: &str) -> Result<(), Refusal> {
+    let url = web_app.get("url").and_then(Value::as_str).unwrap_or_default();
+    if !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https") {
+        return Err(Refusal::new(400, format!("Bad Request: {what} Web App URL '{url}' is invalid: Only HTTPS links are allowed")));
+    }
+    Ok(())
+}
+
 impl State {
     fn new() -> State {
         State {
@@ -328,6 +369,7 @@ impl State {
             started: HashSet::new(),
             blocked: HashSet::new(),
             insecure_webhooks: false,
+            origins: Vec::new(),
             rate_limits: true,
             pacing: Pacing::default(),
             delays: HashMap::new(),
@@ -459,8 +501,10 @@ impl State {
                         json!({ "file_id": "BQACAgIAAxkBAAIBfake", "file_unique_id": "AgADfake", "file_name": "file", "file_size": 1024 })
                     };
                 }
-                if structured(params, "reply_markup").is_err() {
-                    return Err(Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object"));
+                match structured(params, "reply_markup") {
+                    Err(()) => return Err(Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object")),
+                    Ok(Some(markup)) => inline_keyboard_allowed(&markup)?,
+                    Ok(None) => {}
                 }
                 self.may_write(token, chat)?;
                 self.pace(bot.id, chat, now)?;
@@ -483,6 +527,26 @@ impl State {
                 };
                 Ok(json!({ "file_id": file_id, "file_unique_id": "AQADfake", "file_size": 1024, "file_path": format!("documents/{file_id}.bin") }))
             }
+            "setchatmenubutton" => {
+                let button = structured(params, "menu_button").map_err(|_| Refusal::new(400, "Bad Request: can't parse menu button JSON object"))?;
+                if let Some(b) = &button {
+                    match b.get("type").and_then(Value::as_str) {
+                        Some("web_app") => {
+                            if b.get("text").and_then(Value::as_str).is_none_or(str::is_empty) {
+                                return Err(Refusal::new(400, "Bad Request: menu button text must be non-empty"));
+                            }
+                            web_app_url_allowed(b.get("web_app").unwrap_or(&Value::Null), "menu button")?;
+                        }
+                        Some("commands" | "default") => {}
+                        _ => return Err(Refusal::new(400, "Bad Request: unsupported menu button type")),
+                    }
+                }
+                if params.get("chat_id").is_none() {
+                    self.bots.get_mut(token).unwrap().menu_button = button;
+                }
+                Ok(json!(true))
+            }
+            "getchatmenubutton" => Ok(bot.menu_button.clone().unwrap_or_else(|| json!({ "type": "default" }))),
             "sendchataction" | "setmycommands" | "deletemessage" => Ok(json!(true)),
             _ => Err(Refusal::new(404, "Not Found: method not found")),
         }
@@ -596,6 +660,13 @@ impl FakeTelegram {
 
     /// Accepts plain-HTTP webhooks on any port, for a server on loopback.
     /// Telegram never does; tests that spawn the server turn this on.
+    /// Delivers webhooks registered under `public` (`https://desk.example.com`)
+    /// to `actual` (`http://127.0.0.1:PORT`) instead, as a DNS entry and a
+    /// TLS-terminating proxy would.
+    pub fn route_origin(&self, public: &str, actual: &str) {
+        self.state.lock().unwrap().origins.push((public.trim_end_matches('/').to_owned(), actual.trim_end_matches('/').to_owned()));
+    }
+
     pub fn allow_insecure_webhooks(&self, allow: bool) {
         self.state.lock().unwrap().insecure_webhooks = allow;
     }
@@ -608,7 +679,7 @@ impl FakeTelegram {
     /// Makes a token valid; the bot's id is the token's numeric prefix.
     pub fn add_bot(&self, token: &str, username: &str) {
         let id = token.split(':').next().and_then(|s| s.parse().ok()).unwrap_or(1);
-        self.state.lock().unwrap().bots.insert(token.to_owned(), Bot { id, username: username.to_owned(), webhook: None });
+        self.state.lock().unwrap().bots.insert(token.to_owned(), Bot { id, username: username.to_owned(), webhook: None, menu_button: None });
     }
 
     /// The user (or group) `chat` has started a conversation with the bot.
@@ -663,6 +734,11 @@ impl FakeTelegram {
         self.state.lock().unwrap().bots.get(token).and_then(|b| b.webhook.clone())
     }
 
+    /// The bot's default menu button, as `setChatMenuButton` left it.
+    pub fn menu_button(&self, token: &str) -> Option<Value> {
+        self.state.lock().unwrap().bots.get(token).and_then(|b| b.menu_button.clone())
+    }
+
     /// Marks the conversation of an update as started, as delivering it
     /// would; for tests that post to the webhook themselves.
     pub fn note_update(&self, token: &str, update: &Value) {
@@ -683,7 +759,11 @@ impl FakeTelegram {
         };
         anyhow::ensure!(wanted, "Telegram would not deliver a {kind} update: the webhook's allowed_updates are {:?}", wh.allowed_updates);
         self.note_update(token, update);
-        let mut req = self.http.post(&wh.url).json(update);
+        let url = {
+            let st = self.state.lock().unwrap();
+            st.origins.iter().find_map(|(public, actual)| wh.url.strip_prefix(public.as_str()).map(|rest| format!("{actual}{rest}"))).unwrap_or_else(|| wh.url.clone())
+        };
+        let mut req = self.http.post(&url).json(update);
         if let Some(s) = &wh.secret_token {
             req = req.header("X-Telegram-Bot-Api-Secret-Token", s);
         }
@@ -934,5 +1014,31 @@ mod tests {
         let form = reqwest::multipart::Form::new().text("chat_id", "9").text("text", "hi").text("reply_markup", r#"{"inline_keyboard":[]}"#);
         let res = reqwest::Client::new().post(format!("{}/bot{TOKEN}/sendMessage", f.url)).multipart(form).send().await.unwrap();
         assert_eq!(res.status(), 200);
+    }
+
+    #[tokio::test]
+    async fn inline_buttons_and_the_menu_button_are_checked_like_telegram() {
+        let f = fake().await;
+        f.start_chat(TOKEN, 9);
+        let send = |markup: Value| call(&f, "sendMessage", json!({ "chat_id": 9, "text": "hi", "reply_markup": markup }));
+        let http_app = json!({ "inline_keyboard": [[{ "text": "Open", "web_app": { "url": "http://desk.example.com/app/" } }]] });
+        assert_eq!(
+            send(http_app).await,
+            (400, refused(400, "Bad Request: inline keyboard button Web App URL 'http://desk.example.com/app/' is invalid: Only HTTPS links are allowed"))
+        );
+        let text_only = json!({ "inline_keyboard": [[{ "text": "Open" }]] });
+        assert_eq!(send(text_only).await.0, 400);
+        let long_data = json!({ "inline_keyboard": [[{ "text": "x", "callback_data": "d".repeat(65) }]] });
+        assert_eq!(send(long_data).await, (400, refused(400, "Bad Request: BUTTON_DATA_INVALID")));
+        let fine = json!({ "inline_keyboard": [[{ "text": "Open", "web_app": { "url": "https://desk.example.com/app/" } }], [{ "text": "y", "callback_data": "tt:1" }]] });
+        assert_eq!(send(fine).await.0, 200);
+
+        let menu = |url: &str| json!({ "menu_button": { "type": "web_app", "text": "Support", "web_app": { "url": url } } });
+        assert_eq!(call(&f, "setChatMenuButton", menu("http://desk.example.com/app/")).await.0, 400);
+        assert_eq!(f.menu_button(TOKEN), None);
+        assert_eq!(call(&f, "setChatMenuButton", menu("https://desk.example.com/app/")).await.0, 200);
+        assert_eq!(f.menu_button(TOKEN).unwrap()["web_app"]["url"], "https://desk.example.com/app/");
+        let (s, got) = call(&f, "getChatMenuButton", json!({})).await;
+        assert_eq!((s, &got["result"]["type"]), (200, &json!("web_app")));
     }
 }

@@ -89,7 +89,13 @@ pub struct Options {
     /// production insists on.
     pub production: bool,
     pub limits: Limits,
+    /// An https public URL (`TIKETHET_PUBLIC_URL`), so that the bot offers
+    /// Mini App buttons; the stand-in delivers its webhooks to the server.
+    pub https_public_url: bool,
 }
+
+/// The public URL of [`Options::https_public_url`].
+pub const HTTPS_PUBLIC_URL: &str = "https://desk.example.com";
 
 /// The tenant API's request limits in a test.
 #[derive(Default, Clone, Copy)]
@@ -125,6 +131,9 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         m.insert("TIKETHET_MASTER_KEY".into(), "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".into());
         m.insert("TIKETHET_JWT_SECRET".into(), format!("test-jwt-secret-{}-0123456789abcdef", random_suffix()));
     }
+    if opts.https_public_url {
+        m.insert("TIKETHET_PUBLIC_URL".into(), HTTPS_PUBLIC_URL.into());
+    }
     if matches!(opts.limits, Limits::Off) {
         m.insert("TIKETHET_RATE_LIMITS".into(), "off".into());
     }
@@ -141,6 +150,9 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         ),
     };
     let port = app.port();
+    if opts.https_public_url || opts.production {
+        fake.route_origin(HTTPS_PUBLIC_URL, &format!("http://127.0.0.1:{port}"));
+    }
     let state = app.state().clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async move {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use minijinja::{Environment, Value};
 
+pub mod branding;
 pub mod miniapp;
 use serde::Serialize;
 
@@ -84,7 +85,7 @@ impl Theme {
     }
 }
 
-/// The bot's texts, one template each.
+/// The bot's texts, one template each per language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BotText {
     Welcome,
@@ -94,21 +95,81 @@ pub enum BotText {
     MessageAdded,
     StaffReply,
     Unsupported,
+    /// `/tickets` when the Mini App opens from a button (an https desk).
+    Tickets,
+    /// `/tickets` when it cannot (`url`: the page, for a browser).
+    TicketsLink,
+    /// `/status` with `tickets: [{number, title, status}]`.
+    Status,
+    StatusEmpty,
+    /// `/support`: the category buttons follow.
+    SupportChoose,
+    /// `/support`, next step (`category`: the chosen one's name, if any).
+    SupportDescribe,
+    /// The `/support` button for no particular category.
+    SupportOther,
+    /// The button under a notification that opens its ticket (`number`).
+    ButtonOpenTicket,
+    ButtonOpenApp,
+    /// The chat's menu button, set at provisioning.
+    MenuButton,
 }
 
 impl BotText {
-    fn template(self) -> &'static str {
+    pub const ALL: &[BotText] = &[
+        BotText::Welcome,
+        BotText::Help,
+        BotText::Suspended,
+        BotText::TicketOpened,
+        BotText::MessageAdded,
+        BotText::StaffReply,
+        BotText::Unsupported,
+        BotText::Tickets,
+        BotText::TicketsLink,
+        BotText::Status,
+        BotText::StatusEmpty,
+        BotText::SupportChoose,
+        BotText::SupportDescribe,
+        BotText::SupportOther,
+        BotText::ButtonOpenTicket,
+        BotText::ButtonOpenApp,
+        BotText::MenuButton,
+    ];
+
+    fn file(self) -> &'static str {
         match self {
-            BotText::Welcome => "bot/welcome.txt",
-            BotText::Help => "bot/help.txt",
-            BotText::Suspended => "bot/suspended.txt",
-            BotText::TicketOpened => "bot/ticket_opened.txt",
-            BotText::MessageAdded => "bot/message_added.txt",
-            BotText::StaffReply => "bot/staff_reply.txt",
-            BotText::Unsupported => "bot/unsupported.txt",
+            BotText::Welcome => "welcome",
+            BotText::Help => "help",
+            BotText::Suspended => "suspended",
+            BotText::TicketOpened => "ticket_opened",
+            BotText::MessageAdded => "message_added",
+            BotText::StaffReply => "staff_reply",
+            BotText::Unsupported => "unsupported",
+            BotText::Tickets => "tickets",
+            BotText::TicketsLink => "tickets_link",
+            BotText::Status => "status",
+            BotText::StatusEmpty => "status_empty",
+            BotText::SupportChoose => "support_choose",
+            BotText::SupportDescribe => "support_describe",
+            BotText::SupportOther => "support_other",
+            BotText::ButtonOpenTicket => "button_open_ticket",
+            BotText::ButtonOpenApp => "button_open_app",
+            BotText::MenuButton => "menu_button",
         }
     }
 }
+
+/// The bot's templates, `bot/{language}/{name}.txt`, compiled in.
+macro_rules! bot_templates {
+    ($($lang:literal: [$($name:literal),+ $(,)?]),+ $(,)?) => {
+        &[$($((concat!("bot/", $lang, "/", $name, ".txt"), include_str!(concat!("../templates/bot/", $lang, "/", $name, ".txt"))),)+)+]
+    };
+}
+
+const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
+    "en": ["welcome", "help", "suspended", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button"],
+    "ru": ["welcome", "help", "suspended", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button"],
+);
 
 /// Renders the built-in templates. Cheap to clone.
 #[derive(Clone)]
@@ -129,33 +190,29 @@ impl Renderer {
     pub fn new() -> Self {
         let mut env = Environment::new();
         env.set_fuel(Some(TEMPLATE_FUEL));
-        for (name, source) in [
-            ("bot/welcome.txt", include_str!("../templates/bot/welcome.txt")),
-            ("bot/help.txt", include_str!("../templates/bot/help.txt")),
-            ("bot/suspended.txt", include_str!("../templates/bot/suspended.txt")),
-            ("bot/ticket_opened.txt", include_str!("../templates/bot/ticket_opened.txt")),
-            ("bot/message_added.txt", include_str!("../templates/bot/message_added.txt")),
-            ("bot/staff_reply.txt", include_str!("../templates/bot/staff_reply.txt")),
-            ("bot/unsupported.txt", include_str!("../templates/bot/unsupported.txt")),
-            // `.html`: minijinja escapes every value for HTML.
-            (miniapp::TEMPLATE, include_str!("../miniapp/app.html")),
-        ] {
+        // `.html`: minijinja escapes every value for HTML; `.txt` nothing.
+        for &(name, source) in BOT_TEMPLATES.iter().chain([(miniapp::TEMPLATE, include_str!("../miniapp/app.html"))].iter()) {
             env.add_template(name, source)
                 .expect("built-in templates are valid");
         }
         Renderer { env: Arc::new(env) }
     }
 
-    /// Renders one of the bot's texts for a tenant. `ctx` is merged with
-    /// `theme` (the tokens) and `desk` (the tenant's display name).
+    /// Renders one of the bot's texts for a tenant in a customer's language
+    /// (their Telegram `language_code`; English when we do not speak it).
+    /// `ctx` is merged with `theme` (the tokens) and `desk` (the tenant's
+    /// display name).
     pub fn bot_text<C: Serialize>(
         &self,
         text: BotText,
+        language_code: Option<&str>,
         theme: Theme,
         desk_name: &str,
         ctx: C,
     ) -> Result<String, ThemeError> {
-        let name = text.template();
+        let lang = miniapp::language(language_code);
+        let wanted = format!("bot/{lang}/{}.txt", text.file());
+        let name = BOT_TEMPLATES.iter().map(|(n, _)| *n).find(|n| *n == wanted).expect("every text exists in every language (tested)");
         let tmpl = self.env.get_template(name).map_err(|source| ThemeError::Render { name, source })?;
         let ctx = minijinja::context! {
             theme => Value::from(minijinja::value::Serde(theme)),
@@ -184,6 +241,7 @@ mod tests {
         let text = r
             .bot_text(
                 BotText::Welcome,
+                None,
                 Theme::parse("midnight").unwrap(),
                 "Acme Support",
                 minijinja::context! { first_name => "Ann" },
@@ -200,11 +258,31 @@ mod tests {
         let text = r
             .bot_text(
                 BotText::StaffReply,
+                Some("en-GB"),
                 Theme::default_theme(),
                 "Acme",
                 minijinja::context! { number => 42, text => "Hello <there>" },
             )
             .unwrap();
         assert!(text.contains("#42") && text.contains("Hello <there>"), "{text}");
+    }
+
+    #[test]
+    fn every_text_exists_in_every_language_and_russian_speakers_get_russian() {
+        let r = Renderer::new();
+        let ctx = minijinja::context! {
+            first_name => "Ann", number => 7, title => "Lamp", text => "hi", url => "http://x/",
+            category => "Billing", tickets => vec![minijinja::context! { number => 7, title => "Lamp", status => "waiting_response" }],
+        };
+        for lang in miniapp::LANGUAGES {
+            for t in BotText::ALL {
+                let text = r.bot_text(*t, Some(lang), Theme::default_theme(), "Acme", &ctx).unwrap_or_else(|e| panic!("{t:?} in {lang}: {e}"));
+                assert!(!text.is_empty(), "{t:?} in {lang} is empty");
+            }
+        }
+        let status = r.bot_text(BotText::Status, Some("ru-RU"), Theme::default_theme(), "Acme", &ctx).unwrap();
+        assert!(status.contains("№7 Lamp – ждёт вашего ответа"), "{status}");
+        let status = r.bot_text(BotText::Status, Some("de"), Theme::default_theme(), "Acme", &ctx).unwrap();
+        assert!(status.contains("#7 Lamp – waiting for your reply"), "{status}");
     }
 }

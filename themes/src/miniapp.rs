@@ -76,10 +76,10 @@ pub fn language(requested: Option<&str>) -> &'static str {
 /// The tenant's brand on top of Telegram's colours.
 #[derive(Debug, Clone, Serialize)]
 struct Brand {
-    primary: &'static str,
-    accent: &'static str,
+    primary: String,
+    accent: String,
     radius: u8,
-    font: &'static str,
+    font: String,
     logo: Option<String>,
 }
 
@@ -91,6 +91,8 @@ pub struct Page<'a> {
     /// `/t/{slug}`, or empty on the tenant's own domain.
     pub base: &'a str,
     pub theme: Theme,
+    /// The tenant's overrides of the theme's tokens (checked when set).
+    pub branding: &'a crate::branding::Branding,
     pub lang: &'static str,
     /// Offer the development sign-in when the page is opened outside Telegram.
     pub dev_sign_in: bool,
@@ -100,8 +102,8 @@ impl Renderer {
     /// The Mini App's page for one desk.
     pub fn mini_app(&self, page: &Page<'_>) -> Result<String, ThemeError> {
         let tmpl = self.env.get_template(TEMPLATE).map_err(|source| ThemeError::Render { name: TEMPLATE, source })?;
-        let t = page.theme;
-        let brand = Brand { primary: t.primary_color, accent: t.accent_color, radius: t.radius, font: t.font, logo: None };
+        let t = page.theme.tokens(page.branding);
+        let brand = Brand { primary: t.primary_color, accent: t.accent_color, radius: t.radius, font: t.font, logo: t.logo };
         let ctx = minijinja::context! {
             desk => page.desk,
             slug => page.slug,
@@ -122,7 +124,7 @@ mod tests {
 
     fn page(desk: &str, theme: &str) -> String {
         Renderer::new()
-            .mini_app(&Page { desk, slug: "acme", base: "/t/acme", theme: Theme::parse(theme).unwrap(), lang: "ru", dev_sign_in: false })
+            .mini_app(&Page { desk, slug: "acme", base: "/t/acme", theme: Theme::parse(theme).unwrap(), branding: &Default::default(), lang: "ru", dev_sign_in: false })
             .unwrap()
     }
 
@@ -136,6 +138,15 @@ mod tests {
         assert!(html.contains("Acme &lt;Support&gt;") && !html.contains("<Support>"), "the desk name is escaped");
         assert!(!html.contains("data-dev-sign-in"));
         assert_ne!(page("Acme", "default"), page("Acme", "midnight"));
+    }
+
+    #[test]
+    fn a_brand_overrides_the_theme_in_the_page() {
+        let branding = crate::branding::Branding { primary_color: Some("#123456".into()), font: Some("Inter, sans-serif".into()), ..Default::default() };
+        let html = Renderer::new()
+            .mini_app(&Page { desk: "Acme", slug: "acme", base: "/t/acme", theme: Theme::parse("sunrise").unwrap(), branding: &branding, lang: "en", dev_sign_in: false })
+            .unwrap();
+        assert!(html.contains("--brand-primary:#123456;--brand-accent:#2b8a3e;--brand-radius:18px;--brand-font:Inter, sans-serif;"), "{html}");
     }
 
     #[test]

@@ -4,13 +4,14 @@ mod m0001_conversations;
 mod m0002_plugins;
 mod m0003_hardening;
 mod m0004_desk;
+mod m0005_bot_steps;
 
 /// Migrations of one tenant's schema.
 pub struct TenantMigrator;
 
 impl MigratorTrait for TenantMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_conversations::Migration), Box::new(m0002_plugins::Migration), Box::new(m0003_hardening::Migration), Box::new(m0004_desk::Migration)]
+        vec![Box::new(m0001_conversations::Migration), Box::new(m0002_plugins::Migration), Box::new(m0003_hardening::Migration), Box::new(m0004_desk::Migration), Box::new(m0005_bot_steps::Migration)]
     }
 }
 

@@ -13,6 +13,8 @@ pub struct Model {
     pub status: String,
     pub plan: String,
     pub theme: String,
+    /// The tenant's brand over its theme (JSON of `tikethet_themes::branding::Branding`).
+    pub branding: Option<String>,
     pub bot_id: i64,
     pub bot_username: String,
     /// Sealed with the master key.

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, SqlErr};
-use teloxide::payloads::SetWebhookSetters as _;
+use teloxide::payloads::{SetChatMenuButtonSetters as _, SetWebhookSetters as _};
 use teloxide::prelude::Requester;
 use teloxide::types::AllowedUpdate;
 use teloxide::{ApiError, RequestError};
@@ -203,6 +203,7 @@ impl ControlPlane {
             // A tenant being deleted is served by nobody; as facts it is suspended.
             status: TenantStatus::parse(&m.status).or_else(|| (m.status == DELETING).then_some(TenantStatus::Suspended)).context("stored status")?,
             theme: Theme::parse(&m.theme).unwrap_or_else(|_| Theme::default_theme()),
+            branding: tikethet_themes::branding::Branding::from_stored(m.branding.as_deref()),
             bot_token: BotToken::parse(&token).context("stored bot token")?,
             bot_username: m.bot_username.clone(),
             webhook_route: m.webhook_route.clone(),
@@ -355,6 +356,7 @@ impl ControlPlane {
             status: Set(TenantStatus::Active.as_str().to_owned()),
             plan: Set(new.plan.as_str().to_owned()),
             theme: Set(new.theme.name.to_owned()),
+            branding: Set(None),
             bot_id: Set(me.id.0 as i64),
             bot_username: Set(bot_username),
             bot_token_enc: Set(self.vault.seal(new.bot_token.expose())),
@@ -389,9 +391,30 @@ impl ControlPlane {
             self.storage.drop_tenant(&storage_name).await.ok();
             return Err(e);
         }
+        self.set_menu_button(&new.bot_token, &m.slug).await;
         self.serve(&m).await?;
         tracing::info!(tenant = %m.id, slug = %m.slug, bot = %m.bot_username, "tenant provisioned");
         Ok(self.record(&m))
+    }
+
+    /// Points the bot's chat menu button at the desk's Mini App. Telegram
+    /// takes https only, so a development desk on plain HTTP keeps the
+    /// default menu; a refusal is logged, not fatal (the desk works without).
+    async fn set_menu_button(&self, token: &BotToken, slug: &str) {
+        if self.public_url.scheme() != "https" {
+            return;
+        }
+        let url = format!("{}/t/{slug}/app/", self.public_url.as_str().trim_end_matches('/'));
+        let Ok(url) = url.parse() else { return };
+        let text = self
+            .runtime
+            .renderer
+            .bot_text(tikethet_themes::BotText::MenuButton, None, Theme::default_theme(), "", ())
+            .unwrap_or_else(|_| "Support".to_owned());
+        let button = teloxide::types::MenuButton::WebApp { text, web_app: teloxide::types::WebAppInfo { url } };
+        if let Err(e) = self.runtime.bot(token).set_chat_menu_button().menu_button(button).await {
+            tracing::warn!(slug, error = %e, "could not set the bot's menu button to the Mini App");
+        }
     }
 
     async fn register_webhook(&self, token: &BotToken, route: &str, secret: &str) -> Result<()> {
@@ -449,6 +472,23 @@ impl ControlPlane {
         Ok(self.record(&m))
     }
 
+    /// Sets a tenant's theme (when given) and its brand over it (replacing
+    /// the previous brand). The brand was checked where it came in. Other
+    /// nodes pick the change up with the next sync.
+    pub async fn set_theme(&self, slug: &str, theme: Option<Theme>, branding: &tikethet_themes::branding::Branding) -> Result<TenantInfo> {
+        let m = self.find(slug).await?;
+        let mut am: tenants::ActiveModel = m.into();
+        if let Some(t) = theme {
+            am.theme = Set(t.name.to_owned());
+        }
+        let stored = if branding.is_empty() { None } else { Some(serde_json::to_string(branding).map_err(|e| ControlError::Internal(e.into()))?) };
+        am.branding = Set(stored);
+        am.updated_at = Set(Utc::now());
+        let m = am.update(self.storage.control()).await?;
+        self.serve(&m).await?;
+        Ok(self.info(&m)?)
+    }
+
     /// Replaces the bot: the new token is checked, the webhook moves to it
     /// with a fresh secret, and the old bot's webhook is removed.
     pub async fn replace_bot_token(&self, slug: &str, token: BotToken) -> Result<TenantRecord> {
@@ -458,6 +498,7 @@ impl ControlPlane {
         self.check_bot_free(me.id.0 as i64, Some(&m.id)).await?;
         let secret = new_secret();
         self.register_webhook(&token, &m.webhook_route, &secret).await?;
+        self.set_menu_button(&token, &m.slug).await;
         if old.bot_token.bot_id() != token.bot_id() {
             if let Err(e) = self.runtime.bot(&old.bot_token).delete_webhook().await {
                 tracing::warn!(slug = %m.slug, error = %e, "could not remove the old bot's webhook");

@@ -8,6 +8,7 @@ pub mod live;
 pub mod operator;
 pub mod pages;
 pub mod tenant;
+pub mod theme;
 
 use std::sync::Arc;
 
@@ -137,6 +138,7 @@ pub fn app(state: AppState) -> impl Endpoint {
             operator::OperatorApi { state: state.clone() },
             tenant::TenantApi { state: state.clone() },
             desk::DeskApi { state: state.clone() },
+            theme::ThemeApi { state: state.clone() },
             SystemApi { state: state.clone() },
         ),
         "TiketHet",

@@ -29,6 +29,7 @@ pub async fn mini_app(Path(slug): Path<String>, req: &Request, Data(state): Data
         slug: tenant.info.slug.as_str(),
         base: &base,
         theme: tenant.info.theme,
+        branding: &tenant.info.branding,
         lang,
         dev_sign_in: state.settings.env != Env::Production,
     };

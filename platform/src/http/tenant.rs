@@ -27,6 +27,8 @@ pub(crate) enum Tag {
     People,
     /// Desk statistics (moderators and up).
     Stats,
+    /// The desk's theme and brand (admins set them).
+    Theme,
 }
 
 #[derive(Debug, Object)]

@@ -18,6 +18,9 @@ pub struct Model {
     /// When Telegram last said this user blocked the bot; messages to them
     /// are not attempted until they write to the bot again.
     pub bot_blocked_at: Option<DateTimeUtc>,
+    /// `/support` in progress: the next message opens a new ticket
+    /// (`new`, or `category:<id>` in that category).
+    pub support_pending: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

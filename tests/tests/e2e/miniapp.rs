@@ -6,7 +6,63 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tikethet_tests::helpers::{Backend, Options, spawn_app, spawn_app_with};
 
-on_both!(the_page_is_served_per_tenant_in_its_brand_with_its_assets, the_development_sign_in_opens_a_session_outside_telegram);
+on_both!(
+    the_page_is_served_per_tenant_in_its_brand_with_its_assets,
+    the_development_sign_in_opens_a_session_outside_telegram,
+    an_admins_brand_over_the_theme_shows_in_the_mini_app
+);
+
+/// A 1×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+async fn an_admins_brand_over_the_theme_shows_in_the_mini_app(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let customer = app.sign_in(&t, 91_001).await;
+    let page = async || app.http.get(app.url("/t/acme/app/")).send().await.unwrap().text().await.unwrap();
+
+    let (s, v) = app.tenant_get("acme", "/theme", &customer).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["theme"], "default");
+    assert_eq!(v["overrides"], json!({ "primary_color": null, "accent_color": null, "radius": null, "font": null, "logo": null }));
+    assert_eq!((v["effective"]["primary_color"].as_str(), v["effective"]["radius"].as_u64()), (Some("#2481cc"), Some(12)));
+
+    let brand = json!({ "theme": "sunrise", "primary_color": "#12AB56", "radius": 4, "font": "\"Inter\", sans-serif", "logo": format!("data:image/png;base64,{PNG}") });
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/theme", &customer, Some(brand.clone())).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (403, Some("forbidden")), "{v}");
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/theme", &owner, Some(brand)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["theme"], "sunrise");
+    assert_eq!(v["overrides"]["primary_color"], "#12ab56", "colours are normalised");
+    assert_eq!((v["effective"]["accent_color"].as_str(), v["effective"]["radius"].as_u64()), (Some("#2b8a3e"), Some(4)), "unset tokens are the theme's: {v}");
+    let html = page().await;
+    assert!(html.contains("--brand-primary:#12ab56;--brand-accent:#2b8a3e;--brand-radius:4px;--brand-font:&quot;Inter&quot;, sans-serif;"), "{html}");
+    // HTML-escaped in the attribute (`/` as `&#x2f;`), which the browser undoes.
+    assert!(html.replace("&#x2f;", "/").contains(&format!("data-logo=\"data:image/png;base64,{PNG}\"")), "{html}");
+
+    // Refused whole, with the reason, and nothing changes.
+    let svg = "PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+PC9zdmc+"; // <svg onload=alert(1)></svg>
+    for (bad, why) in [
+        (json!({ "logo": format!("data:image/png;base64,{svg}") }), "logo"),
+        (json!({ "primary_color": "red" }), "primary_color"),
+        (json!({ "radius": 40 }), "radius"),
+        (json!({ "font": "Arial;}body{display:none" }), "font"),
+        (json!({ "theme": "neon" }), "theme"),
+    ] {
+        let (s, v) = app.tenant_call(Method::PUT, "acme", "/theme", &owner, Some(bad.clone())).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (400, Some("invalid_request")), "{bad}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(why), "{bad}: {v}");
+    }
+    let (_, v) = app.tenant_get("acme", "/theme", &owner).await;
+    assert_eq!(v["overrides"]["primary_color"], "#12ab56", "a refused change changed nothing: {v}");
+
+    // An empty brand leaves the theme's own tokens.
+    let (s, _) = app.tenant_call(Method::PUT, "acme", "/theme", &owner, Some(json!({}))).await;
+    assert_eq!(s, 200);
+    let html = page().await;
+    assert!(html.contains("--brand-primary:#e8590c;") && !html.contains("data-logo"), "{html}");
+}
 
 async fn the_page_is_served_per_tenant_in_its_brand_with_its_assets(b: Backend) {
     let app = spawn_app(b).await;

@@ -1,0 +1,118 @@
+//! `/t/{slug}/api/v1/theme`: the desk's theme and its brand over it
+//! (colours, corner radius, font, logo), which the Mini App is rendered in.
+//! Anyone signed in reads it; admins and the owner set it.
+
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use tikethet_runtime::domain::Role;
+use tikethet_themes::Theme;
+use tikethet_themes::branding::{Branding, MAX_LOGO_BYTES, MAX_RADIUS};
+
+use super::error::ApiError;
+use super::tenant::{Tag, TenantApi, TenantAuth};
+use crate::AppState;
+
+/// The desk's look: the built-in theme, the tenant's overrides, and the
+/// tokens the pages use (the theme's with the overrides applied).
+#[derive(Debug, Object)]
+pub struct ThemeView {
+    /// The built-in theme: `default`, `midnight` or `sunrise`.
+    pub theme: String,
+    pub overrides: BrandView,
+    pub effective: BrandView,
+}
+
+#[derive(Debug, Object)]
+pub struct BrandView {
+    #[oai(nullable)]
+    pub primary_color: Option<String>,
+    #[oai(nullable)]
+    pub accent_color: Option<String>,
+    #[oai(nullable)]
+    pub radius: Option<u8>,
+    #[oai(nullable)]
+    pub font: Option<String>,
+    #[oai(nullable)]
+    pub logo: Option<String>,
+}
+
+/// Replaces the brand: an absent or null field keeps the theme's own value.
+#[derive(Debug, Object)]
+pub struct ThemeInput {
+    /// A built-in theme to switch to; absent keeps the current one.
+    #[oai(validator(pattern = "^(default|midnight|sunrise)$"))]
+    pub theme: Option<String>,
+    /// `#rrggbb`.
+    #[oai(validator(pattern = "^#[0-9a-fA-F]{6}$"))]
+    pub primary_color: Option<String>,
+    /// `#rrggbb`.
+    #[oai(validator(pattern = "^#[0-9a-fA-F]{6}$"))]
+    pub accent_color: Option<String>,
+    /// Corner radius in CSS pixels, 0 to 32.
+    #[oai(validator(minimum(value = "0"), maximum(value = "32")))]
+    pub radius: Option<u8>,
+    /// A CSS font family list: letters, digits, spaces, commas, hyphens and
+    /// quotes, at most 100 characters.
+    #[oai(validator(min_length = 1, max_length = 100, pattern = r#"^[\p{L}\p{N} ,'"-]+$"#))]
+    pub font: Option<String>,
+    /// `data:image/png|jpeg|webp;base64,…`, at most 32 KiB decoded; the
+    /// type is judged from the bytes.
+    #[oai(validator(max_length = 44000, pattern = "^data:image/(png|jpeg|webp);base64,"))]
+    pub logo: Option<String>,
+}
+
+fn view(theme: Theme, brand: &Branding) -> ThemeView {
+    let t = theme.tokens(brand);
+    ThemeView {
+        theme: theme.name.to_owned(),
+        overrides: BrandView {
+            primary_color: brand.primary_color.clone(),
+            accent_color: brand.accent_color.clone(),
+            radius: brand.radius,
+            font: brand.font.clone(),
+            logo: brand.logo.clone(),
+        },
+        effective: BrandView {
+            primary_color: Some(t.primary_color),
+            accent_color: Some(t.accent_color),
+            radius: Some(t.radius),
+            font: Some(t.font).filter(|f| !f.is_empty()),
+            logo: t.logo,
+        },
+    }
+}
+
+pub struct ThemeApi {
+    pub state: AppState,
+}
+
+#[OpenApi]
+impl ThemeApi {
+    /// The desk's theme and brand
+    #[oai(path = "/t/:slug/api/v1/theme", method = "get", tag = "Tag::Theme")]
+    async fn theme(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<ThemeView>, ApiError> {
+        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
+        Ok(Json(view(ctx.tenant.info.theme, &ctx.tenant.info.branding)))
+    }
+
+    /// Set the desk's theme and brand (admins)
+    ///
+    /// Replaces the whole brand; the Mini App shows it on its next load, on
+    /// every node within a few seconds.
+    #[oai(path = "/t/:slug/api/v1/theme", method = "put", tag = "Tag::Theme")]
+    async fn set_theme(&self, slug: Path<String>, auth: TenantAuth, body: Json<ThemeInput>) -> Result<Json<ThemeView>, ApiError> {
+        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
+        ctx.require(Role::Admin)?;
+        let b = body.0;
+        let theme = b.theme.as_deref().map(Theme::parse).transpose().map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+        let branding = Branding { primary_color: b.primary_color, accent_color: b.accent_color, radius: b.radius, font: b.font, logo: b.logo }
+            .validated()
+            .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+        let info = self.state.control.set_theme(ctx.tenant.info.slug.as_str(), theme, &branding).await?;
+        Ok(Json(view(info.theme, &info.branding)))
+    }
+}
+
+// The document's limits and the checks of `tikethet_themes::branding` agree.
+const _: () = assert!(MAX_RADIUS == 32 && MAX_LOGO_BYTES == 32 * 1024);

@@ -1,0 +1,242 @@
+//! What the bot says by itself, in the customer's language: its commands
+//! (`/start`, `/help`, `/tickets`, `/status`, `/support` step by step) and
+//! the buttons under its messages that open the desk's Mini App.
+//!
+//! Telegram opens a Mini App only from an https URL, so the buttons exist
+//! only when the public URL is https; a development desk on plain HTTP gets
+//! the link as text instead.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use tikethet_themes::BotText;
+
+use crate::Runtime;
+use crate::conversation::Effects;
+use crate::domain::TicketStatus;
+use crate::entities::{categories, tickets as ticket_rows, users};
+use crate::error::RuntimeError;
+use crate::tenant::Tenant;
+use crate::tickets::{self, Button};
+
+/// Callback data of the `/support` topic buttons: `tt:support:<category id>`
+/// (0: no particular topic). Plugins never see presses of these.
+pub const SUPPORT_PREFIX: &str = "tt:support:";
+
+/// `/tickets` and `/status` show this many tickets at most.
+const STATUS_LIMIT: u64 = 10;
+
+/// A command the bot answers by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Start,
+    Help,
+    Tickets,
+    Status,
+    Support,
+}
+
+impl Command {
+    /// The command of a message (`/start`, `/status@AcmeBot`); `None` for
+    /// plain text or a command addressed to another bot. Unknown commands
+    /// get the help.
+    pub fn of(text: &str, bot_username: &str) -> Option<Command> {
+        let word = text.split_whitespace().next()?.strip_prefix('/')?;
+        let (cmd, target) = word.split_once('@').unwrap_or((word, ""));
+        if !target.is_empty() && !target.eq_ignore_ascii_case(bot_username) {
+            return None;
+        }
+        Some(match cmd.to_ascii_lowercase().as_str() {
+            "start" => Command::Start,
+            "tickets" => Command::Tickets,
+            "status" => Command::Status,
+            "support" => Command::Support,
+            _ => Command::Help,
+        })
+    }
+}
+
+/// What a `/support` in progress does with the customer's next message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupportStep {
+    /// Opens a new ticket (even beside an open one), in this category.
+    NewTicket(Option<i64>),
+}
+
+impl SupportStep {
+    pub fn parse(stored: Option<&str>) -> Option<SupportStep> {
+        match stored? {
+            "new" => Some(SupportStep::NewTicket(None)),
+            s => s.strip_prefix("category:")?.parse().ok().map(|id| SupportStep::NewTicket(Some(id))),
+        }
+    }
+
+    fn stored(self) -> String {
+        match self {
+            SupportStep::NewTicket(None) => "new".to_owned(),
+            SupportStep::NewTicket(Some(id)) => format!("category:{id}"),
+        }
+    }
+}
+
+impl Runtime {
+    /// One of the bot's texts for this desk in a customer's language.
+    pub(crate) fn text(&self, tenant: &Tenant, lang: Option<&str>, which: BotText, ctx: impl serde::Serialize) -> Result<String, RuntimeError> {
+        self.renderer.bot_text(which, lang, tenant.info.theme, &tenant.info.name, ctx).map_err(|e| RuntimeError::Internal(e.into()))
+    }
+
+    /// The desk's Mini App, opening one ticket when given; `None` unless
+    /// the public URL is https (Telegram refuses anything else).
+    pub fn mini_app_url(&self, tenant: &Tenant, ticket: Option<i64>) -> Option<String> {
+        if self.public_url.scheme() != "https" {
+            return None;
+        }
+        Some(self.mini_app_link(tenant, ticket))
+    }
+
+    /// The Mini App's address whatever the scheme (for a browser).
+    fn mini_app_link(&self, tenant: &Tenant, ticket: Option<i64>) -> String {
+        let base = self.public_url.as_str().trim_end_matches('/');
+        let mut url = format!("{base}/t/{}/app/", tenant.info.slug.as_str());
+        if let Some(id) = ticket {
+            // Read by the page like Telegram's own `startapp` parameter.
+            url.push_str(&format!("?tgWebAppStartParam=ticket-{id}"));
+        }
+        url
+    }
+
+    /// The button under a notification about a ticket (none on plain HTTP).
+    pub(crate) fn ticket_buttons(&self, tenant: &Tenant, lang: Option<&str>, ticket: i64) -> Result<Vec<Button>, RuntimeError> {
+        let Some(url) = self.mini_app_url(tenant, Some(ticket)) else { return Ok(Vec::new()) };
+        let text = self.text(tenant, lang, BotText::ButtonOpenTicket, serde_json::json!({ "number": ticket }))?;
+        Ok(vec![Button::WebApp { text, web_app: url }])
+    }
+
+    fn app_buttons(&self, tenant: &Tenant, lang: Option<&str>) -> Result<Vec<Button>, RuntimeError> {
+        let Some(url) = self.mini_app_url(tenant, None) else { return Ok(Vec::new()) };
+        Ok(vec![Button::WebApp { text: self.text(tenant, lang, BotText::ButtonOpenApp, ())?, web_app: url }])
+    }
+
+    /// Answers a command inside the update's transaction.
+    pub(crate) async fn command(
+        &self,
+        tenant: &Tenant,
+        txn: &DatabaseTransaction,
+        user: &users::Model,
+        chat: i64,
+        command: Command,
+        kicks: &mut Effects,
+    ) -> Result<(), RuntimeError> {
+        let lang = user.language_code.as_deref();
+        let (text, buttons) = match command {
+            Command::Start => (self.text(tenant, lang, BotText::Welcome, serde_json::json!({ "first_name": user.first_name }))?, self.app_buttons(tenant, lang)?),
+            Command::Help => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
+            Command::Tickets => match self.mini_app_url(tenant, None) {
+                Some(_) => (self.text(tenant, lang, BotText::Tickets, ())?, self.app_buttons(tenant, lang)?),
+                None => (self.text(tenant, lang, BotText::TicketsLink, serde_json::json!({ "url": self.mini_app_link(tenant, None) }))?, Vec::new()),
+            },
+            Command::Status => {
+                let open = ticket_rows::Entity::find()
+                    .filter(ticket_rows::Column::CustomerId.eq(user.id))
+                    .filter(ticket_rows::Column::Status.is_not_in([TicketStatus::Resolved.as_str(), TicketStatus::Closed.as_str()]))
+                    .order_by_desc(ticket_rows::Column::UpdatedAt)
+                    .limit(STATUS_LIMIT)
+                    .all(txn)
+                    .await?;
+                if open.is_empty() {
+                    (self.text(tenant, lang, BotText::StatusEmpty, ())?, Vec::new())
+                } else {
+                    let list: Vec<_> = open.iter().map(|t| serde_json::json!({ "number": t.id, "title": t.title, "status": t.status })).collect();
+                    let buttons = match open.as_slice() {
+                        [one] => self.ticket_buttons(tenant, lang, one.id)?,
+                        _ => self.app_buttons(tenant, lang)?,
+                    };
+                    (self.text(tenant, lang, BotText::Status, serde_json::json!({ "tickets": list }))?, buttons)
+                }
+            }
+            Command::Support => {
+                let topics = categories::Entity::find()
+                    .filter(categories::Column::Active.eq(true))
+                    .order_by_asc(categories::Column::SortOrder)
+                    .order_by_asc(categories::Column::Id)
+                    .all(txn)
+                    .await?;
+                if topics.is_empty() {
+                    set_step(txn, user, Some(SupportStep::NewTicket(None))).await?;
+                    (self.text(tenant, lang, BotText::SupportDescribe, serde_json::json!({ "category": null }))?, Vec::new())
+                } else {
+                    let mut buttons: Vec<Button> = topics
+                        .iter()
+                        .map(|c| Button::Callback {
+                            text: match &c.icon {
+                                Some(icon) => format!("{icon} {}", c.name),
+                                None => c.name.clone(),
+                            },
+                            data: format!("{SUPPORT_PREFIX}{}", c.id),
+                        })
+                        .collect();
+                    buttons.push(Button::Callback { text: self.text(tenant, lang, BotText::SupportOther, ())?, data: format!("{SUPPORT_PREFIX}0") });
+                    (self.text(tenant, lang, BotText::SupportChoose, ())?, buttons)
+                }
+            }
+        };
+        kicks.push(tickets::enqueue_with_buttons(txn, chat, text, None, &buttons).await?.chat_id);
+        Ok(())
+    }
+
+    /// A press of a `/support` topic button: the next message opens a new
+    /// ticket in that topic. An unknown or inactive topic counts as none.
+    pub(crate) async fn support_topic(
+        &self,
+        tenant: &Tenant,
+        txn: &DatabaseTransaction,
+        user: &users::Model,
+        chat: i64,
+        data: &str,
+        kicks: &mut Effects,
+    ) -> Result<(), RuntimeError> {
+        let id: i64 = data.strip_prefix(SUPPORT_PREFIX).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let topic = match id {
+            0 => None,
+            id => categories::Entity::find_by_id(id).filter(categories::Column::Active.eq(true)).one(txn).await?,
+        };
+        set_step(txn, user, Some(SupportStep::NewTicket(topic.as_ref().map(|c| c.id)))).await?;
+        let lang = user.language_code.as_deref();
+        let text = self.text(tenant, lang, BotText::SupportDescribe, serde_json::json!({ "category": topic.map(|c| c.name) }))?;
+        kicks.push(tickets::enqueue(txn, chat, text, None).await?.chat_id);
+        Ok(())
+    }
+}
+
+/// Records (or clears) the customer's `/support` step.
+pub(crate) async fn set_step(txn: &DatabaseTransaction, user: &users::Model, step: Option<SupportStep>) -> Result<(), RuntimeError> {
+    let mut am: users::ActiveModel = user.clone().into();
+    am.support_pending = Set(step.map(SupportStep::stored));
+    am.updated_at = Set(Utc::now());
+    am.update(txn).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_read_like_telegram_clients_send_them() {
+        assert_eq!(Command::of("/start", "AcmeBot"), Some(Command::Start));
+        assert_eq!(Command::of("/status@acmebot please", "AcmeBot"), Some(Command::Status));
+        assert_eq!(Command::of("/SUPPORT", "AcmeBot"), Some(Command::Support));
+        assert_eq!(Command::of("/tickets", "AcmeBot"), Some(Command::Tickets));
+        assert_eq!(Command::of("/whatever", "AcmeBot"), Some(Command::Help));
+        assert_eq!(Command::of("/start@OtherBot", "AcmeBot"), None);
+        assert_eq!(Command::of("hello /start", "AcmeBot"), None);
+    }
+
+    #[test]
+    fn support_steps_round_trip() {
+        for step in [SupportStep::NewTicket(None), SupportStep::NewTicket(Some(12))] {
+            assert_eq!(SupportStep::parse(Some(&step.stored())), Some(step));
+        }
+        assert_eq!(SupportStep::parse(Some("category:x")), None);
+        assert_eq!(SupportStep::parse(None), None);
+    }
+}

@@ -1,0 +1,144 @@
+//! The bot's own commands for customers (`/start`, `/status`, `/tickets`,
+//! `/support` step by step), in the customer's language, the Mini App
+//! buttons under its messages and the chat menu button set at provisioning;
+//! on a plain-HTTP development desk, links instead of buttons.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tikethet_tests::helpers::{Backend, HTTPS_PUBLIC_URL, Options, TestApp, Tenant, spawn_app, spawn_app_with};
+
+on_both!(customers_use_the_bots_commands_in_their_language_with_mini_app_buttons);
+
+/// A private message as Telegram delivers it, from a user with a language.
+fn message(update_id: i64, user: i64, lang: &str, text: &str) -> Value {
+    let mut v = tikethet_tests::fixtures::message(update_id, user, text);
+    v["message"]["from"]["language_code"] = json!(lang);
+    v
+}
+
+fn press(update_id: i64, user: i64, data: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "callback_query": {
+            "id": format!("88{update_id}"),
+            "from": { "id": user, "is_bot": false, "first_name": "Ира", "language_code": "ru" },
+            "message": { "message_id": 5, "date": 1_700_000_000, "chat": { "id": user, "type": "private", "first_name": "Ира" }, "text": "topics" },
+            "chat_instance": "-1",
+            "data": data
+        }
+    })
+}
+
+/// Delivers an update and returns the bot's next message to that chat
+/// (its text and reply_markup), once sent.
+async fn says(app: &TestApp, t: &Tenant, chat: i64, update: Value) -> (String, Value) {
+    let before = app.fake.sends_to(&t.token, chat).len();
+    assert_eq!(app.deliver(t, &update).await, 200);
+    app.wait_sent(t, chat, before + 1).await;
+    let call = app.fake.sends_to(&t.token, chat).into_iter().nth(before).unwrap();
+    assert!(call.ok, "{call:?}");
+    (call.text().unwrap().to_owned(), call.params.get("reply_markup").cloned().unwrap_or(Value::Null))
+}
+
+fn web_app(markup: &Value) -> (&str, &str) {
+    let b = &markup["inline_keyboard"][0][0];
+    (b["text"].as_str().unwrap_or_else(|| panic!("no button: {markup}")), b["web_app"]["url"].as_str().unwrap_or_else(|| panic!("not a web_app button: {markup}")))
+}
+
+async fn customers_use_the_bots_commands_in_their_language_with_mini_app_buttons(b: Backend) {
+    let app = spawn_app_with(b, Options { https_public_url: true, ..Options::default() }).await;
+    let t = app.create_tenant("acme", 1).await;
+    let app_url = format!("{HTTPS_PUBLIC_URL}/t/acme/app/");
+    assert_eq!(
+        app.fake.menu_button(&t.token),
+        Some(json!({ "type": "web_app", "text": "Support", "web_app": { "url": app_url } })),
+        "the chat menu opens the Mini App"
+    );
+    let ira = 81_001;
+
+    let (text, markup) = says(&app, &t, ira, message(1, ira, "ru", "/start")).await;
+    assert!(text.contains("Здравствуйте"), "Russian welcome: {text}");
+    assert_eq!(web_app(&markup), ("Мои обращения", app_url.as_str()));
+
+    let (text, markup) = says(&app, &t, ira, message(2, ira, "ru", "/status")).await;
+    assert!(text.starts_with("Открытых обращений нет"), "{text}");
+    assert_eq!(markup, Value::Null);
+
+    let (text, markup) = says(&app, &t, ira, message(3, ira, "ru", "Лампа мигает")).await;
+    assert!(text.contains("Обращение №") && text.contains("«Лампа мигает»"), "{text}");
+    let first: i64 = text.split('№').nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(web_app(&markup), (format!("Открыть обращение №{first}").as_str(), format!("{app_url}?tgWebAppStartParam=ticket-{first}").as_str()));
+
+    let (text, markup) = says(&app, &t, ira, message(4, ira, "ru", "/status")).await;
+    assert!(text.contains(&format!("№{first} Лампа мигает – открыто")), "{text}");
+    assert_eq!(web_app(&markup).1, format!("{app_url}?tgWebAppStartParam=ticket-{first}"), "one open ticket: its own button");
+
+    // /support offers the active topics in their order, then "other".
+    let owner = app.sign_in(&t, t.owner).await;
+    let (s, billing) = app.tenant_post("acme", "/categories", &owner, json!({ "name": "Billing", "icon": "💳", "position": 1 })).await;
+    assert_eq!(s, 201, "{billing}");
+    let (s, _) = app.tenant_post("acme", "/categories", &owner, json!({ "name": "Delivery", "position": 2 })).await;
+    assert_eq!(s, 201);
+    let (s, _) = app.tenant_post("acme", "/categories", &owner, json!({ "name": "Retired", "position": 0, "active": false })).await;
+    assert_eq!(s, 201);
+    let billing_id = billing["id"].as_i64().unwrap();
+    let (text, markup) = says(&app, &t, ira, message(5, ira, "ru", "/support")).await;
+    assert!(text.contains("Выберите тему"), "{text}");
+    let buttons: Vec<(String, String)> = markup["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row[0]["text"].as_str().unwrap().to_owned(), row[0]["callback_data"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(buttons[0], ("💳 Billing".to_owned(), format!("tt:support:{billing_id}")), "{markup}");
+    assert_eq!(buttons[1].0, "Delivery");
+    assert_eq!(buttons[2], ("Другое".to_owned(), "tt:support:0".to_owned()), "{markup}");
+    assert_eq!(buttons.len(), 3, "inactive topics are not offered: {markup}");
+
+    // A topic, then the description: a new ticket beside the open one.
+    let (text, _) = says(&app, &t, ira, press(6, ira, &format!("tt:support:{billing_id}"))).await;
+    assert!(text.starts_with("Billing. Опишите проблему"), "{text}");
+    assert!(app.fake.calls(Some("answerCallbackQuery")).iter().any(|c| c.params["callback_query_id"] == "886"), "the press was answered");
+    let (text, markup) = says(&app, &t, ira, message(7, ira, "ru", "Счёт неверный")).await;
+    let second: i64 = text.split('№').nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert_ne!(second, first, "/support opens a new ticket: {text}");
+    assert_eq!(web_app(&markup).1, format!("{app_url}?tgWebAppStartParam=ticket-{second}"));
+    let (_, page) = app.tenant_get("acme", &format!("/tickets/{second}"), &owner).await;
+    assert_eq!((page["category_id"].as_i64(), page["title"].as_str()), (Some(billing_id), Some("Счёт неверный")), "{page}");
+    // The step is over: the next message continues the newest open ticket.
+    assert_eq!(app.deliver(&t, &message(8, ira, "ru", "и ещё")).await, 200);
+    app.wait_processed("acme", 8).await;
+    let (_, list) = app.tenant_get("acme", "/tickets", &owner).await;
+    assert_eq!(list["total"], 2, "no third ticket: {list}");
+    let (_, msgs) = app.tenant_get("acme", &format!("/tickets/{second}/messages"), &owner).await;
+    assert_eq!(msgs["items"].as_array().unwrap().last().unwrap()["text"], "и ещё", "{msgs}");
+
+    // A staff answer carries the button that opens its ticket.
+    let before = app.fake.sends_to(&t.token, ira).len();
+    let (s, _) = app.tenant_call(Method::POST, "acme", &format!("/tickets/{first}/messages"), &owner, Some(json!({ "text": "Замените лампу" }))).await;
+    assert_eq!(s, 201);
+    app.wait_sent(&t, ira, before + 1).await;
+    let reply = app.fake.sends_to(&t.token, ira).into_iter().nth(before).unwrap();
+    assert!(reply.text().unwrap().contains(&format!("№{first}: Замените лампу")), "{reply:?}");
+    assert_eq!(web_app(&reply.params["reply_markup"]), (format!("Открыть обращение №{first}").as_str(), format!("{app_url}?tgWebAppStartParam=ticket-{first}").as_str()));
+
+    // Someone writing in English gets English.
+    let (text, markup) = says(&app, &t, 81_002, message(9, 81_002, "en", "/tickets")).await;
+    assert!(text.starts_with("Your tickets with acme Support"), "{text}");
+    assert_eq!(web_app(&markup), ("Open my tickets", app_url.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_http_desk_sends_links_instead_of_mini_app_buttons() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    assert_eq!(app.fake.menu_button(&t.token), None, "Telegram refuses a menu button that is not https");
+    let (text, markup) = says(&app, &t, 82_001, message(1, 82_001, "en", "/tickets")).await;
+    assert_eq!(text, format!("Your tickets with acme Support are at {}/t/acme/app/", app.address));
+    assert_eq!(markup, Value::Null);
+    let (text, markup) = says(&app, &t, 82_001, message(2, 82_001, "en", "My lamp")).await;
+    assert!(text.contains("is open"), "{text}");
+    assert_eq!(markup, Value::Null, "no web_app button over plain HTTP");
+    // Every send was accepted (a web_app button over HTTP would be a 400).
+    assert!(app.fake.calls(Some("sendMessage")).iter().all(|c| c.ok));
+}
