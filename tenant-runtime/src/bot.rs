@@ -87,16 +87,20 @@ impl Runtime {
     /// The desk's Mini App, opening one ticket when given; `None` unless
     /// the public URL is https (Telegram refuses anything else).
     pub fn mini_app_url(&self, tenant: &Tenant, ticket: Option<i64>) -> Option<String> {
-        if self.public_url.scheme() != "https" {
+        if tenant.info.custom_domain.is_none() && self.public_url.scheme() != "https" {
             return None;
         }
         Some(self.mini_app_link(tenant, ticket))
     }
 
-    /// The Mini App's address whatever the scheme (for a browser).
+    /// The Mini App's address whatever the scheme (for a browser): on the
+    /// tenant's own domain (served over https by the deployment's proxy)
+    /// when it has one.
     fn mini_app_link(&self, tenant: &Tenant, ticket: Option<i64>) -> String {
-        let base = self.public_url.as_str().trim_end_matches('/');
-        let mut url = format!("{base}/t/{}/app/", tenant.info.slug.as_str());
+        let mut url = match &tenant.info.custom_domain {
+            Some(domain) => format!("https://{domain}/app/"),
+            None => format!("{}/t/{}/app/", self.public_url.as_str().trim_end_matches('/'), tenant.info.slug.as_str()),
+        };
         if let Some(id) = ticket {
             // Read by the page like Telegram's own `startapp` parameter.
             url.push_str(&format!("?tgWebAppStartParam=ticket-{id}"));

@@ -49,6 +49,40 @@ impl TenantSlug {
     }
 }
 
+/// A tenant's own host name (`support.acme.com`): lowercase letters, digits
+/// and hyphens in dot-separated labels of 1 to 63, at least two labels, 253
+/// characters at most, not an IP address. The desk answers on it without
+/// the `/t/{slug}` prefix; TLS for it is the deployment's proxy's job.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CustomDomain(String);
+
+impl CustomDomain {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let bad = |r: &str| Err(Invalid::new("custom_domain", r));
+        let d = s.trim().trim_end_matches('.').to_ascii_lowercase();
+        if d.is_empty() || d.len() > 253 {
+            return bad("must be a host name of 1 to 253 characters, like support.example.com");
+        }
+        let labels: Vec<&str> = d.split('.').collect();
+        if labels.len() < 2 {
+            return bad("must have at least two labels, like support.example.com");
+        }
+        for l in &labels {
+            if l.is_empty() || l.len() > 63 || !l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') || l.starts_with('-') || l.ends_with('-') {
+                return bad("labels are 1 to 63 letters, digits and inner hyphens, like support.example.com (no scheme, port or path)");
+            }
+        }
+        if labels.last().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit())) {
+            return bad("must be a host name, not an IP address");
+        }
+        Ok(CustomDomain(d))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for TenantSlug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -461,5 +495,14 @@ mod tests {
         assert!(TicketStatus::parse("done").is_err());
         assert!(Priority::parse("urgent").is_err());
         assert!(TelegramUserId::parse(0).is_err());
+    }
+
+    #[test]
+    fn custom_domains_are_host_names_only() {
+        assert_eq!(CustomDomain::parse(" Support.Acme.COM. ").unwrap().as_str(), "support.acme.com");
+        for bad in ["acme", "https://support.acme.com", "support.acme.com:8443", "support.acme.com/app", "-x.acme.com", "a..b.com", "10.0.0.1", "", "sup port.acme.com"] {
+            assert!(CustomDomain::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(CustomDomain::parse(&format!("{}.com", "a".repeat(64))).is_err());
     }
 }

@@ -260,8 +260,7 @@ impl Runtime {
             self.pg_writers[shard % self.pg_writers.len()].clone()
         };
         let tenant = Arc::new(Tenant { bot: self.bot(&info.bot_token), db, intake, info });
-        self.tenants.insert(tenant.clone());
-        Ok(tenant)
+        Ok(self.tenants.insert(tenant))
     }
 
     /// Stops serving a tenant.

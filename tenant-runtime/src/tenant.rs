@@ -47,6 +47,9 @@ pub struct TenantInfo {
     pub theme: Theme,
     /// The tenant's overrides of its theme's tokens.
     pub branding: tikethet_themes::branding::Branding,
+    /// The tenant's own host name: its desk answers there without the
+    /// `/t/{slug}` prefix, and its links and webhook use it.
+    pub custom_domain: Option<String>,
     pub bot_token: BotToken,
     pub bot_username: String,
     pub webhook_route: String,
@@ -85,6 +88,7 @@ struct Index {
     by_id: HashMap<TenantId, Arc<Tenant>>,
     by_route: HashMap<String, TenantId>,
     by_slug: HashMap<String, TenantId>,
+    by_domain: HashMap<String, TenantId>,
 }
 
 /// Every tenant this node serves, by id, webhook route and slug.
@@ -108,19 +112,33 @@ impl Registry {
         idx.by_slug.get(slug).and_then(|id| idx.by_id.get(id)).cloned()
     }
 
+    /// The tenant answering on its own host name.
+    pub fn by_domain(&self, host: &str) -> Option<Arc<Tenant>> {
+        let idx = self.index.read().expect("poisoned");
+        idx.by_domain.get(host).and_then(|id| idx.by_id.get(id)).cloned()
+    }
+
     pub fn all(&self) -> Vec<Arc<Tenant>> {
         self.index.read().expect("poisoned").by_id.values().cloned().collect()
     }
 
-    pub(crate) fn insert(&self, tenant: Arc<Tenant>) {
+    /// Serves `tenant` (replacing an earlier version of it); returns it.
+    pub(crate) fn insert(&self, tenant: Arc<Tenant>) -> Arc<Tenant> {
         let mut idx = self.index.write().expect("poisoned");
         if let Some(old) = idx.by_id.get(&tenant.info.id).cloned() {
             idx.by_route.remove(&old.info.webhook_route);
             idx.by_slug.remove(old.info.slug.as_str());
+            if let Some(d) = &old.info.custom_domain {
+                idx.by_domain.remove(d);
+            }
+        }
+        if let Some(d) = &tenant.info.custom_domain {
+            idx.by_domain.insert(d.clone(), tenant.info.id.clone());
         }
         idx.by_route.insert(tenant.info.webhook_route.clone(), tenant.info.id.clone());
         idx.by_slug.insert(tenant.info.slug.as_str().to_owned(), tenant.info.id.clone());
-        idx.by_id.insert(tenant.info.id.clone(), tenant);
+        idx.by_id.insert(tenant.info.id.clone(), tenant.clone());
+        tenant
     }
 
     pub(crate) fn remove(&self, id: &TenantId) -> Option<Arc<Tenant>> {
@@ -128,6 +146,9 @@ impl Registry {
         let old = idx.by_id.remove(id)?;
         idx.by_route.remove(&old.info.webhook_route);
         idx.by_slug.remove(old.info.slug.as_str());
+        if let Some(d) = &old.info.custom_domain {
+            idx.by_domain.remove(d);
+        }
         Some(old)
     }
 }
@@ -145,6 +166,7 @@ mod tests {
             status: TenantStatus::Active,
             theme: Theme::default_theme(),
             branding: Default::default(),
+            custom_domain: None,
             bot_token: BotToken::parse("123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw").unwrap(),
             bot_username: "acme_bot".into(),
             webhook_route: "rabc".into(),

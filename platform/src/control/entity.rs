@@ -15,6 +15,9 @@ pub struct Model {
     pub theme: String,
     /// The tenant's brand over its theme (JSON of `tikethet_themes::branding::Branding`).
     pub branding: Option<String>,
+    /// The tenant's own host name, if any (unique).
+    #[sea_orm(unique)]
+    pub custom_domain: Option<String>,
     pub bot_id: i64,
     pub bot_username: String,
     /// Sealed with the master key.

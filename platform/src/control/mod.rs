@@ -15,7 +15,7 @@ use teloxide::types::AllowedUpdate;
 use teloxide::{ApiError, RequestError};
 use tikethet_billing::Plan;
 use tikethet_runtime::db::Storage;
-use tikethet_runtime::domain::{BotToken, Invalid, TelegramUserId, TenantId, TenantSlug};
+use tikethet_runtime::domain::{BotToken, CustomDomain, Invalid, TelegramUserId, TenantId, TenantSlug};
 use tikethet_runtime::{Runtime, TenantInfo, TenantStatus};
 use tikethet_themes::Theme;
 
@@ -44,6 +44,9 @@ pub enum ControlError {
     /// whose deletion did not finish; it is never adopted silently.
     #[error("storage {0:?} for this slug already exists (left over from an earlier tenant); remove it or pick another slug")]
     StorageExists(String),
+    /// 409
+    #[error("the domain {0:?} already serves another tenant")]
+    DomainTaken(String),
     /// 422: Telegram refused to register the webhook (a public URL it
     /// cannot use, say).
     #[error("Telegram refused the webhook: {0}")]
@@ -84,6 +87,8 @@ pub struct TenantChanges {
     pub owner_telegram_id: Option<TelegramUserId>,
     pub plan: Option<Plan>,
     pub theme: Option<Theme>,
+    /// `Some(None)` removes the tenant's own domain.
+    pub custom_domain: Option<Option<CustomDomain>>,
 }
 
 pub fn parse_name(name: &str) -> Result<String, Invalid> {
@@ -115,6 +120,10 @@ pub struct TenantRecord {
     pub schema_version: Option<String>,
     /// Where Telegram delivers this bot's updates (an opaque route, never the token).
     pub webhook_url: String,
+    /// The tenant's own host name: its desk answers there without the
+    /// `/t/{slug}` prefix (TLS is the deployment's proxy's).
+    #[oai(nullable)]
+    pub custom_domain: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -172,8 +181,12 @@ impl ControlPlane {
         ControlPlane { storage, runtime, vault, public_url, served: Mutex::new(HashMap::new()) }
     }
 
-    fn webhook_url(&self, route: &str) -> String {
-        format!("{}/tg/{route}", self.public_url.as_str().trim_end_matches('/'))
+    /// The webhook's URL: on the tenant's own domain when it has one.
+    fn webhook_url(&self, route: &str, domain: Option<&str>) -> String {
+        match domain {
+            Some(d) => format!("https://{d}/tg/{route}"),
+            None => format!("{}/tg/{route}", self.public_url.as_str().trim_end_matches('/')),
+        }
     }
 
     fn record(&self, m: &tenants::Model) -> TenantRecord {
@@ -188,7 +201,8 @@ impl ControlPlane {
             bot_username: m.bot_username.clone(),
             owner_telegram_id: m.owner_telegram_id,
             schema_version: m.schema_version.clone(),
-            webhook_url: self.webhook_url(&m.webhook_route),
+            webhook_url: self.webhook_url(&m.webhook_route, m.custom_domain.as_deref()),
+            custom_domain: m.custom_domain.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -204,6 +218,7 @@ impl ControlPlane {
             status: TenantStatus::parse(&m.status).or_else(|| (m.status == DELETING).then_some(TenantStatus::Suspended)).context("stored status")?,
             theme: Theme::parse(&m.theme).unwrap_or_else(|_| Theme::default_theme()),
             branding: tikethet_themes::branding::Branding::from_stored(m.branding.as_deref()),
+            custom_domain: m.custom_domain.clone(),
             bot_token: BotToken::parse(&token).context("stored bot token")?,
             bot_username: m.bot_username.clone(),
             webhook_route: m.webhook_route.clone(),
@@ -237,9 +252,13 @@ impl ControlPlane {
     /// periodically, so changes made by the CLI or another node take effect.
     /// Returns the tenants newly served, for recovery.
     pub async fn sync(&self) -> anyhow::Result<Vec<String>> {
+        // What is served, noted before the rows are read: a change made on
+        // this node meanwhile (served after its commit) then differs from
+        // the note only if the rows already show it, so a row read just
+        // before that commit is never served over it.
+        let known: HashMap<String, DateTime<Utc>> = self.served.lock().expect("poisoned").clone();
         let rows = tenants::Entity::find().all(self.storage.control()).await.context("failed to list tenants")?;
         let mut fresh = Vec::new();
-        let known: HashMap<String, DateTime<Utc>> = self.served.lock().expect("poisoned").clone();
         for m in &rows {
             if m.status == DELETING {
                 if known.contains_key(&m.id) {
@@ -357,6 +376,7 @@ impl ControlPlane {
             plan: Set(new.plan.as_str().to_owned()),
             theme: Set(new.theme.name.to_owned()),
             branding: Set(None),
+            custom_domain: Set(None),
             bot_id: Set(me.id.0 as i64),
             bot_username: Set(bot_username),
             bot_token_enc: Set(self.vault.seal(new.bot_token.expose())),
@@ -386,12 +406,12 @@ impl ControlPlane {
                 return Err(e.into());
             }
         };
-        if let Err(e) = self.register_webhook(&new.bot_token, &route, &secret).await {
+        if let Err(e) = self.register_webhook(&new.bot_token, &route, &secret, None).await {
             tenants::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await.ok();
             self.storage.drop_tenant(&storage_name).await.ok();
             return Err(e);
         }
-        self.set_menu_button(&new.bot_token, &m.slug).await;
+        self.set_menu_button(&new.bot_token, &m.slug, None).await;
         self.serve(&m).await?;
         tracing::info!(tenant = %m.id, slug = %m.slug, bot = %m.bot_username, "tenant provisioned");
         Ok(self.record(&m))
@@ -400,11 +420,12 @@ impl ControlPlane {
     /// Points the bot's chat menu button at the desk's Mini App. Telegram
     /// takes https only, so a development desk on plain HTTP keeps the
     /// default menu; a refusal is logged, not fatal (the desk works without).
-    async fn set_menu_button(&self, token: &BotToken, slug: &str) {
-        if self.public_url.scheme() != "https" {
-            return;
-        }
-        let url = format!("{}/t/{slug}/app/", self.public_url.as_str().trim_end_matches('/'));
+    async fn set_menu_button(&self, token: &BotToken, slug: &str, domain: Option<&str>) {
+        let url = match domain {
+            Some(d) => format!("https://{d}/app/"),
+            None if self.public_url.scheme() == "https" => format!("{}/t/{slug}/app/", self.public_url.as_str().trim_end_matches('/')),
+            None => return,
+        };
         let Ok(url) = url.parse() else { return };
         let text = self
             .runtime
@@ -417,12 +438,12 @@ impl ControlPlane {
         }
     }
 
-    async fn register_webhook(&self, token: &BotToken, route: &str, secret: &str) -> Result<()> {
+    async fn register_webhook(&self, token: &BotToken, route: &str, secret: &str, domain: Option<&str>) -> Result<()> {
         // What the runtime handles (`tikethet_runtime::intake::HANDLED_KINDS`).
         let allowed: Vec<AllowedUpdate> = vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
         self.runtime
             .bot(token)
-            .set_webhook(self.webhook_url(route).parse().map_err(|e| ControlError::Internal(anyhow::anyhow!("bad webhook URL: {e}")))?)
+            .set_webhook(self.webhook_url(route, domain).parse().map_err(|e| ControlError::Internal(anyhow::anyhow!("bad webhook URL: {e}")))?)
             .secret_token(secret.to_owned())
             .allowed_updates(allowed)
             .await
@@ -433,6 +454,7 @@ impl ControlPlane {
     pub async fn update(&self, slug: &str, changes: TenantChanges) -> Result<TenantRecord> {
         let m = self.find(slug).await?;
         let owner_changed = changes.owner_telegram_id.is_some_and(|o| o.get() != m.owner_telegram_id);
+        let old_domain = m.custom_domain.clone();
         let mut am: tenants::ActiveModel = m.into();
         if let Some(n) = changes.name {
             am.name = Set(n);
@@ -446,8 +468,27 @@ impl ControlPlane {
         if let Some(t) = changes.theme {
             am.theme = Set(t.name.to_owned());
         }
+        let domain_change = changes.custom_domain.map(|d| d.map(|d| d.as_str().to_owned())).filter(|d| *d != old_domain);
+        if let Some(d) = &domain_change {
+            if d.as_deref() == self.public_url.host_str() {
+                return Err(Invalid::new("custom_domain", "is the platform's own host name").into());
+            }
+            am.custom_domain = Set(d.clone());
+        }
         am.updated_at = Set(Utc::now());
-        let m = am.update(self.storage.control()).await?;
+        let m = match am.update(self.storage.control()).await {
+            Ok(m) => m,
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                return Err(ControlError::DomainTaken(domain_change.flatten().unwrap_or_default()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if domain_change.is_some() {
+            // Telegram delivers to, and the Mini App opens on, the new host.
+            let info = self.info(&m)?;
+            self.register_webhook(&info.bot_token, &m.webhook_route, &info.webhook_secret, m.custom_domain.as_deref()).await?;
+            self.set_menu_button(&info.bot_token, &m.slug, m.custom_domain.as_deref()).await;
+        }
         self.serve(&m).await?;
         if owner_changed {
             // The previous owner keeps working as an admin, no longer owner.
@@ -497,8 +538,8 @@ impl ControlPlane {
         let me = self.runtime.bot(&token).get_me().await.map_err(token_error)?;
         self.check_bot_free(me.id.0 as i64, Some(&m.id)).await?;
         let secret = new_secret();
-        self.register_webhook(&token, &m.webhook_route, &secret).await?;
-        self.set_menu_button(&token, &m.slug).await;
+        self.register_webhook(&token, &m.webhook_route, &secret, m.custom_domain.as_deref()).await?;
+        self.set_menu_button(&token, &m.slug, m.custom_domain.as_deref()).await;
         if old.bot_token.bot_id() != token.bot_id() {
             if let Err(e) = self.runtime.bot(&old.bot_token).delete_webhook().await {
                 tracing::warn!(slug = %m.slug, error = %e, "could not remove the old bot's webhook");

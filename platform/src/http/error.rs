@@ -115,6 +115,7 @@ impl From<ControlError> for ApiError {
             ControlError::NotFound(_) => ApiError::NotFound(body("not_found", e.to_string())),
             ControlError::SlugTaken(_) => ApiError::Conflict(body("slug_taken", e.to_string())),
             ControlError::BotInUse(_) => ApiError::Conflict(body("bot_in_use", e.to_string())),
+            ControlError::DomainTaken(_) => ApiError::Conflict(body("domain_taken", e.to_string())),
             ControlError::StorageExists(_) => ApiError::Conflict(body("storage_exists", e.to_string())),
             ControlError::WebhookRefused(_) => ApiError::Unprocessable(body("webhook_refused", e.to_string())),
             ControlError::TokenRefused(_) => ApiError::Unprocessable(body("bot_token_refused", e.to_string())),

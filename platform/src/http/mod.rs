@@ -2,6 +2,7 @@
 //! webhook, health and metrics, and the OpenAPI document.
 
 pub mod desk;
+pub mod domains;
 pub mod error;
 pub mod limits;
 pub mod live;
@@ -148,6 +149,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     .server(server_url);
     let spec = api.spec();
     let throttled = state.clone();
+    let hosts = state.clone();
     let docs = api.swagger_ui();
     Route::new()
         .at("/tg/:route", webhook.data(state.clone()))
@@ -162,6 +164,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest("/api/docs", docs)
         .nest("/", api.around(limit_body).around(move |ep, req| limits::throttle(throttled.clone(), ep, req)))
         .catch_all_error(error::render_poem_error)
+        .around(move |ep, req| domains::route(hosts.clone(), ep, req))
         .with(CatchPanic::new().with_handler(error::panic_response))
         .with(Tracing)
 }

@@ -60,6 +60,11 @@ pub struct UpdateTenant {
     pub plan: Option<String>,
     #[oai(validator(pattern = "^(default|midnight|sunrise)$"))]
     pub theme: Option<String>,
+    /// The tenant's own host name (`support.example.com`, no scheme, port
+    /// or path): its desk answers there without `/t/{slug}`, and its
+    /// webhook and Mini App links move there. `null` removes it.
+    #[oai(validator(min_length = 1, max_length = 253))]
+    pub custom_domain: poem_openapi::types::MaybeUndefined<String>,
 }
 
 #[derive(Object)]
@@ -195,7 +200,7 @@ impl OperatorApi {
         Ok(Json(self.state.control.get(&slug.0).await?))
     }
 
-    /// Change a tenant's name, owner, plan or theme
+    /// Change a tenant's name, owner, plan, theme or own domain
     #[oai(path = "/tenants/:slug", method = "patch")]
     async fn update(&self, auth: OperatorAuth, slug: Path<String>, body: Json<UpdateTenant>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
@@ -205,6 +210,11 @@ impl OperatorApi {
             owner_telegram_id: b.owner_telegram_id.map(TelegramUserId::parse).transpose()?,
             plan: parse_plan(b.plan.as_deref())?,
             theme: parse_theme(b.theme.as_deref())?,
+            custom_domain: match b.custom_domain {
+                poem_openapi::types::MaybeUndefined::Undefined => None,
+                poem_openapi::types::MaybeUndefined::Null => Some(None),
+                poem_openapi::types::MaybeUndefined::Value(d) => Some(Some(tikethet_runtime::domain::CustomDomain::parse(&d)?)),
+            },
         };
         Ok(Json(self.state.control.update(&slug.0, changes).await?))
     }

@@ -23,7 +23,8 @@ pub async fn mini_app(Path(slug): Path<String>, req: &Request, Data(state): Data
         return error::json_error(StatusCode::NOT_FOUND, "not_found", "tenant not found");
     };
     let lang = miniapp::language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
-    let base = format!("/t/{}", tenant.info.slug);
+    // On the tenant's own domain its paths have no prefix.
+    let base = if req.extensions().get::<super::domains::OwnDomain>().is_some() { String::new() } else { format!("/t/{}", tenant.info.slug) };
     let page = miniapp::Page {
         desk: &tenant.info.name,
         slug: tenant.info.slug.as_str(),

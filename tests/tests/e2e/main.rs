@@ -19,6 +19,7 @@ mod bot_commands;
 mod browser;
 mod buttons;
 mod desk;
+mod domains;
 mod fuzz;
 mod hardening;
 mod limits;
