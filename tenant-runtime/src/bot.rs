@@ -81,7 +81,9 @@ impl SupportStep {
 impl Runtime {
     /// One of the bot's texts for this desk in a customer's language.
     pub(crate) fn text(&self, tenant: &Tenant, lang: Option<&str>, which: BotText, ctx: impl serde::Serialize) -> Result<String, RuntimeError> {
-        self.renderer.bot_text(which, lang, tenant.info.theme, &tenant.info.name, ctx).map_err(|e| RuntimeError::Internal(e.into()))
+        self.renderer
+            .tenant_bot_text(&tenant.info.bot_texts, which, lang, tenant.info.theme, &tenant.info.name, ctx)
+            .map_err(|e| RuntimeError::Internal(e.into()))
     }
 
     /// The desk's Mini App, opening one ticket when given; `None` unless

@@ -50,6 +50,8 @@ pub struct TenantInfo {
     /// The tenant's own host name: its desk answers there without the
     /// `/t/{slug}` prefix, and its links and webhook use it.
     pub custom_domain: Option<String>,
+    /// The tenant's own versions of the bot's texts.
+    pub bot_texts: tikethet_themes::BotTexts,
     pub bot_token: BotToken,
     pub bot_username: String,
     pub webhook_route: String,
@@ -167,6 +169,7 @@ mod tests {
             theme: Theme::default_theme(),
             branding: Default::default(),
             custom_domain: None,
+            bot_texts: Default::default(),
             bot_token: BotToken::parse("123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw").unwrap(),
             bot_username: "acme_bot".into(),
             webhook_route: "rabc".into(),

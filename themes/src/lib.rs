@@ -159,6 +159,41 @@ impl BotText {
     }
 }
 
+impl BotText {
+    /// The text's name in the API and in overrides (`welcome`, `help`, …).
+    pub fn name(self) -> &'static str {
+        self.file()
+    }
+
+    pub fn from_name(name: &str) -> Option<BotText> {
+        BotText::ALL.iter().copied().find(|t| t.file() == name)
+    }
+}
+
+/// Longest template a tenant may set for one text.
+pub const MAX_OVERRIDE_CHARS: usize = 4000;
+
+/// A tenant's own versions of the bot's texts, by language and text name
+/// (`{"ru": {"welcome": "…"}}`); the built-in text serves the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct BotTexts(pub std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>);
+
+impl BotTexts {
+    fn get(&self, lang: &str, text: BotText) -> Option<&str> {
+        self.0.get(lang)?.get(text.name()).map(String::as_str)
+    }
+
+    /// Reads stored overrides; ones that no longer pass are dropped.
+    pub fn from_stored(stored: Option<&str>, renderer: &Renderer) -> BotTexts {
+        stored.and_then(|s| serde_json::from_str::<BotTexts>(s).ok()).and_then(|t| renderer.check_texts(t).ok()).unwrap_or_default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(|m| m.is_empty())
+    }
+}
+
 /// The bot's templates, `bot/{language}/{name}.txt`, compiled in.
 macro_rules! bot_templates {
     ($($lang:literal: [$($name:literal),+ $(,)?]),+ $(,)?) => {
@@ -210,18 +245,75 @@ impl Renderer {
         desk_name: &str,
         ctx: C,
     ) -> Result<String, ThemeError> {
+        self.tenant_bot_text(&BotTexts::default(), text, language_code, theme, desk_name, ctx)
+    }
+
+    /// Like [`Renderer::bot_text`], with the tenant's own texts first.
+    pub fn tenant_bot_text<C: Serialize>(
+        &self,
+        overrides: &BotTexts,
+        text: BotText,
+        language_code: Option<&str>,
+        theme: Theme,
+        desk_name: &str,
+        ctx: C,
+    ) -> Result<String, ThemeError> {
         let lang = miniapp::language(language_code);
         let wanted = format!("bot/{lang}/{}.txt", text.file());
         let name = BOT_TEMPLATES.iter().map(|(n, _)| *n).find(|n| *n == wanted).expect("every text exists in every language (tested)");
-        let tmpl = self.env.get_template(name).map_err(|source| ThemeError::Render { name, source })?;
         let ctx = minijinja::context! {
             theme => Value::from(minijinja::value::Serde(theme)),
             desk => desk_name,
             ..Value::from(minijinja::value::Serde(ctx))
         };
-        tmpl.render(ctx)
-            .map(|s| s.trim().to_owned())
-            .map_err(|source| ThemeError::Render { name, source })
+        let rendered = match overrides.get(lang, text) {
+            // The tenant's template runs with the same fuel as ours.
+            Some(src) => self.env.render_str(src, ctx),
+            None => self.env.get_template(name).and_then(|t| t.render(ctx)),
+        };
+        rendered.map(|s| s.trim().to_owned()).map_err(|source| ThemeError::Render { name, source })
+    }
+
+    /// The built-in template of a text in a language (what an override
+    /// replaces).
+    pub fn built_in_text(&self, lang: &str, text: BotText) -> Option<&'static str> {
+        let wanted = format!("bot/{lang}/{}.txt", text.file());
+        BOT_TEMPLATES.iter().find(|(n, _)| *n == wanted).map(|(_, src)| *src)
+    }
+
+    /// Checks a tenant's texts: known languages and names, at most
+    /// [`MAX_OVERRIDE_CHARS`] each, and each renders (within fuel, to
+    /// something) with the context the bot gives that text.
+    pub fn check_texts(&self, texts: BotTexts) -> Result<BotTexts, String> {
+        for (lang, by_name) in &texts.0 {
+            if !miniapp::LANGUAGES.contains(&lang.as_str()) {
+                return Err(format!("{lang}: unknown language; known: {}", miniapp::LANGUAGES.join(", ")));
+            }
+            for (name, src) in by_name {
+                let Some(text) = BotText::from_name(name) else {
+                    return Err(format!("{lang}.{name}: unknown text; known: {}", BotText::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")));
+                };
+                if src.chars().count() > MAX_OVERRIDE_CHARS {
+                    return Err(format!("{lang}.{name}: at most {MAX_OVERRIDE_CHARS} characters"));
+                }
+                let one = BotTexts([(lang.clone(), [(name.clone(), src.clone())].into())].into());
+                match self.tenant_bot_text(&one, text, Some(lang), Theme::default_theme(), "Desk", sample_context()) {
+                    Ok(out) if !out.is_empty() => {}
+                    Ok(_) => return Err(format!("{lang}.{name}: renders to nothing")),
+                    Err(ThemeError::Render { source, .. }) => return Err(format!("{lang}.{name}: {source}")),
+                    Err(e) => return Err(format!("{lang}.{name}: {e}")),
+                }
+            }
+        }
+        Ok(texts)
+    }
+}
+
+/// Everything the bot passes to any of its texts, with sample values.
+fn sample_context() -> Value {
+    minijinja::context! {
+        first_name => "Ann", number => 7, title => "Lamp", text => "Hello", url => "https://example.com/app/",
+        category => "Billing", tickets => vec![minijinja::context! { number => 7, title => "Lamp", status => "open" }],
     }
 }
 
@@ -265,6 +357,22 @@ mod tests {
             )
             .unwrap();
         assert!(text.contains("#42") && text.contains("Hello <there>"), "{text}");
+    }
+
+    #[test]
+    fn a_tenants_text_replaces_ours_in_its_language_and_bad_ones_are_refused() {
+        let r = Renderer::new();
+        let texts = r.check_texts(BotTexts([("ru".to_owned(), [("welcome".to_owned(), "Привет, {{ first_name }}! Это {{ desk }}.".to_owned())].into())].into())).unwrap();
+        let ctx = minijinja::context! { first_name => "Ира" };
+        assert_eq!(r.tenant_bot_text(&texts, BotText::Welcome, Some("ru"), Theme::default_theme(), "Acme", &ctx).unwrap(), "Привет, Ира! Это Acme.");
+        assert!(r.tenant_bot_text(&texts, BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", &ctx).unwrap().starts_with("👋 Hi Ира"));
+        let one = |lang: &str, name: &str, src: &str| BotTexts([(lang.to_owned(), [(name.to_owned(), src.to_owned())].into())].into());
+        assert!(r.check_texts(one("de", "welcome", "Hallo")).unwrap_err().contains("unknown language"));
+        assert!(r.check_texts(one("en", "farewell", "Bye")).unwrap_err().contains("unknown text"));
+        assert!(r.check_texts(one("en", "welcome", "{% if %}")).is_err(), "syntax");
+        assert!(r.check_texts(one("en", "welcome", "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}")).is_err(), "runs out of fuel");
+        assert!(r.check_texts(one("en", "welcome", "{{ '' }}")).unwrap_err().contains("renders to nothing"));
+        assert!(r.check_texts(one("en", "welcome", &"x".repeat(MAX_OVERRIDE_CHARS + 1))).is_err());
     }
 
     #[test]

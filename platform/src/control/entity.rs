@@ -18,6 +18,8 @@ pub struct Model {
     /// The tenant's own host name, if any (unique).
     #[sea_orm(unique)]
     pub custom_domain: Option<String>,
+    /// The tenant's own bot texts (JSON of `tikethet_themes::BotTexts`).
+    pub bot_texts: Option<String>,
     pub bot_id: i64,
     pub bot_username: String,
     /// Sealed with the master key.

@@ -219,6 +219,7 @@ impl ControlPlane {
             theme: Theme::parse(&m.theme).unwrap_or_else(|_| Theme::default_theme()),
             branding: tikethet_themes::branding::Branding::from_stored(m.branding.as_deref()),
             custom_domain: m.custom_domain.clone(),
+            bot_texts: tikethet_themes::BotTexts::from_stored(m.bot_texts.as_deref(), &self.runtime.renderer),
             bot_token: BotToken::parse(&token).context("stored bot token")?,
             bot_username: m.bot_username.clone(),
             webhook_route: m.webhook_route.clone(),
@@ -377,6 +378,7 @@ impl ControlPlane {
             theme: Set(new.theme.name.to_owned()),
             branding: Set(None),
             custom_domain: Set(None),
+            bot_texts: Set(None),
             bot_id: Set(me.id.0 as i64),
             bot_username: Set(bot_username),
             bot_token_enc: Set(self.vault.seal(new.bot_token.expose())),
@@ -524,6 +526,18 @@ impl ControlPlane {
         }
         let stored = if branding.is_empty() { None } else { Some(serde_json::to_string(branding).map_err(|e| ControlError::Internal(e.into()))?) };
         am.branding = Set(stored);
+        am.updated_at = Set(Utc::now());
+        let m = am.update(self.storage.control()).await?;
+        self.serve(&m).await?;
+        Ok(self.info(&m)?)
+    }
+
+    /// Replaces a tenant's own bot texts (checked where they came in).
+    pub async fn set_bot_texts(&self, slug: &str, texts: &tikethet_themes::BotTexts) -> Result<TenantInfo> {
+        let m = self.find(slug).await?;
+        let mut am: tenants::ActiveModel = m.into();
+        let stored = if texts.is_empty() { None } else { Some(serde_json::to_string(texts).map_err(|e| ControlError::Internal(e.into()))?) };
+        am.bot_texts = Set(stored);
         am.updated_at = Set(Utc::now());
         let m = am.update(self.storage.control()).await?;
         self.serve(&m).await?;

@@ -1,6 +1,8 @@
-//! `/t/{slug}/api/v1/theme`: the desk's theme and its brand over it
-//! (colours, corner radius, font, logo), which the Mini App is rendered in.
-//! Anyone signed in reads it; admins and the owner set it.
+//! What a desk's customers see, as its admins set it:
+//! `/t/{slug}/api/v1/theme`, the theme and its brand over it (colours,
+//! corner radius, font, logo), which the Mini App is rendered in (anyone
+//! signed in reads it); `/t/{slug}/api/v1/bot-texts`, the desk's own
+//! versions of the bot's texts per language (admins).
 
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -83,6 +85,36 @@ fn view(theme: Theme, brand: &Branding) -> ThemeView {
     }
 }
 
+/// The desk's own bot texts by language and name, e.g.
+/// `{"ru": {"welcome": "Привет, {{ first_name }}!"}}`; other texts are the
+/// built-in ones. Templates are minijinja; `desk` and `theme` are always
+/// there, and each text has its own values (`first_name` in `welcome`,
+/// `number` and `title` in `ticket_opened`, …, as in `built_in`).
+#[derive(Debug, Object)]
+pub struct BotTextsView {
+    pub texts: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// The built-in templates, by language and name, for reference.
+    pub built_in: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Object)]
+pub struct BotTextsInput {
+    /// Replaces all of the desk's own texts; `{}` goes back to the built-in ones.
+    pub texts: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+}
+
+fn texts_view(state: &AppState, texts: &tikethet_themes::BotTexts) -> BotTextsView {
+    let r = &state.runtime.renderer;
+    let built_in = tikethet_themes::miniapp::LANGUAGES
+        .iter()
+        .map(|lang| {
+            let by_name = tikethet_themes::BotText::ALL.iter().filter_map(|t| Some((t.name().to_owned(), r.built_in_text(lang, *t)?.to_owned()))).collect();
+            ((*lang).to_owned(), by_name)
+        })
+        .collect();
+    BotTextsView { texts: texts.0.clone(), built_in }
+}
+
 pub struct ThemeApi {
     pub state: AppState,
 }
@@ -111,6 +143,34 @@ impl ThemeApi {
             .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
         let info = self.state.control.set_theme(ctx.tenant.info.slug.as_str(), theme, &branding).await?;
         Ok(Json(view(info.theme, &info.branding)))
+    }
+
+    /// The desk's own bot texts (admins)
+    #[oai(path = "/t/:slug/api/v1/bot-texts", method = "get", tag = "Tag::Theme")]
+    async fn bot_texts(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<BotTextsView>, ApiError> {
+        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
+        ctx.require(Role::Admin)?;
+        Ok(Json(texts_view(&self.state, &ctx.tenant.info.bot_texts)))
+    }
+
+    /// Set the desk's own bot texts (admins)
+    ///
+    /// Each template must be a known text in a known language (`en`, `ru`),
+    /// at most 4,000 characters, and render (within the template fuel) to
+    /// something with that text's values; otherwise 400 names it, and
+    /// nothing changes.
+    #[oai(path = "/t/:slug/api/v1/bot-texts", method = "put", tag = "Tag::Theme")]
+    async fn set_bot_texts(&self, slug: Path<String>, auth: TenantAuth, body: Json<BotTextsInput>) -> Result<Json<BotTextsView>, ApiError> {
+        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
+        ctx.require(Role::Admin)?;
+        let texts = self
+            .state
+            .runtime
+            .renderer
+            .check_texts(tikethet_themes::BotTexts(body.0.texts))
+            .map_err(|why| ApiError::bad_request("invalid_request", format!("texts.{why}")))?;
+        let info = self.state.control.set_bot_texts(ctx.tenant.info.slug.as_str(), &texts).await?;
+        Ok(Json(texts_view(&self.state, &info.bot_texts)))
     }
 }
 

@@ -7,7 +7,44 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tikethet_tests::helpers::{Backend, HTTPS_PUBLIC_URL, Options, TestApp, Tenant, spawn_app, spawn_app_with};
 
-on_both!(customers_use_the_bots_commands_in_their_language_with_mini_app_buttons);
+on_both!(customers_use_the_bots_commands_in_their_language_with_mini_app_buttons, a_desks_own_bot_texts_replace_ours_per_language);
+
+async fn a_desks_own_bot_texts_replace_ours_per_language(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (s, v) = app.tenant_get("acme", "/bot-texts", &owner).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["texts"], json!({}));
+    assert!(v["built_in"]["ru"]["welcome"].as_str().unwrap().contains("Здравствуйте, {{ first_name }}"), "{v}");
+
+    let mine = json!({ "texts": { "ru": { "welcome": "Привет, {{ first_name }}! Пишите в {{ desk }}." } } });
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(mine)).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["texts"]["ru"]["welcome"], "Привет, {{ first_name }}! Пишите в {{ desk }}.");
+    let (text, _) = says(&app, &t, 83_001, message(1, 83_001, "ru", "/start")).await;
+    assert_eq!(text, "Привет, Test Firstname! Пишите в acme Support.");
+    let (text, _) = says(&app, &t, 83_002, message(2, 83_002, "en", "/start")).await;
+    assert!(text.contains("welcome to acme Support"), "English speakers keep the built-in text: {text}");
+
+    // Refused with the reason, and nothing changes.
+    for (bad, why) in [
+        (json!({ "ru": { "welcome": "{% if %}" } }), "texts.ru.welcome"),
+        (json!({ "de": { "welcome": "Hallo" } }), "unknown language"),
+        (json!({ "en": { "goodbye": "Bye" } }), "unknown text"),
+    ] {
+        let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": bad }))).await;
+        assert_eq!(s, 400, "{bad}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(why), "{bad}: {v}");
+    }
+    let (_, v) = app.tenant_get("acme", "/bot-texts", &owner).await;
+    assert!(v["texts"]["ru"]["welcome"].as_str().unwrap().starts_with("Привет"), "{v}");
+    // Back to the built-in texts.
+    let (s, _) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": {} }))).await;
+    assert_eq!(s, 200);
+    let (text, _) = says(&app, &t, 83_001, message(3, 83_001, "ru", "/start")).await;
+    assert!(text.contains("Здравствуйте"), "{text}");
+}
 
 /// A private message as Telegram delivers it, from a user with a language.
 fn message(update_id: i64, user: i64, lang: &str, text: &str) -> Value {

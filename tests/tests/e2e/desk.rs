@@ -386,6 +386,8 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::GET, "/stats", None, staff_from_moderator),
         route(Method::GET, "/theme", None, all),
         route(Method::PUT, "/theme", Some(json!({ "accent_color": "#336699" })), admins),
+        route(Method::GET, "/bot-texts", None, admins),
+        route(Method::PUT, "/bot-texts", Some(json!({ "texts": { "en": { "help": "Ask away, {{ desk }}" } } })), admins),
         route(Method::GET, "/plugins", None, admins),
         route(Method::PATCH, "/plugins/none", Some(json!({ "enabled": true })), [403, 403, 403, 404, 404]),
         route(Method::GET, "/plugins/none/failures", None, [403, 403, 403, 404, 404]),
