@@ -146,11 +146,26 @@ async fn a_customer_opens_the_mini_app_from_telegram_and_opens_a_ticket() {
     assert_eq!((s, page["total"].as_u64()), (200, Some(1)), "{page}");
     assert_eq!(page["items"][0]["title"], "Parcel never arrived");
     assert_eq!(page["items"][0]["description"], "Order 1234 was due on Monday.");
-    // A staff answer; back on the list the ticket waits for the customer.
+    // A staff answer appears in the open conversation without a reload
+    // (over the live socket).
     let owner = app.sign_in(&t, t.owner).await;
     let id = page["items"][0]["id"].as_i64().unwrap();
+    c.execute("window.__sameDocument = true; return true", vec![]).await.unwrap();
+    let live = "return document.querySelector('[data-testid=messages]').textContent.includes('We are on it.')";
     let (s, _) = app.tenant_post("acme", &format!("/tickets/{id}/messages"), &owner, json!({ "text": "We are on it." })).await;
     assert_eq!(s, 201);
+    let mut shown = false;
+    for _ in 0..100 {
+        if c.execute(live, vec![]).await.unwrap() == json!(true) {
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shown, "the staff answer did not appear live: {}", text_of(&c, "[data-testid=messages]").await);
+    assert_eq!(c.execute("return window.__sameDocument === true", vec![]).await.unwrap(), json!(true), "the page was reloaded");
+    save_screenshot(&c, "acme-light-live-reply").await;
+    // Back on the list the ticket waits for the customer.
     // A fresh launch (a new document, not a hash change).
     c.goto("about:blank").await.unwrap();
     c.goto(&launch_url(&app, "acme", &t.token, customer, true)).await.unwrap();
