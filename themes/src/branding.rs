@@ -120,6 +120,20 @@ impl Branding {
     pub fn is_empty(&self) -> bool {
         *self == Branding::default()
     }
+
+    /// The logo's type and bytes (it was checked when it was set).
+    pub fn logo_image(&self) -> Option<(&'static str, Vec<u8>)> {
+        let (_, data) = self.logo.as_deref()?.split_once(',')?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
+        Some((image_type(&bytes)?, bytes))
+    }
+
+    /// Changes whenever the logo does (FNV-1a), for a cacheable URL.
+    pub fn logo_version(&self) -> Option<String> {
+        let logo = self.logo.as_deref()?;
+        let h = logo.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        Some(format!("{h:016x}"))
+    }
 }
 
 /// A theme's tokens with a brand over them: what pages are styled with.

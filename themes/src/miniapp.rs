@@ -103,7 +103,10 @@ impl Renderer {
     pub fn mini_app(&self, page: &Page<'_>) -> Result<String, ThemeError> {
         let tmpl = self.env.get_template(TEMPLATE).map_err(|source| ThemeError::Render { name: TEMPLATE, source })?;
         let t = page.theme.tokens(page.branding);
-        let brand = Brand { primary: t.primary_color, accent: t.accent_color, radius: t.radius, font: t.font, logo: t.logo };
+        // The logo is its own request, cached by version: inlined it would
+        // weigh on every first load.
+        let logo = page.branding.logo_version().map(|v| format!("{}/app/logo?v={v}", page.base));
+        let brand = Brand { primary: t.primary_color, accent: t.accent_color, radius: t.radius, font: t.font, logo };
         let ctx = minijinja::context! {
             desk => page.desk,
             slug => page.slug,

@@ -156,6 +156,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/t/:slug/app", poem::get(pages::mini_app_redirect))
         .at("/t/:slug/app/", poem::get(pages::mini_app).data(state.clone()))
         .at("/t/:slug/app/assets/:file", poem::get(pages::asset))
+        .at("/t/:slug/app/logo", poem::get(pages::logo).data(state.clone()))
         .at("/t/:slug/ws", poem::get(live::socket).data(state.clone()))
         .at(
             "/api/openapi.json",

@@ -49,6 +49,21 @@ pub async fn mini_app(Path(slug): Path<String>, req: &Request, Data(state): Data
     }
 }
 
+/// `GET /t/{slug}/app/logo`: the desk's logo (versioned by `?v=` in the
+/// page, so cached long); 404 when it has none.
+#[handler]
+pub async fn logo(Path(slug): Path<String>, Data(state): Data<&AppState>) -> Response {
+    let image = state.runtime.tenant_by_slug(&slug).ok().and_then(|t| t.info.branding.logo_image());
+    match image {
+        Some((content_type, bytes)) => Response::builder()
+            .content_type(content_type)
+            .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
+            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+            .body(bytes),
+        None => error::json_error(StatusCode::NOT_FOUND, "not_found", "this desk has no logo"),
+    }
+}
+
 /// `GET /t/{slug}/app`: to the page with its trailing slash, so that its
 /// relative links resolve.
 #[handler]

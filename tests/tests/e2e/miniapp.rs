@@ -38,8 +38,16 @@ async fn an_admins_brand_over_the_theme_shows_in_the_mini_app(b: Backend) {
     assert_eq!((v["effective"]["accent_color"].as_str(), v["effective"]["radius"].as_u64()), (Some("#2b8a3e"), Some(4)), "unset tokens are the theme's: {v}");
     let html = page().await;
     assert!(html.contains("--brand-primary:#12ab56;--brand-accent:#2b8a3e;--brand-radius:4px;--brand-font:&quot;Inter&quot;, sans-serif;"), "{html}");
-    // HTML-escaped in the attribute (`/` as `&#x2f;`), which the browser undoes.
-    assert!(html.replace("&#x2f;", "/").contains(&format!("data-logo=\"data:image/png;base64,{PNG}\"")), "{html}");
+    // The logo is its own request, cached by version (HTML-escaped in the
+    // attribute, `/` as `&#x2f;`, which the browser undoes).
+    let html = html.replace("&#x2f;", "/");
+    let logo = html.split("data-logo=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("no logo: {html}"));
+    assert!(logo.starts_with("/t/acme/app/logo?v="), "{logo}");
+    let res = app.http.get(app.url(logo)).send().await.unwrap();
+    assert_eq!((res.status().as_u16(), res.headers()["content-type"].to_str().unwrap().to_owned()), (200, "image/png".to_owned()));
+    assert!(res.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    use base64::Engine as _;
+    assert_eq!(res.bytes().await.unwrap().to_vec(), base64::engine::general_purpose::STANDARD.decode(PNG).unwrap());
 
     // Refused whole, with the reason, and nothing changes.
     let svg = "PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+PC9zdmc+"; // <svg onload=alert(1)></svg>
@@ -62,6 +70,7 @@ async fn an_admins_brand_over_the_theme_shows_in_the_mini_app(b: Backend) {
     assert_eq!(s, 200);
     let html = page().await;
     assert!(html.contains("--brand-primary:#e8590c;") && !html.contains("data-logo"), "{html}");
+    assert_eq!(app.http.get(app.url("/t/acme/app/logo")).send().await.unwrap().status(), 404);
 }
 
 async fn the_page_is_served_per_tenant_in_its_brand_with_its_assets(b: Backend) {
