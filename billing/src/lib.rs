@@ -39,6 +39,18 @@ impl Plan {
             Plan::Business => "business",
         }
     }
+
+    /// The largest file a desk on this plan accepts as an attachment. Never
+    /// above 50 MB: Telegram takes no larger upload from a bot
+    /// (<https://core.telegram.org/bots/api#sending-files>).
+    pub fn max_attachment_bytes(self) -> u64 {
+        const MIB: u64 = 1024 * 1024;
+        match self {
+            Plan::Free => 5 * MIB,
+            Plan::Starter => 20 * MIB,
+            Plan::Business => 50 * 1000 * 1000,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -51,5 +63,13 @@ mod tests {
             assert_eq!(Plan::parse(p.as_str()).unwrap(), p);
         }
         assert!(Plan::parse("Gold").unwrap_err().to_string().contains("Gold"));
+    }
+
+    #[test]
+    fn attachment_limits_grow_with_the_plan_and_stay_within_telegrams() {
+        assert_eq!(Plan::Free.max_attachment_bytes(), 5 * 1024 * 1024);
+        assert!(Plan::Free.max_attachment_bytes() < Plan::Starter.max_attachment_bytes());
+        assert!(Plan::Starter.max_attachment_bytes() < Plan::Business.max_attachment_bytes());
+        assert_eq!(Plan::Business.max_attachment_bytes(), 50_000_000, "Telegram's upload limit for bots");
     }
 }

@@ -63,6 +63,10 @@ pub struct Settings {
     /// Request limits of the tenant API: on by default, `TIKETHET_RATE_LIMITS=off`
     /// turns them off (benchmarks, a proxy that limits in front of us).
     pub throttle: Option<tikethet_runtime::throttle::Policy>,
+    /// Where attachments are kept (`TIKETHET_FILES_URL`): unset, local files
+    /// under `{data_dir}/files`; `file:///folder`, or `s3://bucket/prefix`
+    /// with the standard `AWS_*` variables.
+    pub files_url: Option<String>,
 }
 
 impl fmt::Debug for Settings {
@@ -87,6 +91,7 @@ impl fmt::Debug for Settings {
             .field("generated", &self.generated)
             .field("retention", &self.retention)
             .field("throttle", &self.throttle)
+            .field("files_url", &self.files_url.as_deref().map(tikethet_runtime::db::redact_url))
             .finish()
     }
 }
@@ -114,6 +119,7 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_RETAIN_SESSIONS_DAYS",
     "TIKETHET_RETAIN_PLUGIN_FAILURES_DAYS",
     "TIKETHET_RATE_LIMITS",
+    "TIKETHET_FILES_URL",
 ];
 
 /// Where raw values come from.
@@ -324,6 +330,7 @@ impl Settings {
             generated,
             retention: retention(src)?,
             throttle: rate_limits(src)?,
+            files_url: src.get("TIKETHET_FILES_URL"),
         };
         settings.check_production()?;
         Ok(settings)

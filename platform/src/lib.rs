@@ -53,6 +53,10 @@ impl AppState {
             _ => tikethet_runtime::live::Hub::local(),
         };
         let plugins = tikethet_plugins::PluginHost::new(Some(settings.data_dir.join("plugin-cache")))?;
+        let files = match &settings.files_url {
+            Some(url) => tikethet_runtime::files::Files::from_url(url)?,
+            None => tikethet_runtime::files::Files::local(&settings.data_dir.join("files"))?,
+        };
         let runtime = Runtime::new(RuntimeConfig {
             storage: storage.clone(),
             telegram_api_url: settings.telegram_api_url.clone(),
@@ -63,6 +67,7 @@ impl AppState {
             retention: settings.retention,
             throttle: settings.throttle,
             live,
+            files,
         });
         let control = Arc::new(ControlPlane::new(
             storage.clone(),

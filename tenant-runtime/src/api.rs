@@ -9,8 +9,8 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Pagi
 use tikethet_themes::BotText;
 
 use crate::auth::{self, InitDataError};
-use crate::domain::{Invalid, MessageText, PluginConfig, PluginName, Priority, Role, TicketDescription, TicketId, TicketTitle};
-use crate::entities::{messages, plugin_failures, plugins, sessions, tickets, users};
+use crate::domain::{Invalid, MessageBody, PluginConfig, PluginName, Priority, Role, TicketDescription, TicketId, TicketTitle};
+use crate::entities::{attachments, messages, plugin_failures, plugins, sessions, tickets, users};
 use crate::error::{Result, RuntimeError};
 use crate::tenant::{Tenant, TenantStatus};
 use crate::tickets::{TelegramProfile, Viewer};
@@ -240,9 +240,32 @@ impl TenantContext {
         Ok(())
     }
 
-    pub async fn create_ticket(&self, title: &TicketTitle, description: &TicketDescription, priority: Priority) -> Result<tickets::Model> {
+    /// Opens a ticket; `files` are the caller's uploads, sent with its description.
+    pub async fn create_ticket(
+        &self,
+        title: &TicketTitle,
+        description: &TicketDescription,
+        priority: Priority,
+        category: Option<i64>,
+        files: &[i64],
+    ) -> Result<tickets::Model> {
+        crate::files::check_ids(files)?;
         let txn = self.tenant.db.begin().await?;
-        let t = crate::tickets::create_ticket(&txn, self.viewer.user_id, title, description, priority).await?;
+        if let Some(c) = category {
+            let found = crate::entities::categories::Entity::find_by_id(c).one(&txn).await?;
+            if !found.is_some_and(|c| c.active) {
+                return Err(Invalid::new("category_id", format!("{c} is not an active category of this desk")).into());
+            }
+        }
+        let t = crate::tickets::create_ticket(&txn, self.viewer.user_id, title, description, priority, files).await?;
+        let t = match category {
+            Some(c) => {
+                let mut am: tickets::ActiveModel = t.into();
+                am.category_id = Set(Some(c));
+                am.update(&txn).await?
+            }
+            None => t,
+        };
         txn.commit().await?;
         // Routing plugins run after the ticket is stored, off the
         // transaction; a crash in between leaves the ticket unrouted, never
@@ -407,6 +430,76 @@ impl TenantContext {
         Ok(())
     }
 
+    /// Stores an uploaded file for a ticket or message the caller sends
+    /// next. The file's type is judged by its content; its size by the
+    /// tenant's plan.
+    pub async fn upload(&self, name: &str, bytes: Vec<u8>) -> Result<attachments::Model> {
+        let limit = self.tenant.info.max_attachment_bytes;
+        if bytes.len() as u64 > limit {
+            return Err(RuntimeError::TooLarge(format!(
+                "the file is {} and this desk accepts files up to {}",
+                crate::files::human_size(bytes.len() as u64),
+                crate::files::human_size(limit)
+            )));
+        }
+        let sniffed = crate::files::sniff(&bytes).map_err(RuntimeError::UnsupportedType)?;
+        // Uploads nobody sent yet are bounded per person (they are removed
+        // after a day; see the retention job).
+        let txn = self.tenant.db.begin().await?;
+        let waiting = attachments::Entity::find()
+            .filter(attachments::Column::UploaderId.eq(self.viewer.user_id.0))
+            .filter(attachments::Column::MessageId.is_null())
+            .count(&txn)
+            .await?;
+        txn.commit().await?;
+        if waiting >= crate::files::MAX_WAITING_UPLOADS {
+            return Err(RuntimeError::Conflict(format!(
+                "{waiting} uploads are waiting to be sent; send or discard them first (unsent uploads are removed after a day)"
+            )));
+        }
+        let key = crate::files::Files::new_key(&self.tenant.info.id);
+        let size = bytes.len() as i64;
+        self.runtime.files.put(&key, bytes).await?;
+        let txn = self.tenant.db.begin().await?;
+        let row = attachments::ActiveModel {
+            uploader_id: Set(self.viewer.user_id.0),
+            message_id: Set(None),
+            name: Set(crate::files::clean_name(name)),
+            content_type: Set(sniffed.content_type.to_owned()),
+            size: Set(size),
+            kind: Set(sniffed.kind.to_owned()),
+            object_key: Set(Some(key)),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    /// A file and its bytes, if the caller may see it: their own upload not
+    /// yet sent, or a file of a message they can see (customers never see
+    /// the files of internal notes). A file a customer sent the bot is
+    /// fetched from Telegram the first time and kept.
+    pub async fn attachment(&self, id: i64) -> Result<(attachments::Model, Vec<u8>)> {
+        let txn = self.tenant.db.begin().await?;
+        let a = attachments::Entity::find_by_id(id).one(&txn).await?.ok_or(RuntimeError::NotFound("file"))?;
+        match a.message_id {
+            None if a.uploader_id == self.viewer.user_id.0 => {}
+            None => return Err(RuntimeError::NotFound("file")),
+            Some(m) => {
+                let m = messages::Entity::find_by_id(m).one(&txn).await?.ok_or(RuntimeError::NotFound("file"))?;
+                crate::tickets::get_ticket(&txn, &self.viewer, TicketId(m.ticket_id)).await.map_err(|_| RuntimeError::NotFound("file"))?;
+                if (m.internal && !self.viewer.role.is_staff()) || m.deleted_at.is_some() {
+                    return Err(RuntimeError::NotFound("file"));
+                }
+            }
+        }
+        txn.commit().await?;
+        self.runtime.file_bytes(&self.tenant, a).await
+    }
+
     pub async fn ticket(&self, id: TicketId) -> Result<tickets::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
@@ -423,13 +516,13 @@ impl TenantContext {
     }
 
     /// Adds a message; a staff answer is delivered to the customer's chat.
-    pub async fn post_message(&self, id: TicketId, text: &MessageText, internal: bool) -> Result<messages::Model> {
+    pub async fn post_message(&self, id: TicketId, body: &MessageBody, internal: bool) -> Result<messages::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
         let rt = &self.runtime;
         let tenant = &self.tenant;
-        let added = crate::tickets::add_message(&txn, &self.viewer, t, text, internal, |number, lang| {
-            let body = rt.text(tenant, lang, BotText::StaffReply, serde_json::json!({ "number": number, "text": text.as_str() }))?;
+        let added = crate::tickets::add_message(&txn, &self.viewer, t, body, internal, |number, lang, shown| {
+            let body = rt.text(tenant, lang, BotText::StaffReply, serde_json::json!({ "number": number, "text": shown }))?;
             Ok((body, rt.ticket_buttons(tenant, lang, number)?))
         })
         .await?;

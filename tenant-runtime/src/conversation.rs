@@ -172,7 +172,8 @@ impl Runtime {
         if user.blocked {
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
-        let Some(text) = msg.text().or(msg.caption()) else {
+        let file = IncomingFile::of(msg);
+        let Some(text) = msg.text().or(msg.caption()).or(file.as_ref().map(|_| "")) else {
             let t = self.text(tenant, user.language_code.as_deref(), BotText::Unsupported, ())?;
             kicks.push(tickets::enqueue(&txn, chat, t, None).await?.chat_id);
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
@@ -181,12 +182,12 @@ impl Runtime {
         // character, which text columns cannot hold, is dropped.
         let cleaned = text.replace('\0', "");
         let text = cleaned.as_str();
-        if text.trim().is_empty() {
+        if text.trim().is_empty() && file.is_none() {
             let t = self.text(tenant, user.language_code.as_deref(), BotText::Unsupported, ())?;
             kicks.push(tickets::enqueue(&txn, chat, t, None).await?.chat_id);
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
-        if let Some(command) = Command::of(text, &tenant.info.bot_username) {
+        if let Some(command) = Command::of(text, &tenant.info.bot_username).filter(|_| file.is_none()) {
             self.command(tenant, &txn, &user, chat, command, &mut kicks).await?;
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
@@ -198,7 +199,7 @@ impl Runtime {
         let plugins = self.enabled_plugins(&txn).await?;
         if plugins.is_empty() {
             // The common case needs one transaction.
-            self.apply_message(tenant, &txn, &user, chat, text, &[], false, &mut kicks).await?;
+            self.apply_message(tenant, &txn, &user, chat, text, file.as_ref(), &[], false, &mut kicks).await?;
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
         let active = tickets::active_ticket_of(&txn, UserId(user.id)).await?;
@@ -221,7 +222,7 @@ impl Runtime {
         }
         self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
         let (actions, stopped) = actions_of(&runs);
-        let created = self.apply_message(tenant, &txn, &user, chat, text, &actions, stopped, &mut kicks).await?;
+        let created = self.apply_message(tenant, &txn, &user, chat, text, file.as_ref(), &actions, stopped, &mut kicks).await?;
         match created {
             Some(ticket) => {
                 set_stage(&txn, row.id, &format!("route:{ticket}")).await?;
@@ -243,6 +244,7 @@ impl Runtime {
         user: &users::Model,
         chat: i64,
         text: &str,
+        file: Option<&IncomingFile>,
         actions: &[Action],
         stopped: bool,
         kicks: &mut Effects,
@@ -260,20 +262,31 @@ impl Runtime {
             // A plugin handled it: the message is not added anywhere.
             (true, active) => (active, false),
             (false, Some(t)) => {
-                let text = crate::domain::MessageText::parse(text)?;
+                let files = match file {
+                    Some(f) => vec![f.store(txn, user.id).await?],
+                    None => Vec::new(),
+                };
+                let body = crate::domain::MessageBody::parse(text, &files)?;
                 // A customer writing in their own ticket: nothing to deliver.
-                let added = tickets::add_message(txn, &viewer, t.clone(), &text, false, |_, _| Ok((String::new(), Vec::new()))).await?;
+                let added = tickets::add_message(txn, &viewer, t.clone(), &body, false, |_, _, _| Ok((String::new(), Vec::new()))).await?;
                 kicks.events.push(live::Event::MessageCreated { audience: (&added.ticket).into(), message: added.message });
                 kicks.events.push(live::Event::TicketUpdated { ticket: added.ticket });
                 (Some(t), false)
             }
             (false, None) => {
+                let (files, named) = match file {
+                    Some(f) => (vec![f.store(txn, user.id).await?], f.title()),
+                    None => (Vec::new(), String::new()),
+                };
+                // A file without a caption names its ticket.
+                let said = if text.trim().is_empty() { named.as_str() } else { text };
                 let ticket = tickets::create_ticket(
                     txn,
                     UserId(user.id),
-                    &TicketTitle::from_message(text),
-                    &TicketDescription::from_message(text),
+                    &TicketTitle::from_message(said),
+                    &TicketDescription::from_message(said),
                     Priority::Normal,
+                    &files,
                 )
                 .await?;
                 let ticket = match step {
@@ -439,6 +452,73 @@ impl Runtime {
         if let Err(e) = crate::telegram::call(&self.http, &self.telegram_api_url, &tenant.info.bot_token, "answerCallbackQuery", &body).await {
             tracing::info!(tenant = %tenant.info.id, error = %e, "could not answer a button press");
         }
+    }
+}
+
+/// A photo or document a customer sent the bot, kept by Telegram's
+/// `file_id` until someone opens it.
+pub(crate) struct IncomingFile {
+    file_id: String,
+    unique_id: String,
+    size: u32,
+    name: String,
+    content_type: String,
+    kind: &'static str,
+}
+
+impl IncomingFile {
+    fn of(msg: &Message) -> Option<IncomingFile> {
+        use crate::entities::attachments::{DOCUMENT, PHOTO};
+        if let Some(sizes) = msg.photo() {
+            // Telegram lists a photo's sizes from the smallest up.
+            let p = sizes.iter().max_by_key(|p| (p.width as u64) * (p.height as u64))?;
+            return Some(IncomingFile {
+                file_id: p.file.id.0.clone(),
+                unique_id: p.file.unique_id.0.clone(),
+                size: p.file.size,
+                name: format!("photo_{}.jpg", crate::files::clean_name(&p.file.unique_id.0)),
+                content_type: "image/jpeg".into(),
+                kind: PHOTO,
+            });
+        }
+        let d = msg.document()?;
+        Some(IncomingFile {
+            file_id: d.file.id.0.clone(),
+            unique_id: d.file.unique_id.0.clone(),
+            size: d.file.size,
+            name: crate::files::clean_name(d.file_name.as_deref().unwrap_or("document")),
+            // What the sender's app declared; the bytes are judged when the
+            // file is first opened.
+            content_type: d.mime_type.as_ref().map(|m| m.essence_str().to_owned()).unwrap_or_else(|| "application/octet-stream".into()),
+            kind: DOCUMENT,
+        })
+    }
+
+    /// A ticket's title when the file came without a caption.
+    fn title(&self) -> String {
+        if self.kind == crate::entities::attachments::PHOTO { "📷 Photo".into() } else { format!("📎 {}", self.name) }
+    }
+
+    /// Records the file as the customer's, waiting for their message.
+    async fn store(&self, txn: &DatabaseTransaction, uploader: i64) -> Result<i64, RuntimeError> {
+        use sea_orm::{ActiveModelTrait as _, Set};
+        let row = crate::entities::attachments::ActiveModel {
+            uploader_id: Set(uploader),
+            message_id: Set(None),
+            name: Set(self.name.chars().take(200).collect()),
+            content_type: Set(self.content_type.chars().take(127).collect()),
+            // Telegram leaves the size out at times (teloxide reads u32::MAX).
+            size: Set(if self.size == u32::MAX { 0 } else { self.size as i64 }),
+            kind: Set(self.kind.to_owned()),
+            object_key: Set(None),
+            telegram_file_id: Set(Some(self.file_id.clone())),
+            telegram_file_unique_id: Set(Some(self.unique_id.clone())),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        Ok(row.id)
     }
 }
 

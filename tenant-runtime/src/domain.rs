@@ -296,6 +296,45 @@ impl MessageText {
     }
 }
 
+/// What a new message carries: its text, and the ids of the uploads sent
+/// with it. The text may be empty only when files go with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageBody {
+    text: String,
+    files: Vec<i64>,
+}
+
+impl MessageBody {
+    pub fn parse(text: &str, files: &[i64]) -> Result<Self, Invalid> {
+        crate::files::check_ids(files)?;
+        if files.is_empty() {
+            return Ok(MessageText::parse(text)?.into());
+        }
+        let t = text.trim();
+        if t.chars().count() > MessageText::MAX_CHARS {
+            return Err(Invalid::new("text", format!("must be at most {} characters", MessageText::MAX_CHARS)));
+        }
+        if t.contains('\0') {
+            return Err(Invalid::new("text", NO_NUL));
+        }
+        Ok(MessageBody { text: t.to_owned(), files: files.to_vec() })
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn files(&self) -> &[i64] {
+        &self.files
+    }
+}
+
+impl From<MessageText> for MessageBody {
+    fn from(t: MessageText) -> Self {
+        MessageBody { text: t.0, files: Vec::new() }
+    }
+}
+
 /// A plugin's name in a tenant: 1 to 64 lowercase letters, digits and hyphens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginName(String);

@@ -23,6 +23,15 @@ pub enum RuntimeError {
     /// 429: too many requests of this kind from this client or user.
     #[error("too many requests; try again in {} s", crate::throttle::retry_secs(*retry_after))]
     RateLimited { retry_after: std::time::Duration },
+    /// 413: a file larger than the tenant's plan accepts.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: a file of a type the desk does not take (judged by its content).
+    #[error("{0}")]
+    UnsupportedType(String),
+    /// 502: Telegram did not hand over a file it holds for us.
+    #[error("{0}")]
+    Upstream(String),
     /// 423: the tenant is suspended.
     #[error("this desk is suspended")]
     Suspended,

@@ -17,6 +17,7 @@ pub mod desk;
 pub mod domain;
 pub mod entities;
 mod error;
+pub mod files;
 mod hooks;
 pub mod maintenance;
 pub mod intake;
@@ -103,6 +104,8 @@ pub struct RuntimeConfig {
     pub throttle: Option<throttle::Policy>,
     /// Live events: this process's, or every node's through Redis.
     pub live: live::Hub,
+    /// Where attachments' bytes are kept.
+    pub files: files::Files,
 }
 
 /// How long finished rows are kept before the retention job prunes them.
@@ -145,6 +148,7 @@ pub struct Inner {
     pub metrics: Metrics,
     pub plugins: tikethet_plugins::PluginHost,
     pub live: live::Hub,
+    pub files: files::Files,
     pub(crate) telegram_api_url: url::Url,
     pub(crate) public_url: url::Url,
     pub(crate) http: reqwest::Client,
@@ -230,6 +234,7 @@ impl Runtime {
                 limiter: cfg.limiter,
                 local_throttle: Limiter::local(),
                 live: cfg.live,
+                files: cfg.files,
                 throttle_policy: cfg.throttle,
                 retention: cfg.retention,
                 worker,

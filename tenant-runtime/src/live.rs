@@ -264,6 +264,7 @@ mod tests {
             created_at: chrono::Utc::now(),
             edited_at: None,
             deleted_at: None,
+            attachments: None,
         }
     }
 

@@ -1,15 +1,15 @@
 //! Background upkeep beside the lanes: the sweep that reopens lanes for
 //! rows left pending (after a storage outage, a refused kick, a restart),
-//! and the retention job that prunes finished rows.
+//! and the retention job that prunes finished rows and unwanted files.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::Runtime;
-use crate::entities::{inbox, outbox, plugin_failures, sessions};
+use crate::entities::{attachments, inbox, messages, outbox, plugin_failures, sessions};
 use crate::tenant::Tenant;
 
 /// How often finished rows are pruned.
@@ -56,7 +56,7 @@ impl Runtime {
     /// The state of a tenant's queues: what waits, what was given up on
     /// (with the latest reasons), for the operator.
     pub async fn queue_stats(&self, tenant: &Tenant) -> anyhow::Result<QueueStats> {
-        use sea_orm::{PaginatorTrait as _, QueryOrder as _, QuerySelect as _};
+        use sea_orm::{PaginatorTrait as _, QueryOrder as _};
         let txn = tenant.db.begin().await?;
         let count_in = |s: &'static str| inbox::Entity::find().filter(inbox::Column::Status.eq(s)).count(&txn);
         let inbox_pending = count_in(inbox::PENDING).await?;
@@ -113,6 +113,7 @@ impl Runtime {
             .await?
             .rows_affected;
         txn.commit().await?;
+        n += self.prune_files(tenant, now).await?;
         self.metrics.rows_pruned.fetch_add(n, Ordering::Relaxed);
         if n > 0 {
             tracing::info!(tenant = %tenant.info.id, rows = n, "pruned finished rows");
@@ -120,6 +121,51 @@ impl Runtime {
         Ok(n)
     }
 }
+
+impl Runtime {
+    /// Removes files nobody will see again: uploads never sent within
+    /// [`UNSENT_UPLOAD_TTL`], and the files of deleted messages. The bytes
+    /// go first; a row whose bytes could not be removed stays for next time.
+    async fn prune_files(&self, tenant: &Tenant, now: chrono::DateTime<Utc>) -> anyhow::Result<u64> {
+        use sea_orm::sea_query::Query;
+        let deleted_messages = Query::select()
+            .column(messages::Column::Id)
+            .from(messages::Entity)
+            .and_where(messages::Column::DeletedAt.is_not_null())
+            .to_owned();
+        let txn = tenant.db.begin().await?;
+        let gone = attachments::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(sea_orm::Condition::all().add(attachments::Column::MessageId.is_null()).add(attachments::Column::CreatedAt.lt(now - UNSENT_UPLOAD_TTL)))
+                    .add(attachments::Column::MessageId.in_subquery(deleted_messages)),
+            )
+            .limit(500)
+            .all(&txn)
+            .await?;
+        txn.commit().await?;
+        let mut removed = Vec::new();
+        for a in gone {
+            if let Some(key) = &a.object_key {
+                if let Err(e) = self.files.delete(key).await {
+                    tracing::warn!(tenant = %tenant.info.id, attachment = a.id, error = %format!("{e:#}"), "could not remove a file's bytes");
+                    continue;
+                }
+            }
+            removed.push(a.id);
+        }
+        if removed.is_empty() {
+            return Ok(0);
+        }
+        let txn = tenant.db.begin().await?;
+        let n = attachments::Entity::delete_many().filter(attachments::Column::Id.is_in(removed)).exec(&txn).await?.rows_affected;
+        txn.commit().await?;
+        Ok(n)
+    }
+}
+
+/// How long an upload may wait to be sent with a ticket or message.
+pub const UNSENT_UPLOAD_TTL: chrono::Duration = chrono::Duration::days(1);
 
 /// A tenant's queues at a glance.
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@ use crate::telegram::CallError;
 
 use crate::Runtime;
 use crate::domain::TenantId;
-use crate::entities::{outbox, users};
+use crate::entities::{attachments, outbox, users};
 use crate::limiter::Rate;
 use crate::queue::Step;
 use crate::tenant::Tenant;
@@ -65,6 +65,10 @@ impl SendWindow {
         None
     }
 }
+
+/// Telegram sends photos up to 10 MB as photos
+/// (<https://core.telegram.org/bots/api#sendphoto>); larger ones go as documents.
+pub const PHOTO_LIMIT: i64 = 10 * 1000 * 1000;
 
 /// Attempts on network and server errors before a message is marked failed.
 pub const MAX_ATTEMPTS: i32 = 6;
@@ -169,15 +173,19 @@ impl Runtime {
             self.slots.lock().expect("poisoned").insert(lane, std::time::Instant::now() + wait);
             return Ok(Step::Later(wait));
         }
-        let mut body = serde_json::json!({ "chat_id": row.chat_id, "text": row.text });
-        if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {
-            body["reply_markup"] = markup;
-        }
-        let result = crate::telegram::call(&self.http, &self.telegram_api_url, &tenant.info.bot_token, "sendMessage", &body).await;
         let attempt = row.attempts + 1;
-        let outcome = match result {
-            Ok(m) => Outcome::Sent(m.get("message_id").and_then(serde_json::Value::as_i64).unwrap_or_default()),
-            Err(e) => classify(&e, attempt),
+        let outcome = match row.attachment_id {
+            Some(file) => self.send_file(tenant, &row, file, attempt).await?,
+            None => {
+                let mut body = serde_json::json!({ "chat_id": row.chat_id, "text": row.text });
+                if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {
+                    body["reply_markup"] = markup;
+                }
+                match crate::telegram::call(&self.http, &self.telegram_api_url, &tenant.info.bot_token, "sendMessage", &body).await {
+                    Ok(m) => Outcome::Sent(m.get("message_id").and_then(serde_json::Value::as_i64).unwrap_or_default()),
+                    Err(e) => classify(&e, attempt),
+                }
+            }
         };
         let id = row.id;
         let mut am: outbox::ActiveModel = row.into();
@@ -251,6 +259,53 @@ impl Runtime {
             }
         };
         Ok(step)
+    }
+
+    /// Sends a file: by Telegram's `file_id` when Telegram has it already,
+    /// else uploaded from the object store (and its `file_id` kept for next
+    /// time). Photos Telegram would refuse as photos (over 10 MB, GIFs) go
+    /// as documents.
+    async fn send_file(&self, tenant: &Tenant, row: &outbox::Model, file: i64, attempt: i32) -> anyhow::Result<Outcome> {
+        let txn = tenant.db.begin().await?;
+        let a = attachments::Entity::find_by_id(file).one(&txn).await?;
+        txn.commit().await?;
+        let Some(a) = a else { return Ok(Outcome::Fatal("the file was removed before it was sent".into())) };
+        let photo = a.kind == attachments::PHOTO && a.content_type != "image/gif" && a.size <= PHOTO_LIMIT;
+        let (method, field) = if photo { ("sendPhoto", "photo") } else { ("sendDocument", "document") };
+        let mut fields = vec![("chat_id", row.chat_id.to_string())];
+        if !row.text.is_empty() {
+            fields.push(("caption", row.text.clone()));
+        }
+        let (api, token) = (&self.telegram_api_url, &tenant.info.bot_token);
+        let result = match &a.telegram_file_id {
+            Some(id) => {
+                let mut body: serde_json::Map<String, serde_json::Value> = fields.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(v.clone()))).collect();
+                body.insert(field.into(), id.clone().into());
+                crate::telegram::call(&self.http, api, token, method, &body.into()).await
+            }
+            None => {
+                let Some(key) = &a.object_key else { return Ok(Outcome::Fatal("the file has no stored bytes".into())) };
+                let bytes = self.files.get(key).await?;
+                crate::telegram::call_with_file(&self.http, api, token, method, &fields, field, (a.name.clone(), a.content_type.clone(), bytes)).await
+            }
+        };
+        Ok(match result {
+            Ok(m) => {
+                // The largest size of a photo comes last.
+                let sent = if photo { m.get("photo").and_then(|p| p.as_array()).and_then(|p| p.last()) } else { m.get("document") };
+                if let (None, Some(id)) = (&a.telegram_file_id, sent.and_then(|s| s.get("file_id")).and_then(|v| v.as_str())) {
+                    let txn = tenant.db.begin().await?;
+                    attachments::Entity::update_many()
+                        .col_expr(attachments::Column::TelegramFileId, Expr::value(id))
+                        .filter(attachments::Column::Id.eq(a.id))
+                        .exec(&txn)
+                        .await?;
+                    txn.commit().await?;
+                }
+                Outcome::Sent(m.get("message_id").and_then(serde_json::Value::as_i64).unwrap_or_default())
+            }
+            Err(e) => classify(&e, attempt),
+        })
     }
 
     /// Counts the 429s one message met (in memory: a restart starts the

@@ -1,5 +1,6 @@
 //! The Bot API calls the runtime makes while holding a lane's permits
-//! (`sendMessage`, `answerCallbackQuery`), made directly as the
+//! (`sendMessage`, `sendPhoto`, `sendDocument`, `answerCallbackQuery`) and
+//! file downloads (`getFile`), made directly as the
 //! documentation describes (<https://core.telegram.org/bots/api#making-requests>):
 //! a JSON body, an answer `{"ok", "result"}` or `{"ok": false, "error_code",
 //! "description", "parameters": {"retry_after"}}`.
@@ -59,6 +60,11 @@ struct Parameters {
 pub async fn call(http: &reqwest::Client, api: &url::Url, token: &BotToken, method: &str, body: &Value) -> Result<Value, CallError> {
     let url = format!("{}/bot{}/{method}", api.as_str().trim_end_matches('/'), token.expose());
     let res = http.post(url).json(body).timeout(CALL_TIMEOUT).send().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
+    answer(res).await
+}
+
+/// Reads Telegram's answer to a call.
+async fn answer(res: reqwest::Response) -> Result<Value, CallError> {
     let status = res.status().as_u16();
     let text = res.text().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
     let answer: Answer = match serde_json::from_str(&text) {
@@ -74,6 +80,51 @@ pub async fn call(http: &reqwest::Client, api: &url::Url, token: &BotToken, meth
         description: answer.description.unwrap_or_else(|| format!("HTTP {status}")),
         retry_after: answer.parameters.and_then(|p| p.retry_after),
     })
+}
+
+/// Calls a method with a file upload (`multipart/form-data`, as the
+/// documentation's "sending files" describes): the other parameters as
+/// string fields, the file as `field`.
+pub async fn call_with_file(
+    http: &reqwest::Client,
+    api: &url::Url,
+    token: &BotToken,
+    method: &str,
+    fields: &[(&str, String)],
+    field: &str,
+    file: (String, String, Vec<u8>),
+) -> Result<Value, CallError> {
+    let url = format!("{}/bot{}/{method}", api.as_str().trim_end_matches('/'), token.expose());
+    let (name, content_type, bytes) = file;
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(name).mime_str(&content_type).map_err(|e| CallError::Network(e.to_string()))?;
+    let mut form = reqwest::multipart::Form::new().part(field.to_owned(), part);
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.clone());
+    }
+    // Uploads take longer than a text.
+    let res = http.post(url).multipart(form).timeout(CALL_TIMEOUT * 4).send().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
+    answer(res).await
+}
+
+/// Downloads a file Telegram holds for the bot: `getFile`, then
+/// `{api}/file/bot{token}/{file_path}` (<https://core.telegram.org/bots/api#getfile>).
+/// Files over `limit` bytes are refused before they are fetched.
+pub async fn download(http: &reqwest::Client, api: &url::Url, token: &BotToken, file_id: &str, limit: u64) -> Result<Vec<u8>, CallError> {
+    let file = call(http, api, token, "getFile", &serde_json::json!({ "file_id": file_id })).await?;
+    if file.get("file_size").and_then(Value::as_u64).is_some_and(|n| n > limit) {
+        return Err(CallError::Refused { code: 400, description: format!("the file is larger than the {limit} bytes a bot may download"), retry_after: None });
+    }
+    let path = file.get("file_path").and_then(Value::as_str).ok_or_else(|| CallError::Network("getFile answered without a file_path".into()))?;
+    let url = format!("{}/file/bot{}/{}", api.as_str().trim_end_matches('/'), token.expose(), path.trim_start_matches('/'));
+    let res = http.get(url).timeout(CALL_TIMEOUT * 4).send().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
+    if !res.status().is_success() {
+        return Err(CallError::Refused { code: res.status().as_u16(), description: format!("HTTP {} for the file", res.status().as_u16()), retry_after: None });
+    }
+    let bytes = res.bytes().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
+    if bytes.len() as u64 > limit {
+        return Err(CallError::Refused { code: 400, description: format!("the file is larger than the {limit} bytes a bot may download"), retry_after: None });
+    }
+    Ok(bytes.to_vec())
 }
 
 #[cfg(test)]

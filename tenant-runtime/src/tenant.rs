@@ -58,6 +58,8 @@ pub struct TenantInfo {
     pub webhook_secret: String,
     pub owner_telegram_id: i64,
     pub storage_name: String,
+    /// The largest attachment the tenant's plan accepts, in bytes.
+    pub max_attachment_bytes: u64,
 }
 
 impl std::fmt::Debug for TenantInfo {
@@ -176,6 +178,7 @@ mod tests {
             webhook_secret: "whsec_0123456789abcdef".into(),
             owner_telegram_id: 1,
             storage_name: "acme.db".into(),
+            max_attachment_bytes: 1,
         };
         let shown = format!("{info:?}");
         assert!(!shown.contains("whsec_0123456789abcdef") && !shown.contains("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"), "{shown}");

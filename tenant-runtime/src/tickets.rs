@@ -8,8 +8,8 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use crate::domain::{MessageText, Priority, Role, TicketDescription, TicketId, TicketStatus, TicketTitle, UserId};
-use crate::entities::{messages, outbox, tickets, users};
+use crate::domain::{Invalid, MessageBody, MessageText, Priority, Role, TicketDescription, TicketId, TicketStatus, TicketTitle, UserId};
+use crate::entities::{attachments, messages, outbox, tickets, users};
 use crate::error::{Result, RuntimeError};
 
 /// A Telegram user as the bot or initData saw them.
@@ -144,6 +144,7 @@ pub async fn create_ticket(
     title: &TicketTitle,
     description: &TicketDescription,
     priority: Priority,
+    files: &[i64],
 ) -> Result<tickets::Model> {
     let now = Utc::now();
     let ticket = tickets::ActiveModel {
@@ -158,7 +159,7 @@ pub async fn create_ticket(
     }
     .insert(txn)
     .await?;
-    messages::ActiveModel {
+    let message = messages::ActiveModel {
         ticket_id: Set(ticket.id),
         author_id: Set(Some(customer.0)),
         author_role: Set(Role::User.as_str().to_owned()),
@@ -169,7 +170,41 @@ pub async fn create_ticket(
     }
     .insert(txn)
     .await?;
+    attach(txn, customer, message, files).await?;
     Ok(ticket)
+}
+
+/// Gives a message the uploads sent with it and keeps their summary on it.
+/// Each must be the author's own upload, not yet sent with anything: an
+/// upload is sent once, and nobody sends another's.
+pub async fn attach(txn: &DatabaseTransaction, author: UserId, message: messages::Model, ids: &[i64]) -> Result<(messages::Model, Vec<attachments::Model>)> {
+    if ids.is_empty() {
+        return Ok((message, Vec::new()));
+    }
+    let found = attachments::Entity::find()
+        .filter(attachments::Column::Id.is_in(ids.iter().copied()))
+        .filter(attachments::Column::UploaderId.eq(author.0))
+        .filter(attachments::Column::MessageId.is_null())
+        .all(txn)
+        .await?;
+    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|a| a.id == **id)) {
+        return Err(Invalid::new("attachment_ids", format!("file {missing} is not an upload of yours waiting to be sent")).into());
+    }
+    let taken = attachments::Entity::update_many()
+        .col_expr(attachments::Column::MessageId, sea_orm::sea_query::Expr::value(message.id))
+        .filter(attachments::Column::Id.is_in(ids.iter().copied()))
+        .filter(attachments::Column::MessageId.is_null())
+        .exec(txn)
+        .await?
+        .rows_affected;
+    if taken != ids.len() as u64 {
+        return Err(RuntimeError::Conflict("a file was just sent with another message; upload it again".into()));
+    }
+    let ordered: Vec<attachments::Model> = ids.iter().filter_map(|id| found.iter().find(|a| a.id == *id).cloned()).collect();
+    let refs: Vec<crate::files::FileRef> = ordered.iter().map(Into::into).collect();
+    let mut am: messages::ActiveModel = message.into();
+    am.attachments = Set(Some(serde_json::to_string(&refs).map_err(|e| RuntimeError::Internal(e.into()))?));
+    Ok((am.update(txn).await?, ordered))
 }
 
 /// One ticket, if the viewer may see it. Someone else's ticket is "not
@@ -213,9 +248,9 @@ pub async fn add_message(
     txn: &DatabaseTransaction,
     viewer: &Viewer,
     ticket: tickets::Model,
-    text: &MessageText,
+    body: &MessageBody,
     internal: bool,
-    delivery: impl FnOnce(i64, Option<&str>) -> Result<(String, Vec<Button>)>,
+    delivery: impl FnOnce(i64, Option<&str>, &str) -> Result<(String, Vec<Button>)>,
 ) -> Result<Added> {
     let staff = viewer.role.is_staff();
     if internal && !staff {
@@ -226,13 +261,14 @@ pub async fn add_message(
         ticket_id: Set(ticket.id),
         author_id: Set(Some(viewer.user_id.0)),
         author_role: Set(viewer.role.as_str().to_owned()),
-        text: Set(text.as_str().to_owned()),
+        text: Set(body.text().to_owned()),
         internal: Set(internal),
         created_at: Set(now),
         ..Default::default()
     }
     .insert(txn)
     .await?;
+    let (message, files) = attach(txn, viewer.user_id, message, body.files()).await?;
 
     let status = TicketStatus::parse(&ticket.status)?;
     let customer_id = ticket.customer_id;
@@ -263,8 +299,18 @@ pub async fn add_message(
     let mut queued = None;
     if staff && !internal && viewer.user_id.0 != customer_id {
         let customer = users::Entity::find_by_id(customer_id).one(txn).await?.ok_or(RuntimeError::NotFound("customer"))?;
-        let (body, buttons) = delivery(ticket_number, customer.language_code.as_deref())?;
-        queued = Some(enqueue_with_buttons(txn, customer.telegram_id, body, Some(message.id), &buttons).await?);
+        // Files alone are announced by their names.
+        let shown = if body.text().is_empty() {
+            files.iter().map(|f| format!("📎 {}", f.name)).collect::<Vec<_>>().join("\n")
+        } else {
+            body.text().to_owned()
+        };
+        let (text, buttons) = delivery(ticket_number, customer.language_code.as_deref(), &shown)?;
+        let mut last = enqueue_with_buttons(txn, customer.telegram_id, text, Some(message.id), &buttons).await?;
+        for f in &files {
+            last = enqueue_file(txn, customer.telegram_id, f.id, message.id).await?;
+        }
+        queued = Some(last);
     }
     Ok(Added { message, ticket, outbox: queued })
 }
@@ -348,6 +394,22 @@ pub async fn enqueue_with_buttons(
         );
     }
     last.ok_or_else(|| RuntimeError::Internal(anyhow::anyhow!("nothing to enqueue")))
+}
+
+/// Queues a file for a chat (sent with `sendPhoto` or `sendDocument`).
+pub async fn enqueue_file(txn: &DatabaseTransaction, chat_id: i64, attachment_id: i64, message_id: i64) -> Result<outbox::Model> {
+    Ok(outbox::ActiveModel {
+        chat_id: Set(chat_id),
+        text: Set(String::new()),
+        message_id: Set(Some(message_id)),
+        attachment_id: Set(Some(attachment_id)),
+        status: Set(outbox::PENDING.to_owned()),
+        attempts: Set(0),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?)
 }
 
 /// Adds a tag to a ticket (once).

@@ -16,7 +16,10 @@
 //! - delivery honours the webhook's `allowed_updates`;
 //! - per-chat and per-bot pacing answered with 429
 //!   (<https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this>);
-//! - multipart fields are strings, as Telegram reads them.
+//! - multipart fields are strings, as Telegram reads them;
+//! - files: `sendPhoto` takes images only (up to 10 MB), uploads up to 50 MB,
+//!   a `file_id` only of the bot's own files; `getFile` and the download
+//!   URL serve files up to 20 MB (<https://core.telegram.org/bots/api#sending-files>).
 //!
 //! It records every call with the instant it arrived, can be told to fail the
 //! next calls or to answer slowly, and plays Telegram's part in webhook
@@ -188,6 +191,9 @@ struct State {
     pacing: Pacing,
     /// Answers to these methods (lowercase) wait this long first.
     delays: HashMap<String, Duration>,
+    /// Files by `file_id`.
+    files: HashMap<String, StoredFile>,
+    next_file: u64,
 }
 
 /// A running stand-in. Cheap to clone.
@@ -223,9 +229,41 @@ impl Refusal {
 
 type Answer = Result<Value, Refusal>;
 
-async fn read_params(req: &Request, body: poem::Body) -> Result<Value, Refusal> {
+/// A file sent in a multipart request.
+#[derive(Debug, Clone)]
+struct Part {
+    field: String,
+    name: String,
+    bytes: Vec<u8>,
+}
+
+/// A file Telegram holds: one a bot uploaded, or one a user sent
+/// ([`FakeTelegram::add_file`]). File ids belong to one bot.
+#[derive(Debug, Clone)]
+struct StoredFile {
+    token: String,
+    unique_id: String,
+    path: String,
+    name: String,
+    bytes: Vec<u8>,
+}
+
+/// Largest photo a bot may upload (<https://core.telegram.org/bots/api#sendphoto>),
+/// other files (<https://core.telegram.org/bots/api#sending-files>), and a
+/// file a bot may download (<https://core.telegram.org/bots/api#getfile>).
+pub const MAX_PHOTO_UPLOAD: usize = 10 * 1000 * 1000;
+pub const MAX_FILE_UPLOAD: usize = 50 * 1000 * 1000;
+pub const MAX_DOWNLOAD: usize = 20 * 1024 * 1024;
+
+/// Whether bytes are an image Telegram can show as a photo.
+fn is_image(b: &[u8]) -> bool {
+    b.starts_with(&[0xff, 0xd8, 0xff]) || b.starts_with(b"\x89PNG\r\n\x1a\n") || b.starts_with(b"GIF8") || (b.len() > 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP")
+}
+
+async fn read_params(req: &Request, body: poem::Body) -> Result<(Value, Vec<Part>), Refusal> {
     let ct = req.content_type().unwrap_or_default().to_owned();
     let mut map = serde_json::Map::new();
+    let mut parts = Vec::new();
     if let Some(q) = req.uri().query() {
         for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
             map.insert(k.into_owned(), Value::String(v.into_owned()));
@@ -245,11 +283,17 @@ async fn read_params(req: &Request, body: poem::Body) -> Result<Value, Refusal> 
             .map_err(|_| Refusal::new(400, "Bad Request: can't parse multipart form"))?;
         while let Ok(Some(field)) = mp.next_field().await {
             let name = field.name().unwrap_or_default().to_owned();
-            let is_file = field.file_name().is_some();
+            let file_name = field.file_name().map(str::to_owned);
             let bytes = field.bytes().await.map_err(|_| Refusal::new(400, "Bad Request: can't read multipart field"))?;
             // Telegram reads every field as a string; structured ones
             // (reply_markup, allowed_updates) are JSON-serialised strings.
-            let v = if is_file { json!({ "file_bytes": bytes.len() }) } else { Value::String(String::from_utf8_lossy(&bytes).into_owned()) };
+            let v = match &file_name {
+                Some(f) => json!({ "file_bytes": bytes.len(), "file_name": f }),
+                None => Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+            };
+            if let Some(f) = file_name {
+                parts.push(Part { field: name.clone(), name: f, bytes });
+            }
             map.insert(name, v);
         }
     } else if ct.starts_with("application/x-www-form-urlencoded") {
@@ -258,7 +302,7 @@ async fn read_params(req: &Request, body: poem::Body) -> Result<Value, Refusal> 
             map.insert(k.into_owned(), Value::String(v.into_owned()));
         }
     }
-    Ok(Value::Object(map))
+    Ok((Value::Object(map), parts))
 }
 
 /// A structured parameter: JSON as is, or a JSON-serialised string.
@@ -373,7 +417,19 @@ impl State {
             rate_limits: true,
             pacing: Pacing::default(),
             delays: HashMap::new(),
+            files: HashMap::new(),
+            next_file: 1,
         }
+    }
+
+    /// Keeps a file for a bot; returns its `file_id` and `file_unique_id`.
+    fn keep_file(&mut self, token: &str, name: &str, bytes: Vec<u8>, photo: bool) -> (String, String) {
+        let n = self.next_file;
+        self.next_file += 1;
+        let (id, unique) = (format!("{}ACAgIAAxkBAAI{n:06}", if photo { "Ag" } else { "BQ" }), format!("AQAD{n:06}"));
+        let path = format!("{}/file_{n}{}", if photo { "photos" } else { "documents" }, std::path::Path::new(name).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default());
+        self.files.insert(id.clone(), StoredFile { token: token.to_owned(), unique_id: unique.clone(), path, name: name.to_owned(), bytes });
+        (id, unique)
     }
 
     /// May the bot write to this chat? Positive ids are users (a private
@@ -411,7 +467,7 @@ impl State {
         Ok(())
     }
 
-    fn answer(&mut self, token: &str, method: &str, params: &Value, now: Instant) -> Answer {
+    fn answer(&mut self, token: &str, method: &str, params: &Value, parts: &[Part], now: Instant) -> Answer {
         let bot = self.bots.get(token).cloned().ok_or_else(|| Refusal::new(401, "Unauthorized"))?;
         if let Some(pos) = self.failures.iter().position(|f| f.method == "*" || f.method == method) {
             let f = self.failures[pos].clone();
@@ -486,20 +542,56 @@ impl State {
                     message["text"] = json!(text);
                 } else {
                     let field = if method == "sendphoto" { "photo" } else { "document" };
-                    if params.get(field).is_none_or(|v| v.as_str().is_some_and(str::is_empty)) {
-                        return Err(Refusal::new(400, format!("Bad Request: there is no {field} in the request")));
-                    }
+                    // Either a new file (multipart) or the file_id of one
+                    // this bot already has.
+                    let upload = parts.iter().find(|p| p.field == field);
+                    let existing = match (upload, params.get(field).and_then(Value::as_str)) {
+                        (Some(p), _) => {
+                            if field == "photo" && (p.bytes.len() > MAX_PHOTO_UPLOAD || !is_image(&p.bytes)) {
+                                return Err(Refusal::new(400, "Bad Request: IMAGE_PROCESS_FAILED"));
+                            }
+                            if p.bytes.len() > MAX_FILE_UPLOAD {
+                                return Err(Refusal::new(413, "Request Entity Too Large"));
+                            }
+                            None
+                        }
+                        (None, Some(id)) if !id.is_empty() => match self.files.get(id).filter(|f| f.token == token) {
+                            Some(_) => Some(id.to_owned()),
+                            None => return Err(Refusal::new(400, "Bad Request: wrong file identifier/HTTP URL specified")),
+                        },
+                        _ => return Err(Refusal::new(400, format!("Bad Request: there is no {field} in the request"))),
+                    };
                     if let Some(caption) = params.get("caption").and_then(Value::as_str) {
                         if visible_chars(caption, parse_mode) > MAX_CAPTION_CHARS {
                             return Err(Refusal::new(400, "Bad Request: message caption is too long"));
                         }
                         message["caption"] = json!(caption);
                     }
-                    message[field] = if field == "photo" {
-                        json!([{ "file_id": "AgACAgIAAxkBAAIBfake", "file_unique_id": "AQADfake", "width": 90, "height": 90, "file_size": 1024 }])
-                    } else {
-                        json!({ "file_id": "BQACAgIAAxkBAAIBfake", "file_unique_id": "AgADfake", "file_name": "file", "file_size": 1024 })
+                    match structured(params, "reply_markup") {
+                        Err(()) => return Err(Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object")),
+                        Ok(Some(markup)) => inline_keyboard_allowed(&markup)?,
+                        Ok(None) => {}
+                    }
+                    self.may_write(token, chat)?;
+                    self.pace(bot.id, chat, now)?;
+                    let (id, unique) = match existing {
+                        Some(id) => (id.clone(), self.files[&id].unique_id.clone()),
+                        None => {
+                            let p = upload.expect("an upload");
+                            self.keep_file(token, &p.name, p.bytes.clone(), field == "photo")
+                        }
                     };
+                    let f = self.files[&id].clone();
+                    message[field] = if field == "photo" {
+                        // Telegram answers with the sizes it made, the largest last.
+                        json!([{ "file_id": format!("{id}_thumb"), "file_unique_id": format!("{unique}_t"), "width": 90, "height": 90, "file_size": 1024 },
+                               { "file_id": id, "file_unique_id": unique, "width": 800, "height": 600, "file_size": f.bytes.len() }])
+                    } else {
+                        json!({ "file_id": id, "file_unique_id": unique, "file_name": f.name, "file_size": f.bytes.len() })
+                    };
+                    self.next_message_id += 1;
+                    message["message_id"] = json!(self.next_message_id);
+                    return Ok(message);
                 }
                 match structured(params, "reply_markup") {
                     Err(()) => return Err(Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object")),
@@ -525,7 +617,13 @@ impl State {
                 let Some(file_id) = params.get("file_id").and_then(Value::as_str).filter(|f| !f.is_empty()) else {
                     return Err(Refusal::new(400, "Bad Request: invalid file_id"));
                 };
-                Ok(json!({ "file_id": file_id, "file_unique_id": "AQADfake", "file_size": 1024, "file_path": format!("documents/{file_id}.bin") }))
+                let Some(f) = self.files.get(file_id).filter(|f| f.token == token) else {
+                    return Err(Refusal::new(400, "Bad Request: invalid file_id"));
+                };
+                if f.bytes.len() > MAX_DOWNLOAD {
+                    return Err(Refusal::new(400, "Bad Request: file is too big"));
+                }
+                Ok(json!({ "file_id": file_id, "file_unique_id": f.unique_id, "file_size": f.bytes.len(), "file_path": f.path }))
             }
             "setchatmenubutton" => {
                 let button = structured(params, "menu_button").map_err(|_| Refusal::new(400, "Bad Request: can't parse menu button JSON object"))?;
@@ -558,7 +656,7 @@ async fn bot_api(Path((botseg, method)): Path<(String, String)>, req: &Request, 
     let at = Instant::now();
     let Some(token) = botseg.strip_prefix("bot").map(str::to_owned) else { return Refusal::new(404, "Not Found").into_response() };
     let method = method.to_ascii_lowercase();
-    let params = match read_params(req, body).await {
+    let (params, parts) = match read_params(req, body).await {
         Ok(p) => p,
         Err(r) => return r.into_response(),
     };
@@ -567,7 +665,7 @@ async fn bot_api(Path((botseg, method)): Path<(String, String)>, req: &Request, 
         tokio::time::sleep(d).await;
     }
     let mut st = fake.state.lock().unwrap();
-    let answer = st.answer(&token, &method, &params, at);
+    let answer = st.answer(&token, &method, &params, &parts, at);
     let (status, description) = match &answer {
         Ok(_) => (200, None),
         Err(r) => (r.status, Some(r.description.clone())),
@@ -577,6 +675,18 @@ async fn bot_api(Path((botseg, method)): Path<(String, String)>, req: &Request, 
     match answer {
         Ok(result) => Json(json!({ "ok": true, "result": result })).into_response(),
         Err(r) => r.into_response(),
+    }
+}
+
+/// `GET /file/bot{token}/{file_path}`: a file's bytes, as Telegram serves
+/// them after `getFile`.
+#[handler]
+async fn file_download(Path((botseg, path)): Path<(String, String)>, Data(fake): Data<&FakeTelegram>) -> Response {
+    let token = botseg.strip_prefix("bot").unwrap_or_default();
+    let st = fake.state.lock().unwrap();
+    match st.files.values().find(|f| f.token == token && f.path == path) {
+        Some(f) => f.bytes.clone().into_response(),
+        None => Refusal::new(404, "Not Found").into_response(),
     }
 }
 
@@ -649,6 +759,7 @@ impl FakeTelegram {
             .at("/_fake/failures", post(control_fail))
             .at("/_fake/deliver", post(control_deliver))
             .at("/:botseg/:method", bot_api)
+            .at("/file/:botseg/*path", poem::get(file_download))
             .data(fake.clone());
         tokio::spawn(async move {
             if let Err(e) = poem::Server::new_with_acceptor(acceptor).run(app).await {
@@ -685,6 +796,17 @@ impl FakeTelegram {
     /// The user (or group) `chat` has started a conversation with the bot.
     pub fn start_chat(&self, token: &str, chat: i64) {
         self.state.lock().unwrap().started.insert((token.to_owned(), chat));
+    }
+
+    /// A file a user sends the bot (put it in an update's `photo` or
+    /// `document`); returns its `file_id` and `file_unique_id`.
+    pub fn add_file(&self, token: &str, name: &str, bytes: &[u8], photo: bool) -> (String, String) {
+        self.state.lock().unwrap().keep_file(token, name, bytes.to_vec(), photo)
+    }
+
+    /// The bytes Telegram holds under a `file_id`.
+    pub fn file(&self, file_id: &str) -> Option<Vec<u8>> {
+        self.state.lock().unwrap().files.get(file_id).map(|f| f.bytes.clone())
     }
 
     /// The user `chat` blocked the bot.
@@ -784,7 +906,11 @@ mod tests {
     }
 
     async fn call(f: &FakeTelegram, method: &str, body: Value) -> (u16, Value) {
-        let res = reqwest::Client::new().post(format!("{}/bot{TOKEN}/{method}", f.url)).json(&body).send().await.unwrap();
+        call_as(f, TOKEN, method, body).await
+    }
+
+    async fn call_as(f: &FakeTelegram, token: &str, method: &str, body: Value) -> (u16, Value) {
+        let res = reqwest::Client::new().post(format!("{}/bot{token}/{method}", f.url)).json(&body).send().await.unwrap();
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
@@ -827,12 +953,13 @@ mod tests {
     async fn captions_are_at_most_1024_characters() {
         let f = fake().await;
         f.start_chat(TOKEN, 7);
-        let ok = call(&f, "sendPhoto", json!({ "chat_id": 7, "photo": "AgAC", "caption": "c".repeat(1024) })).await;
+        let (photo, _) = f.add_file(TOKEN, "a.png", PNG, true);
+        let ok = call(&f, "sendPhoto", json!({ "chat_id": 7, "photo": photo, "caption": "c".repeat(1024) })).await;
         assert_eq!(ok.0, 200, "{}", ok.1);
         assert_eq!(ok.1["result"]["caption"].as_str().unwrap().len(), 1024);
         assert!(ok.1["result"]["photo"].is_array());
         assert_eq!(
-            call(&f, "sendDocument", json!({ "chat_id": 7, "document": "BQAC", "caption": "c".repeat(1025) })).await,
+            call(&f, "sendDocument", json!({ "chat_id": 7, "document": photo, "caption": "c".repeat(1025) })).await,
             (400, refused(400, "Bad Request: message caption is too long"))
         );
         assert_eq!(call(&f, "sendDocument", json!({ "chat_id": 7 })).await, (400, refused(400, "Bad Request: there is no document in the request")));
@@ -1003,8 +1130,7 @@ mod tests {
         let f = fake().await;
         assert_eq!(call(&f, "answerCallbackQuery", json!({ "callback_query_id": "42" })).await.1["result"], true);
         assert_eq!(call(&f, "answerCallbackQuery", json!({})).await.0, 400);
-        let (s, file) = call(&f, "getFile", json!({ "file_id": "BQAC" })).await;
-        assert_eq!((s, file["result"]["file_path"].as_str()), (200, Some("documents/BQAC.bin")));
+        assert_eq!(call(&f, "getFile", json!({ "file_id": "BQAC" })).await, (400, refused(400, "Bad Request: invalid file_id")));
         assert_eq!(call(&f, "getFile", json!({})).await, (400, refused(400, "Bad Request: invalid file_id")));
         // Malformed reply_markup in a form is refused.
         f.start_chat(TOKEN, 9);
@@ -1014,6 +1140,47 @@ mod tests {
         let form = reqwest::multipart::Form::new().text("chat_id", "9").text("text", "hi").text("reply_markup", r#"{"inline_keyboard":[]}"#);
         let res = reqwest::Client::new().post(format!("{}/bot{TOKEN}/sendMessage", f.url)).multipart(form).send().await.unwrap();
         assert_eq!(res.status(), 200);
+    }
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR fake image";
+
+    #[tokio::test]
+    async fn files_are_uploaded_resent_by_id_and_downloaded_like_telegram() {
+        let f = fake().await;
+        f.start_chat(TOKEN, 7);
+        let http = reqwest::Client::new();
+        let upload = |method: &'static str, field: &'static str, name: &'static str, bytes: Vec<u8>| {
+            let form = reqwest::multipart::Form::new().text("chat_id", "7").part(field, reqwest::multipart::Part::bytes(bytes).file_name(name));
+            http.post(format!("{}/bot{TOKEN}/{method}", f.url)).multipart(form).send()
+        };
+        // A photo must be an image.
+        let res = upload("sendPhoto", "photo", "notes.txt", b"just text".to_vec()).await.unwrap();
+        assert_eq!((res.status().as_u16(), res.json::<Value>().await.unwrap()), (400, refused(400, "Bad Request: IMAGE_PROCESS_FAILED")));
+        let res: Value = upload("sendPhoto", "photo", "cat.png", PNG.to_vec()).await.unwrap().json().await.unwrap();
+        let sizes = res["result"]["photo"].as_array().unwrap();
+        let id = sizes.last().unwrap()["file_id"].as_str().unwrap().to_owned();
+        assert_eq!(f.file(&id).unwrap(), PNG, "the largest size is the uploaded file");
+        // Sent again by its id, without the bytes.
+        assert_eq!(call(&f, "sendPhoto", json!({ "chat_id": 7, "photo": id })).await.0, 200);
+        assert_eq!(call(&f, "sendPhoto", json!({ "chat_id": 7, "photo": "AgACnope" })).await, (400, refused(400, "Bad Request: wrong file identifier/HTTP URL specified")));
+        // Any file as a document; getFile then the download URL.
+        let res: Value = upload("sendDocument", "document", "report.pdf", b"%PDF-1.7 body".to_vec()).await.unwrap().json().await.unwrap();
+        let doc = res["result"]["document"]["file_id"].as_str().unwrap().to_owned();
+        assert_eq!(res["result"]["document"]["file_name"], "report.pdf");
+        let (s, file) = call(&f, "getFile", json!({ "file_id": doc })).await;
+        assert_eq!(s, 200);
+        let path = file["result"]["file_path"].as_str().unwrap();
+        assert!(path.starts_with("documents/") && path.ends_with(".pdf"), "{path}");
+        let got = http.get(format!("{}/file/bot{TOKEN}/{path}", f.url)).send().await.unwrap();
+        assert_eq!(got.bytes().await.unwrap().as_ref(), b"%PDF-1.7 body");
+        assert_eq!(http.get(format!("{}/file/bot{TOKEN}/documents/nope.pdf", f.url)).send().await.unwrap().status(), 404);
+        // File ids belong to one bot.
+        f.add_bot("999:other", "other_bot");
+        let (s, _) = call_as(&f, "999:other", "getFile", json!({ "file_id": doc })).await;
+        assert_eq!(s, 400);
+        // A file a user sent the bot is there for getFile.
+        let (sent, _) = f.add_file(TOKEN, "screen.jpg", b"\xff\xd8\xff\xe0 jpeg", true);
+        assert_eq!(call(&f, "getFile", json!({ "file_id": sent })).await.0, 200);
     }
 
     #[tokio::test]

@@ -35,3 +35,35 @@ pub fn named(name: &str, update_id: i64) -> Value {
     v["update_id"] = update_id.into();
     v
 }
+
+/// A customer's photo (a file the stand-in holds: see
+/// `FakeTelegram::add_file`), with an optional caption, as Telegram sends
+/// it: the sizes it made, smallest first, and no `text`.
+pub fn photo(update_id: i64, user_id: i64, file_id: &str, unique_id: &str, size: usize, caption: Option<&str>) -> Value {
+    let mut v = message(update_id, user_id, "");
+    let m = v["message"].as_object_mut().expect("a message");
+    m.remove("text");
+    m.insert(
+        "photo".into(),
+        serde_json::json!([
+            { "file_id": format!("{file_id}_thumb"), "file_unique_id": format!("{unique_id}_t"), "file_size": 900, "width": 90, "height": 68 },
+            { "file_id": file_id, "file_unique_id": unique_id, "file_size": size, "width": 640, "height": 480 }
+        ]),
+    );
+    if let Some(c) = caption {
+        m.insert("caption".into(), c.into());
+    }
+    v
+}
+
+/// A customer's file sent as a document, with the type their app declared.
+pub fn document(update_id: i64, user_id: i64, file_id: &str, unique_id: &str, name: &str, mime: &str, size: usize) -> Value {
+    let mut v = message(update_id, user_id, "");
+    let m = v["message"].as_object_mut().expect("a message");
+    m.remove("text");
+    m.insert(
+        "document".into(),
+        serde_json::json!({ "file_id": file_id, "file_unique_id": unique_id, "file_name": name, "mime_type": mime, "file_size": size }),
+    );
+    v
+}

@@ -226,6 +226,7 @@ impl ControlPlane {
             webhook_secret: self.vault.open(&m.webhook_secret_enc).with_context(|| format!("tenant {}", m.slug))?,
             owner_telegram_id: m.owner_telegram_id,
             storage_name: m.storage_name.clone(),
+            max_attachment_bytes: Plan::parse(&m.plan).unwrap_or(Plan::DEFAULT).max_attachment_bytes(),
         })
     }
 

@@ -334,7 +334,7 @@ impl DeskApi {
         let title = TicketTitle::parse(&body.0.title)?;
         let description = TicketDescription::parse(&body.0.description)?;
         let priority = body.0.priority.as_deref().map(Priority::parse).transpose()?.unwrap_or(Priority::Normal);
-        let t = ctx.create_ticket(&title, &description, priority).await?;
+        let t = ctx.create_ticket(&title, &description, priority, body.0.category_id, body.0.attachment_ids.as_deref().unwrap_or_default()).await?;
         Ok(TicketCreated::Created(Json(t.into())))
     }
 

@@ -3,6 +3,7 @@
 
 pub mod desk;
 pub mod domains;
+pub mod files;
 pub mod error;
 pub mod limits;
 pub mod live;
@@ -122,8 +123,11 @@ const MAX_API_BODY: usize = tikethet_plugins::limits::MAX_COMPONENT_BYTES + 64 *
 /// unknown length (which could not be bounded that way).
 async fn limit_body<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
     let len = req.headers().get(poem::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if len.is_some_and(|n| n > MAX_API_BODY) {
-        return Ok(error::json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &format!("request bodies are limited to {MAX_API_BODY} bytes")));
+    // Uploads carry files up to the largest plan's limit; the tenant's own
+    // limit is checked on the file.
+    let max = if req.method() == poem::http::Method::POST && req.uri().path().ends_with("/api/v1/uploads") { files::MAX_UPLOAD_BODY } else { MAX_API_BODY };
+    if len.is_some_and(|n| n > max) {
+        return Ok(error::json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &format!("request bodies are limited to {max} bytes")));
     }
     if len.is_none() && req.headers().contains_key(poem::http::header::TRANSFER_ENCODING) {
         return Ok(error::json_error(StatusCode::LENGTH_REQUIRED, "length_required", "send a Content-Length with the body"));
@@ -140,6 +144,7 @@ pub fn app(state: AppState) -> impl Endpoint {
             tenant::TenantApi { state: state.clone() },
             desk::DeskApi { state: state.clone() },
             theme::ThemeApi { state: state.clone() },
+            files::FilesApi { state: state.clone() },
             SystemApi { state: state.clone() },
         ),
         "TiketHet",

@@ -7,7 +7,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Html, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, Tags};
 use tikethet_runtime::api::{Session, TenantContext};
-use tikethet_runtime::domain::{MessageText, PluginConfig, PluginName, TicketId};
+use tikethet_runtime::domain::{MessageBody, PluginConfig, PluginName, TicketId};
 use tikethet_runtime::entities::{messages, plugins, tickets, users};
 
 use super::error::ApiError;
@@ -29,6 +29,8 @@ pub(crate) enum Tag {
     Stats,
     /// The desk's theme and brand (admins set them).
     Theme,
+    /// Attachments: uploads and downloads.
+    Files,
 }
 
 #[derive(Debug, Object)]
@@ -274,6 +276,12 @@ pub struct NewTicket {
     /// `low`, `normal` (default), `high` or `critical`.
     #[oai(validator(pattern = "^(low|normal|high|critical)$"))]
     pub priority: Option<String>,
+    /// An active category of the desk (see `GET …/categories`).
+    #[oai(validator(minimum(value = "1"), maximum(value = "9007199254740991")))]
+    pub category_id: Option<i64>,
+    /// Uploads (`POST …/uploads`) sent with the description, at most 10.
+    #[oai(validator(max_items = 10, unique_items = true))]
+    pub attachment_ids: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Object)]
@@ -292,6 +300,8 @@ pub struct MessageView {
     pub edited_at: Option<DateTime<Utc>>,
     /// A deleted message keeps its place with its text removed.
     pub deleted: bool,
+    /// Its files, in the order they were sent.
+    pub attachments: Vec<super::files::AttachmentView>,
 }
 
 impl From<messages::Model> for MessageView {
@@ -306,6 +316,7 @@ impl From<messages::Model> for MessageView {
             created_at: m.created_at,
             edited_at: m.edited_at,
             deleted: m.deleted_at.is_some(),
+            attachments: tikethet_runtime::files::refs_of(m.attachments.as_deref()).into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -317,9 +328,12 @@ pub struct MessageList {
 
 #[derive(Debug, Object)]
 pub struct NewMessage {
-    /// Required (not blank), at most 4096 characters, no NUL.
-    #[oai(validator(min_length = 1, max_length = 4096, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
+    /// At most 4096 characters, no NUL; not blank unless files go with it.
+    #[oai(validator(max_length = 4096, pattern = r"^[^\x00]*$"))]
     pub text: String,
+    /// Uploads (`POST …/uploads`) sent with the message, at most 10.
+    #[oai(validator(max_items = 10, unique_items = true))]
+    pub attachment_ids: Option<Vec<i64>>,
     /// Staff only: a note the customer never sees.
     pub internal: Option<bool>,
 }
@@ -429,8 +443,8 @@ impl TenantApi {
     #[oai(path = "/t/:slug/api/v1/tickets/:id/messages", method = "post", tag = "Tag::Tickets")]
     async fn post_message(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth, body: Json<NewMessage>) -> Result<MessageCreated, ApiError> {
         let ctx = self.ctx(&slug.0, &auth).await?;
-        let text = MessageText::parse(&body.0.text)?;
-        let m = ctx.post_message(TicketId(id.0), &text, body.0.internal.unwrap_or(false)).await?;
+        let message = MessageBody::parse(&body.0.text, body.0.attachment_ids.as_deref().unwrap_or_default())?;
+        let m = ctx.post_message(TicketId(id.0), &message, body.0.internal.unwrap_or(false)).await?;
         Ok(MessageCreated::Created(Json(m.into())))
     }
 

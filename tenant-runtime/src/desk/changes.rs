@@ -191,6 +191,8 @@ pub async fn delete_message(txn: &DatabaseTransaction, viewer: &Viewer, ticket: 
     }
     let mut am: messages::ActiveModel = m.into();
     am.text = Set(String::new());
+    // Its files go too (the retention job removes their bytes).
+    am.attachments = Set(None);
     am.deleted_at = Set(Some(now));
     Ok(am.update(txn).await?)
 }

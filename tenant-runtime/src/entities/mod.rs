@@ -1,5 +1,6 @@
 //! sea-orm entities of a tenant's schema (see `migrations/src/tenant`).
 
+pub mod attachments;
 pub mod inbox;
 pub mod messages;
 pub mod outbox;

@@ -10,6 +10,9 @@ pub struct Model {
     pub reply_markup: Option<String>,
     /// The ticket message this delivers, when it is one.
     pub message_id: Option<i64>,
+    /// The file this sends (`sendPhoto`/`sendDocument`), when it is one; its
+    /// `text` is then the caption.
+    pub attachment_id: Option<i64>,
     pub status: String,
     pub attempts: i32,
     pub last_error: Option<String>,

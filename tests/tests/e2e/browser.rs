@@ -116,7 +116,7 @@ async fn text_of(c: &Client, css: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_customer_opens_the_mini_app_from_telegram_and_opens_a_ticket() {
+async fn a_customer_opens_the_mini_app_from_telegram_and_opens_a_ticket_with_a_photo() {
     let app = spawn_app(Backend::Sqlite).await;
     let t = app.create_tenant("acme", 1).await;
     let customer = 818_181;
@@ -131,14 +131,33 @@ async fn a_customer_opens_the_mini_app_from_telegram_and_opens_a_ticket() {
     wait_view(&c, "new").await;
     c.wait().for_element(Locator::Css("[data-testid=new-title]")).await.unwrap().send_keys("Parcel never arrived").await.unwrap();
     c.find(Locator::Css("[data-testid=new-description]")).await.unwrap().send_keys("Order 1234 was due on Monday.").await.unwrap();
+    // A photo of the label, picked from the device: uploaded at once.
+    let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/screenshot.png");
+    c.find(Locator::Css("[data-testid=new-file]")).await.unwrap().send_keys(photo.to_str().unwrap()).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("[data-testid=new-attachments] [data-testid=attachment][data-state=done]"))
+        .await
+        .expect("the photo uploaded");
     c.find(Locator::Css("#main-button")).await.unwrap().click().await.unwrap();
-    // The preview, then send.
+    // The preview (with the photo), then send.
     let summary = text_of(&c, "[data-testid=new-summary]").await;
-    assert!(summary.contains("Parcel never arrived"), "{summary}");
+    assert!(summary.contains("Parcel never arrived") && summary.contains("screenshot.png"), "{summary}");
     c.find(Locator::Css("#main-button[data-testid=new-send]")).await.unwrap().click().await.unwrap();
     wait_view(&c, "ticket").await;
     let title = text_of(&c, "[data-testid=ticket-title]").await;
     assert_eq!(title, "Parcel never arrived");
+    // The photo is in the conversation, fetched through the API and decoded.
+    let decoded = "const i = document.querySelector('[data-testid=attachment-image]'); return !!i && i.complete && i.naturalWidth === 64 && i.naturalHeight === 48";
+    let mut shown = false;
+    for _ in 0..100 {
+        if c.execute(decoded, vec![]).await.unwrap() == json!(true) {
+            shown = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(shown, "the photo is not shown in the conversation");
     save_screenshot(&c, "acme-light-ticket").await;
     // The ticket is the customer's, through the API too.
     let token = app.sign_in(&t, customer).await;
@@ -146,10 +165,13 @@ async fn a_customer_opens_the_mini_app_from_telegram_and_opens_a_ticket() {
     assert_eq!((s, page["total"].as_u64()), (200, Some(1)), "{page}");
     assert_eq!(page["items"][0]["title"], "Parcel never arrived");
     assert_eq!(page["items"][0]["description"], "Order 1234 was due on Monday.");
+    let id = page["items"][0]["id"].as_i64().unwrap();
+    let (_, msgs) = app.tenant_get("acme", &format!("/tickets/{id}/messages"), &token).await;
+    let file = &msgs["items"][0]["attachments"][0];
+    assert_eq!((file["name"].as_str(), file["content_type"].as_str(), file["kind"].as_str()), (Some("screenshot.png"), Some("image/png"), Some("photo")), "{msgs}");
     // A staff answer appears in the open conversation without a reload
     // (over the live socket).
     let owner = app.sign_in(&t, t.owner).await;
-    let id = page["items"][0]["id"].as_i64().unwrap();
     c.execute("window.__sameDocument = true; return true", vec![]).await.unwrap();
     let live = "return document.querySelector('[data-testid=messages]').textContent.includes('We are on it.')";
     let (s, _) = app.tenant_post("acme", &format!("/tickets/{id}/messages"), &owner, json!({ "text": "We are on it." })).await;

@@ -23,6 +23,8 @@ struct Desk {
     ids: Vec<i64>,
 }
 
+const PNG: &[u8] = include_bytes!("../../fixtures/screenshot.png");
+
 const ROLES: [&str; 5] = ["user", "helper", "moderator", "admin", "owner"];
 
 async fn desk(app: &TestApp, slug: &str, n: u32) -> Desk {
@@ -340,12 +342,14 @@ struct Route {
     body: Option<Value>,
     /// A raw `application/octet-stream` body instead of JSON.
     bytes: Option<Vec<u8>>,
+    /// A `multipart/form-data` body with this file as `file`.
+    file: Option<&'static [u8]>,
     /// Statuses for `[user, helper, moderator, admin, owner]`.
     want: [u16; 5],
 }
 
 fn route(method: Method, path: impl Into<String>, body: Option<Value>, want: [u16; 5]) -> Route {
-    Route { method, path: path.into(), body, bytes: None, want }
+    Route { method, path: path.into(), body, bytes: None, file: None, want }
 }
 
 async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b: Backend) {
@@ -363,6 +367,13 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let customer_id = d.ids[0];
     let (_, m) = app.tenant_post("acme", &format!("/tickets/{tid}/messages"), customer, json!({ "text": "mine" })).await;
     let mid = m["id"].as_i64().unwrap();
+    // A file the customer sent in the ticket.
+    let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("a.png"));
+    let res = app.http.post(app.url("/t/acme/api/v1/uploads")).bearer_auth(customer).multipart(form).send().await.unwrap();
+    let up: Value = res.json().await.unwrap();
+    let (s, _) = app.tenant_post("acme", &format!("/tickets/{tid}/messages"), customer, json!({ "text": "see", "attachment_ids": [up["id"]] })).await;
+    assert_eq!(s, 201);
+    let aid = up["id"].as_i64().unwrap();
 
     let all = [200; 5];
     let staff_from_moderator = [403, 403, 200, 200, 200];
@@ -388,6 +399,8 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::PUT, "/theme", Some(json!({ "accent_color": "#336699" })), admins),
         route(Method::GET, "/bot-texts", None, admins),
         route(Method::PUT, "/bot-texts", Some(json!({ "texts": { "en": { "help": "Ask away, {{ desk }}" } } })), admins),
+        Route { file: Some(PNG), ..route(Method::POST, "/uploads", None, [201; 5]) },
+        route(Method::GET, format!("/attachments/{aid}"), None, all),
         route(Method::GET, "/plugins", None, admins),
         route(Method::PATCH, "/plugins/none", Some(json!({ "enabled": true })), [403, 403, 403, 404, 404]),
         route(Method::GET, "/plugins/none/failures", None, [403, 403, 403, 404, 404]),
@@ -409,6 +422,9 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         }
         if let Some(b) = &r.bytes {
             req = req.header("content-type", "application/octet-stream").body(b.clone());
+        }
+        if let Some(f) = r.file {
+            req = req.multipart(reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(f.to_vec()).file_name("f.png")));
         }
         async move {
             let res = req.send().await.unwrap();
@@ -461,7 +477,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let covered: Vec<String> = routes
         .iter()
         .map(|r| {
-            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}");
+            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}");
             format!("{} {generic}", r.method)
         })
         .collect();

@@ -15,6 +15,7 @@ macro_rules! on_both {
     };
 }
 
+mod attachments;
 mod bot_commands;
 mod browser;
 mod buttons;
