@@ -410,7 +410,7 @@ async function loadPage(reset, silent) {
     L.cursor = null;
     if (!silent) { setState('loading'); L.list.replaceChildren(); L.more.hidden = true; L.note.replaceChildren(h('div', { 'aria-hidden': 'true' }, h('div.skel'), h('div.skel'), h('div.skel'))); }
   }
-  const q = new URLSearchParams({ sort: '-updated_at', limit: '20' });
+  const q = new URLSearchParams({ sort: '-updated_at', limit: '50' });
   for (const k of ['status', 'category', 'priority', 'q']) if (L[k]) q.set(k, L[k]);
   if (!reset && L.cursor) q.set('cursor', L.cursor);
   try {

@@ -5,79 +5,16 @@
 //! `target/screenshots`).
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tikethet_tests::helpers::{Backend, TestApp, init_data, spawn_app, wait_for};
+use tikethet_tests::browser::browser;
+use tikethet_tests::helpers::{Backend, TestApp, spawn_app};
 
-/// Telegram's light and dark `themeParams`, as its clients send them.
-fn theme(dark: bool) -> Value {
-    if dark {
-        json!({"bg_color": "#17212b", "text_color": "#f5f5f5", "hint_color": "#708499", "link_color": "#6ab3f3", "button_color": "#5288c1", "button_text_color": "#ffffff", "secondary_bg_color": "#232e3c"})
-    } else {
-        json!({"bg_color": "#ffffff", "text_color": "#000000", "hint_color": "#999999", "link_color": "#2481cc", "button_color": "#2481cc", "button_text_color": "#ffffff", "secondary_bg_color": "#efeff3"})
-    }
-}
-
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
-/// The page's address with Telegram's launch parameters.
 fn launch_url(app: &TestApp, slug: &str, bot_token: &str, user: i64, dark: bool) -> String {
-    let data = init_data(bot_token, user, chrono::Utc::now().timestamp());
-    format!(
-        "{}#tgWebAppData={}&tgWebAppVersion=8.0&tgWebAppPlatform=tdesktop&tgWebAppThemeParams={}",
-        app.url(&format!("/t/{slug}/app/")),
-        enc(&data),
-        enc(&theme(dark).to_string())
-    )
-}
-
-/// chromedriver on a free port, stopped when dropped.
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    /// Kills chromedriver's whole process group, the browser it started
-    /// included, so that a failed test leaves no Chromium behind.
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn browser() -> (Driver, Client) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    use std::os::unix::process::CommandExt as _;
-    let child = Command::new("chromedriver")
-        .arg(format!("--port={port}"))
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("chromedriver must be installed (apt-get install chromium chromium-driver): {e}"));
-    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
-    let ready = wait_for(Duration::from_secs(20), || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(|_| ())
-    })
-    .await;
-    assert!(ready.is_some(), "chromedriver did not listen on {port}");
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({ "binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844"] }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    let client = ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a Chromium session");
-    (driver, client)
+    tikethet_tests::browser::launch_url(&app.address, slug, bot_token, user, dark)
 }
 
 fn screenshots() -> PathBuf {
