@@ -92,6 +92,8 @@ pub struct Options {
     /// An https public URL (`TIKETHET_PUBLIC_URL`), so that the bot offers
     /// Mini App buttons; the stand-in delivers its webhooks to the server.
     pub https_public_url: bool,
+    /// `TIKETHET_FILES_URL` (unset: files under the data folder).
+    pub files_url: Option<&'static str>,
 }
 
 /// The public URL of [`Options::https_public_url`].
@@ -133,6 +135,9 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
     }
     if opts.https_public_url {
         m.insert("TIKETHET_PUBLIC_URL".into(), HTTPS_PUBLIC_URL.into());
+    }
+    if let Some(url) = opts.files_url {
+        m.insert("TIKETHET_FILES_URL".into(), url.into());
     }
     if matches!(opts.limits, Limits::Off) {
         m.insert("TIKETHET_RATE_LIMITS".into(), "off".into());

@@ -310,3 +310,66 @@ async fn unsent_uploads_and_files_of_deleted_messages_are_removed(backend: Backe
     assert_eq!(files.get(&keys[&sent["id"].as_i64().unwrap()]).await.unwrap(), PNG);
     assert_eq!(files.get(&keys[&kept["id"].as_i64().unwrap()]).await.unwrap(), PNG, "a fresh upload waits");
 }
+
+/// An S3-compatible store: moto's S3 server (a real HTTP server speaking the
+/// S3 protocol; `.ci/run` installs it and names it in
+/// `TIKETHET_TEST_MOTO_SERVER`), configured the way a deployment is:
+/// `TIKETHET_FILES_URL=s3://bucket/prefix` and the standard `AWS_*`
+/// variables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachments_live_in_an_s3_compatible_store_when_configured() {
+    let server = std::env::var("TIKETHET_TEST_MOTO_SERVER").unwrap_or_else(|_| {
+        panic!("TIKETHET_TEST_MOTO_SERVER must name moto's S3 server (python3 -m venv v && v/bin/pip install 'moto[server]'; .ci/run does this)")
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            self.0.kill().ok();
+            self.0.wait().ok();
+        }
+    }
+    let _moto = Kill(
+        std::process::Command::new(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{server} did not start: {e}")),
+    );
+    let s3 = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let up = wait_for(Duration::from_secs(30), || async { http.put(format!("{s3}/desk-files")).send().await.ok().filter(|r| r.status().is_success()) }).await;
+    assert!(up.is_some(), "moto's S3 server did not come up on {port}, or refused the bucket");
+    // Each test runs in its own process (nextest), so the environment is this test's.
+    // SAFETY: set before the server (and any thread reading it) starts.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ENDPOINT", &s3);
+        std::env::set_var("AWS_ALLOW_HTTP", "true");
+    }
+    let app = tikethet_tests::helpers::spawn_app_with(
+        Backend::Sqlite,
+        tikethet_tests::helpers::Options { files_url: Some("s3://desk-files/tikethet"), ..Default::default() },
+    )
+    .await;
+    let t = app.create_tenant("acme", 5).await;
+    let alice = app.sign_in(&t, 841).await;
+    let (s, a) = upload(&app, "acme", &alice, "s3.png", PNG).await;
+    assert_eq!(s, 201, "{a}");
+    // The object is in the bucket, under the prefix and the tenant.
+    let listing = http.get(format!("{s3}/desk-files?list-type=2&prefix=tikethet/")).send().await.unwrap().text().await.unwrap();
+    let tenant = app.state.runtime.tenant_by_slug("acme").unwrap().info.id.as_str().to_owned();
+    let key = listing.split("<Key>").nth(1).and_then(|k| k.split("</Key>").next()).unwrap_or_else(|| panic!("no object in the bucket: {listing}"));
+    assert!(key.starts_with(&format!("tikethet/{tenant}/")), "{key}");
+    assert!(listing.contains(&format!("<Size>{}</Size>", PNG.len())), "{listing}");
+    // Served back through the API from the store.
+    let (s, h, bytes) = download(&app, "acme", &alice, a["id"].as_i64().unwrap()).await;
+    assert_eq!((s, header(&h, "content-type"), bytes.len()), (200, "image/png", PNG.len()));
+    assert_eq!(bytes.as_slice(), PNG);
+    // Nothing went to the local folder instead.
+    let local = app.state.settings.data_dir.join("files").join(&tenant);
+    assert!(!local.exists(), "{} was written", local.display());
+}
