@@ -75,9 +75,17 @@ impl Runtime {
     /// Opens a session in a refresh-token family (a new one at sign-in, the
     /// old one when rotating).
     async fn open_session(&self, tenant: &Tenant, user: users::Model, family: Option<String>) -> Result<Session> {
+        let txn = tenant.db.begin().await?;
+        let session = self.open_session_in(&txn, tenant, user, family).await?;
+        txn.commit().await?;
+        Ok(session)
+    }
+
+    /// [`Self::open_session`] inside the caller's transaction (a sign-in
+    /// records the user and the session in one commit).
+    async fn open_session_in(&self, txn: &sea_orm::DatabaseTransaction, tenant: &Tenant, user: users::Model, family: Option<String>) -> Result<Session> {
         let now = Utc::now();
         let (refresh_token, hash) = auth::new_refresh_token();
-        let txn = tenant.db.begin().await?;
         sessions::ActiveModel {
             user_id: Set(user.id),
             token_hash: Set(hash),
@@ -86,9 +94,8 @@ impl Runtime {
             family_id: Set(Some(family.unwrap_or_else(|| format!("fam_{}", crate::domain::random_hex(12))))),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        txn.commit().await?;
         Ok(Session {
             access_token: self.tokens.issue(&tenant.info.id, user.id, now),
             refresh_token,
@@ -112,11 +119,19 @@ impl Runtime {
             language_code: wa.language_code,
         };
         let user = crate::tickets::upsert_user(&txn, &profile, tenant.info.owner_telegram_id).await?;
-        txn.commit().await?;
+        self.session_for_sign_in(txn, &tenant, user).await
+    }
+
+    /// Opens a signed-in user's session in the sign-in's own transaction
+    /// (one commit), unless they are blocked.
+    async fn session_for_sign_in(&self, txn: sea_orm::DatabaseTransaction, tenant: &Tenant, user: users::Model) -> Result<Session> {
         if user.blocked {
+            txn.commit().await?;
             return Err(RuntimeError::Forbidden("this account is blocked".into()));
         }
-        self.open_session(&tenant, user, None).await
+        let session = self.open_session_in(&txn, tenant, user, None).await?;
+        txn.commit().await?;
+        Ok(session)
     }
 
     /// Development only (the platform refuses it in production): signs in
@@ -127,11 +142,7 @@ impl Runtime {
         self.throttle_sign_in(&tenant.info.id, profile.telegram_id).await?;
         let txn = tenant.db.begin().await?;
         let user = crate::tickets::upsert_user(&txn, &profile, tenant.info.owner_telegram_id).await?;
-        txn.commit().await?;
-        if user.blocked {
-            return Err(RuntimeError::Forbidden("this account is blocked".into()));
-        }
-        self.open_session(&tenant, user, None).await
+        self.session_for_sign_in(txn, &tenant, user).await
     }
 
     /// Rotates a refresh token: the old one stops working. Rotation is
@@ -212,9 +223,7 @@ impl Runtime {
         if self.denylist.is_revoked(&verified.jti).await? {
             return Err(RuntimeError::Unauthenticated("this access token was revoked (signed out)".into()));
         }
-        let txn = tenant.db.begin().await?;
-        let user = users::Entity::find_by_id(verified.user_id).one(&txn).await?;
-        txn.commit().await?;
+        let user = tenant.db.find_one(users::Entity::find_by_id(verified.user_id)).await?;
         let user = user.ok_or_else(|| RuntimeError::Unauthenticated("unknown user".into()))?;
         if user.blocked {
             return Err(RuntimeError::Forbidden("this account is blocked".into()));
@@ -266,12 +275,18 @@ impl TenantContext {
             }
             None => t,
         };
+        let routing = plugins::Entity::find().filter(plugins::Column::Enabled.eq(true)).one(&txn).await?.is_some();
         txn.commit().await?;
+        let mut effects = crate::conversation::Effects::default();
+        effects.events.push(crate::live::Event::TicketCreated { ticket: t.clone() });
+        if !routing {
+            // No plugin to route it: the ticket is as stored.
+            self.runtime.after_commit(&self.tenant.info.id, effects).await;
+            return Ok(t);
+        }
         // Routing plugins run after the ticket is stored, off the
         // transaction; a crash in between leaves the ticket unrouted, never
         // routed twice.
-        let mut effects = crate::conversation::Effects::default();
-        effects.events.push(crate::live::Event::TicketCreated { ticket: t.clone() });
         let effects = self.runtime.route_ticket(&self.tenant, None, t.id, effects).await?;
         self.runtime.after_commit(&self.tenant.info.id, effects).await;
         let txn = self.tenant.db.begin().await?;
@@ -501,10 +516,8 @@ impl TenantContext {
     }
 
     pub async fn ticket(&self, id: TicketId) -> Result<tickets::Model> {
-        let txn = self.tenant.db.begin().await?;
-        let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
-        txn.commit().await?;
-        Ok(t)
+        let t = self.tenant.db.find_one(tickets::Entity::find_by_id(id.0)).await?;
+        crate::tickets::visible_to(&self.viewer, t)
     }
 
     pub async fn messages(&self, id: TicketId) -> Result<Vec<messages::Model>> {

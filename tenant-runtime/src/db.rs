@@ -307,7 +307,8 @@ async fn create_schema(conn: &DatabaseConnection, name: &str) -> anyhow::Result<
     }
 }
 
-/// One tenant's storage. All tenant data access goes through [`TenantDb::begin`].
+/// One tenant's storage. All tenant data access goes through [`TenantDb::begin`],
+/// or [`TenantDb::find_one`] for a single read.
 #[derive(Clone)]
 pub enum TenantDb {
     Sqlite(DatabaseConnection),
@@ -328,6 +329,24 @@ impl TenantDb {
                 ))
                 .await?;
                 Ok(txn)
+            }
+        }
+    }
+
+    /// Runs one read outside a transaction: on PostgreSQL its table is
+    /// qualified with the tenant's schema instead of a transaction setting
+    /// `search_path`, which would take three more round trips (`BEGIN`,
+    /// `set_config`, `COMMIT`). For single-table reads on the hot path:
+    /// every API request resolves its caller this way.
+    pub async fn find_one<E: sea_orm::EntityTrait>(&self, select: sea_orm::Select<E>) -> Result<Option<E::Model>, DbErr> {
+        use sea_orm::QueryTrait as _;
+        match self {
+            TenantDb::Sqlite(conn) => select.one(conn).await,
+            TenantDb::Postgres { pool, schema } => {
+                let mut q = select.into_query();
+                q.from_clear().from((sea_orm::sea_query::Alias::new(schema.as_ref()), E::default()));
+                let stmt = DbBackend::Postgres.build(&q);
+                E::find().from_raw_sql(stmt).one(pool).await
             }
         }
     }

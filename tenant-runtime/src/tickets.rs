@@ -210,7 +210,13 @@ pub async fn attach(txn: &DatabaseTransaction, author: UserId, message: messages
 /// One ticket, if the viewer may see it. Someone else's ticket is "not
 /// found", exactly like a missing one.
 pub async fn get_ticket(txn: &DatabaseTransaction, viewer: &Viewer, id: TicketId) -> Result<tickets::Model> {
-    let t = tickets::Entity::find_by_id(id.0).one(txn).await?.ok_or(RuntimeError::NotFound("ticket"))?;
+    let t = tickets::Entity::find_by_id(id.0).one(txn).await?;
+    visible_to(viewer, t)
+}
+
+/// A ticket read without a transaction, if the viewer may see it (see [`get_ticket`]).
+pub fn visible_to(viewer: &Viewer, t: Option<tickets::Model>) -> Result<tickets::Model> {
+    let t = t.ok_or(RuntimeError::NotFound("ticket"))?;
     let visible = match viewer.scope() {
         Scope::Own => t.customer_id == viewer.user_id.0,
         Scope::Assigned => t.assignee_id == Some(viewer.user_id.0),

@@ -12,9 +12,11 @@
 //!
 //! For each it prints requests/s, p50/p99 and every error (non-2xx answers
 //! and transport errors, which are in neither the rate nor the latencies).
-//! Then PostgreSQL's own ceiling for the list: `pgbench` running the same
-//! statements the list runs (the two transactions: the caller, then the
-//! counters, the page and the last messages), prepared, with 50 clients.
+//! Reads run first over exactly the seeded tickets, then PostgreSQL's own
+//! ceiling for the list: `pgbench` running the same statements the list
+//! runs (the caller, read on its own, then a transaction with the counters,
+//! the page and the last messages), prepared, with 50 clients; creates run
+//! last.
 //! Last, the Mini App in headless Chromium: the time from navigation to the
 //! list of 50 tickets on screen, and the render of those 50 (DOM, style and
 //! layout) as the page measures it.
@@ -225,7 +227,12 @@ async fn run(args: &Args, fake: &FakeTelegram, http: &reqwest::Client, base: &st
     println!();
     println!("| request | connections | requests/s | p50 ms | p99 ms | errors |");
     println!("|---|---|---|---|---|---|");
-    for &conns in &args.connections {
+    // Reads first, at every connection count, over exactly the seeded
+    // tickets; PostgreSQL's ceiling over the same rows; creates last.
+    for (phase, &conns) in [false, true].into_iter().flat_map(|c| args.connections.iter().map(move |n| (c, n))) {
+        if phase && conns == args.connections[0] && args.pgbench_clients > 0 {
+            pgbench(args, http, base, &owner, schema).await?;
+        }
         let kinds: Vec<(&str, Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>)> = vec![
             ("list", {
                 let (base, owner) = (base.to_owned(), owner.clone());
@@ -250,6 +257,10 @@ async fn run(args: &Args, fake: &FakeTelegram, http: &reqwest::Client, base: &st
             }),
         ];
         for (name, make) in kinds {
+            // Creates change what the reads read: they run last.
+            if (name == "create") != phase {
+                continue;
+            }
             let (mut s, took) = load(http, conns, args.seconds, make).await;
             s.ok.sort();
             let rate = s.ok.len() as f64 / took.as_secs_f64();
@@ -262,17 +273,14 @@ async fn run(args: &Args, fake: &FakeTelegram, http: &reqwest::Client, base: &st
         }
     }
 
-    if args.pgbench_clients > 0 {
-        pgbench(args, http, base, &owner, schema).await?;
-    }
     if args.browser_loads > 0 {
         browser(args, base, &token, owner_id).await?;
     }
     Ok(())
 }
 
-/// PostgreSQL's ceiling for the list: the statements one list request runs,
-/// in its two transactions, as a pgbench script (prepared, `--pgbench-clients`).
+/// PostgreSQL's ceiling for the list: the statements one list request runs
+/// as a pgbench script (prepared, `--pgbench-clients`).
 async fn pgbench(args: &Args, http: &reqwest::Client, base: &str, owner: &str, schema: &str) -> anyhow::Result<()> {
     // The first page's ids, as the list answers them.
     let page: Value = http.get(format!("{base}/t/bench/api/v1/tickets")).bearer_auth(owner).send().await?.json().await?;
@@ -280,13 +288,11 @@ async fn pgbench(args: &Args, http: &reqwest::Client, base: &str, owner: &str, s
     let me: Value = http.get(format!("{base}/t/bench/api/v1/auth/me")).bearer_auth(owner).send().await?.json().await?;
     let tenant_schema = format!("{schema}_bench");
     let list = ids.join(", ");
-    // The statements sea-orm sends for `desk::list` (see
-    // tenant-runtime/src/desk/list.rs) and for resolving the caller.
+    // The statements sea-orm sends for resolving the caller
+    // (`TenantDb::find_one`) and for `desk::list` (see
+    // tenant-runtime/src/desk/list.rs).
     let script = format!(
-        "BEGIN;\n\
-         SELECT set_config('search_path', '{tenant_schema}', true);\n\
-         SELECT * FROM users WHERE id = {me};\n\
-         COMMIT;\n\
+        "SELECT * FROM \"{tenant_schema}\".users WHERE id = {me};\n\
          BEGIN;\n\
          SELECT set_config('search_path', '{tenant_schema}', true);\n\
          SELECT status, COUNT(id) AS n FROM tickets GROUP BY status;\n\
@@ -308,11 +314,12 @@ async fn pgbench(args: &Args, http: &reqwest::Client, base: &str, owner: &str, s
     let text = String::from_utf8_lossy(&out.stdout);
     anyhow::ensure!(out.status.success(), "pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
     let line = |key: &str| text.lines().find(|l| l.starts_with(key)).map(str::trim).unwrap_or("?").to_owned();
-    println!();
-    println!("PostgreSQL alone, the list's statements (pgbench, prepared, {} clients, {} s):", args.pgbench_clients, args.seconds);
-    println!("  {}", line("tps"));
-    println!("  {}", line("latency average"));
-    println!("  {}", line("number of failed transactions"));
+    println!(
+        "| PostgreSQL alone: the list's statements (pgbench, prepared) | {} | {} | – | – | {} |",
+        args.pgbench_clients,
+        line("tps").trim_start_matches("tps = ").split(' ').next().unwrap_or("?"),
+        line("number of failed transactions").trim_start_matches("number of failed transactions: ")
+    );
     Ok(())
 }
 
