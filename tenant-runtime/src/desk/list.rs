@@ -399,18 +399,16 @@ async fn last_public_messages(txn: &DatabaseTransaction, ids: impl Iterator<Item
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let newest: Vec<Option<i64>> = messages::Entity::find()
-        .select_only()
-        .column_as(messages::Column::Id.max(), "id")
-        .filter(messages::Column::TicketId.is_in(ids))
-        .filter(messages::Column::Internal.eq(false))
-        .filter(messages::Column::DeletedAt.is_null())
-        .group_by(messages::Column::TicketId)
-        .into_tuple()
-        .all(txn)
-        .await?;
-    let newest: Vec<i64> = newest.into_iter().flatten().collect();
-    Ok(messages::Entity::find().filter(messages::Column::Id.is_in(newest)).all(txn).await?)
+    // One statement: the newest ids per ticket as a subquery.
+    let newest = sea_orm::sea_query::Query::select()
+        .expr(Expr::col(messages::Column::Id).max())
+        .from(messages::Entity)
+        .and_where(messages::Column::TicketId.is_in(ids))
+        .and_where(messages::Column::Internal.eq(false))
+        .and_where(messages::Column::DeletedAt.is_null())
+        .group_by_col(messages::Column::TicketId)
+        .to_owned();
+    Ok(messages::Entity::find().filter(messages::Column::Id.in_subquery(newest)).all(txn).await?)
 }
 
 #[cfg(test)]

@@ -297,7 +297,6 @@ async fn pgbench(args: &Args, http: &reqwest::Client, base: &str, owner: &str, s
          SELECT set_config('search_path', '{tenant_schema}', true);\n\
          SELECT status, COUNT(id) AS n FROM tickets GROUP BY status;\n\
          SELECT * FROM tickets ORDER BY updated_at DESC, id DESC LIMIT 21;\n\
-         SELECT MAX(id) AS id FROM messages WHERE ticket_id IN ({list}) AND internal = false AND deleted_at IS NULL GROUP BY ticket_id;\n\
          SELECT * FROM messages WHERE id IN (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND internal = false AND deleted_at IS NULL GROUP BY ticket_id);\n\
          COMMIT;\n",
         me = me["id"]
