@@ -333,5 +333,25 @@ mod tests {
         let c = classify(msg);
         assert_eq!((c.update_id, c.chat_id, c.kind.as_str(), c.error), (Some(7), Some(42), "message", None));
     }
+
+    #[test]
+    fn a_valid_update_of_a_kind_not_handled_says_so() {
+        let edited = br#"{"update_id":8,"edited_message":{"message_id":1,"date":1700000000,"edit_date":1700000001,"chat":{"id":42,"type":"private","first_name":"Ann"},"from":{"id":42,"is_bot":false,"first_name":"Ann"},"text":"hi!"}}"#;
+        let c = classify(edited);
+        assert_eq!((c.update_id, c.chat_id, c.kind.as_str()), (Some(8), Some(42), "edited_message"));
+        assert_eq!(c.error.as_deref(), Some("update kind \"edited_message\" is not handled"));
+        // A message Telegram would never send is not a valid update.
+        let c = classify(br#"{"update_id":9,"message":{"weird":true}}"#);
+        assert_eq!((c.kind.as_str(), c.error.as_deref()), ("message", Some("not a valid Telegram update")));
+    }
+
+    #[test]
+    fn a_button_press_is_ordered_with_the_presser_even_without_a_message() {
+        // A press under an inline-mode message carries no `message`: its
+        // chat is the presser's private chat.
+        let press = br#"{"update_id":10,"callback_query":{"id":"77","from":{"id":42,"is_bot":false,"first_name":"Ann"},"inline_message_id":"AAA","chat_instance":"1","data":"tt:1"}}"#;
+        let c = classify(press);
+        assert_eq!((c.update_id, c.chat_id, c.kind.as_str(), c.error), (Some(10), Some(42), "callback_query", None));
+    }
 }
 

@@ -70,9 +70,13 @@ async fn an_update_over_one_mebibyte_is_refused_with_413_and_not_stored(b: Backe
     assert_eq!(res.status(), 413);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
-    // Just under the limit is an update like any other.
-    let fits = fixtures::message(2, 77, "a normal message");
-    assert_eq!(app.post_webhook(&t, Some(&secret), &fits.to_string()).await, 200);
+    // An update of exactly 1 MiB (padded with JSON whitespace) is one like
+    // any other; a byte more is refused.
+    let mut fits = fixtures::message(2, 77, "a message at the limit").to_string();
+    fits.push_str(&" ".repeat(1024 * 1024 - fits.len()));
+    assert_eq!(fits.len(), 1024 * 1024);
+    assert_eq!(app.post_webhook(&t, Some(&secret), &format!("{fits} ")).await, 413);
+    assert_eq!(app.post_webhook(&t, Some(&secret), &fits).await, 200);
     assert_eq!(app.wait_processed("acme", 2).await.status, "done");
     let inbox = app.inbox("acme").await;
     assert_eq!(inbox.iter().map(|r| r.update_id).collect::<Vec<_>>(), [Some(2)], "the refused update was stored");
