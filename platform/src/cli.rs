@@ -6,11 +6,15 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use tikethet_billing::Plan;
 use crate::config::{Settings, Sources};
-use crate::control::{NewTenant, parse_name};
+use crate::control::{MigrateEvent, NewTenant, parse_name};
 use crate::{AppState, Application};
 use tikethet_runtime::TenantStatus;
 use tikethet_runtime::domain::{BotToken, TelegramUserId, TenantSlug};
 use tikethet_themes::Theme;
+
+/// Tenants migrated at once by `tikethet migrate`: enough to overlap round
+/// trips, few enough to leave the database's connections to a running server.
+const MIGRATE_CONCURRENCY: usize = 8;
 
 /// TiketHet: a white-label helpdesk platform for Telegram.
 ///
@@ -155,15 +159,45 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate => {
             let state = AppState::open(settings()?).await?;
             println!("control plane: migrated");
-            let (total, failed) = state
+            // A bar on a terminal (rate and time left); plain lines
+            // otherwise, so logs and scripts see each tenant.
+            let bar = indicatif::ProgressBar::hidden();
+            let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let line = |bar: &indicatif::ProgressBar, text: String| if tty { bar.println(text) } else { println!("{text}") };
+            let mut to_migrate = 0;
+            let report = state
                 .control
-                .migrate_all(|i, n, slug, r| match r {
-                    Ok(v) => println!("[{i}/{n}] {slug}: ok ({v})"),
-                    Err(e) => println!("[{i}/{n}] {slug}: FAILED: {e:#}"),
+                .migrate_all(MIGRATE_CONCURRENCY, |event| match event {
+                    MigrateEvent::Plan { total, up_to_date, to_migrate: n } => {
+                        to_migrate = n;
+                        println!("{total} tenant(s): {up_to_date} up to date, {n} to migrate");
+                        if tty && n > 0 {
+                            bar.set_length(n as u64);
+                            bar.set_style(
+                                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} tenants  {per_sec}  ETA {eta}  {msg}")
+                                    .expect("the template is valid"),
+                            );
+                            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                        }
+                    }
+                    MigrateEvent::Tenant { done, slug, result } => {
+                        bar.set_position(done as u64);
+                        bar.set_message(slug.to_owned());
+                        match result {
+                            Ok(v) => line(&bar, format!("[{done}/{to_migrate}] {slug}: ok ({v})")),
+                            Err(e) => line(&bar, format!("[{done}/{to_migrate}] {slug}: FAILED: {e:#}")),
+                        }
+                    }
                 })
                 .await?;
-            println!("{} tenant(s) migrated, {failed} failed", total - failed);
-            Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            bar.finish_and_clear();
+            println!(
+                "{} tenant(s) migrated, {} failed, {} up to date",
+                report.migrated,
+                report.failed.len(),
+                report.up_to_date
+            );
+            Ok(if report.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Tenant(cmd) => {
             let state = AppState::open(settings()?).await?;

@@ -67,6 +67,10 @@ pub struct Settings {
     /// under `{data_dir}/files`; `file:///folder`, or `s3://bucket/prefix`
     /// with the standard `AWS_*` variables.
     pub files_url: Option<String>,
+    /// Tenant databases open at once on SQLite (`TIKETHET_SQLITE_OPEN_MAX`)
+    /// and the lifetime of a pooled PostgreSQL connection
+    /// (`TIKETHET_PG_CONNECTION_LIFETIME_SECS`).
+    pub storage_limits: tikethet_runtime::db::StorageLimits,
 }
 
 impl fmt::Debug for Settings {
@@ -92,6 +96,7 @@ impl fmt::Debug for Settings {
             .field("retention", &self.retention)
             .field("throttle", &self.throttle)
             .field("files_url", &self.files_url.as_deref().map(tikethet_runtime::db::redact_url))
+            .field("storage_limits", &self.storage_limits)
             .finish()
     }
 }
@@ -120,6 +125,8 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_RETAIN_PLUGIN_FAILURES_DAYS",
     "TIKETHET_RATE_LIMITS",
     "TIKETHET_FILES_URL",
+    "TIKETHET_SQLITE_OPEN_MAX",
+    "TIKETHET_PG_CONNECTION_LIFETIME_SECS",
 ];
 
 /// Where raw values come from.
@@ -190,6 +197,27 @@ fn retention(src: &Sources) -> anyhow::Result<tikethet_runtime::Retention> {
         outbox: days("TIKETHET_RETAIN_OUTBOX_DAYS", d.outbox)?,
         sessions: days("TIKETHET_RETAIN_SESSIONS_DAYS", d.sessions)?,
         plugin_failures: days("TIKETHET_RETAIN_PLUGIN_FAILURES_DAYS", d.plugin_failures)?,
+    })
+}
+
+fn storage_limits(src: &Sources) -> anyhow::Result<tikethet_runtime::db::StorageLimits> {
+    let d = tikethet_runtime::db::StorageLimits::default();
+    let number = |key: &str, range: std::ops::RangeInclusive<u64>, default: u64| -> anyhow::Result<u64> {
+        match src.get(key) {
+            None => Ok(default),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if range.contains(&n) => Ok(n),
+                _ => bail!("{key} must be a whole number from {} to {} (got {v:?})", range.start(), range.end()),
+            },
+        }
+    };
+    Ok(tikethet_runtime::db::StorageLimits {
+        sqlite_open_max: number("TIKETHET_SQLITE_OPEN_MAX", 1..=100_000, d.sqlite_open_max as u64)? as usize,
+        pg_connection_lifetime: std::time::Duration::from_secs(number(
+            "TIKETHET_PG_CONNECTION_LIFETIME_SECS",
+            1..=86_400,
+            d.pg_connection_lifetime.as_secs(),
+        )?),
     })
 }
 
@@ -331,6 +359,7 @@ impl Settings {
             retention: retention(src)?,
             throttle: rate_limits(src)?,
             files_url: src.get("TIKETHET_FILES_URL"),
+            storage_limits: storage_limits(src)?,
         };
         settings.check_production()?;
         Ok(settings)

@@ -214,7 +214,7 @@ async fn write_isolated(jobs: &[IntakeJob]) -> Vec<Stored> {
         Ok(v) => return v.into_iter().map(Ok).collect(),
         Err(e) => format!("{e:#}"),
     };
-    let mut schemas: Vec<Option<&str>> = jobs.iter().map(|j| j.db.writer_parts().1).collect();
+    let mut schemas: Vec<Option<&str>> = jobs.iter().map(|j| j.db.writer_schema()).collect();
     schemas.dedup();
     if schemas.len() <= 1 {
         tracing::error!(error = %first, "failed to store webhook updates");
@@ -223,11 +223,11 @@ async fn write_isolated(jobs: &[IntakeJob]) -> Vec<Stored> {
     let mut out: Vec<Option<Stored>> = jobs.iter().map(|_| None).collect();
     let mut done = std::collections::HashSet::new();
     for job in jobs {
-        let schema = job.db.writer_parts().1;
+        let schema = job.db.writer_schema();
         if !done.insert(schema) {
             continue;
         }
-        let idx: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].db.writer_parts().1 == schema).collect();
+        let idx: Vec<usize> = (0..jobs.len()).filter(|&i| jobs[i].db.writer_schema() == schema).collect();
         let group: Vec<&IntakeJob> = idx.iter().map(|&i| &jobs[i]).collect();
         match write_batch(&group).await {
             Ok(v) => {
@@ -251,13 +251,13 @@ async fn write_isolated(jobs: &[IntakeJob]) -> Vec<Stored> {
 /// duplicates skipped by the unique `update_id`.
 async fn write_batch(jobs: &[&IntakeJob]) -> anyhow::Result<Vec<(Intake, Option<i64>)>> {
     let Some(first) = jobs.first() else { return Ok(vec![]) };
-    let (conn, _) = first.db.writer_parts();
+    let conn = first.db.writer().await.context("failed to open the tenant's storage")?;
     let txn = conn.begin().await.context("failed to begin inbox transaction")?;
     let now = Utc::now();
     let mut inserted: HashMap<(Option<&str>, i64), i64> = HashMap::new();
     let mut groups: Vec<(Option<&str>, Vec<&IntakeJob>)> = Vec::new();
     for job in jobs {
-        let schema = job.db.writer_parts().1;
+        let schema = job.db.writer_schema();
         match groups.iter_mut().find(|(s, _)| *s == schema) {
             Some((_, g)) => g.push(job),
             None => groups.push((schema, vec![job])),
@@ -306,7 +306,7 @@ async fn write_batch(jobs: &[&IntakeJob]) -> anyhow::Result<Vec<(Intake, Option<
         .iter()
         .map(|job| match job.row.update_id {
             // Of several copies in one batch, the first one is the new one.
-            Some(u) => match inserted.remove(&(job.db.writer_parts().1, u)) {
+            Some(u) => match inserted.remove(&(job.db.writer_schema(), u)) {
                 Some(id) if job.row.pending => (Intake::Stored, Some(id)),
                 Some(_) => (Intake::Recorded, None),
                 None => (Intake::Duplicate, None),

@@ -171,6 +171,9 @@ pub struct Inner {
     send_window: std::sync::Mutex<sender::SendWindow>,
     /// 429s met per message (see the sender).
     rate_limited: std::sync::Mutex<std::collections::HashMap<(TenantId, i64), u32>>,
+    /// Tenants that had work since the last prune: only they can have new
+    /// finished rows, so idle tenants' storage is never opened to prune.
+    worked: std::sync::Mutex<std::collections::HashSet<TenantId>>,
     /// PostgreSQL's shared intake writers (empty on SQLite).
     pg_writers: Vec<tokio::sync::mpsc::Sender<intake::IntakeJob>>,
     self_ref: Weak<Inner>,
@@ -244,6 +247,7 @@ impl Runtime {
                 slots: std::sync::Mutex::new(std::collections::HashMap::new()),
                 send_window: std::sync::Mutex::new(sender::SendWindow::default()),
                 plugin_time: std::sync::Mutex::new(std::collections::HashMap::new()),
+                worked: std::sync::Mutex::new(std::collections::HashSet::new()),
             }
         });
         Runtime { inner }
@@ -257,7 +261,7 @@ impl Runtime {
 
     /// Starts (or refreshes) serving a tenant.
     pub async fn install(&self, info: TenantInfo) -> anyhow::Result<Arc<Tenant>> {
-        let db = self.storage.tenant(&info.storage_name).await?;
+        let db = self.storage.tenant(&info.storage_name);
         let intake = if self.pg_writers.is_empty() {
             intake::spawn_writer(self.self_ref.clone())
         } else {
@@ -275,7 +279,20 @@ impl Runtime {
 
     /// Says a chat has updates to process.
     pub(crate) fn dispatch(&self, tenant: &TenantId, chat: Option<i64>) {
+        self.note_worked(tenant);
         self.worker.kick(tenant.clone(), chat);
+    }
+
+    pub(crate) fn note_worked(&self, tenant: &TenantId) {
+        let mut worked = self.worked.lock().expect("poisoned");
+        if !worked.contains(tenant) {
+            worked.insert(tenant.clone());
+        }
+    }
+
+    /// The tenants that had work since the last call.
+    pub(crate) fn take_worked(&self) -> Vec<TenantId> {
+        self.worked.lock().expect("poisoned").drain().collect()
     }
 
     /// Opens a lane for every chat with pending updates or messages: what a
@@ -284,7 +301,7 @@ impl Runtime {
     /// only told to look again, so this is safe at any time. Returns the
     /// pending rows found.
     pub async fn recover(&self, tenant: &Tenant) -> anyhow::Result<(usize, usize)> {
-        let txn = tenant.db.begin().await?;
+        let txn = tenant.db.begin_unnoticed().await?;
         let updates: Vec<Option<i64>> = inbox::Entity::find()
             .select_only()
             .column(inbox::Column::ChatId)

@@ -14,6 +14,13 @@ use crate::tenant::Tenant;
 
 /// How often finished rows are pruned.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// A tenant database unused this long is closed (SQLite); the next request
+/// opens it again.
+pub const IDLE_DATABASE: Duration = Duration::from_secs(120);
+/// The sweep reads the queues of tenants used this recently.
+const RECENTLY_USED: Duration = Duration::from_secs(60);
+/// Tenants whose queues are read at once when recovering at start.
+const RECOVERY_CONCURRENCY: usize = 8;
 
 impl Runtime {
     /// Starts the sweep and the retention job; they stop with the runtime.
@@ -33,7 +40,8 @@ impl Runtime {
                     }
                     _ = prune.tick() => {
                         let Some(rt) = crate::upgrade(&weak) else { return };
-                        for t in rt.tenants.all() {
+                        for id in rt.take_worked() {
+                            let Some(t) = rt.tenants.get(&id) else { continue };
                             if let Err(e) = rt.prune(&t).await {
                                 tracing::warn!(tenant = %t.info.id, error = %format!("{e:#}"), "pruning finished rows failed");
                             }
@@ -44,12 +52,48 @@ impl Runtime {
         })
     }
 
-    /// Reopens a lane for every chat with pending rows, in every tenant.
+    /// Reopens a lane for every chat with pending rows in the tenants used
+    /// lately and those whose lanes were refused or gave up; a tenant whose
+    /// storage still fails is tried again at the next one. Also closes
+    /// tenant databases left idle (SQLite).
     pub async fn sweep(&self) {
-        for t in self.tenants.all() {
+        let mut noted = self.worker.take_unswept();
+        noted.extend(self.sender.take_unswept());
+        // Rows written with no lane kicked (by a command, a handler that
+        // failed to kick) are in tenants used lately.
+        noted.extend(self.tenants.all().into_iter().filter(|t| t.db.used_within(RECENTLY_USED)).map(|t| t.info.id.clone()));
+        noted.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        noted.dedup();
+        for id in noted {
+            let Some(t) = self.tenants.get(&id) else { continue };
             if let Err(e) = self.recover(&t).await {
                 tracing::debug!(tenant = %t.info.id, error = %format!("{e:#}"), "sweep could not read a tenant's queues");
+                self.worker.note_unswept(id);
             }
+        }
+        self.storage.close_idle(IDLE_DATABASE).await;
+    }
+
+    /// Reads every tenant's queues (at start: what a previous run left),
+    /// a few tenants at a time, in the background of serving.
+    pub async fn recover_all(&self, tenants: Vec<std::sync::Arc<Tenant>>) {
+        use futures::StreamExt as _;
+        let started = std::time::Instant::now();
+        let n = tenants.len();
+        futures::stream::iter(tenants)
+            .for_each_concurrent(RECOVERY_CONCURRENCY, |t| async move {
+                match self.recover(&t).await {
+                    Ok((0, 0)) => {}
+                    Ok((u, m)) => tracing::info!(tenant = %t.info.id, updates = u, messages = m, "resuming unfinished work"),
+                    Err(e) => {
+                        tracing::error!(tenant = %t.info.id, error = %format!("{e:#}"), "could not resume unfinished work; the sweep tries again");
+                        self.worker.note_unswept(t.info.id.clone());
+                    }
+                }
+            })
+            .await;
+        if n > 0 {
+            tracing::info!(tenants = n, ms = started.elapsed().as_millis() as u64, "read every tenant's unfinished work");
         }
     }
 

@@ -5,7 +5,9 @@
 //! and does one unit of work, so order per chat comes from the rows' ids,
 //! a lane holds no items (memory is one small entry per busy chat, gone when
 //! the chat is idle), and a lane that is dropped (too many at once, storage
-//! down) loses nothing: the periodic sweep opens it again from the rows.
+//! down) loses nothing: its tenant is noted, and the periodic sweep reads
+//! that tenant's rows and opens the lane again. Only noted tenants are swept,
+//! so ten thousand idle tenants cost the sweep nothing.
 //!
 //! Fairness: a handler runs only while holding a permit of its tenant's
 //! share and one of the global pool ([`Shares`]); waiting (backoff, a rate
@@ -135,6 +137,8 @@ struct LanesInner<G, C> {
     max_lanes: usize,
     handler: Handler<G, C>,
     refused: AtomicU64,
+    /// Groups that may have rows with no open lane, for the sweep.
+    unswept: Mutex<std::collections::HashSet<G>>,
 }
 
 impl<G, C> Lanes<G, C>
@@ -155,6 +159,7 @@ where
                 max_lanes,
                 handler: Arc::new(handler),
                 refused: AtomicU64::new(0),
+                unswept: Mutex::new(std::collections::HashSet::new()),
             }),
         }
     }
@@ -170,6 +175,7 @@ where
         }
         if lanes.len() >= self.inner.max_lanes {
             self.inner.refused.fetch_add(1, Ordering::Relaxed);
+            self.note_unswept(id.0);
             return false;
         }
         lanes.insert(id.clone(), false);
@@ -192,6 +198,16 @@ where
     /// Kicks refused because too many lanes were open.
     pub fn refused(&self) -> u64 {
         self.inner.refused.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a group may have rows no lane is open for.
+    pub fn note_unswept(&self, group: G) {
+        self.inner.unswept.lock().expect("poisoned").insert(group);
+    }
+
+    /// The groups noted since the last call, for the sweep to read.
+    pub fn take_unswept(&self) -> Vec<G> {
+        self.inner.unswept.lock().expect("poisoned").drain().collect()
     }
 
     async fn run(self, id: (G, C)) {
@@ -226,6 +242,7 @@ where
                 }
                 Step::Park => {
                     self.inner.lanes.lock().expect("poisoned").remove(&id);
+                    self.note_unswept(id.0);
                     return;
                 }
             }
@@ -347,9 +364,12 @@ mod tests {
         assert!(!lanes.kick(0, 3), "a third lane is refused");
         assert!(lanes.kick(0, 1), "kicking an open lane is fine");
         assert_eq!((lanes.open(), lanes.refused()), (2, 1));
+        assert_eq!(lanes.take_unswept(), [0], "the refused lane's group is left to the sweep");
+        assert!(lanes.take_unswept().is_empty(), "and taken once");
         let parked = Lanes::new(Shares::new(1, 1), 2, |_g: u8, _c: u8| Box::pin(async { Step::Park }));
-        parked.kick(0, 0);
+        parked.kick(7, 0);
         assert!(wait_for(Duration::from_secs(5), || parked.open() == 0).await);
+        assert_eq!(parked.take_unswept(), [7], "a parked lane's group is left to the sweep");
         let panics = Lanes::new(Shares::new(1, 1), 2, |_g: u8, _c: u8| Box::pin(async { panic!("boom") }));
         panics.kick(0, 0);
         assert!(wait_for(Duration::from_secs(5), || panics.open() == 0).await, "a panicking handler closes its lane");

@@ -111,6 +111,7 @@ fn classify(e: &CallError, attempt: i32) -> Outcome {
 impl Runtime {
     /// Says a chat has messages to send (its lane finds them in the outbox).
     pub(crate) fn deliver(&self, tenant: &TenantId, chat: i64) {
+        self.note_worked(tenant);
         self.sender.kick(tenant.clone(), chat);
     }
 

@@ -64,7 +64,7 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path, telegram: &str, re
 /// Drops a test's PostgreSQL schemas (the control plane and its tenants).
 pub async fn drop_pg_schemas(schema: &str) {
     let url = tikethet_runtime::db::StorageUrl::parse(&postgres_url(), schema).expect("test schema");
-    if let Ok(storage) = tikethet_runtime::db::Storage::open(&url).await {
+    if let Ok(storage) = tikethet_runtime::db::Storage::open(&url, Default::default()).await {
         storage.drop_everything_postgres().await.ok();
         storage.close().await;
     }
@@ -94,6 +94,8 @@ pub struct Options {
     pub https_public_url: bool,
     /// `TIKETHET_FILES_URL` (unset: files under the data folder).
     pub files_url: Option<&'static str>,
+    /// More settings, as environment variables would give them.
+    pub env: &'static [(&'static str, &'static str)],
 }
 
 /// The public URL of [`Options::https_public_url`].
@@ -141,6 +143,9 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
     }
     if matches!(opts.limits, Limits::Off) {
         m.insert("TIKETHET_RATE_LIMITS".into(), "off".into());
+    }
+    for (k, v) in opts.env {
+        m.insert((*k).into(), (*v).into());
     }
     let mut settings = Settings::load(&Sources::from_map(m)).expect("test settings load");
     if let Limits::Custom(policy) = opts.limits {

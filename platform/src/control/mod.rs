@@ -128,6 +128,22 @@ pub struct TenantRecord {
     pub updated_at: DateTime<Utc>,
 }
 
+/// What `tikethet migrate` did.
+#[derive(Debug, Default)]
+pub struct MigrateReport {
+    pub total: usize,
+    pub up_to_date: usize,
+    pub migrated: usize,
+    /// (slug, reason)
+    pub failed: Vec<(String, String)>,
+}
+
+/// What [`ControlPlane::migrate_all`] tells as it goes.
+pub enum MigrateEvent<'a> {
+    Plan { total: usize, up_to_date: usize, to_migrate: usize },
+    Tenant { done: usize, slug: &'a str, result: &'a anyhow::Result<String> },
+}
+
 pub struct ControlPlane {
     storage: Storage,
     runtime: Runtime,
@@ -298,30 +314,60 @@ impl ControlPlane {
 
     async fn migrate_one(&self, m: &tenants::Model) -> anyhow::Result<String> {
         let version = self.storage.migrate_tenant(&m.storage_name).await?;
-        let mut am: tenants::ActiveModel = m.clone().into();
-        am.schema_version = Set(Some(version.clone()));
-        am.update(self.storage.control()).await?;
+        self.record_version(m, &version).await?;
         Ok(version)
     }
 
-    /// Migrates every tenant's schema; a failure is reported and the others
-    /// go on. `progress` hears about each tenant as it is done.
-    pub async fn migrate_all(&self, mut progress: impl FnMut(usize, usize, &str, &anyhow::Result<String>)) -> anyhow::Result<(usize, usize)> {
+    /// Migrates every tenant's schema that needs it, `concurrency` at a
+    /// time; a failure is reported and the others go on. Schemas already at
+    /// the newest version are found up front without touching each one, and
+    /// each tenant migrates in one transaction, so an interrupted run leaves
+    /// every schema either migrated or as it was: running again resumes.
+    /// `progress` hears the plan once, then about each tenant as it is done.
+    pub async fn migrate_all(&self, concurrency: usize, mut progress: impl FnMut(MigrateEvent<'_>)) -> anyhow::Result<MigrateReport> {
+        use futures::StreamExt as _;
         let rows = tenants::Entity::find()
             .order_by_asc(tenants::Column::CreatedAt)
             .all(self.storage.control())
             .await
             .context("failed to list tenants")?;
-        let total = rows.len();
-        let mut failed = 0;
-        for (i, m) in rows.iter().enumerate() {
-            let r = self.migrate_one(m).await;
-            if r.is_err() {
-                failed += 1;
+        let names: Vec<String> = rows.iter().map(|m| m.storage_name.clone()).collect();
+        let current = self.storage.up_to_date(&names).await;
+        let latest = tikethet_migrations::latest_tenant_version();
+        let mut report = MigrateReport { total: rows.len(), ..Default::default() };
+        let mut todo = Vec::new();
+        for m in &rows {
+            if current.contains(&m.storage_name) {
+                report.up_to_date += 1;
+                if m.schema_version.as_deref() != Some(latest.as_str()) {
+                    // Migrated by a run that stopped before recording it.
+                    self.record_version(m, &latest).await.ok();
+                }
+            } else {
+                todo.push(m);
             }
-            progress(i + 1, total, &m.slug, &r);
         }
-        Ok((total, failed))
+        progress(MigrateEvent::Plan { total: report.total, up_to_date: report.up_to_date, to_migrate: todo.len() });
+        let mut results = futures::stream::iter(todo)
+            .map(|m| async move { (m, self.migrate_one(m).await) })
+            .buffer_unordered(concurrency.max(1));
+        let mut done = 0;
+        while let Some((m, r)) = results.next().await {
+            done += 1;
+            match &r {
+                Ok(_) => report.migrated += 1,
+                Err(e) => report.failed.push((m.slug.clone(), format!("{e:#}"))),
+            }
+            progress(MigrateEvent::Tenant { done, slug: &m.slug, result: &r });
+        }
+        Ok(report)
+    }
+
+    async fn record_version(&self, m: &tenants::Model, version: &str) -> anyhow::Result<()> {
+        let mut am: tenants::ActiveModel = m.clone().into();
+        am.schema_version = Set(Some(version.to_owned()));
+        am.update(self.storage.control()).await?;
+        Ok(())
     }
 
     pub async fn list(&self) -> Result<Vec<TenantRecord>> {
@@ -368,7 +414,13 @@ impl ControlPlane {
         if self.storage.tenant_storage_exists(&storage_name).await? {
             return Err(ControlError::StorageExists(storage_name));
         }
-        let version = self.storage.migrate_tenant(&storage_name).await?;
+        let version = match self.storage.create_tenant_storage(&storage_name).await {
+            Ok(v) => v,
+            Err(e) => {
+                self.storage.drop_tenant(&storage_name).await.ok();
+                return Err(e.into());
+            }
+        };
         let now = Utc::now();
         let row = tenants::ActiveModel {
             id: Set(id.to_string()),

@@ -65,11 +65,11 @@ impl SystemApi {
     /// Prometheus metrics.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
-        PlainText(render_metrics(&self.state.runtime))
+        PlainText(render_metrics(&self.state.runtime, &self.state.storage))
     }
 }
 
-fn render_metrics(rt: &Runtime) -> String {
+fn render_metrics(rt: &Runtime, storage: &tikethet_runtime::db::Storage) -> String {
     let m = &rt.metrics;
     let (work, send) = rt.backlog();
     let mut out = String::new();
@@ -89,6 +89,12 @@ fn render_metrics(rt: &Runtime) -> String {
     put("tikethet_lanes_refused_total", "counter", "Chats left to the sweep because too many had work at once.", rt.lanes_refused());
     put("tikethet_worker_backlog", "gauge", "Chats with updates queued or running.", work as u64);
     put("tikethet_sender_backlog", "gauge", "Chats with messages queued or sending.", send as u64);
+    if let Some(h) = storage.sqlite_handles() {
+        put("tikethet_sqlite_open", "gauge", "Tenant databases open now (SQLite).", h.open as u64);
+        put("tikethet_sqlite_open_max", "gauge", "Tenant databases that may be open at once (SQLite).", h.capacity as u64);
+        put("tikethet_sqlite_opened_total", "counter", "Tenant databases opened (SQLite).", h.opened_total);
+        put("tikethet_sqlite_closed_total", "counter", "Tenant databases closed to make room or when idle (SQLite).", h.closed_total);
+    }
     out
 }
 

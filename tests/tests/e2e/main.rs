@@ -29,5 +29,6 @@ mod miniapp;
 mod plugins;
 mod process;
 mod promises;
+mod scale;
 mod spine;
 mod strict_telegram;

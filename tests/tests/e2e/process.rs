@@ -300,7 +300,8 @@ async fn cli_manages_tenants_and_migrates_idempotently() {
     for _ in 0..2 {
         let (ok, out, err) = run(&["migrate"]);
         assert!(ok, "{out}{err}");
-        assert!(out.contains("[1/1] cli-desk: ok") && out.contains("1 tenant(s) migrated, 0 failed"), "{out}");
+        // Made at the newest version, a tenant has nothing to migrate.
+        assert!(out.contains("1 tenant(s): 1 up to date, 0 to migrate") && out.contains("0 tenant(s) migrated, 0 failed, 1 up to date"), "{out}");
     }
     // A tenant whose storage is broken is reported, and the others still migrate.
     let token2 = bot_token(2);
@@ -321,7 +322,7 @@ async fn cli_manages_tenants_and_migrates_idempotently() {
     std::fs::write(&db, vec![0x42u8; 8192]).unwrap();
     let (ok, out, _) = run(&["migrate"]);
     assert!(!ok, "{out}");
-    assert!(out.contains("cli-desk: FAILED") && out.contains("second: ok") && out.contains("1 failed"), "{out}");
+    assert!(out.contains("[1/1] cli-desk: FAILED") && out.contains("0 tenant(s) migrated, 1 failed, 1 up to date"), "{out}");
     let (ok, out, err) = run(&["tenant", "delete", "cli-desk", "--yes"]);
     assert!(ok && out.contains("deleted"), "{out}{err}");
     let (ok, out, _) = run(&["tenant", "list"]);
@@ -442,7 +443,7 @@ async fn postgres_migrate_isolates_a_broken_tenant_schema() {
     }
     let (ok, out, err) = run(&["migrate"], None);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("3 tenant(s) migrated, 0 failed"), "{out}");
+    assert!(out.contains("0 tenant(s) migrated, 0 failed, 3 up to date"), "{out}");
     // Break one schema: it records a migration this build does not have.
     let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
     let broken = format!("{schema}_broken_desk");
@@ -461,9 +462,147 @@ async fn postgres_migrate_isolates_a_broken_tenant_schema() {
     db.execute_unprepared(&format!("INSERT INTO \"{broken}\".seaql_migrations (version, applied_at) VALUES ('m29991231_000000_from_the_future', 0)")).await.unwrap();
     let (ok, out, _) = run(&["migrate"], None);
     assert!(!ok, "a failed tenant must fail the command: {out}");
-    assert!(out.contains("broken-desk: FAILED"), "{out}");
-    assert!(out.contains("good-desk: ok") && out.contains("other-desk: ok"), "{out}");
-    assert!(out.contains("2 tenant(s) migrated, 1 failed"), "{out}");
+    // The others are found up to date in one statement and left alone.
+    assert!(out.contains("3 tenant(s): 2 up to date, 1 to migrate") && out.contains("[1/1] broken-desk: FAILED"), "{out}");
+    assert!(out.contains("0 tenant(s) migrated, 1 failed, 2 up to date"), "{out}");
     db.close().await.ok();
     drop_pg_schemas(&schema).await;
+}
+
+/// `tikethet migrate` killed half-way: every tenant it finished stays
+/// migrated, the one it was in the middle of is left as it was (its
+/// migration is one transaction), and the next run migrates only what is
+/// left.
+async fn an_interrupted_migration_resumes(backend: Backend) {
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+    use std::io::BufRead as _;
+    use tikethet_migrations::{MigratorTrait as _, TenantMigrator};
+    const TENANTS: usize = 6;
+    let fake = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("tt_{}", random_suffix());
+    let command = |args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"));
+        cmd.args(args).current_dir(dir.path()).env("TIKETHET_TELEGRAM_API_URL", &fake.url);
+        if backend == Backend::Postgres {
+            cmd.env("TIKETHET_DATABASE_URL", postgres_url()).env("TIKETHET_DATABASE_SCHEMA", &schema);
+        }
+        cmd
+    };
+    let run = |args: &[&str]| {
+        let out = command(args).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    for n in 0..TENANTS {
+        let token = bot_token(n as u32 + 1);
+        fake.add_bot(&token, &format!("bot{n}"));
+        let slug = format!("desk-{n}");
+        let out = command(&["tenant", "create", "--slug", &slug, "--name", &slug, "--owner-telegram-id", "42"]).env("TIKETHET_BOT_TOKEN", &token).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let (ok, out, err) = run(&["migrate"]);
+    assert!(ok && out.contains(&format!("{TENANTS} tenant(s): {TENANTS} up to date, 0 to migrate")), "new tenants are made at the newest version: {out}{err}");
+
+    // Put every tenant one migration back, as a build ago would have left it.
+    let latest = TenantMigrator::migrations().len() as u32;
+    let storage_of = |n: usize| match backend {
+        Backend::Sqlite => dir.path().join(format!("data/tenants/desk-{n}.db")).display().to_string(),
+        Backend::Postgres => format!("{schema}_desk_{n}"),
+    };
+    let connect = |n: usize| {
+        let target = storage_of(n);
+        async move {
+            match backend {
+                Backend::Sqlite => {
+                    let mut o = sea_orm::ConnectOptions::new(format!("sqlite://{target}?mode=rwc"));
+                    o.max_connections(1).sqlx_logging(false);
+                    sea_orm::Database::connect(o).await.unwrap()
+                }
+                Backend::Postgres => {
+                    let mut o = sea_orm::ConnectOptions::new(postgres_url());
+                    o.max_connections(1).sqlx_logging(false).set_schema_search_path(target);
+                    sea_orm::Database::connect(o).await.unwrap()
+                }
+            }
+        }
+    };
+    for n in 0..TENANTS {
+        match backend {
+            Backend::Sqlite => {
+                for suffix in ["", "-wal", "-shm"] {
+                    std::fs::remove_file(format!("{}{suffix}", storage_of(n))).ok();
+                }
+            }
+            Backend::Postgres => {
+                let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
+                let s = storage_of(n);
+                db.execute_unprepared(&format!("DROP SCHEMA \"{s}\" CASCADE; CREATE SCHEMA \"{s}\"")).await.unwrap();
+                db.close().await.ok();
+            }
+        }
+        let db = connect(n).await;
+        if backend == Backend::Sqlite {
+            // As the server keeps its files.
+            db.execute_unprepared("PRAGMA journal_mode = WAL").await.unwrap();
+        }
+        TenantMigrator::up(&db, Some(latest - 1)).await.unwrap();
+        db.close().await.ok();
+    }
+
+    // Hold the last tenant's tables, so that its migration waits; kill the
+    // command once every other tenant is reported migrated.
+    let held = connect(TENANTS - 1).await;
+    let txn = held.begin().await.unwrap();
+    match backend {
+        // A write takes the file's one write lock until rolled back.
+        Backend::Sqlite => txn.execute_unprepared("CREATE TABLE held (x INTEGER)").await.unwrap(),
+        Backend::Postgres => txn.execute_unprepared("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE").await.unwrap(),
+    };
+    let mut child = command(&["migrate"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let lines = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in lines.lines() {
+        let line = line.unwrap();
+        if line.contains(": ok (") {
+            seen.push(line.clone());
+        }
+        assert!(!line.contains("FAILED"), "{line}");
+        if line.contains(&format!("{TENANTS} tenant(s):")) {
+            assert!(line.contains(&format!("0 up to date, {TENANTS} to migrate")), "{line}");
+        }
+        if seen.len() == TENANTS - 1 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), TENANTS - 1, "the command ended early: {seen:?}");
+    assert!(seen.iter().all(|l| !l.contains(&format!("desk-{}:", TENANTS - 1))), "{seen:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    txn.rollback().await.unwrap();
+    held.close().await.ok();
+
+    let (ok, out, err) = run(&["migrate"]);
+    assert!(ok, "{out}{err}");
+    let last = format!("desk-{}", TENANTS - 1);
+    assert!(out.contains(&format!("{TENANTS} tenant(s): {} up to date, 1 to migrate", TENANTS - 1)), "{out}");
+    assert!(out.contains(&format!("[1/1] {last}: ok")) && out.contains("1 tenant(s) migrated, 0 failed"), "{out}");
+    for n in 0..TENANTS {
+        let db = connect(n).await;
+        let applied = TenantMigrator::get_applied_migrations(&db).await.unwrap().len() as u32;
+        assert_eq!(applied, latest, "desk-{n}");
+        db.close().await.ok();
+    }
+    if backend == Backend::Postgres {
+        drop_pg_schemas(&schema).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_migration_resumes_on_sqlite() {
+    an_interrupted_migration_resumes(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_migration_resumes_on_postgres() {
+    an_interrupted_migration_resumes(Backend::Postgres).await
 }

@@ -1,15 +1,24 @@
 //! Storage handles: the control-plane connection and one handle per tenant.
 //!
 //! SQLite (the embedded default) keeps the control plane in one file and
-//! each tenant in a file of its own under `tenants/`. PostgreSQL keeps the
+//! each tenant in a file of its own under `tenants/`, opened only while in
+//! use and kept in a bounded set ([`sqlite_handles`]). PostgreSQL keeps the
 //! control plane in one schema and each tenant in a schema of its own; one
 //! shared pool serves all of them, and every tenant transaction first points
 //! `search_path` at that tenant's schema (PostgreSQL re-plans cached
 //! statements when `search_path` changes, so prepared statements stay safe).
+//! Its pooled connections are recycled after a while, because each server
+//! backend caches the catalog entries of every table it touches for life:
+//! a connection that has served every tenant would otherwise hold all of
+//! their tables.
 
-use std::collections::HashMap;
+mod fresh;
+mod versions;
+pub mod sqlite_handles;
+
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -21,6 +30,7 @@ use sea_orm::{
 use tikethet_migrations::{ControlPlaneMigrator, MigratorTrait, TenantMigrator};
 
 use crate::domain::TenantSlug;
+use sqlite_handles::{HandleStats, SqliteHandles, SqliteLease};
 
 /// Where the platform keeps its data, parsed from `TIKETHET_DATABASE_URL`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,8 +84,41 @@ pub struct Storage {
 }
 
 enum Backend {
-    Sqlite { tenants_dir: PathBuf, open: Mutex<HashMap<String, DatabaseConnection>> },
-    Postgres { url: String, schema: String },
+    Sqlite { handles: Arc<SqliteHandles> },
+    Postgres { schema: String },
+}
+
+/// How many tenant databases may be open at once on SQLite
+/// (`TIKETHET_SQLITE_OPEN_MAX`), and how long a pooled PostgreSQL
+/// connection lives (`TIKETHET_PG_CONNECTION_LIFETIME_SECS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageLimits {
+    pub sqlite_open_max: usize,
+    pub pg_connection_lifetime: Duration,
+}
+
+impl Default for StorageLimits {
+    fn default() -> Self {
+        StorageLimits { sqlite_open_max: DEFAULT_SQLITE_OPEN_MAX, pg_connection_lifetime: Duration::from_secs(300) }
+    }
+}
+
+/// Enough for every tenant active in the same few minutes on a busy node,
+/// at about 4 file descriptors and well under 1 MiB each.
+pub const DEFAULT_SQLITE_OPEN_MAX: usize = 256;
+/// File descriptors kept for everything but tenant databases: the control
+/// plane, sockets (clients, PostgreSQL, Redis, Telegram), uploads, logs.
+const FD_RESERVE: u64 = 256;
+/// Per open tenant database: the file, its WAL, its shared-memory index,
+/// and one spare for a journal or temporary file.
+const FDS_PER_DATABASE: u64 = 4;
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard one where allowed and works
+/// out how many tenant databases fit in it: `(limit, open_max)`.
+pub fn fd_budget(wanted: usize) -> (u64, usize) {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let fits = limit.saturating_sub(FD_RESERVE) / FDS_PER_DATABASE;
+    (limit, wanted.min(fits.max(1) as usize))
 }
 
 struct StorageInner {
@@ -85,7 +128,13 @@ struct StorageInner {
 
 const PG_POOL_SIZE: u32 = 24;
 
-fn sqlite_options(file: &Path) -> ConnectOptions {
+#[derive(Clone, Copy)]
+enum SqliteRole {
+    Control,
+    Tenant,
+}
+
+fn sqlite_options(file: &Path, role: SqliteRole) -> ConnectOptions {
     let file = file.to_path_buf();
     let mut opts = ConnectOptions::new(format!("sqlite://{}", file.display()));
     opts.max_connections(1)
@@ -95,12 +144,20 @@ fn sqlite_options(file: &Path) -> ConnectOptions {
         .map_sqlx_sqlite_opts(move |o| {
             // WAL lets readers run beside the writer; FULL makes a commit
             // survive a power cut, which is what "acknowledged" promises.
-            o.filename(&file)
+            let o = o
+                .filename(&file)
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
+                .foreign_keys(true);
+            match role {
+                SqliteRole::Control => o,
+                // Many small databases: a small page cache (512 KiB at
+                // most, allocated only as pages are read) and fewer cached
+                // statements per connection.
+                SqliteRole::Tenant => o.pragma("cache_size", "-512").statement_cache_capacity(32),
+            }
         });
     opts
 }
@@ -108,17 +165,17 @@ fn sqlite_options(file: &Path) -> ConnectOptions {
 impl Storage {
     /// Connects, creating the SQLite folders or the PostgreSQL control
     /// schema when missing, and migrates the control plane.
-    pub async fn open(url: &StorageUrl) -> anyhow::Result<Storage> {
+    pub async fn open(url: &StorageUrl, limits: StorageLimits) -> anyhow::Result<Storage> {
         let (control, backend) = match url {
             StorageUrl::Sqlite { control_file } => {
                 let dir = control_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 let tenants_dir = dir.join("tenants");
                 std::fs::create_dir_all(&tenants_dir)
                     .with_context(|| format!("failed to create the data folder {}", tenants_dir.display()))?;
-                let control = Database::connect(sqlite_options(control_file))
+                let control = Database::connect(sqlite_options(control_file, SqliteRole::Control))
                     .await
                     .with_context(|| format!("failed to open the control-plane database {}", control_file.display()))?;
-                (control, Backend::Sqlite { tenants_dir, open: Mutex::new(HashMap::new()) })
+                (control, Backend::Sqlite { handles: Arc::new(SqliteHandles::new(tenants_dir, limits.sqlite_open_max)) })
             }
             StorageUrl::Postgres { url, schema } => {
                 let mut opts = ConnectOptions::new(url.clone());
@@ -127,12 +184,13 @@ impl Storage {
                     .sqlx_logging(false)
                     .connect_timeout(Duration::from_secs(5))
                     .acquire_timeout(Duration::from_secs(30))
+                    .max_lifetime(limits.pg_connection_lifetime)
                     .set_schema_search_path(schema.clone());
                 let control = Database::connect(opts)
                     .await
                     .with_context(|| format!("failed to connect to PostgreSQL at {}", redact_url(url)))?;
                 create_schema(&control, schema).await?;
-                (control, Backend::Postgres { url: url.clone(), schema: schema.clone() })
+                (control, Backend::Postgres { schema: schema.clone() })
             }
         };
         ControlPlaneMigrator::up(&control, None)
@@ -144,6 +202,22 @@ impl Storage {
     /// The control plane's connection.
     pub fn control(&self) -> &DatabaseConnection {
         &self.inner.control
+    }
+
+    /// The open tenant databases on SQLite (none on PostgreSQL).
+    pub fn sqlite_handles(&self) -> Option<HandleStats> {
+        match &self.inner.backend {
+            Backend::Sqlite { handles } => Some(handles.stats()),
+            Backend::Postgres { .. } => None,
+        }
+    }
+
+    /// Closes tenant databases nobody used for `idle_for` (SQLite).
+    pub async fn close_idle(&self, idle_for: Duration) -> usize {
+        match &self.inner.backend {
+            Backend::Sqlite { handles } => handles.close_idle(idle_for).await,
+            Backend::Postgres { .. } => 0,
+        }
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -159,50 +233,55 @@ impl Storage {
         }
     }
 
-    /// A handle on one tenant's storage (opened lazily on SQLite).
-    pub async fn tenant(&self, storage_name: &str) -> anyhow::Result<TenantDb> {
+    /// A handle on one tenant's storage; nothing is opened until it is used.
+    pub fn tenant(&self, storage_name: &str) -> TenantDb {
         match &self.inner.backend {
-            Backend::Sqlite { tenants_dir, open } => {
-                if let Some(conn) = open.lock().expect("poisoned").get(storage_name) {
-                    return Ok(TenantDb::Sqlite(conn.clone()));
-                }
-                let path = tenants_dir.join(storage_name);
-                let conn = Database::connect(sqlite_options(&path))
-                    .await
-                    .with_context(|| format!("failed to open tenant database {}", path.display()))?;
-                let conn = open.lock().expect("poisoned").entry(storage_name.to_owned()).or_insert(conn).clone();
-                Ok(TenantDb::Sqlite(conn))
-            }
-            Backend::Postgres { schema: _, .. } => Ok(TenantDb::Postgres {
-                pool: self.inner.control.clone(),
-                schema: Arc::from(storage_name),
-            }),
+            Backend::Sqlite { handles } => TenantDb {
+                kind: Kind::Sqlite { handles: handles.clone(), name: Arc::from(storage_name) },
+                used: Arc::default(),
+            },
+            Backend::Postgres { .. } => TenantDb {
+                kind: Kind::Postgres { pool: self.inner.control.clone(), schema: Arc::from(storage_name) },
+                used: Arc::default(),
+            },
         }
     }
 
     /// Creates (when missing) and migrates a tenant's schema or file.
     /// Returns the version now applied.
     pub async fn migrate_tenant(&self, storage_name: &str) -> anyhow::Result<String> {
-        match &self.inner.backend {
-            Backend::Sqlite { .. } => {
-                let TenantDb::Sqlite(conn) = self.tenant(storage_name).await? else { unreachable!() };
-                TenantMigrator::up(&conn, None).await.context("failed to run tenant migrations")?;
+        // All pending migrations in one transaction (DDL is transactional on
+        // both backends): a migration interrupted half-way leaves the schema
+        // as it was, and the next run starts it again.
+        let txn = match &self.inner.backend {
+            // IMMEDIATE: take the write lock first (waiting for a busy file
+            // like any writer); a read-first transaction that must then
+            // write fails at once when another process holds the lock.
+            Backend::Sqlite { handles } => {
+                let opts = sea_orm::TransactionOptions {
+                    sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                };
+                handles.lease(storage_name).await?.begin_with_options(opts).await?
             }
-            Backend::Postgres { url, .. } => {
+            Backend::Postgres { .. } => {
                 create_schema(&self.inner.control, storage_name).await?;
-                // Migrations create unqualified tables, so they run on a
-                // connection of their own whose default schema is the tenant's.
-                let mut opts = ConnectOptions::new(url.clone());
-                opts.max_connections(1)
-                    .sqlx_logging(false)
-                    .connect_timeout(Duration::from_secs(5))
-                    .set_schema_search_path(storage_name.to_owned());
-                let conn = Database::connect(opts).await.context("failed to connect for tenant migration")?;
-                let result = TenantMigrator::up(&conn, None).await;
-                conn.close().await.ok();
-                result.context("failed to run tenant migrations")?;
+                let txn = self.inner.control.begin().await?;
+                // Migrations create unqualified tables. The lock keeps two
+                // migrators (a `tikethet migrate` beside a starting server)
+                // from racing on one schema: the second waits, then finds
+                // nothing to do.
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT set_config('search_path', $1, true), pg_advisory_xact_lock(hashtext($1))",
+                    [storage_name.into()],
+                ))
+                .await?;
+                txn
             }
-        }
+        };
+        TenantMigrator::up(&txn, None).await.context("failed to run tenant migrations")?;
+        txn.commit().await.context("failed to commit tenant migrations")?;
         Ok(tikethet_migrations::latest_tenant_version())
     }
 
@@ -210,7 +289,7 @@ impl Storage {
     /// inherit one left over).
     pub async fn tenant_storage_exists(&self, storage_name: &str) -> anyhow::Result<bool> {
         match &self.inner.backend {
-            Backend::Sqlite { tenants_dir, .. } => Ok(tenants_dir.join(storage_name).exists()),
+            Backend::Sqlite { handles } => Ok(handles.dir().join(storage_name).exists()),
             Backend::Postgres { .. } => {
                 let row = self
                     .inner
@@ -230,13 +309,10 @@ impl Storage {
     /// Removes a tenant's schema or file with everything in it.
     pub async fn drop_tenant(&self, storage_name: &str) -> anyhow::Result<()> {
         match &self.inner.backend {
-            Backend::Sqlite { tenants_dir, open } => {
-                let conn = open.lock().expect("poisoned").remove(storage_name);
-                if let Some(conn) = conn {
-                    conn.close().await.ok();
-                }
+            Backend::Sqlite { handles } => {
+                handles.forget(storage_name).await;
                 for suffix in ["", "-wal", "-shm"] {
-                    let path = tenants_dir.join(format!("{storage_name}{suffix}"));
+                    let path = handles.dir().join(format!("{storage_name}{suffix}"));
                     match std::fs::remove_file(&path) {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -276,11 +352,8 @@ impl Storage {
     }
 
     pub async fn close(&self) {
-        if let Backend::Sqlite { open, .. } = &self.inner.backend {
-            let conns: Vec<_> = open.lock().expect("poisoned").drain().map(|(_, c)| c).collect();
-            for c in conns {
-                c.close().await.ok();
-            }
+        if let Backend::Sqlite { handles } = &self.inner.backend {
+            handles.close_all().await;
         }
         self.inner.control.clone().close().await.ok();
     }
@@ -310,17 +383,71 @@ async fn create_schema(conn: &DatabaseConnection, name: &str) -> anyhow::Result<
 /// One tenant's storage. All tenant data access goes through [`TenantDb::begin`],
 /// or [`TenantDb::find_one`] for a single read.
 #[derive(Clone)]
-pub enum TenantDb {
-    Sqlite(DatabaseConnection),
+pub struct TenantDb {
+    kind: Kind,
+    /// When it was last used, in seconds of [`clock`]: the sweep looks only
+    /// at tenants used lately (and those their lanes noted).
+    used: Arc<AtomicU64>,
+}
+
+#[derive(Clone)]
+enum Kind {
+    Sqlite { handles: Arc<SqliteHandles>, name: Arc<str> },
     Postgres { pool: DatabaseConnection, schema: Arc<str> },
 }
 
+/// Seconds since the process started (never 0, so 0 can mean "never").
+fn clock() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START.get_or_init(std::time::Instant::now).elapsed().as_secs() + 1
+}
+
+/// The connection intake writes through: a lease of the tenant's database
+/// on SQLite, the shared pool on PostgreSQL.
+pub(crate) enum WriterConn<'a> {
+    Sqlite(SqliteLease),
+    Postgres(&'a DatabaseConnection),
+}
+
+impl std::ops::Deref for WriterConn<'_> {
+    type Target = DatabaseConnection;
+    fn deref(&self) -> &DatabaseConnection {
+        match self {
+            WriterConn::Sqlite(l) => l,
+            WriterConn::Postgres(c) => c,
+        }
+    }
+}
+
+fn unavailable(e: anyhow::Error) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::Internal(format!("{e:#}")))
+}
+
 impl TenantDb {
+    fn touch(&self) {
+        self.used.store(clock(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether this tenant's storage was used within `window`.
+    pub fn used_within(&self, window: Duration) -> bool {
+        let at = self.used.load(std::sync::atomic::Ordering::Relaxed);
+        at != 0 && clock().saturating_sub(at) <= window.as_secs()
+    }
+
     /// Starts a transaction scoped to this tenant's schema.
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        match self {
-            TenantDb::Sqlite(conn) => conn.begin().await,
-            TenantDb::Postgres { pool, schema } => {
+        self.touch();
+        self.begin_unnoticed().await
+    }
+
+    /// [`TenantDb::begin`] that does not count as use: for the sweep, which
+    /// would otherwise keep every tenant it reads looking busy.
+    pub(crate) async fn begin_unnoticed(&self) -> Result<DatabaseTransaction, DbErr> {
+        match &self.kind {
+            // The transaction holds its connection, which keeps the
+            // database open after the lease is dropped.
+            Kind::Sqlite { handles, name } => handles.lease(name).await.map_err(unavailable)?.begin().await,
+            Kind::Postgres { pool, schema } => {
                 let txn = pool.begin().await?;
                 txn.execute_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
@@ -340,9 +467,10 @@ impl TenantDb {
     /// every API request resolves its caller this way.
     pub async fn find_one<E: sea_orm::EntityTrait>(&self, select: sea_orm::Select<E>) -> Result<Option<E::Model>, DbErr> {
         use sea_orm::QueryTrait as _;
-        match self {
-            TenantDb::Sqlite(conn) => select.one(conn).await,
-            TenantDb::Postgres { pool, schema } => {
+        self.touch();
+        match &self.kind {
+            Kind::Sqlite { handles, name } => select.one(&*handles.lease(name).await.map_err(unavailable)?).await,
+            Kind::Postgres { pool, schema } => {
                 let mut q = select.into_query();
                 q.from_clear().from((sea_orm::sea_query::Alias::new(schema.as_ref()), E::default()));
                 let stmt = DbBackend::Postgres.build(&q);
@@ -351,13 +479,22 @@ impl TenantDb {
         }
     }
 
-    /// The connection intake writes through and, on PostgreSQL, the schema
-    /// its tables must be qualified with (intake commits many tenants at once
-    /// and does not set `search_path`).
-    pub(crate) fn writer_parts(&self) -> (&DatabaseConnection, Option<&str>) {
-        match self {
-            TenantDb::Sqlite(conn) => (conn, None),
-            TenantDb::Postgres { pool, schema } => (pool, Some(schema)),
+    /// The connection intake writes through.
+    pub(crate) async fn writer(&self) -> Result<WriterConn<'_>, DbErr> {
+        self.touch();
+        match &self.kind {
+            Kind::Sqlite { handles, name } => Ok(WriterConn::Sqlite(handles.lease(name).await.map_err(unavailable)?)),
+            Kind::Postgres { pool, .. } => Ok(WriterConn::Postgres(pool)),
+        }
+    }
+
+    /// What intake writes are grouped by: on SQLite the tenant's file, on
+    /// PostgreSQL the schema its tables must be qualified with (intake
+    /// commits many tenants at once and does not set `search_path`).
+    pub(crate) fn writer_schema(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Sqlite { .. } => None,
+            Kind::Postgres { schema, .. } => Some(schema),
         }
     }
 }

@@ -1,0 +1,390 @@
+//! Benchmark of many tenants on one node: the real `tikethet` binary as a
+//! child process (so its memory and open files are its own), under an
+//! open-files limit (`--nofile`, 1,024 by default, as `ulimit -n 1024`).
+//!
+//! For each backend it prints:
+//! - provisioning: tenants created through the operator API, `--concurrency`
+//!   at once: ms per tenant (wall time / tenants) and each call's p50/p99,
+//!   with every error counted;
+//! - resident memory (VmRSS) and open files after provisioning, after a
+//!   customer message to each of `--sample` tenants picked at random (each
+//!   must open a ticket), and after a restart;
+//! - restart to healthy: SIGTERM, start again, until `/health/ready` answers
+//!   and `/metrics` says every tenant is served;
+//! - `tikethet migrate` over every tenant, all up to date; then over
+//!   `--behind` tenants put one migration back;
+//! - on PostgreSQL, the summed proportional memory (PSS) of the database
+//!   server's processes after the sample, with the connection lifetime given
+//!   (`--pg-connection-lifetime`; run twice to compare recycling).
+//!
+//! `cargo build --release -p tikethet-tests --bins &&
+//!  target/release/bench-tenants --backend both --tenants 10000`
+
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures::StreamExt as _;
+use serde_json::json;
+use tikethet_migrations::{MigratorTrait as _, TenantMigrator};
+use tikethet_tests::fake_telegram::FakeTelegram;
+use tikethet_tests::fixtures;
+use tikethet_tests::helpers::{Backend, OPERATOR_TOKEN, bot_token, drop_pg_schemas, postgres_url, random_suffix};
+
+#[derive(Parser)]
+struct Args {
+    /// sqlite, postgres or both.
+    #[arg(long, default_value = "both")]
+    backend: String,
+    #[arg(long, default_value_t = 10_000)]
+    tenants: usize,
+    /// Tenants that get a customer message (picked at random).
+    #[arg(long, default_value_t = 500)]
+    sample: usize,
+    /// Operator API calls in flight while provisioning.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// The server's open-files limit (soft and hard).
+    #[arg(long, default_value_t = 1024)]
+    nofile: u64,
+    /// Tenants put one migration back before the second `tikethet migrate`.
+    #[arg(long, default_value_t = 1000)]
+    behind: usize,
+    /// `TIKETHET_PG_CONNECTION_LIFETIME_SECS` for the server.
+    #[arg(long, default_value_t = 300)]
+    pg_connection_lifetime: u64,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    exe: std::path::PathBuf,
+    nofile: u64,
+}
+
+impl Setup {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.exe);
+        cmd.args(args).current_dir(self.dir.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("TIKETHET_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        let nofile = self.nofile;
+        // SAFETY: only an async-signal-safe system call between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                rlimit::setrlimit(rlimit::Resource::NOFILE, nofile, nofile)?;
+                Ok(())
+            });
+        }
+        cmd
+    }
+
+    async fn start(&self, port: u16) -> anyhow::Result<Server> {
+        let child = self
+            .command(&["serve"])
+            .env("TIKETHET_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TIKETHET_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        Ok(Server { child, base: format!("http://127.0.0.1:{port}") })
+    }
+}
+
+/// Resident memory (MiB) and open files of a process.
+fn usage(pid: u32) -> (f64, usize) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0);
+    (kb / 1024.0, fds)
+}
+
+/// Summed proportional memory (MiB) of the PostgreSQL server's processes.
+fn postgres_pss() -> f64 {
+    let mut kb = 0.0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let p = entry.path();
+        let comm = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        if !comm.trim().starts_with("postgres") {
+            continue;
+        }
+        let rollup = std::fs::read_to_string(p.join("smaps_rollup")).unwrap_or_default();
+        kb += rollup
+            .lines()
+            .find_map(|l| l.strip_prefix("Pss:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    }
+    kb / 1024.0
+}
+
+async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Option<u64> {
+    let text = http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+}
+
+/// Waits until the server answers ready and serves `tenants`; how long it took.
+async fn healthy(http: &reqwest::Client, server: &mut Server, tenants: usize) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait()? {
+            anyhow::bail!("the server exited with {status}");
+        }
+        let ready = http.get(format!("{}/health/ready", server.base)).send().await.is_ok_and(|r| r.status().is_success());
+        if ready && metric(http, &server.base, "tikethet_tenants").await == Some(tenants as u64) {
+            return Ok(started.elapsed());
+        }
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(300), "the server was not healthy within 5 minutes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// A tenant's storage put one migration back: made again from the
+/// migrations up to the one before the newest.
+async fn put_back(backend: Backend, data: &Path, schema: &str, slug: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait as _;
+    let latest = TenantMigrator::migrations().len() as u32;
+    let mut opts = match backend {
+        Backend::Sqlite => {
+            let file = data.join(format!("tenants/{slug}.db"));
+            for suffix in ["", "-wal", "-shm"] {
+                std::fs::remove_file(format!("{}{suffix}", file.display())).ok();
+            }
+            sea_orm::ConnectOptions::new(format!("sqlite://{}?mode=rwc", file.display()))
+        }
+        Backend::Postgres => {
+            let name = format!("{schema}_{}", slug.replace('-', "_"));
+            let admin = sea_orm::Database::connect(postgres_url()).await?;
+            admin.execute_unprepared(&format!("DROP SCHEMA \"{name}\" CASCADE; CREATE SCHEMA \"{name}\"")).await?;
+            admin.close().await?;
+            let mut o = sea_orm::ConnectOptions::new(postgres_url());
+            o.set_schema_search_path(name);
+            o
+        }
+    };
+    opts.max_connections(1).sqlx_logging(false);
+    let db = sea_orm::Database::connect(opts).await?;
+    TenantMigrator::up(&db, Some(latest - 1)).await?;
+    db.close().await?;
+    Ok(())
+}
+
+async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
+    let fake = FakeTelegram::start().await?;
+    fake.allow_insecure_webhooks(true);
+    fake.rate_limits(false);
+    let dir = tempfile::tempdir()?;
+    let schema = format!("tt_{}", random_suffix());
+    let mut env = vec![
+        ("TIKETHET_DATA_DIR".to_owned(), dir.path().join("data").display().to_string()),
+        ("TIKETHET_TELEGRAM_API_URL".to_owned(), fake.url.clone()),
+        ("TIKETHET_OPERATOR_TOKEN".to_owned(), OPERATOR_TOKEN.to_owned()),
+        ("TIKETHET_RATE_LIMITS".to_owned(), "off".to_owned()),
+        ("TIKETHET_PG_CONNECTION_LIFETIME_SECS".to_owned(), args.pg_connection_lifetime.to_string()),
+    ];
+    match backend {
+        Backend::Sqlite => env.push(("TIKETHET_DATABASE_URL".into(), format!("sqlite://{}", dir.path().join("data/tikethet.db").display()))),
+        Backend::Postgres => {
+            env.push(("TIKETHET_DATABASE_URL".into(), postgres_url()));
+            env.push(("TIKETHET_DATABASE_SCHEMA".into(), schema.clone()));
+        }
+    }
+    let exe = std::env::current_exe()?.with_file_name("tikethet-under-test");
+    anyhow::ensure!(exe.exists(), "{} is missing: build the package's binaries (cargo build --release -p tikethet-tests --bins)", exe.display());
+    let setup = Setup { dir, env, exe, nofile: args.nofile };
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).timeout(Duration::from_secs(60)).build()?;
+    let port = free_port();
+    let mut server = setup.start(port).await?;
+    healthy(&http, &mut server, 0).await?;
+    let pid = server.child.id();
+    let (rss0, fds0) = usage(pid);
+    println!("\n== {backend:?}: {} tenants, open-files limit {}", args.tenants, args.nofile);
+    println!("empty server: {rss0:.1} MiB resident, {fds0} open files");
+
+    // Provisioning.
+    let tokens: Vec<String> = (0..args.tenants).map(|i| bot_token(i as u32 + 1)).collect();
+    for (i, t) in tokens.iter().enumerate() {
+        fake.add_bot(t, &format!("bench{i}_bot"));
+        fake.start_chat(t, 77);
+    }
+    let started = Instant::now();
+    let results: Vec<(Duration, Result<(), String>)> = futures::stream::iter(tokens.iter().enumerate())
+        .map(|(i, token)| {
+            let http = &http;
+            let base = &server.base;
+            async move {
+                let t0 = Instant::now();
+                let r = http
+                    .post(format!("{base}/api/platform/v1/tenants"))
+                    .bearer_auth(OPERATOR_TOKEN)
+                    .json(&json!({ "slug": format!("t{i:05}"), "name": format!("Desk {i}"), "bot_token": token, "owner_telegram_id": 42 }))
+                    .send()
+                    .await;
+                let outcome = match r {
+                    Ok(r) if r.status().as_u16() == 201 => Ok(()),
+                    Ok(r) => Err(format!("{}: {}", r.status(), r.text().await.unwrap_or_default())),
+                    Err(e) => Err(format!("transport: {e}")),
+                };
+                (t0.elapsed(), outcome)
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .collect()
+        .await;
+    let wall = started.elapsed();
+    let mut lat: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
+    lat.sort();
+    let errors: Vec<&String> = results.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
+    println!(
+        "provisioning: {:.1} ms per tenant ({} in {:.1} s, {} at once); each call p50 {:.1} ms, p99 {:.1} ms; errors {}{}",
+        wall.as_secs_f64() * 1000.0 / args.tenants as f64,
+        args.tenants,
+        wall.as_secs_f64(),
+        args.concurrency,
+        pct(&lat, 0.5),
+        pct(&lat, 0.99),
+        errors.len(),
+        errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
+    );
+    let (rss, fds) = usage(pid);
+    println!("after provisioning: {rss:.1} MiB resident, {fds} open files");
+
+    // A customer message to a random sample.
+    let mut rng = rand::rng();
+    let sample = rand::seq::index::sample(&mut rng, args.tenants, args.sample.min(args.tenants)).into_vec();
+    let statuses: Vec<u16> = futures::stream::iter(sample.iter().enumerate())
+        .map(|(k, &i)| {
+            let fake = &fake;
+            let token = &tokens[i];
+            async move { fake.deliver(token, &fixtures::message(k as i64 + 1, 77, "Hello, my order did not arrive")).await.unwrap_or(0) }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let failed_deliveries = statuses.iter().filter(|s| **s != 200).count();
+    let t0 = Instant::now();
+    let opened = loop {
+        let opened = metric(&http, &server.base, "tikethet_tickets_opened_total").await.unwrap_or(0);
+        if opened as usize >= sample.len() || t0.elapsed() > Duration::from_secs(120) {
+            break opened;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let failed_updates = metric(&http, &server.base, "tikethet_updates_failed_total").await.unwrap_or(0);
+    println!(
+        "sample: {} tenants got a message: {} acknowledged, {} not ({}), {opened} tickets opened, {failed_updates} updates failed",
+        sample.len(),
+        sample.len() - failed_deliveries,
+        failed_deliveries,
+        if failed_deliveries == 0 { "no 5xx".to_owned() } else { format!("{:?}", statuses.iter().filter(|s| **s != 200).collect::<Vec<_>>()) }
+    );
+    let (rss, fds) = usage(pid);
+    println!("after the sample: {rss:.1} MiB resident, {fds} open files");
+    if backend == Backend::Postgres {
+        println!("PostgreSQL server processes: {:.1} MiB PSS (connection lifetime {} s)", postgres_pss(), args.pg_connection_lifetime);
+    }
+
+    // Restart.
+    // SAFETY: plain kill(2) of our own child.
+    unsafe { libc_kill(server.child.id() as i32, 15) };
+    server.child.wait()?;
+    drop(server);
+    let mut server = setup.start(port).await?;
+    let took = healthy(&http, &mut server, args.tenants).await?;
+    let (rss, fds) = usage(server.child.id());
+    println!("restart to healthy: {:.2} s; after the restart: {rss:.1} MiB resident, {fds} open files", took.as_secs_f64());
+    drop(server);
+
+    // Migrations.
+    let t0 = Instant::now();
+    let out = setup.command(&["migrate"]).stderr(Stdio::null()).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!(
+        "migrate, all {} up to date: {:.2} s ({})",
+        args.tenants,
+        t0.elapsed().as_secs_f64(),
+        text.lines().last().unwrap_or_default()
+    );
+    let behind = args.behind.min(args.tenants);
+    let data = setup.dir.path().join("data");
+    futures::stream::iter(0..behind)
+        .map(|i| {
+            let (data, schema) = (&data, &schema);
+            async move { put_back(backend, data, schema, &format!("t{i:05}")).await }
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<()>>>()?;
+    let t0 = Instant::now();
+    let out = setup.command(&["migrate"]).stderr(Stdio::null()).output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!(
+        "migrate, {behind} of {} one migration behind: {:.2} s ({})",
+        args.tenants,
+        t0.elapsed().as_secs_f64(),
+        text.lines().last().unwrap_or_default()
+    );
+    if backend == Backend::Postgres {
+        drop_pg_schemas(&schema).await;
+    }
+    Ok(())
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let backends = match args.backend.as_str() {
+        "sqlite" => vec![Backend::Sqlite],
+        "postgres" => vec![Backend::Postgres],
+        "both" => vec![Backend::Sqlite, Backend::Postgres],
+        other => anyhow::bail!("--backend must be sqlite, postgres or both (got {other})"),
+    };
+    for b in backends {
+        run(b, &args).await?;
+    }
+    Ok(())
+}
