@@ -23,10 +23,17 @@ BACKENDS="${ST_BACKENDS:-sqlite postgres}"
 ST_VERSION=4.32.5
 PG_URL="postgres://postgres@127.0.0.1:5432/test"
 
-echo "== schemathesis: building tikethet and the Telegram stand-in"
-cargo build -q -p tikethet-platform --bin tikethet
-cargo build -q -p tikethet-tests --bin fake-telegram
 BIN="$CARGO_TARGET_DIR/debug"
+# The test run builds both binaries (`tikethet-under-test` is the `tikethet`
+# command built inside the tests package): .ci/run says so with
+# ST_PREBUILT=1, which saves a second build of the dependencies with the
+# features of one package.
+if [ "${ST_PREBUILT:-0}" = 1 ] && [ -x "$BIN/tikethet-under-test" ] && [ -x "$BIN/fake-telegram" ]; then
+    echo "== schemathesis: using the binaries the test run built"
+else
+    echo "== schemathesis: building tikethet and the Telegram stand-in"
+    cargo build -q -p tikethet-tests --bin tikethet-under-test --bin fake-telegram
+fi
 
 VENV="$CARGO_TARGET_DIR/schemathesis-venv"
 if ! "$VENV/bin/st" --version 2>/dev/null | grep -q "$ST_VERSION"; then
@@ -126,7 +133,7 @@ run_backend() { # sqlite|postgres
         TIKETHET_DATABASE_SCHEMA="$schema" \
         TIKETHET_LOG="warn" \
         TIKETHET_RATE_LIMITS="off" \
-        "$BIN/tikethet" serve >"$dir/tikethet.log" 2>&1 &
+        "$BIN/tikethet-under-test" serve >"$dir/tikethet.log" 2>&1 &
     local server_pid=$!
     PIDS+=($server_pid)
     wait_for "$base/readyz" "$dir/tikethet.log" || return 1
