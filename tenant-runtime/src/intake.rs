@@ -170,6 +170,7 @@ impl Runtime {
         let job = IntakeJob { tenant: tenant.info.id.clone(), db: tenant.db.clone(), row, reply };
         tenant
             .intake
+            .get_or_init(|| spawn_writer(self.self_ref.clone()))
             .send(job)
             .await
             .map_err(|_| IntakeError::Unavailable(anyhow::anyhow!("the intake writer has stopped")))?;

@@ -263,10 +263,10 @@ impl Runtime {
     pub async fn install(&self, info: TenantInfo) -> anyhow::Result<Arc<Tenant>> {
         let db = self.storage.tenant(&info.storage_name);
         let intake = if self.pg_writers.is_empty() {
-            intake::spawn_writer(self.self_ref.clone())
+            std::sync::OnceLock::new()
         } else {
             let shard = info.id.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-            self.pg_writers[shard % self.pg_writers.len()].clone()
+            std::sync::OnceLock::from(self.pg_writers[shard % self.pg_writers.len()].clone())
         };
         let tenant = Arc::new(Tenant { bot: self.bot(&info.bot_token), db, intake, info });
         Ok(self.tenants.insert(tenant))

@@ -84,7 +84,10 @@ pub struct Tenant {
     pub info: TenantInfo,
     pub db: TenantDb,
     pub bot: Bot,
-    pub(crate) intake: mpsc::Sender<IntakeJob>,
+    /// Where its webhook updates are written: one of PostgreSQL's shared
+    /// writers, or on SQLite a writer of its own, started by its first
+    /// update (an idle tenant costs no task).
+    pub(crate) intake: std::sync::OnceLock<mpsc::Sender<IntakeJob>>,
 }
 
 #[derive(Default)]

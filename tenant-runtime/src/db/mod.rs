@@ -103,9 +103,10 @@ impl Default for StorageLimits {
     }
 }
 
-/// Enough for every tenant active in the same few minutes on a busy node,
+/// Enough for the tenants active within a few minutes on a busy node, and
+/// within the common `ulimit -n 1024` with room to spare,
 /// at about 4 file descriptors and well under 1 MiB each.
-pub const DEFAULT_SQLITE_OPEN_MAX: usize = 256;
+pub const DEFAULT_SQLITE_OPEN_MAX: usize = 128;
 /// File descriptors kept for everything but tenant databases: the control
 /// plane, sockets (clients, PostgreSQL, Redis, Telegram), uploads, logs.
 const FD_RESERVE: u64 = 256;

@@ -9,7 +9,7 @@
 //! - resident memory (VmRSS) and open files after provisioning, after a
 //!   customer message to each of `--sample` tenants picked at random (each
 //!   must open a ticket), and after a restart;
-//! - restart to healthy: SIGTERM, start again, until `/health/ready` answers
+//! - restart to healthy: SIGTERM, start again, until `/readyz` answers
 //!   and `/metrics` says every tenant is served;
 //! - `tikethet migrate` over every tenant, all up to date; then over
 //!   `--behind` tenants put one migration back;
@@ -102,7 +102,7 @@ impl Setup {
             .command(&["serve"])
             .env("TIKETHET_LISTEN", format!("127.0.0.1:{port}"))
             .env("TIKETHET_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
+            .env("TIKETHET_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;
@@ -155,11 +155,11 @@ async fn healthy(http: &reqwest::Client, server: &mut Server, tenants: usize) ->
         if let Some(status) = server.child.try_wait()? {
             anyhow::bail!("the server exited with {status}");
         }
-        let ready = http.get(format!("{}/health/ready", server.base)).send().await.is_ok_and(|r| r.status().is_success());
+        let ready = http.get(format!("{}/readyz", server.base)).send().await.is_ok_and(|r| r.status().is_success());
         if ready && metric(http, &server.base, "tikethet_tenants").await == Some(tenants as u64) {
             return Ok(started.elapsed());
         }
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(300), "the server was not healthy within 5 minutes");
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "the server was not healthy within 2 minutes");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
