@@ -423,3 +423,58 @@ pub fn test_plugin(name: &str) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("building test plugin {name}: {e:#}"));
     std::fs::read(path).expect("the built component")
 }
+
+/// A server (or any command) running as a child process, killed when
+/// dropped.
+pub struct ChildServer {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // Already dead after a test's own kill: nothing to do.
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A tenant's storage as a build one migration older left it: made again
+/// from the migrations up to the one before the newest (SQLite files under
+/// `data_dir/tenants`, in WAL mode as the server keeps them; PostgreSQL
+/// schemas under `pg_schema`).
+pub async fn put_tenant_one_migration_back(backend: Backend, data_dir: &std::path::Path, pg_schema: &str, slug: &str) -> anyhow::Result<()> {
+    use sea_orm::ConnectionTrait as _;
+    use tikethet_migrations::{MigratorTrait as _, TenantMigrator};
+    let latest = TenantMigrator::migrations().len() as u32;
+    let mut opts = match backend {
+        Backend::Sqlite => {
+            let file = data_dir.join(format!("tenants/{slug}.db"));
+            for suffix in ["", "-wal", "-shm"] {
+                std::fs::remove_file(format!("{}{suffix}", file.display())).ok();
+            }
+            sea_orm::ConnectOptions::new(format!("sqlite://{}?mode=rwc", file.display()))
+        }
+        Backend::Postgres => {
+            let name = format!("{pg_schema}_{}", slug.replace('-', "_"));
+            let admin = sea_orm::Database::connect(postgres_url()).await?;
+            admin.execute_unprepared(&format!("DROP SCHEMA \"{name}\" CASCADE; CREATE SCHEMA \"{name}\"")).await?;
+            admin.close().await?;
+            let mut o = sea_orm::ConnectOptions::new(postgres_url());
+            o.set_schema_search_path(name);
+            o
+        }
+    };
+    opts.max_connections(1).sqlx_logging(false);
+    let db = sea_orm::Database::connect(opts).await?;
+    if backend == Backend::Sqlite {
+        db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+    }
+    TenantMigrator::up(&db, Some(latest - 1)).await?;
+    db.close().await?;
+    Ok(())
+}

@@ -21,17 +21,18 @@
 //!  target/release/bench-tenants --backend both --tenants 10000`
 
 use std::os::unix::process::CommandExt as _;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use futures::StreamExt as _;
 use serde_json::json;
-use tikethet_migrations::{MigratorTrait as _, TenantMigrator};
 use tikethet_tests::fake_telegram::FakeTelegram;
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{Backend, OPERATOR_TOKEN, bot_token, drop_pg_schemas, postgres_url, random_suffix};
+use tikethet_tests::helpers::ChildServer as Server;
+use tikethet_tests::helpers::{
+    Backend, OPERATOR_TOKEN, bot_token, drop_pg_schemas, free_port, postgres_url, put_tenant_one_migration_back, random_suffix,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -57,17 +58,6 @@ struct Args {
     pg_connection_lifetime: u64,
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -164,46 +154,12 @@ async fn healthy(http: &reqwest::Client, server: &mut Server, tenants: usize) ->
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn pct(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i].as_secs_f64() * 1000.0
-}
-
-/// A tenant's storage put one migration back: made again from the
-/// migrations up to the one before the newest.
-async fn put_back(backend: Backend, data: &Path, schema: &str, slug: &str) -> anyhow::Result<()> {
-    use sea_orm::ConnectionTrait as _;
-    let latest = TenantMigrator::migrations().len() as u32;
-    let mut opts = match backend {
-        Backend::Sqlite => {
-            let file = data.join(format!("tenants/{slug}.db"));
-            for suffix in ["", "-wal", "-shm"] {
-                std::fs::remove_file(format!("{}{suffix}", file.display())).ok();
-            }
-            sea_orm::ConnectOptions::new(format!("sqlite://{}?mode=rwc", file.display()))
-        }
-        Backend::Postgres => {
-            let name = format!("{schema}_{}", slug.replace('-', "_"));
-            let admin = sea_orm::Database::connect(postgres_url()).await?;
-            admin.execute_unprepared(&format!("DROP SCHEMA \"{name}\" CASCADE; CREATE SCHEMA \"{name}\"")).await?;
-            admin.close().await?;
-            let mut o = sea_orm::ConnectOptions::new(postgres_url());
-            o.set_schema_search_path(name);
-            o
-        }
-    };
-    opts.max_connections(1).sqlx_logging(false);
-    let db = sea_orm::Database::connect(opts).await?;
-    TenantMigrator::up(&db, Some(latest - 1)).await?;
-    db.close().await?;
-    Ok(())
 }
 
 async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
@@ -332,37 +288,28 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
     println!("restart to healthy: {:.2} s; after the restart: {rss:.1} MiB resident, {fds} open files", took.as_secs_f64());
     drop(server);
 
-    // Migrations.
-    let t0 = Instant::now();
-    let out = setup.command(&["migrate"]).stderr(Stdio::null()).output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!(
-        "migrate, all {} up to date: {:.2} s ({})",
-        args.tenants,
-        t0.elapsed().as_secs_f64(),
-        text.lines().last().unwrap_or_default()
-    );
+    // Migrations: each run timed, with the command's last line (its tally).
+    let migrate = |what: String| -> anyhow::Result<()> {
+        let t0 = Instant::now();
+        let out = setup.command(&["migrate"]).stderr(Stdio::null()).output()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        println!("migrate, {what}: {:.2} s ({})", t0.elapsed().as_secs_f64(), text.lines().last().unwrap_or_default());
+        Ok(())
+    };
+    migrate(format!("all {} up to date", args.tenants))?;
     let behind = args.behind.min(args.tenants);
     let data = setup.dir.path().join("data");
     futures::stream::iter(0..behind)
         .map(|i| {
             let (data, schema) = (&data, &schema);
-            async move { put_back(backend, data, schema, &format!("t{i:05}")).await }
+            async move { put_tenant_one_migration_back(backend, data, schema, &format!("t{i:05}")).await }
         })
         .buffer_unordered(8)
         .collect::<Vec<_>>()
         .await
         .into_iter()
         .collect::<anyhow::Result<Vec<()>>>()?;
-    let t0 = Instant::now();
-    let out = setup.command(&["migrate"]).stderr(Stdio::null()).output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    println!(
-        "migrate, {behind} of {} one migration behind: {:.2} s ({})",
-        args.tenants,
-        t0.elapsed().as_secs_f64(),
-        text.lines().last().unwrap_or_default()
-    );
+    migrate(format!("{behind} of {} one migration behind", args.tenants))?;
     if backend == Backend::Postgres {
         drop_pg_schemas(&schema).await;
     }

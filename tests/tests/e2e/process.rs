@@ -2,30 +2,17 @@
 //! the Bot API URL set, killed with SIGKILL and started again.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tikethet_tests::fake_telegram::{Failure, FakeTelegram};
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{Backend, bot_token, drop_pg_schemas, init_data, postgres_url, random_suffix, wait_until};
+use tikethet_tests::helpers::ChildServer as Server;
+use tikethet_tests::helpers::{
+    Backend, bot_token, drop_pg_schemas, free_port, init_data, postgres_url, put_tenant_one_migration_back, random_suffix, wait_until,
+};
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Already dead after a test's own kill: nothing to do.
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn start(dir: &Path, port: u16, fake: &str, pg_schema: Option<&str>, run: u32) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"));
@@ -527,26 +514,7 @@ async fn an_interrupted_migration_resumes(backend: Backend) {
         }
     };
     for n in 0..TENANTS {
-        match backend {
-            Backend::Sqlite => {
-                for suffix in ["", "-wal", "-shm"] {
-                    std::fs::remove_file(format!("{}{suffix}", storage_of(n))).ok();
-                }
-            }
-            Backend::Postgres => {
-                let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
-                let s = storage_of(n);
-                db.execute_unprepared(&format!("DROP SCHEMA \"{s}\" CASCADE; CREATE SCHEMA \"{s}\"")).await.unwrap();
-                db.close().await.ok();
-            }
-        }
-        let db = connect(n).await;
-        if backend == Backend::Sqlite {
-            // As the server keeps its files.
-            db.execute_unprepared("PRAGMA journal_mode = WAL").await.unwrap();
-        }
-        TenantMigrator::up(&db, Some(latest - 1)).await.unwrap();
-        db.close().await.ok();
+        put_tenant_one_migration_back(backend, &dir.path().join("data"), &schema, &format!("desk-{n}")).await.unwrap();
     }
 
     // Hold the last tenant's tables, so that its migration waits; kill the
