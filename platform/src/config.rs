@@ -69,7 +69,9 @@ pub struct Settings {
     pub files_url: Option<String>,
     /// Tenant databases open at once on SQLite (`TIKETHET_SQLITE_OPEN_MAX`)
     /// and the lifetime of a pooled PostgreSQL connection
-    /// (`TIKETHET_PG_CONNECTION_LIFETIME_SECS`).
+    /// (`TIKETHET_PG_CONNECTION_LIFETIME_SECS`), and the spare tenant
+    /// schemas a serving node keeps on PostgreSQL
+    /// (`TIKETHET_PG_SPARE_SCHEMAS`, 0 for none).
     pub storage_limits: tikethet_runtime::db::StorageLimits,
 }
 
@@ -127,6 +129,7 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_FILES_URL",
     "TIKETHET_SQLITE_OPEN_MAX",
     "TIKETHET_PG_CONNECTION_LIFETIME_SECS",
+    "TIKETHET_PG_SPARE_SCHEMAS",
 ];
 
 /// Where raw values come from.
@@ -218,6 +221,7 @@ fn storage_limits(src: &Sources) -> anyhow::Result<tikethet_runtime::db::Storage
             1..=86_400,
             d.pg_connection_lifetime.as_secs(),
         )?),
+        pg_spare_schemas: number("TIKETHET_PG_SPARE_SCHEMAS", 0..=1000, d.pg_spare_schemas as u64)? as usize,
     })
 }
 

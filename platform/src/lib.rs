@@ -170,12 +170,14 @@ impl Application {
             }
         });
         let maintenance = self.state.runtime.spawn_maintenance();
+        let spares = tokio::spawn(self.state.storage.clone().keep_spares());
         let app = http::app(self.state.clone());
         let result = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
             .await;
         sync.abort();
         maintenance.abort();
+        spares.abort();
         result.context("HTTP server failed")
     }
 }

@@ -37,7 +37,7 @@ pub struct TenantContext {
 
 impl Runtime {
     fn serving(&self, slug: &str) -> Result<Arc<Tenant>> {
-        let tenant = self.tenants.by_slug(slug).ok_or(RuntimeError::NotFound("tenant"))?;
+        let tenant = self.tenant_by_slug(slug)?;
         if tenant.info.status == TenantStatus::Suspended {
             return Err(RuntimeError::Suspended);
         }
@@ -69,7 +69,11 @@ impl Runtime {
 
     /// The tenant a slug names, for pages that need no sign-in.
     pub fn tenant_by_slug(&self, slug: &str) -> Result<Arc<Tenant>> {
-        self.tenants.by_slug(slug).ok_or(RuntimeError::NotFound("tenant"))
+        match self.tenants.by_slug(slug) {
+            Some(t) => Ok(t),
+            None if self.is_held(slug) => Err(RuntimeError::Upgrading),
+            None => Err(RuntimeError::NotFound("tenant")),
+        }
     }
 
     /// Opens a session in a refresh-token family (a new one at sign-in, the

@@ -32,6 +32,10 @@ pub enum RuntimeError {
     /// 502: Telegram did not hand over a file it holds for us.
     #[error("{0}")]
     Upstream(String),
+    /// 503: the tenant's storage is being migrated to a new version (its
+    /// webhooks are held meanwhile); try again in a few seconds.
+    #[error("this desk is being upgraded; try again in a few seconds")]
+    Upgrading,
     /// 423: the tenant is suspended.
     #[error("this desk is suspended")]
     Suspended,

@@ -18,6 +18,7 @@ pub mod domain;
 pub mod entities;
 mod error;
 pub mod files;
+pub mod held;
 mod hooks;
 pub mod maintenance;
 pub mod intake;
@@ -174,6 +175,8 @@ pub struct Inner {
     /// Tenants that had work since the last prune: only they can have new
     /// finished rows, so idle tenants' storage is never opened to prune.
     worked: std::sync::Mutex<std::collections::HashSet<TenantId>>,
+    /// Tenants whose webhooks are held while their storage is migrated.
+    pub(crate) held: held::HeldTenants,
     /// PostgreSQL's shared intake writers (empty on SQLite).
     pg_writers: Vec<tokio::sync::mpsc::Sender<intake::IntakeJob>>,
     self_ref: Weak<Inner>,
@@ -220,6 +223,7 @@ impl Runtime {
             };
             Inner {
                 pg_writers,
+                held: held::HeldTenants::default(),
                 plugins: cfg.plugins,
                 self_ref: weak.clone(),
                 storage: cfg.storage,
@@ -274,6 +278,7 @@ impl Runtime {
 
     /// Stops serving a tenant.
     pub fn uninstall(&self, id: &TenantId) -> Option<Arc<Tenant>> {
+        self.held.remove_tenant(id);
         self.tenants.remove(id)
     }
 

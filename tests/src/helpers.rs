@@ -49,6 +49,9 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path, telegram: &str, re
             let s = format!("tt_{}", random_suffix());
             m.insert("TIKETHET_DATABASE_URL".into(), postgres_url());
             m.insert("TIKETHET_DATABASE_SCHEMA".into(), s.clone());
+            // No spare schemas (each costs a schema's worth of DDL per test
+            // server); the tests of spares turn them on.
+            m.insert("TIKETHET_PG_SPARE_SCHEMAS".into(), "0".into());
             schema = Some(s);
         }
     }
@@ -213,6 +216,11 @@ pub struct Tenant {
 }
 
 impl TestApp {
+    /// The control plane's PostgreSQL schema (tenants' schemas start with it).
+    pub fn pg_schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -446,7 +454,7 @@ pub fn free_port() -> u16 {
 /// A tenant's storage as a build one migration older left it: made again
 /// from the migrations up to the one before the newest (SQLite files under
 /// `data_dir/tenants`, in WAL mode as the server keeps them; PostgreSQL
-/// schemas under `pg_schema`).
+/// schemas under `pg_schema`), with its control-plane row saying so.
 pub async fn put_tenant_one_migration_back(backend: Backend, data_dir: &std::path::Path, pg_schema: &str, slug: &str) -> anyhow::Result<()> {
     use sea_orm::ConnectionTrait as _;
     use tikethet_migrations::{MigratorTrait as _, TenantMigrator};
@@ -476,5 +484,25 @@ pub async fn put_tenant_one_migration_back(backend: Backend, data_dir: &std::pat
     }
     TenantMigrator::up(&db, Some(latest - 1)).await?;
     db.close().await?;
+    // And the control plane says so, as that build recorded it.
+    let previous = TenantMigrator::migrations()[latest as usize - 2].name().to_owned();
+    let mut opts = match backend {
+        Backend::Sqlite => sea_orm::ConnectOptions::new(format!("sqlite://{}", data_dir.join("tikethet.db").display())),
+        Backend::Postgres => {
+            let mut o = sea_orm::ConnectOptions::new(postgres_url());
+            o.set_schema_search_path(pg_schema.to_owned());
+            o
+        }
+    };
+    opts.max_connections(1).sqlx_logging(false);
+    let control = sea_orm::Database::connect(opts).await?;
+    let backend_kind = control.get_database_backend();
+    let sql = match backend_kind {
+        sea_orm::DbBackend::Postgres => "UPDATE tenants SET schema_version = $1 WHERE slug = $2",
+        _ => "UPDATE tenants SET schema_version = ? WHERE slug = ?",
+    };
+    let done = control.execute_raw(sea_orm::Statement::from_sql_and_values(backend_kind, sql, [previous.into(), slug.into()])).await?;
+    anyhow::ensure!(done.rows_affected() == 1, "no tenant {slug} in the control plane");
+    control.close().await?;
     Ok(())
 }

@@ -151,7 +151,15 @@ pub struct ControlPlane {
     public_url: url::Url,
     /// updated_at of each tenant the runtime serves, to reload only changes.
     served: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Tenants behind on migrations, held while a background task migrates
+    /// them (see [`ControlPlane::sync`]).
+    catching_up: Mutex<std::collections::HashSet<String>>,
+    /// Those background migrations run this many at a time.
+    migrations: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Tenants a serving node migrates at once (as `tikethet migrate` by default).
+pub const SERVE_MIGRATIONS: usize = 4;
 
 /// The status of a tenant whose deletion started (and may be retried).
 const DELETING: &str = "deleting";
@@ -194,7 +202,15 @@ fn random_hex(n: usize) -> String {
 
 impl ControlPlane {
     pub fn new(storage: Storage, runtime: Runtime, vault: Vault, public_url: url::Url) -> Self {
-        ControlPlane { storage, runtime, vault, public_url, served: Mutex::new(HashMap::new()) }
+        ControlPlane {
+            storage,
+            runtime,
+            vault,
+            public_url,
+            served: Mutex::new(HashMap::new()),
+            catching_up: Mutex::new(Default::default()),
+            migrations: std::sync::Arc::new(tokio::sync::Semaphore::new(SERVE_MIGRATIONS)),
+        }
     }
 
     /// The webhook's URL: on the tenant's own domain when it has one.
@@ -269,7 +285,12 @@ impl ControlPlane {
     /// changed tenants, stops serving removed ones. Runs at start-up and then
     /// periodically, so changes made by the CLI or another node take effect.
     /// Returns the tenants newly served, for recovery.
-    pub async fn sync(&self) -> anyhow::Result<Vec<String>> {
+    ///
+    /// A tenant whose storage is behind this build's migrations is held (its
+    /// webhooks are stored in the control plane and acknowledged; its API
+    /// answers 503) and migrated in the background, a few at a time, then
+    /// released and recovered: the node serves everyone else at once.
+    pub async fn sync(self: &std::sync::Arc<Self>) -> anyhow::Result<Vec<String>> {
         // What is served, noted before the rows are read: a change made on
         // this node meanwhile (served after its commit) then differs from
         // the note only if the rows already show it, so a row read just
@@ -279,20 +300,18 @@ impl ControlPlane {
         let mut fresh = Vec::new();
         for m in &rows {
             if m.status == DELETING {
-                if known.contains_key(&m.id) {
+                if known.contains_key(&m.id) || self.catching_up.lock().expect("poisoned").contains(&m.id) {
                     self.runtime.uninstall(&TenantId::from_stored(m.id.clone()));
                     self.served.lock().expect("poisoned").remove(&m.id);
                 }
                 continue;
             }
-            if known.get(&m.id) == Some(&m.updated_at) {
+            if known.get(&m.id) == Some(&m.updated_at) || self.catching_up.lock().expect("poisoned").contains(&m.id) {
                 continue;
             }
             if m.schema_version.as_deref() != Some(tikethet_migrations::latest_tenant_version().as_str()) {
-                if let Err(e) = self.migrate_one(m).await {
-                    tracing::error!(tenant = %m.id, slug = %m.slug, error = %format!("{e:#}"), "tenant schema migration failed; not serving it");
-                    continue;
-                }
+                self.catch_up(m);
+                continue;
             }
             match self.serve(m).await {
                 Ok(()) => {
@@ -310,6 +329,39 @@ impl ControlPlane {
             self.served.lock().expect("poisoned").remove(&id);
         }
         Ok(fresh)
+    }
+
+    /// Holds a tenant that is behind and migrates it in the background;
+    /// a failed migration is logged and tried again by the next sync, the
+    /// tenant staying held (its updates kept) meanwhile.
+    fn catch_up(self: &std::sync::Arc<Self>, m: &tenants::Model) {
+        let info = match self.info(m) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(tenant = %m.id, slug = %m.slug, error = %format!("{e:#}"), "cannot serve tenant");
+                return;
+            }
+        };
+        self.catching_up.lock().expect("poisoned").insert(m.id.clone());
+        self.runtime.hold(&info);
+        tracing::info!(tenant = %m.id, slug = %m.slug, "tenant's storage is behind: holding its updates while it is migrated");
+        let this = self.clone();
+        let m = m.clone();
+        tokio::spawn(async move {
+            let Ok(_slot) = this.migrations.clone().acquire_owned().await else { return };
+            let result = async {
+                this.migrate_one(&m).await?;
+                let tenant = this.runtime.release(info).await?;
+                this.served.lock().expect("poisoned").insert(m.id.clone(), m.updated_at);
+                this.runtime.recover(&tenant).await?;
+                anyhow::Ok(())
+            }
+            .await;
+            if let Err(e) = result {
+                tracing::error!(tenant = %m.id, slug = %m.slug, error = %format!("{e:#}"), "tenant's storage could not be made ready; its updates stay held and it is tried again");
+            }
+            this.catching_up.lock().expect("poisoned").remove(&m.id);
+        });
     }
 
     async fn migrate_one(&self, m: &tenants::Model) -> anyhow::Result<String> {
@@ -647,6 +699,7 @@ impl ControlPlane {
         }
         self.runtime.uninstall(&info.id);
         self.served.lock().expect("poisoned").remove(&m.id);
+        self.runtime.drop_held(&info.id).await.with_context(|| format!("failed to remove the held updates of tenant {}; retry the deletion", m.slug))?;
         self.storage.drop_tenant(&m.storage_name).await.with_context(|| format!("failed to remove the storage of tenant {}; retry the deletion", m.slug))?;
         tenants::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await?;
         tracing::info!(tenant = %m.id, slug = %m.slug, "tenant deleted");

@@ -99,6 +99,7 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::NotFound(_) => ApiError::NotFound(body("not_found", e.to_string())),
             RuntimeError::Conflict(_) => ApiError::Conflict(body("conflict", e.to_string())),
             RuntimeError::Suspended => ApiError::Locked(body("tenant_suspended", e.to_string())),
+            RuntimeError::Upgrading => ApiError::Unavailable(body("upgrading", e.to_string())),
             RuntimeError::TooLarge(_) => ApiError::PayloadTooLarge(body("file_too_large", e.to_string())),
             RuntimeError::UnsupportedType(_) => ApiError::UnsupportedMediaType(body("unsupported_file_type", e.to_string())),
             RuntimeError::Upstream(_) => ApiError::BadGateway(body("telegram_unavailable", e.to_string())),

@@ -73,6 +73,8 @@ async fn authenticate(state: &AppState, slug: &str, rx: &mut futures::stream::Sp
         RuntimeError::Forbidden(m) => (4403, m),
         RuntimeError::NotFound(_) => (4404, "no such desk".to_owned()),
         RuntimeError::Suspended => (4423, "this desk is suspended".to_owned()),
+        // 1013 "try again later", as the HTTP side's 503.
+        RuntimeError::Upgrading => (1013, "this desk is being upgraded; try again in a few seconds".to_owned()),
         other => {
             tracing::error!(error = %format!("{other:#}"), "live socket: sign-in check failed");
             (1011, "something went wrong on our side".to_owned())

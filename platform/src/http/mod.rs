@@ -77,6 +77,7 @@ fn render_metrics(rt: &Runtime, storage: &tikethet_runtime::db::Storage) -> Stri
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
     };
     put("tikethet_tenants", "gauge", "Tenants served by this node.", rt.tenants.all().len() as u64);
+    put("tikethet_tenants_held", "gauge", "Tenants whose storage is being migrated (their updates held until it is ready).", rt.held_tenants() as u64);
     put("tikethet_updates_processed_total", "counter", "Telegram updates handled.", Runtime::counter(&m.updates_processed));
     put("tikethet_updates_failed_total", "counter", "Telegram updates whose handling failed.", Runtime::counter(&m.updates_failed));
     put("tikethet_tickets_opened_total", "counter", "Tickets opened from the bot.", Runtime::counter(&m.tickets_opened));
@@ -89,6 +90,9 @@ fn render_metrics(rt: &Runtime, storage: &tikethet_runtime::db::Storage) -> Stri
     put("tikethet_lanes_refused_total", "counter", "Chats left to the sweep because too many had work at once.", rt.lanes_refused());
     put("tikethet_worker_backlog", "gauge", "Chats with updates queued or running.", work as u64);
     put("tikethet_sender_backlog", "gauge", "Chats with messages queued or sending.", send as u64);
+    if let Some(n) = storage.spare_schemas_ready() {
+        put("tikethet_pg_spare_schemas", "gauge", "Spare tenant schemas ready for provisioning (PostgreSQL).", n as u64);
+    }
     if let Some(h) = storage.sqlite_handles() {
         put("tikethet_sqlite_open", "gauge", "Tenant databases open now (SQLite).", h.open as u64);
         put("tikethet_sqlite_open_max", "gauge", "Tenant databases that may be open at once (SQLite).", h.capacity as u64);
@@ -104,7 +108,7 @@ fn render_metrics(rt: &Runtime, storage: &tikethet_runtime::db::Storage) -> Stri
 #[handler]
 async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
     let secret = req.headers().get(SECRET_HEADER).and_then(|v| v.to_str().ok());
-    let tenant = match state.runtime.webhook_tenant(&route, secret) {
+    let target = match state.runtime.webhook_target(&route, secret) {
         Ok(t) => t,
         Err(e) => return error::intake_response(&e),
     };
@@ -116,7 +120,7 @@ async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(stat
         Ok(b) => b,
         Err(_) => return error::intake_response(&tikethet_runtime::intake::IntakeError::TooLarge),
     };
-    match state.runtime.intake_for(&tenant, &bytes).await {
+    match state.runtime.take_update(&route, &target, &bytes).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => error::intake_response(&e),
     }

@@ -8,6 +8,8 @@ use poem::{IntoResponse, Request, Response, handler};
 use tikethet_themes::miniapp;
 
 use super::error;
+use tikethet_runtime::RuntimeError;
+
 use crate::AppState;
 use crate::config::Env;
 
@@ -19,8 +21,14 @@ const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; style-src 'se
 /// `GET /t/{slug}/app/`: the tenant's Mini App.
 #[handler]
 pub async fn mini_app(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let Ok(tenant) = state.runtime.tenant_by_slug(&slug) else {
-        return error::json_error(StatusCode::NOT_FOUND, "not_found", "tenant not found");
+    let tenant = match state.runtime.tenant_by_slug(&slug) {
+        Ok(t) => t,
+        Err(RuntimeError::Upgrading) => {
+            let mut r = error::json_error(StatusCode::SERVICE_UNAVAILABLE, "upgrading", "this desk is being upgraded; try again in a few seconds");
+            r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            return r;
+        }
+        Err(_) => return error::json_error(StatusCode::NOT_FOUND, "not_found", "tenant not found"),
     };
     let lang = miniapp::language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     // On the tenant's own domain its paths have no prefix.

@@ -13,6 +13,9 @@
 //!   durable too, and without that row the schema is only a leftover that a
 //!   new tenant is refused over, never data.
 //!
+//! On PostgreSQL a spare schema made ahead of time is renamed instead when
+//! one is ready (see [`super::spares`]).
+//!
 //! The migrations stay the only description of the schema.
 
 use std::path::{Path, PathBuf};
@@ -68,19 +71,28 @@ impl Storage {
                 std::fs::rename(&partial, &target).with_context(|| format!("failed to create {}", target.display()))?;
             }
             Backend::Postgres { .. } => {
-                let txn = self.inner.control.begin().await?;
-                let name = quote_ident(storage_name)?;
-                txn.execute_unprepared(&format!("CREATE SCHEMA {name}")).await.context("failed to create the tenant's schema")?;
-                txn.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true)",
-                    [storage_name.into()],
-                ))
-                .await?;
-                TenantMigrator::up(&txn, None).await.context("failed to create the tenant's tables")?;
-                txn.commit().await.context("failed to commit the tenant's tables")?;
+                if !self.take_spare(storage_name).await? {
+                    self.create_fresh_schema(storage_name).await?;
+                }
             }
         }
         Ok(tikethet_migrations::latest_tenant_version())
+    }
+
+    /// A new PostgreSQL schema at the newest version, made in one
+    /// transaction (see the module's doc).
+    pub(super) async fn create_fresh_schema(&self, name: &str) -> anyhow::Result<()> {
+        let txn = self.inner.control.begin().await?;
+        let quoted = quote_ident(name)?;
+        txn.execute_unprepared(&format!("CREATE SCHEMA {quoted}")).await.context("failed to create the tenant's schema")?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('search_path', $1, true), set_config('synchronous_commit', 'off', true)",
+            [name.into()],
+        ))
+        .await?;
+        TenantMigrator::up(&txn, None).await.context("failed to create the tenant's tables")?;
+        txn.commit().await.context("failed to commit the tenant's tables")?;
+        Ok(())
     }
 }

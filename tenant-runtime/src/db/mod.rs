@@ -13,6 +13,7 @@
 //! their tables.
 
 mod fresh;
+mod spares;
 mod versions;
 pub mod sqlite_handles;
 
@@ -95,11 +96,19 @@ enum Backend {
 pub struct StorageLimits {
     pub sqlite_open_max: usize,
     pub pg_connection_lifetime: Duration,
+    /// Spare tenant schemas a serving node keeps ready (PostgreSQL).
+    pub pg_spare_schemas: usize,
 }
+
+pub use spares::DEFAULT_PG_SPARE_SCHEMAS;
 
 impl Default for StorageLimits {
     fn default() -> Self {
-        StorageLimits { sqlite_open_max: DEFAULT_SQLITE_OPEN_MAX, pg_connection_lifetime: Duration::from_secs(300) }
+        StorageLimits {
+            sqlite_open_max: DEFAULT_SQLITE_OPEN_MAX,
+            pg_connection_lifetime: Duration::from_secs(300),
+            pg_spare_schemas: DEFAULT_PG_SPARE_SCHEMAS,
+        }
     }
 }
 
@@ -125,6 +134,7 @@ pub fn fd_budget(wanted: usize) -> (u64, usize) {
 struct StorageInner {
     control: DatabaseConnection,
     backend: Backend,
+    spares: spares::Spares,
 }
 
 const PG_POOL_SIZE: u32 = 24;
@@ -197,7 +207,7 @@ impl Storage {
         ControlPlaneMigrator::up(&control, None)
             .await
             .context("failed to migrate the control plane")?;
-        Ok(Storage { inner: Arc::new(StorageInner { control, backend }) })
+        Ok(Storage { inner: Arc::new(StorageInner { control, backend, spares: spares::Spares::new(limits.pg_spare_schemas) }) })
     }
 
     /// The control plane's connection.

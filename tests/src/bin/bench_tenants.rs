@@ -3,7 +3,9 @@
 //! open-files limit (`--nofile`, 1,024 by default, as `ulimit -n 1024`).
 //!
 //! For each backend it prints:
-//! - provisioning: tenants created through the operator API, `--concurrency`
+//! - provisioning one at a time (`--single` tenants, each once the node is
+//!   idle: on PostgreSQL, with its spare schemas ready), each call's mean,
+//!   p50 and p99; then the rest through the operator API, `--concurrency`
 //!   at once: ms per tenant (wall time / tenants) and each call's p50/p99,
 //!   with every error counted;
 //! - resident memory (VmRSS) and open files after provisioning, after a
@@ -12,7 +14,9 @@
 //! - restart to healthy: SIGTERM, start again, until `/readyz` answers
 //!   and `/metrics` says every tenant is served;
 //! - `tikethet migrate` over every tenant, all up to date; then over
-//!   `--behind` tenants put one migration back;
+//!   `--behind` tenants put one migration back; then a server started with
+//!   `--behind` tenants behind: how soon it is ready (they are held) and
+//!   how soon it has migrated and serves them all;
 //! - on PostgreSQL, the summed proportional memory (PSS) of the database
 //!   server's processes after the sample, with the connection lifetime given
 //!   (`--pg-connection-lifetime`; run twice to compare recycling).
@@ -47,6 +51,9 @@ struct Args {
     /// Operator API calls in flight while provisioning.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
+    /// Tenants provisioned first, one at a time on an idle node.
+    #[arg(long, default_value_t = 100)]
+    single: usize,
     /// The server's open-files limit (soft and hard).
     #[arg(long, default_value_t = 1024)]
     nofile: u64,
@@ -138,7 +145,8 @@ async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 
-/// Waits until the server answers ready and serves `tenants`; how long it took.
+/// Waits until the server answers ready and serves `tenants` (or more);
+/// how long it took.
 async fn healthy(http: &reqwest::Client, server: &mut Server, tenants: usize) -> anyhow::Result<Duration> {
     let started = Instant::now();
     loop {
@@ -146,7 +154,7 @@ async fn healthy(http: &reqwest::Client, server: &mut Server, tenants: usize) ->
             anyhow::bail!("the server exited with {status}");
         }
         let ready = http.get(format!("{}/readyz", server.base)).send().await.is_ok_and(|r| r.status().is_success());
-        if ready && metric(http, &server.base, "tikethet_tenants").await == Some(tenants as u64) {
+        if ready && metric(http, &server.base, "tikethet_tenants").await.is_some_and(|n| n >= tenants as u64) {
             return Ok(started.elapsed());
         }
         anyhow::ensure!(started.elapsed() < Duration::from_secs(120), "the server was not healthy within 2 minutes");
@@ -200,45 +208,59 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
         fake.add_bot(t, &format!("bench{i}_bot"));
         fake.start_chat(t, 77);
     }
-    let started = Instant::now();
-    let results: Vec<(Duration, Result<(), String>)> = futures::stream::iter(tokens.iter().enumerate())
-        .map(|(i, token)| {
-            let http = &http;
-            let base = &server.base;
-            async move {
-                let t0 = Instant::now();
-                let r = http
-                    .post(format!("{base}/api/platform/v1/tenants"))
-                    .bearer_auth(OPERATOR_TOKEN)
-                    .json(&json!({ "slug": format!("t{i:05}"), "name": format!("Desk {i}"), "bot_token": token, "owner_telegram_id": 42 }))
-                    .send()
-                    .await;
-                let outcome = match r {
-                    Ok(r) if r.status().as_u16() == 201 => Ok(()),
-                    Ok(r) => Err(format!("{}: {}", r.status(), r.text().await.unwrap_or_default())),
-                    Err(e) => Err(format!("transport: {e}")),
-                };
-                (t0.elapsed(), outcome)
+    let provision = |i: usize| {
+        let http = &http;
+        let base = &server.base;
+        let token = &tokens[i];
+        async move {
+            let t0 = Instant::now();
+            let r = http
+                .post(format!("{base}/api/platform/v1/tenants"))
+                .bearer_auth(OPERATOR_TOKEN)
+                .json(&json!({ "slug": format!("t{i:05}"), "name": format!("Desk {i}"), "bot_token": token, "owner_telegram_id": 42 }))
+                .send()
+                .await;
+            let outcome = match r {
+                Ok(r) if r.status().as_u16() == 201 => Ok(()),
+                Ok(r) => Err(format!("{}: {}", r.status(), r.text().await.unwrap_or_default())),
+                Err(e) => Err(format!("transport: {e}")),
+            };
+            (t0.elapsed(), outcome)
+        }
+    };
+    let report = |what: String, results: &[(Duration, Result<(), String>)], wall: Option<Duration>| {
+        let mut lat: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
+        lat.sort();
+        let errors: Vec<&String> = results.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
+        let mean = lat.iter().map(Duration::as_secs_f64).sum::<f64>() * 1000.0 / lat.len().max(1) as f64;
+        let per_tenant = wall.map(|w| format!("{:.1} ms per tenant ({} in {:.1} s), ", w.as_secs_f64() * 1000.0 / results.len().max(1) as f64, results.len(), w.as_secs_f64())).unwrap_or_default();
+        println!(
+            "provisioning {what}: {per_tenant}each call mean {mean:.1} ms, p50 {:.1} ms, p99 {:.1} ms; errors {}{}",
+            pct(&lat, 0.5),
+            pct(&lat, 0.99),
+            errors.len(),
+            errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
+        );
+    };
+    // One at a time, as tenants sign up: on PostgreSQL each waits for the
+    // node's spare schemas to be ready again, as they would be by then.
+    let single = args.single.min(args.tenants);
+    let mut results = Vec::with_capacity(single);
+    for i in 0..single {
+        if backend == Backend::Postgres {
+            let t0 = Instant::now();
+            while metric(&http, &server.base, "tikethet_pg_spare_schemas").await != Some(tikethet_runtime::db::DEFAULT_PG_SPARE_SCHEMAS as u64) {
+                anyhow::ensure!(t0.elapsed() < Duration::from_secs(60), "the node's spare schemas were not ready within a minute");
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
-        })
-        .buffer_unordered(args.concurrency)
-        .collect()
-        .await;
-    let wall = started.elapsed();
-    let mut lat: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
-    lat.sort();
-    let errors: Vec<&String> = results.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
-    println!(
-        "provisioning: {:.1} ms per tenant ({} in {:.1} s, {} at once); each call p50 {:.1} ms, p99 {:.1} ms; errors {}{}",
-        wall.as_secs_f64() * 1000.0 / args.tenants as f64,
-        args.tenants,
-        wall.as_secs_f64(),
-        args.concurrency,
-        pct(&lat, 0.5),
-        pct(&lat, 0.99),
-        errors.len(),
-        errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
-    );
+        }
+        results.push(provision(i).await);
+    }
+    report(format!("{single} one at a time"), &results, None);
+    let started = Instant::now();
+    let results: Vec<(Duration, Result<(), String>)> =
+        futures::stream::iter(single..args.tenants).map(provision).buffer_unordered(args.concurrency).collect().await;
+    report(format!("{} more, {} at once", args.tenants - single, args.concurrency), &results, Some(started.elapsed()));
     let (rss, fds) = usage(pid);
     println!("after provisioning: {rss:.1} MiB resident, {fds} open files");
 
@@ -299,17 +321,42 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
     migrate(format!("all {} up to date", args.tenants))?;
     let behind = args.behind.min(args.tenants);
     let data = setup.dir.path().join("data");
-    futures::stream::iter(0..behind)
-        .map(|i| {
-            let (data, schema) = (&data, &schema);
-            async move { put_tenant_one_migration_back(backend, data, schema, &format!("t{i:05}")).await }
-        })
-        .buffer_unordered(8)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<()>>>()?;
+    let put_back = |n: usize| {
+        let (data, schema) = (&data, &schema);
+        async move {
+            futures::stream::iter(0..n)
+                .map(|i| async move { put_tenant_one_migration_back(backend, data, schema, &format!("t{i:05}")).await })
+                .buffer_unordered(8)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<anyhow::Result<Vec<()>>>()
+        }
+    };
+    put_back(behind).await?;
     migrate(format!("{behind} of {} one migration behind", args.tenants))?;
+
+    // A server started with tenants behind: ready at once, holding their
+    // updates while it migrates them in the background.
+    put_back(behind).await?;
+    let t0 = Instant::now();
+    let mut server = setup.start(port).await?;
+    let ready = healthy(&http, &mut server, args.tenants - behind).await?;
+    let caught_up = loop {
+        let held = metric(&http, &server.base, "tikethet_tenants_held").await;
+        if held == Some(0) && metric(&http, &server.base, "tikethet_tenants").await == Some(args.tenants as u64) {
+            break t0.elapsed();
+        }
+        anyhow::ensure!(t0.elapsed() < Duration::from_secs(600), "the server did not migrate the tenants behind within 10 minutes");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "serve with {behind} tenants behind: ready in {:.2} s (serving the other {}, holding those), all migrated and served after {:.2} s",
+        ready.as_secs_f64(),
+        args.tenants - behind,
+        caught_up.as_secs_f64()
+    );
+    drop(server);
     if backend == Backend::Postgres {
         drop_pg_schemas(&schema).await;
     }

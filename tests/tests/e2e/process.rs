@@ -10,7 +10,7 @@ use tikethet_tests::fake_telegram::{Failure, FakeTelegram};
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::ChildServer as Server;
 use tikethet_tests::helpers::{
-    Backend, bot_token, drop_pg_schemas, free_port, init_data, postgres_url, put_tenant_one_migration_back, random_suffix, wait_until,
+    Backend, bot_token, drop_pg_schemas, free_port, init_data, postgres_url, put_tenant_one_migration_back, random_suffix, wait_for, wait_until,
 };
 
 
@@ -573,4 +573,141 @@ async fn an_interrupted_migration_resumes_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_migration_resumes_on_postgres() {
     an_interrupted_migration_resumes(Backend::Postgres).await
+}
+
+/// The number of webhook updates held in the control plane.
+async fn held_updates(backend: Backend, dir: &Path, schema: &str) -> i64 {
+    use sea_orm::ConnectionTrait as _;
+    let mut o = match backend {
+        Backend::Sqlite => sea_orm::ConnectOptions::new(format!("sqlite://{}?mode=ro", dir.join("data/tikethet.db").display())),
+        Backend::Postgres => {
+            let mut o = sea_orm::ConnectOptions::new(postgres_url());
+            o.set_schema_search_path(schema.to_owned());
+            o
+        }
+    };
+    o.max_connections(1).sqlx_logging(false);
+    let db = sea_orm::Database::connect(o).await.unwrap();
+    let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM held_updates")).await.unwrap().unwrap();
+    let n: i64 = row.try_get("", "n").unwrap();
+    db.close().await.ok();
+    n
+}
+
+/// A server on a build with a new tenant migration, for a tenant whose
+/// migration cannot finish yet (its storage is locked): the server is
+/// healthy at once, the tenant's webhooks are acknowledged and held in the
+/// control plane (through a SIGKILL and restart too), its API answers 503
+/// `upgrading`, and nothing is processed; once the lock goes, the schema
+/// is migrated and the held updates become one ticket, in arrival order.
+async fn a_tenant_behind_holds_its_updates_until_migrated(backend: Backend) {
+    use sea_orm::{ConnectionTrait as _, TransactionTrait as _};
+    let fake = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let schema = format!("tt_{}", random_suffix());
+    let pg = (backend == Backend::Postgres).then_some(schema.as_str());
+    let port = free_port();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let mut server = start(dir.path(), port, &fake.url, pg, 1);
+    wait_healthy(&http, &mut server, dir.path(), 1).await;
+    let base = server.base.clone();
+    let op = std::fs::read_to_string(dir.path().join("data/operator.token")).unwrap().trim().to_owned();
+    let (token, owner) = create(&http, &base, &op, &fake, "alpha", 1).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+
+    put_tenant_one_migration_back(backend, &dir.path().join("data"), &schema, "alpha").await.unwrap();
+    // Keep the migration from finishing: PostgreSQL's migrators take a
+    // per-schema lock, SQLite's need the file's one write lock.
+    let locker = match backend {
+        Backend::Sqlite => {
+            let mut o = sea_orm::ConnectOptions::new(format!("sqlite://{}", dir.path().join("data/tenants/alpha.db").display()));
+            o.max_connections(1).sqlx_logging(false);
+            sea_orm::Database::connect(o).await.unwrap()
+        }
+        Backend::Postgres => {
+            let mut o = sea_orm::ConnectOptions::new(postgres_url());
+            o.max_connections(1).sqlx_logging(false);
+            sea_orm::Database::connect(o).await.unwrap()
+        }
+    };
+    let lock = locker.begin().await.unwrap();
+    match backend {
+        Backend::Sqlite => lock.execute_unprepared("CREATE TABLE locked (x INTEGER)").await.unwrap(),
+        Backend::Postgres => lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock(hashtext('{schema}_alpha'))")).await.unwrap(),
+    };
+
+    let mut server = start(dir.path(), port, &fake.url, pg, 2);
+    wait_healthy(&http, &mut server, dir.path(), 2).await;
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("\ntikethet_tenants_held 1\n"), "{metrics}");
+    let r = http.post(format!("{base}/t/alpha/api/v1/auth/dev")).json(&json!({ "telegram_id": owner, "first_name": "Owner" })).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "upgrading", "{body}");
+
+    let customer = 4_242;
+    let first = fixtures::message(10, customer, "first, while the desk upgrades");
+    assert_eq!(fake.deliver(&token, &first).await.unwrap(), 200);
+    assert_eq!(fake.deliver(&token, &first).await.unwrap(), 200, "Telegram's retry of the same update");
+    // A wrong secret is still refused for a held tenant.
+    let wh = fake.webhook(&token).unwrap();
+    let r = http.post(&wh.url).header("X-Telegram-Bot-Api-Secret-Token", "nope").json(&first).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(held_updates(backend, dir.path(), &schema).await, 2);
+
+    // Held updates survive a crash; the restarted server holds the tenant again.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let mut server = start(dir.path(), port, &fake.url, pg, 3);
+    wait_healthy(&http, &mut server, dir.path(), 3).await;
+    assert_eq!(fake.deliver(&token, &fixtures::message(11, customer, "second")).await.unwrap(), 200);
+    assert_eq!(held_updates(backend, dir.path(), &schema).await, 3);
+    // The server served the tenant's route, and the updates are in the
+    // control plane: nothing was processed (no answer went to the customer).
+    assert!(fake.sent_to(&token, customer).is_empty(), "{:?}", fake.sent_to(&token, customer));
+
+    lock.rollback().await.unwrap();
+    locker.close().await.ok();
+    let sent = wait_sent(&fake, &token, customer, 1).await;
+    assert!(!sent.is_empty());
+    let held = wait_for(Duration::from_secs(20), || async { (held_updates(backend, dir.path(), &schema).await == 0).then_some(()) }).await;
+    assert!(held.is_some(), "the held updates were not moved");
+    let owner_token = wait_for(Duration::from_secs(20), || async {
+        let r = http.post(format!("{base}/t/alpha/api/v1/auth/dev")).json(&json!({ "telegram_id": owner, "first_name": "Owner" })).send().await.ok()?;
+        let v: Value = r.json().await.ok()?;
+        v["access_token"].as_str().map(str::to_owned)
+    })
+    .await
+    .expect("the desk answers once migrated");
+    let (_, list) = tickets(&http, &base, "alpha", &owner_token).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let id = list[0]["id"].as_i64().unwrap();
+    let texts = wait_for(Duration::from_secs(20), || async {
+        let v: Value = http.get(format!("{base}/t/alpha/api/v1/tickets/{id}/messages")).bearer_auth(&owner_token).send().await.ok()?.json().await.ok()?;
+        let texts: Vec<String> = v["items"].as_array()?.iter().filter_map(|m| m["text"].as_str().map(str::to_owned)).collect();
+        (texts.len() >= 2).then_some(texts)
+    })
+    .await
+    .expect("both held messages reach the ticket");
+    assert_eq!(texts, ["first, while the desk upgrades", "second"]);
+    let t: Value = http.get(format!("{base}/api/platform/v1/tenants/alpha")).bearer_auth(&op).send().await.unwrap().json().await.unwrap();
+    let latest = tikethet_migrations::latest_tenant_version();
+    assert_eq!(t["schema_version"].as_str(), Some(latest.as_str()), "{t}");
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("\ntikethet_tenants_held 0\n"), "{metrics}");
+    drop(server);
+    if backend == Backend::Postgres {
+        drop_pg_schemas(&schema).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_behind_holds_its_updates_until_migrated_on_sqlite() {
+    a_tenant_behind_holds_its_updates_until_migrated(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_behind_holds_its_updates_until_migrated_on_postgres() {
+    a_tenant_behind_holds_its_updates_until_migrated(Backend::Postgres).await
 }

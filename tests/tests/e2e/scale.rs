@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sea_orm::ConnectionTrait as _;
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{Backend, Options, postgres_url, random_suffix, spawn_app, spawn_app_with, wait_for};
+use tikethet_tests::helpers::{Backend, Options, postgres_url, random_suffix, spawn_app_with, wait_for};
 
 on_both!(a_closed_database_is_reopened_on_the_next_update, fifty_tenants_provisioned_at_once_all_succeed);
 
@@ -84,7 +84,12 @@ async fn a_closed_database_is_reopened_on_the_next_update(b: Backend) {
 }
 
 async fn fifty_tenants_provisioned_at_once_all_succeed(b: Backend) {
-    let app = spawn_app(b).await;
+    // On PostgreSQL a few take spare schemas at once, the rest make theirs.
+    let app = spawn_app_with(b, Options { env: &[("TIKETHET_PG_SPARE_SCHEMAS", "4")], ..Default::default() }).await;
+    if b == Backend::Postgres {
+        let ready = wait_for(Duration::from_secs(30), || async { (app.state.storage.spare_schemas_ready() == Some(4)).then_some(()) }).await;
+        assert!(ready.is_some(), "the spares were not made");
+    }
     let slugs: Vec<String> = (0..50).map(|i| format!("desk-{i:02}")).collect();
     let created = futures::future::join_all(slugs.iter().enumerate().map(|(i, s)| app.create_tenant(s, i as u32 + 1))).await;
     let res = app.operator(reqwest::Method::GET, "/api/platform/v1/tenants", None).await;
@@ -102,4 +107,65 @@ async fn fifty_tenants_provisioned_at_once_all_succeed(b: Backend) {
         assert_eq!(app.deliver(t, &fixtures::message(update, 77, "hello")).await, 200);
         assert_eq!(app.wait_processed(&t.slug, update).await.status, "done");
     }
+}
+
+/// The schemas in `pg_namespace` whose names start with `prefix`, with their OIDs.
+async fn schemas_like(prefix: &str) -> Vec<(String, i64)> {
+    let db = sea_orm::Database::connect(postgres_url()).await.expect("PostgreSQL answers");
+    let pattern = format!("{}%", prefix.replace('_', "\\_"));
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT nspname::text AS name, oid::bigint AS oid FROM pg_namespace WHERE nspname LIKE $1 ORDER BY nspname",
+            [pattern.into()],
+        ))
+        .await
+        .unwrap();
+    db.close().await.ok();
+    rows.iter().map(|r| (r.try_get("", "name").unwrap(), r.try_get("", "oid").unwrap())).collect()
+}
+
+/// A serving node keeps spare schemas of the newest version (dropping one
+/// an older build left), and provisioning renames one to the tenant's
+/// schema instead of creating it: the tenant's schema is the spare itself
+/// (same OID), it serves, and the keeper makes a new spare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_on_postgres_takes_a_spare_schema() {
+    let app = spawn_app_with(Backend::Postgres, Options { env: &[("TIKETHET_PG_SPARE_SCHEMAS", "2")], ..Default::default() }).await;
+    let control = app.pg_schema().unwrap().to_owned();
+    let spare_prefix = format!("{control}__spare_");
+    let ready = wait_for(Duration::from_secs(30), || async { (app.state.storage.spare_schemas_ready() == Some(2)).then_some(()) }).await;
+    assert!(ready.is_some(), "the spares were not made");
+    let spares = schemas_like(&spare_prefix).await;
+    assert_eq!(spares.len(), 2, "{spares:?}");
+
+    let acme = app.create_tenant("acme", 1).await;
+    let tenant_schema = format!("{control}_acme");
+    let after = schemas_like(&control).await;
+    let acme_oid = after.iter().find(|(n, _)| *n == tenant_schema).map(|(_, o)| *o).expect("the tenant's schema exists");
+    assert!(spares.iter().any(|(_, o)| *o == acme_oid), "the tenant's schema {acme_oid} is not one of the spares {spares:?}");
+    assert_eq!(app.deliver(&acme, &fixtures::message(1, 10, "on a spare")).await, 200);
+    assert_eq!(app.wait_processed("acme", 1).await.status, "done");
+    assert!(app.wait_sent(&acme, 10, 1).await[0].contains("on a spare"));
+
+    // The keeper makes another; then a spare of another build is dropped.
+    let refilled = wait_for(Duration::from_secs(30), || async {
+        let now = schemas_like(&spare_prefix).await;
+        (now.len() == 2 && now.iter().all(|(_, o)| *o != acme_oid)).then_some(now)
+    })
+    .await;
+    assert!(refilled.is_some(), "no new spare after one was taken");
+    let db = sea_orm::Database::connect(postgres_url()).await.unwrap();
+    let stale = format!("{spare_prefix}00000000_deadbeef");
+    db.execute_unprepared(&format!("CREATE SCHEMA \"{stale}\"")).await.unwrap();
+    db.close().await.ok();
+    let zeta = app.create_tenant("zeta", 2).await;
+    let cleaned = wait_for(Duration::from_secs(30), || async {
+        let now = schemas_like(&spare_prefix).await;
+        (now.len() == 2 && now.iter().all(|(n, _)| *n != stale)).then_some(now)
+    })
+    .await;
+    assert!(cleaned.is_some(), "the stale spare was not dropped: {:?}", schemas_like(&spare_prefix).await);
+    assert_eq!(app.deliver(&zeta, &fixtures::message(2, 11, "also on a spare")).await, 200);
+    assert_eq!(app.wait_processed("zeta", 2).await.status, "done");
 }
