@@ -354,5 +354,44 @@ mod tests {
         let c = classify(press);
         assert_eq!((c.update_id, c.chat_id, c.kind.as_str(), c.error), (Some(10), Some(42), "callback_query", None));
     }
-}
 
+    /// On PostgreSQL one writer's batch may span tenants. When it fails as a
+    /// whole because one tenant's storage is broken, each tenant's updates
+    /// are stored on their own: the healthy tenant's are stored (in order),
+    /// only the broken tenant's are refused, with the cause.
+    #[tokio::test]
+    async fn a_mixed_batch_that_fails_is_stored_tenant_by_tenant() {
+        use sea_orm::ConnectionTrait as _;
+        let url = std::env::var("TIKETHET_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("tt_unit_{:08x}", rand::random::<u32>());
+        let storage = crate::db::Storage::open(&crate::db::StorageUrl::parse(&url, &schema).unwrap(), Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("this test needs PostgreSQL at {url}: {e:#}"));
+        for t in ["a", "b"] {
+            storage.create_tenant_storage(&format!("{schema}_{t}")).await.unwrap();
+        }
+        // Tenant b's inbox is gone: any batch that writes to it fails.
+        storage.control().execute_unprepared(&format!("DROP TABLE \"{schema}_b\".inbox CASCADE")).await.unwrap();
+        let job = |t: &str, update: i64| {
+            let (reply, _) = oneshot::channel();
+            let row = InboxRow { update_id: Some(update), chat_id: Some(7), kind: "message".into(), payload: "{}".into(), pending: true, error: None };
+            IntakeJob { tenant: TenantId::from_stored(t.to_owned()), db: storage.tenant(&format!("{schema}_{t}")), row, reply }
+        };
+        let jobs = vec![job("a", 1), job("b", 2), job("a", 3), job("a", 1)];
+        let out = write_isolated(&jobs).await;
+        let ok: Vec<Option<Intake>> = out.iter().map(|o| o.as_ref().ok().map(|(i, _)| *i)).collect();
+        assert_eq!(ok, [Some(Intake::Stored), None, Some(Intake::Stored), Some(Intake::Duplicate)], "{out:?}");
+        assert!(out[1].as_ref().unwrap_err().contains("inbox"), "{out:?}");
+        let ids: Vec<i64> = out.iter().filter_map(|o| o.as_ref().ok().and_then(|(_, id)| *id)).collect();
+        assert!(ids.len() == 2 && ids[0] < ids[1], "stored in arrival order: {out:?}");
+        let rows = storage
+            .control()
+            .query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("SELECT update_id FROM \"{schema}_a\".inbox ORDER BY id")))
+            .await
+            .unwrap();
+        let stored: Vec<i64> = rows.iter().map(|r| r.try_get("", "update_id").unwrap()).collect();
+        assert_eq!(stored, [1, 3]);
+        storage.drop_everything_postgres().await.unwrap();
+        storage.close().await;
+    }
+}

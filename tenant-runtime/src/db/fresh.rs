@@ -71,7 +71,16 @@ impl Storage {
                 std::fs::rename(&partial, &target).with_context(|| format!("failed to create {}", target.display()))?;
             }
             Backend::Postgres { .. } => {
-                if !self.take_spare(storage_name).await? {
+                // A spare that cannot be taken (PostgreSQL busy, say) is no
+                // reason to refuse the tenant: make the schema instead.
+                let taken = match self.take_spare(storage_name).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "could not take a spare schema; making one");
+                        false
+                    }
+                };
+                if !taken {
                     self.create_fresh_schema(storage_name).await?;
                 }
             }

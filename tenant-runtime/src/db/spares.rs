@@ -89,19 +89,18 @@ impl Storage {
         for row in candidates {
             let name: String = row.try_get("", "name")?;
             // Provisionings at once each take a different spare: the lock
-            // is held to commit, and a spare renamed by a transaction that
-            // committed since the list was read is gone when looked at again.
-            let claimed = txn
-                .query_one_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT pg_try_advisory_xact_lock(hashtext($1)) AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS ok",
-                    [name.clone().into()],
-                ))
+            // is held to commit. Whether the spare still exists is asked in
+            // a statement after the lock is taken (a statement sees what was
+            // committed when it started), so a spare renamed by a
+            // transaction that committed meanwhile is seen to be gone.
+            if !try_lock(&txn, &name).await? {
+                continue;
+            }
+            let exists = txn
+                .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT 1 AS found FROM pg_namespace WHERE nspname = $1", [name.clone().into()]))
                 .await?
-                .map(|r| r.try_get::<bool>("", "ok"))
-                .transpose()?
-                .unwrap_or(false);
-            if !claimed {
+                .is_some();
+            if !exists {
                 continue;
             }
             txn.execute_unprepared(&format!("ALTER SCHEMA {} RENAME TO {target_q}", quote_ident(&name)?)).await.context("failed to rename a spare schema")?;
@@ -164,18 +163,22 @@ impl Storage {
 
     async fn drop_spare(&self, name: &str) -> anyhow::Result<()> {
         let txn = self.inner.control.begin().await?;
-        let claimed = txn
-            .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [name.into()]))
-            .await?
-            .map(|r| r.try_get::<bool>("", "ok"))
-            .transpose()?
-            .unwrap_or(false);
-        if claimed {
+        if try_lock(&txn, name).await? {
             txn.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(name)?)).await?;
         }
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Takes the transaction-scoped lock on a spare's name, if nobody holds it.
+async fn try_lock(txn: &sea_orm::DatabaseTransaction, name: &str) -> anyhow::Result<bool> {
+    Ok(txn
+        .query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_try_advisory_xact_lock(hashtext($1)) AS ok", [name.into()]))
+        .await?
+        .map(|r| r.try_get::<bool>("", "ok"))
+        .transpose()?
+        .unwrap_or(false))
 }
 
 #[cfg(test)]

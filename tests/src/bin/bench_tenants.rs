@@ -221,14 +221,14 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
                 .send()
                 .await;
             let outcome = match r {
-                Ok(r) if r.status().as_u16() == 201 => Ok(()),
+                Ok(r) if r.status().as_u16() == 201 => Ok(i),
                 Ok(r) => Err(format!("{}: {}", r.status(), r.text().await.unwrap_or_default())),
                 Err(e) => Err(format!("transport: {e}")),
             };
             (t0.elapsed(), outcome)
         }
     };
-    let report = |what: String, results: &[(Duration, Result<(), String>)], wall: Option<Duration>| {
+    let report = |what: String, results: &[(Duration, Result<usize, String>)], wall: Option<Duration>| {
         let mut lat: Vec<Duration> = results.iter().map(|(d, _)| *d).collect();
         lat.sort();
         let errors: Vec<&String> = results.iter().filter_map(|(_, r)| r.as_ref().err()).collect();
@@ -257,16 +257,22 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
         results.push(provision(i).await);
     }
     report(format!("{single} one at a time"), &results, None);
+    let mut created: Vec<usize> = results.iter().filter_map(|(_, r)| r.as_ref().ok().copied()).collect();
     let started = Instant::now();
-    let results: Vec<(Duration, Result<(), String>)> =
+    let results: Vec<(Duration, Result<usize, String>)> =
         futures::stream::iter(single..args.tenants).map(provision).buffer_unordered(args.concurrency).collect().await;
     report(format!("{} more, {} at once", args.tenants - single, args.concurrency), &results, Some(started.elapsed()));
+    created.extend(results.iter().filter_map(|(_, r)| r.as_ref().ok().copied()));
+    created.sort();
+    // What follows counts the tenants that exist (all of them, unless
+    // provisioning reported errors above).
+    let total = created.len();
     let (rss, fds) = usage(pid);
     println!("after provisioning: {rss:.1} MiB resident, {fds} open files");
 
     // A customer message to a random sample.
     let mut rng = rand::rng();
-    let sample = rand::seq::index::sample(&mut rng, args.tenants, args.sample.min(args.tenants)).into_vec();
+    let sample: Vec<usize> = rand::seq::index::sample(&mut rng, total, args.sample.min(total)).into_iter().map(|k| created[k]).collect();
     let statuses: Vec<u16> = futures::stream::iter(sample.iter().enumerate())
         .map(|(k, &i)| {
             let fake = &fake;
@@ -305,7 +311,7 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
     server.child.wait()?;
     drop(server);
     let mut server = setup.start(port).await?;
-    let took = healthy(&http, &mut server, args.tenants).await?;
+    let took = healthy(&http, &mut server, total).await?;
     let (rss, fds) = usage(server.child.id());
     println!("restart to healthy: {:.2} s; after the restart: {rss:.1} MiB resident, {fds} open files", took.as_secs_f64());
     drop(server);
@@ -318,14 +324,14 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
         println!("migrate, {what}: {:.2} s ({})", t0.elapsed().as_secs_f64(), text.lines().last().unwrap_or_default());
         Ok(())
     };
-    migrate(format!("all {} up to date", args.tenants))?;
-    let behind = args.behind.min(args.tenants);
+    migrate(format!("all {total} up to date"))?;
+    let behind = args.behind.min(total);
     let data = setup.dir.path().join("data");
     let put_back = |n: usize| {
-        let (data, schema) = (&data, &schema);
+        let (data, schema, created) = (&data, &schema, &created);
         async move {
             futures::stream::iter(0..n)
-                .map(|i| async move { put_tenant_one_migration_back(backend, data, schema, &format!("t{i:05}")).await })
+                .map(|i| async move { put_tenant_one_migration_back(backend, data, schema, &format!("t{:05}", created[i])).await })
                 .buffer_unordered(8)
                 .collect::<Vec<_>>()
                 .await
@@ -334,17 +340,17 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
         }
     };
     put_back(behind).await?;
-    migrate(format!("{behind} of {} one migration behind", args.tenants))?;
+    migrate(format!("{behind} of {total} one migration behind"))?;
 
     // A server started with tenants behind: ready at once, holding their
     // updates while it migrates them in the background.
     put_back(behind).await?;
     let t0 = Instant::now();
     let mut server = setup.start(port).await?;
-    let ready = healthy(&http, &mut server, args.tenants - behind).await?;
+    let ready = healthy(&http, &mut server, total - behind).await?;
     let caught_up = loop {
         let held = metric(&http, &server.base, "tikethet_tenants_held").await;
-        if held == Some(0) && metric(&http, &server.base, "tikethet_tenants").await == Some(args.tenants as u64) {
+        if held == Some(0) && metric(&http, &server.base, "tikethet_tenants").await == Some(total as u64) {
             break t0.elapsed();
         }
         anyhow::ensure!(t0.elapsed() < Duration::from_secs(600), "the server did not migrate the tenants behind within 10 minutes");
@@ -353,7 +359,7 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
     println!(
         "serve with {behind} tenants behind: ready in {:.2} s (serving the other {}, holding those), all migrated and served after {:.2} s",
         ready.as_secs_f64(),
-        args.tenants - behind,
+        total - behind,
         caught_up.as_secs_f64()
     );
     drop(server);
