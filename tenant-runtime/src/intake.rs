@@ -357,8 +357,9 @@ mod tests {
 
     /// On PostgreSQL one writer's batch may span tenants. When it fails as a
     /// whole because one tenant's storage is broken, each tenant's updates
-    /// are stored on their own: the healthy tenant's are stored (in order),
-    /// only the broken tenant's are refused, with the cause.
+    /// are stored on their own: the healthy tenants' are stored (in order),
+    /// only the broken tenant's are refused, with the cause. An update kind
+    /// that is not handled is recorded, not queued.
     #[tokio::test]
     async fn a_mixed_batch_that_fails_is_stored_tenant_by_tenant() {
         use sea_orm::ConnectionTrait as _;
@@ -367,30 +368,38 @@ mod tests {
         let storage = crate::db::Storage::open(&crate::db::StorageUrl::parse(&url, &schema).unwrap(), Default::default())
             .await
             .unwrap_or_else(|e| panic!("this test needs PostgreSQL at {url}: {e:#}"));
-        for t in ["a", "b"] {
+        for t in ["a", "b", "c"] {
             storage.create_tenant_storage(&format!("{schema}_{t}")).await.unwrap();
         }
         // Tenant b's inbox is gone: any batch that writes to it fails.
         storage.control().execute_unprepared(&format!("DROP TABLE \"{schema}_b\".inbox CASCADE")).await.unwrap();
-        let job = |t: &str, update: i64| {
+        let job = |t: &str, update: i64, pending: bool| {
             let (reply, _) = oneshot::channel();
-            let row = InboxRow { update_id: Some(update), chat_id: Some(7), kind: "message".into(), payload: "{}".into(), pending: true, error: None };
+            let kind = if pending { "message" } else { "edited_message" };
+            let row = InboxRow { update_id: Some(update), chat_id: Some(7), kind: kind.into(), payload: "{}".into(), pending, error: None };
             IntakeJob { tenant: TenantId::from_stored(t.to_owned()), db: storage.tenant(&format!("{schema}_{t}")), row, reply }
         };
-        let jobs = vec![job("a", 1), job("b", 2), job("a", 3), job("a", 1)];
+        let jobs = vec![job("a", 1, true), job("b", 2, true), job("c", 5, true), job("a", 3, true), job("a", 1, true), job("c", 6, false)];
         let out = write_isolated(&jobs).await;
         let ok: Vec<Option<Intake>> = out.iter().map(|o| o.as_ref().ok().map(|(i, _)| *i)).collect();
-        assert_eq!(ok, [Some(Intake::Stored), None, Some(Intake::Stored), Some(Intake::Duplicate)], "{out:?}");
+        assert_eq!(
+            ok,
+            [Some(Intake::Stored), None, Some(Intake::Stored), Some(Intake::Stored), Some(Intake::Duplicate), Some(Intake::Recorded)],
+            "{out:?}"
+        );
         assert!(out[1].as_ref().unwrap_err().contains("inbox"), "{out:?}");
-        let ids: Vec<i64> = out.iter().filter_map(|o| o.as_ref().ok().and_then(|(_, id)| *id)).collect();
-        assert!(ids.len() == 2 && ids[0] < ids[1], "stored in arrival order: {out:?}");
-        let rows = storage
-            .control()
-            .query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("SELECT update_id FROM \"{schema}_a\".inbox ORDER BY id")))
-            .await
-            .unwrap();
-        let stored: Vec<i64> = rows.iter().map(|r| r.try_get("", "update_id").unwrap()).collect();
-        assert_eq!(stored, [1, 3]);
+        let a_ids: Vec<i64> = [0, 3].iter().filter_map(|&i| out[i].as_ref().ok().and_then(|(_, id)| *id)).collect();
+        assert!(a_ids.len() == 2 && a_ids[0] < a_ids[1], "stored in arrival order: {out:?}");
+        assert!(out[5].as_ref().is_ok_and(|(_, id)| id.is_none()), "a recorded update is not queued: {out:?}");
+        for (t, want) in [("a", vec![1, 3]), ("c", vec![5, 6])] {
+            let rows = storage
+                .control()
+                .query_all_raw(sea_orm::Statement::from_string(sea_orm::DbBackend::Postgres, format!("SELECT update_id FROM \"{schema}_{t}\".inbox ORDER BY id")))
+                .await
+                .unwrap();
+            let stored: Vec<i64> = rows.iter().map(|r| r.try_get("", "update_id").unwrap()).collect();
+            assert_eq!(stored, want, "tenant {t}");
+        }
         storage.drop_everything_postgres().await.unwrap();
         storage.close().await;
     }
