@@ -22,8 +22,10 @@ run() { # file packages filter
     cargo mutants --in-place --file "$file" --test-package "${pkgs%% *}" --test-tool nextest --baseline skip -t 120 \
         -o "mutants-$name" --cargo-test-arg=--no-fail-fast --cargo-test-arg=-E --cargo-test-arg="$unit"
     git checkout -- "$file"
+    # Fail fast: one failing test catches the mutant, and a mutant that
+    # breaks intake would otherwise keep every test waiting to its deadline.
     cargo mutants --in-place --iterate --file "$file" "${args[@]}" --test-tool nextest --baseline skip -t 240 \
-        -o "mutants-$name" --cargo-test-arg=--no-fail-fast --cargo-test-arg=-E --cargo-test-arg="$filter"
+        -o "mutants-$name" --cargo-test-arg=--fail-fast --cargo-test-arg=-E --cargo-test-arg="$filter"
     git checkout -- "$file"
 }
 for f in ${@:-secrets auth intake sender}; do

@@ -355,6 +355,23 @@ mod tests {
         assert_eq!((c.update_id, c.chat_id, c.kind.as_str(), c.error), (Some(10), Some(42), "callback_query", None));
     }
 
+    /// A writer ends once every sender is gone (a SQLite tenant reloaded or
+    /// removed drops its writer's sender); it must not linger, let alone
+    /// spin, on a closed channel.
+    #[tokio::test]
+    async fn a_writer_ends_when_its_channel_closes() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        let tx = spawn_writer(std::sync::Weak::new());
+        assert_eq!(metrics.num_alive_tasks(), before + 1);
+        drop(tx);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        while metrics.num_alive_tasks() > before {
+            assert!(tokio::time::Instant::now() < deadline, "the writer is still running after its channel closed");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// On PostgreSQL one writer's batch may span tenants. When it fails as a
     /// whole because one tenant's storage is broken, each tenant's updates
     /// are stored on their own: the healthy tenants' are stored (in order),
