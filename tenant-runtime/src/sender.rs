@@ -363,6 +363,33 @@ mod tests {
         assert!(w.admit(7, t0 + Duration::from_secs(1)).is_some(), "the second send at 1.000 s waits for the one at 0.001 s");
     }
 
+    /// The window forgets bots that sent nothing for a second, but only
+    /// once it tracks more than 10,000 (pruning on every send would cost a
+    /// pass over all of them).
+    #[test]
+    fn the_send_window_forgets_idle_bots_once_it_tracks_many() {
+        let mut w = SendWindow::default();
+        let t0 = std::time::Instant::now();
+        for bot in 0..10_000 {
+            assert_eq!(w.admit(bot, t0), None);
+        }
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(w.admit(10_000, t1), None);
+        assert_eq!(w.started.len(), 10_001, "10,000 tracked: nothing pruned yet");
+        assert_eq!(w.admit(10_001, t1), None);
+        // Over 10,000: the bots whose last send is a full second old go;
+        // the one that sent at t1 stays.
+        let mut kept: Vec<i64> = w.started.keys().copied().collect();
+        kept.sort();
+        assert_eq!(kept, [10_000, 10_001]);
+    }
+
+    #[test]
+    fn backoff_doubles_from_half_a_second_up_to_32_seconds() {
+        let ms: Vec<u128> = [-1, 0, 1, 2, 5, 6, 7, 20].iter().map(|&a| backoff(a).as_millis()).collect();
+        assert_eq!(ms, [500, 500, 1_000, 2_000, 16_000, 32_000, 32_000, 32_000]);
+    }
+
     fn refused(code: u16, description: &str, retry_after: Option<u64>) -> CallError {
         CallError::Refused { code, description: description.into(), retry_after }
     }
