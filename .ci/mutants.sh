@@ -10,6 +10,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+# The attachment tests need moto's S3 server (.ci/run installs it); without
+# it they fail for every mutant, which would count every mutant as caught.
+export TIKETHET_TEST_MOTO_SERVER="${TIKETHET_TEST_MOTO_SERVER:-${CARGO_TARGET_DIR:-/var/cache/tikethet-target}/moto-venv/bin/moto_server}"
+[ -x "$TIKETHET_TEST_MOTO_SERVER" ] || { echo "moto_server not found at $TIKETHET_TEST_MOTO_SERVER: run .ci/run once or set TIKETHET_TEST_MOTO_SERVER" >&2; exit 2; }
 pg='!test(/::postgres::/)'
 run() { # file packages filter
     local file=$1 pkgs=$2 filter=$3 name args=() unit
@@ -24,7 +28,9 @@ run() { # file packages filter
     git checkout -- "$file"
     # Fail fast: one failing test catches the mutant, and a mutant that
     # breaks intake would otherwise keep every test waiting to its deadline.
-    cargo mutants --in-place --iterate --file "$file" "${args[@]}" --test-tool nextest --baseline skip -t 240 \
+    # The unmutated tree runs the filter first (--baseline run): a test that
+    # fails anyway would otherwise "catch" every mutant.
+    cargo mutants --in-place --iterate --file "$file" "${args[@]}" --test-tool nextest --baseline run -t 240 \
         -o "mutants-$name" --cargo-test-arg=--fail-fast --cargo-test-arg=-E --cargo-test-arg="$filter"
     git checkout -- "$file"
 }
