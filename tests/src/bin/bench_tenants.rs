@@ -19,7 +19,8 @@
 //!   how soon it has migrated and serves them all;
 //! - on PostgreSQL, the summed proportional memory (PSS) of the database
 //!   server's processes after the sample, with the connection lifetime given
-//!   (`--pg-connection-lifetime`; run twice to compare recycling).
+//!   (`--pg-connection-lifetime`), and with `--second-lifetime` again after
+//!   a restart with that lifetime and another sample made active.
 //!
 //! `cargo build --release -p tikethet-tests --bins &&
 //!  target/release/bench-tenants --backend both --tenants 10000`
@@ -63,6 +64,11 @@ struct Args {
     /// `TIKETHET_PG_CONNECTION_LIFETIME_SECS` for the server.
     #[arg(long, default_value_t = 300)]
     pg_connection_lifetime: u64,
+    /// PostgreSQL: after the sample, restart the server with this connection
+    /// lifetime and make another `--sample` tenants active, to compare
+    /// PostgreSQL's memory with and without recycling in one run.
+    #[arg(long)]
+    second_lifetime: Option<u64>,
 }
 
 
@@ -95,8 +101,14 @@ impl Setup {
     }
 
     async fn start(&self, port: u16) -> anyhow::Result<Server> {
+        self.start_with(port, &[]).await
+    }
+
+    /// `serve` with some settings changed.
+    async fn start_with(&self, port: u16, extra: &[(&str, String)]) -> anyhow::Result<Server> {
         let child = self
             .command(&["serve"])
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .env("TIKETHET_LISTEN", format!("127.0.0.1:{port}"))
             .env("TIKETHET_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env("TIKETHET_LOG", "warn")
@@ -270,39 +282,55 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
     let (rss, fds) = usage(pid);
     println!("after provisioning: {rss:.1} MiB resident, {fds} open files");
 
-    // A customer message to a random sample.
+    // A customer message to a random sample (and, to compare recycling,
+    // later to a second one, disjoint from the first).
     let mut rng = rand::rng();
-    let sample: Vec<usize> = rand::seq::index::sample(&mut rng, total, args.sample.min(total)).into_iter().map(|k| created[k]).collect();
-    let statuses: Vec<u16> = futures::stream::iter(sample.iter().enumerate())
-        .map(|(k, &i)| {
-            let fake = &fake;
-            let token = &tokens[i];
-            async move { fake.deliver(token, &fixtures::message(k as i64 + 1, 77, "Hello, my order did not arrive")).await.unwrap_or(0) }
-        })
-        .buffer_unordered(32)
-        .collect()
-        .await;
-    let failed_deliveries = statuses.iter().filter(|s| **s != 200).count();
-    let t0 = Instant::now();
-    let opened = loop {
-        let opened = metric(&http, &server.base, "tikethet_tickets_opened_total").await.unwrap_or(0);
-        if opened as usize >= sample.len() || t0.elapsed() > Duration::from_secs(120) {
-            break opened;
+    let picked: Vec<usize> = rand::seq::index::sample(&mut rng, total, (2 * args.sample).min(total)).into_iter().map(|k| created[k]).collect();
+    let (sample, second) = picked.split_at(args.sample.min(picked.len()));
+    let activate = |base: String, tenants: Vec<usize>| {
+        let (fake, tokens, http) = (&fake, &tokens, &http);
+        async move {
+            let statuses: Vec<u16> = futures::stream::iter(tenants.iter().enumerate())
+                .map(|(k, &i)| async move {
+                    fake.deliver(&tokens[i], &fixtures::message(k as i64 + 1, 77, "Hello, my order did not arrive")).await.unwrap_or(0)
+                })
+                .buffer_unordered(32)
+                .collect()
+                .await;
+            let failed: Vec<u16> = statuses.into_iter().filter(|s| *s != 200).collect();
+            let t0 = Instant::now();
+            let opened = loop {
+                let opened = metric(http, &base, "tikethet_tickets_opened_total").await.unwrap_or(0);
+                if opened as usize >= tenants.len() || t0.elapsed() > Duration::from_secs(120) {
+                    break opened;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            let failed_updates = metric(http, &base, "tikethet_updates_failed_total").await.unwrap_or(0);
+            println!(
+                "sample: {} tenants got a message: {} acknowledged, {} not ({}), {opened} tickets opened, {failed_updates} updates failed",
+                tenants.len(),
+                tenants.len() - failed.len(),
+                failed.len(),
+                if failed.is_empty() { "no 5xx".to_owned() } else { format!("{failed:?}") }
+            );
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let failed_updates = metric(&http, &server.base, "tikethet_updates_failed_total").await.unwrap_or(0);
-    println!(
-        "sample: {} tenants got a message: {} acknowledged, {} not ({}), {opened} tickets opened, {failed_updates} updates failed",
-        sample.len(),
-        sample.len() - failed_deliveries,
-        failed_deliveries,
-        if failed_deliveries == 0 { "no 5xx".to_owned() } else { format!("{:?}", statuses.iter().filter(|s| **s != 200).collect::<Vec<_>>()) }
-    );
+    activate(server.base.clone(), sample.to_vec()).await;
     let (rss, fds) = usage(pid);
     println!("after the sample: {rss:.1} MiB resident, {fds} open files");
     if backend == Backend::Postgres {
         println!("PostgreSQL server processes: {:.1} MiB PSS (connection lifetime {} s)", postgres_pss(), args.pg_connection_lifetime);
+        if let Some(lifetime) = args.second_lifetime {
+            // SAFETY: plain kill(2) of our own child.
+            unsafe { libc_kill(server.child.id() as i32, 15) };
+            server.child.wait()?;
+            drop(server);
+            server = setup.start_with(port, &[("TIKETHET_PG_CONNECTION_LIFETIME_SECS", lifetime.to_string())]).await?;
+            healthy(&http, &mut server, total).await?;
+            activate(server.base.clone(), second.to_vec()).await;
+            println!("PostgreSQL server processes: {:.1} MiB PSS (connection lifetime {lifetime} s, another {} tenants active)", postgres_pss(), second.len());
+        }
     }
 
     // Restart.
