@@ -197,13 +197,6 @@ impl Runtime {
         self.storage.control().execute(&delete).await.context("failed to remove held updates")?;
         Ok(())
     }
-
-    /// Updates held now, over all tenants (a gauge on `/metrics`).
-    pub async fn held_count(&self) -> anyhow::Result<u64> {
-        let q = Query::select().expr_as(Expr::col(Alias::new("id")).count(), Alias::new("n")).from(table()).to_owned();
-        let row = self.storage.control().query_one(&q).await?.context("no count")?;
-        Ok(row.try_get::<i64>("", "n")? as u64)
-    }
 }
 
 async fn delete_held(control: &DatabaseConnection, ids: &[i64]) -> anyhow::Result<()> {

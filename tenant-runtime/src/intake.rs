@@ -132,12 +132,6 @@ fn classify(body: &[u8]) -> Classified {
 }
 
 impl Runtime {
-    /// Takes one webhook delivery for the tenant behind `route`.
-    pub async fn intake(&self, route: &str, secret: Option<&str>, body: &[u8]) -> Result<Intake, IntakeError> {
-        let tenant = self.webhook_tenant(route, secret)?;
-        self.intake_for(&tenant, body).await
-    }
-
     /// The tenant a webhook delivery is for, once its route and secret
     /// (compared in constant time) check out; before the body is read.
     pub fn webhook_tenant(&self, route: &str, secret: Option<&str>) -> Result<std::sync::Arc<crate::Tenant>, IntakeError> {

@@ -451,6 +451,21 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// One connection to a server's control plane: `data_dir/tikethet.db` on
+/// SQLite, schema `pg_schema` on PostgreSQL.
+pub async fn connect_control(backend: Backend, data_dir: &std::path::Path, pg_schema: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let mut opts = match backend {
+        Backend::Sqlite => sea_orm::ConnectOptions::new(format!("sqlite://{}", data_dir.join("tikethet.db").display())),
+        Backend::Postgres => {
+            let mut o = sea_orm::ConnectOptions::new(postgres_url());
+            o.set_schema_search_path(pg_schema.to_owned());
+            o
+        }
+    };
+    opts.max_connections(1).sqlx_logging(false);
+    Ok(sea_orm::Database::connect(opts).await?)
+}
+
 /// A tenant's storage as a build one migration older left it: made again
 /// from the migrations up to the one before the newest (SQLite files under
 /// `data_dir/tenants`, in WAL mode as the server keeps them; PostgreSQL
@@ -486,16 +501,7 @@ pub async fn put_tenant_one_migration_back(backend: Backend, data_dir: &std::pat
     db.close().await?;
     // And the control plane says so, as that build recorded it.
     let previous = TenantMigrator::migrations()[latest as usize - 2].name().to_owned();
-    let mut opts = match backend {
-        Backend::Sqlite => sea_orm::ConnectOptions::new(format!("sqlite://{}", data_dir.join("tikethet.db").display())),
-        Backend::Postgres => {
-            let mut o = sea_orm::ConnectOptions::new(postgres_url());
-            o.set_schema_search_path(pg_schema.to_owned());
-            o
-        }
-    };
-    opts.max_connections(1).sqlx_logging(false);
-    let control = sea_orm::Database::connect(opts).await?;
+    let control = connect_control(backend, data_dir, pg_schema).await?;
     let backend_kind = control.get_database_backend();
     let sql = match backend_kind {
         sea_orm::DbBackend::Postgres => "UPDATE tenants SET schema_version = $1 WHERE slug = $2",

@@ -10,7 +10,7 @@ use tikethet_tests::fake_telegram::{Failure, FakeTelegram};
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::ChildServer as Server;
 use tikethet_tests::helpers::{
-    Backend, bot_token, drop_pg_schemas, free_port, init_data, postgres_url, put_tenant_one_migration_back, random_suffix, wait_for, wait_until,
+    Backend, bot_token, connect_control, drop_pg_schemas, free_port, init_data, postgres_url, put_tenant_one_migration_back, random_suffix, wait_for, wait_until,
 };
 
 
@@ -578,16 +578,7 @@ async fn an_interrupted_migration_resumes_on_postgres() {
 /// The number of webhook updates held in the control plane.
 async fn held_updates(backend: Backend, dir: &Path, schema: &str) -> i64 {
     use sea_orm::ConnectionTrait as _;
-    let mut o = match backend {
-        Backend::Sqlite => sea_orm::ConnectOptions::new(format!("sqlite://{}?mode=ro", dir.join("data/tikethet.db").display())),
-        Backend::Postgres => {
-            let mut o = sea_orm::ConnectOptions::new(postgres_url());
-            o.set_schema_search_path(schema.to_owned());
-            o
-        }
-    };
-    o.max_connections(1).sqlx_logging(false);
-    let db = sea_orm::Database::connect(o).await.unwrap();
+    let db = connect_control(backend, &dir.join("data"), schema).await.unwrap();
     let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM held_updates")).await.unwrap().unwrap();
     let n: i64 = row.try_get("", "n").unwrap();
     db.close().await.ok();
