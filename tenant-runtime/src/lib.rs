@@ -167,11 +167,11 @@ pub struct Inner {
     /// Plugin time each tenant has left (see [`PLUGIN_TIME_PER_SECOND`]).
     plugin_time: std::sync::Mutex<std::collections::HashMap<TenantId, (f64, std::time::Instant)>>,
     /// Send slots a chat reserved under the rate limits, until it uses them.
-    slots: std::sync::Mutex<std::collections::HashMap<(TenantId, i64), std::time::Instant>>,
+    slots: std::sync::Mutex<sender::Slots>,
     /// Sends started per bot over the last second (see the sender).
     send_window: std::sync::Mutex<sender::SendWindow>,
     /// 429s met per message (see the sender).
-    rate_limited: std::sync::Mutex<std::collections::HashMap<(TenantId, i64), u32>>,
+    rate_limited: std::sync::Mutex<sender::RateLimitedCounts>,
     /// Tenants that had work since the last prune: only they can have new
     /// finished rows, so idle tenants' storage is never opened to prune.
     worked: std::sync::Mutex<std::collections::HashSet<TenantId>>,
@@ -247,8 +247,8 @@ impl Runtime {
                 worker,
                 sender,
                 plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),
-                rate_limited: std::sync::Mutex::new(std::collections::HashMap::new()),
-                slots: std::sync::Mutex::new(std::collections::HashMap::new()),
+                rate_limited: std::sync::Mutex::new(sender::RateLimitedCounts::default()),
+                slots: std::sync::Mutex::new(sender::Slots::default()),
                 send_window: std::sync::Mutex::new(sender::SendWindow::default()),
                 plugin_time: std::sync::Mutex::new(std::collections::HashMap::new()),
                 worked: std::sync::Mutex::new(std::collections::HashSet::new()),

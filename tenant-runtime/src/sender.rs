@@ -66,6 +66,78 @@ impl SendWindow {
     }
 }
 
+/// The send slot each chat lane reserved under the rate limits, until it
+/// uses it. Pruned of slots ten minutes past (lanes that never came back)
+/// once it holds many, so a broadcast to a million chats cannot grow it
+/// without end.
+#[derive(Default)]
+pub(crate) struct Slots {
+    at: std::collections::HashMap<(TenantId, i64), std::time::Instant>,
+}
+
+/// What a lane holds.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Reserved {
+    /// A slot later than now: wait this long.
+    Wait(Duration),
+    /// A slot that has come (and is now used up).
+    Due,
+    /// No slot: reserve one.
+    Nothing,
+}
+
+impl Slots {
+    const PRUNE_OVER: usize = 200_000;
+    const FORGET_AFTER: Duration = Duration::from_secs(600);
+
+    pub(crate) fn take_due(&mut self, lane: &(TenantId, i64), now: std::time::Instant) -> Reserved {
+        match self.at.get(lane) {
+            Some(at) if *at > now => Reserved::Wait(*at - now),
+            Some(_) => {
+                self.at.remove(lane);
+                Reserved::Due
+            }
+            None => Reserved::Nothing,
+        }
+    }
+
+    pub(crate) fn hold(&mut self, lane: (TenantId, i64), wait: Duration, now: std::time::Instant) {
+        if self.at.len() > Self::PRUNE_OVER {
+            self.at.retain(|_, at| *at + Self::FORGET_AFTER > now);
+        }
+        self.at.insert(lane, now + wait);
+    }
+}
+
+/// The 429s each message met (in memory: a restart starts the count again,
+/// which only makes the sender more patient). Forgotten all at once when it
+/// tracks many: the counts only bound a message that Telegram keeps pacing.
+#[derive(Default)]
+pub(crate) struct RateLimitedCounts {
+    met: std::collections::HashMap<(TenantId, i64), u32>,
+}
+
+impl RateLimitedCounts {
+    const FORGET_OVER: usize = 10_000;
+
+    /// Counts one more 429 for this outbox row; says how many it has met.
+    pub(crate) fn note(&mut self, row: (TenantId, i64)) -> u32 {
+        if self.met.len() > Self::FORGET_OVER {
+            self.met.clear();
+        }
+        let n = self.met.entry(row).or_insert(0);
+        *n += 1;
+        *n
+    }
+}
+
+/// Whether Telegram takes this file as a photo: photos up to
+/// [`PHOTO_LIMIT`], and not GIFs (sent as photos they would lose their
+/// animation).
+fn sends_as_photo(a: &attachments::Model) -> bool {
+    a.kind == attachments::PHOTO && a.content_type != "image/gif" && a.size <= PHOTO_LIMIT
+}
+
 /// Telegram sends photos up to 10 MB as photos
 /// (<https://core.telegram.org/bots/api#sendphoto>); larger ones go as documents.
 pub const PHOTO_LIMIT: i64 = 10 * 1000 * 1000;
@@ -88,6 +160,16 @@ enum Outcome {
 
 fn backoff(attempt: i32) -> Duration {
     Duration::from_millis(500 * 2u64.pow(attempt.clamp(0, 6) as u32))
+}
+
+/// Whether a message is failed after a refusal worth retrying: after
+/// [`MAX_ATTEMPTS`] failed attempts, or, when Telegram paces it
+/// (`rate_limited_met` 429s so far), after more than [`MAX_RATE_LIMITED`].
+fn gives_up(attempt: i32, rate_limited_met: Option<u32>) -> bool {
+    match rate_limited_met {
+        Some(met) => met > MAX_RATE_LIMITED as u32,
+        None => attempt >= MAX_ATTEMPTS,
+    }
 }
 
 fn classify(e: &CallError, attempt: i32) -> Outcome {
@@ -147,23 +229,16 @@ impl Runtime {
         // again and again) gives each of thousands of waiting chats a slot of
         // its own, so a broadcast does not wake them all at every slot.
         let lane = (tenant.info.id.clone(), chat);
-        let reserved = self.slots.lock().expect("poisoned").get(&lane).copied();
+        let reserved = self.slots.lock().expect("poisoned").take_due(&lane, std::time::Instant::now());
         match reserved {
-            Some(at) if at > std::time::Instant::now() => return Ok(Step::Later(at - std::time::Instant::now())),
-            Some(_) => {
-                self.slots.lock().expect("poisoned").remove(&lane);
-            }
-            None => {
+            Reserved::Wait(wait) => return Ok(Step::Later(wait)),
+            Reserved::Due => {}
+            Reserved::Nothing => {
                 let for_chat = self.limiter.reserve(&format!("chat:{bot_id}:{chat}"), PER_CHAT).await?;
                 let for_bot = self.limiter.reserve(&format!("bot:{bot_id}"), PER_BOT).await?;
                 let wait = for_chat.max(for_bot);
                 if !wait.is_zero() {
-                    let mut slots = self.slots.lock().expect("poisoned");
-                    if slots.len() > 200_000 {
-                        let now = std::time::Instant::now();
-                        slots.retain(|_, at| *at + Duration::from_secs(600) > now);
-                    }
-                    slots.insert(lane, std::time::Instant::now() + wait);
+                    self.slots.lock().expect("poisoned").hold(lane, wait, std::time::Instant::now());
                     return Ok(Step::Later(wait));
                 }
             }
@@ -171,7 +246,7 @@ impl Runtime {
         let wait = self.send_window.lock().expect("poisoned").admit(bot_id, std::time::Instant::now());
         if let Some(wait) = wait {
             // Keep the slot: the next attempt goes straight to this check.
-            self.slots.lock().expect("poisoned").insert(lane, std::time::Instant::now() + wait);
+            self.slots.lock().expect("poisoned").hold(lane, wait, std::time::Instant::now());
             return Ok(Step::Later(wait));
         }
         let attempt = row.attempts + 1;
@@ -203,14 +278,12 @@ impl Runtime {
                 Step::More
             }
             Outcome::RateLimited(wait, why) | Outcome::Retry(wait, why) => {
-                let rate_limited = why.starts_with("rate limited");
-                let give_up = if rate_limited {
+                let met = why.starts_with("rate limited").then(|| {
                     // A 429 is Telegram pacing us, not a failed attempt.
                     am.attempts = Set(attempt - 1);
-                    self.note_rate_limited(tenant, id) > MAX_RATE_LIMITED as u32
-                } else {
-                    attempt >= MAX_ATTEMPTS
-                };
+                    self.rate_limited.lock().expect("poisoned").note((tenant.info.id.clone(), id))
+                });
+                let give_up = gives_up(attempt, met);
                 am.last_error = Set(Some(why.clone()));
                 if give_up {
                     am.status = Set(outbox::FAILED.to_owned());
@@ -271,7 +344,7 @@ impl Runtime {
         let a = attachments::Entity::find_by_id(file).one(&txn).await?;
         txn.commit().await?;
         let Some(a) = a else { return Ok(Outcome::Fatal("the file was removed before it was sent".into())) };
-        let photo = a.kind == attachments::PHOTO && a.content_type != "image/gif" && a.size <= PHOTO_LIMIT;
+        let photo = sends_as_photo(&a);
         let (method, field) = if photo { ("sendPhoto", "photo") } else { ("sendDocument", "document") };
         let mut fields = vec![("chat_id", row.chat_id.to_string())];
         if !row.text.is_empty() {
@@ -307,18 +380,6 @@ impl Runtime {
             }
             Err(e) => classify(&e, attempt),
         })
-    }
-
-    /// Counts the 429s one message met (in memory: a restart starts the
-    /// count again, which only makes the sender more patient).
-    fn note_rate_limited(&self, tenant: &Tenant, outbox_id: i64) -> u32 {
-        let mut m = self.rate_limited.lock().expect("poisoned");
-        if m.len() > 10_000 {
-            m.clear();
-        }
-        let n = m.entry((tenant.info.id.clone(), outbox_id)).or_insert(0);
-        *n += 1;
-        *n
     }
 }
 
@@ -388,6 +449,90 @@ mod tests {
     fn backoff_doubles_from_half_a_second_up_to_32_seconds() {
         let ms: Vec<u128> = [-1, 0, 1, 2, 5, 6, 7, 20].iter().map(|&a| backoff(a).as_millis()).collect();
         assert_eq!(ms, [500, 500, 1_000, 2_000, 16_000, 32_000, 32_000, 32_000]);
+    }
+
+    #[test]
+    fn a_message_is_failed_after_six_attempts_or_twenty_one_429s() {
+        assert!(!gives_up(MAX_ATTEMPTS - 1, None) && gives_up(MAX_ATTEMPTS, None) && gives_up(MAX_ATTEMPTS + 1, None));
+        assert!(!gives_up(1, Some(1)) && !gives_up(1, Some(MAX_RATE_LIMITED as u32)));
+        assert!(gives_up(1, Some(MAX_RATE_LIMITED as u32 + 1)));
+        // Pacing is not failing: a paced message is judged by its 429s alone.
+        assert!(!gives_up(MAX_ATTEMPTS, Some(1)));
+    }
+
+    fn lane(chat: i64) -> (TenantId, i64) {
+        (TenantId::from_stored("t".to_owned()), chat)
+    }
+
+    #[test]
+    fn the_429s_of_each_message_are_counted_and_forgotten_once_many() {
+        let mut c = RateLimitedCounts::default();
+        assert_eq!((c.note(lane(1)), c.note(lane(1)), c.note(lane(2)), c.note(lane(1))), (1, 2, 1, 3));
+        for row in 3..=RateLimitedCounts::FORGET_OVER as i64 {
+            c.note(lane(row));
+        }
+        assert_eq!(c.met.len(), RateLimitedCounts::FORGET_OVER);
+        assert_eq!(c.note(lane(1)), 4, "10,000 tracked: nothing forgotten yet");
+        c.note(lane(0));
+        assert_eq!(c.met.len(), RateLimitedCounts::FORGET_OVER + 1);
+        assert_eq!(c.note(lane(1)), 1, "over 10,000: the counts start again");
+        assert_eq!(c.met.len(), 1);
+    }
+
+    #[test]
+    fn a_reserved_slot_is_waited_for_then_used_once() {
+        let mut s = Slots::default();
+        let t0 = std::time::Instant::now();
+        assert_eq!(s.take_due(&lane(1), t0), Reserved::Nothing);
+        s.hold(lane(1), Duration::from_millis(300), t0);
+        assert_eq!(s.take_due(&lane(1), t0 + Duration::from_millis(100)), Reserved::Wait(Duration::from_millis(200)));
+        assert_eq!(s.take_due(&lane(2), t0), Reserved::Nothing, "another chat has no slot");
+        assert_eq!(s.take_due(&lane(1), t0 + Duration::from_millis(300)), Reserved::Due);
+        assert_eq!(s.take_due(&lane(1), t0 + Duration::from_millis(300)), Reserved::Nothing, "a slot is used once");
+    }
+
+    #[test]
+    fn slots_ten_minutes_past_are_pruned_once_there_are_many() {
+        let mut s = Slots::default();
+        let t0 = std::time::Instant::now();
+        for chat in 0..Slots::PRUNE_OVER as i64 {
+            s.hold(lane(chat), Duration::ZERO, t0);
+        }
+        let later = t0 + Slots::FORGET_AFTER;
+        s.hold(lane(-1), Duration::ZERO, later);
+        assert_eq!(s.at.len(), Slots::PRUNE_OVER + 1, "200,000 held: nothing pruned, however old");
+        s.hold(lane(-2), Duration::ZERO, later - Duration::from_secs(1));
+        assert_eq!(s.at.len(), Slots::PRUNE_OVER + 2, "over 200,000, but none ten minutes past yet");
+        s.hold(lane(-3), Duration::ZERO, later);
+        let mut kept: Vec<i64> = s.at.keys().map(|l| l.1).collect();
+        kept.sort();
+        assert_eq!(kept, [-3, -2, -1], "the slots at t0 are ten minutes past");
+    }
+
+    fn attachment(kind: &str, content_type: &str, size: i64) -> attachments::Model {
+        attachments::Model {
+            kind: kind.to_owned(),
+            content_type: content_type.to_owned(),
+            size,
+            id: 1,
+            uploader_id: 1,
+            message_id: None,
+            name: "f".to_owned(),
+            object_key: None,
+            telegram_file_id: None,
+            telegram_file_unique_id: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn photos_up_to_ten_megabytes_go_as_photos_and_the_rest_as_documents() {
+        assert!(sends_as_photo(&attachment(attachments::PHOTO, "image/jpeg", PHOTO_LIMIT)));
+        assert!(sends_as_photo(&attachment(attachments::PHOTO, "image/png", 1)));
+        assert!(!sends_as_photo(&attachment(attachments::PHOTO, "image/jpeg", PHOTO_LIMIT + 1)), "over 10 MB");
+        assert!(!sends_as_photo(&attachment(attachments::PHOTO, "image/gif", 1_000)), "a GIF keeps its animation");
+        assert!(!sends_as_photo(&attachment(attachments::DOCUMENT, "image/jpeg", 1_000)), "a document stays one");
+        assert!(!sends_as_photo(&attachment(attachments::DOCUMENT, "application/pdf", 1_000)));
     }
 
     fn refused(code: u16, description: &str, retry_after: Option<u64>) -> CallError {
