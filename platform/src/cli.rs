@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use tikethet_billing::Plan;
 use crate::config::{Settings, Sources};
 use crate::control::{MigrateEvent, NewTenant, parse_name};
 use crate::{AppState, Application};
@@ -58,9 +57,9 @@ enum TenantCommand {
         /// Telegram user id of the tenant's owner.
         #[arg(long)]
         owner_telegram_id: i64,
-        /// free, starter or business.
-        #[arg(long, default_value = "free")]
-        plan: String,
+        /// A plan of the catalogue (free, starter, pro, business as shipped); its first by default.
+        #[arg(long)]
+        plan: Option<String>,
         /// default or midnight.
         #[arg(long, default_value = "default")]
         theme: String,
@@ -209,7 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         name: parse_name(&name)?,
                         bot_token: BotToken::parse(&bot_token)?,
                         owner_telegram_id: TelegramUserId::parse(owner_telegram_id)?,
-                        plan: Plan::parse(&plan)?,
+                        plan,
                         theme: Theme::parse(&theme)?,
                     };
                     let r = control.create(new).await?;

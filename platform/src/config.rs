@@ -73,6 +73,9 @@ pub struct Settings {
     /// schemas a serving node keeps on PostgreSQL
     /// (`TIKETHET_PG_SPARE_SCHEMAS`, 0 for none).
     pub storage_limits: tikethet_runtime::db::StorageLimits,
+    /// The plans on offer: `billing/plans.toml` as built in, or the file
+    /// `TIKETHET_PLANS_FILE` names.
+    pub plans: std::sync::Arc<tikethet_billing::Catalogue>,
 }
 
 impl fmt::Debug for Settings {
@@ -99,6 +102,7 @@ impl fmt::Debug for Settings {
             .field("throttle", &self.throttle)
             .field("files_url", &self.files_url.as_deref().map(tikethet_runtime::db::redact_url))
             .field("storage_limits", &self.storage_limits)
+            .field("plans", &self.plans.plans().iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
             .finish()
     }
 }
@@ -130,6 +134,7 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_SQLITE_OPEN_MAX",
     "TIKETHET_PG_CONNECTION_LIFETIME_SECS",
     "TIKETHET_PG_SPARE_SCHEMAS",
+    "TIKETHET_PLANS_FILE",
 ];
 
 /// Where raw values come from.
@@ -223,6 +228,16 @@ fn storage_limits(src: &Sources) -> anyhow::Result<tikethet_runtime::db::Storage
         )?),
         pg_spare_schemas: number("TIKETHET_PG_SPARE_SCHEMAS", 0..=1000, d.pg_spare_schemas as u64)? as usize,
     })
+}
+
+fn plans(src: &Sources) -> anyhow::Result<tikethet_billing::Catalogue> {
+    match src.get("TIKETHET_PLANS_FILE") {
+        None => Ok(tikethet_billing::Catalogue::builtin()),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("TIKETHET_PLANS_FILE: failed to read {path}"))?;
+            tikethet_billing::Catalogue::from_toml(&text).with_context(|| format!("TIKETHET_PLANS_FILE {path}"))
+        }
+    }
 }
 
 fn rate_limits(src: &Sources) -> anyhow::Result<Option<tikethet_runtime::throttle::Policy>> {
@@ -364,6 +379,7 @@ impl Settings {
             throttle: rate_limits(src)?,
             files_url: src.get("TIKETHET_FILES_URL"),
             storage_limits: storage_limits(src)?,
+            plans: std::sync::Arc::new(plans(src)?),
         };
         settings.check_production()?;
         Ok(settings)

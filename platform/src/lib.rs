@@ -87,6 +87,7 @@ impl AppState {
             runtime.clone(),
             Vault::new(settings.master_key.expose()),
             settings.public_url.clone(),
+            settings.plans.clone(),
         ));
         Ok(AppState { settings: Arc::new(settings), storage, runtime, control })
     }

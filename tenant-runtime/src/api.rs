@@ -264,6 +264,8 @@ impl TenantContext {
     ) -> Result<tickets::Model> {
         crate::files::check_ids(files)?;
         let txn = self.tenant.db.begin().await?;
+        let opened = crate::usage::this_month(&txn, crate::usage::TICKETS).await?;
+        crate::usage::within(&self.tenant.info, "tickets a month", self.tenant.info.quotas.tickets_per_month, opened, 1)?;
         if let Some(c) = category {
             let found = crate::entities::categories::Entity::find_by_id(c).one(&txn).await?;
             if !found.is_some_and(|c| c.active) {
@@ -333,6 +335,7 @@ impl TenantContext {
         let existing = plugins::Entity::find().filter(plugins::Column::Name.eq(name.as_str())).one(&txn).await?;
         if existing.is_none() {
             let count = plugins::Entity::find().count(&txn).await?;
+            crate::usage::within(&self.tenant.info, "plugins", self.tenant.info.quotas.plugins, count, 1)?;
             if count >= tikethet_plugins::limits::MAX_PLUGINS_PER_TENANT as u64 {
                 return Err(RuntimeError::Conflict(format!(
                     "a desk may have at most {} plugins; remove one first",
@@ -465,6 +468,10 @@ impl TenantContext {
         // Uploads nobody sent yet are bounded per person (they are removed
         // after a day; see the retention job).
         let txn = self.tenant.db.begin().await?;
+        if self.tenant.info.quotas.storage_bytes.is_some() {
+            let kept = crate::usage::storage_bytes(&txn).await?;
+            crate::usage::within(&self.tenant.info, "bytes of files", self.tenant.info.quotas.storage_bytes, kept, bytes.len() as u64)?;
+        }
         let waiting = attachments::Entity::find()
             .filter(attachments::Column::UploaderId.eq(self.viewer.user_id.0))
             .filter(attachments::Column::MessageId.is_null())
@@ -533,9 +540,32 @@ impl TenantContext {
     }
 
     /// Adds a message; a staff answer is delivered to the customer's chat.
+    /// The desk's usage against its plan's limits (admins and above).
+    pub async fn usage(&self) -> Result<Usage> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let (lines, plugin_invocations) = crate::usage::report(&txn, &self.tenant.info.quotas).await?;
+        txn.commit().await?;
+        let info = &self.tenant.info;
+        Ok(Usage {
+            plan: info.plan.clone(),
+            plan_name: info.plan_name.clone(),
+            month: crate::usage::month_of(Utc::now()),
+            lines,
+            plugin_invocations,
+            max_attachment_bytes: info.max_attachment_bytes,
+        })
+    }
+
     pub async fn post_message(&self, id: TicketId, body: &MessageBody, internal: bool) -> Result<messages::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
+        if !internal && self.viewer.role.is_staff() {
+            // A customer's message is always kept; staff replies stop at
+            // the month's limit.
+            let used = crate::usage::this_month(&txn, crate::usage::MESSAGES).await?;
+            crate::usage::within(&self.tenant.info, "messages a month", self.tenant.info.quotas.messages_per_month, used, 1)?;
+        }
         let rt = &self.runtime;
         let tenant = &self.tenant;
         let added = crate::tickets::add_message(&txn, &self.viewer, t, body, internal, |number, lang, shown| {
@@ -557,6 +587,20 @@ impl TenantContext {
         self.runtime.after_commit(&self.tenant.info.id, effects).await;
         Ok(added.message)
     }
+}
+
+/// A desk's usage this month against its plan.
+#[derive(Debug, Clone)]
+pub struct Usage {
+    pub plan: String,
+    pub plan_name: String,
+    /// The month's first day (`YYYY-MM-01`, UTC).
+    pub month: String,
+    pub lines: Vec<crate::usage::UsageLine>,
+    /// Plugin calls this month (metered, not limited).
+    pub plugin_invocations: u64,
+    /// The largest single file the plan takes.
+    pub max_attachment_bytes: u64,
 }
 
 async fn revoke_family(txn: &sea_orm::DatabaseTransaction, family: &str, now: chrono::DateTime<Utc>) -> Result<u64> {

@@ -196,7 +196,19 @@ impl Runtime {
             txn.commit().await?;
             return self.route_ticket(tenant, Some(row.id), ticket, kicks).await;
         }
-        let plugins = self.enabled_plugins(&txn).await?;
+        let opens = match SupportStep::parse(user.support_pending.as_deref()) {
+            Some(SupportStep::NewTicket(_)) => true,
+            None => tickets::active_ticket_of(&txn, UserId(user.id)).await?.is_none(),
+        };
+        let q = tenant.info.quotas;
+        if opens && crate::usage::within(&tenant.info, "tickets a month", q.tickets_per_month, crate::usage::this_month(&txn, crate::usage::TICKETS).await?, 1).is_err() {
+            return self.keep_over_limit(tenant, txn, row, chat, user.language_code.as_deref(), kicks).await;
+        }
+        // Over the month's messages the message is still stored; only the
+        // extras (plugins) stop.
+        let over_messages =
+            crate::usage::within(&tenant.info, "messages a month", q.messages_per_month, crate::usage::this_month(&txn, crate::usage::MESSAGES).await?, 1).is_err();
+        let plugins = if over_messages { Vec::new() } else { self.enabled_plugins(&txn).await? };
         if plugins.is_empty() {
             // The common case needs one transaction.
             self.apply_message(tenant, &txn, &user, chat, text, file.as_ref(), &[], false, &mut kicks).await?;
@@ -231,6 +243,39 @@ impl Runtime {
             }
             None => commit_finished(txn, row.id, inbox::DONE, kicks).await,
         }
+    }
+
+    /// Keeps a message that would open a ticket over the month's limit:
+    /// the row waits as `over_limit` (processed again once the limit
+    /// lifts) and the customer is told, once per message.
+    async fn keep_over_limit(
+        &self,
+        tenant: &Tenant,
+        txn: DatabaseTransaction,
+        row: &inbox::Model,
+        chat: i64,
+        lang: Option<&str>,
+        mut kicks: Effects,
+    ) -> Result<Effects, RuntimeError> {
+        if row.stage.as_deref() != Some(OVER_LIMIT_TOLD) {
+            let notice = self.text(tenant, lang, BotText::OverLimit, ())?;
+            kicks.push(tickets::enqueue(&txn, chat, notice, None).await?.chat_id);
+        }
+        let n = inbox::Entity::update_many()
+            .col_expr(inbox::Column::Status, Expr::value(inbox::OVER_LIMIT))
+            .col_expr(inbox::Column::Stage, Expr::value(OVER_LIMIT_TOLD))
+            .filter(inbox::Column::Id.eq(row.id))
+            .filter(inbox::Column::Status.eq(inbox::PENDING))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if n != 1 {
+            return Ok(Effects::default());
+        }
+        txn.commit().await?;
+        self.metrics.updates_over_limit.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(tenant = %tenant.info.id, inbox_id = row.id, "a message over the plan's ticket limit is kept for later");
+        Ok(kicks)
     }
 
     /// The default handling of a customer's message after the plugins:
@@ -606,6 +651,9 @@ async fn still_pending(txn: &DatabaseTransaction, id: i64) -> Result<bool, Runti
         .rows_affected;
     Ok(n == 1)
 }
+
+/// The stage of an `over_limit` row whose customer has been told.
+const OVER_LIMIT_TOLD: &str = "over_limit";
 
 async fn set_stage(txn: &DatabaseTransaction, id: i64, stage: &str) -> Result<(), RuntimeError> {
     inbox::Entity::update_many().col_expr(inbox::Column::Stage, Expr::value(stage)).filter(inbox::Column::Id.eq(id)).exec(txn).await?;

@@ -36,6 +36,10 @@ pub enum RuntimeError {
     /// webhooks are held meanwhile); try again in a few seconds.
     #[error("this desk is being upgraded; try again in a few seconds")]
     Upgrading,
+    /// 402: the tenant's plan allows no more of this (this month, or at
+    /// all); the message names the limit and the plan.
+    #[error("{0}")]
+    PlanLimit(String),
     /// 423: the tenant is suspended.
     #[error("this desk is suspended")]
     Suspended,

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -27,7 +27,7 @@ use tikethet_plugins::{Action, CallContext, Failure, HookEvent, HookOutput, Load
 
 use crate::Runtime;
 use crate::domain::Role;
-use crate::entities::{plugin_failures, plugins, usage_counters, users};
+use crate::entities::{plugin_failures, plugins, users};
 use crate::error::Result;
 use crate::tenant::Tenant;
 use crate::tickets;
@@ -142,7 +142,7 @@ impl Runtime {
                 Err(f) => self.record_failure(tenant, txn, &r.plugin, r.hook, f, r.input.clone(), kicks).await?,
             }
         }
-        meter(txn, runs.len() as i64).await
+        crate::usage::count(txn, crate::usage::PLUGIN_INVOCATIONS, runs.len() as i64).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -231,23 +231,3 @@ async fn record_success(txn: &DatabaseTransaction, p: &Enabled, kv: &BTreeMap<St
     Ok(())
 }
 
-/// Counts plugin calls per tenant per day, for billing.
-async fn meter(txn: &DatabaseTransaction, calls: i64) -> Result<()> {
-    if calls == 0 {
-        return Ok(());
-    }
-    let day = Utc::now().format("%Y-%m-%d").to_string();
-    usage_counters::Entity::insert(usage_counters::ActiveModel {
-        day: Set(day),
-        metric: Set(usage_counters::PLUGIN_INVOCATIONS.to_owned()),
-        count: Set(calls),
-    })
-    .on_conflict(
-        OnConflict::columns([usage_counters::Column::Day, usage_counters::Column::Metric])
-            .value(usage_counters::Column::Count, Expr::col((usage_counters::Entity, usage_counters::Column::Count)).add(calls))
-            .to_owned(),
-    )
-    .exec(txn)
-    .await?;
-    Ok(())
-}

@@ -30,6 +30,7 @@ mod telegram;
 pub mod tenant;
 pub mod throttle;
 pub mod tickets;
+pub mod usage;
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,7 +41,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use teloxide::Bot;
 
 pub use error::{Result, RuntimeError, is_unique_violation};
-pub use tenant::{Registry, Tenant, TenantInfo, TenantStatus};
+pub use tenant::{Quotas, Registry, Tenant, TenantInfo, TenantStatus};
 
 use crate::db::Storage;
 use crate::domain::{BotToken, TenantId};
@@ -81,6 +82,9 @@ pub struct Metrics {
     /// Failed tries that will be retried (storage errors, panics are not).
     pub updates_retried: AtomicU64,
     pub updates_panicked: AtomicU64,
+    /// Customer messages kept for later because they would open a ticket
+    /// over the plan's monthly limit.
+    pub updates_over_limit: AtomicU64,
     /// Rows the retention job removed.
     pub rows_pruned: AtomicU64,
     pub tickets_opened: AtomicU64,
@@ -272,8 +276,21 @@ impl Runtime {
             let shard = info.id.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
             std::sync::OnceLock::from(self.pg_writers[shard % self.pg_writers.len()].clone())
         };
+        let before = self.tenants.get(&info.id).map(|t| t.info.quotas);
         let tenant = Arc::new(Tenant { bot: self.bot(&info.bot_token), db, intake, info });
-        Ok(self.tenants.insert(tenant))
+        let tenant = self.tenants.insert(tenant);
+        if before.is_some_and(|q| q != tenant.info.quotas) {
+            // New limits (a plan bought, an override): messages kept over
+            // the old ones may go ahead now.
+            let (weak, t) = (self.self_ref.clone(), tenant.clone());
+            tokio::spawn(async move {
+                let Some(rt) = upgrade(&weak) else { return };
+                if let Err(e) = rt.recover(&t).await {
+                    tracing::warn!(tenant = %t.info.id, error = %format!("{e:#}"), "could not retry messages kept over a limit; the next start will");
+                }
+            });
+        }
+        Ok(tenant)
     }
 
     /// Stops serving a tenant.
@@ -307,6 +324,19 @@ impl Runtime {
     /// pending rows found.
     pub async fn recover(&self, tenant: &Tenant) -> anyhow::Result<(usize, usize)> {
         let txn = tenant.db.begin_unnoticed().await?;
+        // Messages kept over a plan's limit are tried again: the limit may
+        // have lifted (a new month, a new plan). Those still over it go
+        // back to waiting, without telling the customer again.
+        let released = inbox::Entity::update_many()
+            .col_expr(inbox::Column::Status, sea_orm::sea_query::Expr::value(inbox::PENDING))
+            .filter(inbox::Column::Status.eq(inbox::OVER_LIMIT))
+            .exec(&txn)
+            .await
+            .context("failed to release messages kept over a limit")?
+            .rows_affected;
+        if released > 0 {
+            tracing::info!(tenant = %tenant.info.id, released, "messages kept over the plan's limit are tried again");
+        }
         let updates: Vec<Option<i64>> = inbox::Entity::find()
             .select_only()
             .column(inbox::Column::ChatId)

@@ -32,6 +32,7 @@ impl Runtime {
             let mut prune = tokio::time::interval(PRUNE_INTERVAL);
             prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             sweep.tick().await;
+            let mut month = crate::usage::month_of(Utc::now());
             loop {
                 tokio::select! {
                     _ = sweep.tick() => {
@@ -40,6 +41,15 @@ impl Runtime {
                     }
                     _ = prune.tick() => {
                         let Some(rt) = crate::upgrade(&weak) else { return };
+                        let now = crate::usage::month_of(Utc::now());
+                        if now != month {
+                            // A new month: monthly limits start again, so
+                            // messages kept over them go ahead.
+                            month = now;
+                            let all = rt.tenants.all();
+                            let rt = rt.clone();
+                            tokio::spawn(async move { rt.recover_all(all).await });
+                        }
                         for id in rt.take_worked() {
                             let Some(t) = rt.tenants.get(&id) else { continue };
                             if let Err(e) = rt.prune(&t).await {
@@ -133,7 +143,7 @@ impl Runtime {
         let r = self.retention;
         let txn = tenant.db.begin().await?;
         let mut n = inbox::Entity::delete_many()
-            .filter(inbox::Column::Status.ne(inbox::PENDING))
+            .filter(inbox::Column::Status.is_not_in([inbox::PENDING, inbox::OVER_LIMIT]))
             .filter(inbox::Column::ReceivedAt.lt(now - r.inbox))
             .exec(&txn)
             .await?

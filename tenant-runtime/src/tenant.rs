@@ -60,6 +60,25 @@ pub struct TenantInfo {
     pub storage_name: String,
     /// The largest attachment the tenant's plan accepts, in bytes.
     pub max_attachment_bytes: u64,
+    /// The tenant's plan (its id and its name for people).
+    pub plan: String,
+    pub plan_name: String,
+    /// What the plan (with the operator's overrides) allows.
+    pub quotas: Quotas,
+}
+
+/// A plan's limits as the desk enforces them; `None` is unlimited. Monthly
+/// limits count calendar months in UTC.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quotas {
+    /// Staff members (helper and above, the owner included).
+    pub agents: Option<u64>,
+    pub tickets_per_month: Option<u64>,
+    /// Ticket messages, customers' and staff's (notes excluded).
+    pub messages_per_month: Option<u64>,
+    pub plugins: Option<u64>,
+    /// All attachments together.
+    pub storage_bytes: Option<u64>,
 }
 
 impl std::fmt::Debug for TenantInfo {
@@ -182,6 +201,9 @@ mod tests {
             owner_telegram_id: 1,
             storage_name: "acme.db".into(),
             max_attachment_bytes: 1,
+            plan: "free".into(),
+            plan_name: "Free".into(),
+            quotas: Default::default(),
         };
         let shown = format!("{info:?}");
         assert!(!shown.contains("whsec_0123456789abcdef") && !shown.contains("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"), "{shown}");

@@ -171,6 +171,8 @@ pub async fn create_ticket(
     .insert(txn)
     .await?;
     attach(txn, customer, message, files).await?;
+    crate::usage::count(txn, crate::usage::TICKETS, 1).await?;
+    crate::usage::count(txn, crate::usage::MESSAGES, 1).await?;
     Ok(ticket)
 }
 
@@ -275,6 +277,9 @@ pub async fn add_message(
     .insert(txn)
     .await?;
     let (message, files) = attach(txn, viewer.user_id, message, body.files()).await?;
+    if !internal {
+        crate::usage::count(txn, crate::usage::MESSAGES, 1).await?;
+    }
 
     let status = TicketStatus::parse(&ticket.status)?;
     let customer_id = ticket.customer_id;

@@ -234,7 +234,13 @@ impl TestApp {
     }
 
     /// Provisions a tenant whose bot the stand-in knows; panics unless 201.
+    /// A tenant on the Business plan, whose limits the tests of the desk
+    /// never meet (`plans.rs` tests the limits, on the plans that have them).
     pub async fn create_tenant(&self, slug: &str, n: u32) -> Tenant {
+        self.create_tenant_on(slug, n, "business").await
+    }
+
+    pub async fn create_tenant_on(&self, slug: &str, n: u32, plan: &str) -> Tenant {
         let token = bot_token(n);
         self.fake.add_bot(&token, &format!("{}_bot", slug.replace('-', "_")));
         let owner = 5_000_000 + i64::from(n);
@@ -244,7 +250,7 @@ impl TestApp {
             .operator(
                 reqwest::Method::POST,
                 "/api/platform/v1/tenants",
-                Some(json!({ "slug": slug, "name": format!("{slug} Support"), "bot_token": token, "owner_telegram_id": owner })),
+                Some(json!({ "slug": slug, "name": format!("{slug} Support"), "bot_token": token, "owner_telegram_id": owner, "plan": plan })),
             )
             .await;
         let status = res.status();

@@ -91,6 +91,9 @@ pub enum BotText {
     Welcome,
     Help,
     Suspended,
+    /// A message that would open a ticket over the plan's monthly limit:
+    /// kept, and handled once the limit lifts.
+    OverLimit,
     TicketOpened,
     MessageAdded,
     StaffReply,
@@ -120,6 +123,7 @@ impl BotText {
         BotText::Welcome,
         BotText::Help,
         BotText::Suspended,
+        BotText::OverLimit,
         BotText::TicketOpened,
         BotText::MessageAdded,
         BotText::StaffReply,
@@ -141,6 +145,7 @@ impl BotText {
             BotText::Welcome => "welcome",
             BotText::Help => "help",
             BotText::Suspended => "suspended",
+            BotText::OverLimit => "over_limit",
             BotText::TicketOpened => "ticket_opened",
             BotText::MessageAdded => "message_added",
             BotText::StaffReply => "staff_reply",
@@ -202,8 +207,8 @@ macro_rules! bot_templates {
 }
 
 const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button"],
-    "ru": ["welcome", "help", "suspended", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button"],
+    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button"],
+    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button"],
 );
 
 /// Renders the built-in templates. Cheap to clone.

@@ -20,6 +20,8 @@ pub struct Model {
     pub custom_domain: Option<String>,
     /// The tenant's own bot texts (JSON of `tikethet_themes::BotTexts`).
     pub bot_texts: Option<String>,
+    /// The operator's overrides of the plan's limits (JSON of `tikethet_billing::Overrides`).
+    pub limit_overrides: Option<String>,
     pub bot_id: i64,
     pub bot_username: String,
     /// Sealed with the master key.

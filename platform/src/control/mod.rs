@@ -13,7 +13,7 @@ use teloxide::payloads::{SetChatMenuButtonSetters as _, SetWebhookSetters as _};
 use teloxide::prelude::Requester;
 use teloxide::types::AllowedUpdate;
 use teloxide::{ApiError, RequestError};
-use tikethet_billing::Plan;
+use tikethet_billing::{Catalogue, Overrides};
 use tikethet_runtime::db::Storage;
 use tikethet_runtime::domain::{BotToken, CustomDomain, Invalid, TelegramUserId, TenantId, TenantSlug};
 use tikethet_runtime::{Runtime, TenantInfo, TenantStatus};
@@ -76,7 +76,8 @@ pub struct NewTenant {
     pub name: String,
     pub bot_token: BotToken,
     pub owner_telegram_id: TelegramUserId,
-    pub plan: Plan,
+    /// A plan id of the catalogue; `None` for its default plan.
+    pub plan: Option<String>,
     pub theme: Theme,
 }
 
@@ -85,7 +86,10 @@ pub struct NewTenant {
 pub struct TenantChanges {
     pub name: Option<String>,
     pub owner_telegram_id: Option<TelegramUserId>,
-    pub plan: Option<Plan>,
+    pub plan: Option<String>,
+    /// Replaces the operator's overrides of the plan's limits (an empty
+    /// set removes them all).
+    pub limits: Option<Overrides>,
     pub theme: Option<Theme>,
     /// `Some(None)` removes the tenant's own domain.
     pub custom_domain: Option<Option<CustomDomain>>,
@@ -111,6 +115,11 @@ pub struct TenantRecord {
     /// `active` or `suspended`.
     pub status: String,
     pub plan: String,
+    /// What the tenant may use: its plan's limits with the operator's
+    /// overrides.
+    pub limits: TenantLimits,
+    /// The limits the operator overrides for this tenant.
+    pub limits_overridden: Vec<String>,
     pub theme: String,
     pub bot_id: i64,
     pub bot_username: String,
@@ -126,6 +135,31 @@ pub struct TenantRecord {
     pub custom_domain: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A tenant's limits; `null` is unlimited. Monthly ones count calendar
+/// months in UTC.
+#[derive(Debug, Clone, PartialEq, Eq, poem_openapi::Object)]
+pub struct TenantLimits {
+    pub agents: Option<u64>,
+    pub tickets_per_month: Option<u64>,
+    pub messages_per_month: Option<u64>,
+    pub plugins: Option<u64>,
+    pub attachment_bytes: Option<u64>,
+    pub storage_bytes: Option<u64>,
+}
+
+impl From<tikethet_billing::Limits> for TenantLimits {
+    fn from(l: tikethet_billing::Limits) -> Self {
+        TenantLimits {
+            agents: l.agents,
+            tickets_per_month: l.tickets_per_month,
+            messages_per_month: l.messages_per_month,
+            plugins: l.plugins,
+            attachment_bytes: Some(l.max_attachment_bytes()),
+            storage_bytes: l.storage_bytes,
+        }
+    }
 }
 
 /// What `tikethet migrate` did.
@@ -149,6 +183,7 @@ pub struct ControlPlane {
     runtime: Runtime,
     vault: Vault,
     public_url: url::Url,
+    plans: std::sync::Arc<Catalogue>,
     /// updated_at of each tenant the runtime serves, to reload only changes.
     served: Mutex<HashMap<String, DateTime<Utc>>>,
     /// Tenants behind on migrations, held while a background task migrates
@@ -201,12 +236,13 @@ fn random_hex(n: usize) -> String {
 }
 
 impl ControlPlane {
-    pub fn new(storage: Storage, runtime: Runtime, vault: Vault, public_url: url::Url) -> Self {
+    pub fn new(storage: Storage, runtime: Runtime, vault: Vault, public_url: url::Url, plans: std::sync::Arc<Catalogue>) -> Self {
         ControlPlane {
             storage,
             runtime,
             vault,
             public_url,
+            plans,
             served: Mutex::new(HashMap::new()),
             catching_up: Mutex::new(Default::default()),
             migrations: std::sync::Arc::new(tokio::sync::Semaphore::new(SERVE_MIGRATIONS)),
@@ -221,8 +257,21 @@ impl ControlPlane {
         }
     }
 
+    /// The plans on offer.
+    pub fn plans(&self) -> &Catalogue {
+        &self.plans
+    }
+
+    /// A plan id of the catalogue, or a 400 naming the known ones.
+    fn plan_id(&self, id: &str) -> Result<String> {
+        Ok(self.plans.plan(id).map_err(|e| Invalid::new("plan", e.to_string()))?.id.clone())
+    }
+
     fn record(&self, m: &tenants::Model) -> TenantRecord {
+        let overrides = Overrides::from_stored(m.limit_overrides.as_deref());
         TenantRecord {
+            limits: self.plans.limits_of(&m.plan, &overrides).into(),
+            limits_overridden: overrides.0.keys().map(|l| l.as_str().to_owned()).collect(),
             id: m.id.clone(),
             slug: m.slug.clone(),
             name: m.name.clone(),
@@ -242,6 +291,9 @@ impl ControlPlane {
 
     fn info(&self, m: &tenants::Model) -> anyhow::Result<TenantInfo> {
         let token = self.vault.open(&m.bot_token_enc).with_context(|| format!("tenant {}", m.slug))?;
+        // A plan no longer in the catalogue counts as the default one.
+        let plan = self.plans.plan(&m.plan).unwrap_or_else(|_| self.plans.default_plan());
+        let limits = self.plans.limits_of(&m.plan, &Overrides::from_stored(m.limit_overrides.as_deref()));
         Ok(TenantInfo {
             id: TenantId::from_stored(m.id.clone()),
             slug: TenantSlug::parse(&m.slug).context("stored slug")?,
@@ -258,7 +310,16 @@ impl ControlPlane {
             webhook_secret: self.vault.open(&m.webhook_secret_enc).with_context(|| format!("tenant {}", m.slug))?,
             owner_telegram_id: m.owner_telegram_id,
             storage_name: m.storage_name.clone(),
-            max_attachment_bytes: Plan::parse(&m.plan).unwrap_or(Plan::DEFAULT).max_attachment_bytes(),
+            max_attachment_bytes: limits.max_attachment_bytes(),
+            plan: plan.id.clone(),
+            plan_name: plan.name.clone(),
+            quotas: tikethet_runtime::Quotas {
+                agents: limits.agents,
+                tickets_per_month: limits.tickets_per_month,
+                messages_per_month: limits.messages_per_month,
+                plugins: limits.plugins,
+                storage_bytes: limits.storage_bytes,
+            },
         })
     }
 
@@ -446,6 +507,10 @@ impl ControlPlane {
     /// Provisions a tenant: checks the token with `getMe`, creates and
     /// migrates its schema, stores it, registers the webhook, and serves it.
     pub async fn create(&self, new: NewTenant) -> Result<TenantRecord> {
+        let plan = match &new.plan {
+            Some(p) => self.plan_id(p)?,
+            None => self.plans.default_plan().id.clone(),
+        };
         if tenants::Entity::find()
             .filter(tenants::Column::Slug.eq(new.slug.as_str()))
             .one(self.storage.control())
@@ -479,7 +544,8 @@ impl ControlPlane {
             slug: Set(new.slug.to_string()),
             name: Set(new.name),
             status: Set(TenantStatus::Active.as_str().to_owned()),
-            plan: Set(new.plan.as_str().to_owned()),
+            plan: Set(plan),
+            limit_overrides: Set(None),
             theme: Set(new.theme.name.to_owned()),
             branding: Set(None),
             custom_domain: Set(None),
@@ -570,7 +636,10 @@ impl ControlPlane {
             am.owner_telegram_id = Set(o.get());
         }
         if let Some(p) = changes.plan {
-            am.plan = Set(p.as_str().to_owned());
+            am.plan = Set(self.plan_id(&p)?);
+        }
+        if let Some(o) = changes.limits {
+            am.limit_overrides = Set(o.to_stored());
         }
         if let Some(t) = changes.theme {
             am.theme = Set(t.name.to_owned());

@@ -203,6 +203,32 @@ fn times(p: tikethet_runtime::desk::stats::Percentiles) -> TimesView {
     TimesView { count: p.count, median_seconds: p.median_seconds, p90_seconds: p.p90_seconds }
 }
 
+/// One limit of the plan and how much of it is used.
+#[derive(Debug, Object)]
+pub struct UsageLineView {
+    /// `agents`, `tickets_per_month`, `messages_per_month`, `plugins` or
+    /// `storage_bytes`.
+    pub limit: String,
+    pub used: u64,
+    /// `null`: unlimited.
+    pub allowed: Option<u64>,
+}
+
+/// The desk's usage against its plan.
+#[derive(Debug, Object)]
+pub struct UsageView {
+    /// The plan's id and name.
+    pub plan: String,
+    pub plan_name: String,
+    /// The first day of the month the monthly figures count (UTC).
+    pub month: String,
+    pub usage: Vec<UsageLineView>,
+    /// Plugin calls this month (metered for billing, not limited).
+    pub plugin_invocations: u64,
+    /// The largest single file the plan takes, in bytes.
+    pub max_attachment_bytes: u64,
+}
+
 pub struct DeskApi {
     pub state: AppState,
 }
@@ -474,6 +500,25 @@ impl DeskApi {
         let ctx = self.tenant().ctx(&slug.0, &auth).await?;
         let role = body.0.role.as_deref().map(Role::parse).transpose()?;
         Ok(Json(ctx.change_person(id.0, role, body.0.blocked).await?.into()))
+    }
+
+    /// The desk's usage against its plan (admins and up)
+    ///
+    /// Going over a limit is refused with `402 plan_limit_reached`, except a
+    /// customer's message: it is always kept (one that would open a ticket
+    /// over the month's limit waits until the limit lifts).
+    #[oai(path = "/t/:slug/api/v1/usage", method = "get", tag = "Tag::Stats")]
+    async fn usage(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<UsageView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let u = ctx.usage().await?;
+        Ok(Json(UsageView {
+            plan: u.plan,
+            plan_name: u.plan_name,
+            month: u.month,
+            usage: u.lines.into_iter().map(|l| UsageLineView { limit: l.limit.to_owned(), used: l.used, allowed: l.allowed }).collect(),
+            plugin_invocations: u.plugin_invocations,
+            max_attachment_bytes: u.max_attachment_bytes,
+        }))
     }
 
     /// Desk statistics (moderators and up)

@@ -47,6 +47,10 @@ pub enum ApiError {
     /// Telegram refused the bot token or the webhook.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
+    /// The tenant's plan allows no more of this; upgrade, or wait for the
+    /// next month for a monthly limit.
+    #[oai(status = 402)]
+    PaymentRequired(Json<ErrorBody>),
     /// The tenant is suspended.
     #[oai(status = 423)]
     Locked(Json<ErrorBody>),
@@ -98,6 +102,7 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::Forbidden(_) => ApiError::Forbidden(body("forbidden", e.to_string())),
             RuntimeError::NotFound(_) => ApiError::NotFound(body("not_found", e.to_string())),
             RuntimeError::Conflict(_) => ApiError::Conflict(body("conflict", e.to_string())),
+            RuntimeError::PlanLimit(_) => ApiError::PaymentRequired(body("plan_limit_reached", e.to_string())),
             RuntimeError::Suspended => ApiError::Locked(body("tenant_suspended", e.to_string())),
             RuntimeError::Upgrading => ApiError::Unavailable(body("upgrading", e.to_string())),
             RuntimeError::TooLarge(_) => ApiError::PayloadTooLarge(body("file_too_large", e.to_string())),

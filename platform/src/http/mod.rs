@@ -80,6 +80,7 @@ fn render_metrics(rt: &Runtime, storage: &tikethet_runtime::db::Storage) -> Stri
     put("tikethet_tenants_held", "gauge", "Tenants whose storage is being migrated (their updates held until it is ready).", rt.held_tenants() as u64);
     put("tikethet_updates_processed_total", "counter", "Telegram updates handled.", Runtime::counter(&m.updates_processed));
     put("tikethet_updates_failed_total", "counter", "Telegram updates whose handling failed.", Runtime::counter(&m.updates_failed));
+    put("tikethet_updates_over_limit_total", "counter", "Customer messages kept for later: they would open a ticket over the plan's monthly limit.", Runtime::counter(&m.updates_over_limit));
     put("tikethet_tickets_opened_total", "counter", "Tickets opened from the bot.", Runtime::counter(&m.tickets_opened));
     put("tikethet_messages_sent_total", "counter", "Bot messages delivered.", Runtime::counter(&m.messages_sent));
     put("tikethet_messages_failed_total", "counter", "Bot messages given up on.", Runtime::counter(&m.messages_failed));

@@ -5,7 +5,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, Tags};
 use subtle::ConstantTimeEq;
-use tikethet_billing::Plan;
+use tikethet_billing::Overrides;
 use tikethet_runtime::TenantStatus;
 use tikethet_runtime::domain::{BotToken, TelegramUserId, TenantSlug};
 use tikethet_themes::Theme;
@@ -41,8 +41,9 @@ pub struct CreateTenant {
     /// Telegram user id of the tenant's owner.
     #[oai(validator(minimum(value = "1")))]
     pub owner_telegram_id: i64,
-    /// `free` (default), `starter` or `business`.
-    #[oai(validator(pattern = "^(free|starter|business)$"))]
+    /// A plan of the catalogue (`GET /api/platform/v1/plans`); its first,
+    /// `free` as shipped, by default.
+    #[oai(validator(min_length = 1, max_length = 40))]
     pub plan: Option<String>,
     /// `default` (default) or `midnight`.
     #[oai(validator(pattern = "^(default|midnight|sunrise)$"))]
@@ -56,8 +57,14 @@ pub struct UpdateTenant {
     pub name: Option<String>,
     #[oai(validator(minimum(value = "1")))]
     pub owner_telegram_id: Option<i64>,
-    #[oai(validator(pattern = "^(free|starter|business)$"))]
+    /// A plan of the catalogue (`GET /api/platform/v1/plans`).
+    #[oai(validator(min_length = 1, max_length = 40))]
     pub plan: Option<String>,
+    /// Overrides of the plan's limits for this tenant, replacing any
+    /// earlier ones: `{"tickets_per_month": 500, "agents": null}` (a number,
+    /// or `null` for unlimited; a limit not named keeps the plan's). `{}`
+    /// removes every override.
+    pub limits: Option<serde_json::Value>,
     #[oai(validator(pattern = "^(default|midnight|sunrise)$"))]
     pub theme: Option<String>,
     /// The tenant's own host name (`support.example.com`, no scheme, port
@@ -92,6 +99,23 @@ impl std::fmt::Debug for ReplaceBotToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReplaceBotToken").field("bot_token", &"***").finish()
     }
+}
+
+/// A plan of the catalogue.
+#[derive(Debug, Object)]
+pub struct PlanView {
+    pub id: String,
+    pub name: String,
+    pub monthly_price_cents: u64,
+    pub currency: String,
+    /// The Stripe Price a Checkout Session subscribes to (`null`: not sold).
+    pub stripe_price: Option<String>,
+    pub limits: crate::control::TenantLimits,
+}
+
+#[derive(Debug, Object)]
+pub struct PlanList {
+    pub items: Vec<PlanView>,
 }
 
 #[derive(Debug, Object)]
@@ -155,8 +179,8 @@ impl OperatorApi {
     }
 }
 
-fn parse_plan(p: Option<&str>) -> Result<Option<Plan>, ApiError> {
-    p.map(|p| Plan::parse(p).map_err(|e| ApiError::bad_request("invalid_request", format!("plan: {e}")))).transpose()
+fn parse_limits(v: Option<&serde_json::Value>) -> Result<Option<Overrides>, ApiError> {
+    v.map(|v| Overrides::from_json(v).map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))).transpose()
 }
 
 fn parse_theme(t: Option<&str>) -> Result<Option<Theme>, ApiError> {
@@ -178,11 +202,35 @@ impl OperatorApi {
             name: parse_name(&b.name)?,
             bot_token: BotToken::parse(&b.bot_token)?,
             owner_telegram_id: TelegramUserId::parse(b.owner_telegram_id)?,
-            plan: parse_plan(b.plan.as_deref())?.unwrap_or(Plan::DEFAULT),
+            plan: b.plan,
             theme: parse_theme(b.theme.as_deref())?.unwrap_or_else(Theme::default_theme),
         };
         let rec = self.state.control.create(new).await?;
         Ok(Created::Created(Json(rec)))
+    }
+
+    /// The plans on offer
+    ///
+    /// From `billing/plans.toml` as built in, or `TIKETHET_PLANS_FILE`.
+    #[oai(path = "/plans", method = "get")]
+    async fn plans(&self, auth: OperatorAuth) -> Result<Json<PlanList>, ApiError> {
+        self.check(&auth)?;
+        let items = self
+            .state
+            .control
+            .plans()
+            .plans()
+            .iter()
+            .map(|p| PlanView {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                monthly_price_cents: p.monthly_price_cents,
+                currency: p.currency.clone(),
+                stripe_price: p.stripe_price.clone(),
+                limits: p.limits.into(),
+            })
+            .collect();
+        Ok(Json(PlanList { items }))
     }
 
     /// List tenants
@@ -200,7 +248,7 @@ impl OperatorApi {
         Ok(Json(self.state.control.get(&slug.0).await?))
     }
 
-    /// Change a tenant's name, owner, plan, theme or own domain
+    /// Change a tenant's name, owner, plan, limits, theme or own domain
     #[oai(path = "/tenants/:slug", method = "patch")]
     async fn update(&self, auth: OperatorAuth, slug: Path<String>, body: Json<UpdateTenant>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
@@ -208,7 +256,8 @@ impl OperatorApi {
         let changes = TenantChanges {
             name: b.name.as_deref().map(parse_name).transpose()?,
             owner_telegram_id: b.owner_telegram_id.map(TelegramUserId::parse).transpose()?,
-            plan: parse_plan(b.plan.as_deref())?,
+            plan: b.plan,
+            limits: parse_limits(b.limits.as_ref())?,
             theme: parse_theme(b.theme.as_deref())?,
             custom_domain: match b.custom_domain {
                 poem_openapi::types::MaybeUndefined::Undefined => None,

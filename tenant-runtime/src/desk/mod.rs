@@ -102,7 +102,14 @@ impl TenantContext {
     pub async fn change_person(&self, id: i64, role: Option<Role>, blocked: Option<bool>) -> Result<users::Model> {
         self.require(Role::Moderator)?;
         let txn = self.tenant.db.begin().await?;
+        let before = people::get(&txn, id).await?;
         let u = people::change(&txn, &self.viewer, id, role, blocked).await?;
+        if role.is_some_and(Role::is_staff) && !Role::parse(&before.role)?.is_staff() {
+            // Counted after the change, in its transaction: the new agent
+            // included.
+            let agents = crate::usage::agents(&txn).await?;
+            crate::usage::within(&self.tenant.info, "agents", self.tenant.info.quotas.agents, agents - 1, 1)?;
+        }
         txn.commit().await?;
         Ok(u)
     }

@@ -38,3 +38,6 @@ pub const DONE: &str = "done";
 pub const IGNORED: &str = "ignored";
 /// Handling failed; `error` says why.
 pub const FAILED: &str = "failed";
+/// A customer's message that would open a ticket over the plan's monthly
+/// limit: kept, not processed, until the limit lifts (then pending again).
+pub const OVER_LIMIT: &str = "over_limit";

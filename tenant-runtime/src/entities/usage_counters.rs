@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// Metered usage per day (`YYYY-MM-DD`, UTC), for billing.
+/// Metered usage per day (`YYYY-MM-DD`, UTC) and meter, for plan limits and
+/// billing.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "usage_counters")]
 pub struct Model {
@@ -9,6 +10,10 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub metric: String,
     pub count: i64,
+    /// How much of `count` Stripe has been told.
+    pub reported: i64,
+    /// What is being told now (0 when nothing is in flight).
+    pub reporting: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -18,3 +23,7 @@ impl ActiveModelBehavior for ActiveModel {}
 
 /// Plugin hook calls.
 pub const PLUGIN_INVOCATIONS: &str = "plugin_invocations";
+/// Tickets opened.
+pub const TICKETS: &str = "tickets";
+/// Ticket messages stored (customers' and staff's; internal notes excluded).
+pub const MESSAGES: &str = "messages";

@@ -172,7 +172,7 @@ async fn run(args: &Args, fake: &FakeTelegram, http: &reqwest::Client, base: &st
     let res = http
         .post(format!("{base}/api/platform/v1/tenants"))
         .bearer_auth(OPERATOR_TOKEN)
-        .json(&json!({ "slug": "bench", "name": "Bench Desk", "bot_token": token, "owner_telegram_id": owner_id }))
+        .json(&json!({ "slug": "bench", "name": "Bench Desk", "bot_token": token, "owner_telegram_id": owner_id, "plan": "business" }))
         .send()
         .await?;
     anyhow::ensure!(res.status() == 201, "provisioning failed: {}", res.text().await?);

@@ -148,7 +148,7 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
         let res = http
             .post(format!("{base}/api/platform/v1/tenants"))
             .bearer_auth(OPERATOR_TOKEN)
-            .json(&json!({ "slug": format!("bench-{n}"), "name": format!("Bench {n}"), "bot_token": token, "owner_telegram_id": 1 }))
+            .json(&json!({ "slug": format!("bench-{n}"), "name": format!("Bench {n}"), "bot_token": token, "owner_telegram_id": 1, "plan": "business" }))
             .send()
             .await?;
         anyhow::ensure!(res.status() == 201, "provisioning failed: {}", res.text().await?);

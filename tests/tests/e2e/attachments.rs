@@ -46,7 +46,7 @@ fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
 
 async fn uploads_are_judged_by_content_and_held_to_the_plans_size(backend: Backend) {
     let app = spawn_app(backend).await;
-    let t = app.create_tenant("acme", 1).await;
+    let t = app.create_tenant_on("acme", 1, "free").await;
     let alice = app.sign_in(&t, 801).await;
     let bob = app.sign_in(&t, 802).await;
     let owner = app.sign_in(&t, t.owner).await;

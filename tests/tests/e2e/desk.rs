@@ -395,6 +395,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::GET, format!("/users/{customer_id}"), None, staff_from_moderator),
         route(Method::PATCH, format!("/users/{customer_id}"), Some(json!({ "blocked": false })), [403, 403, 200, 200, 200]),
         route(Method::GET, "/stats", None, staff_from_moderator),
+        route(Method::GET, "/usage", None, admins),
         route(Method::GET, "/theme", None, all),
         route(Method::PUT, "/theme", Some(json!({ "accent_color": "#336699" })), admins),
         route(Method::GET, "/bot-texts", None, admins),

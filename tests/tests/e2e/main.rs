@@ -26,6 +26,7 @@ mod hardening;
 mod limits;
 mod live;
 mod miniapp;
+mod plans;
 mod plugins;
 mod process;
 mod promises;

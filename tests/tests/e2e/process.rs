@@ -56,7 +56,7 @@ async fn create(http: &reqwest::Client, base: &str, op: &str, fake: &FakeTelegra
     let res = http
         .post(format!("{base}/api/platform/v1/tenants"))
         .bearer_auth(op)
-        .json(&json!({ "slug": slug, "name": format!("{slug} desk"), "bot_token": token, "owner_telegram_id": owner }))
+        .json(&json!({ "slug": slug, "name": format!("{slug} desk"), "bot_token": token, "owner_telegram_id": owner, "plan": "business" }))
         .send()
         .await
         .unwrap();
@@ -524,7 +524,9 @@ async fn an_interrupted_migration_resumes(backend: Backend) {
     match backend {
         // A write takes the file's one write lock until rolled back.
         Backend::Sqlite => txn.execute_unprepared("CREATE TABLE held (x INTEGER)").await.unwrap(),
-        Backend::Postgres => txn.execute_unprepared("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE").await.unwrap(),
+        // The tables the newest migrations change (not the migrator's own
+        // table: `migrate` reads every schema's in one statement first).
+        Backend::Postgres => txn.execute_unprepared("LOCK TABLE messages, usage_counters IN ACCESS EXCLUSIVE MODE").await.unwrap(),
     };
     let mut child = command(&["migrate"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let lines = std::io::BufReader::new(child.stdout.take().unwrap());
