@@ -527,9 +527,10 @@ mod tests {
 
     #[test]
     fn photos_up_to_ten_megabytes_go_as_photos_and_the_rest_as_documents() {
-        assert!(sends_as_photo(&attachment(attachments::PHOTO, "image/jpeg", PHOTO_LIMIT)));
+        // Telegram's figure, written out: 10 MB, not MiB.
+        assert!(sends_as_photo(&attachment(attachments::PHOTO, "image/jpeg", 10_000_000)));
         assert!(sends_as_photo(&attachment(attachments::PHOTO, "image/png", 1)));
-        assert!(!sends_as_photo(&attachment(attachments::PHOTO, "image/jpeg", PHOTO_LIMIT + 1)), "over 10 MB");
+        assert!(!sends_as_photo(&attachment(attachments::PHOTO, "image/jpeg", 10_000_001)), "over 10 MB");
         assert!(!sends_as_photo(&attachment(attachments::PHOTO, "image/gif", 1_000)), "a GIF keeps its animation");
         assert!(!sends_as_photo(&attachment(attachments::DOCUMENT, "image/jpeg", 1_000)), "a document stays one");
         assert!(!sends_as_photo(&attachment(attachments::DOCUMENT, "application/pdf", 1_000)));
