@@ -6,5 +6,6 @@
 //! counts usage in each tenant's own storage.
 
 pub mod plans;
+pub mod stripe;
 
 pub use plans::{Catalogue, Limit, Limits, Overrides, PlanSpec, UnknownPlan};
