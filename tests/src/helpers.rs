@@ -217,6 +217,11 @@ pub struct Tenant {
 
 impl TestApp {
     /// The control plane's PostgreSQL schema (tenants' schemas start with it).
+    /// The server's data folder.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
+    }
+
     pub fn pg_schema(&self) -> Option<&str> {
         self.schema.as_deref()
     }

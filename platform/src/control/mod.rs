@@ -1,6 +1,7 @@
 //! The control plane: provisioning, changing and removing tenants. The HTTP
 //! operator API and the `tikethet tenant` commands both call this.
 
+pub mod billing;
 pub mod entity;
 
 use std::collections::HashMap;
@@ -357,6 +358,11 @@ impl ControlPlane {
         // the note only if the rows already show it, so a row read just
         // before that commit is never served over it.
         let known: HashMap<String, DateTime<Utc>> = self.served.lock().expect("poisoned").clone();
+        // Unpaid past the grace period: suspended before the rows are read,
+        // so this very sync serves the change.
+        if let Err(e) = self.suspend_after_grace(Utc::now()).await {
+            tracing::warn!(error = %format!("{e:#}"), "could not check billing grace periods; the next sync will");
+        }
         let rows = tenants::Entity::find().all(self.storage.control()).await.context("failed to list tenants")?;
         let mut fresh = Vec::new();
         for m in &rows {

@@ -1,6 +1,7 @@
 //! HTTP: one poem app with the operator API, the tenant API, the Telegram
 //! webhook, health and metrics, and the OpenAPI document.
 
+pub mod billing;
 pub mod desk;
 pub mod domains;
 pub mod files;
@@ -169,6 +170,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let docs = api.swagger_ui();
     Route::new()
         .at("/tg/:route", webhook.data(state.clone()))
+        .at("/billing/stripe/webhook", poem::post(billing::stripe_webhook).data(state.clone()))
         .at("/t/:slug/app", poem::get(pages::mini_app_redirect))
         .at("/t/:slug/app/", poem::get(pages::mini_app).data(state.clone()))
         .at("/t/:slug/app/assets/:file", poem::get(pages::asset))

@@ -101,6 +101,36 @@ impl std::fmt::Debug for ReplaceBotToken {
     }
 }
 
+/// A tenant's billing.
+#[derive(Debug, Object)]
+pub struct BillingView {
+    pub plan: String,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    /// Stripe's subscription status (`active`, `past_due`, …); `null`
+    /// without a subscription (offline billing, or none bought).
+    pub subscription_status: Option<String>,
+    /// Since when the subscription is unpaid; the desk runs until
+    /// `grace_ends_at`, then is suspended until paid.
+    pub unpaid_since: Option<chrono::DateTime<chrono::Utc>>,
+    pub grace_ends_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub suspended_by_billing: bool,
+    /// Latest Stripe events about this tenant, newest first.
+    pub events: Vec<BillingEventView>,
+}
+
+#[derive(Debug, Object)]
+pub struct BillingEventView {
+    pub id: String,
+    /// The event's `type`.
+    pub kind: String,
+    /// When Stripe created it (Unix seconds).
+    pub created: i64,
+    /// What it did here.
+    pub outcome: String,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// A plan of the catalogue.
 #[derive(Debug, Object)]
 pub struct PlanView {
@@ -286,6 +316,30 @@ impl OperatorApi {
     async fn suspend(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
         Ok(Json(self.state.control.set_status(&slug.0, TenantStatus::Suspended).await?))
+    }
+
+    /// A tenant's billing
+    ///
+    /// Its Stripe customer and subscription as the webhooks told it, the
+    /// grace period of an unpaid subscription, and its latest Stripe events.
+    #[oai(path = "/tenants/:slug/billing", method = "get")]
+    async fn billing(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<BillingView>, ApiError> {
+        self.check(&auth)?;
+        let (t, account, events) = self.state.control.billing_of(&slug.0, 50).await?;
+        let a = account.as_ref();
+        Ok(Json(BillingView {
+            plan: t.plan,
+            stripe_customer_id: a.and_then(|a| a.stripe_customer_id.clone()),
+            stripe_subscription_id: a.and_then(|a| a.stripe_subscription_id.clone()),
+            subscription_status: a.and_then(|a| a.subscription_status.clone()),
+            unpaid_since: a.and_then(|a| a.unpaid_since),
+            grace_ends_at: a.and_then(|a| a.unpaid_since).map(|s| s + crate::control::billing::GRACE_PERIOD),
+            suspended_by_billing: a.is_some_and(|a| a.suspended_by_billing),
+            events: events
+                .into_iter()
+                .map(|e| BillingEventView { id: e.id, kind: e.kind, created: e.created, outcome: e.outcome, received_at: e.received_at })
+                .collect(),
+        }))
     }
 
     /// Resume a suspended tenant

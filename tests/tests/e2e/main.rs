@@ -16,6 +16,7 @@ macro_rules! on_both {
 }
 
 mod attachments;
+mod billing;
 mod bot_commands;
 mod browser;
 mod buttons;

@@ -1,0 +1,303 @@
+//! Billing in the control plane: Stripe events applied to tenants. The
+//! HTTP boundary has checked the signature; here each event is recorded
+//! once (its id is the key, so a replay changes nothing) and a
+//! subscription's state drives its tenant: paid (trialing, active) runs on
+//! the subscription's plan; unpaid (past due, unpaid, canceled) runs for
+//! the grace period and is then suspended, until paid again. Events arrive
+//! in any order: an event older than the state already applied changes
+//! nothing.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, SqlErr, TransactionTrait};
+use tikethet_billing::stripe::events::{CheckoutCompleted, Event, Standing, Status, Subscription};
+use tikethet_runtime::TenantStatus;
+
+use super::{ControlError, ControlPlane, Result, tenants};
+
+/// How long an unpaid subscription's desk keeps running.
+pub const GRACE_PERIOD: chrono::Duration = chrono::Duration::days(7);
+
+pub mod accounts {
+    use sea_orm::entity::prelude::*;
+
+    /// A tenant's Stripe customer and subscription, as the webhooks told it.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "billing_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(unique)]
+        pub stripe_customer_id: Option<String>,
+        pub stripe_subscription_id: Option<String>,
+        pub subscription_status: Option<String>,
+        /// `created` of the newest subscription event applied.
+        pub state_at: Option<i64>,
+        /// Since when the subscription has not been paid (grace runs from here).
+        pub unpaid_since: Option<DateTimeUtc>,
+        /// Billing suspended the tenant (and resumes it once paid); an
+        /// operator's suspension is never lifted by a payment.
+        pub suspended_by_billing: bool,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod events {
+    use sea_orm::entity::prelude::*;
+
+    /// Every Stripe event received, once.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "stripe_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub kind: String,
+        pub created: i64,
+        pub tenant_id: Option<String>,
+        /// What it did (`applied`, `stale`, `recorded`, …).
+        pub outcome: String,
+        pub payload: String,
+        pub received_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The tenant an event is about, the tenant row it changed, what it did.
+struct Touched {
+    tenant_id: Option<String>,
+    changed: Option<tenants::Model>,
+    outcome: String,
+}
+
+impl Touched {
+    fn nobody(outcome: String) -> Touched {
+        Touched { tenant_id: None, changed: None, outcome }
+    }
+}
+
+/// What an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Seen before: nothing done again.
+    Duplicate,
+    /// Processed; says what it did.
+    Done(String),
+}
+
+impl ControlPlane {
+    /// Records a (verified) Stripe event and applies it, once.
+    pub async fn apply_stripe_event(&self, event: &Event, payload: &str) -> Result<Applied> {
+        let db = self.storage.control();
+        let txn = db.begin().await?;
+        if events::Entity::find_by_id(event.id.clone()).one(&txn).await?.is_some() {
+            return Ok(Applied::Duplicate);
+        }
+        let Touched { tenant_id, changed: tenant, outcome } = match self.apply(&txn, event).await {
+            // Recorded and acknowledged all the same: Stripe would retry
+            // an event we cannot read for days, to no end.
+            Err(ControlError::Invalid(e)) => Touched { tenant_id: None, changed: None, outcome: format!("not understood: {e}") },
+            other => other?,
+        };
+        let row = events::ActiveModel {
+            id: Set(event.id.clone()),
+            kind: Set(event.kind.chars().take(100).collect()),
+            created: Set(event.created),
+            tenant_id: Set(tenant_id),
+            outcome: Set(outcome.clone()),
+            payload: Set(payload.to_owned()),
+            received_at: Set(Utc::now()),
+        };
+        match row.insert(&txn).await {
+            Ok(_) => {}
+            // The same event delivered twice at once: the other one won.
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => return Ok(Applied::Duplicate),
+            Err(e) => return Err(e.into()),
+        }
+        txn.commit().await?;
+        if let Some(m) = tenant {
+            // Served now on this node; other nodes pick it up at their sync.
+            let m = tenants::Entity::find_by_id(m.id).one(db).await?.ok_or_else(|| ControlError::NotFound(m.slug.clone()))?;
+            self.serve(&m).await?;
+        }
+        tracing::info!(event = %event.id, kind = %event.kind, outcome = %outcome, "Stripe event");
+        Ok(Applied::Done(outcome))
+    }
+
+    /// Applies an event in `txn`.
+    async fn apply(&self, txn: &sea_orm::DatabaseTransaction, event: &Event) -> Result<Touched> {
+        let invalid = |e: tikethet_billing::stripe::events::NotAnEvent| ControlError::Invalid(tikethet_runtime::domain::Invalid::new("event", e.to_string()));
+        match event.kind.as_str() {
+            "checkout.session.completed" => {
+                let c = CheckoutCompleted::from_object(&event.object).map_err(invalid)?;
+                let Some(t) = tenants::Entity::find_by_id(c.tenant.clone()).one(txn).await? else {
+                    return Ok(Touched::nobody(format!("no tenant {}", c.tenant)));
+                };
+                let (mut a, new) = account(txn, &t.id).await?;
+                a.stripe_customer_id = Set(Some(c.customer));
+                if c.subscription.is_some() {
+                    a.stripe_subscription_id = Set(c.subscription);
+                }
+                a.updated_at = Set(Utc::now());
+                store(txn, (a, new)).await?;
+                Ok(Touched { tenant_id: Some(t.id), changed: None, outcome: "customer linked".into() })
+            }
+            k if k.starts_with("customer.subscription.") => {
+                let s = Subscription::from_object(&event.object).map_err(invalid)?;
+                self.apply_subscription(txn, event, &s).await
+            }
+            _ => Ok(Touched::nobody("recorded".into())),
+        }
+    }
+
+    async fn apply_subscription(&self, txn: &sea_orm::DatabaseTransaction, event: &Event, s: &Subscription) -> Result<Touched> {
+        // The tenant: by the customer the Checkout Session linked, else by
+        // the id the session put in the subscription's metadata.
+        let by_customer = accounts::Entity::find().filter(accounts::Column::StripeCustomerId.eq(s.customer.as_str())).one(txn).await?;
+        let tenant_id = match (by_customer, &s.tenant) {
+            (Some(a), _) => a.tenant_id,
+            (None, Some(t)) => t.clone(),
+            (None, None) => return Ok(Touched::nobody(format!("no tenant for customer {}", s.customer))),
+        };
+        let Some(t) = tenants::Entity::find_by_id(tenant_id.clone()).one(txn).await? else {
+            return Ok(Touched::nobody(format!("no tenant {tenant_id}")));
+        };
+        let about = |outcome: String| Touched { tenant_id: Some(t.id.clone()), changed: None, outcome };
+        let current = accounts::Entity::find_by_id(t.id.clone()).one(txn).await?;
+        if let Some(a) = &current {
+            if a.state_at.is_some_and(|at| at > event.created) {
+                return Ok(about("stale: a newer state is applied".into()));
+            }
+            if a.stripe_subscription_id.as_deref().is_some_and(|id| id != s.id) && s.status.standing() != Standing::Paid {
+                // An old subscription ending after a new one was bought.
+                return Ok(about(format!("about another subscription ({})", s.id)));
+            }
+        }
+        let status = if event.kind == "customer.subscription.deleted" { Status::Canceled } else { s.status };
+        let (mut a, new) = account(txn, &t.id).await?;
+        a.stripe_customer_id = Set(Some(s.customer.clone()));
+        a.stripe_subscription_id = Set(Some(s.id.clone()));
+        a.subscription_status = Set(Some(status.as_str().to_owned()));
+        a.state_at = Set(Some(event.created));
+        a.updated_at = Set(Utc::now());
+        let was_suspended_by_billing = current.as_ref().is_some_and(|c| c.suspended_by_billing);
+        let mut tenant: tenants::ActiveModel = t.clone().into();
+        let mut changed = false;
+        let outcome = match status.standing() {
+            Standing::Paid => {
+                a.unpaid_since = Set(None);
+                if let Some(plan) = s.price.as_deref().and_then(|p| self.plans.by_stripe_price(p)) {
+                    if plan.id != t.plan {
+                        tenant.plan = Set(plan.id.clone());
+                        changed = true;
+                    }
+                }
+                if was_suspended_by_billing {
+                    a.suspended_by_billing = Set(false);
+                    if t.status == TenantStatus::Suspended.as_str() {
+                        tenant.status = Set(TenantStatus::Active.as_str().to_owned());
+                        changed = true;
+                    }
+                }
+                format!("{}: runs on {}", status.as_str(), if changed { "a new state" } else { "its plan" })
+            }
+            Standing::Pending => format!("{}: waiting for the first payment", status.as_str()),
+            Standing::Unpaid => {
+                if current.as_ref().and_then(|c| c.unpaid_since).is_none() {
+                    a.unpaid_since = Set(Some(Utc::now()));
+                }
+                format!("{}: grace period of {} days, then suspended", status.as_str(), GRACE_PERIOD.num_days())
+            }
+        };
+        store(txn, (a, new)).await?;
+        if !changed {
+            return Ok(about(outcome));
+        }
+        tenant.updated_at = Set(Utc::now());
+        let t = tenant.update(txn).await?;
+        Ok(Touched { tenant_id: Some(t.id.clone()), changed: Some(t), outcome })
+    }
+
+    /// Suspends the tenants whose grace period ran out. Runs with each sync.
+    pub(crate) async fn suspend_after_grace(&self, now: DateTime<Utc>) -> Result<usize> {
+        let db = self.storage.control();
+        let due = accounts::Entity::find()
+            .filter(accounts::Column::UnpaidSince.lt(now - GRACE_PERIOD))
+            .filter(accounts::Column::SuspendedByBilling.eq(false))
+            .all(db)
+            .await?;
+        let mut n = 0;
+        for a in due {
+            let txn = db.begin().await?;
+            let Some(t) = tenants::Entity::find_by_id(a.tenant_id.clone()).one(&txn).await? else { continue };
+            if t.status != TenantStatus::Active.as_str() {
+                // Suspended by the operator (or being deleted): theirs to
+                // lift, never a payment's.
+                continue;
+            }
+            let mut acc: accounts::ActiveModel = a.into();
+            acc.suspended_by_billing = Set(true);
+            acc.updated_at = Set(now);
+            acc.update(&txn).await?;
+            let slug = t.slug.clone();
+            let mut am: tenants::ActiveModel = t.into();
+            am.status = Set(TenantStatus::Suspended.as_str().to_owned());
+            am.updated_at = Set(now);
+            am.update(&txn).await?;
+            txn.commit().await?;
+            tracing::warn!(tenant = %slug, "suspended: the subscription is unpaid past the grace period");
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// A tenant's billing account (if it has one) and its latest Stripe
+    /// events, newest first.
+    pub async fn billing_of(&self, slug: &str, events_limit: u64) -> Result<(tenants::Model, Option<accounts::Model>, Vec<events::Model>)> {
+        use sea_orm::{QueryOrder as _, QuerySelect as _};
+        let t = self.find(slug).await?;
+        let db = self.storage.control();
+        let account = accounts::Entity::find_by_id(t.id.clone()).one(db).await?;
+        let recent = events::Entity::find()
+            .filter(events::Column::TenantId.eq(t.id.as_str()))
+            .order_by_desc(events::Column::Created)
+            .order_by_desc(events::Column::ReceivedAt)
+            .limit(events_limit)
+            .all(db)
+            .await?;
+        Ok((t, account, recent))
+    }
+}
+
+/// The tenant's account row to change, and whether it is new.
+async fn account(txn: &sea_orm::DatabaseTransaction, tenant: &str) -> Result<(accounts::ActiveModel, bool)> {
+    Ok(match accounts::Entity::find_by_id(tenant.to_owned()).one(txn).await? {
+        Some(a) => (a.into(), false),
+        None => (accounts::ActiveModel {
+            tenant_id: Set(tenant.to_owned()),
+            stripe_customer_id: Set(None),
+            stripe_subscription_id: Set(None),
+            subscription_status: Set(None),
+            state_at: Set(None),
+            unpaid_since: Set(None),
+            suspended_by_billing: Set(false),
+            updated_at: Set(Utc::now()),
+        }, true),
+    })
+}
+
+async fn store(txn: &sea_orm::DatabaseTransaction, (a, new): (accounts::ActiveModel, bool)) -> Result<()> {
+    if new {
+        a.insert(txn).await?;
+    } else {
+        a.update(txn).await?;
+    }
+    Ok(())
+}

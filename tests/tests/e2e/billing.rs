@@ -1,0 +1,173 @@
+//! Stripe webhooks: signatures checked as Stripe's documentation gives them
+//! (computed here with `hmac`, apart from the server's code), each event
+//! applied once, events out of order handled by the state they carry, and
+//! a subscription's state driving its tenant: the plan it buys, a grace
+//! period when unpaid, suspension after it, resumption when paid again.
+
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tikethet_runtime::entities::inbox;
+use tikethet_tests::fixtures;
+use tikethet_tests::helpers::{Backend, Options, TestApp, spawn_app, spawn_app_with, wait_for};
+
+on_both!(signed_stripe_events_apply_once_in_the_order_of_their_state_and_drive_the_tenant);
+
+const SECRET: &str = "whsec_e2e_0123456789abcdef";
+
+/// A plan catalogue whose Free plan allows one ticket a month.
+const PLANS: &str = r#"
+[[plan]]
+id = "free"
+name = "Free"
+monthly_price_cents = 0
+currency = "usd"
+[plan.limits]
+tickets_per_month = 1
+
+[[plan]]
+id = "pro"
+name = "Pro"
+monthly_price_cents = 4900
+currency = "usd"
+stripe_price = "price_e2e_pro"
+"#;
+
+fn header(payload: &str, t: i64, secret: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(format!("{t}.{payload}").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn event(id: &str, kind: &str, created: i64, object: Value) -> String {
+    json!({"id": id, "object": "event", "api_version": "2025-03-31.basil", "created": created, "livemode": false, "pending_webhooks": 1, "type": kind, "data": {"object": object}}).to_string()
+}
+
+fn subscription(status: &str, tenant: &str) -> Value {
+    json!({
+        "id": "sub_e2e", "object": "subscription", "customer": "cus_e2e", "status": status,
+        "items": {"object": "list", "data": [{"id": "si_1", "object": "subscription_item", "price": {"id": "price_e2e_pro", "object": "price", "recurring": {"interval": "month"}}}]},
+        "metadata": {"tenant_id": tenant}
+    })
+}
+
+async fn post(app: &TestApp, payload: &str, signature: Option<String>) -> (u16, Value) {
+    let mut r = app.http.post(app.url("/billing/stripe/webhook")).header("content-type", "application/json; charset=utf-8").body(payload.to_owned());
+    if let Some(s) = signature {
+        r = r.header("Stripe-Signature", s);
+    }
+    let res = r.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+async fn billing(app: &TestApp) -> Value {
+    let res = app.operator(Method::GET, "/api/platform/v1/tenants/acme/billing", None).await;
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+async fn tenant(app: &TestApp) -> Value {
+    app.operator(Method::GET, "/api/platform/v1/tenants/acme", None).await.json().await.unwrap()
+}
+
+async fn signed_stripe_events_apply_once_in_the_order_of_their_state_and_drive_the_tenant(b: Backend) {
+    let plans = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(plans.path(), PLANS).unwrap();
+    let plans_path: &'static str = Box::leak(plans.path().display().to_string().into_boxed_str());
+    let env: &'static [(&'static str, &'static str)] = Box::leak(Box::new([("TIKETHET_STRIPE_WEBHOOK_SECRET", SECRET), ("TIKETHET_PLANS_FILE", plans_path)]));
+    let app = spawn_app_with(b, Options { env, ..Options::default() }).await;
+    let t = app.create_tenant_on("acme", 1, "free").await;
+    let tenant_id = t.body["id"].as_str().unwrap().to_owned();
+    let now = chrono::Utc::now().timestamp();
+
+    // Free allows one ticket: the second customer's message is kept.
+    app.deliver(&t, &fixtures::message(1, 701, "first")).await;
+    assert_eq!(app.wait_processed("acme", 1).await.status, inbox::DONE);
+    app.deliver(&t, &fixtures::message(2, 702, "second, over the limit")).await;
+    assert_eq!(app.wait_processed("acme", 2).await.status, inbox::OVER_LIMIT);
+
+    // Refused: no header, another secret, a timestamp over 300 s old, a
+    // tampered body. Nothing of them is recorded.
+    let checkout = event("evt_checkout", "checkout.session.completed", now, json!({"id": "cs_1", "object": "checkout.session", "mode": "subscription", "client_reference_id": tenant_id, "customer": "cus_e2e", "subscription": "sub_e2e"}));
+    for (sig, body) in [
+        (None, checkout.clone()),
+        (Some(header(&checkout, now, "whsec_someone_else")), checkout.clone()),
+        (Some(header(&checkout, now - 301, SECRET)), checkout.clone()),
+        (Some(header(&checkout, now, SECRET)), checkout.replace("cus_e2e", "cus_evil")),
+    ] {
+        let (s, body) = post(&app, &body, sig).await;
+        assert_eq!((s, body["error"]["code"].clone()), (400, json!("invalid_signature")), "{body}");
+    }
+    assert_eq!(billing(&app).await["events"], json!([]), "a refused event is not recorded");
+
+    let (s, body) = post(&app, &checkout, Some(header(&checkout, now, SECRET))).await;
+    assert_eq!((s, body["outcome"].clone()), (200, json!("customer linked")), "{body}");
+
+    // `updated` (active, Pro) arrives before `created` (incomplete), as
+    // Stripe allows; the older one changes nothing.
+    let updated = event("evt_updated", "customer.subscription.updated", now + 2, subscription("active", &tenant_id));
+    let created = event("evt_created", "customer.subscription.created", now + 1, subscription("incomplete", &tenant_id));
+    let (s, body) = post(&app, &updated, Some(header(&updated, now, SECRET))).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = post(&app, &created, Some(header(&created, now, SECRET))).await;
+    assert_eq!((s, body["outcome"].clone()), (200, json!("stale: a newer state is applied")), "{body}");
+    // Stripe retries: the same event ten times is applied once.
+    for _ in 0..10 {
+        let (s, body) = post(&app, &updated, Some(header(&updated, chrono::Utc::now().timestamp(), SECRET))).await;
+        assert_eq!((s, body["duplicate"].clone()), (200, json!(true)), "{body}");
+    }
+    let bill = billing(&app).await;
+    assert_eq!((bill["plan"].clone(), bill["subscription_status"].clone(), bill["stripe_customer_id"].clone()), (json!("pro"), json!("active"), json!("cus_e2e")), "{bill}");
+    let kinds: Vec<&str> = bill["events"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["evt_updated", "evt_created", "evt_checkout"], "each once, newest first: {bill}");
+
+    // Pro lifts the ticket limit: the kept message becomes a ticket.
+    let owner = app.sign_in(&t, t.owner).await;
+    let opened = wait_for(Duration::from_secs(20), || async {
+        let (_, list) = app.tenant_get("acme", "/tickets?limit=10", &owner).await;
+        let titles: Vec<String> = list["items"].as_array()?.iter().map(|i| i["title"].as_str().unwrap_or_default().to_owned()).collect();
+        titles.iter().any(|x| x == "second, over the limit").then_some(titles)
+    })
+    .await
+    .expect("the kept message became a ticket on the Pro plan");
+    assert_eq!(opened.len(), 2);
+
+    // Unpaid: the desk runs through the grace period, then is suspended;
+    // paying again resumes it.
+    let past_due = event("evt_past_due", "customer.subscription.updated", now + 3, subscription("past_due", &tenant_id));
+    let (s, body) = post(&app, &past_due, Some(header(&past_due, now, SECRET))).await;
+    assert_eq!(s, 200, "{body}");
+    let bill = billing(&app).await;
+    assert_eq!(bill["subscription_status"], "past_due");
+    assert!(bill["unpaid_since"].is_string() && bill["grace_ends_at"].is_string(), "{bill}");
+    assert_eq!(tenant(&app).await["status"], "active", "in its grace period the desk runs");
+    // Eight days pass.
+    let control = tikethet_tests::helpers::connect_control(b, &app.data_dir(), app.pg_schema().unwrap_or_default()).await.unwrap();
+    {
+        use sea_orm::{EntityTrait as _, sea_query::Expr};
+        use tikethet_platform::control::billing::accounts;
+        let back = chrono::Utc::now() - chrono::Duration::days(8);
+        accounts::Entity::update_many().col_expr(accounts::Column::UnpaidSince, Expr::value(back)).exec(&control).await.unwrap();
+    }
+    let suspended = wait_for(Duration::from_secs(20), || async { Some(tenant(&app).await).filter(|t| t["status"] == "suspended") }).await;
+    assert!(suspended.is_some(), "not suspended after the grace period: {}", billing(&app).await);
+    assert_eq!(billing(&app).await["suspended_by_billing"], true);
+    let paid = event("evt_paid", "customer.subscription.updated", now + 4, subscription("active", &tenant_id));
+    let (s, body) = post(&app, &paid, Some(header(&paid, now, SECRET))).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(tenant(&app).await["status"], "active", "paying again resumes the desk");
+    let bill = billing(&app).await;
+    assert_eq!((bill["suspended_by_billing"].clone(), bill["unpaid_since"].clone()), (json!(false), Value::Null), "{bill}");
+    control.close().await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_webhook_secret_billing_is_offline_and_says_so() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let body = event("evt_1", "invoice.paid", chrono::Utc::now().timestamp(), json!({"id": "in_1", "object": "invoice"}));
+    let (s, res) = post(&app, &body, Some(header(&body, chrono::Utc::now().timestamp(), SECRET))).await;
+    assert_eq!((s, res["error"]["code"].clone()), (404, json!("billing_offline")), "{res}");
+}
