@@ -814,6 +814,11 @@ impl FakeTelegram {
         self.state.lock().unwrap().blocked.insert((token.to_owned(), chat));
     }
 
+    /// The user `chat` unblocked the bot (as writing to it again does).
+    pub fn unblock(&self, token: &str, chat: i64) {
+        self.state.lock().unwrap().blocked.remove(&(token.to_owned(), chat));
+    }
+
     /// Answers to `method` wait `delay` first (`Duration::ZERO` to stop).
     pub fn slow_down(&self, method: &str, delay: Duration) {
         let mut st = self.state.lock().unwrap();

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tikethet_tests::fake_telegram::MAX_TEXT_CHARS;
+use tikethet_tests::fake_telegram::{Failure, MAX_TEXT_CHARS};
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{Backend, TestApp, bot_token, spawn_app};
+use tikethet_tests::helpers::{Backend, TestApp, bot_token, spawn_app, wait_until};
 
 on_both!(
     a_reply_longer_than_telegram_allows_arrives_in_parts_in_order,
@@ -92,6 +92,30 @@ async fn a_customer_who_blocked_the_bot_fails_the_message_once_with_telegrams_re
     let attempts: Vec<_> = app.fake.sends_to(&t.token, customer).into_iter().filter(|c| c.text().is_some_and(|x| x.contains("It ships today."))).collect();
     assert_eq!(attempts.len(), 1, "a block is not retried: {attempts:#?}");
     assert_eq!(attempts[0].status, 403);
+
+    // Everything queued for a blocked chat fails with the first refusal.
+    // The customer writes again (so the bot may write to them), and two
+    // answers queue up while Telegram paces the first (a 429 of 1 s).
+    app.fake.unblock(&t.token, customer);
+    app.deliver(&t, &fixtures::message(2, customer, "Any news?")).await;
+    assert_eq!(app.wait_processed("acme", 2).await.status, "done");
+    app.fake.fail(Failure::retry_after("sendMessage", 1, 1));
+    let (s, m) = app.tenant_post("acme", "/tickets/1/messages", &owner, json!({ "text": "First answer." })).await;
+    assert_eq!(s, 201, "{m}");
+    wait_until(Duration::from_secs(10), || app.fake.sends_to(&t.token, customer).into_iter().find(|c| c.status == 429)).await.expect("the first answer met the 429");
+    let (s, m) = app.tenant_post("acme", "/tickets/1/messages", &owner, json!({ "text": "Second answer." })).await;
+    assert_eq!(s, 201, "{m}");
+    app.fake.block(&t.token, customer);
+    let out = app.wait_outbox_settled("acme").await;
+    for text in ["First answer.", "Second answer."] {
+        let row = out.iter().find(|o| o.text.contains(text)).unwrap_or_else(|| panic!("{out:#?}"));
+        assert_eq!(row.status, "failed", "{row:#?}");
+        assert!(row.last_error.as_deref().is_some_and(|e| e.contains("bot was blocked")), "{row:#?}");
+    }
+    let tried: Vec<u16> = app.fake.sends_to(&t.token, customer).into_iter().filter(|c| c.text().is_some_and(|x| x.contains("answer."))).map(|c| c.status).collect();
+    assert_eq!(tried, [429, 403], "the second answer was never tried");
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.lines().any(|l| l == "tikethet_messages_failed_total 3"), "three messages given up on: {metrics}");
 }
 
 async fn provisioning_refused_by_set_webhook_is_422_and_leaves_no_tenant(b: Backend) {
