@@ -1,10 +1,11 @@
 //! End-to-end tests of the whole system, and what they need: the Telegram
-//! stand-in (as strict as Telegram), Telegram update fixtures, and helpers
+//! stand-in (as strict as Telegram), the Stripe stand-in, Telegram update fixtures, and helpers
 //! that spawn the real server. The test binary is `tests/e2e/main.rs`; the
 //! benchmarks are the `bench-intake` and `bench-plugins` binaries; plugin
 //! crates of the tests' own are in `plugins/`.
 
 pub mod browser;
+pub mod fake_stripe;
 pub mod fake_telegram;
 pub mod fixtures;
 pub mod helpers;

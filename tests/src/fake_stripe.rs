@@ -1,0 +1,322 @@
+//! A stand-in for the parts of Stripe's API the platform calls: a real HTTP
+//! server speaking the documented protocol (<https://docs.stripe.com/api>):
+//! form-encoded bodies with bracketed keys (`line_items[0][price]`), a
+//! secret key as a Bearer token, errors as `{"error": {"type", "code",
+//! "message"}}`, and `Idempotency-Key` honoured as Stripe does it (the same
+//! key replays the first answer; the same key with other parameters is a 400
+//! `idempotency_error`) (<https://docs.stripe.com/api/idempotent_requests>).
+//!
+//! It keeps customers, Checkout Sessions, subscriptions, portal sessions and
+//! meter events (<https://docs.stripe.com/api/billing/meter-event/create>;
+//! an `identifier` seen before is refused, so a retried report never counts
+//! twice), and plays Stripe's part after a customer pays: completing a
+//! Checkout Session creates the subscription and sends the signed webhooks
+//! (`checkout.session.completed`, `customer.subscription.created`), and any
+//! event can be sent, signed with the endpoint's secret.
+//!
+//! `localstripe` (PyPI) was considered first: it has no Checkout Sessions,
+//! Billing Portal sessions or meter events, which is most of what is used.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::web::{Data, Path};
+use poem::{EndpointExt, Request, Response, Route, handler};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+/// The secret key the stand-in accepts.
+pub const SECRET_KEY: &str = "sk_test_tikethet_0123456789";
+/// The webhook signing secret it signs events with.
+pub const WEBHOOK_SECRET: &str = "whsec_tikethet_standin_0123456789";
+
+/// One request as the stand-in saw it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub form: BTreeMap<String, String>,
+    pub idempotency_key: Option<String>,
+    pub status: u16,
+}
+
+#[derive(Default)]
+struct State {
+    next: u64,
+    customers: BTreeMap<String, Value>,
+    sessions: BTreeMap<String, Value>,
+    subscriptions: BTreeMap<String, Value>,
+    /// identifier → (event_name, customer, value)
+    meter_events: BTreeMap<String, (String, String, u64)>,
+    /// (method, path, key) → (params, status, answer)
+    idempotent: HashMap<(String, String, String), (BTreeMap<String, String>, u16, Value)>,
+    calls: Vec<Call>,
+    webhook_url: Option<String>,
+    /// Requests answered 500 before the next ones go through (a flaky Stripe).
+    fail_next: u32,
+}
+
+impl State {
+    fn id(&mut self, prefix: &str) -> String {
+        self.next += 1;
+        format!("{prefix}_test{:08}", self.next)
+    }
+}
+
+#[derive(Clone)]
+pub struct FakeStripe {
+    /// Base URL to give the platform (`TIKETHET_STRIPE_API_URL`), with `/`.
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    http: reqwest::Client,
+}
+
+fn error(status: StatusCode, kind: &str, code: Option<&str>, message: &str) -> (u16, Value) {
+    let mut e = json!({ "type": kind, "message": message });
+    if let Some(c) = code {
+        e["code"] = json!(c);
+    }
+    (status.as_u16(), json!({ "error": e }))
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// The `metadata[...]` fields of a form as an object.
+fn metadata(form: &BTreeMap<String, String>, prefix: &str) -> Value {
+    let open = format!("{prefix}[");
+    let map: serde_json::Map<String, Value> =
+        form.iter().filter_map(|(k, v)| k.strip_prefix(&open).and_then(|r| r.strip_suffix(']')).map(|k| (k.to_owned(), json!(v)))).collect();
+    Value::Object(map)
+}
+
+#[handler]
+async fn api(req: &Request, Path(path): Path<String>, body: poem::Body, Data(fake): Data<&FakeStripe>) -> Response {
+    let method = req.method().as_str().to_owned();
+    let path = format!("/v1/{path}");
+    let bytes = body.into_bytes().await.unwrap_or_default();
+    let form: BTreeMap<String, String> = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let authorized = req.headers().get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {SECRET_KEY}"));
+    let (status, answer) = if !authorized {
+        error(StatusCode::UNAUTHORIZED, "invalid_request_error", None, "Invalid API Key provided")
+    } else {
+        let mut st = fake.state.lock().unwrap();
+        let replay = key.as_ref().and_then(|k| st.idempotent.get(&(method.clone(), path.clone(), k.clone())).cloned());
+        match replay {
+            Some((params, status, answer)) if params == form => (status, answer),
+            Some(_) => error(
+                StatusCode::BAD_REQUEST,
+                "idempotency_error",
+                None,
+                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+            ),
+            None if st.fail_next > 0 => {
+                st.fail_next -= 1;
+                // Not kept under the key: Stripe does not save 500s.
+                error(StatusCode::INTERNAL_SERVER_ERROR, "api_error", None, "Something went wrong on Stripe's end.")
+            }
+            None => {
+                let (status, answer) = route(&mut st, &method, &path, &form, &fake.url);
+                if let Some(k) = &key {
+                    if method == "POST" {
+                        st.idempotent.insert((method.clone(), path.clone(), k.clone()), (form.clone(), status, answer.clone()));
+                    }
+                }
+                (status, answer)
+            }
+        }
+    };
+    fake.state.lock().unwrap().calls.push(Call { method, path, form, idempotency_key: key, status });
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .content_type("application/json")
+        .header("Request-Id", "req_standin")
+        .body(answer.to_string())
+}
+
+fn route(st: &mut State, method: &str, path: &str, form: &BTreeMap<String, String>, base: &str) -> (u16, Value) {
+    let missing = |p: &str| error(StatusCode::BAD_REQUEST, "invalid_request_error", Some("parameter_missing"), &format!("Missing required param: {p}."));
+    let parts: Vec<&str> = path.trim_start_matches("/v1/").split('/').collect();
+    match (method, parts.as_slice()) {
+        ("POST", ["customers"]) => {
+            let id = st.id("cus");
+            let c = json!({"id": id, "object": "customer", "created": now(), "livemode": false, "name": form.get("name"), "email": form.get("email"), "metadata": metadata(form, "metadata")});
+            st.customers.insert(id, c.clone());
+            (200, c)
+        }
+        ("GET", ["customers", id]) => match st.customers.get(*id) {
+            Some(c) => (200, c.clone()),
+            None => error(StatusCode::NOT_FOUND, "invalid_request_error", Some("resource_missing"), &format!("No such customer: '{id}'")),
+        },
+        ("POST", ["checkout", "sessions"]) => {
+            if form.get("mode").map(String::as_str) != Some("subscription") {
+                return missing("mode");
+            }
+            let Some(price) = form.get("line_items[0][price]") else { return missing("line_items[0][price]") };
+            if form.get("success_url").is_none() {
+                return missing("success_url");
+            }
+            if let Some(c) = form.get("customer") {
+                if !st.customers.contains_key(c) {
+                    return error(StatusCode::BAD_REQUEST, "invalid_request_error", Some("resource_missing"), &format!("No such customer: '{c}'"));
+                }
+            }
+            let id = st.id("cs");
+            let s = json!({
+                "id": id, "object": "checkout.session", "mode": "subscription", "status": "open", "created": now(), "livemode": false,
+                "url": format!("{base}pay/{id}"), "customer": form.get("customer"), "client_reference_id": form.get("client_reference_id"),
+                "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"), "subscription": null,
+                "metadata": metadata(form, "metadata"),
+                "_price": price, "_subscription_metadata": metadata(form, "subscription_data[metadata]"),
+            });
+            st.sessions.insert(id, s.clone());
+            (200, public(&s))
+        }
+        ("POST", ["billing_portal", "sessions"]) => {
+            let Some(c) = form.get("customer") else { return missing("customer") };
+            if !st.customers.contains_key(c) {
+                return error(StatusCode::BAD_REQUEST, "invalid_request_error", Some("resource_missing"), &format!("No such customer: '{c}'"));
+            }
+            let id = st.id("bps");
+            (200, json!({"id": id, "object": "billing_portal.session", "created": now(), "livemode": false, "customer": c, "return_url": form.get("return_url"), "url": format!("{base}portal/{id}")}))
+        }
+        ("GET", ["subscriptions", id]) => match st.subscriptions.get(*id) {
+            Some(s) => (200, s.clone()),
+            None => error(StatusCode::NOT_FOUND, "invalid_request_error", Some("resource_missing"), &format!("No such subscription: '{id}'")),
+        },
+        ("POST", ["billing", "meter_events"]) => {
+            let Some(name) = form.get("event_name") else { return missing("event_name") };
+            let Some(customer) = form.get("payload[stripe_customer_id]") else { return missing("payload[stripe_customer_id]") };
+            let Some(value) = form.get("payload[value]") else { return missing("payload[value]") };
+            let Ok(value) = value.parse::<u64>() else {
+                return error(StatusCode::BAD_REQUEST, "invalid_request_error", None, "payload[value] must be a whole number");
+            };
+            let identifier = form.get("identifier").cloned().unwrap_or_else(|| st.id("mev"));
+            if st.meter_events.contains_key(&identifier) {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    Some("resource_already_exists"),
+                    &format!("An event already exists with identifier {identifier}."),
+                );
+            }
+            st.meter_events.insert(identifier.clone(), (name.clone(), customer.clone(), value));
+            (200, json!({"object": "billing.meter_event", "created": now(), "event_name": name, "identifier": identifier, "livemode": false, "payload": {"stripe_customer_id": customer, "value": value.to_string()}, "timestamp": form.get("timestamp").and_then(|t| t.parse::<i64>().ok()).unwrap_or_else(now)}))
+        }
+        _ => error(StatusCode::NOT_FOUND, "invalid_request_error", None, &format!("Unrecognized request URL ({method}: {path}).")),
+    }
+}
+
+/// A session as Stripe shows it (without the stand-in's own notes).
+fn public(s: &Value) -> Value {
+    let mut s = s.clone();
+    if let Some(o) = s.as_object_mut() {
+        o.retain(|k, _| !k.starts_with('_'));
+    }
+    s
+}
+
+impl FakeStripe {
+    pub async fn start() -> anyhow::Result<FakeStripe> {
+        let acceptor = TcpListener::bind("127.0.0.1:0").into_acceptor().await?;
+        let port = acceptor.local_addr()[0].as_socket_addr().map(|a| a.port()).unwrap_or(0);
+        let fake = FakeStripe {
+            url: format!("http://127.0.0.1:{port}/"),
+            state: Arc::new(Mutex::new(State::default())),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?,
+        };
+        let app = Route::new().at("/v1/*path", api).data(fake.clone());
+        tokio::spawn(async move {
+            if let Err(e) = poem::Server::new_with_acceptor(acceptor).run(app).await {
+                eprintln!("the Stripe stand-in stopped: {e}");
+            }
+        });
+        Ok(fake)
+    }
+
+    /// Where Stripe sends this account's events.
+    pub fn set_webhook(&self, url: &str) {
+        self.state.lock().unwrap().webhook_url = Some(url.to_owned());
+    }
+
+    /// The next `n` requests answer 500.
+    pub fn fail_next(&self, n: u32) {
+        self.state.lock().unwrap().fail_next = n;
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn customers(&self) -> Vec<Value> {
+        self.state.lock().unwrap().customers.values().cloned().collect()
+    }
+
+    pub fn session(&self, id: &str) -> Option<Value> {
+        self.state.lock().unwrap().sessions.get(id).map(public)
+    }
+
+    /// The sum of meter events' values per (event name, customer).
+    pub fn meter_totals(&self) -> BTreeMap<(String, String), u64> {
+        let mut out = BTreeMap::new();
+        for (name, customer, value) in self.state.lock().unwrap().meter_events.values() {
+            *out.entry((name.clone(), customer.clone())).or_insert(0) += value;
+        }
+        out
+    }
+
+    pub fn meter_event_count(&self) -> usize {
+        self.state.lock().unwrap().meter_events.len()
+    }
+
+    /// The customer pays: the session completes, a subscription to its
+    /// price starts (`status`, `active` unless a trial), and Stripe's
+    /// webhooks go out, signed. Returns the subscription's id.
+    pub async fn complete_checkout(&self, session: &str, status: &str) -> anyhow::Result<String> {
+        let (completed, subscription) = {
+            let mut st = self.state.lock().unwrap();
+            let sub_id = st.id("sub");
+            let s = st.sessions.get_mut(session).ok_or_else(|| anyhow::anyhow!("no session {session}"))?;
+            s["status"] = json!("complete");
+            s["subscription"] = json!(sub_id);
+            let customer = s["customer"].as_str().unwrap_or_default().to_owned();
+            let price = s["_price"].clone();
+            let meta = s["_subscription_metadata"].clone();
+            let completed = public(s);
+            let sub = json!({
+                "id": sub_id, "object": "subscription", "customer": customer, "status": status, "created": now(), "livemode": false,
+                "items": {"object": "list", "data": [{"id": format!("si_{sub_id}"), "object": "subscription_item", "price": {"id": price, "object": "price"}}]},
+                "metadata": meta,
+            });
+            st.subscriptions.insert(sub_id.clone(), sub.clone());
+            (completed, sub)
+        };
+        self.send_event("checkout.session.completed", completed).await?;
+        self.send_event("customer.subscription.created", subscription.clone()).await?;
+        Ok(subscription["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Sends an event about `object` to the webhook, signed as Stripe signs
+    /// (`t=…,v1=HMAC-SHA256(secret, "t.payload")`); returns the answer's status.
+    pub async fn send_event(&self, kind: &str, object: Value) -> anyhow::Result<u16> {
+        let (url, id) = {
+            let mut st = self.state.lock().unwrap();
+            (st.webhook_url.clone().ok_or_else(|| anyhow::anyhow!("no webhook endpoint set"))?, st.id("evt"))
+        };
+        let payload = json!({"id": id, "object": "event", "api_version": "2025-03-31.basil", "created": now(), "livemode": false, "pending_webhooks": 1, "type": kind, "data": {"object": object}}).to_string();
+        let t = now();
+        let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes())?;
+        mac.update(format!("{t}.{payload}").as_bytes());
+        let signature = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+        let res = self.http.post(&url).header("content-type", "application/json; charset=utf-8").header("Stripe-Signature", signature).body(payload).send().await?;
+        let status = res.status().as_u16();
+        anyhow::ensure!(status == 200, "the webhook answered {status}: {}", res.text().await.unwrap_or_default());
+        Ok(status)
+    }
+}
