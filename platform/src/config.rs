@@ -76,6 +76,8 @@ pub struct Settings {
     /// The plans on offer: `billing/plans.toml` as built in, or the file
     /// `TIKETHET_PLANS_FILE` names.
     pub plans: std::sync::Arc<tikethet_billing::Catalogue>,
+    /// How often usage is reported to Stripe (`TIKETHET_USAGE_REPORT_SECS`).
+    pub usage_report_every: std::time::Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -102,6 +104,7 @@ impl fmt::Debug for Settings {
             .field("throttle", &self.throttle)
             .field("files_url", &self.files_url.as_deref().map(tikethet_runtime::db::redact_url))
             .field("storage_limits", &self.storage_limits)
+            .field("usage_report_every", &self.usage_report_every)
             .field("plans", &self.plans.plans().iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
             .finish()
     }
@@ -135,6 +138,7 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_PG_CONNECTION_LIFETIME_SECS",
     "TIKETHET_PG_SPARE_SCHEMAS",
     "TIKETHET_PLANS_FILE",
+    "TIKETHET_USAGE_REPORT_SECS",
 ];
 
 /// Where raw values come from.
@@ -380,6 +384,13 @@ impl Settings {
             files_url: src.get("TIKETHET_FILES_URL"),
             storage_limits: storage_limits(src)?,
             plans: std::sync::Arc::new(plans(src)?),
+            usage_report_every: match src.get("TIKETHET_USAGE_REPORT_SECS") {
+                None => std::time::Duration::from_secs(60),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (1..=86_400).contains(&n) => std::time::Duration::from_secs(n),
+                    _ => bail!("TIKETHET_USAGE_REPORT_SECS must be a whole number of seconds from 1 to 86400 (got {v:?})"),
+                },
+            },
         };
         settings.check_production()?;
         Ok(settings)

@@ -88,6 +88,10 @@ impl AppState {
             Vault::new(settings.master_key.expose()),
             settings.public_url.clone(),
             settings.plans.clone(),
+            match &settings.stripe_secret_key {
+                Some(k) => Some(tikethet_billing::stripe::client::StripeApi::new(k.expose(), settings.stripe_api_url.as_deref())?),
+                None => None,
+            },
         ));
         Ok(AppState { settings: Arc::new(settings), storage, runtime, control })
     }
@@ -171,6 +175,7 @@ impl Application {
             }
         });
         let maintenance = self.state.runtime.spawn_maintenance();
+        let reporting = self.state.control.clone().spawn_usage_reports(self.state.settings.usage_report_every);
         let spares = tokio::spawn(self.state.storage.clone().keep_spares());
         let app = http::app(self.state.clone());
         let result = poem::Server::new_with_acceptor(self.acceptor)
@@ -179,6 +184,9 @@ impl Application {
         sync.abort();
         maintenance.abort();
         spares.abort();
+        if let Some(r) = reporting {
+            r.abort();
+        }
         result.context("HTTP server failed")
     }
 }

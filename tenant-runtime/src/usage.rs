@@ -116,6 +116,70 @@ pub(crate) async fn report(txn: &DatabaseTransaction, q: &Quotas) -> Result<(Vec
     Ok((lines, this_month(txn, PLUGIN_INVOCATIONS).await?))
 }
 
+/// A slice of usage to report to Stripe: `value` units of `metric` on
+/// `day`, after the `offset` units reported before. The three name the
+/// report, so a report retried after a crash is the same report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slice {
+    pub day: String,
+    pub metric: String,
+    pub offset: i64,
+    pub value: i64,
+}
+
+/// The next slices of a tenant's usage to report for these meters: a slice
+/// already in flight (written before it was sent) is given again as it
+/// was; otherwise what was counted since the last report becomes the next
+/// slice, written down before it is handed out.
+pub async fn next_slices(tenant: &crate::Tenant, metrics: &[&str]) -> Result<Vec<Slice>> {
+    let txn = tenant.db.begin().await?;
+    let rows = usage_counters::Entity::find()
+        .filter(usage_counters::Column::Metric.is_in(metrics.iter().copied()))
+        .filter(Expr::col(usage_counters::Column::Count).gt(Expr::col(usage_counters::Column::Reported)))
+        .all(&txn)
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let value = if r.reporting > 0 { r.reporting } else { r.count - r.reported };
+        if r.reporting == 0 {
+            usage_counters::Entity::update_many()
+                .col_expr(usage_counters::Column::Reporting, Expr::value(value))
+                .filter(usage_counters::Column::Day.eq(r.day.as_str()))
+                .filter(usage_counters::Column::Metric.eq(r.metric.as_str()))
+                .filter(usage_counters::Column::Reporting.eq(0))
+                .exec(&txn)
+                .await?;
+        }
+        out.push(Slice { day: r.day, metric: r.metric, offset: r.reported, value });
+    }
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Marks a slice reported (Stripe has it).
+pub async fn slice_reported(tenant: &crate::Tenant, s: &Slice) -> Result<()> {
+    let txn = tenant.db.begin().await?;
+    usage_counters::Entity::update_many()
+        .col_expr(usage_counters::Column::Reported, Expr::col(usage_counters::Column::Reported).add(s.value))
+        .col_expr(usage_counters::Column::Reporting, Expr::value(0))
+        .filter(usage_counters::Column::Day.eq(s.day.as_str()))
+        .filter(usage_counters::Column::Metric.eq(s.metric.as_str()))
+        .filter(usage_counters::Column::Reported.eq(s.offset))
+        .filter(usage_counters::Column::Reporting.eq(s.value))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Units counted and not yet reported, per meter.
+pub async fn unreported(tenant: &crate::Tenant, metrics: &[&str]) -> Result<u64> {
+    let txn = tenant.db.begin().await?;
+    let rows = usage_counters::Entity::find().filter(usage_counters::Column::Metric.is_in(metrics.iter().copied())).all(&txn).await?;
+    txn.commit().await?;
+    Ok(rows.iter().map(|r| u64::try_from(r.count - r.reported).unwrap_or(0)).sum())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

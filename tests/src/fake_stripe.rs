@@ -146,7 +146,7 @@ fn route(st: &mut State, method: &str, path: &str, form: &BTreeMap<String, Strin
     match (method, parts.as_slice()) {
         ("POST", ["customers"]) => {
             let id = st.id("cus");
-            let c = json!({"id": id, "object": "customer", "created": now(), "livemode": false, "name": form.get("name"), "email": form.get("email"), "metadata": metadata(form, "metadata")});
+            let c = json!({"id": id, "object": "customer", "created": now(), "livemode": false, "name": form.get("name"), "email": form.get("email"), "metadata": metadata(form, "metadata"), "balance": 0, "delinquent": false, "invoice_prefix": "TT0001", "preferred_locales": []});
             st.customers.insert(id, c.clone());
             (200, c)
         }
@@ -169,7 +169,10 @@ fn route(st: &mut State, method: &str, path: &str, form: &BTreeMap<String, Strin
             }
             let id = st.id("cs");
             let s = json!({
-                "id": id, "object": "checkout.session", "mode": "subscription", "status": "open", "created": now(), "livemode": false,
+                "id": id, "object": "checkout.session", "mode": "subscription", "status": "open", "created": now(), "expires_at": now() + 86_400, "livemode": false,
+                "payment_status": "unpaid", "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
+                "custom_fields": [], "custom_text": {"after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null},
+                "payment_method_types": ["card"], "shipping_options": [],
                 "url": format!("{base}pay/{id}"), "customer": form.get("customer"), "client_reference_id": form.get("client_reference_id"),
                 "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"), "subscription": null,
                 "metadata": metadata(form, "metadata"),
@@ -184,7 +187,7 @@ fn route(st: &mut State, method: &str, path: &str, form: &BTreeMap<String, Strin
                 return error(StatusCode::BAD_REQUEST, "invalid_request_error", Some("resource_missing"), &format!("No such customer: '{c}'"));
             }
             let id = st.id("bps");
-            (200, json!({"id": id, "object": "billing_portal.session", "created": now(), "livemode": false, "customer": c, "return_url": form.get("return_url"), "url": format!("{base}portal/{id}")}))
+            (200, json!({"id": id, "object": "billing_portal.session", "configuration": "bpc_standin", "created": now(), "livemode": false, "customer": c, "return_url": form.get("return_url"), "url": format!("{base}portal/{id}")}))
         }
         ("GET", ["subscriptions", id]) => match st.subscriptions.get(*id) {
             Some(s) => (200, s.clone()),

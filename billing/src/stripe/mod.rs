@@ -1,6 +1,7 @@
-//! Stripe: webhook signatures and the events that drive a tenant's
-//! subscription. Talking to Stripe's API (Checkout, the Customer Portal,
-//! meter events) is not built yet.
+//! Stripe: the calls the platform makes ([`client`]), webhook signatures
+//! ([`signature`]) and the events that drive a tenant's subscription
+//! ([`events`]).
 
+pub mod client;
 pub mod events;
 pub mod signature;

@@ -276,6 +276,135 @@ impl ControlPlane {
     }
 }
 
+/// The meters reported to Stripe: the desk's counter and the event name of
+/// the Billing Meter the operator creates in Stripe for it.
+pub const METERS: [(&str, &str); 2] =
+    [(tikethet_runtime::usage::MESSAGES, "tikethet_messages"), (tikethet_runtime::usage::PLUGIN_INVOCATIONS, "tikethet_plugin_invocations")];
+
+/// Stripe takes meter events up to 35 days old.
+const OLDEST_EVENT: chrono::Duration = chrono::Duration::days(34);
+
+/// The timestamp a day's usage is reported at: the day's last second (now,
+/// for today), never older than Stripe takes.
+fn report_time(day: &str, now: DateTime<Utc>) -> i64 {
+    let end = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(23, 59, 59))
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    end.min(now).max(now - OLDEST_EVENT).timestamp()
+}
+
+impl ControlPlane {
+    /// Starts reporting usage to Stripe every `every` (nothing offline).
+    pub fn spawn_usage_reports(self: std::sync::Arc<Self>, every: std::time::Duration) -> Option<tokio::task::JoinHandle<()>> {
+        self.stripe.as_ref()?;
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match self.report_usage().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(units = n, "usage reported to Stripe"),
+                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "reporting usage to Stripe failed; the next pass resumes it"),
+                }
+            }
+        }))
+    }
+
+    /// How long ago usage was last reported in full; `None` offline,
+    /// `Some(None)` before the first full pass.
+    pub fn usage_report_age(&self) -> Option<Option<std::time::Duration>> {
+        self.stripe.as_ref()?;
+        Some(self.usage_reported_at.lock().expect("poisoned").map(|t| t.elapsed()))
+    }
+
+    /// One pass: every subscribed tenant's usage not yet reported goes to
+    /// Stripe as meter events, one per slice (day, meter and how much of
+    /// the day came before), the slice written down before it is sent. A
+    /// pass cut short (a crash, Stripe down) resends the same slices with
+    /// the same identifiers, which Stripe counts once. Returns the units
+    /// reported.
+    pub async fn report_usage(&self) -> Result<u64> {
+        let Some(stripe) = &self.stripe else { return Ok(0) };
+        let subscribed = accounts::Entity::find()
+            .filter(accounts::Column::StripeCustomerId.is_not_null())
+            .filter(accounts::Column::StripeSubscriptionId.is_not_null())
+            .all(self.storage.control())
+            .await?;
+        let metrics = METERS.map(|(m, _)| m);
+        let (mut units, mut whole) = (0u64, true);
+        for a in subscribed {
+            let Some(t) = self.runtime.tenants.get(&tikethet_runtime::domain::TenantId::from_stored(a.tenant_id.clone())) else { continue };
+            let customer = a.stripe_customer_id.as_deref().unwrap_or_default();
+            let slices = tikethet_runtime::usage::next_slices(&t, &metrics).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            for s in slices {
+                let Some((_, event_name)) = METERS.iter().find(|(m, _)| *m == s.metric) else { continue };
+                let identifier = format!("{}-{}-{}-{}", a.tenant_id, s.metric, s.day, s.offset);
+                match stripe.meter_event(event_name, customer, u64::try_from(s.value).unwrap_or(0), &identifier, report_time(&s.day, Utc::now())).await {
+                    Ok(_) => {
+                        tikethet_runtime::usage::slice_reported(&t, &s).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                        units += u64::try_from(s.value).unwrap_or(0);
+                    }
+                    Err(e) => {
+                        tracing::warn!(tenant = %a.tenant_id, identifier, error = %e, "a usage report failed; it is resent next pass");
+                        whole = false;
+                        break;
+                    }
+                }
+            }
+        }
+        if whole {
+            *self.usage_reported_at.lock().expect("poisoned") = Some(std::time::Instant::now());
+        }
+        Ok(units)
+    }
+
+    /// A Checkout Session for the tenant to buy `plan`; the tenant's Stripe
+    /// customer is made first if it has none. Returns the session's id and
+    /// the page to send the owner to.
+    pub async fn checkout(&self, tenant_slug: &str, plan: &str, success_url: &str, cancel_url: &str) -> Result<tikethet_billing::stripe::client::Checkout> {
+        let stripe = self.stripe.as_ref().ok_or(ControlError::BillingOffline)?;
+        let plan = self.plans.plan(plan).map_err(|e| tikethet_runtime::domain::Invalid::new("plan", e.to_string()))?;
+        let price = plan.stripe_price.clone().ok_or_else(|| ControlError::NotForSale(plan.name.clone()))?;
+        let t = self.find(tenant_slug).await?;
+        let customer = self.customer_of(stripe, &t).await?;
+        // Each request is a new purchase; a retry of this very call inside
+        // the client would reuse the key.
+        let key = format!("checkout-{}-{}", t.id, super::random_hex(16));
+        Ok(stripe.checkout(&customer, &t.id, &price, success_url, cancel_url, &key).await?)
+    }
+
+    /// A Customer Portal session for the tenant's owner.
+    pub async fn portal(&self, tenant_slug: &str, return_url: &str) -> Result<String> {
+        let stripe = self.stripe.as_ref().ok_or(ControlError::BillingOffline)?;
+        let t = self.find(tenant_slug).await?;
+        let customer = self.billing_account_of(&t.id).await?.and_then(|a| a.stripe_customer_id).ok_or(ControlError::NoCustomer)?;
+        Ok(stripe.portal(&customer, return_url, &format!("portal-{}-{}", t.id, super::random_hex(16))).await?)
+    }
+
+    async fn billing_account_of(&self, tenant_id: &str) -> Result<Option<accounts::Model>> {
+        Ok(accounts::Entity::find_by_id(tenant_id.to_owned()).one(self.storage.control()).await?)
+    }
+
+    /// The tenant's Stripe customer, made (once: the idempotency key is the
+    /// tenant's) and recorded when it has none.
+    async fn customer_of(&self, stripe: &tikethet_billing::stripe::client::StripeApi, t: &tenants::Model) -> Result<String> {
+        if let Some(c) = self.billing_account_of(&t.id).await?.and_then(|a| a.stripe_customer_id) {
+            return Ok(c);
+        }
+        let customer = stripe.create_customer(&t.id, &t.name, &format!("customer-{}", t.id)).await?;
+        let txn = self.storage.control().begin().await?;
+        let (mut a, new) = account(&txn, &t.id).await?;
+        a.stripe_customer_id = Set(Some(customer.clone()));
+        a.updated_at = Set(Utc::now());
+        store(&txn, (a, new)).await?;
+        txn.commit().await?;
+        Ok(customer)
+    }
+}
+
 /// The tenant's account row to change, and whether it is new.
 async fn account(txn: &sea_orm::DatabaseTransaction, tenant: &str) -> Result<(accounts::ActiveModel, bool)> {
     Ok(match accounts::Entity::find_by_id(tenant.to_owned()).one(txn).await? {
@@ -300,4 +429,18 @@ async fn store(txn: &sea_orm::DatabaseTransaction, (a, new): (accounts::ActiveMo
         a.update(txn).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_days_usage_is_reported_at_its_last_second_within_what_stripe_takes() {
+        let now = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z").unwrap().with_timezone(&Utc);
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        assert_eq!(report_time("2026-12-01", now), at("2026-12-01T23:59:59Z"));
+        assert_eq!(report_time("2026-12-02", now), now.timestamp(), "today: now");
+        assert_eq!(report_time("2026-09-01", now), (now - OLDEST_EVENT).timestamp(), "never older than Stripe takes");
+    }
 }

@@ -55,6 +55,18 @@ pub enum ControlError {
     /// 422: Telegram refused the bot token.
     #[error("Telegram refused the bot token: {0}")]
     TokenRefused(String),
+    /// 409: billing runs offline (no Stripe keys): plans are the operator's.
+    #[error("billing runs offline: plans are set by the operator")]
+    BillingOffline,
+    /// 409: the plan cannot be bought (it has no Stripe price).
+    #[error("the {0} plan is not sold through Stripe")]
+    NotForSale(String),
+    /// 409: the tenant has no Stripe customer yet (nothing bought).
+    #[error("this desk has not subscribed through Stripe yet")]
+    NoCustomer,
+    /// 502: Stripe refused or could not be reached.
+    #[error("{0}")]
+    Stripe(#[from] tikethet_billing::stripe::client::CallError),
     /// 502: Telegram could not be reached or failed.
     #[error("Telegram could not be reached or failed: {0}")]
     Telegram(String),
@@ -185,6 +197,10 @@ pub struct ControlPlane {
     vault: Vault,
     public_url: url::Url,
     plans: std::sync::Arc<Catalogue>,
+    /// Stripe, when `TIKETHET_STRIPE_SECRET_KEY` is set (offline otherwise).
+    stripe: Option<tikethet_billing::stripe::client::StripeApi>,
+    /// When the last usage report to Stripe went through whole.
+    pub(crate) usage_reported_at: Mutex<Option<std::time::Instant>>,
     /// updated_at of each tenant the runtime serves, to reload only changes.
     served: Mutex<HashMap<String, DateTime<Utc>>>,
     /// Tenants behind on migrations, held while a background task migrates
@@ -237,13 +253,22 @@ fn random_hex(n: usize) -> String {
 }
 
 impl ControlPlane {
-    pub fn new(storage: Storage, runtime: Runtime, vault: Vault, public_url: url::Url, plans: std::sync::Arc<Catalogue>) -> Self {
+    pub fn new(
+        storage: Storage,
+        runtime: Runtime,
+        vault: Vault,
+        public_url: url::Url,
+        plans: std::sync::Arc<Catalogue>,
+        stripe: Option<tikethet_billing::stripe::client::StripeApi>,
+    ) -> Self {
         ControlPlane {
             storage,
             runtime,
             vault,
             public_url,
             plans,
+            stripe,
+            usage_reported_at: Mutex::new(None),
             served: Mutex::new(HashMap::new()),
             catching_up: Mutex::new(Default::default()),
             migrations: std::sync::Arc::new(tokio::sync::Semaphore::new(SERVE_MIGRATIONS)),

@@ -229,6 +229,30 @@ pub struct UsageView {
     pub max_attachment_bytes: u64,
 }
 
+/// A plan to buy.
+#[derive(Debug, Object)]
+pub struct CheckoutRequest {
+    /// A plan of the catalogue that is sold through Stripe.
+    #[oai(validator(min_length = 1, max_length = 40))]
+    pub plan: String,
+}
+
+/// Where to send the owner to pay.
+#[derive(Debug, Object)]
+pub struct CheckoutView {
+    /// The Checkout Session's id.
+    pub id: String,
+    /// Stripe's payment page; the desk's plan changes once Stripe reports
+    /// the payment (its webhook), not before.
+    pub url: String,
+}
+
+/// Stripe's Customer Portal for this desk.
+#[derive(Debug, Object)]
+pub struct PortalView {
+    pub url: String,
+}
+
 pub struct DeskApi {
     pub state: AppState,
 }
@@ -236,6 +260,11 @@ pub struct DeskApi {
 impl DeskApi {
     fn tenant(&self) -> TenantApi {
         TenantApi { state: self.state.clone() }
+    }
+
+    /// The desk's console, where the owner comes back from Stripe.
+    fn console_url(&self, slug: &str) -> String {
+        format!("{}/t/{slug}/admin/", self.state.settings.public_url.as_str().trim_end_matches('/'))
     }
 }
 
@@ -519,6 +548,29 @@ impl DeskApi {
             plugin_invocations: u.plugin_invocations,
             max_attachment_bytes: u.max_attachment_bytes,
         }))
+    }
+
+    /// Subscribe, or change plan, through Stripe Checkout (the owner)
+    ///
+    /// `409 billing_offline` when the platform runs without Stripe keys
+    /// (the operator sets plans then); `409 plan_not_for_sale` for a plan
+    /// without a Stripe price.
+    #[oai(path = "/t/:slug/api/v1/billing/checkout", method = "post", tag = "Tag::Stats")]
+    async fn checkout(&self, slug: Path<String>, auth: TenantAuth, body: Json<CheckoutRequest>) -> Result<Json<CheckoutView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        ctx.require(Role::Owner)?;
+        let back = self.console_url(&slug.0);
+        let c = self.state.control.checkout(&slug.0, &body.0.plan, &format!("{back}?billing=paid"), &format!("{back}?billing=cancelled")).await?;
+        Ok(Json(CheckoutView { id: c.id, url: c.url }))
+    }
+
+    /// Stripe's Customer Portal: payment methods, invoices, cancelling (the owner)
+    #[oai(path = "/t/:slug/api/v1/billing/portal", method = "post", tag = "Tag::Stats")]
+    async fn portal(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<PortalView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        ctx.require(Role::Owner)?;
+        let url = self.state.control.portal(&slug.0, &self.console_url(&slug.0)).await?;
+        Ok(Json(PortalView { url }))
     }
 
     /// Desk statistics (moderators and up)

@@ -129,6 +129,10 @@ impl From<ControlError> for ApiError {
             ControlError::WebhookRefused(_) => ApiError::Unprocessable(body("webhook_refused", e.to_string())),
             ControlError::TokenRefused(_) => ApiError::Unprocessable(body("bot_token_refused", e.to_string())),
             ControlError::Telegram(_) => ApiError::BadGateway(body("telegram_unavailable", e.to_string())),
+            ControlError::BillingOffline => ApiError::Conflict(body("billing_offline", e.to_string())),
+            ControlError::NotForSale(_) => ApiError::Conflict(body("plan_not_for_sale", e.to_string())),
+            ControlError::NoCustomer => ApiError::Conflict(body("no_subscription", e.to_string())),
+            ControlError::Stripe(_) => ApiError::BadGateway(body("stripe_unavailable", e.to_string())),
             ControlError::Internal(inner) => ApiError::internal(inner),
         }
     }

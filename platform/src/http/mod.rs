@@ -66,7 +66,14 @@ impl SystemApi {
     /// Prometheus metrics.
     #[oai(path = "/metrics", method = "get")]
     async fn metrics(&self) -> PlainText<String> {
-        PlainText(render_metrics(&self.state.runtime, &self.state.storage))
+        let mut out = render_metrics(&self.state.runtime, &self.state.storage);
+        if let Some(age) = self.state.control.usage_report_age() {
+            let secs = age.map_or(-1, |a| a.as_secs() as i64);
+            out.push_str(&format!(
+                "# HELP tikethet_usage_report_age_seconds Seconds since usage was last reported to Stripe in full (-1: not yet).\n# TYPE tikethet_usage_report_age_seconds gauge\ntikethet_usage_report_age_seconds {secs}\n"
+            ));
+        }
+        PlainText(out)
     }
 }
 

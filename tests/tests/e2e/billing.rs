@@ -12,9 +12,13 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tikethet_runtime::entities::inbox;
 use tikethet_tests::fixtures;
+use tikethet_tests::fake_stripe::{self, FakeStripe};
 use tikethet_tests::helpers::{Backend, Options, TestApp, spawn_app, spawn_app_with, wait_for};
 
-on_both!(signed_stripe_events_apply_once_in_the_order_of_their_state_and_drive_the_tenant);
+on_both!(
+    signed_stripe_events_apply_once_in_the_order_of_their_state_and_drive_the_tenant,
+    a_checkout_through_stripe_lifts_the_limit_and_usage_is_reported_exactly_once,
+);
 
 const SECRET: &str = "whsec_e2e_0123456789abcdef";
 
@@ -170,4 +174,91 @@ async fn without_a_webhook_secret_billing_is_offline_and_says_so() {
     let body = event("evt_1", "invoice.paid", chrono::Utc::now().timestamp(), json!({"id": "in_1", "object": "invoice"}));
     let (s, res) = post(&app, &body, Some(header(&body, chrono::Utc::now().timestamp(), SECRET))).await;
     assert_eq!((s, res["error"]["code"].clone()), (404, json!("billing_offline")), "{res}");
+}
+
+/// The desk's own count of a meter this month, from its usage API.
+async fn desk_count(app: &TestApp, owner: &str, limit: &str) -> u64 {
+    let (s, usage) = app.tenant_get("acme", "/usage", owner).await;
+    assert_eq!(s, 200, "{usage}");
+    usage["usage"].as_array().unwrap().iter().find(|l| l["limit"] == limit).unwrap()["used"].as_u64().unwrap()
+}
+
+async fn a_checkout_through_stripe_lifts_the_limit_and_usage_is_reported_exactly_once(b: Backend) {
+    let stripe = FakeStripe::start().await.unwrap();
+    let plans = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(plans.path(), PLANS).unwrap();
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let env: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+        ("TIKETHET_STRIPE_SECRET_KEY", fake_stripe::SECRET_KEY),
+        ("TIKETHET_STRIPE_WEBHOOK_SECRET", fake_stripe::WEBHOOK_SECRET),
+        ("TIKETHET_STRIPE_API_URL", leak(stripe.url.clone())),
+        ("TIKETHET_PLANS_FILE", leak(plans.path().display().to_string())),
+        ("TIKETHET_USAGE_REPORT_SECS", "1"),
+    ]));
+    let app = spawn_app_with(b, Options { env, ..Options::default() }).await;
+    stripe.set_webhook(&app.url("/billing/stripe/webhook"));
+    let t = app.create_tenant_on("acme", 1, "free").await;
+    let tenant_id = t.body["id"].as_str().unwrap().to_owned();
+    app.deliver(&t, &fixtures::message(1, 801, "first")).await;
+    assert_eq!(app.wait_processed("acme", 1).await.status, inbox::DONE);
+    app.deliver(&t, &fixtures::message(2, 802, "over the Free plan")).await;
+    assert_eq!(app.wait_processed("acme", 2).await.status, inbox::OVER_LIMIT);
+
+    // Only the owner buys, and only a plan that is sold.
+    let owner = app.sign_in(&t, t.owner).await;
+    let customer = app.sign_in(&t, 801).await;
+    let (s, body) = app.tenant_post("acme", "/billing/checkout", &customer, json!({"plan": "pro"})).await;
+    assert_eq!(s, 403, "{body}");
+    let (s, body) = app.tenant_post("acme", "/billing/checkout", &owner, json!({"plan": "free"})).await;
+    assert_eq!((s, body["error"]["code"].clone()), (409, json!("plan_not_for_sale")), "{body}");
+    let (s, body) = app.tenant_post("acme", "/billing/portal", &owner, json!({})).await;
+    assert_eq!((s, body["error"]["code"].clone()), (409, json!("no_subscription")), "{body}");
+    let (s, checkout) = app.tenant_post("acme", "/billing/checkout", &owner, json!({"plan": "pro"})).await;
+    assert_eq!(s, 200, "{checkout}");
+    assert!(checkout["url"].as_str().unwrap().starts_with(&format!("{}pay/cs_", stripe.url)), "{checkout}");
+    let session = stripe.session(checkout["id"].as_str().unwrap()).unwrap();
+    assert_eq!((session["client_reference_id"].clone(), session["mode"].clone()), (json!(tenant_id), json!("subscription")), "{session}");
+    let customers = stripe.customers();
+    assert_eq!(customers.len(), 1);
+    assert_eq!((customers[0]["metadata"]["tenant_id"].clone(), session["customer"].clone()), (json!(tenant_id), customers[0]["id"].clone()));
+    // A second checkout reuses the customer.
+    let (s, _) = app.tenant_post("acme", "/billing/checkout", &owner, json!({"plan": "pro"})).await;
+    assert_eq!(s, 200);
+    assert_eq!(stripe.customers().len(), 1, "one Stripe customer per tenant");
+
+    // The owner pays: Stripe's signed webhooks move the desk to Pro, and
+    // the message kept over the Free plan becomes a ticket.
+    stripe.complete_checkout(checkout["id"].as_str().unwrap(), "active").await.unwrap();
+    assert_eq!(tenant(&app).await["plan"], "pro");
+    let opened = wait_for(Duration::from_secs(20), || async {
+        let (_, list) = app.tenant_get("acme", "/tickets?limit=10", &owner).await;
+        (list["items"].as_array()?.len() == 2).then_some(())
+    })
+    .await;
+    assert!(opened.is_some(), "the kept message did not become a ticket");
+    let (s, portal) = app.tenant_post("acme", "/billing/portal", &owner, json!({})).await;
+    assert_eq!(s, 200, "{portal}");
+    assert!(portal["url"].as_str().unwrap().contains("/portal/bps_"), "{portal}");
+
+    // Usage reaches Stripe exactly: its totals equal the desk's counters,
+    // also across Stripe failing for a while (the reporter resumes).
+    let cus = customers[0]["id"].as_str().unwrap().to_owned();
+    let reported = |stripe: &FakeStripe| stripe.meter_totals().get(&("tikethet_messages".to_owned(), cus.clone())).copied().unwrap_or(0);
+    let want = desk_count(&app, &owner, "messages_per_month").await;
+    assert_eq!(want, 2);
+    assert!(wait_for(Duration::from_secs(20), || async { (reported(&stripe) == want).then_some(()) }).await.is_some(), "reported {} of {want}", reported(&stripe));
+    stripe.fail_next(3);
+    for (n, text) in [(3, "more"), (4, "and more"), (5, "still more")] {
+        app.deliver(&t, &fixtures::message(n, 801, text)).await;
+        app.wait_processed("acme", n).await;
+    }
+    let want = desk_count(&app, &owner, "messages_per_month").await;
+    assert_eq!(want, 5);
+    assert!(wait_for(Duration::from_secs(20), || async { (reported(&stripe) == want).then_some(()) }).await.is_some(), "reported {} of {want}", reported(&stripe));
+    // Every write carried an idempotency key; a report is never doubled.
+    let calls = stripe.calls();
+    assert!(calls.iter().filter(|c| c.method == "POST").all(|c| c.idempotency_key.is_some()), "{calls:#?}");
+    assert!(calls.iter().any(|c| c.status == 500), "Stripe's failures were met");
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tikethet_usage_report_age_seconds "), "{metrics}");
 }
