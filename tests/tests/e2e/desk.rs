@@ -396,6 +396,9 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::PATCH, format!("/users/{customer_id}"), Some(json!({ "blocked": false })), [403, 403, 200, 200, 200]),
         route(Method::GET, "/stats", None, staff_from_moderator),
         route(Method::GET, "/usage", None, admins),
+        // The owner's alone; this server runs without Stripe keys.
+        route(Method::POST, "/billing/checkout", Some(json!({ "plan": "pro" })), [403, 403, 403, 403, 409]),
+        route(Method::POST, "/billing/portal", None, [403, 403, 403, 403, 409]),
         route(Method::GET, "/theme", None, all),
         route(Method::PUT, "/theme", Some(json!({ "accent_color": "#336699" })), admins),
         route(Method::GET, "/bot-texts", None, admins),
