@@ -58,6 +58,8 @@ struct State {
     webhook_url: Option<String>,
     /// Requests answered 500 before the next ones go through (a flaky Stripe).
     fail_next: u32,
+    /// Meter events are recorded at once but answered this late.
+    meter_delay: Option<Duration>,
 }
 
 impl State {
@@ -132,6 +134,10 @@ async fn api(req: &Request, Path(path): Path<String>, body: poem::Body, Data(fak
             }
         }
     };
+    let delay = fake.state.lock().unwrap().meter_delay.filter(|_| path == "/v1/billing/meter_events");
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     fake.state.lock().unwrap().calls.push(Call { method, path, form, idempotency_key: key, status });
     Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
@@ -253,6 +259,12 @@ impl FakeStripe {
         self.state.lock().unwrap().fail_next = n;
     }
 
+    /// Meter events are taken at once but answered `delay` later (`None`:
+    /// at once), so that a reporter can be stopped between the two.
+    pub fn delay_meter_answers(&self, delay: Option<Duration>) {
+        self.state.lock().unwrap().meter_delay = delay;
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.state.lock().unwrap().calls.clone()
     }
@@ -272,6 +284,11 @@ impl FakeStripe {
             *out.entry((name.clone(), customer.clone())).or_insert(0) += value;
         }
         out
+    }
+
+    /// The identifiers of the meter events taken.
+    pub fn meter_identifiers(&self) -> Vec<String> {
+        self.state.lock().unwrap().meter_events.keys().cloned().collect()
     }
 
     pub fn meter_event_count(&self) -> usize {

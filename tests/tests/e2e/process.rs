@@ -704,3 +704,78 @@ async fn a_tenant_behind_holds_its_updates_until_migrated_on_sqlite() {
 async fn a_tenant_behind_holds_its_updates_until_migrated_on_postgres() {
     a_tenant_behind_holds_its_updates_until_migrated(Backend::Postgres).await
 }
+
+/// Usage reporting killed with SIGKILL between Stripe taking a meter event
+/// and the desk hearing so: after the restart the same slice is sent again
+/// under the same identifier, Stripe refuses the repeat, and its totals
+/// equal the desk's counters: every unit reported exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_reporting_killed_mid_report_reports_each_unit_once() {
+    use tikethet_tests::fake_stripe::{self, FakeStripe};
+    let fake = stand_in().await;
+    let stripe = FakeStripe::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tikethet.toml"),
+        format!(
+            "stripe_secret_key = \"{}\"\nstripe_webhook_secret = \"{}\"\nstripe_api_url = \"{}\"\nusage_report_secs = 1\n",
+            fake_stripe::SECRET_KEY,
+            fake_stripe::WEBHOOK_SECRET,
+            stripe.url
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let mut server = start(dir.path(), port, &fake.url, None, 1);
+    wait_healthy(&http, &mut server, dir.path(), 1).await;
+    let base = server.base.clone();
+    stripe.set_webhook(&format!("{base}/billing/stripe/webhook"));
+    let op = std::fs::read_to_string(dir.path().join("data/operator.token")).unwrap().trim().to_owned();
+    let (token, owner) = create(&http, &base, &op, &fake, "alpha", 1).await;
+    let tenant: Value = http.get(format!("{base}/api/platform/v1/tenants/alpha")).bearer_auth(&op).send().await.unwrap().json().await.unwrap();
+    let tenant_id = tenant["id"].as_str().unwrap().to_owned();
+    let subscription = json!({
+        "id": "sub_kill", "object": "subscription", "customer": "cus_kill", "status": "active",
+        "items": {"object": "list", "data": [{"id": "si_kill", "object": "subscription_item", "price": {"id": "price_tikethet_business_monthly", "object": "price"}}]},
+        "metadata": {"tenant_id": tenant_id}
+    });
+    stripe.send_event("customer.subscription.created", subscription).await.unwrap();
+
+    // Stripe takes the first report and answers it only after the kill.
+    stripe.delay_meter_answers(Some(Duration::from_secs(30)));
+    for (n, customer) in [(1, 501), (2, 502), (3, 503)] {
+        assert_eq!(fake.deliver(&token, &fixtures::message(n, customer, "help")).await.unwrap(), 200);
+        wait_sent(&fake, &token, customer, 1).await;
+    }
+    wait_until(Duration::from_secs(20), || (stripe.meter_event_count() >= 1).then_some(())).await.expect("a report reached Stripe");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let before = stripe.meter_totals();
+    let taken = stripe.meter_identifiers();
+    assert!(stripe.calls().iter().all(|c| c.path != "/v1/billing/meter_events"), "no meter event was answered before the kill");
+
+    stripe.delay_meter_answers(None);
+    let mut server = start(dir.path(), port, &fake.url, None, 2);
+    wait_healthy(&http, &mut server, dir.path(), 2).await;
+    let owner_token = sign_in(&http, &base, "alpha", &token, owner).await;
+    let usage: Value = http.get(format!("{base}/t/alpha/api/v1/usage")).bearer_auth(&owner_token).send().await.unwrap().json().await.unwrap();
+    let counted = usage["usage"].as_array().unwrap().iter().find(|l| l["limit"] == "messages_per_month").unwrap()["used"].as_u64().unwrap();
+    assert_eq!(counted, 3, "{usage}");
+    let key = ("tikethet_messages".to_owned(), "cus_kill".to_owned());
+    let totals = wait_until(Duration::from_secs(20), || stripe.meter_totals().get(&key).copied().filter(|t| *t == counted))
+        .await
+        .unwrap_or_else(|| panic!("Stripe has {:?} (before the kill {before:?}), the desk counted {counted}", stripe.meter_totals()));
+    assert_eq!(totals, counted);
+    // The report cut short went again as the same event (same identifier,
+    // same Idempotency-Key), and Stripe counted it once.
+    let again: Vec<_> = stripe
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/v1/billing/meter_events" && c.form.get("identifier").is_some_and(|i| taken.contains(i)))
+        .collect();
+    assert!(!again.is_empty(), "the report cut short was not sent again: {taken:?}");
+    assert!(again.iter().all(|c| c.idempotency_key.as_deref() == Some(&format!("meter-{}", c.form["identifier"]))), "{again:#?}");
+    server.child.kill().ok();
+    server.child.wait().ok();
+}
