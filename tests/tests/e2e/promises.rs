@@ -7,10 +7,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tikethet_tests::fake_telegram::Failure;
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{Backend, spawn_app, wait_for};
+use tikethet_tests::helpers::{Backend, spawn_app, wait_for, wait_until};
 
 on_both!(
     sender_gives_up_after_max_attempts_of_server_errors,
+    sender_retries_wait_their_time_even_when_new_messages_wake_the_chat,
     an_update_over_one_mebibyte_is_refused_with_413_and_not_stored,
 );
 
@@ -49,6 +50,31 @@ async fn sender_gives_up_after_max_attempts_of_server_errors(b: Backend) {
     let sent = app.wait_sent(&t, customer, 1).await;
     assert!(sent[0].contains("still there?"), "{sent:?}");
     assert_eq!(app.fake.sends_to(&t.token, customer).len(), MAX_ATTEMPTS + 1);
+}
+
+/// A message waiting to be retried (after a 500's backoff, or a 429's
+/// `retry_after`) keeps waiting when a new message to the same chat wakes
+/// its lane: the stored retry time holds, not only the lane's sleep.
+async fn sender_retries_wait_their_time_even_when_new_messages_wake_the_chat(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let customer = 4242;
+    for (n, failure, wait) in [(1, Failure::status("sendMessage", 500, 1), Duration::from_millis(900)), (3, Failure::retry_after("sendMessage", 3, 1), Duration::from_secs(3))] {
+        app.fake.fail(failure);
+        app.deliver(&t, &fixtures::start(n, customer)).await;
+        let refused = wait_until(Duration::from_secs(10), || app.fake.sends_to(&t.token, customer).into_iter().filter(|c| !c.ok).nth(n as usize / 2))
+            .await
+            .expect("the first try was refused");
+        // The customer sends /start again at once: its welcome queues
+        // behind the refused one, and the chat's lane is woken.
+        app.deliver(&t, &fixtures::start(n + 1, customer)).await;
+        app.wait_processed("acme", n + 1).await;
+        let sent = app.wait_sent(&t, customer, n as usize + 1).await;
+        let calls = app.fake.sends_to(&t.token, customer);
+        let retry = calls.iter().find(|c| c.ok && c.at > refused.at).unwrap_or_else(|| panic!("{calls:#?}"));
+        assert!(retry.at - refused.at >= wait, "retried {:?} after the refusal, before its time ({wait:?}): {sent:?}", retry.at - refused.at);
+        assert_eq!(retry.text(), refused.text(), "the refused message goes first");
+    }
 }
 
 async fn an_update_over_one_mebibyte_is_refused_with_413_and_not_stored(b: Backend) {
