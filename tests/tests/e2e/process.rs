@@ -779,3 +779,32 @@ async fn usage_reporting_killed_mid_report_reports_each_unit_once() {
     server.child.kill().ok();
     server.child.wait().ok();
 }
+
+/// A message Telegram asked to retry after 3 s is not sent earlier by a
+/// server that was killed and started again meanwhile: the retry time is
+/// stored with the message, not only slept on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_holds_across_a_kill_and_restart() {
+    let fake = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let mut server = start(dir.path(), port, &fake.url, None, 1);
+    wait_healthy(&http, &mut server, dir.path(), 1).await;
+    let op = std::fs::read_to_string(dir.path().join("data/operator.token")).unwrap().trim().to_owned();
+    let (token, _) = create(&http, &server.base, &op, &fake, "alpha", 1).await;
+    let customer = 777;
+    fake.fail(Failure::retry_after("sendMessage", 3, 1));
+    assert_eq!(fake.deliver(&token, &fixtures::start(1, customer)).await.unwrap(), 200);
+    let refused = wait_until(Duration::from_secs(10), || fake.sends_to(&token, customer).into_iter().find(|c| c.status == 429)).await.expect("the welcome met a 429");
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let mut server = start(dir.path(), port, &fake.url, None, 2);
+    wait_healthy(&http, &mut server, dir.path(), 2).await;
+    let sent = wait_sent(&fake, &token, customer, 1).await;
+    assert!(sent[0].contains("welcome"), "{sent:?}");
+    let retry = fake.sends_to(&token, customer).into_iter().find(|c| c.ok).unwrap();
+    assert!(retry.at - refused.at >= Duration::from_secs(3), "sent {:?} after a 429 asking for 3 s", retry.at - refused.at);
+    server.child.kill().ok();
+    server.child.wait().ok();
+}
