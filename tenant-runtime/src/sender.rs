@@ -346,10 +346,9 @@ impl Runtime {
         let Some(a) = a else { return Ok(Outcome::Fatal("the file was removed before it was sent".into())) };
         let photo = sends_as_photo(&a);
         let (method, field) = if photo { ("sendPhoto", "photo") } else { ("sendDocument", "document") };
-        let mut fields = vec![("chat_id", row.chat_id.to_string())];
-        if !row.text.is_empty() {
-            fields.push(("caption", row.text.clone()));
-        }
+        // No caption: a file's row carries no text (its message's text goes
+        // on its own, before the files; see `tickets::enqueue_file`).
+        let fields = vec![("chat_id", row.chat_id.to_string())];
         let (api, token) = (&self.telegram_api_url, &tenant.info.bot_token);
         let result = match &a.telegram_file_id {
             Some(id) => {
