@@ -222,6 +222,24 @@ fn route(st: &mut State, method: &str, path: &str, form: &BTreeMap<String, Strin
     }
 }
 
+/// A subscription object with every field Stripe always sends
+/// (<https://docs.stripe.com/api/subscriptions/object>), one item of `price`.
+fn subscription_object(id: &str, customer: &str, status: &str, price: &Value, metadata: &Value) -> Value {
+    let t = now();
+    let plan = json!({"id": price, "object": "plan", "active": true, "billing_scheme": "per_unit", "created": t, "currency": "usd", "interval": "month", "interval_count": 1, "livemode": false, "usage_type": "licensed", "metadata": {}});
+    let price = json!({"id": price, "object": "price", "active": true, "billing_scheme": "per_unit", "created": t, "currency": "usd", "livemode": false, "metadata": {}, "product": "prod_standin", "type": "recurring", "recurring": {"interval": "month", "interval_count": 1, "usage_type": "licensed"}});
+    json!({
+        "id": id, "object": "subscription", "customer": customer, "status": status, "created": t, "start_date": t, "livemode": false,
+        "automatic_tax": {"enabled": false, "liability": null}, "billing_cycle_anchor": t, "billing_mode": {"type": "classic"}, "billing_schedules": [],
+        "cancel_at_period_end": false, "collection_method": "charge_automatically", "currency": "usd", "discounts": [],
+        "invoice_settings": {"issuer": {"type": "self"}}, "metadata": metadata,
+        "items": {"object": "list", "has_more": false, "url": format!("/v1/subscription_items?subscription={id}"), "data": [{
+            "id": format!("si_{id}"), "object": "subscription_item", "created": t, "current_period_start": t, "current_period_end": t + 30 * 86_400,
+            "discounts": [], "metadata": {}, "subscription": id, "quantity": 1, "plan": plan, "price": price
+        }]}
+    })
+}
+
 /// A session as Stripe shows it (without the stand-in's own notes).
 fn public(s: &Value) -> Value {
     let mut s = s.clone();
@@ -309,11 +327,7 @@ impl FakeStripe {
             let price = s["_price"].clone();
             let meta = s["_subscription_metadata"].clone();
             let completed = public(s);
-            let sub = json!({
-                "id": sub_id, "object": "subscription", "customer": customer, "status": status, "created": now(), "livemode": false,
-                "items": {"object": "list", "data": [{"id": format!("si_{sub_id}"), "object": "subscription_item", "price": {"id": price, "object": "price"}}]},
-                "metadata": meta,
-            });
+            let sub = subscription_object(&sub_id, &customer, status, &price, &meta);
             st.subscriptions.insert(sub_id.clone(), sub.clone());
             (completed, sub)
         };
@@ -325,11 +339,30 @@ impl FakeStripe {
     /// Sends an event about `object` to the webhook, signed as Stripe signs
     /// (`t=…,v1=HMAC-SHA256(secret, "t.payload")`); returns the answer's status.
     pub async fn send_event(&self, kind: &str, object: Value) -> anyhow::Result<u16> {
+        self.send_event_at(kind, object, now()).await
+    }
+
+    /// A subscription changes status in Stripe (as a failed renewal makes
+    /// it `past_due`); returns it as it now is. No event is sent.
+    pub fn set_subscription_status(&self, id: &str, status: &str) -> Option<Value> {
+        let mut st = self.state.lock().unwrap();
+        let s = st.subscriptions.get_mut(id)?;
+        s["status"] = json!(status);
+        Some(s.clone())
+    }
+
+    pub fn subscription(&self, id: &str) -> Option<Value> {
+        self.state.lock().unwrap().subscriptions.get(id).cloned()
+    }
+
+    /// As [`FakeStripe::send_event`], with the event's `created` given
+    /// (events of one second arrive in any order).
+    pub async fn send_event_at(&self, kind: &str, object: Value, created: i64) -> anyhow::Result<u16> {
         let (url, id) = {
             let mut st = self.state.lock().unwrap();
             (st.webhook_url.clone().ok_or_else(|| anyhow::anyhow!("no webhook endpoint set"))?, st.id("evt"))
         };
-        let payload = json!({"id": id, "object": "event", "api_version": "2025-03-31.basil", "created": now(), "livemode": false, "pending_webhooks": 1, "type": kind, "data": {"object": object}}).to_string();
+        let payload = json!({"id": id, "object": "event", "api_version": "2025-03-31.basil", "created": created, "livemode": false, "pending_webhooks": 1, "type": kind, "data": {"object": object}}).to_string();
         let t = now();
         let mut mac = Hmac::<Sha256>::new_from_slice(WEBHOOK_SECRET.as_bytes())?;
         mac.update(format!("{t}.{payload}").as_bytes());

@@ -180,6 +180,16 @@ impl ControlPlane {
                 return Ok(about(format!("about another subscription ({})", s.id)));
             }
         }
+        // Two events of the same second arrive in either order: what
+        // Stripe has now settles it, when Stripe can be asked.
+        let fetched;
+        let s = match (&self.stripe, current.as_ref().and_then(|a| a.state_at)) {
+            (Some(stripe), Some(at)) if at == event.created && event.kind != "customer.subscription.deleted" => {
+                fetched = stripe.subscription(&s.id).await?;
+                &fetched
+            }
+            _ => s,
+        };
         let status = if event.kind == "customer.subscription.deleted" { Status::Canceled } else { s.status };
         let (mut a, new) = account(txn, &t.id).await?;
         a.stripe_customer_id = Set(Some(s.customer.clone()));

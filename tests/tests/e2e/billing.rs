@@ -228,8 +228,20 @@ async fn a_checkout_through_stripe_lifts_the_limit_and_usage_is_reported_exactly
 
     // The owner pays: Stripe's signed webhooks move the desk to Pro, and
     // the message kept over the Free plan becomes a ticket.
-    stripe.complete_checkout(checkout["id"].as_str().unwrap(), "active").await.unwrap();
+    let sub_id = stripe.complete_checkout(checkout["id"].as_str().unwrap(), "active").await.unwrap();
     assert_eq!(tenant(&app).await["plan"], "pro");
+    // Two events of one second, the older view arriving last: the desk asks
+    // Stripe, whose subscription is past due.
+    let second = chrono::Utc::now().timestamp() + 5;
+    let past_due = stripe.set_subscription_status(&sub_id, "past_due").unwrap();
+    let mut older_view = past_due.clone();
+    older_view["status"] = json!("active");
+    stripe.send_event_at("customer.subscription.updated", past_due, second).await.unwrap();
+    stripe.send_event_at("customer.subscription.updated", older_view, second).await.unwrap();
+    assert_eq!(billing(&app).await["subscription_status"], "past_due", "{}", billing(&app).await);
+    let active = stripe.set_subscription_status(&sub_id, "active").unwrap();
+    stripe.send_event_at("customer.subscription.updated", active, second + 1).await.unwrap();
+    assert_eq!(billing(&app).await["subscription_status"], "active");
     let opened = wait_for(Duration::from_secs(20), || async {
         let (_, list) = app.tenant_get("acme", "/tickets?limit=10", &owner).await;
         (list["items"].as_array()?.len() == 2).then_some(())
