@@ -309,6 +309,30 @@ mod tests {
         assert!(!m.contains_key("jti-past") && !m.contains_key("jti-old"));
     }
 
+    /// In Redis a revocation is a key that Redis drops when its clock
+    /// reaches `EXAT`: one second past the last second the token is
+    /// accepted, so that second is covered too.
+    #[tokio::test]
+    async fn the_redis_denylist_holds_through_the_last_accepted_second() {
+        let url = std::env::var("TIKETHET_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let prefix = format!("tt_unit_{:08x}:", rand::random::<u32>());
+        let limiter = crate::limiter::Limiter::redis(&url, &prefix).await.unwrap_or_else(|e| panic!("this test needs Redis at {url}: {e:#}"));
+        let (conn, prefix) = limiter.redis_connection().expect("a Redis limiter has a connection");
+        let d = Denylist::Redis { conn: conn.clone(), prefix: prefix.clone() };
+        let now = Utc::now().timestamp();
+        assert!(!d.is_revoked("jti-r").await.unwrap());
+        d.revoke_at("jti-r", now + 100, now).await.unwrap();
+        assert!(d.is_revoked("jti-r").await.unwrap());
+        assert!(!d.is_revoked("jti-other").await.unwrap(), "only that token");
+        let mut c = conn.clone();
+        let key = format!("{prefix}revoked:jti-r");
+        let at: i64 = redis::cmd("EXPIRETIME").arg(&key).query_async(&mut c).await.unwrap();
+        assert_eq!(at, now + 100 + LEEWAY_SECS + 1);
+        d.revoke_at("jti-past", now - LEEWAY_SECS - 1, now).await.unwrap();
+        assert!(!d.is_revoked("jti-past").await.unwrap(), "a token past its leeway needs no entry");
+        redis::cmd("DEL").arg(&key).query_async::<()>(&mut c).await.unwrap();
+    }
+
     #[test]
     fn tokens_are_bound_to_their_tenant() {
         let tokens = Tokens::new(b"0123456789abcdef0123456789abcdef");
