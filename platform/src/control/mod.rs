@@ -154,11 +154,17 @@ pub struct TenantRecord {
 /// months in UTC.
 #[derive(Debug, Clone, PartialEq, Eq, poem_openapi::Object)]
 pub struct TenantLimits {
+    #[oai(nullable)]
     pub agents: Option<u64>,
+    #[oai(nullable)]
     pub tickets_per_month: Option<u64>,
+    #[oai(nullable)]
     pub messages_per_month: Option<u64>,
+    #[oai(nullable)]
     pub plugins: Option<u64>,
+    #[oai(nullable)]
     pub attachment_bytes: Option<u64>,
+    #[oai(nullable)]
     pub storage_bytes: Option<u64>,
 }
 

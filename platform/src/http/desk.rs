@@ -211,6 +211,7 @@ pub struct UsageLineView {
     pub limit: String,
     pub used: u64,
     /// `null`: unlimited.
+    #[oai(nullable)]
     pub allowed: Option<u64>,
 }
 

@@ -105,14 +105,19 @@ impl std::fmt::Debug for ReplaceBotToken {
 #[derive(Debug, Object)]
 pub struct BillingView {
     pub plan: String,
+    #[oai(nullable)]
     pub stripe_customer_id: Option<String>,
+    #[oai(nullable)]
     pub stripe_subscription_id: Option<String>,
     /// Stripe's subscription status (`active`, `past_due`, …); `null`
     /// without a subscription (offline billing, or none bought).
+    #[oai(nullable)]
     pub subscription_status: Option<String>,
     /// Since when the subscription is unpaid; the desk runs until
     /// `grace_ends_at`, then is suspended until paid.
+    #[oai(nullable)]
     pub unpaid_since: Option<chrono::DateTime<chrono::Utc>>,
+    #[oai(nullable)]
     pub grace_ends_at: Option<chrono::DateTime<chrono::Utc>>,
     pub suspended_by_billing: bool,
     /// Latest Stripe events about this tenant, newest first.
@@ -139,6 +144,7 @@ pub struct PlanView {
     pub monthly_price_cents: u64,
     pub currency: String,
     /// The Stripe Price a Checkout Session subscribes to (`null`: not sold).
+    #[oai(nullable)]
     pub stripe_price: Option<String>,
     pub limits: crate::control::TenantLimits,
 }
