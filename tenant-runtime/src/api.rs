@@ -264,8 +264,7 @@ impl TenantContext {
     ) -> Result<tickets::Model> {
         crate::files::check_ids(files)?;
         let txn = self.tenant.db.begin().await?;
-        let opened = crate::usage::this_month(&txn, crate::usage::TICKETS).await?;
-        crate::usage::within(&self.tenant.info, "tickets a month", self.tenant.info.quotas.tickets_per_month, opened, 1)?;
+        crate::usage::within_month(&txn, &self.tenant.info, "tickets a month", self.tenant.info.quotas.tickets_per_month, crate::usage::TICKETS).await?;
         if let Some(c) = category {
             let found = crate::entities::categories::Entity::find_by_id(c).one(&txn).await?;
             if !found.is_some_and(|c| c.active) {
@@ -563,8 +562,7 @@ impl TenantContext {
         if !internal && self.viewer.role.is_staff() {
             // A customer's message is always kept; staff replies stop at
             // the month's limit.
-            let used = crate::usage::this_month(&txn, crate::usage::MESSAGES).await?;
-            crate::usage::within(&self.tenant.info, "messages a month", self.tenant.info.quotas.messages_per_month, used, 1)?;
+            crate::usage::within_month(&txn, &self.tenant.info, "messages a month", self.tenant.info.quotas.messages_per_month, crate::usage::MESSAGES).await?;
         }
         let rt = &self.runtime;
         let tenant = &self.tenant;

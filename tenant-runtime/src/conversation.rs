@@ -196,18 +196,19 @@ impl Runtime {
             txn.commit().await?;
             return self.route_ticket(tenant, Some(row.id), ticket, kicks).await;
         }
-        let opens = match SupportStep::parse(user.support_pending.as_deref()) {
-            Some(SupportStep::NewTicket(_)) => true,
-            None => tickets::active_ticket_of(&txn, UserId(user.id)).await?.is_none(),
-        };
         let q = tenant.info.quotas;
-        if opens && crate::usage::within(&tenant.info, "tickets a month", q.tickets_per_month, crate::usage::this_month(&txn, crate::usage::TICKETS).await?, 1).is_err() {
-            return self.keep_over_limit(tenant, txn, row, chat, user.language_code.as_deref(), kicks).await;
+        if q.tickets_per_month.is_some() {
+            let opens = match SupportStep::parse(user.support_pending.as_deref()) {
+                Some(SupportStep::NewTicket(_)) => true,
+                None => tickets::active_ticket_of(&txn, UserId(user.id)).await?.is_none(),
+            };
+            if opens && crate::usage::over_month(&txn, q.tickets_per_month, crate::usage::TICKETS).await? {
+                return self.keep_over_limit(tenant, txn, row, chat, user.language_code.as_deref(), kicks).await;
+            }
         }
         // Over the month's messages the message is still stored; only the
         // extras (plugins) stop.
-        let over_messages =
-            crate::usage::within(&tenant.info, "messages a month", q.messages_per_month, crate::usage::this_month(&txn, crate::usage::MESSAGES).await?, 1).is_err();
+        let over_messages = crate::usage::over_month(&txn, q.messages_per_month, crate::usage::MESSAGES).await?;
         let plugins = if over_messages { Vec::new() } else { self.enabled_plugins(&txn).await? };
         if plugins.is_empty() {
             // The common case needs one transaction.

@@ -93,6 +93,24 @@ pub(crate) fn within(info: &TenantInfo, what: &str, allowed: Option<u64>, used: 
     }
 }
 
+/// Refuses one more of a monthly meter over its limit; counts nothing when
+/// the plan has no such limit (every customer message passes here).
+pub(crate) async fn within_month(txn: &DatabaseTransaction, info: &TenantInfo, what: &str, allowed: Option<u64>, metric: &str) -> Result<()> {
+    if allowed.is_none() {
+        return Ok(());
+    }
+    within(info, what, allowed, this_month(txn, metric).await?, 1)
+}
+
+/// Whether one more of a monthly meter would pass its limit; counts
+/// nothing when the plan has none.
+pub(crate) async fn over_month(txn: &DatabaseTransaction, allowed: Option<u64>, metric: &str) -> Result<bool> {
+    match allowed {
+        None => Ok(false),
+        Some(max) => Ok(this_month(txn, metric).await? >= max),
+    }
+}
+
 /// One line of a tenant's usage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageLine {

@@ -274,7 +274,7 @@ impl ControlPlane {
         use sea_orm::{QueryOrder as _, QuerySelect as _};
         let t = self.find(slug).await?;
         let db = self.storage.control();
-        let account = accounts::Entity::find_by_id(t.id.clone()).one(db).await?;
+        let account = self.billing_account_of(&t.id).await?;
         let recent = events::Entity::find()
             .filter(events::Column::TenantId.eq(t.id.as_str()))
             .order_by_desc(events::Column::Created)
