@@ -797,6 +797,21 @@ async fn retry_after_holds_across_a_kill_and_restart() {
     fake.fail(Failure::retry_after("sendMessage", 3, 1));
     assert_eq!(fake.deliver(&token, &fixtures::start(1, customer)).await.unwrap(), 200);
     let refused = wait_until(Duration::from_secs(10), || fake.sends_to(&token, customer).into_iter().find(|c| c.status == 429)).await.expect("the welcome met a 429");
+    // Killed only once the desk has stored the retry time (before that, it
+    // has not heard the 429 for good).
+    let db = {
+        let mut o = sea_orm::ConnectOptions::new(format!("sqlite://{}?mode=ro", dir.path().join("data/tenants/alpha.db").display()));
+        o.max_connections(1).sqlx_logging(false);
+        sea_orm::Database::connect(o).await.unwrap()
+    };
+    let stored = wait_for(Duration::from_secs(10), || async {
+        use sea_orm::EntityTrait as _;
+        use tikethet_runtime::entities::outbox;
+        outbox::Entity::find().all(&db).await.ok()?.into_iter().find(|o| o.next_attempt_at.is_some())
+    })
+    .await;
+    assert!(stored.is_some(), "the retry time was never stored");
+    db.close().await.ok();
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let mut server = start(dir.path(), port, &fake.url, None, 2);
