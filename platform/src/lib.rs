@@ -36,6 +36,8 @@ pub struct AppState {
     pub storage: Storage,
     pub runtime: Runtime,
     pub control: Arc<ControlPlane>,
+    /// The operator dashboard's pages, parsed once.
+    pub pages: Arc<tikethet_billing::dashboard::Pages>,
 }
 
 impl AppState {
@@ -93,7 +95,7 @@ impl AppState {
                 None => None,
             },
         ));
-        Ok(AppState { settings: Arc::new(settings), storage, runtime, control })
+        Ok(AppState { settings: Arc::new(settings), storage, runtime, control, pages: Arc::new(tikethet_billing::dashboard::Pages::new()) })
     }
 
     /// Serves every tenant and requeues what a previous run left unfinished.

@@ -190,6 +190,38 @@ pub async fn slice_reported(tenant: &crate::Tenant, s: &Slice) -> Result<()> {
     Ok(())
 }
 
+/// A tenant's usage now against its limits (monthly ones for this
+/// calendar month) and its plugin calls this month: what the operator's
+/// dashboard shows beside the tenant.
+pub async fn now(tenant: &crate::Tenant) -> Result<(Vec<UsageLine>, u64)> {
+    let txn = tenant.db.begin().await?;
+    let out = report(&txn, &tenant.info.quotas).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// One day's count of one meter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    pub day: String,
+    pub metric: String,
+    pub count: u64,
+}
+
+/// Every meter's count per day from `since` (a day as stored) on, oldest
+/// first; days with nothing counted are absent.
+pub async fn daily(tenant: &crate::Tenant, since: &str) -> Result<Vec<DayCount>> {
+    use sea_orm::QueryOrder as _;
+    let txn = tenant.db.begin().await?;
+    let rows = usage_counters::Entity::find()
+        .filter(usage_counters::Column::Day.gte(since))
+        .order_by_asc(usage_counters::Column::Day)
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(rows.into_iter().map(|r| DayCount { day: r.day, metric: r.metric, count: u64::try_from(r.count).unwrap_or(0) }).collect())
+}
+
 /// Units counted and not yet reported, per meter.
 pub async fn unreported(tenant: &crate::Tenant, metrics: &[&str]) -> Result<u64> {
     let txn = tenant.db.begin().await?;

@@ -51,7 +51,28 @@ impl Drop for Driver {
     }
 }
 
+/// A browser the size of a phone (the Mini App's).
 pub async fn browser() -> (Driver, Client) {
+    browser_sized(390, 844).await
+}
+
+/// Where screenshots go: `$CARGO_TARGET_DIR/screenshots` (or `target/screenshots`).
+pub fn screenshots() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let dir = target.join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Saves the page as `<name>.png` among the screenshots.
+pub async fn save_screenshot(c: &Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
+}
+
+/// A browser with a window of `width` × `height` CSS pixels.
+pub async fn browser_sized(width: u32, height: u32) -> (Driver, Client) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     use std::os::unix::process::CommandExt as _;
     let child = Command::new("chromedriver")
@@ -70,7 +91,7 @@ pub async fn browser() -> (Driver, Client) {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({ "binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=390,844"] }),
+        json!({ "binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", &format!("--window-size={width},{height}")] }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let client = ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a Chromium session");

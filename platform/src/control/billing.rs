@@ -153,6 +153,24 @@ impl ControlPlane {
                 let s = Subscription::from_object(&event.object).map_err(invalid)?;
                 self.apply_subscription(txn, event, &s).await
             }
+            k if k.starts_with("invoice.") => {
+                // Kept for the dashboard's invoices and failed payments,
+                // under the tenant whose customer it bills.
+                let customer = match event.object.get("customer") {
+                    Some(serde_json::Value::String(c)) => Some(c.clone()),
+                    Some(c) => c.get("id").and_then(serde_json::Value::as_str).map(str::to_owned),
+                    None => None,
+                };
+                let tenant = match customer {
+                    Some(c) => accounts::Entity::find().filter(accounts::Column::StripeCustomerId.eq(c)).one(txn).await?.map(|a| a.tenant_id),
+                    None => None,
+                };
+                let outcome = match tenant {
+                    Some(_) => "recorded".to_owned(),
+                    None => "recorded: no tenant has this customer".to_owned(),
+                };
+                Ok(Touched { tenant_id: tenant, changed: None, outcome })
+            }
             _ => Ok(Touched::nobody("recorded".into())),
         }
     }
@@ -227,6 +245,10 @@ impl ControlPlane {
             }
         };
         store(txn, (a, new)).await?;
+        let plan_now = tenant.plan.as_ref().clone();
+        let before = super::dashboard::mrr_of(&self.plans, &t.plan, current.as_ref().and_then(|c| c.subscription_status.as_deref()));
+        let after = super::dashboard::mrr_of(&self.plans, &plan_now, Some(status.as_str()));
+        super::dashboard::record_mrr_change(txn, &self.plans, &t.id, &plan_now, before, after, &event.id).await?;
         if !changed {
             return Ok(about(outcome));
         }

@@ -2,6 +2,7 @@
 //! operator API and the `tikethet tenant` commands both call this.
 
 pub mod billing;
+pub mod dashboard;
 pub mod entity;
 
 use std::collections::HashMap;
@@ -214,6 +215,8 @@ pub struct ControlPlane {
     catching_up: Mutex<std::collections::HashSet<String>>,
     /// Those background migrations run this many at a time.
     migrations: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Usage across tenants as the dashboard last read it.
+    pub(crate) usage_across: tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<dashboard::UsageAcross>)>>,
 }
 
 /// Tenants a serving node migrates at once (as `tikethet migrate` by default).
@@ -278,6 +281,7 @@ impl ControlPlane {
             served: Mutex::new(HashMap::new()),
             catching_up: Mutex::new(Default::default()),
             migrations: std::sync::Arc::new(tokio::sync::Semaphore::new(SERVE_MIGRATIONS)),
+            usage_across: tokio::sync::Mutex::new(None),
         }
     }
 

@@ -138,6 +138,25 @@ impl From<ControlError> for ApiError {
     }
 }
 
+/// The HTTP status of a control-plane error, for pages (the API's JSON
+/// answers follow the same mapping above).
+pub fn control_status(e: &ControlError) -> StatusCode {
+    match e {
+        ControlError::Invalid(_) | ControlError::ConfirmationRequired => StatusCode::BAD_REQUEST,
+        ControlError::NotFound(_) => StatusCode::NOT_FOUND,
+        ControlError::SlugTaken(_)
+        | ControlError::BotInUse(_)
+        | ControlError::DomainTaken(_)
+        | ControlError::StorageExists(_)
+        | ControlError::BillingOffline
+        | ControlError::NotForSale(_)
+        | ControlError::NoCustomer => StatusCode::CONFLICT,
+        ControlError::WebhookRefused(_) | ControlError::TokenRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        ControlError::Telegram(_) | ControlError::Stripe(_) => StatusCode::BAD_GATEWAY,
+        ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<tikethet_runtime::domain::Invalid> for ApiError {
     fn from(e: tikethet_runtime::domain::Invalid) -> Self {
         ApiError::BadRequest(body("invalid_request", e.to_string()))

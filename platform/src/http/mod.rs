@@ -2,6 +2,7 @@
 //! webhook, health and metrics, and the OpenAPI document.
 
 pub mod billing;
+pub mod dashboard;
 pub mod desk;
 pub mod domains;
 pub mod files;
@@ -178,6 +179,14 @@ pub fn app(state: AppState) -> impl Endpoint {
     Route::new()
         .at("/tg/:route", webhook.data(state.clone()))
         .at("/billing/stripe/webhook", poem::post(billing::stripe_webhook).data(state.clone()))
+        .at("/operator", poem::get(dashboard::root))
+        .at("/operator/", poem::get(dashboard::overview).data(state.clone()))
+        .at("/operator/login", poem::get(dashboard::login_page).post(dashboard::login).data(state.clone()))
+        .at("/operator/logout", poem::post(dashboard::logout).data(state.clone()))
+        .at("/operator/tenants", poem::post(dashboard::provision).data(state.clone()))
+        .at("/operator/tenants/:slug", poem::get(dashboard::tenant).data(state.clone()))
+        .at("/operator/tenants/:slug/:action", poem::post(dashboard::act).data(state.clone()))
+        .at("/operator/assets/operator.css", poem::get(dashboard::css))
         .at("/t/:slug/app", poem::get(pages::mini_app_redirect))
         .at("/t/:slug/app/", poem::get(pages::mini_app).data(state.clone()))
         .at("/t/:slug/app/assets/:file", poem::get(pages::asset))

@@ -213,6 +213,14 @@ impl OperatorApi {
             Err(ApiError::unauthorized("invalid operator token"))
         }
     }
+
+    /// Records an action done through the API in the operator audit (the
+    /// dashboard shows it); a failure to record is logged, the action stands.
+    async fn audited(&self, action: &str, slug: &str, detail: &str) {
+        if let Err(e) = self.state.control.audit("api", action, Some(slug), detail).await {
+            tracing::error!(error = %e, action, "failed to record an operator action in the audit");
+        }
+    }
 }
 
 fn parse_limits(v: Option<&serde_json::Value>) -> Result<Option<Overrides>, ApiError> {
@@ -242,6 +250,7 @@ impl OperatorApi {
             theme: parse_theme(b.theme.as_deref())?.unwrap_or_else(Theme::default_theme),
         };
         let rec = self.state.control.create(new).await?;
+        self.audited("provision", &rec.slug, &format!("plan {}, bot @{}", rec.plan, rec.bot_username)).await;
         Ok(Created::Created(Json(rec)))
     }
 
@@ -289,6 +298,22 @@ impl OperatorApi {
     async fn update(&self, auth: OperatorAuth, slug: Path<String>, body: Json<UpdateTenant>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
         let b = body.0;
+        let named: Vec<&str> = [
+            ("name", b.name.is_some()),
+            ("owner", b.owner_telegram_id.is_some()),
+            ("plan", b.plan.is_some()),
+            ("limits", b.limits.is_some()),
+            ("theme", b.theme.is_some()),
+            ("custom domain", !b.custom_domain.is_undefined()),
+        ]
+        .into_iter()
+        .filter_map(|(n, set)| set.then_some(n))
+        .collect();
+        let detail = match (&b.plan, &b.limits) {
+            (Some(p), _) => format!("changed {}; plan {p}", named.join(", ")),
+            (None, Some(l)) => format!("changed {}; limits {l}", named.join(", ")),
+            _ => format!("changed {}", named.join(", ")),
+        };
         let changes = TenantChanges {
             name: b.name.as_deref().map(parse_name).transpose()?,
             owner_telegram_id: b.owner_telegram_id.map(TelegramUserId::parse).transpose()?,
@@ -301,7 +326,9 @@ impl OperatorApi {
                 poem_openapi::types::MaybeUndefined::Value(d) => Some(Some(tikethet_runtime::domain::CustomDomain::parse(&d)?)),
             },
         };
-        Ok(Json(self.state.control.update(&slug.0, changes).await?))
+        let rec = self.state.control.update(&slug.0, changes).await?;
+        self.audited("update", &rec.slug, &detail).await;
+        Ok(Json(rec))
     }
 
     /// Delete a tenant and all its data
@@ -311,6 +338,7 @@ impl OperatorApi {
     async fn delete(&self, auth: OperatorAuth, slug: Path<String>, confirm: Query<Option<String>>) -> Result<Deleted, ApiError> {
         self.check(&auth)?;
         self.state.control.delete(&slug.0, confirm.0.as_deref()).await?;
+        self.audited("delete", &slug.0, "the tenant and all its data").await;
         Ok(Deleted::NoContent)
     }
 
@@ -321,7 +349,9 @@ impl OperatorApi {
     #[oai(path = "/tenants/:slug/suspend", method = "post")]
     async fn suspend(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
-        Ok(Json(self.state.control.set_status(&slug.0, TenantStatus::Suspended).await?))
+        let rec = self.state.control.set_status(&slug.0, TenantStatus::Suspended).await?;
+        self.audited("suspended", &rec.slug, "").await;
+        Ok(Json(rec))
     }
 
     /// A tenant's billing
@@ -352,7 +382,9 @@ impl OperatorApi {
     #[oai(path = "/tenants/:slug/resume", method = "post")]
     async fn resume(&self, auth: OperatorAuth, slug: Path<String>) -> Result<Json<TenantRecord>, ApiError> {
         self.check(&auth)?;
-        Ok(Json(self.state.control.set_status(&slug.0, TenantStatus::Active).await?))
+        let rec = self.state.control.set_status(&slug.0, TenantStatus::Active).await?;
+        self.audited("resumed", &rec.slug, "").await;
+        Ok(Json(rec))
     }
 
     /// A tenant's queues

@@ -4,30 +4,16 @@
 //! URL hash. Screenshots go to `$CARGO_TARGET_DIR/screenshots` (or
 //! `target/screenshots`).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tikethet_tests::browser::browser;
+use tikethet_tests::browser::{browser, save_screenshot};
 use tikethet_tests::helpers::{Backend, TestApp, spawn_app};
 
 fn launch_url(app: &TestApp, slug: &str, bot_token: &str, user: i64, dark: bool) -> String {
     tikethet_tests::browser::launch_url(&app.address, slug, bot_token, user, dark)
-}
-
-fn screenshots() -> PathBuf {
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let dir = target.join("screenshots");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-async fn save_screenshot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    assert!(png.starts_with(b"\x89PNG"), "a PNG");
-    std::fs::write(screenshots().join(format!("{name}.png")), png).unwrap();
 }
 
 /// Waits until the page says it is ready on a view.

@@ -27,6 +27,7 @@ mod hardening;
 mod limits;
 mod live;
 mod miniapp;
+mod operator;
 mod plans;
 mod plugins;
 mod process;
