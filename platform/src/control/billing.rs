@@ -416,6 +416,23 @@ impl ControlPlane {
         Ok(stripe.portal(&customer, return_url, &format!("portal-{}-{}", t.id, super::random_hex(16))).await?)
     }
 
+    /// What the console tells staff about the desk's billing: an unpaid
+    /// subscription and when the desk will be suspended for it.
+    pub async fn billing_banner(&self, tenant_id: &str) -> Result<Option<String>> {
+        let Some(a) = self.billing_account_of(tenant_id).await? else { return Ok(None) };
+        let Some(since) = a.unpaid_since else { return Ok(None) };
+        let status = a.subscription_status.as_deref().unwrap_or("unpaid").replace('_', " ");
+        Ok(Some(if a.suspended_by_billing {
+            format!("This desk is suspended: its subscription is {status} since {}. Paying the open invoice resumes it.", since.format("%Y-%m-%d"))
+        } else {
+            format!(
+                "Payment is overdue: the subscription is {status} since {}. The desk keeps running until {}, then it is suspended until paid; the owner can pay from the billing portal.",
+                since.format("%Y-%m-%d"),
+                (since + GRACE_PERIOD).format("%Y-%m-%d")
+            )
+        }))
+    }
+
     async fn billing_account_of(&self, tenant_id: &str) -> Result<Option<accounts::Model>> {
         Ok(accounts::Entity::find_by_id(tenant_id.to_owned()).one(self.storage.control()).await?)
     }

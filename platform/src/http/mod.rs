@@ -187,6 +187,8 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/operator/tenants/:slug", poem::get(dashboard::tenant).data(state.clone()))
         .at("/operator/tenants/:slug/:action", poem::post(dashboard::act).data(state.clone()))
         .at("/operator/assets/operator.css", poem::get(dashboard::css))
+        .at("/t/:slug/admin", poem::get(pages::admin_redirect))
+        .at("/t/:slug/admin/", poem::get(pages::admin).data(state.clone()))
         .at("/t/:slug/app", poem::get(pages::mini_app_redirect))
         .at("/t/:slug/app/", poem::get(pages::mini_app).data(state.clone()))
         .at("/t/:slug/app/assets/:file", poem::get(pages::asset))

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Binary, Html, Json};
+use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, Tags};
 use tikethet_runtime::api::{Session, TenantContext};
 use tikethet_runtime::domain::{MessageBody, PluginConfig, PluginName, TicketId};
@@ -525,12 +525,6 @@ impl TenantApi {
         Ok(Json(PluginFailureList { items }))
     }
 
-    /// The admin console
-    #[oai(path = "/t/:slug/admin/", method = "get", hidden)]
-    async fn admin(&self, slug: Path<String>) -> Result<Html<String>, ApiError> {
-        let t = self.state.runtime.tenant_by_slug(&slug.0)?;
-        Ok(Html(tikethet_admin_console::placeholder_page(&t.info.name)))
-    }
 }
 
 #[cfg(test)]
