@@ -1,32 +1,238 @@
-//! The admin console: the web UI that a tenant's staff answer tickets in.
+//! The admin console: the web UI that a tenant's staff answer tickets in,
+//! served under `/t/{slug}/admin/`.
 //!
-//! Will own the console's pages and assets, served under `/t/{slug}/admin/`.
-//! Until its issue lands the console is a placeholder page that points staff
-//! to the tenant API; it knows nothing about storage.
+//! Owns the console's pages (minijinja templates in `templates/`, in the
+//! tenant's colours), the views they render, and the stylesheet and the
+//! small script they load (`assets/`: keyboard shortcuts, the collision
+//! warning). The platform fills the views from the tenant's desk and serves
+//! them; nothing here touches storage or HTTP.
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+use minijinja::Environment;
+use serde::Serialize;
+
+/// Why a page could not be rendered (a bug in a template).
+pub use minijinja::Error as RenderError;
+
+/// What every signed-in page carries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Frame {
+    pub desk: String,
+    /// Where the console's paths start (`/t/acme/admin` or `/admin`).
+    pub base: String,
+    /// The form token of the session.
+    pub csrf: String,
+    pub me: String,
+    pub role: String,
+    /// The theme's colours.
+    pub primary: String,
+    pub accent: String,
+    /// A message after an action: `(kind, text)`, kind `ok` or `error`.
+    pub flash: Option<(String, String)>,
+    /// Billing's word to staff (an overdue payment).
+    pub banner: Option<String>,
 }
 
-/// The page served at `/t/{slug}/admin/` until the console is built, with
-/// the billing banner (an overdue payment, say) when there is one.
-pub fn placeholder_page(desk_name: &str, banner: Option<&str>) -> String {
-    let name = escape(desk_name);
-    let banner = banner.map(|b| format!("<p role=\"alert\" data-testid=\"billing-banner\">{}</p>", escape(b))).unwrap_or_default();
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{name} · admin</title></head>\
-         <body>{banner}<h1>{name}</h1><p>The admin console is not built yet. Staff can use the tenant API \
-         described at <a href=\"/api/docs\">/api/docs</a>.</p></body></html>"
-    )
+#[derive(Debug, Clone, Serialize)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub count: Option<u64>,
+    pub selected: bool,
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueRow {
+    pub id: i64,
+    pub title: String,
+    pub status: String,
+    pub status_label: String,
+    pub priority: String,
+    pub customer: String,
+    pub assignee: Option<String>,
+    pub updated: String,
+    pub preview: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Queue {
+    pub frame: Frame,
+    pub rows: Vec<QueueRow>,
+    /// The status tabs with their counters.
+    pub statuses: Vec<Choice>,
+    pub assignees: Vec<Choice>,
+    pub query: String,
+    /// The query string of the current filters (for links that keep them).
+    pub filters: String,
+    pub total: u64,
+    /// The next page's cursor, if any.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub author: String,
+    /// `customer`, `staff` or `note`.
+    pub kind: String,
+    pub text: String,
+    pub at: String,
+    pub files: Vec<String>,
+    /// Arrived after the page the reply was written on.
+    pub newer: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketPage {
+    pub frame: Frame,
+    pub id: i64,
+    pub title: String,
+    pub status: String,
+    pub status_label: String,
+    pub priority: String,
+    pub customer: String,
+    pub customer_username: Option<String>,
+    pub assignee: Option<String>,
+    pub created: String,
+    pub messages: Vec<MessageView>,
+    /// The newest message shown: a reply posted from this page is refused
+    /// if a newer one arrived meanwhile.
+    pub seen: i64,
+    pub statuses: Vec<Choice>,
+    pub priorities: Vec<Choice>,
+    /// What was typed, kept when a reply is refused.
+    pub draft: String,
+    pub note_draft: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionRow {
+    pub id: i64,
+    pub browser: String,
+    pub started: String,
+    pub last_seen: String,
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionsPage {
+    pub frame: Frame,
+    pub sessions: Vec<SessionRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorPage {
+    pub desk: String,
+    /// The bot staff send `/admin` to (the way in).
+    pub bot: String,
+    pub title: String,
+    pub message: String,
+    pub status: u16,
+}
+
+/// The console's pages, parsed once.
+pub struct Pages {
+    env: Environment<'static>,
+}
+
+impl Default for Pages {
+    fn default() -> Self {
+        Pages::new()
+    }
+}
+
+macro_rules! template {
+    ($env:ident, $name:literal) => {
+        $env.add_template($name, include_str!(concat!("../templates/", $name))).expect(concat!("template ", $name))
+    };
+}
+
+impl Pages {
+    pub fn new() -> Pages {
+        let mut env = Environment::new();
+        template!(env, "layout.html");
+        template!(env, "queue.html");
+        template!(env, "ticket.html");
+        template!(env, "sessions.html");
+        template!(env, "error.html");
+        Pages { env }
+    }
+
+    fn render(&self, name: &str, view: impl Serialize) -> Result<String, RenderError> {
+        self.env.get_template(name)?.render(minijinja::context! { v => minijinja::Value::from(minijinja::value::Serde(&view)), asset_version => ASSET_VERSION })
+    }
+
+    pub fn queue(&self, v: &Queue) -> Result<String, RenderError> {
+        self.render("queue.html", v)
+    }
+    pub fn ticket(&self, v: &TicketPage) -> Result<String, RenderError> {
+        self.render("ticket.html", v)
+    }
+    pub fn sessions(&self, v: &SessionsPage) -> Result<String, RenderError> {
+        self.render("sessions.html", v)
+    }
+    pub fn error(&self, v: &ErrorPage) -> Result<String, RenderError> {
+        self.render("error.html", v)
+    }
+}
+
+/// The console's stylesheet and script, by file name.
+pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
+    match name {
+        "console.css" => Some(("text/css; charset=utf-8", include_str!("../assets/console.css"))),
+        "console.js" => Some(("text/javascript; charset=utf-8", include_str!("../assets/console.js"))),
+        _ => None,
+    }
+}
+
+/// Changes with the assets, so that they can be cached for good.
+pub const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn frame() -> Frame {
+        Frame {
+            desk: "Acme".into(),
+            base: "/t/acme/admin".into(),
+            csrf: "tok".into(),
+            me: "Ann".into(),
+            role: "admin".into(),
+            primary: "#2481cc".into(),
+            accent: "#31b545".into(),
+            flash: None,
+            banner: None,
+        }
+    }
+
     #[test]
-    fn desk_name_is_escaped() {
-        let page = super::placeholder_page("<script>", Some("<b>overdue</b>"));
-        assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"));
-        assert!(page.contains("data-testid=\"billing-banner\">&lt;b&gt;overdue"));
-        assert!(!super::placeholder_page("Acme", None).contains("billing-banner"));
+    fn pages_render_escape_and_carry_the_form_token() {
+        let p = Pages::new();
+        let m = |id, kind: &str, text: &str| MessageView { id, author: "Bob".into(), kind: kind.into(), text: text.into(), at: "now".into(), files: vec![], newer: false };
+        let t = TicketPage {
+            frame: frame(),
+            id: 7,
+            title: "<img src=x onerror=alert(1)>".into(),
+            status: "open".into(),
+            status_label: "Open".into(),
+            priority: "normal".into(),
+            customer: "Bob".into(),
+            customer_username: None,
+            assignee: None,
+            created: "now".into(),
+            messages: vec![m(1, "customer", "Hello"), m(2, "note", "VIP customer")],
+            seen: 2,
+            statuses: vec![],
+            priorities: vec![],
+            draft: String::new(),
+            note_draft: String::new(),
+        };
+        let html = p.ticket(&t).unwrap();
+        assert!(!html.contains("<img src=x") && html.contains("&lt;img src=x"));
+        assert!(html.contains(r#"name="csrf" value="tok""#) && html.contains(r#"name="seen" value="2""#));
+        assert!(html.contains(r#"data-kind="note""#), "notes look apart");
+        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None };
+        assert!(p.queue(&q).unwrap().contains("No tickets"));
+        assert!(asset("console.js").is_some() && asset("../lib.rs").is_none());
     }
 }

@@ -38,6 +38,10 @@ pub struct AppState {
     pub control: Arc<ControlPlane>,
     /// The operator dashboard's pages, parsed once.
     pub pages: Arc<tikethet_billing::dashboard::Pages>,
+    /// The staff console's pages, parsed once.
+    pub console_pages: Arc<tikethet_admin_console::Pages>,
+    /// Who has which ticket open in the console.
+    pub presence: Arc<crate::http::console::presence::Presence>,
 }
 
 impl AppState {
@@ -95,7 +99,15 @@ impl AppState {
                 None => None,
             },
         ));
-        Ok(AppState { settings: Arc::new(settings), storage, runtime, control, pages: Arc::new(tikethet_billing::dashboard::Pages::new()) })
+        Ok(AppState {
+            settings: Arc::new(settings),
+            storage,
+            runtime,
+            control,
+            pages: Arc::new(tikethet_billing::dashboard::Pages::new()),
+            console_pages: Arc::new(tikethet_admin_console::Pages::new()),
+            presence: Arc::default(),
+        })
     }
 
     /// Serves every tenant and requeues what a previous run left unfinished.

@@ -1,5 +1,6 @@
 //! What the bot says by itself, in the customer's language: its commands
-//! (`/start`, `/help`, `/tickets`, `/status`, `/support` step by step) and
+//! (`/start`, `/help`, `/tickets`, `/status`, `/support` step by step, and
+//! `/admin` for staff: a one-time console sign-in link) and
 //! the buttons under its messages that open the desk's Mini App.
 //!
 //! Telegram opens a Mini App only from an https URL, so the buttons exist
@@ -33,6 +34,8 @@ pub enum Command {
     Tickets,
     Status,
     Support,
+    /// Staff: a one-time sign-in link to the console (others get the help).
+    Admin,
 }
 
 impl Command {
@@ -50,6 +53,7 @@ impl Command {
             "tickets" => Command::Tickets,
             "status" => Command::Status,
             "support" => Command::Support,
+            "admin" => Command::Admin,
             _ => Command::Help,
         })
     }
@@ -136,6 +140,18 @@ impl Runtime {
         let (text, buttons) = match command {
             Command::Start => (self.text(tenant, lang, BotText::Welcome, serde_json::json!({ "first_name": user.first_name }))?, self.app_buttons(tenant, lang)?),
             Command::Help => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
+            Command::Admin if !user.blocked && crate::domain::Role::parse(&user.role).is_ok_and(|r| r.is_staff()) => {
+                let url = self.console_link_in(txn, tenant, user).await?;
+                // Telegram takes only public addresses in buttons: on a
+                // development desk the link in the text serves.
+                let buttons = if url.starts_with("https://") {
+                    vec![Button::Url { text: self.text(tenant, lang, BotText::ButtonOpenConsole, ())?, url: url.clone() }]
+                } else {
+                    Vec::new()
+                };
+                (self.text(tenant, lang, BotText::AdminLink, serde_json::json!({ "url": url }))?, buttons)
+            }
+            Command::Admin => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
             Command::Tickets => match self.mini_app_url(tenant, None) {
                 Some(_) => (self.text(tenant, lang, BotText::Tickets, ())?, self.app_buttons(tenant, lang)?),
                 None => (self.text(tenant, lang, BotText::TicketsLink, serde_json::json!({ "url": self.mini_app_link(tenant, None) }))?, Vec::new()),

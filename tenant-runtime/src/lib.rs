@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod bot;
+pub mod console;
 mod conversation;
 pub mod db;
 pub mod desk;

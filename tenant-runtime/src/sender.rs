@@ -392,6 +392,7 @@ fn inline_keyboard(stored: &str) -> Option<serde_json::Value> {
         .map(|b| match b {
             crate::tickets::Button::Callback { text, data } => serde_json::json!([{ "text": text, "callback_data": data }]),
             crate::tickets::Button::WebApp { text, web_app } => serde_json::json!([{ "text": text, "web_app": { "url": web_app } }]),
+            crate::tickets::Button::Url { text, url } => serde_json::json!([{ "text": text, "url": url }]),
         })
         .collect();
     (!rows.is_empty()).then(|| serde_json::json!({ "inline_keyboard": rows }))
@@ -557,6 +558,8 @@ mod tests {
     fn stored_buttons_become_an_inline_keyboard() {
         let k = inline_keyboard(r#"[{"text":"Track","data":"track"},{"text":"Help","data":"help"}]"#).unwrap();
         assert_eq!(k, serde_json::json!({"inline_keyboard": [[{"text": "Track", "callback_data": "track"}], [{"text": "Help", "callback_data": "help"}]]}));
+        let k = inline_keyboard(r#"[{"text":"Open the console","url":"https://desk.example/t/acme/admin/login?token=x"}]"#).unwrap();
+        assert_eq!(k, serde_json::json!({"inline_keyboard": [[{"text": "Open the console", "url": "https://desk.example/t/acme/admin/login?token=x"}]]}));
         assert_eq!(inline_keyboard("[]"), None);
         assert_eq!(inline_keyboard("not json"), None);
     }

@@ -365,7 +365,7 @@ pub async fn enqueue(txn: &DatabaseTransaction, chat_id: i64, text: String, mess
 }
 
 /// An inline button under a bot message, one per row, as the outbox keeps
-/// it (`{"text","data"}` or `{"text","web_app"}`).
+/// it (`{"text","data"}`, `{"text","web_app"}` or `{"text","url"}`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Button {
@@ -373,6 +373,8 @@ pub enum Button {
     Callback { text: String, data: String },
     /// Opens `web_app` (an https URL) as a Mini App.
     WebApp { text: String, web_app: String },
+    /// Opens `url` in the browser.
+    Url { text: String, url: String },
 }
 
 /// Queues a text with inline buttons under its last piece. Returns the last

@@ -301,6 +301,27 @@ impl TestApp {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// The path and query of a console link (the server builds it on its
+    /// public URL, which in a test is not where it listens).
+    pub fn console_path(link: &str) -> String {
+        let at = link.find("/t/").unwrap_or_else(|| panic!("a console link: {link}"));
+        link[at..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Signs a staff member in to the console the Mini App's way (a
+    /// one-time link from the API, opened): the session cookie, as
+    /// `name=value`.
+    pub async fn console_cookie(&self, t: &Tenant, telegram_id: i64) -> String {
+        let token = self.sign_in(t, telegram_id).await;
+        let (status, body) = self.tenant_post(&t.slug, "/console/link", &token, json!({})).await;
+        assert_eq!(status, 200, "a console link: {body}");
+        let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let res = no_redirects.get(self.url(&Self::console_path(body["url"].as_str().unwrap()))).send().await.unwrap();
+        assert_eq!(res.status(), 303, "the link signs in");
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
     pub async fn tenant_get(&self, slug: &str, path: &str, token: &str) -> (u16, Value) {
         let res = self.http.get(self.url(&format!("/t/{slug}/api/v1{path}"))).bearer_auth(token).send().await.unwrap();
         let s = res.status().as_u16();

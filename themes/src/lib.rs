@@ -116,6 +116,10 @@ pub enum BotText {
     ButtonOpenApp,
     /// The chat's menu button, set at provisioning.
     MenuButton,
+    /// `/admin` from staff: a one-time console sign-in link (`url`).
+    AdminLink,
+    /// The button under it that opens the link.
+    ButtonOpenConsole,
 }
 
 impl BotText {
@@ -138,6 +142,8 @@ impl BotText {
         BotText::ButtonOpenTicket,
         BotText::ButtonOpenApp,
         BotText::MenuButton,
+        BotText::AdminLink,
+        BotText::ButtonOpenConsole,
     ];
 
     fn file(self) -> &'static str {
@@ -160,6 +166,8 @@ impl BotText {
             BotText::ButtonOpenTicket => "button_open_ticket",
             BotText::ButtonOpenApp => "button_open_app",
             BotText::MenuButton => "menu_button",
+            BotText::AdminLink => "admin_link",
+            BotText::ButtonOpenConsole => "button_open_console",
         }
     }
 }
@@ -207,8 +215,8 @@ macro_rules! bot_templates {
 }
 
 const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button"],
-    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button"],
+    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console"],
+    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console"],
 );
 
 /// Renders the built-in templates. Cheap to clone.

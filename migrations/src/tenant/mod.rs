@@ -7,13 +7,14 @@ mod m0004_desk;
 mod m0005_bot_steps;
 mod m0006_attachments;
 mod m0007_usage;
+mod m0008_console;
 
 /// Migrations of one tenant's schema.
 pub struct TenantMigrator;
 
 impl MigratorTrait for TenantMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_conversations::Migration), Box::new(m0002_plugins::Migration), Box::new(m0003_hardening::Migration), Box::new(m0004_desk::Migration), Box::new(m0005_bot_steps::Migration), Box::new(m0006_attachments::Migration), Box::new(m0007_usage::Migration)]
+        vec![Box::new(m0001_conversations::Migration), Box::new(m0002_plugins::Migration), Box::new(m0003_hardening::Migration), Box::new(m0004_desk::Migration), Box::new(m0005_bot_steps::Migration), Box::new(m0006_attachments::Migration), Box::new(m0007_usage::Migration), Box::new(m0008_console::Migration)]
     }
 }
 

@@ -254,6 +254,13 @@ pub struct PortalView {
     pub url: String,
 }
 
+/// A one-time sign-in link to the staff console.
+#[derive(Debug, Object)]
+pub struct ConsoleLinkView {
+    /// Opens the console signed in, once, within ten minutes.
+    pub url: String,
+}
+
 pub struct DeskApi {
     pub state: AppState,
 }
@@ -515,6 +522,16 @@ impl DeskApi {
     }
 
     /// Show one person (moderators and up)
+    /// A one-time sign-in link to the staff console (staff)
+    ///
+    /// What `/admin` in the bot answers with, for staff who are in the Mini
+    /// App: it opens the console signed in, once, within ten minutes.
+    #[oai(path = "/t/:slug/api/v1/console/link", method = "post", tag = "Tag::People")]
+    async fn console_link(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<ConsoleLinkView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        Ok(Json(ConsoleLinkView { url: ctx.console_link().await? }))
+    }
+
     #[oai(path = "/t/:slug/api/v1/users/:id", method = "get", tag = "Tag::People")]
     async fn user(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<UserView>, ApiError> {
         let ctx = self.tenant().ctx(&slug.0, &auth).await?;

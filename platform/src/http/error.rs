@@ -138,6 +138,26 @@ impl From<ControlError> for ApiError {
     }
 }
 
+/// The HTTP status of a desk error, for pages (the API's JSON answers
+/// follow the same mapping above).
+pub fn runtime_status(e: &RuntimeError) -> StatusCode {
+    match e {
+        RuntimeError::Invalid(_) => StatusCode::BAD_REQUEST,
+        RuntimeError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        RuntimeError::Forbidden(_) => StatusCode::FORBIDDEN,
+        RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
+        RuntimeError::Conflict(_) => StatusCode::CONFLICT,
+        RuntimeError::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
+        RuntimeError::Suspended => StatusCode::LOCKED,
+        RuntimeError::Upgrading => StatusCode::SERVICE_UNAVAILABLE,
+        RuntimeError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        RuntimeError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        RuntimeError::Upstream(_) => StatusCode::BAD_GATEWAY,
+        RuntimeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        RuntimeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// The HTTP status of a control-plane error, for pages (the API's JSON
 /// answers follow the same mapping above).
 pub fn control_status(e: &ControlError) -> StatusCode {

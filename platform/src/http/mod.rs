@@ -2,6 +2,7 @@
 //! webhook, health and metrics, and the OpenAPI document.
 
 pub mod billing;
+pub mod console;
 pub mod dashboard;
 pub mod desk;
 pub mod domains;
@@ -188,7 +189,14 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/operator/tenants/:slug/:action", poem::post(dashboard::act).data(state.clone()))
         .at("/operator/assets/operator.css", poem::get(dashboard::css))
         .at("/t/:slug/admin", poem::get(pages::admin_redirect))
-        .at("/t/:slug/admin/", poem::get(pages::admin).data(state.clone()))
+        .at("/t/:slug/admin/", poem::get(console::queue).data(state.clone()))
+        .at("/t/:slug/admin/login", poem::get(console::login).data(state.clone()))
+        .at("/t/:slug/admin/logout", poem::post(console::logout).data(state.clone()))
+        .at("/t/:slug/admin/sessions", poem::get(console::sessions).data(state.clone()))
+        .at("/t/:slug/admin/sessions/:id/revoke", poem::post(console::revoke).data(state.clone()))
+        .at("/t/:slug/admin/tickets/:id", poem::get(console::ticket).data(state.clone()))
+        .at("/t/:slug/admin/tickets/:id/:action", poem::post(console::act).data(state.clone()))
+        .at("/t/:slug/admin/assets/:file", poem::get(console::asset))
         .at("/t/:slug/app", poem::get(pages::mini_app_redirect))
         .at("/t/:slug/app/", poem::get(pages::mini_app).data(state.clone()))
         .at("/t/:slug/app/assets/:file", poem::get(pages::asset))

@@ -93,27 +93,6 @@ pub async fn asset(Path((_slug, file)): Path<(String, String)>) -> Response {
     .into_response()
 }
 
-/// `GET /t/{slug}/admin/`: the staff console (a placeholder until it is
-/// built), with the billing banner when the desk's payment is overdue.
-#[handler]
-pub async fn admin(Path(slug): Path<String>, Data(state): Data<&AppState>) -> Response {
-    let tenant = match state.runtime.tenant_by_slug(&slug) {
-        Ok(t) => t,
-        Err(_) => return error::json_error(StatusCode::NOT_FOUND, "not_found", "tenant not found"),
-    };
-    match state.control.billing_banner(tenant.info.id.as_str()).await {
-        Ok(banner) => Response::builder()
-            .content_type("text/html; charset=utf-8")
-            .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-            .header(header::CACHE_CONTROL, "no-cache")
-            .body(tikethet_admin_console::placeholder_page(&tenant.info.name, banner.as_deref())),
-        Err(e) => {
-            tracing::error!(error = %e, "failed to read the desk's billing for the console");
-            error::json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the page could not be rendered")
-        }
-    }
-}
-
 /// `GET /t/{slug}/admin`: to the console with its trailing slash.
 #[handler]
 pub async fn admin_redirect(Path(slug): Path<String>) -> Response {

@@ -5,6 +5,8 @@ pub mod inbox;
 pub mod messages;
 pub mod outbox;
 pub mod categories;
+pub mod console_links;
+pub mod console_sessions;
 pub mod plugin_failures;
 pub mod plugins;
 pub mod ticket_tags;

@@ -148,7 +148,8 @@ async fn signed_stripe_events_apply_once_in_the_order_of_their_state_and_drive_t
     assert_eq!(bill["subscription_status"], "past_due");
     assert!(bill["unpaid_since"].is_string() && bill["grace_ends_at"].is_string(), "{bill}");
     assert_eq!(tenant(&app).await["status"], "active", "in its grace period the desk runs");
-    let console = app.http.get(app.url("/t/acme/admin/")).send().await.unwrap().text().await.unwrap();
+    let cookie = app.console_cookie(&t, t.owner).await;
+    let console = app.http.get(app.url("/t/acme/admin/")).header("cookie", cookie).send().await.unwrap().text().await.unwrap();
     assert!(console.contains(r#"data-testid="billing-banner">Payment is overdue: the subscription is past due since"#), "the console's banner: {console}");
     // Eight days pass.
     let control = tikethet_tests::helpers::connect_control(b, &app.data_dir(), app.pg_schema().unwrap_or_default()).await.unwrap();

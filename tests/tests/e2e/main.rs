@@ -20,6 +20,7 @@ mod billing;
 mod bot_commands;
 mod browser;
 mod buttons;
+mod console;
 mod desk;
 mod domains;
 mod fuzz;

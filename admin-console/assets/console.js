@@ -1,0 +1,87 @@
+// The console's little script: keyboard shortcuts, and on a ticket the
+// collision warning (who else is viewing or replying) and the notice of
+// newer messages. The pages work without it.
+(function () {
+  "use strict";
+  var body = document.body;
+  var base = body.dataset.base;
+  var csrf = body.dataset.csrf;
+
+  function typingInField(e) {
+    var t = e.target;
+    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  }
+
+  // The queue: j/k move the selection, Enter opens it.
+  var rows = Array.prototype.slice.call(document.querySelectorAll(".queue li"));
+  var at = -1;
+  function select(i) {
+    if (!rows.length) return;
+    at = Math.max(0, Math.min(rows.length - 1, i));
+    rows.forEach(function (r, n) { r.classList.toggle("selected", n === at); });
+    rows[at].querySelector("a").focus();
+  }
+
+  var sheet = document.getElementById("shortcuts");
+  var pendingG = false;
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (typingInField(e)) {
+      if (e.key === "Escape") e.target.blur();
+      return;
+    }
+    var k = e.key;
+    if (pendingG) {
+      pendingG = false;
+      if (k === "q" && base) { location.href = base + "/"; e.preventDefault(); }
+      return;
+    }
+    if (k === "?") { if (sheet && sheet.showModal) sheet.showModal(); e.preventDefault(); return; }
+    if (k === "g") { pendingG = true; return; }
+    if (k === "/") { var s = document.querySelector("[data-testid=search]"); if (s) { s.focus(); e.preventDefault(); } return; }
+    if (rows.length && (k === "j" || k === "k")) { select(at + (k === "j" ? 1 : -1)); e.preventDefault(); return; }
+    if (k === "r") { var r = document.getElementById("reply"); if (r) { r.focus(); e.preventDefault(); } return; }
+    if (k === "n") { var n = document.getElementById("note"); if (n) { n.focus(); e.preventDefault(); } return; }
+    if (k === "e") { var f = document.getElementById("resolve-form"); if (f) { f.submit(); e.preventDefault(); } }
+  });
+  var help = document.querySelector("[data-action=help]");
+  if (help && sheet) help.addEventListener("click", function () { sheet.showModal(); });
+
+  // A ticket: tell the desk who is here (and typing), hear who else is.
+  var ticket = document.querySelector(".ticket[data-ticket]");
+  if (!ticket || !base) return;
+  var id = ticket.dataset.ticket;
+  var seen = Number(ticket.dataset.seen || 0);
+  var reply = document.getElementById("reply");
+  var typedAt = 0;
+  if (reply) reply.addEventListener("input", function () { typedAt = Date.now(); });
+  var collision = document.getElementById("collision");
+  var newer = document.getElementById("newer");
+
+  function beat() {
+    var typing = Date.now() - typedAt < 6000;
+    fetch(base + "/tickets/" + id + "/presence", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/x-www-form-urlencoded", "x-csrf-token": csrf },
+      body: "typing=" + (typing ? "1" : "0"),
+    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (p) {
+      if (!p) return;
+      var others = p.others || [];
+      if (others.length) {
+        collision.textContent = others.map(function (o) {
+          return o.name + (o.typing ? " is replying to this ticket" : " is viewing this ticket");
+        }).join("; ") + ".";
+        collision.hidden = false;
+      } else {
+        collision.hidden = true;
+      }
+      if (p.latest > seen) newer.hidden = false;
+    }).catch(function () {});
+  }
+  beat();
+  setInterval(beat, 3000);
+  window.addEventListener("pagehide", function () {
+    navigator.sendBeacon && navigator.sendBeacon(base + "/tickets/" + id + "/presence?leave=1&csrf=" + encodeURIComponent(csrf));
+  });
+})();

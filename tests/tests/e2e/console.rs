@@ -1,0 +1,262 @@
+//! The staff console at `/t/{slug}/admin/`: signed in through the
+//! one-time link `/admin` answers with (a used or expired link refused),
+//! the queue and a ticket in headless Chromium (reply, internal note,
+//! status), the collision warning between two agents, a reply refused on
+//! a stale page, forms refused without their CSRF token. Screenshots are
+//! saved.
+
+use std::time::Duration;
+
+use fantoccini::{Client, Locator};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tikethet_tests::browser::{browser_sized, save_screenshot};
+use tikethet_tests::fixtures;
+use tikethet_tests::helpers::{Backend, TestApp, spawn_app, wait_for};
+
+on_both!(console_forms_are_refused_without_their_token_and_sessions_are_listed_and_revocable,);
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+fn csrf_in(page: &str) -> String {
+    let at = page.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + r#"name="csrf" value=""#.len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Sends `/admin` from `chat` and returns the link the bot answers with.
+async fn admin_link(app: &TestApp, t: &tikethet_tests::helpers::Tenant, update_id: i64, chat: i64) -> String {
+    let before = app.fake.sent_to(&t.token, chat).len();
+    app.deliver(t, &fixtures::message(update_id, chat, "/admin")).await;
+    let said = wait_for(Duration::from_secs(10), || async { app.fake.sent_to(&t.token, chat).into_iter().skip(before).find(|m| m.contains("/admin/login?token=")) })
+        .await
+        .expect("the bot answers /admin with a sign-in link");
+    assert!(said.starts_with("Your sign-in link to the acme Support console: it works once, for 10 minutes."), "{said}");
+    TestApp::console_path(&said)
+}
+
+/// Makes `telegram_id` an admin of the desk (the owner grants it).
+async fn make_admin(app: &TestApp, t: &tikethet_tests::helpers::Tenant, telegram_id: i64) {
+    app.sign_in(t, telegram_id).await;
+    let owner = app.sign_in(t, t.owner).await;
+    let (_, users) = app.tenant_get("acme", "/users?limit=100", &owner).await;
+    let id = users["items"].as_array().unwrap().iter().find(|u| u["telegram_id"] == telegram_id).expect("the agent")["id"].as_i64().unwrap();
+    let (s, body) = app.tenant_call(Method::PATCH, "acme", &format!("/users/{id}"), &owner, Some(json!({"role": "admin"}))).await;
+    assert_eq!(s, 200, "{body}");
+}
+
+async fn console_forms_are_refused_without_their_token_and_sessions_are_listed_and_revocable(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    app.deliver(&t, &fixtures::message(1, 801, "My order is late")).await;
+    app.wait_processed("acme", 1).await;
+    let http = no_redirects();
+
+    // Signed out: the way in, nothing of the desk.
+    let res = http.get(app.url("/t/acme/admin/")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("send <code>/admin</code> to") && !page.contains("My order is late"), "{page}");
+
+    // A customer asking for the console gets the help, no link.
+    app.deliver(&t, &fixtures::message(2, 801, "/admin")).await;
+    app.wait_processed("acme", 2).await;
+    assert!(app.wait_outbox_settled("acme").await.iter().all(|m| !m.text.contains("login?token=")));
+
+    // The owner's link works once.
+    let link = admin_link(&app, &t, 3, t.owner).await;
+    let res = http.get(app.url(&link)).header("user-agent", "Firefox on the office PC").send().await.unwrap();
+    assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/t/acme/admin/"));
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for part in ["tikethet_console_acme=", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set.contains(part), "{part} in {set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let res = http.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(res.status(), 401, "a used link");
+    assert!(res.text().await.unwrap().contains("already used or has expired"));
+
+    // An expired one too.
+    let expired = admin_link(&app, &t, 4, t.owner).await;
+    {
+        use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+        use tikethet_runtime::entities::console_links;
+        let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
+        let txn = tenant.db.begin().await.unwrap();
+        console_links::Entity::update_many()
+            .col_expr(console_links::Column::ExpiresAt, sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)))
+            .filter(console_links::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    }
+    assert_eq!(http.get(app.url(&expired)).send().await.unwrap().status(), 401, "an expired link");
+
+    // Signed in: the queue.
+    let page = http.get(app.url("/t/acme/admin/")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("My order is late"), "{page}");
+    let csrf = csrf_in(&page);
+
+    // A form without the token, or from another site: refused, nothing done.
+    let ticket = "/t/acme/admin/tickets/1";
+    for (form, origin) in [(vec![("text", "Hello")], None), (vec![("text", "Hello"), ("csrf", "0000")], None), (vec![("text", "Hello"), ("csrf", csrf.as_str())], Some("https://evil.example"))] {
+        let mut r = http.post(app.url(&format!("{ticket}/reply"))).header("cookie", &cookie).form(&form);
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        let res = r.send().await.unwrap();
+        assert_eq!(res.status(), 403, "{form:?} {origin:?}");
+        assert!(res.text().await.unwrap().to_lowercase().contains("nothing was changed"));
+    }
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, messages) = app.tenant_get("acme", "/tickets/1/messages", &owner).await;
+    assert_eq!(messages["items"].as_array().unwrap().len(), 1, "no reply was stored: {messages}");
+
+    // Sessions: listed with their browser; another one revoked stops working.
+    let second = app.console_cookie(&t, t.owner).await;
+    let page = http.get(app.url("/t/acme/admin/sessions")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Firefox on the office PC") && page.contains("this browser"), "{page}");
+    let other: i64 = page.split("/sessions/").nth(1).and_then(|s| s.split('/').next()).and_then(|s| s.parse().ok()).expect("the other session's revoke form");
+    let res = http.post(app.url(&format!("/t/acme/admin/sessions/{other}/revoke"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(http.get(app.url("/t/acme/admin/")).header("cookie", &second).send().await.unwrap().status(), 401, "the revoked session");
+    assert_eq!(http.get(app.url("/t/acme/admin/")).header("cookie", &cookie).send().await.unwrap().status(), 200, "this one still works");
+    // Signing out ends this one.
+    let res = http.post(app.url("/t/acme/admin/logout")).header("cookie", &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert!(res.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(http.get(app.url("/t/acme/admin/")).header("cookie", &cookie).send().await.unwrap().status(), 401);
+}
+
+async fn on_page(c: &Client, page: &str) {
+    let ok = wait_for(Duration::from_secs(10), || async {
+        let at: Value = c.execute("return (document.readyState === 'complete' && !window.__before && document.body) ? document.body.dataset.page : null", vec![]).await.ok()?;
+        (at == json!(page)).then_some(())
+    })
+    .await;
+    if ok.is_none() {
+        let text = c.find(Locator::Css("body")).await.unwrap().text().await.unwrap_or_default();
+        panic!("not on the {page} page; it shows: {text}");
+    }
+}
+
+async fn click_to(c: &Client, css: &str, page: &str) {
+    c.execute("window.__before = true", vec![]).await.unwrap();
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap();
+    on_page(c, page).await;
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_signs_in_by_link_answers_notes_and_changes_status_and_sees_another_agent() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    let customer = 801;
+    app.deliver(&t, &fixtures::message(1, customer, "Parcel never arrived")).await;
+    app.deliver(&t, &fixtures::message(2, 802, "How do I change my address?")).await;
+    app.wait_processed("acme", 1).await;
+    app.wait_processed("acme", 2).await;
+    let ann = 901;
+    make_admin(&app, &t, ann).await;
+
+    // The owner signs in through the link /admin answers with.
+    let link = admin_link(&app, &t, 3, t.owner).await;
+    let (_driver, c) = browser_sized(1280, 900).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "queue").await;
+    let queue = text_of(&c, "[data-testid=queue]").await;
+    assert!(queue.contains("Parcel never arrived") && queue.contains("How do I change my address?"), "{queue}");
+    save_screenshot(&c, "console-queue").await;
+
+    // Find the ticket: search, then open it from the keyboard.
+    c.find(Locator::Css("[data-testid=search]")).await.unwrap().send_keys("parcel\n").await.unwrap();
+    on_page(&c, "queue").await;
+    let queue = text_of(&c, "[data-testid=queue]").await;
+    assert!(queue.contains("Parcel never arrived") && !queue.contains("change my address"), "{queue}");
+    c.execute("document.activeElement.blur(); window.__before = true", vec![]).await.unwrap();
+    c.active_element().await.unwrap().send_keys("j").await.unwrap();
+    c.active_element().await.unwrap().send_keys("\u{E007}").await.unwrap();
+    on_page(&c, "ticket").await;
+    let id: i64 = c.execute("return Number(document.querySelector('.ticket').dataset.ticket)", vec![]).await.unwrap().as_i64().unwrap();
+
+    // Ann opens the same ticket (her console's script reports as the
+    // page's does) and starts replying: the owner sees it.
+    let ann_cookie = app.console_cookie(&t, ann).await;
+    let http = no_redirects();
+    let ann_page = http.get(app.url(&format!("/t/acme/admin/tickets/{id}"))).header("cookie", &ann_cookie).send().await.unwrap().text().await.unwrap();
+    let ann_csrf = csrf_in(&ann_page);
+    let beat = |typing: &'static str| {
+        let http = http.clone();
+        let url = app.url(&format!("/t/acme/admin/tickets/{id}/presence"));
+        let (cookie, csrf) = (ann_cookie.clone(), ann_csrf.clone());
+        async move { http.post(url).header("cookie", cookie).header("x-csrf-token", csrf).form(&[("typing", typing)]).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    beat("1").await;
+    let warned = wait_for(Duration::from_secs(10), || async {
+        let shown: Value = c.execute("const w = document.querySelector('[data-testid=collision]'); return w.hidden ? null : w.textContent", vec![]).await.ok()?;
+        shown.as_str().map(str::to_owned)
+    })
+    .await
+    .expect("the collision warning");
+    assert!(warned.contains("is replying to this ticket"), "{warned}");
+    // And Ann sees the owner there.
+    let seen_by_ann = wait_for(Duration::from_secs(10), || async {
+        let p = beat("1").await;
+        p["others"].as_array().filter(|o| !o.is_empty()).cloned()
+    })
+    .await
+    .expect("Ann sees the owner on the ticket");
+    assert_eq!(seen_by_ann[0]["typing"], false);
+    save_screenshot(&c, "console-collision").await;
+
+    // Ann's reply goes out first: the owner's reply, written on the page
+    // before it, is refused, the newer message shown and the draft kept.
+    let res = http
+        .post(app.url(&format!("/t/acme/admin/tickets/{id}/reply")))
+        .header("cookie", &ann_cookie)
+        .form(&[("csrf", ann_csrf.as_str()), ("text", "We are checking with the courier."), ("seen", "999999")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    c.find(Locator::Css("[data-testid=reply]")).await.unwrap().send_keys("Sorry! A new parcel is on its way.").await.unwrap();
+    click_to(&c, "[data-testid=send-reply]", "ticket").await;
+    let flash = text_of(&c, "[data-testid=flash]").await;
+    assert!(flash.starts_with("Not sent: 1 new message arrived"), "{flash}");
+    assert_eq!(text_of(&c, ".msg.newer .text").await, "We are checking with the courier.");
+    let draft: Value = c.execute("return document.querySelector('[data-testid=reply]').value", vec![]).await.unwrap();
+    assert_eq!(draft, json!("Sorry! A new parcel is on its way."));
+    save_screenshot(&c, "console-stale-reply").await;
+
+    // Sent again, now that it has been read.
+    click_to(&c, "[data-testid=send-reply]", "ticket").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Reply sent to the customer.");
+    // An internal note, then a status change.
+    c.find(Locator::Css("[data-testid=note]")).await.unwrap().send_keys("VIP: refund if the courier fails again").await.unwrap();
+    click_to(&c, "[data-testid=add-note]", "ticket").await;
+    assert_eq!(text_of(&c, "[data-kind=note] .text").await, "VIP: refund if the courier fails again");
+    c.find(Locator::Css("[data-testid=status-select] option[value=waiting_response]")).await.unwrap().click().await.unwrap();
+    click_to(&c, "[data-testid=save-changes]", "ticket").await;
+    assert_eq!(text_of(&c, "[data-testid=status]").await, "Waiting for the customer");
+    save_screenshot(&c, "console-ticket").await;
+
+    // The customer got both replies, never the note.
+    let got = wait_for(Duration::from_secs(10), || async {
+        let sent = app.fake.sent_to(&t.token, customer);
+        sent.iter().any(|m| m.contains("Sorry! A new parcel is on its way.")).then_some(sent)
+    })
+    .await
+    .expect("the reply reaches the customer");
+    assert!(got.iter().any(|m| m.contains("We are checking with the courier.")));
+    app.wait_outbox_settled("acme").await;
+    assert!(app.fake.sent_to(&t.token, customer).iter().all(|m| !m.contains("VIP")), "the note stays inside");
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, ticket) = app.tenant_get("acme", &format!("/tickets/{id}"), &owner).await;
+    assert_eq!(ticket["status"], "waiting_response");
+}
