@@ -286,8 +286,9 @@ impl TenantContext {
             None => t,
         };
         let routing = plugins::Entity::find().filter(plugins::Column::Enabled.eq(true)).one(&txn).await?.is_some();
-        txn.commit().await?;
         let mut effects = crate::conversation::Effects::default();
+        self.runtime.notify_new_ticket(&self.tenant, &txn, &t, &self.user, &mut effects).await?;
+        txn.commit().await?;
         effects.events.push(crate::live::Event::TicketCreated { ticket: t.clone() });
         if !routing {
             // No plugin to route it: the ticket is as stored.
@@ -576,8 +577,14 @@ impl TenantContext {
             Ok((body, rt.ticket_buttons(tenant, lang, number)?))
         })
         .await?;
-        txn.commit().await?;
         let mut effects = crate::conversation::Effects::default();
+        let said = body.text();
+        if internal {
+            self.runtime.notify_mentions(&self.tenant, &txn, &added.ticket, &self.user, said, &mut effects).await?;
+        } else if !self.viewer.role.is_staff() {
+            self.runtime.notify_customer_message(&self.tenant, &txn, &added.ticket, &self.user, said, &mut effects).await?;
+        }
+        txn.commit().await?;
         if let Some(o) = added.outbox {
             effects.push(o.chat_id);
         }

@@ -315,6 +315,7 @@ impl Runtime {
                 let body = crate::domain::MessageBody::parse(text, &files)?;
                 // A customer writing in their own ticket: nothing to deliver.
                 let added = tickets::add_message(txn, &viewer, t.clone(), &body, false, |_, _, _| Ok((String::new(), Vec::new()))).await?;
+                self.notify_customer_message(tenant, txn, &added.ticket, user, text, kicks).await?;
                 kicks.events.push(live::Event::MessageCreated { audience: (&added.ticket).into(), message: added.message });
                 kicks.events.push(live::Event::TicketUpdated { ticket: added.ticket });
                 (Some(t), false)
@@ -353,6 +354,7 @@ impl Runtime {
                 let reply = self.text(tenant, lang, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;
                 let buttons = self.ticket_buttons(tenant, lang, ticket.id)?;
                 kicks.push(tickets::enqueue_with_buttons(txn, chat, reply, None, &buttons).await?.chat_id);
+                self.notify_new_ticket(tenant, txn, &ticket, user, kicks).await?;
                 kicks.events.push(live::Event::TicketCreated { ticket: ticket.clone() });
                 (Some(ticket), true)
             }

@@ -21,6 +21,7 @@ mod error;
 pub mod files;
 pub mod held;
 mod hooks;
+mod notify;
 pub mod maintenance;
 pub mod intake;
 pub mod limiter;

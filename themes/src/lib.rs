@@ -120,6 +120,18 @@ pub enum BotText {
     AdminLink,
     /// The button under it that opens the link.
     ButtonOpenConsole,
+    /// To staff: a new ticket (`number`, `title`, `customer`, `link` when there is no button).
+    NotifyNewTicket,
+    /// To the assignee (`number`, `title`, `by`, `link`).
+    NotifyAssigned,
+    /// To the assignee: the customer wrote (`number`, `title`, `customer`, `text`, `link`).
+    NotifyCustomerMessage,
+    /// To a staff member @mentioned in a note (`number`, `title`, `author`, `text`, `link`).
+    NotifyMention,
+    /// To the customer: their ticket's status changed (`number`, `title`, `status`).
+    NotifyStatus,
+    /// The button under a staff notification that opens the ticket in the console.
+    ButtonOpenInConsole,
 }
 
 impl BotText {
@@ -144,6 +156,12 @@ impl BotText {
         BotText::MenuButton,
         BotText::AdminLink,
         BotText::ButtonOpenConsole,
+        BotText::NotifyNewTicket,
+        BotText::NotifyAssigned,
+        BotText::NotifyCustomerMessage,
+        BotText::NotifyMention,
+        BotText::NotifyStatus,
+        BotText::ButtonOpenInConsole,
     ];
 
     fn file(self) -> &'static str {
@@ -168,6 +186,12 @@ impl BotText {
             BotText::MenuButton => "menu_button",
             BotText::AdminLink => "admin_link",
             BotText::ButtonOpenConsole => "button_open_console",
+            BotText::NotifyNewTicket => "notify_new_ticket",
+            BotText::NotifyAssigned => "notify_assigned",
+            BotText::NotifyCustomerMessage => "notify_customer_message",
+            BotText::NotifyMention => "notify_mention",
+            BotText::NotifyStatus => "notify_status",
+            BotText::ButtonOpenInConsole => "button_open_in_console",
         }
     }
 }
@@ -215,8 +239,8 @@ macro_rules! bot_templates {
 }
 
 const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console"],
-    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console"],
+    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console"],
+    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console"],
 );
 
 /// Renders the built-in templates. Cheap to clone.

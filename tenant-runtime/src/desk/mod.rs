@@ -28,8 +28,16 @@ impl TenantContext {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
         let changed = changes::change_ticket(&txn, &self.viewer, t, ch).await?;
+        let mut effects = crate::conversation::Effects::default();
+        if changed.status_changed {
+            self.runtime.notify_status(&self.tenant, &txn, &changed.ticket, &self.user, &mut effects).await?;
+        }
+        if changed.assignee_changed {
+            self.runtime.notify_assigned(&self.tenant, &txn, &changed.ticket, Some(&self.user), &mut effects).await?;
+        }
         txn.commit().await?;
-        self.runtime.live.publish(&self.tenant.info.id, crate::live::Event::TicketUpdated { ticket: changed.ticket.clone() }).await;
+        effects.events.push(crate::live::Event::TicketUpdated { ticket: changed.ticket.clone() });
+        self.runtime.after_commit(&self.tenant.info.id, effects).await;
         Ok(changed)
     }
 

@@ -396,6 +396,8 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::PATCH, format!("/users/{customer_id}"), Some(json!({ "blocked": false })), [403, 403, 200, 200, 200]),
         route(Method::GET, "/stats", None, staff_from_moderator),
         route(Method::GET, "/usage", None, admins),
+        // Staff only: a one-time console sign-in link.
+        route(Method::POST, "/console/link", None, [403, 200, 200, 200, 200]),
         // The owner's alone; this server runs without Stripe keys.
         route(Method::POST, "/billing/checkout", Some(json!({ "plan": "pro" })), [403, 403, 403, 403, 409]),
         route(Method::POST, "/billing/portal", None, [403, 403, 403, 403, 409]),

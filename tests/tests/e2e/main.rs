@@ -28,6 +28,7 @@ mod hardening;
 mod limits;
 mod live;
 mod miniapp;
+mod notifications;
 mod operator;
 mod plans;
 mod plugins;

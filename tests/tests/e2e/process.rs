@@ -524,9 +524,10 @@ async fn an_interrupted_migration_resumes(backend: Backend) {
     match backend {
         // A write takes the file's one write lock until rolled back.
         Backend::Sqlite => txn.execute_unprepared("CREATE TABLE held (x INTEGER)").await.unwrap(),
-        // The tables the newest migrations change (not the migrator's own
-        // table: `migrate` reads every schema's in one statement first).
-        Backend::Postgres => txn.execute_unprepared("LOCK TABLE messages, usage_counters IN ACCESS EXCLUSIVE MODE").await.unwrap(),
+        // The migrator's own table, against writes only: `migrate` reads
+        // every schema's in one statement first, then each migration waits
+        // to record itself (in the transaction it runs in).
+        Backend::Postgres => txn.execute_unprepared("LOCK TABLE seaql_migrations IN EXCLUSIVE MODE").await.unwrap(),
     };
     let mut child = command(&["migrate"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let lines = std::io::BufReader::new(child.stdout.take().unwrap());
