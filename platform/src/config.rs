@@ -78,6 +78,9 @@ pub struct Settings {
     pub plans: std::sync::Arc<tikethet_billing::Catalogue>,
     /// How often usage is reported to Stripe (`TIKETHET_USAGE_REPORT_SECS`).
     pub usage_report_every: std::time::Duration,
+    /// How often desks' tickets are checked against their service levels
+    /// (`TIKETHET_SLA_CHECK_SECS`).
+    pub sla_check_every: std::time::Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -105,6 +108,7 @@ impl fmt::Debug for Settings {
             .field("files_url", &self.files_url.as_deref().map(tikethet_runtime::db::redact_url))
             .field("storage_limits", &self.storage_limits)
             .field("usage_report_every", &self.usage_report_every)
+            .field("sla_check_every", &self.sla_check_every)
             .field("plans", &self.plans.plans().iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
             .finish()
     }
@@ -139,6 +143,7 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_PG_SPARE_SCHEMAS",
     "TIKETHET_PLANS_FILE",
     "TIKETHET_USAGE_REPORT_SECS",
+    "TIKETHET_SLA_CHECK_SECS",
 ];
 
 /// Where raw values come from.
@@ -389,6 +394,13 @@ impl Settings {
                 Some(v) => match v.parse::<u64>() {
                     Ok(n) if (1..=86_400).contains(&n) => std::time::Duration::from_secs(n),
                     _ => bail!("TIKETHET_USAGE_REPORT_SECS must be a whole number of seconds from 1 to 86400 (got {v:?})"),
+                },
+            },
+            sla_check_every: match src.get("TIKETHET_SLA_CHECK_SECS") {
+                None => std::time::Duration::from_secs(30),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (1..=3600).contains(&n) => std::time::Duration::from_secs(n),
+                    _ => bail!("TIKETHET_SLA_CHECK_SECS must be a whole number of seconds from 1 to 3600 (got {v:?})"),
                 },
             },
         };

@@ -87,6 +87,7 @@ impl AppState {
             throttle: settings.throttle,
             live,
             files,
+            sla_check_every: settings.sla_check_every,
         });
         let control = Arc::new(ControlPlane::new(
             storage.clone(),

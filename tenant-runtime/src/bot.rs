@@ -23,6 +23,10 @@ use crate::tickets::{self, Button};
 /// (0: no particular topic). Plugins never see presses of these.
 pub const SUPPORT_PREFIX: &str = "tt:support:";
 
+/// Callback data of the rating buttons under a resolved ticket:
+/// `tt:csat:<ticket>:<1-5>`. Plugins never see presses of these.
+pub const CSAT_PREFIX: &str = "tt:csat:";
+
 /// `/tickets` and `/status` show this many tickets at most.
 const STATUS_LIMIT: u64 = 10;
 
@@ -36,6 +40,8 @@ pub enum Command {
     Support,
     /// Staff: a one-time sign-in link to the console (others get the help).
     Admin,
+    /// No comment after a rating.
+    Skip,
 }
 
 impl Command {
@@ -54,22 +60,27 @@ impl Command {
             "status" => Command::Status,
             "support" => Command::Support,
             "admin" => Command::Admin,
+            "skip" => Command::Skip,
             _ => Command::Help,
         })
     }
 }
 
-/// What a `/support` in progress does with the customer's next message.
+/// What the customer's next message is, after a step the bot started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SupportStep {
-    /// Opens a new ticket (even beside an open one), in this category.
+    /// `/support` in progress: opens a new ticket (even beside an open
+    /// one), in this category.
     NewTicket(Option<i64>),
+    /// After a rating: the comment on that ticket's rating.
+    CsatComment(i64),
 }
 
 impl SupportStep {
     pub fn parse(stored: Option<&str>) -> Option<SupportStep> {
         match stored? {
             "new" => Some(SupportStep::NewTicket(None)),
+            s if s.starts_with("csat:") => s.strip_prefix("csat:")?.parse().ok().map(SupportStep::CsatComment),
             s => s.strip_prefix("category:")?.parse().ok().map(|id| SupportStep::NewTicket(Some(id))),
         }
     }
@@ -78,6 +89,7 @@ impl SupportStep {
         match self {
             SupportStep::NewTicket(None) => "new".to_owned(),
             SupportStep::NewTicket(Some(id)) => format!("category:{id}"),
+            SupportStep::CsatComment(ticket) => format!("csat:{ticket}"),
         }
     }
 }
@@ -152,6 +164,11 @@ impl Runtime {
                 (self.text(tenant, lang, BotText::AdminLink, serde_json::json!({ "url": url }))?, buttons)
             }
             Command::Admin => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
+            Command::Skip if matches!(SupportStep::parse(user.support_pending.as_deref()), Some(SupportStep::CsatComment(_))) => {
+                set_step(txn, user, None).await?;
+                (self.text(tenant, lang, BotText::CsatSkipped, ())?, Vec::new())
+            }
+            Command::Skip => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
             Command::Tickets => match self.mini_app_url(tenant, None) {
                 Some(_) => (self.text(tenant, lang, BotText::Tickets, ())?, self.app_buttons(tenant, lang)?),
                 None => (self.text(tenant, lang, BotText::TicketsLink, serde_json::json!({ "url": self.mini_app_link(tenant, None) }))?, Vec::new()),
@@ -255,7 +272,7 @@ mod tests {
 
     #[test]
     fn support_steps_round_trip() {
-        for step in [SupportStep::NewTicket(None), SupportStep::NewTicket(Some(12))] {
+        for step in [SupportStep::NewTicket(None), SupportStep::NewTicket(Some(12)), SupportStep::CsatComment(7)] {
             assert_eq!(SupportStep::parse(Some(&step.stored())), Some(step));
         }
         assert_eq!(SupportStep::parse(Some("category:x")), None);

@@ -191,6 +191,10 @@ impl Runtime {
             self.command(tenant, &txn, &user, chat, command, &mut kicks).await?;
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
+        if let Some(SupportStep::CsatComment(ticket)) = SupportStep::parse(user.support_pending.as_deref()).filter(|_| file.is_none()) {
+            self.rating_comment(tenant, &txn, &user, chat, ticket, text, &mut kicks).await?;
+            return commit_finished(txn, row.id, inbox::DONE, kicks).await;
+        }
         if let Some(ticket) = routing_stage(row) {
             // A previous try opened the ticket; only its routing is left.
             txn.commit().await?;
@@ -200,7 +204,7 @@ impl Runtime {
         if q.tickets_per_month.is_some() {
             let opens = match SupportStep::parse(user.support_pending.as_deref()) {
                 Some(SupportStep::NewTicket(_)) => true,
-                None => tickets::active_ticket_of(&txn, UserId(user.id)).await?.is_none(),
+                Some(SupportStep::CsatComment(_)) | None => tickets::active_ticket_of(&txn, UserId(user.id)).await?.is_none(),
             };
             if opens && crate::usage::over_month(&txn, q.tickets_per_month, crate::usage::TICKETS).await? {
                 return self.keep_over_limit(tenant, txn, row, chat, user.language_code.as_deref(), kicks).await;
@@ -301,7 +305,7 @@ impl Runtime {
         let step = if stopped { None } else { SupportStep::parse(user.support_pending.as_deref()) };
         let active = match step {
             Some(SupportStep::NewTicket(_)) => None,
-            None => tickets::active_ticket_of(txn, UserId(user.id)).await?,
+            Some(SupportStep::CsatComment(_)) | None => tickets::active_ticket_of(txn, UserId(user.id)).await?,
         };
         let lang = user.language_code.as_deref();
         let (ticket, created) = match (stopped, active) {
@@ -348,7 +352,7 @@ impl Runtime {
                             None => ticket,
                         }
                     }
-                    None => ticket,
+                    Some(SupportStep::CsatComment(_)) | None => ticket,
                 };
                 self.metrics.tickets_opened.fetch_add(1, Ordering::Relaxed);
                 let reply = self.text(tenant, lang, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;
@@ -449,6 +453,15 @@ impl Runtime {
             return out;
         }
         let user = tickets::upsert_user(&txn, &profile_of(&q.from), tenant.info.owner_telegram_id).await?;
+        if let Some(data) = q.data.as_deref().filter(|d| d.starts_with(bot::CSAT_PREFIX)) {
+            // The bot's own rating buttons; plugins never see them.
+            if !user.blocked {
+                self.rating_pressed(tenant, &txn, &user, chat, data, &mut kicks).await?;
+            }
+            let out = commit_finished(txn, row.id, inbox::DONE, kicks).await;
+            self.answer_press(tenant, q).await;
+            return out;
+        }
         if let Some(data) = q.data.as_deref().filter(|d| d.starts_with(bot::SUPPORT_PREFIX)) {
             // The bot's own `/support` buttons; plugins never see them.
             if !user.blocked {

@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod bot;
 pub mod console;
+mod csat;
 mod conversation;
 pub mod db;
 pub mod desk;
@@ -28,6 +29,7 @@ pub mod limiter;
 pub mod live;
 pub mod queue;
 mod sender;
+mod sla_watch;
 mod telegram;
 pub mod tenant;
 pub mod throttle;
@@ -93,6 +95,9 @@ pub struct Metrics {
     pub messages_sent: AtomicU64,
     pub messages_failed: AtomicU64,
     pub plugin_failures: AtomicU64,
+    /// Service-level passes over every desk with targets, and alerts sent.
+    pub sla_passes: AtomicU64,
+    pub sla_alerts: AtomicU64,
 }
 
 /// What the runtime is built from.
@@ -113,6 +118,8 @@ pub struct RuntimeConfig {
     pub live: live::Hub,
     /// Where attachments' bytes are kept.
     pub files: files::Files,
+    /// How often desks' open tickets are checked against their service levels.
+    pub sla_check_every: std::time::Duration,
 }
 
 /// How long finished rows are kept before the retention job prunes them.
@@ -164,6 +171,7 @@ pub struct Inner {
     local_throttle: Limiter,
     throttle_policy: Option<throttle::Policy>,
     retention: Retention,
+    sla_check_every: std::time::Duration,
     /// A lane per chat with updates to process (`None`: updates with no chat).
     worker: Lanes<TenantId, Option<i64>>,
     /// A lane per chat with messages to send.
@@ -250,6 +258,7 @@ impl Runtime {
                 files: cfg.files,
                 throttle_policy: cfg.throttle,
                 retention: cfg.retention,
+                sla_check_every: cfg.sla_check_every,
                 worker,
                 sender,
                 plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),

@@ -31,6 +31,12 @@ impl Runtime {
             sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut prune = tokio::time::interval(PRUNE_INTERVAL);
             prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let every = match crate::upgrade(&weak) {
+                Some(rt) => rt.sla_check_every,
+                None => return,
+            };
+            let mut sla = tokio::time::interval(every);
+            sla.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             sweep.tick().await;
             let mut month = crate::usage::month_of(Utc::now());
             loop {
@@ -38,6 +44,19 @@ impl Runtime {
                     _ = sweep.tick() => {
                         let Some(rt) = crate::upgrade(&weak) else { return };
                         rt.sweep().await;
+                    }
+                    _ = sla.tick() => {
+                        let Some(rt) = crate::upgrade(&weak) else { return };
+                        // Only desks that set targets cost a query.
+                        for t in rt.tenants.all().into_iter().filter(|t| t.info.sla.is_some() && t.info.status == crate::TenantStatus::Active) {
+                            match rt.check_sla(&t, Utc::now()).await {
+                                Ok(n) => {
+                                    rt.metrics.sla_alerts.fetch_add(n as u64, Ordering::Relaxed);
+                                }
+                                Err(e) => tracing::warn!(tenant = %t.info.id, error = %format!("{e:#}"), "checking service levels failed; the next pass retries"),
+                            }
+                        }
+                        rt.metrics.sla_passes.fetch_add(1, Ordering::Relaxed);
                     }
                     _ = prune.tick() => {
                         let Some(rt) = crate::upgrade(&weak) else { return };

@@ -3,7 +3,8 @@
 //! rate-limited sender: a new ticket to the staff who see every ticket
 //! (moderators and up), an assignment to the assignee, a customer's
 //! message to the ticket's assignee, an @mention in a note to the one
-//! mentioned, and a status change to the customer. Staff notifications
+//! mentioned, and a status change to the customer (resolved: with the
+//! request to rate it, see `crate::csat`). Staff notifications
 //! carry a button that opens the ticket in the console; a customer's, the
 //! Mini App. Nobody is told of their own doing.
 
@@ -69,7 +70,7 @@ impl Runtime {
         }
     }
 
-    async fn tell_staff(&self, tenant: &Tenant, txn: &DatabaseTransaction, to: &users::Model, text: BotText, ticket: i64, vars: serde_json::Value, kicks: &mut Effects) -> Result<(), RuntimeError> {
+    pub(crate) async fn tell_staff(&self, tenant: &Tenant, txn: &DatabaseTransaction, to: &users::Model, text: BotText, ticket: i64, vars: serde_json::Value, kicks: &mut Effects) -> Result<(), RuntimeError> {
         let lang = to.language_code.as_deref();
         let (buttons, link) = self.console_opening(tenant, lang, ticket)?;
         let mut vars = vars;
@@ -142,6 +143,9 @@ impl Runtime {
         let body = self.text(tenant, lang, BotText::NotifyStatus, serde_json::json!({ "number": ticket.id, "title": ticket.title, "status": ticket.status }))?;
         let buttons = self.ticket_buttons(tenant, lang, ticket.id)?;
         kicks.push(enqueue_with_buttons(txn, c.telegram_id, body, None, &buttons).await?.chat_id);
+        if ticket.status == crate::domain::TicketStatus::Resolved.as_str() {
+            self.ask_rating(tenant, txn, ticket, &c, kicks).await?;
+        }
         Ok(())
     }
 }

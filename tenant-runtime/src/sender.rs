@@ -386,13 +386,22 @@ impl Runtime {
 /// button per row (<https://core.telegram.org/bots/api#inlinekeyboardmarkup>).
 /// The Bot API's `InlineKeyboardMarkup` for stored buttons, one per row.
 fn inline_keyboard(stored: &str) -> Option<serde_json::Value> {
-    let buttons: Vec<crate::tickets::Button> = serde_json::from_str(stored).ok()?;
+    use crate::tickets::Button;
+    fn one(b: &Button) -> serde_json::Value {
+        match b {
+            Button::Callback { text, data } => serde_json::json!({ "text": text, "callback_data": data }),
+            Button::WebApp { text, web_app } => serde_json::json!({ "text": text, "web_app": { "url": web_app } }),
+            Button::Url { text, url } => serde_json::json!({ "text": text, "url": url }),
+            // Rows are not nested (filtered below).
+            Button::Row { .. } => serde_json::Value::Null,
+        }
+    }
+    let buttons: Vec<Button> = serde_json::from_str(stored).ok()?;
     let rows: Vec<serde_json::Value> = buttons
         .iter()
         .map(|b| match b {
-            crate::tickets::Button::Callback { text, data } => serde_json::json!([{ "text": text, "callback_data": data }]),
-            crate::tickets::Button::WebApp { text, web_app } => serde_json::json!([{ "text": text, "web_app": { "url": web_app } }]),
-            crate::tickets::Button::Url { text, url } => serde_json::json!([{ "text": text, "url": url }]),
+            Button::Row { row } => serde_json::Value::Array(row.iter().filter(|b| !matches!(b, Button::Row { .. })).map(one).collect()),
+            b => serde_json::json!([one(b)]),
         })
         .collect();
     (!rows.is_empty()).then(|| serde_json::json!({ "inline_keyboard": rows }))
@@ -560,6 +569,8 @@ mod tests {
         assert_eq!(k, serde_json::json!({"inline_keyboard": [[{"text": "Track", "callback_data": "track"}], [{"text": "Help", "callback_data": "help"}]]}));
         let k = inline_keyboard(r#"[{"text":"Open the console","url":"https://desk.example/t/acme/admin/login?token=x"}]"#).unwrap();
         assert_eq!(k, serde_json::json!({"inline_keyboard": [[{"text": "Open the console", "url": "https://desk.example/t/acme/admin/login?token=x"}]]}));
+        let k = inline_keyboard(r#"[{"row":[{"text":"1","data":"tt:csat:7:1"},{"text":"2","data":"tt:csat:7:2"}]}]"#).unwrap();
+        assert_eq!(k, serde_json::json!({"inline_keyboard": [[{"text": "1", "callback_data": "tt:csat:7:1"}, {"text": "2", "callback_data": "tt:csat:7:2"}]]}));
         assert_eq!(inline_keyboard("[]"), None);
         assert_eq!(inline_keyboard("not json"), None);
     }

@@ -65,6 +65,8 @@ pub struct TenantInfo {
     pub plan_name: String,
     /// What the plan (with the operator's overrides) allows.
     pub quotas: Quotas,
+    /// The desk's service-level targets, if it set any.
+    pub sla: Option<crate::desk::sla::SlaPolicy>,
 }
 
 /// A plan's limits as the desk enforces them; `None` is unlimited. Monthly
@@ -204,6 +206,7 @@ mod tests {
             plan: "free".into(),
             plan_name: "Free".into(),
             quotas: Default::default(),
+            sla: None,
         };
         let shown = format!("{info:?}");
         assert!(!shown.contains("whsec_0123456789abcdef") && !shown.contains("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"), "{shown}");

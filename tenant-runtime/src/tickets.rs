@@ -375,6 +375,8 @@ pub enum Button {
     WebApp { text: String, web_app: String },
     /// Opens `url` in the browser.
     Url { text: String, url: String },
+    /// Several buttons side by side in one row.
+    Row { row: Vec<Button> },
 }
 
 /// Queues a text with inline buttons under its last piece. Returns the last

@@ -1,7 +1,7 @@
 //! Telegram update fixtures (real update JSON in `tests/fixtures/`), with
 //! the fields a test varies swapped in.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn load(name: &str) -> Value {
     let path = format!("{}/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
@@ -66,4 +66,25 @@ pub fn document(update_id: i64, user_id: i64, file_id: &str, unique_id: &str, na
         serde_json::json!({ "file_id": file_id, "file_unique_id": unique_id, "file_name": name, "mime_type": mime, "file_size": size }),
     );
     v
+}
+
+/// A button press as Telegram delivers it
+/// (<https://core.telegram.org/bots/api#callbackquery>).
+pub fn button_press(update_id: i64, user: i64, data: &str, under_text: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "callback_query": {
+            "id": format!("{}{update_id}", 4_382_000_000_000_i64),
+            "from": { "id": user, "is_bot": false, "first_name": "Ann", "language_code": "en" },
+            "message": {
+                "message_id": 77,
+                "date": 1_700_000_000,
+                "chat": { "id": user, "type": "private", "first_name": "Ann" },
+                "from": { "id": 700_001, "is_bot": true, "first_name": "acme_bot", "username": "acme_bot" },
+                "text": under_text
+            },
+            "chat_instance": "-5712345678901234567",
+            "data": data
+        }
+    })
 }

@@ -132,6 +132,18 @@ pub enum BotText {
     NotifyStatus,
     /// The button under a staff notification that opens the ticket in the console.
     ButtonOpenInConsole,
+    /// To staff: a service-level target nears (`kind`: `first_response` or `resolution`; `number`, `title`, `due`, `link`).
+    SlaReminder,
+    /// To admins: a target was missed (`kind`, `number`, `title`, `due`, `link`).
+    SlaBreach,
+    /// To the customer of a resolved ticket, above the rating buttons (`number`, `title`).
+    CsatAsk,
+    /// After a rating (`number`, `rating`): a comment may follow.
+    CsatThanks,
+    /// After the rating's comment.
+    CsatCommentThanks,
+    /// `/skip` instead of the rating's comment.
+    CsatSkipped,
 }
 
 impl BotText {
@@ -162,6 +174,12 @@ impl BotText {
         BotText::NotifyMention,
         BotText::NotifyStatus,
         BotText::ButtonOpenInConsole,
+        BotText::SlaReminder,
+        BotText::SlaBreach,
+        BotText::CsatAsk,
+        BotText::CsatThanks,
+        BotText::CsatCommentThanks,
+        BotText::CsatSkipped,
     ];
 
     fn file(self) -> &'static str {
@@ -192,6 +210,12 @@ impl BotText {
             BotText::NotifyMention => "notify_mention",
             BotText::NotifyStatus => "notify_status",
             BotText::ButtonOpenInConsole => "button_open_in_console",
+            BotText::SlaReminder => "sla_reminder",
+            BotText::SlaBreach => "sla_breach",
+            BotText::CsatAsk => "csat_ask",
+            BotText::CsatThanks => "csat_thanks",
+            BotText::CsatCommentThanks => "csat_comment_thanks",
+            BotText::CsatSkipped => "csat_skipped",
         }
     }
 }
@@ -239,8 +263,8 @@ macro_rules! bot_templates {
 }
 
 const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console"],
-    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console"],
+    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped"],
+    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped"],
 );
 
 /// Renders the built-in templates. Cheap to clone.

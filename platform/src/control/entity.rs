@@ -22,6 +22,8 @@ pub struct Model {
     pub bot_texts: Option<String>,
     /// The operator's overrides of the plan's limits (JSON of `tikethet_billing::Overrides`).
     pub limit_overrides: Option<String>,
+    /// The desk's service-level policy (JSON of `tikethet_runtime::desk::sla::SlaPolicy`).
+    pub sla: Option<String>,
     pub bot_id: i64,
     pub bot_username: String,
     /// Sealed with the master key.

@@ -356,6 +356,9 @@ impl ControlPlane {
                 plugins: limits.plugins,
                 storage_bytes: limits.storage_bytes,
             },
+            // Checked before it was stored; one that no longer reads (a
+            // hand edit) counts as none.
+            sla: m.sla.as_deref().and_then(|s| serde_json::from_str(s).ok()).and_then(|v| tikethet_runtime::desk::sla::SlaPolicy::from_json(&v).ok()).filter(|p| !p.is_empty()),
         })
     }
 
@@ -587,6 +590,7 @@ impl ControlPlane {
             status: Set(TenantStatus::Active.as_str().to_owned()),
             plan: Set(plan),
             limit_overrides: Set(None),
+            sla: Set(None),
             theme: Set(new.theme.name.to_owned()),
             branding: Set(None),
             custom_domain: Set(None),
@@ -741,6 +745,18 @@ impl ControlPlane {
         }
         let stored = if branding.is_empty() { None } else { Some(serde_json::to_string(branding).map_err(|e| ControlError::Internal(e.into()))?) };
         am.branding = Set(stored);
+        am.updated_at = Set(Utc::now());
+        let m = am.update(self.storage.control()).await?;
+        self.serve(&m).await?;
+        Ok(self.info(&m)?)
+    }
+
+    /// Replaces a desk's service-level policy (checked where it came in);
+    /// one without targets clears it.
+    pub async fn set_sla(&self, slug: &str, policy: &tikethet_runtime::desk::sla::SlaPolicy) -> Result<TenantInfo> {
+        let m = self.find(slug).await?;
+        let mut am: tenants::ActiveModel = m.into();
+        am.sla = Set((!policy.is_empty()).then(|| policy.to_json().to_string()));
         am.updated_at = Set(Utc::now());
         let m = am.update(self.storage.control()).await?;
         self.serve(&m).await?;

@@ -197,6 +197,45 @@ pub struct StatsView {
     pub first_response: TimesView,
     /// Creation to resolution, tickets resolved in the last 30 days.
     pub resolution: TimesView,
+    /// The same, in working time (`null` unless the desk set business hours).
+    #[oai(nullable)]
+    pub first_response_business: Option<TimesView>,
+    #[oai(nullable)]
+    pub resolution_business: Option<TimesView>,
+    /// Ratings of the last 30 days.
+    pub csat: CsatView,
+    /// Service-level targets met, tickets created in the last 30 days
+    /// (`null`: no such target is set).
+    #[oai(nullable)]
+    pub first_response_met: Option<MetView>,
+    #[oai(nullable)]
+    pub resolution_met: Option<MetView>,
+}
+
+/// Customer satisfaction.
+#[derive(Debug, Object)]
+pub struct CsatView {
+    pub rated: u64,
+    /// Rated 4 or 5 of 5.
+    pub satisfied: u64,
+    /// `satisfied` of `rated`, in percent (`null` with no ratings).
+    #[oai(nullable)]
+    pub satisfied_percent: Option<f64>,
+    #[oai(nullable)]
+    pub average: Option<f64>,
+}
+
+/// Targets met and missed.
+#[derive(Debug, Object)]
+pub struct MetView {
+    pub met: u64,
+    pub missed: u64,
+    #[oai(nullable)]
+    pub percent: Option<f64>,
+}
+
+fn met(m: tikethet_runtime::desk::stats::Met) -> MetView {
+    MetView { met: m.met, missed: m.missed, percent: m.percent() }
 }
 
 fn times(p: tikethet_runtime::desk::stats::Percentiles) -> TimesView {
@@ -252,6 +291,70 @@ pub struct CheckoutView {
 #[derive(Debug, Object)]
 pub struct PortalView {
     pub url: String,
+}
+
+/// One priority's service-level targets, in working minutes.
+#[derive(Debug, Clone, Object)]
+pub struct SlaTargetsView {
+    /// First staff answer within this many minutes.
+    #[oai(nullable)]
+    pub first_response_minutes: Option<u64>,
+    /// Resolved within this many minutes.
+    #[oai(nullable)]
+    pub resolution_minutes: Option<u64>,
+}
+
+/// When the desk works; targets count these hours only.
+#[derive(Debug, Clone, Object)]
+pub struct BusinessHoursView {
+    /// `+03:00`, `-05:30`: the desk's offset from UTC (no daylight saving).
+    pub utc_offset: String,
+    /// Working days: `mon` … `sun`.
+    pub days: Vec<String>,
+    /// `HH:MM`, local.
+    pub start: String,
+    /// `HH:MM`, local, after `start`.
+    pub end: String,
+}
+
+/// The desk's service levels: targets by priority (`low`, `normal`,
+/// `high`, `critical`), counted in business hours (or around the clock).
+/// Staff are reminded when three quarters of a target have passed and
+/// admins told when it is missed.
+#[derive(Debug, Clone, Object)]
+pub struct SlaView {
+    pub targets: std::collections::BTreeMap<String, SlaTargetsView>,
+    /// `null`: around the clock.
+    #[oai(nullable)]
+    pub business_hours: Option<BusinessHoursView>,
+}
+
+impl SlaView {
+    fn of(p: Option<&tikethet_runtime::desk::sla::SlaPolicy>) -> SlaView {
+        let v = p.map(|p| p.to_json()).unwrap_or_else(|| serde_json::json!({"targets": {}, "business_hours": null}));
+        let targets = v["targets"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, t)| (k.clone(), SlaTargetsView { first_response_minutes: t["first_response_minutes"].as_u64(), resolution_minutes: t["resolution_minutes"].as_u64() }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let business_hours = v["business_hours"].as_object().map(|h| BusinessHoursView {
+            utc_offset: h["utc_offset"].as_str().unwrap_or_default().to_owned(),
+            days: h["days"].as_array().map(|d| d.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default(),
+            start: h["start"].as_str().unwrap_or_default().to_owned(),
+            end: h["end"].as_str().unwrap_or_default().to_owned(),
+        });
+        SlaView { targets, business_hours }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "targets": self.targets.iter().map(|(k, t)| (k.clone(), serde_json::json!({"first_response_minutes": t.first_response_minutes, "resolution_minutes": t.resolution_minutes}))).collect::<serde_json::Map<_, _>>(),
+            "business_hours": self.business_hours.as_ref().map(|h| serde_json::json!({"utc_offset": h.utc_offset, "days": h.days, "start": h.start, "end": h.end})),
+        })
+    }
 }
 
 /// A one-time sign-in link to the staff console.
@@ -549,6 +652,26 @@ impl DeskApi {
         Ok(Json(ctx.change_person(id.0, role, body.0.blocked).await?.into()))
     }
 
+    /// The desk's service levels (admins and up)
+    #[oai(path = "/t/:slug/api/v1/settings/sla", method = "get", tag = "Tag::Stats")]
+    async fn sla(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<SlaView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        ctx.require(Role::Admin)?;
+        Ok(Json(SlaView::of(ctx.tenant.info.sla.as_ref())))
+    }
+
+    /// Set the desk's service levels (admins and up)
+    ///
+    /// Replaces them; no targets turns them off.
+    #[oai(path = "/t/:slug/api/v1/settings/sla", method = "put", tag = "Tag::Stats")]
+    async fn set_sla(&self, slug: Path<String>, auth: TenantAuth, body: Json<SlaView>) -> Result<Json<SlaView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        ctx.require(Role::Admin)?;
+        let policy = tikethet_runtime::desk::sla::SlaPolicy::from_json(&body.0.to_json())?;
+        let info = self.state.control.set_sla(ctx.tenant.info.slug.as_str(), &policy).await?;
+        Ok(Json(SlaView::of(info.sla.as_ref())))
+    }
+
     /// The desk's usage against its plan (admins and up)
     ///
     /// Going over a limit is refused with `402 plan_limit_reached`, except a
@@ -606,6 +729,16 @@ impl DeskApi {
             resolved_30d: s.resolved_30d,
             first_response: times(s.first_response),
             resolution: times(s.resolution),
+            first_response_business: s.first_response_business.map(times),
+            resolution_business: s.resolution_business.map(times),
+            csat: CsatView {
+                rated: s.csat.rated,
+                satisfied: s.csat.satisfied,
+                satisfied_percent: (s.csat.rated > 0).then(|| s.csat.satisfied as f64 * 100.0 / s.csat.rated as f64),
+                average: s.csat.average,
+            },
+            first_response_met: s.first_response_met.map(met),
+            resolution_met: s.resolution_met.map(met),
         }))
     }
 }

@@ -7,6 +7,7 @@ pub mod categories;
 pub mod changes;
 pub mod list;
 pub mod people;
+pub mod sla;
 pub mod stats;
 
 use crate::api::TenantContext;
@@ -126,7 +127,7 @@ impl TenantContext {
     pub async fn stats(&self) -> Result<stats::Stats> {
         self.require(Role::Moderator)?;
         let txn = self.tenant.db.begin().await?;
-        let s = stats::stats(&txn).await?;
+        let s = stats::stats(&txn, self.tenant.info.sla.as_ref()).await?;
         txn.commit().await?;
         Ok(s)
     }

@@ -1,6 +1,8 @@
 //! Desk statistics for staff: tickets by status, priority and category,
-//! created and resolved recently, and first-response and resolution times
-//! (median and p90, in calendar time) over the last 30 days.
+//! created and resolved recently, first-response and resolution times
+//! (median and p90, in calendar time and, with business hours set, in
+//! working time) over the last 30 days, customer satisfaction (the share of
+//! 4 and 5 ratings) and the share of service-level targets met.
 
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect};
@@ -30,6 +32,36 @@ pub struct Stats {
     pub first_response: Percentiles,
     /// Seconds from creation to resolution, tickets resolved in the last 30 days.
     pub resolution: Percentiles,
+    /// The same two in working seconds, when the desk set business hours.
+    pub first_response_business: Option<Percentiles>,
+    pub resolution_business: Option<Percentiles>,
+    /// Ratings given in the last 30 days.
+    pub csat: Csat,
+    /// Targets met, of the tickets created in the last 30 days whose target
+    /// has passed or was met (`None`: the desk sets no such target).
+    pub first_response_met: Option<Met>,
+    pub resolution_met: Option<Met>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Csat {
+    pub rated: u64,
+    /// Rated 4 or 5.
+    pub satisfied: u64,
+    pub average: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Met {
+    pub met: u64,
+    pub missed: u64,
+}
+
+impl Met {
+    pub fn percent(&self) -> Option<f64> {
+        let all = self.met + self.missed;
+        (all > 0).then(|| self.met as f64 * 100.0 / all as f64)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -55,7 +87,7 @@ fn active() -> Vec<&'static str> {
     TicketStatus::ALL.iter().filter(|s| s.is_active()).map(|s| s.as_str()).collect()
 }
 
-pub async fn stats(txn: &DatabaseTransaction) -> Result<Stats> {
+pub async fn stats(txn: &DatabaseTransaction, sla: Option<&super::sla::SlaPolicy>) -> Result<Stats> {
     let now = Utc::now();
     let by_status: Vec<(String, i64)> = tickets::Entity::find()
         .select_only()
@@ -111,8 +143,31 @@ pub async fn stats(txn: &DatabaseTransaction) -> Result<Stats> {
         .into_tuple()
         .all(txn)
         .await?;
-    let secs = |rows: Vec<(chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>)>| {
-        rows.into_iter().filter_map(|(a, b)| b.map(|b| (b - a).num_milliseconds().max(0) as f64 / 1000.0)).collect::<Vec<_>>()
+    let secs = |rows: &[(chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>)]| {
+        rows.iter().filter_map(|(a, b)| b.map(|b| (b - *a).num_milliseconds().max(0) as f64 / 1000.0)).collect::<Vec<_>>()
+    };
+    let business = |rows: &[(chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>)]| {
+        sla.filter(|p| p.hours.is_some()).map(|p| Percentiles::of(rows.iter().filter_map(|(a, b)| b.map(|b| p.elapsed(*a, b) as f64 * 60.0)).collect()))
+    };
+    let ratings: Vec<i16> = crate::entities::ticket_ratings::Entity::find()
+        .select_only()
+        .column(crate::entities::ticket_ratings::Column::Rating)
+        .filter(crate::entities::ticket_ratings::Column::RatedAt.gte(month))
+        .limit(MAX_TIMED)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let csat = Csat {
+        rated: ratings.len() as u64,
+        satisfied: ratings.iter().filter(|r| **r >= 4).count() as u64,
+        average: (!ratings.is_empty()).then(|| ratings.iter().map(|r| f64::from(*r)).sum::<f64>() / ratings.len() as f64),
+    };
+    let (first_response_met, resolution_met) = match sla {
+        Some(p) => {
+            let recent = tickets::Entity::find().filter(tickets::Column::CreatedAt.gte(month)).limit(MAX_TIMED).all(txn).await?;
+            met(p, &recent, now)
+        }
+        None => (None, None),
     };
     let n = |v: i64| v.max(0) as u64;
     Ok(Stats {
@@ -123,9 +178,36 @@ pub async fn stats(txn: &DatabaseTransaction) -> Result<Stats> {
         created_30d,
         resolved_7d,
         resolved_30d,
-        first_response: Percentiles::of(secs(answered)),
-        resolution: Percentiles::of(secs(resolved)),
+        first_response: Percentiles::of(secs(&answered)),
+        resolution: Percentiles::of(secs(&resolved)),
+        first_response_business: business(&answered),
+        resolution_business: business(&resolved),
+        csat,
+        first_response_met,
+        resolution_met,
     })
+}
+
+/// Targets met and missed among `tickets`: a target counts once it was met
+/// or its time has passed.
+fn met(p: &super::sla::SlaPolicy, tickets: &[tickets::Model], now: chrono::DateTime<Utc>) -> (Option<Met>, Option<Met>) {
+    let (mut first, mut resolution) = (None::<Met>, None::<Met>);
+    for t in tickets {
+        let Ok(priority) = crate::domain::Priority::parse(&t.priority) else { continue };
+        let targets = p.targets(priority);
+        for (target, done, slot) in [(targets.first_response, t.first_response_at, &mut first), (targets.resolution, t.resolved_at, &mut resolution)] {
+            let Some(minutes) = target else { continue };
+            let due = p.after(t.created_at, minutes);
+            let m = slot.get_or_insert_with(Met::default);
+            match done {
+                Some(at) if at <= due => m.met += 1,
+                Some(_) => m.missed += 1,
+                None if now > due => m.missed += 1,
+                None => {}
+            }
+        }
+    }
+    (first, resolution)
 }
 
 #[cfg(test)]

@@ -12,5 +12,7 @@ pub mod plugins;
 pub mod ticket_tags;
 pub mod usage_counters;
 pub mod sessions;
+pub mod sla_alerts;
+pub mod ticket_ratings;
 pub mod tickets;
 pub mod users;

@@ -23,27 +23,6 @@ async fn configure(app: &TestApp, token: &str, name: &str, config: Value) {
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
 }
 
-/// A button press as Telegram delivers it
-/// (<https://core.telegram.org/bots/api#callbackquery>).
-fn button_press(update_id: i64, user: i64, data: &str, under_text: &str) -> Value {
-    json!({
-        "update_id": update_id,
-        "callback_query": {
-            "id": format!("{}{update_id}", 4_382_000_000_000_i64),
-            "from": { "id": user, "is_bot": false, "first_name": "Ann", "language_code": "en" },
-            "message": {
-                "message_id": 77,
-                "date": 1_700_000_000,
-                "chat": { "id": user, "type": "private", "first_name": "Ann" },
-                "from": { "id": 700_001, "is_bot": true, "first_name": "acme_bot", "username": "acme_bot" },
-                "text": under_text
-            },
-            "chat_instance": "-5712345678901234567",
-            "data": data
-        }
-    })
-}
-
 fn keyword_reply_1_1_0() -> Vec<u8> {
     let path = tikethet_plugins::build::build_bundled("keyword-reply").unwrap_or_else(|e| panic!("building keyword-reply: {e:#}"));
     std::fs::read(path).unwrap()
@@ -91,7 +70,7 @@ async fn plugins_of_contracts_1_0_0_and_1_1_0_work_side_by_side_and_buttons_reac
     assert_eq!(markup["inline_keyboard"][0][0]["text"], "Track my parcel", "{markup}");
 
     // The customer presses it.
-    assert_eq!(app.deliver(&t, &button_press(3, customer, "track", "Where is it going?")).await, 200);
+    assert_eq!(app.deliver(&t, &fixtures::button_press(3, customer, "track", "Where is it going?")).await, 200);
     let sent = app.wait_sent(&t, customer, 4).await;
     assert_eq!(sent[3], "Your parcel is on its way.", "{sent:?}");
     // Every press is answered, with its id.
@@ -101,7 +80,7 @@ async fn plugins_of_contracts_1_0_0_and_1_1_0_work_side_by_side_and_buttons_reac
     .await;
     assert!(answered.is_some(), "answerCallbackQuery: {:?}", app.fake.calls(Some("answerCallbackQuery")));
     // A press no plugin knows is answered too, and sends nothing.
-    assert_eq!(app.deliver(&t, &button_press(4, customer, "nobody-knows", "x")).await, 200);
+    assert_eq!(app.deliver(&t, &fixtures::button_press(4, customer, "nobody-knows", "x")).await, 200);
     let answered = wait_until(Duration::from_secs(10), || {
         app.fake.calls(Some("answerCallbackQuery")).into_iter().find(|c| c.params["callback_query_id"] == format!("{}4", 4_382_000_000_000_i64))
     })

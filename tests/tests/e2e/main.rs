@@ -35,5 +35,6 @@ mod plugins;
 mod process;
 mod promises;
 mod scale;
+mod sla;
 mod spine;
 mod strict_telegram;

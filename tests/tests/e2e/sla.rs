@@ -1,0 +1,125 @@
+//! Service levels and satisfaction: an admin sets targets; a reminder
+//! reaches staff before a target passes and an escalation after it, each
+//! once however many passes see it; a resolved ticket's customer rates it
+//! with the inline buttons, comments, and the rating shows in the desk's
+//! statistics.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tikethet_tests::fixtures;
+use tikethet_tests::helpers::{Backend, Options, TestApp, Tenant, spawn_app_with, wait_for};
+
+on_both!(a_reminder_comes_before_the_target_and_an_escalation_after_it_once_each, a_rating_from_the_inline_buttons_shows_in_the_statistics,);
+
+fn check_every_second() -> Options {
+    Options { env: &[("TIKETHET_SLA_CHECK_SECS", "1")], ..Options::default() }
+}
+
+/// Moves a ticket's creation back in time, as if it had waited that long.
+async fn age_ticket(app: &TestApp, id: i64, by: chrono::Duration) {
+    use sea_orm::{EntityTrait as _, QueryFilter as _, ColumnTrait as _};
+    use tikethet_runtime::entities::tickets;
+    let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
+    let txn = tenant.db.begin().await.unwrap();
+    tickets::Entity::update_many()
+        .col_expr(tickets::Column::CreatedAt, sea_orm::sea_query::Expr::value(chrono::Utc::now() - by))
+        .filter(tickets::Column::Id.eq(id))
+        .exec(&txn)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+}
+
+async fn told(app: &TestApp, t: &Tenant, chat: i64, needle: &str) -> String {
+    wait_for(Duration::from_secs(15), || async { app.fake.sent_to(&t.token, chat).into_iter().find(|m| m.contains(needle)) })
+        .await
+        .unwrap_or_else(|| panic!("{chat} was not told {needle:?}; it got {:?}", app.fake.sent_to(&t.token, chat)))
+}
+
+/// Waits for `n` more service-level passes.
+async fn passes(app: &TestApp, n: u64) {
+    let m = &app.state.runtime.metrics.sla_passes;
+    let from = m.load(Ordering::Relaxed);
+    assert!(wait_for(Duration::from_secs(20), || async { (m.load(Ordering::Relaxed) >= from + n).then_some(()) }).await.is_some(), "no SLA passes");
+}
+
+async fn a_reminder_comes_before_the_target_and_an_escalation_after_it_once_each(b: Backend) {
+    let app = spawn_app_with(b, check_every_second()).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    // Refused with the reason; then set.
+    let (s, body) = app.tenant_call(Method::PUT, "acme", "/settings/sla", &owner, Some(json!({"targets": {"urgent": {"first_response_minutes": 10}}, "business_hours": null}))).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (400, Some("invalid_request")), "{body}");
+    let policy = json!({"targets": {"normal": {"first_response_minutes": 10, "resolution_minutes": null}}, "business_hours": null});
+    let (s, body) = app.tenant_call(Method::PUT, "acme", "/settings/sla", &owner, Some(policy.clone())).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body, policy);
+    assert_eq!(app.tenant_get("acme", "/settings/sla", &owner).await.1, policy);
+
+    app.deliver(&t, &fixtures::message(1, 801, "The app crashes on start")).await;
+    app.wait_processed("acme", 1).await;
+    // Eight of ten minutes gone: a reminder, with two minutes to spare.
+    age_ticket(&app, 1, chrono::Duration::minutes(8)).await;
+    let reminder = told(&app, &t, t.owner, "The first answer of #1 (The app crashes on start) is due at").await;
+    let due = reminder.split("is due at ").nth(1).unwrap().split(" UTC").next().unwrap();
+    let due = chrono::NaiveDateTime::parse_from_str(due, "%Y-%m-%d %H:%M").unwrap().and_utc();
+    assert!(chrono::Utc::now() < due, "the reminder came before the target ({due})");
+    // Past the target: the escalation.
+    age_ticket(&app, 1, chrono::Duration::minutes(11)).await;
+    told(&app, &t, t.owner, "#1 (The app crashes on start) missed its first-answer target").await;
+    // However many passes follow, each went out once.
+    passes(&app, 3).await;
+    app.wait_outbox_settled("acme").await;
+    let to_owner = app.fake.sent_to(&t.token, t.owner);
+    assert_eq!(to_owner.iter().filter(|m| m.contains("is due at")).count(), 1, "{to_owner:?}");
+    assert_eq!(to_owner.iter().filter(|m| m.contains("missed its")).count(), 1, "{to_owner:?}");
+    // An answered ticket raises nothing more.
+    let (s, _) = app.tenant_post("acme", "/tickets/1/messages", &owner, json!({"text": "Looking into it"})).await;
+    assert_eq!(s, 201);
+    let (_, stats) = app.tenant_get("acme", "/stats", &owner).await;
+    assert_eq!(stats["first_response_met"], json!({"met": 0, "missed": 1, "percent": 0.0}), "{stats}");
+    assert_eq!(stats["resolution_met"], Value::Null, "no resolution target");
+}
+
+async fn a_rating_from_the_inline_buttons_shows_in_the_statistics(b: Backend) {
+    let app = spawn_app_with(b, Options::default()).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let customer = 801;
+    app.deliver(&t, &fixtures::message(1, customer, "Refund please")).await;
+    app.wait_processed("acme", 1).await;
+    let (_, stats) = app.tenant_get("acme", "/stats", &owner).await;
+    assert_eq!(stats["csat"], json!({"rated": 0, "satisfied": 0, "satisfied_percent": null, "average": null}));
+
+    let (s, body) = app.tenant_call(Method::PATCH, "acme", "/tickets/1", &owner, Some(json!({"status": "resolved"}))).await;
+    assert_eq!(s, 200, "{body}");
+    told(&app, &t, customer, "How did we do with #1 (Refund please)?").await;
+    let ask = app.fake.calls(Some("sendMessage")).into_iter().find(|c| c.params["text"].as_str().is_some_and(|x| x.starts_with("How did we do"))).unwrap();
+    let markup = match &ask.params["reply_markup"] {
+        Value::String(s) => serde_json::from_str::<Value>(s).unwrap(),
+        v => v.clone(),
+    };
+    let row = markup["inline_keyboard"][0].as_array().expect("one row of buttons").clone();
+    assert_eq!(row.len(), 5, "{markup}");
+    assert_eq!(row[3]["callback_data"], "tt:csat:1:4");
+
+    // Someone else's press, and a score out of range, change nothing.
+    app.deliver(&t, &fixtures::button_press(2, 802, "tt:csat:1:1", "How did we do?")).await;
+    app.deliver(&t, &fixtures::button_press(3, customer, "tt:csat:1:9", "How did we do?")).await;
+    app.wait_processed("acme", 3).await;
+    // The customer's: 4 of 5, then a comment.
+    app.deliver(&t, &fixtures::button_press(4, customer, "tt:csat:1:4", "How did we do?")).await;
+    told(&app, &t, customer, "Thank you for rating #1 4 of 5!").await;
+    app.deliver(&t, &fixtures::message(5, customer, "Quick and kind, thanks")).await;
+    told(&app, &t, customer, "Thanks, your comment is passed on to the team.").await;
+    // The comment went to the rating, not into a new ticket.
+    let (_, list) = app.tenant_get("acme", "/tickets?status=open", &owner).await;
+    assert_eq!(list["total"], 0, "{list}");
+    let (_, stats) = app.tenant_get("acme", "/stats", &owner).await;
+    assert_eq!(stats["csat"], json!({"rated": 1, "satisfied": 1, "satisfied_percent": 100.0, "average": 4.0}), "{stats}");
+    let presses = app.fake.calls(Some("answerCallbackQuery")).len();
+    assert_eq!(presses, 3, "every press is answered");
+}
