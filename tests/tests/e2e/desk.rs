@@ -396,6 +396,8 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::PATCH, format!("/users/{customer_id}"), Some(json!({ "blocked": false })), [403, 403, 200, 200, 200]),
         route(Method::GET, "/stats", None, staff_from_moderator),
         route(Method::GET, "/usage", None, admins),
+        route(Method::GET, "/settings/sla", None, admins),
+        route(Method::PUT, "/settings/sla", Some(json!({ "targets": {}, "business_hours": null })), admins),
         // Staff only: a one-time console sign-in link.
         route(Method::POST, "/console/link", None, [403, 200, 200, 200, 200]),
         // The owner's alone; this server runs without Stripe keys.
