@@ -104,6 +104,43 @@ pub struct TicketPage {
     pub note_draft: String,
 }
 
+/// A key figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Kpi {
+    pub key: String,
+    pub label: String,
+    pub value: String,
+    pub note: String,
+}
+
+/// A table as the page shows it, with its CSV when it has one.
+#[derive(Debug, Clone, Serialize)]
+pub struct Table {
+    pub id: String,
+    pub title: String,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub csv: Option<String>,
+    /// What an empty table says.
+    pub empty: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalyticsPage {
+    pub frame: Frame,
+    /// The window's choices (7, 30, 90 days).
+    pub windows: Vec<Choice>,
+    pub days: i64,
+    pub kpis: Vec<Kpi>,
+    /// Server-drawn SVG charts and their legends.
+    pub flow_chart: String,
+    pub flow_legend: String,
+    pub backlog_chart: String,
+    pub tables: Vec<Table>,
+    /// Every ticket as CSV.
+    pub export: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionRow {
     pub id: i64,
@@ -153,6 +190,7 @@ impl Pages {
         template!(env, "queue.html");
         template!(env, "ticket.html");
         template!(env, "sessions.html");
+        template!(env, "analytics.html");
         template!(env, "error.html");
         Pages { env }
     }
@@ -166,6 +204,9 @@ impl Pages {
     }
     pub fn ticket(&self, v: &TicketPage) -> Result<String, RenderError> {
         self.render("ticket.html", v)
+    }
+    pub fn analytics(&self, v: &AnalyticsPage) -> Result<String, RenderError> {
+        self.render("analytics.html", v)
     }
     pub fn sessions(&self, v: &SessionsPage) -> Result<String, RenderError> {
         self.render("sessions.html", v)

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use minijinja::{Environment, Value};
 
 pub mod branding;
+pub mod chart;
 pub mod miniapp;
 use serde::Serialize;
 

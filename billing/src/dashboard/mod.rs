@@ -4,7 +4,8 @@
 //! plane and the tenants' usage and serves the pages; nothing here reads
 //! storage or knows about HTTP.
 
-pub mod chart;
+/// The charts the pages draw (shared with the staff console).
+pub use tikethet_themes::chart;
 
 use minijinja::Environment;
 /// Why a page could not be rendered (a bug in a template).

@@ -3,6 +3,7 @@
 //! function works inside one tenant's transaction for one viewer; the
 //! `TenantContext` methods in `api` open the transaction and call these.
 
+pub mod analytics;
 pub mod categories;
 pub mod changes;
 pub mod list;
@@ -121,6 +122,26 @@ impl TenantContext {
         }
         txn.commit().await?;
         Ok(u)
+    }
+
+    /// Analytics over the last `days` days, with the statistics
+    /// (moderators and up).
+    pub async fn analytics(&self, days: i64) -> Result<(analytics::Analytics, stats::Stats)> {
+        self.require(Role::Moderator)?;
+        let txn = self.tenant.db.begin().await?;
+        let a = analytics::analytics(&txn, days, chrono::Utc::now()).await?;
+        let s = stats::stats(&txn, self.tenant.info.sla.as_ref()).await?;
+        txn.commit().await?;
+        Ok((a, s))
+    }
+
+    /// A page of the tickets' export (moderators and up).
+    pub async fn export_page(&self, after: i64, limit: u64) -> Result<Vec<analytics::ExportRow>> {
+        self.require(Role::Moderator)?;
+        let txn = self.tenant.db.begin().await?;
+        let rows = analytics::export_page(&txn, after, limit).await?;
+        txn.commit().await?;
+        Ok(rows)
     }
 
     /// Desk statistics (moderators and up).

@@ -14,7 +14,10 @@ use tikethet_tests::browser::{browser_sized, save_screenshot};
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, TestApp, spawn_app, wait_for};
 
-on_both!(console_forms_are_refused_without_their_token_and_sessions_are_listed_and_revocable,);
+on_both!(
+    console_forms_are_refused_without_their_token_and_sessions_are_listed_and_revocable,
+    analytics_count_the_desks_tickets_and_the_export_streams_every_one_safely,
+);
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
@@ -259,4 +262,66 @@ async fn an_agent_signs_in_by_link_answers_notes_and_changes_status_and_sees_ano
     let owner = app.sign_in(&t, t.owner).await;
     let (_, ticket) = app.tenant_get("acme", &format!("/tickets/{id}"), &owner).await;
     assert_eq!(ticket["status"], "waiting_response");
+}
+
+async fn analytics_count_the_desks_tickets_and_the_export_streams_every_one_safely(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    // 1,203 tickets (more than two pages of the export), one titled like a formula.
+    for i in 1..=3 {
+        app.deliver(&t, &fixtures::message(i, 800 + i, if i == 1 { "=SUM(A1:A9), then \"quotes\"" } else { "Help" })).await;
+    }
+    app.wait_processed("acme", 3).await;
+    {
+        use sea_orm::{ActiveModelTrait as _, ActiveValue::Set};
+        use tikethet_runtime::entities::tickets;
+        let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
+        let txn = tenant.db.begin().await.unwrap();
+        let now = chrono::Utc::now();
+        for i in 0..1200 {
+            let at = now - chrono::Duration::hours(i % 600);
+            tickets::ActiveModel {
+                customer_id: Set(1),
+                title: Set(format!("Seeded {i}")),
+                description: Set("seeded".into()),
+                status: Set(if i % 2 == 0 { "resolved" } else { "open" }.into()),
+                priority: Set(if i % 3 == 0 { "high" } else { "normal" }.into()),
+                created_at: Set(at),
+                updated_at: Set(at),
+                resolved_at: Set((i % 2 == 0).then(|| at + chrono::Duration::minutes(90))),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await
+            .unwrap();
+        }
+        txn.commit().await.unwrap();
+    }
+    let owner = app.sign_in(&t, t.owner).await;
+    let cookie = app.console_cookie(&t, t.owner).await;
+    let http = no_redirects();
+    let page = http.get(app.url("/t/acme/admin/analytics?days=30")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    let kpi = |key: &str| page.split(&format!(r#"data-kpi="{key}""#)).nth(1).unwrap().split(r#"class="value">"#).nth(1).unwrap().split('<').next().unwrap().to_owned();
+    // Created in 30 days: all 1,203 (the seeded go back 25 days); open now:
+    // 600 seeded and 3 from the bot.
+    assert_eq!((kpi("created"), kpi("backlog")), ("1203".to_owned(), "603".to_owned()));
+    let (_, stats) = app.tenant_get("acme", "/stats", &owner).await;
+    assert_eq!(stats["resolution"]["median_seconds"], 5400.0, "{stats}");
+    assert!(page.contains(r#"data-chart="flow""#) && page.contains(r#"data-chart="backlog""#));
+    assert!(page.contains("<td>high</td><td>400</td><td>200</td>"), "by priority: created, open");
+
+    let res = http.get(app.url("/t/acme/admin/analytics/tickets.csv")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains("acme-tickets.csv"));
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1 + 1203, "a header and every ticket once");
+    assert!(lines[1].contains(r#","'=SUM(A1:A9), then ""quotes""","#) || lines[1].contains(r#""'=SUM(A1:A9), then ""quotes""""#), "quoted, never a formula: {}", lines[1]);
+    let ids: Vec<i64> = lines[1..].iter().map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
+    // Customers and helpers may not export.
+    let res = http.get(app.url("/t/acme/admin/analytics/tickets.csv")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
 }

@@ -120,6 +120,18 @@ async fn a_rating_from_the_inline_buttons_shows_in_the_statistics(b: Backend) {
     assert_eq!(list["total"], 0, "{list}");
     let (_, stats) = app.tenant_get("acme", "/stats", &owner).await;
     assert_eq!(stats["csat"], json!({"rated": 1, "satisfied": 1, "satisfied_percent": 100.0, "average": 4.0}), "{stats}");
+    // And in the console's analytics, with the export carrying the rating.
+    let cookie = app.console_cookie(&t, t.owner).await;
+    let page = app.http.get(app.url("/t/acme/admin/analytics")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let kpi = page.split(r#"data-kpi="csat""#).nth(1).unwrap().split("</div>").next().unwrap();
+    assert!(kpi.contains(r#"<span class="value">100%</span>"#) && kpi.contains("1 ratings · average 4.0"), "{kpi}");
+    let csv = app.http.get(app.url("/t/acme/admin/analytics/tickets.csv")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    assert!(rows[0].starts_with("id,created_at,status") && rows[0].ends_with(",rating"));
+    assert!(rows[1].starts_with("1,") && rows[1].contains(",resolved,normal,") && rows[1].ends_with(",4"), "{}", rows[1]);
     let presses = app.fake.calls(Some("answerCallbackQuery")).len();
     assert_eq!(presses, 3, "every press is answered");
 }

@@ -7,6 +7,7 @@
 //! sessions. Pages are `tikethet_admin_console`'s; every change goes
 //! through the desk (`TenantContext`) as the API's do.
 
+pub mod analytics;
 pub mod presence;
 
 use std::collections::HashMap;

@@ -1,4 +1,5 @@
-//! Charts drawn on the server as SVG: no chart library to ship, nothing to
+//! Charts drawn on the server as SVG (the operator dashboard's and the
+//! staff console's): no chart library to ship, nothing to
 //! run in the browser, and a page that prints and reads without scripts.
 //! Each point carries a `<title>` (the browser's tooltip) and each series
 //! its name and total as data attributes, which the tests read.

@@ -1,0 +1,268 @@
+//! The console's analytics page and its CSV exports. The page reads one
+//! window of tickets (see `tikethet_runtime::desk::analytics`); the
+//! tickets' export streams page by page (500 tickets a query, each page
+//! written out before the next is read), so its memory does not grow with
+//! the desk.
+
+use std::collections::HashMap;
+
+use poem::http::{StatusCode, header};
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, handler};
+use tikethet_admin_console::{AnalyticsPage, Choice, Kpi, Table};
+use tikethet_runtime::desk::stats::Percentiles;
+use tikethet_themes::chart::{self, Chart, Kind, Series};
+
+use super::{base, desk_error, frame, name_of, query, rendered, staff};
+use crate::AppState;
+
+/// Tickets per query of the export.
+const EXPORT_PAGE: u64 = 500;
+const WINDOWS: [i64; 3] = [7, 30, 90];
+
+/// Seconds as people read a wait: `45 min`, `3 h 20 min`, `2 d 4 h`.
+pub fn duration(secs: f64) -> String {
+    let m = (secs / 60.0).round() as i64;
+    match m {
+        m if m < 60 => format!("{m} min"),
+        m if m < 24 * 60 => format!("{} h {} min", m / 60, m % 60),
+        m => format!("{} d {} h", m / (24 * 60), (m % (24 * 60)) / 60),
+    }
+}
+
+fn times(p: &Percentiles) -> (String, String) {
+    match (p.median_seconds, p.p90_seconds) {
+        (Some(m), Some(n)) => (duration(m), format!("p90 {} · {} tickets", duration(n), p.count)),
+        _ => ("—".into(), "no tickets yet".into()),
+    }
+}
+
+/// A CSV field: quoted when it must be, and never read as a formula by a
+/// spreadsheet (OWASP's CSV injection advice: a leading `'`).
+pub fn field(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() };
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+}
+
+fn line(fields: &[String]) -> String {
+    let mut l = fields.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
+    l.push_str("\r\n");
+    l
+}
+
+/// `GET /t/{slug}/admin/analytics?days=30`
+#[handler]
+pub async fn page(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = match staff(state, req, &slug).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let days = query(req).get("days").and_then(|d| d.parse::<i64>().ok()).filter(|d| WINDOWS.contains(d)).unwrap_or(30);
+    let (a, st) = match s.ctx.analytics(days).await {
+        Ok(x) => x,
+        Err(e) => return desk_error(state, &slug, &e),
+    };
+    let base = base(req, &slug);
+    let labels: Vec<String> = a.days.iter().map(|d| d.get(5..).unwrap_or(d).to_owned()).collect();
+    let whole = |v: f64| format!("{}", v.max(0.0).round() as u64);
+    let flow = [
+        Series { name: "created".into(), color: "#2457c5", values: a.created.iter().map(|x| *x as f64).collect() },
+        Series { name: "resolved".into(), color: "#1f8a4c", values: a.resolved.iter().map(|x| *x as f64).collect() },
+    ];
+    let backlog = [Series { name: "open".into(), color: "#b7791f", values: a.backlog.iter().map(|x| *x as f64).collect() }];
+    let (fr, fr_note) = times(&st.first_response);
+    let (rs, rs_note) = times(&st.resolution);
+    let mut kpis = vec![
+        Kpi { key: "created".into(), label: "Created".into(), value: a.created.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
+        Kpi { key: "resolved".into(), label: "Resolved".into(), value: a.resolved.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
+        Kpi { key: "backlog".into(), label: "Open now".into(), value: a.backlog.last().copied().unwrap_or(0).to_string(), note: "at today's end".into() },
+        Kpi { key: "first-response".into(), label: "First answer, median".into(), value: fr, note: fr_note },
+        Kpi { key: "resolution".into(), label: "Resolution, median".into(), value: rs, note: rs_note },
+    ];
+    if let (Some(f), Some(r)) = (&st.first_response_business, &st.resolution_business) {
+        kpis.push(Kpi { key: "first-response-business".into(), label: "First answer, working time".into(), value: times(f).0, note: times(f).1 });
+        kpis.push(Kpi { key: "resolution-business".into(), label: "Resolution, working time".into(), value: times(r).0, note: times(r).1 });
+    }
+    let csat = match (st.csat.rated, st.csat.average) {
+        (0, _) | (_, None) => ("—".to_owned(), "no ratings yet".to_owned()),
+        (n, Some(avg)) => (format!("{:.0}%", st.csat.satisfied as f64 * 100.0 / n as f64), format!("rated 4–5 · {n} ratings · average {avg:.1}")),
+    };
+    kpis.push(Kpi { key: "csat".into(), label: "CSAT".into(), value: csat.0, note: csat.1 });
+    for (key, label, met) in [("sla-first", "First answers on target", st.first_response_met), ("sla-resolution", "Resolutions on target", st.resolution_met)] {
+        if let Some(m) = met {
+            kpis.push(Kpi { key: key.into(), label: label.into(), value: m.percent().map_or("—".into(), |p| format!("{p:.0}%")), note: format!("{} met · {} missed", m.met, m.missed) });
+        }
+    }
+    let categories: HashMap<i64, String> = s.ctx.categories().await.map(|c| c.into_iter().map(|c| (c.id, c.name)).collect()).unwrap_or_default();
+    let agent_ids: Vec<i64> = a.agents.iter().map(|g| g.user_id).collect();
+    let people = s.ctx.people_by_ids(&agent_ids).await.unwrap_or_default();
+    let dash = |p: &Percentiles, f: fn(&Percentiles) -> Option<f64>| f(p).map_or("—".to_owned(), duration);
+    let tables = vec![
+        Table {
+            id: "per-day".into(),
+            title: "Per day".into(),
+            headers: vec!["Day".into(), "Created".into(), "Resolved".into(), "Open at the end".into()],
+            rows: (0..a.days.len()).rev().map(|i| vec![a.days[i].clone(), a.created[i].to_string(), a.resolved[i].to_string(), a.backlog[i].to_string()]).collect(),
+            csv: Some(format!("{base}/analytics/days.csv?days={days}")),
+            empty: "Nothing yet.".into(),
+        },
+        Table {
+            id: "by-priority".into(),
+            title: "By priority".into(),
+            headers: vec!["Priority".into(), format!("Created in {days} days"), "Open now".into()],
+            rows: a.by_priority.iter().map(|(p, c, o)| vec![p.clone(), c.to_string(), o.to_string()]).collect(),
+            csv: None,
+            empty: "No tickets.".into(),
+        },
+        Table {
+            id: "by-category".into(),
+            title: "By category".into(),
+            headers: vec!["Category".into(), format!("Created in {days} days"), "Open now".into()],
+            rows: a.by_category.iter().map(|(k, c, o)| vec![k.and_then(|k| categories.get(&k).cloned()).unwrap_or_else(|| "none".into()), c.to_string(), o.to_string()]).collect(),
+            csv: None,
+            empty: "No tickets.".into(),
+        },
+        Table {
+            id: "per-agent".into(),
+            title: "Per agent".into(),
+            headers: vec!["Agent".into(), "Open".into(), format!("Resolved in {days} days"), "First answer, median".into(), "Resolution, median".into(), "Resolution, p90".into()],
+            rows: a
+                .agents
+                .iter()
+                .map(|g| {
+                    vec![
+                        name_of(people.get(&g.user_id)),
+                        g.open.to_string(),
+                        g.resolved.to_string(),
+                        dash(&g.first_response, |p| p.median_seconds),
+                        dash(&g.resolution, |p| p.median_seconds),
+                        dash(&g.resolution, |p| p.p90_seconds),
+                    ]
+                })
+                .collect(),
+            csv: None,
+            empty: "No ticket is assigned to anyone.".into(),
+        },
+    ];
+    let v = AnalyticsPage {
+        frame: frame(state, req, &slug, &s, None).await,
+        windows: WINDOWS.iter().map(|w| Choice { value: w.to_string(), label: format!("{w} days"), count: None, selected: *w == days }).collect(),
+        days,
+        kpis,
+        flow_chart: chart::render(&Chart { id: "flow", title: "Tickets created and resolved per day", labels: &labels, series: &flow, kind: Kind::Lines, format: &whole }),
+        flow_legend: chart::legend(&flow),
+        backlog_chart: chart::render(&Chart { id: "backlog", title: "Open tickets at each day's end", labels: &labels, series: &backlog, kind: Kind::Lines, format: &whole }),
+        tables,
+        export: format!("{base}/analytics/tickets.csv"),
+    };
+    rendered(StatusCode::OK, state.console_pages.analytics(&v))
+}
+
+fn csv_response(name: &str, body: Body) -> Response {
+    Response::builder()
+        .content_type("text/csv; charset=utf-8")
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+        .header(header::CACHE_CONTROL, "no-store")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .body(body)
+}
+
+/// `GET /t/{slug}/admin/analytics/days.csv?days=30`
+#[handler]
+pub async fn days_csv(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = match staff(state, req, &slug).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let days = query(req).get("days").and_then(|d| d.parse::<i64>().ok()).filter(|d| WINDOWS.contains(d)).unwrap_or(30);
+    let (a, _) = match s.ctx.analytics(days).await {
+        Ok(x) => x,
+        Err(e) => return desk_error(state, &slug, &e),
+    };
+    let mut out = line(&["day".into(), "created".into(), "resolved".into(), "open_at_end".into()]);
+    for i in 0..a.days.len() {
+        out.push_str(&line(&[a.days[i].clone(), a.created[i].to_string(), a.resolved[i].to_string(), a.backlog[i].to_string()]));
+    }
+    csv_response(&format!("{slug}-per-day.csv"), Body::from_string(out))
+}
+
+/// `GET /t/{slug}/admin/analytics/tickets.csv`: every ticket, streamed.
+#[handler]
+pub async fn tickets_csv(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = match staff(state, req, &slug).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    // Refused before the first byte when the caller may not export.
+    if let Err(e) = s.ctx.export_page(0, 0).await {
+        return desk_error(state, &slug, &e);
+    }
+    let header = line(&[
+        "id", "created_at", "status", "priority", "category_id", "assignee_id", "customer_id", "title", "first_response_at", "resolved_at", "closed_at", "first_response_minutes", "resolution_minutes", "rating",
+    ].map(String::from));
+    let ctx = s.ctx;
+    let stream = futures::stream::unfold((Some(header), ctx, 0i64, false), |(head, ctx, after, done)| async move {
+        if let Some(h) = head {
+            return Some((Ok::<String, std::io::Error>(h), (None, ctx, after, done)));
+        }
+        if done {
+            return None;
+        }
+        match ctx.export_page(after, EXPORT_PAGE).await {
+            Ok(rows) if rows.is_empty() => None,
+            Ok(rows) => {
+                let last = rows.last().map(|r| r.ticket.id).unwrap_or(after);
+                let full = rows.len() as u64 == EXPORT_PAGE;
+                let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+                let mut out = String::with_capacity(rows.len() * 160);
+                for r in rows {
+                    let t = &r.ticket;
+                    let minutes = |x: Option<chrono::DateTime<chrono::Utc>>| x.map(|x| (x - t.created_at).num_minutes().to_string()).unwrap_or_default();
+                    out.push_str(&line(&[
+                        t.id.to_string(),
+                        t.created_at.to_rfc3339(),
+                        t.status.clone(),
+                        t.priority.clone(),
+                        t.category_id.map(|c| c.to_string()).unwrap_or_default(),
+                        t.assignee_id.map(|c| c.to_string()).unwrap_or_default(),
+                        t.customer_id.to_string(),
+                        t.title.clone(),
+                        at(t.first_response_at),
+                        at(t.resolved_at),
+                        at(t.closed_at),
+                        minutes(t.first_response_at),
+                        minutes(t.resolved_at),
+                        r.rating.map(|x| x.to_string()).unwrap_or_default(),
+                    ]));
+                }
+                Some((Ok(out), (None, ctx, last, !full)))
+            }
+            Err(e) => {
+                // Headers are sent: the download ends short, and says so.
+                tracing::error!(error = %e, "the tickets' export failed part way");
+                Some((Err(std::io::Error::other(e.to_string())), (None, ctx, after, true)))
+            }
+        }
+    });
+    csv_response(&format!("{slug}-tickets.csv"), Body::from_bytes_stream(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(field("plain"), "plain");
+        assert_eq!(field("a, b"), "\"a, b\"");
+        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("-1"), "'-1");
+        assert_eq!(line(&["a".into(), "b\nc".into()]), "a,\"b\nc\"\r\n");
+    }
+
+    #[test]
+    fn waits_read_as_people_say_them() {
+        assert_eq!((duration(59.0), duration(3600.0 + 20.0 * 60.0), duration(2.0 * 86400.0 + 4.0 * 3600.0)), ("1 min".into(), "1 h 20 min".into(), "2 d 4 h".into()));
+    }
+}
