@@ -82,6 +82,7 @@
   beat();
   setInterval(beat, 3000);
   window.addEventListener("pagehide", function () {
-    navigator.sendBeacon && navigator.sendBeacon(base + "/tickets/" + id + "/presence?leave=1&csrf=" + encodeURIComponent(csrf));
+    // The token goes in the body (a beacon can send no headers).
+    navigator.sendBeacon && navigator.sendBeacon(base + "/tickets/" + id + "/presence?leave=1", new URLSearchParams({ csrf: csrf }));
   });
 })();

@@ -156,6 +156,16 @@ pub struct SessionsPage {
     pub sessions: Vec<SessionRow>,
 }
 
+/// The page a sign-in link opens: the link is spent only by its button
+/// (a POST), never by the GET that link previews and scanners make.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoginPage {
+    pub desk: String,
+    pub token: String,
+    /// Where the form posts.
+    pub action: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorPage {
     pub desk: String,
@@ -192,6 +202,7 @@ impl Pages {
         template!(env, "sessions.html");
         template!(env, "analytics.html");
         template!(env, "error.html");
+        template!(env, "login.html");
         Pages { env }
     }
 
@@ -210,6 +221,9 @@ impl Pages {
     }
     pub fn sessions(&self, v: &SessionsPage) -> Result<String, RenderError> {
         self.render("sessions.html", v)
+    }
+    pub fn login(&self, v: &LoginPage) -> Result<String, RenderError> {
+        self.render("login.html", v)
     }
     pub fn error(&self, v: &ErrorPage) -> Result<String, RenderError> {
         self.render("error.html", v)

@@ -72,15 +72,19 @@ pub enum SupportStep {
     /// `/support` in progress: opens a new ticket (even beside an open
     /// one), in this category.
     NewTicket(Option<i64>),
-    /// After a rating: the comment on that ticket's rating.
-    CsatComment(i64),
+    /// After a rating: the comment on that ticket's rating (the ticket, and
+    /// when the rating was given, Unix seconds).
+    CsatComment(i64, i64),
 }
 
 impl SupportStep {
     pub fn parse(stored: Option<&str>) -> Option<SupportStep> {
         match stored? {
             "new" => Some(SupportStep::NewTicket(None)),
-            s if s.starts_with("csat:") => s.strip_prefix("csat:")?.parse().ok().map(SupportStep::CsatComment),
+            s if s.starts_with("csat:") => {
+                let (ticket, at) = s.strip_prefix("csat:")?.split_once(':')?;
+                Some(SupportStep::CsatComment(ticket.parse().ok()?, at.parse().ok()?))
+            }
             s => s.strip_prefix("category:")?.parse().ok().map(|id| SupportStep::NewTicket(Some(id))),
         }
     }
@@ -89,7 +93,7 @@ impl SupportStep {
         match self {
             SupportStep::NewTicket(None) => "new".to_owned(),
             SupportStep::NewTicket(Some(id)) => format!("category:{id}"),
-            SupportStep::CsatComment(ticket) => format!("csat:{ticket}"),
+            SupportStep::CsatComment(ticket, at) => format!("csat:{ticket}:{at}"),
         }
     }
 }
@@ -164,7 +168,7 @@ impl Runtime {
                 (self.text(tenant, lang, BotText::AdminLink, serde_json::json!({ "url": url }))?, buttons)
             }
             Command::Admin => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
-            Command::Skip if matches!(SupportStep::parse(user.support_pending.as_deref()), Some(SupportStep::CsatComment(_))) => {
+            Command::Skip if matches!(SupportStep::parse(user.support_pending.as_deref()), Some(SupportStep::CsatComment(..))) => {
                 set_step(txn, user, None).await?;
                 (self.text(tenant, lang, BotText::CsatSkipped, ())?, Vec::new())
             }
@@ -272,7 +276,7 @@ mod tests {
 
     #[test]
     fn support_steps_round_trip() {
-        for step in [SupportStep::NewTicket(None), SupportStep::NewTicket(Some(12)), SupportStep::CsatComment(7)] {
+        for step in [SupportStep::NewTicket(None), SupportStep::NewTicket(Some(12)), SupportStep::CsatComment(7, 1_764_000_000)] {
             assert_eq!(SupportStep::parse(Some(&step.stored())), Some(step));
         }
         assert_eq!(SupportStep::parse(Some("category:x")), None);

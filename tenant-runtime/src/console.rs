@@ -155,6 +155,28 @@ fn staff(user: &users::Model) -> Result<()> {
 }
 
 impl TenantContext {
+    /// Messages of a ticket newer than `seen` from anyone but this staff
+    /// member (what a reply written on an older page would miss), oldest
+    /// first, at most 20; and the newest message's id.
+    pub async fn newer_messages(&self, ticket: crate::domain::TicketId, seen: i64) -> Result<(Vec<crate::entities::messages::Model>, i64)> {
+        use crate::entities::messages;
+        use sea_orm::QuerySelect as _;
+        let txn = self.tenant.db.begin().await?;
+        let t = crate::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
+        let newer = messages::Entity::find()
+            .filter(messages::Column::TicketId.eq(t.id))
+            .filter(messages::Column::Id.gt(seen))
+            .filter(messages::Column::DeletedAt.is_null())
+            .filter(sea_orm::Condition::any().add(messages::Column::AuthorId.is_null()).add(messages::Column::AuthorId.ne(self.user.id)))
+            .order_by_asc(messages::Column::Id)
+            .limit(20)
+            .all(&txn)
+            .await?;
+        let latest: Option<i64> = messages::Entity::find().select_only().column_as(messages::Column::Id.max(), "m").filter(messages::Column::TicketId.eq(t.id)).into_tuple().one(&txn).await?.flatten();
+        txn.commit().await?;
+        Ok((newer, latest.unwrap_or(0)))
+    }
+
     /// People by id (authors, customers, assignees on a page).
     pub async fn people_by_ids(&self, ids: &[i64]) -> Result<std::collections::HashMap<i64, users::Model>> {
         let mut ids = ids.to_vec();

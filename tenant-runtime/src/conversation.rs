@@ -191,9 +191,14 @@ impl Runtime {
             self.command(tenant, &txn, &user, chat, command, &mut kicks).await?;
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
-        if let Some(SupportStep::CsatComment(ticket)) = SupportStep::parse(user.support_pending.as_deref()).filter(|_| file.is_none()) {
-            self.rating_comment(tenant, &txn, &user, chat, ticket, text, &mut kicks).await?;
-            return commit_finished(txn, row.id, inbox::DONE, kicks).await;
+        if let Some(SupportStep::CsatComment(ticket, at)) = SupportStep::parse(user.support_pending.as_deref()) {
+            let fresh = chrono::Utc::now().timestamp() - at <= crate::csat::COMMENT_WINDOW.num_seconds();
+            if fresh && file.is_none() {
+                self.rating_comment(tenant, &txn, &user, chat, ticket, text, &mut kicks).await?;
+                return commit_finished(txn, row.id, inbox::DONE, kicks).await;
+            }
+            // Too late for a comment (or a file): a message like any other.
+            bot::set_step(&txn, &user, None).await?;
         }
         if let Some(ticket) = routing_stage(row) {
             // A previous try opened the ticket; only its routing is left.
@@ -204,7 +209,7 @@ impl Runtime {
         if q.tickets_per_month.is_some() {
             let opens = match SupportStep::parse(user.support_pending.as_deref()) {
                 Some(SupportStep::NewTicket(_)) => true,
-                Some(SupportStep::CsatComment(_)) | None => tickets::active_ticket_of(&txn, UserId(user.id)).await?.is_none(),
+                Some(SupportStep::CsatComment(..)) | None => tickets::active_ticket_of(&txn, UserId(user.id)).await?.is_none(),
             };
             if opens && crate::usage::over_month(&txn, q.tickets_per_month, crate::usage::TICKETS).await? {
                 return self.keep_over_limit(tenant, txn, row, chat, user.language_code.as_deref(), kicks).await;
@@ -305,7 +310,7 @@ impl Runtime {
         let step = if stopped { None } else { SupportStep::parse(user.support_pending.as_deref()) };
         let active = match step {
             Some(SupportStep::NewTicket(_)) => None,
-            Some(SupportStep::CsatComment(_)) | None => tickets::active_ticket_of(txn, UserId(user.id)).await?,
+            Some(SupportStep::CsatComment(..)) | None => tickets::active_ticket_of(txn, UserId(user.id)).await?,
         };
         let lang = user.language_code.as_deref();
         let (ticket, created) = match (stopped, active) {
@@ -352,7 +357,7 @@ impl Runtime {
                             None => ticket,
                         }
                     }
-                    Some(SupportStep::CsatComment(_)) | None => ticket,
+                    Some(SupportStep::CsatComment(..)) | None => ticket,
                 };
                 self.metrics.tickets_opened.fetch_add(1, Ordering::Relaxed);
                 let reply = self.text(tenant, lang, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;

@@ -1,7 +1,8 @@
 //! Customer satisfaction: when staff resolve a ticket its customer is
 //! asked to rate it with five buttons under the bot's message; a press
 //! records the rating (a later press changes it) and invites a comment,
-//! which the customer's next message becomes (`/skip` declines). Ratings
+//! which the customer's next message becomes if it comes within 15 minutes
+//! (`/skip` declines). Ratings
 //! feed the desk's analytics.
 
 use chrono::Utc;
@@ -20,6 +21,9 @@ use crate::tickets::{self, Button};
 
 /// Longest comment kept, in characters.
 pub const MAX_COMMENT_CHARS: usize = 2000;
+/// The customer's next message is the rating's comment within this long
+/// of the rating; later it is a message like any other.
+pub const COMMENT_WINDOW: chrono::Duration = chrono::Duration::minutes(15);
 
 /// The five rating buttons of a ticket, in one row.
 pub(crate) fn buttons(ticket: i64) -> Vec<Button> {
@@ -58,7 +62,7 @@ impl Runtime {
             .on_conflict(OnConflict::column(ticket_ratings::Column::TicketId).update_columns([ticket_ratings::Column::Rating, ticket_ratings::Column::RatedAt]).to_owned())
             .exec_without_returning(txn)
             .await?;
-        set_step(txn, user, Some(SupportStep::CsatComment(t.id))).await?;
+        set_step(txn, user, Some(SupportStep::CsatComment(t.id, Utc::now().timestamp()))).await?;
         let text = self.text(tenant, user.language_code.as_deref(), BotText::CsatThanks, serde_json::json!({ "number": t.id, "rating": rating }))?;
         kicks.push(tickets::enqueue(txn, chat, text, None).await?.chat_id);
         Ok(())

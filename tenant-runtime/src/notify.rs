@@ -126,7 +126,10 @@ impl Runtime {
         }
         let staff = [Role::Helper, Role::Moderator, Role::Admin, Role::Owner].map(|r| r.as_str());
         let found = users::Entity::find().filter(users::Column::Role.is_in(staff)).filter(users::Column::Blocked.eq(false)).filter(users::Column::Username.is_not_null()).all(txn).await?;
-        for u in found.iter().filter(|u| u.id != author.id && u.username.as_deref().is_some_and(|n| names.contains(&n.to_ascii_lowercase()))) {
+        // Helpers see only the tickets assigned to them: a note on another
+        // is not theirs to read.
+        let may_see = |u: &users::Model| u.role != Role::Helper.as_str() || ticket.assignee_id == Some(u.id);
+        for u in found.iter().filter(|u| u.id != author.id && may_see(u) && u.username.as_deref().is_some_and(|n| names.contains(&n.to_ascii_lowercase()))) {
             let vars = serde_json::json!({ "title": ticket.title, "author": name_of(author), "text": quote(text) });
             self.tell_staff(tenant, txn, u, BotText::NotifyMention, ticket.id, vars, kicks).await?;
         }

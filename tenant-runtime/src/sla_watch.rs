@@ -3,7 +3,8 @@
 //! assignee (or, unassigned, the moderators and up) is reminded; past it,
 //! admins and the owner (and the assignee) are told. Each alert is written
 //! down with its messages in one transaction, keyed by ticket and kind, so
-//! it goes out once however many passes or restarts see it.
+//! it goes out once however many passes or restarts see it; one first seen
+//! over an hour late is written down without messages.
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
@@ -21,19 +22,27 @@ use crate::tenant::Tenant;
 
 /// Open tickets checked per desk and pass, oldest first.
 const MAX_CHECKED: u64 = 5000;
+/// An alert first seen this long after its moment (targets just set on old
+/// tickets, a node down for hours) is recorded without messages: news that
+/// old would only flood the staff.
+pub const STALE_ALERT: Duration = Duration::hours(1);
 
-/// What is due on a ticket now: `(kind, due, breached)` for each target.
-pub fn due_alerts(policy: &SlaPolicy, t: &tickets::Model, now: DateTime<Utc>) -> Vec<(&'static str, DateTime<Utc>, bool)> {
+/// What is due on a ticket now: `(kind, due, breached, since)` for each
+/// target, `since` the moment the alert became due.
+pub fn due_alerts(policy: &SlaPolicy, t: &tickets::Model, now: DateTime<Utc>) -> Vec<(&'static str, DateTime<Utc>, bool, DateTime<Utc>)> {
     let Ok(p) = Priority::parse(&t.priority) else { return Vec::new() };
     let targets = policy.targets(p);
     let mut out = Vec::new();
-    for (kind, target, done) in [("first_response", targets.first_response, t.first_response_at.is_some()), ("resolution", targets.resolution, t.resolved_at.is_some())] {
+    // A ticket reopened after a resolution is not resolved.
+    let finished = TicketStatus::parse(&t.status).is_ok_and(|s| !s.is_active());
+    for (kind, target, done) in [("first_response", targets.first_response, t.first_response_at.is_some()), ("resolution", targets.resolution, finished)] {
         let Some(minutes) = target.filter(|_| !done) else { continue };
         let due = policy.after(t.created_at, minutes);
+        let remind = policy.after(t.created_at, minutes * 3 / 4);
         if now >= due {
-            out.push((kind, due, true));
-        } else if now >= policy.after(t.created_at, minutes * 3 / 4) {
-            out.push((kind, due, false));
+            out.push((kind, due, true, due));
+        } else if now >= remind {
+            out.push((kind, due, false, remind));
         }
     }
     out
@@ -64,14 +73,14 @@ impl Runtime {
         let mut kicks = Effects::default();
         let mut sent = 0;
         for t in &open {
-            for (kind, due, breached) in due_alerts(policy, t, now) {
+            for (kind, due, breached, since) in due_alerts(policy, t, now) {
                 let key = format!("{kind}_{}", if breached { "breach" } else { "reminder" });
                 let fresh = sla_alerts::Entity::insert(sla_alerts::ActiveModel { ticket_id: Set(t.id), kind: Set(key), at: Set(now) })
                     .on_conflict(OnConflict::columns([sla_alerts::Column::TicketId, sla_alerts::Column::Kind]).do_nothing().to_owned())
                     .exec_without_returning(&txn)
                     .await?
                     > 0;
-                if !fresh {
+                if !fresh || now - since > STALE_ALERT {
                     continue;
                 }
                 let roles: &[Role] = if breached { &[Role::Admin, Role::Owner] } else { &[Role::Moderator, Role::Admin, Role::Owner] };
@@ -132,9 +141,9 @@ mod tests {
         let t = ticket("2026-12-01T10:00:00Z", "high");
         let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         assert!(due_alerts(&policy, &t, at("2026-12-01T10:44:00Z")).is_empty());
-        assert_eq!(due_alerts(&policy, &t, at("2026-12-01T10:45:00Z")), vec![("first_response", at("2026-12-01T11:00:00Z"), false)]);
-        assert_eq!(due_alerts(&policy, &t, at("2026-12-01T11:00:00Z")), vec![("first_response", at("2026-12-01T11:00:00Z"), true)]);
-        assert_eq!(due_alerts(&policy, &t, at("2026-12-01T13:00:00Z"))[1], ("resolution", at("2026-12-01T14:00:00Z"), false));
+        assert_eq!(due_alerts(&policy, &t, at("2026-12-01T10:45:00Z")), vec![("first_response", at("2026-12-01T11:00:00Z"), false, at("2026-12-01T10:45:00Z"))]);
+        assert_eq!(due_alerts(&policy, &t, at("2026-12-01T11:00:00Z")), vec![("first_response", at("2026-12-01T11:00:00Z"), true, at("2026-12-01T11:00:00Z"))]);
+        assert_eq!(due_alerts(&policy, &t, at("2026-12-01T13:00:00Z"))[1], ("resolution", at("2026-12-01T14:00:00Z"), false, at("2026-12-01T13:00:00Z")));
         let answered = tickets::Model { first_response_at: Some(at("2026-12-01T10:10:00Z")), ..t.clone() };
         assert_eq!(due_alerts(&policy, &answered, at("2026-12-01T11:30:00Z")), vec![], "answered in time, resolution not yet near");
         assert!(due_alerts(&policy, &ticket("2026-12-01T10:00:00Z", "low"), at("2026-12-09T10:00:00Z")).is_empty(), "no target for low");

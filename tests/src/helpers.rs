@@ -308,6 +308,22 @@ impl TestApp {
         link[at..].split_whitespace().next().unwrap().to_owned()
     }
 
+    /// Opens a console sign-in link as a browser does: the page (which
+    /// spends nothing), then its button (a POST of the token).
+    pub async fn redeem_console_link(&self, http: &reqwest::Client, path: &str, user_agent: Option<&str>) -> reqwest::Response {
+        let page = http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "the link's page");
+        let page = page.text().await.unwrap();
+        let at = page.find(r#"name="token" value=""#).expect("the sign-in button's form") + r#"name="token" value=""#.len();
+        let token = page[at..].split('"').next().unwrap().to_owned();
+        let action = path.split('?').next().unwrap();
+        let mut r = http.post(self.url(action)).form(&[("token", token)]);
+        if let Some(a) = user_agent {
+            r = r.header("user-agent", a);
+        }
+        r.send().await.unwrap()
+    }
+
     /// Signs a staff member in to the console the Mini App's way (a
     /// one-time link from the API, opened): the session cookie, as
     /// `name=value`.
@@ -316,7 +332,7 @@ impl TestApp {
         let (status, body) = self.tenant_post(&t.slug, "/console/link", &token, json!({})).await;
         assert_eq!(status, 200, "a console link: {body}");
         let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let res = no_redirects.get(self.url(&Self::console_path(body["url"].as_str().unwrap()))).send().await.unwrap();
+        let res = self.redeem_console_link(&no_redirects, &Self::console_path(body["url"].as_str().unwrap()), None).await;
         assert_eq!(res.status(), 303, "the link signs in");
         let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
         cookie.split(';').next().unwrap().to_owned()

@@ -433,6 +433,11 @@ impl ControlPlane {
         }))
     }
 
+    /// The tenant's subscription status, if it has one.
+    pub(crate) async fn billing_status_of(&self, tenant_id: &str) -> Result<Option<String>> {
+        Ok(self.billing_account_of(tenant_id).await?.and_then(|a| a.subscription_status))
+    }
+
     async fn billing_account_of(&self, tenant_id: &str) -> Result<Option<accounts::Model>> {
         Ok(accounts::Entity::find_by_id(tenant_id.to_owned()).one(self.storage.control()).await?)
     }

@@ -671,6 +671,7 @@ impl ControlPlane {
 
     pub async fn update(&self, slug: &str, changes: TenantChanges) -> Result<TenantRecord> {
         let m = self.find(slug).await?;
+        let old_plan = m.plan.clone();
         let owner_changed = changes.owner_telegram_id.is_some_and(|o| o.get() != m.owner_telegram_id);
         let old_domain = m.custom_domain.clone();
         let mut am: tenants::ActiveModel = m.into();
@@ -704,6 +705,12 @@ impl ControlPlane {
             }
             Err(e) => return Err(e.into()),
         };
+        if m.plan != old_plan {
+            // A paying tenant moved to another plan by hand: its MRR moves too.
+            let status = self.billing_status_of(&m.id).await?;
+            let (before, after) = (dashboard::mrr_of(&self.plans, &old_plan, status.as_deref()), dashboard::mrr_of(&self.plans, &m.plan, status.as_deref()));
+            dashboard::record_mrr_change(self.storage.control(), &self.plans, &m.id, &m.plan, before, after, "operator").await?;
+        }
         if domain_change.is_some() {
             // Telegram delivers to, and the Mini App opens on, the new host.
             let info = self.info(&m)?;

@@ -139,6 +139,23 @@ async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(stat
     }
 }
 
+/// Whether a browser's form post comes from our own pages: its `Origin`,
+/// when it sends one, names the host it was sent to (`Host`, or the
+/// request's authority over HTTP/2). `Origin: null` (a sandboxed or
+/// privacy-stripped context) is refused.
+pub fn same_origin(req: &Request) -> bool {
+    let Some(origin) = req.headers().get(poem::http::header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
+    let host = req
+        .headers()
+        .get(poem::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_default();
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
+    origin != "null" && origin_host.eq_ignore_ascii_case(&host)
+}
+
 /// Largest request body the API accepts (a plugin upload is the largest).
 const MAX_API_BODY: usize = tikethet_plugins::limits::MAX_COMPONENT_BYTES + 64 * 1024;
 
@@ -192,7 +209,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/operator/assets/operator.css", poem::get(dashboard::css))
         .at("/t/:slug/admin", poem::get(pages::admin_redirect))
         .at("/t/:slug/admin/", poem::get(console::queue).data(state.clone()))
-        .at("/t/:slug/admin/login", poem::get(console::login).data(state.clone()))
+        .at("/t/:slug/admin/login", poem::get(console::login_page).post(console::login).data(state.clone()))
         .at("/t/:slug/admin/logout", poem::post(console::logout).data(state.clone()))
         .at("/t/:slug/admin/sessions", poem::get(console::sessions).data(state.clone()))
         .at("/t/:slug/admin/analytics", poem::get(console::analytics::page).data(state.clone()))

@@ -162,27 +162,31 @@ impl SlaPolicy {
     pub fn after(&self, from: DateTime<Utc>, minutes: u32) -> DateTime<Utc> {
         let Some(h) = self.hours else { return from + Duration::minutes(minutes as i64) };
         let off = Duration::minutes(h.utc_offset as i64);
-        // Work in local time, whole minutes.
         let mut t = from + off;
         let mut left = minutes as i64;
-        for _ in 0..(7 * 60 * 24 * 100) {
+        // Whole weeks at once (a week always holds the same working time),
+        // so that the walk below is a few days whatever the target.
+        let weekly = h.weekly_minutes();
+        if left > weekly {
+            let weeks = (left - 1) / weekly;
+            t += Duration::days(7 * weeks);
+            left -= weeks * weekly;
+        }
+        for _ in 0..16 {
             let day = t.weekday().num_days_from_monday() as usize;
             let now = t.hour() * 60 + t.minute();
             if h.days[day] && now < h.end {
-                let begin = now.max(h.start);
-                let span = (h.end - begin) as i64;
-                let at = t - Duration::minutes(now as i64) + Duration::minutes(begin as i64);
-                let at = if now >= h.start { t } else { at.with_second(0).unwrap_or(at).with_nanosecond(0).unwrap_or(at) };
+                let midnight = t.date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+                let begin = if now >= h.start { t } else { midnight + Duration::minutes(h.start as i64) };
+                let span = (midnight + Duration::minutes(h.end as i64) - begin).num_minutes();
                 if left <= span {
-                    return at + Duration::minutes(left) - off;
+                    return begin + Duration::minutes(left) - off;
                 }
                 left -= span;
             }
-            // To the next day's midnight.
-            let midnight = (t.date_naive() + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-            t = midnight;
+            t = (t.date_naive() + Duration::days(1)).and_hms_opt(0, 0, 0).expect("midnight").and_utc();
         }
-        from + Duration::days(3650)
+        unreachable!("a week holds every target's remainder")
     }
 
     /// Working minutes from `from` to `to` (0 when `to` is earlier).
@@ -193,7 +197,10 @@ impl SlaPolicy {
         let Some(h) = self.hours else { return (to - from).num_minutes() };
         let off = Duration::minutes(h.utc_offset as i64);
         let (mut t, end) = (from + off, to + off);
-        let mut total = 0i64;
+        // Whole weeks at once, then the days left.
+        let weeks = (end - t).num_days() / 7;
+        let mut total = weeks * h.weekly_minutes();
+        t += Duration::days(7 * weeks);
         while t < end {
             let day = t.weekday().num_days_from_monday() as usize;
             let midnight = t.date_naive().and_hms_opt(0, 0, 0).expect("midnight").and_utc();
@@ -208,6 +215,14 @@ impl SlaPolicy {
             t = midnight + Duration::days(1);
         }
         total
+    }
+}
+
+impl BusinessHours {
+    /// Working minutes in a week (never 0: a day at least is named, and
+    /// its span is at least a minute).
+    pub fn weekly_minutes(&self) -> i64 {
+        self.days.iter().filter(|d| **d).count() as i64 * (self.end - self.start) as i64
     }
 }
 
@@ -265,6 +280,13 @@ mod tests {
         assert_eq!(p.elapsed(at("2026-12-04T14:30:00Z"), at("2026-12-07T06:30:00Z")), 60);
         assert_eq!(p.elapsed(at("2026-12-05T10:00:00Z"), at("2026-12-06T10:00:00Z")), 0, "a weekend");
         assert_eq!(p.elapsed(at("2026-12-01T06:00:00Z"), at("2026-12-02T06:00:00Z")), 9 * 60, "a working day");
+        // Weeks are counted at once: a long target lands where a day-by-day
+        // walk would put it (one working minute a week, on Sundays).
+        let sparse = SlaPolicy::from_json(&json!({"business_hours": {"days": ["sun"], "start": "00:00", "end": "00:01"}})).unwrap();
+        assert_eq!(sparse.after(at("2026-12-01T00:00:00Z"), 3), at("2026-12-20T00:01:00Z"));
+        assert_eq!(sparse.elapsed(at("2026-12-01T00:00:00Z"), at("2026-12-20T00:01:00Z")), 3);
+        assert_eq!(p.elapsed(at("2026-12-01T06:00:00Z"), at("2026-12-29T06:00:00Z")), 20 * 9 * 60, "four weeks");
+        assert_eq!(p.after(at("2026-12-01T06:00:00Z"), 20 * 9 * 60), at("2026-12-28T15:00:00Z"), "four weeks of work end on the fourth Monday's close");
         let always = SlaPolicy::from_json(&json!({"targets": {"low": {"resolution_minutes": 90}}})).unwrap();
         assert_eq!(always.after(at("2026-12-05T23:00:00Z"), 90), at("2026-12-06T00:30:00Z"));
         assert_eq!(always.elapsed(at("2026-12-05T23:00:00Z"), at("2026-12-06T00:30:00Z")), 90);

@@ -195,7 +195,12 @@ fn met(p: &super::sla::SlaPolicy, tickets: &[tickets::Model], now: chrono::DateT
     for t in tickets {
         let Ok(priority) = crate::domain::Priority::parse(&t.priority) else { continue };
         let targets = p.targets(priority);
-        for (target, done, slot) in [(targets.first_response, t.first_response_at, &mut first), (targets.resolution, t.resolved_at, &mut resolution)] {
+        // Finished: resolved, or closed without being resolved first.
+        let finished = match (t.resolved_at, t.closed_at) {
+            (Some(r), Some(c)) => Some(r.min(c)),
+            (r, c) => r.or(c),
+        };
+        for (target, done, slot) in [(targets.first_response, t.first_response_at, &mut first), (targets.resolution, finished, &mut resolution)] {
             let Some(minutes) = target else { continue };
             let due = p.after(t.created_at, minutes);
             let m = slot.get_or_insert_with(Met::default);

@@ -180,7 +180,8 @@ async fn run(args: &Args, backend: Backend, fake: &FakeTelegram, state: &tikethe
     let link: Value = http.post(format!("{base}/t/bench/api/v1/console/link")).bearer_auth(&access).send().await?.error_for_status()?.json().await?;
     let url = link["url"].as_str().unwrap_or_default();
     let path = &url[url.find("/t/").unwrap_or(0)..];
-    let res = http.get(format!("{base}{path}")).send().await?;
+    let token = path.split("token=").nth(1).unwrap_or_default();
+    let res = http.post(format!("{base}/t/bench/admin/login")).form(&[("token", token)]).send().await?;
     let cookie = res.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|c| c.split(';').next()).unwrap_or_default().to_owned();
     anyhow::ensure!(!cookie.is_empty(), "no console session");
 

@@ -67,16 +67,23 @@ async fn console_forms_are_refused_without_their_token_and_sessions_are_listed_a
     app.wait_processed("acme", 2).await;
     assert!(app.wait_outbox_settled("acme").await.iter().all(|m| !m.text.contains("login?token=")));
 
-    // The owner's link works once.
+    // The owner's link works once, and only from its button: opening it
+    // (as a link preview does) spends nothing.
     let link = admin_link(&app, &t, 3, t.owner).await;
-    let res = http.get(app.url(&link)).header("user-agent", "Firefox on the office PC").send().await.unwrap();
+    for _ in 0..2 {
+        let preview = http.get(app.url(&link)).send().await.unwrap();
+        assert_eq!(preview.status(), 200);
+        assert!(preview.headers().get("set-cookie").is_none(), "no session from a GET");
+    }
+    let res = app.redeem_console_link(&http, &link, Some("Firefox on the office PC")).await;
     assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/t/acme/admin/"));
     let set = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     for part in ["tikethet_console_acme=", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(set.contains(part), "{part} in {set}");
     }
     let cookie = set.split(';').next().unwrap().to_owned();
-    let res = http.get(app.url(&link)).send().await.unwrap();
+    let token = link.split("token=").nth(1).unwrap();
+    let res = http.post(app.url("/t/acme/admin/login")).form(&[("token", token)]).send().await.unwrap();
     assert_eq!(res.status(), 401, "a used link");
     assert!(res.text().await.unwrap().contains("already used or has expired"));
 
@@ -95,7 +102,11 @@ async fn console_forms_are_refused_without_their_token_and_sessions_are_listed_a
             .unwrap();
         txn.commit().await.unwrap();
     }
-    assert_eq!(http.get(app.url(&expired)).send().await.unwrap().status(), 401, "an expired link");
+    let token = expired.split("token=").nth(1).unwrap();
+    let res = http.post(app.url("/t/acme/admin/login")).form(&[("token", token)]).send().await.unwrap();
+    assert_eq!(res.status(), 401, "an expired link");
+    // A link cut short never gets as far as a button.
+    assert_eq!(http.get(app.url("/t/acme/admin/login?token=abc")).send().await.unwrap().status(), 401);
 
     // Signed in: the queue.
     let page = http.get(app.url("/t/acme/admin/")).header("cookie", &cookie).send().await.unwrap();
@@ -172,7 +183,8 @@ async fn an_agent_signs_in_by_link_answers_notes_and_changes_status_and_sees_ano
     let link = admin_link(&app, &t, 3, t.owner).await;
     let (_driver, c) = browser_sized(1280, 900).await;
     c.goto(&app.url(&link)).await.unwrap();
-    on_page(&c, "queue").await;
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
     let queue = text_of(&c, "[data-testid=queue]").await;
     assert!(queue.contains("Parcel never arrived") && queue.contains("How do I change my address?"), "{queue}");
     save_screenshot(&c, "console-queue").await;
@@ -318,7 +330,7 @@ async fn analytics_count_the_desks_tickets_and_the_export_streams_every_one_safe
     let csv = res.text().await.unwrap();
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 1 + 1203, "a header and every ticket once");
-    assert!(lines[1].contains(r#",'=SUM(A1:A9), then ""quotes""","#), "quoted, never a formula: {}", lines[1]);
+    assert!(lines[1].contains(r#","'=SUM(A1:A9), then ""quotes""","#), "quoted, never a formula: {}", lines[1]);
     let ids: Vec<i64> = lines[1..].iter().map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
     // Customers and helpers may not export.

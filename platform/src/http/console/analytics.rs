@@ -76,19 +76,19 @@ pub async fn page(Path(slug): Path<String>, req: &Request, Data(state): Data<&Ap
         Kpi { key: "created".into(), label: "Created".into(), value: a.created.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
         Kpi { key: "resolved".into(), label: "Resolved".into(), value: a.resolved.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
         Kpi { key: "backlog".into(), label: "Open now".into(), value: a.backlog.last().copied().unwrap_or(0).to_string(), note: "at today's end".into() },
-        Kpi { key: "first-response".into(), label: "First answer, median".into(), value: fr, note: fr_note },
-        Kpi { key: "resolution".into(), label: "Resolution, median".into(), value: rs, note: rs_note },
+        Kpi { key: "first-response".into(), label: "First answer, median (30 days)".into(), value: fr, note: fr_note },
+        Kpi { key: "resolution".into(), label: "Resolution, median (30 days)".into(), value: rs, note: rs_note },
     ];
     if let (Some(f), Some(r)) = (&st.first_response_business, &st.resolution_business) {
-        kpis.push(Kpi { key: "first-response-business".into(), label: "First answer, working time".into(), value: times(f).0, note: times(f).1 });
-        kpis.push(Kpi { key: "resolution-business".into(), label: "Resolution, working time".into(), value: times(r).0, note: times(r).1 });
+        kpis.push(Kpi { key: "first-response-business".into(), label: "First answer, working time (30 days)".into(), value: times(f).0, note: times(f).1 });
+        kpis.push(Kpi { key: "resolution-business".into(), label: "Resolution, working time (30 days)".into(), value: times(r).0, note: times(r).1 });
     }
     let csat = match (st.csat.rated, st.csat.average) {
         (0, _) | (_, None) => ("—".to_owned(), "no ratings yet".to_owned()),
         (n, Some(avg)) => (format!("{:.0}%", st.csat.satisfied as f64 * 100.0 / n as f64), format!("rated 4–5 · {n} ratings · average {avg:.1}")),
     };
-    kpis.push(Kpi { key: "csat".into(), label: "CSAT".into(), value: csat.0, note: csat.1 });
-    for (key, label, met) in [("sla-first", "First answers on target", st.first_response_met), ("sla-resolution", "Resolutions on target", st.resolution_met)] {
+    kpis.push(Kpi { key: "csat".into(), label: "CSAT (30 days)".into(), value: csat.0, note: csat.1 });
+    for (key, label, met) in [("sla-first", "First answers on target (30 days)", st.first_response_met), ("sla-resolution", "Resolutions on target (30 days)", st.resolution_met)] {
         if let Some(m) = met {
             kpis.push(Kpi { key: key.into(), label: label.into(), value: m.percent().map_or("—".into(), |p| format!("{p:.0}%")), note: format!("{} met · {} missed", m.met, m.missed) });
         }

@@ -150,12 +150,8 @@ async fn posted(state: &AppState, req: &Request, slug: &str, body: Body) -> Resu
         return Err(error_page(state, slug, StatusCode::PAYLOAD_TOO_LARGE, "Too long", "That was longer than the console takes."));
     };
     let form = form_of(&bytes);
-    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
-        if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
-            return Err(error_page(state, slug, StatusCode::FORBIDDEN, "Refused", "This request came from another site; nothing was changed."));
-        }
+    if !super::same_origin(req) {
+        return Err(error_page(state, slug, StatusCode::FORBIDDEN, "Refused", "This request came from another site; nothing was changed."));
     }
     let token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| form.get("csrf").cloned());
     match token {
@@ -234,9 +230,35 @@ fn query(req: &Request) -> HashMap<String, String> {
 }
 
 /// `GET /t/{slug}/admin/login?token=…`: the one-time link from `/admin`.
+/// It only shows a button that spends the link: Telegram's link previews
+/// and mail scanners open links with a GET, and must not use it up (or get
+/// a session).
 #[handler]
-pub async fn login(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+pub async fn login_page(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
     let token = query(req).remove("token").unwrap_or_default();
+    let Ok(tenant) = state.runtime.tenant_by_slug(&slug) else {
+        return error_page(state, &slug, StatusCode::NOT_FOUND, "Not found", "There is no such desk.");
+    };
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return desk_error(state, &slug, &RuntimeError::Unauthenticated("this sign-in link is incomplete; send /admin to the bot for a new one".into()));
+    }
+    let v = tikethet_admin_console::LoginPage { desk: tenant.info.name.clone(), token, action: format!("{}/login", base(req, &slug)) };
+    let mut r = rendered(StatusCode::OK, state.console_pages.login(&v));
+    // The token is in this page's address: tell no one where it came from.
+    r.headers_mut().insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
+    r
+}
+
+/// `POST /t/{slug}/admin/login`: spends the link, opens the session.
+#[handler]
+pub async fn login(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    if !super::same_origin(req) {
+        return error_page(state, &slug, StatusCode::FORBIDDEN, "Refused", "This request came from another site; nothing was changed.");
+    }
+    let token = match body.into_bytes_limit(MAX_FORM).await {
+        Ok(b) => form_of(&b).remove("token").unwrap_or_default(),
+        Err(_) => String::new(),
+    };
     let agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     match state.runtime.redeem_console_link(&slug, &token, agent).await {
         Ok(secret) => {
@@ -431,11 +453,10 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
                 // A reply written on a page that missed newer messages is
                 // not sent: the agent reads them first.
                 let seen: i64 = form.get("seen").and_then(|x| x.parse().ok()).unwrap_or(0);
-                let messages = match s.ctx.messages(TicketId(id)).await {
-                    Ok(m) => m,
+                let newer = match s.ctx.newer_messages(TicketId(id), seen).await {
+                    Ok((m, _)) => m,
                     Err(e) => return desk_error(state, &slug, &e),
                 };
-                let newer: Vec<_> = messages.iter().filter(|m| m.id > seen && m.author_id != Some(s.ctx.user.id) && m.deleted_at.is_none()).collect();
                 if !newer.is_empty() {
                     let said = format!(
                         "Not sent: {} new message{} arrived while you were writing (highlighted below). Read {} and send your reply again.",
@@ -490,8 +511,8 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
             let leaving = query(req).contains_key("leave");
             let typing = form.get("typing").is_some_and(|v| v == "1");
             let others = state.presence.report(s.ctx.tenant.info.id.as_str(), id, s.ctx.user.id, &name_of(Some(&s.ctx.user)), typing, leaving, std::time::Instant::now());
-            let latest = match s.ctx.messages(TicketId(id)).await {
-                Ok(m) => m.iter().map(|m| m.id).max().unwrap_or(0),
+            let latest = match s.ctx.newer_messages(TicketId(id), i64::MAX).await {
+                Ok((_, latest)) => latest,
                 Err(e) => return desk_error(state, &slug, &e),
             };
             let body = serde_json::json!({ "others": others, "latest": latest, "status": t.status });

@@ -125,12 +125,8 @@ pub enum Refused {
 /// Checks a posted form: sent from our own pages (the browser's `Origin`,
 /// when it sends one, is ours) and carrying the session's CSRF token.
 pub fn check_post(req: &Request, s: &Session, posted: Option<&str>) -> Result<(), Refused> {
-    if let Some(origin) = req.headers().get(poem::http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let host = req.headers().get(poem::http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
-        if origin == "null" || !origin_host.eq_ignore_ascii_case(host) {
-            return Err(Refused::CrossOrigin);
-        }
+    if !super::super::same_origin(req) {
+        return Err(Refused::CrossOrigin);
     }
     match posted {
         Some(t) if bool::from(t.as_bytes().ct_eq(s.csrf.as_bytes())) => Ok(()),
