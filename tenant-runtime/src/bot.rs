@@ -42,6 +42,10 @@ pub enum Command {
     Admin,
     /// No comment after a rating.
     Skip,
+    /// Staff (moderators and up): the desk in figures.
+    Stats,
+    /// Staff (moderators and up): `/role @username ROLE`.
+    Role,
 }
 
 impl Command {
@@ -61,6 +65,8 @@ impl Command {
             "support" => Command::Support,
             "admin" => Command::Admin,
             "skip" => Command::Skip,
+            "stats" => Command::Stats,
+            "role" => Command::Role,
             _ => Command::Help,
         })
     }
@@ -142,7 +148,9 @@ impl Runtime {
         Ok(vec![Button::WebApp { text: self.text(tenant, lang, BotText::ButtonOpenApp, ())?, web_app: url }])
     }
 
-    /// Answers a command inside the update's transaction.
+    /// Answers a command inside the update's transaction; `args` is what
+    /// follows the command word.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn command(
         &self,
         tenant: &Tenant,
@@ -150,9 +158,11 @@ impl Runtime {
         user: &users::Model,
         chat: i64,
         command: Command,
+        args: &str,
         kicks: &mut Effects,
     ) -> Result<(), RuntimeError> {
         let lang = user.language_code.as_deref();
+        let moderator = !user.blocked && crate::domain::Role::parse(&user.role).is_ok_and(|r| r >= crate::domain::Role::Moderator);
         let (text, buttons) = match command {
             Command::Start => (self.text(tenant, lang, BotText::Welcome, serde_json::json!({ "first_name": user.first_name }))?, self.app_buttons(tenant, lang)?),
             Command::Help => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
@@ -173,6 +183,9 @@ impl Runtime {
                 (self.text(tenant, lang, BotText::CsatSkipped, ())?, Vec::new())
             }
             Command::Skip => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
+            Command::Stats if moderator => (self.staff_stats(tenant, txn, lang).await?, Vec::new()),
+            Command::Role if moderator => (self.role_command(tenant, txn, user, lang, args).await?, Vec::new()),
+            Command::Stats | Command::Role => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
             Command::Tickets => match self.mini_app_url(tenant, None) {
                 Some(_) => (self.text(tenant, lang, BotText::Tickets, ())?, self.app_buttons(tenant, lang)?),
                 None => (self.text(tenant, lang, BotText::TicketsLink, serde_json::json!({ "url": self.mini_app_link(tenant, None) }))?, Vec::new()),
@@ -247,6 +260,69 @@ impl Runtime {
         let text = self.text(tenant, lang, BotText::SupportDescribe, serde_json::json!({ "category": topic.map(|c| c.name) }))?;
         kicks.push(tickets::enqueue(txn, chat, text, None).await?.chat_id);
         Ok(())
+    }
+}
+
+impl Runtime {
+    /// `/stats`: the desk in a few figures.
+    async fn staff_stats(&self, tenant: &Tenant, txn: &DatabaseTransaction, lang: Option<&str>) -> Result<String, RuntimeError> {
+        let s = crate::desk::stats::stats(txn, tenant.info.sla.as_ref()).await?;
+        let median = s.first_response.median_seconds.map(|m| {
+            let m = (m / 60.0).round() as i64;
+            if m < 60 { format!("{m} min") } else { format!("{} h {} min", m / 60, m % 60) }
+        });
+        let csat = (s.csat.rated > 0).then(|| format!("{:.0}% ({} ratings)", s.csat.satisfied as f64 * 100.0 / s.csat.rated as f64, s.csat.rated));
+        self.text(
+            tenant,
+            lang,
+            BotText::StaffStats,
+            serde_json::json!({
+                "open": s.by_status.of(TicketStatus::Open),
+                "in_progress": s.by_status.of(TicketStatus::InProgress),
+                "waiting": s.by_status.of(TicketStatus::WaitingResponse),
+                "created_7d": s.created_7d,
+                "resolved_7d": s.resolved_7d,
+                "first_response": median.unwrap_or_else(|| "—".into()),
+                "csat": csat,
+            }),
+        )
+    }
+
+    /// `/role @username ROLE`: as the API's role change, by the same rules
+    /// (and the plan's agent limit).
+    async fn role_command(&self, tenant: &Tenant, txn: &DatabaseTransaction, actor: &users::Model, lang: Option<&str>, args: &str) -> Result<String, RuntimeError> {
+        use crate::domain::Role;
+        use sea_orm::sea_query::ExprTrait as _;
+        let say = |ok: bool, username: &str, role: &str, reason: String| self.text(tenant, lang, BotText::RoleChanged, serde_json::json!({ "ok": ok, "username": username, "role": role, "reason": reason }));
+        let mut words = args.split_whitespace();
+        let (Some(name), Some(role)) = (words.next(), words.next()) else {
+            return say(false, "", "", "write it as /role @username ROLE (user, helper, moderator or admin)".into());
+        };
+        let name = name.trim_start_matches('@');
+        let Ok(to) = Role::parse(&role.to_ascii_lowercase()) else {
+            return say(false, name, role, format!("{role:?} is not a role: user, helper, moderator or admin"));
+        };
+        let target = users::Entity::find().filter(sea_orm::sea_query::Expr::expr(sea_orm::sea_query::Func::lower(sea_orm::sea_query::Expr::col(users::Column::Username))).eq(name.to_ascii_lowercase())).one(txn).await?;
+        let Some(target) = target else {
+            return say(false, name, to.as_str(), format!("nobody called @{name} has written to this bot yet"));
+        };
+        let viewer = tickets::Viewer::from_user(actor)?;
+        let was_staff = Role::parse(&target.role)?.is_staff();
+        match crate::desk::people::change(txn, &viewer, target.id, Some(to), None).await {
+            Ok(_) => {}
+            Err(RuntimeError::Forbidden(why)) => return say(false, name, to.as_str(), why),
+            Err(e) => return Err(e),
+        }
+        if to.is_staff() && !was_staff {
+            let agents = crate::usage::agents(txn).await?;
+            if let Err(RuntimeError::PlanLimit(why)) = crate::usage::within(&tenant.info, "agents", tenant.info.quotas.agents, agents - 1, 1) {
+                // The update's transaction commits (it holds the reply), so
+                // the role is put back in it.
+                crate::desk::people::restore_role(txn, target.id, &target.role).await?;
+                return say(false, name, to.as_str(), why);
+            }
+        }
+        say(true, name, to.as_str(), String::new())
     }
 }
 

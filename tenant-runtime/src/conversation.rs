@@ -188,7 +188,8 @@ impl Runtime {
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
         if let Some(command) = Command::of(text, &tenant.info.bot_username).filter(|_| file.is_none()) {
-            self.command(tenant, &txn, &user, chat, command, &mut kicks).await?;
+            let args = text.split_once(char::is_whitespace).map_or("", |(_, rest)| rest);
+            self.command(tenant, &txn, &user, chat, command, args, &mut kicks).await?;
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
         if let Some(SupportStep::CsatComment(ticket, at)) = SupportStep::parse(user.support_pending.as_deref()) {

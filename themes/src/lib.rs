@@ -145,6 +145,11 @@ pub enum BotText {
     CsatCommentThanks,
     /// `/skip` instead of the rating's comment.
     CsatSkipped,
+    /// `/stats` for staff (`open`, `in_progress`, `waiting`, `created_7d`,
+    /// `resolved_7d`, `first_response`, `csat`).
+    StaffStats,
+    /// `/role @username ROLE` (`ok`, `username`, `role`, `reason`).
+    RoleChanged,
 }
 
 impl BotText {
@@ -181,6 +186,8 @@ impl BotText {
         BotText::CsatThanks,
         BotText::CsatCommentThanks,
         BotText::CsatSkipped,
+        BotText::StaffStats,
+        BotText::RoleChanged,
     ];
 
     fn file(self) -> &'static str {
@@ -217,6 +224,8 @@ impl BotText {
             BotText::CsatThanks => "csat_thanks",
             BotText::CsatCommentThanks => "csat_comment_thanks",
             BotText::CsatSkipped => "csat_skipped",
+            BotText::StaffStats => "staff_stats",
+            BotText::RoleChanged => "role_changed",
         }
     }
 }
@@ -264,8 +273,8 @@ macro_rules! bot_templates {
 }
 
 const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped"],
-    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped"],
+    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed"],
+    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed"],
 );
 
 /// Renders the built-in templates. Cheap to clone.

@@ -106,6 +106,12 @@ pub async fn change(txn: &DatabaseTransaction, viewer: &Viewer, id: i64, role: O
     Ok(am.update(txn).await?)
 }
 
+/// Puts a person's role back as it was (a change the plan refused).
+pub(crate) async fn restore_role(txn: &DatabaseTransaction, id: i64, role: &str) -> Result<()> {
+    users::Entity::update_many().col_expr(users::Column::Role, sea_orm::sea_query::Expr::value(role)).filter(users::Column::Id.eq(id)).exec(txn).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

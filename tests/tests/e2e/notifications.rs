@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, TestApp, Tenant, spawn_app, wait_for};
 
-on_both!(staff_and_customers_hear_of_what_concerns_them_through_the_bot,);
+on_both!(staff_and_customers_hear_of_what_concerns_them_through_the_bot, staff_commands_stats_and_role_follow_the_desks_rules,);
 
 /// A message from a Telegram user with a username of their own.
 fn message_from(update_id: i64, user: i64, username: &str, first_name: &str, text: &str) -> Value {
@@ -78,4 +78,45 @@ async fn staff_and_customers_hear_of_what_concerns_them_through_the_bot(b: Backe
     assert!(to_ann.iter().all(|m| !m.contains("mentioned you")), "nobody is told of their own doing: {to_ann:?}");
     let to_owner = app.fake.sent_to(&t.token, t.owner);
     assert!(to_owner.iter().all(|m| !m.contains("assigned to you")), "{to_owner:?}");
+}
+
+async fn staff_commands_stats_and_role_follow_the_desks_rules(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let (ann, carl) = (901, 801);
+    app.deliver(&t, &message_from(1, t.owner, "boss_acme", "Olga", "/start")).await;
+    app.deliver(&t, &message_from(2, ann, "ann_agent", "Ann", "/start")).await;
+    app.deliver(&t, &message_from(3, carl, "carl_c", "Carl", "My parcel is lost")).await;
+    app.wait_processed("acme", 3).await;
+
+    // A customer's /stats and /role are answered with the help.
+    app.deliver(&t, &message_from(4, carl, "carl_c", "Carl", "/role @carl_c admin")).await;
+    told(&app, &t, carl, "/help", Duration::from_secs(10)).await;
+
+    // The owner makes Ann a helper; helpers get no /stats.
+    app.deliver(&t, &message_from(5, t.owner, "boss_acme", "Olga", "/role @Ann_Agent helper")).await;
+    told(&app, &t, t.owner, "@Ann_Agent is now helper.", Duration::from_secs(10)).await;
+    app.deliver(&t, &message_from(6, ann, "ann_agent", "Ann", "/stats")).await;
+    app.wait_processed("acme", 6).await;
+    // Then a moderator, who gets the figures.
+    app.deliver(&t, &message_from(7, t.owner, "boss_acme", "Olga", "/role @ann_agent moderator")).await;
+    told(&app, &t, t.owner, "@ann_agent is now moderator.", Duration::from_secs(10)).await;
+    app.deliver(&t, &message_from(8, ann, "ann_agent", "Ann", "/stats")).await;
+    let stats = told(&app, &t, ann, "📊 acme Support now:", Duration::from_secs(10)).await;
+    assert!(stats.starts_with("📊 acme Support now: 1 open, 0 in progress, 0 waiting for customers.\nLast 7 days: 1 created, 0 resolved."), "{stats}");
+    assert_eq!(app.fake.sent_to(&t.token, ann).iter().filter(|m| m.contains("📊")).count(), 1, "the helper's /stats got no figures");
+
+    // Refusals say why.
+    app.deliver(&t, &message_from(9, t.owner, "boss_acme", "Olga", "/role @nobody_here admin")).await;
+    told(&app, &t, t.owner, "Not changed: nobody called @nobody_here has written to this bot yet", Duration::from_secs(10)).await;
+    app.deliver(&t, &message_from(10, t.owner, "boss_acme", "Olga", "/role @ann_agent emperor")).await;
+    told(&app, &t, t.owner, "is not a role", Duration::from_secs(10)).await;
+    app.deliver(&t, &message_from(11, ann, "ann_agent", "Ann", "/role @boss_acme user")).await;
+    told(&app, &t, ann, "Not changed: only someone above the owner role may change this person", Duration::from_secs(10)).await;
+    app.deliver(&t, &message_from(12, ann, "ann_agent", "Ann", "/role @carl_c moderator")).await;
+    told(&app, &t, ann, "Not changed: a moderator may grant roles below their own, not moderator", Duration::from_secs(10)).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, users) = app.tenant_get("acme", "/users?limit=100", &owner).await;
+    let role = |id: i64| users["items"].as_array().unwrap().iter().find(|u| u["telegram_id"] == id).unwrap()["role"].as_str().unwrap().to_owned();
+    assert_eq!((role(ann), role(carl)), ("moderator".to_owned(), "user".to_owned()));
 }
