@@ -99,6 +99,8 @@ pub struct TicketPage {
     pub seen: i64,
     pub statuses: Vec<Choice>,
     pub priorities: Vec<Choice>,
+    /// Who the ticket may be assigned to (empty: the viewer may not assign).
+    pub assignees: Vec<Choice>,
     /// What was typed, kept when a reply is refused.
     pub draft: String,
     pub note_draft: String,
@@ -279,6 +281,7 @@ mod tests {
             seen: 2,
             statuses: vec![],
             priorities: vec![],
+            assignees: vec![],
             draft: String::new(),
             note_draft: String::new(),
         };

@@ -39,14 +39,16 @@ async fn admin_link(app: &TestApp, t: &tikethet_tests::helpers::Tenant, update_i
     TestApp::console_path(&said)
 }
 
-/// Makes `telegram_id` an admin of the desk (the owner grants it).
-async fn make_admin(app: &TestApp, t: &tikethet_tests::helpers::Tenant, telegram_id: i64) {
+/// Makes `telegram_id` an admin of the desk (the owner grants it); their
+/// user id.
+async fn make_admin(app: &TestApp, t: &tikethet_tests::helpers::Tenant, telegram_id: i64) -> i64 {
     app.sign_in(t, telegram_id).await;
     let owner = app.sign_in(t, t.owner).await;
     let (_, users) = app.tenant_get("acme", "/users?limit=100", &owner).await;
     let id = users["items"].as_array().unwrap().iter().find(|u| u["telegram_id"] == telegram_id).expect("the agent")["id"].as_i64().unwrap();
     let (s, body) = app.tenant_call(Method::PATCH, "acme", &format!("/users/{id}"), &owner, Some(json!({"role": "admin"}))).await;
     assert_eq!(s, 200, "{body}");
+    id
 }
 
 async fn console_forms_are_refused_without_their_token_and_sessions_are_listed_and_revocable(b: Backend) {
@@ -177,7 +179,9 @@ async fn an_agent_signs_in_by_link_answers_notes_and_changes_status_and_sees_ano
     app.wait_processed("acme", 1).await;
     app.wait_processed("acme", 2).await;
     let ann = 901;
-    make_admin(&app, &t, ann).await;
+    let ann_id = make_admin(&app, &t, ann).await;
+    // She has talked to the bot, so it may write to her.
+    app.fake.start_chat(&t.token, ann);
 
     // The owner signs in through the link /admin answers with.
     let link = admin_link(&app, &t, 3, t.owner).await;
@@ -257,8 +261,12 @@ async fn an_agent_signs_in_by_link_answers_notes_and_changes_status_and_sees_ano
     click_to(&c, "[data-testid=add-note]", "ticket").await;
     assert_eq!(text_of(&c, "[data-kind=note] .text").await, "VIP: refund if the courier fails again");
     c.find(Locator::Css("[data-testid=status-select] option[value=waiting_response]")).await.unwrap().click().await.unwrap();
+    // And assigned to Ann, who is told through the bot.
+    c.find(Locator::Css(&format!("[data-testid=assignee-select] option[value='{ann_id}']"))).await.unwrap().click().await.unwrap();
     click_to(&c, "[data-testid=save-changes]", "ticket").await;
     assert_eq!(text_of(&c, "[data-testid=status]").await, "Waiting for the customer");
+    let assigned = wait_for(Duration::from_secs(10), || async { app.fake.sent_to(&t.token, ann).into_iter().find(|m| m.contains(&format!("Ticket #{id} is assigned to you"))) }).await;
+    assert!(assigned.is_some(), "Ann is told: {:?}", app.fake.sent_to(&t.token, ann));
     save_screenshot(&c, "console-ticket").await;
 
     // The customer got both replies, never the note.

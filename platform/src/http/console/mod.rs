@@ -384,7 +384,18 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
         })
         .collect();
     let customer = people.get(&t.customer_id);
+    // Moderators and up assign; the choice is the desk's staff.
+    let assignees = if s.ctx.viewer.role >= tikethet_runtime::domain::Role::Moderator {
+        let q = tikethet_runtime::desk::people::PeopleQuery { staff: true, blocked: Some(false), limit: 100, ..Default::default() };
+        let (staff, _) = s.ctx.people(&q).await?;
+        let mut choices = vec![Choice { value: String::new(), label: "Nobody".into(), count: None, selected: t.assignee_id.is_none() }];
+        choices.extend(staff.iter().map(|u| Choice { value: u.id.to_string(), label: name_of(Some(u)), count: None, selected: t.assignee_id == Some(u.id) }));
+        choices
+    } else {
+        Vec::new()
+    };
     Ok(TicketPage {
+        assignees,
         frame: frame(state, req, slug, s, flash).await,
         id: t.id,
         title: t.title.clone(),
@@ -488,6 +499,15 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
                 }
                 if let Some(p) = form.get("priority").filter(|p| **p != current.priority) {
                     ch.priority = Some(Priority::parse(p)?);
+                }
+                if let Some(a) = form.get("assignee") {
+                    let to = match a.as_str() {
+                        "" => None,
+                        a => Some(a.parse::<i64>().map_err(|_| tikethet_runtime::domain::Invalid::new("assignee", "must be a person of the desk"))?),
+                    };
+                    if to != current.assignee_id {
+                        ch.assignee_id = Some(to);
+                    }
                 }
                 Ok(ch)
             })();
