@@ -291,7 +291,10 @@ async fn analytics_count_the_desks_tickets_and_the_export_streams_every_one_safe
     for i in 1..=3 {
         app.deliver(&t, &fixtures::message(i, 800 + i, if i == 1 { "=SUM(A1:A9), then \"quotes\"" } else { "Help" })).await;
     }
-    app.wait_processed("acme", 3).await;
+    // Three chats, three lanes: each is waited for.
+    for i in 1..=3 {
+        app.wait_processed("acme", i).await;
+    }
     {
         use sea_orm::{ActiveModelTrait as _, ActiveValue::Set};
         use tikethet_runtime::entities::tickets;

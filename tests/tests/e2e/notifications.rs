@@ -87,7 +87,10 @@ async fn staff_commands_stats_and_role_follow_the_desks_rules(b: Backend) {
     app.deliver(&t, &message_from(1, t.owner, "boss_acme", "Olga", "/start")).await;
     app.deliver(&t, &message_from(2, ann, "ann_agent", "Ann", "/start")).await;
     app.deliver(&t, &message_from(3, carl, "carl_c", "Carl", "My parcel is lost")).await;
-    app.wait_processed("acme", 3).await;
+    // Three chats, three lanes: each is waited for.
+    for i in 1..=3 {
+        app.wait_processed("acme", i).await;
+    }
 
     // A customer's /stats and /role are answered with the help.
     app.deliver(&t, &message_from(4, carl, "carl_c", "Carl", "/role @carl_c admin")).await;

@@ -109,6 +109,7 @@ async fn a_rating_from_the_inline_buttons_shows_in_the_statistics(b: Backend) {
     // Someone else's press, and a score out of range, change nothing.
     app.deliver(&t, &fixtures::button_press(2, 802, "tt:csat:1:1", "How did we do?")).await;
     app.deliver(&t, &fixtures::button_press(3, customer, "tt:csat:1:9", "How did we do?")).await;
+    app.wait_processed("acme", 2).await;
     app.wait_processed("acme", 3).await;
     // The customer's: 4 of 5, then a comment.
     app.deliver(&t, &fixtures::button_press(4, customer, "tt:csat:1:4", "How did we do?")).await;
