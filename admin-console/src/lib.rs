@@ -7,7 +7,6 @@
 //! warning). The platform fills the views from the tenant's desk and serves
 //! them; nothing here touches storage or HTTP.
 
-use minijinja::Environment;
 use serde::Serialize;
 
 /// Why a page could not be rendered (a bug in a template).
@@ -179,9 +178,7 @@ pub struct ErrorPage {
 }
 
 /// The console's pages, parsed once.
-pub struct Pages {
-    env: Environment<'static>,
-}
+pub struct Pages(tikethet_themes::pages::PageSet);
 
 impl Default for Pages {
     fn default() -> Self {
@@ -189,27 +186,22 @@ impl Default for Pages {
     }
 }
 
-macro_rules! template {
-    ($env:ident, $name:literal) => {
-        $env.add_template($name, include_str!(concat!("../templates/", $name))).expect(concat!("template ", $name))
+macro_rules! templates {
+    ($($name:literal),+ $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name)))),+]
     };
 }
 
 impl Pages {
     pub fn new() -> Pages {
-        let mut env = Environment::new();
-        template!(env, "layout.html");
-        template!(env, "queue.html");
-        template!(env, "ticket.html");
-        template!(env, "sessions.html");
-        template!(env, "analytics.html");
-        template!(env, "error.html");
-        template!(env, "login.html");
-        Pages { env }
+        Pages(tikethet_themes::pages::PageSet::new(
+            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html"),
+            ASSET_VERSION,
+        ))
     }
 
     fn render(&self, name: &str, view: impl Serialize) -> Result<String, RenderError> {
-        self.env.get_template(name)?.render(minijinja::context! { v => minijinja::Value::from(minijinja::value::Serde(&view)), asset_version => ASSET_VERSION })
+        self.0.render(name, view)
     }
 
     pub fn queue(&self, v: &Queue) -> Result<String, RenderError> {

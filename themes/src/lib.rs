@@ -11,6 +11,7 @@ use minijinja::{Environment, Value};
 
 pub mod branding;
 pub mod chart;
+pub mod pages;
 pub mod miniapp;
 use serde::Serialize;
 

@@ -7,7 +7,6 @@
 /// The charts the pages draw (shared with the staff console).
 pub use tikethet_themes::chart;
 
-use minijinja::Environment;
 /// Why a page could not be rendered (a bug in a template).
 pub use minijinja::Error as RenderError;
 use serde::Serialize;
@@ -316,9 +315,7 @@ pub struct ErrorPage {
 }
 
 /// The pages, parsed once.
-pub struct Pages {
-    env: Environment<'static>,
-}
+pub struct Pages(tikethet_themes::pages::PageSet);
 
 impl Default for Pages {
     fn default() -> Self {
@@ -326,26 +323,19 @@ impl Default for Pages {
     }
 }
 
-macro_rules! template {
-    ($env:ident, $name:literal) => {
-        $env.add_template($name, include_str!(concat!("../../templates/operator/", $name))).expect(concat!("template ", $name))
+macro_rules! templates {
+    ($($name:literal),+ $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/operator/", $name)))),+]
     };
 }
 
 impl Pages {
     pub fn new() -> Pages {
-        let mut env = Environment::new();
-        template!(env, "layout.html");
-        template!(env, "_macros.html");
-        template!(env, "login.html");
-        template!(env, "overview.html");
-        template!(env, "tenant.html");
-        template!(env, "error.html");
-        Pages { env }
+        Pages(tikethet_themes::pages::PageSet::new(templates!("layout.html", "_macros.html", "login.html", "overview.html", "tenant.html", "error.html"), CSS_VERSION))
     }
 
     fn render(&self, name: &str, view: impl Serialize) -> Result<String, minijinja::Error> {
-        self.env.get_template(name)?.render(minijinja::context! { v => minijinja::Value::from(minijinja::value::Serde(&view)), css_version => CSS_VERSION })
+        self.0.render(name, view)
     }
 
     pub fn login(&self, v: &LoginPage) -> Result<String, minijinja::Error> {

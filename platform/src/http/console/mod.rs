@@ -43,20 +43,11 @@ fn cookie_name(slug: &str) -> String {
 }
 
 fn html(status: StatusCode, body: String) -> Response {
-    Response::builder()
-        .status(status)
-        .content_type("text/html; charset=utf-8")
-        .header(header::CONTENT_SECURITY_POLICY, CSP)
-        .header(header::X_FRAME_OPTIONS, "DENY")
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        // Not `no-referrer`: under it browsers post forms with `Origin: null`.
-        .header(header::REFERRER_POLICY, "same-origin")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(body)
+    super::pages::html_page(status, CSP, body)
 }
 
 fn redirect(to: &str) -> Response {
-    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).header(header::CACHE_CONTROL, "no-store").finish()
+    super::pages::see_other(to)
 }
 
 fn rendered(status: StatusCode, r: Result<String, tikethet_admin_console::RenderError>) -> Response {
@@ -243,10 +234,9 @@ pub async fn login_page(Path(slug): Path<String>, req: &Request, Data(state): Da
         return desk_error(state, &slug, &RuntimeError::Unauthenticated("this sign-in link is incomplete; send /admin to the bot for a new one".into()));
     }
     let v = tikethet_admin_console::LoginPage { desk: tenant.info.name.clone(), token, action: format!("{}/login", base(req, &slug)) };
-    let mut r = rendered(StatusCode::OK, state.console_pages.login(&v));
-    // The token is in this page's address: tell no one where it came from.
-    r.headers_mut().insert(header::REFERRER_POLICY, header::HeaderValue::from_static("no-referrer"));
-    r
+    // The token is in this page's address; its referrer policy
+    // (same-origin) keeps it from any other site.
+    rendered(StatusCode::OK, state.console_pages.login(&v))
 }
 
 /// `POST /t/{slug}/admin/login`: spends the link, opens the session.

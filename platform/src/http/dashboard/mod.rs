@@ -28,21 +28,11 @@ const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src
 const MAX_FORM: usize = 16 * 1024;
 
 fn html(status: StatusCode, body: String) -> Response {
-    Response::builder()
-        .status(status)
-        .content_type("text/html; charset=utf-8")
-        .header(header::CONTENT_SECURITY_POLICY, CSP)
-        .header(header::X_FRAME_OPTIONS, "DENY")
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        // Not `no-referrer`: under it browsers post forms with `Origin: null`,
-        // which the CSRF check must refuse.
-        .header(header::REFERRER_POLICY, "same-origin")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(body)
+    super::pages::html_page(status, CSP, body)
 }
 
 fn redirect(to: &str) -> Response {
-    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).header(header::CACHE_CONTROL, "no-store").finish()
+    super::pages::see_other(to)
 }
 
 fn rendered(status: StatusCode, r: Result<String, tikethet_billing::dashboard::RenderError>) -> Response {
