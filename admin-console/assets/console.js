@@ -47,12 +47,43 @@
   var help = document.querySelector("[data-action=help]");
   if (help && sheet) help.addEventListener("click", function () { sheet.showModal(); });
 
+  // Canned responses: `/shortcut` then Tab (or Enter on a match) inserts.
+  var reply = document.getElementById("reply");
+  var canned = document.getElementById("canned");
+  if (reply && canned) {
+    var items = Array.prototype.slice.call(canned.querySelectorAll("li"));
+    var word = function () {
+      var before = reply.value.slice(0, reply.selectionStart);
+      var m = /(^|\s)\/([a-z0-9_-]*)$/.exec(before);
+      return m ? m[2] : null;
+    };
+    var matching = function (w) { return items.filter(function (li) { return li.dataset.shortcut.indexOf(w) === 0; }); };
+    reply.addEventListener("input", function () {
+      var w = word();
+      var shown = w === null ? [] : matching(w);
+      items.forEach(function (li) { li.hidden = shown.indexOf(li) < 0; });
+      canned.hidden = shown.length === 0;
+    });
+    reply.addEventListener("keydown", function (e) {
+      if (e.key !== "Tab" && e.key !== "Enter") return;
+      var w = word();
+      if (w === null) return;
+      var found = matching(w);
+      if (!found.length) return;
+      e.preventDefault();
+      var at = reply.selectionStart;
+      var start = at - w.length - 1;
+      reply.value = reply.value.slice(0, start) + found[0].dataset.text + reply.value.slice(at);
+      reply.selectionStart = reply.selectionEnd = start + found[0].dataset.text.length;
+      canned.hidden = true;
+    });
+  }
+
   // A ticket: tell the desk who is here (and typing), hear who else is.
   var ticket = document.querySelector(".ticket[data-ticket]");
   if (!ticket || !base) return;
   var id = ticket.dataset.ticket;
   var seen = Number(ticket.dataset.seen || 0);
-  var reply = document.getElementById("reply");
   var typedAt = 0;
   if (reply) reply.addEventListener("input", function () { typedAt = Date.now(); });
   var collision = document.getElementById("collision");

@@ -100,6 +100,8 @@ pub struct TicketPage {
     pub priorities: Vec<Choice>,
     /// Who the ticket may be assigned to (empty: the viewer may not assign).
     pub assignees: Vec<Choice>,
+    /// The desk's canned responses: `(shortcut, text)`.
+    pub canned: Vec<(String, String)>,
     /// What was typed, kept when a reply is refused.
     pub draft: String,
     pub note_draft: String,
@@ -274,6 +276,7 @@ mod tests {
             statuses: vec![],
             priorities: vec![],
             assignees: vec![],
+            canned: vec![("thanks".into(), "Thank you!".into())],
             draft: String::new(),
             note_draft: String::new(),
         };

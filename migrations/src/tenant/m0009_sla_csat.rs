@@ -1,6 +1,7 @@
-//! Service levels and satisfaction: each reminder or escalation a ticket
-//! got (once each, so a restart never repeats one) and each customer's
-//! rating of a resolved ticket.
+//! Service levels, satisfaction and canned responses: each reminder or
+//! escalation a ticket got (once each, so a restart never repeats one),
+//! each customer's rating of a resolved ticket, and the answers staff
+//! insert with `/shortcut`.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -23,6 +24,16 @@ enum TicketRatings {
     Rating,
     Comment,
     RatedAt,
+}
+
+#[derive(DeriveIden)]
+enum CannedResponses {
+    Table,
+    Id,
+    Shortcut,
+    Text,
+    CreatedAt,
+    UpdatedAt,
 }
 
 #[async_trait::async_trait]
@@ -52,10 +63,24 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(TicketRatings::RatedAt))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(CannedResponses::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(CannedResponses::Id))
+                    .col(string_len(CannedResponses::Shortcut, 32).unique_key())
+                    .col(text(CannedResponses::Text))
+                    .col(timestamp_with_time_zone(CannedResponses::CreatedAt))
+                    .col(timestamp_with_time_zone(CannedResponses::UpdatedAt))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(Table::drop().table(CannedResponses::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(TicketRatings::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(SlaAlerts::Table).to_owned()).await
     }

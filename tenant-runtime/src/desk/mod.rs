@@ -4,6 +4,7 @@
 //! `TenantContext` methods in `api` open the transaction and call these.
 
 pub mod analytics;
+pub mod canned;
 pub mod categories;
 pub mod changes;
 pub mod list;

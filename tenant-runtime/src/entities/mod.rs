@@ -4,6 +4,7 @@ pub mod attachments;
 pub mod inbox;
 pub mod messages;
 pub mod outbox;
+pub mod canned_responses;
 pub mod categories;
 pub mod console_links;
 pub mod console_sessions;

@@ -132,6 +132,20 @@ async fn console_forms_are_refused_without_their_token_and_sessions_are_listed_a
     let (_, messages) = app.tenant_get("acme", "/tickets/1/messages", &owner).await;
     assert_eq!(messages["items"].as_array().unwrap().len(), 1, "no reply was stored: {messages}");
 
+    // A reply that is just `/shortcut` goes out as its canned response.
+    let (s, body) = app.tenant_post("acme", "/canned", &owner, json!({ "shortcut": "late", "text": "Sorry for the wait: your order ships today." })).await;
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = app.tenant_post("acme", "/canned", &owner, json!({ "shortcut": "late", "text": "again" })).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (409, Some("conflict")), "a taken shortcut: {body}");
+    let (s, body) = app.tenant_post("acme", "/canned", &owner, json!({ "shortcut": "Not Allowed", "text": "x" })).await;
+    assert_eq!(s, 400, "{body}");
+    let page = http.get(app.url(ticket)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"data-shortcut="late""#), "the ticket page offers it");
+    let res = http.post(app.url(&format!("{ticket}/reply"))).header("cookie", &cookie).form(&[("csrf", csrf.as_str()), ("text", "/late"), ("seen", "999999")]).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let got = wait_for(Duration::from_secs(10), || async { app.fake.sent_to(&t.token, 801).into_iter().find(|m| m.contains("Sorry for the wait: your order ships today.")) }).await;
+    assert!(got.is_some(), "the customer got the canned answer");
+
     // Sessions: listed with their browser; another one revoked stops working.
     let second = app.console_cookie(&t, t.owner).await;
     let page = http.get(app.url("/t/acme/admin/sessions")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
@@ -256,6 +270,19 @@ async fn an_agent_signs_in_by_link_answers_notes_and_changes_status_and_sees_ano
     // Sent again, now that it has been read.
     click_to(&c, "[data-testid=send-reply]", "ticket").await;
     assert_eq!(text_of(&c, "[data-testid=flash]").await, "Reply sent to the customer.");
+    // A canned response inserted with `/shortcut` and Tab.
+    let owner = app.sign_in(&t, t.owner).await;
+    let (s, body) = app.tenant_post("acme", "/canned", &owner, json!({ "shortcut": "sorry", "text": "We are sorry for the trouble." })).await;
+    assert_eq!(s, 201, "{body}");
+    c.refresh().await.unwrap();
+    on_page(&c, "ticket").await;
+    let reply = c.find(Locator::Css("[data-testid=reply]")).await.unwrap();
+    reply.send_keys("Hello. /sor").await.unwrap();
+    assert!(c.find(Locator::Css("#canned:not([hidden]) li[data-shortcut=sorry]:not([hidden])")).await.is_ok(), "the suggestion shows");
+    reply.send_keys("\u{E004}").await.unwrap();
+    let typed: Value = c.execute("return document.querySelector('[data-testid=reply]').value", vec![]).await.unwrap();
+    assert_eq!(typed, json!("Hello. We are sorry for the trouble."));
+    c.execute("document.querySelector('[data-testid=reply]').value = ''", vec![]).await.unwrap();
     // An internal note, then a status change.
     c.find(Locator::Css("[data-testid=note]")).await.unwrap().send_keys("VIP: refund if the courier fails again").await.unwrap();
     click_to(&c, "[data-testid=add-note]", "ticket").await;

@@ -374,6 +374,9 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let (s, _) = app.tenant_post("acme", &format!("/tickets/{tid}/messages"), customer, json!({ "text": "see", "attachment_ids": [up["id"]] })).await;
     assert_eq!(s, 201);
     let aid = up["id"].as_i64().unwrap();
+    let (s, canned) = app.tenant_post("acme", "/canned", owner, json!({ "shortcut": "hello", "text": "Hello! How can we help?" })).await;
+    assert_eq!(s, 201, "{canned}");
+    let kid = canned["id"].as_i64().unwrap();
 
     let all = [200; 5];
     let staff_from_moderator = [403, 403, 200, 200, 200];
@@ -398,6 +401,9 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::GET, "/usage", None, admins),
         route(Method::GET, "/settings/sla", None, admins),
         route(Method::PUT, "/settings/sla", Some(json!({ "targets": {}, "business_hours": null })), admins),
+        route(Method::GET, "/canned", None, [403, 200, 200, 200, 200]),
+        route(Method::POST, "/canned", Some(json!({ "shortcut": "per-role", "text": "Per role" })), [403, 403, 403, 201, 409]),
+        route(Method::PATCH, format!("/canned/{kid}"), Some(json!({ "text": "Hi!" })), admins),
         // Staff only: a one-time console sign-in link.
         route(Method::POST, "/console/link", None, [403, 200, 200, 200, 200]),
         // The owner's alone; this server runs without Stripe keys.
@@ -418,6 +424,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         // Destructive ones last.
         route(Method::DELETE, format!("/tickets/{tid}/messages/{mid}"), None, [200, 403, 200, 200, 200]),
         route(Method::DELETE, format!("/categories/{cid}"), None, [403, 403, 403, 204, 404]),
+        route(Method::DELETE, format!("/canned/{kid}"), None, [403, 403, 403, 204, 404]),
     ];
     let mut failures = Vec::new();
     let call = |r: &Route, token: Option<&str>| {
@@ -485,7 +492,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let covered: Vec<String> = routes
         .iter()
         .map(|r| {
-            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}");
+            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}").replace(&format!("/canned/{kid}"), "/canned/{id}");
             format!("{} {generic}", r.method)
         })
         .collect();

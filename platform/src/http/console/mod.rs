@@ -384,8 +384,10 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     } else {
         Vec::new()
     };
+    let canned = s.ctx.canned().await?.into_iter().map(|c| (c.shortcut, c.text)).collect();
     Ok(TicketPage {
         assignees,
+        canned,
         frame: frame(state, req, slug, s, flash).await,
         id: t.id,
         title: t.title.clone(),
@@ -443,6 +445,10 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
     match action.as_str() {
         "reply" | "note" => {
             let internal = action == "note";
+            // A reply that is just `/shortcut` (no script to insert it) is
+            // sent as its canned response.
+            let canned = if text.trim_start().starts_with('/') { s.ctx.canned().await.unwrap_or_default() } else { Vec::new() };
+            let text = tikethet_runtime::desk::canned::expand(&text, &canned).map(str::to_owned).unwrap_or(text);
             let body = match MessageBody::parse(&text, &[]) {
                 Ok(b) => b,
                 Err(e) => {
