@@ -37,11 +37,7 @@ pub struct TenantContext {
 
 impl Runtime {
     /// A tenant by slug that is not suspended.
-    pub(crate) fn serving_tenant(&self, slug: &str) -> Result<Arc<Tenant>> {
-        self.serving(slug)
-    }
-
-    fn serving(&self, slug: &str) -> Result<Arc<Tenant>> {
+    pub(crate) fn serving(&self, slug: &str) -> Result<Arc<Tenant>> {
         let tenant = self.tenant_by_slug(slug)?;
         if tenant.info.status == TenantStatus::Suspended {
             return Err(RuntimeError::Suspended);

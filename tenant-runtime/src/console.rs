@@ -102,7 +102,7 @@ impl Runtime {
 
     /// The staff member a console cookie stands for, and the session.
     pub async fn console_context(&self, slug: &str, secret: &str) -> Result<(TenantContext, console_sessions::Model)> {
-        let tenant = self.serving_tenant(slug)?;
+        let tenant = self.serving(slug)?;
         let signed_out = || RuntimeError::Unauthenticated("signed out".into());
         let now = Utc::now();
         let s = tenant
@@ -157,8 +157,8 @@ fn staff(user: &users::Model) -> Result<()> {
 impl TenantContext {
     /// Messages of a ticket newer than `seen` from anyone but this staff
     /// member (what a reply written on an older page would miss), oldest
-    /// first, at most 20; and the newest message's id.
-    pub async fn newer_messages(&self, ticket: crate::domain::TicketId, seen: i64) -> Result<(Vec<crate::entities::messages::Model>, i64)> {
+    /// first, at most 20; the newest message's id; and the ticket.
+    pub async fn newer_messages(&self, ticket: crate::domain::TicketId, seen: i64) -> Result<(Vec<crate::entities::messages::Model>, i64, crate::entities::tickets::Model)> {
         use crate::entities::messages;
         use sea_orm::QuerySelect as _;
         let txn = self.tenant.db.begin().await?;
@@ -174,7 +174,7 @@ impl TenantContext {
             .await?;
         let latest: Option<i64> = messages::Entity::find().select_only().column_as(messages::Column::Id.max(), "m").filter(messages::Column::TicketId.eq(t.id)).into_tuple().one(&txn).await?.flatten();
         txn.commit().await?;
-        Ok((newer, latest.unwrap_or(0)))
+        Ok((newer, latest.unwrap_or(0), t))
     }
 
     /// People by id (authors, customers, assignees on a page).

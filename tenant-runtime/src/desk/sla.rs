@@ -53,7 +53,7 @@ fn hhmm(field: &'static str, v: Option<&Value>) -> Result<u32, Invalid> {
     let s = v.and_then(Value::as_str).ok_or_else(|| Invalid::new(field, "must be a time as \"HH:MM\""))?;
     let (h, m) = s.split_once(':').ok_or_else(|| Invalid::new(field, "must be a time as \"HH:MM\""))?;
     match (h.parse::<u32>(), m.parse::<u32>()) {
-        (Ok(h), Ok(m)) if h <= 24 && m < 60 && h * 60 + m <= 24 * 60 && m.to_string().len() <= 2 && h.to_string().len() <= 2 => Ok(h * 60 + m),
+        (Ok(h), Ok(m)) if m < 60 && h * 60 + m <= 24 * 60 => Ok(h * 60 + m),
         _ => Err(Invalid::new(field, format!("{s:?} is not a time of day as \"HH:MM\""))),
     }
 }

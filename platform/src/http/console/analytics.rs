@@ -80,8 +80,9 @@ pub async fn page(Path(slug): Path<String>, req: &Request, Data(state): Data<&Ap
         Kpi { key: "resolution".into(), label: "Resolution, median (30 days)".into(), value: rs, note: rs_note },
     ];
     if let (Some(f), Some(r)) = (&st.first_response_business, &st.resolution_business) {
-        kpis.push(Kpi { key: "first-response-business".into(), label: "First answer, working time (30 days)".into(), value: times(f).0, note: times(f).1 });
-        kpis.push(Kpi { key: "resolution-business".into(), label: "Resolution, working time (30 days)".into(), value: times(r).0, note: times(r).1 });
+        let ((fv, fnote), (rv, rnote)) = (times(f), times(r));
+        kpis.push(Kpi { key: "first-response-business".into(), label: "First answer, working time (30 days)".into(), value: fv, note: fnote });
+        kpis.push(Kpi { key: "resolution-business".into(), label: "Resolution, working time (30 days)".into(), value: rv, note: rnote });
     }
     let csat = match (st.csat.rated, st.csat.average) {
         (0, _) | (_, None) => ("—".to_owned(), "no ratings yet".to_owned()),

@@ -461,7 +461,7 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
                 // not sent: the agent reads them first.
                 let seen: i64 = form.get("seen").and_then(|x| x.parse().ok()).unwrap_or(0);
                 let newer = match s.ctx.newer_messages(TicketId(id), seen).await {
-                    Ok((m, _)) => m,
+                    Ok((m, _, _)) => m,
                     Err(e) => return desk_error(state, &slug, &e),
                 };
                 if !newer.is_empty() {
@@ -520,17 +520,14 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
             }
         }
         "presence" => {
-            let t = match s.ctx.ticket(TicketId(id)).await {
-                Ok(t) => t,
+            // One read: the ticket (may this staff member see it?) and its newest message.
+            let (latest, t) = match s.ctx.newer_messages(TicketId(id), i64::MAX).await {
+                Ok((_, latest, t)) => (latest, t),
                 Err(e) => return desk_error(state, &slug, &e),
             };
             let leaving = query(req).contains_key("leave");
             let typing = form.get("typing").is_some_and(|v| v == "1");
             let others = state.presence.report(s.ctx.tenant.info.id.as_str(), id, s.ctx.user.id, &name_of(Some(&s.ctx.user)), typing, leaving, std::time::Instant::now());
-            let latest = match s.ctx.newer_messages(TicketId(id), i64::MAX).await {
-                Ok((_, latest)) => latest,
-                Err(e) => return desk_error(state, &slug, &e),
-            };
             let body = serde_json::json!({ "others": others, "latest": latest, "status": t.status });
             Response::builder().content_type("application/json").header(header::CACHE_CONTROL, "no-store").body(body.to_string())
         }

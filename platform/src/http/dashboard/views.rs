@@ -351,6 +351,8 @@ pub async fn tenant(state: &AppState, s: &Session, slug: &str, flash: Option<Fla
 
     // The override form: as posted (when refused), else as stored.
     let plan_limits = control.plans().limits_of(&r.plan, &Overrides::default());
+    // What the operator set, as set (the effective limits clamp some).
+    let overrides = Overrides::from_stored(t.limit_overrides.as_deref());
     let (typed, limits_error) = match limits_form {
         Some((form, why)) => (Some(form), Some(why)),
         None => (None, None),
@@ -360,7 +362,7 @@ pub async fn tenant(state: &AppState, s: &Session, slug: &str, flash: Option<Fla
         .map(|l| {
             let name = l.as_str();
             let bytes = matches!(l, Limit::AttachmentBytes | Limit::StorageBytes);
-            let stored = r.limits_overridden.iter().any(|o| o == name).then(|| match limit_value(&r, *l) {
+            let stored = overrides.0.get(l).map(|v| match v {
                 Some(v) => v.to_string(),
                 None => "unlimited".to_owned(),
             });
@@ -403,17 +405,6 @@ pub async fn tenant(state: &AppState, s: &Session, slug: &str, flash: Option<Fla
         limits,
         limits_error,
     })
-}
-
-fn limit_value(r: &TenantRecord, l: Limit) -> Option<u64> {
-    match l {
-        Limit::Agents => r.limits.agents,
-        Limit::TicketsPerMonth => r.limits.tickets_per_month,
-        Limit::MessagesPerMonth => r.limits.messages_per_month,
-        Limit::Plugins => r.limits.plugins,
-        Limit::AttachmentBytes => r.limits.attachment_bytes,
-        Limit::StorageBytes => r.limits.storage_bytes,
-    }
 }
 
 /// The override form as overrides (every limit named replaces all earlier
