@@ -296,6 +296,17 @@ async fn an_agent_signs_in_by_link_answers_notes_and_changes_status_and_sees_ano
     assert!(assigned.is_some(), "Ann is told: {:?}", app.fake.sent_to(&t.token, ann));
     save_screenshot(&c, "console-ticket").await;
 
+    // On a phone: one column, nothing wider than the screen.
+    c.set_window_size(390, 844).await.unwrap();
+    let fits: Value = c.execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![]).await.unwrap();
+    assert_eq!(fits, json!(true), "the ticket page fits a phone");
+    save_screenshot(&c, "console-ticket-phone").await;
+    c.goto(&app.url("/t/acme/admin/")).await.unwrap();
+    on_page(&c, "queue").await;
+    let fits: Value = c.execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![]).await.unwrap();
+    assert_eq!(fits, json!(true), "the queue fits a phone");
+    save_screenshot(&c, "console-queue-phone").await;
+
     // The customer got both replies, never the note.
     let got = wait_for(Duration::from_secs(10), || async {
         let sent = app.fake.sent_to(&t.token, customer);

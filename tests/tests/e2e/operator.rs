@@ -291,6 +291,13 @@ async fn the_operator_signs_in_sees_a_tenants_usage_chart_and_suspends_and_resum
     assert!(c.find(Locator::Css("svg[data-chart=mrr]")).await.is_ok() && c.find(Locator::Css("svg[data-chart=active]")).await.is_ok());
     save_screenshot(&c, "operator-overview").await;
 
+    // On a phone: nothing wider than the screen (wide tables scroll in place).
+    c.set_window_size(390, 844).await.unwrap();
+    let fits: Value = c.execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![]).await.unwrap();
+    assert_eq!(fits, json!(true), "the overview fits a phone");
+    save_screenshot(&c, "operator-overview-phone").await;
+    c.set_window_size(1280, 1000).await.unwrap();
+
     // Search narrows the list; nothing found says so.
     c.goto(&app.url("/operator/?q=glob")).await.unwrap();
     let rows = text_of(&c, "[data-testid=tenants]").await;
