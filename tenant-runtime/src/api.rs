@@ -561,37 +561,61 @@ impl TenantContext {
     pub async fn post_message(&self, id: TicketId, body: &MessageBody, internal: bool) -> Result<messages::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
-        if !internal && self.viewer.role.is_staff() {
+        let mut effects = crate::conversation::Effects::default();
+        let added = self.runtime.write_message(&self.tenant, &txn, &self.user, &self.viewer, t, body, internal, true, &mut effects).await?;
+        txn.commit().await?;
+        self.runtime.after_commit(&self.tenant.info.id, effects).await;
+        Ok(added.message)
+    }
+}
+
+impl Runtime {
+    /// Adds a reply or note by `user` to a ticket they may see, in `txn`:
+    /// the month's limit for staff replies, the delivery to the customer,
+    /// the notifications, a copy in the staff group's topic (unless it was
+    /// written there: `to_topic`), and the live events.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn write_message(
+        &self,
+        tenant: &Tenant,
+        txn: &sea_orm::DatabaseTransaction,
+        user: &users::Model,
+        viewer: &Viewer,
+        ticket: tickets::Model,
+        body: &MessageBody,
+        internal: bool,
+        to_topic: bool,
+        effects: &mut crate::conversation::Effects,
+    ) -> Result<crate::tickets::Added> {
+        if !internal && viewer.role.is_staff() {
             // A customer's message is always kept; staff replies stop at
             // the month's limit.
-            crate::usage::within_month(&txn, &self.tenant.info, "messages a month", self.tenant.info.quotas.messages_per_month, crate::usage::MESSAGES).await?;
+            crate::usage::within_month(txn, &tenant.info, "messages a month", tenant.info.quotas.messages_per_month, crate::usage::MESSAGES).await?;
         }
-        let rt = &self.runtime;
-        let tenant = &self.tenant;
-        let added = crate::tickets::add_message(&txn, &self.viewer, t, body, internal, |number, lang, shown| {
-            let body = rt.text(tenant, lang, BotText::StaffReply, serde_json::json!({ "number": number, "text": shown }))?;
-            Ok((body, rt.ticket_buttons(tenant, lang, number)?))
+        let added = crate::tickets::add_message(txn, viewer, ticket, body, internal, |number, lang, shown| {
+            let body = self.text(tenant, lang, BotText::StaffReply, serde_json::json!({ "number": number, "text": shown }))?;
+            Ok((body, self.ticket_buttons(tenant, lang, number)?))
         })
         .await?;
-        let mut effects = crate::conversation::Effects::default();
         let said = body.text();
         if internal {
-            self.runtime.notify_mentions(&self.tenant, &txn, &added.ticket, &self.user, said, &mut effects).await?;
-        } else if !self.viewer.role.is_staff() {
-            self.runtime.notify_customer_message(&self.tenant, &txn, &added.ticket, &self.user, said, &mut effects).await?;
+            self.notify_mentions(tenant, txn, &added.ticket, user, said, effects).await?;
+        } else if !viewer.role.is_staff() {
+            self.notify_customer_message(tenant, txn, &added.ticket, user, said, effects).await?;
         }
-        txn.commit().await?;
-        if let Some(o) = added.outbox {
+        if to_topic && viewer.role.is_staff() && !said.is_empty() {
+            self.topic_staff_message(tenant, txn, &added.ticket, user, said, internal, effects).await?;
+        }
+        if let Some(o) = &added.outbox {
             effects.push(o.chat_id);
         }
         effects.events.push(crate::live::Event::MessageCreated { audience: (&added.ticket).into(), message: added.message.clone() });
         // A note changes nothing a customer may see; its ticket event would
         // tell them a note was written.
         if !internal {
-            effects.events.push(crate::live::Event::TicketUpdated { ticket: added.ticket });
+            effects.events.push(crate::live::Event::TicketUpdated { ticket: added.ticket.clone() });
         }
-        self.runtime.after_commit(&self.tenant.info.id, effects).await;
-        Ok(added.message)
+        Ok(added)
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the bot says by itself, in the customer's language: its commands
 //! (`/start`, `/help`, `/tickets`, `/status`, `/support` step by step, and
-//! `/admin` for staff: a one-time console sign-in link) and
+//! `/admin` for staff: a one-time console sign-in link; `/stats`, `/role`
+//! and `/broadcast` (see `crate::broadcast`) for those above) and
 //! the buttons under its messages that open the desk's Mini App.
 //!
 //! Telegram opens a Mini App only from an https URL, so the buttons exist
@@ -46,6 +47,8 @@ pub enum Command {
     Stats,
     /// Staff (moderators and up): `/role @username ROLE`.
     Role,
+    /// Admins and the owner: `/broadcast TEXT`, `/broadcast`, `/broadcast stop`.
+    Broadcast,
 }
 
 impl Command {
@@ -67,6 +70,7 @@ impl Command {
             "skip" => Command::Skip,
             "stats" => Command::Stats,
             "role" => Command::Role,
+            "broadcast" => Command::Broadcast,
             _ => Command::Help,
         })
     }
@@ -186,6 +190,10 @@ impl Runtime {
             Command::Stats if moderator => (self.staff_stats(tenant, txn, lang).await?, Vec::new()),
             Command::Role if moderator => (self.role_command(tenant, txn, user, lang, args).await?, Vec::new()),
             Command::Stats | Command::Role => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
+            Command::Broadcast if !user.blocked && crate::domain::Role::parse(&user.role).is_ok_and(|r| r >= crate::domain::Role::Admin) => {
+                self.broadcast_command(tenant, txn, user, chat, args).await?
+            }
+            Command::Broadcast => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
             Command::Tickets => match self.mini_app_url(tenant, None) {
                 Some(_) => (self.text(tenant, lang, BotText::Tickets, ())?, self.app_buttons(tenant, lang)?),
                 None => (self.text(tenant, lang, BotText::TicketsLink, serde_json::json!({ "url": self.mini_app_link(tenant, None) }))?, Vec::new()),

@@ -158,9 +158,13 @@ impl Runtime {
         let mut kicks = Effects::default();
         let chat = msg.chat.id.0;
         let txn = tenant.db.begin().await?;
-        // A support desk talks to customers one to one; groups are ignored.
+        // A support desk talks to customers one to one; in groups only the
+        // staff group's topics and `/staffgroup` are heard (see `forum`).
         let from = msg.from.as_ref().filter(|u| !u.is_bot);
         let (true, Some(from)) = (matches!(msg.chat.kind, ChatKind::Private(_)), from) else {
+            if let (Some(from), ChatKind::Public(_), TenantStatus::Active) = (from, &msg.chat.kind, tenant.info.status) {
+                return self.on_group_message(tenant, txn, row, msg, from).await;
+            }
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         };
         if tenant.info.status == TenantStatus::Suspended {
@@ -459,19 +463,18 @@ impl Runtime {
             return out;
         }
         let user = tickets::upsert_user(&txn, &profile_of(&q.from), tenant.info.owner_telegram_id).await?;
-        if let Some(data) = q.data.as_deref().filter(|d| d.starts_with(bot::CSAT_PREFIX)) {
-            // The bot's own rating buttons; plugins never see them.
+        // The bot's own buttons (ratings, `/support` topics, broadcast
+        // confirmations); plugins never see them.
+        let own = [bot::CSAT_PREFIX, bot::SUPPORT_PREFIX, crate::broadcast::BROADCAST_PREFIX];
+        if let Some(data) = q.data.as_deref().filter(|d| own.iter().any(|p| d.starts_with(p))) {
             if !user.blocked {
-                self.rating_pressed(tenant, &txn, &user, chat, data, &mut kicks).await?;
-            }
-            let out = commit_finished(txn, row.id, inbox::DONE, kicks).await;
-            self.answer_press(tenant, q).await;
-            return out;
-        }
-        if let Some(data) = q.data.as_deref().filter(|d| d.starts_with(bot::SUPPORT_PREFIX)) {
-            // The bot's own `/support` buttons; plugins never see them.
-            if !user.blocked {
-                self.support_topic(tenant, &txn, &user, chat, data, &mut kicks).await?;
+                if data.starts_with(bot::CSAT_PREFIX) {
+                    self.rating_pressed(tenant, &txn, &user, chat, data, &mut kicks).await?;
+                } else if data.starts_with(bot::SUPPORT_PREFIX) {
+                    self.support_topic(tenant, &txn, &user, chat, data, &mut kicks).await?;
+                } else {
+                    self.broadcast_pressed(tenant, &txn, &user, chat, data, &mut kicks).await?;
+                }
             }
             let out = commit_finished(txn, row.id, inbox::DONE, kicks).await;
             self.answer_press(tenant, q).await;
@@ -534,7 +537,7 @@ pub(crate) struct IncomingFile {
 }
 
 impl IncomingFile {
-    fn of(msg: &Message) -> Option<IncomingFile> {
+    pub(crate) fn of(msg: &Message) -> Option<IncomingFile> {
         use crate::entities::attachments::{DOCUMENT, PHOTO};
         if let Some(sizes) = msg.photo() {
             // Telegram lists a photo's sizes from the smallest up.
@@ -567,7 +570,7 @@ impl IncomingFile {
     }
 
     /// Records the file as the customer's, waiting for their message.
-    async fn store(&self, txn: &DatabaseTransaction, uploader: i64) -> Result<i64, RuntimeError> {
+    pub(crate) async fn store(&self, txn: &DatabaseTransaction, uploader: i64) -> Result<i64, RuntimeError> {
         use sea_orm::{ActiveModelTrait as _, Set};
         let row = crate::entities::attachments::ActiveModel {
             uploader_id: Set(uploader),
@@ -589,7 +592,7 @@ impl IncomingFile {
     }
 }
 
-fn profile_of(from: &teloxide::types::User) -> TelegramProfile {
+pub(crate) fn profile_of(from: &teloxide::types::User) -> TelegramProfile {
     TelegramProfile {
         telegram_id: from.id.0 as i64,
         first_name: from.first_name.clone(),
@@ -698,7 +701,7 @@ async fn finish(txn: &DatabaseTransaction, id: i64, status: &str) -> Result<bool
     Ok(n == 1)
 }
 
-async fn commit_finished(txn: DatabaseTransaction, id: i64, status: &str, kicks: Effects) -> Result<Effects, RuntimeError> {
+pub(crate) async fn commit_finished(txn: DatabaseTransaction, id: i64, status: &str, kicks: Effects) -> Result<Effects, RuntimeError> {
     if !finish(&txn, id, status).await? {
         return Ok(Effects::default());
     }

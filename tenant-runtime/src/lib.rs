@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod bot;
+pub mod broadcast;
 pub mod console;
 mod csat;
 mod conversation;
@@ -20,6 +21,7 @@ pub mod domain;
 pub mod entities;
 mod error;
 pub mod files;
+pub mod forum;
 pub mod held;
 mod hooks;
 mod notify;
@@ -347,6 +349,20 @@ impl Runtime {
             .rows_affected;
         if released > 0 {
             tracing::info!(tenant = %tenant.info.id, released, "messages kept over the plan's limit are tried again");
+        }
+        // Broadcast copies whose send was under way when a process died:
+        // Telegram may have delivered them, so they are never sent again.
+        let interrupted = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Status, sea_orm::sea_query::Expr::value(outbox::UNCONFIRMED))
+            .col_expr(outbox::Column::LastError, sea_orm::sea_query::Expr::value("interrupted during the send (the process stopped); not sent again"))
+            .filter(outbox::Column::Status.eq(outbox::SENDING))
+            .filter(outbox::Column::NextAttemptAt.lt(chrono::Utc::now()))
+            .exec(&txn)
+            .await
+            .context("failed to settle interrupted broadcast copies")?
+            .rows_affected;
+        if interrupted > 0 {
+            tracing::warn!(tenant = %tenant.info.id, interrupted, "broadcast copies interrupted during their send are left unconfirmed, not sent twice");
         }
         let updates: Vec<Option<i64>> = inbox::Entity::find()
             .select_only()

@@ -236,6 +236,7 @@ mod tests {
     fn ticket(customer: i64, assignee: Option<i64>) -> tickets::Model {
         let now = chrono::Utc::now();
         tickets::Model {
+            forum_topic_id: None,
             id: 7,
             customer_id: customer,
             title: "t".into(),

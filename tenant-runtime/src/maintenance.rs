@@ -98,6 +98,10 @@ impl Runtime {
             if let Err(e) = self.recover(&t).await {
                 tracing::debug!(tenant = %t.info.id, error = %format!("{e:#}"), "sweep could not read a tenant's queues");
                 self.worker.note_unswept(id);
+                continue;
+            }
+            if let Err(e) = self.finish_broadcasts(&t).await {
+                tracing::warn!(tenant = %t.info.id, error = %format!("{e:#}"), "could not end a finished broadcast; the next sweep tries again");
             }
         }
         self.storage.close_idle(IDLE_DATABASE).await;

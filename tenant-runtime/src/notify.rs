@@ -24,14 +24,14 @@ pub const MAX_NEW_TICKET_RECIPIENTS: u64 = 50;
 /// Longest quote of a message in a notification, in characters.
 const QUOTE_CHARS: usize = 300;
 
-fn name_of(u: &users::Model) -> String {
+pub(crate) fn name_of(u: &users::Model) -> String {
     match &u.last_name {
         Some(l) if !l.is_empty() => format!("{} {l}", u.first_name),
         _ => u.first_name.clone(),
     }
 }
 
-fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     let mut q: String = text.chars().take(QUOTE_CHARS).collect();
     if text.chars().count() > QUOTE_CHARS {
         q.push('…');
@@ -61,7 +61,7 @@ pub fn mentions(text: &str) -> Vec<String> {
 impl Runtime {
     /// The console's page of a ticket, and the button (or, where Telegram
     /// would refuse the address, the link for the text) that opens it.
-    fn console_opening(&self, tenant: &Tenant, lang: Option<&str>, ticket: i64) -> Result<(Vec<Button>, Option<String>), RuntimeError> {
+    pub(crate) fn console_opening(&self, tenant: &Tenant, lang: Option<&str>, ticket: i64) -> Result<(Vec<Button>, Option<String>), RuntimeError> {
         let url = format!("{}tickets/{ticket}", self.console_url(tenant));
         if url.starts_with("https://") {
             Ok((vec![Button::Url { text: self.text(tenant, lang, BotText::ButtonOpenInConsole, ())?, url }], None))
@@ -83,6 +83,7 @@ impl Runtime {
 
     /// A new ticket: every moderator, admin and owner but the customer.
     pub(crate) async fn notify_new_ticket(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, kicks: &mut Effects) -> Result<(), RuntimeError> {
+        self.topic_new_ticket(tenant, txn, ticket, customer, kicks).await?;
         let staff = users::Entity::find()
             .filter(users::Column::Role.is_in([Role::Moderator, Role::Admin, Role::Owner].map(|r| r.as_str())))
             .filter(users::Column::Blocked.eq(false))
@@ -112,6 +113,7 @@ impl Runtime {
     /// A customer's message: the ticket's assignee (an unassigned ticket's
     /// news reached its staff when it opened).
     pub(crate) async fn notify_customer_message(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, text: &str, kicks: &mut Effects) -> Result<(), RuntimeError> {
+        self.topic_customer_message(tenant, txn, ticket, customer, text, kicks).await?;
         let Some(assignee) = ticket.assignee_id.filter(|a| *a != customer.id) else { return Ok(()) };
         let Some(a) = users::Entity::find_by_id(assignee).one(txn).await?.filter(|a| !a.blocked) else { return Ok(()) };
         let vars = serde_json::json!({ "title": ticket.title, "customer": name_of(customer), "text": quote(text) });

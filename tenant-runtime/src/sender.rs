@@ -19,7 +19,7 @@ use crate::telegram::CallError;
 
 use crate::Runtime;
 use crate::domain::TenantId;
-use crate::entities::{attachments, outbox, users};
+use crate::entities::{attachments, outbox, tickets, users};
 use crate::limiter::Rate;
 use crate::queue::Step;
 use crate::tenant::Tenant;
@@ -156,6 +156,18 @@ enum Outcome {
     /// can be delivered until they write again.
     Unreachable(String),
     Fatal(String),
+    /// A broadcast copy whose send got no answer: never sent again.
+    Unconfirmed(String),
+}
+
+/// A ticket's forum topic, before a message goes into it.
+enum Topic {
+    /// Its `message_thread_id`.
+    Ready(i64),
+    /// Made just now (with this send slot).
+    Opened,
+    /// Telegram refused to make it.
+    Refused(Outcome),
 }
 
 fn backoff(attempt: i32) -> Duration {
@@ -250,6 +262,18 @@ impl Runtime {
             return Ok(Step::Later(wait));
         }
         let attempt = row.attempts + 1;
+        let mut thread = None;
+        if let Some(ticket) = row.topic_ticket_id {
+            match self.topic_of(tenant, &row, ticket, attempt).await? {
+                Topic::Ready(t) => thread = Some(t),
+                // The topic was made with this slot; the message takes the next.
+                Topic::Opened => return Ok(Step::More),
+                Topic::Refused(outcome) => return self.settle(tenant, row, attempt, outcome).await,
+            }
+        }
+        if row.broadcast_id.is_some() && !claim_broadcast_copy(tenant, row.id).await? {
+            return Ok(Step::More);
+        }
         let outcome = match row.attachment_id {
             Some(file) => self.send_file(tenant, &row, file, attempt).await?,
             None => {
@@ -257,16 +281,45 @@ impl Runtime {
                 if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {
                     body["reply_markup"] = markup;
                 }
+                if let Some(t) = thread {
+                    body["message_thread_id"] = t.into();
+                }
                 match crate::telegram::call(&self.http, &self.telegram_api_url, &tenant.info.bot_token, "sendMessage", &body).await {
                     Ok(m) => Outcome::Sent(m.get("message_id").and_then(serde_json::Value::as_i64).unwrap_or_default()),
+                    Err(e) if thread.is_some() && topic_gone(&e) => {
+                        // Someone deleted the ticket's topic: a new one is
+                        // made for this message (counted as an attempt, so
+                        // a group that keeps refusing ends it).
+                        forget_topic(tenant, row.topic_ticket_id.unwrap_or_default()).await?;
+                        Outcome::Retry(Duration::ZERO, e.to_string())
+                    }
+                    Err(e) if row.broadcast_id.is_some() && matches!(e, CallError::Network(_)) => {
+                        // No answer: Telegram may have delivered it. A
+                        // broadcast is sent at most once.
+                        Outcome::Unconfirmed(e.to_string())
+                    }
                     Err(e) => classify(&e, attempt),
                 }
             }
         };
+        self.settle(tenant, row, attempt, outcome).await
+    }
+
+    /// Records an attempt's outcome on its row; says what the lane does next.
+    async fn settle(&self, tenant: &Tenant, row: outbox::Model, attempt: i32, outcome: Outcome) -> anyhow::Result<Step> {
+        let chat = row.chat_id;
         let id = row.id;
         let mut am: outbox::ActiveModel = row.into();
         am.attempts = Set(attempt);
         let step = match outcome {
+            Outcome::Unconfirmed(why) => {
+                am.status = Set(outbox::UNCONFIRMED.to_owned());
+                am.last_error = Set(Some(why.clone()));
+                save(tenant, am).await?;
+                self.metrics.messages_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(tenant = %tenant.info.id, outbox_id = id, error = %why, "a broadcast copy may or may not have been delivered; not sent again");
+                Step::More
+            }
             Outcome::Sent(tg_id) => {
                 am.status = Set(outbox::SENT.to_owned());
                 am.telegram_message_id = Set(Some(tg_id));
@@ -292,6 +345,9 @@ impl Runtime {
                     tracing::warn!(tenant = %tenant.info.id, outbox_id = id, error = %why, "giving up on a message");
                     Step::More
                 } else {
+                    // Telegram refused it: nothing was delivered, so even a
+                    // broadcast's copy may be tried again.
+                    am.status = Set(outbox::PENDING.to_owned());
                     am.next_attempt_at = Set(Some(Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default()));
                     save(tenant, am).await?;
                     tracing::info!(tenant = %tenant.info.id, outbox_id = id, wait_ms = wait.as_millis() as u64, reason = %why, "will retry a message");
@@ -380,6 +436,78 @@ impl Runtime {
             Err(e) => classify(&e, attempt),
         })
     }
+}
+
+impl Runtime {
+    /// The ticket's topic in the staff group, made first when it has none
+    /// (<https://core.telegram.org/bots/api#createforumtopic>).
+    async fn topic_of(&self, tenant: &Tenant, row: &outbox::Model, ticket: i64, attempt: i32) -> anyhow::Result<Topic> {
+        let txn = tenant.db.begin().await?;
+        let t = tickets::Entity::find_by_id(ticket).one(&txn).await?;
+        txn.commit().await?;
+        let Some(t) = t else { return Ok(Topic::Refused(Outcome::Fatal("the ticket of this topic is gone".into()))) };
+        if let Some(thread) = t.forum_topic_id {
+            return Ok(Topic::Ready(thread));
+        }
+        let body = serde_json::json!({ "chat_id": row.chat_id, "name": crate::forum::topic_name(t.id, &t.title) });
+        match crate::telegram::call(&self.http, &self.telegram_api_url, &tenant.info.bot_token, "createForumTopic", &body).await {
+            Ok(topic) => {
+                let Some(thread) = topic.get("message_thread_id").and_then(serde_json::Value::as_i64) else {
+                    return Ok(Topic::Refused(Outcome::Retry(backoff(attempt), "createForumTopic answered without a message_thread_id".into())));
+                };
+                let txn = tenant.db.begin().await?;
+                tickets::Entity::update_many()
+                    .col_expr(tickets::Column::ForumTopicId, Expr::value(thread))
+                    .filter(tickets::Column::Id.eq(ticket))
+                    .filter(tickets::Column::ForumTopicId.is_null())
+                    .exec(&txn)
+                    .await?;
+                txn.commit().await?;
+                tracing::info!(tenant = %tenant.info.id, ticket, thread, "forum topic opened for a ticket");
+                Ok(Topic::Opened)
+            }
+            Err(e) => Ok(Topic::Refused(classify(&e, attempt))),
+        }
+    }
+}
+
+/// Telegram's answer when a message names a topic that no longer exists.
+fn topic_gone(e: &CallError) -> bool {
+    matches!(e, CallError::Refused { code: 400, description, .. } if description.contains("thread not found") || description.contains("TOPIC_DELETED"))
+}
+
+async fn forget_topic(tenant: &Tenant, ticket: i64) -> anyhow::Result<()> {
+    let txn = tenant.db.begin().await?;
+    tickets::Entity::update_many()
+        .col_expr(tickets::Column::ForumTopicId, Expr::value(Option::<i64>::None))
+        .filter(tickets::Column::Id.eq(ticket))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// How long a broadcast copy stays `sending` before it counts as
+/// interrupted: past any call's timeout, so a live send is never taken
+/// for a dead one.
+pub const BROADCAST_LEASE: Duration = Duration::from_secs(45);
+
+/// Marks a broadcast copy as handed to Telegram, in its own commit before
+/// the call: if the process dies during the call, the copy is found
+/// `sending` and never sent again. False when the row was not pending any
+/// more (stopped meanwhile).
+async fn claim_broadcast_copy(tenant: &Tenant, id: i64) -> anyhow::Result<bool> {
+    let txn = tenant.db.begin().await?;
+    let n = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Status, Expr::value(outbox::SENDING))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(Utc::now() + chrono::Duration::from_std(BROADCAST_LEASE).unwrap_or_default()))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(outbox::PENDING))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok(n == 1)
 }
 
 /// The stored buttons (`[{"text", "data"}]`) as an inline keyboard, one

@@ -119,6 +119,7 @@ mod tests {
     fn ticket(created: &str, priority: &str) -> tickets::Model {
         let at = DateTime::parse_from_rfc3339(created).unwrap().with_timezone(&Utc);
         tickets::Model {
+            forum_topic_id: None,
             id: 1,
             customer_id: 1,
             title: "t".into(),

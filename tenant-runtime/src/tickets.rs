@@ -388,6 +388,19 @@ pub async fn enqueue_with_buttons(
     message_id: Option<i64>,
     buttons: &[Button],
 ) -> Result<outbox::Model> {
+    enqueue_rows(txn, chat_id, text, message_id, buttons, None).await
+}
+
+/// Queues a text with buttons, into a ticket's forum topic when
+/// `topic_ticket` is given (the staff group's). Returns the last row.
+pub async fn enqueue_rows(
+    txn: &DatabaseTransaction,
+    chat_id: i64,
+    text: String,
+    message_id: Option<i64>,
+    buttons: &[Button],
+    topic_ticket: Option<i64>,
+) -> Result<outbox::Model> {
     let markup = if buttons.is_empty() { None } else { Some(serde_json::to_string(buttons).map_err(|e| RuntimeError::Internal(e.into()))?) };
     let pieces = split_for_telegram(&text);
     let n = pieces.len();
@@ -402,6 +415,7 @@ pub async fn enqueue_with_buttons(
                 status: Set(outbox::PENDING.to_owned()),
                 attempts: Set(0),
                 created_at: Set(Utc::now()),
+                topic_ticket_id: Set(topic_ticket),
                 ..Default::default()
             }
             .insert(txn)

@@ -17,6 +17,10 @@
 //! - per-chat and per-bot pacing answered with 429
 //!   (<https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this>);
 //! - multipart fields are strings, as Telegram reads them;
+//! - forum topics: `createForumTopic` only in a supergroup with topics
+//!   ([`FakeTelegram::add_forum`]), names of 1-128 characters; a
+//!   `message_thread_id` must name a topic that exists
+//!   (<https://core.telegram.org/bots/api#createforumtopic>);
 //! - files: `sendPhoto` takes images only (up to 10 MB), uploads up to 50 MB,
 //!   a `file_id` only of the bot's own files; `getFile` and the download
 //!   URL serve files up to 20 MB (<https://core.telegram.org/bots/api#sending-files>).
@@ -85,6 +89,15 @@ impl Call {
 
     pub fn text(&self) -> Option<&str> {
         self.params.get("text").and_then(Value::as_str)
+    }
+
+    /// The `message_thread_id` parameter (a forum topic), as a number or a string.
+    pub fn thread_id(&self) -> Option<i64> {
+        match self.params.get("message_thread_id") {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
     }
 }
 
@@ -194,6 +207,8 @@ struct State {
     /// Files by `file_id`.
     files: HashMap<String, StoredFile>,
     next_file: u64,
+    /// Supergroups with topics, by (token, chat): their topics by thread id.
+    forums: HashMap<(String, i64), HashMap<i64, String>>,
 }
 
 /// A running stand-in. Cheap to clone.
@@ -419,6 +434,7 @@ impl State {
             delays: HashMap::new(),
             files: HashMap::new(),
             next_file: 1,
+            forums: HashMap::new(),
         }
     }
 
@@ -525,11 +541,21 @@ impl State {
             "sendmessage" | "sendphoto" | "senddocument" => {
                 let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
                 let parse_mode = params.get("parse_mode").and_then(Value::as_str);
-                let mut message = json!({
-                    "date": chrono::Utc::now().timestamp(),
-                    "chat": { "id": chat, "type": if chat > 0 { "private" } else { "group" }, "first_name": "Customer" },
-                    "from": bot_user,
-                });
+                let forum = self.forums.get(&(token.to_owned(), chat));
+                let chat_json = match forum {
+                    Some(_) => json!({ "id": chat, "type": "supergroup", "title": "Staff", "is_forum": true }),
+                    None if chat > 0 => json!({ "id": chat, "type": "private", "first_name": "Customer" }),
+                    None => json!({ "id": chat, "type": "group", "title": "Group" }),
+                };
+                let mut message = json!({ "date": chrono::Utc::now().timestamp(), "chat": chat_json, "from": bot_user });
+                let thread = params.get("message_thread_id").and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+                if let Some(t) = thread {
+                    if !forum.is_some_and(|f| f.contains_key(&t)) {
+                        return Err(Refusal::new(400, "Bad Request: message thread not found"));
+                    }
+                    message["message_thread_id"] = json!(t);
+                    message["is_topic_message"] = json!(true);
+                }
                 if method == "sendmessage" {
                     let text = params.get("text").and_then(Value::as_str).unwrap_or_default();
                     let n = visible_chars(text, parse_mode);
@@ -603,6 +629,34 @@ impl State {
                 self.next_message_id += 1;
                 message["message_id"] = json!(self.next_message_id);
                 Ok(message)
+            }
+            "createforumtopic" => {
+                let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
+                let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
+                let key = (token.to_owned(), chat);
+                if !self.forums.contains_key(&key) {
+                    self.may_write(token, chat)?;
+                    return Err(Refusal::new(400, "Bad Request: the chat is not a forum"));
+                }
+                let n = name.chars().count();
+                if n == 0 || n > 128 {
+                    return Err(Refusal::new(400, "Bad Request: TOPIC_NAME_INVALID"));
+                }
+                // Making a topic posts a service message: paced like one.
+                self.pace(bot.id, chat, now)?;
+                self.next_message_id += 1;
+                let thread = self.next_message_id;
+                self.forums.get_mut(&key).expect("a forum").insert(thread, name.to_owned());
+                Ok(json!({ "message_thread_id": thread, "name": name, "icon_color": 7322096 }))
+            }
+            "deleteforumtopic" => {
+                let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
+                let thread = params.get("message_thread_id").and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+                let removed = match (self.forums.get_mut(&(token.to_owned(), chat)), thread) {
+                    (Some(topics), Some(t)) => topics.remove(&t).is_some(),
+                    _ => false,
+                };
+                if removed { Ok(json!(true)) } else { Err(Refusal::new(400, "Bad Request: TOPIC_ID_INVALID")) }
             }
             "answercallbackquery" => {
                 if params.get("callback_query_id").and_then(Value::as_str).is_none_or(str::is_empty) {
@@ -796,6 +850,33 @@ impl FakeTelegram {
     /// The user (or group) `chat` has started a conversation with the bot.
     pub fn start_chat(&self, token: &str, chat: i64) {
         self.state.lock().unwrap().started.insert((token.to_owned(), chat));
+    }
+
+    /// A supergroup with topics that the bot is in (and may manage topics of).
+    pub fn add_forum(&self, token: &str, chat: i64) {
+        let mut st = self.state.lock().unwrap();
+        st.started.insert((token.to_owned(), chat));
+        st.forums.entry((token.to_owned(), chat)).or_default();
+    }
+
+    /// The forum's topics: thread id and name, oldest first.
+    pub fn topics(&self, token: &str, chat: i64) -> Vec<(i64, String)> {
+        let st = self.state.lock().unwrap();
+        let mut t: Vec<(i64, String)> = st.forums.get(&(token.to_owned(), chat)).map(|f| f.iter().map(|(k, v)| (*k, v.clone())).collect()).unwrap_or_default();
+        t.sort();
+        t
+    }
+
+    /// Someone deleted a topic in the group.
+    pub fn delete_topic(&self, token: &str, chat: i64, thread: i64) {
+        if let Some(f) = self.state.lock().unwrap().forums.get_mut(&(token.to_owned(), chat)) {
+            f.remove(&thread);
+        }
+    }
+
+    /// Texts a bot delivered into one topic of a forum, in order.
+    pub fn sent_to_topic(&self, token: &str, chat: i64, thread: i64) -> Vec<String> {
+        self.sends_to(token, chat).into_iter().filter(|c| c.ok && c.thread_id() == Some(thread)).filter_map(|c| c.text().map(str::to_owned)).collect()
     }
 
     /// A file a user sends the bot (put it in an update's `photo` or

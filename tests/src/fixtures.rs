@@ -20,6 +20,29 @@ pub fn message(update_id: i64, user_id: i64, text: &str) -> Value {
     v
 }
 
+/// A message from `user_id` in a forum topic (`thread`) of the supergroup
+/// `chat`, as Telegram sends one: `message_thread_id` and
+/// `is_topic_message`, the chat a supergroup with `is_forum`.
+pub fn topic_message(update_id: i64, chat: i64, thread: i64, user_id: i64, text: &str) -> Value {
+    let mut v = message(update_id, user_id, text);
+    v["message"]["chat"] = json!({ "id": chat, "type": "supergroup", "title": "Acme staff", "is_forum": true });
+    v["message"]["message_thread_id"] = thread.into();
+    v["message"]["is_topic_message"] = true.into();
+    v
+}
+
+/// A message in the General topic of a forum supergroup (no thread), such
+/// as a command to the bot.
+pub fn group_message(update_id: i64, chat: i64, user_id: i64, text: &str, forum: bool) -> Value {
+    let mut v = message(update_id, user_id, text);
+    v["message"]["chat"] = if forum {
+        json!({ "id": chat, "type": "supergroup", "title": "Acme staff", "is_forum": true })
+    } else {
+        json!({ "id": chat, "type": "supergroup", "title": "Acme chat" })
+    };
+    v
+}
+
 /// `/start` from a customer.
 pub fn start(update_id: i64, user_id: i64) -> Value {
     let mut v = load("message_start");

@@ -151,6 +151,28 @@ pub enum BotText {
     StaffStats,
     /// `/role @username ROLE` (`ok`, `username`, `role`, `reason`).
     RoleChanged,
+    /// In the staff group after `/staffgroup` (`outcome`: `linked`, `unlinked`, `not_forum`, `not_admin`, `not_linked`; `desk`).
+    StaffGroup,
+    /// First post in a ticket's forum topic (`number`, `title`, `customer`, `username`, `text`, `link`).
+    TopicOpened,
+    /// The customer's message, in its ticket's topic (`customer`, `text`).
+    TopicCustomerMessage,
+    /// A reply or note written elsewhere, in the ticket's topic (`author`, `text`, `note`).
+    TopicStaffMessage,
+    /// In a topic: a staff reply written there was not sent (`reason`).
+    TopicRefused,
+    /// `/broadcast TEXT`: the preview above the confirmation buttons (`count`, `text`).
+    BroadcastConfirm,
+    /// The button that confirms a broadcast (`count`).
+    ButtonBroadcastSend,
+    /// The button that drops a broadcast's draft.
+    ButtonBroadcastCancel,
+    /// `/broadcast` answers (`outcome`: `usage`, `too_long`, `nobody`, `busy`, `started`,
+    /// `progress`, `cancelled`, `expired`, `stopped`, `none`; `number`, `total`, `done`,
+    /// `sent`, `failed`, `minutes`, `dropped`, `limit`, `length`).
+    BroadcastStatus,
+    /// To the broadcast's author at the end (`number`, `total`, `sent`, `failed`, `unconfirmed`).
+    BroadcastReport,
 }
 
 impl BotText {
@@ -189,6 +211,16 @@ impl BotText {
         BotText::CsatSkipped,
         BotText::StaffStats,
         BotText::RoleChanged,
+        BotText::StaffGroup,
+        BotText::TopicOpened,
+        BotText::TopicCustomerMessage,
+        BotText::TopicStaffMessage,
+        BotText::TopicRefused,
+        BotText::BroadcastConfirm,
+        BotText::ButtonBroadcastSend,
+        BotText::ButtonBroadcastCancel,
+        BotText::BroadcastStatus,
+        BotText::BroadcastReport,
     ];
 
     fn file(self) -> &'static str {
@@ -227,6 +259,16 @@ impl BotText {
             BotText::CsatSkipped => "csat_skipped",
             BotText::StaffStats => "staff_stats",
             BotText::RoleChanged => "role_changed",
+            BotText::StaffGroup => "staff_group",
+            BotText::TopicOpened => "topic_opened",
+            BotText::TopicCustomerMessage => "topic_customer_message",
+            BotText::TopicStaffMessage => "topic_staff_message",
+            BotText::TopicRefused => "topic_refused",
+            BotText::BroadcastConfirm => "broadcast_confirm",
+            BotText::ButtonBroadcastSend => "button_broadcast_send",
+            BotText::ButtonBroadcastCancel => "button_broadcast_cancel",
+            BotText::BroadcastStatus => "broadcast_status",
+            BotText::BroadcastReport => "broadcast_report",
         }
     }
 }
@@ -274,8 +316,8 @@ macro_rules! bot_templates {
 }
 
 const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed"],
-    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed"],
+    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report"],
+    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report"],
 );
 
 /// Renders the built-in templates. Cheap to clone.
@@ -385,7 +427,7 @@ impl Renderer {
 fn sample_context() -> Value {
     minijinja::context! {
         first_name => "Ann", number => 7, title => "Lamp", text => "Hello", url => "https://example.com/app/",
-        category => "Billing", tickets => vec![minijinja::context! { number => 7, title => "Lamp", status => "open" }],
+        category => "Billing", outcome => "linked", desk => "Desk", count => 3, total => 3, done => 1, sent => 1, failed => 0, unconfirmed => 0, minutes => 1, dropped => 0, limit => 4096, length => 5000, note => false, author => "Bo", customer => "Ann", reason => "limit", username => "ann", link => "https://example.com/t", tickets => vec![minijinja::context! { number => 7, title => "Lamp", status => "open" }],
     }
 }
 
@@ -452,7 +494,7 @@ mod tests {
         let r = Renderer::new();
         let ctx = minijinja::context! {
             first_name => "Ann", number => 7, title => "Lamp", text => "hi", url => "http://x/",
-            category => "Billing", tickets => vec![minijinja::context! { number => 7, title => "Lamp", status => "waiting_response" }],
+            category => "Billing", outcome => "linked", desk => "Desk", count => 3, total => 3, done => 1, sent => 1, failed => 0, unconfirmed => 0, minutes => 1, dropped => 0, limit => 4096, length => 5000, note => false, author => "Bo", customer => "Ann", reason => "limit", username => "ann", link => "https://example.com/t", tickets => vec![minijinja::context! { number => 7, title => "Lamp", status => "waiting_response" }],
         };
         for lang in miniapp::LANGUAGES {
             for t in BotText::ALL {

@@ -1,6 +1,7 @@
 //! sea-orm entities of a tenant's schema (see `migrations/src/tenant`).
 
 pub mod attachments;
+pub mod broadcasts;
 pub mod inbox;
 pub mod messages;
 pub mod outbox;
@@ -14,6 +15,7 @@ pub mod ticket_tags;
 pub mod usage_counters;
 pub mod sessions;
 pub mod sla_alerts;
+pub mod staff_forum;
 pub mod ticket_ratings;
 pub mod tickets;
 pub mod users;

@@ -21,6 +21,10 @@ pub struct Model {
     pub sent_at: Option<DateTimeUtc>,
     /// Not retried before this time (backoff, `retry_after`).
     pub next_attempt_at: Option<DateTimeUtc>,
+    /// For the staff group: the ticket whose forum topic this goes into.
+    pub topic_ticket_id: Option<i64>,
+    /// The broadcast this is one customer's copy of.
+    pub broadcast_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -32,3 +36,10 @@ pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 /// Telegram refused it for good (the customer blocked the bot, say).
 pub const FAILED: &str = "failed";
+/// A broadcast's copy handed to Telegram and not yet answered. Broadcasts
+/// are sent at most once: a copy found still sending after its lease (the
+/// process died during the call) becomes [`UNCONFIRMED`], never sent again.
+pub const SENDING: &str = "sending";
+/// A broadcast's copy whose send was interrupted: Telegram may or may not
+/// have delivered it.
+pub const UNCONFIRMED: &str = "unconfirmed";

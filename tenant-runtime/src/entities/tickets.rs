@@ -17,6 +17,10 @@ pub struct Model {
     pub first_response_at: Option<DateTimeUtc>,
     pub resolved_at: Option<DateTimeUtc>,
     pub closed_at: Option<DateTimeUtc>,
+    /// The ticket's topic in the desk's staff group (`message_thread_id`),
+    /// once the sender made it. Not part of what clients see.
+    #[serde(skip)]
+    pub forum_topic_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,6 +23,7 @@ mod buttons;
 mod console;
 mod desk;
 mod domains;
+mod forum;
 mod fuzz;
 mod hardening;
 mod limits;
