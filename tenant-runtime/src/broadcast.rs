@@ -7,6 +7,8 @@
 //! broadcast is durable at once and the ordinary sender delivers it
 //! within the bot's rate limit (it shares the limit with everything else
 //! the bot says, so replies keep flowing). A restart resumes where it was.
+//! Each copy counts as a message against the plan's monthly limit: a
+//! broadcast that would pass it is refused before it starts.
 //!
 //! Each copy is sent at most once: the sender marks it `sending` in its own
 //! commit before the call, and a copy found still `sending` after its lease
@@ -103,6 +105,21 @@ fn recipients(author: i64) -> sea_orm::Select<users::Entity> {
         .filter(users::Column::Id.ne(author))
 }
 
+/// Whether the month's message limit leaves room for `n` more; the
+/// refusal's words when it does not.
+async fn within_messages(txn: &DatabaseTransaction, tenant: &Tenant, n: u64) -> Result<Result<(), String>, RuntimeError> {
+    let allowed = tenant.info.quotas.messages_per_month;
+    if allowed.is_none() {
+        return Ok(Ok(()));
+    }
+    let used = crate::usage::this_month(txn, crate::usage::MESSAGES).await?;
+    match crate::usage::within(&tenant.info, "messages a month", allowed, used, n) {
+        Ok(()) => Ok(Ok(())),
+        Err(RuntimeError::PlanLimit(reason)) => Ok(Err(reason)),
+        Err(e) => Err(e),
+    }
+}
+
 async fn under_way(txn: &DatabaseTransaction) -> Result<Option<broadcasts::Model>, RuntimeError> {
     Ok(broadcasts::Entity::find().filter(broadcasts::Column::Status.eq(broadcasts::SENDING)).order_by_asc(broadcasts::Column::Id).one(txn).await?)
 }
@@ -150,6 +167,9 @@ impl Runtime {
         let count = recipients(user.id).count(txn).await?;
         if count == 0 {
             return Ok((self.broadcast_text(tenant, lang, "nobody", serde_json::json!({}))?, Vec::new()));
+        }
+        if let Err(reason) = within_messages(txn, tenant, count).await? {
+            return Ok((self.broadcast_text(tenant, lang, "over_limit", serde_json::json!({ "reason": reason }))?, Vec::new()));
         }
         let draft = broadcasts::ActiveModel {
             author_id: Set(user.id),
@@ -211,6 +231,13 @@ impl Runtime {
             return Ok(());
         }
         let chats: Vec<i64> = recipients(user.id).select_only().column(users::Column::TelegramId).order_by_asc(users::Column::Id).into_tuple().all(txn).await?;
+        if let Err(reason) = within_messages(txn, tenant, chats.len() as u64).await? {
+            let body = self.broadcast_text(tenant, lang, "over_limit", serde_json::json!({ "reason": reason }))?;
+            kicks.push(crate::tickets::enqueue(txn, chat, body, None).await?.chat_id);
+            return Ok(());
+        }
+        // Each copy is a message the desk sends: metered like a reply.
+        crate::usage::count(txn, crate::usage::MESSAGES, chats.len() as i64).await?;
         let now = Utc::now();
         for chunk in chats.chunks(INSERT_CHUNK) {
             let rows = chunk.iter().map(|c| outbox::ActiveModel {

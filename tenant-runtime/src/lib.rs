@@ -266,7 +266,7 @@ impl Runtime {
                 plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),
                 rate_limited: std::sync::Mutex::new(sender::RateLimitedCounts::default()),
                 slots: std::sync::Mutex::new(sender::Slots::default()),
-                send_window: std::sync::Mutex::new(sender::SendWindow::default()),
+                send_window: std::sync::Mutex::new(sender::SendWindow::after_start(std::time::Instant::now())),
                 plugin_time: std::sync::Mutex::new(std::collections::HashMap::new()),
                 worked: std::sync::Mutex::new(std::collections::HashSet::new()),
             }

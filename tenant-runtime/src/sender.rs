@@ -44,12 +44,25 @@ pub const BOT_WINDOW_SENDS: usize = 28;
 #[derive(Default)]
 pub(crate) struct SendWindow {
     started: std::collections::HashMap<i64, std::collections::VecDeque<std::time::Instant>>,
+    /// No send before this: see [`SendWindow::after_start`].
+    not_before: Option<std::time::Instant>,
 }
 
 impl SendWindow {
+    /// The window of a process that starts at `now`. It cannot know what the
+    /// process before it (killed a moment ago, say) sent in its last second,
+    /// so it sends nothing for a second: Telegram counts the bot's messages,
+    /// not a process's.
+    pub(crate) fn after_start(now: std::time::Instant) -> SendWindow {
+        SendWindow { started: Default::default(), not_before: Some(now + Duration::from_secs(1)) }
+    }
+
     /// Records a send that starts `now`, or says how long to wait first.
     pub(crate) fn admit(&mut self, bot: i64, now: std::time::Instant) -> Option<Duration> {
         let window = Duration::from_secs(1);
+        if let Some(at) = self.not_before.filter(|at| *at > now) {
+            return Some(at - now);
+        }
         if self.started.len() > 10_000 {
             self.started.retain(|_, q| q.back().is_some_and(|t| now.saturating_duration_since(*t) < window));
         }
@@ -255,8 +268,18 @@ impl Runtime {
                 }
             }
         }
+        // A broadcast copy is claimed before the window admits it, so the
+        // claim's write (which may wait for the database) does not come
+        // between the admission and the call it admits.
+        let broadcast = row.broadcast_id.is_some();
+        if broadcast && !claim_broadcast_copy(tenant, row.id, true).await? {
+            return Ok(Step::More);
+        }
         let wait = self.send_window.lock().expect("poisoned").admit(bot_id, std::time::Instant::now());
         if let Some(wait) = wait {
+            if broadcast {
+                claim_broadcast_copy(tenant, row.id, false).await?;
+            }
             // Keep the slot: the next attempt goes straight to this check.
             self.slots.lock().expect("poisoned").hold(lane, wait, std::time::Instant::now());
             return Ok(Step::Later(wait));
@@ -270,9 +293,6 @@ impl Runtime {
                 Topic::Opened => return Ok(Step::More),
                 Topic::Refused(outcome) => return self.settle(tenant, row, attempt, outcome).await,
             }
-        }
-        if row.broadcast_id.is_some() && !claim_broadcast_copy(tenant, row.id).await? {
-            return Ok(Step::More);
         }
         let outcome = match row.attachment_id {
             Some(file) => self.send_file(tenant, &row, file, attempt).await?,
@@ -492,17 +512,23 @@ async fn forget_topic(tenant: &Tenant, ticket: i64) -> anyhow::Result<()> {
 /// for a dead one.
 pub const BROADCAST_LEASE: Duration = Duration::from_secs(45);
 
-/// Marks a broadcast copy as handed to Telegram, in its own commit before
-/// the call: if the process dies during the call, the copy is found
-/// `sending` and never sent again. False when the row was not pending any
-/// more (stopped meanwhile).
-async fn claim_broadcast_copy(tenant: &Tenant, id: i64) -> anyhow::Result<bool> {
+/// Marks a broadcast copy as handed to Telegram (`take`), in its own
+/// commit before the call: if the process dies during the call, the copy is
+/// found `sending` and never sent again. False when the row was not pending
+/// any more (stopped meanwhile). Without `take`, puts a copy claimed but not
+/// sent (the rate limit said wait) back to pending.
+async fn claim_broadcast_copy(tenant: &Tenant, id: i64, take: bool) -> anyhow::Result<bool> {
+    let (from, to, until) = if take {
+        (outbox::PENDING, outbox::SENDING, Some(Utc::now() + chrono::Duration::from_std(BROADCAST_LEASE).unwrap_or_default()))
+    } else {
+        (outbox::SENDING, outbox::PENDING, None)
+    };
     let txn = tenant.db.begin().await?;
     let n = outbox::Entity::update_many()
-        .col_expr(outbox::Column::Status, Expr::value(outbox::SENDING))
-        .col_expr(outbox::Column::NextAttemptAt, Expr::value(Utc::now() + chrono::Duration::from_std(BROADCAST_LEASE).unwrap_or_default()))
+        .col_expr(outbox::Column::Status, Expr::value(to))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(until))
         .filter(outbox::Column::Id.eq(id))
-        .filter(outbox::Column::Status.eq(outbox::PENDING))
+        .filter(outbox::Column::Status.eq(from))
         .exec(&txn)
         .await?
         .rows_affected;
@@ -559,6 +585,15 @@ mod tests {
         assert_eq!(w.admit(8, late), None, "another bot has its own window");
         assert_eq!(w.admit(7, t0 + Duration::from_secs(1)), None);
         assert!(w.admit(7, t0 + Duration::from_secs(1)).is_some(), "the second send at 1.000 s waits for the one at 0.001 s");
+    }
+
+    #[test]
+    fn a_process_sends_nothing_in_its_first_second() {
+        let t0 = std::time::Instant::now();
+        let mut w = SendWindow::after_start(t0);
+        assert_eq!(w.admit(7, t0), Some(Duration::from_secs(1)));
+        assert_eq!(w.admit(7, t0 + Duration::from_millis(999)), Some(Duration::from_millis(1)));
+        assert_eq!(w.admit(7, t0 + Duration::from_secs(1)), None);
     }
 
     /// The window forgets bots that sent nothing for a second, but only

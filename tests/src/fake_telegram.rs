@@ -917,6 +917,19 @@ impl FakeTelegram {
         self.state.lock().unwrap().calls.iter().filter(|c| m.as_ref().is_none_or(|m| &c.method == m)).cloned().collect()
     }
 
+    /// How many texts equal to `text` the bot delivered, over all chats
+    /// (counted under the lock, without copying the calls).
+    pub fn delivered_count(&self, token: &str, text: &str) -> usize {
+        self.state.lock().unwrap().calls.iter().filter(|c| c.ok && c.method == "sendmessage" && c.token == token && c.text() == Some(text)).count()
+    }
+
+    /// The first text delivered to a chat that contains `needle` (searched
+    /// under the lock, without copying the calls).
+    pub fn find_sent(&self, token: &str, chat: i64, needle: &str) -> Option<String> {
+        let st = self.state.lock().unwrap();
+        st.calls.iter().filter(|c| c.ok && c.method == "sendmessage" && c.token == token && c.chat_id() == Some(chat)).filter_map(|c| c.text()).find(|t| t.contains(needle)).map(str::to_owned)
+    }
+
     /// `sendMessage` calls of a bot to a chat, successful or not.
     pub fn sends_to(&self, token: &str, chat_id: i64) -> Vec<Call> {
         self.calls(Some("sendMessage")).into_iter().filter(|c| c.token == token && c.chat_id() == Some(chat_id)).collect()

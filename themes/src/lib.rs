@@ -168,8 +168,8 @@ pub enum BotText {
     /// The button that drops a broadcast's draft.
     ButtonBroadcastCancel,
     /// `/broadcast` answers (`outcome`: `usage`, `too_long`, `nobody`, `busy`, `started`,
-    /// `progress`, `cancelled`, `expired`, `stopped`, `none`; `number`, `total`, `done`,
-    /// `sent`, `failed`, `minutes`, `dropped`, `limit`, `length`).
+    /// `progress`, `cancelled`, `expired`, `stopped`, `over_limit`, `none`; `number`, `total`, `done`,
+    /// `sent`, `failed`, `minutes`, `dropped`, `limit`, `length`, `reason`).
     BroadcastStatus,
     /// To the broadcast's author at the end (`number`, `total`, `sent`, `failed`, `unconfirmed`).
     BroadcastReport,

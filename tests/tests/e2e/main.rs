@@ -17,6 +17,7 @@ macro_rules! on_both {
 
 mod attachments;
 mod billing;
+mod broadcast;
 mod bot_commands;
 mod browser;
 mod buttons;
