@@ -1,6 +1,6 @@
 // The console's little script: keyboard shortcuts, and on a ticket the
 // collision warning (who else is viewing or replying) and the notice of
-// newer messages. The pages work without it.
+// newer messages; a question before a destructive button. The pages work without it.
 (function () {
   "use strict";
   var body = document.body;
@@ -21,6 +21,12 @@
     rows.forEach(function (r, n) { r.classList.toggle("selected", n === at); });
     rows[at].querySelector("a").focus();
   }
+
+  // Buttons that destroy something ask first (without the script, they act).
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-confirm]");
+    if (b && !window.confirm(b.dataset.confirm)) e.preventDefault();
+  });
 
   var sheet = document.getElementById("shortcuts");
   var pendingG = false;

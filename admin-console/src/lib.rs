@@ -180,6 +180,119 @@ pub struct ErrorPage {
 }
 
 /// The console's pages, parsed once.
+/// A person of the desk, with what the viewer may do to them.
+#[derive(Debug, Clone, Serialize)]
+pub struct PersonRow {
+    pub id: i64,
+    pub name: String,
+    pub username: Option<String>,
+    pub role: String,
+    pub blocked: bool,
+    /// Roles the viewer may give them (empty: the viewer may not change them).
+    pub roles: Vec<Choice>,
+    pub since: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PeoplePage {
+    pub frame: Frame,
+    pub rows: Vec<PersonRow>,
+    pub query: String,
+    /// `staff`, `customers`, `blocked` or empty (everyone).
+    pub filters: Vec<Choice>,
+    pub filter: String,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryRow {
+    pub id: i64,
+    pub name: String,
+    pub icon: String,
+    pub color: String,
+    pub position: i32,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoriesPage {
+    pub frame: Frame,
+    pub rows: Vec<CategoryRow>,
+    pub can_edit: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CannedRow {
+    pub id: i64,
+    pub shortcut: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CannedPage {
+    pub frame: Frame,
+    pub rows: Vec<CannedRow>,
+    pub can_edit: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailureRow {
+    pub at: String,
+    pub hook: String,
+    pub kind: String,
+    pub message: String,
+    pub input: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginRow {
+    pub name: String,
+    pub version: String,
+    pub enabled: bool,
+    pub position: i32,
+    pub disabled_reason: Option<String>,
+    pub invocations: i64,
+    pub config: String,
+    pub failures: Vec<FailureRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginsPage {
+    pub frame: Frame,
+    pub rows: Vec<PluginRow>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BroadcastRow {
+    pub id: i64,
+    pub text: String,
+    pub status: String,
+    pub total: i32,
+    pub sent: i64,
+    pub failed: i64,
+    pub unconfirmed: i64,
+    pub started: String,
+    pub finished: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StaffGroupView {
+    pub title: String,
+    pub chat_id: i64,
+    pub since: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SettingsPage {
+    pub frame: Frame,
+    pub bot: String,
+    pub staff_group: Option<StaffGroupView>,
+    pub broadcasts: Vec<BroadcastRow>,
+    /// Service-level targets: priority, first answer, resolution.
+    pub sla: Vec<(String, String, String)>,
+    pub business_hours: String,
+}
+
 pub struct Pages(tikethet_themes::pages::PageSet);
 
 impl Default for Pages {
@@ -197,7 +310,7 @@ macro_rules! templates {
 impl Pages {
     pub fn new() -> Pages {
         Pages(tikethet_themes::pages::PageSet::new(
-            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html"),
+            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html"),
             ASSET_VERSION,
         ))
     }
@@ -217,6 +330,21 @@ impl Pages {
     }
     pub fn sessions(&self, v: &SessionsPage) -> Result<String, RenderError> {
         self.render("sessions.html", v)
+    }
+    pub fn people(&self, v: &PeoplePage) -> Result<String, RenderError> {
+        self.render("people.html", v)
+    }
+    pub fn categories(&self, v: &CategoriesPage) -> Result<String, RenderError> {
+        self.render("categories.html", v)
+    }
+    pub fn canned(&self, v: &CannedPage) -> Result<String, RenderError> {
+        self.render("canned.html", v)
+    }
+    pub fn plugins(&self, v: &PluginsPage) -> Result<String, RenderError> {
+        self.render("plugins.html", v)
+    }
+    pub fn settings(&self, v: &SettingsPage) -> Result<String, RenderError> {
+        self.render("settings.html", v)
     }
     pub fn login(&self, v: &LoginPage) -> Result<String, RenderError> {
         self.render("login.html", v)

@@ -68,7 +68,7 @@ pub struct Progress {
 }
 
 impl Progress {
-    fn done(&self) -> i64 {
+    pub fn done(&self) -> i64 {
         self.sent + self.failed + self.unconfirmed
     }
 }
@@ -306,6 +306,27 @@ impl Runtime {
             ended += 1;
         }
         Ok(ended)
+    }
+}
+
+impl crate::api::TenantContext {
+    /// The latest broadcasts, newest first, with their progress (admins and up).
+    pub async fn broadcasts(&self, limit: u64) -> Result<Vec<(broadcasts::Model, Progress)>, RuntimeError> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let list = broadcasts::Entity::find()
+            .filter(broadcasts::Column::Status.ne(broadcasts::DRAFT))
+            .order_by_desc(broadcasts::Column::Id)
+            .limit(limit.clamp(1, 100))
+            .all(&txn)
+            .await?;
+        let mut out = Vec::with_capacity(list.len());
+        for b in list {
+            let p = if b.status == broadcasts::SENDING { progress(&txn, b.id).await? } else { Progress { waiting: 0, sent: b.sent.into(), failed: b.failed.into(), unconfirmed: b.unconfirmed.into() } };
+            out.push((b, p));
+        }
+        txn.commit().await?;
+        Ok(out)
     }
 }
 

@@ -220,6 +220,27 @@ impl Runtime {
     }
 }
 
+impl crate::api::TenantContext {
+    /// The desk's staff group, if linked (admins and up).
+    pub async fn staff_group(&self) -> Result<Option<staff_forum::Model>, RuntimeError> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let g = linked(&txn).await?;
+        txn.commit().await?;
+        Ok(g)
+    }
+
+    /// Unlinks the staff group (admins and up): tickets stop going there;
+    /// the group and its topics stay as they are in Telegram.
+    pub async fn unlink_staff_group(&self) -> Result<bool, RuntimeError> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let n = staff_forum::Entity::delete_many().exec(&txn).await?.rows_affected;
+        txn.commit().await?;
+        Ok(n > 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

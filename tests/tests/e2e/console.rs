@@ -388,3 +388,116 @@ async fn analytics_count_the_desks_tickets_and_the_export_streams_every_one_safe
     let res = http.get(app.url("/t/acme/admin/analytics/tickets.csv")).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+/// An admin runs the desk from the console: grants a role and blocks a
+/// customer on the people page, adds a category and a canned answer, sees
+/// the plugins' empty state, and unlinks the staff group on the settings
+/// page. A role above the admin's own is refused, in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_manages_people_categories_answers_and_the_staff_group_in_the_console() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    let (carl, ann) = (801, 901);
+    app.deliver(&t, &fixtures::message(1, carl, "Where is my parcel?")).await;
+    let mut hello = fixtures::message(2, ann, "/start");
+    hello["message"]["from"]["first_name"] = "Ann".into();
+    hello["message"]["from"]["last_name"] = Value::Null;
+    app.deliver(&t, &hello).await;
+    let group = -1_001_000_000_777;
+    app.fake.add_forum(&t.token, group);
+    let mut link_group = fixtures::group_message(3, group, t.owner, "/staffgroup", true);
+    link_group["message"]["from"]["first_name"] = "Olga".into();
+    app.deliver(&t, &link_group).await;
+    for i in 1..=3 {
+        app.wait_processed("acme", i).await;
+    }
+
+    let link = admin_link(&app, &t, 4, t.owner).await;
+    let (_driver, c) = browser_sized(1280, 900).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+
+    // People: Ann becomes a moderator; Carl is blocked.
+    click_to(&c, "nav a[href$='/people']", "people").await;
+    c.goto(&app.url("/t/acme/admin/people?show=all")).await.unwrap();
+    on_page(&c, "people").await;
+    let people = text_of(&c, "[data-testid=people]").await;
+    assert!(people.contains("Ann") && people.contains("Test Firstname"), "{people}");
+    let ann_id: i64 = c
+        .execute("return Number([...document.querySelectorAll('tr[data-person]')].find(r => r.textContent.includes('Ann')).dataset.person)", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    c.execute(&format!("document.getElementById('role-{ann_id}').value = 'moderator'"), vec![]).await.unwrap();
+    click_to(&c, &format!("tr[data-person='{ann_id}'] button[value=role]"), "people").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Saved.");
+    let carl_id: i64 = c
+        .execute("return Number([...document.querySelectorAll('tr[data-person]')].find(r => r.textContent.includes('Test Firstname')).dataset.person)", vec![])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    c.execute("window.confirm = () => true", vec![]).await.unwrap();
+    click_to(&c, &format!("tr[data-person='{carl_id}'] button[value=block]"), "people").await;
+    save_screenshot(&c, "console-people").await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, a) = app.tenant_get("acme", &format!("/users/{ann_id}"), &owner).await;
+    assert_eq!(a["role"], "moderator", "{a}");
+    let (_, cu) = app.tenant_get("acme", &format!("/users/{carl_id}"), &owner).await;
+    assert_eq!(cu["blocked"], true, "{cu}");
+
+    // Categories: one added, shown, and known to the API.
+    click_to(&c, "nav a[href$='/categories']", "categories").await;
+    assert!(text_of(&c, "main").await.contains("No categories yet"));
+    c.find(Locator::Css("#new-icon")).await.unwrap().send_keys("📦").await.unwrap();
+    c.find(Locator::Css("#new-name")).await.unwrap().send_keys("Delivery").await.unwrap();
+    click_to(&c, "[data-testid=new-category] button", "categories").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Category saved.");
+    let (_, cats) = app.tenant_get("acme", "/categories", &owner).await;
+    assert!(cats.to_string().contains("Delivery"), "{cats}");
+    save_screenshot(&c, "console-categories").await;
+
+    // Canned answers: one added.
+    click_to(&c, "nav a[href$='/canned']", "canned").await;
+    c.find(Locator::Css("#new-shortcut")).await.unwrap().send_keys("/thanks").await.unwrap();
+    c.find(Locator::Css("#new-text")).await.unwrap().send_keys("Thank you for waiting!").await.unwrap();
+    click_to(&c, "[data-testid=new-canned] button", "canned").await;
+    let list = text_of(&c, "[data-testid=canned-list]").await;
+    assert!(list.contains("Thank you for waiting!"), "{list}");
+    let (_, canned) = app.tenant_get("acme", "/canned", &owner).await;
+    assert!(canned.to_string().contains("\"thanks\""), "the slash is not part of the shortcut: {canned}");
+    save_screenshot(&c, "console-canned").await;
+
+    // Plugins: none yet, and the page says where they come from.
+    click_to(&c, "nav a[href$='/plugins']", "plugins").await;
+    assert!(text_of(&c, "main").await.contains("No plugins installed"));
+
+    // Settings: the staff group linked from Telegram, unlinked here.
+    click_to(&c, "nav a[href$='/settings']", "settings").await;
+    let group_card = text_of(&c, "[data-testid=staff-group]").await;
+    assert!(group_card.contains("Acme staff") && group_card.contains("each ticket has its own topic"), "{group_card}");
+    save_screenshot(&c, "console-settings").await;
+    c.execute("window.confirm = () => true", vec![]).await.unwrap();
+    click_to(&c, "[data-testid=staff-group] button[value=unlink]", "settings").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "The staff group is unlinked.");
+    assert!(text_of(&c, "[data-testid=staff-group]").await.contains("No staff group"));
+
+    // An admin cannot make an owner, nor a moderator an admin: refused, said on the page.
+    let ann_cookie = app.console_cookie(&t, ann).await;
+    let http = no_redirects();
+    let page = http.get(app.url("/t/acme/admin/people?show=all")).header("cookie", &ann_cookie).send().await.unwrap().text().await.unwrap();
+    let res = http
+        .post(app.url(&format!("/t/acme/admin/people/{carl_id}")))
+        .header("cookie", &ann_cookie)
+        .form(&[("csrf", csrf_in(&page).as_str()), ("do", "role"), ("role", "admin")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("data-testid=\"flash\"") && body.contains("moderator"), "{body}");
+    let (_, cu) = app.tenant_get("acme", &format!("/users/{carl_id}"), &owner).await;
+    assert_eq!(cu["role"], "user", "{cu}");
+}

@@ -1,0 +1,408 @@
+//! The console's pages for running the desk, beside the queue: people and
+//! their roles, categories, canned answers, plugins, and the settings page
+//! (staff group, broadcasts, service levels). Every change goes through the
+//! desk's own rules (`TenantContext`), the same as the API's: who may grant
+//! which role, who may edit what.
+
+use poem::http::StatusCode;
+use poem::web::{Data, Path};
+use poem::{Body, Request, Response, handler};
+use tikethet_admin_console::{
+    BroadcastRow, CannedPage, CannedRow, CategoriesPage, CategoryRow, Choice, FailureRow, PeoplePage, PersonRow, PluginRow, PluginsPage, SettingsPage, StaffGroupView,
+};
+use tikethet_runtime::RuntimeError;
+use tikethet_runtime::desk::canned::Shortcut;
+use tikethet_runtime::desk::categories::{CategoryFields, CategoryIcon, CategoryName, Color};
+use tikethet_runtime::desk::people::{PeopleQuery, may_grant};
+use tikethet_runtime::domain::{MessageText, PluginConfig, Priority, Role};
+
+use super::{Staff, base, desk_error, error_page, frame, name_of, posted, query, redirect, rendered, staff, when};
+use crate::AppState;
+
+/// People per page.
+const PEOPLE_PAGE: u64 = 50;
+
+fn flash_of(req: &Request) -> Option<(&'static str, String)> {
+    let text = match query(req).get("done").map(String::as_str) {
+        Some("person") => "Saved.",
+        Some("category") => "Category saved.",
+        Some("canned") => "Answer saved.",
+        Some("plugin") => "Plugin saved.",
+        Some("deleted") => "Deleted.",
+        Some("unlinked") => "The staff group is unlinked.",
+        _ => return None,
+    };
+    Some(("ok", text.to_owned()))
+}
+
+/// A refusal the staff member can fix shows on the page; others as an error page.
+fn fixable(e: &RuntimeError) -> bool {
+    matches!(e, RuntimeError::Invalid(_) | RuntimeError::Conflict(_) | RuntimeError::Forbidden(_) | RuntimeError::PlanLimit(_) | RuntimeError::NotFound(_))
+}
+
+macro_rules! signed_in {
+    ($state:expr, $req:expr, $slug:expr) => {
+        match staff($state, $req, $slug).await {
+            Ok(s) => s,
+            Err(r) => return r,
+        }
+    };
+}
+
+macro_rules! posted_form {
+    ($state:expr, $req:expr, $slug:expr, $body:expr) => {
+        match posted($state, $req, $slug, $body).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        }
+    };
+}
+
+// ---- People ----
+
+async fn people_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, status: StatusCode) -> Response {
+    let q = query(req);
+    let show = q.get("show").cloned().unwrap_or_else(|| "staff".into());
+    let search = q.get("q").map(|x| x.trim().to_owned()).unwrap_or_default();
+    let mut pq = PeopleQuery { limit: PEOPLE_PAGE, q: (!search.is_empty()).then(|| search.clone()), after: q.get("after").and_then(|a| a.parse().ok()), ..Default::default() };
+    match show.as_str() {
+        "staff" => pq.staff = true,
+        "customers" => pq.role = Some(Role::User),
+        "blocked" => pq.blocked = Some(true),
+        _ => {}
+    }
+    let (found, next) = match s.ctx.people(&pq).await {
+        Ok(p) => p,
+        Err(e) => return desk_error(state, slug, &e),
+    };
+    let me = s.ctx.viewer.role;
+    let rows = found
+        .iter()
+        .map(|u| {
+            let from = Role::parse(&u.role).unwrap_or(Role::User);
+            let grantable: Vec<Role> = Role::ALL.iter().copied().filter(|r| *r == from || may_grant(me, from, *r)).collect();
+            let may_change = u.id != s.ctx.user.id && me > from && me >= Role::Moderator;
+            PersonRow {
+                id: u.id,
+                name: name_of(Some(u)),
+                username: u.username.clone(),
+                role: u.role.clone(),
+                blocked: u.blocked,
+                roles: if may_change { grantable.iter().map(|r| Choice { value: r.as_str().into(), label: r.as_str().into(), count: None, selected: *r == from }).collect() } else { Vec::new() },
+                since: when(u.created_at),
+            }
+        })
+        .collect();
+    let filters = [("staff", "Staff"), ("customers", "Customers"), ("blocked", "Blocked"), ("all", "Everyone")]
+        .into_iter()
+        .map(|(v, l)| Choice { value: v.into(), label: l.into(), count: None, selected: show == v })
+        .collect();
+    let v = PeoplePage { frame: frame(state, req, slug, s, flash).await, rows, query: search, filters, filter: show, next: next.map(|n| n.to_string()) };
+    rendered(status, state.console_pages.people(&v))
+}
+
+/// `GET /t/{slug}/admin/people`
+#[handler]
+pub async fn people(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = signed_in!(state, req, &slug);
+    people_page(state, req, &slug, &s, flash_of(req), StatusCode::OK).await
+}
+
+/// `POST /t/{slug}/admin/people/{id}`: `do=role` with `role`, `do=block`, `do=unblock`.
+#[handler]
+pub async fn person(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form) = posted_form!(state, req, &slug, body);
+    let result = match form.get("do").map(String::as_str) {
+        Some("role") => match Role::parse(form.get("role").map(String::as_str).unwrap_or_default()) {
+            Ok(r) => s.ctx.change_person(id, Some(r), None).await,
+            Err(e) => Err(e.into()),
+        },
+        Some("block") => s.ctx.change_person(id, None, Some(true)).await,
+        Some("unblock") => s.ctx.change_person(id, None, Some(false)).await,
+        _ => return error_page(state, &slug, StatusCode::BAD_REQUEST, "Not accepted", "Choose what to change."),
+    };
+    match result {
+        Ok(_) => {
+            // Back to the list as it was filtered.
+            let keep: String = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("show", form.get("show").map(String::as_str).unwrap_or("staff"))
+                .append_pair("q", form.get("q").map(String::as_str).unwrap_or_default())
+                .append_pair("done", "person")
+                .finish();
+            redirect(&format!("{}/people?{keep}", base(req, &slug)))
+        }
+        Err(e) if fixable(&e) => people_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+// ---- Categories ----
+
+async fn categories_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, status: StatusCode) -> Response {
+    let list = match s.ctx.categories().await {
+        Ok(l) => l,
+        Err(e) => return desk_error(state, slug, &e),
+    };
+    let rows = list
+        .into_iter()
+        .map(|c| CategoryRow { id: c.id, name: c.name, icon: c.icon.unwrap_or_default(), color: c.color.unwrap_or_default(), position: c.sort_order, active: c.active })
+        .collect();
+    let v = CategoriesPage { frame: frame(state, req, slug, s, flash).await, rows, can_edit: s.ctx.viewer.role >= Role::Admin };
+    rendered(status, state.console_pages.categories(&v))
+}
+
+/// `GET /t/{slug}/admin/categories`
+#[handler]
+pub async fn categories(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = signed_in!(state, req, &slug);
+    categories_page(state, req, &slug, &s, flash_of(req), StatusCode::OK).await
+}
+
+fn category_fields(form: &std::collections::HashMap<String, String>, editing: bool) -> Result<CategoryFields, RuntimeError> {
+    let icon = form.get("icon").map(|i| i.trim()).filter(|i| !i.is_empty());
+    Ok(CategoryFields {
+        name: Some(CategoryName::parse(form.get("name").map(String::as_str).unwrap_or_default())?),
+        icon: Some(icon.map(CategoryIcon::parse).transpose()?),
+        color: form.get("color").filter(|c| !c.is_empty()).map(|c| Color::parse(c).map(Some)).transpose()?,
+        position: form.get("position").filter(|p| !p.is_empty()).map(|p| p.parse::<i32>().map_err(|_| tikethet_runtime::domain::Invalid::new("position", "must be a whole number"))).transpose()?,
+        // An unticked box sends nothing: on an edit that means "not offered".
+        active: editing.then(|| form.contains_key("active")),
+    })
+}
+
+/// `POST /t/{slug}/admin/categories`: a new category.
+#[handler]
+pub async fn add_category(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form) = posted_form!(state, req, &slug, body);
+    let result = match category_fields(&form, false) {
+        Ok(f) => s.ctx.create_category(f).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => redirect(&format!("{}/categories?done=category", base(req, &slug))),
+        Err(e) if fixable(&e) => categories_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+/// `POST /t/{slug}/admin/categories/{id}`: `do=save` or `do=delete`.
+#[handler]
+pub async fn category(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form) = posted_form!(state, req, &slug, body);
+    let (result, done) = match form.get("do").map(String::as_str) {
+        Some("delete") => (s.ctx.delete_category(id).await, "deleted"),
+        _ => (
+            match category_fields(&form, true) {
+                Ok(f) => s.ctx.update_category(id, f).await.map(|_| ()),
+                Err(e) => Err(e),
+            },
+            "category",
+        ),
+    };
+    match result {
+        Ok(()) => redirect(&format!("{}/categories?done={done}", base(req, &slug))),
+        Err(e) if fixable(&e) => categories_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+// ---- Canned answers ----
+
+async fn canned_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, status: StatusCode) -> Response {
+    let list = match s.ctx.canned().await {
+        Ok(l) => l,
+        Err(e) => return desk_error(state, slug, &e),
+    };
+    let rows = list.into_iter().map(|c| CannedRow { id: c.id, shortcut: c.shortcut, text: c.text }).collect();
+    let v = CannedPage { frame: frame(state, req, slug, s, flash).await, rows, can_edit: s.ctx.viewer.role >= Role::Admin };
+    rendered(status, state.console_pages.canned(&v))
+}
+
+/// `GET /t/{slug}/admin/canned`
+#[handler]
+pub async fn canned(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = signed_in!(state, req, &slug);
+    canned_page(state, req, &slug, &s, flash_of(req), StatusCode::OK).await
+}
+
+fn canned_fields(form: &std::collections::HashMap<String, String>) -> Result<(Shortcut, MessageText), RuntimeError> {
+    let shortcut = Shortcut::parse(form.get("shortcut").map(|s| s.trim().trim_start_matches('/')).unwrap_or_default())?;
+    let text = MessageText::parse(form.get("text").map(String::as_str).unwrap_or_default())?;
+    Ok((shortcut, text))
+}
+
+/// `POST /t/{slug}/admin/canned`: a new answer.
+#[handler]
+pub async fn add_canned(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form) = posted_form!(state, req, &slug, body);
+    let result = match canned_fields(&form) {
+        Ok((sc, t)) => s.ctx.create_canned(&sc, &t).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => redirect(&format!("{}/canned?done=canned", base(req, &slug))),
+        Err(e) if fixable(&e) => canned_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+/// `POST /t/{slug}/admin/canned/{id}`: `do=save` or `do=delete`.
+#[handler]
+pub async fn canned_one(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form) = posted_form!(state, req, &slug, body);
+    let (result, done) = match form.get("do").map(String::as_str) {
+        Some("delete") => (s.ctx.delete_canned(id).await, "deleted"),
+        _ => (
+            match canned_fields(&form) {
+                Ok((sc, t)) => s.ctx.update_canned(id, Some(&sc), Some(&t)).await.map(|_| ()),
+                Err(e) => Err(e),
+            },
+            "canned",
+        ),
+    };
+    match result {
+        Ok(()) => redirect(&format!("{}/canned?done={done}", base(req, &slug))),
+        Err(e) if fixable(&e) => canned_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+// ---- Plugins ----
+
+async fn plugins_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, status: StatusCode) -> Response {
+    let list = match s.ctx.plugins().await {
+        Ok(l) => l,
+        Err(e) => return desk_error(state, slug, &e),
+    };
+    let mut rows = Vec::with_capacity(list.len());
+    for p in list {
+        let failures = match s.ctx.plugin_failures(&p.name, 5).await {
+            Ok(f) => f,
+            Err(e) => return desk_error(state, slug, &e),
+        };
+        rows.push(PluginRow {
+            failures: failures
+                .into_iter()
+                .map(|f| FailureRow { at: when(f.created_at), hook: f.hook, kind: f.kind, message: f.message, input: f.input.chars().take(2000).collect() })
+                .collect(),
+            name: p.name,
+            version: p.version,
+            enabled: p.enabled,
+            position: p.position,
+            disabled_reason: p.disabled_reason,
+            invocations: p.invocations,
+            config: p.config,
+        });
+    }
+    let v = PluginsPage { frame: frame(state, req, slug, s, flash).await, rows };
+    rendered(status, state.console_pages.plugins(&v))
+}
+
+/// `GET /t/{slug}/admin/plugins`
+#[handler]
+pub async fn plugins(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = signed_in!(state, req, &slug);
+    plugins_page(state, req, &slug, &s, flash_of(req), StatusCode::OK).await
+}
+
+/// `POST /t/{slug}/admin/plugins/{name}`: `do=save` (config, order),
+/// `enable`, `disable` or `remove`.
+#[handler]
+pub async fn plugin(Path((slug, name)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form) = posted_form!(state, req, &slug, body);
+    let (result, done) = match form.get("do").map(String::as_str) {
+        Some("enable") => (s.ctx.update_plugin(&name, None, Some(true), None).await.map(|_| ()), "plugin"),
+        Some("disable") => (s.ctx.update_plugin(&name, None, Some(false), None).await.map(|_| ()), "plugin"),
+        Some("remove") => (s.ctx.remove_plugin(&name).await, "deleted"),
+        _ => {
+            let parsed = (|| -> Result<(PluginConfig, Option<i32>), RuntimeError> {
+                let raw = form.get("config").map(String::as_str).filter(|c| !c.trim().is_empty()).unwrap_or("{}");
+                let json: serde_json::Value = serde_json::from_str(raw).map_err(|e| tikethet_runtime::domain::Invalid::new("config", format!("is not JSON: {e}")))?;
+                let config = PluginConfig::parse(&json)?;
+                let position = form
+                    .get("position")
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse::<i32>().map_err(|_| tikethet_runtime::domain::Invalid::new("position", "must be a whole number")))
+                    .transpose()?;
+                Ok((config, position))
+            })();
+            let r = match parsed {
+                Ok((c, pos)) => s.ctx.update_plugin(&name, Some(&c), None, pos).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            (r, "plugin")
+        }
+    };
+    match result {
+        Ok(()) => redirect(&format!("{}/plugins?done={done}", base(req, &slug))),
+        Err(e) if fixable(&e) => plugins_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+// ---- Settings ----
+
+fn minutes(m: Option<u32>) -> String {
+    match m {
+        None => "—".into(),
+        Some(m) if m % 60 == 0 => format!("{} h", m / 60),
+        Some(m) => format!("{} h {:02} min", m / 60, m % 60),
+    }
+}
+
+/// `GET /t/{slug}/admin/settings`
+#[handler]
+pub async fn settings(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = signed_in!(state, req, &slug);
+    let (group, casts) = match (s.ctx.staff_group().await, s.ctx.broadcasts(10).await) {
+        (Ok(g), Ok(b)) => (g, b),
+        (Err(e), _) | (_, Err(e)) => return desk_error(state, &slug, &e),
+    };
+    let info = &s.ctx.tenant.info;
+    let sla = info
+        .sla
+        .as_ref()
+        .map(|p| Priority::ALL.iter().map(|pr| (pr.as_str().to_owned(), minutes(p.targets(*pr).first_response), minutes(p.targets(*pr).resolution))).collect())
+        .unwrap_or_default();
+    let business_hours = match info.sla.as_ref().and_then(|p| p.hours) {
+        None => "Counted around the clock.".into(),
+        Some(h) => {
+            let days: Vec<&str> = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].iter().zip(h.days).filter(|(_, on)| *on).map(|(d, _)| *d).collect();
+            let off = h.utc_offset;
+            format!("Counted in working time: {} {:02}:{:02}–{:02}:{:02}, UTC{}{:02}:{:02}.", days.join(", "), h.start / 60, h.start % 60, h.end / 60, h.end % 60, if off < 0 { '-' } else { '+' }, off.abs() / 60, off.abs() % 60)
+        }
+    };
+    let broadcasts = casts
+        .into_iter()
+        .map(|(b, p)| BroadcastRow {
+            id: b.id,
+            text: b.text.chars().take(120).collect(),
+            status: b.status,
+            total: b.total,
+            sent: p.sent,
+            failed: p.failed,
+            unconfirmed: p.unconfirmed,
+            started: b.started_at.map(when).unwrap_or_default(),
+            finished: b.finished_at.map(when).unwrap_or_default(),
+        })
+        .collect();
+    let v = SettingsPage {
+        frame: frame(state, req, &slug, &s, flash_of(req)).await,
+        bot: info.bot_username.clone(),
+        staff_group: group.map(|g| StaffGroupView { title: g.title, chat_id: g.chat_id, since: when(g.linked_at) }),
+        broadcasts,
+        sla,
+        business_hours,
+    };
+    rendered(StatusCode::OK, state.console_pages.settings(&v))
+}
+
+/// `POST /t/{slug}/admin/settings/staff-group`: `do=unlink`.
+#[handler]
+pub async fn staff_group(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, _) = posted_form!(state, req, &slug, body);
+    match s.ctx.unlink_staff_group().await {
+        Ok(_) => redirect(&format!("{}/settings?done=unlinked", base(req, &slug))),
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
