@@ -102,6 +102,8 @@ pub struct TicketPage {
     pub assignees: Vec<Choice>,
     /// The desk's canned responses: `(shortcut, text)`.
     pub canned: Vec<(String, String)>,
+    /// The customer's other tickets this one may be merged into (moderators and up).
+    pub merge_into: Vec<Choice>,
     /// What was typed, kept when a reply is refused.
     pub draft: String,
     pub note_draft: String,
@@ -405,6 +407,7 @@ mod tests {
             priorities: vec![],
             assignees: vec![],
             canned: vec![("thanks".into(), "Thank you!".into())],
+            merge_into: vec![],
             draft: String::new(),
             note_draft: String::new(),
         };

@@ -46,6 +46,13 @@ pub struct TicketPage {
     pub counts: Counts,
 }
 
+/// Which ticket to merge this one into.
+#[derive(Debug, Object)]
+pub struct MergeBody {
+    /// The customer's other ticket, which receives this one's messages.
+    pub into: i64,
+}
+
 #[derive(Debug, Object)]
 pub struct TicketPatch {
     /// At most 200 characters, one line.
@@ -554,6 +561,19 @@ impl DeskApi {
     async fn ticket(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<TicketView>, ApiError> {
         let ctx = self.tenant().ctx(&slug.0, &auth).await?;
         Ok(Json(ctx.ticket(TicketId(id.0)).await?.into()))
+    }
+
+    /// Merge a ticket into another of the same customer's
+    ///
+    /// Moderators and up. This ticket's messages move into `into` (in
+    /// their time order), its tags join, a note on each says what happened,
+    /// and this ticket is closed. Answers the ticket merged into. Tickets of
+    /// different customers, a closed target or the ticket itself are 409.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/merge", method = "post", tag = "Tag::Tickets")]
+    async fn merge_ticket(&self, slug: Path<String>, id: Path<i64>, auth: TenantAuth, body: Json<MergeBody>) -> Result<Json<TicketView>, ApiError> {
+        let ctx = self.tenant().ctx(&slug.0, &auth).await?;
+        let merged = ctx.merge_tickets(TicketId(id.0), TicketId(body.0.into)).await?;
+        Ok(Json(merged.into.into()))
     }
 
     /// Change a ticket

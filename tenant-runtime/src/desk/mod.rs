@@ -8,6 +8,7 @@ pub mod canned;
 pub mod categories;
 pub mod changes;
 pub mod list;
+pub mod merge;
 pub mod people;
 pub mod sla;
 pub mod stats;

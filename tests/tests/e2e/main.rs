@@ -29,6 +29,7 @@ mod fuzz;
 mod hardening;
 mod limits;
 mod live;
+mod merge;
 mod miniapp;
 mod notifications;
 mod operator;

@@ -213,6 +213,7 @@ fn done_text(code: &str) -> Option<&'static str> {
         "noted" => "Note added (staff only).",
         "changed" => "Ticket updated.",
         "revoked" => "That session is signed out.",
+        "merged" => "Merged: the other ticket's messages are here, and it is closed.",
         _ => return None,
     })
 }
@@ -386,7 +387,15 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
         Vec::new()
     };
     let canned = s.ctx.canned().await?.into_iter().map(|c| (c.shortcut, c.text)).collect();
+    let merge_into = s
+        .ctx
+        .merge_candidates(TicketId(id))
+        .await?
+        .into_iter()
+        .map(|m| Choice { value: m.id.to_string(), label: format!("#{} {}", m.id, m.title.chars().take(60).collect::<String>()), count: None, selected: false })
+        .collect();
     Ok(TicketPage {
+        merge_into,
         assignees,
         canned,
         frame: frame(state, req, slug, s, flash).await,
@@ -518,6 +527,18 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
                     Err(e) => desk_error(state, &slug, &e),
                 },
                 Err(e) => again(e.to_string(), Default::default(), None, StatusCode::BAD_REQUEST).await,
+            }
+        }
+        "merge" => {
+            let Some(into) = form.get("into").and_then(|x| x.parse::<i64>().ok()) else {
+                return again("Choose the ticket to merge into.".into(), Default::default(), None, StatusCode::BAD_REQUEST).await;
+            };
+            match s.ctx.merge_tickets(TicketId(id), TicketId(into)).await {
+                Ok(m) => redirect(&format!("{}/tickets/{}?done=merged", base(req, &slug), m.into.id)),
+                Err(e @ (RuntimeError::Conflict(_) | RuntimeError::Forbidden(_) | RuntimeError::NotFound(_))) => {
+                    again(e.to_string(), Default::default(), None, super::error::runtime_status(&e)).await
+                }
+                Err(e) => desk_error(state, &slug, &e),
             }
         }
         "presence" => {
