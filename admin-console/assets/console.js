@@ -22,6 +22,63 @@
     rows[at].querySelector("a").focus();
   }
 
+  // Saved views of the queue: named filters, kept in this browser.
+  var viewsBox = document.getElementById("saved-views");
+  var viewsKey = "tikethet.views." + base;
+  function loadViews() {
+    try { return JSON.parse(localStorage.getItem(viewsKey) || "[]"); } catch (e) { return []; }
+  }
+  function drawViews() {
+    if (!viewsBox) return;
+    viewsBox.textContent = "";
+    loadViews().forEach(function (v, i) {
+      var a = document.createElement("a");
+      a.href = base + "/" + v.query;
+      a.textContent = v.name;
+      a.dataset.view = v.name;
+      var x = document.createElement("button");
+      x.type = "button";
+      x.className = "link";
+      x.textContent = "×";
+      x.title = "Forget " + v.name;
+      x.addEventListener("click", function () {
+        var all = loadViews();
+        all.splice(i, 1);
+        localStorage.setItem(viewsKey, JSON.stringify(all));
+        drawViews();
+      });
+      viewsBox.appendChild(a);
+      viewsBox.appendChild(x);
+      viewsBox.appendChild(document.createTextNode(" "));
+    });
+  }
+  drawViews();
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("[data-action=save-view]");
+    if (!b) return;
+    var name = window.prompt(b.textContent.trim(), "");
+    if (!name || !name.trim()) return;
+    var all = loadViews().filter(function (v) { return v.name !== name.trim(); });
+    all.push({ name: name.trim().slice(0, 40), query: location.search });
+    localStorage.setItem(viewsKey, JSON.stringify(all.slice(-12)));
+    drawViews();
+  });
+
+  // The theme editor: the preview follows the form as it changes.
+  var themeForm = document.getElementById("theme-form");
+  var preview = document.getElementById("preview");
+  if (themeForm && preview) {
+    themeForm.addEventListener("input", function () {
+      var f = themeForm.elements;
+      preview.style.setProperty("--p", f.primary_color.value);
+      preview.style.setProperty("--a", f.accent_color.value);
+      preview.style.setProperty("--r", f.radius.value + "px");
+      preview.style.fontFamily = f.font.value || "inherit";
+      var out = document.getElementById("radius-out");
+      if (out) out.textContent = f.radius.value;
+    });
+  }
+
   // Buttons that destroy something ask first (without the script, they act).
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("button[data-confirm]");
@@ -46,6 +103,7 @@
     if (k === "g") { pendingG = true; return; }
     if (k === "/") { var s = document.querySelector("[data-testid=search]"); if (s) { s.focus(); e.preventDefault(); } return; }
     if (rows.length && (k === "j" || k === "k")) { select(at + (k === "j" ? 1 : -1)); e.preventDefault(); return; }
+    if (k === "x" && at >= 0) { var pick = rows[at].querySelector(".pick"); if (pick) { pick.checked = !pick.checked; e.preventDefault(); } return; }
     if (k === "r") { var r = document.getElementById("reply"); if (r) { r.focus(); e.preventDefault(); } return; }
     if (k === "n") { var n = document.getElementById("note"); if (n) { n.focus(); e.preventDefault(); } return; }
     if (k === "e") { var f = document.getElementById("resolve-form"); if (f) { f.submit(); e.preventDefault(); } }

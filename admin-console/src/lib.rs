@@ -9,6 +9,8 @@
 
 use serde::Serialize;
 
+pub mod i18n;
+
 /// Why a page could not be rendered (a bug in a template).
 pub use minijinja::Error as RenderError;
 
@@ -29,6 +31,10 @@ pub struct Frame {
     pub flash: Option<(String, String)>,
     /// Billing's word to staff (an overdue payment).
     pub banner: Option<String>,
+    /// The page's language (`en`, `ru`; see [`i18n`]).
+    pub lang: String,
+    /// The current page's address, for the language switch to come back to.
+    pub here: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +71,9 @@ pub struct Queue {
     pub total: u64,
     /// The next page's cursor, if any.
     pub next: Option<String>,
+    /// Who selected tickets may be assigned to (moderators and up; empty:
+    /// no bulk actions).
+    pub bulk_assignees: Vec<Choice>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -295,6 +304,50 @@ pub struct SettingsPage {
     pub business_hours: String,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRow {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub ticket: Option<i64>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditPage {
+    pub frame: Frame,
+    pub rows: Vec<AuditRow>,
+    /// The action families and actions to filter by.
+    pub actions: Vec<Choice>,
+    pub ticket: String,
+    /// The next (older) page's query string, if any.
+    pub next: Option<String>,
+}
+
+/// One of the bot's texts the console edits, in one language.
+#[derive(Debug, Clone, Serialize)]
+pub struct TextField {
+    pub lang: String,
+    pub name: String,
+    pub label: String,
+    /// The desk's own version; empty: the built-in text.
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LookPage {
+    pub frame: Frame,
+    pub themes: Vec<Choice>,
+    pub primary: String,
+    pub accent: String,
+    pub radius: u8,
+    pub font: String,
+    pub texts: Vec<TextField>,
+    pub bot: String,
+    /// Only the owner replaces the bot's token.
+    pub owner: bool,
+}
+
 pub struct Pages(tikethet_themes::pages::PageSet);
 
 impl Default for Pages {
@@ -312,9 +365,10 @@ macro_rules! templates {
 impl Pages {
     pub fn new() -> Pages {
         Pages(tikethet_themes::pages::PageSet::new(
-            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html"),
+            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html"),
             ASSET_VERSION,
-        ))
+        )
+        .with_env(|env| env.add_filter("t", translate)))
     }
 
     fn render(&self, name: &str, view: impl Serialize) -> Result<String, RenderError> {
@@ -348,6 +402,12 @@ impl Pages {
     pub fn settings(&self, v: &SettingsPage) -> Result<String, RenderError> {
         self.render("settings.html", v)
     }
+    pub fn audit(&self, v: &AuditPage) -> Result<String, RenderError> {
+        self.render("audit.html", v)
+    }
+    pub fn look(&self, v: &LookPage) -> Result<String, RenderError> {
+        self.render("look.html", v)
+    }
     pub fn login(&self, v: &LoginPage) -> Result<String, RenderError> {
         self.render("login.html", v)
     }
@@ -357,6 +417,12 @@ impl Pages {
 }
 
 /// The console's stylesheet and script, by file name.
+/// The `t` filter: a text in the page's language (`v.frame.lang`).
+fn translate(state: &minijinja::State, text: String) -> String {
+    let lang = state.lookup("v").and_then(|v| v.get_attr("frame").ok()).and_then(|f| f.get_attr("lang").ok()).and_then(|l| l.as_str().map(str::to_owned));
+    i18n::tr(lang.as_deref().unwrap_or("en"), &text).to_owned()
+}
+
 pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
     match name {
         "console.css" => Some(("text/css; charset=utf-8", include_str!("../assets/console.css"))),
@@ -383,6 +449,8 @@ mod tests {
             accent: "#31b545".into(),
             flash: None,
             banner: None,
+            lang: "en".into(),
+            here: "/t/acme/admin/".into(),
         }
     }
 
@@ -415,7 +483,7 @@ mod tests {
         assert!(!html.contains("<img src=x") && html.contains("&lt;img src=x"));
         assert!(html.contains(r#"name="csrf" value="tok""#) && html.contains(r#"name="seen" value="2""#));
         assert!(html.contains(r#"data-kind="note""#), "notes look apart");
-        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None };
+        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None, bulk_assignees: vec![] };
         assert!(p.queue(&q).unwrap().contains("No tickets"));
         assert!(asset("console.js").is_some() && asset("../lib.rs").is_none());
     }

@@ -1,8 +1,8 @@
 //! Plugins: the sandboxed WASM extension point of a tenant's desk.
 //!
 //! Owns the wasmtime host, the versioned WIT contract in `wit/` (one folder
-//! per released version: `tikethet:plugin@1.0.0` and `@1.1.0`, both run side
-//! by side), the limits every call runs under, and the build of plugin
+//! per released version: `tikethet:plugin@1.0.0`, `@1.1.0` and `@1.2.0`, all
+//! run side by side), the limits every call runs under, and the build of plugin
 //! crates into components. It wraps wasmtime: no other crate names a
 //! wasmtime type. It knows nothing of tenants' storage; callers hand it a
 //! plugin's bytes, configuration and key-value state, and get back actions,
@@ -21,4 +21,11 @@ pub use model::*;
 /// the older contract keep working.
 pub fn frozen_keyword_reply_1_0_0() -> &'static [u8] {
     include_bytes!("../testdata/keyword-reply-1.0.0.wasm")
+}
+
+/// The same `keyword-reply` built against contract 1.1.0 (with its inline
+/// buttons) and never rebuilt: proof that 1.1.0 components keep working
+/// beside 1.2.0 ones.
+pub fn frozen_keyword_reply_1_1_0() -> &'static [u8] {
+    include_bytes!("../testdata/keyword-reply-1.1.0.wasm")
 }

@@ -79,6 +79,79 @@ pub struct ButtonEvent {
     pub message_text: Option<String>,
 }
 
+/// A ticket waiting for its customer's answer (contract 1.2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingTicket {
+    pub ticket_id: i64,
+    pub title: String,
+    pub priority: Priority,
+    pub customer_telegram_id: i64,
+    pub customer_name: String,
+    #[serde(default)]
+    pub customer_username: Option<String>,
+    #[serde(default)]
+    pub language_code: Option<String>,
+    /// When the wait began (the desk's newest answer), in milliseconds
+    /// since the Unix epoch.
+    pub waiting_since: u64,
+}
+
+impl WaitingTicket {
+    /// What the ticket adds to its event's size (see
+    /// [`ScheduleEvent::input_bytes`]).
+    pub fn input_bytes(&self) -> usize {
+        WAITING_TICKET_BYTES
+            + self.title.len()
+            + self.customer_name.len()
+            + self.customer_username.as_ref().map_or(0, String::len)
+            + self.language_code.as_ref().map_or(0, String::len)
+    }
+}
+
+/// What each waiting ticket counts towards the event's size besides its
+/// text fields (its numbers), so that a long list of tickets with short
+/// names cannot pass the input cap.
+pub const WAITING_TICKET_BYTES: usize = 32;
+
+/// A plugin's schedule came due (contract 1.2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleEvent {
+    /// The schedule's time this run is for, in milliseconds since the Unix
+    /// epoch.
+    pub scheduled_at: u64,
+    /// When the run started, in milliseconds since the Unix epoch.
+    pub now: u64,
+    /// The schedule as the admin set it (a cron expression).
+    #[serde(default)]
+    pub schedule: String,
+    /// The least time a listed ticket has waited, in milliseconds.
+    #[serde(default)]
+    pub waiting_at_least: u64,
+    /// Tickets waiting for their customer's answer at least that long, the
+    /// most recent wait first.
+    #[serde(default)]
+    pub waiting: Vec<WaitingTicket>,
+    /// How many tickets wait that long in all.
+    #[serde(default)]
+    pub waiting_total: u32,
+}
+
+impl ScheduleEvent {
+    /// The event's size against [`MAX_INPUT_BYTES`](crate::limits::MAX_INPUT_BYTES):
+    /// its text fields, and [`WAITING_TICKET_BYTES`] per waiting ticket.
+    pub fn input_bytes(&self) -> usize {
+        self.schedule.len() + self.waiting.iter().map(WaitingTicket::input_bytes).sum::<usize>()
+    }
+}
+
+/// What a scheduled run asked for one ticket (contract 1.2.0).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketAction {
+    pub ticket_id: i64,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Routing {
     pub category: Option<String>,
@@ -94,6 +167,7 @@ pub enum HookEvent {
     OnMessage(MessageEvent),
     OnTicketCreated(TicketEvent),
     OnButton(ButtonEvent),
+    OnSchedule(ScheduleEvent),
 }
 
 /// What a hook returned.
@@ -102,6 +176,8 @@ pub enum HookEvent {
 pub enum HookOutput {
     Actions(Vec<Action>),
     Routing(Routing),
+    /// What `on-schedule` returned: actions each naming its ticket.
+    TicketActions(Vec<TicketAction>),
 }
 
 /// What a call may read and change besides its event.

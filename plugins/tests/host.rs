@@ -10,7 +10,7 @@ use tikethet_plugins::build::build_bundled;
 use tikethet_plugins::limits::*;
 use tikethet_plugins::{
     Action, Button, ButtonEvent, CallContext, FailureKind, HookEvent, HookOutput, HostOptions, Loaded, MessageEvent, PluginHost, Priority,
-    TicketEvent, frozen_keyword_reply_1_0_0,
+    ScheduleEvent, TicketAction, TicketEvent, WaitingTicket, frozen_keyword_reply_1_0_0, frozen_keyword_reply_1_1_0,
 };
 
 fn component(name: &str) -> Vec<u8> {
@@ -349,7 +349,12 @@ fn components_of_contracts_1_0_0_and_1_1_0_run_side_by_side() {
 /// The frozen 1.0.0 component with some of its import names rewritten (the
 /// same length, so the binary stays well-formed).
 fn renamed_imports(pairs: &[(&str, &str)]) -> Vec<u8> {
-    let mut bytes = frozen_keyword_reply_1_0_0().to_vec();
+    renamed(frozen_keyword_reply_1_0_0(), pairs)
+}
+
+/// A component with some of its import names rewritten.
+fn renamed(component: &[u8], pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut bytes = component.to_vec();
     for (from, to) in pairs {
         assert_eq!(from.len(), to.len());
         let mut hits = 0;
@@ -482,4 +487,178 @@ fn a_component_that_misses_the_compile_budget_is_refused_and_not_cached() {
     let p = host.load_within(bytes, COMPILE_BUDGET).unwrap();
     assert_eq!(p.version, "1.0.0");
     assert_eq!(cache_files(dir.path()).len(), 1);
+}
+
+const HOUR_MS: u64 = 3_600_000;
+const NOW_MS: u64 = 1_700_000_000_000;
+
+fn waiting(id: i64, hours: u64, language: Option<&str>) -> WaitingTicket {
+    WaitingTicket {
+        ticket_id: id,
+        title: format!("Ticket {id}"),
+        priority: Priority::Normal,
+        customer_telegram_id: 1000 + id,
+        customer_name: "Ann".into(),
+        customer_username: None,
+        language_code: language.map(str::to_owned),
+        waiting_since: NOW_MS - hours * HOUR_MS,
+    }
+}
+
+fn schedule(tickets: Vec<WaitingTicket>) -> ScheduleEvent {
+    let total = tickets.len() as u32;
+    ScheduleEvent { scheduled_at: NOW_MS, now: NOW_MS, schedule: "0 * * * *".into(), waiting_at_least: 0, waiting: tickets, waiting_total: total }
+}
+
+fn replies(out: &[TicketAction]) -> Vec<(i64, String)> {
+    out.iter()
+        .map(|a| match &a.action {
+            Action::Reply { text, buttons } if buttons.is_empty() => (a.ticket_id, text.clone()),
+            other => panic!("expected a plain reply, got {other:?}"),
+        })
+        .collect()
+}
+
+const NUDGE: &str = r#"{"after_hours": 24, "text": "Hi {name}, is “{title}” (#{number}) sorted?", "texts": {"de": "Hallo {name}, ist #{number} erledigt?"}}"#;
+
+#[test]
+fn nudge_reminds_each_ticket_waiting_past_the_threshold_once_per_wait() {
+    let host = PluginHost::new(None).unwrap();
+    let p = load(&host, "nudge");
+    assert_eq!(p.version, "1.2.0");
+    assert!(p.handles_schedule() && p.handles_buttons());
+    let event = schedule(vec![waiting(3, 1, None), waiting(2, 25, None), waiting(1, 30, Some("de-AT"))]);
+    let first = host.on_schedule(&p, ctx(NUDGE), &event).unwrap();
+    assert_eq!(
+        replies(&first.output),
+        vec![(2, "Hi Ann, is “Ticket 2” (#2) sorted?".to_owned()), (1, "Hallo Ann, ist #1 erledigt?".to_owned())],
+        "only the tickets past 24 hours, each in its customer's language"
+    );
+    assert!(first.usage.fuel > 0 && first.usage.fuel < FUEL_PER_CALL);
+
+    // The next run, with the store the desk saved: nothing more.
+    let mut c = ctx(NUDGE);
+    c.kv = first.kv.clone();
+    let again = host.on_schedule(&p, c.clone(), &event).unwrap();
+    assert!(again.output.is_empty(), "{:?}", again.output);
+
+    // Ticket 3 crosses the threshold later; ticket 2's customer answered and
+    // the desk answered again (a new wait); ticket 1 stopped waiting.
+    let later = schedule(vec![waiting(3, 24, None), waiting(2, 26, None)]);
+    let mut moved = later.clone();
+    moved.waiting[1].waiting_since += 1;
+    let out = host.on_schedule(&p, c, &moved).unwrap();
+    assert_eq!(replies(&out.output).iter().map(|r| r.0).collect::<Vec<_>>(), vec![3, 2]);
+    let remembered: serde_json::Value = serde_json::from_str(&out.kv["nudged"]).unwrap();
+    assert_eq!(remembered.as_object().unwrap().keys().collect::<Vec<_>>(), ["2", "3"], "ticket 1's wait is forgotten: {remembered}");
+
+    // No more than a call may return; the rest at the next run.
+    let many = schedule((1..=40).map(|i| waiting(i, 48, None)).collect());
+    let out = host.on_schedule(&p, ctx(NUDGE), &many).unwrap();
+    assert_eq!(out.output.len(), MAX_ACTIONS);
+    let mut c = ctx(NUDGE);
+    c.kv = out.kv;
+    assert_eq!(host.on_schedule(&p, c, &many).unwrap().output.len(), MAX_ACTIONS);
+    // A broken config sends nothing and says why.
+    let out = host.on_schedule(&p, ctx(r#"{"after_hours": "soon"}"#), &event).unwrap();
+    assert!(out.output.is_empty() && out.logs.iter().any(|l| l.level == "error"), "{:?}", out.logs);
+}
+
+#[test]
+fn components_of_contracts_1_0_0_1_1_0_and_1_2_0_run_side_by_side() {
+    let host = PluginHost::new(None).unwrap();
+    let v100 = host.load(frozen_keyword_reply_1_0_0()).unwrap();
+    let v110 = host.load(frozen_keyword_reply_1_1_0()).unwrap();
+    let v120 = load(&host, "nudge");
+    assert_eq!((v100.version, v110.version, v120.version), ("1.0.0", "1.1.0", "1.2.0"));
+    assert_eq!((v100.handles_schedule(), v110.handles_schedule(), v120.handles_schedule()), (false, false, true));
+
+    // The frozen 1.1.0 component still answers messages and buttons as built.
+    let refund = Action::Reply { text: "Refunds take 5 days.".into(), buttons: vec![] };
+    assert_eq!(host.on_message(&v110, ctx(KEYWORDS), &msg("refund please")).unwrap().output, vec![refund.clone()]);
+    assert_eq!(host.on_message(&v100, ctx(KEYWORDS), &msg("refund please")).unwrap().output, vec![refund]);
+    let out = host.on_button(&v110, ctx(WITH_BUTTONS), &button("refund-how")).unwrap();
+    assert_eq!(out.output, vec![Action::Reply { text: "Reply with your order number.".into(), buttons: vec![] }]);
+
+    // Older contracts have no on-schedule: not called, nothing used, the
+    // store handed back untouched.
+    let event = schedule(vec![waiting(1, 30, None)]);
+    for old in [&v100, &v110] {
+        let mut c = ctx(KEYWORDS);
+        c.kv.insert("seen".into(), "1".into());
+        let out = host.on_schedule(old, c.clone(), &event).unwrap();
+        assert!(out.output.is_empty() && out.logs.is_empty());
+        assert_eq!(out.kv, c.kv);
+        assert_eq!((out.usage.fuel, out.usage.peak_memory_bytes, out.usage.elapsed), (0, 0, Duration::ZERO));
+    }
+    // A 1.2.0 plugin built from the SDK's defaults answers the older hooks.
+    assert!(host.on_message(&v120, ctx(NUDGE), &msg("hi")).unwrap().output.is_empty());
+    assert!(host.on_button(&v120, ctx(NUDGE), &button("x")).unwrap().output.is_empty());
+
+    // `run` (what `tikethet plugin run` calls) takes the event as a desk records it.
+    let input = serde_json::to_string(&HookEvent::OnSchedule(event.clone())).unwrap();
+    assert!(input.contains(r#""hook":"on-schedule""#), "{input}");
+    let replayed: HookEvent = serde_json::from_str(&input).unwrap();
+    match host.run(&v120, ctx(NUDGE), &replayed).unwrap().output {
+        HookOutput::TicketActions(a) => {
+            assert_eq!(a.len(), 1);
+            assert_eq!(serde_json::to_value(&a[0]).unwrap()["action"], "reply");
+        }
+        other => panic!("expected ticket actions, got {other:?}"),
+    }
+}
+
+fn hostile_schedule(host: &PluginHost, p: &Loaded, mode: &str, event: &ScheduleEvent) -> Result<Vec<TicketAction>, tikethet_plugins::Failure> {
+    host.on_schedule(p, ctx(&format!(r#"{{"mode": "{mode}"}}"#)), event).map(|o| o.output)
+}
+
+#[test]
+fn on_schedule_runs_under_the_same_limits() {
+    let host = PluginHost::new(None).unwrap();
+    let p = load(&host, "hostile");
+    assert_eq!(p.version, "1.2.0");
+    let event = schedule(vec![waiting(7, 30, None), waiting(8, 2, None)]);
+    assert_eq!(
+        replies(&hostile_schedule(&host, &p, "ok", &event).unwrap()),
+        vec![(7, "scheduled: Ticket 7".to_owned()), (8, "scheduled: Ticket 8".to_owned())]
+    );
+    for (mode, kind) in [
+        ("loop", FailureKind::OutOfFuel),
+        ("memory", FailureKind::OutOfMemory),
+        ("trap", FailureKind::Trap),
+        ("flood", FailureKind::BadOutput),
+        ("huge-reply", FailureKind::BadOutput),
+    ] {
+        let started = Instant::now();
+        let f = hostile_schedule(&host, &p, mode, &event).expect_err(mode);
+        assert_eq!(f.kind, kind, "{mode}: {f}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{mode} took {:?}", started.elapsed());
+    }
+    let out = host.on_schedule(&p, ctx(r#"{"mode": "kv-flood"}"#), &event).unwrap();
+    assert_eq!(out.kv.len(), MAX_KV_KEYS);
+    // The event is refused before the plugin runs past the input cap: by
+    // its text, or by the number of tickets however short their text.
+    let mut long = event.clone();
+    long.waiting[0].title = "x".repeat(MAX_INPUT_BYTES);
+    assert_eq!(hostile_schedule(&host, &p, "ok", &long).unwrap_err().kind, FailureKind::InputTooLarge);
+    let many = schedule((0..1000).map(|i| WaitingTicket { title: String::new(), customer_name: String::new(), language_code: None, ..waiting(i, 30, None) }).collect());
+    assert!(many.input_bytes() > MAX_INPUT_BYTES);
+    assert_eq!(hostile_schedule(&host, &p, "ok", &many).unwrap_err().kind, FailureKind::InputTooLarge);
+    // And the CPU-time deadline stops what fuel would not.
+    let patient = PluginHost::with_options(None, HostOptions { fuel_per_call: u64::MAX / 2, ..HostOptions::default() }).unwrap();
+    let p = load(&patient, "hostile");
+    assert_eq!(hostile_schedule(&patient, &p, "loop", &event).unwrap_err().kind, FailureKind::Timeout);
+}
+
+#[test]
+fn a_component_importing_1_2_0_without_on_schedule_is_refused() {
+    let host = PluginHost::new(None).unwrap();
+    // Imports 1.2.0 but exports only the 1.1.0 world (no on-schedule).
+    let bytes = renamed(
+        frozen_keyword_reply_1_1_0(),
+        &[("tikethet:plugin/host@1.1.0", "tikethet:plugin/host@1.2.0"), ("tikethet:plugin/types@1.1.0", "tikethet:plugin/types@1.2.0")],
+    );
+    let f = host.load(&bytes).unwrap_err();
+    assert_eq!(f.kind, FailureKind::Invalid);
+    assert!(f.message.contains("contract 1.2.0") && f.message.contains("on-schedule"), "{}", f.message);
 }

@@ -153,6 +153,7 @@ impl Runtime {
                 .exec(txn)
                 .await?
                 .rows_affected;
+            crate::desk::audit::record(txn, Some(user.id), "broadcast.stopped", None, format!("#{}: {dropped} not sent", b.id)).await?;
             tracing::info!(tenant = %tenant.info.id, broadcast = b.id, dropped, by = user.id, "broadcast stopped");
             return Ok((self.broadcast_text(tenant, lang, "stopped", serde_json::json!({ "number": b.id, "dropped": dropped }))?, Vec::new()));
         }
@@ -264,6 +265,7 @@ impl Runtime {
         let minutes = (total + per_minute - 1) / per_minute;
         let body = self.broadcast_text(tenant, lang, "started", serde_json::json!({ "number": number, "total": total, "minutes": minutes.max(1) }))?;
         kicks.push(crate::tickets::enqueue(txn, chat, body, None).await?.chat_id);
+        crate::desk::audit::record(txn, Some(user.id), "broadcast.sent", None, format!("#{number} to {total} customers")).await?;
         tracing::info!(tenant = %tenant.info.id, broadcast = number, total, by = user.id, "broadcast queued");
         Ok(())
     }

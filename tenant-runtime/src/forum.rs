@@ -141,8 +141,9 @@ impl Runtime {
                 "not_admin"
             } else if args.eq_ignore_ascii_case("off") {
                 match here {
-                    Some(_) => {
+                    Some(g) => {
                         staff_forum::Entity::delete_many().exec(&txn).await?;
+                        crate::desk::audit::record(&txn, Some(user.id), "staff_group.unlinked", None, format!("{} ({})", g.title, g.chat_id)).await?;
                         "unlinked"
                     }
                     None => "not_linked",
@@ -158,13 +159,14 @@ impl Runtime {
                 };
                 staff_forum::ActiveModel {
                     chat_id: Set(chat),
-                    title: Set(title.chars().take(255).collect()),
+                    title: Set(title.chars().take(255).collect::<String>()),
                     linked_by: Set(user.id),
                     linked_at: Set(Utc::now()),
                     language: Set(user.language_code.clone()),
                 }
                 .insert(&txn)
                 .await?;
+                crate::desk::audit::record(&txn, Some(user.id), "staff_group.linked", None, format!("{title} ({chat})")).await?;
                 tracing::info!(tenant = %tenant.info.id, chat, by = user.id, "staff group linked");
                 "linked"
             };
@@ -235,7 +237,11 @@ impl crate::api::TenantContext {
     pub async fn unlink_staff_group(&self) -> Result<bool, RuntimeError> {
         self.require(Role::Admin)?;
         let txn = self.tenant.db.begin().await?;
+        let g = linked(&txn).await?;
         let n = staff_forum::Entity::delete_many().exec(&txn).await?.rows_affected;
+        if let Some(g) = g {
+            crate::desk::audit::record(&txn, Some(self.user.id), "staff_group.unlinked", None, format!("{} ({})", g.title, g.chat_id)).await?;
+        }
         txn.commit().await?;
         Ok(n > 0)
     }

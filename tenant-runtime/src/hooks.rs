@@ -1,6 +1,7 @@
 //! Tenant plugins in the conversation: `on-message` before the default
 //! handling, `on-ticket-created` after a ticket opens, `on-button` when an
-//! inline button is pressed.
+//! inline button is pressed; and `on-schedule` when a plugin's schedule
+//! comes due (run from [`crate::schedule`] the same way).
 //!
 //! Calls happen in three steps so that no plugin runs inside a database
 //! transaction or on the async workers: the enabled plugins are read
@@ -23,7 +24,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tikethet_plugins::limits::MAX_CONSECUTIVE_FAILURES;
-use tikethet_plugins::{Action, CallContext, Failure, HookEvent, HookOutput, Loaded, Outcome, Routing};
+use tikethet_plugins::{Action, CallContext, Failure, HookEvent, HookOutput, Loaded, Outcome, Routing, TicketAction};
 
 use crate::Runtime;
 use crate::domain::Role;
@@ -43,7 +44,7 @@ enum Prepared {
 /// An enabled plugin, read before the calls.
 #[derive(Clone)]
 pub(crate) struct Enabled {
-    id: i64,
+    pub id: i64,
     pub name: String,
     config: String,
     kv: String,
@@ -100,6 +101,7 @@ impl Runtime {
             HookEvent::OnMessage(_) => "on-message",
             HookEvent::OnTicketCreated(_) => "on-ticket-created",
             HookEvent::OnButton(_) => "on-button",
+            HookEvent::OnSchedule(_) => "on-schedule",
         };
         let input = serde_json::to_string(&event).unwrap_or_default();
         let event = std::sync::Arc::new(event);
@@ -207,6 +209,18 @@ pub(crate) fn actions_of(runs: &[Run]) -> (Vec<Action>, bool) {
         }
     }
     (actions, stopped)
+}
+
+/// The ticket actions of `on-schedule` runs, in order (`stop` means
+/// nothing there and is dropped).
+pub(crate) fn ticket_actions_of(runs: &[Run]) -> Vec<TicketAction> {
+    runs.iter()
+        .filter_map(|r| match &r.result {
+            Ok(Outcome { output: HookOutput::TicketActions(out), .. }) => Some(out.iter().filter(|a| !matches!(a.action, Action::Stop)).cloned()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
 }
 
 /// The routings of `on-ticket-created` runs, in order (later ones win).

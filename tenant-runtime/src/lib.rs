@@ -30,6 +30,7 @@ pub mod intake;
 pub mod limiter;
 pub mod live;
 pub mod queue;
+pub mod schedule;
 mod sender;
 mod sla_watch;
 mod telegram;
@@ -193,6 +194,8 @@ pub struct Inner {
     worked: std::sync::Mutex<std::collections::HashSet<TenantId>>,
     /// Tenants whose webhooks are held while their storage is migrated.
     pub(crate) held: held::HeldTenants,
+    /// When each desk's plugin schedules next need a look.
+    pub(crate) schedules: schedule::Schedules,
     /// PostgreSQL's shared intake writers (empty on SQLite).
     pg_writers: Vec<tokio::sync::mpsc::Sender<intake::IntakeJob>>,
     self_ref: Weak<Inner>,
@@ -240,6 +243,7 @@ impl Runtime {
             Inner {
                 pg_writers,
                 held: held::HeldTenants::default(),
+                schedules: schedule::Schedules::default(),
                 plugins: cfg.plugins,
                 self_ref: weak.clone(),
                 storage: cfg.storage,

@@ -37,6 +37,9 @@ impl Runtime {
             };
             let mut sla = tokio::time::interval(every);
             sla.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            // Plugin schedules: once a minute, or as often as the SLA watch.
+            let mut schedules = tokio::time::interval(every.min(crate::schedule::SCHEDULE_CHECK));
+            schedules.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             sweep.tick().await;
             let mut month = crate::usage::month_of(Utc::now());
             loop {
@@ -57,6 +60,10 @@ impl Runtime {
                             }
                         }
                         rt.metrics.sla_passes.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ = schedules.tick() => {
+                        let Some(rt) = crate::upgrade(&weak) else { return };
+                        rt.tick_schedules();
                     }
                     _ = prune.tick() => {
                         let Some(rt) = crate::upgrade(&weak) else { return };

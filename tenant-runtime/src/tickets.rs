@@ -302,6 +302,7 @@ pub async fn add_message(
             // Reopened: the ticket is neither resolved nor closed any more.
             am.resolved_at = Set(None);
             am.closed_at = Set(None);
+            crate::desk::audit::record(txn, Some(viewer.user_id.0), "ticket.reopened", Some(ticket_number), format!("{status} → open by the customer's message")).await?;
         }
         am.status = Set(next.as_str().to_owned());
     }

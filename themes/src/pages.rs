@@ -23,6 +23,13 @@ impl PageSet {
         PageSet { env, asset_version }
     }
 
+    /// Lets a page set add its own filters and functions (the console's
+    /// translations, say) before it is used.
+    pub fn with_env(mut self, f: impl FnOnce(&mut Environment<'static>)) -> PageSet {
+        f(&mut self.env);
+        self
+    }
+
     pub fn render(&self, name: &str, view: impl Serialize) -> Result<String, minijinja::Error> {
         self.env.get_template(name)?.render(minijinja::context! { v => minijinja::Value::from(minijinja::value::Serde(&view)), asset_version => self.asset_version, css_version => self.asset_version })
     }

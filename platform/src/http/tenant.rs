@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 use poem_openapi::auth::Bearer;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, Tags};
 use tikethet_runtime::api::{Session, TenantContext};
 use tikethet_runtime::domain::{MessageBody, PluginConfig, PluginName, TicketId};
-use tikethet_runtime::entities::{messages, plugins, tickets, users};
+use tikethet_runtime::entities::{messages, plugin_schedules, plugins, tickets, users};
+use tikethet_runtime::schedule::PluginSchedule;
 
 use super::error::ApiError;
 use crate::AppState;
@@ -52,6 +54,36 @@ pub struct PluginView {
     pub invocations: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the plugin's `on-schedule` runs (contract 1.2.0): a cron
+    /// expression in UTC, or null for never.
+    #[oai(nullable)]
+    pub schedule: Option<String>,
+    /// A scheduled run lists the tickets that have waited for their
+    /// customer's answer at least this many minutes (null: no schedule).
+    #[oai(nullable)]
+    pub schedule_waiting_minutes: Option<i32>,
+    /// The next due time not yet run.
+    #[oai(nullable)]
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// The due time of the last finished scheduled run.
+    #[oai(nullable)]
+    pub last_run_at: Option<DateTime<Utc>>,
+    /// Finished scheduled runs since the schedule was set.
+    pub scheduled_runs: i64,
+}
+
+impl PluginView {
+    /// The view with the plugin's schedule, if it has one.
+    fn with_schedule(mut self, s: Option<plugin_schedules::Model>) -> Self {
+        if let Some(s) = s {
+            self.schedule = Some(s.cron);
+            self.schedule_waiting_minutes = Some(s.waiting_minutes);
+            self.next_run_at = Some(s.next_due_at);
+            self.last_run_at = s.last_run_at;
+            self.scheduled_runs = s.runs;
+        }
+        self
+    }
 }
 
 impl From<plugins::Model> for PluginView {
@@ -69,6 +101,11 @@ impl From<plugins::Model> for PluginView {
             invocations: p.invocations,
             created_at: p.created_at,
             updated_at: p.updated_at,
+            schedule: None,
+            schedule_waiting_minutes: None,
+            next_run_at: None,
+            last_run_at: None,
+            scheduled_runs: 0,
         }
     }
 }
@@ -87,12 +124,24 @@ pub struct PluginChanges {
     /// Plugins run in ascending position: -10,000 to 10,000.
     #[oai(validator(minimum(value = "-10000"), maximum(value = "10000")))]
     pub position: Option<i32>,
+    /// When the plugin's `on-schedule` runs (plugins of contract 1.2.0 and
+    /// later): a cron expression in UTC, 5 fields (`minute hour
+    /// day-of-month month day-of-week`, e.g. `0 * * * *` hourly) or 6 with
+    /// seconds first, or `@hourly`/`@daily`/`@weekly`/`@monthly`. `null`
+    /// clears the schedule; left out, it stays as it is. The first run is
+    /// at the expression's next due time; each due time runs at most once.
+    pub schedule: MaybeUndefined<String>,
+    /// With a schedule: a run lists the tickets that have waited for their
+    /// customer's answer at least this many minutes, 0 to 525,600 (a new
+    /// schedule: 0, every waiting ticket).
+    #[oai(validator(minimum(value = "0"), maximum(value = "525600")))]
+    pub schedule_waiting_minutes: Option<i32>,
 }
 
 #[derive(Debug, Object)]
 pub struct PluginFailureView {
     pub id: i64,
-    /// `on-message` or `on-ticket-created`.
+    /// `on-message`, `on-ticket-created`, `on-button` or `on-schedule`.
     pub hook: String,
     /// `out_of_fuel`, `timeout`, `out_of_memory`, `trap`, `bad_output`, `invalid`, `input_too_large`.
     pub kind: String,
@@ -471,14 +520,26 @@ impl TenantApi {
     ) -> Result<Json<PluginView>, ApiError> {
         let ctx = self.ctx(&slug.0, &auth).await?;
         let name = PluginName::parse(&name.0)?;
-        Ok(Json(ctx.install_plugin(&name, &body.0).await?.into()))
+        let p = ctx.install_plugin(&name, &body.0).await?;
+        let schedule = ctx.plugin_schedule(p.id).await?;
+        Ok(Json(PluginView::from(p).with_schedule(schedule)))
     }
 
     /// List the desk's plugins
     #[oai(path = "/t/:slug/api/v1/plugins", method = "get", tag = "Tag::Plugins")]
     async fn list_plugins(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<PluginList>, ApiError> {
         let ctx = self.ctx(&slug.0, &auth).await?;
-        Ok(Json(PluginList { items: ctx.plugins().await?.into_iter().map(Into::into).collect() }))
+        let mut schedules = ctx.plugin_schedules().await?;
+        let items = ctx
+            .plugins()
+            .await?
+            .into_iter()
+            .map(|p| {
+                let s = schedules.remove(&p.id);
+                PluginView::from(p).with_schedule(s)
+            })
+            .collect();
+        Ok(Json(PluginList { items }))
     }
 
     /// Configure, order, enable or disable a plugin
@@ -486,7 +547,16 @@ impl TenantApi {
     async fn patch_plugin(&self, slug: Path<String>, name: Path<String>, auth: TenantAuth, body: Json<PluginChanges>) -> Result<Json<PluginView>, ApiError> {
         let ctx = self.ctx(&slug.0, &auth).await?;
         let config = body.0.config.as_ref().map(PluginConfig::parse).transpose()?;
-        Ok(Json(ctx.update_plugin(&name.0, config.as_ref(), body.0.enabled, body.0.position).await?.into()))
+        let schedule = match &body.0.schedule {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(s) => Some(Some(PluginSchedule::parse(s)?)),
+        };
+        // The schedule first: its checks (the plugin's contract, the wait)
+        // refuse a request before anything of it changes.
+        let s = ctx.set_plugin_schedule(&name.0, schedule.as_ref().map(Option::as_ref), body.0.schedule_waiting_minutes).await?;
+        let p = ctx.update_plugin(&name.0, config.as_ref(), body.0.enabled, body.0.position).await?;
+        Ok(Json(PluginView::from(p).with_schedule(s)))
     }
 
     /// Remove a plugin

@@ -15,12 +15,23 @@
 //! export!(Hello);
 //! ```
 //!
-//! Build it into a component with `tikethet plugin build PATH`. The SDK is
-//! built against contract [`CONTRACT_VERSION`] (`tikethet:plugin@1.1.0`,
-//! which added `on-button`), recorded in the component's imports; the host
-//! still runs components built with SDK 1.0.0.
+//! Build it into a component with `tikethet plugin build PATH`. The
+//! component targets contract [`CONTRACT_VERSION`], recorded in its
+//! imports: `tikethet:plugin@1.1.0` (which added `on-button`) by default,
+//! or `tikethet:plugin@1.2.0` (which added `on-schedule`) with the SDK's
+//! `contract-1-2` feature:
+//!
+//! ```toml
+//! tikethet-plugin-sdk = { path = "…/plugins/sdk", features = ["contract-1-2"] }
+//! ```
+//!
+//! A plugin asks for the newer contract only when it needs its hooks, so
+//! that rebuilding it with a newer SDK never changes which desks can run
+//! it. The host runs components of every supported contract side by side,
+//! including those built with SDK 1.0.0.
 
 #[doc(hidden)]
+#[cfg(not(feature = "contract-1-2"))]
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
@@ -31,11 +42,29 @@ pub mod bindings {
     });
 }
 
+#[doc(hidden)]
+#[cfg(feature = "contract-1-2")]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../wit/v1.2",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin_world",
+        default_bindings_module: "tikethet_plugin_sdk::bindings",
+    });
+}
+
 use bindings::tikethet::plugin::host;
 pub use bindings::tikethet::plugin::types::{Action, Button, ButtonEvent, LogLevel, MessageEvent, Priority, Reply, Routing, TicketEvent};
+#[cfg(feature = "contract-1-2")]
+pub use bindings::tikethet::plugin::types::{ScheduleEvent, TicketAction, WaitingTicket};
 
 /// The contract version this SDK targets.
+#[cfg(not(feature = "contract-1-2"))]
 pub const CONTRACT_VERSION: &str = "1.1.0";
+/// The contract version this SDK targets.
+#[cfg(feature = "contract-1-2")]
+pub const CONTRACT_VERSION: &str = "1.2.0";
 
 /// A plugin's hooks. Implement the ones you need.
 pub trait Plugin {
@@ -55,9 +84,19 @@ pub trait Plugin {
     fn on_button(_event: ButtonEvent) -> Vec<Action> {
         Vec::new()
     }
+
+    /// The plugin's schedule came due (contract 1.2.0, feature
+    /// `contract-1-2`): the event lists the desk's tickets waiting for
+    /// their customer's answer; each action names the ticket it is for,
+    /// and a reply goes to that ticket's customer.
+    #[cfg(feature = "contract-1-2")]
+    fn on_schedule(_event: ScheduleEvent) -> Vec<TicketAction> {
+        Vec::new()
+    }
 }
 
 /// Exports a [`Plugin`] implementation as the component's hooks.
+#[cfg(not(feature = "contract-1-2"))]
 #[macro_export]
 macro_rules! export {
     ($plugin:ty) => {
@@ -78,6 +117,31 @@ macro_rules! export {
     };
 }
 
+/// Exports a [`Plugin`] implementation as the component's hooks.
+#[cfg(feature = "contract-1-2")]
+#[macro_export]
+macro_rules! export {
+    ($plugin:ty) => {
+        #[doc(hidden)]
+        pub struct __TikethetExport;
+        impl $crate::bindings::Guest for __TikethetExport {
+            fn on_message(event: $crate::MessageEvent) -> ::std::vec::Vec<$crate::Action> {
+                <$plugin as $crate::Plugin>::on_message(event)
+            }
+            fn on_ticket_created(event: $crate::TicketEvent) -> $crate::Routing {
+                <$plugin as $crate::Plugin>::on_ticket_created(event)
+            }
+            fn on_button(event: $crate::ButtonEvent) -> ::std::vec::Vec<$crate::Action> {
+                <$plugin as $crate::Plugin>::on_button(event)
+            }
+            fn on_schedule(event: $crate::ScheduleEvent) -> ::std::vec::Vec<$crate::TicketAction> {
+                <$plugin as $crate::Plugin>::on_schedule(event)
+            }
+        }
+        $crate::bindings::__export_plugin_world!(__TikethetExport with_types_in $crate::bindings);
+    };
+}
+
 impl Action {
     /// A plain text reply.
     pub fn reply(text: impl Into<String>) -> Action {
@@ -90,6 +154,19 @@ impl Action {
             text: text.into(),
             buttons: buttons.iter().map(|(t, d)| Button { text: (*t).to_owned(), data: (*d).to_owned() }).collect(),
         })
+    }
+}
+
+#[cfg(feature = "contract-1-2")]
+impl TicketAction {
+    /// A plain text reply to the ticket's customer.
+    pub fn reply(ticket_id: i64, text: impl Into<String>) -> TicketAction {
+        TicketAction { ticket_id, action: Action::reply(text) }
+    }
+
+    /// Any action, on one ticket.
+    pub fn on(ticket_id: i64, action: Action) -> TicketAction {
+        TicketAction { ticket_id, action }
     }
 }
 

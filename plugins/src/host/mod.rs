@@ -22,6 +22,7 @@ use crate::model::*;
 mod cache;
 mod v1_0_0;
 mod v1_1_0;
+mod v1_2_0;
 
 /// Prepared plugins kept in memory at most, whatever their size.
 const MAX_CACHED_PLUGINS: usize = 4096;
@@ -63,15 +64,17 @@ impl ResourceLimiter for MemoryCap {
 enum Version {
     V1_0_0,
     V1_1_0,
+    V1_2_0,
 }
 
 impl Version {
-    const ALL: [Version; 2] = [Version::V1_0_0, Version::V1_1_0];
+    const ALL: [Version; 3] = [Version::V1_0_0, Version::V1_1_0, Version::V1_2_0];
 
     fn as_str(self) -> &'static str {
         match self {
             Version::V1_0_0 => v1_0_0::VERSION,
             Version::V1_1_0 => v1_1_0::VERSION,
+            Version::V1_2_0 => v1_2_0::VERSION,
         }
     }
 
@@ -79,6 +82,7 @@ impl Version {
         match self {
             Version::V1_0_0 => v1_0_0::IMPORTS,
             Version::V1_1_0 => v1_1_0::IMPORTS,
+            Version::V1_2_0 => v1_2_0::IMPORTS,
         }
     }
 
@@ -86,6 +90,7 @@ impl Version {
         match self {
             Version::V1_0_0 => v1_0_0::EXPORTS,
             Version::V1_1_0 => v1_1_0::EXPORTS,
+            Version::V1_2_0 => v1_2_0::EXPORTS,
         }
     }
 }
@@ -95,6 +100,7 @@ impl Version {
 enum Pre {
     V1_0_0(v1_0_0::PluginPre<CallState>),
     V1_1_0(v1_1_0::PluginPre<CallState>),
+    V1_2_0(v1_2_0::PluginPre<CallState>),
 }
 
 /// A validated, precompiled plugin, ready to instantiate.
@@ -103,8 +109,8 @@ pub struct Loaded {
     pre: Pre,
     /// SHA-256 of the component's bytes.
     pub hash: String,
-    /// The contract version the component was built against: `"1.0.0"` or
-    /// `"1.1.0"`, detected from its imports and exports at load.
+    /// The contract version the component was built against: `"1.0.0"`,
+    /// `"1.1.0"` or `"1.2.0"`, detected from its imports and exports at load.
     pub version: &'static str,
 }
 
@@ -114,7 +120,16 @@ impl Loaded {
     pub fn handles_buttons(&self) -> bool {
         match self.pre {
             Pre::V1_0_0(_) => false,
-            Pre::V1_1_0(_) => true,
+            Pre::V1_1_0(_) | Pre::V1_2_0(_) => true,
+        }
+    }
+
+    /// Whether the plugin has an `on-schedule` hook (contract 1.2.0 and
+    /// later); [`PluginHost::on_schedule`] answers nothing for the others.
+    pub fn handles_schedule(&self) -> bool {
+        match self.pre {
+            Pre::V1_0_0(_) | Pre::V1_1_0(_) => false,
+            Pre::V1_2_0(_) => true,
         }
     }
 }
@@ -158,6 +173,7 @@ pub struct PluginHost {
     /// it was detected to target.
     linker_v1_0_0: Arc<Linker<CallState>>,
     linker_v1_1_0: Arc<Linker<CallState>>,
+    linker_v1_2_0: Arc<Linker<CallState>>,
     cache_dir: Option<PathBuf>,
     loaded: Arc<Mutex<cache::MemoryCache>>,
     pub pooling: bool,
@@ -238,6 +254,8 @@ impl PluginHost {
         v1_0_0::add_to_linker(&mut linker_v1_0_0).map_err(|e| anyhow::anyhow!("failed to link the 1.0.0 host interface: {e}"))?;
         let mut linker_v1_1_0 = Linker::new(&engine);
         v1_1_0::add_to_linker(&mut linker_v1_1_0).map_err(|e| anyhow::anyhow!("failed to link the 1.1.0 host interface: {e}"))?;
+        let mut linker_v1_2_0 = Linker::new(&engine);
+        v1_2_0::add_to_linker(&mut linker_v1_2_0).map_err(|e| anyhow::anyhow!("failed to link the 1.2.0 host interface: {e}"))?;
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
         }
@@ -246,6 +264,7 @@ impl PluginHost {
             options,
             linker_v1_0_0: Arc::new(linker_v1_0_0),
             linker_v1_1_0: Arc::new(linker_v1_1_0),
+            linker_v1_2_0: Arc::new(linker_v1_2_0),
             cache_dir,
             loaded: Arc::new(Mutex::new(cache::MemoryCache::new(options.cache_bytes, MAX_CACHED_PLUGINS))),
             pooling,
@@ -328,6 +347,7 @@ impl PluginHost {
                 let version = match pre {
                     Pre::V1_0_0(_) => Version::V1_0_0,
                     Pre::V1_1_0(_) => Version::V1_1_0,
+                    Pre::V1_2_0(_) => Version::V1_2_0,
                 };
                 Ok(Prepared { loaded: Loaded { pre, hash, version: version.as_str() }, component, from_disk })
             }
@@ -362,7 +382,13 @@ impl PluginHost {
             }
         }
         let exports: Vec<&str> = ty.exports(&self.engine).map(|(name, _)| name).collect();
-        let version = version.unwrap_or(if exports.contains(&"on-button") { Version::V1_1_0 } else { Version::V1_0_0 });
+        let version = version.unwrap_or(if exports.contains(&"on-schedule") {
+            Version::V1_2_0
+        } else if exports.contains(&"on-button") {
+            Version::V1_1_0
+        } else {
+            Version::V1_0_0
+        });
         let missing: Vec<&str> = version.exports().iter().copied().filter(|e| !exports.contains(e)).collect();
         if !missing.is_empty() {
             return Err(format!(
@@ -375,6 +401,7 @@ impl PluginHost {
         Ok(match version {
             Version::V1_0_0 => Pre::V1_0_0(v1_0_0::prepare(&self.linker_v1_0_0, component).map_err(mismatch)?),
             Version::V1_1_0 => Pre::V1_1_0(v1_1_0::prepare(&self.linker_v1_1_0, component).map_err(mismatch)?),
+            Version::V1_2_0 => Pre::V1_2_0(v1_2_0::prepare(&self.linker_v1_2_0, component).map_err(mismatch)?),
         })
     }
 
@@ -473,8 +500,9 @@ impl PluginHost {
             |store| match &plugin.pre {
                 Pre::V1_0_0(pre) => v1_0_0::on_message(pre, store, event),
                 Pre::V1_1_0(pre) => v1_1_0::on_message(pre, store, event),
+                Pre::V1_2_0(pre) => v1_2_0::on_message(pre, store, event),
             },
-            v1_1_0::actions,
+            v1_2_0::actions,
         )
     }
 
@@ -486,21 +514,25 @@ impl PluginHost {
             |store| match &plugin.pre {
                 Pre::V1_0_0(pre) => v1_0_0::on_ticket_created(pre, store, event),
                 Pre::V1_1_0(pre) => v1_1_0::on_ticket_created(pre, store, event),
+                Pre::V1_2_0(pre) => v1_2_0::on_ticket_created(pre, store, event),
             },
-            v1_1_0::routing,
+            v1_2_0::routing,
         )
     }
 
-    /// Runs `on-button` (contract 1.1.0). A plugin of an older contract has
+    /// Runs `on-button` (contract 1.1.0 and later). A plugin of an older contract has
     /// no such hook: it is not instantiated, and the answer is no actions,
     /// the key-value store unchanged and nothing used.
     pub fn on_button(&self, plugin: &Loaded, ctx: CallContext, event: &ButtonEvent) -> Result<Outcome<Vec<Action>>, Failure> {
+        /// The versions that have the hook.
+        enum Has<'a> {
+            V1_1_0(&'a v1_1_0::PluginPre<CallState>),
+            V1_2_0(&'a v1_2_0::PluginPre<CallState>),
+        }
         let pre = match &plugin.pre {
-            Pre::V1_0_0(_) => {
-                let usage = Usage { fuel: 0, peak_memory_bytes: 0, elapsed: Duration::ZERO };
-                return Ok(Outcome { output: Vec::new(), kv: ctx.kv, logs: Vec::new(), usage });
-            }
-            Pre::V1_1_0(pre) => pre,
+            Pre::V1_0_0(_) => return Ok(not_called(ctx)),
+            Pre::V1_1_0(pre) => Has::V1_1_0(pre),
+            Pre::V1_2_0(pre) => Has::V1_2_0(pre),
         };
         // Telegram's own limit on callback data; the contract promises it.
         if event.data.len() > MAX_BUTTON_DATA_BYTES {
@@ -513,7 +545,28 @@ impl PluginHost {
                 + event.customer_username.as_ref().map_or(0, String::len)
                 + event.message_text.as_ref().map_or(0, String::len),
         )?;
-        self.call(ctx, |store| v1_1_0::on_button(pre, store, event), v1_1_0::actions)
+        self.call(
+            ctx,
+            |store| match pre {
+                Has::V1_1_0(pre) => v1_1_0::on_button(pre, store, event),
+                Has::V1_2_0(pre) => v1_2_0::on_button(pre, store, event),
+            },
+            v1_2_0::actions,
+        )
+    }
+
+    /// Runs `on-schedule` (contract 1.2.0 and later). A plugin of an older contract
+    /// has no such hook: it is not instantiated, and the answer is no
+    /// actions, the key-value store unchanged and nothing used. The event
+    /// is refused past the input cap, counting
+    /// [`WAITING_TICKET_BYTES`] per waiting ticket besides its text.
+    pub fn on_schedule(&self, plugin: &Loaded, ctx: CallContext, event: &ScheduleEvent) -> Result<Outcome<Vec<TicketAction>>, Failure> {
+        let pre = match &plugin.pre {
+            Pre::V1_0_0(_) | Pre::V1_1_0(_) => return Ok(not_called(ctx)),
+            Pre::V1_2_0(pre) => pre,
+        };
+        check_input(event.input_bytes())?;
+        self.call(ctx, |store| v1_2_0::on_schedule(pre, store, event), v1_2_0::ticket_actions)
     }
 
     /// Runs whichever hook `event` is for.
@@ -525,8 +578,16 @@ impl PluginHost {
             HookEvent::OnMessage(e) => self.on_message(plugin, ctx, e).map(|o| map(o, HookOutput::Actions)),
             HookEvent::OnTicketCreated(e) => self.on_ticket_created(plugin, ctx, e).map(|o| map(o, HookOutput::Routing)),
             HookEvent::OnButton(e) => self.on_button(plugin, ctx, e).map(|o| map(o, HookOutput::Actions)),
+            HookEvent::OnSchedule(e) => self.on_schedule(plugin, ctx, e).map(|o| map(o, HookOutput::TicketActions)),
         }
     }
+}
+
+/// The answer for a hook the plugin's contract does not have: the plugin
+/// is not called, nothing is used, its store is handed back untouched.
+fn not_called<T: Default>(ctx: CallContext) -> Outcome<T> {
+    let usage = Usage { fuel: 0, peak_memory_bytes: 0, elapsed: Duration::ZERO };
+    Outcome { output: T::default(), kv: ctx.kv, logs: Vec::new(), usage }
 }
 
 /// Refuses an event past the input cap before the plugin runs.

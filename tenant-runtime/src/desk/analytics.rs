@@ -28,6 +28,8 @@ pub struct Analytics {
     pub days: Vec<String>,
     pub created: Vec<u64>,
     pub resolved: Vec<u64>,
+    /// Tickets reopened (by the customer writing again, or by staff).
+    pub reopened: Vec<u64>,
     /// Tickets open at each day's end.
     pub backlog: Vec<u64>,
     /// Created in the window, and open now, by priority.
@@ -88,7 +90,12 @@ pub async fn analytics(txn: &DatabaseTransaction, days: i64, now: DateTime<Utc>)
         .all(txn)
         .await?;
     let n = labels.len();
-    let mut a = Analytics { days: labels.clone(), created: vec![0; n], resolved: vec![0; n], backlog: vec![0; n], ..Analytics::default() };
+    let mut a = Analytics { days: labels.clone(), created: vec![0; n], resolved: vec![0; n], reopened: vec![0; n], backlog: vec![0; n], ..Analytics::default() };
+    for at in super::audit::reopened_per_day(txn, first).await? {
+        if let Some(&i) = index.get(day(at).as_str()) {
+            a.reopened[i] += 1;
+        }
+    }
     let mut prio: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut cat: BTreeMap<Option<i64>, (u64, u64)> = BTreeMap::new();
     let mut agents: BTreeMap<i64, (AgentLoad, Vec<f64>, Vec<f64>)> = BTreeMap::new();

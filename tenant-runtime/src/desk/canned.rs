@@ -66,6 +66,7 @@ impl TenantContext {
             .insert(&txn)
             .await
             .map_err(|e| taken(e, shortcut))?;
+        super::audit::record(&txn, Some(self.user.id), "canned.created", None, format!("/{}", m.shortcut)).await?;
         txn.commit().await?;
         Ok(m)
     }
@@ -87,6 +88,7 @@ impl TenantContext {
             Some(s) => am.update(&txn).await.map_err(|e| taken(e, s))?,
             None => am.update(&txn).await?,
         };
+        super::audit::record(&txn, Some(self.user.id), "canned.changed", None, format!("/{}", m.shortcut)).await?;
         txn.commit().await?;
         Ok(m)
     }
@@ -95,11 +97,10 @@ impl TenantContext {
     pub async fn delete_canned(&self, id: i64) -> Result<()> {
         self.require(Role::Admin)?;
         let txn = self.tenant.db.begin().await?;
-        let n = canned_responses::Entity::delete_by_id(id).exec(&txn).await?.rows_affected;
+        let Some(m) = canned_responses::Entity::find_by_id(id).one(&txn).await? else { return Err(RuntimeError::NotFound("canned response")) };
+        canned_responses::Entity::delete_by_id(id).exec(&txn).await?;
+        super::audit::record(&txn, Some(self.user.id), "canned.deleted", None, format!("/{}", m.shortcut)).await?;
         txn.commit().await?;
-        if n == 0 {
-            return Err(RuntimeError::NotFound("canned response"));
-        }
         Ok(())
     }
 }

@@ -78,6 +78,7 @@ pub async fn merge(txn: &DatabaseTransaction, viewer: &Viewer, from: tickets::Mo
     am.first_response_at = Set(first_response);
     am.updated_at = Set(now);
     let into = am.update(txn).await?;
+    super::audit::record(txn, Some(viewer.user_id.0), "ticket.merged", Some(into.id), format!("#{} merged in ({moved} messages)", from.id)).await?;
     Ok(Merged { from, into, moved })
 }
 

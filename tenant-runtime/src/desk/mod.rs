@@ -4,6 +4,7 @@
 //! `TenantContext` methods in `api` open the transaction and call these.
 
 pub mod analytics;
+pub mod audit;
 pub mod canned;
 pub mod categories;
 pub mod changes;
@@ -15,6 +16,8 @@ pub mod stats;
 
 use crate::api::TenantContext;
 use crate::domain::{MessageText, Role, TicketId};
+use sea_orm::EntityTrait as _;
+
 use crate::entities::{categories as category_rows, messages, users};
 use crate::error::Result;
 
@@ -31,7 +34,34 @@ impl TenantContext {
     pub async fn change_ticket(&self, id: TicketId, ch: &changes::TicketChanges) -> Result<changes::Changed> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
+        let before = t.clone();
         let changed = changes::change_ticket(&txn, &self.viewer, t, ch).await?;
+        let me = Some(self.user.id);
+        let after = &changed.ticket;
+        let tid = Some(after.id);
+        if before.status != after.status {
+            audit::record(&txn, me, "ticket.status", tid, format!("{} → {}", before.status, after.status)).await?;
+            let active = |s: &str| crate::domain::TicketStatus::parse(s).is_ok_and(|s| s.is_active());
+            if !active(&before.status) && active(&after.status) {
+                audit::record(&txn, me, "ticket.reopened", tid, format!("{} → {} by staff", before.status, after.status)).await?;
+            }
+        }
+        if before.assignee_id != after.assignee_id {
+            let who = match after.assignee_id {
+                Some(a) => people::get(&txn, a).await.map(|u| u.first_name).unwrap_or_else(|_| format!("user {a}")),
+                None => "nobody".into(),
+            };
+            audit::record(&txn, me, "ticket.assigned", tid, format!("to {who}")).await?;
+        }
+        if before.priority != after.priority {
+            audit::record(&txn, me, "ticket.priority", tid, format!("{} → {}", before.priority, after.priority)).await?;
+        }
+        if before.category_id != after.category_id {
+            audit::record(&txn, me, "ticket.category", tid, format!("{:?} → {:?}", before.category_id, after.category_id)).await?;
+        }
+        if before.title != after.title {
+            audit::record(&txn, me, "ticket.title", tid, format!("{:?} → {:?}", before.title, after.title)).await?;
+        }
         let mut effects = crate::conversation::Effects::default();
         if changed.status_changed {
             self.runtime.notify_status(&self.tenant, &txn, &changed.ticket, &self.user, &mut effects).await?;
@@ -74,6 +104,7 @@ impl TenantContext {
         self.require(Role::Admin)?;
         let txn = self.tenant.db.begin().await?;
         let c = categories::create(&txn, f).await?;
+        audit::record(&txn, Some(self.user.id), "category.created", None, c.name.clone()).await?;
         txn.commit().await?;
         Ok(c)
     }
@@ -82,6 +113,7 @@ impl TenantContext {
         self.require(Role::Admin)?;
         let txn = self.tenant.db.begin().await?;
         let c = categories::update(&txn, id, f).await?;
+        audit::record(&txn, Some(self.user.id), "category.changed", None, format!("{} ({}{})", c.name, if c.active { "offered" } else { "not offered" }, c.icon.as_deref().map(|i| format!(", {i}")).unwrap_or_default())).await?;
         txn.commit().await?;
         Ok(c)
     }
@@ -89,7 +121,9 @@ impl TenantContext {
     pub async fn delete_category(&self, id: i64) -> Result<()> {
         self.require(Role::Admin)?;
         let txn = self.tenant.db.begin().await?;
+        let name = category_rows::Entity::find_by_id(id).one(&txn).await?.map(|c| c.name).unwrap_or_else(|| format!("category {id}"));
         categories::delete(&txn, id).await?;
+        audit::record(&txn, Some(self.user.id), "category.deleted", None, name).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -116,6 +150,16 @@ impl TenantContext {
         let txn = self.tenant.db.begin().await?;
         let before = people::get(&txn, id).await?;
         let u = people::change(&txn, &self.viewer, id, role, blocked).await?;
+        let who = match &u.username {
+            Some(n) => format!("{} (@{n})", u.first_name),
+            None => u.first_name.clone(),
+        };
+        if before.role != u.role {
+            audit::record(&txn, Some(self.user.id), "person.role", None, format!("{who}: {} → {}", before.role, u.role)).await?;
+        }
+        if before.blocked != u.blocked {
+            audit::record(&txn, Some(self.user.id), "person.blocked", None, format!("{who}: {}", if u.blocked { "blocked" } else { "unblocked" })).await?;
+        }
         if role.is_some_and(Role::is_staff) && !Role::parse(&before.role)?.is_staff() {
             // Counted after the change, in its transaction: the new agent
             // included.

@@ -1,6 +1,7 @@
 //! sea-orm entities of a tenant's schema (see `migrations/src/tenant`).
 
 pub mod attachments;
+pub mod audit_log;
 pub mod broadcasts;
 pub mod inbox;
 pub mod messages;
@@ -10,6 +11,7 @@ pub mod categories;
 pub mod console_links;
 pub mod console_sessions;
 pub mod plugin_failures;
+pub mod plugin_schedules;
 pub mod plugins;
 pub mod ticket_tags;
 pub mod usage_counters;

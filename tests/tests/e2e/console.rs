@@ -387,6 +387,33 @@ async fn analytics_count_the_desks_tickets_and_the_export_streams_every_one_safe
     // Customers and helpers may not export.
     let res = http.get(app.url("/t/acme/admin/analytics/tickets.csv")).send().await.unwrap();
     assert_eq!(res.status(), 401);
+
+    // Every table downloads as CSV.
+    let res = http.get(app.url("/t/acme/admin/analytics/by-priority.csv?days=30")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let csv = res.text().await.unwrap();
+    assert!(csv.starts_with("priority,created_in_30_days,open_now\r\n") && csv.contains("\r\nhigh,400,200\r\n"), "{csv}");
+    assert_eq!(http.get(app.url("/t/acme/admin/analytics/nothing.csv")).header("cookie", &cookie).send().await.unwrap().status(), 404);
+
+    // A resolved ticket its customer writes in again is reopened: counted
+    // on the page, in the per-day export and in the audit log.
+    let formula_id: i64 = formula.split(',').next().unwrap().parse().unwrap();
+    let (s, body) = app.tenant_call(Method::PATCH, "acme", &format!("/tickets/{formula_id}"), &owner, Some(json!({"status": "resolved"}))).await;
+    assert_eq!(s, 200, "{body}");
+    // (In the bot, the next message after a resolution is the rating's
+    // comment; in the Mini App, writing in the ticket reopens it.)
+    let carl = app.sign_in(&t, 801).await;
+    let (s, body) = app.tenant_post("acme", &format!("/tickets/{formula_id}/messages"), &carl, json!({"text": "It is broken again"})).await;
+    assert_eq!(s, 201, "{body}");
+    let page = http.get(app.url("/t/acme/admin/analytics?days=7")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let kpi = |key: &str| page.split(&format!(r#"data-kpi="{key}""#)).nth(1).unwrap().split(r#"class="value">"#).nth(1).unwrap().split('<').next().unwrap().to_owned();
+    assert_eq!(kpi("reopened"), "1");
+    let csv = http.get(app.url("/t/acme/admin/analytics/per-day.csv?days=7")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let row = csv.lines().find(|l| l.starts_with(&today)).unwrap_or_else(|| panic!("{csv}"));
+    assert_eq!(row.split(',').nth(3), Some("1"), "reopened today: {csv}");
+    let audit = http.get(app.url("/t/acme/admin/audit?action=ticket.")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(audit.contains("ticket.reopened") && audit.contains("resolved → open by the customer") && audit.contains("ticket.status") && audit.contains("open → resolved"), "{audit}");
 }
 
 /// An admin runs the desk from the console: grants a role and blocks a
@@ -408,7 +435,8 @@ async fn an_admin_manages_people_categories_answers_and_the_staff_group_in_the_c
     let mut link_group = fixtures::group_message(3, group, t.owner, "/staffgroup", true);
     link_group["message"]["from"]["first_name"] = "Olga".into();
     app.deliver(&t, &link_group).await;
-    for i in 1..=3 {
+    app.deliver(&t, &fixtures::message(5, 803, "Refund please")).await;
+    for i in [1, 2, 3, 5] {
         app.wait_processed("acme", i).await;
     }
 
@@ -483,6 +511,58 @@ async fn an_admin_manages_people_categories_answers_and_the_staff_group_in_the_c
     click_to(&c, "[data-testid=staff-group] button[value=unlink]", "settings").await;
     assert_eq!(text_of(&c, "[data-testid=flash]").await, "The staff group is unlinked.");
     assert!(text_of(&c, "[data-testid=staff-group]").await.contains("No staff group"));
+
+    // Look and bot: a colour changed with its preview, the welcome rewritten
+    // (a template that does not parse is refused, in words).
+    click_to(&c, "nav a[href$='/look']", "look").await;
+    c.execute("const p = document.getElementById('primary'); p.value = '#aa3366'; p.dispatchEvent(new Event('input', {bubbles: true}))", vec![]).await.unwrap();
+    let shown: Value = c.execute("return getComputedStyle(document.querySelector('.pv-head')).backgroundColor", vec![]).await.unwrap();
+    assert_eq!(shown, json!("rgb(170, 51, 102)"), "the preview follows the form");
+    save_screenshot(&c, "console-look").await;
+    click_to(&c, "[data-testid=theme-form] button", "look").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Look saved.");
+    let (_, theme) = app.tenant_get("acme", "/theme", &owner).await;
+    assert_eq!(theme["effective"]["primary_color"], "#aa3366", "{theme}");
+    c.execute("document.getElementById('text-en-welcome').value = 'Hi {{ first_name }, welcome'", vec![]).await.unwrap();
+    click_to(&c, "[data-testid=texts-form] button", "look").await;
+    assert!(text_of(&c, "[data-testid=flash]").await.starts_with("Not saved"));
+    c.execute("document.getElementById('text-en-welcome').value = 'Hi {{ first_name }}, welcome to Acme!'", vec![]).await.unwrap();
+    click_to(&c, "[data-testid=texts-form] button", "look").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Texts saved.");
+    app.deliver(&t, &fixtures::start(6, 804)).await;
+    let hi = wait_for(Duration::from_secs(10), || async { app.fake.sent_to(&t.token, 804).into_iter().next() }).await;
+    assert_eq!(hi.as_deref(), Some("Hi Test Firstname, welcome to Acme!"));
+
+    // In Russian, chosen in the header: the same page, its words translated, and it stays chosen.
+    click_to(&c, "[data-testid=lang]", "look").await;
+    let nav = text_of(&c, "header nav").await;
+    assert!(nav.contains("Обращения") && nav.contains("Настройки"), "{nav}");
+    assert!(text_of(&c, "h1").await.contains("Вид и бот"));
+    click_to(&c, "nav a[href$='/people']", "people").await;
+    assert!(text_of(&c, "main").await.contains("Роль выдаёт тот, кто выше"));
+    save_screenshot(&c, "console-people-ru").await;
+    click_to(&c, "[data-testid=lang]", "people").await;
+    assert!(text_of(&c, "header nav").await.contains("Tickets"));
+
+    // The queue: both tickets selected (x on the keyboard, a click) and
+    // given to Ann at once; the view saved under a name.
+    click_to(&c, "nav a[href$='/admin/']", "queue").await;
+    c.execute("document.activeElement.blur()", vec![]).await.unwrap();
+    c.active_element().await.unwrap().send_keys("j").await.unwrap();
+    c.active_element().await.unwrap().send_keys("x").await.unwrap();
+    c.find(Locator::Css(".queue li:nth-child(2) .pick")).await.unwrap().click().await.unwrap();
+    let picked: Value = c.execute("return document.querySelectorAll('.pick:checked').length", vec![]).await.unwrap();
+    assert_eq!(picked, json!(2));
+    c.execute(&format!("document.getElementById('bulk-assignee').value = '{ann_id}'"), vec![]).await.unwrap();
+    click_to(&c, "[data-testid=bulk-apply]", "queue").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Tickets updated.");
+    let (_, list) = app.tenant_get("acme", "/tickets?limit=10", &owner).await;
+    let assigned: Vec<&Value> = list["items"].as_array().unwrap().iter().map(|t| &t["assignee_id"]).collect();
+    assert_eq!(assigned, [&json!(ann_id), &json!(ann_id)], "{list}");
+    c.execute("window.prompt = () => 'Mine'", vec![]).await.unwrap();
+    c.find(Locator::Css("[data-testid=save-view]")).await.unwrap().click().await.unwrap();
+    assert_eq!(text_of(&c, "#saved-views a[data-view]").await, "Mine");
+    save_screenshot(&c, "console-queue-bulk").await;
 
     // An admin cannot make an owner, nor a moderator an admin: refused, said on the page.
     let ann_cookie = app.console_cookie(&t, ann).await;

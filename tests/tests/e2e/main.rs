@@ -38,6 +38,7 @@ mod plugins;
 mod process;
 mod promises;
 mod scale;
+mod schedule;
 mod sla;
 mod spine;
 mod strict_telegram;

@@ -68,16 +68,18 @@ pub async fn page(Path(slug): Path<String>, req: &Request, Data(state): Data<&Ap
     let flow = [
         Series { name: "created".into(), color: "#2457c5", values: a.created.iter().map(|x| *x as f64).collect() },
         Series { name: "resolved".into(), color: "#1f8a4c", values: a.resolved.iter().map(|x| *x as f64).collect() },
+        Series { name: "reopened".into(), color: "#c53030", values: a.reopened.iter().map(|x| *x as f64).collect() },
     ];
     let backlog = [Series { name: "open".into(), color: "#b7791f", values: a.backlog.iter().map(|x| *x as f64).collect() }];
     let (fr, fr_note) = times(&st.first_response);
     let (rs, rs_note) = times(&st.resolution);
     let mut kpis = vec![
-        Kpi { key: "created".into(), label: "Created".into(), value: a.created.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
-        Kpi { key: "resolved".into(), label: "Resolved".into(), value: a.resolved.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
-        Kpi { key: "backlog".into(), label: "Open now".into(), value: a.backlog.last().copied().unwrap_or(0).to_string(), note: "at today's end".into() },
-        Kpi { key: "first-response".into(), label: "First answer, median (30 days)".into(), value: fr, note: fr_note },
-        Kpi { key: "resolution".into(), label: "Resolution, median (30 days)".into(), value: rs, note: rs_note },
+        Kpi { key: "created".into(), label: super::tr(&s, "Created"), value: a.created.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
+        Kpi { key: "resolved".into(), label: super::tr(&s, "Resolved"), value: a.resolved.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
+        Kpi { key: "reopened".into(), label: super::tr(&s, "Reopened"), value: a.reopened.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
+        Kpi { key: "backlog".into(), label: super::tr(&s, "Open now"), value: a.backlog.last().copied().unwrap_or(0).to_string(), note: "at today's end".into() },
+        Kpi { key: "first-response".into(), label: super::tr(&s, "First answer, median (30 days)"), value: fr, note: fr_note },
+        Kpi { key: "resolution".into(), label: super::tr(&s, "Resolution, median (30 days)"), value: rs, note: rs_note },
     ];
     if let (Some(f), Some(r)) = (&st.first_response_business, &st.resolution_business) {
         let ((fv, fnote), (rv, rnote)) = (times(f), times(r));
@@ -88,44 +90,61 @@ pub async fn page(Path(slug): Path<String>, req: &Request, Data(state): Data<&Ap
         (0, _) | (_, None) => ("—".to_owned(), "no ratings yet".to_owned()),
         (n, Some(avg)) => (format!("{:.0}%", st.csat.satisfied as f64 * 100.0 / n as f64), format!("rated 4–5 · {n} ratings · average {avg:.1}")),
     };
-    kpis.push(Kpi { key: "csat".into(), label: "CSAT (30 days)".into(), value: csat.0, note: csat.1 });
+    kpis.push(Kpi { key: "csat".into(), label: super::tr(&s, "CSAT (30 days)"), value: csat.0, note: csat.1 });
     for (key, label, met) in [("sla-first", "First answers on target (30 days)", st.first_response_met), ("sla-resolution", "Resolutions on target (30 days)", st.resolution_met)] {
         if let Some(m) = met {
             kpis.push(Kpi { key: key.into(), label: label.into(), value: m.percent().map_or("—".into(), |p| format!("{p:.0}%")), note: format!("{} met · {} missed", m.met, m.missed) });
         }
     }
+    let tables = tables_of(&s, &a, days, &base).await;
+    let v = AnalyticsPage {
+        frame: frame(state, req, &slug, &s, None).await,
+        windows: WINDOWS.iter().map(|w| Choice { value: w.to_string(), label: super::tr(&s, &format!("{w} days")), count: None, selected: *w == days }).collect(),
+        days,
+        kpis,
+        flow_chart: chart::render(&Chart { id: "flow", title: "Tickets created, resolved and reopened per day", labels: &labels, series: &flow, kind: Kind::Lines, format: &whole }),
+        flow_legend: chart::legend(&flow),
+        backlog_chart: chart::render(&Chart { id: "backlog", title: "Open tickets at each day's end", labels: &labels, series: &backlog, kind: Kind::Lines, format: &whole }),
+        tables,
+        export: format!("{base}/analytics/tickets.csv"),
+    };
+    rendered(StatusCode::OK, state.console_pages.analytics(&v))
+}
+
+/// The page's tables (each also a CSV download).
+async fn tables_of(s: &super::Staff, a: &tikethet_runtime::desk::analytics::Analytics, days: i64, base: &str) -> Vec<Table> {
     let categories: HashMap<i64, String> = s.ctx.categories().await.map(|c| c.into_iter().map(|c| (c.id, c.name)).collect()).unwrap_or_default();
     let agent_ids: Vec<i64> = a.agents.iter().map(|g| g.user_id).collect();
     let people = s.ctx.people_by_ids(&agent_ids).await.unwrap_or_default();
     let dash = |p: &Percentiles, f: fn(&Percentiles) -> Option<f64>| f(p).map_or("—".to_owned(), duration);
-    let tables = vec![
+    vec![
         Table {
             id: "per-day".into(),
-            title: "Per day".into(),
-            headers: vec!["Day".into(), "Created".into(), "Resolved".into(), "Open at the end".into()],
-            rows: (0..a.days.len()).rev().map(|i| vec![a.days[i].clone(), a.created[i].to_string(), a.resolved[i].to_string(), a.backlog[i].to_string()]).collect(),
-            csv: Some(format!("{base}/analytics/days.csv?days={days}")),
+            title: super::tr(s, "Per day"),
+            headers: vec!["Day".into(), "Created".into(), "Resolved".into(), "Reopened".into(), "Open at the end".into()],
+            rows: (0..a.days.len()).rev().map(|i| vec![a.days[i].clone(), a.created[i].to_string(), a.resolved[i].to_string(), a.reopened[i].to_string(), a.backlog[i].to_string()]).collect(),
+            csv: Some(format!("{base}/analytics/per-day.csv?days={days}")),
             empty: "Nothing yet.".into(),
         },
         Table {
             id: "by-priority".into(),
-            title: "By priority".into(),
+            title: super::tr(s, "By priority"),
             headers: vec!["Priority".into(), format!("Created in {days} days"), "Open now".into()],
             rows: a.by_priority.iter().map(|(p, c, o)| vec![p.clone(), c.to_string(), o.to_string()]).collect(),
-            csv: None,
+            csv: Some(format!("{base}/analytics/by-priority.csv?days={days}")),
             empty: "No tickets.".into(),
         },
         Table {
             id: "by-category".into(),
-            title: "By category".into(),
+            title: super::tr(s, "By category"),
             headers: vec!["Category".into(), format!("Created in {days} days"), "Open now".into()],
             rows: a.by_category.iter().map(|(k, c, o)| vec![k.and_then(|k| categories.get(&k).cloned()).unwrap_or_else(|| "none".into()), c.to_string(), o.to_string()]).collect(),
-            csv: None,
+            csv: Some(format!("{base}/analytics/by-category.csv?days={days}")),
             empty: "No tickets.".into(),
         },
         Table {
             id: "per-agent".into(),
-            title: "Per agent".into(),
+            title: super::tr(s, "Per agent"),
             headers: vec!["Agent".into(), "Open".into(), format!("Resolved in {days} days"), "First answer, median".into(), "Resolution, median".into(), "Resolution, p90".into()],
             rows: a
                 .agents
@@ -141,22 +160,10 @@ pub async fn page(Path(slug): Path<String>, req: &Request, Data(state): Data<&Ap
                     ]
                 })
                 .collect(),
-            csv: None,
+            csv: Some(format!("{base}/analytics/per-agent.csv?days={days}")),
             empty: "No ticket is assigned to anyone.".into(),
         },
-    ];
-    let v = AnalyticsPage {
-        frame: frame(state, req, &slug, &s, None).await,
-        windows: WINDOWS.iter().map(|w| Choice { value: w.to_string(), label: format!("{w} days"), count: None, selected: *w == days }).collect(),
-        days,
-        kpis,
-        flow_chart: chart::render(&Chart { id: "flow", title: "Tickets created and resolved per day", labels: &labels, series: &flow, kind: Kind::Lines, format: &whole }),
-        flow_legend: chart::legend(&flow),
-        backlog_chart: chart::render(&Chart { id: "backlog", title: "Open tickets at each day's end", labels: &labels, series: &backlog, kind: Kind::Lines, format: &whole }),
-        tables,
-        export: format!("{base}/analytics/tickets.csv"),
-    };
-    rendered(StatusCode::OK, state.console_pages.analytics(&v))
+    ]
 }
 
 fn csv_response(name: &str, body: Body) -> Response {
@@ -168,9 +175,10 @@ fn csv_response(name: &str, body: Body) -> Response {
         .body(body)
 }
 
-/// `GET /t/{slug}/admin/analytics/days.csv?days=30`
+/// `GET /t/{slug}/admin/analytics/{table}.csv?days=30`: one of the page's
+/// tables (`per-day`, `by-priority`, `by-category`, `per-agent`) as CSV.
 #[handler]
-pub async fn days_csv(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+pub async fn table_csv(Path((slug, file)): Path<(String, String)>, req: &Request, Data(state): Data<&AppState>) -> Response {
     let s = match staff(state, req, &slug).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -180,11 +188,16 @@ pub async fn days_csv(Path(slug): Path<String>, req: &Request, Data(state): Data
         Ok(x) => x,
         Err(e) => return desk_error(state, &slug, &e),
     };
-    let mut out = line(&["day".into(), "created".into(), "resolved".into(), "open_at_end".into()]);
-    for i in 0..a.days.len() {
-        out.push_str(&line(&[a.days[i].clone(), a.created[i].to_string(), a.resolved[i].to_string(), a.backlog[i].to_string()]));
+    let id = file.strip_suffix(".csv").unwrap_or_default();
+    let tables = tables_of(&s, &a, days, &base(req, &slug)).await;
+    let Some(t) = tables.into_iter().find(|t| t.id == id) else {
+        return super::error_page(state, &slug, StatusCode::NOT_FOUND, "Not found", "The analytics have no such table.");
+    };
+    let mut out = line(&t.headers.iter().map(|h| h.to_lowercase().replace([' ', ','], "_")).collect::<Vec<_>>());
+    for r in &t.rows {
+        out.push_str(&line(r));
     }
-    csv_response(&format!("{slug}-per-day.csv"), Body::from_string(out))
+    csv_response(&format!("{slug}-{id}.csv"), Body::from_string(out))
 }
 
 /// `GET /t/{slug}/admin/analytics/tickets.csv`: every ticket, streamed.

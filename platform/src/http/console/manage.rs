@@ -16,13 +16,13 @@ use tikethet_runtime::desk::categories::{CategoryFields, CategoryIcon, CategoryN
 use tikethet_runtime::desk::people::{PeopleQuery, may_grant};
 use tikethet_runtime::domain::{MessageText, PluginConfig, Priority, Role};
 
-use super::{Staff, base, desk_error, error_page, frame, name_of, posted, query, redirect, rendered, staff, when};
+use super::{Staff, base, tr, desk_error, error_page, frame, name_of, posted, query, redirect, rendered, staff, when};
 use crate::AppState;
 
 /// People per page.
 const PEOPLE_PAGE: u64 = 50;
 
-fn flash_of(req: &Request) -> Option<(&'static str, String)> {
+fn flash_of(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
     let text = match query(req).get("done").map(String::as_str) {
         Some("person") => "Saved.",
         Some("category") => "Category saved.",
@@ -32,7 +32,7 @@ fn flash_of(req: &Request) -> Option<(&'static str, String)> {
         Some("unlinked") => "The staff group is unlinked.",
         _ => return None,
     };
-    Some(("ok", text.to_owned()))
+    Some(("ok", tr(s, text)))
 }
 
 /// A refusal the staff member can fix shows on the page; others as an error page.
@@ -95,7 +95,7 @@ async fn people_page(state: &AppState, req: &Request, slug: &str, s: &Staff, fla
         .collect();
     let filters = [("staff", "Staff"), ("customers", "Customers"), ("blocked", "Blocked"), ("all", "Everyone")]
         .into_iter()
-        .map(|(v, l)| Choice { value: v.into(), label: l.into(), count: None, selected: show == v })
+        .map(|(v, l)| Choice { value: v.into(), label: tr(s, l), count: None, selected: show == v })
         .collect();
     let v = PeoplePage { frame: frame(state, req, slug, s, flash).await, rows, query: search, filters, filter: show, next: next.map(|n| n.to_string()) };
     rendered(status, state.console_pages.people(&v))
@@ -105,7 +105,7 @@ async fn people_page(state: &AppState, req: &Request, slug: &str, s: &Staff, fla
 #[handler]
 pub async fn people(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
     let s = signed_in!(state, req, &slug);
-    people_page(state, req, &slug, &s, flash_of(req), StatusCode::OK).await
+    people_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
 /// `POST /t/{slug}/admin/people/{id}`: `do=role` with `role`, `do=block`, `do=unblock`.
@@ -155,7 +155,7 @@ async fn categories_page(state: &AppState, req: &Request, slug: &str, s: &Staff,
 #[handler]
 pub async fn categories(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
     let s = signed_in!(state, req, &slug);
-    categories_page(state, req, &slug, &s, flash_of(req), StatusCode::OK).await
+    categories_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
 fn category_fields(form: &std::collections::HashMap<String, String>, editing: bool) -> Result<CategoryFields, RuntimeError> {
@@ -222,7 +222,7 @@ async fn canned_page(state: &AppState, req: &Request, slug: &str, s: &Staff, fla
 #[handler]
 pub async fn canned(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
     let s = signed_in!(state, req, &slug);
-    canned_page(state, req, &slug, &s, flash_of(req), StatusCode::OK).await
+    canned_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
 fn canned_fields(form: &std::collections::HashMap<String, String>) -> Result<(Shortcut, MessageText), RuntimeError> {
@@ -302,7 +302,7 @@ async fn plugins_page(state: &AppState, req: &Request, slug: &str, s: &Staff, fl
 #[handler]
 pub async fn plugins(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
     let s = signed_in!(state, req, &slug);
-    plugins_page(state, req, &slug, &s, flash_of(req), StatusCode::OK).await
+    plugins_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
 /// `POST /t/{slug}/admin/plugins/{name}`: `do=save` (config, order),
@@ -387,7 +387,7 @@ pub async fn settings(Path(slug): Path<String>, req: &Request, Data(state): Data
         })
         .collect();
     let v = SettingsPage {
-        frame: frame(state, req, &slug, &s, flash_of(req)).await,
+        frame: frame(state, req, &slug, &s, flash_of(req, &s)).await,
         bot: info.bot_username.clone(),
         staff_group: group.map(|g| StaffGroupView { title: g.title, chat_id: g.chat_id, since: when(g.linked_at) }),
         broadcasts,
@@ -404,5 +404,190 @@ pub async fn staff_group(Path(slug): Path<String>, req: &Request, body: Body, Da
     match s.ctx.unlink_staff_group().await {
         Ok(_) => redirect(&format!("{}/settings?done=unlinked", base(req, &slug))),
         Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+// ---- Audit log ----
+
+/// `GET /t/{slug}/admin/audit?action=ticket.&ticket=12&before=…`
+#[handler]
+pub async fn audit(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    use tikethet_runtime::desk::audit::{AuditQuery, PAGE};
+    let s = signed_in!(state, req, &slug);
+    let q = query(req);
+    let action = q.get("action").cloned().unwrap_or_default();
+    let ticket = q.get("ticket").map(|t| t.trim().trim_start_matches('#').to_owned()).unwrap_or_default();
+    let aq = AuditQuery {
+        action: (!action.is_empty()).then(|| action.clone()),
+        actor: None,
+        ticket: ticket.parse().ok(),
+        before: q.get("before").and_then(|b| b.parse().ok()),
+    };
+    let rows = match s.ctx.audit(&aq).await {
+        Ok(r) => r,
+        Err(e) => return desk_error(state, &slug, &e),
+    };
+    let ids: Vec<i64> = rows.iter().filter_map(|r| r.actor_id).collect();
+    let actors = s.ctx.people_by_ids(&ids).await.unwrap_or_default();
+    let next = (rows.len() as u64 == PAGE).then(|| {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("action", &action)
+            .append_pair("ticket", &ticket)
+            .append_pair("before", &rows.last().map(|r| r.id).unwrap_or_default().to_string())
+            .finish()
+    });
+    let families = [
+        ("", "Everything"),
+        ("ticket.", "Tickets"),
+        ("ticket.reopened", "· reopened"),
+        ("ticket.merged", "· merged"),
+        ("person.", "People and roles"),
+        ("category.", "Categories"),
+        ("canned.", "Canned answers"),
+        ("staff_group.", "Staff group"),
+        ("broadcast.", "Broadcasts"),
+    ];
+    let actions = families.into_iter().map(|(v, l)| Choice { value: v.into(), label: tr(&s, l), count: None, selected: action == v }).collect();
+    let rows = rows
+        .into_iter()
+        .map(|r| tikethet_admin_console::AuditRow {
+            at: when(r.at),
+            actor: match r.actor_id {
+                Some(a) => name_of(actors.get(&a)),
+                None => "the desk".into(),
+            },
+            action: r.action,
+            ticket: r.ticket_id,
+            detail: r.detail,
+        })
+        .collect();
+    let v = tikethet_admin_console::AuditPage { frame: frame(state, req, &slug, &s, None).await, rows, actions, ticket, next };
+    rendered(StatusCode::OK, state.console_pages.audit(&v))
+}
+
+// ---- Look and bot ----
+
+/// The texts the console edits: the ones every customer meets first.
+const EDITED_TEXTS: [(tikethet_themes::BotText, &str); 2] = [(tikethet_themes::BotText::Welcome, "Welcome (/start)"), (tikethet_themes::BotText::Help, "Help (/help)")];
+
+async fn look_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, status: StatusCode) -> Response {
+    if let Err(e) = s.ctx.require(Role::Admin) {
+        return desk_error(state, slug, &e);
+    }
+    let info = &s.ctx.tenant.info;
+    let b = &info.branding;
+    let themes = tikethet_themes::THEMES.iter().map(|t| Choice { value: t.name.into(), label: t.name.into(), count: None, selected: t.name == info.theme.name }).collect();
+    let mut texts = Vec::new();
+    for (lang, _) in tikethet_admin_console::i18n::LANGUAGES {
+        for (text, label) in EDITED_TEXTS {
+            let value = info.bot_texts.0.get(lang).and_then(|m| m.get(text.name())).cloned().unwrap_or_default();
+            texts.push(tikethet_admin_console::TextField { lang: lang.into(), name: text.name().into(), label: tr(s, label), value });
+        }
+    }
+    let v = tikethet_admin_console::LookPage {
+        frame: frame(state, req, slug, s, flash).await,
+        themes,
+        primary: b.primary_color.clone().unwrap_or_else(|| info.theme.primary_color.to_owned()),
+        accent: b.accent_color.clone().unwrap_or_else(|| info.theme.accent_color.to_owned()),
+        radius: b.radius.unwrap_or(info.theme.radius),
+        font: b.font.clone().unwrap_or_else(|| info.theme.font.to_owned()),
+        texts,
+        bot: info.bot_username.clone(),
+        owner: s.ctx.viewer.role == Role::Owner,
+    };
+    rendered(status, state.console_pages.look(&v))
+}
+
+/// `GET /t/{slug}/admin/look`: the theme editor with its preview, the bot's
+/// welcome and help, and (for the owner) the bot's token.
+#[handler]
+pub async fn look(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = signed_in!(state, req, &slug);
+    let flash = match query(req).get("done").map(String::as_str) {
+        Some("look") => Some(("ok", tr(&s, "Look saved."))),
+        Some("texts") => Some(("ok", tr(&s, "Texts saved."))),
+        Some("token") => Some(("ok", tr(&s, "The bot is replaced."))),
+        _ => None,
+    };
+    look_page(state, req, &slug, &s, flash, StatusCode::OK).await
+}
+
+/// `POST /t/{slug}/admin/look/{what}`: `theme`, `texts` or `token`.
+#[handler]
+pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form) = posted_form!(state, req, &slug, body);
+    if let Err(e) = s.ctx.require(if what == "token" { Role::Owner } else { Role::Admin }) {
+        return desk_error(state, &slug, &e);
+    }
+    let tenant_slug = s.ctx.tenant.info.slug.as_str().to_owned();
+    let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let outcome: Result<&str, String> = async {
+        Ok(match what.as_str() {
+            "theme" => {
+                let theme = match tikethet_themes::Theme::parse(form.get("theme").map(String::as_str).unwrap_or_default()) {
+                    Ok(t) => t,
+                    Err(e) => return Err(e.to_string()),
+                };
+                // Only what differs from the chosen theme is kept as the brand.
+                let differs = |v: Option<String>, builtin: &str| v.filter(|v| !v.eq_ignore_ascii_case(builtin));
+                let radius = match field("radius").map(|r| r.parse::<u8>()) {
+                    Some(Ok(r)) => Some(r).filter(|r| *r != theme.radius),
+                    Some(Err(_)) => return Err("radius: must be a whole number from 0 to 32".into()),
+                    None => None,
+                };
+                let branding = tikethet_themes::branding::Branding {
+                    primary_color: differs(field("primary_color"), theme.primary_color),
+                    accent_color: differs(field("accent_color"), theme.accent_color),
+                    radius,
+                    font: differs(field("font"), theme.font),
+                    logo: s.ctx.tenant.info.branding.logo.clone(),
+                };
+                let branding = match branding.validated() {
+                    Ok(b) => b,
+                    Err(e) => return Err(e.to_string()),
+                };
+                if let Err(e) = state.control.set_theme(&tenant_slug, Some(theme), &branding).await {
+                    return Err(e.to_string());
+                }
+                "look"
+            }
+            "texts" => {
+                let mut texts = s.ctx.tenant.info.bot_texts.clone();
+                for (lang, _) in tikethet_admin_console::i18n::LANGUAGES {
+                    for (text, _) in EDITED_TEXTS {
+                        let by_name = texts.0.entry(lang.to_owned()).or_default();
+                        match field(&format!("{lang}.{}", text.name())) {
+                            Some(v) => by_name.insert(text.name().to_owned(), v),
+                            None => by_name.remove(text.name()),
+                        };
+                    }
+                }
+                texts.0.retain(|_, m| !m.is_empty());
+                let texts = match state.runtime.renderer.check_texts(texts) {
+                    Ok(t) => t,
+                    Err(why) => return Err(format!("Not saved: {why}")),
+                };
+                if let Err(e) = state.control.set_bot_texts(&tenant_slug, &texts).await {
+                    return Err(e.to_string());
+                }
+                "texts"
+            }
+            "token" => {
+                let token = match tikethet_runtime::domain::BotToken::parse(form.get("token").map(|t| t.trim()).unwrap_or_default()) {
+                    Ok(t) => t,
+                    Err(e) => return Err(e.to_string()),
+                };
+                if let Err(e) = state.control.replace_bot_token(&tenant_slug, token).await {
+                    return Err(e.to_string());
+                }
+                "token"
+            }
+            _ => return Err("The console has no such setting.".to_owned()),
+        })
+    }
+    .await;
+    match outcome {
+        Ok(done) => redirect(&format!("{}/look?done={done}", base(req, &slug))),
+        Err(message) => look_page(state, req, &slug, &s, Some(("error", message)), StatusCode::BAD_REQUEST).await,
     }
 }

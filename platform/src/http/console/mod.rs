@@ -119,6 +119,23 @@ struct Staff {
     session_id: i64,
     csrf: String,
     secret: String,
+    /// The console's language for them: their choice (a cookie), else
+    /// their Telegram language.
+    lang: &'static str,
+}
+
+const LANG_COOKIE: &str = "tikethet_console_lang";
+
+fn lang_cookie(req: &Request) -> Option<&'static str> {
+    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (n, v) = c.trim().split_once('=')?;
+        (n == LANG_COOKIE).then(|| tikethet_admin_console::i18n::lang_of(Some(v)))
+    })
+}
+
+/// A label in the staff member's language.
+fn tr(s: &Staff, text: &str) -> String {
+    tikethet_admin_console::i18n::tr(s.lang, text).to_owned()
 }
 
 async fn staff(state: &AppState, req: &Request, slug: &str) -> Result<Staff, Response> {
@@ -126,7 +143,10 @@ async fn staff(state: &AppState, req: &Request, slug: &str) -> Result<Staff, Res
         return Err(desk_error(state, slug, &RuntimeError::Unauthenticated("signed out".into())));
     };
     match state.runtime.console_context(slug, &secret).await {
-        Ok((ctx, s)) => Ok(Staff { ctx, session_id: s.id, csrf: csrf_of(state, &secret), secret }),
+        Ok((ctx, s)) => {
+            let lang = lang_cookie(req).unwrap_or_else(|| tikethet_admin_console::i18n::lang_of(ctx.user.language_code.as_deref()));
+            Ok(Staff { ctx, session_id: s.id, csrf: csrf_of(state, &secret), secret, lang })
+        }
         Err(e) => Err(desk_error(state, slug, &e)),
     }
 }
@@ -172,16 +192,16 @@ fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
 }
 
-fn status_label(s: &str) -> String {
-    match s {
+fn status_label(lang: &str, s: &str) -> String {
+    let en = match s {
         "open" => "Open",
         "in_progress" => "In progress",
         "waiting_response" => "Waiting for the customer",
         "resolved" => "Resolved",
         "closed" => "Closed",
         other => other,
-    }
-    .to_owned()
+    };
+    tikethet_admin_console::i18n::tr(lang, en).to_owned()
 }
 
 async fn frame(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>) -> Frame {
@@ -203,6 +223,8 @@ async fn frame(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Op
         accent: info.theme.accent_color.to_owned(),
         flash: flash.map(|(k, t)| (k.to_owned(), t)),
         banner,
+        lang: s.lang.to_owned(),
+        here: req.original_uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default(),
     }
 }
 
@@ -214,6 +236,7 @@ fn done_text(code: &str) -> Option<&'static str> {
         "changed" => "Ticket updated.",
         "revoked" => "That session is signed out.",
         "merged" => "Merged: the other ticket's messages are here, and it is closed.",
+        "bulk" => "Tickets updated.",
         _ => return None,
     })
 }
@@ -326,7 +349,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, Data(state): Data<&A
             id: t.id,
             title: t.title.clone(),
             status: t.status.clone(),
-            status_label: status_label(&t.status),
+            status_label: status_label(s.lang, &t.status),
             priority: t.priority.clone(),
             customer: name_of(people.get(&t.customer_id)),
             assignee: t.assignee_id.map(|a| name_of(people.get(&a))),
@@ -336,16 +359,28 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, Data(state): Data<&A
         .collect();
     let active: u64 = ACTIVE.iter().map(|st| page.counts.of(*st)).sum();
     let all: u64 = TicketStatus::ALL.iter().map(|st| page.counts.of(*st)).sum();
-    let mut statuses = vec![Choice { value: String::new(), label: "Active".into(), count: Some(active), selected: status.is_empty() }];
-    statuses.extend(TicketStatus::ALL.iter().map(|st| Choice { value: st.as_str().into(), label: status_label(st.as_str()), count: Some(page.counts.of(*st)), selected: status == st.as_str() }));
-    statuses.push(Choice { value: "all".into(), label: "All".into(), count: Some(all), selected: status == "all" });
+    let mut statuses = vec![Choice { value: String::new(), label: tr(&s, "Active"), count: Some(active), selected: status.is_empty() }];
+    statuses.extend(TicketStatus::ALL.iter().map(|st| Choice { value: st.as_str().into(), label: status_label(s.lang, st.as_str()), count: Some(page.counts.of(*st)), selected: status == st.as_str() }));
+    statuses.push(Choice { value: "all".into(), label: tr(&s, "All"), count: Some(all), selected: status == "all" });
     let assignees = [("", "Anyone"), ("me", "Assigned to me"), ("none", "Unassigned")]
         .into_iter()
-        .map(|(v, l)| Choice { value: v.into(), label: l.into(), count: None, selected: assignee == v })
+        .map(|(v, l)| Choice { value: v.into(), label: tr(&s, l), count: None, selected: assignee == v })
         .collect();
     let filters: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("status", &status).append_pair("q", &search).append_pair("assignee", &assignee).finish();
-    let flash = q.get("done").and_then(|d| done_text(d)).map(|t| ("ok", t.to_owned()));
-    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor };
+    let flash = q.get("done").and_then(|d| done_text(d)).map(|t| ("ok", tr(&s, t)));
+    let bulk_assignees = if s.ctx.viewer.role >= tikethet_runtime::domain::Role::Moderator {
+        let pq = tikethet_runtime::desk::people::PeopleQuery { staff: true, blocked: Some(false), limit: 100, ..Default::default() };
+        let (staff, _) = match s.ctx.people(&pq).await {
+            Ok(p) => p,
+            Err(e) => return desk_error(state, &slug, &e),
+        };
+        let mut choices = vec![Choice { value: String::new(), label: tr(&s, "Nobody"), count: None, selected: false }];
+        choices.extend(staff.iter().map(|u| Choice { value: u.id.to_string(), label: name_of(Some(u)), count: None, selected: false }));
+        choices
+    } else {
+        Vec::new()
+    };
+    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor, bulk_assignees };
     rendered(StatusCode::OK, state.console_pages.queue(&v))
 }
 
@@ -380,7 +415,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     let assignees = if s.ctx.viewer.role >= tikethet_runtime::domain::Role::Moderator {
         let q = tikethet_runtime::desk::people::PeopleQuery { staff: true, blocked: Some(false), limit: 100, ..Default::default() };
         let (staff, _) = s.ctx.people(&q).await?;
-        let mut choices = vec![Choice { value: String::new(), label: "Nobody".into(), count: None, selected: t.assignee_id.is_none() }];
+        let mut choices = vec![Choice { value: String::new(), label: tr(s, "Nobody"), count: None, selected: t.assignee_id.is_none() }];
         choices.extend(staff.iter().map(|u| Choice { value: u.id.to_string(), label: name_of(Some(u)), count: None, selected: t.assignee_id == Some(u.id) }));
         choices
     } else {
@@ -402,7 +437,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
         id: t.id,
         title: t.title.clone(),
         status: t.status.clone(),
-        status_label: status_label(&t.status),
+        status_label: status_label(s.lang, &t.status),
         priority: t.priority.clone(),
         customer: name_of(customer),
         customer_username: customer.and_then(|c| c.username.clone()),
@@ -410,7 +445,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
         created: when(t.created_at),
         messages: views,
         seen: latest,
-        statuses: TicketStatus::ALL.iter().map(|st| Choice { value: st.as_str().into(), label: status_label(st.as_str()), count: None, selected: t.status == st.as_str() }).collect(),
+        statuses: TicketStatus::ALL.iter().map(|st| Choice { value: st.as_str().into(), label: status_label(s.lang, st.as_str()), count: None, selected: t.status == st.as_str() }).collect(),
         priorities: Priority::ALL.iter().map(|p| Choice { value: p.as_str().into(), label: p.as_str().into(), count: None, selected: t.priority == p.as_str() }).collect(),
         draft: draft.0,
         note_draft: draft.1,
@@ -424,7 +459,7 @@ pub async fn ticket(Path((slug, id)): Path<(String, i64)>, req: &Request, Data(s
         Ok(s) => s,
         Err(r) => return r,
     };
-    let flash = query(req).get("done").and_then(|d| done_text(d)).map(|t| ("ok", t.to_owned()));
+    let flash = query(req).get("done").and_then(|d| done_text(d)).map(|t| ("ok", tr(&s, t)));
     match ticket_view(state, req, &slug, &s, id, flash, Default::default(), None).await {
         Ok(v) => rendered(StatusCode::OK, state.console_pages.ticket(&v)),
         Err(e) => desk_error(state, &slug, &e),
@@ -557,6 +592,89 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
     }
 }
 
+/// `POST /t/{slug}/admin/bulk`: a status and/or an assignee for the
+/// selected tickets (`ids`, repeated), each by the desk's rules. Those
+/// refused are named with the reason; the others are changed.
+#[handler]
+pub async fn bulk(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let Ok(bytes) = body.into_bytes_limit(MAX_FORM).await else {
+        return error_page(state, &slug, StatusCode::PAYLOAD_TOO_LARGE, "Too long", "That was longer than the console takes.");
+    };
+    // The form's fields, with `ids` repeated (the map of `posted` keeps one).
+    let ids: Vec<i64> = url::form_urlencoded::parse(&bytes).filter(|(k, _)| k == "ids").filter_map(|(_, v)| v.parse().ok()).take(PAGE as usize).collect();
+    let (s, form) = match posted(state, req, &slug, Body::from(bytes.clone())).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let back = format!("{}/?{}", base(req, &slug), form.get("back").map(String::as_str).unwrap_or_default());
+    let parsed = (|| -> Result<TicketChanges, RuntimeError> {
+        let mut ch = TicketChanges::default();
+        if let Some(st) = form.get("status").filter(|st| !st.is_empty()) {
+            ch.status = Some(TicketStatus::parse(st)?);
+        }
+        match form.get("assignee").map(String::as_str) {
+            None | Some("keep") => {}
+            Some("") => ch.assignee_id = Some(None),
+            Some(a) => ch.assignee_id = Some(Some(a.parse::<i64>().map_err(|_| tikethet_runtime::domain::Invalid::new("assignee", "must be a person of the desk"))?)),
+        }
+        Ok(ch)
+    })();
+    let ch = match parsed {
+        Ok(ch) => ch,
+        Err(e) => return desk_error(state, &slug, &e),
+    };
+    if ids.is_empty() || ch.is_empty() {
+        return error_page(state, &slug, StatusCode::BAD_REQUEST, "Nothing to change", "Tick the tickets to change and choose a status or an assignee for them.");
+    }
+    let mut refused = Vec::new();
+    for id in &ids {
+        let current = match s.ctx.ticket(TicketId(*id)).await {
+            Ok(t) => t,
+            Err(e) => {
+                refused.push(format!("#{id}: {e}"));
+                continue;
+            }
+        };
+        // Only what differs: a ticket already so is left alone.
+        let mut one = ch.clone();
+        if one.status.is_some_and(|st| st.as_str() == current.status) {
+            one.status = None;
+        }
+        if one.assignee_id.is_some_and(|a| a == current.assignee_id) {
+            one.assignee_id = None;
+        }
+        if one.is_empty() {
+            continue;
+        }
+        match s.ctx.change_ticket(TicketId(*id), &one).await {
+            Ok(_) => {}
+            Err(e @ RuntimeError::Internal(_)) => return desk_error(state, &slug, &e),
+            Err(e) => refused.push(format!("#{id}: {e}")),
+        }
+    }
+    if refused.is_empty() {
+        let sep = if back.ends_with('?') { "" } else { "&" };
+        return redirect(&format!("{back}{sep}done=bulk"));
+    }
+    let message = format!("{} of {} tickets changed. Not changed: {}.", ids.len() - refused.len(), ids.len(), refused.join("; "));
+    error_page(state, &slug, StatusCode::CONFLICT, "Some tickets were not changed", &message)
+}
+
+/// `GET /t/{slug}/admin/lang?to=ru&back=…`: the console's language for
+/// this browser (a cookie: a preference, not a change to the desk), then
+/// back to the page it was chosen on (only a page of this console).
+#[handler]
+pub async fn set_lang(Path(slug): Path<String>, req: &Request) -> Response {
+    let q = query(req);
+    let lang = tikethet_admin_console::i18n::lang_of(q.get("to").map(String::as_str));
+    let home = format!("{}/", base(req, &slug));
+    let back = q.get("back").filter(|b| b.starts_with(&home) && !b.contains("//") && !b.contains('\\')).cloned().unwrap_or(home);
+    let mut r = redirect(&back);
+    let cookie = format!("{LANG_COOKIE}={lang}; Path=/; Max-Age=31536000; SameSite=Lax");
+    r.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("a header value"));
+    r
+}
+
 /// `GET /t/{slug}/admin/sessions`
 #[handler]
 pub async fn sessions(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
@@ -572,7 +690,7 @@ pub async fn sessions(Path(slug): Path<String>, req: &Request, Data(state): Data
         .into_iter()
         .map(|r| SessionRow { id: r.id, browser: r.user_agent.unwrap_or_else(|| "unknown browser".into()), started: when(r.created_at), last_seen: when(r.last_seen_at), current: r.id == s.session_id })
         .collect();
-    let flash = query(req).get("done").and_then(|d| done_text(d)).map(|t| ("ok", t.to_owned()));
+    let flash = query(req).get("done").and_then(|d| done_text(d)).map(|t| ("ok", tr(&s, t)));
     let v = SessionsPage { frame: frame(state, req, &slug, &s, flash).await, sessions };
     rendered(StatusCode::OK, state.console_pages.sessions(&v))
 }

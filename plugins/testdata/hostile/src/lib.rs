@@ -5,8 +5,14 @@
 //! runs until the CPU-time deadline: the fairness benchmark's heavy tenant),
 //! `work` (calls the host as many times as the message's text says, then
 //! answers: a bounded amount of CPU), or `ok` (behaves).
+//!
+//! Built against contract 1.2.0: `on-schedule` misbehaves the same ways
+//! (`loop`, `memory`, `trap`, `flood`, `huge-reply`, `kv-flood`), and
+//! otherwise answers each waiting ticket with `scheduled: TITLE`.
 
-use tikethet_plugin_sdk::{Action, LogLevel, MessageEvent, Plugin, Routing, TicketEvent, config, export, kv, log, now_ms};
+use tikethet_plugin_sdk::{
+    Action, LogLevel, MessageEvent, Plugin, Routing, ScheduleEvent, TicketAction, TicketEvent, config, export, kv, log, now_ms,
+};
 
 #[derive(serde::Deserialize)]
 struct Config {
@@ -72,6 +78,32 @@ impl Plugin for Hostile {
             panic!("boom");
         }
         Routing::none()
+    }
+
+    fn on_schedule(e: ScheduleEvent) -> Vec<TicketAction> {
+        match mode().as_str() {
+            "loop" => {
+                let mut x = e.now;
+                loop {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "trap" => panic!("boom"),
+            "flood" => (0..1000).map(|i| TicketAction::on(1, Action::Tag(format!("t{i}")))).collect(),
+            "huge-reply" => vec![TicketAction::reply(1, "x".repeat(100_000))],
+            "kv-flood" => {
+                let refused = (0..1000).filter(|i| kv::set(&format!("k{i}"), "v").is_err()).count();
+                vec![TicketAction::reply(1, format!("refused {refused}"))]
+            }
+            _ => e.waiting.iter().map(|t| TicketAction::reply(t.ticket_id, format!("scheduled: {}", t.title))).collect(),
+        }
     }
 }
 
