@@ -390,6 +390,8 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::GET, format!("/tickets/{tid}/messages"), None, all),
         route(Method::POST, format!("/tickets/{tid}/messages"), Some(json!({ "text": "hi" })), [201; 5]),
         route(Method::GET, format!("/tickets/{tid}/tags"), None, all),
+        // Into itself: refused as such (409) to those allowed to merge.
+        route(Method::POST, format!("/tickets/{tid}/merge"), Some(json!({ "into": tid })), [403, 403, 409, 409, 409]),
         route(Method::PATCH, format!("/tickets/{tid}/messages/{mid}"), Some(json!({ "text": "edited" })), [200, 403, 403, 403, 403]),
         route(Method::GET, "/categories", None, all),
         route(Method::POST, "/categories", Some(json!({ "name": "Per role" })), [403, 403, 403, 201, 409]),
