@@ -607,7 +607,7 @@ fn routing_stage(row: &inbox::Model) -> Option<i64> {
     row.stage.as_deref()?.strip_prefix("route:")?.parse().ok()
 }
 
-fn plugin_priority(p: &str) -> tikethet_plugins::Priority {
+pub(crate) fn plugin_priority(p: &str) -> tikethet_plugins::Priority {
     match Priority::parse(p).unwrap_or(Priority::Normal) {
         Priority::Low => tikethet_plugins::Priority::Low,
         Priority::Normal => tikethet_plugins::Priority::Normal,
@@ -616,7 +616,7 @@ fn plugin_priority(p: &str) -> tikethet_plugins::Priority {
     }
 }
 
-fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
+pub(crate) fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
     match p {
         tikethet_plugins::Priority::Low => Priority::Low,
         tikethet_plugins::Priority::Normal => Priority::Normal,

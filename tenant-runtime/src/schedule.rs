@@ -33,10 +33,11 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransacti
 use tikethet_plugins::limits::MAX_INPUT_BYTES;
 use tikethet_plugins::{Action, HookEvent, ScheduleEvent, TicketAction, WaitingTicket};
 
+use crate::conversation::{domain_priority, plugin_priority};
 use crate::Runtime;
 use crate::api::TenantContext;
 use crate::conversation::Effects;
-use crate::domain::{Invalid, PluginName, Priority, Role, TenantId, TicketId, TicketStatus};
+use crate::domain::{Invalid, PluginName, Role, TenantId, TicketId, TicketStatus};
 use crate::entities::{messages, plugin_schedules, plugins, tickets, users};
 use crate::error::{Result, RuntimeError};
 use crate::hooks::ticket_actions_of;
@@ -187,23 +188,6 @@ fn has_on_schedule(version: &str) -> bool {
     major > 1 || (major == 1 && minor >= 2)
 }
 
-fn plugin_priority(p: &str) -> tikethet_plugins::Priority {
-    match Priority::parse(p).unwrap_or(Priority::Normal) {
-        Priority::Low => tikethet_plugins::Priority::Low,
-        Priority::Normal => tikethet_plugins::Priority::Normal,
-        Priority::High => tikethet_plugins::Priority::High,
-        Priority::Critical => tikethet_plugins::Priority::Critical,
-    }
-}
-
-fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
-    match p {
-        tikethet_plugins::Priority::Low => Priority::Low,
-        tikethet_plugins::Priority::Normal => Priority::Normal,
-        tikethet_plugins::Priority::High => Priority::High,
-        tikethet_plugins::Priority::Critical => Priority::Critical,
-    }
-}
 
 impl Runtime {
     /// One tick of the maintenance loop: starts a pass over the desks with
