@@ -248,6 +248,7 @@ pub struct CannedPage {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FailureRow {
+    pub id: i64,
     pub at: String,
     pub hook: String,
     pub kind: String,
@@ -265,12 +266,36 @@ pub struct PluginRow {
     pub invocations: i64,
     pub config: String,
     pub failures: Vec<FailureRow>,
+    /// Contract 1.2.0 and later: the plugin has `on-schedule`.
+    pub schedulable: bool,
+    /// Its cron expression, empty when it has none.
+    pub schedule: String,
+    pub waiting_minutes: i32,
+    pub next_due: Option<String>,
+    pub last_run: Option<String>,
+    pub runs: i64,
+}
+
+/// A failure run again on the plugins page (a dry run).
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayView {
+    pub plugin: String,
+    pub failure_id: i64,
+    pub failed_at: String,
+    pub hook: String,
+    pub version: String,
+    pub ok: bool,
+    /// The plugin's answer as JSON, or why it failed again.
+    pub output: String,
+    pub logs: Vec<String>,
+    pub elapsed_ms: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginsPage {
     pub frame: Frame,
     pub rows: Vec<PluginRow>,
+    pub replay: Option<ReplayView>,
 }
 
 #[derive(Debug, Clone, Serialize)]

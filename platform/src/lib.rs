@@ -41,7 +41,7 @@ pub struct AppState {
     /// The staff console's pages, parsed once.
     pub console_pages: Arc<tikethet_admin_console::Pages>,
     /// Who has which ticket open in the console.
-    pub presence: Arc<crate::http::console::presence::Presence>,
+    pub presence: Arc<tikethet_runtime::presence::Presence>,
 }
 
 impl AppState {
@@ -67,6 +67,11 @@ impl AppState {
             Some(u) => Limiter::redis(u, &settings.redis_prefix).await?,
             None => Limiter::local(),
         };
+        // Who has a ticket open: shared through Redis when configured.
+        let presence = Arc::new(match limiter.redis_connection() {
+            Some((conn, prefix)) => tikethet_runtime::presence::Presence::redis(conn, &prefix),
+            None => tikethet_runtime::presence::Presence::default(),
+        });
         let live = match (&settings.redis_url, limiter.redis_connection()) {
             (Some(url), Some((conn, prefix))) => tikethet_runtime::live::Hub::redis(url, conn, &prefix)?,
             _ => tikethet_runtime::live::Hub::local(),
@@ -107,7 +112,7 @@ impl AppState {
             control,
             pages: Arc::new(tikethet_billing::dashboard::Pages::new()),
             console_pages: Arc::new(tikethet_admin_console::Pages::new()),
-            presence: Arc::default(),
+            presence,
         })
     }
 

@@ -25,6 +25,18 @@ pub struct Session {
     pub user: users::Model,
 }
 
+/// What a plugin did when run again on a failure's input (a dry run).
+#[derive(Debug, Clone)]
+pub struct Replay {
+    pub failure: plugin_failures::Model,
+    /// The contract version of the installed component that ran.
+    pub version: String,
+    /// Its answer as JSON, or why it failed again.
+    pub output: std::result::Result<String, String>,
+    pub logs: Vec<String>,
+    pub elapsed_ms: f64,
+}
+
 /// A request resolved to its tenant and caller.
 pub struct TenantContext {
     pub runtime: Runtime,
@@ -441,6 +453,49 @@ impl TenantContext {
             .await?;
         txn.commit().await?;
         Ok(list)
+    }
+
+    /// Runs the installed version of a plugin again on the input of one of
+    /// its recorded failures, with its current configuration and store, and
+    /// says what it would do. A dry run: nothing is sent, stored or counted,
+    /// so an admin can check a fix (a new upload, a changed configuration)
+    /// against the input that broke it.
+    pub async fn replay_plugin_failure(&self, name: &str, failure_id: i64) -> Result<Replay> {
+        self.require(Role::Admin)?;
+        let txn = self.tenant.db.begin().await?;
+        let p = self.plugin_named(&txn, name).await?;
+        let failure = plugin_failures::Entity::find_by_id(failure_id)
+            .filter(plugin_failures::Column::PluginId.eq(p.id))
+            .one(&txn)
+            .await?
+            .ok_or(RuntimeError::NotFound("plugin failure"))?;
+        txn.commit().await?;
+        let event: tikethet_plugins::HookEvent = serde_json::from_str(&failure.input)
+            .map_err(|e| RuntimeError::Conflict(format!("this failure's input is not an event this build can replay: {e}")))?;
+        let ctx = tikethet_plugins::CallContext {
+            config: p.config.clone(),
+            kv: serde_json::from_str(&p.kv).unwrap_or_default(),
+            now_ms: u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0),
+        };
+        let component = p.component;
+        let result = self
+            .runtime
+            .on_plugin_pool(&self.tenant.info.id, move |host| {
+                let loaded = host.load_within(&component, tikethet_plugins::limits::COMPILE_BUDGET)?;
+                host.run(&loaded, ctx, &event)
+            })
+            .await
+            .and_then(|r| r);
+        Ok(match result {
+            Ok(out) => Replay {
+                failure,
+                version: p.version,
+                output: Ok(serde_json::to_string_pretty(&out.output).unwrap_or_default()),
+                logs: out.logs.iter().map(|l| format!("{}: {}", l.level, l.message)).collect(),
+                elapsed_ms: out.usage.elapsed.as_secs_f64() * 1000.0,
+            },
+            Err(f) => Replay { failure, version: p.version, output: Err(format!("{} ({})", f.message, f.kind.as_str())), logs: Vec::new(), elapsed_ms: 0.0 },
+        })
     }
 
     pub async fn remove_plugin(&self, name: &str) -> Result<()> {

@@ -29,6 +29,7 @@ pub mod maintenance;
 pub mod intake;
 pub mod limiter;
 pub mod live;
+pub mod presence;
 pub mod queue;
 pub mod schedule;
 mod sender;

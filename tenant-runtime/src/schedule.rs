@@ -182,7 +182,7 @@ fn millis(t: DateTime<Utc>) -> u64 {
 
 /// Whether a plugin of this contract version has `on-schedule` (1.2.0 and
 /// later).
-fn has_on_schedule(version: &str) -> bool {
+pub fn has_on_schedule(version: &str) -> bool {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
     let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     major > 1 || (major == 1 && minor >= 2)

@@ -581,3 +581,118 @@ async fn an_admin_manages_people_categories_answers_and_the_staff_group_in_the_c
     let (_, cu) = app.tenant_get("acme", &format!("/users/{carl_id}"), &owner).await;
     assert_eq!(cu["role"], "user", "{cu}");
 }
+
+/// An admin installs a plugin from the console (a file input, not the API),
+/// sets its configuration and its `on-schedule` time there, sees the
+/// failures it causes with their input, and replays one: the broken
+/// configuration fails again; after a fix the replay shows the plugin's
+/// answer, and nothing reaches the customer (a dry run). Something that is
+/// not a component is refused in words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_uploads_schedules_and_replays_a_plugin_in_the_console() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    let files = tempfile::tempdir().unwrap();
+    let wasm = files.path().join("hostile.wasm");
+    let built = tikethet_plugins::build::build_bundled("hostile").unwrap_or_else(|e| panic!("building the hostile plugin: {e:#}"));
+    std::fs::copy(&built, &wasm).unwrap();
+    let not_wasm = files.path().join("notes.wasm");
+    std::fs::write(&not_wasm, "just some text").unwrap();
+
+    let link = admin_link(&app, &t, 1, t.owner).await;
+    let (_driver, c) = browser_sized(1280, 900).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+    click_to(&c, "nav a[href$='/plugins']", "plugins").await;
+    assert!(text_of(&c, "main").await.contains("No plugins installed"));
+
+    // Not a component: refused, and nothing is installed.
+    c.find(Locator::Css("#pu-name")).await.unwrap().send_keys("notes").await.unwrap();
+    c.find(Locator::Css("#pu-file")).await.unwrap().send_keys(not_wasm.to_str().unwrap()).await.unwrap();
+    click_to(&c, "#plugin-upload button", "plugins").await;
+    let refused = text_of(&c, "[data-testid=flash]").await;
+    assert!(refused.contains("component"), "{refused}");
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, list) = app.tenant_get("acme", "/plugins", &owner).await;
+    assert_eq!(list["items"], json!([]), "{list}");
+
+    // The real component: installed from the file input.
+    c.find(Locator::Css("#pu-name")).await.unwrap().send_keys("hostile").await.unwrap();
+    c.find(Locator::Css("#pu-file")).await.unwrap().send_keys(wasm.to_str().unwrap()).await.unwrap();
+    click_to(&c, "#plugin-upload button", "plugins").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Plugin installed.");
+    let (_, list) = app.tenant_get("acme", "/plugins", &owner).await;
+    assert_eq!((list["items"][0]["name"].as_str(), list["items"][0]["enabled"].as_bool()), (Some("hostile"), Some(true)), "{list}");
+
+    // Configuration and schedule, set on the page.
+    let config = c.find(Locator::Css("#pc-hostile")).await.unwrap();
+    config.clear().await.unwrap();
+    config.send_keys(r#"{"mode": "trap"}"#).await.unwrap();
+    c.find(Locator::Css("#ps-hostile")).await.unwrap().send_keys("0 3 * * *").await.unwrap();
+    let wait = c.find(Locator::Css("#pw-hostile")).await.unwrap();
+    wait.clear().await.unwrap();
+    wait.send_keys("90").await.unwrap();
+    click_to(&c, "[data-plugin=hostile] button[value=save]", "plugins").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Plugin saved.");
+    let (_, list) = app.tenant_get("acme", "/plugins", &owner).await;
+    let p = &list["items"][0];
+    assert_eq!((&p["config"], p["schedule"].as_str(), p["schedule_waiting_minutes"].as_i64()), (&json!({"mode": "trap"}), Some("0 3 * * *"), Some(90)), "{p}");
+    let next_run = p["next_run_at"].clone();
+    assert!(text_of(&c, "[data-plugin=hostile] .schedule").await.contains("Next run"));
+
+    // A customer's message makes it fail; the failure shows with its input.
+    app.deliver(&t, &fixtures::message(2, 801, "Where is my parcel?")).await;
+    app.wait_processed("acme", 2).await;
+    let failures = wait_for(Duration::from_secs(10), || async {
+        let (_, f) = app.tenant_get("acme", "/plugins/hostile/failures", &owner).await;
+        f["items"].as_array().filter(|i| !i.is_empty()).cloned()
+    })
+    .await
+    .expect("the failure is recorded");
+    assert!(failures.iter().any(|f| f["hook"] == "on-message"), "{failures:?}");
+    let sent_before = app.wait_outbox_settled("acme").await.len();
+    c.goto(&app.url("/t/acme/admin/plugins")).await.unwrap();
+    on_page(&c, "plugins").await;
+    c.find(Locator::Css("[data-plugin=hostile] details summary")).await.unwrap().click().await.unwrap();
+    let listed = text_of(&c, "[data-plugin=hostile] details").await;
+    assert!(listed.contains("Where is my parcel?"), "the input is shown: {listed}");
+
+    // Replay with the broken configuration: it fails again, in words.
+    c.execute(
+        "const f = [...document.querySelectorAll('[data-plugin=hostile] details li')].find(li => li.querySelector('small').textContent.includes('on-message')); f.querySelector('button[value=replay]').setAttribute('data-pick', '1')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click_to(&c, "button[data-pick]", "plugins").await;
+    let replay = text_of(&c, "#replay").await;
+    assert!(replay.contains("It failed again") && replay.contains("trap"), "{replay}");
+
+    // Fixed (echo mode), replayed: the answer shows; nothing is sent.
+    let config = c.find(Locator::Css("#pc-hostile")).await.unwrap();
+    config.clear().await.unwrap();
+    config.send_keys(r#"{"mode": "echo"}"#).await.unwrap();
+    click_to(&c, "[data-plugin=hostile] button[value=save]", "plugins").await;
+    let (_, list) = app.tenant_get("acme", "/plugins", &owner).await;
+    assert_eq!(list["items"][0]["next_run_at"], next_run, "saving the configuration leaves the schedule's due time");
+    c.find(Locator::Css("[data-plugin=hostile] details summary")).await.unwrap().click().await.unwrap();
+    c.execute(
+        "const f = [...document.querySelectorAll('[data-plugin=hostile] details li')].find(li => li.querySelector('small').textContent.includes('on-message')); f.querySelector('button[value=replay]').setAttribute('data-pick', '1')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click_to(&c, "button[data-pick]", "plugins").await;
+    let replay = text_of(&c, "#replay").await;
+    assert!(replay.contains("It answered") && replay.contains("echo: Where is my parcel?"), "{replay}");
+    save_screenshot(&c, "console-plugins").await;
+    assert_eq!(app.wait_outbox_settled("acme").await.len(), sent_before, "a replay sends nothing");
+
+    // Clearing the schedule on the page removes it.
+    let cron = c.find(Locator::Css("#ps-hostile")).await.unwrap();
+    cron.clear().await.unwrap();
+    click_to(&c, "[data-plugin=hostile] button[value=save]", "plugins").await;
+    let (_, list) = app.tenant_get("acme", "/plugins", &owner).await;
+    assert_eq!(list["items"][0]["schedule"], Value::Null, "{list}");
+}

@@ -8,13 +8,13 @@ use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use tikethet_admin_console::{
-    BroadcastRow, CannedPage, CannedRow, CategoriesPage, CategoryRow, Choice, FailureRow, PeoplePage, PersonRow, PluginRow, PluginsPage, SettingsPage, StaffGroupView,
+    BroadcastRow, CannedPage, CannedRow, CategoriesPage, CategoryRow, Choice, PeoplePage, PersonRow, SettingsPage, StaffGroupView,
 };
 use tikethet_runtime::RuntimeError;
 use tikethet_runtime::desk::canned::Shortcut;
 use tikethet_runtime::desk::categories::{CategoryFields, CategoryIcon, CategoryName, Color};
 use tikethet_runtime::desk::people::{PeopleQuery, may_grant};
-use tikethet_runtime::domain::{MessageText, PluginConfig, Priority, Role};
+use tikethet_runtime::domain::{MessageText, Priority, Role};
 
 use super::{Staff, base, tr, desk_error, error_page, frame, name_of, posted, query, redirect, rendered, staff, when};
 use crate::AppState;
@@ -27,7 +27,6 @@ fn flash_of(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
         Some("person") => "Saved.",
         Some("category") => "Category saved.",
         Some("canned") => "Answer saved.",
-        Some("plugin") => "Plugin saved.",
         Some("deleted") => "Deleted.",
         Some("unlinked") => "The staff group is unlinked.",
         _ => return None,
@@ -36,7 +35,7 @@ fn flash_of(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
 }
 
 /// A refusal the staff member can fix shows on the page; others as an error page.
-fn fixable(e: &RuntimeError) -> bool {
+pub(super) fn fixable(e: &RuntimeError) -> bool {
     matches!(e, RuntimeError::Invalid(_) | RuntimeError::Conflict(_) | RuntimeError::Forbidden(_) | RuntimeError::PlanLimit(_) | RuntimeError::NotFound(_))
 }
 
@@ -88,7 +87,7 @@ async fn people_page(state: &AppState, req: &Request, slug: &str, s: &Staff, fla
                 username: u.username.clone(),
                 role: u.role.clone(),
                 blocked: u.blocked,
-                roles: if may_change { grantable.iter().map(|r| Choice { value: r.as_str().into(), label: r.as_str().into(), count: None, selected: *r == from }).collect() } else { Vec::new() },
+                roles: if may_change { grantable.iter().map(|r| Choice { value: r.as_str().into(), label: tr(s, r.as_str()), count: None, selected: *r == from }).collect() } else { Vec::new() },
                 since: when(u.created_at),
             }
         })
@@ -263,79 +262,6 @@ pub async fn canned_one(Path((slug, id)): Path<(String, i64)>, req: &Request, bo
     match result {
         Ok(()) => redirect(&format!("{}/canned?done={done}", base(req, &slug))),
         Err(e) if fixable(&e) => canned_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
-        Err(e) => desk_error(state, &slug, &e),
-    }
-}
-
-// ---- Plugins ----
-
-async fn plugins_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, status: StatusCode) -> Response {
-    let list = match s.ctx.plugins().await {
-        Ok(l) => l,
-        Err(e) => return desk_error(state, slug, &e),
-    };
-    let mut rows = Vec::with_capacity(list.len());
-    for p in list {
-        let failures = match s.ctx.plugin_failures(&p.name, 5).await {
-            Ok(f) => f,
-            Err(e) => return desk_error(state, slug, &e),
-        };
-        rows.push(PluginRow {
-            failures: failures
-                .into_iter()
-                .map(|f| FailureRow { at: when(f.created_at), hook: f.hook, kind: f.kind, message: f.message, input: f.input.chars().take(2000).collect() })
-                .collect(),
-            name: p.name,
-            version: p.version,
-            enabled: p.enabled,
-            position: p.position,
-            disabled_reason: p.disabled_reason,
-            invocations: p.invocations,
-            config: p.config,
-        });
-    }
-    let v = PluginsPage { frame: frame(state, req, slug, s, flash).await, rows };
-    rendered(status, state.console_pages.plugins(&v))
-}
-
-/// `GET /t/{slug}/admin/plugins`
-#[handler]
-pub async fn plugins(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = signed_in!(state, req, &slug);
-    plugins_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
-}
-
-/// `POST /t/{slug}/admin/plugins/{name}`: `do=save` (config, order),
-/// `enable`, `disable` or `remove`.
-#[handler]
-pub async fn plugin(Path((slug, name)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = posted_form!(state, req, &slug, body);
-    let (result, done) = match form.get("do").map(String::as_str) {
-        Some("enable") => (s.ctx.update_plugin(&name, None, Some(true), None).await.map(|_| ()), "plugin"),
-        Some("disable") => (s.ctx.update_plugin(&name, None, Some(false), None).await.map(|_| ()), "plugin"),
-        Some("remove") => (s.ctx.remove_plugin(&name).await, "deleted"),
-        _ => {
-            let parsed = (|| -> Result<(PluginConfig, Option<i32>), RuntimeError> {
-                let raw = form.get("config").map(String::as_str).filter(|c| !c.trim().is_empty()).unwrap_or("{}");
-                let json: serde_json::Value = serde_json::from_str(raw).map_err(|e| tikethet_runtime::domain::Invalid::new("config", format!("is not JSON: {e}")))?;
-                let config = PluginConfig::parse(&json)?;
-                let position = form
-                    .get("position")
-                    .filter(|p| !p.is_empty())
-                    .map(|p| p.parse::<i32>().map_err(|_| tikethet_runtime::domain::Invalid::new("position", "must be a whole number")))
-                    .transpose()?;
-                Ok((config, position))
-            })();
-            let r = match parsed {
-                Ok((c, pos)) => s.ctx.update_plugin(&name, Some(&c), None, pos).await.map(|_| ()),
-                Err(e) => Err(e),
-            };
-            (r, "plugin")
-        }
-    };
-    match result {
-        Ok(()) => redirect(&format!("{}/plugins?done={done}", base(req, &slug))),
-        Err(e) if fixable(&e) => plugins_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
         Err(e) => desk_error(state, &slug, &e),
     }
 }

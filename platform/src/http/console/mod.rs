@@ -9,7 +9,7 @@
 
 pub mod analytics;
 pub mod manage;
-pub mod presence;
+pub mod plugins;
 
 use std::collections::HashMap;
 
@@ -162,12 +162,20 @@ async fn posted(state: &AppState, req: &Request, slug: &str, body: Body) -> Resu
         return Err(error_page(state, slug, StatusCode::PAYLOAD_TOO_LARGE, "Too long", "That was longer than the console takes."));
     };
     let form = form_of(&bytes);
+    let token = form.get("csrf").cloned();
+    checked(state, req, slug, &s, token)?;
+    Ok((s, form))
+}
+
+/// Refuses a change posted from another site, or without the session's
+/// CSRF token (the `X-CSRF-Token` header, or the form's `csrf` field).
+fn checked(state: &AppState, req: &Request, slug: &str, s: &Staff, form_token: Option<String>) -> Result<(), Response> {
     if !super::same_origin(req) {
         return Err(error_page(state, slug, StatusCode::FORBIDDEN, "Refused", "This request came from another site; nothing was changed."));
     }
-    let token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned).or_else(|| form.get("csrf").cloned());
+    let token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned).or(form_token);
     match token {
-        Some(t) if bool::from(t.as_bytes().ct_eq(s.csrf.as_bytes())) => Ok((s, form)),
+        Some(t) if bool::from(t.as_bytes().ct_eq(s.csrf.as_bytes())) => Ok(()),
         _ => Err(error_page(
             state,
             slug,
@@ -584,7 +592,7 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
             };
             let leaving = query(req).contains_key("leave");
             let typing = form.get("typing").is_some_and(|v| v == "1");
-            let others = state.presence.report(s.ctx.tenant.info.id.as_str(), id, s.ctx.user.id, &name_of(Some(&s.ctx.user)), typing, leaving, std::time::Instant::now());
+            let others = state.presence.report(s.ctx.tenant.info.id.as_str(), id, s.ctx.user.id, &name_of(Some(&s.ctx.user)), typing, leaving).await;
             let body = serde_json::json!({ "others": others, "latest": latest, "status": t.status });
             Response::builder().content_type("application/json").header(header::CACHE_CONTROL, "no-store").body(body.to_string())
         }

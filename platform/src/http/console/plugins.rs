@@ -1,0 +1,202 @@
+//! The console's plugins page: upload (or replace) a component, configure,
+//! order, switch on and off, set when `on-schedule` runs, and see recent
+//! failures with their input, each replayable as a dry run against the
+//! installed version. Every change goes through `TenantContext`, as the
+//! API's do.
+
+use poem::http::StatusCode;
+use poem::web::{Data, Multipart, Path};
+use poem::{Body, Request, Response, handler};
+use tikethet_admin_console::{FailureRow, PluginRow, PluginsPage, ReplayView};
+use tikethet_runtime::RuntimeError;
+use tikethet_runtime::domain::{Invalid, PluginConfig, PluginName};
+use tikethet_runtime::schedule::{PluginSchedule, has_on_schedule};
+
+use super::manage::fixable;
+use super::{Staff, base, checked, desk_error, error_page, frame, posted, query, redirect, rendered, staff, tr, when};
+use crate::AppState;
+
+fn flash_of(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
+    let text = match query(req).get("done").map(String::as_str) {
+        Some("plugin") => "Plugin saved.",
+        Some("installed") => "Plugin installed.",
+        Some("deleted") => "Deleted.",
+        _ => return None,
+    };
+    Some(("ok", tr(s, text)))
+}
+
+async fn page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, replay: Option<ReplayView>, status: StatusCode) -> Response {
+    let list = match s.ctx.plugins().await {
+        Ok(l) => l,
+        Err(e) => return desk_error(state, slug, &e),
+    };
+    let mut schedules = match s.ctx.plugin_schedules().await {
+        Ok(m) => m,
+        Err(e) => return desk_error(state, slug, &e),
+    };
+    let mut rows = Vec::with_capacity(list.len());
+    for p in list {
+        let failures = match s.ctx.plugin_failures(&p.name, 5).await {
+            Ok(f) => f,
+            Err(e) => return desk_error(state, slug, &e),
+        };
+        let schedule = schedules.remove(&p.id);
+        rows.push(PluginRow {
+            failures: failures
+                .into_iter()
+                .map(|f| FailureRow { id: f.id, at: when(f.created_at), hook: f.hook, kind: f.kind, message: f.message, input: f.input.chars().take(2000).collect() })
+                .collect(),
+            schedulable: has_on_schedule(&p.version),
+            schedule: schedule.as_ref().map(|s| s.cron.clone()).unwrap_or_default(),
+            waiting_minutes: schedule.as_ref().map_or(0, |s| s.waiting_minutes),
+            next_due: schedule.as_ref().map(|s| when(s.next_due_at)),
+            last_run: schedule.as_ref().and_then(|s| s.last_run_at).map(when),
+            runs: schedule.as_ref().map_or(0, |s| s.runs),
+            name: p.name,
+            version: p.version,
+            enabled: p.enabled,
+            position: p.position,
+            disabled_reason: p.disabled_reason,
+            invocations: p.invocations,
+            config: p.config,
+        });
+    }
+    let v = PluginsPage { frame: frame(state, req, slug, s, flash).await, rows, replay };
+    rendered(status, state.console_pages.plugins(&v))
+}
+
+/// `GET /t/{slug}/admin/plugins`
+#[handler]
+pub async fn plugins(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+    let s = match staff(state, req, &slug).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    page(state, req, &slug, &s, flash_of(req, &s), None, StatusCode::OK).await
+}
+
+/// `POST /t/{slug}/admin/plugins`: a `multipart/form-data` upload with
+/// `csrf`, `name` and the component in `component`. A plugin of that name is
+/// replaced (keeping its configuration, order and store).
+#[handler]
+pub async fn upload(Path(slug): Path<String>, req: &Request, mut form: Multipart, Data(state): Data<&AppState>) -> Response {
+    let s = match staff(state, req, &slug).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let (mut csrf, mut name, mut component) = (None, None, None);
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let which = field.name().unwrap_or_default().to_owned();
+                let Ok(bytes) = field.bytes().await else {
+                    return error_page(state, &slug, StatusCode::BAD_REQUEST, "Upload interrupted", "The upload did not arrive whole; nothing was installed. Try again.");
+                };
+                match which.as_str() {
+                    "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    "name" => name = Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
+                    "component" => component = Some(bytes),
+                    _ => {}
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return error_page(state, &slug, StatusCode::BAD_REQUEST, "Not an upload", "The form did not arrive as an upload; nothing was installed."),
+        }
+    }
+    if let Err(r) = checked(state, req, &slug, &s, csrf) {
+        return r;
+    }
+    let result = async {
+        let name = PluginName::parse(name.as_deref().unwrap_or_default())?;
+        let bytes = component.filter(|b| !b.is_empty()).ok_or_else(|| Invalid::new("component", "choose a .wasm file to upload"))?;
+        s.ctx.install_plugin(&name, &bytes).await
+    }
+    .await;
+    match result {
+        Ok(_) => redirect(&format!("{}/plugins?done=installed", base(req, &slug))),
+        Err(e) if fixable(&e) => page(state, req, &slug, &s, Some(("error", e.to_string())), None, crate::http::error::runtime_status(&e)).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+/// `POST /t/{slug}/admin/plugins/{name}`: `do=save` (config, order,
+/// schedule), `enable`, `disable`, `remove`, or `replay` with `failure`.
+#[handler]
+pub async fn plugin(Path((slug, name)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form) = match posted(state, req, &slug, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (result, done) = match form.get("do").map(String::as_str) {
+        Some("enable") => (s.ctx.update_plugin(&name, None, Some(true), None).await.map(|_| ()), "plugin"),
+        Some("disable") => (s.ctx.update_plugin(&name, None, Some(false), None).await.map(|_| ()), "plugin"),
+        Some("remove") => (s.ctx.remove_plugin(&name).await, "deleted"),
+        Some("replay") => {
+            let Some(id) = form.get("failure").and_then(|f| f.parse::<i64>().ok()) else {
+                return error_page(state, &slug, StatusCode::BAD_REQUEST, "Which failure?", "The replay did not say which failure to run again.");
+            };
+            return match s.ctx.replay_plugin_failure(&name, id).await {
+                Ok(r) => {
+                    let view = ReplayView {
+                        plugin: name.clone(),
+                        failure_id: r.failure.id,
+                        failed_at: when(r.failure.created_at),
+                        hook: r.failure.hook.clone(),
+                        version: r.version,
+                        ok: r.output.is_ok(),
+                        output: r.output.unwrap_or_else(|e| e),
+                        logs: r.logs,
+                        elapsed_ms: format!("{:.1}", r.elapsed_ms),
+                    };
+                    page(state, req, &slug, &s, None, Some(view), StatusCode::OK).await
+                }
+                Err(e) if fixable(&e) => page(state, req, &slug, &s, Some(("error", e.to_string())), None, crate::http::error::runtime_status(&e)).await,
+                Err(e) => desk_error(state, &slug, &e),
+            };
+        }
+        _ => (save(&s, &name, &form).await, "plugin"),
+    };
+    match result {
+        Ok(()) => redirect(&format!("{}/plugins?done={done}", base(req, &slug))),
+        Err(e) if fixable(&e) => page(state, req, &slug, &s, Some(("error", e.to_string())), None, crate::http::error::runtime_status(&e)).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+/// Saves the configuration, the order and (for plugins with `on-schedule`)
+/// the schedule. Everything is checked before anything is written; the
+/// schedule is written only when it changed, so saving the configuration
+/// does not move its next due time.
+async fn save(s: &Staff, name: &str, form: &std::collections::HashMap<String, String>) -> Result<(), RuntimeError> {
+    let raw = form.get("config").map(String::as_str).filter(|c| !c.trim().is_empty()).unwrap_or("{}");
+    let json: serde_json::Value = serde_json::from_str(raw).map_err(|e| Invalid::new("config", format!("is not JSON: {e}")))?;
+    let config = PluginConfig::parse(&json)?;
+    let position = form
+        .get("position")
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<i32>().map_err(|_| Invalid::new("position", "must be a whole number")))
+        .transpose()?;
+    if let Some(cron) = form.get("schedule") {
+        let cron = cron.trim();
+        let wanted = if cron.is_empty() { None } else { Some(PluginSchedule::parse(cron)?) };
+        let waiting = form
+            .get("waiting")
+            .filter(|w| !w.trim().is_empty())
+            .map(|w| w.trim().parse::<i32>().map_err(|_| Invalid::new("schedule_waiting_minutes", "must be a whole number of minutes")))
+            .transpose()?;
+        let installed = s.ctx.plugins().await?.into_iter().find(|p| p.name == name).ok_or(RuntimeError::NotFound("plugin"))?;
+        let current = s.ctx.plugin_schedule(installed.id).await?;
+        let same_cron = current.as_ref().map(|c| c.cron.as_str()) == wanted.as_ref().map(PluginSchedule::as_str);
+        let same_wait = waiting.is_none() || current.as_ref().map(|c| c.waiting_minutes) == waiting;
+        if !(same_cron && same_wait) {
+            match (&wanted, same_cron) {
+                // Only the wait changed: the due time stays.
+                (Some(_), true) => s.ctx.set_plugin_schedule(name, None, waiting).await?,
+                (w, _) => s.ctx.set_plugin_schedule(name, Some(w.as_ref()), waiting.filter(|_| w.is_some())).await?,
+            };
+        }
+    }
+    s.ctx.update_plugin(name, Some(&config), None, position).await?;
+    Ok(())
+}
