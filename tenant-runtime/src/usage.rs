@@ -29,6 +29,7 @@ pub(crate) async fn count(txn: &DatabaseTransaction, metric: &'static str, n: i6
         count: Set(n),
         reported: Set(0),
         reporting: Set(0),
+        reporting_at: Set(None),
     })
     .on_conflict(
         OnConflict::columns([usage_counters::Column::Day, usage_counters::Column::Metric])
@@ -143,13 +144,16 @@ pub struct Slice {
     pub metric: String,
     pub offset: i64,
     pub value: i64,
+    /// The event's timestamp (Unix seconds), fixed when the slice is taken.
+    pub at: i64,
 }
 
 /// The next slices of a tenant's usage to report for these meters: a slice
 /// already in flight (written before it was sent) is given again as it
-/// was; otherwise what was counted since the last report becomes the next
-/// slice, written down before it is handed out.
-pub async fn next_slices(tenant: &crate::Tenant, metrics: &[&str]) -> Result<Vec<Slice>> {
+/// was, its timestamp included; otherwise what was counted since the last
+/// report becomes the next slice, stamped by `stamp(day)` and written down
+/// before it is handed out.
+pub async fn next_slices(tenant: &crate::Tenant, metrics: &[&str], stamp: impl Fn(&str) -> i64) -> Result<Vec<Slice>> {
     let txn = tenant.db.begin().await?;
     let rows = usage_counters::Entity::find()
         .filter(usage_counters::Column::Metric.is_in(metrics.iter().copied()))
@@ -158,17 +162,24 @@ pub async fn next_slices(tenant: &crate::Tenant, metrics: &[&str]) -> Result<Vec
         .await?;
     let mut out = Vec::new();
     for r in rows {
-        let value = if r.reporting > 0 { r.reporting } else { r.count - r.reported };
-        if r.reporting == 0 {
+        let (value, at) = if r.reporting > 0 {
+            // Stamped before it was first sent (a row from before the stamp
+            // was kept is stamped now, once).
+            (r.reporting, r.reporting_at.unwrap_or_else(|| stamp(&r.day)))
+        } else {
+            (r.count - r.reported, stamp(&r.day))
+        };
+        if r.reporting == 0 || r.reporting_at.is_none() {
             usage_counters::Entity::update_many()
                 .col_expr(usage_counters::Column::Reporting, Expr::value(value))
+                .col_expr(usage_counters::Column::ReportingAt, Expr::value(at))
                 .filter(usage_counters::Column::Day.eq(r.day.as_str()))
                 .filter(usage_counters::Column::Metric.eq(r.metric.as_str()))
-                .filter(usage_counters::Column::Reporting.eq(0))
+                .filter(usage_counters::Column::Reporting.eq(r.reporting))
                 .exec(&txn)
                 .await?;
         }
-        out.push(Slice { day: r.day, metric: r.metric, offset: r.reported, value });
+        out.push(Slice { day: r.day, metric: r.metric, offset: r.reported, value, at });
     }
     txn.commit().await?;
     Ok(out)
@@ -180,6 +191,7 @@ pub async fn slice_reported(tenant: &crate::Tenant, s: &Slice) -> Result<()> {
     usage_counters::Entity::update_many()
         .col_expr(usage_counters::Column::Reported, Expr::col(usage_counters::Column::Reported).add(s.value))
         .col_expr(usage_counters::Column::Reporting, Expr::value(0))
+        .col_expr(usage_counters::Column::ReportingAt, Expr::value(Option::<i64>::None))
         .filter(usage_counters::Column::Day.eq(s.day.as_str()))
         .filter(usage_counters::Column::Metric.eq(s.metric.as_str()))
         .filter(usage_counters::Column::Reported.eq(s.offset))

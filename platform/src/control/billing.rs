@@ -370,11 +370,12 @@ impl ControlPlane {
         for a in subscribed {
             let Some(t) = self.runtime.tenants.get(&tikethet_runtime::domain::TenantId::from_stored(a.tenant_id.clone())) else { continue };
             let customer = a.stripe_customer_id.as_deref().unwrap_or_default();
-            let slices = tikethet_runtime::usage::next_slices(&t, &metrics).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let now = Utc::now();
+            let slices = tikethet_runtime::usage::next_slices(&t, &metrics, |day| report_time(day, now)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             for s in slices {
                 let Some((_, event_name)) = METERS.iter().find(|(m, _)| *m == s.metric) else { continue };
                 let identifier = format!("{}-{}-{}-{}", a.tenant_id, s.metric, s.day, s.offset);
-                match stripe.meter_event(event_name, customer, u64::try_from(s.value).unwrap_or(0), &identifier, report_time(&s.day, Utc::now())).await {
+                match stripe.meter_event(event_name, customer, u64::try_from(s.value).unwrap_or(0), &identifier, s.at).await {
                     Ok(_) => {
                         tikethet_runtime::usage::slice_reported(&t, &s).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                         units += u64::try_from(s.value).unwrap_or(0);

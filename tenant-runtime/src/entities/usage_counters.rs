@@ -14,6 +14,9 @@ pub struct Model {
     pub reported: i64,
     /// What is being told now (0 when nothing is in flight).
     pub reporting: i64,
+    /// The timestamp that report carries (Unix seconds), so a retry is the
+    /// same request.
+    pub reporting_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
