@@ -81,6 +81,10 @@ pub struct Settings {
     /// How often desks' tickets are checked against their service levels
     /// (`TIKETHET_SLA_CHECK_SECS`).
     pub sla_check_every: std::time::Duration,
+    /// How long a node's claim on a chat's work lasts unless renewed
+    /// (`TIKETHET_CLAIM_LEASE_SECS`): how soon other nodes take over the
+    /// chats of a node that died.
+    pub claim_lease: std::time::Duration,
 }
 
 impl fmt::Debug for Settings {
@@ -109,6 +113,7 @@ impl fmt::Debug for Settings {
             .field("storage_limits", &self.storage_limits)
             .field("usage_report_every", &self.usage_report_every)
             .field("sla_check_every", &self.sla_check_every)
+            .field("claim_lease", &self.claim_lease)
             .field("plans", &self.plans.plans().iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
             .finish()
     }
@@ -144,6 +149,7 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_PLANS_FILE",
     "TIKETHET_USAGE_REPORT_SECS",
     "TIKETHET_SLA_CHECK_SECS",
+    "TIKETHET_CLAIM_LEASE_SECS",
 ];
 
 /// Where raw values come from.
@@ -401,6 +407,15 @@ impl Settings {
                 Some(v) => match v.parse::<u64>() {
                     Ok(n) if (1..=3600).contains(&n) => std::time::Duration::from_secs(n),
                     _ => bail!("TIKETHET_SLA_CHECK_SECS must be a whole number of seconds from 1 to 3600 (got {v:?})"),
+                },
+            },
+            claim_lease: match src.get("TIKETHET_CLAIM_LEASE_SECS") {
+                None => std::time::Duration::from_secs(30),
+                // Longer than a Bot API call may take (17 s), so a live
+                // sender never loses its chat in the middle of a send.
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (20..=600).contains(&n) => std::time::Duration::from_secs(n),
+                    _ => bail!("TIKETHET_CLAIM_LEASE_SECS must be a whole number of seconds from 20 to 600 (got {v:?})"),
                 },
             },
         };

@@ -93,6 +93,8 @@ impl AppState {
             live,
             files,
             sla_check_every: settings.sla_check_every,
+            claim_lease: settings.claim_lease,
+            node_name: format!("{}:{}", tikethet_runtime::hostname(), settings.listen.rsplit(':').next().unwrap_or("0")),
         });
         let control = Arc::new(ControlPlane::new(
             storage.clone(),
@@ -159,6 +161,10 @@ impl Application {
         // be right once the port is known.
         if listen.ends_with(":0") && matches!(settings.public_url.host_str(), Some("127.0.0.1" | "localhost")) {
             settings.public_url.set_port(Some(port)).ok();
+        }
+        if let Some(host) = listen.strip_suffix(":0") {
+            // The node's name in its claims on chats is its real address.
+            settings.listen = format!("{host}:{port}");
         }
         let state = AppState::open(settings).await?;
         state.start_serving().await?;

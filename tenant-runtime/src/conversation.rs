@@ -32,6 +32,7 @@ use crate::domain::{Invalid, Priority, TenantId, TicketDescription, TicketId, Ti
 use crate::entities::{inbox, users};
 use crate::error::RuntimeError;
 use crate::bot::{self, Command, SupportStep};
+use crate::claims::{self, Claim, ClaimLost, Taken};
 use crate::hooks::{actions_of, routings_of};
 use crate::live;
 use crate::queue::Step;
@@ -77,17 +78,28 @@ impl Runtime {
     /// One unit of a chat's lane: its oldest pending update, if due.
     pub(crate) async fn process_next(&self, tenant: TenantId, chat: Option<i64>) -> Step {
         let Some(tenant) = self.tenants.get(&tenant) else { return Step::Park };
-        let row = match next_pending(&tenant, chat).await {
-            Ok(Some(r)) => r,
-            Ok(None) => return Step::Idle,
+        let (row, claim) = match next_pending(&tenant, chat, &self.node_id, self.claim_lease).await {
+            Ok(Next::Row(r, claim)) => (r, claim),
+            Ok(Next::Idle) => return Step::Idle,
+            // Another node works this chat; look again soon (or when its
+            // lease lapses, if it died).
+            Ok(Next::Held(left)) => return Step::Later(left.clamp(claims::POLL / 4, claims::POLL)),
             Err(e) => {
                 tracing::warn!(tenant = %tenant.info.id, error = %format!("{e:#}"), "processing paused: storage failed");
                 return Step::Park;
             }
         };
         if let Some(wait) = row.next_attempt_at.and_then(|at| (at - Utc::now()).to_std().ok()).filter(|w| !w.is_zero()) {
-            return Step::Later(wait);
+            // The claim stays for the wait (renewed when the lane comes
+            // back), so the retry keeps its place at the head of the chat.
+            return Step::Later(wait.min(self.claim_lease / 2));
         }
+        claims::under(claim, self.process_claimed(tenant, row)).await
+    }
+
+    /// Processes one update under its chat's claim; every transaction that
+    /// finishes it checks the claim first.
+    async fn process_claimed(&self, tenant: Arc<Tenant>, row: inbox::Model) -> Step {
         let (id, attempts) = (row.id, row.attempts);
         let outcome = AssertUnwindSafe(self.process_row(&tenant, row)).catch_unwind().await;
         let recorded = match outcome {
@@ -95,6 +107,10 @@ impl Runtime {
                 self.metrics.updates_processed.fetch_add(1, Ordering::Relaxed);
                 self.after_commit(&tenant.info.id, effects).await;
                 return Step::More;
+            }
+            Ok(Err(RuntimeError::Internal(e))) if e.downcast_ref::<ClaimLost>().is_some() => {
+                tracing::warn!(tenant = %tenant.info.id, inbox_id = id, error = %e, "update left to the node that took its chat over");
+                return Step::Later(claims::POLL);
             }
             Ok(Err(e @ RuntimeError::Internal(_))) => {
                 let attempt = attempts + 1;
@@ -125,6 +141,7 @@ impl Runtime {
         };
         match recorded {
             Ok(()) => Step::More,
+            Err(e) if e.downcast_ref::<ClaimLost>().is_some() => Step::Later(claims::POLL),
             Err(e) => {
                 tracing::warn!(tenant = %tenant.info.id, inbox_id = id, error = %format!("{e:#}"), "could not record a failed update; the sweep will retry it");
                 Step::Park
@@ -276,6 +293,7 @@ impl Runtime {
             let notice = self.text(tenant, lang, BotText::OverLimit, ())?;
             kicks.push(tickets::enqueue(&txn, chat, notice, None).await?.chat_id);
         }
+        claimed(&txn).await?;
         let n = inbox::Entity::update_many()
             .col_expr(inbox::Column::Status, Expr::value(inbox::OVER_LIMIT))
             .col_expr(inbox::Column::Stage, Expr::value(OVER_LIMIT_TOLD))
@@ -652,21 +670,54 @@ async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Re
 }
 
 /// The chat's oldest pending update (`None` chat: updates without one).
-async fn next_pending(tenant: &Tenant, chat: Option<i64>) -> anyhow::Result<Option<inbox::Model>> {
+/// What a lane finds for its chat.
+enum Next {
+    /// The chat's oldest pending update, under this process's claim.
+    Row(inbox::Model, Claim),
+    /// Nothing pending; the claim (if any) is given up.
+    Idle,
+    /// Another process holds the chat, for this long at most.
+    Held(Duration),
+}
+
+/// Claims the chat and reads its oldest pending update, in one transaction;
+/// with nothing pending the claim is dropped in the same one.
+async fn next_pending(tenant: &Tenant, chat: Option<i64>, holder: &str, lease: Duration) -> anyhow::Result<Next> {
     let txn = tenant.db.begin().await?;
+    let key = claims::chat_key(chat);
+    let claim = match claims::take(&txn, claims::UPDATES, key, holder, lease).await.context("failed to claim the chat")? {
+        Taken::Mine(c) => c,
+        Taken::Held(left) => {
+            txn.rollback().await?;
+            return Ok(Next::Held(left));
+        }
+    };
     let q = inbox::Entity::find().filter(inbox::Column::Status.eq(inbox::PENDING));
     let q = match chat {
         Some(c) => q.filter(inbox::Column::ChatId.eq(c)),
         None => q.filter(inbox::Column::ChatId.is_null()),
     };
     let row = q.order_by_asc(inbox::Column::Id).one(&txn).await.context("failed to read the next update")?;
+    if row.is_none() {
+        claims::release(&txn, claims::UPDATES, key, holder).await?;
+    }
     txn.commit().await?;
-    Ok(row)
+    Ok(match row {
+        Some(r) => Next::Row(r, claim),
+        None => Next::Idle,
+    })
+}
+
+/// Renews the chat's claim in `txn`, failing it if another process took
+/// the chat over (then nothing of `txn` may commit).
+async fn claimed(txn: &DatabaseTransaction) -> Result<(), RuntimeError> {
+    claims::check(txn).await?.map_err(|lost| RuntimeError::Internal(lost.into()))
 }
 
 /// Whether the row is still pending, locking it for this transaction (a
 /// row finished meanwhile must not get its effects twice).
 async fn still_pending(txn: &DatabaseTransaction, id: i64) -> Result<bool, RuntimeError> {
+    claimed(txn).await?;
     let n = inbox::Entity::update_many()
         .col_expr(inbox::Column::Status, Expr::value(inbox::PENDING))
         .filter(inbox::Column::Id.eq(id))
@@ -688,6 +739,7 @@ async fn set_stage(txn: &DatabaseTransaction, id: i64, stage: &str) -> Result<()
 /// Marks a pending row finished in this transaction; false when it was not
 /// pending any more (then nothing must be committed).
 async fn finish(txn: &DatabaseTransaction, id: i64, status: &str) -> Result<bool, RuntimeError> {
+    claimed(txn).await?;
     let n = inbox::Entity::update_many()
         .col_expr(inbox::Column::Status, Expr::value(status))
         .col_expr(inbox::Column::ProcessedAt, Expr::value(Utc::now()))
@@ -711,6 +763,7 @@ pub(crate) async fn commit_finished(txn: DatabaseTransaction, id: i64, status: &
 
 async fn schedule_retry(tenant: &Tenant, id: i64, attempt: i32, wait: Duration, why: &str) -> anyhow::Result<()> {
     let txn = tenant.db.begin().await?;
+    claims::check(&txn).await?.map_err(anyhow::Error::new)?;
     inbox::Entity::update_many()
         .col_expr(inbox::Column::Attempts, Expr::value(attempt))
         .col_expr(inbox::Column::NextAttemptAt, Expr::value(Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default()))
@@ -724,6 +777,7 @@ async fn schedule_retry(tenant: &Tenant, id: i64, attempt: i32, wait: Duration, 
 
 async fn mark_failed(tenant: &Tenant, id: i64, attempts: i32, error: &str) -> anyhow::Result<()> {
     let txn = tenant.db.begin().await?;
+    claims::check(&txn).await?.map_err(anyhow::Error::new)?;
     inbox::Entity::update_many()
         .col_expr(inbox::Column::Status, Expr::value(inbox::FAILED))
         .col_expr(inbox::Column::Attempts, Expr::value(attempts))

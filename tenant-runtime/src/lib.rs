@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod bot;
+pub mod claims;
 pub mod broadcast;
 pub mod console;
 mod csat;
@@ -124,6 +125,12 @@ pub struct RuntimeConfig {
     pub files: files::Files,
     /// How often desks' open tickets are checked against their service levels.
     pub sla_check_every: std::time::Duration,
+    /// How long a claim on a chat's work lasts unless renewed (`claims`).
+    pub claim_lease: std::time::Duration,
+    /// This node's address, `host:port`: unique among live processes, so a
+    /// process started on it knows the claims left under it are its dead
+    /// predecessor's.
+    pub node_name: String,
 }
 
 /// How long finished rows are kept before the retention job prunes them.
@@ -176,6 +183,12 @@ pub struct Inner {
     throttle_policy: Option<throttle::Policy>,
     retention: Retention,
     sla_check_every: std::time::Duration,
+    /// This process's name on the chats it claims, `{node_name}#{random}`:
+    /// unique per start, so a restarted process does not inherit the claims
+    /// of the one before (it clears them; see `maintenance`).
+    pub node_id: String,
+    node_name: String,
+    claim_lease: std::time::Duration,
     /// A lane per chat with updates to process (`None`: updates with no chat).
     worker: Lanes<TenantId, Option<i64>>,
     /// A lane per chat with messages to send.
@@ -207,6 +220,15 @@ impl Deref for Runtime {
     fn deref(&self) -> &Inner {
         &self.inner
     }
+}
+
+/// The machine's name, for telling nodes apart in claims and logs.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.').take(32).collect::<String>())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned())
 }
 
 pub(crate) fn upgrade(weak: &Weak<Inner>) -> Option<Runtime> {
@@ -266,6 +288,9 @@ impl Runtime {
                 throttle_policy: cfg.throttle,
                 retention: cfg.retention,
                 sla_check_every: cfg.sla_check_every,
+                node_id: format!("{}#{:08x}", cfg.node_name, rand::random::<u32>()),
+                node_name: cfg.node_name,
+                claim_lease: cfg.claim_lease,
                 worker,
                 sender,
                 plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),

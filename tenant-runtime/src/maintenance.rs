@@ -114,6 +114,25 @@ impl Runtime {
         self.storage.close_idle(IDLE_DATABASE).await;
     }
 
+    /// Clears the claims a killed predecessor left: on SQLite all of them
+    /// (one process serves a data folder), on PostgreSQL those of an
+    /// earlier process on this node's own address (which this process now
+    /// holds, so that one is gone). Waiting out their leases would only
+    /// delay their chats; other nodes' claims are left to lapse.
+    async fn forget_claims(&self, t: &Tenant) -> anyhow::Result<()> {
+        let txn = t.db.begin_unnoticed().await?;
+        let n = if self.storage.is_postgres() {
+            crate::claims::clear_predecessors(&txn, &self.node_name, &self.node_id).await?
+        } else {
+            crate::claims::clear_all(&txn).await?
+        };
+        txn.commit().await?;
+        if n > 0 {
+            tracing::info!(tenant = %t.info.id, claims = n, "the last run's claims on chats are cleared");
+        }
+        Ok(())
+    }
+
     /// Reads every tenant's queues (at start: what a previous run left),
     /// a few tenants at a time, in the background of serving.
     pub async fn recover_all(&self, tenants: Vec<std::sync::Arc<Tenant>>) {
@@ -122,6 +141,9 @@ impl Runtime {
         let n = tenants.len();
         futures::stream::iter(tenants)
             .for_each_concurrent(RECOVERY_CONCURRENCY, |t| async move {
+                if let Err(e) = self.forget_claims(&t).await {
+                    tracing::warn!(tenant = %t.info.id, error = %format!("{e:#}"), "could not clear the last run's claims; its chats wait for their leases");
+                }
                 match self.recover(&t).await {
                     Ok((0, 0)) => {}
                     Ok((u, m)) => tracing::info!(tenant = %t.info.id, updates = u, messages = m, "resuming unfinished work"),

@@ -235,13 +235,25 @@ impl Runtime {
     }
 
     async fn try_send_next(&self, tenant: &Tenant, chat: i64) -> anyhow::Result<Step> {
+        // One sender per chat across the cluster: the chat is claimed (and
+        // the claim renewed) with the read of its next message, and given up
+        // in the same transaction when nothing is left. The lease outlasts
+        // any Bot API call (17 s at most), so a live sender keeps its chat
+        // through a send; one that died is taken over when it lapses.
         let txn = tenant.db.begin().await?;
+        if let crate::claims::Taken::Held(left) = crate::claims::take(&txn, crate::claims::SENDS, chat, &self.node_id, self.claim_lease).await? {
+            txn.rollback().await?;
+            return Ok(Step::Later(left.clamp(crate::claims::POLL / 4, crate::claims::POLL)));
+        }
         let row = outbox::Entity::find()
             .filter(outbox::Column::ChatId.eq(chat))
             .filter(outbox::Column::Status.eq(outbox::PENDING))
             .order_by_asc(outbox::Column::Id)
             .one(&txn)
             .await?;
+        if row.is_none() {
+            crate::claims::release(&txn, crate::claims::SENDS, chat, &self.node_id).await?;
+        }
         txn.commit().await?;
         let Some(row) = row else { return Ok(Step::Idle) };
         let now = Utc::now();

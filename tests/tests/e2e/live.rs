@@ -207,10 +207,11 @@ async fn a_live_socket_needs_a_valid_token_first_and_is_capped_per_user(b: Backe
     assert_eq!(try_connect(&base, "acme", access).await.err().map(|e| e.0), Some(4401), "a revoked token");
 }
 
-struct Node {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
+/// A `tikethet serve` process of its own (one node of a cluster).
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) base: String,
+    pub(crate) log: std::path::PathBuf,
 }
 
 impl Drop for Node {
@@ -220,7 +221,7 @@ impl Drop for Node {
     }
 }
 
-fn node(dir: &std::path::Path, name: &str, env: &[(&str, String)]) -> Node {
+pub(crate) fn node(dir: &std::path::Path, name: &str, env: &[(&str, String)]) -> Node {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"));
     let own = dir.join(name);
@@ -239,7 +240,7 @@ fn node(dir: &std::path::Path, name: &str, env: &[(&str, String)]) -> Node {
     Node { child: cmd.spawn().expect("the server binary starts"), base: format!("http://127.0.0.1:{port}"), log: own.join("server.log") }
 }
 
-async fn healthy(http: &reqwest::Client, n: &mut Node) {
+pub(crate) async fn healthy(http: &reqwest::Client, n: &mut Node) {
     for _ in 0..600 {
         if let Ok(Some(status)) = n.child.try_wait() {
             panic!("a node exited with {status}:\n{}", std::fs::read_to_string(&n.log).unwrap_or_default());

@@ -1,0 +1,195 @@
+//! Claims on a chat's work, so that every node may take any chat's updates
+//! and messages while each chat is worked by one process at a time, in
+//! order, across the cluster.
+//!
+//! The design follows graphile-worker's serial job queues (a queue row
+//! locked by one worker, with `locked_at`/`locked_by`, taken over when the
+//! lock is stale) rather than row locks held through the work: a chat's
+//! work spans several transactions (its plugins run with none open), and a
+//! lock held by an open transaction would pin a pooled connection, which
+//! PgBouncer in transaction mode cannot allow. So a claim is a row of the
+//! tenant's `chat_claims`, taken in a statement:
+//!
+//! - a process takes a chat when nobody holds it or the holder's lease has
+//!   lapsed, and renews its own; taking it over from another process adds
+//!   one to its `fence`;
+//! - every transaction that finishes (or retries, or fails) an update
+//!   first renews the claim *with the fence it was taken with*; if the row
+//!   moved on, the transaction is rolled back and nothing of it lands, so a
+//!   process paused past its lease cannot commit over the one that took
+//!   over ([`ClaimLost`]);
+//! - the claim is removed in the same transaction that finds the chat has
+//!   nothing left, so another node's lane takes the chat at once.
+//!
+//! The statements are the same on SQLite (one node, where a claim is never
+//! contested but the code path is the same) and PostgreSQL, and touch only
+//! the tenant's own schema.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, DbErr, Statement, Value};
+
+/// The conversation's lane: updates of a chat in `update_id` order.
+pub const UPDATES: &str = "update";
+/// The sender's lane: a chat's outgoing messages in order.
+pub const SENDS: &str = "send";
+
+/// Stands for "no chat" (updates that have none; Telegram chat ids are
+/// never 0).
+pub fn chat_key(chat: Option<i64>) -> i64 {
+    chat.unwrap_or(0)
+}
+
+/// How often a lane looks again at a chat another process holds.
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// A claim this process holds.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub lane: &'static str,
+    pub chat: i64,
+    pub holder: String,
+    pub fence: i64,
+    pub lease: Duration,
+}
+
+/// The outcome of trying to take a chat.
+#[derive(Debug)]
+pub enum Taken {
+    Mine(Claim),
+    /// Another process holds it; its lease lapses in this long at most.
+    Held(Duration),
+}
+
+/// The claim was taken over by another process: nothing of this
+/// transaction may commit.
+#[derive(Debug, thiserror::Error)]
+#[error("the chat's claim passed to another process (fence {fence}); this work is left to it")]
+pub struct ClaimLost {
+    pub fence: i64,
+}
+
+fn stmt(txn: &DatabaseTransaction, sqlite: &str, values: Vec<Value>) -> Statement {
+    let backend = txn.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => numbered(sqlite),
+        _ => sqlite.to_owned(),
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `?` placeholders as PostgreSQL's `$1, $2, …`.
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::seconds(30))
+}
+
+/// Takes (or renews) the claim on a chat's lane in `txn`. It holds once
+/// `txn` commits.
+pub async fn take(txn: &DatabaseTransaction, lane: &'static str, chat: i64, holder: &str, lease: Duration) -> Result<Taken, DbErr> {
+    let now = Utc::now();
+    let row = txn
+        .query_one_raw(stmt(
+            txn,
+            "INSERT INTO chat_claims (lane, chat_id, holder, fence, lease_until) VALUES (?, ?, ?, 1, ?) \
+             ON CONFLICT (lane, chat_id) DO UPDATE SET \
+               fence = CASE WHEN chat_claims.holder = excluded.holder THEN chat_claims.fence ELSE chat_claims.fence + 1 END, \
+               holder = excluded.holder, lease_until = excluded.lease_until \
+             WHERE chat_claims.holder = excluded.holder OR chat_claims.lease_until < ? \
+             RETURNING fence",
+            vec![lane.into(), chat.into(), holder.into(), lease_end(now, lease).into(), now.into()],
+        ))
+        .await?;
+    if let Some(row) = row {
+        let fence: i64 = row.try_get_by_index(0)?;
+        return Ok(Taken::Mine(Claim { lane, chat, holder: holder.to_owned(), fence, lease }));
+    }
+    let until = txn
+        .query_one_raw(stmt(txn, "SELECT lease_until FROM chat_claims WHERE lane = ? AND chat_id = ?", vec![lane.into(), chat.into()]))
+        .await?
+        .map(|r| r.try_get_by_index::<DateTime<Utc>>(0))
+        .transpose()?;
+    let left = until.and_then(|u| (u - now).to_std().ok()).unwrap_or_default();
+    Ok(Taken::Held(left))
+}
+
+/// Renews `claim` in `txn` if it is still this process's with the same
+/// fence; [`ClaimLost`] otherwise (then `txn` must not commit).
+pub async fn keep(txn: &DatabaseTransaction, claim: &Claim) -> Result<Result<(), ClaimLost>, DbErr> {
+    let n = txn
+        .execute_raw(stmt(
+            txn,
+            "UPDATE chat_claims SET lease_until = ? WHERE lane = ? AND chat_id = ? AND holder = ? AND fence = ?",
+            vec![lease_end(Utc::now(), claim.lease).into(), claim.lane.into(), claim.chat.into(), claim.holder.as_str().into(), claim.fence.into()],
+        ))
+        .await?
+        .rows_affected();
+    Ok(if n == 1 { Ok(()) } else { Err(ClaimLost { fence: claim.fence }) })
+}
+
+/// Gives the chat up in `txn` (if this process holds it).
+pub async fn release(txn: &DatabaseTransaction, lane: &'static str, chat: i64, holder: &str) -> Result<(), DbErr> {
+    txn.execute_raw(stmt(txn, "DELETE FROM chat_claims WHERE lane = ? AND chat_id = ? AND holder = ?", vec![lane.into(), chat.into(), holder.into()])).await?;
+    Ok(())
+}
+
+/// Drops the claims of earlier processes on `node_name` (`{node_name}#…`,
+/// other than `node_id`, this process).
+pub async fn clear_predecessors(txn: &DatabaseTransaction, node_name: &str, node_id: &str) -> Result<u64, DbErr> {
+    let pattern = format!("{}#%", node_name.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    Ok(txn
+        .execute_raw(stmt(txn, "DELETE FROM chat_claims WHERE holder LIKE ? ESCAPE '\\' AND holder <> ?", vec![pattern.into(), node_id.into()]))
+        .await?
+        .rows_affected())
+}
+
+/// Drops every claim (SQLite at start: one process serves a data folder,
+/// so the claims a killed process left name nobody who could still act).
+pub async fn clear_all(txn: &DatabaseTransaction) -> Result<u64, DbErr> {
+    Ok(txn.execute_raw(stmt(txn, "DELETE FROM chat_claims", vec![])).await?.rows_affected())
+}
+
+tokio::task_local! {
+    /// The claim under which the current lane's unit of work runs; every
+    /// transaction that finishes an update checks it ([`check`]).
+    static CURRENT: Claim;
+}
+
+/// Runs `f` under `claim`.
+pub async fn under<F: std::future::Future>(claim: Claim, f: F) -> F::Output {
+    CURRENT.scope(claim, f).await
+}
+
+/// In a unit of work run [`under`] a claim: renews it in `txn`, or says it
+/// was lost. Outside one (tests, tools) there is nothing to check.
+pub async fn check(txn: &DatabaseTransaction) -> Result<Result<(), ClaimLost>, DbErr> {
+    match CURRENT.try_with(Claim::clone) {
+        Ok(claim) => keep(txn, &claim).await,
+        Err(_) => Ok(Ok(())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_for_postgres() {
+        assert_eq!(numbered("a = ? AND b = ? OR c < ?"), "a = $1 AND b = $2 OR c < $3");
+    }
+}
