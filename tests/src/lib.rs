@@ -9,3 +9,4 @@ pub mod fake_stripe;
 pub mod fake_telegram;
 pub mod fixtures;
 pub mod helpers;
+pub mod pgbouncer;

@@ -1,5 +1,5 @@
 //! Several nodes, one deployment: three `tikethet serve` processes on one
-//! PostgreSQL and one Redis, each update posted to a node picked at random
+//! PostgreSQL (through PgBouncer in transaction mode) and one Redis, each update posted to a node picked at random
 //! (as a load balancer would), one node killed with SIGKILL mid-load. Every
 //! chat's messages must land in its ticket once each and in `update_id`
 //! order, whichever node received or processed them.
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tikethet_tests::fake_telegram::FakeTelegram;
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{bot_token, drop_pg_schemas, init_data, postgres_url, random_suffix, redis_url};
+use tikethet_tests::pgbouncer::PgBouncer;
 
 use super::live::{Node, healthy, node};
 
@@ -31,9 +32,10 @@ async fn round(n: usize) {
     let dir = tempfile::tempdir().unwrap();
     let schema = format!("tt_{}", random_suffix());
     let op = format!("operator_token_{}_cluster", random_suffix());
+    let bouncer = PgBouncer::start(&postgres_url(), &schema).unwrap_or_else(|e| panic!("PgBouncer is needed by this test: {e:#}"));
     let env = [
         ("TIKETHET_TELEGRAM_API_URL", fake.url.clone()),
-        ("TIKETHET_DATABASE_URL", postgres_url()),
+        ("TIKETHET_DATABASE_URL", bouncer.url()),
         ("TIKETHET_DATABASE_SCHEMA", schema.clone()),
         ("TIKETHET_REDIS_URL", redis_url()),
         ("TIKETHET_REDIS_PREFIX", format!("{schema}:")),
@@ -155,6 +157,7 @@ async fn round(n: usize) {
         processed.as_secs_f64()
     );
     drop(nodes);
+    drop(bouncer);
     drop_pg_schemas(&schema).await;
 }
 
