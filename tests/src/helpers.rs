@@ -226,6 +226,11 @@ impl TestApp {
         self.schema.as_deref()
     }
 
+    /// The control plane's PostgreSQL schema (`None` on SQLite).
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

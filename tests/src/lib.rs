@@ -9,4 +9,5 @@ pub mod fake_stripe;
 pub mod fake_telegram;
 pub mod fixtures;
 pub mod helpers;
+pub mod pg_recorder;
 pub mod pgbouncer;

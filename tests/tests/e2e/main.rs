@@ -21,6 +21,7 @@ mod broadcast;
 mod bot_commands;
 mod browser;
 mod buttons;
+mod citus;
 mod cluster;
 mod console;
 mod desk;
