@@ -103,6 +103,9 @@ pub struct Metrics {
     /// Service-level passes over every desk with targets, and alerts sent.
     pub sla_passes: AtomicU64,
     pub sla_alerts: AtomicU64,
+    /// Sends paced in this process because the shared limits (Redis) did
+    /// not answer.
+    pub sends_rate_limited_locally: AtomicU64,
 }
 
 /// What the runtime is built from.
@@ -180,6 +183,9 @@ pub struct Inner {
     limiter: Limiter,
     /// Counts of request limits when Redis fails (see [`throttle`]).
     local_throttle: Limiter,
+    /// Whether the shared rate limits failed on the last try (for logging
+    /// the outage once, and its end).
+    limits_degraded: std::sync::atomic::AtomicBool,
     throttle_policy: Option<throttle::Policy>,
     retention: Retention,
     sla_check_every: std::time::Duration,
@@ -283,6 +289,7 @@ impl Runtime {
                 http: teloxide::net::default_reqwest_settings().build().expect("the default HTTP client builds"),
                 limiter: cfg.limiter,
                 local_throttle: Limiter::local(),
+                limits_degraded: std::sync::atomic::AtomicBool::new(false),
                 live: cfg.live,
                 files: cfg.files,
                 throttle_policy: cfg.throttle,

@@ -40,6 +40,11 @@ pub const PER_CHAT: Rate = Rate::per_second(1, 3);
 /// steady rate, which [`PER_BOT`] already holds at 28 a second.
 pub const BOT_WINDOW_SENDS: usize = 28;
 
+/// The per-bot rate each node keeps to on its own while the shared limits
+/// in Redis cannot be reached: with three nodes, 30 a second together, so
+/// Telegram's limit holds through an outage at the cost of speed.
+pub const PER_BOT_WITHOUT_REDIS: Rate = Rate::per_second(9, 1);
+
 /// When the sends of each bot started, over the last second.
 #[derive(Default)]
 pub(crate) struct SendWindow {
@@ -223,6 +228,37 @@ impl Runtime {
     }
 
     /// One unit of a chat's sending: its oldest pending message, if due.
+    /// Reserves the chat's and the bot's next slots and says how long to
+    /// wait for the later. In the shared store (Redis) when it answers;
+    /// while it does not, in this process at [`PER_BOT_WITHOUT_REDIS`]
+    /// (sending goes on, slower, instead of stopping), and back in Redis as
+    /// soon as it answers again.
+    async fn reserve_slots(&self, bot_id: i64, chat: i64) -> anyhow::Result<std::time::Duration> {
+        let (chat_key, bot_key) = (format!("chat:{bot_id}:{chat}"), format!("bot:{bot_id}"));
+        let shared = async {
+            let for_chat = self.limiter.reserve(&chat_key, PER_CHAT).await?;
+            let for_bot = self.limiter.reserve(&bot_key, PER_BOT).await?;
+            anyhow::Ok(for_chat.max(for_bot))
+        };
+        match shared.await {
+            Ok(wait) => {
+                if self.limits_degraded.swap(false, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::info!("the shared rate limits answer again; sending at full speed");
+                }
+                Ok(wait)
+            }
+            Err(e) => {
+                if !self.limits_degraded.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    tracing::warn!(error = %format!("{e:#}"), "the shared rate limits cannot be reached; each node sends at a conservative rate of its own until they answer");
+                }
+                self.metrics.sends_rate_limited_locally.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let for_chat = self.local_throttle.reserve(&chat_key, PER_CHAT).await?;
+                let for_bot = self.local_throttle.reserve(&bot_key, PER_BOT_WITHOUT_REDIS).await?;
+                Ok(for_chat.max(for_bot))
+            }
+        }
+    }
+
     pub(crate) async fn send_next(&self, tenant: TenantId, chat: i64) -> Step {
         let Some(tenant) = self.tenants.get(&tenant) else { return Step::Park };
         match self.try_send_next(&tenant, chat).await {
@@ -271,9 +307,7 @@ impl Runtime {
             Reserved::Wait(wait) => return Ok(Step::Later(wait)),
             Reserved::Due => {}
             Reserved::Nothing => {
-                let for_chat = self.limiter.reserve(&format!("chat:{bot_id}:{chat}"), PER_CHAT).await?;
-                let for_bot = self.limiter.reserve(&format!("bot:{bot_id}"), PER_BOT).await?;
-                let wait = for_chat.max(for_bot);
+                let wait = self.reserve_slots(bot_id, chat).await?;
                 if !wait.is_zero() {
                     self.slots.lock().expect("poisoned").hold(lane, wait, std::time::Instant::now());
                     return Ok(Step::Later(wait));

@@ -11,3 +11,4 @@ pub mod fixtures;
 pub mod helpers;
 pub mod pg_recorder;
 pub mod pgbouncer;
+pub mod tcp_cut;

@@ -99,6 +99,7 @@ fn render_metrics(rt: &Runtime, storage: &tikethet_runtime::db::Storage) -> Stri
     put("tikethet_updates_panicked_total", "counter", "Updates whose handler panicked (marked failed).", Runtime::counter(&m.updates_panicked));
     put("tikethet_sla_passes_total", "counter", "Service-level passes over the desks that set targets.", Runtime::counter(&m.sla_passes));
     put("tikethet_sla_alerts_total", "counter", "Service-level reminders and escalations sent.", Runtime::counter(&m.sla_alerts));
+    put("tikethet_sends_rate_limited_locally_total", "counter", "Sends paced by this node alone because the shared rate limits (Redis) did not answer.", Runtime::counter(&m.sends_rate_limited_locally));
     put("tikethet_rows_pruned_total", "counter", "Finished rows removed by retention.", Runtime::counter(&m.rows_pruned));
     put("tikethet_lanes_refused_total", "counter", "Chats left to the sweep because too many had work at once.", rt.lanes_refused());
     put("tikethet_worker_backlog", "gauge", "Chats with updates queued or running.", work as u64);

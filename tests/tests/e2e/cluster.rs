@@ -13,7 +13,7 @@ use rand::Rng as _;
 use serde_json::{Value, json};
 use tikethet_tests::fake_telegram::FakeTelegram;
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{bot_token, drop_pg_schemas, init_data, postgres_url, random_suffix, redis_url};
+use tikethet_tests::helpers::{Backend, Options, bot_token, drop_pg_schemas, init_data, postgres_url, random_suffix, redis_url, spawn_app_with};
 use tikethet_tests::pgbouncer::PgBouncer;
 
 use super::live::{Node, healthy, node};
@@ -166,4 +166,60 @@ async fn three_nodes_keep_each_chats_order_with_one_killed_mid_load_five_times()
     for n in 0..ROUNDS {
         round(n).await;
     }
+}
+
+async fn metric(app: &tikethet_tests::helpers::TestApp, name: &str) -> u64 {
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())).unwrap_or_else(|| panic!("{name} missing"))
+}
+
+/// Redis lost while serving: webhooks are still taken and processed, the
+/// answers still go out (each node pacing its bots alone, slower), nothing
+/// is lost; once Redis is back, sends are paced through it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_redis_slows_sending_and_loses_nothing_then_recovers() {
+    let upstream = url::Url::parse(&redis_url()).unwrap();
+    let cut = tikethet_tests::tcp_cut::TcpCut::start(format!("{}:{}", upstream.host_str().unwrap(), upstream.port().unwrap_or(6379))).await.unwrap();
+    let through: &'static str = Box::leak(format!("redis://127.0.0.1:{}", cut.port).into_boxed_str());
+    let env: &'static [(&'static str, &'static str)] = Box::leak(vec![("TIKETHET_REDIS_URL", through)].into_boxed_slice());
+    let app = spawn_app_with(Backend::Sqlite, Options { redis: true, env, ..Default::default() }).await;
+    let t = app.create_tenant("acme", 1).await;
+    let answered = |chat: i64| {
+        let app = &app;
+        let token = t.token.clone();
+        async move { tikethet_tests::helpers::wait_for(Duration::from_secs(20), || async { (!app.fake.sent_to(&token, chat).is_empty()).then_some(()) }).await.is_some() }
+    };
+    app.deliver(&t, &fixtures::message(1, 801, "before")).await;
+    assert!(answered(801).await, "answered while Redis is there");
+    assert_eq!(metric(&app, "tikethet_sends_rate_limited_locally_total").await, 0);
+
+    cut.cut();
+    for i in 2..=6 {
+        assert_eq!(app.deliver(&t, &fixtures::message(i, 800 + i, "while Redis is away")).await, 200, "webhooks are taken without Redis");
+    }
+    for i in 2..=6 {
+        app.wait_processed("acme", i).await;
+        assert!(answered(800 + i).await, "chat {} answered without Redis", 800 + i);
+    }
+    assert!(metric(&app, "tikethet_sends_rate_limited_locally_total").await >= 5, "paced by the node alone meanwhile");
+
+    cut.restore();
+    // Back through Redis: a send that does not count as paced locally.
+    let mut next = 7;
+    let recovered = tikethet_tests::helpers::wait_for(Duration::from_secs(30), || {
+        let (app, t) = (&app, &t);
+        let i = next;
+        next += 1;
+        async move {
+            let before = metric(app, "tikethet_sends_rate_limited_locally_total").await;
+            app.deliver(t, &fixtures::message(i, 800 + i, "after")).await;
+            app.wait_processed("acme", i).await;
+            tikethet_tests::helpers::wait_for(Duration::from_secs(20), || async { (!app.fake.sent_to(&t.token, 800 + i).is_empty()).then_some(()) }).await?;
+            (metric(app, "tikethet_sends_rate_limited_locally_total").await == before).then_some(())
+        }
+    })
+    .await;
+    assert!(recovered.is_some(), "sends went back through Redis once it answered");
+    let outbox = app.wait_outbox_settled("acme").await;
+    assert!(outbox.iter().all(|m| m.status == tikethet_runtime::entities::outbox::SENT), "every answer sent: {:?}", outbox.iter().map(|m| (&m.status, &m.last_error)).collect::<Vec<_>>());
 }

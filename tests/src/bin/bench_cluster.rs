@@ -1,0 +1,273 @@
+//! Benchmark of several nodes: 1, 2 and 3 `tikethet serve` processes (the
+//! real binary, `tikethet-under-test` beside this one) on one PostgreSQL,
+//! through a PgBouncer in transaction mode (`--direct` to skip it), and one
+//! Redis, with every update posted to a node picked at random, as a load
+//! balancer would.
+//!
+//! It reports, for each number of nodes, apart:
+//! - intake: updates acknowledged per second (first post to last
+//!   acknowledgement) and the acknowledgement's latency, errors counted;
+//! - processing: updates fully handled per second (first post until the
+//!   nodes' `tikethet_updates_processed_total` and `…_failed_total` add up
+//!   to every update), summed over the nodes.
+//!
+//! Each chat's updates go in order (Telegram sends a chat's next update
+//! after the last was acknowledged); `--concurrency` chats at once.
+//! Everything shares this machine's cores: nodes, PostgreSQL, PgBouncer,
+//! Redis, the Telegram stand-in and this load generator.
+//!
+//! `cargo build --release -p tikethet-tests --bins && target/release/bench-cluster`
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use rand::Rng as _;
+use serde_json::json;
+use tikethet_tests::fake_telegram::FakeTelegram;
+use tikethet_tests::fixtures;
+use tikethet_tests::helpers::{bot_token, drop_pg_schemas, postgres_url, random_suffix, redis_url};
+use tikethet_tests::pgbouncer::PgBouncer;
+
+#[derive(Parser)]
+struct Args {
+    /// Node counts to measure, in order.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    nodes: Vec<usize>,
+    #[arg(long, default_value_t = 20)]
+    tenants: i64,
+    #[arg(long, default_value_t = 20)]
+    chats_per_tenant: i64,
+    #[arg(long, default_value_t = 10)]
+    messages_per_chat: i64,
+    /// Chats posting at once (each one update at a time).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Straight to PostgreSQL instead of through PgBouncer.
+    #[arg(long)]
+    direct: bool,
+}
+
+struct Node {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn spawn_node(exe: &std::path::Path, dir: &std::path::Path, name: &str, env: &[(&str, String)]) -> anyhow::Result<Node> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let own = dir.join(name);
+    std::fs::create_dir_all(&own)?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("serve").current_dir(&own);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TIKETHET_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.env("TIKETHET_LISTEN", format!("127.0.0.1:{port}")).env("TIKETHET_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
+    cmd.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(own.join("server.log"))?);
+    Ok(Node { child: cmd.spawn().with_context(|| format!("failed to start {}", exe.display()))?, base: format!("http://127.0.0.1:{port}") })
+}
+
+async fn ready(http: &reqwest::Client, n: &mut Node) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        if let Some(status) = n.child.try_wait()? {
+            anyhow::bail!("a node exited with {status}");
+        }
+        if http.get(format!("{}/readyz", n.base)).send().await.is_ok_and(|r| r.status() == 200) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("a node did not become ready")
+}
+
+async fn metric(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<u64> {
+    let text = http.get(format!("{base}/metrics")).send().await?.text().await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+        .ok_or_else(|| anyhow::anyhow!("{name} missing from /metrics"))
+}
+
+struct Chat {
+    /// The webhook path and secret of its tenant.
+    path: String,
+    secret: String,
+    chat: i64,
+    /// Its updates, in order.
+    updates: Vec<String>,
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn run(exe: &std::path::Path, n_nodes: usize, args: &Args) -> anyhow::Result<()> {
+    let fake = FakeTelegram::start().await?;
+    fake.allow_insecure_webhooks(true);
+    fake.rate_limits(false);
+    let dir = tempfile::tempdir()?;
+    let schema = format!("bench_{}", random_suffix());
+    let op = format!("operator_token_{}_bench", random_suffix());
+    let bouncer = if args.direct { None } else { Some(PgBouncer::start(&postgres_url(), &schema)?) };
+    let db = bouncer.as_ref().map(PgBouncer::url).unwrap_or_else(postgres_url);
+    let env = [
+        ("TIKETHET_TELEGRAM_API_URL", fake.url.clone()),
+        ("TIKETHET_DATABASE_URL", db),
+        ("TIKETHET_DATABASE_SCHEMA", schema.clone()),
+        ("TIKETHET_REDIS_URL", redis_url()),
+        ("TIKETHET_REDIS_PREFIX", format!("{schema}:")),
+        ("TIKETHET_OPERATOR_TOKEN", op.clone()),
+        ("TIKETHET_MASTER_KEY", "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".to_owned()),
+        ("TIKETHET_JWT_SECRET", format!("bench-{}-0123456789abcdef0123456789", random_suffix())),
+        ("TIKETHET_RATE_LIMITS", "off".to_owned()),
+        ("TIKETHET_LOG", "warn".to_owned()),
+    ];
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).timeout(Duration::from_secs(30)).build()?;
+    let mut nodes = Vec::new();
+    for i in 0..n_nodes {
+        let mut n = spawn_node(exe, dir.path(), &format!("node{i}"), &env)?;
+        ready(&http, &mut n).await?;
+        nodes.push(n);
+    }
+    let mut chats = VecDeque::new();
+    for t in 0..args.tenants {
+        let token = bot_token(t as u32 + 1);
+        fake.add_bot(&token, &format!("desk{t}_bot"));
+        let owner = 9_000_000 + t;
+        fake.start_chat(&token, owner);
+        let res = http
+            .post(format!("{}/api/platform/v1/tenants", nodes[t as usize % nodes.len()].base))
+            .bearer_auth(&op)
+            .json(&json!({ "slug": format!("desk{t}"), "name": format!("Desk {t}"), "bot_token": token, "owner_telegram_id": owner, "plan": "business" }))
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == 201, "provisioning failed: {}", res.text().await?);
+        let wh = fake.webhook(&token).context("no webhook")?;
+        let path = wh.url.split_once("/tg/").map(|(_, r)| format!("/tg/{r}")).context("no webhook route")?;
+        for c in 0..args.chats_per_tenant {
+            let chat = 700_000 + t * 1_000 + c;
+            fake.start_chat(&token, chat);
+            let updates = (0..args.messages_per_chat).map(|k| fixtures::message(1_000 + k * 10_000 + c, chat, &format!("message {k}")).to_string()).collect();
+            chats.push_back(Chat { path: path.clone(), secret: wh.secret_token.clone().unwrap_or_default(), chat, updates });
+        }
+    }
+    // Every node serves every tenant before the load starts (a wrong
+    // secret is refused with 401 by a node that knows the route, 404 else).
+    let paths: Vec<String> = chats.iter().map(|c| c.path.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    for n in &nodes {
+        for path in &paths {
+            let ok = tikethet_tests::helpers::wait_for(Duration::from_secs(30), || async {
+                let r = http.post(format!("{}{path}", n.base)).header("X-Telegram-Bot-Api-Secret-Token", "wrong").json(&json!({})).send().await.ok()?;
+                (r.status() == 401).then_some(())
+            })
+            .await;
+            anyhow::ensure!(ok.is_some(), "node {} does not serve {path}", n.base);
+        }
+    }
+    let total = (args.tenants * args.chats_per_tenant * args.messages_per_chat) as u64;
+    let bases: Arc<Vec<String>> = Arc::new(nodes.iter().map(|n| n.base.clone()).collect());
+    let queue = Arc::new(Mutex::new(chats));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (queue, bases, http) = (queue.clone(), bases.clone(), http.clone());
+        workers.push(tokio::spawn(async move {
+            let (mut lat, mut errors, mut first_error) = (Vec::new(), 0u64, None::<String>);
+            loop {
+                let Some(chat) = queue.lock().unwrap().pop_front() else { break };
+                for u in &chat.updates {
+                    let base = bases[rand::rng().random_range(0..bases.len())].clone();
+                    let t0 = Instant::now();
+                    let r = http
+                        .post(format!("{base}{}", chat.path))
+                        .header("content-type", "application/json")
+                        .header("X-Telegram-Bot-Api-Secret-Token", &chat.secret)
+                        .body(u.clone())
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().is_success() => lat.push(t0.elapsed()),
+                        Ok(r) => {
+                            errors += 1;
+                            first_error.get_or_insert_with(|| format!("chat {}: {}", chat.chat, r.status()));
+                        }
+                        Err(e) => {
+                            errors += 1;
+                            first_error.get_or_insert_with(|| format!("chat {}: {e}", chat.chat));
+                        }
+                    }
+                }
+            }
+            (lat, errors, first_error)
+        }));
+    }
+    let (mut lat, mut errors, mut first_error) = (Vec::new(), 0, None);
+    for w in workers {
+        let (l, e, f) = w.await?;
+        lat.extend(l);
+        errors += e;
+        first_error = first_error.or(f);
+    }
+    let intake = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let (processed, failed) = loop {
+        let (mut p, mut f) = (0, 0);
+        for b in bases.iter() {
+            p += metric(&http, b, "tikethet_updates_processed_total").await?;
+            f += metric(&http, b, "tikethet_updates_failed_total").await?;
+        }
+        if p + f >= total || Instant::now() > deadline {
+            break (p, f);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let processing = started.elapsed();
+    lat.sort();
+    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or_default();
+    println!(
+        "| {n_nodes} | {total} | {:.0} | {:.1} ms | {:.1} ms | {errors} | {:.0} | {processed} / {failed} |{}",
+        lat.len() as f64 / intake.as_secs_f64(),
+        ms(pct(0.5)),
+        ms(pct(0.99)),
+        (processed + failed) as f64 / processing.as_secs_f64(),
+        first_error.map(|e| format!(" first error: {e}")).unwrap_or_default()
+    );
+    drop(nodes);
+    drop(bouncer);
+    drop_pg_schemas(&schema).await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let exe = std::env::current_exe()?.with_file_name("tikethet-under-test");
+    anyhow::ensure!(exe.exists(), "{} is missing: cargo build --release -p tikethet-tests --bins", exe.display());
+    println!(
+        "{} tenants x {} chats x {} messages, {} chats posting at once, {}",
+        args.tenants,
+        args.chats_per_tenant,
+        args.messages_per_chat,
+        args.concurrency,
+        if args.direct { "straight to PostgreSQL" } else { "through PgBouncer (transaction mode)" }
+    );
+    println!("| nodes | updates | acknowledged/s | ack p50 | ack p99 | errors | processed/s | processed / failed |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for n in args.nodes.clone() {
+        run(&exe, n, &args).await?;
+    }
+    Ok(())
+}
