@@ -9,6 +9,7 @@ pub mod fake_stripe;
 pub mod fake_telegram;
 pub mod fixtures;
 pub mod helpers;
+pub mod nodes;
 pub mod pg_recorder;
 pub mod pgbouncer;
 pub mod tcp_cut;

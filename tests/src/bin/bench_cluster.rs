@@ -29,6 +29,7 @@ use serde_json::json;
 use tikethet_tests::fake_telegram::FakeTelegram;
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{bot_token, drop_pg_schemas, postgres_url, random_suffix, redis_url};
+use tikethet_tests::nodes;
 use tikethet_tests::pgbouncer::PgBouncer;
 
 #[derive(Parser)]
@@ -48,50 +49,6 @@ struct Args {
     /// Straight to PostgreSQL instead of through PgBouncer.
     #[arg(long)]
     direct: bool,
-}
-
-struct Node {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
-fn spawn_node(exe: &std::path::Path, dir: &std::path::Path, name: &str, env: &[(&str, String)]) -> anyhow::Result<Node> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let own = dir.join(name);
-    std::fs::create_dir_all(&own)?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("serve").current_dir(&own);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TIKETHET_") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.env("TIKETHET_LISTEN", format!("127.0.0.1:{port}")).env("TIKETHET_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
-    cmd.stdout(std::process::Stdio::null()).stderr(std::fs::File::create(own.join("server.log"))?);
-    Ok(Node { child: cmd.spawn().with_context(|| format!("failed to start {}", exe.display()))?, base: format!("http://127.0.0.1:{port}") })
-}
-
-async fn ready(http: &reqwest::Client, n: &mut Node) -> anyhow::Result<()> {
-    for _ in 0..600 {
-        if let Some(status) = n.child.try_wait()? {
-            anyhow::bail!("a node exited with {status}");
-        }
-        if http.get(format!("{}/readyz", n.base)).send().await.is_ok_and(|r| r.status() == 200) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    anyhow::bail!("a node did not become ready")
 }
 
 async fn metric(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<u64> {
@@ -138,8 +95,8 @@ async fn run(exe: &std::path::Path, n_nodes: usize, args: &Args) -> anyhow::Resu
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency * 2).timeout(Duration::from_secs(30)).build()?;
     let mut nodes = Vec::new();
     for i in 0..n_nodes {
-        let mut n = spawn_node(exe, dir.path(), &format!("node{i}"), &env)?;
-        ready(&http, &mut n).await?;
+        let mut n = nodes::spawn(exe, dir.path(), &format!("node{i}"), &env)?;
+        nodes::ready(&http, &mut n).await?;
         nodes.push(n);
     }
     let mut chats = VecDeque::new();

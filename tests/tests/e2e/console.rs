@@ -582,6 +582,18 @@ async fn an_admin_manages_people_categories_answers_and_the_staff_group_in_the_c
     assert_eq!(cu["role"], "user", "{cu}");
 }
 
+/// Presses Replay on the hostile plugin's `on-message` failure; the replay's text.
+async fn replay_on_message_failure(c: &Client) -> String {
+    c.execute(
+        "const f = [...document.querySelectorAll('[data-plugin=hostile] details li')].find(li => li.querySelector('small').textContent.includes('on-message')); f.querySelector('button[value=replay]').setAttribute('data-pick', '1')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click_to(c, "button[data-pick]", "plugins").await;
+    text_of(c, "#replay").await
+}
+
 /// An admin installs a plugin from the console (a file input, not the API),
 /// sets its configuration and its `on-schedule` time there, sees the
 /// failures it causes with their input, and replays one: the broken
@@ -659,14 +671,7 @@ async fn an_admin_uploads_schedules_and_replays_a_plugin_in_the_console() {
     assert!(listed.contains("Where is my parcel?"), "the input is shown: {listed}");
 
     // Replay with the broken configuration: it fails again, in words.
-    c.execute(
-        "const f = [...document.querySelectorAll('[data-plugin=hostile] details li')].find(li => li.querySelector('small').textContent.includes('on-message')); f.querySelector('button[value=replay]').setAttribute('data-pick', '1')",
-        vec![],
-    )
-    .await
-    .unwrap();
-    click_to(&c, "button[data-pick]", "plugins").await;
-    let replay = text_of(&c, "#replay").await;
+    let replay = replay_on_message_failure(&c).await;
     assert!(replay.contains("It failed again") && replay.contains("trap"), "{replay}");
 
     // Fixed (echo mode), replayed: the answer shows; nothing is sent.
@@ -677,14 +682,7 @@ async fn an_admin_uploads_schedules_and_replays_a_plugin_in_the_console() {
     let (_, list) = app.tenant_get("acme", "/plugins", &owner).await;
     assert_eq!(list["items"][0]["next_run_at"], next_run, "saving the configuration leaves the schedule's due time");
     c.find(Locator::Css("[data-plugin=hostile] details summary")).await.unwrap().click().await.unwrap();
-    c.execute(
-        "const f = [...document.querySelectorAll('[data-plugin=hostile] details li')].find(li => li.querySelector('small').textContent.includes('on-message')); f.querySelector('button[value=replay]').setAttribute('data-pick', '1')",
-        vec![],
-    )
-    .await
-    .unwrap();
-    click_to(&c, "button[data-pick]", "plugins").await;
-    let replay = text_of(&c, "#replay").await;
+    let replay = replay_on_message_failure(&c).await;
     assert!(replay.contains("It answered") && replay.contains("echo: Where is my parcel?"), "{replay}");
     save_screenshot(&c, "console-plugins").await;
     assert_eq!(app.wait_outbox_settled("acme").await.len(), sent_before, "a replay sends nothing");

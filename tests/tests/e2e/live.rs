@@ -3,7 +3,6 @@
 //! are capped, and across two `tikethet serve` processes sharing Redis an
 //! event raised on one reaches a socket held by the other.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures::{SinkExt as _, StreamExt as _};
@@ -207,50 +206,15 @@ async fn a_live_socket_needs_a_valid_token_first_and_is_capped_per_user(b: Backe
     assert_eq!(try_connect(&base, "acme", access).await.err().map(|e| e.0), Some(4401), "a revoked token");
 }
 
-/// A `tikethet serve` process of its own (one node of a cluster).
-pub(crate) struct Node {
-    pub(crate) child: Child,
-    pub(crate) base: String,
-    pub(crate) log: std::path::PathBuf,
-}
+pub(crate) use tikethet_tests::nodes::Node;
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.child.kill().ok();
-        self.child.wait().ok();
-    }
-}
-
+/// A node running this build's `tikethet`.
 pub(crate) fn node(dir: &std::path::Path, name: &str, env: &[(&str, String)]) -> Node {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tikethet-under-test"));
-    let own = dir.join(name);
-    std::fs::create_dir_all(&own).unwrap();
-    cmd.arg("serve").current_dir(&own);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("TIKETHET_") {
-            cmd.env_remove(k);
-        }
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.env("TIKETHET_LISTEN", format!("127.0.0.1:{port}")).env("TIKETHET_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
-    cmd.stdout(Stdio::null()).stderr(std::fs::File::create(own.join("server.log")).unwrap());
-    Node { child: cmd.spawn().expect("the server binary starts"), base: format!("http://127.0.0.1:{port}"), log: own.join("server.log") }
+    tikethet_tests::nodes::spawn(std::path::Path::new(env!("CARGO_BIN_EXE_tikethet-under-test")), dir, name, env).expect("the server binary starts")
 }
 
 pub(crate) async fn healthy(http: &reqwest::Client, n: &mut Node) {
-    for _ in 0..600 {
-        if let Ok(Some(status)) = n.child.try_wait() {
-            panic!("a node exited with {status}:\n{}", std::fs::read_to_string(&n.log).unwrap_or_default());
-        }
-        if http.get(format!("{}/readyz", n.base)).send().await.is_ok_and(|r| r.status() == 200) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("a node did not become ready");
+    tikethet_tests::nodes::ready(http, n).await.unwrap_or_else(|e| panic!("{e:#}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
