@@ -82,6 +82,9 @@ pub struct TestApp {
     schema: Option<String>,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// With `TIKETHET_TEST_THROUGH_PGBOUNCER=1`, the bouncer PostgreSQL is
+    /// reached through.
+    _bouncer: Option<crate::pgbouncer::PgBouncer>,
 }
 
 /// Options of [`spawn_app_with`].
@@ -147,6 +150,17 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
     if matches!(opts.limits, Limits::Off) {
         m.insert("TIKETHET_RATE_LIMITS".into(), "off".into());
     }
+    // `TIKETHET_TEST_THROUGH_PGBOUNCER=1`: the server reaches PostgreSQL
+    // through a PgBouncer of its own in transaction mode, as several nodes
+    // are deployed (`.ci/run` runs the PostgreSQL tests this way too).
+    let bouncer = match (&schema, std::env::var("TIKETHET_TEST_THROUGH_PGBOUNCER").as_deref()) {
+        (Some(s), Ok("1")) => {
+            let b = crate::pgbouncer::PgBouncer::start(&postgres_url(), s).unwrap_or_else(|e| panic!("PgBouncer is needed (TIKETHET_TEST_THROUGH_PGBOUNCER=1): {e:#}"));
+            m.insert("TIKETHET_DATABASE_URL".into(), b.url());
+            Some(b)
+        }
+        _ => None,
+    };
     for (k, v) in opts.env {
         m.insert((*k).into(), (*v).into());
     }
@@ -181,6 +195,7 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         schema,
         _dir: dir,
         shutdown: Some(tx),
+        _bouncer: bouncer,
     }
 }
 
