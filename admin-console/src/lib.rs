@@ -327,6 +327,23 @@ pub struct SettingsPage {
     /// Service-level targets: priority, first answer, resolution.
     pub sla: Vec<(String, String, String)>,
     pub business_hours: String,
+    /// The form that sets them (admins).
+    pub sla_form: SlaForm,
+}
+
+/// The service-level form: minutes per priority (empty: no target) and the
+/// working hours they are counted in.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SlaForm {
+    /// (priority, first answer minutes, resolution minutes), "" for none.
+    pub rows: Vec<(String, String, String)>,
+    /// Counted in working hours rather than around the clock.
+    pub hours_on: bool,
+    /// (value, label, checked), Monday first.
+    pub days: Vec<(String, String, bool)>,
+    pub start: String,
+    pub end: String,
+    pub utc_offset: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -4,17 +4,20 @@
 //! desk's own rules (`TenantContext`), the same as the API's: who may grant
 //! which role, who may edit what.
 
+use std::collections::HashMap;
+
 use poem::http::StatusCode;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use tikethet_admin_console::{
-    BroadcastRow, CannedPage, CannedRow, CategoriesPage, CategoryRow, Choice, PeoplePage, PersonRow, SettingsPage, StaffGroupView,
+    BroadcastRow, CannedPage, CannedRow, CategoriesPage, CategoryRow, Choice, PeoplePage, PersonRow, SettingsPage, SlaForm, StaffGroupView,
 };
 use tikethet_runtime::RuntimeError;
 use tikethet_runtime::desk::canned::Shortcut;
 use tikethet_runtime::desk::categories::{CategoryFields, CategoryIcon, CategoryName, Color};
 use tikethet_runtime::desk::people::{PeopleQuery, may_grant};
-use tikethet_runtime::domain::{MessageText, Priority, Role};
+use tikethet_runtime::desk::sla::SlaPolicy;
+use tikethet_runtime::domain::{Invalid, MessageText, Priority, Role};
 
 use super::{Staff, base, tr, desk_error, error_page, frame, name_of, posted, query, redirect, rendered, staff, when};
 use crate::AppState;
@@ -29,6 +32,7 @@ fn flash_of(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
         Some("canned") => "Answer saved.",
         Some("deleted") => "Deleted.",
         Some("unlinked") => "The staff group is unlinked.",
+        Some("sla") => "Service levels saved.",
         _ => return None,
     };
     Some(("ok", tr(s, text)))
@@ -280,11 +284,113 @@ fn minutes(m: Option<u32>) -> String {
 #[handler]
 pub async fn settings(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
     let s = signed_in!(state, req, &slug);
+    settings_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK, None).await
+}
+
+/// The service-level form as the desk has it, or as it was posted (to show
+/// again with what was wrong).
+fn sla_form(policy: Option<&SlaPolicy>, posted: Option<&HashMap<String, String>>, days_posted: &[String]) -> SlaForm {
+    let labels = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let values = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+    if let Some(f) = posted {
+        let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+        return SlaForm {
+            rows: Priority::ALL.iter().map(|p| (p.as_str().to_owned(), get(&format!("first_{}", p.as_str())), get(&format!("resolution_{}", p.as_str())))).collect(),
+            hours_on: f.contains_key("hours"),
+            days: values.iter().zip(labels).map(|(v, l)| ((*v).to_owned(), l.to_owned(), days_posted.iter().any(|d| d == v))).collect(),
+            start: get("start"),
+            end: get("end"),
+            utc_offset: get("utc_offset"),
+        };
+    }
+    let n = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
+    let hours = policy.and_then(|p| p.hours);
+    SlaForm {
+        rows: Priority::ALL
+            .iter()
+            .map(|pr| {
+                let t = policy.map(|p| p.targets(*pr)).unwrap_or_default();
+                (pr.as_str().to_owned(), n(t.first_response), n(t.resolution))
+            })
+            .collect(),
+        hours_on: hours.is_some(),
+        days: values.iter().zip(labels).enumerate().map(|(i, (v, l))| ((*v).to_owned(), l.to_owned(), hours.map_or(i < 5, |h| h.days[i]))).collect(),
+        start: hours.map_or("09:00".into(), |h| hm(h.start)),
+        end: hours.map_or("18:00".into(), |h| hm(h.end)),
+        utc_offset: hours.map_or("+00:00".into(), |h| {
+            let o = h.utc_offset.unsigned_abs();
+            format!("{}{:02}:{:02}", if h.utc_offset < 0 { "-" } else { "+" }, o / 60, o % 60)
+        }),
+    }
+}
+
+/// `POST /t/{slug}/admin/settings/sla`: targets in minutes per priority
+/// (`first_{priority}`, `resolution_{priority}`, empty for none) and, with
+/// `hours`, the working time they count in (`day` repeated, `start`, `end`,
+/// `utc_offset`). Admins; checked as the API checks them.
+#[handler]
+pub async fn save_sla(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let Ok(bytes) = body.into_bytes_limit(64 * 1024).await else {
+        return error_page(state, &slug, StatusCode::PAYLOAD_TOO_LARGE, "Too long", "That was longer than the console takes.");
+    };
+    // `day` repeats, which the console's form map would fold into one.
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    let days: Vec<String> = pairs.iter().filter(|(k, _)| k == "day").map(|(_, v)| v.clone()).collect();
+    let (s, form) = posted_form!(state, req, &slug, Body::from(bytes.to_vec()));
+    let outcome = async {
+        s.ctx.require(Role::Admin)?;
+        let minutes_of = |k: String| -> Result<serde_json::Value, RuntimeError> {
+            match form.get(&k).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+                None => Ok(serde_json::Value::Null),
+                Some(v) => v.parse::<u64>().map(serde_json::Value::from).map_err(|_| Invalid::new("targets", format!("{v:?} is not a whole number of minutes")).into()),
+            }
+        };
+        let mut targets = serde_json::Map::new();
+        for p in Priority::ALL {
+            let (first, resolution) = (minutes_of(format!("first_{}", p.as_str()))?, minutes_of(format!("resolution_{}", p.as_str()))?);
+            if !first.is_null() || !resolution.is_null() {
+                targets.insert(p.as_str().to_owned(), serde_json::json!({ "first_response_minutes": first, "resolution_minutes": resolution }));
+            }
+        }
+        let hours = if form.contains_key("hours") {
+            serde_json::json!({
+                "days": days,
+                "start": form.get("start").map(|v| v.trim()).unwrap_or_default(),
+                "end": form.get("end").map(|v| v.trim()).unwrap_or_default(),
+                "utc_offset": form.get("utc_offset").map(|v| v.trim()).filter(|v| !v.is_empty()).unwrap_or("+00:00"),
+            })
+        } else {
+            serde_json::Value::Null
+        };
+        let policy = SlaPolicy::from_json(&serde_json::json!({ "targets": targets, "business_hours": hours }))?;
+        state.control.set_sla(&slug, &policy).await.map_err(|e| RuntimeError::Conflict(e.to_string()))?;
+        Ok::<(), RuntimeError>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => redirect(&format!("{}/settings?done=sla", base(req, &slug))),
+        Err(e) if fixable(&e) => settings_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e), Some((&form, days.as_slice()))).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+async fn settings_page(
+    state: &AppState,
+    req: &Request,
+    slug: &str,
+    s: &Staff,
+    flash: Option<(&str, String)>,
+    status: StatusCode,
+    posted: Option<(&HashMap<String, String>, &[String])>,
+) -> Response {
     let (group, casts) = match (s.ctx.staff_group().await, s.ctx.broadcasts(10).await) {
         (Ok(g), Ok(b)) => (g, b),
-        (Err(e), _) | (_, Err(e)) => return desk_error(state, &slug, &e),
+        (Err(e), _) | (_, Err(e)) => return desk_error(state, slug, &e),
     };
-    let info = &s.ctx.tenant.info;
+    // The desk as the registry has it now (a form just saved changed it).
+    let fresh = state.runtime.tenant_by_slug(slug).map(|t| t.info.clone());
+    let info = fresh.as_ref().unwrap_or(&s.ctx.tenant.info);
     let sla = info
         .sla
         .as_ref()
@@ -313,14 +419,15 @@ pub async fn settings(Path(slug): Path<String>, req: &Request, Data(state): Data
         })
         .collect();
     let v = SettingsPage {
-        frame: frame(state, req, &slug, &s, flash_of(req, &s)).await,
+        frame: frame(state, req, slug, s, flash).await,
         bot: info.bot_username.clone(),
         staff_group: group.map(|g| StaffGroupView { title: g.title, chat_id: g.chat_id, since: when(g.linked_at) }),
         broadcasts,
         sla,
         business_hours,
+        sla_form: sla_form(info.sla.as_ref(), posted.map(|p| p.0), posted.map(|p| p.1).unwrap_or_default()),
     };
-    rendered(StatusCode::OK, state.console_pages.settings(&v))
+    rendered(status, state.console_pages.settings(&v))
 }
 
 /// `POST /t/{slug}/admin/settings/staff-group`: `do=unlink`.
