@@ -146,15 +146,15 @@ fi
 got=""
 for _ in $(seq 100); do
     alive pgbouncer || { tail -n 20 "$RUN_DIR/logs/pgbouncer.log" >&2; die "PgBouncer exited (log: $RUN_DIR/logs/pgbouncer.log)"; }
-    got=$(psql -X -q -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U "$PG_USER" -d "$BOUNCER_DB" -Atc 'SHOW search_path' 2>/dev/null) && break
+    got=$(psql -X -q -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U "$PG_USER" -d "$BOUNCER_DB" -Atc 'SELECT 41 + 1' 2>/dev/null) && break
     sleep 0.1
 done
-[[ $got == "\"$SCHEMA\"" || $got == "$SCHEMA" ]] \
-    || die "PgBouncer on port $PGBOUNCER_PORT does not answer as expected (search_path '$got'; log: $RUN_DIR/logs/pgbouncer.log)"
+[[ $got == "42" ]] \
+    || die "PgBouncer on port $PGBOUNCER_PORT does not answer as expected (got '$got'; log: $RUN_DIR/logs/pgbouncer.log)"
 DATABASE_URL="postgres://$PG_USER@127.0.0.1:$PGBOUNCER_PORT/$BOUNCER_DB"
 
 if ((ONLY_PGBOUNCER)); then
-    say "PgBouncer $("$PGBOUNCER_BIN" --version | head -n1 | cut -d' ' -f2) up on 127.0.0.1:$PGBOUNCER_PORT (search_path \"$SCHEMA\"); stop it with $HERE/down.sh"
+    say "PgBouncer $("$PGBOUNCER_BIN" --version | head -n1 | cut -d' ' -f2) up on 127.0.0.1:$PGBOUNCER_PORT; stop it with $HERE/down.sh"
     echo "$DATABASE_URL"
     exit 0
 fi

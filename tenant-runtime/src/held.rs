@@ -18,7 +18,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context as _;
 use chrono::Utc;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Order, Query};
-use sea_orm::{ConnectionTrait as _, DatabaseConnection, Value};
+use sea_orm::{ConnectionTrait as _, Value};
 use subtle::ConstantTimeEq as _;
 use tokio::sync::Mutex;
 
@@ -199,7 +199,7 @@ impl Runtime {
     }
 }
 
-async fn delete_held(control: &DatabaseConnection, ids: &[i64]) -> anyhow::Result<()> {
+async fn delete_held(control: &crate::db::ControlDb, ids: &[i64]) -> anyhow::Result<()> {
     let delete = Query::delete()
         .from_table(table())
         .and_where(Expr::col(Alias::new("id")).is_in(ids.iter().map(|i| Value::from(*i))))

@@ -5,12 +5,12 @@
 //! named prepared statements across pooled transactions, and sqlx prepares
 //! every query); `.ci/run` builds it before the tests.
 //!
-//! Each bouncer serves one database named after the test's control schema:
-//! its server connections start with `search_path` at that schema
-//! (`connect_query`), which is how a deployment points TiketHet's control
-//! plane at its schema through a transaction pooler (a session `SET` would
-//! stay on whichever server connection ran it). Tenant transactions set
-//! their own `search_path`, local to the transaction.
+//! Each bouncer serves one database, named after the test's control schema
+//! only for telling bouncers apart in logs: its server connections carry no
+//! `search_path` (no `connect_query`). TiketHet keeps no session state, so
+//! it needs none: every control-plane and tenant transaction sets its own,
+//! local to the transaction (a session `SET` would stay on whichever server
+//! connection ran it).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -54,7 +54,7 @@ pub fn binary() -> anyhow::Result<PathBuf> {
 
 impl PgBouncer {
     /// Starts a bouncer in front of `upstream` (a `postgres://` URL) with one
-    /// database, `schema`, whose connections start on that schema.
+    /// database, named `schema`.
     pub fn start(upstream: &str, schema: &str) -> anyhow::Result<PgBouncer> {
         let bin = binary()?;
         let up = url::Url::parse(upstream).context("the test database URL does not parse")?;
@@ -73,7 +73,7 @@ impl PgBouncer {
         let as_root = running_as_root();
         let ini = format!(
             "[databases]\n\
-             {schema} = host={host} port={pg_port} dbname={dbname} user={user} connect_query='SET search_path = \"{schema}\"'\n\
+             {schema} = host={host} port={pg_port} dbname={dbname} user={user}\n\
              [pgbouncer]\n\
              listen_addr = 127.0.0.1\n\
              listen_port = {port}\n\
@@ -119,7 +119,6 @@ impl PgBouncer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        b.port = port;
         Ok(b)
     }
 

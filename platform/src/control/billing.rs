@@ -8,7 +8,7 @@
 //! nothing.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, SqlErr, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, SqlErr};
 use tikethet_billing::stripe::events::{CheckoutCompleted, Event, Standing, Status, Subscription};
 use tikethet_runtime::TenantStatus;
 

@@ -91,7 +91,7 @@ impl Storage {
     /// A new PostgreSQL schema at the newest version, made in one
     /// transaction (see the module's doc).
     pub(super) async fn create_fresh_schema(&self, name: &str) -> anyhow::Result<()> {
-        let txn = self.inner.control.begin().await?;
+        let txn = self.inner.pool.begin().await?;
         let quoted = quote_ident(name)?;
         txn.execute_unprepared(&format!("CREATE SCHEMA {quoted}")).await.context("failed to create the tenant's schema")?;
         txn.execute_raw(Statement::from_sql_and_values(

@@ -12,6 +12,7 @@
 //! a connection that has served every tenant would otherwise hold all of
 //! their tables.
 
+mod control;
 mod fresh;
 mod spares;
 mod versions;
@@ -31,6 +32,7 @@ use sea_orm::{
 use tikethet_migrations::{ControlPlaneMigrator, MigratorTrait, TenantMigrator};
 
 use crate::domain::TenantSlug;
+pub use control::ControlDb;
 use sqlite_handles::{HandleStats, SqliteHandles, SqliteLease};
 
 /// Where the platform keeps its data, parsed from `TIKETHET_DATABASE_URL`.
@@ -132,7 +134,10 @@ pub fn fd_budget(wanted: usize) -> (u64, usize) {
 }
 
 struct StorageInner {
-    control: DatabaseConnection,
+    /// The pool every connection comes from; it carries no session state
+    /// (no `search_path`), so it works through PgBouncer in transaction mode.
+    pool: DatabaseConnection,
+    control: ControlDb,
     backend: Backend,
     spares: spares::Spares,
 }
@@ -177,16 +182,16 @@ impl Storage {
     /// Connects, creating the SQLite folders or the PostgreSQL control
     /// schema when missing, and migrates the control plane.
     pub async fn open(url: &StorageUrl, limits: StorageLimits) -> anyhow::Result<Storage> {
-        let (control, backend) = match url {
+        let (pool, backend) = match url {
             StorageUrl::Sqlite { control_file } => {
                 let dir = control_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
                 let tenants_dir = dir.join("tenants");
                 std::fs::create_dir_all(&tenants_dir)
                     .with_context(|| format!("failed to create the data folder {}", tenants_dir.display()))?;
-                let control = Database::connect(sqlite_options(control_file, SqliteRole::Control))
+                let pool = Database::connect(sqlite_options(control_file, SqliteRole::Control))
                     .await
                     .with_context(|| format!("failed to open the control-plane database {}", control_file.display()))?;
-                (control, Backend::Sqlite { handles: Arc::new(SqliteHandles::new(tenants_dir, limits.sqlite_open_max)) })
+                (pool, Backend::Sqlite { handles: Arc::new(SqliteHandles::new(tenants_dir, limits.sqlite_open_max)) })
             }
             StorageUrl::Postgres { url, schema } => {
                 let mut opts = ConnectOptions::new(url.clone());
@@ -195,23 +200,47 @@ impl Storage {
                     .sqlx_logging(false)
                     .connect_timeout(Duration::from_secs(5))
                     .acquire_timeout(Duration::from_secs(30))
-                    .max_lifetime(limits.pg_connection_lifetime)
-                    .set_schema_search_path(schema.clone());
-                let control = Database::connect(opts)
+                    .max_lifetime(limits.pg_connection_lifetime);
+                let pool = Database::connect(opts)
                     .await
                     .with_context(|| format!("failed to connect to PostgreSQL at {}", redact_url(url)))?;
-                create_schema(&control, schema).await?;
-                (control, Backend::Postgres { schema: schema.clone() })
+                create_schema(&pool, schema).await?;
+                (pool, Backend::Postgres { schema: schema.clone() })
             }
         };
-        ControlPlaneMigrator::up(&control, None)
-            .await
-            .context("failed to migrate the control plane")?;
-        Ok(Storage { inner: Arc::new(StorageInner { control, backend, spares: spares::Spares::new(limits.pg_spare_schemas) }) })
+        let control = ControlDb::new(
+            pool.clone(),
+            match &backend {
+                Backend::Postgres { schema } => Some(schema),
+                Backend::Sqlite { .. } => None,
+            },
+        );
+        match &backend {
+            Backend::Sqlite { .. } => ControlPlaneMigrator::up(&pool, None).await,
+            // In one transaction in the control schema; the lock keeps two
+            // starting nodes from migrating at once (the second waits, then
+            // finds nothing to do).
+            Backend::Postgres { schema } => {
+                let txn = control.begin().await?;
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock(hashtext($1))",
+                    [schema.clone().into()],
+                ))
+                .await?;
+                let done = ControlPlaneMigrator::up(&txn, None).await;
+                match done {
+                    Ok(()) => txn.commit().await,
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        .context("failed to migrate the control plane")?;
+        Ok(Storage { inner: Arc::new(StorageInner { pool, control, backend, spares: spares::Spares::new(limits.pg_spare_schemas) }) })
     }
 
     /// The control plane's connection.
-    pub fn control(&self) -> &DatabaseConnection {
+    pub fn control(&self) -> &ControlDb {
         &self.inner.control
     }
 
@@ -252,7 +281,7 @@ impl Storage {
                 used: Arc::default(),
             },
             Backend::Postgres { .. } => TenantDb {
-                kind: Kind::Postgres { pool: self.inner.control.clone(), schema: Arc::from(storage_name) },
+                kind: Kind::Postgres { pool: self.inner.pool.clone(), schema: Arc::from(storage_name) },
                 used: Arc::default(),
             },
         }
@@ -276,8 +305,8 @@ impl Storage {
                 handles.lease(storage_name).await?.begin_with_options(opts).await?
             }
             Backend::Postgres { .. } => {
-                create_schema(&self.inner.control, storage_name).await?;
-                let txn = self.inner.control.begin().await?;
+                create_schema(&self.inner.pool, storage_name).await?;
+                let txn = self.inner.pool.begin().await?;
                 // Migrations create unqualified tables. The lock keeps two
                 // migrators (a `tikethet migrate` beside a starting server)
                 // from racing on one schema: the second waits, then finds
@@ -304,7 +333,7 @@ impl Storage {
             Backend::Postgres { .. } => {
                 let row = self
                     .inner
-                    .control
+                    .pool
                     .query_one_raw(Statement::from_sql_and_values(
                         DbBackend::Postgres,
                         "SELECT 1 AS found FROM pg_namespace WHERE nspname = $1",
@@ -334,7 +363,7 @@ impl Storage {
             }
             Backend::Postgres { .. } => {
                 let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(storage_name)?);
-                self.inner.control.execute_unprepared(&sql).await.context("failed to drop tenant schema")?;
+                self.inner.pool.execute_unprepared(&sql).await.context("failed to drop tenant schema")?;
                 Ok(())
             }
         }
@@ -346,7 +375,7 @@ impl Storage {
         if let Backend::Postgres { schema, .. } = &self.inner.backend {
             let rows = self
                 .inner
-                .control
+                .pool
                 .query_all_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
                     "SELECT nspname FROM pg_namespace WHERE nspname = $1 OR nspname LIKE $2",
@@ -356,7 +385,7 @@ impl Storage {
             for row in rows {
                 let name: String = row.try_get("", "nspname")?;
                 let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(&name)?);
-                self.inner.control.execute_unprepared(&sql).await?;
+                self.inner.pool.execute_unprepared(&sql).await?;
             }
         }
         Ok(())
@@ -366,7 +395,7 @@ impl Storage {
         if let Backend::Sqlite { handles } = &self.inner.backend {
             handles.close_all().await;
         }
-        self.inner.control.clone().close().await.ok();
+        self.inner.control.close().await;
     }
 }
 

@@ -78,7 +78,7 @@ impl Storage {
         let Some((control, spares)) = self.spare_setup() else { return Ok(false) };
         let target_q = quote_ident(target)?;
         let pattern = format!("{}%", like_literal(&format!("{}{}_", prefix(control), version_tag())));
-        let txn = self.inner.control.begin().await?;
+        let txn = self.inner.pool.begin().await?;
         let candidates = txn
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -133,7 +133,7 @@ impl Storage {
         let Some((control, spares)) = self.spare_setup() else { return Ok(0) };
         let rows = self
             .inner
-            .control
+            .pool
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT nspname::text AS name FROM pg_namespace WHERE nspname LIKE $1",
@@ -162,7 +162,7 @@ impl Storage {
     }
 
     async fn drop_spare(&self, name: &str) -> anyhow::Result<()> {
-        let txn = self.inner.control.begin().await?;
+        let txn = self.inner.pool.begin().await?;
         if try_lock(&txn, name).await? {
             txn.execute_unprepared(&format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(name)?)).await?;
         }

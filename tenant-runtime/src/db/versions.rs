@@ -72,7 +72,7 @@ impl Storage {
         for name in names {
             parts.push(format!("SELECT '{name}' AS name, {cond} AS ok FROM {}.seaql_migrations", quote_ident(name)?));
         }
-        let rows = self.inner.control.query_all_raw(Statement::from_string(DbBackend::Postgres, parts.join(" UNION ALL "))).await?;
+        let rows = self.inner.pool.query_all_raw(Statement::from_string(DbBackend::Postgres, parts.join(" UNION ALL "))).await?;
         let mut out = Vec::new();
         for row in rows {
             if row.try_get::<bool>("", "ok")? {
