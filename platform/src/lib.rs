@@ -76,6 +76,11 @@ impl AppState {
             (Some(url), Some((conn, prefix))) => tikethet_runtime::live::Hub::redis(url, conn, &prefix)?,
             _ => tikethet_runtime::live::Hub::local(),
         };
+        // Chats given up on one node wake the lanes waiting for them on others.
+        let wakeups = match (&settings.redis_url, limiter.redis_connection()) {
+            (Some(url), Some((conn, prefix))) => tikethet_runtime::wakeups::Wakeups::redis(url, conn, &prefix)?,
+            _ => tikethet_runtime::wakeups::Wakeups::none(),
+        };
         let plugins = tikethet_plugins::PluginHost::new(Some(settings.data_dir.join("plugin-cache")))?;
         let files = match &settings.files_url {
             Some(url) => tikethet_runtime::files::Files::from_url(url)?,
@@ -91,6 +96,7 @@ impl AppState {
             retention: settings.retention,
             throttle: settings.throttle,
             live,
+            wakeups,
             files,
             sla_check_every: settings.sla_check_every,
             claim_lease: settings.claim_lease,

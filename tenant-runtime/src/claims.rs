@@ -19,7 +19,9 @@
 //!   process paused past its lease cannot commit over the one that took
 //!   over ([`ClaimLost`]);
 //! - the claim is removed in the same transaction that finds the chat has
-//!   nothing left, so another node's lane takes the chat at once.
+//!   nothing left, so another node's lane takes the chat at once; a lane
+//!   that found the chat held marked it `wanted`, and is woken through
+//!   Redis when it is given up ([`crate::wakeups`]).
 //!
 //! The statements are the same on SQLite (one node, where a claim is never
 //! contested but the code path is the same) and PostgreSQL, and touch only
@@ -119,8 +121,14 @@ pub async fn take(txn: &DatabaseTransaction, lane: &'static str, chat: i64, hold
         let fence: i64 = row.try_get_by_index(0)?;
         return Ok(Taken::Mine(Claim { lane, chat, holder: holder.to_owned(), fence, lease }));
     }
+    // Held: say that someone waits, so the holder wakes us when it gives
+    // the chat up (`txn` must commit for the mark to count).
     let until = txn
-        .query_one_raw(stmt(txn, "SELECT lease_until FROM chat_claims WHERE lane = ? AND chat_id = ?", vec![lane.into(), chat.into()]))
+        .query_one_raw(stmt(
+            txn,
+            "UPDATE chat_claims SET wanted = TRUE WHERE lane = ? AND chat_id = ? RETURNING lease_until",
+            vec![lane.into(), chat.into()],
+        ))
         .await?
         .map(|r| r.try_get_by_index::<DateTime<Utc>>(0))
         .transpose()?;
@@ -142,10 +150,21 @@ pub async fn keep(txn: &DatabaseTransaction, claim: &Claim) -> Result<Result<(),
     Ok(if n == 1 { Ok(()) } else { Err(ClaimLost { fence: claim.fence }) })
 }
 
-/// Gives the chat up in `txn` (if this process holds it).
-pub async fn release(txn: &DatabaseTransaction, lane: &'static str, chat: i64, holder: &str) -> Result<(), DbErr> {
-    txn.execute_raw(stmt(txn, "DELETE FROM chat_claims WHERE lane = ? AND chat_id = ? AND holder = ?", vec![lane.into(), chat.into(), holder.into()])).await?;
-    Ok(())
+/// Gives the chat up in `txn` (if this process holds it). Returns whether
+/// another process waits for it (then wake it once `txn` commits; see
+/// [`crate::wakeups`]).
+pub async fn release(txn: &DatabaseTransaction, lane: &'static str, chat: i64, holder: &str) -> Result<bool, DbErr> {
+    let row = txn
+        .query_one_raw(stmt(
+            txn,
+            "DELETE FROM chat_claims WHERE lane = ? AND chat_id = ? AND holder = ? RETURNING wanted",
+            vec![lane.into(), chat.into(), holder.into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get_by_index::<bool>(0)?,
+        None => false,
+    })
 }
 
 /// Drops the claims of earlier processes on `node_name` (`{node_name}#…`,
@@ -187,6 +206,35 @@ pub async fn check(txn: &DatabaseTransaction) -> Result<Result<(), ClaimLost>, D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use sea_orm::TransactionTrait as _;
+    use tikethet_migrations::MigratorTrait as _;
+
+    #[tokio::test]
+    async fn a_process_that_found_the_chat_held_is_told_when_it_is_given_up() {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        tikethet_migrations::TenantMigrator::up(&db, None).await.unwrap();
+        let lease = Duration::from_secs(30);
+        let txn = db.begin().await.unwrap();
+        assert!(matches!(take(&txn, UPDATES, 7, "a#1", lease).await.unwrap(), Taken::Mine(Claim { fence: 1, .. })));
+        txn.commit().await.unwrap();
+        // Nobody waited: giving it up wakes nobody.
+        let txn = db.begin().await.unwrap();
+        assert!(!release(&txn, UPDATES, 7, "a#1").await.unwrap());
+        assert!(matches!(take(&txn, UPDATES, 7, "a#1", lease).await.unwrap(), Taken::Mine(_)));
+        txn.commit().await.unwrap();
+        let txn = db.begin().await.unwrap();
+        let Taken::Held(left) = take(&txn, UPDATES, 7, "b#2", lease).await.unwrap() else { panic!("b must find the chat held") };
+        assert!(left > Duration::from_secs(25) && left <= lease, "{left:?}");
+        txn.commit().await.unwrap();
+        let txn = db.begin().await.unwrap();
+        assert!(!release(&txn, SENDS, 7, "a#1").await.unwrap(), "another lane's claim is another row");
+        assert!(!release(&txn, UPDATES, 7, "b#2").await.unwrap(), "only the holder gives a chat up");
+        assert!(release(&txn, UPDATES, 7, "a#1").await.unwrap(), "b waits: the holder must wake it");
+        assert!(matches!(take(&txn, UPDATES, 7, "b#2", lease).await.unwrap(), Taken::Mine(Claim { fence: 1, .. })));
+        assert!(!release(&txn, UPDATES, 7, "b#2").await.unwrap(), "a fresh claim starts with nobody waiting");
+        txn.commit().await.unwrap();
+    }
 
     #[test]
     fn placeholders_are_numbered_for_postgres() {

@@ -80,10 +80,17 @@ impl Runtime {
         let Some(tenant) = self.tenants.get(&tenant) else { return Step::Park };
         let (row, claim) = match next_pending(&tenant, chat, &self.node_id, self.claim_lease).await {
             Ok(Next::Row(r, claim)) => (r, claim),
-            Ok(Next::Idle) => return Step::Idle,
-            // Another node works this chat; look again soon (or when its
-            // lease lapses, if it died).
-            Ok(Next::Held(left)) => return Step::Later(left.clamp(claims::POLL / 4, claims::POLL)),
+            Ok(Next::Idle { wanted }) => {
+                if wanted {
+                    let wake = crate::wakeups::Wake { tenant: tenant.info.id.clone(), lane: claims::UPDATES, chat: claims::chat_key(chat) };
+                    self.wakeups.publish(&wake).await;
+                }
+                return Step::Idle;
+            }
+            // Another node works this chat; look again when it gives the
+            // chat up (woken), or when its lease lapses (if it died), or
+            // after a while (a wake-up lost on the way).
+            Ok(Next::Held(left)) => return Step::Held(left.clamp(claims::POLL / 4, self.wakeups.poll())),
             Err(e) => {
                 tracing::warn!(tenant = %tenant.info.id, error = %format!("{e:#}"), "processing paused: storage failed");
                 return Step::Park;
@@ -674,8 +681,9 @@ async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Re
 enum Next {
     /// The chat's oldest pending update, under this process's claim.
     Row(inbox::Model, Claim),
-    /// Nothing pending; the claim (if any) is given up.
-    Idle,
+    /// Nothing pending; the claim (if any) is given up, and another
+    /// process waits for it when `wanted`.
+    Idle { wanted: bool },
     /// Another process holds the chat, for this long at most.
     Held(Duration),
 }
@@ -688,7 +696,8 @@ async fn next_pending(tenant: &Tenant, chat: Option<i64>, holder: &str, lease: D
     let claim = match claims::take(&txn, claims::UPDATES, key, holder, lease).await.context("failed to claim the chat")? {
         Taken::Mine(c) => c,
         Taken::Held(left) => {
-            txn.rollback().await?;
+            // Commits the `wanted` mark on the holder's claim.
+            txn.commit().await?;
             return Ok(Next::Held(left));
         }
     };
@@ -698,13 +707,14 @@ async fn next_pending(tenant: &Tenant, chat: Option<i64>, holder: &str, lease: D
         None => q.filter(inbox::Column::ChatId.is_null()),
     };
     let row = q.order_by_asc(inbox::Column::Id).one(&txn).await.context("failed to read the next update")?;
-    if row.is_none() {
-        claims::release(&txn, claims::UPDATES, key, holder).await?;
-    }
+    let wanted = match row {
+        None => claims::release(&txn, claims::UPDATES, key, holder).await?,
+        Some(_) => false,
+    };
     txn.commit().await?;
     Ok(match row {
         Some(r) => Next::Row(r, claim),
-        None => Next::Idle,
+        None => Next::Idle { wanted },
     })
 }
 

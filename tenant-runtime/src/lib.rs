@@ -31,6 +31,7 @@ pub mod intake;
 pub mod limiter;
 pub mod live;
 pub mod presence;
+mod pubsub;
 pub mod queue;
 pub mod schedule;
 mod sender;
@@ -40,6 +41,7 @@ pub mod tenant;
 pub mod throttle;
 pub mod tickets;
 pub mod usage;
+pub mod wakeups;
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,6 +126,8 @@ pub struct RuntimeConfig {
     pub throttle: Option<throttle::Policy>,
     /// Live events: this process's, or every node's through Redis.
     pub live: live::Hub,
+    /// Wake-ups between nodes for chats given up (through Redis, or none).
+    pub wakeups: wakeups::Wakeups,
     /// Where attachments' bytes are kept.
     pub files: files::Files,
     /// How often desks' open tickets are checked against their service levels.
@@ -195,6 +199,7 @@ pub struct Inner {
     pub node_id: String,
     node_name: String,
     claim_lease: std::time::Duration,
+    pub(crate) wakeups: wakeups::Wakeups,
     /// A lane per chat with updates to process (`None`: updates with no chat).
     worker: Lanes<TenantId, Option<i64>>,
     /// A lane per chat with messages to send.
@@ -298,6 +303,7 @@ impl Runtime {
                 node_id: format!("{}#{:08x}", cfg.node_name, rand::random::<u32>()),
                 node_name: cfg.node_name,
                 claim_lease: cfg.claim_lease,
+                wakeups: cfg.wakeups,
                 worker,
                 sender,
                 plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),
@@ -306,6 +312,17 @@ impl Runtime {
                 send_window: std::sync::Mutex::new(sender::SendWindow::after_start(std::time::Instant::now())),
                 plugin_time: std::sync::Mutex::new(std::collections::HashMap::new()),
                 worked: std::sync::Mutex::new(std::collections::HashSet::new()),
+            }
+        });
+        // A chat given up on another node: wake this node's lane for it,
+        // if one waits.
+        let weak = Arc::downgrade(&inner);
+        inner.wakeups.on_wake(move |w| {
+            let Some(rt) = upgrade(&weak) else { return };
+            if w.lane == claims::SENDS {
+                rt.sender.wake(w.tenant, w.chat);
+            } else {
+                rt.worker.wake(w.tenant, (w.chat != 0).then_some(w.chat));
             }
         });
         Runtime { inner }

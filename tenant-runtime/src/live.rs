@@ -11,9 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
@@ -143,16 +141,11 @@ impl Hub {
         let channel = format!("{prefix}live");
         let hub = Hub { local: Arc::default(), redis: Some((conn, channel.clone())) };
         let local = hub.local.clone();
-        tokio::spawn(async move {
-            let mut wait = Duration::from_millis(250);
-            loop {
-                match subscribe(&client, &channel, &local).await {
-                    Ok(()) => wait = Duration::from_millis(250),
-                    Err(e) => tracing::warn!(error = %format!("{e:#}"), "live events: Redis subscription lost; retrying"),
-                }
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(5));
-            }
+        crate::pubsub::listen(client, channel, "live events", move |payload| match serde_json::from_str::<Envelope>(&payload) {
+            Ok(env) => deliver(&local, &TenantId::from_stored(env.tenant), env.event),
+            // Another version of the server may publish kinds this one
+            // does not know; skip them.
+            Err(e) => tracing::debug!(error = %e, "live event not understood"),
         });
         Ok(hub)
     }
@@ -180,9 +173,7 @@ impl Hub {
                     Ok(p) => p,
                     Err(e) => return tracing::error!(error = %e, "live event does not serialise"),
                 };
-                let mut conn = conn.clone();
-                let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH").arg(channel).arg(payload).query_async(&mut conn).await;
-                if let Err(e) = sent {
+                if let Err(e) = crate::pubsub::publish(conn, channel, payload).await {
                     tracing::warn!(error = %e, "live event not published (Redis)");
                 }
             }
@@ -203,29 +194,6 @@ fn deliver(local: &Mutex<Local>, tenant: &TenantId, event: Event) {
         // No receiver left is not an error: nobody is watching.
         tx.send(Arc::new(event)).ok();
     }
-}
-
-async fn subscribe(client: &redis::Client, channel: &str, local: &Mutex<Local>) -> anyhow::Result<()> {
-    use anyhow::Context as _;
-    let mut pubsub = client.get_async_pubsub().await.context("connecting")?;
-    pubsub.subscribe(channel).await.context("subscribing")?;
-    let mut messages = pubsub.on_message();
-    while let Some(msg) = messages.next().await {
-        let payload: String = match msg.get_payload() {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "live event with a non-text payload");
-                continue;
-            }
-        };
-        match serde_json::from_str::<Envelope>(&payload) {
-            Ok(env) => deliver(local, &TenantId::from_stored(env.tenant), env.event),
-            // Another version of the server may publish kinds this one
-            // does not know; skip them.
-            Err(e) => tracing::debug!(error = %e, "live event not understood"),
-        }
-    }
-    anyhow::bail!("the subscription ended")
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub enum Step {
     /// Come back after this long (backoff, a rate limit); no permit is held
     /// while waiting.
     Later(Duration),
+    /// The chat is held by another process: come back after this long at
+    /// most, or as soon as the lane is woken ([`Lanes::wake`]).
+    Held(Duration),
     /// Give up for now (storage unavailable, tenant gone): the lane closes
     /// and the sweep reopens it from the rows.
     Park,
@@ -130,9 +133,16 @@ impl<G, C> Clone for Lanes<G, C> {
     }
 }
 
+/// An open lane.
+struct Lane {
+    /// Kicked while running: look again before closing.
+    again: bool,
+    /// Cuts a [`Step::Held`] wait short.
+    woken: Arc<tokio::sync::Notify>,
+}
+
 struct LanesInner<G, C> {
-    /// Open lanes; the flag says "kicked while running: look again".
-    lanes: Mutex<HashMap<(G, C), bool>>,
+    lanes: Mutex<HashMap<(G, C), Lane>>,
     shares: Shares<G>,
     max_lanes: usize,
     handler: Handler<G, C>,
@@ -169,8 +179,8 @@ where
     pub fn kick(&self, group: G, key: C) -> bool {
         let mut lanes = self.inner.lanes.lock().expect("poisoned");
         let id = (group, key);
-        if let Some(again) = lanes.get_mut(&id) {
-            *again = true;
+        if let Some(lane) = lanes.get_mut(&id) {
+            lane.again = true;
             return true;
         }
         if lanes.len() >= self.inner.max_lanes {
@@ -178,7 +188,7 @@ where
             self.note_unswept(id.0);
             return false;
         }
-        lanes.insert(id.clone(), false);
+        lanes.insert(id.clone(), Lane { again: false, woken: Arc::default() });
         // Idle lanes leave nothing behind; give back the table's memory too.
         if lanes.capacity() > 1024 && lanes.len() * 8 < lanes.capacity() {
             let keep = lanes.len() * 2;
@@ -188,6 +198,20 @@ where
         let this = self.clone();
         tokio::spawn(async move { this.run(id).await });
         true
+    }
+
+    /// Wakes a lane waiting out [`Step::Held`] (the chat was given up
+    /// elsewhere). Opens nothing: returns false when the lane is not open.
+    pub fn wake(&self, group: G, key: C) -> bool {
+        match self.inner.lanes.lock().expect("poisoned").get(&(group, key)) {
+            Some(lane) => {
+                // Stored if the lane is not waiting yet, so a wake-up that
+                // arrives just before the wait still cuts it short.
+                lane.woken.notify_one();
+                true
+            }
+            None => false,
+        }
     }
 
     /// Open lanes (chats with work queued or running).
@@ -214,8 +238,8 @@ where
         loop {
             let step = {
                 let _permit = self.inner.shares.acquire(&id.0).await;
-                if let Some(again) = self.inner.lanes.lock().expect("poisoned").get_mut(&id) {
-                    *again = false;
+                if let Some(lane) = self.inner.lanes.lock().expect("poisoned").get_mut(&id) {
+                    lane.again = false;
                 }
                 let work = (self.inner.handler)(id.0.clone(), id.1.clone());
                 // Handlers catch their own panics and record them; one that
@@ -232,9 +256,18 @@ where
             match step {
                 Step::More => {}
                 Step::Later(wait) => tokio::time::sleep(wait).await,
+                Step::Held(wait) => {
+                    let woken = self.inner.lanes.lock().expect("poisoned").get(&id).map(|l| l.woken.clone());
+                    if let Some(woken) = woken {
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = woken.notified() => {}
+                        }
+                    }
+                }
                 Step::Idle => {
                     let mut lanes = self.inner.lanes.lock().expect("poisoned");
-                    if lanes.get(&id) == Some(&true) {
+                    if lanes.get(&id).is_some_and(|l| l.again) {
                         continue;
                     }
                     lanes.remove(&id);
@@ -374,5 +407,35 @@ mod tests {
         panics.kick(0, 0);
         assert!(wait_for(Duration::from_secs(5), || panics.open() == 0).await, "a panicking handler closes its lane");
         assert!(panics.kick(0, 0), "and the lane can open again");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_held_lane_waits_until_woken_and_a_later_lane_is_not_woken() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let c = calls.clone();
+        // Held for a minute on the first look, then done.
+        let lanes = Lanes::new(Shares::new(2, 2), 10, move |_g: u8, chat: u8| {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                match (chat, n) {
+                    (_, 0) => Step::Held(Duration::from_secs(60)),
+                    (1, _) => Step::Idle,
+                    _ => Step::Later(Duration::from_secs(60)),
+                }
+            })
+        });
+        assert!(!lanes.wake(0, 1), "waking a lane that is not open opens nothing");
+        assert_eq!(lanes.open(), 0);
+        lanes.kick(0, 1);
+        assert!(wait_for(Duration::from_secs(5), || calls.load(Ordering::SeqCst) == 1).await);
+        assert!(lanes.wake(0, 1));
+        assert!(wait_for(Duration::from_secs(5), || lanes.open() == 0).await, "woken, the lane looked again and closed, long before its minute");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // A wait that is not a held chat (a backoff) is not cut short.
+        calls.store(1, Ordering::SeqCst);
+        lanes.kick(0, 2);
+        assert!(wait_for(Duration::from_secs(5), || calls.load(Ordering::SeqCst) == 2).await);
+        assert!(lanes.wake(0, 2));
+        assert!(!wait_for(Duration::from_millis(300), || calls.load(Ordering::SeqCst) > 2).await, "a backoff is not woken");
     }
 }

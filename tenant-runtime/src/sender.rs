@@ -278,8 +278,10 @@ impl Runtime {
         // through a send; one that died is taken over when it lapses.
         let txn = tenant.db.begin().await?;
         if let crate::claims::Taken::Held(left) = crate::claims::take(&txn, crate::claims::SENDS, chat, &self.node_id, self.claim_lease).await? {
-            txn.rollback().await?;
-            return Ok(Step::Later(left.clamp(crate::claims::POLL / 4, crate::claims::POLL)));
+            // Commits the `wanted` mark: the holder wakes this lane when it
+            // gives the chat up (see `wakeups`).
+            txn.commit().await?;
+            return Ok(Step::Held(left.clamp(crate::claims::POLL / 4, self.wakeups.poll())));
         }
         let row = outbox::Entity::find()
             .filter(outbox::Column::ChatId.eq(chat))
@@ -287,11 +289,18 @@ impl Runtime {
             .order_by_asc(outbox::Column::Id)
             .one(&txn)
             .await?;
-        if row.is_none() {
-            crate::claims::release(&txn, crate::claims::SENDS, chat, &self.node_id).await?;
-        }
+        let wanted = match row {
+            None => crate::claims::release(&txn, crate::claims::SENDS, chat, &self.node_id).await?,
+            Some(_) => false,
+        };
         txn.commit().await?;
-        let Some(row) = row else { return Ok(Step::Idle) };
+        let Some(row) = row else {
+            if wanted {
+                let wake = crate::wakeups::Wake { tenant: tenant.info.id.clone(), lane: crate::claims::SENDS, chat };
+                self.wakeups.publish(&wake).await;
+            }
+            return Ok(Step::Idle);
+        };
         let now = Utc::now();
         if let Some(wait) = row.next_attempt_at.and_then(|at| (at - now).to_std().ok()).filter(|w| !w.is_zero()) {
             return Ok(Step::Later(wait));
