@@ -39,6 +39,12 @@ enum Command {
     /// Work with WASM plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// The whole product on SQLite with a built-in Telegram stand-in and two
+    /// demo desks; prints links that sign you in. Refused in production.
+    Demo {
+        /// Folder for the demo's data (new or empty); a fresh temporary one by default.
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -153,6 +159,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(port = app.port(), public_url = %app.state().settings.public_url, "serving");
             app.run_until(shutdown_signal()).await?;
             tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { dir } => {
+            crate::demo::run(dir, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

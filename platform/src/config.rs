@@ -85,6 +85,10 @@ pub struct Settings {
     /// (`TIKETHET_CLAIM_LEASE_SECS`): how soon other nodes take over the
     /// chats of a node that died.
     pub claim_lease: std::time::Duration,
+    /// Mini App buttons and the menu button on a plain-HTTP public URL,
+    /// which Telegram refuses: only `tikethet demo` sets it (its Telegram is
+    /// the stand-in, and its browser is on the same machine). No variable.
+    pub mini_app_over_http: bool,
 }
 
 impl fmt::Debug for Settings {
@@ -114,6 +118,7 @@ impl fmt::Debug for Settings {
             .field("usage_report_every", &self.usage_report_every)
             .field("sla_check_every", &self.sla_check_every)
             .field("claim_lease", &self.claim_lease)
+            .field("mini_app_over_http", &self.mini_app_over_http)
             .field("plans", &self.plans.plans().iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
             .finish()
     }
@@ -418,6 +423,7 @@ impl Settings {
                     _ => bail!("TIKETHET_CLAIM_LEASE_SECS must be a whole number of seconds from 20 to 600 (got {v:?})"),
                 },
             },
+            mini_app_over_http: false,
         };
         settings.check_production()?;
         Ok(settings)

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod demo;
 pub mod http;
 pub mod secrets;
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub console_pages: Arc<tikethet_admin_console::Pages>,
     /// Who has which ticket open in the console.
     pub presence: Arc<tikethet_runtime::presence::Presence>,
+    /// Set only under `tikethet demo`: the `/demo` routes answer 404 without it.
+    pub demo: Arc<std::sync::OnceLock<Arc<demo::Demo>>>,
 }
 
 impl AppState {
@@ -100,6 +103,7 @@ impl AppState {
             files,
             sla_check_every: settings.sla_check_every,
             claim_lease: settings.claim_lease,
+            mini_app_over_http: settings.mini_app_over_http,
             node_name: format!("{}:{}", tikethet_runtime::hostname(), settings.listen.rsplit(':').next().unwrap_or("0")),
         });
         let control = Arc::new(ControlPlane::new(
@@ -121,6 +125,7 @@ impl AppState {
             pages: Arc::new(tikethet_billing::dashboard::Pages::new()),
             console_pages: Arc::new(tikethet_admin_console::Pages::new()),
             presence,
+            demo: Arc::default(),
         })
     }
 

@@ -119,7 +119,7 @@ impl Runtime {
     /// The desk's Mini App, opening one ticket when given; `None` unless
     /// the public URL is https (Telegram refuses anything else).
     pub fn mini_app_url(&self, tenant: &Tenant, ticket: Option<i64>) -> Option<String> {
-        if tenant.info.custom_domain.is_none() && self.public_url.scheme() != "https" {
+        if tenant.info.custom_domain.is_none() && self.public_url.scheme() != "https" && !self.mini_app_over_http {
             return None;
         }
         Some(self.mini_app_link(tenant, ticket))

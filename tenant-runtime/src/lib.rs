@@ -138,6 +138,8 @@ pub struct RuntimeConfig {
     /// process started on it knows the claims left under it are its dead
     /// predecessor's.
     pub node_name: String,
+    /// Offer Mini App buttons on a plain-HTTP public URL (`tikethet demo`).
+    pub mini_app_over_http: bool,
 }
 
 /// How long finished rows are kept before the retention job prunes them.
@@ -200,6 +202,7 @@ pub struct Inner {
     node_name: String,
     claim_lease: std::time::Duration,
     pub(crate) wakeups: wakeups::Wakeups,
+    pub(crate) mini_app_over_http: bool,
     /// A lane per chat with updates to process (`None`: updates with no chat).
     worker: Lanes<TenantId, Option<i64>>,
     /// A lane per chat with messages to send.
@@ -304,6 +307,7 @@ impl Runtime {
                 node_name: cfg.node_name,
                 claim_lease: cfg.claim_lease,
                 wakeups: cfg.wakeups,
+                mini_app_over_http: cfg.mini_app_over_http,
                 worker,
                 sender,
                 plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),
@@ -326,6 +330,12 @@ impl Runtime {
             }
         });
         Runtime { inner }
+    }
+
+    /// Whether Mini App buttons are offered on a plain-HTTP public URL
+    /// (`tikethet demo` only; Telegram refuses them).
+    pub fn mini_app_over_http(&self) -> bool {
+        self.mini_app_over_http
     }
 
     /// A Bot API client for a token, pointed at the configured API URL and

@@ -6,10 +6,13 @@
 
 pub mod browser;
 pub mod fake_stripe;
-pub mod fake_telegram;
 pub mod fixtures;
 pub mod helpers;
 pub mod nodes;
 pub mod pg_recorder;
 pub mod pgbouncer;
 pub mod tcp_cut;
+
+/// The Telegram stand-in, a crate of its own (`tests/telegram-standin`)
+/// because `tikethet demo` serves it too.
+pub use tikethet_telegram_standin as fake_telegram;

@@ -641,7 +641,7 @@ impl ControlPlane {
     async fn set_menu_button(&self, token: &BotToken, slug: &str, domain: Option<&str>) {
         let url = match domain {
             Some(d) => format!("https://{d}/app/"),
-            None if self.public_url.scheme() == "https" => format!("{}/t/{slug}/app/", self.public_url.as_str().trim_end_matches('/')),
+            None if self.public_url.scheme() == "https" || self.runtime.mini_app_over_http() => format!("{}/t/{slug}/app/", self.public_url.as_str().trim_end_matches('/')),
             None => return,
         };
         let Ok(url) = url.parse() else { return };

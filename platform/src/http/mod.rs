@@ -4,6 +4,7 @@
 pub mod billing;
 pub mod console;
 pub mod dashboard;
+pub mod demo;
 pub mod desk;
 pub mod domains;
 pub mod files;
@@ -200,6 +201,15 @@ pub fn app(state: AppState) -> impl Endpoint {
     Route::new()
         .at("/tg/:route", webhook.data(state.clone()))
         .at("/billing/stripe/webhook", poem::post(billing::stripe_webhook).data(state.clone()))
+        .at("/demo/", poem::get(demo::index).data(state.clone()))
+        .at("/demo/app/:slug", poem::get(demo::app).data(state.clone()))
+        .at("/demo/console/:slug", poem::get(demo::console).data(state.clone()))
+        .at("/demo/operator", poem::get(demo::operator).data(state.clone()))
+        .at("/demo/chat", poem::get(demo::chat).data(state.clone()))
+        .at("/demo/chat/:slug/feed", poem::get(demo::feed).data(state.clone()))
+        .at("/demo/chat/:slug/send", poem::post(demo::send).data(state.clone()))
+        .at("/demo/chat/:slug/press", poem::post(demo::press).data(state.clone()))
+        .at("/demo/assets/chat.js", poem::get(demo::chat_js))
         .at("/operator", poem::get(dashboard::root))
         .at("/operator/", poem::get(dashboard::overview).data(state.clone()))
         .at("/operator/login", poem::get(dashboard::login_page).post(dashboard::login).data(state.clone()))

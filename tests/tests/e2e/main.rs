@@ -24,6 +24,7 @@ mod buttons;
 mod citus;
 mod cluster;
 mod console;
+mod demo;
 mod desk;
 mod domains;
 mod forum;

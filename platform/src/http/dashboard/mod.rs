@@ -5,7 +5,7 @@
 //! session's CSRF token; actions are audited and answered with a redirect
 //! (so that reloading a page never repeats one).
 
-mod session;
+pub(crate) mod session;
 mod views;
 
 use std::collections::HashMap;

@@ -27,8 +27,9 @@
 //!
 //! It records every call with the instant it arrived, can be told to fail the
 //! next calls or to answer slowly, and plays Telegram's part in webhook
-//! delivery. Used by the tests, the benchmark and the `fake-telegram` demo
-//! binary; never by the product.
+//! delivery. Used by the tests, the benchmarks, the `fake-telegram` binary
+//! and `tikethet demo` (served in the same process, for a newcomer with no
+//! bot token); never by `tikethet serve`.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -71,6 +72,9 @@ pub struct Call {
     pub ok: bool,
     /// The HTTP status answered.
     pub status: u16,
+    /// The `result` answered on success (the sent message, with its
+    /// `message_id`).
+    pub result: Option<Value>,
     /// Telegram's `description` when the call was refused.
     pub description: Option<String>,
     /// When the request arrived.
@@ -197,6 +201,8 @@ struct State {
     /// (token, chat) pairs that blocked the bot.
     blocked: HashSet<(String, i64)>,
     insecure_webhooks: bool,
+    /// Accept `http://` Web App URLs (`tikethet demo` on loopback).
+    insecure_web_apps: bool,
     /// Webhook origins delivered elsewhere (a test's https public URL
     /// served on loopback), like a DNS entry.
     origins: Vec<(String, String)>,
@@ -384,7 +390,7 @@ fn webhook_url_allowed(url: &str) -> Result<(), Refusal> {
 
 /// An inline keyboard as Telegram checks it: rows of buttons, each with
 /// exactly one action; callback data of 1-64 bytes; Web App URLs https only.
-fn inline_keyboard_allowed(markup: &Value) -> Result<(), Refusal> {
+fn inline_keyboard_allowed(markup: &Value, http_web_apps: bool) -> Result<(), Refusal> {
     let Some(rows) = markup.get("inline_keyboard") else { return Ok(()) };
     let rows = rows.as_array().ok_or_else(|| Refusal::new(400, "Bad Request: field \"inline_keyboard\" of the InlineKeyboardMarkup should be an Array of Arrays"))?;
     for row in rows {
@@ -403,16 +409,16 @@ fn inline_keyboard_allowed(markup: &Value) -> Result<(), Refusal> {
                 }
             }
             if let Some(w) = b.get("web_app") {
-                web_app_url_allowed(w, "inline keyboard button")?;
+                web_app_url_allowed(w, "inline keyboard button", http_web_apps)?;
             }
         }
     }
     Ok(())
 }
 
-fn web_app_url_allowed(web_app: &Value, what: &str) -> Result<(), Refusal> {
+fn web_app_url_allowed(web_app: &Value, what: &str, http_ok: bool) -> Result<(), Refusal> {
     let url = web_app.get("url").and_then(Value::as_str).unwrap_or_default();
-    if !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https") {
+    if !url::Url::parse(url).is_ok_and(|u| u.scheme() == "https" || (http_ok && u.scheme() == "http")) {
         return Err(Refusal::new(400, format!("Bad Request: {what} Web App URL '{url}' is invalid: Only HTTPS links are allowed")));
     }
     Ok(())
@@ -428,6 +434,7 @@ impl State {
             started: HashSet::new(),
             blocked: HashSet::new(),
             insecure_webhooks: false,
+            insecure_web_apps: false,
             origins: Vec::new(),
             rate_limits: true,
             pacing: Pacing::default(),
@@ -595,7 +602,7 @@ impl State {
                     }
                     match structured(params, "reply_markup") {
                         Err(()) => return Err(Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object")),
-                        Ok(Some(markup)) => inline_keyboard_allowed(&markup)?,
+                        Ok(Some(markup)) => inline_keyboard_allowed(&markup, self.insecure_web_apps)?,
                         Ok(None) => {}
                     }
                     self.may_write(token, chat)?;
@@ -621,7 +628,7 @@ impl State {
                 }
                 match structured(params, "reply_markup") {
                     Err(()) => return Err(Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object")),
-                    Ok(Some(markup)) => inline_keyboard_allowed(&markup)?,
+                    Ok(Some(markup)) => inline_keyboard_allowed(&markup, self.insecure_web_apps)?,
                     Ok(None) => {}
                 }
                 self.may_write(token, chat)?;
@@ -687,7 +694,7 @@ impl State {
                             if b.get("text").and_then(Value::as_str).is_none_or(str::is_empty) {
                                 return Err(Refusal::new(400, "Bad Request: menu button text must be non-empty"));
                             }
-                            web_app_url_allowed(b.get("web_app").unwrap_or(&Value::Null), "menu button")?;
+                            web_app_url_allowed(b.get("web_app").unwrap_or(&Value::Null), "menu button", self.insecure_web_apps)?;
                         }
                         Some("commands" | "default") => {}
                         _ => return Err(Refusal::new(400, "Bad Request: unsupported menu button type")),
@@ -724,7 +731,8 @@ async fn bot_api(Path((botseg, method)): Path<(String, String)>, req: &Request, 
         Ok(_) => (200, None),
         Err(r) => (r.status, Some(r.description.clone())),
     };
-    st.calls.push(Call { token, method, params, ok: answer.is_ok(), status, description, at });
+    let result = answer.as_ref().ok().cloned();
+    st.calls.push(Call { token, method, params, ok: answer.is_ok(), status, description, result, at });
     drop(st);
     match answer {
         Ok(result) => Json(json!({ "ok": true, "result": result })).into_response(),
@@ -834,6 +842,13 @@ impl FakeTelegram {
 
     pub fn allow_insecure_webhooks(&self, allow: bool) {
         self.state.lock().unwrap().insecure_webhooks = allow;
+    }
+
+    /// Accepts Mini App (Web App) URLs on plain HTTP in buttons and the menu
+    /// button, which Telegram refuses: for `tikethet demo`, whose browser
+    /// runs on the same machine.
+    pub fn allow_insecure_web_apps(&self, allow: bool) {
+        self.state.lock().unwrap().insecure_web_apps = allow;
     }
 
     /// Turns Telegram's pacing (429 with `retry_after`) on or off.
