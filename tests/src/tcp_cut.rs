@@ -30,6 +30,11 @@ impl TcpCut {
         let (u, g) = (up.clone(), generation.clone());
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                // The generation is read when the connection is accepted: a
+                // connection accepted before a cut but still connecting
+                // upstream when it came must end with the others, not be
+                // born into the new generation and outlive the cut.
+                let born = g.load(Ordering::SeqCst);
                 if !u.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
@@ -37,7 +42,6 @@ impl TcpCut {
                 let (upstream, g) = (upstream.clone(), g.clone());
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(&upstream).await else { return };
-                    let born = g.load(Ordering::SeqCst);
                     let cut = async {
                         while g.load(Ordering::SeqCst) == born {
                             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
