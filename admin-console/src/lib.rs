@@ -52,6 +52,8 @@ pub struct QueueRow {
     pub status: String,
     pub status_label: String,
     pub priority: String,
+    /// The priority in the page's language.
+    pub priority_label: String,
     pub customer: String,
     pub assignee: Option<String>,
     pub updated: String,

@@ -42,12 +42,7 @@ impl ControlDb {
     pub async fn begin_with_options(&self, options: TransactionOptions) -> Result<DatabaseTransaction, DbErr> {
         let txn = self.pool.begin_with_options(options).await?;
         if let Some(schema) = &self.schema {
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT set_config('search_path', $1, true)",
-                [schema.to_string().into()],
-            ))
-            .await?;
+            super::point_at(&txn, schema).await?;
         }
         Ok(txn)
     }

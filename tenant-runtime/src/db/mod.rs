@@ -399,6 +399,13 @@ impl Storage {
     }
 }
 
+/// Points `txn`'s `search_path` at `schema` until it ends (never the
+/// session's: pooled connections, PgBouncer's included, carry no state).
+pub(crate) async fn point_at(txn: &DatabaseTransaction, schema: &str) -> Result<(), DbErr> {
+    txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, "SELECT set_config('search_path', $1, true)", [schema.into()])).await?;
+    Ok(())
+}
+
 /// Schema names come from validated slugs, but DDL cannot take them as
 /// parameters: refuse anything that is not a plain identifier.
 fn quote_ident(name: &str) -> anyhow::Result<String> {
@@ -489,12 +496,7 @@ impl TenantDb {
             Kind::Sqlite { handles, name } => handles.lease(name).await.map_err(unavailable)?.begin().await,
             Kind::Postgres { pool, schema } => {
                 let txn = pool.begin().await?;
-                txn.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT set_config('search_path', $1, true)",
-                    [schema.to_string().into()],
-                ))
-                .await?;
+                point_at(&txn, schema).await?;
                 Ok(txn)
             }
         }

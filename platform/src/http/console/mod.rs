@@ -212,6 +212,17 @@ fn status_label(lang: &str, s: &str) -> String {
     tikethet_admin_console::i18n::tr(lang, en).to_owned()
 }
 
+fn priority_label(lang: &str, p: &str) -> String {
+    let en = match p {
+        "low" => "Low",
+        "normal" => "Normal",
+        "high" => "High",
+        "critical" => "Critical",
+        other => other,
+    };
+    tikethet_admin_console::i18n::tr(lang, en).to_owned()
+}
+
 async fn frame(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>) -> Frame {
     let info = &s.ctx.tenant.info;
     let banner = match state.control.billing_banner(info.id.as_str()).await {
@@ -358,6 +369,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, Data(state): Data<&A
             title: t.title.clone(),
             status: t.status.clone(),
             status_label: status_label(s.lang, &t.status),
+            priority_label: priority_label(s.lang, &t.priority),
             priority: t.priority.clone(),
             customer: name_of(people.get(&t.customer_id)),
             assignee: t.assignee_id.map(|a| name_of(people.get(&a))),
@@ -454,7 +466,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
         messages: views,
         seen: latest,
         statuses: TicketStatus::ALL.iter().map(|st| Choice { value: st.as_str().into(), label: status_label(s.lang, st.as_str()), count: None, selected: t.status == st.as_str() }).collect(),
-        priorities: Priority::ALL.iter().map(|p| Choice { value: p.as_str().into(), label: p.as_str().into(), count: None, selected: t.priority == p.as_str() }).collect(),
+        priorities: Priority::ALL.iter().map(|p| Choice { value: p.as_str().into(), label: priority_label(s.lang, p.as_str()), count: None, selected: t.priority == p.as_str() }).collect(),
         draft: draft.0,
         note_draft: draft.1,
     })
