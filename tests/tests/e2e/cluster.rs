@@ -193,7 +193,7 @@ async fn losing_redis_slows_sending_and_loses_nothing_then_recovers() {
     assert!(answered(801).await, "answered while Redis is there");
     assert_eq!(metric(&app, "tikethet_sends_rate_limited_locally_total").await, 0);
 
-    cut.cut();
+    cut.cut().await;
     for i in 2..=6 {
         assert_eq!(app.deliver(&t, &fixtures::message(i, 800 + i, "while Redis is away")).await, 200, "webhooks are taken without Redis");
     }
