@@ -23,20 +23,14 @@ use crate::demo::{DESKS, Demo, Desk, desk, with_launch_params};
 const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The demo's pages, parsed once.
-pub struct Pages(tikethet_themes::pages::PageSet);
+struct Pages(tikethet_themes::pages::PageSet);
 
 impl Pages {
-    pub fn new() -> Pages {
+    fn new() -> Pages {
         Pages(tikethet_themes::pages::PageSet::new(
             &[("index.html", include_str!("../demo/templates/index.html")), ("chat.html", include_str!("../demo/templates/chat.html"))],
             env!("CARGO_PKG_VERSION"),
         ))
-    }
-}
-
-impl Default for Pages {
-    fn default() -> Self {
-        Pages::new()
     }
 }
 
@@ -51,6 +45,11 @@ fn demo(state: &AppState) -> Result<Arc<Demo>, Response> {
 
 fn the_desk(slug: &str) -> Result<&'static Desk, Response> {
     desk(slug).ok_or_else(|| (StatusCode::NOT_FOUND, format!("There is no demo desk {slug:?}; the demo has {}.", DESKS.map(|d| d.slug).join(" and "))).into_response())
+}
+
+/// The demo and the desk named `slug`, or the 404 that says which is missing.
+fn demo_desk(state: &AppState, slug: &str) -> Result<(Arc<Demo>, &'static Desk), Response> {
+    Ok((demo(state)?, the_desk(slug)?))
 }
 
 fn page(name: &str, view: impl Serialize) -> Response {
@@ -101,11 +100,8 @@ pub async fn index(Data(state): Data<&AppState>) -> Response {
 /// `GET /demo/app/{slug}`: the Mini App as the desk's customer opens it.
 #[handler]
 pub async fn app(Path(slug): Path<String>, Data(state): Data<&AppState>) -> Response {
-    if let Err(r) = demo(state) {
-        return r;
-    }
-    let d = match the_desk(&slug) {
-        Ok(d) => d,
+    let d = match demo_desk(state, &slug) {
+        Ok((_, d)) => d,
         Err(r) => return r,
     };
     let base = state.settings.public_url.as_str().trim_end_matches('/');
@@ -116,11 +112,8 @@ pub async fn app(Path(slug): Path<String>, Data(state): Data<&AppState>) -> Resp
 /// (initData), asks it for a one-time console link, and follows it.
 #[handler]
 pub async fn console(Path(slug): Path<String>, Data(state): Data<&AppState>) -> Response {
-    if let Err(r) = demo(state) {
-        return r;
-    }
-    let d = match the_desk(&slug) {
-        Ok(d) => d,
+    let d = match demo_desk(state, &slug) {
+        Ok((_, d)) => d,
         Err(r) => return r,
     };
     match console_link(state, d).await {
@@ -173,7 +166,7 @@ pub async fn chat(Query(q): Query<ChatQuery>, Data(state): Data<&AppState>) -> R
 /// `GET /demo/chat/{slug}/feed`
 #[handler]
 pub async fn feed(Path(slug): Path<String>, Data(state): Data<&AppState>) -> Response {
-    let (demo, d) = match demo(state).and_then(|m| the_desk(&slug).map(|d| (m, d))) {
+    let (demo, d) = match demo_desk(state, &slug) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -205,7 +198,7 @@ fn delivered(r: anyhow::Result<u16>) -> Response {
 /// `POST /demo/chat/{slug}/send` `{"text"}`: the customer sends a message.
 #[handler]
 pub async fn send(Path(slug): Path<String>, Json(said): Json<Said>, Data(state): Data<&AppState>) -> Response {
-    let (demo, d) = match demo(state).and_then(|m| the_desk(&slug).map(|d| (m, d))) {
+    let (demo, d) = match demo_desk(state, &slug) {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -220,7 +213,7 @@ pub async fn send(Path(slug): Path<String>, Json(said): Json<Said>, Data(state):
 /// customer presses an inline button.
 #[handler]
 pub async fn press(Path(slug): Path<String>, Json(p): Json<Pressed>, Data(state): Data<&AppState>) -> Response {
-    let (demo, d) = match demo(state).and_then(|m| the_desk(&slug).map(|d| (m, d))) {
+    let (demo, d) = match demo_desk(state, &slug) {
         Ok(x) => x,
         Err(r) => return r,
     };
