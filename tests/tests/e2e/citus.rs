@@ -2,9 +2,11 @@
 //! tenant's transactions touch only that tenant's schema. Every statement
 //! the server sends PostgreSQL is recorded by a proxy (`pg_recorder`)
 //! while two desks are used the ways customers and staff use them; each
-//! transaction that sets `search_path` to a tenant's schema must name no
-//! other schema of the deployment (the control plane's, another tenant's, a
-//! spare), and no single statement anywhere may name two tenants' schemas.
+//! transaction that sets `search_path` to a tenant's schema (with any of its
+//! statements, not only the first) must point it at nothing else, run
+//! nothing before it, and name no other schema of the deployment (the
+//! control plane's, another tenant's, a spare) in any statement; and no
+//! single statement anywhere may name two tenants' schemas.
 //! See `docs/citus.md`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,6 +33,58 @@ fn schemas_named(sql: &str, known: &BTreeSet<String>) -> BTreeSet<String> {
 
 fn is(sql: &str, word: &str) -> bool {
     sql.trim().trim_end_matches(';').eq_ignore_ascii_case(word)
+}
+
+/// The `search_path` a statement sets, if it sets one: `set_config`'s
+/// parameter (how the server does it), or a `SET [LOCAL] search_path`.
+fn search_path_set(run: &Run) -> Option<String> {
+    if run.sql.contains("set_config('search_path'") {
+        return Some(run.text(0).expect("the search_path parameter"));
+    }
+    let sql = run.sql.trim().trim_end_matches(';');
+    let lower = sql.to_ascii_lowercase();
+    let rest = lower.strip_prefix("set local ").or_else(|| lower.strip_prefix("set session ")).or_else(|| lower.strip_prefix("set "))?;
+    let value = rest.strip_prefix("search_path")?.trim_start();
+    let value = value.strip_prefix("to").or_else(|| value.strip_prefix('='))?;
+    Some(value.trim().to_owned())
+}
+
+/// One transaction, judged by every statement in it. A transaction that
+/// points `search_path` at a tenant's schema anywhere is that tenant's: every
+/// `search_path` it sets must be that schema alone (a later one, or a list,
+/// would let its unqualified statements reach another schema), nothing
+/// before the first may run on the connection's default path (only the
+/// `CREATE SCHEMA` of that very schema, when a new desk's schema is made),
+/// and no statement may name another schema. Returns the tenant's schema;
+/// `None` for the control plane's, a spare's being readied, or intake's
+/// group commits (which set no `search_path` and qualify every table).
+fn judge(t: &[Run], known: &BTreeSet<String>, tenant_schemas: &BTreeSet<String>) -> Option<String> {
+    let paths: Vec<(usize, String)> = t.iter().enumerate().filter_map(|(i, r)| search_path_set(r).map(|p| (i, p))).collect();
+    let components = |p: &str| p.split(',').map(|c| c.trim().trim_matches('"').to_owned()).collect::<Vec<_>>();
+    let tenant = paths.iter().flat_map(|(_, p)| components(p)).find(|c| tenant_schemas.contains(c));
+    let Some(schema) = tenant else {
+        // Not a tenant's: what it points at is still the deployment's (or a
+        // spare this very transaction creates).
+        for (_, p) in &paths {
+            for c in components(p) {
+                let created_here = t.iter().any(|r| r.sql.contains(&format!("CREATE SCHEMA \"{c}\"")));
+                assert!(known.contains(&c) || created_here, "search_path {p:?} is not a schema of this deployment: {t:#?}");
+            }
+        }
+        return None;
+    };
+    for (_, p) in &paths {
+        assert_eq!(components(p), [schema.clone()], "a transaction of {schema} sets search_path to {p:?}: {t:#?}");
+    }
+    let first = paths[0].0;
+    for r in &t[..first] {
+        assert!(r.sql.trim() == format!("CREATE SCHEMA \"{schema}\""), "a transaction of {schema} runs a statement before it sets search_path: {}", r.sql);
+    }
+    for r in t {
+        let named = schemas_named(&r.sql, known);
+        assert!(named.iter().all(|s| *s == schema), "a transaction of {schema} names {named:?}: {}", r.sql);
+    }
+    Some(schema)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,8 +142,15 @@ async fn a_tenants_transactions_touch_only_that_tenants_schema() {
     // The check sees what it must refuse.
     let crossing = format!("SELECT 1 FROM \"{control}_beta\".\"tickets\" t JOIN {control}_acme.users u ON true");
     assert_eq!(schemas_named(&crossing, &known), tenant_schemas, "the detector finds both schemas");
+    // So does the judge of a transaction: one that starts right and points
+    // `search_path` elsewhere later.
+    let point = |schema: String| Run { sql: "SELECT set_config('search_path', $1, true)".to_owned(), params: vec![Some(schema.into_bytes())] };
+    let repointed = [point(format!("{control}_acme")), point(format!("{control}_beta"))];
+    assert_eq!(judge(&repointed[..1], &known, &tenant_schemas), Some(format!("{control}_acme")));
+    assert!(std::panic::catch_unwind(|| judge(&repointed, &known, &tenant_schemas)).is_err(), "a transaction pointed at two tenants passed");
 
-    // Split each connection's statements into transactions.
+    // Split each connection's statements into transactions and judge each
+    // one by every statement in it, not by how it starts.
     let mut tenant_txns: BTreeMap<String, usize> = BTreeMap::new();
     let mut statements = 0;
     let mut spanning_batches = 0;
@@ -106,26 +167,13 @@ async fn a_tenants_transactions_touch_only_that_tenants_schema() {
             }
             if is(&run.sql, "COMMIT") || is(&run.sql, "ROLLBACK") {
                 let Some(t) = txn.take() else { continue };
-                let Some(first) = t.first() else { continue };
-                if first.sql.contains("set_config('search_path'") {
-                    let schema = first.text(0).expect("the search_path parameter").trim_matches('"').to_owned();
-                    assert!(known.contains(&schema), "search_path {schema:?} is not a schema of this deployment");
-                    if !tenant_schemas.contains(&schema) {
-                        continue; // a spare being readied, or the control plane's own
-                    }
-                    for r in &t {
-                        let named = schemas_named(&r.sql, &known);
-                        assert!(named.iter().all(|s| *s == schema), "a transaction of {schema} names {named:?}: {}", r.sql);
-                    }
-                    *tenant_txns.entry(schema).or_default() += 1;
-                } else {
+                match judge(&t, &known, &tenant_schemas) {
+                    Some(schema) => *tenant_txns.entry(schema).or_default() += 1,
                     // Intake's group commit: several tenants' updates in one
                     // transaction, each statement on one schema (counted,
                     // and explained in docs/citus.md).
-                    let tenants: BTreeSet<String> = t.iter().flat_map(|r| schemas_named(&r.sql, &known)).filter(|s| tenant_schemas.contains(s)).collect();
-                    if tenants.len() > 1 {
-                        spanning_batches += 1;
-                    }
+                    None if t.iter().flat_map(|r| schemas_named(&r.sql, &known)).filter(|s| tenant_schemas.contains(s)).collect::<BTreeSet<_>>().len() > 1 => spanning_batches += 1,
+                    None => {}
                 }
                 continue;
             }
