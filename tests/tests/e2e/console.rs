@@ -384,9 +384,23 @@ async fn analytics_count_the_desks_tickets_and_the_export_streams_every_one_safe
     assert!(formula.contains(r#","'=SUM(A1:A9), then ""quotes""","#), "quoted, never a formula: {formula}");
     let ids: Vec<i64> = lines[1..].iter().map(|l| l.split(',').next().unwrap().parse().unwrap()).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order, none twice");
-    // Customers and helpers may not export.
+    // Without a session the export is refused as unsigned; a helper's real
+    // session (it opens the queue) is refused by role.
     let res = http.get(app.url("/t/acme/admin/analytics/tickets.csv")).send().await.unwrap();
     assert_eq!(res.status(), 401);
+    let helper_tg = 805;
+    app.sign_in(&t, helper_tg).await;
+    let (_, users) = app.tenant_get("acme", "/users?limit=100", &owner).await;
+    let helper_id = users["items"].as_array().unwrap().iter().find(|u| u["telegram_id"] == helper_tg).expect("the helper")["id"].as_i64().unwrap();
+    let (s, body) = app.tenant_call(Method::PATCH, "acme", &format!("/users/{helper_id}"), &owner, Some(json!({"role": "helper"}))).await;
+    assert_eq!(s, 200, "{body}");
+    let helper_cookie = app.console_cookie(&t, helper_tg).await;
+    let queue = http.get(app.url("/t/acme/admin/")).header("cookie", &helper_cookie).send().await.unwrap();
+    assert_eq!(queue.status(), 200, "the helper's session is good");
+    let res = http.get(app.url("/t/acme/admin/analytics/tickets.csv")).header("cookie", &helper_cookie).send().await.unwrap();
+    assert_eq!(res.status(), 403, "a helper may not export");
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Not allowed") && !body.contains("Seeded"), "refused by role, and no ticket in it: {body}");
 
     // Every table downloads as CSV.
     let res = http.get(app.url("/t/acme/admin/analytics/by-priority.csv?days=30")).header("cookie", &cookie).send().await.unwrap();
