@@ -142,7 +142,11 @@ pub async fn spawn_app_with(backend: Backend, opts: Options) -> TestApp {
         m.insert("TIKETHET_JWT_SECRET".into(), format!("test-jwt-secret-{}-0123456789abcdef", random_suffix()));
     }
     if opts.https_public_url {
+        // A public address off this machine gets production's checks
+        // whatever TIKETHET_ENV says, so its secrets must be set.
         m.insert("TIKETHET_PUBLIC_URL".into(), HTTPS_PUBLIC_URL.into());
+        m.insert("TIKETHET_MASTER_KEY".into(), "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=".into());
+        m.insert("TIKETHET_JWT_SECRET".into(), format!("test-jwt-secret-{}-0123456789abcdef", random_suffix()));
     }
     if let Some(url) = opts.files_url {
         m.insert("TIKETHET_FILES_URL".into(), url.into());
@@ -248,6 +252,19 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
+    }
+
+    /// The value of a metric on `/metrics` (asked with the operator's
+    /// token); panics when the page is refused or the metric is missing, so
+    /// a check on it cannot pass on a metric nobody exports.
+    pub async fn metric(&self, name: &str) -> i64 {
+        let res = self.http.get(self.url("/metrics")).bearer_auth(OPERATOR_TOKEN).send().await.expect("/metrics answers");
+        let status = res.status();
+        let text = res.text().await.expect("the metrics page");
+        assert_eq!(status, 200, "/metrics: {text}");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} is missing from /metrics:\n{text}"))
     }
 
     pub async fn operator(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
