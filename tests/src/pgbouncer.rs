@@ -81,6 +81,7 @@ impl PgBouncer {
              {run_as}\n\
              auth_type = trust\n\
              auth_file = {users}\n\
+             admin_users = {user}\n\
              pool_mode = transaction\n\
              max_prepared_statements = 200\n\
              server_reset_query_always = 0\n\
@@ -125,6 +126,31 @@ impl PgBouncer {
     /// The URL the nodes connect with.
     pub fn url(&self) -> String {
         format!("postgres://{}@127.0.0.1:{}/{}", self.user, self.port, self.database)
+    }
+
+    /// The client connections open to this bouncer whose
+    /// `application_name` is `app`, each as its port and when it connected
+    /// (PgBouncer's admin console, `SHOW CLIENTS`; it speaks only the
+    /// simple query protocol, so `psql` asks).
+    /// <https://www.pgbouncer.org/usage.html#show-clients>
+    pub fn clients(&self, app: &str) -> anyhow::Result<Vec<String>> {
+        let out = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", &self.user, "-d", "pgbouncer", "-AX", "-F", "\t", "-P", "footer=off", "-c", "SHOW CLIENTS"])
+            .output()
+            .context("failed to run psql")?;
+        if !out.status.success() {
+            bail!("SHOW CLIENTS failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut lines = text.lines();
+        let names: Vec<&str> = lines.next().unwrap_or_default().split('\t').collect();
+        let col = |n: &str| names.iter().position(|c| *c == n).with_context(|| format!("SHOW CLIENTS has no {n} column: {text}"));
+        let (name, port, since) = (col("application_name")?, col("port")?, col("connect_time")?);
+        Ok(lines
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .filter(|f| f.get(name) == Some(&app))
+            .map(|f| format!("{}@{}", f.get(port).unwrap_or(&""), f.get(since).unwrap_or(&"")))
+            .collect())
     }
 }
 

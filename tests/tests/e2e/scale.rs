@@ -1,12 +1,13 @@
 //! Many tenants on one node: tenant databases opened on demand and closed
-//! again (SQLite), pooled connections recycled (PostgreSQL), and many
-//! tenants provisioned at once.
+//! again (SQLite), pooled connections recycled (PostgreSQL, directly or
+//! through PgBouncer), and many tenants provisioned at once.
 
 use std::time::Duration;
 
 use sea_orm::ConnectionTrait as _;
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, Options, postgres_url, random_suffix, spawn_app_with, wait_for};
+use tikethet_tests::pgbouncer::PgBouncer;
 
 on_both!(a_closed_database_is_reopened_on_the_next_update, fifty_tenants_provisioned_at_once_all_succeed);
 
@@ -52,28 +53,45 @@ async fn a_closed_database_is_reopened_on_the_next_update(b: Backend) {
             assert!(metrics.contains("tikethet_sqlite_open_max 1\n") && metrics.contains("tikethet_sqlite_opened_total "), "{metrics}");
         }
         Backend::Postgres => {
-            // Connections live one second; name them to find them.
+            // Connections live one second; name them to find them. In the
+            // pooled pass (`TIKETHET_TEST_THROUGH_PGBOUNCER=1`) the server's
+            // connections are to a PgBouncer, as every other scenario's
+            // there: they are found among its clients (PgBouncer keeps its
+            // own connections to PostgreSQL, which the server does not
+            // recycle).
             let name = format!("tt_recycle_{}", random_suffix());
-            let sep = if postgres_url().contains('?') { '&' } else { '?' };
-            let url: &'static str = Box::leak(format!("{}{sep}application_name={name}", postgres_url()).into_boxed_str());
+            let bouncer = (std::env::var("TIKETHET_TEST_THROUGH_PGBOUNCER").as_deref() == Ok("1"))
+                .then(|| PgBouncer::start(&postgres_url(), &name).unwrap_or_else(|e| panic!("PgBouncer is needed (TIKETHET_TEST_THROUGH_PGBOUNCER=1): {e:#}")));
+            let base = bouncer.as_ref().map_or_else(postgres_url, PgBouncer::url);
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url: &'static str = Box::leak(format!("{base}{sep}application_name={name}").into_boxed_str());
             let env: &'static [(&'static str, &'static str)] =
                 Box::leak(vec![("TIKETHET_DATABASE_URL", url), ("TIKETHET_PG_CONNECTION_LIFETIME_SECS", "1")].into_boxed_slice());
             let app = spawn_app_with(b, Options { env, ..Default::default() }).await;
+            let connections = |name: String| {
+                let bouncer = bouncer.as_ref();
+                async move {
+                    match bouncer {
+                        Some(b) => b.clients(&name).unwrap_or_else(|e| panic!("{e:#}")),
+                        None => backends_of(&name).await.into_iter().map(|p| p.to_string()).collect(),
+                    }
+                }
+            };
             let acme = app.create_tenant("acme", 1).await;
             assert_eq!(app.deliver(&acme, &fixtures::message(1, 10, "first")).await, 200);
             app.wait_sent(&acme, 10, 1).await;
-            let first = backends_of(&name).await;
+            let first = connections(name.clone()).await;
             assert!(!first.is_empty(), "the server's connections carry the name {name}");
             // Keep working until every connection seen has been replaced:
             // each update is processed on whatever connections the pool has.
             let mut update = 1;
             let replaced = wait_for(Duration::from_secs(30), || {
                 update += 1;
-                let (app, acme, first, name, u) = (&app, &acme, &first, &name, update);
+                let (app, acme, first, name, u, connections) = (&app, &acme, &first, &name, update, &connections);
                 async move {
                     assert_eq!(app.deliver(acme, &fixtures::message(u, 10, &format!("message {u}"))).await, 200);
                     assert_eq!(app.wait_processed("acme", u).await.status, "done");
-                    let now = backends_of(name).await;
+                    let now = connections(name.clone()).await;
                     (!now.is_empty() && now.iter().all(|p| !first.contains(p))).then_some(now)
                 }
             })
