@@ -89,6 +89,25 @@ pub struct Settings {
     /// which Telegram refuses: only `tikethet demo` sets it (its Telegram is
     /// the stand-in, and its browser is on the same machine). No variable.
     pub mini_app_over_http: bool,
+    /// The development sign-in (`POST /t/{slug}/api/v1/auth/dev` and the
+    /// Mini App's form): only with `TIKETHET_DEV_SIGN_IN=on`, outside
+    /// production, on a loopback `http://` public URL. Anyone who reaches it
+    /// can sign in as anyone, the desk's owner included.
+    pub dev_sign_in: bool,
+    /// The public URL is on this machine (a loopback host): a development
+    /// or demo server, which answers only the `Host` names it serves (see
+    /// `http::hosts`), so that a web page cannot reach it by DNS rebinding.
+    pub local_only: bool,
+}
+
+/// Whether a URL names this machine (`localhost`, `127.0.0.0/8`, `::1`).
+pub fn is_loopback_url(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 impl fmt::Debug for Settings {
@@ -155,6 +174,7 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_USAGE_REPORT_SECS",
     "TIKETHET_SLA_CHECK_SECS",
     "TIKETHET_CLAIM_LEASE_SECS",
+    "TIKETHET_DEV_SIGN_IN",
 ];
 
 /// Where raw values come from.
@@ -184,7 +204,7 @@ impl Sources {
         Sources { values }
     }
 
-    fn get(&self, key: &str) -> Option<String> {
+    pub fn get(&self, key: &str) -> Option<String> {
         self.values.get(key).map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
     }
 }
@@ -424,13 +444,35 @@ impl Settings {
                 },
             },
             mini_app_over_http: false,
+            dev_sign_in: false,
+            local_only: false,
+        };
+        let mut settings = settings;
+        settings.local_only = is_loopback_url(&settings.public_url);
+        settings.dev_sign_in = match src.get("TIKETHET_DEV_SIGN_IN").as_deref() {
+            None | Some("off") => false,
+            Some("on") if settings.env == Env::Production => bail!("TIKETHET_DEV_SIGN_IN=on is refused with TIKETHET_ENV=production: it lets anyone sign in as anyone"),
+            Some("on") if !(settings.local_only && settings.public_url.scheme() == "http") => bail!(
+                "TIKETHET_DEV_SIGN_IN=on needs a loopback http:// public URL (got {}): it lets anyone who reaches the server sign in as anyone",
+                settings.public_url
+            ),
+            Some("on") => true,
+            Some(other) => bail!("TIKETHET_DEV_SIGN_IN must be on or off (got {other:?})"),
         };
         settings.check_production()?;
         Ok(settings)
     }
 
+    /// Production's checks apply with `TIKETHET_ENV=production` and to any
+    /// server whose public URL is not on this machine, whatever
+    /// `TIKETHET_ENV` says: a forgotten variable must never leave a public
+    /// desk on generated secrets or plain HTTP.
+    pub fn production_checked(&self) -> bool {
+        self.env == Env::Production || !self.local_only
+    }
+
     fn check_production(&self) -> anyhow::Result<()> {
-        if self.env != Env::Production {
+        if !self.production_checked() {
             return Ok(());
         }
         let mut problems = Vec::new();
@@ -441,7 +483,11 @@ impl Settings {
             problems.push(format!("TIKETHET_PUBLIC_URL must be https (Telegram only delivers webhooks over TLS), got {}", self.public_url));
         }
         if !problems.is_empty() {
-            bail!("refusing to start with TIKETHET_ENV=production:\n  - {}", problems.join("\n  - "));
+            let why = match self.env {
+                Env::Production => "with TIKETHET_ENV=production".to_owned(),
+                Env::Development => format!("on the public URL {} (not this machine, so production's checks apply whatever TIKETHET_ENV says)", self.public_url),
+            };
+            bail!("refusing to start {why}:\n  - {}", problems.join("\n  - "));
         }
         Ok(())
     }
@@ -500,6 +546,44 @@ mod tests {
             dir.path(),
         );
         assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn a_public_url_off_this_machine_gets_productions_checks_without_tikethet_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = format!("{:#}", load(&[("TIKETHET_PUBLIC_URL", "https://desk.example.com")], dir.path()).unwrap_err());
+        assert!(err.contains("not this machine") && err.contains("TIKETHET_MASTER_KEY is not set"), "{err}");
+        let key = B64.encode([7u8; 32]);
+        let secrets = [("TIKETHET_MASTER_KEY", key.as_str()), ("TIKETHET_JWT_SECRET", &"j".repeat(40)), ("TIKETHET_OPERATOR_TOKEN", &"o".repeat(40))];
+        let with = |more: &[(&'static str, &'static str)]| {
+            let mut all: Vec<(&str, &str)> = secrets.to_vec();
+            all.extend_from_slice(more);
+            load(&all, dir.path())
+        };
+        let s = with(&[("TIKETHET_PUBLIC_URL", "https://desk.example.com")]).unwrap();
+        assert!(s.production_checked() && !s.dev_sign_in && !s.local_only);
+        let err = format!("{:#}", with(&[("TIKETHET_PUBLIC_URL", "http://desk.example.com")]).unwrap_err());
+        assert!(err.contains("must be https"), "{err}");
+        // The development sign-in is never on off this machine, nor in production.
+        let err = format!("{:#}", with(&[("TIKETHET_PUBLIC_URL", "https://desk.example.com"), ("TIKETHET_DEV_SIGN_IN", "on")]).unwrap_err());
+        assert!(err.contains("TIKETHET_DEV_SIGN_IN=on needs a loopback http:// public URL"), "{err}");
+        let err = format!("{:#}", with(&[("TIKETHET_ENV", "production"), ("TIKETHET_PUBLIC_URL", "https://desk.example.com"), ("TIKETHET_DEV_SIGN_IN", "on")]).unwrap_err());
+        assert!(err.contains("refused with TIKETHET_ENV=production"), "{err}");
+        let err = format!("{:#}", with(&[("TIKETHET_PUBLIC_URL", "https://127.0.0.1:8443"), ("TIKETHET_DEV_SIGN_IN", "on")]).unwrap_err());
+        assert!(err.contains("loopback http://"), "{err}");
+    }
+
+    #[test]
+    fn the_development_sign_in_is_off_unless_turned_on_on_loopback_http() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = load(&[], dir.path()).unwrap();
+        assert!(s.local_only && !s.production_checked() && !s.dev_sign_in);
+        for url in ["http://127.0.0.1:8080", "http://localhost:9000", "http://[::1]:8080"] {
+            let s = load(&[("TIKETHET_PUBLIC_URL", url), ("TIKETHET_DEV_SIGN_IN", "on")], dir.path()).unwrap();
+            assert!(s.dev_sign_in && s.local_only, "{url}");
+        }
+        let err = format!("{:#}", load(&[("TIKETHET_DEV_SIGN_IN", "yes")], dir.path()).unwrap_err());
+        assert!(err.contains("TIKETHET_DEV_SIGN_IN must be on or off"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, Q
 use tikethet_themes::BotText;
 
 use crate::Runtime;
+use crate::domain::TenantId;
 use crate::conversation::Effects;
 use crate::domain::TicketStatus;
 use crate::entities::{categories, tickets as ticket_rows, users};
@@ -108,12 +109,58 @@ impl SupportStep {
     }
 }
 
+/// Each desk's latest fallbacks, newest last, at most [`TextFallbacks::KEEP`].
+#[derive(Debug, Default, Clone)]
+pub struct TextFallbacks(std::collections::VecDeque<TextFallback>);
+
+impl TextFallbacks {
+    const KEEP: usize = 20;
+}
+
+/// A desk's own text that was not sent, and the built-in one that was.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TextFallback {
+    pub language: &'static str,
+    pub text: &'static str,
+    /// The error code (`text_too_long`, …) and what it means.
+    pub code: &'static str,
+    pub reason: String,
+    pub at: chrono::DateTime<Utc>,
+}
+
 impl Runtime {
-    /// One of the bot's texts for this desk in a customer's language.
+    /// One of the bot's texts for this desk in a customer's language. A
+    /// desk's own text that fails or goes past its bounds is replaced by the
+    /// built-in one and recorded (see [`Runtime::text_fallbacks`]), so that
+    /// an update is never failed, and retried, for a tenant's template.
     pub(crate) fn text(&self, tenant: &Tenant, lang: Option<&str>, which: BotText, ctx: impl serde::Serialize) -> Result<String, RuntimeError> {
-        self.renderer
+        let rendered = self
+            .renderer
             .tenant_bot_text(&tenant.info.bot_texts, which, lang, tenant.info.theme, &tenant.info.name, ctx)
-            .map_err(|e| RuntimeError::Internal(e.into()))
+            .map_err(|e| RuntimeError::Internal(e.into()))?;
+        if let Some(f) = rendered.fell_back {
+            tracing::warn!(tenant = %tenant.info.slug.as_str(), text = f.text.name(), language = f.language, reason = %f.why, "a desk's own bot text gave way to the built-in one");
+            let record = TextFallback { language: f.language, text: f.text.name(), code: f.why.code(), reason: f.why.to_string(), at: Utc::now() };
+            let mut all = self.text_fallbacks.lock().unwrap_or_else(|e| e.into_inner());
+            let mine = &mut all.entry(tenant.info.id.clone()).or_default().0;
+            if mine.len() == TextFallbacks::KEEP {
+                mine.pop_front();
+            }
+            mine.push_back(record);
+        }
+        Ok(rendered.text)
+    }
+
+    /// The desk's own texts that recently gave way to the built-in ones
+    /// (newest first), since this process started.
+    pub fn text_fallbacks(&self, tenant: &TenantId) -> Vec<TextFallback> {
+        let all = self.text_fallbacks.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(tenant).map(|f| f.0.iter().rev().cloned().collect()).unwrap_or_default()
+    }
+
+    /// Forgets a desk's fallbacks (its texts were saved again).
+    pub fn clear_text_fallbacks(&self, tenant: &TenantId) {
+        self.text_fallbacks.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
     }
 
     /// The desk's Mini App, opening one ticket when given; `None` unless
@@ -188,7 +235,7 @@ impl Runtime {
             }
             Command::Skip => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
             Command::Stats if moderator => (self.staff_stats(tenant, txn, lang).await?, Vec::new()),
-            Command::Role if moderator => (self.role_command(tenant, txn, user, lang, args).await?, Vec::new()),
+            Command::Role if moderator => (self.role_command(tenant, txn, user, lang, args, kicks).await?, Vec::new()),
             Command::Stats | Command::Role => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
             Command::Broadcast if !user.blocked && crate::domain::Role::parse(&user.role).is_ok_and(|r| r >= crate::domain::Role::Admin) => {
                 self.broadcast_command(tenant, txn, user, chat, args).await?
@@ -298,7 +345,7 @@ impl Runtime {
 
     /// `/role @username ROLE`: as the API's role change, by the same rules
     /// (and the plan's agent limit).
-    async fn role_command(&self, tenant: &Tenant, txn: &DatabaseTransaction, actor: &users::Model, lang: Option<&str>, args: &str) -> Result<String, RuntimeError> {
+    async fn role_command(&self, tenant: &Tenant, txn: &DatabaseTransaction, actor: &users::Model, lang: Option<&str>, args: &str, kicks: &mut Effects) -> Result<String, RuntimeError> {
         use crate::domain::Role;
         use sea_orm::sea_query::ExprTrait as _;
         let say = |ok: bool, username: &str, role: &str, reason: String| self.text(tenant, lang, BotText::RoleChanged, serde_json::json!({ "ok": ok, "username": username, "role": role, "reason": reason }));
@@ -317,7 +364,8 @@ impl Runtime {
         let viewer = tickets::Viewer::from_user(actor)?;
         let was_staff = Role::parse(&target.role)?.is_staff();
         match crate::desk::people::change(txn, &viewer, target.id, Some(to), None).await {
-            Ok(_) => {}
+            // After the commit, their open sockets check their role again.
+            Ok(_) => kicks.events.push(crate::live::Event::AccessChanged { user_id: Some(target.id) }),
             Err(RuntimeError::Forbidden(why)) => return say(false, name, to.as_str(), why),
             Err(e) => return Err(e),
         }

@@ -86,6 +86,41 @@ impl Files {
         Ok(got.bytes().await.with_context(|| format!("failed to read a file from {}", self.place))?.to_vec())
     }
 
+    /// Removes every file of a tenant (its keys are `{tenant}/…`), for its
+    /// erasure; returns how many went. Safe to repeat: a retry removes what
+    /// a failed try left.
+    pub async fn delete_tenant(&self, tenant: &crate::domain::TenantId) -> anyhow::Result<usize> {
+        use anyhow::Context as _;
+        use futures::{StreamExt as _, TryStreamExt as _};
+        let prefix = StorePath::from(tenant.as_str());
+        let keys: Vec<StorePath> = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .with_context(|| format!("failed to list the files of tenant {} in {}", tenant.as_str(), self.place))?;
+        let n = keys.len();
+        // Sixteen at a time: an S3 delete is a round trip each. The futures
+        // own what they use (a future borrowing `self` inside a stream is not
+        // `Send` for every lifetime, which the HTTP handlers need).
+        let gone = keys.into_iter().map(|key| {
+            let store = self.store.clone();
+            async move {
+                match store.delete(&key).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+        });
+        futures::stream::iter(gone)
+            .buffer_unordered(16)
+            .try_collect::<Vec<()>>()
+            .await
+            .with_context(|| format!("failed to remove the files of tenant {} from {}", tenant.as_str(), self.place))?;
+        Ok(n)
+    }
+
     /// Removes a file; one already gone is fine.
     pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
         use anyhow::Context as _;

@@ -222,6 +222,9 @@ pub struct Inner {
     worked: std::sync::Mutex<std::collections::HashSet<TenantId>>,
     /// Tenants whose webhooks are held while their storage is migrated.
     pub(crate) held: held::HeldTenants,
+    /// The latest of each desk's own bot texts that gave way to the
+    /// built-in one at send time, and why (shown to the desk's admins).
+    text_fallbacks: std::sync::Mutex<std::collections::HashMap<TenantId, bot::TextFallbacks>>,
     /// When each desk's plugin schedules next need a look.
     pub(crate) schedules: schedule::Schedules,
     /// PostgreSQL's shared intake writers (empty on SQLite).
@@ -315,6 +318,7 @@ impl Runtime {
                 slots: std::sync::Mutex::new(sender::Slots::default()),
                 send_window: std::sync::Mutex::new(sender::SendWindow::after_start(std::time::Instant::now())),
                 plugin_time: std::sync::Mutex::new(std::collections::HashMap::new()),
+                text_fallbacks: std::sync::Mutex::new(std::collections::HashMap::new()),
                 worked: std::sync::Mutex::new(std::collections::HashSet::new()),
             }
         });

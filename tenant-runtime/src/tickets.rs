@@ -333,21 +333,24 @@ pub async fn add_message(
 pub const TELEGRAM_TEXT_LIMIT: usize = 4096;
 
 /// Splits a text into pieces Telegram accepts, in order, breaking at the
-/// last line break (else space) before the limit when there is one.
+/// last line break (else space) before the limit when there is one. Linear
+/// in the text: each piece looks only at its own window, and a window is
+/// searched back for a break at most once.
 pub fn split_for_telegram(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = text;
-    while rest.encode_utf16().count() > TELEGRAM_TEXT_LIMIT {
-        // The byte index where the limit falls.
+    loop {
+        // The byte index where the limit falls, if the rest goes past it.
         let mut units = 0;
-        let mut hard = 0;
+        let mut hard = None;
         for (i, c) in rest.char_indices() {
             if units + c.len_utf16() > TELEGRAM_TEXT_LIMIT {
+                hard = Some(i);
                 break;
             }
             units += c.len_utf16();
-            hard = i + c.len_utf8();
         }
+        let Some(hard) = hard else { break };
         let window = &rest[..hard];
         let cut = window.rfind('\n').or_else(|| window.rfind(' ')).filter(|&i| i > hard / 2).map_or(hard, |i| i + 1);
         out.push(rest[..cut].to_owned());

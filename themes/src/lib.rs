@@ -2,13 +2,16 @@
 //!
 //! Owns the minijinja environment with the built-in templates (bot texts
 //! today; Mini App and console pages as they arrive) and the catalogue of
-//! named themes. Rendering runs with fuel so that a template can never spin;
-//! nothing here touches a database or the network.
+//! named themes. Rendering runs with fuel so that a template can never spin,
+//! and a tenant's own texts are held to the bounds of [`bounded`] (a small
+//! template language, a capped output); nothing here touches a database or
+//! the network.
 
 use std::sync::Arc;
 
 use minijinja::{Environment, Value};
 
+pub mod bounded;
 pub mod branding;
 pub mod chart;
 pub mod pages;
@@ -298,9 +301,12 @@ impl BotTexts {
         self.0.get(lang)?.get(text.name()).map(String::as_str)
     }
 
-    /// Reads stored overrides; ones that no longer pass are dropped.
-    pub fn from_stored(stored: Option<&str>, renderer: &Renderer) -> BotTexts {
-        stored.and_then(|s| serde_json::from_str::<BotTexts>(s).ok()).and_then(|t| renderer.check_texts(t).ok()).unwrap_or_default()
+    /// Reads stored overrides. They were checked when saved; what they cost
+    /// at send time is bounded by [`Renderer::tenant_bot_text`] (which falls
+    /// back to the built-in text), so they are not rendered again here, at
+    /// every start and sync.
+    pub fn from_stored(stored: Option<&str>) -> BotTexts {
+        stored.and_then(|s| serde_json::from_str::<BotTexts>(s).ok()).unwrap_or_default()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -324,6 +330,40 @@ const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
 #[derive(Clone)]
 pub struct Renderer {
     pub(crate) env: Arc<Environment<'static>>,
+    /// Where tenants' own texts run: see [`bounded`].
+    tenant_env: Arc<Environment<'static>>,
+}
+
+/// A bot text as rendered for a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub text: String,
+    /// Set when the tenant's own text failed or went past its bounds and
+    /// the built-in text was sent instead: why, for the desk's admins.
+    pub fell_back: Option<TextFallback>,
+}
+
+/// A tenant's text that could not be used at send time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextFallback {
+    pub language: &'static str,
+    pub text: BotText,
+    pub why: bounded::TextLimit,
+}
+
+/// Why a tenant's texts were not saved: a code for the API and a message
+/// that names the text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TextsRefused {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl TextsRefused {
+    fn invalid(message: String) -> Self {
+        TextsRefused { code: "invalid_request", message }
+    }
 }
 
 // Templates are tiny; this bounds a runaway loop without limiting real use.
@@ -344,7 +384,7 @@ impl Renderer {
             env.add_template(name, source)
                 .expect("built-in templates are valid");
         }
-        Renderer { env: Arc::new(env) }
+        Renderer { env: Arc::new(env), tenant_env: Arc::new(bounded::tenant_environment(TEMPLATE_FUEL)) }
     }
 
     /// Renders one of the bot's texts for a tenant in a customer's language
@@ -359,10 +399,14 @@ impl Renderer {
         desk_name: &str,
         ctx: C,
     ) -> Result<String, ThemeError> {
-        self.tenant_bot_text(&BotTexts::default(), text, language_code, theme, desk_name, ctx)
+        self.tenant_bot_text(&BotTexts::default(), text, language_code, theme, desk_name, ctx).map(|r| r.text)
     }
 
-    /// Like [`Renderer::bot_text`], with the tenant's own texts first.
+    /// Like [`Renderer::bot_text`], with the tenant's own texts first. A
+    /// tenant's text that fails, or renders past [`bounded::MAX_TEXT_UTF16`],
+    /// gives way to the built-in text, and [`Rendered::fell_back`] says why:
+    /// a customer always gets an answer, and an update is never failed (and
+    /// retried) for a tenant's template.
     pub fn tenant_bot_text<C: Serialize>(
         &self,
         overrides: &BotTexts,
@@ -371,7 +415,7 @@ impl Renderer {
         theme: Theme,
         desk_name: &str,
         ctx: C,
-    ) -> Result<String, ThemeError> {
+    ) -> Result<Rendered, ThemeError> {
         let lang = miniapp::language(language_code);
         let wanted = format!("bot/{lang}/{}.txt", text.file());
         let name = BOT_TEMPLATES.iter().map(|(n, _)| *n).find(|n| *n == wanted).expect("every text exists in every language (tested)");
@@ -380,12 +424,23 @@ impl Renderer {
             desk => desk_name,
             ..Value::from(minijinja::value::Serde(ctx))
         };
-        let rendered = match overrides.get(lang, text) {
-            // The tenant's template runs with the same fuel as ours.
-            Some(src) => self.env.render_str(src, ctx),
-            None => self.env.get_template(name).and_then(|t| t.render(ctx)),
-        };
-        rendered.map(|s| s.trim().to_owned()).map_err(|source| ThemeError::Render { name, source })
+        let mut fell_back = None;
+        if let Some(src) = overrides.get(lang, text) {
+            match self.render_tenant_text(src, ctx.clone()) {
+                Ok(out) => return Ok(Rendered { text: out.trim().to_owned(), fell_back: None }),
+                Err(why) => fell_back = Some(TextFallback { language: lang, text, why }),
+            }
+        }
+        let template = self.env.get_template(name).map_err(|source| ThemeError::Render { name, source })?;
+        let out = bounded::render(&template, ctx).map_err(|why| ThemeError::Render { name, source: minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, why.to_string()) })?;
+        Ok(Rendered { text: out.trim().to_owned(), fell_back })
+    }
+
+    /// A tenant's template, inside the small language and within bounds.
+    fn render_tenant_text(&self, src: &str, ctx: Value) -> Result<String, bounded::TextLimit> {
+        bounded::check_constructs(&self.tenant_env, src)?;
+        let template = self.tenant_env.template_from_str(src).map_err(|e| bounded::TextLimit::Failed(e.to_string()))?;
+        bounded::render(&template, ctx)
     }
 
     /// The built-in template of a text in a language (what an override
@@ -396,26 +451,31 @@ impl Renderer {
     }
 
     /// Checks a tenant's texts: known languages and names, at most
-    /// [`MAX_OVERRIDE_CHARS`] each, and each renders (within fuel, to
-    /// something) with the context the bot gives that text.
-    pub fn check_texts(&self, texts: BotTexts) -> Result<BotTexts, String> {
+    /// [`MAX_OVERRIDE_CHARS`] each, inside the small language of
+    /// [`bounded`], and each renders (within fuel and
+    /// [`bounded::MAX_TEXT_UTF16`], to something) with the context the bot
+    /// gives that text. A text can still grow past the limit for values the
+    /// sample does not have; then the built-in text is sent instead.
+    pub fn check_texts(&self, texts: BotTexts) -> Result<BotTexts, TextsRefused> {
         for (lang, by_name) in &texts.0 {
             if !miniapp::LANGUAGES.contains(&lang.as_str()) {
-                return Err(format!("{lang}: unknown language; known: {}", miniapp::LANGUAGES.join(", ")));
+                return Err(TextsRefused::invalid(format!("{lang}: unknown language; known: {}", miniapp::LANGUAGES.join(", "))));
             }
             for (name, src) in by_name {
-                let Some(text) = BotText::from_name(name) else {
-                    return Err(format!("{lang}.{name}: unknown text; known: {}", BotText::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")));
-                };
-                if src.chars().count() > MAX_OVERRIDE_CHARS {
-                    return Err(format!("{lang}.{name}: at most {MAX_OVERRIDE_CHARS} characters"));
+                if BotText::from_name(name).is_none() {
+                    return Err(TextsRefused::invalid(format!("{lang}.{name}: unknown text; known: {}", BotText::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "))));
                 }
-                let one = BotTexts([(lang.clone(), [(name.clone(), src.clone())].into())].into());
-                match self.tenant_bot_text(&one, text, Some(lang), Theme::default_theme(), "Desk", sample_context()) {
-                    Ok(out) if !out.is_empty() => {}
-                    Ok(_) => return Err(format!("{lang}.{name}: renders to nothing")),
-                    Err(ThemeError::Render { source, .. }) => return Err(format!("{lang}.{name}: {source}")),
-                    Err(e) => return Err(format!("{lang}.{name}: {e}")),
+                if src.chars().count() > MAX_OVERRIDE_CHARS {
+                    return Err(TextsRefused { code: "text_too_long", message: format!("{lang}.{name}: at most {MAX_OVERRIDE_CHARS} characters") });
+                }
+                let ctx = minijinja::context! {
+                    theme => Value::from(minijinja::value::Serde(Theme::default_theme())),
+                    ..sample_context()
+                };
+                match self.render_tenant_text(src, ctx) {
+                    Ok(out) if !out.trim().is_empty() => {}
+                    Ok(_) => return Err(TextsRefused::invalid(format!("{lang}.{name}: renders to nothing"))),
+                    Err(why) => return Err(TextsRefused { code: why.code(), message: format!("{lang}.{name}: {why}") }),
                 }
             }
         }
@@ -478,15 +538,40 @@ mod tests {
         let r = Renderer::new();
         let texts = r.check_texts(BotTexts([("ru".to_owned(), [("welcome".to_owned(), "Привет, {{ first_name }}! Это {{ desk }}.".to_owned())].into())].into())).unwrap();
         let ctx = minijinja::context! { first_name => "Ира" };
-        assert_eq!(r.tenant_bot_text(&texts, BotText::Welcome, Some("ru"), Theme::default_theme(), "Acme", &ctx).unwrap(), "Привет, Ира! Это Acme.");
-        assert!(r.tenant_bot_text(&texts, BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", &ctx).unwrap().starts_with("👋 Hi Ира"));
+        assert_eq!(r.tenant_bot_text(&texts, BotText::Welcome, Some("ru"), Theme::default_theme(), "Acme", &ctx).unwrap().text, "Привет, Ира! Это Acme.");
+        assert!(r.tenant_bot_text(&texts, BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", &ctx).unwrap().text.starts_with("👋 Hi Ира"));
         let one = |lang: &str, name: &str, src: &str| BotTexts([(lang.to_owned(), [(name.to_owned(), src.to_owned())].into())].into());
-        assert!(r.check_texts(one("de", "welcome", "Hallo")).unwrap_err().contains("unknown language"));
-        assert!(r.check_texts(one("en", "farewell", "Bye")).unwrap_err().contains("unknown text"));
+        assert!(r.check_texts(one("de", "welcome", "Hallo")).unwrap_err().message.contains("unknown language"));
+        assert!(r.check_texts(one("en", "farewell", "Bye")).unwrap_err().message.contains("unknown text"));
         assert!(r.check_texts(one("en", "welcome", "{% if %}")).is_err(), "syntax");
         assert!(r.check_texts(one("en", "welcome", "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}")).is_err(), "runs out of fuel");
-        assert!(r.check_texts(one("en", "welcome", "{{ '' }}")).unwrap_err().contains("renders to nothing"));
-        assert!(r.check_texts(one("en", "welcome", &"x".repeat(MAX_OVERRIDE_CHARS + 1))).is_err());
+        assert!(r.check_texts(one("en", "welcome", "{{ '' }}")).unwrap_err().message.contains("renders to nothing"));
+        assert_eq!(r.check_texts(one("en", "welcome", &"x".repeat(MAX_OVERRIDE_CHARS + 1))).unwrap_err().code, "text_too_long");
+    }
+
+    #[test]
+    fn a_text_that_renders_past_the_limit_is_refused_with_a_code_naming_the_limit() {
+        let r = Renderer::new();
+        let one = |src: &str| BotTexts([("en".to_owned(), [("welcome".to_owned(), src.to_owned())].into())].into());
+        let err = r.check_texts(one("{% for i in range(20000) %}xxxxxxxxxx{% endfor %}")).unwrap_err();
+        assert_eq!(err.code, "text_too_long", "{err}");
+        assert!(err.message.starts_with("en.welcome: renders to more than 12288 characters"), "{err}");
+        let err = r.check_texts(one("{{ 'x' * 20000 }}")).unwrap_err();
+        assert_eq!(err.code, "text_construct_not_allowed", "{err}");
+        assert_eq!(err.message, "en.welcome: the operator * is not allowed in a bot text");
+    }
+
+    #[test]
+    fn a_text_that_grows_only_for_real_names_falls_back_to_ours_and_says_why() {
+        let r = Renderer::new();
+        let src = "{% if first_name != 'Ann' %}{% for i in range(40000) %}{{ first_name }}{% endfor %}{% else %}Hi Ann{% endif %}";
+        let texts = r.check_texts(BotTexts([("en".to_owned(), [("welcome".to_owned(), src.to_owned())].into())].into())).expect("passes with the sample name");
+        let out = r.tenant_bot_text(&texts, BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", minijinja::context! { first_name => "Bartholomew" }).unwrap();
+        assert!(out.text.starts_with("👋 Hi Bartholomew"), "the built-in welcome: {}", out.text);
+        let fell = out.fell_back.expect("says why");
+        assert_eq!((fell.language, fell.text, fell.why), ("en", BotText::Welcome, bounded::TextLimit::TooLong));
+        let ok = r.tenant_bot_text(&texts, BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", minijinja::context! { first_name => "Ann" }).unwrap();
+        assert_eq!((ok.text.as_str(), ok.fell_back), ("Hi Ann", None));
     }
 
     #[test]

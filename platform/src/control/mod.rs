@@ -339,7 +339,7 @@ impl ControlPlane {
             theme: Theme::parse(&m.theme).unwrap_or_else(|_| Theme::default_theme()),
             branding: tikethet_themes::branding::Branding::from_stored(m.branding.as_deref()),
             custom_domain: m.custom_domain.clone(),
-            bot_texts: tikethet_themes::BotTexts::from_stored(m.bot_texts.as_deref(), &self.runtime.renderer),
+            bot_texts: tikethet_themes::BotTexts::from_stored(m.bot_texts.as_deref()),
             bot_token: BotToken::parse(&token).context("stored bot token")?,
             bot_username: m.bot_username.clone(),
             webhook_route: m.webhook_route.clone(),
@@ -833,6 +833,10 @@ impl ControlPlane {
         self.runtime.uninstall(&info.id);
         self.served.lock().expect("poisoned").remove(&m.id);
         self.runtime.drop_held(&info.id).await.with_context(|| format!("failed to remove the held updates of tenant {}; retry the deletion", m.slug))?;
+        // Its attachments leave the object store before its storage goes:
+        // the row stays (DELETING) until both are gone, so a retry finishes.
+        let files = self.runtime.files.delete_tenant(&info.id).await.with_context(|| format!("failed to remove the files of tenant {}; retry the deletion", m.slug))?;
+        tracing::info!(tenant = %m.id, files, "tenant's files removed");
         self.storage.drop_tenant(&m.storage_name).await.with_context(|| format!("failed to remove the storage of tenant {}; retry the deletion", m.slug))?;
         tenants::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await?;
         tracing::info!(tenant = %m.id, slug = %m.slug, "tenant deleted");

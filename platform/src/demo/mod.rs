@@ -95,10 +95,18 @@ pub struct Demo {
     pub chats: chat::Chats,
 }
 
+/// Whether the configuration says production (`TIKETHET_ENV`, in any case).
+fn refused_here(src: &Sources) -> bool {
+    src.get("TIKETHET_ENV").is_some_and(|e| e.eq_ignore_ascii_case("production"))
+}
+
 /// Runs the demo until `shutdown` resolves.
 pub async fn run(dir: Option<PathBuf>, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let started = Instant::now();
-    if std::env::var("TIKETHET_ENV").is_ok_and(|e| e.trim().eq_ignore_ascii_case("production")) {
+    // Production is refused however it is said: the environment, or the
+    // `tikethet.toml` (or `$TIKETHET_CONFIG`) that `serve` would read here.
+    let configured = Sources::from_process().context("failed to read the configuration the demo checks for production")?;
+    if refused_here(&configured) {
         bail!(
             "tikethet demo is refused with TIKETHET_ENV=production: it makes up its secrets and talks to a built-in Telegram stand-in instead of Telegram. Run `tikethet serve` in production."
         );

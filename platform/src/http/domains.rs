@@ -18,7 +18,7 @@ use crate::AppState;
 pub struct OwnDomain;
 
 /// The request's host name, lowercased, without port or trailing dot.
-fn host_of(req: &Request) -> Option<String> {
+pub(crate) fn host_of(req: &Request) -> Option<String> {
     let raw = req.headers().get(poem::http::header::HOST).and_then(|v| v.to_str().ok()).or_else(|| req.uri().host())?;
     let host = if raw.starts_with('[') {
         // An IPv6 literal: `[::1]:8080`.

@@ -11,7 +11,6 @@ use super::error;
 use tikethet_runtime::RuntimeError;
 
 use crate::AppState;
-use crate::config::Env;
 
 /// The page may load only from us (and blob: images of attachments it
 /// fetched itself); Telegram embeds it in its own frames, so no
@@ -40,7 +39,7 @@ pub async fn mini_app(Path(slug): Path<String>, req: &Request, Data(state): Data
         theme: tenant.info.theme,
         branding: &tenant.info.branding,
         lang,
-        dev_sign_in: state.settings.env != Env::Production,
+        dev_sign_in: state.settings.dev_sign_in,
     };
     match state.runtime.renderer.mini_app(&page) {
         Ok(html) => Response::builder()

@@ -427,15 +427,19 @@ impl TenantApi {
         Ok(Json(self.state.runtime.sign_in_telegram(&slug.0, &body.0.init_data).await?.into()))
     }
 
-    /// Development sign-in (refused in production)
+    /// Development sign-in (off unless turned on)
     ///
     /// Signs in as a Telegram user without initData, so that the Mini App
-    /// can be opened in an ordinary browser. `TIKETHET_ENV=production`
-    /// answers 403.
+    /// can be opened in an ordinary browser. Only with
+    /// `TIKETHET_DEV_SIGN_IN=on` on a loopback `http://` public URL outside
+    /// production; otherwise 403.
     #[oai(path = "/t/:slug/api/v1/auth/dev", method = "post", tag = "Tag::Auth")]
     async fn sign_in_dev(&self, slug: Path<String>, body: Json<DevSignIn>) -> Result<Json<SessionView>, ApiError> {
-        if self.state.settings.env == crate::config::Env::Production {
-            return Err(tikethet_runtime::RuntimeError::Forbidden("the development sign-in is off in production; open the Mini App from the bot".into()).into());
+        if !self.state.settings.dev_sign_in {
+            return Err(tikethet_runtime::RuntimeError::Forbidden(
+                "the development sign-in is off (TIKETHET_DEV_SIGN_IN=on turns it on, on a loopback http:// public URL outside production); open the Mini App from the bot".into(),
+            )
+            .into());
         }
         let b = body.0;
         let profile = tikethet_runtime::tickets::TelegramProfile {

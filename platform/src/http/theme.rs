@@ -95,6 +95,21 @@ pub struct BotTextsView {
     pub texts: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
     /// The built-in templates, by language and name, for reference.
     pub built_in: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// The desk's own texts that recently gave way to the built-in ones
+    /// when sent (newest first; kept by the serving process since its start
+    /// and cleared when the texts are saved again).
+    pub recent_fallbacks: Vec<TextFallbackView>,
+}
+
+/// A desk's own text that was not sent, and why (the built-in one was).
+#[derive(Debug, Object)]
+pub struct TextFallbackView {
+    pub language: String,
+    pub text: String,
+    /// `text_too_long` (rendered past 12,288 UTF-16 units), or `text_invalid`.
+    pub code: String,
+    pub reason: String,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Debug, Object)]
@@ -103,7 +118,7 @@ pub struct BotTextsInput {
     pub texts: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
 }
 
-fn texts_view(state: &AppState, texts: &tikethet_themes::BotTexts) -> BotTextsView {
+fn texts_view(state: &AppState, tenant: &tikethet_runtime::domain::TenantId, texts: &tikethet_themes::BotTexts) -> BotTextsView {
     let r = &state.runtime.renderer;
     let built_in = tikethet_themes::miniapp::LANGUAGES
         .iter()
@@ -112,7 +127,13 @@ fn texts_view(state: &AppState, texts: &tikethet_themes::BotTexts) -> BotTextsVi
             ((*lang).to_owned(), by_name)
         })
         .collect();
-    BotTextsView { texts: texts.0.clone(), built_in }
+    let recent_fallbacks = state
+        .runtime
+        .text_fallbacks(tenant)
+        .into_iter()
+        .map(|f| TextFallbackView { language: f.language.to_owned(), text: f.text.to_owned(), code: f.code.to_owned(), reason: f.reason, at: f.at })
+        .collect();
+    BotTextsView { texts: texts.0.clone(), built_in, recent_fallbacks }
 }
 
 pub struct ThemeApi {
@@ -150,15 +171,18 @@ impl ThemeApi {
     async fn bot_texts(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<BotTextsView>, ApiError> {
         let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
         ctx.require(Role::Admin)?;
-        Ok(Json(texts_view(&self.state, &ctx.tenant.info.bot_texts)))
+        Ok(Json(texts_view(&self.state, &ctx.tenant.info.id, &ctx.tenant.info.bot_texts)))
     }
 
     /// Set the desk's own bot texts (admins)
     ///
     /// Each template must be a known text in a known language (`en`, `ru`),
-    /// at most 4,000 characters, and render (within the template fuel) to
-    /// something with that text's values; otherwise 400 names it, and
-    /// nothing changes.
+    /// at most 4,000 characters, written in the small template language the
+    /// README describes (no `*`, `+`, `~`, macros or capturing blocks), and
+    /// render (within the template fuel, and to at most 12,288 UTF-16 units:
+    /// three Telegram messages) to something with that text's values;
+    /// otherwise 400 names it (`text_too_long`, `text_construct_not_allowed`,
+    /// `text_invalid` or `invalid_request`), and nothing changes.
     #[oai(path = "/t/:slug/api/v1/bot-texts", method = "put", tag = "Tag::Theme")]
     async fn set_bot_texts(&self, slug: Path<String>, auth: TenantAuth, body: Json<BotTextsInput>) -> Result<Json<BotTextsView>, ApiError> {
         let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
@@ -168,9 +192,10 @@ impl ThemeApi {
             .runtime
             .renderer
             .check_texts(tikethet_themes::BotTexts(body.0.texts))
-            .map_err(|why| ApiError::bad_request("invalid_request", format!("texts.{why}")))?;
+            .map_err(|why| ApiError::bad_request(why.code, format!("texts.{}", why.message)))?;
         let info = self.state.control.set_bot_texts(ctx.tenant.info.slug.as_str(), &texts).await?;
-        Ok(Json(texts_view(&self.state, &info.bot_texts)))
+        self.state.runtime.clear_text_fallbacks(&info.id);
+        Ok(Json(texts_view(&self.state, &info.id, &info.bot_texts)))
     }
 }
 

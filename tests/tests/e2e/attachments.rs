@@ -17,6 +17,7 @@ on_both!(
     files_go_with_tickets_and_messages_and_reach_the_customers_chat,
     files_customers_send_the_bot_are_kept_and_served_once_fetched,
     unsent_uploads_and_files_of_deleted_messages_are_removed,
+    a_deleted_tenants_files_leave_the_store_and_no_one_elses_do,
 );
 
 const PNG: &[u8] = include_bytes!("../../fixtures/screenshot.png");
@@ -311,6 +312,36 @@ async fn unsent_uploads_and_files_of_deleted_messages_are_removed(backend: Backe
     assert_eq!(files.get(&keys[&kept["id"].as_i64().unwrap()]).await.unwrap(), PNG, "a fresh upload waits");
 }
 
+/// Files under a folder, counted (the local store keeps one file per
+/// attachment, in a folder per tenant).
+fn files_under(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.flatten().map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 }).sum()
+}
+
+async fn a_deleted_tenants_files_leave_the_store_and_no_one_elses_do(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let acme = app.create_tenant("acme", 6).await;
+    let beta = app.create_tenant("beta", 7).await;
+    let a = app.sign_in(&acme, 851).await;
+    let b = app.sign_in(&beta, 852).await;
+    for name in ["one.png", "two.pdf"] {
+        assert_eq!(upload(&app, "acme", &a, name, if name.ends_with("png") { PNG } else { PDF }).await.0, 201);
+    }
+    let (s, kept) = upload(&app, "beta", &b, "beta.png", PNG).await;
+    assert_eq!(s, 201);
+    let root = app.state.settings.data_dir.join("files");
+    let acme_id = app.state.runtime.tenant_by_slug("acme").unwrap().info.id.as_str().to_owned();
+    let beta_id = app.state.runtime.tenant_by_slug("beta").unwrap().info.id.as_str().to_owned();
+    assert_eq!((files_under(&root.join(&acme_id)), files_under(&root.join(&beta_id))), (2, 1), "before the delete");
+    let res = app.operator(Method::DELETE, "/api/platform/v1/tenants/acme?confirm=acme", None).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(files_under(&root.join(&acme_id)), 0, "the deleted tenant's files are gone");
+    assert_eq!(files_under(&root.join(&beta_id)), 1, "another tenant's stay");
+    let (s, _, bytes) = download(&app, "beta", &b, kept["id"].as_i64().unwrap()).await;
+    assert_eq!((s, bytes.as_slice()), (200, PNG));
+}
+
 /// An S3-compatible store: moto's S3 server (a real HTTP server speaking the
 /// S3 protocol; `.ci/run` installs it and names it in
 /// `TIKETHET_TEST_MOTO_SERVER`), configured the way a deployment is:
@@ -372,4 +403,23 @@ async fn attachments_live_in_an_s3_compatible_store_when_configured() {
     // Nothing went to the local folder instead.
     let local = app.state.settings.data_dir.join("files").join(&tenant);
     assert!(!local.exists(), "{} was written", local.display());
+
+    // Deleting the tenant empties its part of the bucket, and only its part.
+    let beta = app.create_tenant("beta", 6).await;
+    let bob = app.sign_in(&beta, 842).await;
+    assert_eq!(upload(&app, "beta", &bob, "beta.png", PNG).await.0, 201);
+    let beta_id = app.state.runtime.tenant_by_slug("beta").unwrap().info.id.as_str().to_owned();
+    let keys = |prefix: String| {
+        let http = http.clone();
+        let s3 = s3.clone();
+        async move {
+            let listing = http.get(format!("{s3}/desk-files?list-type=2&prefix={prefix}")).send().await.unwrap().text().await.unwrap();
+            listing.matches("<Key>").count()
+        }
+    };
+    assert_eq!((keys(format!("tikethet/{tenant}/")).await, keys(format!("tikethet/{beta_id}/")).await), (1, 1), "before the delete");
+    let res = app.operator(Method::DELETE, "/api/platform/v1/tenants/acme?confirm=acme", None).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(keys(format!("tikethet/{tenant}/")).await, 0, "the deleted tenant's objects are gone from S3");
+    assert_eq!(keys(format!("tikethet/{beta_id}/")).await, 1, "another tenant's stay");
 }

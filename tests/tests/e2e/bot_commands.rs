@@ -7,7 +7,51 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tikethet_tests::helpers::{Backend, HTTPS_PUBLIC_URL, Options, TestApp, Tenant, spawn_app, spawn_app_with};
 
-on_both!(customers_use_the_bots_commands_in_their_language_with_mini_app_buttons, a_desks_own_bot_texts_replace_ours_per_language);
+on_both!(
+    customers_use_the_bots_commands_in_their_language_with_mini_app_buttons,
+    a_desks_own_bot_texts_replace_ours_per_language,
+    a_desks_texts_are_held_to_a_messages_worth_of_work,
+);
+
+/// A tenant's template can ask one process, serving every tenant, for no
+/// more than a few messages' worth of text: refused when saved if it is
+/// plainly too long, and replaced by the built-in text when it grows only
+/// for real customers.
+async fn a_desks_texts_are_held_to_a_messages_worth_of_work(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    for (src, code) in [
+        ("{% for i in range(20000) %}xxxxxxxxxx{% endfor %}", "text_too_long"),
+        ("{{ 'x' * 20000 }}", "text_construct_not_allowed"),
+        ("{% for i in range(1000) %}{{ \"x\" * 99999999 }}{% endfor %}", "text_construct_not_allowed"),
+        ("{% set s = first_name %}{% for i in range(40) %}{% set s = s ~ s %}{% endfor %}{{ s }}", "text_construct_not_allowed"),
+    ] {
+        let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": { "en": { "welcome": src } } }))).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (400, Some(code)), "{src}: {v}");
+    }
+    let plain = "x".repeat(20_000);
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": { "en": { "welcome": plain } } }))).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("text_too_long")), "a 20,000-character welcome: {v}");
+
+    // Passes with the sample name the check renders with, grows for anyone else.
+    let sly = "{% if first_name != 'Ann' %}{% for i in range(40000) %}{{ first_name }}{% endfor %}{% else %}Hi Ann{% endif %}";
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": { "en": { "welcome": sly } } }))).await;
+    assert_eq!(s, 200, "{v}");
+    let (text, _) = says(&app, &t, 84_001, message(1, 84_001, "en", "/start")).await;
+    assert!(text.contains("welcome to acme Support") && text.encode_utf16().count() < 1000, "the built-in welcome, bounded: {text}");
+    let (s, v) = app.tenant_get("acme", "/bot-texts", &owner).await;
+    assert_eq!(s, 200);
+    let fell = &v["recent_fallbacks"][0];
+    assert_eq!((fell["language"].as_str(), fell["text"].as_str(), fell["code"].as_str()), (Some("en"), Some("welcome"), Some("text_too_long")), "{v}");
+    // The server stays healthy and answers the next customer too.
+    assert_eq!(app.http.get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    let (text, _) = says(&app, &t, 84_002, message(2, 84_002, "en", "/start")).await;
+    assert!(text.contains("welcome to acme Support"), "{text}");
+    // Saving the texts again starts a clean record.
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": {} }))).await;
+    assert_eq!((s, v["recent_fallbacks"].as_array().map(Vec::len)), (200, Some(0)), "{v}");
+}
 
 async fn a_desks_own_bot_texts_replace_ours_per_language(b: Backend) {
     let app = spawn_app(b).await;

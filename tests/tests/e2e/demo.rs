@@ -109,6 +109,17 @@ async fn the_demo_is_refused_in_production_and_says_why() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("refused with TIKETHET_ENV=production") && err.contains("tikethet serve"), "{err}");
     assert!(!dir.path().join("data").exists(), "nothing is made before the refusal");
+    // Production said in the configuration file is refused too: the
+    // `tikethet.toml` in the folder it runs in, or the one TIKETHET_CONFIG names.
+    std::fs::write(dir.path().join("tikethet.toml"), "env = \"Production\"\n").unwrap();
+    let out = command(dir.path()).current_dir(dir.path()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("refused with TIKETHET_ENV=production"), "tikethet.toml: {err}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = command(dir.path()).current_dir(elsewhere.path()).env("TIKETHET_CONFIG", dir.path().join("tikethet.toml")).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("refused with TIKETHET_ENV=production"), "TIKETHET_CONFIG: {err}");
+    assert!(!dir.path().join("data").exists(), "nothing is made before the refusal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

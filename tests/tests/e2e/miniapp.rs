@@ -126,8 +126,10 @@ async fn the_page_is_served_per_tenant_in_its_brand_with_its_assets(b: Backend) 
 }
 
 async fn the_development_sign_in_opens_a_session_outside_telegram(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = spawn_app_with(b, Options { env: &[("TIKETHET_DEV_SIGN_IN", "on")], ..Options::default() }).await;
     let t = app.create_tenant("acme", 1).await;
+    let page = app.http.get(app.url("/t/acme/app/")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("data-dev-sign-in"), "offered when turned on");
     let res = app.http.post(app.url("/t/acme/api/v1/auth/dev")).json(&json!({ "telegram_id": 4242, "first_name": "Dev", "language_code": "ru" })).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let session: Value = res.json().await.unwrap();
@@ -139,6 +141,21 @@ async fn the_development_sign_in_opens_a_session_outside_telegram(b: Backend) {
         let res = app.http.post(app.url("/t/acme/api/v1/auth/dev")).json(&bad).send().await.unwrap();
         assert_eq!(res.status(), 400, "{bad}");
     }
+    // Off by default, even on loopback: a forgotten setting never opens a desk.
+    let plain = spawn_app(b).await;
+    let p = plain.create_tenant("acme", 3).await;
+    let res = plain.http.post(plain.url("/t/acme/api/v1/auth/dev")).json(&json!({ "telegram_id": p.owner, "first_name": "Mallory" })).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let page = plain.http.get(plain.url("/t/acme/app/")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("data-dev-sign-in"), "not offered by default");
+    // An https public address with its secrets set but no TIKETHET_ENV: a
+    // stranger giving the owner's id is refused, not signed in as the owner.
+    let public = spawn_app_with(b, Options { https_public_url: true, ..Options::default() }).await;
+    let o = public.create_tenant("acme", 4).await;
+    let res = public.http.post(public.url("/t/acme/api/v1/auth/dev")).json(&json!({ "telegram_id": o.owner, "first_name": "Mallory" })).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "forbidden", "{v}");
     // In production it is refused, and the page does not offer it.
     let prod = spawn_app_with(b, Options { production: true, ..Options::default() }).await;
     prod.create_tenant("acme", 2).await;

@@ -24,7 +24,9 @@ fn start(dir: &Path, port: u16, fake: &str, pg_schema: Option<&str>, run: u32) -
     }
     cmd.env("TIKETHET_TELEGRAM_API_URL", fake)
         .env("TIKETHET_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TIKETHET_PUBLIC_URL", format!("http://127.0.0.1:{port}"));
+        .env("TIKETHET_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
+        // The tests below sign in without Telegram.
+        .env("TIKETHET_DEV_SIGN_IN", "on");
     if let Some(schema) = pg_schema {
         cmd.env("TIKETHET_DATABASE_URL", postgres_url()).env("TIKETHET_DATABASE_SCHEMA", schema);
     }

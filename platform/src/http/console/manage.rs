@@ -540,7 +540,11 @@ pub async fn look(Path(slug): Path<String>, req: &Request, Data(state): Data<&Ap
         Some("look") => Some(("ok", tr(&s, "Look saved."))),
         Some("texts") => Some(("ok", tr(&s, "Texts saved."))),
         Some("token") => Some(("ok", tr(&s, "The bot is replaced."))),
-        _ => None,
+        // A desk's own text that gave way to the built-in one when sent:
+        // the admins see the latest, and why, where they edit the texts.
+        _ => state.runtime.text_fallbacks(&s.ctx.tenant.info.id).first().map(|f| {
+            ("error", format!("{} ({}.{}, {}): {}", tr(&s, "A text of yours was not sent; the built-in one was sent instead"), f.language, f.text, f.at.format("%Y-%m-%d %H:%M UTC"), f.reason))
+        }),
     };
     look_page(state, req, &slug, &s, flash, StatusCode::OK).await
 }
@@ -603,6 +607,7 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
                 if let Err(e) = state.control.set_bot_texts(&tenant_slug, &texts).await {
                     return Err(e.to_string());
                 }
+                state.runtime.clear_text_fallbacks(&s.ctx.tenant.info.id);
                 "texts"
             }
             "token" => {
