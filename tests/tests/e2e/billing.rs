@@ -262,6 +262,7 @@ async fn a_checkout_through_stripe_lifts_the_limit_and_usage_is_reported_exactly
     let want = desk_count(&app, &owner, "messages_per_month").await;
     assert_eq!(want, 2);
     assert!(wait_for(Duration::from_secs(20), || async { (reported(&stripe) == want).then_some(()) }).await.is_some(), "reported {} of {want}", reported(&stripe));
+    still_reported_once_after_two_passes(&app, &stripe, &reported, want).await;
     stripe.fail_next(3);
     for (n, text) in [(3, "more"), (4, "and more"), (5, "still more")] {
         app.deliver(&t, &fixtures::message(n, 801, text)).await;
@@ -270,10 +271,39 @@ async fn a_checkout_through_stripe_lifts_the_limit_and_usage_is_reported_exactly
     let want = desk_count(&app, &owner, "messages_per_month").await;
     assert_eq!(want, 5);
     assert!(wait_for(Duration::from_secs(20), || async { (reported(&stripe) == want).then_some(()) }).await.is_some(), "reported {} of {want}", reported(&stripe));
+    still_reported_once_after_two_passes(&app, &stripe, &reported, want).await;
     // Every write carried an idempotency key; a report is never doubled.
     let calls = stripe.calls();
     assert!(calls.iter().filter(|c| c.method == "POST").all(|c| c.idempotency_key.is_some()), "{calls:#?}");
     assert!(calls.iter().any(|c| c.status == 500), "Stripe's failures were met");
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("tikethet_usage_report_age_seconds "), "{metrics}");
+}
+
+/// Whether a usage report pass that reported everything ended after
+/// `since`, within 20 s. `tikethet_usage_report_age_seconds` is the time
+/// since the last such pass in whole seconds: an age of `a` read after
+/// `asked` means it ended later than `asked - (a + 1) s`.
+async fn a_full_report_pass_after(app: &TestApp, since: std::time::Instant) -> bool {
+    wait_for(Duration::from_secs(20), || async {
+        let asked = std::time::Instant::now();
+        let age = app.metric("tikethet_usage_report_age_seconds").await;
+        (age >= 0 && Duration::from_secs(age as u64 + 1) <= asked - since).then_some(())
+    })
+    .await
+    .is_some()
+}
+
+/// Stripe's total equals `want` at one moment; it must stay so. Waits for a
+/// pass that ended after that moment and then for one that began after it
+/// (passes run one after another), then checks that the totals did not move
+/// and that nothing more was sent: each unit was reported once, not once
+/// and then again.
+async fn still_reported_once_after_two_passes(app: &TestApp, stripe: &FakeStripe, reported: &impl Fn(&FakeStripe) -> u64, want: u64) {
+    let sends = |stripe: &FakeStripe| stripe.calls().iter().filter(|c| c.method == "POST" && c.path.ends_with("/billing/meter_events")).count();
+    let sent = sends(stripe);
+    for pass in ["a pass that ended after the totals matched", "a pass that began after they matched"] {
+        let ended = a_full_report_pass_after(app, std::time::Instant::now()).await;
+        assert!(ended, "{pass} did not end in full within 20 s; Stripe's total is now {} of {want}", reported(stripe));
+    }
+    assert_eq!(reported(stripe), want, "Stripe's total after two more report passes");
+    assert_eq!(sends(stripe), sent, "meter events sent again after everything was reported: {:#?}", stripe.calls());
 }
