@@ -45,6 +45,10 @@ pub struct AppState {
     pub presence: Arc<tikethet_runtime::presence::Presence>,
     /// Set only under `tikethet demo`: the `/demo` routes answer 404 without it.
     pub demo: Arc<std::sync::OnceLock<Arc<demo::Demo>>>,
+    /// Live sockets waiting to sign in, by client address and in all.
+    pub sockets: Arc<http::live::Pending>,
+    /// Bytes read from request bodies (for `/metrics`).
+    pub body_bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl AppState {
@@ -126,6 +130,8 @@ impl AppState {
             console_pages: Arc::new(tikethet_admin_console::Pages::new()),
             presence,
             demo: Arc::default(),
+            sockets: http::live::Pending::new(http::live::PENDING_PER_ADDRESS, http::live::PENDING_TOTAL),
+            body_bytes: Arc::default(),
         })
     }
 

@@ -77,6 +77,10 @@ impl Runtime {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        if demoted > 0 {
+            // The previous owner's sockets check their role again.
+            self.live.publish(&tenant.info.id, crate::live::Event::AccessChanged { user_id: None }).await;
+        }
         Ok(demoted)
     }
 
@@ -207,6 +211,8 @@ impl Runtime {
         let now = Utc::now();
         if let Some(v) = access_token.and_then(|a| self.tokens.verify(&tenant.info.id, a).ok()) {
             self.denylist.revoke(&v.jti, v.exp).await?;
+            // A socket opened with that token closes (on every node).
+            self.live.publish(&tenant.info.id, crate::live::Event::AccessChanged { user_id: Some(v.user_id) }).await;
         }
         let txn = tenant.db.begin().await?;
         if let Some(s) = sessions::Entity::find()

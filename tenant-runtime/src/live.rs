@@ -47,21 +47,32 @@ pub enum Event {
     MessageCreated { audience: Audience, message: messages::Model },
     MessageUpdated { audience: Audience, message: messages::Model },
     Typing { audience: Audience, user_id: i64, role: String },
+    /// What a user may do changed (role, block, sign-out), or, with no
+    /// user, the whole desk's: each socket it concerns checks its token
+    /// again and closes if it no longer holds. Never shown to a client.
+    AccessChanged { user_id: Option<i64> },
 }
 
 impl Event {
-    fn audience(&self) -> Audience {
+    fn audience(&self) -> Option<Audience> {
         match self {
-            Event::TicketCreated { ticket } | Event::TicketUpdated { ticket } => Audience::from(ticket),
-            Event::MessageCreated { audience, .. } | Event::MessageUpdated { audience, .. } | Event::Typing { audience, .. } => *audience,
+            Event::TicketCreated { ticket } | Event::TicketUpdated { ticket } => Some(Audience::from(ticket)),
+            Event::MessageCreated { audience, .. } | Event::MessageUpdated { audience, .. } | Event::Typing { audience, .. } => Some(*audience),
+            Event::AccessChanged { .. } => None,
         }
+    }
+
+    /// Whether this is a change of access that the socket of `user_id`
+    /// must check its token against.
+    pub fn concerns_access_of(&self, user_id: i64) -> bool {
+        matches!(self, Event::AccessChanged { user_id: u } if u.is_none_or(|u| u == user_id))
     }
 
     /// Whether `viewer` may see this event: the tickets their role lets
     /// them see, never an internal note unless they are staff, never their
     /// own typing.
     pub fn visible_to(&self, viewer: &Viewer) -> bool {
-        let a = self.audience();
+        let Some(a) = self.audience() else { return false };
         let sees_ticket = match viewer.scope() {
             Scope::Own => a.customer_id == viewer.user_id.0,
             Scope::Assigned => a.assignee_id == Some(viewer.user_id.0),
@@ -257,6 +268,16 @@ mod tests {
         let typing = Event::Typing { audience: (&t).into(), user_id: 1, role: "user".into() };
         assert!(!typing.visible_to(&customer), "nobody is shown their own typing");
         assert!(typing.visible_to(&moderator));
+    }
+
+    #[test]
+    fn a_change_of_access_is_shown_to_nobody_and_concerns_its_user_or_everyone() {
+        let mine = Event::AccessChanged { user_id: Some(1) };
+        let desk = Event::AccessChanged { user_id: None };
+        assert!(!mine.visible_to(&viewer(1, Role::Owner)) && !desk.visible_to(&viewer(5, Role::Moderator)));
+        assert!(mine.concerns_access_of(1) && !mine.concerns_access_of(2));
+        assert!(desk.concerns_access_of(1) && desk.concerns_access_of(2));
+        assert!(!Event::TicketUpdated { ticket: ticket(1, None) }.concerns_access_of(1));
     }
 
     #[test]

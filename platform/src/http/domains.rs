@@ -1,9 +1,11 @@
 //! Tenants' own domains: a request whose `Host` is a tenant's custom domain
 //! reaches that tenant's desk without the `/t/{slug}` prefix. `/` and
 //! `/app/` are its Mini App, `/api/v1/…` its API, `/ws` its live events,
-//! `/admin/` its console; anything else (the operator API, webhooks, health)
-//! is the platform's as on any host. The rewrite happens before routing, so
-//! every route, limit and check applies unchanged.
+//! `/admin/` its console; the platform's own pages and API (`/operator/`,
+//! `/api/platform/`, `/metrics`) are not found there, so a tenant's domain
+//! never fronts the operator's; anything else (webhooks, health) is the
+//! platform's as on any host. The rewrite happens before routing, so every
+//! route, limit and check applies unchanged.
 
 use std::sync::Arc;
 
@@ -32,6 +34,12 @@ pub(crate) fn host_of(req: &Request) -> Option<String> {
     Some(host.trim_end_matches('.').to_ascii_lowercase())
 }
 
+/// Whether a path is the platform operator's, never served on a tenant's
+/// domain.
+fn operators(path: &str) -> bool {
+    path == "/operator" || path.starts_with("/operator/") || path.starts_with("/api/platform/") || path == "/metrics"
+}
+
 /// The path under `/t/{slug}` that a path on a tenant's domain stands for.
 fn desk_path(path: &str) -> Option<&str> {
     match path {
@@ -46,9 +54,10 @@ pub async fn route<E: Endpoint>(state: AppState, ep: Arc<E>, mut req: Request) -
     if let Some(host) = host_of(&req) {
         let tenant = (Some(host.as_str()) != state.settings.public_url.host_str()).then(|| state.runtime.tenants.by_domain(&host)).flatten();
         if let Some(t) = tenant {
-            if req.uri().path().starts_with("/t/") {
+            if req.uri().path().starts_with("/t/") || operators(req.uri().path()) {
                 // Desks by prefix stay on the platform's host: another desk's
-                // page on this domain would share this desk's origin.
+                // page on this domain would share this desk's origin. The
+                // operator's pages and API belong to the platform's host.
                 return Ok(super::error::json_error(poem::http::StatusCode::NOT_FOUND, "not_found", "not found on this domain"));
             }
             if let Some(rest) = desk_path(req.uri().path()) {
@@ -79,6 +88,16 @@ mod tests {
         assert_eq!(desk_path("/tg/r123"), None);
         assert_eq!(desk_path("/healthz"), None);
         assert_eq!(desk_path("/t/other/app/"), None, "another desk's prefix is not reachable from this domain");
+    }
+
+    #[test]
+    fn the_operators_paths_are_told_apart() {
+        for p in ["/operator", "/operator/", "/operator/login", "/api/platform/v1/tenants", "/metrics"] {
+            assert!(operators(p), "{p}");
+        }
+        for p in ["/operators-guide", "/api/v1/tickets", "/healthz", "/metricsx", "/app/"] {
+            assert!(!operators(p), "{p}");
+        }
     }
 
     #[test]

@@ -8,67 +8,152 @@
 //! send `{"type":"typing","ticket_id"}` and `{"type":"ping"}` (answered with
 //! `pong`).
 //!
-//! Close codes: 4401 the token was refused or expired (refresh it, then
-//! reconnect), 4403 blocked, 4404 no such desk, 4423 the desk is suspended,
-//! 4408 no auth message in time or the peer went silent, 4429 too many
-//! sockets for this user, 4000 the socket fell behind (reconnect and reload),
-//! 1011 our fault.
+//! A socket costs little before it signs in: it has [`AUTH_WITHIN`] to do
+//! so, no message may exceed [`MAX_CLIENT_MESSAGE`] (a longer frame is
+//! refused as its header arrives, before its payload is read), and sockets
+//! not yet signed in are capped per client address and per node
+//! ([`Pending`]; 429 at the upgrade). A signed-in socket lives only as long
+//! as its access holds: a change of its user's role, a block or a sign-out
+//! reaches it through the live events (every node's), and it checks every
+//! [`RECHECK_EVERY`] that its desk is still served (a suspension reaches
+//! every node with its next sync).
+//!
+//! Close codes: 4401 the token was refused or expired, or the user's role
+//! changed (refresh it, then reconnect), 4403 blocked, 4404 no such desk,
+//! 4423 the desk is suspended, 4408 no auth message in time or the peer went
+//! silent, 4429 too many sockets for this user, 4000 the socket fell behind
+//! (reconnect and reload), 1009 a message too big, 1011 our fault.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{SinkExt as _, StreamExt as _};
-use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketStream};
+use poem::http::StatusCode;
+use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream};
 use poem::web::{Data, Path};
-use poem::{IntoResponse, handler};
+use poem::{IntoResponse, Request, Response, handler};
 use poem_openapi::types::ToJSON as _;
 use serde_json::{Value, json};
 use tikethet_runtime::RuntimeError;
 use tikethet_runtime::api::TenantContext;
 use tikethet_runtime::domain::TicketId;
 use tikethet_runtime::live::Event;
+use tikethet_runtime::tenant::TenantStatus;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::tenant::{MessageView, TicketView};
 use crate::AppState;
 
 /// Time a new socket has to authenticate.
-const AUTH_WITHIN: Duration = Duration::from_secs(10);
+pub const AUTH_WITHIN: Duration = Duration::from_secs(5);
 /// The server pings this often; browsers answer pings on their own.
 const PING_EVERY: Duration = Duration::from_secs(25);
 /// A socket silent (no message, no pong) this long is closed.
 const SILENT_LIMIT: Duration = Duration::from_secs(75);
-/// Largest message a client may send (a typing notice is tiny).
-const MAX_CLIENT_MESSAGE: usize = 4096;
+/// Largest message a client may send, signed in or not (the auth message
+/// and a typing notice are tiny).
+pub const MAX_CLIENT_MESSAGE: usize = 4096;
+/// How often a signed-in socket checks that its desk is still served.
+const RECHECK_EVERY: Duration = Duration::from_secs(2);
+/// Sockets not yet signed in from one client address (an IPv6 /64).
+pub const PENDING_PER_ADDRESS: usize = 16;
+/// Sockets not yet signed in on one node.
+pub const PENDING_TOTAL: usize = 1024;
+
+/// The protocol's own limits: a frame or message over the cap ends the
+/// socket (1009) before its payload is buffered, and the read buffer stays
+/// small. tungstenite's defaults (64 MiB messages) would let any socket make
+/// the server hold 64 MiB.
+fn protocol() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(16 * 1024).max_message_size(Some(MAX_CLIENT_MESSAGE)).max_frame_size(Some(MAX_CLIENT_MESSAGE))
+}
+
+/// Sockets waiting to sign in, by client address and in all.
+pub struct Pending {
+    per_address: usize,
+    total: usize,
+    counts: Mutex<(HashMap<IpAddr, usize>, usize)>,
+}
+
+/// A place among the sockets waiting to sign in; dropping it frees it.
+pub struct PendingSlot {
+    pending: Arc<Pending>,
+    key: IpAddr,
+}
+
+impl Pending {
+    pub fn new(per_address: usize, total: usize) -> Arc<Pending> {
+        Arc::new(Pending { per_address, total, counts: Mutex::default() })
+    }
+
+    /// A place for a socket from `ip`, or `None` when its address or the
+    /// node has as many waiting as it takes.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<PendingSlot> {
+        // One IPv6 subscriber holds a whole /64: count it as one address.
+        let key = match ip {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            IpAddr::V6(v6) => IpAddr::V4(v6.to_ipv4_mapped().expect("checked")),
+            v4 => v4,
+        };
+        let mut counts = self.counts.lock().expect("poisoned");
+        let here = counts.0.get(&key).copied().unwrap_or(0);
+        if here >= self.per_address || counts.1 >= self.total {
+            return None;
+        }
+        counts.0.insert(key, here + 1);
+        counts.1 += 1;
+        Some(PendingSlot { pending: self.clone(), key })
+    }
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        let mut counts = self.pending.counts.lock().expect("poisoned");
+        counts.1 -= 1;
+        if let Some(n) = counts.0.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                counts.0.remove(&self.key);
+            }
+        }
+    }
+}
 
 #[handler]
-pub fn socket(Path(slug): Path<String>, ws: WebSocket, Data(state): Data<&AppState>) -> impl IntoResponse {
+pub fn socket(Path(slug): Path<String>, req: &Request, ws: WebSocket, Data(state): Data<&AppState>) -> Response {
+    let ip = super::limits::client_ip(req).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let Some(waiting) = state.sockets.admit(ip) else {
+        return super::error::json_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_sockets",
+            "too many connections from this address are waiting to sign in; sign in on those first",
+        );
+    };
     let state = state.clone();
-    ws.on_upgrade(move |socket| async move {
-        let (mut tx, mut rx) = socket.split();
-        let ctx = match authenticate(&state, &slug, &mut rx).await {
-            Ok(ctx) => ctx,
-            Err((code, why)) => {
-                tx.send(Message::close_with(CloseCode::from(code), why)).await.ok();
-                return;
-            }
-        };
-        serve(ctx, tx, rx).await;
-    })
+    ws.config(protocol())
+        .on_upgrade(move |socket| async move {
+            let (mut tx, mut rx) = socket.split();
+            let signed_in = authenticate(&state, &slug, &mut rx).await;
+            drop(waiting);
+            let (ctx, token) = match signed_in {
+                Ok(signed_in) => signed_in,
+                Err((code, why)) => {
+                    tx.send(Message::close_with(CloseCode::from(code), why)).await.ok();
+                    return;
+                }
+            };
+            serve(&state, &slug, &token, ctx, tx, rx).await;
+        })
+        .into_response()
 }
 
 type Closing = (u16, String);
 
-async fn authenticate(state: &AppState, slug: &str, rx: &mut futures::stream::SplitStream<WebSocketStream>) -> Result<TenantContext, Closing> {
-    let first = tokio::time::timeout(AUTH_WITHIN, rx.next()).await.map_err(|_| (4408, "send {\"type\":\"auth\",\"token\":…} first".to_owned()))?;
-    let token = match first {
-        Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t)
-            .ok()
-            .filter(|v| v["type"] == "auth")
-            .and_then(|v| v["token"].as_str().map(str::to_owned)),
-        _ => None,
-    };
-    let token = token.ok_or((4401, "the first message must be {\"type\":\"auth\",\"token\":…}".to_owned()))?;
-    state.runtime.context(slug, &token).await.map_err(|e| match e {
+/// The close a refused sign-in (or a failed re-check) ends with.
+fn closing_for(e: RuntimeError) -> Closing {
+    match e {
         RuntimeError::Unauthenticated(m) => (4401, m),
         RuntimeError::Forbidden(m) => (4403, m),
         RuntimeError::NotFound(_) => (4404, "no such desk".to_owned()),
@@ -79,10 +164,25 @@ async fn authenticate(state: &AppState, slug: &str, rx: &mut futures::stream::Sp
             tracing::error!(error = %format!("{other:#}"), "live socket: sign-in check failed");
             (1011, "something went wrong on our side".to_owned())
         }
-    })
+    }
 }
 
-async fn serve(ctx: TenantContext, mut tx: futures::stream::SplitSink<WebSocketStream, Message>, mut rx: futures::stream::SplitStream<WebSocketStream>) {
+async fn authenticate(state: &AppState, slug: &str, rx: &mut futures::stream::SplitStream<WebSocketStream>) -> Result<(TenantContext, String), Closing> {
+    let first = tokio::time::timeout(AUTH_WITHIN, rx.next()).await.map_err(|_| (4408, "send {\"type\":\"auth\",\"token\":…} first".to_owned()))?;
+    let token = match first {
+        Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t)
+            .ok()
+            .filter(|v| v["type"] == "auth")
+            .and_then(|v| v["token"].as_str().map(str::to_owned)),
+        Some(Err(_)) => return Err((1009, format!("messages are limited to {MAX_CLIENT_MESSAGE} bytes"))),
+        _ => None,
+    };
+    let token = token.ok_or((4401, "the first message must be {\"type\":\"auth\",\"token\":…}".to_owned()))?;
+    let ctx = state.runtime.context(slug, &token).await.map_err(closing_for)?;
+    Ok((ctx, token))
+}
+
+async fn serve(state: &AppState, slug: &str, token: &str, ctx: TenantContext, mut tx: futures::stream::SplitSink<WebSocketStream, Message>, mut rx: futures::stream::SplitStream<WebSocketStream>) {
     let mut sub = match ctx.join_live() {
         Ok(s) => s,
         Err(e) => {
@@ -98,10 +198,21 @@ async fn serve(ctx: TenantContext, mut tx: futures::stream::SplitSink<WebSocketS
     tokio::pin!(expiry);
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
+    let mut recheck = tokio::time::interval(RECHECK_EVERY);
+    recheck.tick().await;
     let mut heard = Instant::now();
     let closing: Closing = loop {
         tokio::select! {
             event = sub.events.recv() => match event {
+                Ok(e) if e.concerns_access_of(ctx.viewer.user_id.0) => {
+                    // The token, the user and their role, as a new sign-in
+                    // would find them now.
+                    match state.runtime.context(slug, token).await {
+                        Ok(now) if now.viewer.role == ctx.viewer.role => {}
+                        Ok(_) => break (4401, "your role changed; sign in again".to_owned()),
+                        Err(e) => break closing_for(e),
+                    }
+                }
                 Ok(e) if e.visible_to(&ctx.viewer) => {
                     if tx.send(Message::text(wire(&e).to_string())).await.is_err() {
                         return;
@@ -135,6 +246,11 @@ async fn serve(ctx: TenantContext, mut tx: futures::stream::SplitSink<WebSocketS
                 if tx.send(Message::Ping(Vec::new())).await.is_err() {
                     return;
                 }
+            },
+            _ = recheck.tick() => match state.runtime.tenant_by_slug(slug) {
+                Ok(t) if t.info.status == TenantStatus::Suspended => break closing_for(RuntimeError::Suspended),
+                Ok(_) | Err(RuntimeError::Upgrading) => {}
+                Err(e) => break closing_for(e),
             },
             () = &mut expiry => break (4401, "the access token expired; refresh it and reconnect".to_owned()),
         }
@@ -174,5 +290,36 @@ fn wire(e: &Event) -> Value {
             json!({ "type": "message.updated", "ticket_id": audience.ticket_id, "message": MessageView::from(message.clone()).to_json() })
         }
         Event::Typing { audience, user_id, role } => json!({ "type": "typing", "ticket_id": audience.ticket_id, "user_id": user_id, "role": role }),
+        // Never sent: `visible_to` holds it back.
+        Event::AccessChanged { .. } => json!({ "type": "access.changed" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_sockets_are_capped_per_address_and_in_all_and_freed_on_drop() {
+        let pending = Pending::new(2, 3);
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let a1 = pending.admit(ip("203.0.113.1")).unwrap();
+        let _a2 = pending.admit(ip("203.0.113.1")).unwrap();
+        assert!(pending.admit(ip("203.0.113.1")).is_none(), "a third from one address");
+        assert!(pending.admit(ip("::ffff:203.0.113.1")).is_none(), "the same address written as IPv6");
+        let _b = pending.admit(ip("2001:db8::1")).unwrap();
+        assert!(pending.admit(ip("203.0.113.2")).is_none(), "the node holds three in all");
+        drop(a1);
+        let _a3 = pending.admit(ip("203.0.113.1")).expect("a freed place is given again");
+        assert!(pending.admit(ip("2001:db8::2")).is_none(), "full again");
+        assert_eq!(pending.counts.lock().unwrap().1, 3);
+    }
+
+    #[test]
+    fn one_ipv6_subscriber_counts_as_one_address() {
+        let pending = Pending::new(1, 10);
+        let _one = pending.admit("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        assert!(pending.admit("2001:db8:1:2:ffff::9".parse().unwrap()).is_none(), "same /64");
+        assert!(pending.admit("2001:db8:1:3::1".parse().unwrap()).is_some(), "another /64");
     }
 }

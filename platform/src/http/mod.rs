@@ -2,6 +2,7 @@
 //! webhook, health and metrics, and the OpenAPI document.
 
 pub mod billing;
+pub mod bodies;
 pub mod console;
 pub mod dashboard;
 pub mod demo;
@@ -15,8 +16,6 @@ pub mod operator;
 pub mod pages;
 pub mod tenant;
 pub mod theme;
-
-use std::sync::Arc;
 
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
@@ -66,17 +65,28 @@ impl SystemApi {
         Ok(PlainText("ready"))
     }
 
-    /// Prometheus metrics.
+    /// Prometheus metrics
+    ///
+    /// `Authorization: Bearer $TIKETHET_OPERATOR_TOKEN`: the figures tell
+    /// how many tenants a node serves and how busy it is.
     #[oai(path = "/metrics", method = "get")]
-    async fn metrics(&self) -> PlainText<String> {
+    async fn metrics(&self, auth: operator::OperatorAuth) -> Result<PlainText<String>, error::ApiError> {
+        use subtle::ConstantTimeEq as _;
+        if !bool::from(auth.0.token.as_bytes().ct_eq(self.state.settings.operator_token.expose().as_bytes())) {
+            return Err(error::ApiError::unauthorized("invalid operator token"));
+        }
         let mut out = render_metrics(&self.state.runtime, &self.state.storage);
+        let read = self.state.body_bytes.load(std::sync::atomic::Ordering::Relaxed);
+        out.push_str(&format!(
+            "# HELP tikethet_request_body_bytes_total Bytes read from request bodies.\n# TYPE tikethet_request_body_bytes_total counter\ntikethet_request_body_bytes_total {read}\n"
+        ));
         if let Some(age) = self.state.control.usage_report_age() {
             let secs = age.map_or(-1, |a| a.as_secs() as i64);
             out.push_str(&format!(
                 "# HELP tikethet_usage_report_age_seconds Seconds since usage was last reported to Stripe in full (-1: not yet).\n# TYPE tikethet_usage_report_age_seconds gauge\ntikethet_usage_report_age_seconds {secs}\n"
             ));
         }
-        PlainText(out)
+        Ok(PlainText(out))
     }
 }
 
@@ -158,25 +168,6 @@ pub fn same_origin(req: &Request) -> bool {
     origin != "null" && origin_host.eq_ignore_ascii_case(&host)
 }
 
-/// Largest request body the API accepts (a plugin upload is the largest).
-const MAX_API_BODY: usize = tikethet_plugins::limits::MAX_COMPONENT_BYTES + 64 * 1024;
-
-/// Refuses bodies over [`MAX_API_BODY`] before they are read, and bodies of
-/// unknown length (which could not be bounded that way).
-async fn limit_body<E: Endpoint>(ep: Arc<E>, req: Request) -> poem::Result<Response> {
-    let len = req.headers().get(poem::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    // Uploads carry files up to the largest plan's limit; the tenant's own
-    // limit is checked on the file.
-    let max = if req.method() == poem::http::Method::POST && req.uri().path().ends_with("/api/v1/uploads") { files::MAX_UPLOAD_BODY } else { MAX_API_BODY };
-    if len.is_some_and(|n| n > max) {
-        return Ok(error::json_error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &format!("request bodies are limited to {max} bytes")));
-    }
-    if len.is_none() && req.headers().contains_key(poem::http::header::TRANSFER_ENCODING) {
-        return Ok(error::json_error(StatusCode::LENGTH_REQUIRED, "length_required", "send a Content-Length with the body"));
-    }
-    ep.call(req).await.map(IntoResponse::into_response)
-}
-
 /// The whole HTTP app.
 pub fn app(state: AppState) -> impl Endpoint {
     let server_url = state.settings.public_url.as_str().trim_end_matches('/').to_owned();
@@ -197,6 +188,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let spec = api.spec();
     let throttled = state.clone();
     let hosts = state.clone();
+    let bodies = state.clone();
     let docs = api.swagger_ui();
     Route::new()
         .at("/tg/:route", webhook.data(state.clone()))
@@ -256,8 +248,9 @@ pub fn app(state: AppState) -> impl Endpoint {
             make_sync(move |_| Response::builder().content_type("application/json").body(spec.clone())),
         )
         .nest("/api/docs", docs)
-        .nest("/", api.around(limit_body).around(move |ep, req| limits::throttle(throttled.clone(), ep, req)))
+        .nest("/", api.around(move |ep, req| limits::throttle(throttled.clone(), ep, req)))
         .catch_all_error(error::render_poem_error)
+        .around(move |ep, req| bodies::guard(bodies.clone(), ep, req))
         .around(move |ep, req| domains::route(hosts.clone(), ep, req))
         .with(CatchPanic::new().with_handler(error::panic_response))
         .with(Tracing)

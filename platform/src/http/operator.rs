@@ -23,7 +23,7 @@ enum Tag {
 /// `Authorization: Bearer $TIKETHET_OPERATOR_TOKEN`
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer")]
-pub struct OperatorAuth(Bearer);
+pub struct OperatorAuth(pub Bearer);
 
 #[derive(Object)]
 pub struct CreateTenant {

@@ -167,6 +167,10 @@ impl TenantContext {
             crate::usage::within(&self.tenant.info, "agents", self.tenant.info.quotas.agents, agents - 1, 1)?;
         }
         txn.commit().await?;
+        if before.role != u.role || before.blocked != u.blocked {
+            // Their open sockets check their access again (on every node).
+            self.runtime.live.publish(&self.tenant.info.id, crate::live::Event::AccessChanged { user_id: Some(u.id) }).await;
+        }
         Ok(u)
     }
 

@@ -51,8 +51,8 @@ struct Args {
     direct: bool,
 }
 
-async fn metric(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<u64> {
-    let text = http.get(format!("{base}/metrics")).send().await?.text().await?;
+async fn metric(http: &reqwest::Client, base: &str, op: &str, name: &str) -> anyhow::Result<u64> {
+    let text = http.get(format!("{base}/metrics")).bearer_auth(op).send().await?.text().await?;
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
         .ok_or_else(|| anyhow::anyhow!("{name} missing from /metrics"))
@@ -183,8 +183,8 @@ async fn run(exe: &std::path::Path, n_nodes: usize, args: &Args) -> anyhow::Resu
     let (processed, failed) = loop {
         let (mut p, mut f) = (0, 0);
         for b in bases.iter() {
-            p += metric(&http, b, "tikethet_updates_processed_total").await?;
-            f += metric(&http, b, "tikethet_updates_failed_total").await?;
+            p += metric(&http, b, &op, "tikethet_updates_processed_total").await?;
+            f += metric(&http, b, &op, "tikethet_updates_failed_total").await?;
         }
         if p + f >= total || Instant::now() > deadline {
             break (p, f);

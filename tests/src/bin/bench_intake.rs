@@ -112,7 +112,7 @@ fn post(http: &reqwest::Client, target: &Target, body: String) -> impl Future<Ou
 }
 
 async fn metric(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<u64> {
-    let text = http.get(format!("{base}/metrics")).send().await?.text().await?;
+    let text = http.get(format!("{base}/metrics")).bearer_auth(OPERATOR_TOKEN).send().await?.text().await?;
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
         .ok_or_else(|| anyhow::anyhow!("{name} missing from /metrics"))

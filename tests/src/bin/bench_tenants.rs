@@ -153,7 +153,7 @@ fn postgres_pss() -> f64 {
 }
 
 async fn metric(http: &reqwest::Client, base: &str, name: &str) -> Option<u64> {
-    let text = http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    let text = http.get(format!("{base}/metrics")).bearer_auth(OPERATOR_TOKEN).send().await.ok()?.text().await.ok()?;
     text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 

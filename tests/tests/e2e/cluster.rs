@@ -169,7 +169,7 @@ async fn three_nodes_keep_each_chats_order_with_one_killed_mid_load_five_times()
 }
 
 async fn metric(app: &tikethet_tests::helpers::TestApp, name: &str) -> u64 {
-    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = app.http.get(app.url("/metrics")).bearer_auth(tikethet_tests::helpers::OPERATOR_TOKEN).send().await.unwrap().text().await.unwrap();
     text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())).unwrap_or_else(|| panic!("{name} missing"))
 }
 

@@ -129,7 +129,7 @@ async fn a_panicking_update_is_failed_with_its_reason_and_its_chat_goes_on(b: Ba
     assert_eq!(rows[0].status, "failed");
     assert!(rows[0].error.as_deref().unwrap_or_default().contains("panicked"), "{:?}", rows[0]);
     assert_eq!(rows[1].status, "done");
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app.http.get(app.url("/metrics")).bearer_auth(tikethet_tests::helpers::OPERATOR_TOKEN).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tikethet_updates_panicked_total 1"), "{metrics}");
     // The operator sees the dead letter and why.
     let res = app.operator(Method::GET, "/api/platform/v1/tenants/acme/queues", None).await;

@@ -635,7 +635,7 @@ async fn a_tenant_behind_holds_its_updates_until_migrated(backend: Backend) {
 
     let mut server = start(dir.path(), port, &fake.url, pg, 2);
     wait_healthy(&http, &mut server, dir.path(), 2).await;
-    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = http.get(format!("{base}/metrics")).bearer_auth(&op).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("\ntikethet_tenants_held 1\n"), "{metrics}");
     let r = http.post(format!("{base}/t/alpha/api/v1/auth/dev")).json(&json!({ "telegram_id": owner, "first_name": "Owner" })).send().await.unwrap();
     assert_eq!(r.status(), 503);
@@ -693,7 +693,7 @@ async fn a_tenant_behind_holds_its_updates_until_migrated(backend: Backend) {
     // The desk is released once its held updates are handed on, which may
     // finish just after they are processed.
     let released = wait_for(Duration::from_secs(10), || async {
-        let metrics = http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+        let metrics = http.get(format!("{base}/metrics")).bearer_auth(&op).send().await.ok()?.text().await.ok()?;
         metrics.contains("\ntikethet_tenants_held 0\n").then_some(())
     })
     .await;

@@ -49,7 +49,7 @@ async fn a_closed_database_is_reopened_on_the_next_update(b: Backend) {
             assert_eq!(stats.capacity, 1);
             // Each tenant was opened at least twice: it was closed in between.
             assert!(stats.opened_total >= 4 && stats.closed_total >= 3, "{stats:?}");
-            let metrics = app.http.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+            let metrics = app.http.get(format!("{}/metrics", app.address)).bearer_auth(tikethet_tests::helpers::OPERATOR_TOKEN).send().await.unwrap().text().await.unwrap();
             assert!(metrics.contains("tikethet_sqlite_open_max 1\n") && metrics.contains("tikethet_sqlite_opened_total "), "{metrics}");
         }
         Backend::Postgres => {

@@ -152,7 +152,7 @@ async fn operator_api_errors(b: Backend) {
         assert_eq!(res.status(), 200, "{probe}");
         assert_eq!(res.text().await.unwrap(), answer, "{probe}");
     }
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app.http.get(app.url("/metrics")).bearer_auth(tikethet_tests::helpers::OPERATOR_TOKEN).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("tikethet_tenants 1"), "{metrics}");
 }
 

@@ -114,7 +114,7 @@ async fn a_customer_who_blocked_the_bot_fails_the_message_once_with_telegrams_re
     }
     let tried: Vec<u16> = app.fake.sends_to(&t.token, customer).into_iter().filter(|c| c.text().is_some_and(|x| x.contains("answer."))).map(|c| c.status).collect();
     assert_eq!(tried, [429, 403], "the second answer was never tried");
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = app.http.get(app.url("/metrics")).bearer_auth(tikethet_tests::helpers::OPERATOR_TOKEN).send().await.unwrap().text().await.unwrap();
     assert!(metrics.lines().any(|l| l == "tikethet_messages_failed_total 3"), "three messages given up on: {metrics}");
 }
 

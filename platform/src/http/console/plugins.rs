@@ -76,36 +76,80 @@ pub async fn plugins(Path(slug): Path<String>, req: &Request, Data(state): Data<
     page(state, req, &slug, &s, flash_of(req, &s), None, StatusCode::OK).await
 }
 
+/// Largest `csrf` or `name` field of an upload.
+const MAX_SMALL_FIELD: usize = 256;
+
+/// A field's bytes, up to `max`; `None` when it is longer or broke off.
+async fn field_within(field: poem::web::Field, max: usize) -> Result<Vec<u8>, &'static str> {
+    use tokio::io::AsyncReadExt as _;
+    let mut bytes = Vec::new();
+    let mut reader = std::pin::pin!(field.into_async_read().take(max as u64 + 1));
+    reader.read_to_end(&mut bytes).await.map_err(|_| "interrupted")?;
+    if bytes.len() > max {
+        return Err("too large");
+    }
+    Ok(bytes)
+}
+
 /// `POST /t/{slug}/admin/plugins`: a `multipart/form-data` upload with
 /// `csrf`, `name` and the component in `component`. A plugin of that name is
 /// replaced (keeping its configuration, order and store).
+///
+/// Who is asking is settled before the component is read: the session and
+/// its role (admin) before any field, the CSRF token (the `X-CSRF-Token`
+/// header, or the `csrf` field, which the form sends first) before the
+/// component. Each field has its own limit.
 #[handler]
 pub async fn upload(Path(slug): Path<String>, req: &Request, mut form: Multipart, Data(state): Data<&AppState>) -> Response {
     let s = match staff(state, req, &slug).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let (mut csrf, mut name, mut component) = (None, None, None);
+    if let Err(e) = s.ctx.require(tikethet_runtime::domain::Role::Admin) {
+        return desk_error(state, &slug, &e);
+    }
+    let header_token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut trusted = header_token.is_some() && checked(state, req, &slug, &s, None).is_ok();
+    let (mut name, mut component) = (None, None);
+    let interrupted = || error_page(state, &slug, StatusCode::BAD_REQUEST, "Upload interrupted", "The upload did not arrive whole; nothing was installed. Try again.");
+    let too_large = |what: &str| error_page(state, &slug, StatusCode::PAYLOAD_TOO_LARGE, "Too large", &format!("The {what} was larger than the console takes; nothing was installed."));
     loop {
-        match form.next_field().await {
-            Ok(Some(field)) => {
-                let which = field.name().unwrap_or_default().to_owned();
-                let Ok(bytes) = field.bytes().await else {
-                    return error_page(state, &slug, StatusCode::BAD_REQUEST, "Upload interrupted", "The upload did not arrive whole; nothing was installed. Try again.");
-                };
-                match which.as_str() {
-                    "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
-                    "name" => name = Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
-                    "component" => component = Some(bytes),
-                    _ => {}
-                }
-            }
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
             Ok(None) => break,
             Err(_) => return error_page(state, &slug, StatusCode::BAD_REQUEST, "Not an upload", "The form did not arrive as an upload; nothing was installed."),
+        };
+        let which = field.name().unwrap_or_default().to_owned();
+        let max = if which == "component" { tikethet_plugins::limits::MAX_COMPONENT_BYTES } else { MAX_SMALL_FIELD };
+        if which == "component" && !trusted {
+            // Nothing large is read before the token is known (the form
+            // sends `csrf` first).
+            if let Err(r) = checked(state, req, &slug, &s, None) {
+                return r;
+            }
+            trusted = true;
+        }
+        let bytes = match field_within(field, max).await {
+            Ok(b) => b,
+            Err("too large") => return too_large(if which == "component" { "component" } else { "form" }),
+            Err(_) => return interrupted(),
+        };
+        match which.as_str() {
+            "csrf" if !trusted => {
+                if let Err(r) = checked(state, req, &slug, &s, Some(String::from_utf8_lossy(&bytes).into_owned())) {
+                    return r;
+                }
+                trusted = true;
+            }
+            "name" => name = Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
+            "component" => component = Some(bytes),
+            _ => {}
         }
     }
-    if let Err(r) = checked(state, req, &slug, &s, csrf) {
-        return r;
+    if !trusted {
+        if let Err(r) = checked(state, req, &slug, &s, None) {
+            return r;
+        }
     }
     let result = async {
         let name = PluginName::parse(name.as_deref().unwrap_or_default())?;
