@@ -27,6 +27,7 @@ mod console;
 mod demo;
 mod desk;
 mod domains;
+mod doors;
 mod forum;
 mod fuzz;
 mod hardening;
