@@ -56,6 +56,12 @@ pub const HOSTCALL_FUEL: usize = 1024 * 1024;
 /// Time a component may take to compile at upload; a component that takes
 /// longer is refused (`invalid`). Compiling a plugin takes tens of ms.
 pub const COMPILE_BUDGET: Duration = Duration::from_secs(10);
+/// Compiler threads that may run at once, counting those still running past
+/// their budget: cranelift cannot be stopped mid-compile, so a thread whose
+/// answer came too late runs on to its end. Past this cap an upload is
+/// refused at once (try again shortly) instead of starting another thread,
+/// so repeated slow uploads cannot pile threads up on the shared process.
+pub const MAX_COMPILE_THREADS: usize = 2;
 /// Compiled code of prepared plugins kept in memory (each entry counted by
 /// its code image), least recently used evicted first.
 pub const MAX_CACHE_BYTES: usize = 256 * 1024 * 1024;

@@ -177,6 +177,25 @@ pub struct PluginHost {
     cache_dir: Option<PathBuf>,
     loaded: Arc<Mutex<cache::MemoryCache>>,
     pub pooling: bool,
+    /// Compiler threads running now, late ones included.
+    compiling: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// One of [`MAX_COMPILE_THREADS`](crate::limits::MAX_COMPILE_THREADS),
+/// held by a compiler thread until it ends (on time or not).
+struct CompileSlot(Arc<std::sync::atomic::AtomicUsize>);
+
+impl CompileSlot {
+    fn take(running: &Arc<std::sync::atomic::AtomicUsize>, max: usize) -> Option<CompileSlot> {
+        use std::sync::atomic::Ordering::SeqCst;
+        running.fetch_update(SeqCst, SeqCst, |n| (n < max).then_some(n + 1)).ok().map(|_| CompileSlot(running.clone()))
+    }
+}
+
+impl Drop for CompileSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A component compiled and validated on the compiler thread, not yet
@@ -268,6 +287,7 @@ impl PluginHost {
             cache_dir,
             loaded: Arc::new(Mutex::new(cache::MemoryCache::new(options.cache_bytes, MAX_CACHED_PLUGINS))),
             pooling,
+            compiling: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         })
     }
 
@@ -299,12 +319,22 @@ impl PluginHost {
         }
         // A channel of one: the thread never blocks on sending, whether or
         // not anyone still waits.
+        let slot = CompileSlot::take(&self.compiling, crate::limits::MAX_COMPILE_THREADS).ok_or_else(|| {
+            invalid(format!(
+                "the plugin compiler is busy ({} components are still compiling, some past their budget); try again in a minute",
+                crate::limits::MAX_COMPILE_THREADS
+            ))
+        })?;
         let (tx, rx) = mpsc::sync_channel(1);
         let (host, owned, h) = (self.clone(), bytes.to_vec(), hash.clone());
         std::thread::Builder::new()
             .name("plugin-compile".into())
             .spawn(move || {
-                let _ = tx.send(host.prepare(&owned, h));
+                // Held until compiling ends, however late; given back
+                // before the answer, so whoever reads it finds the slot free.
+                let prepared = host.prepare(&owned, h);
+                drop(slot);
+                let _ = tx.send(prepared);
             })
             .map_err(|e| invalid(format!("could not start compiling: {e}")))?;
         let prepared = match rx.recv_timeout(budget) {
@@ -596,4 +626,33 @@ fn check_input(size: usize) -> Result<(), Failure> {
         return Err(Failure::new(FailureKind::InputTooLarge, format!("event is {size} bytes; the limit is {MAX_INPUT_BYTES}")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod compile_slots {
+    use super::*;
+
+    #[test]
+    fn compiler_threads_are_capped_until_the_late_ones_end() {
+        let running = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let a = CompileSlot::take(&running, 2).expect("first");
+        let b = CompileSlot::take(&running, 2).expect("second");
+        assert!(CompileSlot::take(&running, 2).is_none(), "a third waits for one to end");
+        drop(a);
+        let c = CompileSlot::take(&running, 2).expect("a slot came back");
+        drop((b, c));
+        assert_eq!(running.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn an_upload_past_the_cap_is_refused_at_once_without_a_thread() {
+        let host = PluginHost::new(None).unwrap();
+        host.compiling.store(crate::limits::MAX_COMPILE_THREADS, std::sync::atomic::Ordering::SeqCst);
+        let f = host.load_within(b"\0asm\x0d\0\x01\0", Duration::from_secs(10)).unwrap_err();
+        assert!(f.message.starts_with("the plugin compiler is busy"), "{}", f.message);
+        host.compiling.store(0, std::sync::atomic::Ordering::SeqCst);
+        let f = host.load_within(b"\0asm\x0d\0\x01\0", Duration::from_secs(10)).unwrap_err();
+        assert!(!f.message.starts_with("the plugin compiler is busy"), "{}", f.message);
+        assert_eq!(host.compiling.load(std::sync::atomic::Ordering::SeqCst), 0, "the thread gave its slot back");
+    }
 }
