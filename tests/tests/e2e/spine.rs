@@ -555,8 +555,11 @@ async fn postgres_with_redis_rate_limits_across_the_shared_server() {
     // Slots free at +1 s, +2 s, +3 s after the other node's burst.
     let offsets: Vec<Duration> = calls.iter().map(|c| c.at - spent).collect();
     assert!(offsets[0] >= Duration::from_millis(900), "the first send ignored the burst spent in Redis: {offsets:?}");
-    for w in calls.windows(2) {
-        assert!(w[1].at - w[0].at >= Duration::from_millis(900), "sends to one chat less than a second apart: {offsets:?}");
+    // Each send waits for its own slot (a send held up by a loaded machine
+    // does not push the next slot back, so two may then come closer than a
+    // second, never more than one a second on average).
+    for (k, at) in offsets.iter().enumerate() {
+        assert!(*at >= Duration::from_millis(900 * (k as u64 + 1)), "send {k} came before its slot: {offsets:?}");
     }
     // The server's state is in Redis under the documented keys.
     let client = redis::Client::open(tikethet_tests::helpers::redis_url()).unwrap();
