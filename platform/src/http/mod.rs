@@ -1,6 +1,7 @@
 //! HTTP: one poem app with the operator API, the tenant API, the Telegram
 //! webhook, health and metrics, and the OpenAPI document.
 
+pub mod access_log;
 pub mod billing;
 pub mod bodies;
 pub mod console;
@@ -12,6 +13,7 @@ pub mod files;
 pub mod error;
 pub mod limits;
 pub mod live;
+pub mod local_hosts;
 pub mod operator;
 pub mod pages;
 pub mod tenant;
@@ -19,7 +21,7 @@ pub mod theme;
 
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::CatchPanic;
 use poem::web::{Data, Path};
 use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler};
 use poem_openapi::OpenApiService;
@@ -188,6 +190,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let spec = api.spec();
     let throttled = state.clone();
     let hosts = state.clone();
+    let local = state.clone();
     let bodies = state.clone();
     let docs = api.swagger_ui();
     Route::new()
@@ -252,6 +255,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .catch_all_error(error::render_poem_error)
         .around(move |ep, req| bodies::guard(bodies.clone(), ep, req))
         .around(move |ep, req| domains::route(hosts.clone(), ep, req))
+        .around(move |ep, req| local_hosts::check(local.clone(), ep, req))
         .with(CatchPanic::new().with_handler(error::panic_response))
-        .with(Tracing)
+        .around(access_log::log)
 }
