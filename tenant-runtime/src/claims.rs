@@ -102,19 +102,31 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 }
 
 /// Takes (or renews) the claim on a chat's lane in `txn`. It holds once
-/// `txn` commits.
-pub async fn take(txn: &DatabaseTransaction, lane: &'static str, chat: i64, holder: &str, lease: Duration) -> Result<Taken, DbErr> {
+/// `txn` commits. A claim of another holder is taken when its lease lapsed
+/// or its holder is one of `dead` (nodes whose heartbeat stopped; see
+/// [`crate::heartbeat`]).
+pub async fn take(txn: &DatabaseTransaction, lane: &'static str, chat: i64, holder: &str, lease: Duration, dead: &[String]) -> Result<Taken, DbErr> {
     let now = Utc::now();
+    let mut values: Vec<Value> = vec![lane.into(), chat.into(), holder.into(), lease_end(now, lease).into(), now.into()];
+    // One placeholder per dead node (a handful at most).
+    let of_the_dead = if dead.is_empty() {
+        String::new()
+    } else {
+        values.extend(dead.iter().map(|d| Value::from(d.as_str())));
+        format!(" OR chat_claims.holder IN ({})", vec!["?"; dead.len()].join(", "))
+    };
     let row = txn
         .query_one_raw(stmt(
             txn,
-            "INSERT INTO chat_claims (lane, chat_id, holder, fence, lease_until) VALUES (?, ?, ?, 1, ?) \
-             ON CONFLICT (lane, chat_id) DO UPDATE SET \
-               fence = CASE WHEN chat_claims.holder = excluded.holder THEN chat_claims.fence ELSE chat_claims.fence + 1 END, \
-               holder = excluded.holder, lease_until = excluded.lease_until \
-             WHERE chat_claims.holder = excluded.holder OR chat_claims.lease_until < ? \
-             RETURNING fence",
-            vec![lane.into(), chat.into(), holder.into(), lease_end(now, lease).into(), now.into()],
+            &format!(
+                "INSERT INTO chat_claims (lane, chat_id, holder, fence, lease_until) VALUES (?, ?, ?, 1, ?) \
+                 ON CONFLICT (lane, chat_id) DO UPDATE SET \
+                   fence = CASE WHEN chat_claims.holder = excluded.holder THEN chat_claims.fence ELSE chat_claims.fence + 1 END, \
+                   holder = excluded.holder, lease_until = excluded.lease_until \
+                 WHERE chat_claims.holder = excluded.holder OR chat_claims.lease_until < ?{of_the_dead} \
+                 RETURNING fence"
+            ),
+            values,
         ))
         .await?;
     if let Some(row) = row {
@@ -216,23 +228,44 @@ mod tests {
         tikethet_migrations::TenantMigrator::up(&db, None).await.unwrap();
         let lease = Duration::from_secs(30);
         let txn = db.begin().await.unwrap();
-        assert!(matches!(take(&txn, UPDATES, 7, "a#1", lease).await.unwrap(), Taken::Mine(Claim { fence: 1, .. })));
+        assert!(matches!(take(&txn, UPDATES, 7, "a#1", lease, &[]).await.unwrap(), Taken::Mine(Claim { fence: 1, .. })));
         txn.commit().await.unwrap();
         // Nobody waited: giving it up wakes nobody.
         let txn = db.begin().await.unwrap();
         assert!(!release(&txn, UPDATES, 7, "a#1").await.unwrap());
-        assert!(matches!(take(&txn, UPDATES, 7, "a#1", lease).await.unwrap(), Taken::Mine(_)));
+        assert!(matches!(take(&txn, UPDATES, 7, "a#1", lease, &[]).await.unwrap(), Taken::Mine(_)));
         txn.commit().await.unwrap();
         let txn = db.begin().await.unwrap();
-        let Taken::Held(left) = take(&txn, UPDATES, 7, "b#2", lease).await.unwrap() else { panic!("b must find the chat held") };
+        let Taken::Held(left) = take(&txn, UPDATES, 7, "b#2", lease, &[]).await.unwrap() else { panic!("b must find the chat held") };
         assert!(left > Duration::from_secs(25) && left <= lease, "{left:?}");
         txn.commit().await.unwrap();
         let txn = db.begin().await.unwrap();
         assert!(!release(&txn, SENDS, 7, "a#1").await.unwrap(), "another lane's claim is another row");
         assert!(!release(&txn, UPDATES, 7, "b#2").await.unwrap(), "only the holder gives a chat up");
         assert!(release(&txn, UPDATES, 7, "a#1").await.unwrap(), "b waits: the holder must wake it");
-        assert!(matches!(take(&txn, UPDATES, 7, "b#2", lease).await.unwrap(), Taken::Mine(Claim { fence: 1, .. })));
+        assert!(matches!(take(&txn, UPDATES, 7, "b#2", lease, &[]).await.unwrap(), Taken::Mine(Claim { fence: 1, .. })));
         assert!(!release(&txn, UPDATES, 7, "b#2").await.unwrap(), "a fresh claim starts with nobody waiting");
+        txn.commit().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_dead_nodes_claim_is_taken_at_once_and_fences_it_off_while_a_live_holders_is_kept() {
+        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
+        tikethet_migrations::TenantMigrator::up(&db, None).await.unwrap();
+        let lease = Duration::from_secs(30);
+        let txn = db.begin().await.unwrap();
+        let Taken::Mine(a) = take(&txn, UPDATES, 7, "a#1", lease, &[]).await.unwrap() else { panic!("a takes the free chat") };
+        txn.commit().await.unwrap();
+        // Another node is dead, not a: a's claim stays a's for its lease.
+        let txn = db.begin().await.unwrap();
+        assert!(matches!(take(&txn, UPDATES, 7, "b#2", lease, &["c#3".to_owned()]).await.unwrap(), Taken::Held(_)));
+        txn.commit().await.unwrap();
+        // a is dead: b takes the chat with its lease far from lapsed, and
+        // the fence moves on, so a's late work cannot commit.
+        let txn = db.begin().await.unwrap();
+        let dead = ["c#3".to_owned(), "a#1".to_owned()];
+        assert!(matches!(take(&txn, UPDATES, 7, "b#2", lease, &dead).await.unwrap(), Taken::Mine(Claim { fence: 2, .. })));
+        assert!(keep(&txn, &a).await.unwrap().is_err(), "a's renewal fails once b holds the chat");
         txn.commit().await.unwrap();
     }
 

@@ -78,7 +78,7 @@ impl Runtime {
     /// One unit of a chat's lane: its oldest pending update, if due.
     pub(crate) async fn process_next(&self, tenant: TenantId, chat: Option<i64>) -> Step {
         let Some(tenant) = self.tenants.get(&tenant) else { return Step::Park };
-        let (row, claim) = match next_pending(&tenant, chat, &self.node_id, self.claim_lease).await {
+        let (row, claim) = match next_pending(&tenant, chat, &self.node_id, self.claim_lease, &self.dead_nodes.now()).await {
             Ok(Next::Row(r, claim)) => (r, claim),
             Ok(Next::Idle { wanted }) => {
                 if wanted {
@@ -265,6 +265,7 @@ impl Runtime {
             text: text.to_owned(),
             sent_at: msg.date.timestamp_millis().max(0) as u64,
         };
+        test_hold(row, HOLD_DURING_PLUGINS).await;
         let runs = self.run_plugins(tenant, plugins, HookEvent::OnMessage(event)).await;
 
         let txn = tenant.db.begin().await?;
@@ -278,6 +279,7 @@ impl Runtime {
             Some(ticket) => {
                 set_stage(&txn, row.id, &format!("route:{ticket}")).await?;
                 txn.commit().await?;
+                test_hold(row, HOLD_BEFORE_ROUTING).await;
                 self.route_ticket(tenant, Some(row.id), ticket, kicks).await
             }
             None => commit_finished(txn, row.id, inbox::DONE, kicks).await,
@@ -677,6 +679,22 @@ async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Re
 }
 
 /// The chat's oldest pending update (`None` chat: updates without one).
+/// How long a unit of work waits at each test hold (see [`test_hold`]).
+const HOLD_DURING_PLUGINS: Duration = Duration::from_secs(3);
+const HOLD_BEFORE_ROUTING: Duration = Duration::from_secs(8);
+
+/// Lets the end-to-end tests of several nodes stop a unit of work between
+/// its transactions at a known point, where only the claim's fence keeps a
+/// process that lost its chat from committing: a message whose text holds
+/// `tikethet-test-hold` waits `wait` there (before its `on-message`
+/// plugins run, and after its new ticket is stored, before routing).
+/// Never compiled into release builds, like `tikethet-test-panic`.
+async fn test_hold(row: &inbox::Model, wait: Duration) {
+    if cfg!(debug_assertions) && row.payload.contains("tikethet-test-hold") {
+        tokio::time::sleep(wait).await;
+    }
+}
+
 /// What a lane finds for its chat.
 enum Next {
     /// The chat's oldest pending update, under this process's claim.
@@ -690,10 +708,10 @@ enum Next {
 
 /// Claims the chat and reads its oldest pending update, in one transaction;
 /// with nothing pending the claim is dropped in the same one.
-async fn next_pending(tenant: &Tenant, chat: Option<i64>, holder: &str, lease: Duration) -> anyhow::Result<Next> {
+async fn next_pending(tenant: &Tenant, chat: Option<i64>, holder: &str, lease: Duration, dead: &[String]) -> anyhow::Result<Next> {
     let txn = tenant.db.begin().await?;
     let key = claims::chat_key(chat);
-    let claim = match claims::take(&txn, claims::UPDATES, key, holder, lease).await.context("failed to claim the chat")? {
+    let claim = match claims::take(&txn, claims::UPDATES, key, holder, lease, dead).await.context("failed to claim the chat")? {
         Taken::Mine(c) => c,
         Taken::Held(left) => {
             // Commits the `wanted` mark on the holder's claim.

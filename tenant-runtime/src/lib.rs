@@ -23,6 +23,7 @@ pub mod entities;
 mod error;
 pub mod files;
 pub mod forum;
+pub mod heartbeat;
 pub mod held;
 mod hooks;
 mod notify;
@@ -201,6 +202,8 @@ pub struct Inner {
     pub node_id: String,
     node_name: String,
     claim_lease: std::time::Duration,
+    /// Nodes whose heartbeat stopped: their claims are taken at once.
+    pub(crate) dead_nodes: heartbeat::DeadNodes,
     pub(crate) wakeups: wakeups::Wakeups,
     pub(crate) mini_app_over_http: bool,
     /// A lane per chat with updates to process (`None`: updates with no chat).
@@ -309,6 +312,7 @@ impl Runtime {
                 node_id: format!("{}#{:08x}", cfg.node_name, rand::random::<u32>()),
                 node_name: cfg.node_name,
                 claim_lease: cfg.claim_lease,
+                dead_nodes: heartbeat::DeadNodes::default(),
                 wakeups: cfg.wakeups,
                 mini_app_over_http: cfg.mini_app_over_http,
                 worker,

@@ -22,11 +22,27 @@ const RECENTLY_USED: Duration = Duration::from_secs(60);
 /// Tenants whose queues are read at once when recovering at start.
 const RECOVERY_CONCURRENCY: usize = 8;
 
+/// Aborts a task when dropped (with the task that owns it).
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            t.abort();
+        }
+    }
+}
+
 impl Runtime {
-    /// Starts the sweep and the retention job; they stop with the runtime.
+    /// Starts the sweep and the retention job, and the node heartbeat
+    /// ([`crate::heartbeat`]); they stop with the runtime.
     pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
         let weak = self.self_ref.clone();
+        // The heartbeat runs on its own task, so a long sweep never delays
+        // a renewal; it stops with this one.
+        let heartbeat = AbortOnDrop(self.spawn_heartbeat());
         tokio::spawn(async move {
+            let _heartbeat = heartbeat;
             let mut sweep = tokio::time::interval(crate::SWEEP_INTERVAL);
             sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut prune = tokio::time::interval(PRUNE_INTERVAL);

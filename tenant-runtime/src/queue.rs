@@ -214,6 +214,14 @@ where
         }
     }
 
+    /// Wakes every open lane waiting out [`Step::Held`] (a node holding
+    /// chats died: each looks again at once instead of at its next poll).
+    pub fn wake_all(&self) {
+        for lane in self.inner.lanes.lock().expect("poisoned").values() {
+            lane.woken.notify_one();
+        }
+    }
+
     /// Open lanes (chats with work queued or running).
     pub fn open(&self) -> usize {
         self.inner.lanes.lock().expect("poisoned").len()

@@ -277,7 +277,7 @@ impl Runtime {
         // any Bot API call (17 s at most), so a live sender keeps its chat
         // through a send; one that died is taken over when it lapses.
         let txn = tenant.db.begin().await?;
-        if let crate::claims::Taken::Held(left) = crate::claims::take(&txn, crate::claims::SENDS, chat, &self.node_id, self.claim_lease).await? {
+        if let crate::claims::Taken::Held(left) = crate::claims::take(&txn, crate::claims::SENDS, chat, &self.node_id, self.claim_lease, &self.dead_nodes.now()).await? {
             // Commits the `wanted` mark: the holder wakes this lane when it
             // gives the chat up (see `wakeups`).
             txn.commit().await?;
