@@ -21,6 +21,61 @@ impl Drop for Node {
     }
 }
 
+impl Node {
+    /// Pauses the process (SIGSTOP): it holds its sockets and its claims
+    /// but does nothing, as a process frozen by its machine would.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal("STOP")
+    }
+
+    /// Resumes a paused process (SIGCONT).
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal("CONT")
+    }
+
+    fn signal(&self, sig: &str) -> anyhow::Result<()> {
+        let status = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().context("failed to run kill")?;
+        anyhow::ensure!(status.success(), "kill -{sig} {} failed: {status}", self.child.id());
+        Ok(())
+    }
+
+    /// The port it listens on (its claims are held as `host:port#…`).
+    pub fn port(&self) -> u16 {
+        self.base.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a node's base ends with its port")
+    }
+}
+
+/// The chats whose updates the node listening on `port` holds a claim on
+/// in the tenant schema `tenant_schema` (read straight from PostgreSQL at
+/// `db`, straight to PostgreSQL), with the update rows still pending in
+/// each: the work it held. Read while it is paused, this is what its death
+/// leaves behind.
+pub async fn held_work(db: &sea_orm::DatabaseConnection, tenant_schema: &str, port: u16) -> anyhow::Result<std::collections::BTreeMap<i64, Vec<i64>>> {
+    use sea_orm::ConnectionTrait as _;
+    let q = format!(
+        "SELECT c.chat_id, i.id FROM \"{tenant_schema}\".chat_claims c JOIN \"{tenant_schema}\".inbox i ON i.chat_id = c.chat_id AND i.status = 'pending' \
+         WHERE c.lane = 'update' AND c.holder LIKE $1 ORDER BY c.chat_id, i.id"
+    );
+    let rows = db.query_all_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, q, [format!("%:{port}#%").into()])).await?;
+    let mut held = std::collections::BTreeMap::<i64, Vec<i64>>::new();
+    for r in rows {
+        held.entry(r.try_get_by_index(0)?).or_default().push(r.try_get_by_index(1)?);
+    }
+    Ok(held)
+}
+
+/// How many of `rows` (inbox ids in `tenant_schema`) are still pending.
+pub async fn still_pending(db: &sea_orm::DatabaseConnection, tenant_schema: &str, rows: &[i64]) -> anyhow::Result<usize> {
+    use sea_orm::ConnectionTrait as _;
+    let q = format!("SELECT count(*) FROM \"{tenant_schema}\".inbox WHERE status = 'pending' AND id = ANY(string_to_array($1, ',')::bigint[])");
+    let ids = rows.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, q, [ids.into()]))
+        .await?
+        .context("count returns a row")?;
+    Ok(row.try_get_by_index::<i64>(0)? as usize)
+}
+
 /// Starts `exe serve` in `dir/name` on a free loopback port with exactly
 /// the `TIKETHET_*` settings of `env` (none inherited), its log in
 /// `dir/name/server.log`.

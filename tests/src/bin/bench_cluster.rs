@@ -14,7 +14,17 @@
 //! Each chat's updates go in order (Telegram sends a chat's next update
 //! after the last was acknowledged); `--concurrency` chats at once.
 //! Everything shares this machine's cores: nodes, PostgreSQL, PgBouncer,
-//! Redis, the Telegram stand-in and this load generator.
+//! Redis, the Telegram stand-in and this load generator. A node's error
+//! stops the benchmark at once with it: a rate measured over errors would
+//! be wrong.
+//!
+//! `--kill N`: in the run with N nodes, one is killed (SIGKILL) once 40% of
+//! the updates are acknowledged, after being frozen a moment (SIGSTOP) to
+//! read the chats it held with updates pending. Posts it failed go again to
+//! another node, as Telegram retries; the benchmark reports how long after
+//! its death those chats were worked again (the update its death stopped
+//! in each processed; the node heartbeat's promise is under 5 s), and when
+//! every update pending in them then was.
 //!
 //! `cargo build --release -p tikethet-tests --bins && target/release/bench-cluster`
 
@@ -49,6 +59,28 @@ struct Args {
     /// Straight to PostgreSQL instead of through PgBouncer.
     #[arg(long)]
     direct: bool,
+    /// Kill one node mid-load in the run with this many nodes.
+    #[arg(long)]
+    kill: Option<usize>,
+}
+
+/// What the kill left and how soon it was worked again.
+struct Killed {
+    at_acked: u64,
+    chats: usize,
+    pending: usize,
+    /// Until the update its death stopped in each chat was processed.
+    worked_again: Duration,
+    /// Until every update pending in them at its death was.
+    drained: Duration,
+}
+
+/// Updates still pending in a tenant's inbox.
+async fn pending_updates(pg: &sea_orm::DatabaseConnection, tenant_schema: &str) -> anyhow::Result<u64> {
+    use sea_orm::ConnectionTrait as _;
+    let q = format!("SELECT count(*) FROM \"{tenant_schema}\".inbox WHERE status = 'pending'");
+    let row = pg.query_one_raw(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Postgres, q)).await?.context("count returns a row")?;
+    Ok(row.try_get_by_index::<i64>(0)? as u64)
 }
 
 async fn metric(http: &reqwest::Client, base: &str, op: &str, name: &str) -> anyhow::Result<u64> {
@@ -135,73 +167,162 @@ async fn run(exe: &std::path::Path, n_nodes: usize, args: &Args) -> anyhow::Resu
         }
     }
     let total = (args.tenants * args.chats_per_tenant * args.messages_per_chat) as u64;
-    let bases: Arc<Vec<String>> = Arc::new(nodes.iter().map(|n| n.base.clone()).collect());
+    let kill = args.kill == Some(n_nodes) && n_nodes > 1;
+    let victim = n_nodes - 1;
+    let victim_base = nodes[victim].base.clone();
+    let bases: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(nodes.iter().map(|n| n.base.clone()).collect()));
     let queue = Arc::new(Mutex::new(chats));
+    let acked = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
-    let mut workers = Vec::new();
+    let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.concurrency {
-        let (queue, bases, http) = (queue.clone(), bases.clone(), http.clone());
-        workers.push(tokio::spawn(async move {
-            let (mut lat, mut errors, mut first_error) = (Vec::new(), 0u64, None::<String>);
+        let (queue, bases, http, acked, victim_base) = (queue.clone(), bases.clone(), http.clone(), acked.clone(), victim_base.clone());
+        workers.spawn(async move {
+            let (mut lat, mut retried) = (Vec::new(), 0u64);
             loop {
                 let Some(chat) = queue.lock().unwrap().pop_front() else { break };
                 for u in &chat.updates {
-                    let base = bases[rand::rng().random_range(0..bases.len())].clone();
-                    let t0 = Instant::now();
-                    let r = http
-                        .post(format!("{base}{}", chat.path))
-                        .header("content-type", "application/json")
-                        .header("X-Telegram-Bot-Api-Secret-Token", &chat.secret)
-                        .body(u.clone())
-                        .send()
-                        .await;
-                    match r {
-                        Ok(r) if r.status().is_success() => lat.push(t0.elapsed()),
-                        Ok(r) => {
-                            errors += 1;
-                            first_error.get_or_insert_with(|| format!("chat {}: {}", chat.chat, r.status()));
-                        }
-                        Err(e) => {
-                            errors += 1;
-                            first_error.get_or_insert_with(|| format!("chat {}: {e}", chat.chat));
-                        }
+                    loop {
+                        let base = {
+                            let b = bases.lock().unwrap();
+                            b[rand::rng().random_range(0..b.len())].clone()
+                        };
+                        let t0 = Instant::now();
+                        let r = http
+                            .post(format!("{base}{}", chat.path))
+                            .header("content-type", "application/json")
+                            .header("X-Telegram-Bot-Api-Secret-Token", &chat.secret)
+                            .body(u.clone())
+                            .send()
+                            .await;
+                        let error = match r {
+                            Ok(r) if r.status().is_success() => {
+                                lat.push(t0.elapsed());
+                                break;
+                            }
+                            Ok(r) => format!("{}", r.status()),
+                            Err(e) => e.to_string(),
+                        };
+                        // Only the node being killed may fail a post (it
+                        // goes again to another); any other error ends
+                        // the benchmark.
+                        anyhow::ensure!(kill && base == victim_base, "chat {}: node {base} answered {error}", chat.chat);
+                        retried += 1;
                     }
+                    acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }
-            (lat, errors, first_error)
-        }));
+            Ok((lat, retried))
+        });
     }
-    let (mut lat, mut errors, mut first_error) = (Vec::new(), 0, None);
-    for w in workers {
-        let (l, e, f) = w.await?;
+    let mut killed = None;
+    if kill {
+        while acked.load(std::sync::atomic::Ordering::Relaxed) < total * 2 / 5 {
+            if let Some(done) = workers.try_join_next() {
+                done??;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let at_acked = acked.load(std::sync::atomic::Ordering::Relaxed);
+        bases.lock().unwrap().retain(|b| *b != victim_base);
+        nodes[victim].pause()?;
+        let died = Instant::now();
+        let pg = sea_orm::Database::connect(postgres_url()).await?;
+        // Per tenant: the oldest pending update of each chat it held (the
+        // one its death stopped), and all of them.
+        let mut held = Vec::new();
+        let (mut chats, mut pending) = (0, 0);
+        for t in 0..args.tenants {
+            let work = nodes::held_work(&pg, &format!("{schema}_desk{t}"), nodes[victim].port()).await?;
+            chats += work.len();
+            pending += work.values().map(Vec::len).sum::<usize>();
+            let heads: Vec<i64> = work.values().filter_map(|rows| rows.first().copied()).collect();
+            held.push((format!("{schema}_desk{t}"), heads, work.into_values().flatten().collect::<Vec<i64>>()));
+        }
+        nodes[victim].child.kill()?;
+        nodes[victim].child.wait()?;
+        anyhow::ensure!(pending > 0, "the killed node held no chat with pending updates; nothing to measure");
+        let deadline = died + Duration::from_secs(120);
+        let mut worked_again = None;
+        let drained = loop {
+            let (mut heads_left, mut left) = (0, 0);
+            for (schema, heads, rows) in held.iter().filter(|(_, _, rows)| !rows.is_empty()) {
+                heads_left += nodes::still_pending(&pg, schema, heads).await?;
+                left += nodes::still_pending(&pg, schema, rows).await?;
+            }
+            if heads_left == 0 && worked_again.is_none() {
+                worked_again = Some(died.elapsed());
+            }
+            if left == 0 {
+                break died.elapsed();
+            }
+            anyhow::ensure!(Instant::now() < deadline, "the killed node's chats were not worked again within 120 s ({left} updates left)");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        pg.close().await.ok();
+        killed = Some(Killed { at_acked, chats, pending, worked_again: worked_again.unwrap_or(drained), drained });
+    }
+    let (mut lat, mut retried) = (Vec::new(), 0);
+    while let Some(done) = workers.join_next().await {
+        // The first error stops the run (the other workers are dropped).
+        let (l, r) = done??;
         lat.extend(l);
-        errors += e;
-        first_error = first_error.or(f);
+        retried += r;
     }
+    let errors = 0;
     let intake = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(600);
-    let (processed, failed) = loop {
-        let (mut p, mut f) = (0, 0);
-        for b in bases.iter() {
-            p += metric(&http, b, &op, "tikethet_updates_processed_total").await?;
-            f += metric(&http, b, &op, "tikethet_updates_failed_total").await?;
+    let live: Vec<String> = bases.lock().unwrap().clone();
+    let (processed, failed) = if kill {
+        // The killed node's counters died with it: count in the database.
+        let pg = sea_orm::Database::connect(postgres_url()).await?;
+        let done = loop {
+            let mut left = 0;
+            for t in 0..args.tenants {
+                left += pending_updates(&pg, &format!("{schema}_desk{t}")).await?;
+            }
+            if left == 0 || Instant::now() > deadline {
+                break total - left;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        pg.close().await.ok();
+        (done, 0)
+    } else {
+        loop {
+            let (mut p, mut f) = (0, 0);
+            for b in live.iter() {
+                p += metric(&http, b, &op, "tikethet_updates_processed_total").await?;
+                f += metric(&http, b, &op, "tikethet_updates_failed_total").await?;
+            }
+            if p + f >= total || Instant::now() > deadline {
+                break (p, f);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        if p + f >= total || Instant::now() > deadline {
-            break (p, f);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let processing = started.elapsed();
     lat.sort();
     let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or_default();
     println!(
-        "| {n_nodes} | {total} | {:.0} | {:.1} ms | {:.1} ms | {errors} | {:.0} | {processed} / {failed} |{}",
+        "| {n_nodes}{} | {total} | {:.0} | {:.1} ms | {:.1} ms | {errors} | {:.0} | {processed} / {failed} |",
+        if killed.is_some() { ", one killed" } else { "" },
         lat.len() as f64 / intake.as_secs_f64(),
         ms(pct(0.5)),
         ms(pct(0.99)),
         (processed + failed) as f64 / processing.as_secs_f64(),
-        first_error.map(|e| format!(" first error: {e}")).unwrap_or_default()
     );
+    if let Some(k) = killed {
+        println!(
+            "  node {victim} killed at {} of {total} acknowledged, holding {} chats with {} updates pending: each of those chats worked again (the update the death stopped processed) {:.2} s after the death, all {} updates {:.2} s after it; {retried} posts the killed node failed went to another node",
+            k.at_acked,
+            k.chats,
+            k.pending,
+            k.worked_again.as_secs_f64(),
+            k.pending,
+            k.drained.as_secs_f64()
+        );
+    }
     drop(nodes);
     drop(bouncer);
     drop_pg_schemas(&schema).await;

@@ -347,8 +347,15 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
     // Migrations: each run timed, with the command's last line (its tally).
     let migrate = |what: String| -> anyhow::Result<()> {
         let t0 = Instant::now();
-        let out = setup.command(&["migrate"]).stderr(Stdio::null()).output()?;
+        let out = setup.command(&["migrate"]).output()?;
         let text = String::from_utf8_lossy(&out.stdout);
+        // A failed migration is no figure: stop with what it said.
+        anyhow::ensure!(
+            out.status.success(),
+            "migrate ({what}) failed with {}:\n{text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
         println!("migrate, {what}: {:.2} s ({})", t0.elapsed().as_secs_f64(), text.lines().last().unwrap_or_default());
         Ok(())
     };

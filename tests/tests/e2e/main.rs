@@ -31,6 +31,7 @@ mod doors;
 mod forum;
 mod fuzz;
 mod hardening;
+mod inbox_kill;
 mod limits;
 mod live;
 mod logs;
