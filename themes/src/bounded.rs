@@ -151,8 +151,9 @@ pub(crate) fn tenant_environment(fuel: u64) -> Environment<'static> {
     env
 }
 
-/// Checks that a compiled tenant template stays inside the small language.
-pub(crate) fn check_constructs(env: &Environment<'_>, source: &str) -> Result<(), TextLimit> {
+/// Compiles a tenant's template once it is known to stay inside the small
+/// language; the template it returns is the one to render.
+pub(crate) fn compile<'env, 'src>(env: &'env Environment<'env>, source: &'src str) -> Result<minijinja::Template<'env, 'src>, TextLimit> {
     // The operators are refused from the tokens, before the template is
     // compiled: the compiler folds constant expressions, so `'x' * 99999999`
     // would already cost 100 MB to compile.
@@ -176,7 +177,7 @@ pub(crate) fn check_constructs(env: &Environment<'_>, source: &str) -> Result<()
         allowed(instr)?;
         i += 1;
     }
-    Ok(())
+    Ok(template)
 }
 
 fn allowed(instr: &Instruction<'_>) -> Result<(), TextLimit> {
@@ -187,7 +188,7 @@ fn allowed(instr: &Instruction<'_>) -> Result<(), TextLimit> {
         Instruction::Add => refuse("the operator +"),
         Instruction::StringConcat => refuse("the operator ~"),
         Instruction::BeginCapture(_) | Instruction::EndCapture => refuse("a block that captures output (set, filter, call or macro)"),
-        Instruction::PushLoop(flags) if flags & minijinja_loop_recursive() != 0 => refuse("a recursive loop"),
+        Instruction::PushLoop(flags) if flags & LOOP_FLAG_RECURSIVE != 0 => refuse("a recursive loop"),
         Instruction::FastRecurse | Instruction::CallObject(_) => refuse("calling a value"),
         Instruction::CallMethod(name, _) => Err(TextLimit::NotAllowed(format!("the method {name}()"))),
         Instruction::CallFunction(name, _) if !ALLOWED_FUNCTIONS.contains(name) => Err(TextLimit::NotAllowed(format!("the function {name}()"))),
@@ -202,9 +203,7 @@ fn allowed(instr: &Instruction<'_>) -> Result<(), TextLimit> {
 
 /// minijinja's flag for `for … recursive` (`LOOP_FLAG_RECURSIVE`, which its
 /// machinery does not re-export).
-const fn minijinja_loop_recursive() -> u8 {
-    2
-}
+const LOOP_FLAG_RECURSIVE: u8 = 2;
 
 /// Renders a template into at most [`MAX_TEXT_BYTES`], then holds it to
 /// [`MAX_TEXT_UTF16`] units. The writer stops the render at the first write
@@ -252,8 +251,7 @@ mod tests {
 
     fn check(src: &str) -> Result<String, TextLimit> {
         let env = tenant_environment(50_000);
-        check_constructs(&env, src)?;
-        let t = env.template_from_str(src).unwrap();
+        let t = compile(&env, src)?;
         render(&t, minijinja::context! { first_name => "Ann", text => "hello", tickets => vec![1, 2, 3] })
     }
 

@@ -438,9 +438,7 @@ impl Renderer {
 
     /// A tenant's template, inside the small language and within bounds.
     fn render_tenant_text(&self, src: &str, ctx: Value) -> Result<String, bounded::TextLimit> {
-        bounded::check_constructs(&self.tenant_env, src)?;
-        let template = self.tenant_env.template_from_str(src).map_err(|e| bounded::TextLimit::Failed(e.to_string()))?;
-        bounded::render(&template, ctx)
+        bounded::render(&bounded::compile(&self.tenant_env, src)?, ctx)
     }
 
     /// The built-in template of a text in a language (what an override
