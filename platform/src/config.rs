@@ -398,6 +398,16 @@ impl Settings {
             }
         };
 
+        let local_only = is_loopback_url(&public_url);
+        let dev_sign_in = match src.get("TIKETHET_DEV_SIGN_IN").as_deref() {
+            None | Some("off") => false,
+            Some("on") if env == Env::Production => bail!("TIKETHET_DEV_SIGN_IN=on is refused with TIKETHET_ENV=production: it lets anyone sign in as anyone"),
+            Some("on") if !(local_only && public_url.scheme() == "http") => {
+                bail!("TIKETHET_DEV_SIGN_IN=on needs a loopback http:// public URL (got {public_url}): it lets anyone who reaches the server sign in as anyone")
+            }
+            Some("on") => true,
+            Some(other) => bail!("TIKETHET_DEV_SIGN_IN must be on or off (got {other:?})"),
+        };
         let settings = Settings {
             database_url,
             database_schema,
@@ -444,20 +454,8 @@ impl Settings {
                 },
             },
             mini_app_over_http: false,
-            dev_sign_in: false,
-            local_only: false,
-        };
-        let mut settings = settings;
-        settings.local_only = is_loopback_url(&settings.public_url);
-        settings.dev_sign_in = match src.get("TIKETHET_DEV_SIGN_IN").as_deref() {
-            None | Some("off") => false,
-            Some("on") if settings.env == Env::Production => bail!("TIKETHET_DEV_SIGN_IN=on is refused with TIKETHET_ENV=production: it lets anyone sign in as anyone"),
-            Some("on") if !(settings.local_only && settings.public_url.scheme() == "http") => bail!(
-                "TIKETHET_DEV_SIGN_IN=on needs a loopback http:// public URL (got {}): it lets anyone who reaches the server sign in as anyone",
-                settings.public_url
-            ),
-            Some("on") => true,
-            Some(other) => bail!("TIKETHET_DEV_SIGN_IN must be on or off (got {other:?})"),
+            dev_sign_in,
+            local_only,
         };
         settings.check_production()?;
         Ok(settings)
