@@ -146,10 +146,11 @@ impl Runtime {
     /// look again now (taking them over), and every tenant's queues are
     /// read, so chats nobody here had a lane for (updates the dead node
     /// acknowledged and claimed) are opened too. Tenants used lately come
-    /// first.
+    /// first; the units of chats taken over run before this node's own
+    /// backlog ([`crate::queue`]).
     async fn take_over_from_the_dead(&self) {
-        self.worker.wake_all();
-        self.sender.wake_all();
+        self.worker.wake_all_held_first();
+        self.sender.wake_all_held_first();
         let mut all = self.tenants.all();
         all.sort_by_key(|t| !t.db.used_within(Duration::from_secs(60)));
         let rt = self.clone();
@@ -159,7 +160,7 @@ impl Runtime {
                 .for_each_concurrent(8, |t| {
                     let rt = rt.clone();
                     async move {
-                        if let Err(e) = rt.recover(&t).await {
+                        if let Err(e) = rt.recover_taken_over(&t).await {
                             tracing::debug!(tenant = %t.info.id, error = %format!("{e:#}"), "could not read a tenant's queues after a node died; the sweep tries again");
                             rt.worker.note_unswept(t.info.id.clone());
                         }

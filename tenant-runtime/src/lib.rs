@@ -408,6 +408,17 @@ impl Runtime {
     /// only told to look again, so this is safe at any time. Returns the
     /// pending rows found.
     pub async fn recover(&self, tenant: &Tenant) -> anyhow::Result<(usize, usize)> {
+        self.read_queues(tenant, false).await
+    }
+
+    /// As [`Runtime::recover`], after a node died: the lanes this opens
+    /// (chats no lane here had work for, mostly the dead node's) have their
+    /// first unit put first.
+    pub(crate) async fn recover_taken_over(&self, tenant: &Tenant) -> anyhow::Result<(usize, usize)> {
+        self.read_queues(tenant, true).await
+    }
+
+    async fn read_queues(&self, tenant: &Tenant, taken_over: bool) -> anyhow::Result<(usize, usize)> {
         let txn = tenant.db.begin_unnoticed().await?;
         // Messages kept over a plan's limit are tried again: the limit may
         // have lifted (a new month, a new plan). Those still over it go
@@ -456,16 +467,22 @@ impl Runtime {
             .context("failed to read pending messages")?;
         txn.commit().await?;
         let (nu, nm) = (updates.len(), messages.len());
+        let mut seen = std::collections::HashSet::<Option<i64>>::new();
+        if !updates.is_empty() || !messages.is_empty() {
+            self.note_worked(&tenant.info.id);
+        }
         let mut seen = std::collections::HashSet::new();
         for chat in updates {
             if seen.insert(chat) {
-                self.dispatch(&tenant.info.id, chat);
+                let id = tenant.info.id.clone();
+                if taken_over { self.worker.kick_first(id, chat) } else { self.worker.kick(id, chat) };
             }
         }
         let mut seen = std::collections::HashSet::new();
         for chat in messages {
             if seen.insert(chat) {
-                self.deliver(&tenant.info.id, chat);
+                let id = tenant.info.id.clone();
+                if taken_over { self.sender.kick_first(id, chat) } else { self.sender.kick(id, chat) };
             }
         }
         Ok((nu, nm))

@@ -12,6 +12,14 @@
 //! Fairness: a handler runs only while holding a permit of its tenant's
 //! share and one of the global pool ([`Shares`]); waiting (backoff, a rate
 //! limit, Telegram's `retry_after`) happens between units with no permit held.
+//!
+//! Taken over: a chat whose node died has waited the whole time it took to
+//! judge that node dead. Its lane's next unit is put first
+//! ([`Lanes::wake_all_held_first`], [`Lanes::kick_first`]): it runs on a
+//! small reserve of permits of its own ([`Shares::acquire_first`]) instead
+//! of queueing behind every chat this node already had work for, so a dead
+//! node's chats are worked again within seconds even when this node is
+//! saturated. The reserve bounds how far past the pool that can go.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -56,6 +64,10 @@ impl<G> Clone for Shares<G> {
 
 struct SharesInner<G> {
     global: Arc<Semaphore>,
+    /// Permits for units put first (chats taken over from a dead node):
+    /// a quarter of the pool on top of it, so they need not wait behind
+    /// the pool's queue, and cannot take it over either.
+    first: Arc<Semaphore>,
     per_group: usize,
     /// Each group's semaphore and how many hold or wait for it; removed at
     /// zero, so idle tenants cost nothing.
@@ -64,9 +76,10 @@ struct SharesInner<G> {
 
 /// Held while working; releases the group's and the global permit on drop.
 pub struct SharePermit<G: Eq + Hash + Clone> {
-    // Fields drop in order: the permits before the membership.
+    // Fields drop in order: the permits before the membership. A unit put
+    // first holds one permit of the reserve and no group permit.
     _global: OwnedSemaphorePermit,
-    _group: OwnedSemaphorePermit,
+    _group: Option<OwnedSemaphorePermit>,
     _member: Member<G>,
 }
 
@@ -92,6 +105,7 @@ impl<G: Eq + Hash + Clone + Send + 'static> Shares<G> {
         Shares {
             inner: Arc::new(SharesInner {
                 global: Arc::new(Semaphore::new(global.max(1))),
+                first: Arc::new(Semaphore::new((global / 4).max(1))),
                 per_group: per_group.clamp(1, global.max(1)),
                 groups: Mutex::new(HashMap::new()),
             }),
@@ -110,7 +124,16 @@ impl<G: Eq + Hash + Clone + Send + 'static> Shares<G> {
         let member = Member { inner: self.inner.clone(), group: group.clone() };
         let group_permit = sem.acquire_owned().await.expect("never closed");
         let global = self.inner.global.clone().acquire_owned().await.expect("never closed");
-        SharePermit { _global: global, _group: group_permit, _member: member }
+        SharePermit { _global: global, _group: Some(group_permit), _member: member }
+    }
+
+    /// A permit for a unit put first: from the reserve, past the queues of
+    /// the pool and of the group (the group still counts it as busy).
+    pub async fn acquire_first(&self, group: &G) -> SharePermit<G> {
+        self.inner.groups.lock().expect("poisoned").entry(group.clone()).or_insert_with(|| (Arc::new(Semaphore::new(self.inner.per_group)), 0)).1 += 1;
+        let member = Member { inner: self.inner.clone(), group: group.clone() };
+        let first = self.inner.first.clone().acquire_owned().await.expect("never closed");
+        SharePermit { _global: first, _group: None, _member: member }
     }
 
     /// Groups with work holding or waiting for permits.
@@ -139,6 +162,10 @@ struct Lane {
     again: bool,
     /// Cuts a [`Step::Held`] wait short.
     woken: Arc<tokio::sync::Notify>,
+    /// Its last unit found the chat held by another process.
+    held: bool,
+    /// Its next unit is put first (the chat was taken over).
+    first: bool,
 }
 
 struct LanesInner<G, C> {
@@ -177,6 +204,17 @@ where
     /// Says a lane may have work: opens it, or tells a running one to look
     /// again before it closes. Returns false when refused (too many lanes).
     pub fn kick(&self, group: G, key: C) -> bool {
+        self.open_lane(group, key, false)
+    }
+
+    /// As [`Lanes::kick`], but a lane this opens has its first unit put
+    /// first: for a chat taken over from a dead node, which no lane here
+    /// was open for. A lane already open keeps its place.
+    pub fn kick_first(&self, group: G, key: C) -> bool {
+        self.open_lane(group, key, true)
+    }
+
+    fn open_lane(&self, group: G, key: C, first: bool) -> bool {
         let mut lanes = self.inner.lanes.lock().expect("poisoned");
         let id = (group, key);
         if let Some(lane) = lanes.get_mut(&id) {
@@ -188,7 +226,7 @@ where
             self.note_unswept(id.0);
             return false;
         }
-        lanes.insert(id.clone(), Lane { again: false, woken: Arc::default() });
+        lanes.insert(id.clone(), Lane { again: false, woken: Arc::default(), held: false, first });
         // Idle lanes leave nothing behind; give back the table's memory too.
         if lanes.capacity() > 1024 && lanes.len() * 8 < lanes.capacity() {
             let keep = lanes.len() * 2;
@@ -215,9 +253,14 @@ where
     }
 
     /// Wakes every open lane waiting out [`Step::Held`] (a node holding
-    /// chats died: each looks again at once instead of at its next poll).
-    pub fn wake_all(&self) {
-        for lane in self.inner.lanes.lock().expect("poisoned").values() {
+    /// chats died: each looks again at once instead of at its next poll),
+    /// with its next unit put first: those chats waited for the death to be
+    /// noticed already.
+    pub fn wake_all_held_first(&self) {
+        for lane in self.inner.lanes.lock().expect("poisoned").values_mut() {
+            if lane.held {
+                lane.first = true;
+            }
             lane.woken.notify_one();
         }
     }
@@ -245,7 +288,8 @@ where
     async fn run(self, id: (G, C)) {
         loop {
             let step = {
-                let _permit = self.inner.shares.acquire(&id.0).await;
+                let first = self.inner.lanes.lock().expect("poisoned").get_mut(&id).is_some_and(|l| std::mem::take(&mut l.first));
+                let _permit = if first { self.inner.shares.acquire_first(&id.0).await } else { self.inner.shares.acquire(&id.0).await };
                 if let Some(lane) = self.inner.lanes.lock().expect("poisoned").get_mut(&id) {
                     lane.again = false;
                 }
@@ -261,6 +305,9 @@ where
                     }
                 }
             };
+            if let Some(lane) = self.inner.lanes.lock().expect("poisoned").get_mut(&id) {
+                lane.held = matches!(step, Step::Held(_));
+            }
             match step {
                 Step::More => {}
                 Step::Later(wait) => tokio::time::sleep(wait).await,
@@ -445,5 +492,43 @@ mod tests {
         assert!(wait_for(Duration::from_secs(5), || calls.load(Ordering::SeqCst) == 2).await);
         assert!(lanes.wake(0, 2));
         assert!(!wait_for(Duration::from_millis(300), || calls.load(Ordering::SeqCst) > 2).await, "a backoff is not woken");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_taken_over_chat_runs_before_the_backlog() {
+        // A pool of one permit, eight chats queued behind it, each unit 40 ms.
+        // A chat opened with `kick_first`, and a held chat woken by
+        // `wake_all_held_first`, run next, not after the eight.
+        let seen = Arc::new(Mutex::new(Vec::<u16>::new()));
+        let looks = Arc::new(AtomicU64::new(0));
+        let (s2, l2) = (seen.clone(), looks.clone());
+        let lanes = Lanes::new(Shares::new(1, 1), 100, move |_g: u8, chat: u16| {
+            let (seen, looks) = (s2.clone(), l2.clone());
+            Box::pin(async move {
+                if chat == 500 && looks.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Step::Held(Duration::from_secs(60));
+                }
+                tokio::time::sleep(Duration::from_millis(40)).await;
+                seen.lock().unwrap().push(chat);
+                Step::Idle
+            })
+        });
+        lanes.kick(0, 500);
+        assert!(wait_for(Duration::from_secs(5), || looks.load(Ordering::SeqCst) == 1).await, "chat 500 found held");
+        for c in 0..8u16 {
+            lanes.kick(0, c);
+        }
+        assert!(wait_for(Duration::from_secs(5), || !seen.lock().unwrap().is_empty()).await);
+        lanes.kick_first(1, 900);
+        lanes.wake_all_held_first();
+        assert!(wait_for(Duration::from_secs(10), || seen.lock().unwrap().len() == 10).await, "all ran: {:?}", seen.lock().unwrap());
+        let order = seen.lock().unwrap().clone();
+        let at = |c: u16| order.iter().position(|x| *x == c).unwrap();
+        // Queued behind the eight they would come ninth and tenth; on the
+        // reserve (one permit here) they run one after the other beside
+        // the pool's units.
+        assert!(at(900) <= 4 && at(500) <= 4, "the taken-over chats ran before most of the backlog: {order:?}");
+        assert!(wait_for(Duration::from_secs(5), || lanes.open() == 0).await);
+        assert_eq!(lanes.inner.shares.busy_groups(), 0, "no group state left behind");
     }
 }
