@@ -467,11 +467,10 @@ impl Runtime {
             .context("failed to read pending messages")?;
         txn.commit().await?;
         let (nu, nm) = (updates.len(), messages.len());
-        let mut seen = std::collections::HashSet::<Option<i64>>::new();
         if !updates.is_empty() || !messages.is_empty() {
             self.note_worked(&tenant.info.id);
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::<Option<i64>>::new();
         for chat in updates {
             if seen.insert(chat) {
                 let id = tenant.info.id.clone();
