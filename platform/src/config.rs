@@ -62,7 +62,7 @@ pub struct Settings {
     pub retention: tikethet_runtime::Retention,
     /// Request limits of the tenant API: on by default, `TIKETHET_RATE_LIMITS=off`
     /// turns them off (benchmarks, a proxy that limits in front of us).
-    pub throttle: Option<tikethet_runtime::throttle::Policy>,
+    pub throttle: Option<tikethet_runtime::auth::throttle::Policy>,
     /// Where attachments are kept (`TIKETHET_FILES_URL`): unset, local files
     /// under `{data_dir}/files`; `file:///folder`, or `s3://bucket/prefix`
     /// with the standard `AWS_*` variables.
@@ -72,7 +72,7 @@ pub struct Settings {
     /// (`TIKETHET_PG_CONNECTION_LIFETIME_SECS`), and the spare tenant
     /// schemas a serving node keeps on PostgreSQL
     /// (`TIKETHET_PG_SPARE_SCHEMAS`, 0 for none).
-    pub storage_limits: tikethet_runtime::db::StorageLimits,
+    pub storage_limits: tikethet_runtime::storage::StorageLimits,
     /// The plans on offer: `billing/plans.toml` as built in, or the file
     /// `TIKETHET_PLANS_FILE` names.
     pub plans: std::sync::Arc<tikethet_billing::Catalogue>,
@@ -112,7 +112,7 @@ pub fn is_loopback_url(url: &url::Url) -> bool {
 
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use tikethet_runtime::db::redact_url;
+        use tikethet_runtime::storage::redact_url;
         f.debug_struct("Settings")
             .field("database_url", &redact_url(&self.database_url))
             .field("database_schema", &self.database_schema)
@@ -132,7 +132,7 @@ impl fmt::Debug for Settings {
             .field("generated", &self.generated)
             .field("retention", &self.retention)
             .field("throttle", &self.throttle)
-            .field("files_url", &self.files_url.as_deref().map(tikethet_runtime::db::redact_url))
+            .field("files_url", &self.files_url.as_deref().map(tikethet_runtime::storage::redact_url))
             .field("storage_limits", &self.storage_limits)
             .field("usage_report_every", &self.usage_report_every)
             .field("sla_check_every", &self.sla_check_every)
@@ -248,8 +248,8 @@ fn retention(src: &Sources) -> anyhow::Result<tikethet_runtime::Retention> {
     })
 }
 
-fn storage_limits(src: &Sources) -> anyhow::Result<tikethet_runtime::db::StorageLimits> {
-    let d = tikethet_runtime::db::StorageLimits::default();
+fn storage_limits(src: &Sources) -> anyhow::Result<tikethet_runtime::storage::StorageLimits> {
+    let d = tikethet_runtime::storage::StorageLimits::default();
     let number = |key: &str, range: std::ops::RangeInclusive<u64>, default: u64| -> anyhow::Result<u64> {
         match src.get(key) {
             None => Ok(default),
@@ -259,7 +259,7 @@ fn storage_limits(src: &Sources) -> anyhow::Result<tikethet_runtime::db::Storage
             },
         }
     };
-    Ok(tikethet_runtime::db::StorageLimits {
+    Ok(tikethet_runtime::storage::StorageLimits {
         sqlite_open_max: number("TIKETHET_SQLITE_OPEN_MAX", 1..=100_000, d.sqlite_open_max as u64)? as usize,
         pg_connection_lifetime: std::time::Duration::from_secs(number(
             "TIKETHET_PG_CONNECTION_LIFETIME_SECS",
@@ -280,9 +280,9 @@ fn plans(src: &Sources) -> anyhow::Result<tikethet_billing::Catalogue> {
     }
 }
 
-fn rate_limits(src: &Sources) -> anyhow::Result<Option<tikethet_runtime::throttle::Policy>> {
+fn rate_limits(src: &Sources) -> anyhow::Result<Option<tikethet_runtime::auth::throttle::Policy>> {
     match src.get("TIKETHET_RATE_LIMITS").as_deref() {
-        None | Some("on") => Ok(Some(tikethet_runtime::throttle::Policy::default())),
+        None | Some("on") => Ok(Some(tikethet_runtime::auth::throttle::Policy::default())),
         Some("off") => Ok(None),
         Some(v) => bail!("TIKETHET_RATE_LIMITS must be on or off (got {v:?})"),
     }
@@ -356,7 +356,7 @@ impl Settings {
         let database_url = src.get("TIKETHET_DATABASE_URL").unwrap_or_else(|| "sqlite://data/tikethet.db".into());
         let database_schema = src.get("TIKETHET_DATABASE_SCHEMA").unwrap_or_else(|| "tikethet".into());
         // Validated here so a bad URL fails at start-up, not at first use.
-        tikethet_runtime::db::StorageUrl::parse(&database_url, &database_schema)?;
+        tikethet_runtime::storage::StorageUrl::parse(&database_url, &database_schema)?;
 
         let mut generated = Vec::new();
         let master_key = match src.get("TIKETHET_MASTER_KEY") {

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use tikethet_runtime::db::{Storage, StorageUrl};
-use tikethet_runtime::limiter::Limiter;
+use tikethet_runtime::storage::{Storage, StorageUrl};
+use tikethet_runtime::outbound::limiter::Limiter;
 use tikethet_runtime::{Runtime, RuntimeConfig};
 
 use crate::config::Settings;
@@ -42,7 +42,7 @@ pub struct AppState {
     /// The staff console's pages, parsed once.
     pub console_pages: Arc<tikethet_admin_console::Pages>,
     /// Who has which ticket open in the console.
-    pub presence: Arc<tikethet_runtime::presence::Presence>,
+    pub presence: Arc<tikethet_runtime::live::presence::Presence>,
     /// Set only under `tikethet demo`: the `/demo` routes answer 404 without it.
     pub demo: Arc<std::sync::OnceLock<Arc<demo::Demo>>>,
     /// Live sockets waiting to sign in, by client address and in all.
@@ -58,7 +58,7 @@ impl AppState {
         let url = StorageUrl::parse(&settings.database_url, &settings.database_schema)?;
         let mut limits = settings.storage_limits;
         if matches!(url, StorageUrl::Sqlite { .. }) {
-            let (nofile, fits) = tikethet_runtime::db::fd_budget(limits.sqlite_open_max);
+            let (nofile, fits) = tikethet_runtime::storage::fd_budget(limits.sqlite_open_max);
             if fits < limits.sqlite_open_max {
                 tracing::warn!(
                     wanted = limits.sqlite_open_max,
@@ -76,8 +76,8 @@ impl AppState {
         };
         // Who has a ticket open: shared through Redis when configured.
         let presence = Arc::new(match limiter.redis_connection() {
-            Some((conn, prefix)) => tikethet_runtime::presence::Presence::redis(conn, &prefix),
-            None => tikethet_runtime::presence::Presence::default(),
+            Some((conn, prefix)) => tikethet_runtime::live::presence::Presence::redis(conn, &prefix),
+            None => tikethet_runtime::live::presence::Presence::default(),
         });
         let live = match (&settings.redis_url, limiter.redis_connection()) {
             (Some(url), Some((conn, prefix))) => tikethet_runtime::live::Hub::redis(url, conn, &prefix)?,
@@ -85,13 +85,13 @@ impl AppState {
         };
         // Chats given up on one node wake the lanes waiting for them on others.
         let wakeups = match (&settings.redis_url, limiter.redis_connection()) {
-            (Some(url), Some((conn, prefix))) => tikethet_runtime::wakeups::Wakeups::redis(url, conn, &prefix)?,
-            _ => tikethet_runtime::wakeups::Wakeups::none(),
+            (Some(url), Some((conn, prefix))) => tikethet_runtime::live::wakeups::Wakeups::redis(url, conn, &prefix)?,
+            _ => tikethet_runtime::live::wakeups::Wakeups::none(),
         };
         let plugins = tikethet_plugins::PluginHost::new(Some(settings.data_dir.join("plugin-cache")))?;
         let files = match &settings.files_url {
-            Some(url) => tikethet_runtime::files::Files::from_url(url)?,
-            None => tikethet_runtime::files::Files::local(&settings.data_dir.join("files"))?,
+            Some(url) => tikethet_runtime::storage::files::Files::from_url(url)?,
+            None => tikethet_runtime::storage::files::Files::local(&settings.data_dir.join("files"))?,
         };
         let runtime = Runtime::new(RuntimeConfig {
             storage: storage.clone(),
@@ -145,7 +145,7 @@ impl AppState {
         let fresh = self.control.sync().await?;
         let tenants: Vec<_> = fresh
             .into_iter()
-            .filter_map(|id| self.runtime.tenants.get(&tikethet_runtime::domain::TenantId::from_stored(id)))
+            .filter_map(|id| self.runtime.tenants().get(&tikethet_runtime::domain::TenantId::from_stored(id)))
             .collect();
         let runtime = self.runtime.clone();
         tokio::spawn(async move { runtime.recover_all(tenants).await });
@@ -208,7 +208,7 @@ impl Application {
                     Ok(fresh) => {
                         for id in fresh {
                             let id = tikethet_runtime::domain::TenantId::from_stored(id);
-                            if let Some(t) = state.runtime.tenants.get(&id) {
+                            if let Some(t) = state.runtime.tenants().get(&id) {
                                 let _ = state.runtime.recover(&t).await;
                             }
                         }

@@ -306,7 +306,7 @@ pub struct MessageBody {
 
 impl MessageBody {
     pub fn parse(text: &str, files: &[i64]) -> Result<Self, Invalid> {
-        crate::files::check_ids(files)?;
+        check_ids(files)?;
         if files.is_empty() {
             return Ok(MessageText::parse(text)?.into());
         }
@@ -457,6 +457,22 @@ pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)
+}
+
+/// At most this many files go with one ticket or message (Telegram's media
+/// groups hold ten).
+pub const MAX_PER_MESSAGE: usize = 10;
+
+/// The ids a client sent with a ticket or message, checked for count and repeats.
+pub fn check_ids(ids: &[i64]) -> Result<(), Invalid> {
+    if ids.len() > MAX_PER_MESSAGE {
+        return Err(Invalid::new("attachment_ids", format!("at most {MAX_PER_MESSAGE} files go with one message")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    if !ids.iter().all(|id| seen.insert(*id)) {
+        return Err(Invalid::new("attachment_ids", "lists a file twice"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,3 +1,9 @@
+//! The runtime's errors, typed once: what a caller did wrong (invalid input,
+//! not found, not allowed, over a limit) apart from what failed inside.
+//! The platform maps them to HTTP statuses in one place.
+
+use std::time::Duration;
+
 use crate::domain::Invalid;
 
 /// Errors of the tenant runtime. Each variant's doc names the HTTP status
@@ -21,7 +27,7 @@ pub enum RuntimeError {
     #[error("{0}")]
     Conflict(String),
     /// 429: too many requests of this kind from this client or user.
-    #[error("too many requests; try again in {} s", crate::throttle::retry_secs(*retry_after))]
+    #[error("too many requests; try again in {} s", retry_secs(*retry_after))]
     RateLimited { retry_after: std::time::Duration },
     /// 413: a file larger than the tenant's plan accepts.
     #[error("{0}")]
@@ -66,3 +72,8 @@ pub fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
 }
 
 pub type Result<T, E = RuntimeError> = std::result::Result<T, E>;
+
+/// Whole seconds to wait, rounded up (the `Retry-After` header's unit).
+pub fn retry_secs(wait: Duration) -> u64 {
+    (wait.as_millis().div_ceil(1000) as u64).max(1)
+}

@@ -8,43 +8,17 @@
 //! of sea-orm. It does not know HTTP (the platform maps [`RuntimeError`] to
 //! statuses) nor the control plane (the platform hands it [`TenantInfo`]s).
 
-pub mod api;
 pub mod auth;
-pub mod bot;
-pub mod claims;
-pub mod broadcast;
-pub mod console;
-mod csat;
-mod conversation;
-pub mod db;
 pub mod desk;
 pub mod domain;
-pub mod entities;
 mod error;
-pub mod files;
-pub mod forum;
-pub mod heartbeat;
-pub mod held;
-mod hooks;
-mod notify;
-pub mod maintenance;
-pub mod intake;
-pub mod limiter;
+pub mod inbound;
 pub mod live;
-pub mod presence;
-mod pubsub;
-pub mod queue;
-pub mod schedule;
-mod sender;
-mod sla_watch;
-mod telegram;
-pub mod tenant;
-pub mod throttle;
-pub mod tickets;
-pub mod usage;
-pub mod wakeups;
+pub mod metrics;
+pub mod outbound;
+pub mod storage;
+pub mod worker;
 
-use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
@@ -53,13 +27,14 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use teloxide::Bot;
 
 pub use error::{Result, RuntimeError, is_unique_violation};
-pub use tenant::{Quotas, Registry, Tenant, TenantInfo, TenantStatus};
+pub use metrics::Metrics;
+pub use storage::tenant::{Quotas, Registry, Tenant, TenantInfo, TenantStatus};
 
-use crate::db::Storage;
+use crate::storage::Storage;
 use crate::domain::{BotToken, TenantId};
-use crate::entities::{inbox, outbox};
-use crate::limiter::Limiter;
-use crate::queue::{Lanes, Shares, Step};
+use crate::storage::entities::{inbox, outbox};
+use crate::outbound::limiter::Limiter;
+use crate::worker::lanes::{Lanes, Shares, Step};
 
 /// Chats whose updates are processed at once, over all tenants. A worker
 /// holds a database connection only inside its short transactions (plugins
@@ -86,31 +61,6 @@ pub const MAX_OPEN_LANES: usize = 100_000;
 /// How often the sweep looks for rows left pending with no lane open.
 pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Counters exported on `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    pub updates_processed: AtomicU64,
-    pub updates_failed: AtomicU64,
-    /// Failed tries that will be retried (storage errors, panics are not).
-    pub updates_retried: AtomicU64,
-    pub updates_panicked: AtomicU64,
-    /// Customer messages kept for later because they would open a ticket
-    /// over the plan's monthly limit.
-    pub updates_over_limit: AtomicU64,
-    /// Rows the retention job removed.
-    pub rows_pruned: AtomicU64,
-    pub tickets_opened: AtomicU64,
-    pub messages_sent: AtomicU64,
-    pub messages_failed: AtomicU64,
-    pub plugin_failures: AtomicU64,
-    /// Service-level passes over every desk with targets, and alerts sent.
-    pub sla_passes: AtomicU64,
-    pub sla_alerts: AtomicU64,
-    /// Sends paced in this process because the shared limits (Redis) did
-    /// not answer.
-    pub sends_rate_limited_locally: AtomicU64,
-}
-
 /// What the runtime is built from.
 pub struct RuntimeConfig {
     pub storage: Storage,
@@ -124,13 +74,13 @@ pub struct RuntimeConfig {
     pub plugins: tikethet_plugins::PluginHost,
     pub retention: Retention,
     /// Request limits of the tenant API; `None` turns them off.
-    pub throttle: Option<throttle::Policy>,
+    pub throttle: Option<auth::throttle::Policy>,
     /// Live events: this process's, or every node's through Redis.
     pub live: live::Hub,
     /// Wake-ups between nodes for chats given up (through Redis, or none).
-    pub wakeups: wakeups::Wakeups,
+    pub wakeups: live::wakeups::Wakeups,
     /// Where attachments' bytes are kept.
-    pub files: files::Files,
+    pub files: storage::files::Files,
     /// How often desks' open tickets are checked against their service levels.
     pub sla_check_every: std::time::Duration,
     /// How long a claim on a chat's work lasts unless renewed (`claims`).
@@ -170,75 +120,81 @@ impl Default for Retention {
 /// The shared runtime; cheap to clone.
 #[derive(Clone)]
 pub struct Runtime {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-pub struct Inner {
-    pub storage: Storage,
-    pub tenants: Registry,
-    pub renderer: tikethet_themes::Renderer,
-    pub tokens: auth::Tokens,
-    /// Access tokens revoked before expiry.
-    pub denylist: auth::Denylist,
-    pub metrics: Metrics,
-    pub plugins: tikethet_plugins::PluginHost,
-    pub live: live::Hub,
-    pub files: files::Files,
-    pub(crate) telegram_api_url: url::Url,
-    pub(crate) public_url: url::Url,
-    pub(crate) http: reqwest::Client,
-    limiter: Limiter,
-    /// Counts of request limits when Redis fails (see [`throttle`]).
-    local_throttle: Limiter,
-    /// Whether the shared rate limits failed on the last try (for logging
-    /// the outage once, and its end).
-    limits_degraded: std::sync::atomic::AtomicBool,
-    throttle_policy: Option<throttle::Policy>,
-    retention: Retention,
-    sla_check_every: std::time::Duration,
-    /// This process's name on the chats it claims, `{node_name}#{random}`:
-    /// unique per start, so a restarted process does not inherit the claims
-    /// of the one before (it clears them; see `maintenance`).
-    pub node_id: String,
-    node_name: String,
-    claim_lease: std::time::Duration,
-    /// Nodes whose heartbeat stopped: their claims are taken at once.
-    pub(crate) dead_nodes: heartbeat::DeadNodes,
-    pub(crate) wakeups: wakeups::Wakeups,
-    pub(crate) mini_app_over_http: bool,
-    /// A lane per chat with updates to process (`None`: updates with no chat).
-    worker: Lanes<TenantId, Option<i64>>,
-    /// A lane per chat with messages to send.
-    sender: Lanes<TenantId, i64>,
-    /// Plugin calls: a blocking-thread pool with a per-tenant share.
-    plugin_slots: Shares<TenantId>,
-    /// Plugin time each tenant has left (see [`PLUGIN_TIME_PER_SECOND`]).
-    plugin_time: std::sync::Mutex<std::collections::HashMap<TenantId, (f64, std::time::Instant)>>,
-    /// Send slots a chat reserved under the rate limits, until it uses them.
-    slots: std::sync::Mutex<sender::Slots>,
-    /// Sends started per bot over the last second (see the sender).
-    send_window: std::sync::Mutex<sender::SendWindow>,
-    /// 429s met per message (see the sender).
-    rate_limited: std::sync::Mutex<sender::RateLimitedCounts>,
-    /// Tenants that had work since the last prune: only they can have new
-    /// finished rows, so idle tenants' storage is never opened to prune.
-    worked: std::sync::Mutex<std::collections::HashSet<TenantId>>,
-    /// Tenants whose webhooks are held while their storage is migrated.
-    pub(crate) held: held::HeldTenants,
-    /// The latest of each desk's own bot texts that gave way to the
-    /// built-in one at send time, and why (shown to the desk's admins).
-    text_fallbacks: std::sync::Mutex<std::collections::HashMap<TenantId, bot::TextFallbacks>>,
-    /// When each desk's plugin schedules next need a look.
-    pub(crate) schedules: schedule::Schedules,
-    /// PostgreSQL's shared intake writers (empty on SQLite).
-    pg_writers: Vec<tokio::sync::mpsc::Sender<intake::IntakeJob>>,
+/// What the runtime is made of: one part per stage, each owning its own
+/// state (see each folder's `mod.rs`). The platform reaches it through
+/// [`Runtime`]'s methods, never through these fields.
+pub(crate) struct Inner {
+    /// The control plane's connection and every tenant's storage.
+    pub(crate) storage: Storage,
+    /// The tenants this process serves, by id, route and slug.
+    pub(crate) tenants: Registry,
+    /// Where attachments' bytes are kept.
+    pub(crate) files: storage::files::Files,
+    /// Themes and bot texts (`tikethet-themes`).
+    pub(crate) renderer: tikethet_themes::Renderer,
+    /// Counters and latency histograms for `/metrics`.
+    pub(crate) metrics: Metrics,
+    /// Rate limits shared by sign-ins, API writes and sends: every node's
+    /// through Redis, or this process's.
+    pub(crate) limiter: Limiter,
+    /// Sign-in: tokens, the denylist, request limits.
+    pub(crate) auth: auth::Auth,
+    /// Webhook intake's writers and held tenants.
+    pub(crate) inbound: inbound::Inbound,
+    /// The lanes of updates, this node's place in the cluster, plugins.
+    pub(crate) work: worker::Worker,
+    /// The lanes of messages, the send limits, the Bot API client.
+    pub(crate) out: outbound::Outbound,
+    /// Live events for the desks' sockets.
+    pub(crate) live: live::Hub,
     self_ref: Weak<Inner>,
 }
 
-impl Deref for Runtime {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.inner
+/// The surface the platform reaches the runtime through, besides the
+/// operations themselves (`Runtime`'s methods in each stage).
+impl Runtime {
+    /// The control plane's connection and every tenant's storage.
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
+    /// The tenants this process serves.
+    pub fn tenants(&self) -> &Registry {
+        &self.inner.tenants
+    }
+
+    /// Where attachments' bytes are kept.
+    pub fn files(&self) -> &storage::files::Files {
+        &self.inner.files
+    }
+
+    /// Themes and bot texts.
+    pub fn renderer(&self) -> &tikethet_themes::Renderer {
+        &self.inner.renderer
+    }
+
+    /// Counters and latency histograms for `/metrics`.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// Live events for the desks' sockets.
+    pub fn live(&self) -> &live::Hub {
+        &self.inner.live
+    }
+
+    /// Access tokens revoked before expiry (the operator's dashboard
+    /// revokes its sessions' tokens here too).
+    pub fn denylist(&self) -> &auth::Denylist {
+        &self.inner.auth.denylist
+    }
+
+    /// This process's name on the chats it claims.
+    pub fn node_id(&self) -> &str {
+        &self.inner.work.node_id
     }
 }
 
@@ -279,62 +235,69 @@ impl Runtime {
                 })
             });
             let pg_writers = if cfg.storage.is_postgres() {
-                (0..intake::PG_WRITERS).map(|_| intake::spawn_writer(weak.clone())).collect()
+                (0..inbound::intake::PG_WRITERS).map(|_| inbound::intake::spawn_writer(weak.clone())).collect()
             } else {
                 Vec::new()
             };
             Inner {
-                pg_writers,
-                held: held::HeldTenants::default(),
-                schedules: schedule::Schedules::default(),
-                plugins: cfg.plugins,
                 self_ref: weak.clone(),
                 storage: cfg.storage,
                 tenants: Registry::default(),
-                renderer: tikethet_themes::Renderer::new(),
-                tokens: auth::Tokens::new(&cfg.jwt_secret),
-                denylist: match cfg.limiter.redis_connection() {
-                    Some((conn, prefix)) => auth::Denylist::Redis { conn, prefix },
-                    None => auth::Denylist::local(),
-                },
-                metrics: Metrics::default(),
-                telegram_api_url: cfg.telegram_api_url,
-                public_url: cfg.public_url,
-                http: teloxide::net::default_reqwest_settings().build().expect("the default HTTP client builds"),
-                limiter: cfg.limiter,
-                local_throttle: Limiter::local(),
-                limits_degraded: std::sync::atomic::AtomicBool::new(false),
-                live: cfg.live,
                 files: cfg.files,
-                throttle_policy: cfg.throttle,
-                retention: cfg.retention,
-                sla_check_every: cfg.sla_check_every,
-                node_id: format!("{}#{:08x}", cfg.node_name, rand::random::<u32>()),
-                node_name: cfg.node_name,
-                claim_lease: cfg.claim_lease,
-                dead_nodes: heartbeat::DeadNodes::default(),
-                wakeups: cfg.wakeups,
-                mini_app_over_http: cfg.mini_app_over_http,
-                worker,
-                sender,
-                plugin_slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),
-                rate_limited: std::sync::Mutex::new(sender::RateLimitedCounts::default()),
-                slots: std::sync::Mutex::new(sender::Slots::default()),
-                send_window: std::sync::Mutex::new(sender::SendWindow::after_start(std::time::Instant::now())),
-                plugin_time: std::sync::Mutex::new(std::collections::HashMap::new()),
-                text_fallbacks: std::sync::Mutex::new(std::collections::HashMap::new()),
-                worked: std::sync::Mutex::new(std::collections::HashSet::new()),
+                renderer: tikethet_themes::Renderer::new(),
+                metrics: Metrics::default(),
+                auth: auth::Auth {
+                    tokens: auth::Tokens::new(&cfg.jwt_secret),
+                    denylist: match cfg.limiter.redis_connection() {
+                        Some((conn, prefix)) => auth::Denylist::Redis { conn, prefix },
+                        None => auth::Denylist::local(),
+                    },
+                    throttle_policy: cfg.throttle,
+                    local_throttle: Limiter::local(),
+                },
+                limiter: cfg.limiter,
+                inbound: inbound::Inbound { held: inbound::held::HeldTenants::default(), pg_writers },
+                work: worker::Worker {
+                    lanes: worker,
+                    node_id: format!("{}#{:08x}", cfg.node_name, rand::random::<u32>()),
+                    node_name: cfg.node_name,
+                    claim_lease: cfg.claim_lease,
+                    dead_nodes: worker::heartbeat::DeadNodes::default(),
+                    wakeups: cfg.wakeups,
+                    retention: cfg.retention,
+                    sla_check_every: cfg.sla_check_every,
+                    schedules: worker::schedule::Schedules::default(),
+                    text_fallbacks: std::sync::Mutex::new(std::collections::HashMap::new()),
+                    worked: std::sync::Mutex::new(std::collections::HashSet::new()),
+                    plugins: worker::hooks::PluginPool {
+                        host: cfg.plugins,
+                        slots: Shares::new(PLUGIN_CONCURRENCY, PLUGIN_PER_TENANT),
+                        time: std::sync::Mutex::new(std::collections::HashMap::new()),
+                    },
+                },
+                out: outbound::Outbound {
+                    lanes: sender,
+                    limits_degraded: std::sync::atomic::AtomicBool::new(false),
+                    slots: std::sync::Mutex::new(outbound::sender::Slots::default()),
+                    send_window: std::sync::Mutex::new(outbound::sender::SendWindow::after_start(std::time::Instant::now())),
+                    rate_limited: std::sync::Mutex::new(outbound::sender::RateLimitedCounts::default()),
+                    http: teloxide::net::default_reqwest_settings().build().expect("the default HTTP client builds"),
+                    telegram_api_url: cfg.telegram_api_url,
+                    public_url: cfg.public_url,
+                    mini_app_over_http: cfg.mini_app_over_http,
+                },
+                live: cfg.live,
             }
         });
         // A chat given up on another node: wake this node's lane for it,
         // if one waits.
         let weak = Arc::downgrade(&inner);
-        inner.wakeups.on_wake(move |w| {
+        inner.work.wakeups.on_wake(move |w| {
             let Some(rt) = upgrade(&weak) else { return };
-            if w.lane == claims::SENDS {
-                rt.sender.wake(w.tenant, w.chat);
+            if w.lane == worker::claims::SENDS {
+                rt.inner.out.lanes.wake(w.tenant, w.chat);
             } else {
-                rt.worker.wake(w.tenant, (w.chat != 0).then_some(w.chat));
+                rt.inner.work.lanes.wake(w.tenant, (w.chat != 0).then_some(w.chat));
             }
         });
         Runtime { inner }
@@ -343,31 +306,31 @@ impl Runtime {
     /// Whether Mini App buttons are offered on a plain-HTTP public URL
     /// (`tikethet demo` only; Telegram refuses them).
     pub fn mini_app_over_http(&self) -> bool {
-        self.mini_app_over_http
+        self.inner.out.mini_app_over_http
     }
 
     /// A Bot API client for a token, pointed at the configured API URL and
     /// sharing this runtime's connection pool.
     pub fn bot(&self, token: &BotToken) -> Bot {
-        Bot::with_client(token.expose(), self.http.clone()).set_api_url(self.telegram_api_url.clone())
+        Bot::with_client(token.expose(), self.inner.out.http.clone()).set_api_url(self.inner.out.telegram_api_url.clone())
     }
 
     /// Starts (or refreshes) serving a tenant.
     pub async fn install(&self, info: TenantInfo) -> anyhow::Result<Arc<Tenant>> {
-        let db = self.storage.tenant(&info.storage_name);
-        let intake = if self.pg_writers.is_empty() {
+        let db = self.inner.storage.tenant(&info.storage_name);
+        let intake = if self.inner.inbound.pg_writers.is_empty() {
             std::sync::OnceLock::new()
         } else {
             let shard = info.id.as_str().bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
-            std::sync::OnceLock::from(self.pg_writers[shard % self.pg_writers.len()].clone())
+            std::sync::OnceLock::from(self.inner.inbound.pg_writers[shard % self.inner.inbound.pg_writers.len()].clone())
         };
-        let before = self.tenants.get(&info.id).map(|t| t.info.quotas);
+        let before = self.inner.tenants.get(&info.id).map(|t| t.info.quotas);
         let tenant = Arc::new(Tenant { bot: self.bot(&info.bot_token), db, intake, info });
-        let tenant = self.tenants.insert(tenant);
+        let tenant = self.inner.tenants.insert(tenant);
         if before.is_some_and(|q| q != tenant.info.quotas) {
             // New limits (a plan bought, an override): messages kept over
             // the old ones may go ahead now.
-            let (weak, t) = (self.self_ref.clone(), tenant.clone());
+            let (weak, t) = (self.inner.self_ref.clone(), tenant.clone());
             tokio::spawn(async move {
                 let Some(rt) = upgrade(&weak) else { return };
                 if let Err(e) = rt.recover(&t).await {
@@ -380,18 +343,18 @@ impl Runtime {
 
     /// Stops serving a tenant.
     pub fn uninstall(&self, id: &TenantId) -> Option<Arc<Tenant>> {
-        self.held.remove_tenant(id);
-        self.tenants.remove(id)
+        self.inner.inbound.held.remove_tenant(id);
+        self.inner.tenants.remove(id)
     }
 
     /// Says a chat has updates to process.
     pub(crate) fn dispatch(&self, tenant: &TenantId, chat: Option<i64>) {
         self.note_worked(tenant);
-        self.worker.kick(tenant.clone(), chat);
+        self.inner.work.lanes.kick(tenant.clone(), chat);
     }
 
     pub(crate) fn note_worked(&self, tenant: &TenantId) {
-        let mut worked = self.worked.lock().expect("poisoned");
+        let mut worked = self.inner.work.worked.lock().expect("poisoned");
         if !worked.contains(tenant) {
             worked.insert(tenant.clone());
         }
@@ -399,7 +362,7 @@ impl Runtime {
 
     /// The tenants that had work since the last call.
     pub(crate) fn take_worked(&self) -> Vec<TenantId> {
-        self.worked.lock().expect("poisoned").drain().collect()
+        self.inner.work.worked.lock().expect("poisoned").drain().collect()
     }
 
     /// Opens a lane for every chat with pending updates or messages: what a
@@ -474,14 +437,14 @@ impl Runtime {
         for chat in updates {
             if seen.insert(chat) {
                 let id = tenant.info.id.clone();
-                if taken_over { self.worker.kick_first(id, chat) } else { self.worker.kick(id, chat) };
+                if taken_over { self.inner.work.lanes.kick_first(id, chat) } else { self.inner.work.lanes.kick(id, chat) };
             }
         }
         let mut seen = std::collections::HashSet::new();
         for chat in messages {
             if seen.insert(chat) {
                 let id = tenant.info.id.clone();
-                if taken_over { self.sender.kick_first(id, chat) } else { self.sender.kick(id, chat) };
+                if taken_over { self.inner.out.lanes.kick_first(id, chat) } else { self.inner.out.lanes.kick(id, chat) };
             }
         }
         Ok((nu, nm))
@@ -489,34 +452,37 @@ impl Runtime {
 
     /// Chats with work open in memory: (updates, messages).
     pub fn backlog(&self) -> (usize, usize) {
-        (self.worker.open(), self.sender.open())
+        (self.inner.work.lanes.open(), self.inner.out.lanes.open())
     }
 
     /// Kicks refused because too many chats had work at once (they wait in
     /// the database for the sweep).
     pub fn lanes_refused(&self) -> u64 {
-        self.worker.refused() + self.sender.refused()
+        self.inner.work.lanes.refused() + self.inner.out.lanes.refused()
     }
 
     /// Runs a plugin call on the plugin pool (blocking threads, never the
     /// async workers) within the tenant's share.
     pub(crate) async fn on_plugin_pool<T: Send + 'static>(
         &self,
+        hook: &'static str,
         tenant: &TenantId,
         f: impl FnOnce(&tikethet_plugins::PluginHost) -> T + Send + 'static,
     ) -> Result<T, tikethet_plugins::Failure> {
+        let called = std::time::Instant::now();
         // Over its time budget, a tenant waits here, holding no plugin permit.
         let owed = self.plugin_time_owed(tenant, None);
         if !owed.is_zero() {
             tokio::time::sleep(owed).await;
         }
-        let _permit = self.plugin_slots.acquire(tenant).await;
-        let host = self.plugins.clone();
+        let _permit = self.inner.work.plugins.slots.acquire(tenant).await;
+        let host = self.inner.work.plugins.host.clone();
         let started = std::time::Instant::now();
         let out = tokio::task::spawn_blocking(move || f(&host)).await.map_err(|e| {
             tikethet_plugins::Failure::new(tikethet_plugins::FailureKind::Trap, format!("the plugin host panicked: {e}"))
         });
         self.plugin_time_owed(tenant, Some(started.elapsed()));
+        self.inner.metrics.observe_plugin_call(hook, called);
         out
     }
 
@@ -527,7 +493,7 @@ impl Runtime {
         let rate = PLUGIN_TIME_PER_SECOND.as_secs_f64();
         let cap = PLUGIN_TIME_BURST.as_secs_f64();
         let now = std::time::Instant::now();
-        let mut m = self.plugin_time.lock().expect("poisoned");
+        let mut m = self.inner.work.plugins.time.lock().expect("poisoned");
         if m.len() > 100_000 {
             m.retain(|_, (left, at)| *left < cap || now.duration_since(*at).as_secs() < 60);
         }
@@ -542,7 +508,7 @@ impl Runtime {
 
     /// Whether the shared store of rate limits (Redis) answers.
     pub async fn limiter_ping(&self) -> anyhow::Result<()> {
-        self.limiter.ping().await
+        self.inner.limiter.ping().await
     }
 
     pub fn counter(c: &AtomicU64) -> u64 {

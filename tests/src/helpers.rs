@@ -66,8 +66,8 @@ pub fn test_settings(backend: Backend, dir: &std::path::Path, telegram: &str, re
 
 /// Drops a test's PostgreSQL schemas (the control plane and its tenants).
 pub async fn drop_pg_schemas(schema: &str) {
-    let url = tikethet_runtime::db::StorageUrl::parse(&postgres_url(), schema).expect("test schema");
-    if let Ok(storage) = tikethet_runtime::db::Storage::open(&url, Default::default()).await {
+    let url = tikethet_runtime::storage::StorageUrl::parse(&postgres_url(), schema).expect("test schema");
+    if let Ok(storage) = tikethet_runtime::storage::Storage::open(&url, Default::default()).await {
         storage.drop_everything_postgres().await.ok();
         storage.close().await;
     }
@@ -116,7 +116,7 @@ pub enum Limits {
     /// `TIKETHET_RATE_LIMITS=off`.
     Off,
     /// Limits small enough to reach in a test.
-    Custom(tikethet_runtime::throttle::Policy),
+    Custom(tikethet_runtime::auth::throttle::Policy),
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -267,6 +267,13 @@ impl TestApp {
             .unwrap_or_else(|| panic!("{name} is missing from /metrics:\n{text}"))
     }
 
+    /// The `_count` of a latency histogram on `/metrics`, summed over the
+    /// series whose labels contain `labels` (`""`: all of them).
+    pub async fn histogram_count(&self, name: &str, labels: &str) -> u64 {
+        let text = self.http.get(self.url("/metrics")).bearer_auth(OPERATOR_TOKEN).send().await.expect("/metrics answers").text().await.expect("the metrics page");
+        histogram_count(&text, name, labels)
+    }
+
     pub async fn operator(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> reqwest::Response {
         let mut r = self.http.request(method, self.url(path)).bearer_auth(OPERATOR_TOKEN);
         if let Some(b) = body {
@@ -414,10 +421,10 @@ impl TestApp {
 
 impl TestApp {
     /// The tenant's inbox, oldest first.
-    pub async fn inbox(&self, slug: &str) -> Vec<tikethet_runtime::entities::inbox::Model> {
+    pub async fn inbox(&self, slug: &str) -> Vec<tikethet_runtime::storage::entities::inbox::Model> {
         use sea_orm::{EntityTrait, QueryOrder};
-        use tikethet_runtime::entities::inbox;
-        let tenant = self.state.runtime.tenants.by_slug(slug).expect("tenant is served");
+        use tikethet_runtime::storage::entities::inbox;
+        let tenant = self.state.runtime.tenants().by_slug(slug).expect("tenant is served");
         let txn = tenant.db.begin().await.expect("begin");
         let rows = inbox::Entity::find().order_by_asc(inbox::Column::Id).all(&txn).await.expect("read the inbox");
         txn.commit().await.expect("commit");
@@ -425,10 +432,10 @@ impl TestApp {
     }
 
     /// The tenant's outbox, oldest first.
-    pub async fn outbox(&self, slug: &str) -> Vec<tikethet_runtime::entities::outbox::Model> {
+    pub async fn outbox(&self, slug: &str) -> Vec<tikethet_runtime::storage::entities::outbox::Model> {
         use sea_orm::{EntityTrait, QueryOrder};
-        use tikethet_runtime::entities::outbox;
-        let tenant = self.state.runtime.tenants.by_slug(slug).expect("tenant is served");
+        use tikethet_runtime::storage::entities::outbox;
+        let tenant = self.state.runtime.tenants().by_slug(slug).expect("tenant is served");
         let txn = tenant.db.begin().await.expect("begin");
         let rows = outbox::Entity::find().order_by_asc(outbox::Column::Id).all(&txn).await.expect("read the outbox");
         txn.commit().await.expect("commit");
@@ -437,9 +444,9 @@ impl TestApp {
 
     /// Waits until the update is processed (its inbox row is no longer
     /// pending); returns the row.
-    pub async fn wait_processed(&self, slug: &str, update_id: i64) -> tikethet_runtime::entities::inbox::Model {
+    pub async fn wait_processed(&self, slug: &str, update_id: i64) -> tikethet_runtime::storage::entities::inbox::Model {
         let found = wait_for(Duration::from_secs(20), || async {
-            self.inbox(slug).await.into_iter().find(|r| r.update_id == Some(update_id) && r.status != tikethet_runtime::entities::inbox::PENDING)
+            self.inbox(slug).await.into_iter().find(|r| r.update_id == Some(update_id) && r.status != tikethet_runtime::storage::entities::inbox::PENDING)
         })
         .await;
         match found {
@@ -449,10 +456,10 @@ impl TestApp {
     }
 
     /// Waits until no outbox row is pending; returns the rows.
-    pub async fn wait_outbox_settled(&self, slug: &str) -> Vec<tikethet_runtime::entities::outbox::Model> {
+    pub async fn wait_outbox_settled(&self, slug: &str) -> Vec<tikethet_runtime::storage::entities::outbox::Model> {
         let found = wait_for(Duration::from_secs(30), || async {
             let rows = self.outbox(slug).await;
-            rows.iter().all(|r| r.status != tikethet_runtime::entities::outbox::PENDING).then_some(rows)
+            rows.iter().all(|r| r.status != tikethet_runtime::storage::entities::outbox::PENDING).then_some(rows)
         })
         .await;
         match found {
@@ -596,4 +603,14 @@ pub async fn put_tenant_one_migration_back(backend: Backend, data_dir: &std::pat
     anyhow::ensure!(done.rows_affected() == 1, "no tenant {slug} in the control plane");
     control.close().await?;
     Ok(())
+}
+
+/// The `_count` of a histogram in a `/metrics` page, summed over the series
+/// whose labels contain `labels`.
+pub fn histogram_count(text: &str, name: &str, labels: &str) -> u64 {
+    let prefix = format!("{name}_count");
+    text.lines()
+        .filter(|l| l.strip_prefix(&prefix).is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{')) && l.contains(labels))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }

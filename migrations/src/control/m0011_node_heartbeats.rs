@@ -1,7 +1,7 @@
 //! Node heartbeats: one row per `tikethet serve` process on PostgreSQL,
 //! renewed every second, so the other nodes can tell a dead node from a
 //! slow one within seconds and take over the chats it claimed without
-//! waiting out each claim's lease (see `tikethet_runtime::heartbeat`).
+//! waiting out each claim's lease (see `tikethet_runtime::worker::heartbeat`).
 //!
 //! `node_id` is the holder name the process puts on its chat claims
 //! (`host:port#random`); `seen_at` is the database's clock at the last

@@ -311,7 +311,7 @@ impl ControlPlane {
 /// The meters reported to Stripe: the desk's counter and the event name of
 /// the Billing Meter the operator creates in Stripe for it.
 pub const METERS: [(&str, &str); 2] =
-    [(tikethet_runtime::usage::MESSAGES, "tikethet_messages"), (tikethet_runtime::usage::PLUGIN_INVOCATIONS, "tikethet_plugin_invocations")];
+    [(tikethet_runtime::desk::usage::MESSAGES, "tikethet_messages"), (tikethet_runtime::desk::usage::PLUGIN_INVOCATIONS, "tikethet_plugin_invocations")];
 
 /// Stripe takes meter events up to 35 days old.
 const OLDEST_EVENT: chrono::Duration = chrono::Duration::days(34);
@@ -368,16 +368,16 @@ impl ControlPlane {
         let metrics = METERS.map(|(m, _)| m);
         let (mut units, mut whole) = (0u64, true);
         for a in subscribed {
-            let Some(t) = self.runtime.tenants.get(&tikethet_runtime::domain::TenantId::from_stored(a.tenant_id.clone())) else { continue };
+            let Some(t) = self.runtime.tenants().get(&tikethet_runtime::domain::TenantId::from_stored(a.tenant_id.clone())) else { continue };
             let customer = a.stripe_customer_id.as_deref().unwrap_or_default();
             let now = Utc::now();
-            let slices = tikethet_runtime::usage::next_slices(&t, &metrics, |day| report_time(day, now)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let slices = tikethet_runtime::desk::usage::next_slices(&t, &metrics, |day| report_time(day, now)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             for s in slices {
                 let Some((_, event_name)) = METERS.iter().find(|(m, _)| *m == s.metric) else { continue };
                 let identifier = format!("{}-{}-{}-{}", a.tenant_id, s.metric, s.day, s.offset);
                 match stripe.meter_event(event_name, customer, u64::try_from(s.value).unwrap_or(0), &identifier, s.at).await {
                     Ok(_) => {
-                        tikethet_runtime::usage::slice_reported(&t, &s).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                        tikethet_runtime::desk::usage::slice_reported(&t, &s).await.map_err(|e| anyhow::anyhow!("{e}"))?;
                         units += u64::try_from(s.value).unwrap_or(0);
                     }
                     Err(e) => {

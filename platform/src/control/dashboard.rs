@@ -120,7 +120,7 @@ const USAGE_READERS: usize = 8;
 
 /// The days from `days - 1` days ago to today, as stored.
 pub fn window(days: i64, now: DateTime<Utc>) -> Vec<String> {
-    (0..days).rev().map(|d| tikethet_runtime::usage::day_of(now - chrono::Duration::days(d))).collect()
+    (0..days).rev().map(|d| tikethet_runtime::desk::usage::day_of(now - chrono::Duration::days(d))).collect()
 }
 
 impl ControlPlane {
@@ -221,11 +221,11 @@ impl ControlPlane {
         let days = window(days, now);
         let since = days.first().cloned().unwrap_or_default();
         let index: BTreeMap<&str, usize> = days.iter().enumerate().map(|(i, d)| (d.as_str(), i)).collect();
-        let tenants = self.runtime.tenants.all();
+        let tenants = self.runtime.tenants().all();
         let reads = futures::stream::iter(tenants)
             .map(|t| {
                 let since = since.clone();
-                async move { (t.info.id.as_str().to_owned(), tikethet_runtime::usage::daily(&t, &since).await) }
+                async move { (t.info.id.as_str().to_owned(), tikethet_runtime::desk::usage::daily(&t, &since).await) }
             })
             .buffer_unordered(USAGE_READERS)
             .collect::<Vec<_>>()

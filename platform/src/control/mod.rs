@@ -16,7 +16,7 @@ use teloxide::prelude::Requester;
 use teloxide::types::AllowedUpdate;
 use teloxide::{ApiError, RequestError};
 use tikethet_billing::{Catalogue, Overrides};
-use tikethet_runtime::db::Storage;
+use tikethet_runtime::storage::Storage;
 use tikethet_runtime::domain::{BotToken, CustomDomain, Invalid, TelegramUserId, TenantId, TenantSlug};
 use tikethet_runtime::{Runtime, TenantInfo, TenantStatus};
 use tikethet_themes::Theme;
@@ -647,7 +647,7 @@ impl ControlPlane {
         let Ok(url) = url.parse() else { return };
         let text = self
             .runtime
-            .renderer
+            .renderer()
             .bot_text(tikethet_themes::BotText::MenuButton, None, Theme::default_theme(), "", ())
             .unwrap_or_else(|_| "Support".to_owned());
         let button = teloxide::types::MenuButton::WebApp { text, web_app: teloxide::types::WebAppInfo { url } };
@@ -657,7 +657,7 @@ impl ControlPlane {
     }
 
     async fn register_webhook(&self, token: &BotToken, route: &str, secret: &str, domain: Option<&str>) -> Result<()> {
-        // What the runtime handles (`tikethet_runtime::intake::HANDLED_KINDS`).
+        // What the runtime handles (`tikethet_runtime::inbound::intake::HANDLED_KINDS`).
         let allowed: Vec<AllowedUpdate> = vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
         self.runtime
             .bot(token)
@@ -835,7 +835,7 @@ impl ControlPlane {
         self.runtime.drop_held(&info.id).await.with_context(|| format!("failed to remove the held updates of tenant {}; retry the deletion", m.slug))?;
         // Its attachments leave the object store before its storage goes:
         // the row stays (DELETING) until both are gone, so a retry finishes.
-        let files = self.runtime.files.delete_tenant(&info.id).await.with_context(|| format!("failed to remove the files of tenant {}; retry the deletion", m.slug))?;
+        let files = self.runtime.files().delete_tenant(&info.id).await.with_context(|| format!("failed to remove the files of tenant {}; retry the deletion", m.slug))?;
         tracing::info!(tenant = %m.id, files, "tenant's files removed");
         self.storage.drop_tenant(&m.storage_name).await.with_context(|| format!("failed to remove the storage of tenant {}; retry the deletion", m.slug))?;
         tenants::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await?;

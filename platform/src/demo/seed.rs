@@ -13,7 +13,7 @@ use rand::{Rng as _, SeedableRng as _};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait as _, EntityTrait as _};
 use tikethet_runtime::domain::TenantId;
-use tikethet_runtime::entities::{canned_responses, categories, messages, ticket_ratings, ticket_tags, tickets, users};
+use tikethet_runtime::storage::entities::{canned_responses, categories, messages, ticket_ratings, ticket_tags, tickets, users};
 
 use super::Desk;
 use crate::AppState;
@@ -110,7 +110,7 @@ pub fn staff_ids(d: &Desk) -> impl Iterator<Item = i64> {
 pub async fn seed(state: &AppState, tenant_id: &str, d: &Desk) -> anyhow::Result<()> {
     let tenant = state
         .runtime
-        .tenants
+        .tenants()
         .get(&TenantId::from_stored(tenant_id.to_owned()))
         .ok_or_else(|| anyhow::anyhow!("the desk {} is not being served", d.slug))?;
     let script = if d.language == "ru" { &RU } else { &EN };

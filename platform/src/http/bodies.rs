@@ -77,7 +77,7 @@ fn rule(method: &Method, path: &str) -> (usize, Sender) {
     }
     if path.starts_with("/tg/") {
         // The webhook checks its route and secret before reading.
-        return (tikethet_runtime::intake::MAX_UPDATE_BYTES, Sender::ByHandler);
+        return (tikethet_runtime::inbound::intake::MAX_UPDATE_BYTES, Sender::ByHandler);
     }
     if path == "/billing/stripe/webhook" {
         // Stripe signs the body itself: it must be read to be checked,

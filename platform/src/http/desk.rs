@@ -13,7 +13,7 @@ use tikethet_runtime::desk::changes::TicketChanges;
 use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, Sort, StatusCounts, TicketQuery};
 use tikethet_runtime::desk::people::PeopleQuery;
 use tikethet_runtime::domain::{Invalid, MessageText, Priority, Role, TicketDescription, TicketId, TicketStatus, TicketTitle};
-use tikethet_runtime::entities::categories;
+use tikethet_runtime::storage::entities::categories;
 
 use super::error::ApiError;
 use super::tenant::{MessagePreview, MessageView, NewTicket, NoContent, Tag, TenantApi, TenantAuth, TicketCreated, TicketView, UserView};
@@ -374,8 +374,8 @@ pub struct CannedView {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<tikethet_runtime::entities::canned_responses::Model> for CannedView {
-    fn from(m: tikethet_runtime::entities::canned_responses::Model) -> Self {
+impl From<tikethet_runtime::storage::entities::canned_responses::Model> for CannedView {
+    fn from(m: tikethet_runtime::storage::entities::canned_responses::Model) -> Self {
         CannedView { id: m.id, shortcut: m.shortcut, text: m.text, updated_at: m.updated_at }
     }
 }

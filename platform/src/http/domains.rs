@@ -52,7 +52,7 @@ fn desk_path(path: &str) -> Option<&str> {
 
 pub async fn route<E: Endpoint>(state: AppState, ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
     if let Some(host) = host_of(&req) {
-        let tenant = (Some(host.as_str()) != state.settings.public_url.host_str()).then(|| state.runtime.tenants.by_domain(&host)).flatten();
+        let tenant = (Some(host.as_str()) != state.settings.public_url.host_str()).then(|| state.runtime.tenants().by_domain(&host)).flatten();
         if let Some(t) = tenant {
             if req.uri().path().starts_with("/t/") || operators(req.uri().path()) {
                 // Desks by prefix stay on the platform's host: another desk's

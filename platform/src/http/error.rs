@@ -6,7 +6,7 @@ use poem::Response;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
 use tikethet_runtime::RuntimeError;
-use tikethet_runtime::intake::IntakeError;
+use tikethet_runtime::inbound::intake::IntakeError;
 
 use crate::control::ControlError;
 
@@ -109,7 +109,7 @@ impl From<RuntimeError> for ApiError {
             RuntimeError::UnsupportedType(_) => ApiError::UnsupportedMediaType(body("unsupported_file_type", e.to_string())),
             RuntimeError::Upstream(_) => ApiError::BadGateway(body("telegram_unavailable", e.to_string())),
             RuntimeError::RateLimited { retry_after } => {
-                ApiError::TooManyRequests(body("rate_limited", e.to_string()), tikethet_runtime::throttle::retry_secs(*retry_after))
+                ApiError::TooManyRequests(body("rate_limited", e.to_string()), tikethet_runtime::auth::throttle::retry_secs(*retry_after))
             }
             RuntimeError::Internal(inner) => ApiError::internal(inner),
         }

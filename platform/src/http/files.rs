@@ -7,8 +7,8 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::{Binary, Json, Response};
 use poem_openapi::types::multipart::Upload;
 use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
-use tikethet_runtime::entities::attachments;
-use tikethet_runtime::files::FileRef;
+use tikethet_runtime::storage::entities::attachments;
+use tikethet_runtime::storage::files::FileRef;
 
 use super::error::ApiError;
 use super::tenant::{Tag, TenantApi, TenantAuth};

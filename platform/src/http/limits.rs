@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Request, Response};
-use tikethet_runtime::throttle::Action;
+use tikethet_runtime::auth::throttle::Action;
 
 use super::error::ApiError;
 use crate::AppState;

@@ -37,10 +37,10 @@ use poem::{IntoResponse, Request, Response, handler};
 use poem_openapi::types::ToJSON as _;
 use serde_json::{Value, json};
 use tikethet_runtime::RuntimeError;
-use tikethet_runtime::api::TenantContext;
+use tikethet_runtime::desk::context::TenantContext;
 use tikethet_runtime::domain::TicketId;
 use tikethet_runtime::live::Event;
-use tikethet_runtime::tenant::TenantStatus;
+use tikethet_runtime::storage::tenant::TenantStatus;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::tenant::{MessageView, TicketView};

@@ -25,7 +25,7 @@ fn served(state: &AppState, host: &str) -> bool {
     if state.settings.public_url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(host)) {
         return true;
     }
-    state.runtime.tenants.by_domain(host).is_some()
+    state.runtime.tenants().by_domain(host).is_some()
 }
 
 pub async fn check<E: Endpoint>(state: AppState, ep: Arc<E>, req: Request) -> poem::Result<Response> {

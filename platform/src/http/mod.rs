@@ -2,6 +2,7 @@
 //! webhook, health and metrics, and the OpenAPI document.
 
 pub mod access_log;
+pub mod compress;
 pub mod billing;
 pub mod bodies;
 pub mod console;
@@ -26,7 +27,7 @@ use poem::web::{Data, Path};
 use poem::{Body, Endpoint, EndpointExt, IntoResponse, Request, Response, Route, handler};
 use poem_openapi::OpenApiService;
 use poem_openapi::payload::PlainText;
-use tikethet_runtime::intake::MAX_UPDATE_BYTES;
+use tikethet_runtime::inbound::intake::MAX_UPDATE_BYTES;
 use tikethet_runtime::Runtime;
 
 use crate::AppState;
@@ -78,6 +79,7 @@ impl SystemApi {
             return Err(error::ApiError::unauthorized("invalid operator token"));
         }
         let mut out = render_metrics(&self.state.runtime, &self.state.storage);
+        out.push_str(&self.state.runtime.metrics().encode_histograms());
         let read = self.state.body_bytes.load(std::sync::atomic::Ordering::Relaxed);
         out.push_str(&format!(
             "# HELP tikethet_request_body_bytes_total Bytes read from request bodies.\n# TYPE tikethet_request_body_bytes_total counter\ntikethet_request_body_bytes_total {read}\n"
@@ -92,14 +94,14 @@ impl SystemApi {
     }
 }
 
-fn render_metrics(rt: &Runtime, storage: &tikethet_runtime::db::Storage) -> String {
-    let m = &rt.metrics;
+fn render_metrics(rt: &Runtime, storage: &tikethet_runtime::storage::Storage) -> String {
+    let m = &rt.metrics();
     let (work, send) = rt.backlog();
     let mut out = String::new();
     let mut put = |name: &str, kind: &str, help: &str, v: u64| {
         out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
     };
-    put("tikethet_tenants", "gauge", "Tenants served by this node.", rt.tenants.all().len() as u64);
+    put("tikethet_tenants", "gauge", "Tenants served by this node.", rt.tenants().all().len() as u64);
     put("tikethet_tenants_held", "gauge", "Tenants whose storage is being migrated (their updates held until it is ready).", rt.held_tenants() as u64);
     put("tikethet_updates_processed_total", "counter", "Telegram updates handled.", Runtime::counter(&m.updates_processed));
     put("tikethet_updates_failed_total", "counter", "Telegram updates whose handling failed.", Runtime::counter(&m.updates_failed));
@@ -141,11 +143,11 @@ async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(stat
     };
     let declared = req.headers().get(poem::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_UPDATE_BYTES) {
-        return error::intake_response(&tikethet_runtime::intake::IntakeError::TooLarge);
+        return error::intake_response(&tikethet_runtime::inbound::intake::IntakeError::TooLarge);
     }
     let bytes = match body.into_bytes_limit(MAX_UPDATE_BYTES).await {
         Ok(b) => b,
-        Err(_) => return error::intake_response(&tikethet_runtime::intake::IntakeError::TooLarge),
+        Err(_) => return error::intake_response(&tikethet_runtime::inbound::intake::IntakeError::TooLarge),
     };
     match state.runtime.take_update(&route, &target, &bytes).await {
         Ok(_) => StatusCode::OK.into_response(),
@@ -192,6 +194,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let hosts = state.clone();
     let local = state.clone();
     let bodies = state.clone();
+    let timed = state.runtime.clone();
     let docs = api.swagger_ui();
     Route::new()
         .at("/tg/:route", webhook.data(state.clone()))
@@ -257,5 +260,6 @@ pub fn app(state: AppState) -> impl Endpoint {
         .around(move |ep, req| domains::route(hosts.clone(), ep, req))
         .around(move |ep, req| local_hosts::check(local.clone(), ep, req))
         .with(CatchPanic::new().with_handler(error::panic_response))
-        .around(access_log::log)
+        .around(compress::compress)
+        .around(move |ep, req| access_log::log(Some(timed.clone()), ep, req))
 }

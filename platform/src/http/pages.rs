@@ -41,7 +41,7 @@ pub async fn mini_app(Path(slug): Path<String>, req: &Request, Data(state): Data
         lang,
         dev_sign_in: state.settings.dev_sign_in,
     };
-    match state.runtime.renderer.mini_app(&page) {
+    match state.runtime.renderer().mini_app(&page) {
         Ok(html) => Response::builder()
             .content_type("text/html; charset=utf-8")
             .header(header::CONTENT_SECURITY_POLICY, CSP)

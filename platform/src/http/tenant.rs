@@ -7,10 +7,11 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Binary, Json};
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme, Tags};
-use tikethet_runtime::api::{Session, TenantContext};
+use tikethet_runtime::desk::context::TenantContext;
+use tikethet_runtime::desk::service::Session;
 use tikethet_runtime::domain::{MessageBody, PluginConfig, PluginName, TicketId};
-use tikethet_runtime::entities::{messages, plugin_schedules, plugins, tickets, users};
-use tikethet_runtime::schedule::PluginSchedule;
+use tikethet_runtime::storage::entities::{messages, plugin_schedules, plugins, tickets, users};
+use tikethet_runtime::worker::schedule::PluginSchedule;
 
 use super::error::ApiError;
 use crate::AppState;
@@ -365,7 +366,7 @@ impl From<messages::Model> for MessageView {
             created_at: m.created_at,
             edited_at: m.edited_at,
             deleted: m.deleted_at.is_some(),
-            attachments: tikethet_runtime::files::refs_of(m.attachments.as_deref()).into_iter().map(Into::into).collect(),
+            attachments: tikethet_runtime::storage::files::refs_of(m.attachments.as_deref()).into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -442,7 +443,7 @@ impl TenantApi {
             .into());
         }
         let b = body.0;
-        let profile = tikethet_runtime::tickets::TelegramProfile {
+        let profile = tikethet_runtime::desk::tickets::TelegramProfile {
             telegram_id: b.telegram_id,
             first_name: b.first_name,
             last_name: None,

@@ -119,7 +119,7 @@ pub struct BotTextsInput {
 }
 
 fn texts_view(state: &AppState, tenant: &tikethet_runtime::domain::TenantId, texts: &tikethet_themes::BotTexts) -> BotTextsView {
-    let r = &state.runtime.renderer;
+    let r = &state.runtime.renderer();
     let built_in = tikethet_themes::miniapp::LANGUAGES
         .iter()
         .map(|lang| {
@@ -190,7 +190,7 @@ impl ThemeApi {
         let texts = self
             .state
             .runtime
-            .renderer
+            .renderer()
             .check_texts(tikethet_themes::BotTexts(body.0.texts))
             .map_err(|why| ApiError::bad_request(why.code, format!("texts.{}", why.message)))?;
         let info = self.state.control.set_bot_texts(ctx.tenant.info.slug.as_str(), &texts).await?;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::stats::Percentiles;
-use crate::entities::{ticket_ratings, tickets};
+use crate::storage::entities::{ticket_ratings, tickets};
 use crate::error::Result;
 
 /// The longest window, in days.

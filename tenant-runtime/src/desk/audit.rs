@@ -13,9 +13,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::api::TenantContext;
+use crate::desk::context::TenantContext;
 use crate::domain::Role;
-use crate::entities::audit_log;
+use crate::storage::entities::audit_log;
 use crate::error::Result;
 
 /// Entries per page of the log.

@@ -6,9 +6,9 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseTransaction, EntityTrait, QueryOrder};
 
 use crate::domain::{Invalid, MessageText, Role};
-use crate::entities::canned_responses;
+use crate::storage::entities::canned_responses;
 use crate::error::{Result, RuntimeError};
-use crate::api::TenantContext;
+use crate::desk::context::TenantContext;
 
 /// Canned responses a desk keeps at most.
 pub const MAX_CANNED: u64 = 500;

@@ -7,9 +7,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::domain::Invalid;
-use crate::entities::{categories, tickets};
+use crate::storage::entities::{categories, tickets};
 use crate::error::{Result, RuntimeError};
-use crate::tickets::Viewer;
+use crate::desk::context::Viewer;
 
 /// Most categories one desk may have.
 pub const MAX_CATEGORIES: u64 = 200;

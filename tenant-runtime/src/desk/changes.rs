@@ -12,9 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use crate::domain::{Invalid, MessageText, Priority, Role, TicketStatus, TicketTitle};
-use crate::entities::{categories, messages, tickets, users};
+use crate::storage::entities::{categories, messages, tickets, users};
 use crate::error::{Result, RuntimeError};
-use crate::tickets::Viewer;
+use crate::desk::context::Viewer;
 
 /// How long an author may edit or delete their own message.
 pub const EDIT_WINDOW: Duration = Duration::hours(24);

@@ -12,9 +12,9 @@ use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, DatabaseBackend, DatabaseTransaction, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::domain::{Invalid, Priority, TicketStatus};
-use crate::entities::{messages, tickets};
+use crate::storage::entities::{messages, tickets};
 use crate::error::Result;
-use crate::tickets::{Scope, Viewer};
+use crate::desk::context::{Scope, Viewer};
 
 /// Largest page.
 pub const MAX_PAGE: u64 = 100;

@@ -9,11 +9,11 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
-use crate::api::TenantContext;
+use crate::desk::context::TenantContext;
 use crate::domain::{Role, TicketId, TicketStatus};
-use crate::entities::{messages, tickets};
+use crate::storage::entities::{messages, tickets};
 use crate::error::{Result, RuntimeError};
-use crate::tickets::Viewer;
+use crate::desk::context::Viewer;
 
 /// What a merge left.
 #[derive(Debug, Clone)]
@@ -59,8 +59,8 @@ pub async fn merge(txn: &DatabaseTransaction, viewer: &Viewer, from: tickets::Mo
         .exec(txn)
         .await?
         .rows_affected;
-    for tag in crate::tickets::tags_of(txn, TicketId(from.id)).await? {
-        crate::tickets::add_tag(txn, TicketId(into.id), &tag).await?;
+    for tag in crate::desk::tickets::tags_of(txn, TicketId(from.id)).await? {
+        crate::desk::tickets::add_tag(txn, TicketId(into.id), &tag).await?;
     }
     note(txn, viewer, into.id, format!("Merged #{} ({}) into this ticket: {moved} message(s) moved here.", from.id, from.title)).await?;
     note(txn, viewer, from.id, format!("Merged into #{} ({}).", into.id, into.title)).await?;
@@ -90,11 +90,11 @@ impl TenantContext {
             return Err(RuntimeError::Forbidden("merging tickets needs the moderator role".into()));
         }
         let txn = self.tenant.db.begin().await?;
-        let a = crate::tickets::get_ticket(&txn, &self.viewer, from).await?;
-        let b = crate::tickets::get_ticket(&txn, &self.viewer, into).await?;
+        let a = crate::desk::tickets::get_ticket(&txn, &self.viewer, from).await?;
+        let b = crate::desk::tickets::get_ticket(&txn, &self.viewer, into).await?;
         let merged = merge(&txn, &self.viewer, a, b).await?;
         txn.commit().await?;
-        let mut effects = crate::conversation::Effects::default();
+        let mut effects = crate::outbound::effects::Effects::default();
         effects.events.push(crate::live::Event::TicketUpdated { ticket: merged.from.clone() });
         effects.events.push(crate::live::Event::TicketUpdated { ticket: merged.into.clone() });
         self.runtime.after_commit(&self.tenant.info.id, effects).await;
@@ -109,7 +109,7 @@ impl TenantContext {
             return Ok(Vec::new());
         }
         let txn = self.tenant.db.begin().await?;
-        let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
+        let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, id).await?;
         let list = tickets::Entity::find()
             .filter(tickets::Column::CustomerId.eq(t.customer_id))
             .filter(tickets::Column::Id.ne(t.id))

@@ -1,205 +1,23 @@
 //! The desk as its people use it through the API: the ticket list, changes
 //! to tickets and messages, categories, people and roles, statistics. Each
 //! function works inside one tenant's transaction for one viewer; the
-//! `TenantContext` methods in `api` open the transaction and call these.
+//! [`context::TenantContext`] methods in [`service`] and [`operations`]
+//! open the transaction and call these. [`tickets`] is the store of
+//! tickets, messages and people that the worker shares; [`usage`] counts
+//! work against the plan in the same transactions.
 
 pub mod analytics;
 pub mod audit;
 pub mod canned;
 pub mod categories;
 pub mod changes;
+pub mod context;
 pub mod list;
 pub mod merge;
+pub mod operations;
 pub mod people;
 pub mod sla;
 pub mod stats;
-
-use crate::api::TenantContext;
-use crate::domain::{MessageText, Role, TicketId};
-use sea_orm::EntityTrait as _;
-
-use crate::entities::{categories as category_rows, messages, users};
-use crate::error::Result;
-
-impl TenantContext {
-    /// A page of the tickets the caller may see.
-    pub async fn ticket_page(&self, q: &list::TicketQuery) -> Result<list::TicketPage> {
-        let txn = self.tenant.db.begin().await?;
-        let page = list::list(&txn, &self.viewer, q).await?;
-        txn.commit().await?;
-        Ok(page)
-    }
-
-    /// Changes a ticket the caller may see, under the rules of [`changes`].
-    pub async fn change_ticket(&self, id: TicketId, ch: &changes::TicketChanges) -> Result<changes::Changed> {
-        let txn = self.tenant.db.begin().await?;
-        let t = crate::tickets::get_ticket(&txn, &self.viewer, id).await?;
-        let before = t.clone();
-        let changed = changes::change_ticket(&txn, &self.viewer, t, ch).await?;
-        let me = Some(self.user.id);
-        let after = &changed.ticket;
-        let tid = Some(after.id);
-        if before.status != after.status {
-            audit::record(&txn, me, "ticket.status", tid, format!("{} → {}", before.status, after.status)).await?;
-            let active = |s: &str| crate::domain::TicketStatus::parse(s).is_ok_and(|s| s.is_active());
-            if !active(&before.status) && active(&after.status) {
-                audit::record(&txn, me, "ticket.reopened", tid, format!("{} → {} by staff", before.status, after.status)).await?;
-            }
-        }
-        if before.assignee_id != after.assignee_id {
-            let who = match after.assignee_id {
-                Some(a) => people::get(&txn, a).await.map(|u| u.first_name).unwrap_or_else(|_| format!("user {a}")),
-                None => "nobody".into(),
-            };
-            audit::record(&txn, me, "ticket.assigned", tid, format!("to {who}")).await?;
-        }
-        if before.priority != after.priority {
-            audit::record(&txn, me, "ticket.priority", tid, format!("{} → {}", before.priority, after.priority)).await?;
-        }
-        if before.category_id != after.category_id {
-            audit::record(&txn, me, "ticket.category", tid, format!("{:?} → {:?}", before.category_id, after.category_id)).await?;
-        }
-        if before.title != after.title {
-            audit::record(&txn, me, "ticket.title", tid, format!("{:?} → {:?}", before.title, after.title)).await?;
-        }
-        let mut effects = crate::conversation::Effects::default();
-        if changed.status_changed {
-            self.runtime.notify_status(&self.tenant, &txn, &changed.ticket, &self.user, &mut effects).await?;
-        }
-        if changed.assignee_changed {
-            self.runtime.notify_assigned(&self.tenant, &txn, &changed.ticket, Some(&self.user), &mut effects).await?;
-        }
-        txn.commit().await?;
-        effects.events.push(crate::live::Event::TicketUpdated { ticket: changed.ticket.clone() });
-        self.runtime.after_commit(&self.tenant.info.id, effects).await;
-        Ok(changed)
-    }
-
-    pub async fn edit_message(&self, ticket: TicketId, message: i64, text: &MessageText) -> Result<messages::Model> {
-        let txn = self.tenant.db.begin().await?;
-        let t = crate::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
-        let m = changes::edit_message(&txn, &self.viewer, &t, message, text).await?;
-        txn.commit().await?;
-        self.runtime.live.publish(&self.tenant.info.id, crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() }).await;
-        Ok(m)
-    }
-
-    pub async fn delete_message(&self, ticket: TicketId, message: i64) -> Result<messages::Model> {
-        let txn = self.tenant.db.begin().await?;
-        let t = crate::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
-        let m = changes::delete_message(&txn, &self.viewer, &t, message).await?;
-        txn.commit().await?;
-        self.runtime.live.publish(&self.tenant.info.id, crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() }).await;
-        Ok(m)
-    }
-
-    pub async fn categories(&self) -> Result<Vec<category_rows::Model>> {
-        let txn = self.tenant.db.begin().await?;
-        let out = categories::list(&txn, &self.viewer).await?;
-        txn.commit().await?;
-        Ok(out)
-    }
-
-    pub async fn create_category(&self, f: categories::CategoryFields) -> Result<category_rows::Model> {
-        self.require(Role::Admin)?;
-        let txn = self.tenant.db.begin().await?;
-        let c = categories::create(&txn, f).await?;
-        audit::record(&txn, Some(self.user.id), "category.created", None, c.name.clone()).await?;
-        txn.commit().await?;
-        Ok(c)
-    }
-
-    pub async fn update_category(&self, id: i64, f: categories::CategoryFields) -> Result<category_rows::Model> {
-        self.require(Role::Admin)?;
-        let txn = self.tenant.db.begin().await?;
-        let c = categories::update(&txn, id, f).await?;
-        audit::record(&txn, Some(self.user.id), "category.changed", None, format!("{} ({}{})", c.name, if c.active { "offered" } else { "not offered" }, c.icon.as_deref().map(|i| format!(", {i}")).unwrap_or_default())).await?;
-        txn.commit().await?;
-        Ok(c)
-    }
-
-    pub async fn delete_category(&self, id: i64) -> Result<()> {
-        self.require(Role::Admin)?;
-        let txn = self.tenant.db.begin().await?;
-        let name = category_rows::Entity::find_by_id(id).one(&txn).await?.map(|c| c.name).unwrap_or_else(|| format!("category {id}"));
-        categories::delete(&txn, id).await?;
-        audit::record(&txn, Some(self.user.id), "category.deleted", None, name).await?;
-        txn.commit().await?;
-        Ok(())
-    }
-
-    /// The desk's people (moderators and up).
-    pub async fn people(&self, q: &people::PeopleQuery) -> Result<(Vec<users::Model>, Option<i64>)> {
-        self.require(Role::Moderator)?;
-        let txn = self.tenant.db.begin().await?;
-        let out = people::list(&txn, q).await?;
-        txn.commit().await?;
-        Ok(out)
-    }
-
-    pub async fn person(&self, id: i64) -> Result<users::Model> {
-        self.require(Role::Moderator)?;
-        let txn = self.tenant.db.begin().await?;
-        let u = people::get(&txn, id).await?;
-        txn.commit().await?;
-        Ok(u)
-    }
-
-    pub async fn change_person(&self, id: i64, role: Option<Role>, blocked: Option<bool>) -> Result<users::Model> {
-        self.require(Role::Moderator)?;
-        let txn = self.tenant.db.begin().await?;
-        let before = people::get(&txn, id).await?;
-        let u = people::change(&txn, &self.viewer, id, role, blocked).await?;
-        let who = match &u.username {
-            Some(n) => format!("{} (@{n})", u.first_name),
-            None => u.first_name.clone(),
-        };
-        if before.role != u.role {
-            audit::record(&txn, Some(self.user.id), "person.role", None, format!("{who}: {} → {}", before.role, u.role)).await?;
-        }
-        if before.blocked != u.blocked {
-            audit::record(&txn, Some(self.user.id), "person.blocked", None, format!("{who}: {}", if u.blocked { "blocked" } else { "unblocked" })).await?;
-        }
-        if role.is_some_and(Role::is_staff) && !Role::parse(&before.role)?.is_staff() {
-            // Counted after the change, in its transaction: the new agent
-            // included.
-            let agents = crate::usage::agents(&txn).await?;
-            crate::usage::within(&self.tenant.info, "agents", self.tenant.info.quotas.agents, agents - 1, 1)?;
-        }
-        txn.commit().await?;
-        if before.role != u.role || before.blocked != u.blocked {
-            // Their open sockets check their access again (on every node).
-            self.runtime.live.publish(&self.tenant.info.id, crate::live::Event::AccessChanged { user_id: Some(u.id) }).await;
-        }
-        Ok(u)
-    }
-
-    /// Analytics over the last `days` days, with the statistics
-    /// (moderators and up).
-    pub async fn analytics(&self, days: i64) -> Result<(analytics::Analytics, stats::Stats)> {
-        self.require(Role::Moderator)?;
-        let txn = self.tenant.db.begin().await?;
-        let a = analytics::analytics(&txn, days, chrono::Utc::now()).await?;
-        let s = stats::stats(&txn, self.tenant.info.sla.as_ref()).await?;
-        txn.commit().await?;
-        Ok((a, s))
-    }
-
-    /// A page of the tickets' export (moderators and up).
-    pub async fn export_page(&self, after: i64, limit: u64) -> Result<Vec<analytics::ExportRow>> {
-        self.require(Role::Moderator)?;
-        let txn = self.tenant.db.begin().await?;
-        let rows = analytics::export_page(&txn, after, limit).await?;
-        txn.commit().await?;
-        Ok(rows)
-    }
-
-    /// Desk statistics (moderators and up).
-    pub async fn stats(&self) -> Result<stats::Stats> {
-        self.require(Role::Moderator)?;
-        let txn = self.tenant.db.begin().await?;
-        let s = stats::stats(&txn, self.tenant.info.sla.as_ref()).await?;
-        txn.commit().await?;
-        Ok(s)
-    }
-}
+pub mod service;
+pub mod tickets;
+pub mod usage;

@@ -11,9 +11,9 @@ use sea_orm::sea_query::ExprTrait as _;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::domain::{Invalid, Role};
-use crate::entities::users;
+use crate::storage::entities::users;
 use crate::error::{Result, RuntimeError};
-use crate::tickets::Viewer;
+use crate::desk::context::Viewer;
 
 /// A people list request.
 #[derive(Debug, Clone, Default)]

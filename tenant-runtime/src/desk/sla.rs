@@ -2,7 +2,7 @@
 //! staff answer and its resolution, counted in the desk's business hours
 //! (or around the clock). A reminder goes out when three quarters of a
 //! target have passed, an escalation when it is missed (see
-//! `crate::notify` and the maintenance pass).
+//! `crate::outbound::notify` and the maintenance pass).
 //!
 //! Business hours are a UTC offset (no daylight-saving rules), working
 //! days and one span a day; set as JSON:

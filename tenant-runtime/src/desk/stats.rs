@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryS
 
 use super::list::StatusCounts;
 use crate::domain::TicketStatus;
-use crate::entities::tickets;
+use crate::storage::entities::tickets;
 use crate::error::Result;
 
 /// Tickets whose times are read for the percentiles, at most.
@@ -149,10 +149,10 @@ pub async fn stats(txn: &DatabaseTransaction, sla: Option<&super::sla::SlaPolicy
     let business = |rows: &[(chrono::DateTime<Utc>, Option<chrono::DateTime<Utc>>)]| {
         sla.filter(|p| p.hours.is_some()).map(|p| Percentiles::of(rows.iter().filter_map(|(a, b)| b.map(|b| p.elapsed(*a, b) as f64 * 60.0)).collect()))
     };
-    let ratings: Vec<i16> = crate::entities::ticket_ratings::Entity::find()
+    let ratings: Vec<i16> = crate::storage::entities::ticket_ratings::Entity::find()
         .select_only()
-        .column(crate::entities::ticket_ratings::Column::Rating)
-        .filter(crate::entities::ticket_ratings::Column::RatedAt.gte(month))
+        .column(crate::storage::entities::ticket_ratings::Column::Rating)
+        .filter(crate::storage::entities::ticket_ratings::Column::RatedAt.gte(month))
         .limit(MAX_TIMED)
         .into_tuple()
         .all(txn)

@@ -90,7 +90,7 @@ async fn bench(args: &Args, backend: Backend) -> anyhow::Result<()> {
 /// 300 minutes, a tenth rated.
 async fn seed(state: &tikethet_platform::AppState, owner_user: i64, from: u32, n: u32) -> anyhow::Result<()> {
     use sea_orm::{ActiveValue::Set, EntityTrait as _};
-    use tikethet_runtime::entities::{ticket_ratings, tickets};
+    use tikethet_runtime::storage::entities::{ticket_ratings, tickets};
     let tenant = state.runtime.tenant_by_slug("bench")?;
     let now = chrono::Utc::now();
     let mut i = from;

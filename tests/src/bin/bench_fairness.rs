@@ -158,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
     let idle = run_b(&app, &b, &args, 100_000).await;
 
     // A gets busy: a broadcast queued at once, and customers writing.
-    let heavy = app.state.runtime.tenants.by_slug("heavy").expect("served");
+    let heavy = app.state.runtime.tenants().by_slug("heavy").expect("served");
     for c in 0..args.broadcast {
         app.fake.start_chat(&a.token, 5_000_000 + c);
     }
@@ -260,11 +260,11 @@ async fn main() -> anyhow::Result<()> {
 /// Plugin calls A made so far: those that ran to the deadline are recorded
 /// as failures (timeouts), the others count as invocations.
 async fn plugin_invocations(app: &TestApp) -> i64 {
-    let heavy = app.state.runtime.tenants.by_slug("heavy").expect("served");
+    let heavy = app.state.runtime.tenants().by_slug("heavy").expect("served");
     let txn = heavy.db.begin().await.expect("storage");
     use sea_orm::{EntityTrait, PaginatorTrait};
-    let n = tikethet_runtime::entities::plugin_failures::Entity::find().count(&txn).await.unwrap_or(0) as i64;
-    let p: i64 = tikethet_runtime::entities::plugins::Entity::find().all(&txn).await.map(|v| v.iter().map(|p| p.invocations).sum()).unwrap_or(0);
+    let n = tikethet_runtime::storage::entities::plugin_failures::Entity::find().count(&txn).await.unwrap_or(0) as i64;
+    let p: i64 = tikethet_runtime::storage::entities::plugins::Entity::find().all(&txn).await.map(|v| v.iter().map(|p| p.invocations).sum()).unwrap_or(0);
     txn.commit().await.ok();
     n + p
 }

@@ -261,7 +261,7 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
     for i in 0..single {
         if backend == Backend::Postgres {
             let t0 = Instant::now();
-            while metric(&http, &server.base, "tikethet_pg_spare_schemas").await != Some(tikethet_runtime::db::DEFAULT_PG_SPARE_SCHEMAS as u64) {
+            while metric(&http, &server.base, "tikethet_pg_spare_schemas").await != Some(tikethet_runtime::storage::DEFAULT_PG_SPARE_SCHEMAS as u64) {
                 anyhow::ensure!(t0.elapsed() < Duration::from_secs(60), "the node's spare schemas were not ready within a minute");
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }

@@ -173,7 +173,7 @@ async fn files_go_with_tickets_and_messages_and_reach_the_customers_chat(backend
     let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
     let txn = tenant.db.begin().await.unwrap();
     use sea_orm::EntityTrait as _;
-    let stored = tikethet_runtime::entities::attachments::Entity::find_by_id(doc_id).one(&txn).await.unwrap().unwrap();
+    let stored = tikethet_runtime::storage::entities::attachments::Entity::find_by_id(doc_id).one(&txn).await.unwrap().unwrap();
     txn.commit().await.unwrap();
     let file_id = stored.telegram_file_id.expect("Telegram's file_id kept");
     assert_eq!(app.fake.file(&file_id).unwrap(), PDF, "Telegram holds the very bytes");
@@ -266,7 +266,7 @@ async fn files_customers_send_the_bot_are_kept_and_served_once_fetched(backend: 
 
 async fn unsent_uploads_and_files_of_deleted_messages_are_removed(backend: Backend) {
     use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
-    use tikethet_runtime::entities::attachments;
+    use tikethet_runtime::storage::entities::attachments;
     let app = spawn_app(backend).await;
     let t = app.create_tenant("acme", 4).await;
     let alice = app.sign_in(&t, 831).await;
@@ -305,7 +305,7 @@ async fn unsent_uploads_and_files_of_deleted_messages_are_removed(backend: Backe
     let mut expected = vec![kept["id"].as_i64().unwrap(), sent["id"].as_i64().unwrap()];
     expected.sort();
     assert_eq!(left, expected, "the old unsent upload and the deleted message's file are gone");
-    let files = &app.state.runtime.files;
+    let files = &app.state.runtime.files();
     assert!(files.get(&keys[&unsent["id"].as_i64().unwrap()]).await.is_err(), "its bytes too");
     assert!(files.get(&keys[&gone["id"].as_i64().unwrap()]).await.is_err());
     assert_eq!(files.get(&keys[&sent["id"].as_i64().unwrap()]).await.unwrap(), PNG);

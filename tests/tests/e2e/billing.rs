@@ -10,7 +10,7 @@ use hmac::{Hmac, Mac};
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tikethet_runtime::entities::inbox;
+use tikethet_runtime::storage::entities::inbox;
 use tikethet_tests::fixtures;
 use tikethet_tests::fake_stripe::{self, FakeStripe};
 use tikethet_tests::helpers::{Backend, Options, TestApp, spawn_app, spawn_app_with, wait_for};

@@ -89,7 +89,7 @@ async fn plugins_of_contracts_1_0_0_and_1_1_0_work_side_by_side_and_buttons_reac
     app.deliver(&t, &fixtures::message(5, customer, "marker")).await;
     wait_until(Duration::from_secs(10), || {
         let s = app.fake.sent_to(&t.token, customer);
-        (s.len() >= 4 && app.state.runtime.metrics.updates_processed.load(std::sync::atomic::Ordering::Relaxed) >= 5).then_some(())
+        (s.len() >= 4 && app.state.runtime.metrics().updates_processed.load(std::sync::atomic::Ordering::Relaxed) >= 5).then_some(())
     })
     .await
     .expect("all five updates processed");

@@ -427,5 +427,5 @@ async fn losing_redis_slows_sending_and_loses_nothing_then_recovers() {
     .await;
     assert!(recovered.is_some(), "sends went back through Redis once it answered");
     let outbox = app.wait_outbox_settled("acme").await;
-    assert!(outbox.iter().all(|m| m.status == tikethet_runtime::entities::outbox::SENT), "every answer sent: {:?}", outbox.iter().map(|m| (&m.status, &m.last_error)).collect::<Vec<_>>());
+    assert!(outbox.iter().all(|m| m.status == tikethet_runtime::storage::entities::outbox::SENT), "every answer sent: {:?}", outbox.iter().map(|m| (&m.status, &m.last_error)).collect::<Vec<_>>());
 }

@@ -93,7 +93,7 @@ async fn console_forms_are_refused_without_their_token_and_sessions_are_listed_a
     let expired = admin_link(&app, &t, 4, t.owner).await;
     {
         use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
-        use tikethet_runtime::entities::console_links;
+        use tikethet_runtime::storage::entities::console_links;
         let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
         let txn = tenant.db.begin().await.unwrap();
         console_links::Entity::update_many()
@@ -335,7 +335,7 @@ async fn analytics_count_the_desks_tickets_and_the_export_streams_every_one_safe
     }
     {
         use sea_orm::{ActiveModelTrait as _, ActiveValue::Set};
-        use tikethet_runtime::entities::tickets;
+        use tikethet_runtime::storage::entities::tickets;
         let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
         let txn = tenant.db.begin().await.unwrap();
         let now = chrono::Utc::now();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::Method;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use serde_json::{Value, json};
-use tikethet_runtime::entities::inbox;
+use tikethet_runtime::storage::entities::inbox;
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, TestApp, init_data, spawn_app, wait_until};
 
@@ -29,7 +29,7 @@ on_both!(
 );
 
 fn tenant(app: &TestApp, slug: &str) -> std::sync::Arc<tikethet_runtime::Tenant> {
-    app.state.runtime.tenants.by_slug(slug).expect("tenant served")
+    app.state.runtime.tenants().by_slug(slug).expect("tenant served")
 }
 
 async fn inbox_rows(app: &TestApp, slug: &str) -> Vec<inbox::Model> {
@@ -377,7 +377,7 @@ async fn deletion_is_retryable_and_leftover_storage_is_never_inherited(b: Backen
     };
     control.execute_raw(Statement::from_sql_and_values(backend, mark, ["acme".into()])).await.unwrap();
     // Served by nobody while deleting.
-    wait_until(Duration::from_secs(10), || app.state.runtime.tenants.by_slug("acme").is_none().then_some(())).await.expect("no longer served");
+    wait_until(Duration::from_secs(10), || app.state.runtime.tenants().by_slug("acme").is_none().then_some(())).await.expect("no longer served");
     let res = app.operator(Method::DELETE, "/api/platform/v1/tenants/acme?confirm=acme", None).await;
     assert_eq!(res.status(), 204);
     assert_eq!(app.operator(Method::DELETE, "/api/platform/v1/tenants/acme?confirm=acme", None).await.status(), 404);
@@ -547,7 +547,7 @@ async fn a_customer_message_with_a_nul_character_is_kept_without_it(b: Backend) 
 #[tokio::test]
 async fn the_redis_denylist_is_shared_by_nodes_until_the_token_would_expire() {
     use tikethet_runtime::auth::Denylist;
-    use tikethet_runtime::limiter::Limiter;
+    use tikethet_runtime::outbound::limiter::Limiter;
     let prefix = format!("tt_{}:", tikethet_tests::helpers::random_suffix());
     let url = tikethet_tests::helpers::redis_url();
     let node = |l: Limiter| {

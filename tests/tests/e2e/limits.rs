@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tikethet_runtime::limiter::Rate;
-use tikethet_runtime::throttle::Policy;
+use tikethet_runtime::outbound::limiter::Rate;
+use tikethet_runtime::auth::throttle::Policy;
 use tikethet_tests::helpers::{Backend, Limits, Options, TestApp, init_data, spawn_app_with};
 
 // Redis (on PostgreSQL) and this process's counts (on SQLite).
@@ -111,7 +111,7 @@ async fn sign_ins_and_writes_over_their_limits_get_429_with_retry_after_and_chan
     if redis {
         // The counts are Redis's: another node that spent an address's
         // sign-ins there makes this server refuse that address at once.
-        use tikethet_runtime::limiter::Limiter;
+        use tikethet_runtime::outbound::limiter::Limiter;
         let prefix = app.state.settings.redis_prefix.clone();
         let other_node = Limiter::redis(&tikethet_tests::helpers::redis_url(), &prefix).await.expect("Redis runs");
         for _ in 0..3 {

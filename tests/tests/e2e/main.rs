@@ -36,6 +36,7 @@ mod limits;
 mod live;
 mod logs;
 mod merge;
+mod metrics;
 mod miniapp;
 mod notifications;
 mod operator;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tikethet_runtime::entities::inbox;
+use tikethet_runtime::storage::entities::inbox;
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, TestApp, Tenant, spawn_app, wait_for};
 

@@ -79,12 +79,17 @@ async fn keyword_plugin_uploaded_through_the_api_answers_the_customer(b: Backend
     assert_eq!(list["items"][0]["invocations"], 3, "{list}");
     // Invocations are metered per tenant for billing.
     use sea_orm::EntityTrait;
-    let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
+    let tenant = app.state.runtime.tenants().by_slug("acme").unwrap();
     let txn = tenant.db.begin().await.unwrap();
-    let usage = tikethet_runtime::entities::usage_counters::Entity::find().all(&txn).await.unwrap();
+    let usage = tikethet_runtime::storage::entities::usage_counters::Entity::find().all(&txn).await.unwrap();
     txn.commit().await.unwrap();
-    let calls: i64 = usage.iter().filter(|u| u.metric == tikethet_runtime::entities::usage_counters::PLUGIN_INVOCATIONS).map(|u| u.count).sum();
+    let calls: i64 = usage.iter().filter(|u| u.metric == tikethet_runtime::storage::entities::usage_counters::PLUGIN_INVOCATIONS).map(|u| u.count).sum();
     assert_eq!(calls, 3, "{usage:?}");
+    // And timed, by hook, on /metrics.
+    let name = "tikethet_plugin_call_duration_seconds";
+    assert_eq!(app.histogram_count(name, r#"hook="on-message""#).await, 2);
+    assert_eq!(app.histogram_count(name, r#"hook="on-ticket-created""#).await, 1);
+    assert!(app.histogram_count(name, r#"hook="install""#).await >= 1, "the upload compiled it on the plugin pool");
 }
 
 async fn router_plugin_routes_new_tickets(b: Backend) {
@@ -139,7 +144,7 @@ async fn a_failing_plugin_is_switched_off_after_five_failures_and_admins_are_tol
     let told = told.unwrap_or_else(|| panic!("the owner was not told: {:?}", app.fake.sent_to(&t.token, t.owner)));
     assert!(told.contains("hostile") && told.contains("trap"), "{told:?}");
     // Every message still reached the ticket.
-    let all_in = wait_until(Duration::from_secs(10), || Some(()).filter(|_| app.state.runtime.metrics.updates_processed.load(std::sync::atomic::Ordering::Relaxed) >= 6)).await;
+    let all_in = wait_until(Duration::from_secs(10), || Some(()).filter(|_| app.state.runtime.metrics().updates_processed.load(std::sync::atomic::Ordering::Relaxed) >= 6)).await;
     assert!(all_in.is_some());
     let (_, msgs) = app.tenant_get("acme", "/tickets/1/messages", &owner).await;
     assert_eq!(msgs["items"].as_array().unwrap().len(), 6, "{msgs}");

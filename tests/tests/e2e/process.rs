@@ -822,7 +822,7 @@ async fn retry_after_holds_across_a_kill_and_restart() {
     };
     let stored = wait_for(Duration::from_secs(10), || async {
         use sea_orm::EntityTrait as _;
-        use tikethet_runtime::entities::outbox;
+        use tikethet_runtime::storage::entities::outbox;
         outbox::Entity::find().all(&db).await.ok()?.into_iter().find(|o| o.next_attempt_at.is_some())
     })
     .await;
@@ -861,7 +861,7 @@ fn busiest_second(mut at: Vec<std::time::Instant>) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broadcast_to_5000_customers_keeps_the_rate_survives_kill_9_and_reports() {
     use sea_orm::EntityTrait as _;
-    use tikethet_runtime::entities::users;
+    use tikethet_runtime::storage::entities::users;
     const CUSTOMERS: i64 = 5_000;
     const TEXT: &str = "Spring sale: everything half price until Sunday.";
     let fake = stand_in().await;

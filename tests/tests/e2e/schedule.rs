@@ -54,7 +54,7 @@ async fn runs(app: &TestApp, token: &str, name: &str, n: i64) -> Value {
 /// that long ago.
 async fn age_messages(app: &TestApp, ticket: i64, by: chrono::Duration) {
     use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
-    use tikethet_runtime::entities::messages;
+    use tikethet_runtime::storage::entities::messages;
     let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
     let txn = tenant.db.begin().await.unwrap();
     messages::Entity::update_many()
@@ -183,9 +183,9 @@ async fn a_failing_scheduled_plugin_is_recorded_and_switched_off(b: Backend) {
 }
 
 /// The plugin's schedule row, as the desk keeps it.
-async fn schedule_row(app: &TestApp, name: &str) -> tikethet_runtime::entities::plugin_schedules::Model {
+async fn schedule_row(app: &TestApp, name: &str) -> tikethet_runtime::storage::entities::plugin_schedules::Model {
     use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
-    use tikethet_runtime::entities::{plugin_schedules, plugins};
+    use tikethet_runtime::storage::entities::{plugin_schedules, plugins};
     let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
     let txn = tenant.db.begin().await.unwrap();
     let p = plugins::Entity::find().filter(plugins::Column::Name.eq(name)).one(&txn).await.unwrap().unwrap();
@@ -196,7 +196,7 @@ async fn schedule_row(app: &TestApp, name: &str) -> tikethet_runtime::entities::
 
 /// Writes the plugin's schedule row, then has the desk look at its
 /// schedules at once (as after a restart, when every desk's are read).
-async fn set_row(app: &TestApp, row: tikethet_runtime::entities::plugin_schedules::Model) {
+async fn set_row(app: &TestApp, row: tikethet_runtime::storage::entities::plugin_schedules::Model) {
     use sea_orm::{ActiveModelTrait as _, IntoActiveModel as _};
     let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
     let txn = tenant.db.begin().await.unwrap();
@@ -206,7 +206,7 @@ async fn set_row(app: &TestApp, row: tikethet_runtime::entities::plugin_schedule
 }
 
 /// Waits until the schedule row has finished `n` runs and holds no claim.
-async fn finished(app: &TestApp, name: &str, n: i64) -> tikethet_runtime::entities::plugin_schedules::Model {
+async fn finished(app: &TestApp, name: &str, n: i64) -> tikethet_runtime::storage::entities::plugin_schedules::Model {
     wait_for(Duration::from_secs(20), || async {
         let row = schedule_row(app, name).await;
         (row.runs >= n && row.claim.is_none()).then_some(row)
@@ -240,21 +240,21 @@ async fn missed_due_times_run_once_and_a_dead_runs_claim_is_taken_over(b: Backen
     // Its last three due times were missed (the desk was down for years):
     // one run makes them up, and the next due time is next year's.
     let missed = row.next_due_at - chrono::Duration::days(3 * 366);
-    set_row(&app, tikethet_runtime::entities::plugin_schedules::Model { next_due_at: missed, ..row.clone() }).await;
+    set_row(&app, tikethet_runtime::storage::entities::plugin_schedules::Model { next_due_at: missed, ..row.clone() }).await;
     let after = finished(&app, "hostile", 1).await;
     assert_eq!((after.runs, after.last_run_at), (1, Some(missed)), "{after:?}");
     assert_eq!(after.next_due_at, row.next_due_at);
     let reply = "scheduled: Broken handle";
     sent_times(&app, &t, 801, reply, 1).await;
     // However many checks follow, nothing more is due.
-    let m = &app.state.runtime.metrics.sla_passes;
+    let m = &app.state.runtime.metrics().sla_passes;
     let from = m.load(std::sync::atomic::Ordering::Relaxed);
     wait_for(Duration::from_secs(20), || async { (m.load(std::sync::atomic::Ordering::Relaxed) >= from + 3).then_some(()) }).await.expect("checks went on");
     assert_eq!(schedule_row(&app, "hostile").await.runs, 1);
 
     // A run under way elsewhere holds its due time ...
     let due = row.next_due_at - chrono::Duration::days(366);
-    let claimed = tikethet_runtime::entities::plugin_schedules::Model {
+    let claimed = tikethet_runtime::storage::entities::plugin_schedules::Model {
         claim: Some(42),
         claimed_due_at: Some(due),
         claimed_at: Some(chrono::Utc::now()),
@@ -264,8 +264,8 @@ async fn missed_due_times_run_once_and_a_dead_runs_claim_is_taken_over(b: Backen
     assert_eq!(schedule_row(&app, "hostile").await.runs, 1, "not taken while its lease lasts");
     // ... until its lease runs out (its process died): then the due time
     // runs, once.
-    let lapsed = chrono::Utc::now() - tikethet_runtime::schedule::CLAIM_LEASE - chrono::Duration::seconds(1);
-    set_row(&app, tikethet_runtime::entities::plugin_schedules::Model { claimed_at: Some(lapsed), ..claimed }).await;
+    let lapsed = chrono::Utc::now() - tikethet_runtime::worker::schedule::CLAIM_LEASE - chrono::Duration::seconds(1);
+    set_row(&app, tikethet_runtime::storage::entities::plugin_schedules::Model { claimed_at: Some(lapsed), ..claimed }).await;
     let after = finished(&app, "hostile", 2).await;
     assert_eq!((after.runs, after.last_run_at), (2, Some(due)), "{after:?}");
     sent_times(&app, &t, 801, reply, 2).await;

@@ -21,7 +21,7 @@ fn check_every_second() -> Options {
 /// Moves a ticket's creation back in time, as if it had waited that long.
 async fn age_ticket(app: &TestApp, id: i64, by: chrono::Duration) {
     use sea_orm::{EntityTrait as _, QueryFilter as _, ColumnTrait as _};
-    use tikethet_runtime::entities::tickets;
+    use tikethet_runtime::storage::entities::tickets;
     let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
     let txn = tenant.db.begin().await.unwrap();
     tickets::Entity::update_many()
@@ -41,7 +41,7 @@ async fn told(app: &TestApp, t: &Tenant, chat: i64, needle: &str) -> String {
 
 /// Waits for `n` more service-level passes.
 async fn passes(app: &TestApp, n: u64) {
-    let m = &app.state.runtime.metrics.sla_passes;
+    let m = &app.state.runtime.metrics().sla_passes;
     let from = m.load(Ordering::Relaxed);
     assert!(wait_for(Duration::from_secs(20), || async { (m.load(Ordering::Relaxed) >= from + n).then_some(()) }).await.is_some(), "no SLA passes");
 }

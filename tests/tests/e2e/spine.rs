@@ -230,7 +230,7 @@ async fn customer_message_becomes_one_ticket_and_staff_reply_reaches_the_chat(b:
 }
 
 fn processed(app: &TestApp) -> u64 {
-    tikethet_runtime::Runtime::counter(&app.state.runtime.metrics.updates_processed)
+    tikethet_runtime::Runtime::counter(&app.state.runtime.metrics().updates_processed)
 }
 
 async fn webhook_refuses_wrong_secret_and_stores_nothing(b: Backend) {
@@ -428,10 +428,10 @@ async fn acknowledged_updates_left_pending_are_processed_on_restart(b: Backend) 
     // A crash between the acknowledgement and processing leaves rows in the
     // inbox as "pending"; recovery must process each exactly once.
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
-    use tikethet_runtime::entities::inbox;
+    use tikethet_runtime::storage::entities::inbox;
     let app = spawn_app(b).await;
     let t = app.create_tenant("acme", 1).await;
-    let tenant = app.state.runtime.tenants.by_slug("acme").unwrap();
+    let tenant = app.state.runtime.tenants().by_slug("acme").unwrap();
     // Telegram delivered these (the crash came after), so the chats are started.
     app.fake.start_chat(&t.token, 11);
     app.fake.start_chat(&t.token, 12);
@@ -528,7 +528,7 @@ async fn replacing_the_bot_token_moves_the_webhook(b: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_with_redis_rate_limits_across_the_shared_server() {
-    use tikethet_runtime::limiter::{Limiter, Rate};
+    use tikethet_runtime::outbound::limiter::{Limiter, Rate};
     let app = spawn_app_with(Backend::Postgres, Options { redis: true, ..Options::default() }).await;
     let t = app.create_tenant("acme", 1).await;
     let chat = 55;
@@ -572,7 +572,7 @@ async fn postgres_with_redis_rate_limits_across_the_shared_server() {
 
 #[tokio::test]
 async fn redis_limiter_is_shared_and_fails_fast_when_redis_is_missing() {
-    use tikethet_runtime::limiter::{Limiter, Rate};
+    use tikethet_runtime::outbound::limiter::{Limiter, Rate};
     let prefix = format!("tt_{}:", tikethet_tests::helpers::random_suffix());
     let url = tikethet_tests::helpers::redis_url();
     let a = Limiter::redis(&url, &prefix).await.unwrap_or_else(|e| panic!("Redis must run at {url}: {e:#}"));

@@ -600,7 +600,7 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
                     }
                 }
                 texts.0.retain(|_, m| !m.is_empty());
-                let texts = match state.runtime.renderer.check_texts(texts) {
+                let texts = match state.runtime.renderer().check_texts(texts) {
                     Ok(t) => t,
                     Err(why) => return Err(format!("Not saved: {why}")),
                 };

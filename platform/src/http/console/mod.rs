@@ -22,11 +22,11 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tikethet_admin_console::{Choice, ErrorPage, Frame, MessageView, Queue, QueueRow, SessionRow, SessionsPage, TicketPage};
 use tikethet_runtime::RuntimeError;
-use tikethet_runtime::api::TenantContext;
+use tikethet_runtime::desk::context::TenantContext;
 use tikethet_runtime::desk::changes::TicketChanges;
 use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, TicketQuery};
 use tikethet_runtime::domain::{MessageBody, Priority, TicketId, TicketStatus};
-use tikethet_runtime::entities::users;
+use tikethet_runtime::storage::entities::users;
 
 use crate::AppState;
 use crate::config::Env;
@@ -297,7 +297,7 @@ pub async fn login(Path(slug): Path<String>, req: &Request, body: Body, Data(sta
     match state.runtime.redeem_console_link(&slug, &token, agent).await {
         Ok(secret) => {
             let mut r = redirect(&format!("{}/", base(req, &slug)));
-            let cookie = set_cookie(state, &slug, &secret, tikethet_runtime::console::SESSION_TTL.num_seconds());
+            let cookie = set_cookie(state, &slug, &secret, tikethet_runtime::auth::console::SESSION_TTL.num_seconds());
             r.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("a header value"));
             r
         }
@@ -422,7 +422,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
             files: m
                 .attachments
                 .as_deref()
-                .and_then(|a| serde_json::from_str::<Vec<tikethet_runtime::files::FileRef>>(a).ok())
+                .and_then(|a| serde_json::from_str::<Vec<tikethet_runtime::storage::files::FileRef>>(a).ok())
                 .unwrap_or_default()
                 .into_iter()
                 .map(|f| f.name)

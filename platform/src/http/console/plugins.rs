@@ -10,7 +10,7 @@ use poem::{Body, Request, Response, handler};
 use tikethet_admin_console::{FailureRow, PluginRow, PluginsPage, ReplayView};
 use tikethet_runtime::RuntimeError;
 use tikethet_runtime::domain::{Invalid, PluginConfig, PluginName};
-use tikethet_runtime::schedule::{PluginSchedule, has_on_schedule};
+use tikethet_runtime::worker::schedule::{PluginSchedule, has_on_schedule};
 
 use super::manage::fixable;
 use super::{Staff, base, checked, desk_error, error_page, frame, posted, query, redirect, rendered, staff, tr, when};

@@ -96,7 +96,7 @@ pub async fn of(state: &AppState, req: &Request) -> Option<Session> {
     v.set_audience(&[AUDIENCE]);
     v.set_required_spec_claims(&["exp", "aud", "sub"]);
     let claims = jsonwebtoken::decode::<Claims>(&jwt, &DecodingKey::from_secret(&k), &v).ok()?.claims;
-    match state.runtime.denylist.is_revoked(&claims.jti).await {
+    match state.runtime.denylist().is_revoked(&claims.jti).await {
         Ok(false) => {}
         Ok(true) => return None,
         Err(e) => {
@@ -110,7 +110,7 @@ pub async fn of(state: &AppState, req: &Request) -> Option<Session> {
 
 /// Ends a session everywhere.
 pub async fn end(state: &AppState, s: &Session) -> anyhow::Result<()> {
-    state.runtime.denylist.revoke(&s.id, s.expires).await
+    state.runtime.denylist().revoke(&s.id, s.expires).await
 }
 
 /// Why a state change was refused.

@@ -65,15 +65,15 @@ fn currency(state: &AppState) -> String {
     state.control.plans().plans().first().map(|p| p.currency.clone()).unwrap_or_else(|| "usd".into())
 }
 
-fn bar_of(line: &tikethet_runtime::usage::UsageLine) -> UsageBar {
+fn bar_of(line: &tikethet_runtime::desk::usage::UsageLine) -> UsageBar {
     let format = if line.limit == "storage_bytes" { d::bytes } else { d::count };
     UsageBar::new(line.limit, line.used, line.allowed, format)
 }
 
 /// A tenant's usage bars now (empty when it is not served here).
 async fn usage_now(state: &AppState, tenant_id: &str) -> (Vec<UsageBar>, u64) {
-    let Some(t) = state.runtime.tenants.get(&TenantId::from_stored(tenant_id.to_owned())) else { return (vec![], 0) };
-    match tikethet_runtime::usage::now(&t).await {
+    let Some(t) = state.runtime.tenants().get(&TenantId::from_stored(tenant_id.to_owned())) else { return (vec![], 0) };
+    match tikethet_runtime::desk::usage::now(&t).await {
         Ok((lines, plugin_calls)) => (lines.iter().map(bar_of).collect(), plugin_calls),
         Err(e) => {
             tracing::warn!(tenant = %tenant_id, error = %e, "the dashboard could not read a tenant's usage");
@@ -83,9 +83,9 @@ async fn usage_now(state: &AppState, tenant_id: &str) -> (Vec<UsageBar>, u64) {
 }
 
 const METERS: [(&str, &str, &str); 3] = [
-    (tikethet_runtime::usage::MESSAGES, "messages", "#2457c5"),
-    (tikethet_runtime::usage::TICKETS, "tickets", "#1f8a4c"),
-    (tikethet_runtime::usage::PLUGIN_INVOCATIONS, "plugin calls", "#b7791f"),
+    (tikethet_runtime::desk::usage::MESSAGES, "messages", "#2457c5"),
+    (tikethet_runtime::desk::usage::TICKETS, "tickets", "#1f8a4c"),
+    (tikethet_runtime::desk::usage::PLUGIN_INVOCATIONS, "plugin calls", "#b7791f"),
 ];
 
 fn short(day: &str) -> String {
@@ -150,14 +150,14 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &H
     let usage_chart = chart::render(&Chart { id: "usage-all", title: "Usage per day, all tenants", labels: &labels, series: &usage_series, kind: Kind::Lines, format: &whole });
     let active_series = [Series { name: "active tenants".into(), color: "#2457c5", values: usage.active.iter().map(|x| *x as f64).collect() }];
     let active_chart = chart::render(&Chart { id: "active", title: "Tenants with activity per day", labels: &labels, series: &active_series, kind: Kind::StackedBars, format: &whole });
-    let month_start = tikethet_runtime::usage::month_of(now);
+    let month_start = tikethet_runtime::desk::usage::month_of(now);
     let month_total = |metric: &str| -> u64 {
         usage.totals.get(metric).map(|v| v.iter().zip(&usage.days).filter(|(_, d)| **d >= month_start).map(|(x, _)| *x).sum()).unwrap_or(0)
     };
     let metered_note = format!(
         "Metered this month: {} messages and {} plugin calls{}.",
-        d::count(month_total(tikethet_runtime::usage::MESSAGES)),
-        d::count(month_total(tikethet_runtime::usage::PLUGIN_INVOCATIONS)),
+        d::count(month_total(tikethet_runtime::desk::usage::MESSAGES)),
+        d::count(month_total(tikethet_runtime::desk::usage::PLUGIN_INVOCATIONS)),
         if control.billing_online() { ", reported to Stripe and priced there (not in MRR)" } else { " (offline: not charged)" }
     );
 
@@ -295,8 +295,8 @@ pub async fn tenant(state: &AppState, s: &Session, slug: &str, flash: Option<Fla
     // Usage over 90 days.
     let now = Utc::now();
     let days = dashboard::window(90, now);
-    let counts = match state.runtime.tenants.get(&TenantId::from_stored(r.id.clone())) {
-        Some(rt) => tikethet_runtime::usage::daily(&rt, &days[0]).await.unwrap_or_else(|e| {
+    let counts = match state.runtime.tenants().get(&TenantId::from_stored(r.id.clone())) {
+        Some(rt) => tikethet_runtime::desk::usage::daily(&rt, &days[0]).await.unwrap_or_else(|e| {
             tracing::warn!(tenant = %r.id, error = %e, "the dashboard could not read a tenant's daily usage");
             vec![]
         }),
