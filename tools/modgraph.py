@@ -4,13 +4,14 @@ name which others, the import cycles among them (strongly connected
 components), how many files sit at the top of `src/`, and which modules
 each cycle holds.
 
-    python3 tools/modgraph.py tenant-runtime/src [--edges]
+    python3 tools/modgraph.py tenant-runtime/src [--edges] [--max-top N]
 
 An edge a -> b is any path `crate::b...` (in `use` or inline, braces
 expanded) or `super::...` written in a's file, resolved to the longest
 module that exists. Edges to the crate root (`lib.rs`: composition) are
 left out. With --edges, each cycle's edges are listed with the names
-that make them, to see which to cut.
+that make them, to see which to cut. It exits 1 on a cycle, or with
+--max-top N on more than N files at the top of the folder.
 Comments and string literals are stripped first; `#[cfg(test)]` modules
 count too (a test that needs a cycle still is one).
 """
@@ -133,6 +134,10 @@ def main():
             for a in c:
                 for b in sorted(edges[a] & set(c)):
                     print(f"    {'::'.join(a)} -> {'::'.join(b)}: {', '.join(sorted(why[(a, b)]))}")
+    max_top = int(sys.argv[sys.argv.index("--max-top") + 1]) if "--max-top" in sys.argv else None
+    if max_top is not None and len(top) > max_top:
+        print(f"more than {max_top} files at the top of {src_dir}")
+        return 1
     return 1 if cycles else 0
 
 
