@@ -163,15 +163,7 @@ impl TenantContext {
         use sea_orm::QuerySelect as _;
         let txn = self.tenant.db.begin().await?;
         let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
-        let newer = messages::Entity::find()
-            .filter(messages::Column::TicketId.eq(t.id))
-            .filter(messages::Column::Id.gt(seen))
-            .filter(messages::Column::DeletedAt.is_null())
-            .filter(sea_orm::Condition::any().add(messages::Column::AuthorId.is_null()).add(messages::Column::AuthorId.ne(self.user.id)))
-            .order_by_asc(messages::Column::Id)
-            .limit(20)
-            .all(&txn)
-            .await?;
+        let newer = crate::desk::tickets::newer_than(&txn, t.id, seen, self.user.id).await?;
         let latest: Option<i64> = messages::Entity::find().select_only().column_as(messages::Column::Id.max(), "m").filter(messages::Column::TicketId.eq(t.id)).into_tuple().one(&txn).await?.flatten();
         txn.commit().await?;
         Ok((newer, latest.unwrap_or(0), t))

@@ -610,6 +610,27 @@ impl TenantContext {
         })
     }
 
+    /// A staff reply sent only if nobody else wrote in the ticket after
+    /// message `seen` (the last one the agent's page showed). The check and
+    /// the write are one transaction, with the ticket's row locked first
+    /// (PostgreSQL; SQLite runs one writer at a time), so a message
+    /// committed in between cannot slip past the check.
+    pub async fn reply_if_current(&self, id: TicketId, body: &MessageBody, seen: i64) -> Result<Reply> {
+        let txn = self.tenant.db.begin().await?;
+        tickets::Entity::find_by_id(id.0).lock_exclusive().one(&txn).await?;
+        let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, id).await?;
+        let newer = crate::desk::tickets::newer_than(&txn, t.id, seen, self.user.id).await?;
+        if !newer.is_empty() {
+            txn.rollback().await?;
+            return Ok(Reply::Newer(newer));
+        }
+        let mut effects = crate::outbound::effects::Effects::default();
+        let added = self.runtime.write_message(&self.tenant, &txn, &self.user, &self.viewer, t, body, false, true, &mut effects).await?;
+        txn.commit().await?;
+        self.runtime.after_commit(&self.tenant.info.id, effects).await;
+        Ok(Reply::Sent(added.message))
+    }
+
     pub async fn post_message(&self, id: TicketId, body: &MessageBody, internal: bool) -> Result<messages::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, id).await?;
@@ -669,6 +690,14 @@ impl Runtime {
         }
         Ok(added)
     }
+}
+
+/// What a staff reply came to ([`TenantContext::reply_if_current`]).
+#[derive(Debug)]
+pub enum Reply {
+    Sent(messages::Model),
+    /// Not sent: these came in after the page the reply was written on.
+    Newer(Vec<messages::Model>),
 }
 
 /// A desk's usage this month against its plan.

@@ -538,3 +538,18 @@ mod tests {
         assert_eq!(parts.concat(), emoji);
     }
 }
+
+/// Messages of a ticket after `seen` that someone other than `me` wrote
+/// (the customer, other staff, the bot), oldest first, at most 20: what a
+/// page showing messages up to `seen` missed.
+pub async fn newer_than(txn: &DatabaseTransaction, ticket: i64, seen: i64, me: i64) -> Result<Vec<messages::Model>> {
+    Ok(messages::Entity::find()
+        .filter(messages::Column::TicketId.eq(ticket))
+        .filter(messages::Column::Id.gt(seen))
+        .filter(messages::Column::DeletedAt.is_null())
+        .filter(sea_orm::Condition::any().add(messages::Column::AuthorId.is_null()).add(messages::Column::AuthorId.ne(me)))
+        .order_by_asc(messages::Column::Id)
+        .limit(20)
+        .all(txn)
+        .await?)
+}

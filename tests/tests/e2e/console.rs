@@ -17,7 +17,44 @@ use tikethet_tests::helpers::{Backend, TestApp, spawn_app, wait_for};
 on_both!(
     console_forms_are_refused_without_their_token_and_sessions_are_listed_and_revocable,
     analytics_count_the_desks_tickets_and_the_export_streams_every_one_safely,
+    a_reply_is_checked_for_newer_messages_in_its_own_transaction,
 );
+
+/// The reply's freshness check and its write are one transaction: a reply
+/// written before the customer's latest message is held back with that
+/// message, and written once the agent has seen it.
+async fn a_reply_is_checked_for_newer_messages_in_its_own_transaction(b: Backend) {
+    use tikethet_runtime::desk::service::Reply;
+    use tikethet_runtime::domain::{MessageBody, TicketId};
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let customer = 811;
+    app.deliver(&t, &fixtures::message(1, customer, "My order is late")).await;
+    app.wait_processed("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let ctx = app.state.runtime.context("acme", &owner).await.unwrap();
+    let ticket = TicketId(1);
+    let seen = ctx.messages(ticket).await.unwrap().last().unwrap().id;
+    app.deliver(&t, &fixtures::message(2, customer, "Any news?")).await;
+    app.wait_processed("acme", 2).await;
+
+    let body = MessageBody::parse("It ships today.", &[]).unwrap();
+    let before = ctx.messages(ticket).await.unwrap().len();
+    match ctx.reply_if_current(ticket, &body, seen).await.unwrap() {
+        Reply::Newer(newer) => assert_eq!(newer.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), ["Any news?"]),
+        Reply::Sent(m) => panic!("sent over a newer message: {m:?}"),
+    }
+    assert_eq!(ctx.messages(ticket).await.unwrap().len(), before, "nothing written");
+    let seen = ctx.messages(ticket).await.unwrap().last().unwrap().id;
+    match ctx.reply_if_current(ticket, &body, seen).await.unwrap() {
+        Reply::Sent(m) => assert_eq!(m.text, "It ships today."),
+        Reply::Newer(n) => panic!("held back with nothing new: {n:?}"),
+    }
+    let after = ctx.messages(ticket).await.unwrap();
+    assert_eq!((after.len(), after.last().unwrap().text.as_str()), (before + 1, "It ships today."));
+    // The agent's own reply is not "newer" for the next one.
+    assert!(matches!(ctx.reply_if_current(ticket, &body, seen).await.unwrap(), Reply::Sent(_)));
+}
 
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()

@@ -23,6 +23,7 @@ use subtle::ConstantTimeEq;
 use tikethet_admin_console::{Choice, ErrorPage, Frame, MessageView, Queue, QueueRow, SessionRow, SessionsPage, TicketPage};
 use tikethet_runtime::RuntimeError;
 use tikethet_runtime::desk::context::TenantContext;
+use tikethet_runtime::desk::service::Reply;
 use tikethet_runtime::desk::changes::TicketChanges;
 use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, TicketQuery};
 use tikethet_runtime::domain::{MessageBody, Priority, TicketId, TicketStatus};
@@ -521,26 +522,26 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
                     return again(e.to_string(), draft, None, StatusCode::BAD_REQUEST).await;
                 }
             };
-            if !internal {
-                // A reply written on a page that missed newer messages is
-                // not sent: the agent reads them first.
-                let seen: i64 = form.get("seen").and_then(|x| x.parse().ok()).unwrap_or(0);
-                let newer = match s.ctx.newer_messages(TicketId(id), seen).await {
-                    Ok((m, _, _)) => m,
-                    Err(e) => return desk_error(state, &slug, &e),
-                };
-                if !newer.is_empty() {
+            // A reply written on a page that missed newer messages is not
+            // sent (checked in the reply's own transaction): the agent
+            // reads them first.
+            let seen: i64 = form.get("seen").and_then(|x| x.parse().ok()).unwrap_or(0);
+            let posted = if internal {
+                s.ctx.post_message(TicketId(id), &body, true).await.map(Reply::Sent)
+            } else {
+                s.ctx.reply_if_current(TicketId(id), &body, seen).await
+            };
+            match posted {
+                Ok(Reply::Sent(_)) => redirect(&format!("{back}?done={}", if internal { "noted" } else { "replied" })),
+                Ok(Reply::Newer(newer)) => {
                     let said = format!(
                         "Not sent: {} new message{} arrived while you were writing (highlighted below). Read {} and send your reply again.",
                         newer.len(),
                         if newer.len() == 1 { "" } else { "s" },
                         if newer.len() == 1 { "it" } else { "them" }
                     );
-                    return again(said, (text.clone(), String::new()), Some(seen), StatusCode::CONFLICT).await;
+                    again(said, (text.clone(), String::new()), Some(seen), StatusCode::CONFLICT).await
                 }
-            }
-            match s.ctx.post_message(TicketId(id), &body, internal).await {
-                Ok(_) => redirect(&format!("{back}?done={}", if internal { "noted" } else { "replied" })),
                 Err(e @ (RuntimeError::PlanLimit(_) | RuntimeError::Conflict(_) | RuntimeError::Invalid(_))) => {
                     let draft = if internal { (String::new(), text.clone()) } else { (text.clone(), String::new()) };
                     again(e.to_string(), draft, None, super::error::runtime_status(&e)).await
