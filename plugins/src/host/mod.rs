@@ -230,6 +230,7 @@ fn config(pooling: bool) -> Config {
 fn thread_cpu_time() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+    #[allow(unsafe_code)]
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     if rc != 0 {
         // Never on Linux; fall back to no CPU time, leaving the wall clock.
@@ -360,7 +361,9 @@ impl PluginHost {
         if let Some(path) = path.as_deref().filter(|p| p.exists()) {
             // SAFETY: the file was written by `Component::serialize` of an
             // engine with the same compatibility hash, into our own cache.
-            match unsafe { Component::deserialize_file(&self.engine, path) } {
+            #[allow(unsafe_code)]
+            let read = unsafe { Component::deserialize_file(&self.engine, path) };
+            match read {
                 Ok(c) => {
                     component = Some(c);
                     from_disk = Some(path.to_path_buf());

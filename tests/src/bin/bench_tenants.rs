@@ -25,6 +25,10 @@
 //! `cargo build --release -p tikethet-tests --bins &&
 //!  target/release/bench-tenants --backend both --tenants 10000`
 
+// Signals and `pre_exec` for the child server: the workspace denies
+// unsafe code everywhere else.
+#![allow(unsafe_code)]
+
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -374,6 +374,7 @@ async fn attachments_live_in_an_s3_compatible_store_when_configured() {
     assert!(up.is_some(), "moto's S3 server did not come up on {port}, or refused the bucket");
     // Each test runs in its own process (nextest), so the environment is this test's.
     // SAFETY: set before the server (and any thread reading it) starts.
+    #[allow(unsafe_code)]
     unsafe {
         std::env::set_var("AWS_ACCESS_KEY_ID", "test");
         std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
