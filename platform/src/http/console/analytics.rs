@@ -37,17 +37,28 @@ fn times(p: &Percentiles) -> (String, String) {
     }
 }
 
-/// A CSV field: quoted when it must be, and never read as a formula by a
-/// spreadsheet (OWASP's CSV injection advice: a leading `'`).
-pub fn field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_owned() };
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
+/// A CSV field never read as a formula by a spreadsheet (OWASP's CSV
+/// injection advice: a leading `'`); quoting is the `csv` crate's.
+pub fn guarded(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}").into() } else { s.into() }
+}
+
+/// Rows as CSV (RFC 4180: quoted where needed, CRLF line ends), every
+/// field guarded.
+fn lines<R, F>(rows: impl IntoIterator<Item = R>) -> String
+where
+    R: IntoIterator<Item = F>,
+    F: AsRef<str>,
+{
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).flexible(true).from_writer(Vec::new());
+    for r in rows {
+        w.write_record(r.into_iter().map(|f| guarded(f.as_ref()).into_owned())).expect("writing to memory cannot fail");
+    }
+    String::from_utf8(w.into_inner().expect("flushing to memory cannot fail")).expect("UTF-8 fields make UTF-8 CSV")
 }
 
 fn line(fields: &[String]) -> String {
-    let mut l = fields.iter().map(|f| field(f)).collect::<Vec<_>>().join(",");
-    l.push_str("\r\n");
-    l
+    lines([fields])
 }
 
 /// `GET /t/{slug}/admin/analytics?days=30`
@@ -193,10 +204,8 @@ pub async fn table_csv(Path((slug, file)): Path<(String, String)>, req: &Request
     let Some(t) = tables.into_iter().find(|t| t.id == id) else {
         return super::error_page(state, &slug, StatusCode::NOT_FOUND, "Not found", "The analytics have no such table.");
     };
-    let mut out = line(&t.headers.iter().map(|h| h.to_lowercase().replace([' ', ','], "_")).collect::<Vec<_>>());
-    for r in &t.rows {
-        out.push_str(&line(r));
-    }
+    let head = t.headers.iter().map(|h| h.to_lowercase().replace([' ', ','], "_")).collect::<Vec<_>>();
+    let out = lines(std::iter::once(&head).chain(&t.rows));
     csv_response(&format!("{slug}-{id}.csv"), Body::from_string(out))
 }
 
@@ -228,11 +237,10 @@ pub async fn tickets_csv(Path(slug): Path<String>, req: &Request, Data(state): D
                 let last = rows.last().map(|r| r.ticket.id).unwrap_or(after);
                 let full = rows.len() as u64 == EXPORT_PAGE;
                 let at = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
-                let mut out = String::with_capacity(rows.len() * 160);
-                for r in rows {
+                let out = lines(rows.iter().map(|r| {
                     let t = &r.ticket;
                     let minutes = |x: Option<chrono::DateTime<chrono::Utc>>| x.map(|x| (x - t.created_at).num_minutes().to_string()).unwrap_or_default();
-                    out.push_str(&line(&[
+                    [
                         t.id.to_string(),
                         t.created_at.to_rfc3339(),
                         t.status.clone(),
@@ -247,8 +255,8 @@ pub async fn tickets_csv(Path(slug): Path<String>, req: &Request, Data(state): D
                         minutes(t.first_response_at),
                         minutes(t.resolved_at),
                         r.rating.map(|x| x.to_string()).unwrap_or_default(),
-                    ]));
-                }
+                    ]
+                }));
                 Some((Ok(out), (None, ctx, last, !full)))
             }
             Err(e) => {
@@ -267,12 +275,15 @@ mod tests {
 
     #[test]
     fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(field("plain"), "plain");
-        assert_eq!(field("a, b"), "\"a, b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
-        assert_eq!(field("-1"), "'-1");
+        let one = |f: &str| line(&[f.to_owned()]).trim_end_matches("\r\n").to_owned();
+        assert_eq!(one("plain"), "plain");
+        assert_eq!(one("a, b"), "\"a, b\"");
+        assert_eq!(one("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(one("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(one("-1"), "'-1");
+        assert_eq!(one("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(line(&["a".into(), "b\nc".into()]), "a,\"b\nc\"\r\n");
+        assert_eq!(lines([["x", "1"], ["y", "+2"]]), "x,1\r\ny,'+2\r\n");
     }
 
     #[test]
