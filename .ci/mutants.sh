@@ -38,11 +38,11 @@ for f in ${@:-secrets auth intake sender}; do
     case $f in
     secrets) run platform/src/secrets.rs "tikethet-platform tikethet-tests" \
         "package(tikethet-platform) | (binary(e2e) & $pg & test(/provisioning_registers|replacing_the_bot_token|production_refuses|cli_manages|configuration_file/))" ;;
-    auth) run tenant-runtime/src/auth.rs "tikethet-runtime tikethet-tests" \
+    auth) run tenant-runtime/src/auth/mod.rs "tikethet-runtime tikethet-tests" \
         "(package(tikethet-runtime) & test(/^auth::/)) | (binary(e2e) & $pg & test(/tokens_and_init_data|sign_ins|refresh_tokens|logout_revokes|denylist|helpers_see|arbitrary_webhook|new_owner_demotes/))" ;;
-    intake) run tenant-runtime/src/intake.rs "tikethet-runtime tikethet-tests" \
+    intake) run tenant-runtime/src/inbound/intake.rs "tikethet-runtime tikethet-tests" \
         "(package(tikethet-runtime) & test(/^intake::/)) | (binary(e2e) & (test(/postgres::(customer_message_becomes|one_tenants_broken|malformed_and_unhandled|a_customer_message_with_a_nul)/) | test(/postgres_tenants_stay_isolated/) | ($pg & test(/webhook_refuses|malformed_and_unhandled|over_one_mebibyte|nul_character|suspended_tenant|customer_message_becomes|acknowledged_updates_left|one_tenants_broken|replacing_the_bot_token|arbitrary_webhook|buttons_reach|provisioning_registers/))))" ;;
-    sender) run tenant-runtime/src/sender.rs "tikethet-runtime tikethet-tests" \
+    sender) run tenant-runtime/src/outbound/sender.rs "tikethet-runtime tikethet-tests" \
         "(package(tikethet-runtime) & test(/^(sender|telegram|limiter)::/)) | (binary(e2e) & (test(/postgres_with_redis_rate_limits|redis_limiter_is_shared|no_more_than_30|retry_after_holds/) | ($pg & test(/customer_message_becomes|sender_|longer_than_telegram|blocked_the_bot|keyword_plugin_uploaded|buttons_reach|acknowledged_updates_left|attachments::/))))" ;;
     *) echo "unknown file $f (secrets, auth, intake, sender)" >&2; exit 2 ;;
     esac
