@@ -96,23 +96,55 @@ impl ApiError {
 
 impl From<RuntimeError> for ApiError {
     fn from(e: RuntimeError) -> Self {
+        let (status, code) = runtime_kind(&e);
         match &e {
-            RuntimeError::Invalid(_) => ApiError::BadRequest(body("invalid_request", e.to_string())),
-            RuntimeError::Unauthenticated(_) => ApiError::Unauthorized(body("unauthorized", e.to_string())),
-            RuntimeError::Forbidden(_) => ApiError::Forbidden(body("forbidden", e.to_string())),
-            RuntimeError::NotFound(_) => ApiError::NotFound(body("not_found", e.to_string())),
-            RuntimeError::Conflict(_) => ApiError::Conflict(body("conflict", e.to_string())),
-            RuntimeError::PlanLimit(_) => ApiError::PaymentRequired(body("plan_limit_reached", e.to_string())),
-            RuntimeError::Suspended => ApiError::Locked(body("tenant_suspended", e.to_string())),
-            RuntimeError::Upgrading => ApiError::Unavailable(body("upgrading", e.to_string())),
-            RuntimeError::TooLarge(_) => ApiError::PayloadTooLarge(body("file_too_large", e.to_string())),
-            RuntimeError::UnsupportedType(_) => ApiError::UnsupportedMediaType(body("unsupported_file_type", e.to_string())),
-            RuntimeError::Upstream(_) => ApiError::BadGateway(body("telegram_unavailable", e.to_string())),
-            RuntimeError::RateLimited { retry_after } => {
-                ApiError::TooManyRequests(body("rate_limited", e.to_string()), tikethet_runtime::auth::throttle::retry_secs(*retry_after))
-            }
             RuntimeError::Internal(inner) => ApiError::internal(inner),
+            RuntimeError::RateLimited { retry_after } => {
+                ApiError::TooManyRequests(body(code, e.to_string()), tikethet_runtime::auth::throttle::retry_secs(*retry_after))
+            }
+            _ => ApiError::with_status(status, body(code, e.to_string())),
         }
+    }
+}
+
+impl ApiError {
+    /// The variant that answers with `status` (the documented ones).
+    fn with_status(status: StatusCode, b: Json<ErrorBody>) -> Self {
+        match status {
+            StatusCode::BAD_REQUEST => ApiError::BadRequest(b),
+            StatusCode::UNAUTHORIZED => ApiError::Unauthorized(b),
+            StatusCode::FORBIDDEN => ApiError::Forbidden(b),
+            StatusCode::NOT_FOUND => ApiError::NotFound(b),
+            StatusCode::CONFLICT => ApiError::Conflict(b),
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(b),
+            StatusCode::PAYMENT_REQUIRED => ApiError::PaymentRequired(b),
+            StatusCode::LOCKED => ApiError::Locked(b),
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(b),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(b),
+            StatusCode::BAD_GATEWAY => ApiError::BadGateway(b),
+            StatusCode::SERVICE_UNAVAILABLE => ApiError::Unavailable(b),
+            _ => ApiError::Internal(b),
+        }
+    }
+}
+
+/// Each desk error's HTTP status and the code its JSON answer carries: the
+/// one table the API's answers and the console's pages both read.
+pub fn runtime_kind(e: &RuntimeError) -> (StatusCode, &'static str) {
+    match e {
+        RuntimeError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        RuntimeError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        RuntimeError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+        RuntimeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        RuntimeError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        RuntimeError::PlanLimit(_) => (StatusCode::PAYMENT_REQUIRED, "plan_limit_reached"),
+        RuntimeError::Suspended => (StatusCode::LOCKED, "tenant_suspended"),
+        RuntimeError::Upgrading => (StatusCode::SERVICE_UNAVAILABLE, "upgrading"),
+        RuntimeError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "file_too_large"),
+        RuntimeError::UnsupportedType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_file_type"),
+        RuntimeError::Upstream(_) => (StatusCode::BAD_GATEWAY, "telegram_unavailable"),
+        RuntimeError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        RuntimeError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
 
@@ -138,24 +170,9 @@ impl From<ControlError> for ApiError {
     }
 }
 
-/// The HTTP status of a desk error, for pages (the API's JSON answers
-/// follow the same mapping above).
+/// The HTTP status of a desk error, for pages (from [`runtime_kind`]).
 pub fn runtime_status(e: &RuntimeError) -> StatusCode {
-    match e {
-        RuntimeError::Invalid(_) => StatusCode::BAD_REQUEST,
-        RuntimeError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        RuntimeError::Forbidden(_) => StatusCode::FORBIDDEN,
-        RuntimeError::NotFound(_) => StatusCode::NOT_FOUND,
-        RuntimeError::Conflict(_) => StatusCode::CONFLICT,
-        RuntimeError::PlanLimit(_) => StatusCode::PAYMENT_REQUIRED,
-        RuntimeError::Suspended => StatusCode::LOCKED,
-        RuntimeError::Upgrading => StatusCode::SERVICE_UNAVAILABLE,
-        RuntimeError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-        RuntimeError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        RuntimeError::Upstream(_) => StatusCode::BAD_GATEWAY,
-        RuntimeError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        RuntimeError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    runtime_kind(e).0
 }
 
 /// The HTTP status of a control-plane error, for pages (the API's JSON

@@ -75,16 +75,22 @@ fn error_page(state: &AppState, slug: &str, status: StatusCode, title: &str, mes
 
 /// A desk error as a page (what the API would answer, in words).
 fn desk_error(state: &AppState, slug: &str, e: &RuntimeError) -> Response {
-    let (status, title) = match e {
-        RuntimeError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "Sign in"),
-        RuntimeError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
-        RuntimeError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
-        RuntimeError::Invalid(_) => (StatusCode::BAD_REQUEST, "Not accepted"),
-        RuntimeError::Conflict(_) => (StatusCode::CONFLICT, "Not possible now"),
-        RuntimeError::PlanLimit(_) => (StatusCode::PAYMENT_REQUIRED, "Plan limit reached"),
-        RuntimeError::Suspended => (StatusCode::LOCKED, "This desk is suspended"),
-        RuntimeError::Upgrading => (StatusCode::SERVICE_UNAVAILABLE, "Being upgraded"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
+    // The status is the API's for the same error (one table, `error.rs`).
+    let status = super::error::runtime_status(e);
+    let title = match status {
+        StatusCode::UNAUTHORIZED => "Sign in",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::BAD_REQUEST => "Not accepted",
+        StatusCode::CONFLICT => "Not possible now",
+        StatusCode::PAYMENT_REQUIRED => "Plan limit reached",
+        StatusCode::LOCKED => "This desk is suspended",
+        StatusCode::SERVICE_UNAVAILABLE => "Being upgraded",
+        StatusCode::PAYLOAD_TOO_LARGE => "Too large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Not a file the desk takes",
+        StatusCode::TOO_MANY_REQUESTS => "Too many requests",
+        StatusCode::BAD_GATEWAY => "Telegram did not answer",
+        _ => "Something went wrong",
     };
     let message = match e {
         RuntimeError::Internal(_) => "Something went wrong on our side; nothing was changed. Try again in a moment.".to_owned(),
