@@ -154,10 +154,6 @@ impl fmt::Debug for BotToken {
     }
 }
 
-/// A Telegram chat id (private chats are positive user ids, groups negative).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChatId(pub i64);
-
 /// A Telegram user id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TelegramUserId(i64);
@@ -178,7 +174,17 @@ impl TelegramUserId {
 /// A ticket's number inside its tenant ("#42"); the tenant's schema is the
 /// namespace, so this is also the row id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TicketId(pub i64);
+pub struct TicketId(i64);
+
+impl TicketId {
+    pub const fn new(id: i64) -> Self {
+        TicketId(id)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
 
 impl fmt::Display for TicketId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -188,7 +194,17 @@ impl fmt::Display for TicketId {
 
 /// A user's id inside their tenant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct UserId(pub i64);
+pub struct UserId(i64);
+
+impl UserId {
+    pub const fn new(id: i64) -> Self {
+        UserId(id)
+    }
+
+    pub const fn get(self) -> i64 {
+        self.0
+    }
+}
 
 /// A ticket title: required, at most 200 characters, one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,8 +394,13 @@ impl PluginConfig {
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident, $field:literal { $($variant:ident => $s:literal),+ $(,)? }) => {
         $(#[$m])*
+        ///
+        /// Stored as its text (a database enum: columns hold exactly these
+        /// values and are read back typed), and so in JSON.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
+        #[derive(sea_orm::EnumIter, sea_orm::DeriveActiveEnum, serde::Serialize, serde::Deserialize)]
+        #[sea_orm(rs_type = "String", db_type = "Text")]
+        pub enum $name { $(#[sea_orm(string_value = $s)] #[serde(rename = $s)] $variant),+ }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];

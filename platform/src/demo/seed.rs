@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ActiveModelTrait as _, EntityTrait as _};
-use tikethet_runtime::domain::TenantId;
+use tikethet_runtime::domain::{Priority, Role, TenantId, TicketStatus};
 use tikethet_runtime::storage::entities::{canned_responses, categories, messages, ticket_ratings, ticket_tags, tickets, users};
 
 use super::Desk;
@@ -126,7 +126,7 @@ pub async fn seed(state: &AppState, tenant_id: &str, d: &Desk) -> anyhow::Result
             first_name: Set((*name).to_owned()),
             last_name: Set(None),
             language_code: Set(Some(d.language.to_owned())),
-            role: Set((*role).to_owned()),
+            role: Set(Role::parse(role)?),
             blocked: Set(false),
             created_at: Set(now - Duration::days(DAYS + 30)),
             updated_at: Set(now - Duration::days(DAYS + 30)),
@@ -179,7 +179,7 @@ pub async fn seed(state: &AppState, tenant_id: &str, d: &Desk) -> anyhow::Result
             first_name: Set((*name).to_owned()),
             last_name: Set(None),
             language_code: Set(Some(d.language.to_owned())),
-            role: Set("user".to_owned()),
+            role: Set(Role::User),
             blocked: Set(false),
             created_at: Set(since),
             updated_at: Set(since),
@@ -232,8 +232,8 @@ pub async fn seed(state: &AppState, tenant_id: &str, d: &Desk) -> anyhow::Result
             customer_id: Set(customer),
             title: Set(title.to_owned()),
             description: Set(first.to_owned()),
-            status: Set(status.to_owned()),
-            priority: Set(priority.to_owned()),
+            status: Set(TicketStatus::parse(status)?),
+            priority: Set(Priority::parse(priority)?),
             category_id: Set(Some(category_ids[cat])),
             assignee_id: Set(assignee.as_ref().map(|a| a.id)),
             created_at: Set(created),
@@ -249,9 +249,9 @@ pub async fn seed(state: &AppState, tenant_id: &str, d: &Desk) -> anyhow::Result
         let mut said = vec![(Some(customer), "user".to_owned(), first.to_owned(), false, created)];
         if let (Some(a), Some(at)) = (&assignee, first_response) {
             if rng.random_bool(0.3) {
-                said.push((Some(a.id), a.role.clone(), note(d), true, at - Duration::minutes(1)));
+                said.push((Some(a.id), a.role.to_string(), note(d), true, at - Duration::minutes(1)));
             }
-            said.push((Some(a.id), a.role.clone(), script.replies[rng.random_range(0..script.replies.len())].to_owned(), false, at));
+            said.push((Some(a.id), a.role.to_string(), script.replies[rng.random_range(0..script.replies.len())].to_owned(), false, at));
             if finished {
                 let thanks_at = (at + Duration::minutes(rng.random_range(1..120))).min(now);
                 said.push((Some(customer), "user".to_owned(), script.thanks[rng.random_range(0..script.thanks.len())].to_owned(), false, thanks_at));

@@ -53,7 +53,7 @@ fn rule(method: &Method, path: &str) -> (usize, Sender) {
         if let Some(api) = rest.strip_prefix("api/v1/") {
             return match api {
                 a if a.starts_with("auth/") => (PRE_AUTH_BODY, Sender::Anyone),
-                "uploads" if method == Method::POST => (super::files::MAX_UPLOAD_BODY, Sender::Bearer(slug.to_owned(), Role::User)),
+                "uploads" if method == Method::POST => (super::api::files::MAX_UPLOAD_BODY, Sender::Bearer(slug.to_owned(), Role::User)),
                 // A desk's plugins, theme and texts are its admins' to set.
                 a if method == Method::PUT && (a.starts_with("plugins/") || a == "theme" || a == "bot-texts") => {
                     (MAX_API_BODY, Sender::Bearer(slug.to_owned(), Role::Admin))
@@ -169,7 +169,7 @@ mod tests {
     fn each_route_has_its_cap_and_its_sender() {
         let post = Method::POST;
         assert_eq!(rule(&post, "/t/acme/api/v1/auth/telegram"), (PRE_AUTH_BODY, Sender::Anyone));
-        assert_eq!(rule(&post, "/t/acme/api/v1/uploads"), (super::super::files::MAX_UPLOAD_BODY, Sender::Bearer("acme".into(), Role::User)));
+        assert_eq!(rule(&post, "/t/acme/api/v1/uploads"), (super::super::api::files::MAX_UPLOAD_BODY, Sender::Bearer("acme".into(), Role::User)));
         assert_eq!(rule(&Method::PUT, "/t/acme/api/v1/plugins/x"), (MAX_API_BODY, Sender::Bearer("acme".into(), Role::Admin)));
         assert_eq!(rule(&Method::PUT, "/t/acme/api/v1/bot-texts"), (MAX_API_BODY, Sender::Bearer("acme".into(), Role::Admin)));
         assert_eq!(rule(&post, "/t/acme/api/v1/tickets/3/messages"), (MAX_API_BODY, Sender::Bearer("acme".into(), Role::User)));

@@ -13,14 +13,13 @@ use std::sync::Arc;
 
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Json, Path, Query};
-use poem::{IntoResponse, Response, handler};
+use poem::{IntoResponse, Request, Response, handler};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
 use crate::demo::{DESKS, Demo, Desk, desk, with_launch_params};
 
-const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The demo's pages, parsed once.
 struct Pages(tikethet_themes::pages::PageSet);
@@ -54,7 +53,7 @@ fn demo_desk(state: &AppState, slug: &str) -> Result<(Arc<Demo>, &'static Desk),
 
 fn page(name: &str, view: impl Serialize) -> Response {
     match pages().0.render(name, view) {
-        Ok(body) => super::pages::html_page(StatusCode::OK, CSP, body),
+        Ok(body) => super::web::page(StatusCode::OK, body),
         Err(e) => {
             tracing::error!(error = %e, page = name, "a demo page did not render");
             (StatusCode::INTERNAL_SERVER_ERROR, "This page could not be shown; the server's log says why.").into_response()
@@ -105,7 +104,7 @@ pub async fn app(Path(slug): Path<String>, Data(state): Data<&AppState>) -> Resp
         Err(r) => return r,
     };
     let base = state.settings.public_url.as_str().trim_end_matches('/');
-    super::pages::see_other(&with_launch_params(&format!("{base}/t/{}/app/", d.slug), d, d.customer))
+    super::web::see_other(&with_launch_params(&format!("{base}/t/{}/app/", d.slug), d, d.customer))
 }
 
 /// `GET /demo/console/{slug}`: the owner signs in through the desk's API
@@ -117,7 +116,7 @@ pub async fn console(Path(slug): Path<String>, Data(state): Data<&AppState>) -> 
         Err(r) => return r,
     };
     match console_link(state, d).await {
-        Ok(url) => super::pages::see_other(&url),
+        Ok(url) => super::web::see_other(&url),
         Err(e) => (StatusCode::BAD_GATEWAY, format!("The owner could not be signed in: {e:#}")).into_response(),
     }
 }
@@ -135,14 +134,12 @@ async fn console_link(state: &AppState, d: &Desk) -> anyhow::Result<String> {
 
 /// `GET /demo/operator`: an operator session, then the dashboard.
 #[handler]
-pub async fn operator(Data(state): Data<&AppState>) -> Response {
+pub async fn operator(req: &Request, Data(state): Data<&AppState>) -> Response {
     if let Err(r) = demo(state) {
         return r;
     }
-    let (_, cookie) = super::dashboard::session::start(state);
-    let mut r = super::pages::see_other("/operator/");
-    r.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("a header value"));
-    r
+    super::dashboard::session::start(state, req.cookie());
+    super::web::see_other("/operator/")
 }
 
 #[derive(Deserialize)]

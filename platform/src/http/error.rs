@@ -88,7 +88,7 @@ impl ApiError {
     pub fn unauthorized(msg: impl Into<String>) -> Self {
         ApiError::Unauthorized(body("unauthorized", msg))
     }
-    fn internal(e: &anyhow::Error) -> Self {
+    pub(crate) fn internal(e: &anyhow::Error) -> Self {
         tracing::error!(error = %format!("{e:#}"), "internal error");
         ApiError::Internal(body("internal", "something went wrong on our side; it has been logged"))
     }

@@ -43,7 +43,7 @@ use tikethet_runtime::live::Event;
 use tikethet_runtime::storage::tenant::TenantStatus;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::tenant::{MessageView, TicketView};
+use super::api::{messages::MessageView, tickets::TicketView};
 use crate::AppState;
 
 /// Time a new socket has to authenticate.
@@ -193,7 +193,7 @@ async fn serve(state: &AppState, slug: &str, token: &str, ctx: TenantContext, mu
     if tx.send(Message::text(json!({ "type": "ready" }).to_string())).await.is_err() {
         return;
     }
-    let expires_in = Duration::from_secs(u64::try_from(ctx.expires_at - chrono::Utc::now().timestamp()).unwrap_or(0));
+    let expires_in = Duration::from_secs(u64::try_from(ctx.expires_at() - chrono::Utc::now().timestamp()).unwrap_or(0));
     let expiry = tokio::time::sleep(expires_in);
     tokio::pin!(expiry);
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -204,16 +204,16 @@ async fn serve(state: &AppState, slug: &str, token: &str, ctx: TenantContext, mu
     let closing: Closing = loop {
         tokio::select! {
             event = sub.events.recv() => match event {
-                Ok(e) if e.concerns_access_of(ctx.viewer.user_id.0) => {
+                Ok(e) if e.concerns_access_of(ctx.viewer().user_id.get()) => {
                     // The token, the user and their role, as a new sign-in
                     // would find them now.
                     match state.runtime.context(slug, token).await {
-                        Ok(now) if now.viewer.role == ctx.viewer.role => {}
+                        Ok(now) if now.viewer().role == ctx.viewer().role => {}
                         Ok(_) => break (4401, "your role changed; sign in again".to_owned()),
                         Err(e) => break closing_for(e),
                     }
                 }
-                Ok(e) if e.visible_to(&ctx.viewer) => {
+                Ok(e) if e.visible_to(&ctx.viewer()) => {
                     if tx.send(Message::text(wire(&e).to_string())).await.is_err() {
                         return;
                     }
@@ -269,7 +269,7 @@ async fn from_client(ctx: &TenantContext, text: &str) -> Option<Value> {
             let Some(id) = msg["ticket_id"].as_i64() else {
                 return Some(json!({ "type": "error", "message": "typing needs a numeric ticket_id" }));
             };
-            match ctx.typing(TicketId(id)).await {
+            match ctx.typing(TicketId::new(id)).await {
                 Ok(()) => None,
                 Err(e) => Some(json!({ "type": "error", "message": e.to_string() })),
             }

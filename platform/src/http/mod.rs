@@ -2,23 +2,21 @@
 //! webhook, health and metrics, and the OpenAPI document.
 
 pub mod access_log;
+pub mod api;
 pub mod compress;
 pub mod billing;
 pub mod bodies;
 pub mod console;
 pub mod dashboard;
 pub mod demo;
-pub mod desk;
 pub mod domains;
-pub mod files;
 pub mod error;
 pub mod limits;
 pub mod live;
 pub mod local_hosts;
 pub mod operator;
 pub mod pages;
-pub mod tenant;
-pub mod theme;
+pub mod web;
 
 use poem::endpoint::make_sync;
 use poem::http::StatusCode;
@@ -106,7 +104,7 @@ fn render_metrics(rt: &Runtime, storage: &tikethet_runtime::storage::Storage) ->
     put("tikethet_updates_processed_total", "counter", "Telegram updates handled.", Runtime::counter(&m.updates_processed));
     put("tikethet_updates_failed_total", "counter", "Telegram updates whose handling failed.", Runtime::counter(&m.updates_failed));
     put("tikethet_updates_over_limit_total", "counter", "Customer messages kept for later: they would open a ticket over the plan's monthly limit.", Runtime::counter(&m.updates_over_limit));
-    put("tikethet_tickets_opened_total", "counter", "Tickets opened from the bot.", Runtime::counter(&m.tickets_opened));
+    put("tikethet_tickets_opened_total", "counter", "Tickets opened, from the bot or the API.", Runtime::counter(&m.tickets_opened));
     put("tikethet_messages_sent_total", "counter", "Bot messages delivered.", Runtime::counter(&m.messages_sent));
     put("tikethet_messages_failed_total", "counter", "Bot messages given up on.", Runtime::counter(&m.messages_failed));
     put("tikethet_plugin_failures_total", "counter", "Plugin calls that failed.", Runtime::counter(&m.plugin_failures));
@@ -155,33 +153,13 @@ async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(stat
     }
 }
 
-/// Whether a browser's form post comes from our own pages: its `Origin`,
-/// when it sends one, names the host it was sent to (`Host`, or the
-/// request's authority over HTTP/2). `Origin: null` (a sandboxed or
-/// privacy-stripped context) is refused.
-pub fn same_origin(req: &Request) -> bool {
-    let Some(origin) = req.headers().get(poem::http::header::ORIGIN).and_then(|v| v.to_str().ok()) else { return true };
-    let host = req
-        .headers()
-        .get(poem::http::header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
-        .unwrap_or_default();
-    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);
-    origin != "null" && origin_host.eq_ignore_ascii_case(&host)
-}
-
 /// The whole HTTP app.
 pub fn app(state: AppState) -> impl Endpoint {
     let server_url = state.settings.public_url.as_str().trim_end_matches('/').to_owned();
     let api = OpenApiService::new(
         (
             operator::OperatorApi { state: state.clone() },
-            tenant::TenantApi { state: state.clone() },
-            desk::DeskApi { state: state.clone() },
-            theme::ThemeApi { state: state.clone() },
-            files::FilesApi { state: state.clone() },
+            api::apis(&state),
             SystemApi { state: state.clone() },
         ),
         "TiketHet",
@@ -242,7 +220,11 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/t/:slug/admin/settings/staff-group", poem::post(console::manage::staff_group).data(state.clone()))
         .at("/t/:slug/admin/settings/sla", poem::post(console::manage::save_sla).data(state.clone()))
         .at("/t/:slug/admin/tickets/:id", poem::get(console::ticket).data(state.clone()))
-        .at("/t/:slug/admin/tickets/:id/:action", poem::post(console::act).data(state.clone()))
+        .at("/t/:slug/admin/tickets/:id/reply", poem::post(console::reply).data(state.clone()))
+        .at("/t/:slug/admin/tickets/:id/note", poem::post(console::note).data(state.clone()))
+        .at("/t/:slug/admin/tickets/:id/change", poem::post(console::change).data(state.clone()))
+        .at("/t/:slug/admin/tickets/:id/merge", poem::post(console::merge).data(state.clone()))
+        .at("/t/:slug/admin/tickets/:id/presence", poem::post(console::presence).data(state.clone()))
         .at("/t/:slug/admin/assets/:file", poem::get(console::asset))
         .at("/t/:slug/app", poem::get(pages::mini_app_redirect))
         .at("/t/:slug/app/", poem::get(pages::mini_app).data(state.clone()))
@@ -254,8 +236,10 @@ pub fn app(state: AppState) -> impl Endpoint {
             make_sync(move |_| Response::builder().content_type("application/json").body(spec.clone())),
         )
         .nest("/api/docs", docs)
-        .nest("/", api.around(move |ep, req| limits::throttle(throttled.clone(), ep, req)))
+        .nest("/", api.data(state.clone()).around(move |ep, req| limits::throttle(throttled.clone(), ep, req)))
         .catch_all_error(error::render_poem_error)
+        // The console's and the dashboard's cookies (`web::SessionCookie`).
+        .with(poem::middleware::CookieJarManager::new())
         .around(move |ep, req| bodies::guard(bodies.clone(), ep, req))
         .around(move |ep, req| domains::route(hosts.clone(), ep, req))
         .around(move |ep, req| local_hosts::check(local.clone(), ep, req))

@@ -97,24 +97,3 @@ pub async fn asset(Path((_slug, file)): Path<(String, String)>) -> Response {
 pub async fn admin_redirect(Path(slug): Path<String>) -> Response {
     Response::builder().status(StatusCode::PERMANENT_REDIRECT).header(header::LOCATION, format!("/t/{slug}/admin/")).finish()
 }
-
-/// A page of ours (the operator dashboard's, the staff console's): never
-/// framed, never cached, under `csp`. The referrer stays on our own origin
-/// (not `no-referrer`: under it browsers post forms with `Origin: null`,
-/// which the same-origin check refuses).
-pub fn html_page(status: StatusCode, csp: &'static str, body: String) -> Response {
-    Response::builder()
-        .status(status)
-        .content_type("text/html; charset=utf-8")
-        .header(header::CONTENT_SECURITY_POLICY, csp)
-        .header(header::X_FRAME_OPTIONS, "DENY")
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .header(header::REFERRER_POLICY, "same-origin")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(body)
-}
-
-/// `303 See Other` to `to` (after a form post: a reload repeats nothing).
-pub fn see_other(to: &str) -> Response {
-    Response::builder().status(StatusCode::SEE_OTHER).header(header::LOCATION, to).header(header::CACHE_CONTROL, "no-store").finish()
-}

@@ -71,7 +71,7 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
         }
         if let Some(s) = ch.status
             && s != TicketStatus::Closed
-            && s.as_str() != ticket.status
+            && s != ticket.status
         {
             return Err(RuntimeError::Forbidden("customers may only close their ticket; writing in it reopens it".into()));
         }
@@ -79,7 +79,7 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
         return Err(RuntimeError::Forbidden("needs the moderator role".into()));
     }
     let now = Utc::now();
-    let from = TicketStatus::parse(&ticket.status)?;
+    let from = ticket.status;
     let old_assignee = ticket.assignee_id;
     let mut am: tickets::ActiveModel = ticket.into();
     let mut status_changed = false;
@@ -90,7 +90,7 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
             return Err(RuntimeError::Conflict(format!("a {from} ticket cannot become {to}; reopen it first")));
         }
         status_changed = true;
-        am.status = Set(to.as_str().to_owned());
+        am.status = Set(to);
         match to {
             TicketStatus::Resolved => am.resolved_at = Set(Some(now)),
             TicketStatus::Closed => am.closed_at = Set(Some(now)),
@@ -102,7 +102,7 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
         }
     }
     if let Some(p) = ch.priority {
-        am.priority = Set(p.as_str().to_owned());
+        am.priority = Set(p);
     }
     if let Some(t) = &ch.title {
         am.title = Set(t.as_str().to_owned());
@@ -120,7 +120,7 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
     if let Some(a) = ch.assignee_id {
         if let Some(id) = a {
             let staff = users::Entity::find_by_id(id).one(txn).await?;
-            let ok = staff.is_some_and(|u| !u.blocked && Role::parse(&u.role).is_ok_and(Role::is_staff));
+            let ok = staff.is_some_and(|u| !u.blocked && u.role.is_staff());
             if !ok {
                 return Err(Invalid::new("assignee_id", "must be a staff member of this desk who is not blocked").into());
             }
@@ -155,7 +155,7 @@ fn within_window(m: &messages::Model, now: DateTime<Utc>) -> bool {
 /// customer's Telegram chat; the desk shows the edit.
 pub async fn edit_message(txn: &DatabaseTransaction, viewer: &Viewer, ticket: &tickets::Model, id: i64, text: &MessageText) -> Result<messages::Model> {
     let m = visible_message(txn, viewer, ticket, id).await?;
-    if m.author_id != Some(viewer.user_id.0) {
+    if m.author_id != Some(viewer.user_id.get()) {
         return Err(RuntimeError::Forbidden("only the author may edit a message".into()));
     }
     if m.deleted_at.is_some() {
@@ -180,7 +180,7 @@ pub async fn delete_message(txn: &DatabaseTransaction, viewer: &Viewer, ticket: 
         return Ok(m);
     }
     let now = Utc::now();
-    let own = m.author_id == Some(viewer.user_id.0);
+    let own = m.author_id == Some(viewer.user_id.get());
     let allowed = viewer.role >= Role::Moderator || (own && within_window(&m, now));
     if !allowed {
         return Err(RuntimeError::Forbidden(if own {

@@ -9,17 +9,54 @@ use std::sync::Arc;
 use crate::domain::{Role, UserId};
 use crate::error::Result;
 use crate::storage::entities::users;
-use crate::storage::tenant::Tenant;
+use crate::storage::tenant::{Tenant, TenantInfo};
 use crate::Runtime;
 
-/// A request resolved to its tenant and caller.
+/// A request resolved to its tenant and caller. Only the runtime makes one
+/// (from a verified token or console session); its parts are read through
+/// accessors, so nothing outside can point it at another tenant.
 pub struct TenantContext {
-    pub runtime: Runtime,
-    pub tenant: Arc<Tenant>,
-    pub user: users::Model,
-    pub viewer: Viewer,
+    pub(crate) runtime: Runtime,
+    pub(crate) tenant: Arc<Tenant>,
+    pub(crate) user: users::Model,
+    pub(crate) viewer: Viewer,
     /// When the access token this context was made from expires (Unix s).
-    pub expires_at: i64,
+    pub(crate) expires_at: i64,
+}
+
+impl TenantContext {
+    /// The desk the request is for.
+    pub fn tenant(&self) -> &TenantInfo {
+        &self.tenant.info
+    }
+
+    /// The person asking.
+    pub fn user(&self) -> &users::Model {
+        &self.user
+    }
+
+    /// What the person asking may see.
+    pub fn viewer(&self) -> &Viewer {
+        &self.viewer
+    }
+
+    /// The person's role in the desk.
+    pub fn role(&self) -> Role {
+        self.viewer.role
+    }
+
+    /// When the access token (or console session) expires, in Unix seconds.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+
+    /// Refuses (403) a caller below `role`: what a route declares it needs.
+    pub fn at_least(self, role: Role) -> Result<Self> {
+        if self.viewer.role < role {
+            return Err(crate::error::RuntimeError::Forbidden(format!("needs the {role} role")));
+        }
+        Ok(self)
+    }
 }
 
 /// Who is asking, inside a tenant.
@@ -42,7 +79,7 @@ pub enum Scope {
 
 impl Viewer {
     pub fn from_user(u: &users::Model) -> Result<Viewer> {
-        Ok(Viewer { user_id: UserId(u.id), telegram_id: u.telegram_id, role: Role::parse(&u.role)? })
+        Ok(Viewer { user_id: UserId::new(u.id), telegram_id: u.telegram_id, role: u.role })
     }
 
     pub fn scope(&self) -> Scope {

@@ -163,7 +163,7 @@ impl Cursor {
         let key = match sort.key {
             SortKey::UpdatedAt => nanos(t.updated_at),
             SortKey::CreatedAt => nanos(t.created_at),
-            SortKey::Priority => Priority::parse(&t.priority).map(rank).unwrap_or(0),
+            SortKey::Priority => rank(t.priority),
         };
         Cursor { sort, key, id: t.id }
     }
@@ -282,8 +282,8 @@ pub struct TicketPage {
 fn filters(backend: DatabaseBackend, viewer: &Viewer, q: &TicketQuery) -> Condition {
     let mut c = Condition::all();
     match viewer.scope() {
-        Scope::Own => c = c.add(tickets::Column::CustomerId.eq(viewer.user_id.0)),
-        Scope::Assigned => c = c.add(tickets::Column::AssigneeId.eq(viewer.user_id.0)),
+        Scope::Own => c = c.add(tickets::Column::CustomerId.eq(viewer.user_id.get())),
+        Scope::Assigned => c = c.add(tickets::Column::AssigneeId.eq(viewer.user_id.get())),
         Scope::All => {}
     }
     if let Some(id) = q.category {
@@ -293,7 +293,7 @@ fn filters(backend: DatabaseBackend, viewer: &Viewer, q: &TicketQuery) -> Condit
         c = c.add(tickets::Column::Priority.eq(p.as_str()));
     }
     match q.assignee {
-        Some(AssigneeFilter::Me) => c = c.add(tickets::Column::AssigneeId.eq(viewer.user_id.0)),
+        Some(AssigneeFilter::Me) => c = c.add(tickets::Column::AssigneeId.eq(viewer.user_id.get())),
         Some(AssigneeFilter::Nobody) => c = c.add(tickets::Column::AssigneeId.is_null()),
         Some(AssigneeFilter::User(id)) => c = c.add(tickets::Column::AssigneeId.eq(id)),
         None => {}

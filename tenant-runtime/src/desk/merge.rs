@@ -27,7 +27,7 @@ pub struct Merged {
 async fn note(txn: &DatabaseTransaction, viewer: &Viewer, ticket: i64, text: String) -> Result<()> {
     messages::ActiveModel {
         ticket_id: Set(ticket),
-        author_id: Set(Some(viewer.user_id.0)),
+        author_id: Set(Some(viewer.user_id.get())),
         author_role: Set(viewer.role.as_str().to_owned()),
         text: Set(text),
         internal: Set(true),
@@ -50,7 +50,7 @@ pub async fn merge(txn: &DatabaseTransaction, viewer: &Viewer, from: tickets::Mo
     if from.customer_id != into.customer_id {
         return Err(RuntimeError::Conflict(format!("#{} and #{} belong to different customers; only one customer's tickets merge", from.id, into.id)));
     }
-    if TicketStatus::parse(&into.status)? == TicketStatus::Closed {
+    if into.status == TicketStatus::Closed {
         return Err(RuntimeError::Conflict(format!("#{} is closed; merge into an open ticket (or reopen it first)", into.id)));
     }
     let moved = messages::Entity::update_many()
@@ -59,14 +59,14 @@ pub async fn merge(txn: &DatabaseTransaction, viewer: &Viewer, from: tickets::Mo
         .exec(txn)
         .await?
         .rows_affected;
-    for tag in crate::desk::tickets::tags_of(txn, TicketId(from.id)).await? {
-        crate::desk::tickets::add_tag(txn, TicketId(into.id), &tag).await?;
+    for tag in crate::desk::tickets::tags_of(txn, TicketId::new(from.id)).await? {
+        crate::desk::tickets::add_tag(txn, TicketId::new(into.id), &tag).await?;
     }
     note(txn, viewer, into.id, format!("Merged #{} ({}) into this ticket: {moved} message(s) moved here.", from.id, from.title)).await?;
     note(txn, viewer, from.id, format!("Merged into #{} ({}).", into.id, into.title)).await?;
     let now = Utc::now();
     let mut am: tickets::ActiveModel = from.into();
-    am.status = Set(TicketStatus::Closed.as_str().to_owned());
+    am.status = Set(TicketStatus::Closed);
     am.closed_at = Set(Some(now));
     am.updated_at = Set(now);
     let from = am.update(txn).await?;
@@ -78,7 +78,7 @@ pub async fn merge(txn: &DatabaseTransaction, viewer: &Viewer, from: tickets::Mo
     am.first_response_at = Set(first_response);
     am.updated_at = Set(now);
     let into = am.update(txn).await?;
-    super::audit::record(txn, Some(viewer.user_id.0), "ticket.merged", Some(into.id), format!("#{} merged in ({moved} messages)", from.id)).await?;
+    super::audit::record(txn, Some(viewer.user_id.get()), "ticket.merged", Some(into.id), format!("#{} merged in ({moved} messages)", from.id)).await?;
     Ok(Merged { from, into, moved })
 }
 

@@ -31,8 +31,7 @@ impl TenantContext {
         let tid = Some(after.id);
         if before.status != after.status {
             audit::record(&txn, me, "ticket.status", tid, format!("{} → {}", before.status, after.status)).await?;
-            let active = |s: &str| crate::domain::TicketStatus::parse(s).is_ok_and(|s| s.is_active());
-            if !active(&before.status) && active(&after.status) {
+            if !before.status.is_active() && after.status.is_active() {
                 audit::record(&txn, me, "ticket.reopened", tid, format!("{} → {} by staff", before.status, after.status)).await?;
             }
         }
@@ -150,7 +149,7 @@ impl TenantContext {
         if before.blocked != u.blocked {
             audit::record(&txn, Some(self.user.id), "person.blocked", None, format!("{who}: {}", if u.blocked { "blocked" } else { "unblocked" })).await?;
         }
-        if role.is_some_and(Role::is_staff) && !Role::parse(&before.role)?.is_staff() {
+        if role.is_some_and(Role::is_staff) && !before.role.is_staff() {
             // Counted after the change, in its transaction: the new agent
             // included.
             let agents = crate::desk::usage::agents(&txn).await?;

@@ -81,10 +81,10 @@ pub async fn change(txn: &DatabaseTransaction, viewer: &Viewer, id: i64, role: O
         return Err(Invalid::new("body", "names nothing to change").into());
     }
     let target = get(txn, id).await?;
-    if target.id == viewer.user_id.0 {
+    if target.id == viewer.user_id.get() {
         return Err(RuntimeError::Forbidden("you cannot change your own role or block yourself".into()));
     }
-    let current = Role::parse(&target.role)?;
+    let current = target.role;
     if viewer.role <= current {
         return Err(RuntimeError::Forbidden(format!("only someone above the {current} role may change this person")));
     }
@@ -97,7 +97,7 @@ pub async fn change(txn: &DatabaseTransaction, viewer: &Viewer, id: i64, role: O
                 format!("a {} may grant roles below their own, not {to}", viewer.role)
             }));
         }
-        am.role = Set(to.as_str().to_owned());
+        am.role = Set(to);
     }
     if let Some(b) = blocked {
         am.blocked = Set(b);
@@ -107,8 +107,8 @@ pub async fn change(txn: &DatabaseTransaction, viewer: &Viewer, id: i64, role: O
 }
 
 /// Puts a person's role back as it was (a change the plan refused).
-pub(crate) async fn restore_role(txn: &DatabaseTransaction, id: i64, role: &str) -> Result<()> {
-    users::Entity::update_many().col_expr(users::Column::Role, sea_orm::sea_query::Expr::value(role)).filter(users::Column::Id.eq(id)).exec(txn).await?;
+pub(crate) async fn restore_role(txn: &DatabaseTransaction, id: i64, role: &Role) -> Result<()> {
+    users::Entity::update_many().col_expr(users::Column::Role, sea_orm::sea_query::Expr::value(*role)).filter(users::Column::Id.eq(id)).exec(txn).await?;
     Ok(())
 }
 

@@ -258,7 +258,7 @@ impl TenantContext {
         let txn = self.tenant.db.begin().await?;
         let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, id).await?;
         txn.commit().await?;
-        let event = crate::live::Event::Typing { audience: (&t).into(), user_id: self.viewer.user_id.0, role: self.viewer.role.as_str().to_owned() };
+        let event = crate::live::Event::Typing { audience: (&t).into(), user_id: self.viewer.user_id.get(), role: self.viewer.role.as_str().to_owned() };
         self.runtime.inner.live.publish(&self.tenant.info.id, event).await;
         Ok(())
     }
@@ -281,20 +281,11 @@ impl TenantContext {
                 return Err(Invalid::new("category_id", format!("{c} is not an active category of this desk")).into());
             }
         }
-        let t = crate::desk::tickets::create_ticket(&txn, self.viewer.user_id, title, description, priority, files).await?;
-        let t = match category {
-            Some(c) => {
-                let mut am: tickets::ActiveModel = t.into();
-                am.category_id = Set(Some(c));
-                am.update(&txn).await?
-            }
-            None => t,
-        };
         let routing = plugins::Entity::find().filter(plugins::Column::Enabled.eq(true)).one(&txn).await?.is_some();
         let mut effects = crate::outbound::effects::Effects::default();
-        self.runtime.notify_new_ticket(&self.tenant, &txn, &t, &self.user, &mut effects).await?;
+        let new = crate::desk::tickets::NewTicket { customer: &self.user, title, description, priority, category, files };
+        let t = self.runtime.open_ticket(&self.tenant, &txn, new, &mut effects).await?;
         txn.commit().await?;
-        effects.events.push(crate::live::Event::TicketCreated { ticket: t.clone() });
         if !routing {
             // No plugin to route it: the ticket is as stored.
             self.runtime.after_commit(&self.tenant.info.id, effects).await;
@@ -526,7 +517,7 @@ impl TenantContext {
             crate::desk::usage::within(&self.tenant.info, "bytes of files", self.tenant.info.quotas.storage_bytes, kept, bytes.len() as u64)?;
         }
         let waiting = attachments::Entity::find()
-            .filter(attachments::Column::UploaderId.eq(self.viewer.user_id.0))
+            .filter(attachments::Column::UploaderId.eq(self.viewer.user_id.get()))
             .filter(attachments::Column::MessageId.is_null())
             .count(&txn)
             .await?;
@@ -541,7 +532,7 @@ impl TenantContext {
         self.runtime.inner.files.put(&key, bytes).await?;
         let txn = self.tenant.db.begin().await?;
         let row = attachments::ActiveModel {
-            uploader_id: Set(self.viewer.user_id.0),
+            uploader_id: Set(self.viewer.user_id.get()),
             message_id: Set(None),
             name: Set(crate::storage::files::clean_name(name)),
             content_type: Set(sniffed.content_type.to_owned()),
@@ -565,11 +556,11 @@ impl TenantContext {
         let txn = self.tenant.db.begin().await?;
         let a = attachments::Entity::find_by_id(id).one(&txn).await?.ok_or(RuntimeError::NotFound("file"))?;
         match a.message_id {
-            None if a.uploader_id == self.viewer.user_id.0 => {}
+            None if a.uploader_id == self.viewer.user_id.get() => {}
             None => return Err(RuntimeError::NotFound("file")),
             Some(m) => {
                 let m = messages::Entity::find_by_id(m).one(&txn).await?.ok_or(RuntimeError::NotFound("file"))?;
-                crate::desk::tickets::get_ticket(&txn, &self.viewer, TicketId(m.ticket_id)).await.map_err(|_| RuntimeError::NotFound("file"))?;
+                crate::desk::tickets::get_ticket(&txn, &self.viewer, TicketId::new(m.ticket_id)).await.map_err(|_| RuntimeError::NotFound("file"))?;
                 if (m.internal && !self.viewer.role.is_staff()) || m.deleted_at.is_some() {
                     return Err(RuntimeError::NotFound("file"));
                 }
@@ -580,7 +571,7 @@ impl TenantContext {
     }
 
     pub async fn ticket(&self, id: TicketId) -> Result<tickets::Model> {
-        let t = self.tenant.db.find_one(tickets::Entity::find_by_id(id.0)).await?;
+        let t = self.tenant.db.find_one(tickets::Entity::find_by_id(id.get())).await?;
         crate::desk::tickets::visible_to(&self.viewer, t)
     }
 
@@ -617,7 +608,7 @@ impl TenantContext {
     /// committed in between cannot slip past the check.
     pub async fn reply_if_current(&self, id: TicketId, body: &MessageBody, seen: i64) -> Result<Reply> {
         let txn = self.tenant.db.begin().await?;
-        tickets::Entity::find_by_id(id.0).lock_exclusive().one(&txn).await?;
+        tickets::Entity::find_by_id(id.get()).lock_exclusive().one(&txn).await?;
         let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, id).await?;
         let newer = crate::desk::tickets::newer_than(&txn, t.id, seen, self.user.id).await?;
         if !newer.is_empty() {

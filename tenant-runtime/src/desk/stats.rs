@@ -193,7 +193,7 @@ pub async fn stats(txn: &DatabaseTransaction, sla: Option<&super::sla::SlaPolicy
 fn met(p: &super::sla::SlaPolicy, tickets: &[tickets::Model], now: chrono::DateTime<Utc>) -> (Option<Met>, Option<Met>) {
     let (mut first, mut resolution) = (None::<Met>, None::<Met>);
     for t in tickets {
-        let Ok(priority) = crate::domain::Priority::parse(&t.priority) else { continue };
+        let priority = t.priority;
         let targets = p.targets(priority);
         // Finished: resolved, or closed without being resolved first.
         let finished = match (t.resolved_at, t.closed_at) {

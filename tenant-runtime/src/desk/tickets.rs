@@ -35,13 +35,13 @@ pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_t
     let is_owner = p.telegram_id == owner_telegram_id;
     match existing {
         Some(u) => {
-            let demote = !is_owner && u.role == Role::Owner.as_str();
+            let demote = !is_owner && u.role == Role::Owner;
             let changed = u.first_name != cut(&p.first_name, 128)
                 || u.username != p.username
                 || u.last_name != p.last_name
                 || u.bot_blocked_at.is_some()
                 || demote
-                || (is_owner && u.role != Role::Owner.as_str());
+                || (is_owner && u.role != Role::Owner);
             if !changed {
                 return Ok(u);
             }
@@ -50,10 +50,10 @@ pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_t
             am.last_name = Set(p.last_name.as_deref().map(|s| cut(s, 128)));
             am.username = Set(p.username.as_deref().map(|s| cut(s, 64)));
             if is_owner {
-                am.role = Set(Role::Owner.as_str().to_owned());
+                am.role = Set(Role::Owner);
             } else if demote {
                 // The tenant's owner changed: the previous one stays staff.
-                am.role = Set(Role::Admin.as_str().to_owned());
+                am.role = Set(Role::Admin);
             }
             // Writing to the bot (or opening its Mini App) undoes a block.
             am.bot_blocked_at = Set(None);
@@ -68,7 +68,7 @@ pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_t
                 first_name: Set(cut(&p.first_name, 128)),
                 last_name: Set(p.last_name.as_deref().map(|s| cut(s, 128))),
                 language_code: Set(p.language_code.as_deref().map(|s| cut(s, 16))),
-                role: Set(role.as_str().to_owned()),
+                role: Set(role),
                 blocked: Set(false),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -100,49 +100,66 @@ pub async fn tickets_by_id(txn: &DatabaseTransaction, id: i64) -> Result<Option<
 /// The customer's active ticket, if any: the one their next message continues.
 pub async fn active_ticket_of(txn: &DatabaseTransaction, customer: UserId) -> Result<Option<tickets::Model>> {
     Ok(tickets::Entity::find()
-        .filter(tickets::Column::CustomerId.eq(customer.0))
+        .filter(tickets::Column::CustomerId.eq(customer.get()))
         .filter(tickets::Column::Status.is_not_in([TicketStatus::Resolved.as_str(), TicketStatus::Closed.as_str()]))
         .order_by_desc(tickets::Column::UpdatedAt)
         .one(txn)
         .await?)
 }
 
-pub async fn create_ticket(
-    txn: &DatabaseTransaction,
-    customer: UserId,
-    title: &TicketTitle,
-    description: &TicketDescription,
-    priority: Priority,
-    files: &[i64],
-) -> Result<tickets::Model> {
-    let now = Utc::now();
-    let ticket = tickets::ActiveModel {
-        customer_id: Set(customer.0),
-        title: Set(title.as_str().to_owned()),
-        description: Set(description.as_str().to_owned()),
-        status: Set(TicketStatus::Open.as_str().to_owned()),
-        priority: Set(priority.as_str().to_owned()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+/// What opens a ticket, from the bot or the API.
+pub struct NewTicket<'a> {
+    pub customer: &'a users::Model,
+    pub title: &'a TicketTitle,
+    pub description: &'a TicketDescription,
+    pub priority: Priority,
+    /// An active category of the desk (checked by the caller).
+    pub category: Option<i64>,
+    /// The customer's uploads, sent with the description.
+    pub files: &'a [i64],
+}
+
+impl crate::Runtime {
+    /// Opens a ticket, the one way the bot and the API both do: the ticket
+    /// and its first message (with its files), the month's usage, the
+    /// staff's notifications and the live event, in `txn`. Its routing
+    /// plugins run after `txn` commits (`route_ticket`); whatever the
+    /// customer is told is the caller's.
+    pub(crate) async fn open_ticket(&self, tenant: &crate::storage::tenant::Tenant, txn: &DatabaseTransaction, new: NewTicket<'_>, effects: &mut crate::outbound::effects::Effects) -> Result<tickets::Model> {
+        let now = Utc::now();
+        let customer = new.customer.id;
+        let ticket = tickets::ActiveModel {
+            customer_id: Set(customer),
+            title: Set(new.title.as_str().to_owned()),
+            description: Set(new.description.as_str().to_owned()),
+            status: Set(TicketStatus::Open),
+            priority: Set(new.priority),
+            category_id: Set(new.category),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        let message = messages::ActiveModel {
+            ticket_id: Set(ticket.id),
+            author_id: Set(Some(customer)),
+            author_role: Set(Role::User.as_str().to_owned()),
+            text: Set(new.description.as_str().to_owned()),
+            internal: Set(false),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        attach(txn, UserId::new(customer), message, new.files).await?;
+        crate::desk::usage::count(txn, crate::desk::usage::TICKETS, 1).await?;
+        crate::desk::usage::count(txn, crate::desk::usage::MESSAGES, 1).await?;
+        self.inner.metrics.tickets_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.notify_new_ticket(tenant, txn, &ticket, new.customer, effects).await?;
+        effects.events.push(crate::live::Event::TicketCreated { ticket: ticket.clone() });
+        Ok(ticket)
     }
-    .insert(txn)
-    .await?;
-    let message = messages::ActiveModel {
-        ticket_id: Set(ticket.id),
-        author_id: Set(Some(customer.0)),
-        author_role: Set(Role::User.as_str().to_owned()),
-        text: Set(description.as_str().to_owned()),
-        internal: Set(false),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(txn)
-    .await?;
-    attach(txn, customer, message, files).await?;
-    crate::desk::usage::count(txn, crate::desk::usage::TICKETS, 1).await?;
-    crate::desk::usage::count(txn, crate::desk::usage::MESSAGES, 1).await?;
-    Ok(ticket)
 }
 
 /// Gives a message the uploads sent with it and keeps their summary on it.
@@ -154,7 +171,7 @@ pub async fn attach(txn: &DatabaseTransaction, author: UserId, message: messages
     }
     let found = attachments::Entity::find()
         .filter(attachments::Column::Id.is_in(ids.iter().copied()))
-        .filter(attachments::Column::UploaderId.eq(author.0))
+        .filter(attachments::Column::UploaderId.eq(author.get()))
         .filter(attachments::Column::MessageId.is_null())
         .all(txn)
         .await?;
@@ -181,7 +198,7 @@ pub async fn attach(txn: &DatabaseTransaction, author: UserId, message: messages
 /// One ticket, if the viewer may see it. Someone else's ticket is "not
 /// found", exactly like a missing one.
 pub async fn get_ticket(txn: &DatabaseTransaction, viewer: &Viewer, id: TicketId) -> Result<tickets::Model> {
-    let t = tickets::Entity::find_by_id(id.0).one(txn).await?;
+    let t = tickets::Entity::find_by_id(id.get()).one(txn).await?;
     visible_to(viewer, t)
 }
 
@@ -189,8 +206,8 @@ pub async fn get_ticket(txn: &DatabaseTransaction, viewer: &Viewer, id: TicketId
 pub fn visible_to(viewer: &Viewer, t: Option<tickets::Model>) -> Result<tickets::Model> {
     let t = t.ok_or(RuntimeError::NotFound("ticket"))?;
     let visible = match viewer.scope() {
-        Scope::Own => t.customer_id == viewer.user_id.0,
-        Scope::Assigned => t.assignee_id == Some(viewer.user_id.0),
+        Scope::Own => t.customer_id == viewer.user_id.get(),
+        Scope::Assigned => t.assignee_id == Some(viewer.user_id.get()),
         Scope::All => true,
     };
     if !visible {
@@ -236,7 +253,7 @@ pub async fn add_message(
     let now = Utc::now();
     let message = messages::ActiveModel {
         ticket_id: Set(ticket.id),
-        author_id: Set(Some(viewer.user_id.0)),
+        author_id: Set(Some(viewer.user_id.get())),
         author_role: Set(viewer.role.as_str().to_owned()),
         text: Set(body.text().to_owned()),
         internal: Set(internal),
@@ -250,17 +267,17 @@ pub async fn add_message(
         crate::desk::usage::count(txn, crate::desk::usage::MESSAGES, 1).await?;
     }
 
-    let status = TicketStatus::parse(&ticket.status)?;
+    let status = ticket.status;
     let customer_id = ticket.customer_id;
     let ticket_number = ticket.id;
     let first_response_missing = ticket.first_response_at.is_none();
     let mut am: tickets::ActiveModel = ticket.into();
     am.updated_at = Set(now);
     if staff && !internal {
-        if first_response_missing && viewer.user_id.0 != customer_id {
+        if first_response_missing && viewer.user_id.get() != customer_id {
             am.first_response_at = Set(Some(now));
         }
-        am.status = Set(TicketStatus::WaitingResponse.as_str().to_owned());
+        am.status = Set(TicketStatus::WaitingResponse);
     } else if !staff {
         let next = match status {
             TicketStatus::WaitingResponse => TicketStatus::InProgress,
@@ -271,14 +288,14 @@ pub async fn add_message(
             // Reopened: the ticket is neither resolved nor closed any more.
             am.resolved_at = Set(None);
             am.closed_at = Set(None);
-            crate::desk::audit::record(txn, Some(viewer.user_id.0), "ticket.reopened", Some(ticket_number), format!("{status} → open by the customer's message")).await?;
+            crate::desk::audit::record(txn, Some(viewer.user_id.get()), "ticket.reopened", Some(ticket_number), format!("{status} → open by the customer's message")).await?;
         }
-        am.status = Set(next.as_str().to_owned());
+        am.status = Set(next);
     }
     let ticket = am.update(txn).await?;
 
     let mut queued = None;
-    if staff && !internal && viewer.user_id.0 != customer_id {
+    if staff && !internal && viewer.user_id.get() != customer_id {
         let customer = users::Entity::find_by_id(customer_id).one(txn).await?.ok_or(RuntimeError::NotFound("customer"))?;
         // Files alone are announced by their names.
         let shown = if body.text().is_empty() {
@@ -418,7 +435,7 @@ pub async fn enqueue_file(txn: &DatabaseTransaction, chat_id: i64, attachment_id
 pub async fn add_tag(txn: &DatabaseTransaction, ticket: TicketId, tag: &str) -> Result<()> {
     use crate::storage::entities::ticket_tags;
     use sea_orm::sea_query::OnConflict;
-    let res = ticket_tags::Entity::insert(ticket_tags::ActiveModel { ticket_id: Set(ticket.0), tag: Set(cut(tag, 64)) })
+    let res = ticket_tags::Entity::insert(ticket_tags::ActiveModel { ticket_id: Set(ticket.get()), tag: Set(cut(tag, 64)) })
         .on_conflict(OnConflict::columns([ticket_tags::Column::TicketId, ticket_tags::Column::Tag]).do_nothing().to_owned())
         .exec(txn)
         .await;
@@ -431,7 +448,7 @@ pub async fn add_tag(txn: &DatabaseTransaction, ticket: TicketId, tag: &str) -> 
 pub async fn tags_of(txn: &DatabaseTransaction, ticket: TicketId) -> Result<Vec<String>> {
     use crate::storage::entities::ticket_tags;
     Ok(ticket_tags::Entity::find()
-        .filter(ticket_tags::Column::TicketId.eq(ticket.0))
+        .filter(ticket_tags::Column::TicketId.eq(ticket.get()))
         .order_by_asc(ticket_tags::Column::Tag)
         .all(txn)
         .await?
@@ -441,7 +458,7 @@ pub async fn tags_of(txn: &DatabaseTransaction, ticket: TicketId) -> Result<Vec<
 }
 
 async fn update_ticket(txn: &DatabaseTransaction, ticket: TicketId, f: impl FnOnce(&mut tickets::ActiveModel)) -> Result<()> {
-    let t = tickets::Entity::find_by_id(ticket.0).one(txn).await?.ok_or(RuntimeError::NotFound("ticket"))?;
+    let t = tickets::Entity::find_by_id(ticket.get()).one(txn).await?.ok_or(RuntimeError::NotFound("ticket"))?;
     let mut am: tickets::ActiveModel = t.into();
     f(&mut am);
     am.updated_at = Set(Utc::now());
@@ -450,7 +467,7 @@ async fn update_ticket(txn: &DatabaseTransaction, ticket: TicketId, f: impl FnOn
 }
 
 pub async fn set_priority(txn: &DatabaseTransaction, ticket: TicketId, p: Priority) -> Result<()> {
-    update_ticket(txn, ticket, |am| am.priority = Set(p.as_str().to_owned())).await
+    update_ticket(txn, ticket, |am| am.priority = Set(p)).await
 }
 
 /// Puts a ticket in the category with this name, creating the category the
@@ -499,7 +516,7 @@ pub async fn assign_by_username(txn: &DatabaseTransaction, ticket: TicketId, who
 /// An internal note written by the desk itself (a plugin, a rule).
 pub async fn add_note(txn: &DatabaseTransaction, ticket: TicketId, text: &str) -> Result<()> {
     messages::ActiveModel {
-        ticket_id: Set(ticket.0),
+        ticket_id: Set(ticket.get()),
         author_id: Set(None),
         author_role: Set("system".to_owned()),
         text: Set(cut(text, MessageText::MAX_CHARS)),

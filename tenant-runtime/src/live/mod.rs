@@ -78,14 +78,14 @@ impl Event {
     pub fn visible_to(&self, viewer: &Viewer) -> bool {
         let Some(a) = self.audience() else { return false };
         let sees_ticket = match viewer.scope() {
-            Scope::Own => a.customer_id == viewer.user_id.0,
-            Scope::Assigned => a.assignee_id == Some(viewer.user_id.0),
+            Scope::Own => a.customer_id == viewer.user_id.get(),
+            Scope::Assigned => a.assignee_id == Some(viewer.user_id.get()),
             Scope::All => true,
         };
         sees_ticket
             && match self {
                 Event::MessageCreated { message, .. } | Event::MessageUpdated { message, .. } => !message.internal || viewer.role.is_staff(),
-                Event::Typing { user_id, .. } => *user_id != viewer.user_id.0,
+                Event::Typing { user_id, .. } => *user_id != viewer.user_id.get(),
                 _ => true,
             }
     }
@@ -168,7 +168,7 @@ impl Hub {
     /// A socket of `viewer` joins its tenant's events.
     pub fn join(&self, tenant: &TenantId, viewer: &Viewer) -> Result<Subscription, TooManySockets> {
         let mut local = self.local.lock().expect("poisoned");
-        let key = (tenant.clone(), viewer.user_id.0);
+        let key = (tenant.clone(), viewer.user_id.get());
         let n = local.sockets.entry(key.clone()).or_insert(0);
         if *n >= MAX_SOCKETS_PER_USER {
             return Err(TooManySockets);
@@ -224,8 +224,8 @@ mod tests {
             customer_id: customer,
             title: "t".into(),
             description: "d".into(),
-            status: "open".into(),
-            priority: "normal".into(),
+            status: crate::domain::TicketStatus::Open,
+            priority: crate::domain::Priority::Normal,
             category_id: None,
             assignee_id: assignee,
             created_at: now,
@@ -253,7 +253,7 @@ mod tests {
     }
 
     fn viewer(id: i64, role: Role) -> Viewer {
-        Viewer { user_id: UserId(id), telegram_id: id, role }
+        Viewer { user_id: UserId::new(id), telegram_id: id, role }
     }
 
     #[test]

@@ -130,7 +130,7 @@ impl Runtime {
         let found = users::Entity::find().filter(users::Column::Role.is_in(staff)).filter(users::Column::Blocked.eq(false)).filter(users::Column::Username.is_not_null()).all(txn).await?;
         // Helpers see only the tickets assigned to them: a note on another
         // is not theirs to read.
-        let may_see = |u: &users::Model| u.role != Role::Helper.as_str() || ticket.assignee_id == Some(u.id);
+        let may_see = |u: &users::Model| u.role != Role::Helper || ticket.assignee_id == Some(u.id);
         for u in found.iter().filter(|u| u.id != author.id && may_see(u) && u.username.as_deref().is_some_and(|n| names.contains(&n.to_ascii_lowercase()))) {
             let vars = serde_json::json!({ "title": ticket.title, "author": name_of(author), "text": quote(text) });
             self.tell_staff(tenant, txn, u, BotText::NotifyMention, ticket.id, vars, kicks).await?;
@@ -148,7 +148,7 @@ impl Runtime {
         let body = self.text(tenant, lang, BotText::NotifyStatus, serde_json::json!({ "number": ticket.id, "title": ticket.title, "status": ticket.status }))?;
         let buttons = self.ticket_buttons(tenant, lang, ticket.id)?;
         kicks.push(enqueue_with_buttons(txn, c.telegram_id, body, None, &buttons).await?.chat_id);
-        if ticket.status == crate::domain::TicketStatus::Resolved.as_str() {
+        if ticket.status == crate::domain::TicketStatus::Resolved {
             self.ask_rating(tenant, txn, ticket, &c, kicks).await?;
         }
         Ok(())

@@ -15,7 +15,10 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use crate::outbound::telegram::CallError;
+use teloxide::payloads::{CreateForumTopic, SendDocument, SendMessage, SendPhoto};
+use teloxide::types::{ChatId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId, ThreadId, WebAppInfo};
+
+use crate::outbound::telegram::{CallError, Method};
 
 use crate::Runtime;
 use crate::domain::TenantId;
@@ -366,14 +369,10 @@ impl Runtime {
         let outcome = match row.attachment_id {
             Some(file) => self.send_file(tenant, &row, file, attempt).await?,
             None => {
-                let mut body = serde_json::json!({ "chat_id": row.chat_id, "text": row.text });
-                if let Some(markup) = row.reply_markup.as_deref().and_then(inline_keyboard) {
-                    body["reply_markup"] = markup;
-                }
-                if let Some(t) = thread {
-                    body["message_thread_id"] = t.into();
-                }
-                match self.inner.metrics.telegram_call("sendMessage", crate::outbound::telegram::call(&self.inner.out.http, &self.inner.out.telegram_api_url, &tenant.info.bot_token, "sendMessage", &body)).await {
+                let mut request = SendMessage::new(ChatId(row.chat_id), row.text.clone());
+                request.reply_markup = row.reply_markup.as_deref().and_then(inline_keyboard).map(Into::into);
+                request.message_thread_id = thread.and_then(thread_id);
+                match self.telegram(tenant, &request).await {
                     Ok(m) => Outcome::Sent(m.get("message_id").and_then(serde_json::Value::as_i64).unwrap_or_default()),
                     Err(e) if thread.is_some() && topic_gone(&e) => {
                         // Someone deleted the ticket's topic: a new one is
@@ -490,21 +489,25 @@ impl Runtime {
         txn.commit().await?;
         let Some(a) = a else { return Ok(Outcome::Fatal("the file was removed before it was sent".into())) };
         let photo = sends_as_photo(&a);
-        let (method, field) = if photo { ("sendPhoto", "photo") } else { ("sendDocument", "document") };
         // No caption: a file's row carries no text (its message's text goes
         // on its own, before the files; see `tickets::enqueue_file`).
-        let fields = vec![("chat_id", row.chat_id.to_string())];
-        let (api, token) = (&self.inner.out.telegram_api_url, &tenant.info.bot_token);
+        let chat = ChatId(row.chat_id);
         let result = match &a.telegram_file_id {
             Some(id) => {
-                let mut body: serde_json::Map<String, serde_json::Value> = fields.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(v.clone()))).collect();
-                body.insert(field.into(), id.clone().into());
-                self.inner.metrics.telegram_call(method, crate::outbound::telegram::call(&self.inner.out.http, api, token, method, &body.into())).await
+                let file = InputFile::file_id(FileId(id.clone()));
+                if photo { self.telegram(tenant, &SendPhoto::new(chat, file)).await } else { self.telegram(tenant, &SendDocument::new(chat, file)).await }
             }
             None => {
                 let Some(key) = &a.object_key else { return Ok(Outcome::Fatal("the file has no stored bytes".into())) };
                 let bytes = self.inner.files.get(key).await?;
-                self.inner.metrics.telegram_call(method, crate::outbound::telegram::call_with_file(&self.inner.out.http, api, token, method, &fields, field, (a.name.clone(), a.content_type.clone(), bytes))).await
+                let upload = (a.name.clone(), a.content_type.clone(), bytes);
+                // The request's file is the upload (sent as its own part).
+                let file = InputFile::memory(Vec::<u8>::new());
+                if photo {
+                    self.telegram_upload(tenant, &SendPhoto::new(chat, file), "photo", upload).await
+                } else {
+                    self.telegram_upload(tenant, &SendDocument::new(chat, file), "document", upload).await
+                }
             }
         };
         Ok(match result {
@@ -528,6 +531,18 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// One Bot API call with the tenant's bot, timed by method.
+    pub(crate) async fn telegram<M: Method>(&self, tenant: &Tenant, request: &M) -> Result<serde_json::Value, CallError> {
+        let call = crate::outbound::telegram::call(&self.inner.out.http, &self.inner.out.telegram_api_url, &tenant.info.bot_token, request);
+        self.inner.metrics.telegram_call(M::METHOD, call).await
+    }
+
+    /// One Bot API call with a file upload, timed by method.
+    async fn telegram_upload<M: Method>(&self, tenant: &Tenant, request: &M, field: &str, file: (String, String, Vec<u8>)) -> Result<serde_json::Value, CallError> {
+        let call = crate::outbound::telegram::call_with_file(&self.inner.out.http, &self.inner.out.telegram_api_url, &tenant.info.bot_token, request, field, file);
+        self.inner.metrics.telegram_call(M::METHOD, call).await
+    }
+
     /// The ticket's topic in the staff group, made first when it has none
     /// (<https://core.telegram.org/bots/api#createforumtopic>).
     async fn topic_of(&self, tenant: &Tenant, row: &outbox::Model, ticket: i64, attempt: i32) -> anyhow::Result<Topic> {
@@ -538,8 +553,7 @@ impl Runtime {
         if let Some(thread) = t.forum_topic_id {
             return Ok(Topic::Ready(thread));
         }
-        let body = serde_json::json!({ "chat_id": row.chat_id, "name": topic_name(t.id, &t.title) });
-        match self.inner.metrics.telegram_call("createForumTopic", crate::outbound::telegram::call(&self.inner.out.http, &self.inner.out.telegram_api_url, &tenant.info.bot_token, "createForumTopic", &body)).await {
+        match self.telegram(tenant, &CreateForumTopic::new(ChatId(row.chat_id), topic_name(t.id, &t.title))).await {
             Ok(topic) => {
                 let Some(thread) = topic.get("message_thread_id").and_then(serde_json::Value::as_i64) else {
                     return Ok(Topic::Refused(Outcome::Retry(backoff(attempt), "createForumTopic answered without a message_thread_id".into())));
@@ -608,26 +622,32 @@ async fn claim_broadcast_copy(tenant: &Tenant, id: i64, take: bool) -> anyhow::R
 /// The stored buttons (`[{"text", "data"}]`) as an inline keyboard, one
 /// button per row (<https://core.telegram.org/bots/api#inlinekeyboardmarkup>).
 /// The Bot API's `InlineKeyboardMarkup` for stored buttons, one per row.
-fn inline_keyboard(stored: &str) -> Option<serde_json::Value> {
+fn inline_keyboard(stored: &str) -> Option<InlineKeyboardMarkup> {
     use crate::desk::tickets::Button;
-    fn one(b: &Button) -> serde_json::Value {
-        match b {
-            Button::Callback { text, data } => serde_json::json!({ "text": text, "callback_data": data }),
-            Button::WebApp { text, web_app } => serde_json::json!({ "text": text, "web_app": { "url": web_app } }),
-            Button::Url { text, url } => serde_json::json!({ "text": text, "url": url }),
-            // Rows are not nested (filtered below).
-            Button::Row { .. } => serde_json::Value::Null,
-        }
+    fn one(b: &Button) -> Option<InlineKeyboardButton> {
+        Some(match b {
+            Button::Callback { text, data } => InlineKeyboardButton::callback(text.clone(), data.clone()),
+            Button::WebApp { text, web_app } => InlineKeyboardButton::web_app(text.clone(), WebAppInfo { url: web_app.parse().ok()? }),
+            Button::Url { text, url } => InlineKeyboardButton::url(text.clone(), url.parse().ok()?),
+            // Rows are not nested.
+            Button::Row { .. } => return None,
+        })
     }
     let buttons: Vec<Button> = serde_json::from_str(stored).ok()?;
-    let rows: Vec<serde_json::Value> = buttons
+    let rows: Vec<Vec<InlineKeyboardButton>> = buttons
         .iter()
         .map(|b| match b {
-            Button::Row { row } => serde_json::Value::Array(row.iter().filter(|b| !matches!(b, Button::Row { .. })).map(one).collect()),
-            b => serde_json::json!([one(b)]),
+            Button::Row { row } => row.iter().filter_map(one).collect(),
+            b => one(b).into_iter().collect(),
         })
+        .filter(|row: &Vec<InlineKeyboardButton>| !row.is_empty())
         .collect();
-    (!rows.is_empty()).then(|| serde_json::json!({ "inline_keyboard": rows }))
+    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
+}
+
+/// A stored topic id as Telegram's (they fit in 32 bits).
+fn thread_id(t: i64) -> Option<ThreadId> {
+    i32::try_from(t).ok().map(|t| ThreadId(MessageId(t)))
 }
 
 async fn save(tenant: &Tenant, am: outbox::ActiveModel) -> anyhow::Result<()> {
@@ -797,6 +817,7 @@ mod tests {
 
     #[test]
     fn stored_buttons_become_an_inline_keyboard() {
+        let inline_keyboard = |s: &str| inline_keyboard(s).map(|k| serde_json::to_value(k).unwrap());
         let k = inline_keyboard(r#"[{"text":"Track","data":"track"},{"text":"Help","data":"help"}]"#).unwrap();
         assert_eq!(k, serde_json::json!({"inline_keyboard": [[{"text": "Track", "callback_data": "track"}], [{"text": "Help", "callback_data": "help"}]]}));
         let k = inline_keyboard(r#"[{"text":"Open the console","url":"https://desk.example/t/acme/admin/login?token=x"}]"#).unwrap();

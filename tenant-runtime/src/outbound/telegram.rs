@@ -5,13 +5,15 @@
 //! a JSON body, an answer `{"ok", "result"}` or `{"ok": false, "error_code",
 //! "description", "parameters": {"retry_after"}}`.
 //!
-//! Not through teloxide, whose request path sleeps 10 s after any 5xx before
-//! it returns: a lane would hold its permits through that sleep. Here every
-//! wait is the caller's to schedule, without permits.
+//! The requests are teloxide's payload types (the documented parameters,
+//! typed: [`Method`]), sent by this client rather than teloxide's, whose
+//! request path sleeps 10 s after any 5xx before it returns: a lane would
+//! hold its permits through that sleep. Here every wait is the caller's to
+//! schedule, without permits.
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::BotToken;
@@ -56,10 +58,37 @@ struct Parameters {
     retry_after: Option<u64>,
 }
 
+/// A Bot API request: one of teloxide's payload types, with its method's
+/// name as the documentation spells it (teloxide's own `Payload::NAME` is
+/// capitalised; Telegram takes either, a strict peer may not).
+pub trait Method: teloxide::requests::Payload + Serialize {
+    const METHOD: &'static str;
+}
+
+macro_rules! methods {
+    ($($payload:ident => $name:literal),+ $(,)?) => {
+        $(impl Method for teloxide::payloads::$payload {
+            const METHOD: &'static str = $name;
+        })+
+    };
+}
+
+methods!(
+    SendMessage => "sendMessage",
+    SendPhoto => "sendPhoto",
+    SendDocument => "sendDocument",
+    AnswerCallbackQuery => "answerCallbackQuery",
+    CreateForumTopic => "createForumTopic",
+    GetFile => "getFile",
+);
+
+fn url_of(api: &url::Url, token: &BotToken, method: &str) -> String {
+    format!("{}/bot{}/{method}", api.as_str().trim_end_matches('/'), token.expose())
+}
+
 /// Calls one Bot API method with a JSON body; returns its `result`.
-pub async fn call(http: &reqwest::Client, api: &url::Url, token: &BotToken, method: &str, body: &Value) -> Result<Value, CallError> {
-    let url = format!("{}/bot{}/{method}", api.as_str().trim_end_matches('/'), token.expose());
-    let res = http.post(url).json(body).timeout(CALL_TIMEOUT).send().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
+pub async fn call<M: Method>(http: &reqwest::Client, api: &url::Url, token: &BotToken, request: &M) -> Result<Value, CallError> {
+    let res = http.post(url_of(api, token, M::METHOD)).json(request).timeout(CALL_TIMEOUT).send().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
     answer(res).await
 }
 
@@ -83,24 +112,32 @@ async fn answer(res: reqwest::Response) -> Result<Value, CallError> {
 }
 
 /// Calls a method with a file upload (`multipart/form-data`, as the
-/// documentation's "sending files" describes): the other parameters as
-/// string fields, the file as `field`.
-pub async fn call_with_file(
+/// documentation's "sending files" describes): the file as the part
+/// `field` (whatever the request holds there is left out), the request's
+/// other parameters as text parts, objects among them JSON-serialized.
+pub async fn call_with_file<M: Method>(
     http: &reqwest::Client,
     api: &url::Url,
     token: &BotToken,
-    method: &str,
-    fields: &[(&str, String)],
+    request: &M,
     field: &str,
     file: (String, String, Vec<u8>),
 ) -> Result<Value, CallError> {
-    let url = format!("{}/bot{}/{method}", api.as_str().trim_end_matches('/'), token.expose());
     let (name, content_type, bytes) = file;
     let part = reqwest::multipart::Part::bytes(bytes).file_name(name).mime_str(&content_type).map_err(|e| CallError::Network(e.to_string()))?;
     let mut form = reqwest::multipart::Form::new().part(field.to_owned(), part);
-    for (k, v) in fields {
-        form = form.text(k.to_string(), v.clone());
+    let Ok(Value::Object(params)) = serde_json::to_value(request) else {
+        return Err(CallError::Network(format!("{} could not be written as parameters", M::METHOD)));
+    };
+    for (k, v) in params {
+        if k != field {
+            form = form.text(k, match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            });
+        }
     }
+    let url = url_of(api, token, M::METHOD);
     // Uploads take longer than a text.
     let res = http.post(url).multipart(form).timeout(CALL_TIMEOUT * 4).send().await.map_err(|e| CallError::Network(e.without_url().to_string()))?;
     answer(res).await
@@ -110,7 +147,7 @@ pub async fn call_with_file(
 /// `{api}/file/bot{token}/{file_path}` (<https://core.telegram.org/bots/api#getfile>).
 /// Files over `limit` bytes are refused before they are fetched.
 pub async fn download(http: &reqwest::Client, api: &url::Url, token: &BotToken, file_id: &str, limit: u64) -> Result<Vec<u8>, CallError> {
-    let file = call(http, api, token, "getFile", &serde_json::json!({ "file_id": file_id })).await?;
+    let file = call(http, api, token, &teloxide::payloads::GetFile::new(teloxide::types::FileId(file_id.to_owned()))).await?;
     if file.get("file_size").and_then(Value::as_u64).is_some_and(|n| n > limit) {
         return Err(CallError::Refused { code: 400, description: format!("the file is larger than the {limit} bytes a bot may download"), retry_after: None });
     }

@@ -213,11 +213,11 @@ impl Runtime {
         kicks: &mut Effects,
     ) -> Result<(), RuntimeError> {
         let lang = user.language_code.as_deref();
-        let moderator = !user.blocked && crate::domain::Role::parse(&user.role).is_ok_and(|r| r >= crate::domain::Role::Moderator);
+        let moderator = !user.blocked && user.role >= crate::domain::Role::Moderator;
         let (text, buttons) = match command {
             Command::Start => (self.text(tenant, lang, BotText::Welcome, serde_json::json!({ "first_name": user.first_name }))?, self.app_buttons(tenant, lang)?),
             Command::Help => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
-            Command::Admin if !user.blocked && crate::domain::Role::parse(&user.role).is_ok_and(|r| r.is_staff()) => {
+            Command::Admin if !user.blocked && user.role.is_staff() => {
                 let url = self.console_link_in(txn, tenant, user).await?;
                 // Telegram takes only public addresses in buttons: on a
                 // development desk the link in the text serves.
@@ -237,7 +237,7 @@ impl Runtime {
             Command::Stats if moderator => (self.staff_stats(tenant, txn, lang).await?, Vec::new()),
             Command::Role if moderator => (self.role_command(tenant, txn, user, lang, args, kicks).await?, Vec::new()),
             Command::Stats | Command::Role => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
-            Command::Broadcast if !user.blocked && crate::domain::Role::parse(&user.role).is_ok_and(|r| r >= crate::domain::Role::Admin) => {
+            Command::Broadcast if !user.blocked && user.role >= crate::domain::Role::Admin => {
                 self.broadcast_command(tenant, txn, user, chat, args).await?
             }
             Command::Broadcast => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
@@ -362,7 +362,7 @@ impl Runtime {
             return say(false, name, to.as_str(), format!("nobody called @{name} has written to this bot yet"));
         };
         let viewer = crate::desk::context::Viewer::from_user(actor)?;
-        let was_staff = Role::parse(&target.role)?.is_staff();
+        let was_staff = target.role.is_staff();
         match crate::desk::people::change(txn, &viewer, target.id, Some(to), None).await {
             // After the commit, their open sockets check their role again.
             Ok(_) => kicks.events.push(crate::live::Event::AccessChanged { user_id: Some(target.id) }),

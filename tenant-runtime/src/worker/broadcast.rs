@@ -204,7 +204,7 @@ impl Runtime {
         let id = match press {
             Press::Send(id) | Press::Cancel(id) => id,
         };
-        let admin = !user.blocked && Role::parse(&user.role).is_ok_and(|r| r >= Role::Admin);
+        let admin = !user.blocked && user.role >= Role::Admin;
         let draft = broadcasts::Entity::find_by_id(id)
             .filter(broadcasts::Column::AuthorId.eq(user.id))
             .filter(broadcasts::Column::Status.eq(broadcasts::DRAFT))

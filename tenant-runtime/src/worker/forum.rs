@@ -25,7 +25,8 @@ use tikethet_themes::BotText;
 
 use crate::Runtime;
 use crate::outbound::effects::Effects;
-use crate::worker::process::{IncomingFile, commit_finished};
+use crate::worker::process::IncomingFile;
+use crate::worker::update::commit_finished;
 use crate::domain::{MessageBody, Role};
 use crate::storage::entities::{inbox, outbox, staff_forum, tickets, users};
 use crate::error::RuntimeError;
@@ -126,7 +127,7 @@ impl Runtime {
             // Whoever links the group talks to the bot: known from now on
             // (the desk's owner is recognised by their Telegram id).
             let user = crate::desk::tickets::upsert_user(&txn, &crate::worker::process::profile_of(from), tenant.info.owner_telegram_id).await?;
-            let admin = !user.blocked && Role::parse(&user.role).is_ok_and(|r| r >= Role::Admin);
+            let admin = !user.blocked && user.role >= Role::Admin;
             let outcome = if !admin {
                 "not_admin"
             } else if args.eq_ignore_ascii_case("off") {

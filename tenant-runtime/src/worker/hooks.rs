@@ -3,12 +3,17 @@
 //! inline button is pressed; and `on-schedule` when a plugin's schedule
 //! comes due (run from [`crate::worker::schedule`] the same way).
 //!
-//! Calls happen in three steps so that no plugin runs inside a database
-//! transaction or on the async workers: the enabled plugins are read
-//! ([`Runtime::enabled_plugins`]), the calls run on the plugin pool with the
-//! tenant's share ([`Runtime::run_plugins`]) holding no connection, and the
-//! results are recorded ([`Runtime::record_runs`]) in the transaction that
-//! also marks the update done, so a crash never applies them twice.
+//! Every hook goes through one protocol, [`Runtime::call_plugins`], so that
+//! no plugin runs inside a database transaction or on the async workers:
+//! the enabled plugins are read ([`Runtime::enabled_plugins`]) in the
+//! caller's reads, which are committed; the calls run on the plugin pool
+//! with the tenant's share ([`Runtime::run_plugins`]) holding no
+//! connection; a new transaction checks that the update being worked is
+//! still this process's and still pending; the results are recorded
+//! ([`Runtime::record_runs`]) in it. The caller applies the output
+//! ([`queue_replies`], [`apply_to_ticket`], [`apply_ticket_actions`]) in
+//! that same transaction, which also marks the update done, so a crash
+//! never applies them twice.
 //!
 //! A failing plugin never breaks the conversation: the event goes on
 //! without it, the failure is recorded with its input, and after
@@ -27,11 +32,13 @@ use tikethet_plugins::limits::MAX_CONSECUTIVE_FAILURES;
 use tikethet_plugins::{Action, CallContext, Failure, HookEvent, HookOutput, Loaded, Outcome, Routing, TicketAction};
 
 use crate::Runtime;
-use crate::domain::Role;
-use crate::storage::entities::{plugin_failures, plugins, users};
-use crate::error::Result;
-use crate::storage::tenant::Tenant;
 use crate::desk::tickets;
+use crate::domain::{Priority, Role, TicketId};
+use crate::error::Result;
+use crate::live;
+use crate::outbound::effects::Effects;
+use crate::storage::entities::{inbox, plugin_failures, plugins, users};
+use crate::storage::tenant::Tenant;
 
 /// How an enabled plugin reaches the pool: prepared already, or as bytes
 /// to compile there.
@@ -61,6 +68,45 @@ pub(crate) struct Run {
 }
 
 impl Runtime {
+    /// The plugin call protocol, the same for every hook. `reads` (where
+    /// the caller read `plugins` and what the event says) is committed, the
+    /// plugins run with no transaction open, and a new transaction begins.
+    /// When the calls were made for an inbox `update`, it must still be
+    /// pending under this process's claim of its chat (a node that took
+    /// the chat over may have finished it meanwhile): if not, `None`, and
+    /// nothing of the calls may be applied. Otherwise the runs are recorded
+    /// in the new transaction, which is returned with them for the caller
+    /// to apply their output and commit. No event (or no plugin) makes no
+    /// call, with the same transactions.
+    pub(crate) async fn call_plugins(
+        &self,
+        tenant: &Tenant,
+        reads: DatabaseTransaction,
+        plugins: Vec<Enabled>,
+        event: Option<HookEvent>,
+        update: Option<&inbox::Model>,
+        kicks: &mut Effects,
+    ) -> Result<Option<(DatabaseTransaction, Vec<Run>)>> {
+        reads.commit().await?;
+        let runs = match event {
+            Some(event) if !plugins.is_empty() => {
+                if let (Some(row), HookEvent::OnMessage(_)) = (update, &event) {
+                    crate::worker::update::test_hold(row, crate::worker::update::HOLD_DURING_PLUGINS).await;
+                }
+                self.run_plugins(tenant, plugins, event).await
+            }
+            _ => Vec::new(),
+        };
+        let txn = tenant.db.begin().await?;
+        if let Some(row) = update
+            && !crate::worker::update::still_pending(&txn, row.id).await?
+        {
+            return Ok(None);
+        }
+        self.record_runs(tenant, &txn, &runs, kicks).await?;
+        Ok(Some((txn, runs)))
+    }
+
     /// The tenant's enabled plugins in order, each prepared or with its
     /// bytes (read only for plugins not prepared in memory).
     pub(crate) async fn enabled_plugins(&self, txn: &DatabaseTransaction) -> Result<Vec<Enabled>> {
@@ -96,7 +142,7 @@ impl Runtime {
     /// Runs one hook of each plugin in order on the plugin pool, with no
     /// transaction open. With `stop_on_stop`, a plugin answering `stop`
     /// ends the round (`on-message`, `on-button`).
-    pub(crate) async fn run_plugins(&self, tenant: &Tenant, plugins: Vec<Enabled>, event: HookEvent) -> Vec<Run> {
+    async fn run_plugins(&self, tenant: &Tenant, plugins: Vec<Enabled>, event: HookEvent) -> Vec<Run> {
         let hook = match &event {
             HookEvent::OnMessage(_) => "on-message",
             HookEvent::OnTicketCreated(_) => "on-ticket-created",
@@ -137,7 +183,7 @@ impl Runtime {
     /// counters, each failure with its input (switching a plugin off after
     /// too many in a row), and the day's usage. `kicks` collects chats that
     /// got a message.
-    pub(crate) async fn record_runs(&self, tenant: &Tenant, txn: &DatabaseTransaction, runs: &[Run], kicks: &mut crate::outbound::effects::Effects) -> Result<()> {
+    async fn record_runs(&self, tenant: &Tenant, txn: &DatabaseTransaction, runs: &[Run], kicks: &mut Effects) -> Result<()> {
         for r in runs {
             match &r.result {
                 Ok(out) => record_success(txn, &r.plugin, &out.kv).await?,
@@ -156,7 +202,7 @@ impl Runtime {
         hook: &str,
         f: &Failure,
         input: String,
-        kicks: &mut crate::outbound::effects::Effects,
+        kicks: &mut Effects,
     ) -> Result<()> {
         self.inner.metrics.plugin_failures.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(tenant = %tenant.info.id, plugin = %p.name, hook, kind = f.kind.as_str(), error = %f.message, "plugin failed");
@@ -231,6 +277,93 @@ pub(crate) fn routings_of(runs: &[Run]) -> Vec<Routing> {
             _ => None,
         })
         .collect()
+}
+
+/// Queues the plugins' replies (with their buttons) for the chat, in
+/// their order.
+pub(crate) async fn queue_replies(txn: &DatabaseTransaction, chat: i64, actions: &[Action], kicks: &mut Effects) -> Result<()> {
+    for a in actions {
+        if let Action::Reply { text, buttons } = a {
+            let buttons: Vec<tickets::Button> = buttons.iter().map(|b| tickets::Button::Callback { text: b.text.clone(), data: b.data.clone() }).collect();
+            kicks.push(tickets::enqueue_with_buttons(txn, chat, text.clone(), None, &buttons).await?.chat_id);
+        }
+    }
+    Ok(())
+}
+
+/// Applies the plugins' ticket actions to one ticket (replies are queued
+/// by [`queue_replies`]); a ticket changed by them is announced once.
+pub(crate) async fn apply_to_ticket(txn: &DatabaseTransaction, id: TicketId, actions: &[Action], kicks: &mut Effects) -> Result<()> {
+    let mut changed = false;
+    for a in actions {
+        changed |= apply_action(txn, id, a).await?;
+    }
+    if changed && let Some(ticket) = tickets::tickets_by_id(txn, id.get()).await? {
+        kicks.events.push(live::Event::TicketUpdated { ticket });
+    }
+    Ok(())
+}
+
+/// Applies `on-schedule` output: each action on the ticket it names (a
+/// reply goes to that ticket's customer, unless blocked); a ticket the desk
+/// does not have drops its action. Each changed ticket is announced once.
+pub(crate) async fn apply_ticket_actions(txn: &DatabaseTransaction, actions: &[TicketAction], kicks: &mut Effects) -> Result<()> {
+    let mut changed = std::collections::BTreeSet::new();
+    for a in actions {
+        let Some(ticket) = crate::storage::entities::tickets::Entity::find_by_id(a.ticket_id).one(txn).await? else {
+            tracing::info!(ticket = a.ticket_id, "a scheduled plugin named a ticket the desk does not have; its action is dropped");
+            continue;
+        };
+        if matches!(a.action, Action::Reply { .. }) {
+            if let Some(customer) = users::Entity::find_by_id(ticket.customer_id).one(txn).await?.filter(|u| !u.blocked) {
+                queue_replies(txn, customer.telegram_id, std::slice::from_ref(&a.action), kicks).await?;
+            }
+        } else if apply_action(txn, TicketId::new(ticket.id), &a.action).await? {
+            changed.insert(ticket.id);
+        }
+    }
+    for id in changed {
+        if let Some(ticket) = tickets::tickets_by_id(txn, id).await? {
+            kicks.events.push(live::Event::TicketUpdated { ticket });
+        }
+    }
+    Ok(())
+}
+
+/// Applies one ticket action; whether it is one that changes the ticket
+/// (replies and `stop` are not).
+async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Result<bool> {
+    match a {
+        Action::Reply { .. } | Action::Stop => return Ok(false),
+        Action::Tag { tag } => tickets::add_tag(txn, id, tag).await?,
+        Action::SetPriority { priority } => tickets::set_priority(txn, id, domain_priority(*priority)).await?,
+        Action::SetCategory { category } => tickets::set_category(txn, id, category).await?,
+        Action::Assign { to } => {
+            tickets::assign_by_username(txn, id, to).await?;
+        }
+        Action::Note { text } => tickets::add_note(txn, id, text).await?,
+    }
+    Ok(true)
+}
+
+/// A domain priority as the plugin contract names it.
+pub(crate) fn plugin_priority(p: Priority) -> tikethet_plugins::Priority {
+    match p {
+        Priority::Low => tikethet_plugins::Priority::Low,
+        Priority::Normal => tikethet_plugins::Priority::Normal,
+        Priority::High => tikethet_plugins::Priority::High,
+        Priority::Critical => tikethet_plugins::Priority::Critical,
+    }
+}
+
+/// A plugin's priority as the desk's.
+pub(crate) fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
+    match p {
+        tikethet_plugins::Priority::Low => Priority::Low,
+        tikethet_plugins::Priority::Normal => Priority::Normal,
+        tikethet_plugins::Priority::High => Priority::High,
+        tikethet_plugins::Priority::Critical => Priority::Critical,
+    }
 }
 
 async fn record_success(txn: &DatabaseTransaction, p: &Enabled, kv: &BTreeMap<String, String>) -> Result<()> {

@@ -3,7 +3,8 @@
 //! tenants; [`claims`] and [`heartbeat`] make one process at a time work a
 //! chat across a cluster, and hand a dead node's chats over in seconds.
 //! [`process`] handles one update (messages, button presses, the staff
-//! group's [`forum`] topics) and commits its effects with its "done" mark;
+//! group's [`forum`] topics) and commits its effects with its "done" mark
+//! once [`update`] finds it still its own;
 //! what the bot says by itself is in [`bot`] and [`csat`], tenant plugins
 //! are called through [`hooks`] and [`schedule`], and [`broadcast`],
 //! [`sla_watch`] and [`maintenance`] run beside the lanes.
@@ -21,6 +22,7 @@ pub mod maintenance;
 pub(crate) mod process;
 pub mod schedule;
 pub(crate) mod sla_watch;
+pub(crate) mod update;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;

@@ -33,7 +33,8 @@ use crate::storage::entities::{inbox, users};
 use crate::error::RuntimeError;
 use crate::worker::bot::{self, Command, SupportStep};
 use crate::worker::claims::{self, Claim, ClaimLost, Taken};
-use crate::worker::hooks::{actions_of, routings_of};
+use crate::worker::hooks::{actions_of, apply_to_ticket, domain_priority, plugin_priority, queue_replies, routings_of};
+use crate::worker::update::{HOLD_BEFORE_ROUTING, claimed, commit_finished, finish, test_hold};
 use crate::live;
 use crate::outbound::effects::Effects;
 use crate::worker::lanes::Step;
@@ -219,13 +220,13 @@ impl Runtime {
         if let Some(ticket) = routing_stage(row) {
             // A previous try opened the ticket; only its routing is left.
             txn.commit().await?;
-            return self.route_ticket(tenant, Some(row.id), ticket, kicks).await;
+            return self.route_ticket(tenant, Some(row), ticket, kicks).await;
         }
         let q = tenant.info.quotas;
         if q.tickets_per_month.is_some() {
             let opens = match SupportStep::parse(user.support_pending.as_deref()) {
                 Some(SupportStep::NewTicket(_)) => true,
-                Some(SupportStep::CsatComment(..)) | None => tickets::active_ticket_of(&txn, UserId(user.id)).await?.is_none(),
+                Some(SupportStep::CsatComment(..)) | None => tickets::active_ticket_of(&txn, UserId::new(user.id)).await?.is_none(),
             };
             if opens && crate::desk::usage::over_month(&txn, q.tickets_per_month, crate::desk::usage::TICKETS).await? {
                 return self.keep_over_limit(tenant, txn, row, chat, user.language_code.as_deref(), kicks).await;
@@ -240,9 +241,7 @@ impl Runtime {
             self.apply_message(tenant, &txn, &user, chat, text, file.as_ref(), &[], false, &mut kicks).await?;
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
-        let active = tickets::active_ticket_of(&txn, UserId(user.id)).await?;
-        txn.commit().await?;
-
+        let active = tickets::active_ticket_of(&txn, UserId::new(user.id)).await?;
         let event = tikethet_plugins::MessageEvent {
             ticket_id: active.as_ref().map(|t| t.id),
             customer_telegram_id: user.telegram_id,
@@ -252,14 +251,9 @@ impl Runtime {
             text: text.to_owned(),
             sent_at: msg.date.timestamp_millis().max(0) as u64,
         };
-        test_hold(row, HOLD_DURING_PLUGINS).await;
-        let runs = self.run_plugins(tenant, plugins, HookEvent::OnMessage(event)).await;
-
-        let txn = tenant.db.begin().await?;
-        if !still_pending(&txn, row.id).await? {
+        let Some((txn, runs)) = self.call_plugins(tenant, txn, plugins, Some(HookEvent::OnMessage(event)), Some(row), &mut kicks).await? else {
             return Ok(Effects::default());
-        }
-        self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
+        };
         let (actions, stopped) = actions_of(&runs);
         let created = self.apply_message(tenant, &txn, &user, chat, text, file.as_ref(), &actions, stopped, &mut kicks).await?;
         match created {
@@ -267,7 +261,7 @@ impl Runtime {
                 set_stage(&txn, row.id, &format!("route:{ticket}")).await?;
                 txn.commit().await?;
                 test_hold(row, HOLD_BEFORE_ROUTING).await;
-                self.route_ticket(tenant, Some(row.id), ticket, kicks).await
+                self.route_ticket(tenant, Some(row), ticket, kicks).await
             }
             None => commit_finished(txn, row.id, inbox::DONE, kicks).await,
         }
@@ -329,7 +323,7 @@ impl Runtime {
         let step = if stopped { None } else { SupportStep::parse(user.support_pending.as_deref()) };
         let active = match step {
             Some(SupportStep::NewTicket(_)) => None,
-            Some(SupportStep::CsatComment(..)) | None => tickets::active_ticket_of(txn, UserId(user.id)).await?,
+            Some(SupportStep::CsatComment(..)) | None => tickets::active_ticket_of(txn, UserId::new(user.id)).await?,
         };
         let lang = user.language_code.as_deref();
         let (ticket, created) = match (stopped, active) {
@@ -355,54 +349,38 @@ impl Runtime {
                 };
                 // A file without a caption names its ticket.
                 let said = if text.trim().is_empty() { named.as_str() } else { text };
-                let ticket = tickets::create_ticket(
-                    txn,
-                    UserId(user.id),
-                    &TicketTitle::from_message(said),
-                    &TicketDescription::from_message(said),
-                    Priority::Normal,
-                    &files,
-                )
-                .await?;
-                let ticket = match step {
+                // A `/support` topic chosen before the message files it.
+                let category = match step {
                     Some(SupportStep::NewTicket(category)) => {
                         bot::set_step(txn, user, None).await?;
-                        match category {
-                            Some(c) => {
-                                let mut am: crate::storage::entities::tickets::ActiveModel = ticket.into();
-                                am.category_id = sea_orm::Set(Some(c));
-                                sea_orm::ActiveModelTrait::update(am, txn).await?
-                            }
-                            None => ticket,
-                        }
+                        category
                     }
-                    Some(SupportStep::CsatComment(..)) | None => ticket,
+                    Some(SupportStep::CsatComment(..)) | None => None,
                 };
-                self.inner.metrics.tickets_opened.fetch_add(1, Ordering::Relaxed);
+                let new = tickets::NewTicket {
+                    customer: user,
+                    title: &TicketTitle::from_message(said),
+                    description: &TicketDescription::from_message(said),
+                    priority: Priority::Normal,
+                    category,
+                    files: &files,
+                };
+                let ticket = self.open_ticket(tenant, txn, new, kicks).await?;
                 let reply = self.text(tenant, lang, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;
                 let buttons = self.ticket_buttons(tenant, lang, ticket.id)?;
                 kicks.push(tickets::enqueue_with_buttons(txn, chat, reply, None, &buttons).await?.chat_id);
-                self.notify_new_ticket(tenant, txn, &ticket, user, kicks).await?;
-                kicks.events.push(live::Event::TicketCreated { ticket: ticket.clone() });
                 (Some(ticket), true)
             }
         };
         let Some(ticket) = ticket else { return Ok(None) };
-        for a in actions {
-            apply_action(txn, TicketId(ticket.id), a).await?;
-        }
-        if !actions.is_empty() {
-            if let Some(t) = tickets::tickets_by_id(txn, ticket.id).await? {
-                kicks.events.push(live::Event::TicketUpdated { ticket: t });
-            }
-        }
+        apply_to_ticket(txn, TicketId::new(ticket.id), actions, kicks).await?;
         Ok(created.then_some(ticket.id))
     }
 
     /// Runs the `on-ticket-created` plugins for a ticket and applies their
     /// routing in the tenant's plugin order (later plugins win). With an
     /// inbox row, its "done" mark commits with the routing.
-    pub(crate) async fn route_ticket(&self, tenant: &Tenant, inbox_id: Option<i64>, ticket_id: i64, mut kicks: Effects) -> Result<Effects, RuntimeError> {
+    pub(crate) async fn route_ticket(&self, tenant: &Tenant, update: Option<&inbox::Model>, ticket_id: i64, mut kicks: Effects) -> Result<Effects, RuntimeError> {
         let txn = tenant.db.begin().await?;
         let ticket = tickets::tickets_by_id(&txn, ticket_id).await?;
         let customer = match &ticket {
@@ -410,31 +388,24 @@ impl Runtime {
             None => None,
         };
         let plugins = self.enabled_plugins(&txn).await?;
-        txn.commit().await?;
-        let runs = match (&ticket, &customer) {
-            (Some(t), Some(c)) if !plugins.is_empty() => {
-                let event = tikethet_plugins::TicketEvent {
-                    ticket_id: t.id,
-                    title: t.title.clone(),
-                    description: t.description.clone(),
-                    priority: plugin_priority(&t.priority),
-                    customer_telegram_id: c.telegram_id,
-                    customer_name: c.first_name.clone(),
-                };
-                self.run_plugins(tenant, plugins, HookEvent::OnTicketCreated(event)).await
-            }
-            _ => Vec::new(),
+        let event = match (&ticket, &customer) {
+            (Some(t), Some(c)) => Some(HookEvent::OnTicketCreated(tikethet_plugins::TicketEvent {
+                ticket_id: t.id,
+                title: t.title.clone(),
+                description: t.description.clone(),
+                priority: plugin_priority(t.priority),
+                customer_telegram_id: c.telegram_id,
+                customer_name: c.first_name.clone(),
+            })),
+            _ => None,
         };
-        let txn = tenant.db.begin().await?;
-        if let Some(row) = inbox_id {
-            if !still_pending(&txn, row).await? {
-                return Ok(Effects::default());
-            }
-        }
-        self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
-        if ticket.is_some() {
-            let id = TicketId(ticket_id);
-            for r in routings_of(&runs) {
+        let Some((txn, runs)) = self.call_plugins(tenant, txn, plugins, event, update, &mut kicks).await? else {
+            return Ok(Effects::default());
+        };
+        let routings = routings_of(&runs);
+        if ticket.is_some() && !routings.is_empty() {
+            let id = TicketId::new(ticket_id);
+            for r in &routings {
                 if let Some(c) = &r.category {
                     tickets::set_category(&txn, id, c).await?;
                 }
@@ -448,14 +419,12 @@ impl Runtime {
                     tickets::add_tag(&txn, id, t).await?;
                 }
             }
-            if !routings_of(&runs).is_empty() {
-                if let Some(t) = tickets::tickets_by_id(&txn, ticket_id).await? {
-                    kicks.events.push(live::Event::TicketUpdated { ticket: t });
-                }
+            if let Some(t) = tickets::tickets_by_id(&txn, ticket_id).await? {
+                kicks.events.push(live::Event::TicketUpdated { ticket: t });
             }
         }
-        match inbox_id {
-            Some(row) => commit_finished(txn, row, inbox::DONE, kicks).await,
+        match update {
+            Some(row) => commit_finished(txn, row.id, inbox::DONE, kicks).await,
             None => {
                 txn.commit().await?;
                 Ok(kicks)
@@ -495,8 +464,7 @@ impl Runtime {
             return out;
         }
         let plugins = if user.blocked { Vec::new() } else { self.enabled_plugins(&txn).await? };
-        let active = tickets::active_ticket_of(&txn, UserId(user.id)).await?;
-        txn.commit().await?;
+        let active = tickets::active_ticket_of(&txn, UserId::new(user.id)).await?;
         let event = tikethet_plugins::ButtonEvent {
             ticket_id: active.as_ref().map(|t| t.id),
             customer_telegram_id: user.telegram_id,
@@ -506,23 +474,13 @@ impl Runtime {
             data: q.data.clone().unwrap_or_default(),
             message_text: q.regular_message().and_then(|m| m.text()).map(str::to_owned),
         };
-        let runs = if plugins.is_empty() { Vec::new() } else { self.run_plugins(tenant, plugins, HookEvent::OnButton(event)).await };
-        let txn = tenant.db.begin().await?;
-        if !still_pending(&txn, row.id).await? {
+        let Some((txn, runs)) = self.call_plugins(tenant, txn, plugins, Some(HookEvent::OnButton(event)), Some(row), &mut kicks).await? else {
             return Ok(Effects::default());
-        }
-        self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
+        };
         let (actions, _) = actions_of(&runs);
         queue_replies(&txn, chat, &actions, &mut kicks).await?;
         if let Some(t) = &active {
-            for a in &actions {
-                apply_action(&txn, TicketId(t.id), a).await?;
-            }
-            if actions.iter().any(|a| !matches!(a, Action::Reply { .. })) {
-                if let Some(t) = tickets::tickets_by_id(&txn, t.id).await? {
-                    kicks.events.push(live::Event::TicketUpdated { ticket: t });
-                }
-            }
+            apply_to_ticket(&txn, TicketId::new(t.id), &actions, &mut kicks).await?;
         }
         let out = commit_finished(txn, row.id, inbox::DONE, kicks).await;
         self.answer_press(tenant, q).await;
@@ -532,8 +490,7 @@ impl Runtime {
     /// Answers a button press. After the commit and best effort: a press
     /// left unanswered only shows a spinner for a while.
     async fn answer_press(&self, tenant: &Tenant, q: &CallbackQuery) {
-        let body = serde_json::json!({ "callback_query_id": q.id });
-        if let Err(e) = self.inner.metrics.telegram_call("answerCallbackQuery", crate::outbound::telegram::call(&self.inner.out.http, &self.inner.out.telegram_api_url, &tenant.info.bot_token, "answerCallbackQuery", &body)).await {
+        if let Err(e) = self.telegram(tenant, &teloxide::payloads::AnswerCallbackQuery::new(q.id.clone())).await {
             tracing::info!(tenant = %tenant.info.id, error = %e, "could not answer a button press");
         }
     }
@@ -621,67 +578,7 @@ fn routing_stage(row: &inbox::Model) -> Option<i64> {
     row.stage.as_deref()?.strip_prefix("route:")?.parse().ok()
 }
 
-pub(crate) fn plugin_priority(p: &str) -> tikethet_plugins::Priority {
-    match Priority::parse(p).unwrap_or(Priority::Normal) {
-        Priority::Low => tikethet_plugins::Priority::Low,
-        Priority::Normal => tikethet_plugins::Priority::Normal,
-        Priority::High => tikethet_plugins::Priority::High,
-        Priority::Critical => tikethet_plugins::Priority::Critical,
-    }
-}
-
-pub(crate) fn domain_priority(p: tikethet_plugins::Priority) -> Priority {
-    match p {
-        tikethet_plugins::Priority::Low => Priority::Low,
-        tikethet_plugins::Priority::Normal => Priority::Normal,
-        tikethet_plugins::Priority::High => Priority::High,
-        tikethet_plugins::Priority::Critical => Priority::Critical,
-    }
-}
-
-/// Queues the plugins' replies (with their buttons) for the chat.
-async fn queue_replies(txn: &DatabaseTransaction, chat: i64, actions: &[Action], kicks: &mut Effects) -> Result<(), RuntimeError> {
-    for a in actions {
-        if let Action::Reply { text, buttons } = a {
-            let buttons: Vec<tickets::Button> = buttons.iter().map(|b| tickets::Button::Callback { text: b.text.clone(), data: b.data.clone() }).collect();
-            kicks.push(tickets::enqueue_with_buttons(txn, chat, text.clone(), None, &buttons).await?.chat_id);
-        }
-    }
-    Ok(())
-}
-
-/// Applies one of a plugin's ticket actions (replies were queued already).
-async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Result<(), RuntimeError> {
-    match a {
-        Action::Reply { .. } | Action::Stop => {}
-        Action::Tag { tag } => tickets::add_tag(txn, id, tag).await?,
-        Action::SetPriority { priority } => tickets::set_priority(txn, id, domain_priority(*priority)).await?,
-        Action::SetCategory { category } => tickets::set_category(txn, id, category).await?,
-        Action::Assign { to } => {
-            tickets::assign_by_username(txn, id, to).await?;
-        }
-        Action::Note { text } => tickets::add_note(txn, id, text).await?,
-    }
-    Ok(())
-}
-
 /// The chat's oldest pending update (`None` chat: updates without one).
-/// How long a unit of work waits at each test hold (see [`test_hold`]).
-const HOLD_DURING_PLUGINS: Duration = Duration::from_secs(3);
-const HOLD_BEFORE_ROUTING: Duration = Duration::from_secs(8);
-
-/// Lets the end-to-end tests of several nodes stop a unit of work between
-/// its transactions at a known point, where only the claim's fence keeps a
-/// process that lost its chat from committing: a message whose text holds
-/// `tikethet-test-hold` waits `wait` there (before its `on-message`
-/// plugins run, and after its new ticket is stored, before routing).
-/// Never compiled into release builds, like `tikethet-test-panic`.
-async fn test_hold(row: &inbox::Model, wait: Duration) {
-    if cfg!(debug_assertions) && row.payload.contains("tikethet-test-hold") {
-        tokio::time::sleep(wait).await;
-    }
-}
-
 /// What a lane finds for its chat.
 enum Next {
     /// The chat's oldest pending update, under this process's claim.
@@ -723,57 +620,12 @@ async fn next_pending(tenant: &Tenant, chat: Option<i64>, holder: &str, lease: D
     })
 }
 
-/// Renews the chat's claim in `txn`, failing it if another process took
-/// the chat over (then nothing of `txn` may commit).
-async fn claimed(txn: &DatabaseTransaction) -> Result<(), RuntimeError> {
-    claims::check(txn).await?.map_err(|lost| RuntimeError::Internal(lost.into()))
-}
-
-/// Whether the row is still pending, locking it for this transaction (a
-/// row finished meanwhile must not get its effects twice).
-async fn still_pending(txn: &DatabaseTransaction, id: i64) -> Result<bool, RuntimeError> {
-    claimed(txn).await?;
-    let n = inbox::Entity::update_many()
-        .col_expr(inbox::Column::Status, Expr::value(inbox::PENDING))
-        .filter(inbox::Column::Id.eq(id))
-        .filter(inbox::Column::Status.eq(inbox::PENDING))
-        .exec(txn)
-        .await?
-        .rows_affected;
-    Ok(n == 1)
-}
-
 /// The stage of an `over_limit` row whose customer has been told.
 const OVER_LIMIT_TOLD: &str = "over_limit";
 
 async fn set_stage(txn: &DatabaseTransaction, id: i64, stage: &str) -> Result<(), RuntimeError> {
     inbox::Entity::update_many().col_expr(inbox::Column::Stage, Expr::value(stage)).filter(inbox::Column::Id.eq(id)).exec(txn).await?;
     Ok(())
-}
-
-/// Marks a pending row finished in this transaction; false when it was not
-/// pending any more (then nothing must be committed).
-async fn finish(txn: &DatabaseTransaction, id: i64, status: &str) -> Result<bool, RuntimeError> {
-    claimed(txn).await?;
-    let n = inbox::Entity::update_many()
-        .col_expr(inbox::Column::Status, Expr::value(status))
-        .col_expr(inbox::Column::ProcessedAt, Expr::value(Utc::now()))
-        .col_expr(inbox::Column::Stage, Expr::value(Option::<String>::None))
-        .col_expr(inbox::Column::NextAttemptAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
-        .filter(inbox::Column::Id.eq(id))
-        .filter(inbox::Column::Status.eq(inbox::PENDING))
-        .exec(txn)
-        .await?
-        .rows_affected;
-    Ok(n == 1)
-}
-
-pub(crate) async fn commit_finished(txn: DatabaseTransaction, id: i64, status: &str, kicks: Effects) -> Result<Effects, RuntimeError> {
-    if !finish(&txn, id, status).await? {
-        return Ok(Effects::default());
-    }
-    txn.commit().await?;
-    Ok(kicks)
 }
 
 async fn schedule_retry(tenant: &Tenant, id: i64, attempt: i32, wait: Duration, why: &str) -> anyhow::Result<()> {

@@ -20,7 +20,7 @@
 //! misses its times, as do all of a desk over its month's messages; a
 //! suspended desk's wait until it is resumed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -31,17 +31,16 @@ use croner::parser::{CronParser, Seconds, Year};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tikethet_plugins::limits::MAX_INPUT_BYTES;
-use tikethet_plugins::{Action, HookEvent, ScheduleEvent, TicketAction, WaitingTicket};
+use tikethet_plugins::{HookEvent, ScheduleEvent, WaitingTicket};
 
-use crate::worker::process::{domain_priority, plugin_priority};
+use crate::worker::hooks::plugin_priority;
 use crate::Runtime;
 use crate::desk::context::TenantContext;
 use crate::outbound::effects::Effects;
-use crate::domain::{Invalid, PluginName, Role, TenantId, TicketId, TicketStatus};
+use crate::domain::{Invalid, PluginName, Priority, Role, TenantId, TicketStatus};
 use crate::storage::entities::{messages, plugin_schedules, plugins, tickets, users};
 use crate::error::{Result, RuntimeError};
-use crate::worker::hooks::ticket_actions_of;
-use crate::live;
+use crate::worker::hooks::{apply_ticket_actions, ticket_actions_of};
 use crate::storage::tenant::{Tenant, TenantStatus};
 
 /// How often schedules are checked, at most: a plugin runs within this of
@@ -349,15 +348,12 @@ impl Runtime {
             }
             None => None,
         };
-        txn.commit().await?;
         // Switched off or removed since it was taken, or over the month's
-        // messages: the time passes.
-        let runs = match (plugin, event) {
-            (Some(p), Some(e)) => self.run_plugins(tenant, vec![p], HookEvent::OnSchedule(e)).await,
-            _ => Vec::new(),
+        // messages: the time passes without a call.
+        let mut kicks = Effects::default();
+        let Some((txn, runs)) = self.call_plugins(tenant, txn, plugin.into_iter().collect(), event.map(HookEvent::OnSchedule), None, &mut kicks).await? else {
+            return Ok(());
         };
-
-        let txn = tenant.db.begin().await?;
         let mut release = plugin_schedules::Entity::update_many()
             .col_expr(plugin_schedules::Column::Claim, Expr::value(Option::<i64>::None))
             .col_expr(plugin_schedules::Column::ClaimedDueAt, Expr::value(Option::<DateTime<Utc>>::None))
@@ -377,11 +373,7 @@ impl Runtime {
             tracing::info!(tenant = %tenant.info.id, plugin_id = t.plugin_id, "a scheduled run lost its claim; its results are dropped");
             return Ok(());
         }
-        let mut kicks = Effects::default();
-        if !runs.is_empty() {
-            self.record_runs(tenant, &txn, &runs, &mut kicks).await?;
-            apply_ticket_actions(&txn, &ticket_actions_of(&runs), &mut kicks).await?;
-        }
+        apply_ticket_actions(&txn, &ticket_actions_of(&runs), &mut kicks).await?;
         txn.commit().await?;
         self.after_commit(&tenant.info.id, kicks).await;
         Ok(())
@@ -400,7 +392,7 @@ async fn waiting_tickets(
     budget: usize,
 ) -> Result<(Vec<WaitingTicket>, u32)> {
     let waiting = TicketStatus::WaitingResponse.as_str();
-    let rows: Vec<(i64, String, String, i64, DateTime<Utc>)> = tickets::Entity::find()
+    let rows: Vec<(i64, String, Priority, i64, DateTime<Utc>)> = tickets::Entity::find()
         .select_only()
         .columns([tickets::Column::Id, tickets::Column::Title, tickets::Column::Priority, tickets::Column::CustomerId, tickets::Column::UpdatedAt])
         .filter(tickets::Column::Status.eq(waiting))
@@ -431,7 +423,7 @@ async fn waiting_tickets(
         .into_iter()
         .collect();
     let cutoff = now - at_least;
-    let mut long: Vec<(DateTime<Utc>, i64, String, String, i64)> = rows
+    let mut long: Vec<(DateTime<Utc>, i64, String, Priority, i64)> = rows
         .into_iter()
         .map(|(id, title, priority, customer, updated)| (since.get(&id).copied().unwrap_or(updated), id, title, priority, customer))
         .filter(|(since, ..)| *since <= cutoff)
@@ -448,7 +440,7 @@ async fn waiting_tickets(
         let t = WaitingTicket {
             ticket_id: id,
             title,
-            priority: plugin_priority(&priority),
+            priority: plugin_priority(priority),
             customer_telegram_id: c.telegram_id,
             customer_name: c.first_name.clone(),
             customer_username: c.username.clone(),
@@ -462,45 +454,6 @@ async fn waiting_tickets(
         out.push(t);
     }
     Ok((out, total))
-}
-
-/// Applies a scheduled run's actions: a reply goes to the ticket's
-/// customer (not one who is blocked), the rest to the ticket. An action
-/// naming a ticket the desk does not have is dropped.
-async fn apply_ticket_actions(txn: &DatabaseTransaction, actions: &[TicketAction], kicks: &mut Effects) -> Result<()> {
-    let mut changed = BTreeSet::new();
-    for a in actions {
-        let Some(ticket) = tickets::Entity::find_by_id(a.ticket_id).one(txn).await? else {
-            tracing::info!(ticket = a.ticket_id, "a scheduled plugin named a ticket the desk does not have; its action is dropped");
-            continue;
-        };
-        let id = TicketId(ticket.id);
-        match &a.action {
-            Action::Reply { text, buttons } => {
-                let Some(customer) = users::Entity::find_by_id(ticket.customer_id).one(txn).await?.filter(|u| !u.blocked) else { continue };
-                let buttons: Vec<crate::desk::tickets::Button> =
-                    buttons.iter().map(|b| crate::desk::tickets::Button::Callback { text: b.text.clone(), data: b.data.clone() }).collect();
-                kicks.push(crate::desk::tickets::enqueue_with_buttons(txn, customer.telegram_id, text.clone(), None, &buttons).await?.chat_id);
-            }
-            Action::Stop => {}
-            Action::Tag { tag } => crate::desk::tickets::add_tag(txn, id, tag).await?,
-            Action::SetPriority { priority } => crate::desk::tickets::set_priority(txn, id, domain_priority(*priority)).await?,
-            Action::SetCategory { category } => crate::desk::tickets::set_category(txn, id, category).await?,
-            Action::Assign { to } => {
-                crate::desk::tickets::assign_by_username(txn, id, to).await?;
-            }
-            Action::Note { text } => crate::desk::tickets::add_note(txn, id, text).await?,
-        }
-        if !matches!(a.action, Action::Reply { .. } | Action::Stop) {
-            changed.insert(ticket.id);
-        }
-    }
-    for id in changed {
-        if let Some(ticket) = crate::desk::tickets::tickets_by_id(txn, id).await? {
-            kicks.events.push(live::Event::TicketUpdated { ticket });
-        }
-    }
-    Ok(())
 }
 
 impl TenantContext {

@@ -14,7 +14,7 @@ use tikethet_themes::BotText;
 use crate::Runtime;
 use crate::outbound::effects::Effects;
 use crate::desk::sla::SlaPolicy;
-use crate::domain::{Priority, Role, TicketStatus};
+use crate::domain::{Role, TicketStatus};
 use crate::storage::entities::{sla_alerts, tickets, users};
 use crate::error::RuntimeError;
 use crate::outbound::notify::MAX_NEW_TICKET_RECIPIENTS;
@@ -30,11 +30,11 @@ pub const STALE_ALERT: Duration = Duration::hours(1);
 /// What is due on a ticket now: `(kind, due, breached, since)` for each
 /// target, `since` the moment the alert became due.
 pub fn due_alerts(policy: &SlaPolicy, t: &tickets::Model, now: DateTime<Utc>) -> Vec<(&'static str, DateTime<Utc>, bool, DateTime<Utc>)> {
-    let Ok(p) = Priority::parse(&t.priority) else { return Vec::new() };
+    let p = t.priority;
     let targets = policy.targets(p);
     let mut out = Vec::new();
     // A ticket reopened after a resolution is not resolved.
-    let finished = TicketStatus::parse(&t.status).is_ok_and(|s| !s.is_active());
+    let finished = !t.status.is_active();
     for (kind, target, done) in [("first_response", targets.first_response, t.first_response_at.is_some()), ("resolution", targets.resolution, finished)] {
         let Some(minutes) = target.filter(|_| !done) else { continue };
         let due = policy.after(t.created_at, minutes);
@@ -124,8 +124,8 @@ mod tests {
             customer_id: 1,
             title: "t".into(),
             description: "d".into(),
-            status: "open".into(),
-            priority: priority.into(),
+            status: crate::domain::TicketStatus::Open,
+            priority: crate::domain::Priority::parse(priority).unwrap(),
             category_id: None,
             assignee_id: None,
             created_at: at,

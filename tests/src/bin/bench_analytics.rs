@@ -91,6 +91,7 @@ async fn bench(args: &Args, backend: Backend) -> anyhow::Result<()> {
 async fn seed(state: &tikethet_platform::AppState, owner_user: i64, from: u32, n: u32) -> anyhow::Result<()> {
     use sea_orm::{ActiveValue::Set, EntityTrait as _};
     use tikethet_runtime::storage::entities::{ticket_ratings, tickets};
+    use tikethet_runtime::domain::{Priority, TicketStatus};
     let tenant = state.runtime.tenant_by_slug("bench")?;
     let now = chrono::Utc::now();
     let mut i = from;
@@ -104,8 +105,8 @@ async fn seed(state: &tikethet_platform::AppState, owner_user: i64, from: u32, n
                     customer_id: Set(1),
                     title: Set(format!("Order {k} did not arrive")),
                     description: Set("The parcel was due last week.".into()),
-                    status: Set(if resolved.is_some() { "resolved" } else { ["open", "in_progress", "waiting_response"][k as usize % 3] }.into()),
-                    priority: Set(["low", "normal", "high", "critical"][k as usize % 4].into()),
+                    status: Set(if resolved.is_some() { TicketStatus::Resolved } else { [TicketStatus::Open, TicketStatus::InProgress, TicketStatus::WaitingResponse][k as usize % 3] }),
+                    priority: Set(Priority::ALL[k as usize % 4]),
                     assignee_id: Set((k % 3 == 0).then_some(owner_user)),
                     created_at: Set(created),
                     updated_at: Set(resolved.unwrap_or(created)),

@@ -33,7 +33,7 @@ async fn a_reply_is_checked_for_newer_messages_in_its_own_transaction(b: Backend
     app.wait_processed("acme", 1).await;
     let owner = app.sign_in(&t, t.owner).await;
     let ctx = app.state.runtime.context("acme", &owner).await.unwrap();
-    let ticket = TicketId(1);
+    let ticket = TicketId::new(1);
     let seen = ctx.messages(ticket).await.unwrap().last().unwrap().id;
     app.deliver(&t, &fixtures::message(2, customer, "Any news?")).await;
     app.wait_processed("acme", 2).await;
@@ -382,8 +382,8 @@ async fn analytics_count_the_desks_tickets_and_the_export_streams_every_one_safe
                 customer_id: Set(1),
                 title: Set(format!("Seeded {i}")),
                 description: Set("seeded".into()),
-                status: Set(if i % 2 == 0 { "resolved" } else { "open" }.into()),
-                priority: Set(if i % 3 == 0 { "high" } else { "normal" }.into()),
+                status: Set(if i % 2 == 0 { tikethet_runtime::domain::TicketStatus::Resolved } else { tikethet_runtime::domain::TicketStatus::Open }),
+                priority: Set(if i % 3 == 0 { tikethet_runtime::domain::Priority::High } else { tikethet_runtime::domain::Priority::Normal }),
                 created_at: Set(at),
                 updated_at: Set(at),
                 resolved_at: Set((i % 2 == 0).then(|| at + chrono::Duration::minutes(90))),

@@ -888,7 +888,7 @@ async fn a_broadcast_to_5000_customers_keeps_the_rate_survives_kill_9_and_report
                 first_name: sea_orm::Set(format!("Customer {id}")),
                 last_name: sea_orm::Set(None),
                 language_code: sea_orm::Set(Some("en".into())),
-                role: sea_orm::Set("user".into()),
+                role: sea_orm::Set(tikethet_runtime::domain::Role::User),
                 blocked: sea_orm::Set(false),
                 created_at: sea_orm::Set(now),
                 updated_at: sea_orm::Set(now),

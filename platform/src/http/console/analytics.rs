@@ -13,7 +13,14 @@ use tikethet_admin_console::{AnalyticsPage, Choice, Kpi, Table};
 use tikethet_runtime::desk::stats::Percentiles;
 use tikethet_themes::chart::{self, Chart, Kind, Series};
 
-use super::{base, desk_error, frame, name_of, query, rendered, staff};
+use super::{base, desk_error, frame, name_of, rendered, staff};
+use crate::http::web;
+
+/// `?days=`: the window of the analytics (7, 30 or 90; else 30).
+#[derive(Default, serde::Deserialize)]
+struct Window {
+    days: Option<String>,
+}
 use crate::AppState;
 
 /// Tickets per query of the export.
@@ -68,7 +75,7 @@ pub async fn page(Path(slug): Path<String>, req: &Request, Data(state): Data<&Ap
         Ok(s) => s,
         Err(r) => return r,
     };
-    let days = query(req).get("days").and_then(|d| d.parse::<i64>().ok()).filter(|d| WINDOWS.contains(d)).unwrap_or(30);
+    let days = web::query::<Window>(req).days.and_then(|d| d.parse::<i64>().ok()).filter(|d| WINDOWS.contains(d)).unwrap_or(30);
     let (a, st) = match s.ctx.analytics(days).await {
         Ok(x) => x,
         Err(e) => return desk_error(state, &slug, &e),
@@ -194,7 +201,7 @@ pub async fn table_csv(Path((slug, file)): Path<(String, String)>, req: &Request
         Ok(s) => s,
         Err(r) => return r,
     };
-    let days = query(req).get("days").and_then(|d| d.parse::<i64>().ok()).filter(|d| WINDOWS.contains(d)).unwrap_or(30);
+    let days = web::query::<Window>(req).days.and_then(|d| d.parse::<i64>().ok()).filter(|d| WINDOWS.contains(d)).unwrap_or(30);
     let (a, _) = match s.ctx.analytics(days).await {
         Ok(x) => x,
         Err(e) => return desk_error(state, &slug, &e),
@@ -243,8 +250,8 @@ pub async fn tickets_csv(Path(slug): Path<String>, req: &Request, Data(state): D
                     [
                         t.id.to_string(),
                         t.created_at.to_rfc3339(),
-                        t.status.clone(),
-                        t.priority.clone(),
+                        t.status.to_string(),
+                        t.priority.to_string(),
                         t.category_id.map(|c| c.to_string()).unwrap_or_default(),
                         t.assignee_id.map(|c| c.to_string()).unwrap_or_default(),
                         t.customer_id.to_string(),

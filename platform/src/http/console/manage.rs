@@ -19,14 +19,21 @@ use tikethet_runtime::desk::people::{PeopleQuery, may_grant};
 use tikethet_runtime::desk::sla::SlaPolicy;
 use tikethet_runtime::domain::{Invalid, MessageText, Priority, Role};
 
-use super::{Staff, base, tr, desk_error, error_page, frame, name_of, posted, query, redirect, rendered, staff, when};
+use serde::Deserialize;
+
+use super::{Done, NoFields, Staff, base, tr, desk_error, error_page, frame, name_of, posted, redirect, rendered, staff, when};
+use crate::http::web;
+
+/// A form with a field per item (the SLA's targets, the bot's texts in
+/// every language): its fields by name.
+type Fields = HashMap<String, String>;
 use crate::AppState;
 
 /// People per page.
 const PEOPLE_PAGE: u64 = 50;
 
 fn flash_of(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
-    let text = match query(req).get("done").map(String::as_str) {
+    let text = match web::query::<Done>(req).done.as_deref() {
         Some("person") => "Saved.",
         Some("category") => "Category saved.",
         Some("canned") => "Answer saved.",
@@ -64,10 +71,16 @@ macro_rules! posted_form {
 // ---- People ----
 
 async fn people_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, status: StatusCode) -> Response {
-    let q = query(req);
-    let show = q.get("show").cloned().unwrap_or_else(|| "staff".into());
-    let search = q.get("q").map(|x| x.trim().to_owned()).unwrap_or_default();
-    let mut pq = PeopleQuery { limit: PEOPLE_PAGE, q: (!search.is_empty()).then(|| search.clone()), after: q.get("after").and_then(|a| a.parse().ok()), ..Default::default() };
+    #[derive(Default, Deserialize)]
+    struct Shown {
+        show: Option<String>,
+        q: Option<String>,
+        after: Option<String>,
+    }
+    let q: Shown = web::query(req);
+    let show = q.show.unwrap_or_else(|| "staff".into());
+    let search = q.q.map(|x| x.trim().to_owned()).unwrap_or_default();
+    let mut pq = PeopleQuery { limit: PEOPLE_PAGE, q: (!search.is_empty()).then(|| search.clone()), after: q.after.and_then(|a| a.parse().ok()), ..Default::default() };
     match show.as_str() {
         "staff" => pq.staff = true,
         "customers" => pq.role = Some(Role::User),
@@ -78,18 +91,18 @@ async fn people_page(state: &AppState, req: &Request, slug: &str, s: &Staff, fla
         Ok(p) => p,
         Err(e) => return desk_error(state, slug, &e),
     };
-    let me = s.ctx.viewer.role;
+    let me = s.ctx.viewer().role;
     let rows = found
         .iter()
         .map(|u| {
-            let from = Role::parse(&u.role).unwrap_or(Role::User);
+            let from = u.role;
             let grantable: Vec<Role> = Role::ALL.iter().copied().filter(|r| *r == from || may_grant(me, from, *r)).collect();
-            let may_change = u.id != s.ctx.user.id && me > from && me >= Role::Moderator;
+            let may_change = u.id != s.ctx.user().id && me > from && me >= Role::Moderator;
             PersonRow {
                 id: u.id,
                 name: name_of(Some(u)),
                 username: u.username.clone(),
-                role: u.role.clone(),
+                role: u.role.to_string(),
                 blocked: u.blocked,
                 roles: if may_change { grantable.iter().map(|r| Choice { value: r.as_str().into(), label: tr(s, r.as_str()), count: None, selected: *r == from }).collect() } else { Vec::new() },
                 since: when(u.created_at),
@@ -111,12 +124,22 @@ pub async fn people(Path(slug): Path<String>, req: &Request, Data(state): Data<&
     people_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
+/// A person's form, and the list's filter to go back to.
+#[derive(Deserialize)]
+struct PersonForm {
+    #[serde(rename = "do")]
+    action: Option<String>,
+    role: Option<String>,
+    show: Option<String>,
+    q: Option<String>,
+}
+
 /// `POST /t/{slug}/admin/people/{id}`: `do=role` with `role`, `do=block`, `do=unblock`.
 #[handler]
 pub async fn person(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = posted_form!(state, req, &slug, body);
-    let result = match form.get("do").map(String::as_str) {
-        Some("role") => match Role::parse(form.get("role").map(String::as_str).unwrap_or_default()) {
+    let (s, form): (Staff, PersonForm) = posted_form!(state, req, &slug, body);
+    let result = match form.action.as_deref() {
+        Some("role") => match Role::parse(form.role.as_deref().unwrap_or_default()) {
             Ok(r) => s.ctx.change_person(id, Some(r), None).await,
             Err(e) => Err(e.into()),
         },
@@ -128,8 +151,8 @@ pub async fn person(Path((slug, id)): Path<(String, i64)>, req: &Request, body: 
         Ok(_) => {
             // Back to the list as it was filtered.
             let keep: String = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("show", form.get("show").map(String::as_str).unwrap_or("staff"))
-                .append_pair("q", form.get("q").map(String::as_str).unwrap_or_default())
+                .append_pair("show", form.show.as_deref().unwrap_or("staff"))
+                .append_pair("q", form.q.as_deref().unwrap_or_default())
                 .append_pair("done", "person")
                 .finish();
             redirect(&format!("{}/people?{keep}", base(req, &slug)))
@@ -150,7 +173,7 @@ async fn categories_page(state: &AppState, req: &Request, slug: &str, s: &Staff,
         .into_iter()
         .map(|c| CategoryRow { id: c.id, name: c.name, icon: c.icon.unwrap_or_default(), color: c.color.unwrap_or_default(), position: c.sort_order, active: c.active })
         .collect();
-    let v = CategoriesPage { frame: frame(state, req, slug, s, flash).await, rows, can_edit: s.ctx.viewer.role >= Role::Admin };
+    let v = CategoriesPage { frame: frame(state, req, slug, s, flash).await, rows, can_edit: s.ctx.viewer().role >= Role::Admin };
     rendered(status, state.console_pages.categories(&v))
 }
 
@@ -161,22 +184,34 @@ pub async fn categories(Path(slug): Path<String>, req: &Request, Data(state): Da
     categories_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
-fn category_fields(form: &std::collections::HashMap<String, String>, editing: bool) -> Result<CategoryFields, RuntimeError> {
-    let icon = form.get("icon").map(|i| i.trim()).filter(|i| !i.is_empty());
+/// A category's form (`do=delete` on an edit removes it).
+#[derive(Deserialize)]
+struct CategoryForm {
+    #[serde(rename = "do")]
+    action: Option<String>,
+    name: Option<String>,
+    icon: Option<String>,
+    color: Option<String>,
+    position: Option<String>,
+    active: Option<String>,
+}
+
+fn category_fields(form: &CategoryForm, editing: bool) -> Result<CategoryFields, RuntimeError> {
+    let icon = form.icon.as_deref().map(str::trim).filter(|i| !i.is_empty());
     Ok(CategoryFields {
-        name: Some(CategoryName::parse(form.get("name").map(String::as_str).unwrap_or_default())?),
+        name: Some(CategoryName::parse(form.name.as_deref().unwrap_or_default())?),
         icon: Some(icon.map(CategoryIcon::parse).transpose()?),
-        color: form.get("color").filter(|c| !c.is_empty()).map(|c| Color::parse(c).map(Some)).transpose()?,
-        position: form.get("position").filter(|p| !p.is_empty()).map(|p| p.parse::<i32>().map_err(|_| tikethet_runtime::domain::Invalid::new("position", "must be a whole number"))).transpose()?,
+        color: form.color.as_deref().filter(|c| !c.is_empty()).map(|c| Color::parse(c).map(Some)).transpose()?,
+        position: form.position.as_deref().filter(|p| !p.is_empty()).map(|p| p.parse::<i32>().map_err(|_| tikethet_runtime::domain::Invalid::new("position", "must be a whole number"))).transpose()?,
         // An unticked box sends nothing: on an edit that means "not offered".
-        active: editing.then(|| form.contains_key("active")),
+        active: editing.then(|| form.active.is_some()),
     })
 }
 
 /// `POST /t/{slug}/admin/categories`: a new category.
 #[handler]
 pub async fn add_category(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = posted_form!(state, req, &slug, body);
+    let (s, form): (Staff, CategoryForm) = posted_form!(state, req, &slug, body);
     let result = match category_fields(&form, false) {
         Ok(f) => s.ctx.create_category(f).await.map(|_| ()),
         Err(e) => Err(e),
@@ -191,8 +226,8 @@ pub async fn add_category(Path(slug): Path<String>, req: &Request, body: Body, D
 /// `POST /t/{slug}/admin/categories/{id}`: `do=save` or `do=delete`.
 #[handler]
 pub async fn category(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = posted_form!(state, req, &slug, body);
-    let (result, done) = match form.get("do").map(String::as_str) {
+    let (s, form): (Staff, CategoryForm) = posted_form!(state, req, &slug, body);
+    let (result, done) = match form.action.as_deref() {
         Some("delete") => (s.ctx.delete_category(id).await, "deleted"),
         _ => (
             match category_fields(&form, true) {
@@ -217,7 +252,7 @@ async fn canned_page(state: &AppState, req: &Request, slug: &str, s: &Staff, fla
         Err(e) => return desk_error(state, slug, &e),
     };
     let rows = list.into_iter().map(|c| CannedRow { id: c.id, shortcut: c.shortcut, text: c.text }).collect();
-    let v = CannedPage { frame: frame(state, req, slug, s, flash).await, rows, can_edit: s.ctx.viewer.role >= Role::Admin };
+    let v = CannedPage { frame: frame(state, req, slug, s, flash).await, rows, can_edit: s.ctx.viewer().role >= Role::Admin };
     rendered(status, state.console_pages.canned(&v))
 }
 
@@ -228,16 +263,25 @@ pub async fn canned(Path(slug): Path<String>, req: &Request, Data(state): Data<&
     canned_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
-fn canned_fields(form: &std::collections::HashMap<String, String>) -> Result<(Shortcut, MessageText), RuntimeError> {
-    let shortcut = Shortcut::parse(form.get("shortcut").map(|s| s.trim().trim_start_matches('/')).unwrap_or_default())?;
-    let text = MessageText::parse(form.get("text").map(String::as_str).unwrap_or_default())?;
+/// A canned answer's form (`do=delete` on an edit removes it).
+#[derive(Deserialize)]
+struct CannedForm {
+    #[serde(rename = "do")]
+    action: Option<String>,
+    shortcut: Option<String>,
+    text: Option<String>,
+}
+
+fn canned_fields(form: &CannedForm) -> Result<(Shortcut, MessageText), RuntimeError> {
+    let shortcut = Shortcut::parse(form.shortcut.as_deref().map(|s| s.trim().trim_start_matches('/')).unwrap_or_default())?;
+    let text = MessageText::parse(form.text.as_deref().unwrap_or_default())?;
     Ok((shortcut, text))
 }
 
 /// `POST /t/{slug}/admin/canned`: a new answer.
 #[handler]
 pub async fn add_canned(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = posted_form!(state, req, &slug, body);
+    let (s, form): (Staff, CannedForm) = posted_form!(state, req, &slug, body);
     let result = match canned_fields(&form) {
         Ok((sc, t)) => s.ctx.create_canned(&sc, &t).await.map(|_| ()),
         Err(e) => Err(e),
@@ -252,8 +296,8 @@ pub async fn add_canned(Path(slug): Path<String>, req: &Request, body: Body, Dat
 /// `POST /t/{slug}/admin/canned/{id}`: `do=save` or `do=delete`.
 #[handler]
 pub async fn canned_one(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = posted_form!(state, req, &slug, body);
-    let (result, done) = match form.get("do").map(String::as_str) {
+    let (s, form): (Staff, CannedForm) = posted_form!(state, req, &slug, body);
+    let (result, done) = match form.action.as_deref() {
         Some("delete") => (s.ctx.delete_canned(id).await, "deleted"),
         _ => (
             match canned_fields(&form) {
@@ -331,13 +375,10 @@ fn sla_form(policy: Option<&SlaPolicy>, posted: Option<&HashMap<String, String>>
 /// `utc_offset`). Admins; checked as the API checks them.
 #[handler]
 pub async fn save_sla(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let Ok(bytes) = body.into_bytes_limit(64 * 1024).await else {
-        return error_page(state, &slug, StatusCode::PAYLOAD_TOO_LARGE, "Too long", "That was longer than the console takes.");
-    };
-    // `day` repeats, which the console's form map would fold into one.
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    // The fields in order: `day` repeats.
+    let (s, pairs): (Staff, Vec<(String, String)>) = posted_form!(state, req, &slug, body);
     let days: Vec<String> = pairs.iter().filter(|(k, _)| k == "day").map(|(_, v)| v.clone()).collect();
-    let (s, form) = posted_form!(state, req, &slug, Body::from(bytes.to_vec()));
+    let form: Fields = pairs.into_iter().filter(|(k, _)| k != "day").collect();
     let outcome = async {
         s.ctx.require(Role::Admin)?;
         let minutes_of = |k: String| -> Result<serde_json::Value, RuntimeError> {
@@ -390,7 +431,7 @@ async fn settings_page(
     };
     // The desk as the registry has it now (a form just saved changed it).
     let fresh = state.runtime.tenant_by_slug(slug).map(|t| t.info.clone());
-    let info = fresh.as_ref().unwrap_or(&s.ctx.tenant.info);
+    let info = fresh.as_ref().unwrap_or(&s.ctx.tenant());
     let sla = info
         .sla
         .as_ref()
@@ -433,7 +474,7 @@ async fn settings_page(
 /// `POST /t/{slug}/admin/settings/staff-group`: `do=unlink`.
 #[handler]
 pub async fn staff_group(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, _) = posted_form!(state, req, &slug, body);
+    let (s, NoFields {}): (Staff, NoFields) = posted_form!(state, req, &slug, body);
     match s.ctx.unlink_staff_group().await {
         Ok(_) => redirect(&format!("{}/settings?done=unlinked", base(req, &slug))),
         Err(e) => desk_error(state, &slug, &e),
@@ -447,14 +488,20 @@ pub async fn staff_group(Path(slug): Path<String>, req: &Request, body: Body, Da
 pub async fn audit(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
     use tikethet_runtime::desk::audit::{AuditQuery, PAGE};
     let s = signed_in!(state, req, &slug);
-    let q = query(req);
-    let action = q.get("action").cloned().unwrap_or_default();
-    let ticket = q.get("ticket").map(|t| t.trim().trim_start_matches('#').to_owned()).unwrap_or_default();
+    #[derive(Default, Deserialize)]
+    struct Filter {
+        action: Option<String>,
+        ticket: Option<String>,
+        before: Option<String>,
+    }
+    let q: Filter = web::query(req);
+    let action = q.action.clone().unwrap_or_default();
+    let ticket = q.ticket.as_deref().map(|t| t.trim().trim_start_matches('#').to_owned()).unwrap_or_default();
     let aq = AuditQuery {
         action: (!action.is_empty()).then(|| action.clone()),
         actor: None,
         ticket: ticket.parse().ok(),
-        before: q.get("before").and_then(|b| b.parse().ok()),
+        before: q.before.as_deref().and_then(|b| b.parse().ok()),
     };
     let rows = match s.ctx.audit(&aq).await {
         Ok(r) => r,
@@ -507,7 +554,7 @@ async fn look_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash
     if let Err(e) = s.ctx.require(Role::Admin) {
         return desk_error(state, slug, &e);
     }
-    let info = &s.ctx.tenant.info;
+    let info = &s.ctx.tenant();
     let b = &info.branding;
     let themes = tikethet_themes::THEMES.iter().map(|t| Choice { value: t.name.into(), label: t.name.into(), count: None, selected: t.name == info.theme.name }).collect();
     let mut texts = Vec::new();
@@ -526,7 +573,7 @@ async fn look_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash
         font: b.font.clone().unwrap_or_else(|| info.theme.font.to_owned()),
         texts,
         bot: info.bot_username.clone(),
-        owner: s.ctx.viewer.role == Role::Owner,
+        owner: s.ctx.viewer().role == Role::Owner,
     };
     rendered(status, state.console_pages.look(&v))
 }
@@ -536,13 +583,13 @@ async fn look_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash
 #[handler]
 pub async fn look(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
     let s = signed_in!(state, req, &slug);
-    let flash = match query(req).get("done").map(String::as_str) {
+    let flash = match web::query::<Done>(req).done.as_deref() {
         Some("look") => Some(("ok", tr(&s, "Look saved."))),
         Some("texts") => Some(("ok", tr(&s, "Texts saved."))),
         Some("token") => Some(("ok", tr(&s, "The bot is replaced."))),
         // A desk's own text that gave way to the built-in one when sent:
         // the admins see the latest, and why, where they edit the texts.
-        _ => state.runtime.text_fallbacks(&s.ctx.tenant.info.id).first().map(|f| {
+        _ => state.runtime.text_fallbacks(&s.ctx.tenant().id).first().map(|f| {
             ("error", format!("{} ({}.{}, {}): {}", tr(&s, "A text of yours was not sent; the built-in one was sent instead"), f.language, f.text, f.at.format("%Y-%m-%d %H:%M UTC"), f.reason))
         }),
     };
@@ -552,11 +599,12 @@ pub async fn look(Path(slug): Path<String>, req: &Request, Data(state): Data<&Ap
 /// `POST /t/{slug}/admin/look/{what}`: `theme`, `texts` or `token`.
 #[handler]
 pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = posted_form!(state, req, &slug, body);
+    // The texts have a field per language and text: the form by name.
+    let (s, form): (Staff, Fields) = posted_form!(state, req, &slug, body);
     if let Err(e) = s.ctx.require(if what == "token" { Role::Owner } else { Role::Admin }) {
         return desk_error(state, &slug, &e);
     }
-    let tenant_slug = s.ctx.tenant.info.slug.as_str().to_owned();
+    let tenant_slug = s.ctx.tenant().slug.as_str().to_owned();
     let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let outcome: Result<&str, String> = async {
         Ok(match what.as_str() {
@@ -577,7 +625,7 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
                     accent_color: differs(field("accent_color"), theme.accent_color),
                     radius,
                     font: differs(field("font"), theme.font),
-                    logo: s.ctx.tenant.info.branding.logo.clone(),
+                    logo: s.ctx.tenant().branding.logo.clone(),
                 };
                 let branding = match branding.validated() {
                     Ok(b) => b,
@@ -589,7 +637,7 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
                 "look"
             }
             "texts" => {
-                let mut texts = s.ctx.tenant.info.bot_texts.clone();
+                let mut texts = s.ctx.tenant().bot_texts.clone();
                 for (lang, _) in tikethet_admin_console::i18n::LANGUAGES {
                     for (text, _) in EDITED_TEXTS {
                         let by_name = texts.0.entry(lang.to_owned()).or_default();
@@ -607,7 +655,7 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
                 if let Err(e) = state.control.set_bot_texts(&tenant_slug, &texts).await {
                     return Err(e.to_string());
                 }
-                state.runtime.clear_text_fallbacks(&s.ctx.tenant.info.id);
+                state.runtime.clear_text_fallbacks(&s.ctx.tenant().id);
                 "texts"
             }
             "token" => {

@@ -2,7 +2,7 @@
 //! (`/admin` in the bot), a session cookie per tenant (HttpOnly, SameSite
 //! Lax so that the link opened from Telegram signs in, Secure in
 //! production), a CSRF token on every form (an HMAC of the session) and a
-//! check of `Origin`; the queue, a ticket with reply, internal notes,
+//! check of `Origin` (all through the web kit, `super::web`); the queue, a ticket with reply, internal notes,
 //! status and priority, the collision warning, and the staff member's
 //! sessions. Pages are `tikethet_admin_console`'s; every change goes
 //! through the desk (`TenantContext`) as the API's do.
@@ -14,12 +14,11 @@ pub mod plugins;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use poem::http::{StatusCode, header};
+use poem::web::cookie::SameSite;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
+use serde::Deserialize;
 use tikethet_admin_console::{Choice, ErrorPage, Frame, MessageView, Queue, QueueRow, SessionRow, SessionsPage, TicketPage};
 use tikethet_runtime::RuntimeError;
 use tikethet_runtime::desk::context::TenantContext;
@@ -29,12 +28,10 @@ use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, TicketQue
 use tikethet_runtime::domain::{MessageBody, Priority, TicketId, TicketStatus};
 use tikethet_runtime::storage::entities::users;
 
+use super::web::{self, Refused, SessionCookie};
 use crate::AppState;
 use crate::config::Env;
 
-/// Our pages load only from us; nothing may frame them.
-const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-const MAX_FORM: usize = 64 * 1024;
 /// Tickets per page of the queue.
 const PAGE: u64 = 50;
 /// The queue's default view: tickets still being worked on.
@@ -44,23 +41,18 @@ fn cookie_name(slug: &str) -> String {
     format!("tikethet_console_{slug}")
 }
 
-fn html(status: StatusCode, body: String) -> Response {
-    super::pages::html_page(status, CSP, body)
+/// The console's session cookie for a desk: on the whole site (the desk's
+/// own domain serves it at `/admin`), SameSite Lax so that the link opened
+/// from Telegram signs in.
+fn session_cookie<'a>(state: &AppState, name: &'a str) -> SessionCookie<'a> {
+    SessionCookie { name, path: "/", same_site: SameSite::Lax, secure: state.settings.env == Env::Production }
 }
 
 fn redirect(to: &str) -> Response {
-    super::pages::see_other(to)
+    web::see_other(to)
 }
 
-fn rendered(status: StatusCode, r: Result<String, tikethet_admin_console::RenderError>) -> Response {
-    match r {
-        Ok(body) => html(status, body),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "failed to render a console page");
-            html(StatusCode::INTERNAL_SERVER_ERROR, "<!doctype html><title>Error</title><p>The page could not be rendered; the server log says why.</p>".into())
-        }
-    }
-}
+use web::rendered;
 
 /// Where the console's paths start: `/admin` on the tenant's own domain.
 fn base(req: &Request, slug: &str) -> String {
@@ -101,23 +93,7 @@ fn desk_error(state: &AppState, slug: &str, e: &RuntimeError) -> Response {
 }
 
 fn csrf_of(state: &AppState, secret: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(state.settings.jwt_secret.expose()).expect("any key length");
-    mac.update(b"console csrf\0");
-    mac.update(secret.as_bytes());
-    hex::encode(&mac.finalize().into_bytes()[..20])
-}
-
-fn cookie_of(req: &Request, slug: &str) -> Option<String> {
-    let name = cookie_name(slug);
-    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (n, v) = c.trim().split_once('=')?;
-        (n == name && !v.is_empty()).then(|| v.to_owned())
-    })
-}
-
-fn set_cookie(state: &AppState, slug: &str, value: &str, max_age: i64) -> String {
-    let secure = if state.settings.env == Env::Production { "; Secure" } else { "" };
-    format!("{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}", cookie_name(slug))
+    web::csrf_token(state.settings.jwt_secret.expose(), "console csrf", secret)
 }
 
 /// A signed-in staff member.
@@ -134,10 +110,7 @@ struct Staff {
 const LANG_COOKIE: &str = "tikethet_console_lang";
 
 fn lang_cookie(req: &Request) -> Option<&'static str> {
-    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (n, v) = c.trim().split_once('=')?;
-        (n == LANG_COOKIE).then(|| tikethet_admin_console::i18n::lang_of(Some(v)))
-    })
+    req.cookie().get(LANG_COOKIE).map(|c| tikethet_admin_console::i18n::lang_of(Some(c.value_str())))
 }
 
 /// A label in the staff member's language.
@@ -146,51 +119,46 @@ fn tr(s: &Staff, text: &str) -> String {
 }
 
 async fn staff(state: &AppState, req: &Request, slug: &str) -> Result<Staff, Response> {
-    let Some(secret) = cookie_of(req, slug) else {
+    let Some(secret) = session_cookie(state, &cookie_name(slug)).read(req.cookie()) else {
         return Err(desk_error(state, slug, &RuntimeError::Unauthenticated("signed out".into())));
     };
     match state.runtime.console_context(slug, &secret).await {
         Ok((ctx, s)) => {
-            let lang = lang_cookie(req).unwrap_or_else(|| tikethet_admin_console::i18n::lang_of(ctx.user.language_code.as_deref()));
+            let lang = lang_cookie(req).unwrap_or_else(|| tikethet_admin_console::i18n::lang_of(ctx.user().language_code.as_deref()));
             Ok(Staff { ctx, session_id: s.id, csrf: csrf_of(state, &secret), secret, lang })
         }
         Err(e) => Err(desk_error(state, slug, &e)),
     }
 }
 
-fn form_of(bytes: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(bytes).into_owned().collect()
-}
-
-/// The staff member and the form of a state change, or the refusal.
-async fn posted(state: &AppState, req: &Request, slug: &str, body: Body) -> Result<(Staff, HashMap<String, String>), Response> {
+/// The staff member and the typed form of a state change, or the page
+/// that refuses it. The session is resolved before the body is read.
+async fn posted<F: serde::de::DeserializeOwned>(state: &AppState, req: &Request, slug: &str, body: Body) -> Result<(Staff, F), Response> {
     let s = staff(state, req, slug).await?;
-    let Ok(bytes) = body.into_bytes_limit(MAX_FORM).await else {
-        return Err(error_page(state, slug, StatusCode::PAYLOAD_TOO_LARGE, "Too long", "That was longer than the console takes."));
-    };
-    let form = form_of(&bytes);
-    let token = form.get("csrf").cloned();
-    checked(state, req, slug, &s, token)?;
-    Ok((s, form))
+    match web::posted(req, body, &s.csrf).await {
+        Ok(form) => Ok((s, form)),
+        Err(r) => Err(refused(state, slug, &r)),
+    }
 }
 
-/// Refuses a change posted from another site, or without the session's
-/// CSRF token (the `X-CSRF-Token` header, or the form's `csrf` field).
-fn checked(state: &AppState, req: &Request, slug: &str, s: &Staff, form_token: Option<String>) -> Result<(), Response> {
-    if !super::same_origin(req) {
-        return Err(error_page(state, slug, StatusCode::FORBIDDEN, "Refused", "This request came from another site; nothing was changed."));
-    }
-    let token = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned).or(form_token);
-    match token {
-        Some(t) if bool::from(t.as_bytes().ct_eq(s.csrf.as_bytes())) => Ok(()),
-        _ => Err(error_page(
-            state,
-            slug,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "The form's security token is missing or out of date (a page left open too long?). Nothing was changed: reload the page and try again.",
-        )),
-    }
+/// A state change whose form the handler reads itself (the plugin upload,
+/// multipart): its origin and token, checked by the web kit.
+fn checked(state: &AppState, req: &Request, slug: &str, s: &Staff, posted: Option<&str>) -> Result<(), Response> {
+    web::check(req, &s.csrf, posted).map_err(|r| refused(state, slug, &r))
+}
+
+fn refused(state: &AppState, slug: &str, r: &Refused) -> Response {
+    error_page(state, slug, r.status(), r.title(), &r.message())
+}
+
+/// A form whose fields the handler does not read (its CSRF token aside).
+#[derive(Deserialize)]
+struct NoFields {}
+
+/// `?done=…`: what a finished action says.
+#[derive(Default, Deserialize)]
+struct Done {
+    done: Option<String>,
 }
 
 fn name_of(u: Option<&users::Model>) -> String {
@@ -231,7 +199,7 @@ fn priority_label(lang: &str, p: &str) -> String {
 }
 
 async fn frame(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>) -> Frame {
-    let info = &s.ctx.tenant.info;
+    let info = &s.ctx.tenant();
     let banner = match state.control.billing_banner(info.id.as_str()).await {
         Ok(b) => b,
         Err(e) => {
@@ -243,8 +211,8 @@ async fn frame(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Op
         desk: info.name.clone(),
         base: base(req, slug),
         csrf: s.csrf.clone(),
-        me: name_of(Some(&s.ctx.user)),
-        role: s.ctx.viewer.role.as_str().to_owned(),
+        me: name_of(Some(&s.ctx.user())),
+        role: s.ctx.viewer().role.as_str().to_owned(),
         primary: info.branding.primary_color.clone().unwrap_or_else(|| info.theme.primary_color.to_owned()),
         accent: info.theme.accent_color.to_owned(),
         flash: flash.map(|(k, t)| (k.to_owned(), t)),
@@ -267,8 +235,10 @@ fn done_text(code: &str) -> Option<&'static str> {
     })
 }
 
-fn query(req: &Request) -> HashMap<String, String> {
-    form_of(req.uri().query().unwrap_or_default().as_bytes())
+/// The flash of a finished action (`?done=…`), in the staff member's language.
+fn flash_done(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
+    let d: Done = web::query(req);
+    d.done.as_deref().and_then(done_text).map(|t| ("ok", tr(s, t)))
 }
 
 /// `GET /t/{slug}/admin/login?token=…`: the one-time link from `/admin`.
@@ -277,7 +247,7 @@ fn query(req: &Request) -> HashMap<String, String> {
 /// a session).
 #[handler]
 pub async fn login_page(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let token = query(req).remove("token").unwrap_or_default();
+    let token = web::query::<Token>(req).token.unwrap_or_default();
     let Ok(tenant) = state.runtime.tenant_by_slug(&slug) else {
         return error_page(state, &slug, StatusCode::NOT_FOUND, "Not found", "There is no such desk.");
     };
@@ -290,23 +260,26 @@ pub async fn login_page(Path(slug): Path<String>, req: &Request, Data(state): Da
     rendered(StatusCode::OK, state.console_pages.login(&v))
 }
 
+/// The one-time link's token (`?token=`, then the form that spends it).
+#[derive(Default, Deserialize)]
+struct Token {
+    token: Option<String>,
+}
+
 /// `POST /t/{slug}/admin/login`: spends the link, opens the session.
 #[handler]
 pub async fn login(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    if !super::same_origin(req) {
-        return error_page(state, &slug, StatusCode::FORBIDDEN, "Refused", "This request came from another site; nothing was changed.");
-    }
-    let token = match body.into_bytes_limit(MAX_FORM).await {
-        Ok(b) => form_of(&b).remove("token").unwrap_or_default(),
+    let token = match web::posted_anonymously::<Token>(req, body, super::bodies::PRE_AUTH_BODY).await {
+        Ok(t) => t.token.unwrap_or_default(),
+        Err(r @ Refused::CrossOrigin) => return refused(state, &slug, &r),
         Err(_) => String::new(),
     };
     let agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     match state.runtime.redeem_console_link(&slug, &token, agent).await {
         Ok(secret) => {
-            let mut r = redirect(&format!("{}/", base(req, &slug)));
-            let cookie = set_cookie(state, &slug, &secret, tikethet_runtime::auth::console::SESSION_TTL.num_seconds());
-            r.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("a header value"));
-            r
+            let ttl = tikethet_runtime::auth::console::SESSION_TTL.to_std().unwrap_or_default();
+            session_cookie(state, &cookie_name(&slug)).set(req.cookie(), &secret, ttl);
+            redirect(&format!("{}/", base(req, &slug)))
         }
         Err(e) => desk_error(state, &slug, &e),
     }
@@ -315,16 +288,25 @@ pub async fn login(Path(slug): Path<String>, req: &Request, body: Body, Data(sta
 /// `POST /t/{slug}/admin/logout`
 #[handler]
 pub async fn logout(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, _) = match posted(state, req, &slug, body).await {
+    let (s, NoFields {}) = match posted(state, req, &slug, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
     if let Err(e) = state.runtime.end_console_session(&slug, &s.secret).await {
         return desk_error(state, &slug, &e);
     }
-    let mut r = error_page(state, &slug, StatusCode::UNAUTHORIZED, "Signed out", "You are signed out of this console.");
-    r.headers_mut().insert(header::SET_COOKIE, set_cookie(state, &slug, "", 0).parse().expect("a header value"));
-    r
+    session_cookie(state, &cookie_name(&slug)).end(req.cookie());
+    error_page(state, &slug, StatusCode::UNAUTHORIZED, "Signed out", "You are signed out of this console.")
+}
+
+/// The queue's filters and page.
+#[derive(Default, Deserialize)]
+struct QueueQuery {
+    status: Option<String>,
+    q: Option<String>,
+    assignee: Option<String>,
+    cursor: Option<String>,
+    done: Option<String>,
 }
 
 /// `GET /t/{slug}/admin/`: the queue.
@@ -334,10 +316,10 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, Data(state): Data<&A
         Ok(s) => s,
         Err(r) => return r,
     };
-    let q = query(req);
-    let status = q.get("status").cloned().unwrap_or_default();
-    let search = q.get("q").map(|x| x.trim().to_owned()).unwrap_or_default();
-    let assignee = q.get("assignee").cloned().unwrap_or_default();
+    let q: QueueQuery = web::query(req);
+    let status = q.status.unwrap_or_default();
+    let search = q.q.map(|x| x.trim().to_owned()).unwrap_or_default();
+    let assignee = q.assignee.unwrap_or_default();
     let mut tq = TicketQuery { limit: PAGE, ..TicketQuery::default() };
     tq.statuses = match status.as_str() {
         "" => ACTIVE.to_vec(),
@@ -353,7 +335,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, Data(state): Data<&A
             "" => None,
             a => Some(AssigneeFilter::parse(a)?),
         };
-        if let Some(c) = q.get("cursor") {
+        if let Some(c) = &q.cursor {
             tq.cursor = Some(Cursor::parse(c, tq.sort)?);
         }
         Ok(())
@@ -374,10 +356,10 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, Data(state): Data<&A
         .map(|t| QueueRow {
             id: t.id,
             title: t.title.clone(),
-            status: t.status.clone(),
-            status_label: status_label(s.lang, &t.status),
-            priority_label: priority_label(s.lang, &t.priority),
-            priority: t.priority.clone(),
+            status: t.status.to_string(),
+            status_label: status_label(s.lang, t.status.as_str()),
+            priority_label: priority_label(s.lang, t.priority.as_str()),
+            priority: t.priority.to_string(),
             customer: name_of(people.get(&t.customer_id)),
             assignee: t.assignee_id.map(|a| name_of(people.get(&a))),
             updated: when(t.updated_at),
@@ -394,8 +376,8 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, Data(state): Data<&A
         .map(|(v, l)| Choice { value: v.into(), label: tr(&s, l), count: None, selected: assignee == v })
         .collect();
     let filters: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("status", &status).append_pair("q", &search).append_pair("assignee", &assignee).finish();
-    let flash = q.get("done").and_then(|d| done_text(d)).map(|t| ("ok", tr(&s, t)));
-    let bulk_assignees = if s.ctx.viewer.role >= tikethet_runtime::domain::Role::Moderator {
+    let flash = q.done.as_deref().and_then(done_text).map(|t| ("ok", tr(&s, t)));
+    let bulk_assignees = if s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator {
         let pq = tikethet_runtime::desk::people::PeopleQuery { staff: true, blocked: Some(false), limit: 100, ..Default::default() };
         let (staff, _) = match s.ctx.people(&pq).await {
             Ok(p) => p,
@@ -412,8 +394,8 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, Data(state): Data<&A
 }
 
 async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id: i64, flash: Option<(&str, String)>, draft: (String, String), seen: Option<i64>) -> Result<TicketPage, RuntimeError> {
-    let t = s.ctx.ticket(TicketId(id)).await?;
-    let messages = s.ctx.messages(TicketId(id)).await?;
+    let t = s.ctx.ticket(TicketId::new(id)).await?;
+    let messages = s.ctx.messages(TicketId::new(id)).await?;
     let ids: Vec<i64> = messages.iter().filter_map(|m| m.author_id).chain([t.customer_id]).chain(t.assignee_id).collect();
     let people = s.ctx.people_by_ids(&ids).await?;
     let latest = messages.iter().map(|m| m.id).max().unwrap_or(0);
@@ -439,7 +421,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
         .collect();
     let customer = people.get(&t.customer_id);
     // Moderators and up assign; the choice is the desk's staff.
-    let assignees = if s.ctx.viewer.role >= tikethet_runtime::domain::Role::Moderator {
+    let assignees = if s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator {
         let q = tikethet_runtime::desk::people::PeopleQuery { staff: true, blocked: Some(false), limit: 100, ..Default::default() };
         let (staff, _) = s.ctx.people(&q).await?;
         let mut choices = vec![Choice { value: String::new(), label: tr(s, "Nobody"), count: None, selected: t.assignee_id.is_none() }];
@@ -451,7 +433,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     let canned = s.ctx.canned().await?.into_iter().map(|c| (c.shortcut, c.text)).collect();
     let merge_into = s
         .ctx
-        .merge_candidates(TicketId(id))
+        .merge_candidates(TicketId::new(id))
         .await?
         .into_iter()
         .map(|m| Choice { value: m.id.to_string(), label: format!("#{} {}", m.id, m.title.chars().take(60).collect::<String>()), count: None, selected: false })
@@ -463,17 +445,17 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
         frame: frame(state, req, slug, s, flash).await,
         id: t.id,
         title: t.title.clone(),
-        status: t.status.clone(),
-        status_label: status_label(s.lang, &t.status),
-        priority: t.priority.clone(),
+        status: t.status.to_string(),
+        status_label: status_label(s.lang, t.status.as_str()),
+        priority: t.priority.to_string(),
         customer: name_of(customer),
         customer_username: customer.and_then(|c| c.username.clone()),
         assignee: t.assignee_id.map(|a| name_of(people.get(&a))),
         created: when(t.created_at),
         messages: views,
         seen: latest,
-        statuses: TicketStatus::ALL.iter().map(|st| Choice { value: st.as_str().into(), label: status_label(s.lang, st.as_str()), count: None, selected: t.status == st.as_str() }).collect(),
-        priorities: Priority::ALL.iter().map(|p| Choice { value: p.as_str().into(), label: priority_label(s.lang, p.as_str()), count: None, selected: t.priority == p.as_str() }).collect(),
+        statuses: TicketStatus::ALL.iter().map(|st| Choice { value: st.as_str().into(), label: status_label(s.lang, st.as_str()), count: None, selected: t.status == *st }).collect(),
+        priorities: Priority::ALL.iter().map(|p| Choice { value: p.as_str().into(), label: priority_label(s.lang, p.as_str()), count: None, selected: t.priority == *p }).collect(),
         draft: draft.0,
         note_draft: draft.1,
     })
@@ -486,137 +468,186 @@ pub async fn ticket(Path((slug, id)): Path<(String, i64)>, req: &Request, Data(s
         Ok(s) => s,
         Err(r) => return r,
     };
-    let flash = query(req).get("done").and_then(|d| done_text(d)).map(|t| ("ok", tr(&s, t)));
+    let flash = flash_done(req, &s);
     match ticket_view(state, req, &slug, &s, id, flash, Default::default(), None).await {
         Ok(v) => rendered(StatusCode::OK, state.console_pages.ticket(&v)),
         Err(e) => desk_error(state, &slug, &e),
     }
 }
 
-/// `POST /t/{slug}/admin/tickets/{id}/{action}`: reply, note, change,
-/// presence.
+/// The ticket page again, with what went wrong and the staff member's
+/// draft kept (`draft`: the reply's and the note's), after a refused action.
+#[allow(clippy::too_many_arguments)]
+async fn again(state: &AppState, req: &Request, slug: &str, s: &Staff, id: i64, flash: String, draft: (String, String), seen: Option<i64>, status: StatusCode) -> Response {
+    match ticket_view(state, req, slug, s, id, Some(("error", flash)), draft, seen).await {
+        Ok(v) => rendered(status, state.console_pages.ticket(&v)),
+        Err(e) => desk_error(state, slug, &e),
+    }
+}
+
+/// A reply or a note as written in the ticket page's box.
+#[derive(Deserialize)]
+struct Written {
+    #[serde(default)]
+    text: String,
+    /// The newest message the page showed (replies only).
+    seen: Option<i64>,
+}
+
+/// `POST /t/{slug}/admin/tickets/{id}/reply`: a reply to the customer.
 #[handler]
-pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = match posted(state, req, &slug, body).await {
+pub async fn reply(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    write(state, req, &slug, id, body, false).await
+}
+
+/// `POST /t/{slug}/admin/tickets/{id}/note`: a note only staff see.
+#[handler]
+pub async fn note(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    write(state, req, &slug, id, body, true).await
+}
+
+async fn write(state: &AppState, req: &Request, slug: &str, id: i64, body: Body, internal: bool) -> Response {
+    let (s, form): (Staff, Written) = match posted(state, req, slug, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let text = form.get("text").cloned().unwrap_or_default();
-    let back = format!("{}/tickets/{id}", base(req, &slug));
-    let again = |flash: String, draft: (String, String), seen: Option<i64>, status: StatusCode| {
-        let s = &s;
-        let req = &req;
-        let slug = &slug;
-        async move {
-            match ticket_view(state, req, slug, s, id, Some(("error", flash)), draft, seen).await {
-                Ok(v) => rendered(status, state.console_pages.ticket(&v)),
-                Err(e) => desk_error(state, slug, &e),
-            }
-        }
+    let back = format!("{}/tickets/{id}", base(req, slug));
+    let draft_of = |text: &str| if internal { (String::new(), text.to_owned()) } else { (text.to_owned(), String::new()) };
+    // A message that is just `/shortcut` (no script to insert it) is sent
+    // as its canned response.
+    let canned = if form.text.trim_start().starts_with('/') { s.ctx.canned().await.unwrap_or_default() } else { Vec::new() };
+    let text = tikethet_runtime::desk::canned::expand(&form.text, &canned).map(str::to_owned).unwrap_or(form.text);
+    let message = match MessageBody::parse(&text, &[]) {
+        Ok(b) => b,
+        Err(e) => return again(state, req, slug, &s, id, e.to_string(), draft_of(&text), None, StatusCode::BAD_REQUEST).await,
     };
-    match action.as_str() {
-        "reply" | "note" => {
-            let internal = action == "note";
-            // A reply that is just `/shortcut` (no script to insert it) is
-            // sent as its canned response.
-            let canned = if text.trim_start().starts_with('/') { s.ctx.canned().await.unwrap_or_default() } else { Vec::new() };
-            let text = tikethet_runtime::desk::canned::expand(&text, &canned).map(str::to_owned).unwrap_or(text);
-            let body = match MessageBody::parse(&text, &[]) {
-                Ok(b) => b,
-                Err(e) => {
-                    let draft = if internal { (String::new(), text.clone()) } else { (text.clone(), String::new()) };
-                    return again(e.to_string(), draft, None, StatusCode::BAD_REQUEST).await;
-                }
-            };
-            // A reply written on a page that missed newer messages is not
-            // sent (checked in the reply's own transaction): the agent
-            // reads them first.
-            let seen: i64 = form.get("seen").and_then(|x| x.parse().ok()).unwrap_or(0);
-            let posted = if internal {
-                s.ctx.post_message(TicketId(id), &body, true).await.map(Reply::Sent)
-            } else {
-                s.ctx.reply_if_current(TicketId(id), &body, seen).await
-            };
-            match posted {
-                Ok(Reply::Sent(_)) => redirect(&format!("{back}?done={}", if internal { "noted" } else { "replied" })),
-                Ok(Reply::Newer(newer)) => {
-                    let said = format!(
-                        "Not sent: {} new message{} arrived while you were writing (highlighted below). Read {} and send your reply again.",
-                        newer.len(),
-                        if newer.len() == 1 { "" } else { "s" },
-                        if newer.len() == 1 { "it" } else { "them" }
-                    );
-                    again(said, (text.clone(), String::new()), Some(seen), StatusCode::CONFLICT).await
-                }
-                Err(e @ (RuntimeError::PlanLimit(_) | RuntimeError::Conflict(_) | RuntimeError::Invalid(_))) => {
-                    let draft = if internal { (String::new(), text.clone()) } else { (text.clone(), String::new()) };
-                    again(e.to_string(), draft, None, super::error::runtime_status(&e)).await
-                }
-                Err(e) => desk_error(state, &slug, &e),
-            }
+    // A reply written on a page that missed newer messages is not sent
+    // (checked in the reply's own transaction): the agent reads them first.
+    let seen = form.seen.unwrap_or(0);
+    let posted = if internal { s.ctx.post_message(TicketId::new(id), &message, true).await.map(Reply::Sent) } else { s.ctx.reply_if_current(TicketId::new(id), &message, seen).await };
+    match posted {
+        Ok(Reply::Sent(_)) => redirect(&format!("{back}?done={}", if internal { "noted" } else { "replied" })),
+        Ok(Reply::Newer(newer)) => {
+            let said = format!(
+                "Not sent: {} new message{} arrived while you were writing (highlighted below). Read {} and send your reply again.",
+                newer.len(),
+                if newer.len() == 1 { "" } else { "s" },
+                if newer.len() == 1 { "it" } else { "them" }
+            );
+            again(state, req, slug, &s, id, said, (text, String::new()), Some(seen), StatusCode::CONFLICT).await
         }
-        "change" => {
-            let current = match s.ctx.ticket(TicketId(id)).await {
-                Ok(t) => t,
-                Err(e) => return desk_error(state, &slug, &e),
-            };
-            let parsed = (|| -> Result<TicketChanges, RuntimeError> {
-                let mut ch = TicketChanges::default();
-                if let Some(st) = form.get("status").filter(|st| **st != current.status) {
-                    ch.status = Some(TicketStatus::parse(st)?);
-                }
-                if let Some(p) = form.get("priority").filter(|p| **p != current.priority) {
-                    ch.priority = Some(Priority::parse(p)?);
-                }
-                if let Some(a) = form.get("assignee") {
-                    let to = match a.as_str() {
-                        "" => None,
-                        a => Some(a.parse::<i64>().map_err(|_| tikethet_runtime::domain::Invalid::new("assignee", "must be a person of the desk"))?),
-                    };
-                    if to != current.assignee_id {
-                        ch.assignee_id = Some(to);
-                    }
-                }
-                Ok(ch)
-            })();
-            match parsed {
-                Ok(ch) if ch.is_empty() => redirect(&back),
-                Ok(ch) => match s.ctx.change_ticket(TicketId(id), &ch).await {
-                    Ok(_) => redirect(&format!("{back}?done=changed")),
-                    Err(e @ (RuntimeError::Conflict(_) | RuntimeError::Invalid(_) | RuntimeError::Forbidden(_))) => {
-                        again(e.to_string(), Default::default(), None, super::error::runtime_status(&e)).await
-                    }
-                    Err(e) => desk_error(state, &slug, &e),
-                },
-                Err(e) => again(e.to_string(), Default::default(), None, StatusCode::BAD_REQUEST).await,
-            }
+        Err(e @ (RuntimeError::PlanLimit(_) | RuntimeError::Conflict(_) | RuntimeError::Invalid(_))) => {
+            again(state, req, slug, &s, id, e.to_string(), draft_of(&text), None, super::error::runtime_status(&e)).await
         }
-        "merge" => {
-            let Some(into) = form.get("into").and_then(|x| x.parse::<i64>().ok()) else {
-                return again("Choose the ticket to merge into.".into(), Default::default(), None, StatusCode::BAD_REQUEST).await;
-            };
-            match s.ctx.merge_tickets(TicketId(id), TicketId(into)).await {
-                Ok(m) => redirect(&format!("{}/tickets/{}?done=merged", base(req, &slug), m.into.id)),
-                Err(e @ (RuntimeError::Conflict(_) | RuntimeError::Forbidden(_) | RuntimeError::NotFound(_))) => {
-                    again(e.to_string(), Default::default(), None, super::error::runtime_status(&e)).await
-                }
-                Err(e) => desk_error(state, &slug, &e),
-            }
-        }
-        "presence" => {
-            // One read: the ticket (may this staff member see it?) and its newest message.
-            let (latest, t) = match s.ctx.newer_messages(TicketId(id), i64::MAX).await {
-                Ok((_, latest, t)) => (latest, t),
-                Err(e) => return desk_error(state, &slug, &e),
-            };
-            let leaving = query(req).contains_key("leave");
-            let typing = form.get("typing").is_some_and(|v| v == "1");
-            let others = state.presence.report(s.ctx.tenant.info.id.as_str(), id, s.ctx.user.id, &name_of(Some(&s.ctx.user)), typing, leaving).await;
-            let body = serde_json::json!({ "others": others, "latest": latest, "status": t.status });
-            Response::builder().content_type("application/json").header(header::CACHE_CONTROL, "no-store").body(body.to_string())
-        }
-        _ => error_page(state, &slug, StatusCode::NOT_FOUND, "Not found", "The console has no such action."),
+        Err(e) => desk_error(state, slug, &e),
     }
+}
+
+/// A ticket's status, priority and assignee as the page's selects post
+/// them (an assignee of `""` is nobody).
+#[derive(Deserialize)]
+struct Change {
+    status: Option<String>,
+    priority: Option<String>,
+    assignee: Option<String>,
+}
+
+/// `POST /t/{slug}/admin/tickets/{id}/change`: what differs from the
+/// ticket as it is now is changed, by the desk's rules.
+#[handler]
+pub async fn change(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form): (Staff, Change) = match posted(state, req, &slug, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let back = format!("{}/tickets/{id}", base(req, &slug));
+    let current = match s.ctx.ticket(TicketId::new(id)).await {
+        Ok(t) => t,
+        Err(e) => return desk_error(state, &slug, &e),
+    };
+    let parsed = (|| -> Result<TicketChanges, RuntimeError> {
+        let mut ch = TicketChanges::default();
+        if let Some(st) = form.status.as_deref().map(TicketStatus::parse).transpose()?.filter(|st| *st != current.status) {
+            ch.status = Some(st);
+        }
+        if let Some(p) = form.priority.as_deref().map(Priority::parse).transpose()?.filter(|p| *p != current.priority) {
+            ch.priority = Some(p);
+        }
+        if let Some(a) = form.assignee.as_deref() {
+            let to = match a {
+                "" => None,
+                a => Some(a.parse::<i64>().map_err(|_| tikethet_runtime::domain::Invalid::new("assignee", "must be a person of the desk"))?),
+            };
+            if to != current.assignee_id {
+                ch.assignee_id = Some(to);
+            }
+        }
+        Ok(ch)
+    })();
+    match parsed {
+        Ok(ch) if ch.is_empty() => redirect(&back),
+        Ok(ch) => match s.ctx.change_ticket(TicketId::new(id), &ch).await {
+            Ok(_) => redirect(&format!("{back}?done=changed")),
+            Err(e @ (RuntimeError::Conflict(_) | RuntimeError::Invalid(_) | RuntimeError::Forbidden(_))) => {
+                again(state, req, &slug, &s, id, e.to_string(), Default::default(), None, super::error::runtime_status(&e)).await
+            }
+            Err(e) => desk_error(state, &slug, &e),
+        },
+        Err(e) => again(state, req, &slug, &s, id, e.to_string(), Default::default(), None, StatusCode::BAD_REQUEST).await,
+    }
+}
+
+/// `POST /t/{slug}/admin/tickets/{id}/merge`: into another ticket of the
+/// same customer's (`into`).
+#[handler]
+pub async fn merge(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    #[derive(Deserialize)]
+    struct Merge {
+        into: Option<String>,
+    }
+    let (s, form): (Staff, Merge) = match posted(state, req, &slug, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(into) = form.into.and_then(|x| x.parse::<i64>().ok()) else {
+        return again(state, req, &slug, &s, id, "Choose the ticket to merge into.".into(), Default::default(), None, StatusCode::BAD_REQUEST).await;
+    };
+    match s.ctx.merge_tickets(TicketId::new(id), TicketId::new(into)).await {
+        Ok(m) => redirect(&format!("{}/tickets/{}?done=merged", base(req, &slug), m.into.id)),
+        Err(e @ (RuntimeError::Conflict(_) | RuntimeError::Forbidden(_) | RuntimeError::NotFound(_))) => {
+            again(state, req, &slug, &s, id, e.to_string(), Default::default(), None, super::error::runtime_status(&e)).await
+        }
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+/// `POST /t/{slug}/admin/tickets/{id}/presence` (the page's script, every
+/// few seconds; `?leave` when the page closes): who else has the ticket
+/// open or is typing, and its newest message, as JSON.
+#[handler]
+pub async fn presence(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    #[derive(Deserialize)]
+    struct Typing {
+        typing: Option<String>,
+    }
+    #[derive(Default, Deserialize)]
+    struct Leave {
+        leave: Option<String>,
+    }
+    let (s, form): (Staff, Typing) = match posted(state, req, &slug, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    // One read: the ticket (may this staff member see it?) and its newest message.
+    let (latest, t) = match s.ctx.newer_messages(TicketId::new(id), i64::MAX).await {
+        Ok((_, latest, t)) => (latest, t),
+        Err(e) => return desk_error(state, &slug, &e),
+    };
+    let leaving = web::query::<Leave>(req).leave.is_some();
+    let typing = form.typing.as_deref() == Some("1");
+    let others = state.presence.report(s.ctx.tenant().id.as_str(), id, s.ctx.user().id, &name_of(Some(s.ctx.user())), typing, leaving).await;
+    let body = serde_json::json!({ "others": others, "latest": latest, "status": t.status });
+    Response::builder().content_type("application/json").header(header::CACHE_CONTROL, "no-store").body(body.to_string())
 }
 
 /// `POST /t/{slug}/admin/bulk`: a status and/or an assignee for the
@@ -624,15 +655,13 @@ pub async fn act(Path((slug, id, action)): Path<(String, i64, String)>, req: &Re
 /// refused are named with the reason; the others are changed.
 #[handler]
 pub async fn bulk(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let Ok(bytes) = body.into_bytes_limit(MAX_FORM).await else {
-        return error_page(state, &slug, StatusCode::PAYLOAD_TOO_LARGE, "Too long", "That was longer than the console takes.");
-    };
-    // The form's fields, with `ids` repeated (the map of `posted` keeps one).
-    let ids: Vec<i64> = url::form_urlencoded::parse(&bytes).filter(|(k, _)| k == "ids").filter_map(|(_, v)| v.parse().ok()).take(PAGE as usize).collect();
-    let (s, form) = match posted(state, req, &slug, Body::from(bytes.clone())).await {
+    // The form's fields in order, as `ids` repeats.
+    let (s, fields): (Staff, Vec<(String, String)>) = match posted(state, req, &slug, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
+    let ids: Vec<i64> = fields.iter().filter(|(k, _)| k == "ids").filter_map(|(_, v)| v.parse().ok()).take(PAGE as usize).collect();
+    let form: HashMap<String, String> = fields.into_iter().filter(|(k, _)| k != "ids").collect();
     let back = format!("{}/?{}", base(req, &slug), form.get("back").map(String::as_str).unwrap_or_default());
     let parsed = (|| -> Result<TicketChanges, RuntimeError> {
         let mut ch = TicketChanges::default();
@@ -655,7 +684,7 @@ pub async fn bulk(Path(slug): Path<String>, req: &Request, body: Body, Data(stat
     }
     let mut refused = Vec::new();
     for id in &ids {
-        let current = match s.ctx.ticket(TicketId(*id)).await {
+        let current = match s.ctx.ticket(TicketId::new(*id)).await {
             Ok(t) => t,
             Err(e) => {
                 refused.push(format!("#{id}: {e}"));
@@ -664,7 +693,7 @@ pub async fn bulk(Path(slug): Path<String>, req: &Request, body: Body, Data(stat
         };
         // Only what differs: a ticket already so is left alone.
         let mut one = ch.clone();
-        if one.status.is_some_and(|st| st.as_str() == current.status) {
+        if one.status.is_some_and(|st| st == current.status) {
             one.status = None;
         }
         if one.assignee_id.is_some_and(|a| a == current.assignee_id) {
@@ -673,7 +702,7 @@ pub async fn bulk(Path(slug): Path<String>, req: &Request, body: Body, Data(stat
         if one.is_empty() {
             continue;
         }
-        match s.ctx.change_ticket(TicketId(*id), &one).await {
+        match s.ctx.change_ticket(TicketId::new(*id), &one).await {
             Ok(_) => {}
             Err(e @ RuntimeError::Internal(_)) => return desk_error(state, &slug, &e),
             Err(e) => refused.push(format!("#{id}: {e}")),
@@ -692,14 +721,22 @@ pub async fn bulk(Path(slug): Path<String>, req: &Request, body: Body, Data(stat
 /// back to the page it was chosen on (only a page of this console).
 #[handler]
 pub async fn set_lang(Path(slug): Path<String>, req: &Request) -> Response {
-    let q = query(req);
-    let lang = tikethet_admin_console::i18n::lang_of(q.get("to").map(String::as_str));
+    #[derive(Default, Deserialize)]
+    struct Lang {
+        to: Option<String>,
+        back: Option<String>,
+    }
+    let q: Lang = web::query(req);
+    let lang = tikethet_admin_console::i18n::lang_of(q.to.as_deref());
     let home = format!("{}/", base(req, &slug));
-    let back = q.get("back").filter(|b| b.starts_with(&home) && !b.contains("//") && !b.contains('\\')).cloned().unwrap_or(home);
-    let mut r = redirect(&back);
-    let cookie = format!("{LANG_COOKIE}={lang}; Path=/; Max-Age=31536000; SameSite=Lax");
-    r.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("a header value"));
-    r
+    let back = q.back.filter(|b| b.starts_with(&home) && !b.contains("//") && !b.contains('\\')).unwrap_or(home);
+    // A preference, readable by nothing but us; not a secret.
+    let mut c = poem::web::cookie::Cookie::new_with_str(LANG_COOKIE, lang);
+    c.set_path("/");
+    c.set_max_age(std::time::Duration::from_secs(365 * 24 * 3600));
+    c.set_same_site(SameSite::Lax);
+    req.cookie().add(c);
+    redirect(&back)
 }
 
 /// `GET /t/{slug}/admin/sessions`
@@ -717,7 +754,7 @@ pub async fn sessions(Path(slug): Path<String>, req: &Request, Data(state): Data
         .into_iter()
         .map(|r| SessionRow { id: r.id, browser: r.user_agent.unwrap_or_else(|| "unknown browser".into()), started: when(r.created_at), last_seen: when(r.last_seen_at), current: r.id == s.session_id })
         .collect();
-    let flash = query(req).get("done").and_then(|d| done_text(d)).map(|t| ("ok", tr(&s, t)));
+    let flash = flash_done(req, &s);
     let v = SessionsPage { frame: frame(state, req, &slug, &s, flash).await, sessions };
     rendered(StatusCode::OK, state.console_pages.sessions(&v))
 }
@@ -725,7 +762,7 @@ pub async fn sessions(Path(slug): Path<String>, req: &Request, Data(state): Data
 /// `POST /t/{slug}/admin/sessions/{id}/revoke`
 #[handler]
 pub async fn revoke(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, _) = match posted(state, req, &slug, body).await {
+    let (s, NoFields {}) = match posted(state, req, &slug, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };

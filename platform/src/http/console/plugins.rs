@@ -13,11 +13,14 @@ use tikethet_runtime::domain::{Invalid, PluginConfig, PluginName};
 use tikethet_runtime::worker::schedule::{PluginSchedule, has_on_schedule};
 
 use super::manage::fixable;
-use super::{Staff, base, checked, desk_error, error_page, frame, posted, query, redirect, rendered, staff, tr, when};
+use serde::Deserialize;
+
+use super::{Done, Staff, base, checked, desk_error, error_page, frame, posted, redirect, rendered, staff, tr, when};
+use crate::http::web;
 use crate::AppState;
 
 fn flash_of(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
-    let text = match query(req).get("done").map(String::as_str) {
+    let text = match web::query::<Done>(req).done.as_deref() {
         Some("plugin") => "Plugin saved.",
         Some("installed") => "Plugin installed.",
         Some("deleted") => "Deleted.",
@@ -136,7 +139,7 @@ pub async fn upload(Path(slug): Path<String>, req: &Request, mut form: Multipart
         };
         match which.as_str() {
             "csrf" if !trusted => {
-                if let Err(r) = checked(state, req, &slug, &s, Some(String::from_utf8_lossy(&bytes).into_owned())) {
+                if let Err(r) = checked(state, req, &slug, &s, Some(&String::from_utf8_lossy(&bytes))) {
                     return r;
                 }
                 trusted = true;
@@ -164,20 +167,33 @@ pub async fn upload(Path(slug): Path<String>, req: &Request, mut form: Multipart
     }
 }
 
+/// A plugin's form: what to do, and the fields of a save or a replay.
+#[derive(Deserialize)]
+struct PluginForm {
+    #[serde(rename = "do")]
+    action: Option<String>,
+    failure: Option<String>,
+    config: Option<String>,
+    position: Option<String>,
+    /// Sent only for plugins with `on-schedule`.
+    schedule: Option<String>,
+    waiting: Option<String>,
+}
+
 /// `POST /t/{slug}/admin/plugins/{name}`: `do=save` (config, order,
 /// schedule), `enable`, `disable`, `remove`, or `replay` with `failure`.
 #[handler]
 pub async fn plugin(Path((slug, name)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = match posted(state, req, &slug, body).await {
+    let (s, form): (Staff, PluginForm) = match posted(state, req, &slug, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let (result, done) = match form.get("do").map(String::as_str) {
+    let (result, done) = match form.action.as_deref() {
         Some("enable") => (s.ctx.update_plugin(&name, None, Some(true), None).await.map(|_| ()), "plugin"),
         Some("disable") => (s.ctx.update_plugin(&name, None, Some(false), None).await.map(|_| ()), "plugin"),
         Some("remove") => (s.ctx.remove_plugin(&name).await, "deleted"),
         Some("replay") => {
-            let Some(id) = form.get("failure").and_then(|f| f.parse::<i64>().ok()) else {
+            let Some(id) = form.failure.as_deref().and_then(|f| f.parse::<i64>().ok()) else {
                 return error_page(state, &slug, StatusCode::BAD_REQUEST, "Which failure?", "The replay did not say which failure to run again.");
             };
             return match s.ctx.replay_plugin_failure(&name, id).await {
@@ -212,20 +228,22 @@ pub async fn plugin(Path((slug, name)): Path<(String, String)>, req: &Request, b
 /// the schedule. Everything is checked before anything is written; the
 /// schedule is written only when it changed, so saving the configuration
 /// does not move its next due time.
-async fn save(s: &Staff, name: &str, form: &std::collections::HashMap<String, String>) -> Result<(), RuntimeError> {
-    let raw = form.get("config").map(String::as_str).filter(|c| !c.trim().is_empty()).unwrap_or("{}");
+async fn save(s: &Staff, name: &str, form: &PluginForm) -> Result<(), RuntimeError> {
+    let raw = form.config.as_deref().filter(|c| !c.trim().is_empty()).unwrap_or("{}");
     let json: serde_json::Value = serde_json::from_str(raw).map_err(|e| Invalid::new("config", format!("is not JSON: {e}")))?;
     let config = PluginConfig::parse(&json)?;
     let position = form
-        .get("position")
+        .position
+        .as_deref()
         .filter(|p| !p.is_empty())
         .map(|p| p.parse::<i32>().map_err(|_| Invalid::new("position", "must be a whole number")))
         .transpose()?;
-    if let Some(cron) = form.get("schedule") {
+    if let Some(cron) = &form.schedule {
         let cron = cron.trim();
         let wanted = if cron.is_empty() { None } else { Some(PluginSchedule::parse(cron)?) };
         let waiting = form
-            .get("waiting")
+            .waiting
+            .as_deref()
             .filter(|w| !w.trim().is_empty())
             .map(|w| w.trim().parse::<i32>().map_err(|_| Invalid::new("schedule_waiting_minutes", "must be a whole number of minutes")))
             .transpose()?;

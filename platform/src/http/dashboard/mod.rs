@@ -11,6 +11,7 @@ mod views;
 use std::collections::HashMap;
 
 use poem::http::{StatusCode, header};
+use serde::Deserialize;
 use poem::web::{Data, Path};
 use poem::{Body, Request, Response, handler};
 use tikethet_billing::dashboard::{ErrorPage, Flash, LoginPage, ProvisionForm};
@@ -22,27 +23,10 @@ use crate::control::{ControlError, NewTenant, TenantChanges, parse_name};
 
 pub use session::Session;
 
-/// Our pages load only from us; nothing may frame them.
-const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-/// The largest form we read.
-const MAX_FORM: usize = 16 * 1024;
-
-fn html(status: StatusCode, body: String) -> Response {
-    super::pages::html_page(status, CSP, body)
-}
+use super::web::{self, rendered};
 
 fn redirect(to: &str) -> Response {
-    super::pages::see_other(to)
-}
-
-fn rendered(status: StatusCode, r: Result<String, tikethet_billing::dashboard::RenderError>) -> Response {
-    match r {
-        Ok(body) => html(status, body),
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "failed to render an operator page");
-            html(StatusCode::INTERNAL_SERVER_ERROR, "<!doctype html><title>Error</title><p>The page could not be rendered; the server log says why.</p>".into())
-        }
-    }
+    web::see_other(to)
 }
 
 fn error_page(state: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
@@ -72,33 +56,43 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn query(req: &Request) -> HashMap<String, String> {
-    url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()).into_owned().collect()
-}
-
-async fn read_form(body: Body) -> Result<HashMap<String, String>, ()> {
-    let bytes = body.into_bytes_limit(MAX_FORM).await.map_err(|_| ())?;
-    Ok(url::form_urlencoded::parse(&bytes).into_owned().collect())
-}
-
-/// The session and the form of a state change, or the page that refuses it.
-async fn posted(state: &AppState, req: &Request, body: Body) -> Result<(Session, HashMap<String, String>), Response> {
+/// The session and the typed form of a state change, or the page that
+/// refuses it. The session is resolved before the body is read.
+async fn posted<F: serde::de::DeserializeOwned>(state: &AppState, req: &Request, body: Body) -> Result<(Session, F), Response> {
     let Some(s) = session::of(state, req).await else { return Err(to_login(req)) };
-    let Ok(form) = read_form(body).await else {
-        return Err(error_page(state, StatusCode::PAYLOAD_TOO_LARGE, "Form too large", "That form was larger than the dashboard takes."));
-    };
-    match session::check_post(req, &s, form.get("csrf").map(String::as_str)) {
-        Ok(()) => Ok((s, form)),
-        Err(session::Refused::CrossOrigin) => {
-            Err(error_page(state, StatusCode::FORBIDDEN, "Refused", "This request came from another site; nothing was changed."))
-        }
-        Err(session::Refused::BadToken) => Err(error_page(
-            state,
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "The form's security token is missing or out of date (a page left open too long?). Nothing was changed: reload the page and try again.",
-        )),
+    match web::posted(req, body, &s.csrf).await {
+        Ok(form) => Ok((s, form)),
+        Err(r) => Err(error_page(state, r.status(), r.title(), &r.message())),
     }
+}
+
+/// `?done=…`: what a finished action says.
+#[derive(Default, Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
+/// The sign-in page's query and form.
+#[derive(Default, Deserialize)]
+struct SignIn {
+    next: Option<String>,
+    ended: Option<String>,
+    token: Option<String>,
+}
+
+/// The provisioning form of the overview.
+#[derive(Default, Deserialize)]
+struct Provision {
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    owner_telegram_id: String,
+    #[serde(default)]
+    plan: String,
+    #[serde(default)]
+    bot_token: String,
 }
 
 /// `GET /operator`: to the overview.
@@ -110,51 +104,52 @@ pub async fn root() -> Response {
 /// `GET /operator/login`
 #[handler]
 pub async fn login_page(req: &Request, Data(state): Data<&AppState>) -> Response {
-    let q = query(req);
-    let next = safe_next(q.get("next").map(String::as_str));
+    let q: SignIn = web::query(req);
+    let next = safe_next(q.next.as_deref());
     if session::of(state, req).await.is_some() {
         return redirect(&next);
     }
-    let error = q.contains_key("ended").then(|| "You are signed out.".to_owned());
+    let error = q.ended.is_some().then(|| "You are signed out.".to_owned());
     rendered(StatusCode::OK, state.pages.login(&LoginPage { error, next }))
 }
 
 /// `POST /operator/login`: the operator token, once, for a session cookie.
 #[handler]
 pub async fn login(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let form = read_form(body).await.unwrap_or_default();
-    let next = safe_next(form.get("next").map(String::as_str));
-    if !session::token_matches(state, form.get("token").map(String::as_str).unwrap_or_default()) {
+    let form = match web::posted_anonymously::<SignIn>(req, body, super::bodies::PRE_AUTH_BODY).await {
+        Ok(f) => f,
+        Err(r @ web::Refused::CrossOrigin) => return error_page(state, r.status(), r.title(), &r.message()),
+        Err(_) => SignIn::default(),
+    };
+    let next = safe_next(form.next.as_deref());
+    if !session::token_matches(state, form.token.as_deref().unwrap_or_default()) {
         tracing::warn!(remote = %req.remote_addr(), "operator dashboard: a sign-in with a wrong token");
         return rendered(StatusCode::UNAUTHORIZED, state.pages.login(&LoginPage { error: Some("That is not the operator token.".into()), next }));
     }
-    let (_, cookie) = session::start(state);
-    let mut r = redirect(&next);
-    r.headers_mut().insert(header::SET_COOKIE, cookie.parse().expect("a header value"));
-    r
+    session::start(state, req.cookie());
+    redirect(&next)
 }
 
 /// `POST /operator/logout`
 #[handler]
 pub async fn logout(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, _) = match posted(state, req, body).await {
+    let (s, Done { .. }) = match posted(state, req, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
     if let Err(e) = session::end(state, &s).await {
         tracing::warn!(error = %e, "operator sign-out: the session could not be revoked; its cookie is removed");
     }
-    let mut r = redirect("/operator/login?ended=1");
-    r.headers_mut().insert(header::SET_COOKIE, session::end_cookie(state).parse().expect("a header value"));
-    r
+    session::end_cookie(state, req.cookie());
+    redirect("/operator/login?ended=1")
 }
 
 /// `GET /operator/`: the overview.
 #[handler]
 pub async fn overview(req: &Request, Data(state): Data<&AppState>) -> Response {
     let Some(s) = session::of(state, req).await else { return to_login(req) };
-    let q = query(req);
-    let flash = q.get("done").and_then(|d| views::done_text(d)).map(Flash::ok);
+    let q: views::OverviewQuery = web::query(req);
+    let flash = q.done.as_deref().and_then(views::done_text).map(Flash::ok);
     match views::overview(state, &s, flash, &q, ProvisionForm::default()).await {
         Ok(v) => rendered(StatusCode::OK, state.pages.overview(&v)),
         Err(e) => error_page(state, StatusCode::INTERNAL_SERVER_ERROR, "The overview could not be read", &say(&e)),
@@ -165,7 +160,7 @@ pub async fn overview(req: &Request, Data(state): Data<&AppState>) -> Response {
 #[handler]
 pub async fn tenant(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
     let Some(s) = session::of(state, req).await else { return to_login(req) };
-    let flash = query(req).get("done").and_then(|d| views::done_text(d)).map(Flash::ok);
+    let flash = web::query::<Done>(req).done.as_deref().and_then(views::done_text).map(Flash::ok);
     tenant_response(state, &s, &slug, flash, None, None).await
 }
 
@@ -180,18 +175,23 @@ async fn tenant_response(state: &AppState, s: &Session, slug: &str, flash: Optio
 /// `POST /operator/tenants`: provisions a tenant from the overview's form.
 #[handler]
 pub async fn provision(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = match posted(state, req, body).await {
+    let (s, form): (Session, Provision) = match posted(state, req, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let field = |k: &str| form.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
-    let keep = ProvisionForm { slug: field("slug"), name: field("name"), owner_telegram_id: field("owner_telegram_id"), plan: field("plan"), error: None };
+    let keep = ProvisionForm {
+        slug: form.slug.trim().to_owned(),
+        name: form.name.trim().to_owned(),
+        owner_telegram_id: form.owner_telegram_id.trim().to_owned(),
+        plan: form.plan.trim().to_owned(),
+        error: None,
+    };
     let new = (|| -> Result<NewTenant, ControlError> {
         let owner: i64 = keep.owner_telegram_id.parse().map_err(|_| tikethet_runtime::domain::Invalid::new("owner_telegram_id", "must be a Telegram user id (a whole number)"))?;
         Ok(NewTenant {
             slug: TenantSlug::parse(&keep.slug)?,
             name: parse_name(&keep.name)?,
-            bot_token: BotToken::parse(&field("bot_token"))?,
+            bot_token: BotToken::parse(form.bot_token.trim())?,
             owner_telegram_id: TelegramUserId::parse(owner)?,
             plan: (!keep.plan.is_empty()).then(|| keep.plan.clone()),
             theme: tikethet_themes::Theme::default_theme(),
@@ -209,7 +209,7 @@ pub async fn provision(req: &Request, body: Body, Data(state): Data<&AppState>) 
         Err(e) => {
             let status = super::error::control_status(&e);
             let form = ProvisionForm { error: Some(say(&e)), ..keep };
-            match views::overview(state, &s, None, &HashMap::new(), form).await {
+            match views::overview(state, &s, None, &views::OverviewQuery::default(), form).await {
                 Ok(v) => rendered(status, state.pages.overview(&v)),
                 Err(e) => error_page(state, StatusCode::INTERNAL_SERVER_ERROR, "The overview could not be read", &say(&e)),
             }
@@ -220,7 +220,8 @@ pub async fn provision(req: &Request, body: Body, Data(state): Data<&AppState>) 
 /// `POST /operator/tenants/{slug}/{action}`: suspend, resume, plan, limits.
 #[handler]
 pub async fn act(Path((slug, action)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form) = match posted(state, req, body).await {
+    // `limits` names one field per limit: the form as its fields.
+    let (s, form): (Session, HashMap<String, String>) = match posted(state, req, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };

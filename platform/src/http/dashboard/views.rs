@@ -92,7 +92,17 @@ fn short(day: &str) -> String {
     day.get(5..).unwrap_or(day).to_owned()
 }
 
-pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &HashMap<String, String>, form: ProvisionForm) -> Result<Overview> {
+/// The overview's search, filter and page (`?q=&status=&page=`), and the
+/// flash of a finished action (`?done=`).
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct OverviewQuery {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub page: Option<String>,
+    pub done: Option<String>,
+}
+
+pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &OverviewQuery, form: ProvisionForm) -> Result<Overview> {
     let control = &state.control;
     let cur = currency(state);
     let now = Utc::now();
@@ -210,8 +220,8 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &H
         .collect();
 
     // The tenants, searched, filtered and a page of them.
-    let needle = q.get("q").map(|x| x.trim().to_lowercase()).unwrap_or_default();
-    let status_filter = q.get("status").cloned().filter(|x| ["active", "suspended", "past_due"].contains(&x.as_str())).unwrap_or_default();
+    let needle = q.q.as_deref().map(|x| x.trim().to_lowercase()).unwrap_or_default();
+    let status_filter = q.status.clone().filter(|x| ["active", "suspended", "past_due"].contains(&x.as_str())).unwrap_or_default();
     let mut matching: Vec<&TenantRecord> = records
         .iter()
         .filter(|r| needle.is_empty() || r.slug.contains(&needle) || r.name.to_lowercase().contains(&needle))
@@ -224,7 +234,7 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &H
     matching.sort_by(|a, b| a.slug.cmp(&b.slug));
     let total = matching.len();
     let pages = total.div_ceil(PAGE).max(1);
-    let page = q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).clamp(1, pages);
+    let page = q.page.as_deref().and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).clamp(1, pages);
     let mut tenants = Vec::new();
     for r in matching.iter().skip((page - 1) * PAGE).take(PAGE) {
         let (bars, _) = usage_now(state, &r.id).await;
@@ -264,7 +274,7 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &H
         failed_payments,
         trials_ending,
         tenants,
-        query: q.get("q").cloned().unwrap_or_default(),
+        query: q.q.clone().unwrap_or_default(),
         status_filter,
         page: page as u64,
         pages: pages as u64,

@@ -11,7 +11,7 @@ pub struct Model {
     pub first_name: String,
     pub last_name: Option<String>,
     pub language_code: Option<String>,
-    pub role: String,
+    pub role: crate::domain::Role,
     pub blocked: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

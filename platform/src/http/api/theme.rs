@@ -11,8 +11,8 @@ use tikethet_runtime::domain::Role;
 use tikethet_themes::Theme;
 use tikethet_themes::branding::{Branding, MAX_LOGO_BYTES, MAX_RADIUS};
 
-use super::error::ApiError;
-use super::tenant::{Tag, TenantApi, TenantAuth};
+use crate::http::error::ApiError;
+use super::{Tag, TenantAuth};
 use crate::AppState;
 
 /// The desk's look: the built-in theme, the tenant's overrides, and the
@@ -144,9 +144,9 @@ pub struct ThemeApi {
 impl ThemeApi {
     /// The desk's theme and brand
     #[oai(path = "/t/:slug/api/v1/theme", method = "get", tag = "Tag::Theme")]
-    async fn theme(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<ThemeView>, ApiError> {
-        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
-        Ok(Json(view(ctx.tenant.info.theme, &ctx.tenant.info.branding)))
+    async fn theme(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth) -> Result<Json<ThemeView>, ApiError> {
+        let ctx = auth.0;
+        Ok(Json(view(ctx.tenant().theme, &ctx.tenant().branding)))
     }
 
     /// Set the desk's theme and brand (admins)
@@ -154,24 +154,22 @@ impl ThemeApi {
     /// Replaces the whole brand; the Mini App shows it on its next load, on
     /// every node within a few seconds.
     #[oai(path = "/t/:slug/api/v1/theme", method = "put", tag = "Tag::Theme")]
-    async fn set_theme(&self, slug: Path<String>, auth: TenantAuth, body: Json<ThemeInput>) -> Result<Json<ThemeView>, ApiError> {
-        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
-        ctx.require(Role::Admin)?;
+    async fn set_theme(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth, body: Json<ThemeInput>) -> Result<Json<ThemeView>, ApiError> {
+        let ctx = auth.0.at_least(Role::Admin)?;
         let b = body.0;
         let theme = b.theme.as_deref().map(Theme::parse).transpose().map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
         let branding = Branding { primary_color: b.primary_color, accent_color: b.accent_color, radius: b.radius, font: b.font, logo: b.logo }
             .validated()
             .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-        let info = self.state.control.set_theme(ctx.tenant.info.slug.as_str(), theme, &branding).await?;
+        let info = self.state.control.set_theme(ctx.tenant().slug.as_str(), theme, &branding).await?;
         Ok(Json(view(info.theme, &info.branding)))
     }
 
     /// The desk's own bot texts (admins)
     #[oai(path = "/t/:slug/api/v1/bot-texts", method = "get", tag = "Tag::Theme")]
-    async fn bot_texts(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<BotTextsView>, ApiError> {
-        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
-        ctx.require(Role::Admin)?;
-        Ok(Json(texts_view(&self.state, &ctx.tenant.info.id, &ctx.tenant.info.bot_texts)))
+    async fn bot_texts(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth) -> Result<Json<BotTextsView>, ApiError> {
+        let ctx = auth.0.at_least(Role::Admin)?;
+        Ok(Json(texts_view(&self.state, &ctx.tenant().id, &ctx.tenant().bot_texts)))
     }
 
     /// Set the desk's own bot texts (admins)
@@ -184,16 +182,15 @@ impl ThemeApi {
     /// otherwise 400 names it (`text_too_long`, `text_construct_not_allowed`,
     /// `text_invalid` or `invalid_request`), and nothing changes.
     #[oai(path = "/t/:slug/api/v1/bot-texts", method = "put", tag = "Tag::Theme")]
-    async fn set_bot_texts(&self, slug: Path<String>, auth: TenantAuth, body: Json<BotTextsInput>) -> Result<Json<BotTextsView>, ApiError> {
-        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
-        ctx.require(Role::Admin)?;
+    async fn set_bot_texts(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth, body: Json<BotTextsInput>) -> Result<Json<BotTextsView>, ApiError> {
+        let ctx = auth.0.at_least(Role::Admin)?;
         let texts = self
             .state
             .runtime
             .renderer()
             .check_texts(tikethet_themes::BotTexts(body.0.texts))
             .map_err(|why| ApiError::bad_request(why.code, format!("texts.{}", why.message)))?;
-        let info = self.state.control.set_bot_texts(ctx.tenant.info.slug.as_str(), &texts).await?;
+        let info = self.state.control.set_bot_texts(ctx.tenant().slug.as_str(), &texts).await?;
         self.state.runtime.clear_text_fallbacks(&info.id);
         Ok(Json(texts_view(&self.state, &info.id, &info.bot_texts)))
     }

@@ -10,8 +10,8 @@ use poem_openapi::{ApiResponse, Multipart, Object, OpenApi};
 use tikethet_runtime::storage::entities::attachments;
 use tikethet_runtime::storage::files::FileRef;
 
-use super::error::ApiError;
-use super::tenant::{Tag, TenantApi, TenantAuth};
+use crate::http::error::ApiError;
+use super::{Tag, TenantAuth};
 use crate::AppState;
 
 /// A file as the API shows it.
@@ -81,8 +81,8 @@ impl FilesApi {
     /// waits, visible only to its uploader, until it is sent with a ticket
     /// or message (`attachment_ids`); unsent files are removed after a day.
     #[oai(path = "/t/:slug/api/v1/uploads", method = "post", tag = "Tag::Files")]
-    async fn upload(&self, slug: Path<String>, auth: TenantAuth, form: UploadForm) -> Result<Uploaded, ApiError> {
-        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
+    async fn upload(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth, form: UploadForm) -> Result<Uploaded, ApiError> {
+        let ctx = auth.0;
         let name = form.file.file_name().unwrap_or("file").to_owned();
         let bytes = form.file.into_vec().await.map_err(|e| ApiError::bad_request("invalid_request", format!("the upload could not be read: {e}")))?;
         let a = ctx.upload(&name, bytes).await?;
@@ -98,11 +98,11 @@ impl FilesApi {
     #[oai(path = "/t/:slug/api/v1/attachments/:id", method = "get", tag = "Tag::Files")]
     async fn attachment(
         &self,
-        slug: Path<String>,
+        #[oai(name = "slug")] _slug: Path<String>,
         #[oai(validator(minimum(value = "1"), maximum(value = "9007199254740991")))] id: Path<i64>,
         auth: TenantAuth,
     ) -> Result<Response<Binary<Vec<u8>>>, ApiError> {
-        let ctx = TenantApi { state: self.state.clone() }.ctx(&slug.0, &auth).await?;
+        let ctx = auth.0;
         let (a, bytes) = ctx.attachment(id.0).await?;
         let inline = a.kind == attachments::PHOTO && a.content_type.starts_with("image/");
         Ok(Response::new(Binary(bytes))

@@ -1,0 +1,127 @@
+//! A ticket's conversation: reading it, writing in it, editing and deleting a message.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use tikethet_runtime::domain::{MessageBody, MessageText, TicketId};
+use tikethet_runtime::storage::entities::messages;
+
+use super::{Tag, TenantAuth};
+use crate::AppState;
+use crate::http::error::ApiError;
+
+#[derive(Debug, Object)]
+pub struct MessageEdit {
+    /// Required (not blank), at most 4096 characters, no NUL.
+    #[oai(validator(min_length = 1, max_length = 4096, pattern = r"^[^\x00]*[^\s\x00][^\x00]*$"))]
+    pub text: String,
+}
+
+#[derive(Debug, Object)]
+pub struct MessageView {
+    pub id: i64,
+    pub ticket_id: i64,
+    #[oai(nullable)]
+    pub author_id: Option<i64>,
+    /// The author's role when they wrote it.
+    pub author_role: String,
+    pub text: String,
+    /// Internal notes are visible to staff only.
+    pub internal: bool,
+    pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// A deleted message keeps its place with its text removed.
+    pub deleted: bool,
+    /// Its files, in the order they were sent.
+    pub attachments: Vec<super::files::AttachmentView>,
+}
+
+impl From<messages::Model> for MessageView {
+    fn from(m: messages::Model) -> Self {
+        MessageView {
+            id: m.id,
+            ticket_id: m.ticket_id,
+            author_id: m.author_id,
+            author_role: m.author_role,
+            text: m.text,
+            internal: m.internal,
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            deleted: m.deleted_at.is_some(),
+            attachments: tikethet_runtime::storage::files::refs_of(m.attachments.as_deref()).into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+pub struct MessageList {
+    pub items: Vec<MessageView>,
+}
+
+#[derive(Debug, Object)]
+pub struct NewMessage {
+    /// At most 4096 characters, no NUL; not blank unless files go with it.
+    #[oai(validator(max_length = 4096, pattern = r"^[^\x00]*$"))]
+    pub text: String,
+    /// Uploads (`POST …/uploads`) sent with the message, at most 10.
+    #[oai(validator(max_items = 10, unique_items = true))]
+    pub attachment_ids: Option<Vec<i64>>,
+    /// Staff only: a note the customer never sees.
+    pub internal: Option<bool>,
+}
+
+#[derive(ApiResponse)]
+pub enum MessageCreated {
+    /// Stored; a staff answer is on its way to the customer's chat.
+    #[oai(status = 201)]
+    Created(Json<MessageView>),
+}
+
+pub struct MessagesApi {
+    pub state: AppState,
+}
+
+#[OpenApi]
+impl MessagesApi {
+    /// A ticket's conversation
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/messages", method = "get", tag = "Tag::Tickets")]
+    async fn messages(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<MessageList>, ApiError> {
+        let ctx = auth.0;
+        let items = ctx.messages(TicketId::new(id.0)).await?.into_iter().map(Into::into).collect();
+        Ok(Json(MessageList { items }))
+    }
+
+    /// Write in a ticket
+    ///
+    /// A staff member's message (not internal) is sent to the customer
+    /// through the desk's bot.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/messages", method = "post", tag = "Tag::Tickets")]
+    async fn post_message(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, auth: TenantAuth, body: Json<NewMessage>) -> Result<MessageCreated, ApiError> {
+        let ctx = auth.0;
+        let message = MessageBody::parse(&body.0.text, body.0.attachment_ids.as_deref().unwrap_or_default())?;
+        let m = ctx.post_message(TicketId::new(id.0), &message, body.0.internal.unwrap_or(false)).await?;
+        Ok(MessageCreated::Created(Json(m.into())))
+    }
+
+    /// Edit a message
+    ///
+    /// Only its author, within 24 hours of writing it.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/messages/:message_id", method = "patch", tag = "Tag::Tickets")]
+    async fn edit_message(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, message_id: Path<i64>, auth: TenantAuth, body: Json<MessageEdit>) -> Result<Json<MessageView>, ApiError> {
+        let ctx = auth.0;
+        let text = MessageText::parse(&body.0.text)?;
+        Ok(Json(ctx.edit_message(TicketId::new(id.0), message_id.0, &text).await?.into()))
+    }
+
+    /// Delete a message
+    ///
+    /// Its author within 24 hours, or a moderator and up at any time. The
+    /// message keeps its place with its text removed.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/messages/:message_id", method = "delete", tag = "Tag::Tickets")]
+    async fn delete_message(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, message_id: Path<i64>, auth: TenantAuth) -> Result<Json<MessageView>, ApiError> {
+        let ctx = auth.0;
+        Ok(Json(ctx.delete_message(TicketId::new(id.0), message_id.0).await?.into()))
+    }
+}
