@@ -13,7 +13,7 @@ use tikethet_admin_console::{AnalyticsPage, Choice, Kpi, Table};
 use tikethet_runtime::desk::stats::Percentiles;
 use tikethet_themes::chart::{self, Chart, Kind, Series};
 
-use super::{base, desk_error, frame, name_of, rendered, staff};
+use super::{Staff, base, desk_error, frame, name_of, rendered};
 use crate::http::web;
 
 /// `?days=`: the window of the analytics (7, 30 or 90; else 30).
@@ -70,11 +70,7 @@ fn line(fields: &[String]) -> String {
 
 /// `GET /t/{slug}/admin/analytics?days=30`
 #[handler]
-pub async fn page(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = match staff(state, req, &slug).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn page(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     let days = web::query::<Window>(req).days.and_then(|d| d.parse::<i64>().ok()).filter(|d| WINDOWS.contains(d)).unwrap_or(30);
     let (a, st) = match s.ctx.analytics(days).await {
         Ok(x) => x,
@@ -196,11 +192,7 @@ fn csv_response(name: &str, body: Body) -> Response {
 /// `GET /t/{slug}/admin/analytics/{table}.csv?days=30`: one of the page's
 /// tables (`per-day`, `by-priority`, `by-category`, `per-agent`) as CSV.
 #[handler]
-pub async fn table_csv(Path((slug, file)): Path<(String, String)>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = match staff(state, req, &slug).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn table_csv(Path((slug, file)): Path<(String, String)>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     let days = web::query::<Window>(req).days.and_then(|d| d.parse::<i64>().ok()).filter(|d| WINDOWS.contains(d)).unwrap_or(30);
     let (a, _) = match s.ctx.analytics(days).await {
         Ok(x) => x,
@@ -218,11 +210,7 @@ pub async fn table_csv(Path((slug, file)): Path<(String, String)>, req: &Request
 
 /// `GET /t/{slug}/admin/analytics/tickets.csv`: every ticket, streamed.
 #[handler]
-pub async fn tickets_csv(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = match staff(state, req, &slug).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn tickets_csv(Path(slug): Path<String>, s: Staff, Data(state): Data<&AppState>) -> Response {
     // Refused before the first byte when the caller may not export.
     if let Err(e) = s.ctx.export_page(0, 0).await {
         return desk_error(state, &slug, &e);

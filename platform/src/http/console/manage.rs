@@ -21,7 +21,7 @@ use tikethet_runtime::domain::{Invalid, MessageText, Priority, Role};
 
 use serde::Deserialize;
 
-use super::{Done, NoFields, Staff, base, tr, desk_error, error_page, frame, name_of, posted, redirect, rendered, staff, when};
+use super::{Done, NoFields, Staff, base, tr, desk_error, error_page, frame, name_of, posted, redirect, rendered, when};
 use crate::http::web;
 
 /// A form with a field per item (the SLA's targets, the bot's texts in
@@ -50,18 +50,9 @@ pub(super) fn fixable(e: &RuntimeError) -> bool {
     matches!(e, RuntimeError::Invalid(_) | RuntimeError::Conflict(_) | RuntimeError::Forbidden(_) | RuntimeError::PlanLimit(_) | RuntimeError::NotFound(_))
 }
 
-macro_rules! signed_in {
-    ($state:expr, $req:expr, $slug:expr) => {
-        match staff($state, $req, $slug).await {
-            Ok(s) => s,
-            Err(r) => return r,
-        }
-    };
-}
-
 macro_rules! posted_form {
-    ($state:expr, $req:expr, $slug:expr, $body:expr) => {
-        match posted($state, $req, $slug, $body).await {
+    ($state:expr, $req:expr, $slug:expr, $staff:expr, $body:expr) => {
+        match posted($state, $req, $slug, $staff, $body).await {
             Ok(p) => p,
             Err(r) => return r,
         }
@@ -119,8 +110,7 @@ async fn people_page(state: &AppState, req: &Request, slug: &str, s: &Staff, fla
 
 /// `GET /t/{slug}/admin/people`
 #[handler]
-pub async fn people(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = signed_in!(state, req, &slug);
+pub async fn people(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     people_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
@@ -136,8 +126,8 @@ struct PersonForm {
 
 /// `POST /t/{slug}/admin/people/{id}`: `do=role` with `role`, `do=block`, `do=unblock`.
 #[handler]
-pub async fn person(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form): (Staff, PersonForm) = posted_form!(state, req, &slug, body);
+pub async fn person(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: PersonForm = posted_form!(state, req, &slug, &s, body);
     let result = match form.action.as_deref() {
         Some("role") => match Role::parse(form.role.as_deref().unwrap_or_default()) {
             Ok(r) => s.ctx.change_person(id, Some(r), None).await,
@@ -179,8 +169,7 @@ async fn categories_page(state: &AppState, req: &Request, slug: &str, s: &Staff,
 
 /// `GET /t/{slug}/admin/categories`
 #[handler]
-pub async fn categories(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = signed_in!(state, req, &slug);
+pub async fn categories(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     categories_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
@@ -210,8 +199,8 @@ fn category_fields(form: &CategoryForm, editing: bool) -> Result<CategoryFields,
 
 /// `POST /t/{slug}/admin/categories`: a new category.
 #[handler]
-pub async fn add_category(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form): (Staff, CategoryForm) = posted_form!(state, req, &slug, body);
+pub async fn add_category(Path(slug): Path<String>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: CategoryForm = posted_form!(state, req, &slug, &s, body);
     let result = match category_fields(&form, false) {
         Ok(f) => s.ctx.create_category(f).await.map(|_| ()),
         Err(e) => Err(e),
@@ -225,8 +214,8 @@ pub async fn add_category(Path(slug): Path<String>, req: &Request, body: Body, D
 
 /// `POST /t/{slug}/admin/categories/{id}`: `do=save` or `do=delete`.
 #[handler]
-pub async fn category(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form): (Staff, CategoryForm) = posted_form!(state, req, &slug, body);
+pub async fn category(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: CategoryForm = posted_form!(state, req, &slug, &s, body);
     let (result, done) = match form.action.as_deref() {
         Some("delete") => (s.ctx.delete_category(id).await, "deleted"),
         _ => (
@@ -258,8 +247,7 @@ async fn canned_page(state: &AppState, req: &Request, slug: &str, s: &Staff, fla
 
 /// `GET /t/{slug}/admin/canned`
 #[handler]
-pub async fn canned(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = signed_in!(state, req, &slug);
+pub async fn canned(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     canned_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK).await
 }
 
@@ -280,8 +268,8 @@ fn canned_fields(form: &CannedForm) -> Result<(Shortcut, MessageText), RuntimeEr
 
 /// `POST /t/{slug}/admin/canned`: a new answer.
 #[handler]
-pub async fn add_canned(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form): (Staff, CannedForm) = posted_form!(state, req, &slug, body);
+pub async fn add_canned(Path(slug): Path<String>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: CannedForm = posted_form!(state, req, &slug, &s, body);
     let result = match canned_fields(&form) {
         Ok((sc, t)) => s.ctx.create_canned(&sc, &t).await.map(|_| ()),
         Err(e) => Err(e),
@@ -295,8 +283,8 @@ pub async fn add_canned(Path(slug): Path<String>, req: &Request, body: Body, Dat
 
 /// `POST /t/{slug}/admin/canned/{id}`: `do=save` or `do=delete`.
 #[handler]
-pub async fn canned_one(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form): (Staff, CannedForm) = posted_form!(state, req, &slug, body);
+pub async fn canned_one(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: CannedForm = posted_form!(state, req, &slug, &s, body);
     let (result, done) = match form.action.as_deref() {
         Some("delete") => (s.ctx.delete_canned(id).await, "deleted"),
         _ => (
@@ -326,8 +314,7 @@ fn minutes(m: Option<u32>) -> String {
 
 /// `GET /t/{slug}/admin/settings`
 #[handler]
-pub async fn settings(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = signed_in!(state, req, &slug);
+pub async fn settings(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     settings_page(state, req, &slug, &s, flash_of(req, &s), StatusCode::OK, None).await
 }
 
@@ -374,9 +361,9 @@ fn sla_form(policy: Option<&SlaPolicy>, posted: Option<&HashMap<String, String>>
 /// `hours`, the working time they count in (`day` repeated, `start`, `end`,
 /// `utc_offset`). Admins; checked as the API checks them.
 #[handler]
-pub async fn save_sla(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+pub async fn save_sla(Path(slug): Path<String>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
     // The fields in order: `day` repeats.
-    let (s, pairs): (Staff, Vec<(String, String)>) = posted_form!(state, req, &slug, body);
+    let pairs: Vec<(String, String)> = posted_form!(state, req, &slug, &s, body);
     let days: Vec<String> = pairs.iter().filter(|(k, _)| k == "day").map(|(_, v)| v.clone()).collect();
     let form: Fields = pairs.into_iter().filter(|(k, _)| k != "day").collect();
     let outcome = async {
@@ -473,8 +460,8 @@ async fn settings_page(
 
 /// `POST /t/{slug}/admin/settings/staff-group`: `do=unlink`.
 #[handler]
-pub async fn staff_group(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, NoFields {}): (Staff, NoFields) = posted_form!(state, req, &slug, body);
+pub async fn staff_group(Path(slug): Path<String>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let NoFields {} = posted_form!(state, req, &slug, &s, body);
     match s.ctx.unlink_staff_group().await {
         Ok(_) => redirect(&format!("{}/settings?done=unlinked", base(req, &slug))),
         Err(e) => desk_error(state, &slug, &e),
@@ -485,9 +472,8 @@ pub async fn staff_group(Path(slug): Path<String>, req: &Request, body: Body, Da
 
 /// `GET /t/{slug}/admin/audit?action=ticket.&ticket=12&before=…`
 #[handler]
-pub async fn audit(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
+pub async fn audit(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     use tikethet_runtime::desk::audit::{AuditQuery, PAGE};
-    let s = signed_in!(state, req, &slug);
     #[derive(Default, Deserialize)]
     struct Filter {
         action: Option<String>,
@@ -581,8 +567,7 @@ async fn look_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash
 /// `GET /t/{slug}/admin/look`: the theme editor with its preview, the bot's
 /// welcome and help, and (for the owner) the bot's token.
 #[handler]
-pub async fn look(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = signed_in!(state, req, &slug);
+pub async fn look(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     let flash = match web::query::<Done>(req).done.as_deref() {
         Some("look") => Some(("ok", tr(&s, "Look saved."))),
         Some("texts") => Some(("ok", tr(&s, "Texts saved."))),
@@ -598,9 +583,9 @@ pub async fn look(Path(slug): Path<String>, req: &Request, Data(state): Data<&Ap
 
 /// `POST /t/{slug}/admin/look/{what}`: `theme`, `texts` or `token`.
 #[handler]
-pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
     // The texts have a field per language and text: the form by name.
-    let (s, form): (Staff, Fields) = posted_form!(state, req, &slug, body);
+    let form: Fields = posted_form!(state, req, &slug, &s, body);
     if let Err(e) = s.ctx.require(if what == "token" { Role::Owner } else { Role::Admin }) {
         return desk_error(state, &slug, &e);
     }

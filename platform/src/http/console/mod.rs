@@ -131,14 +131,24 @@ async fn staff(state: &AppState, req: &Request, slug: &str) -> Result<Staff, Res
     }
 }
 
-/// The staff member and the typed form of a state change, or the page
-/// that refuses it. The session is resolved before the body is read.
-async fn posted<F: serde::de::DeserializeOwned>(state: &AppState, req: &Request, slug: &str, body: Body) -> Result<(Staff, F), Response> {
-    let s = staff(state, req, slug).await?;
-    match web::posted(req, body, &s.csrf).await {
-        Ok(form) => Ok((s, form)),
-        Err(r) => Err(refused(state, slug, &r)),
+/// The staff member of the console's session, resolved before the
+/// handler runs (the console's routes are `/t/{slug}/admin/…`, rewritten
+/// so on a desk's own domain); refused with the page that says why.
+impl<'a> poem::FromRequest<'a> for Staff {
+    async fn from_request(req: &'a Request, _body: &mut poem::RequestBody) -> poem::Result<Self> {
+        let Some(state) = req.data::<AppState>() else {
+            return Err(poem::Error::from_status(StatusCode::INTERNAL_SERVER_ERROR));
+        };
+        let slug = req.raw_path_param("slug").unwrap_or_default();
+        staff(state, req, slug).await.map_err(poem::Error::from_response)
     }
+}
+
+/// The typed form of the staff member's state change, or the page that
+/// refuses it. The session was resolved (the [`Staff`] extractor) before
+/// the body is read.
+async fn posted<F: serde::de::DeserializeOwned>(state: &AppState, req: &Request, slug: &str, s: &Staff, body: Body) -> Result<F, Response> {
+    web::posted(req, body, &s.csrf).await.map_err(|r| refused(state, slug, &r))
 }
 
 /// A state change whose form the handler reads itself (the plugin upload,
@@ -287,8 +297,8 @@ pub async fn login(Path(slug): Path<String>, req: &Request, body: Body, Data(sta
 
 /// `POST /t/{slug}/admin/logout`
 #[handler]
-pub async fn logout(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, NoFields {}) = match posted(state, req, &slug, body).await {
+pub async fn logout(Path(slug): Path<String>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let NoFields {} = match posted(state, req, &slug, &s, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -311,11 +321,7 @@ struct QueueQuery {
 
 /// `GET /t/{slug}/admin/`: the queue.
 #[handler]
-pub async fn queue(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = match staff(state, req, &slug).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     let q: QueueQuery = web::query(req);
     let status = q.status.unwrap_or_default();
     let search = q.q.map(|x| x.trim().to_owned()).unwrap_or_default();
@@ -463,11 +469,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
 
 /// `GET /t/{slug}/admin/tickets/{id}`
 #[handler]
-pub async fn ticket(Path((slug, id)): Path<(String, i64)>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = match staff(state, req, &slug).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn ticket(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     let flash = flash_done(req, &s);
     match ticket_view(state, req, &slug, &s, id, flash, Default::default(), None).await {
         Ok(v) => rendered(StatusCode::OK, state.console_pages.ticket(&v)),
@@ -496,18 +498,19 @@ struct Written {
 
 /// `POST /t/{slug}/admin/tickets/{id}/reply`: a reply to the customer.
 #[handler]
-pub async fn reply(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    write(state, req, &slug, id, body, false).await
+pub async fn reply(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    write(state, req, &slug, s, id, body, false).await
 }
 
 /// `POST /t/{slug}/admin/tickets/{id}/note`: a note only staff see.
 #[handler]
-pub async fn note(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    write(state, req, &slug, id, body, true).await
+pub async fn note(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    write(state, req, &slug, s, id, body, true).await
 }
 
-async fn write(state: &AppState, req: &Request, slug: &str, id: i64, body: Body, internal: bool) -> Response {
-    let (s, form): (Staff, Written) = match posted(state, req, slug, body).await {
+#[allow(clippy::too_many_arguments)]
+async fn write(state: &AppState, req: &Request, slug: &str, s: Staff, id: i64, body: Body, internal: bool) -> Response {
+    let form: Written = match posted(state, req, slug, &s, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -555,8 +558,8 @@ struct Change {
 /// `POST /t/{slug}/admin/tickets/{id}/change`: what differs from the
 /// ticket as it is now is changed, by the desk's rules.
 #[handler]
-pub async fn change(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form): (Staff, Change) = match posted(state, req, &slug, body).await {
+pub async fn change(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: Change = match posted(state, req, &slug, &s, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -600,12 +603,12 @@ pub async fn change(Path((slug, id)): Path<(String, i64)>, req: &Request, body: 
 /// `POST /t/{slug}/admin/tickets/{id}/merge`: into another ticket of the
 /// same customer's (`into`).
 #[handler]
-pub async fn merge(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+pub async fn merge(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
     #[derive(Deserialize)]
     struct Merge {
         into: Option<String>,
     }
-    let (s, form): (Staff, Merge) = match posted(state, req, &slug, body).await {
+    let form: Merge = match posted(state, req, &slug, &s, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -625,7 +628,7 @@ pub async fn merge(Path((slug, id)): Path<(String, i64)>, req: &Request, body: B
 /// few seconds; `?leave` when the page closes): who else has the ticket
 /// open or is typing, and its newest message, as JSON.
 #[handler]
-pub async fn presence(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+pub async fn presence(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
     #[derive(Deserialize)]
     struct Typing {
         typing: Option<String>,
@@ -634,7 +637,7 @@ pub async fn presence(Path((slug, id)): Path<(String, i64)>, req: &Request, body
     struct Leave {
         leave: Option<String>,
     }
-    let (s, form): (Staff, Typing) = match posted(state, req, &slug, body).await {
+    let form: Typing = match posted(state, req, &slug, &s, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -654,9 +657,9 @@ pub async fn presence(Path((slug, id)): Path<(String, i64)>, req: &Request, body
 /// selected tickets (`ids`, repeated), each by the desk's rules. Those
 /// refused are named with the reason; the others are changed.
 #[handler]
-pub async fn bulk(Path(slug): Path<String>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+pub async fn bulk(Path(slug): Path<String>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
     // The form's fields in order, as `ids` repeats.
-    let (s, fields): (Staff, Vec<(String, String)>) = match posted(state, req, &slug, body).await {
+    let fields: Vec<(String, String)> = match posted(state, req, &slug, &s, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -741,11 +744,7 @@ pub async fn set_lang(Path(slug): Path<String>, req: &Request) -> Response {
 
 /// `GET /t/{slug}/admin/sessions`
 #[handler]
-pub async fn sessions(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = match staff(state, req, &slug).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn sessions(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     let rows = match s.ctx.console_sessions().await {
         Ok(r) => r,
         Err(e) => return desk_error(state, &slug, &e),
@@ -761,8 +760,8 @@ pub async fn sessions(Path(slug): Path<String>, req: &Request, Data(state): Data
 
 /// `POST /t/{slug}/admin/sessions/{id}/revoke`
 #[handler]
-pub async fn revoke(Path((slug, id)): Path<(String, i64)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, NoFields {}) = match posted(state, req, &slug, body).await {
+pub async fn revoke(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let NoFields {} = match posted(state, req, &slug, &s, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };

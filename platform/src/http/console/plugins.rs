@@ -15,7 +15,7 @@ use tikethet_runtime::worker::schedule::{PluginSchedule, has_on_schedule};
 use super::manage::fixable;
 use serde::Deserialize;
 
-use super::{Done, Staff, base, checked, desk_error, error_page, frame, posted, redirect, rendered, staff, tr, when};
+use super::{Done, Staff, base, checked, desk_error, error_page, frame, posted, redirect, rendered, tr, when};
 use crate::http::web;
 use crate::AppState;
 
@@ -71,11 +71,7 @@ async fn page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Opt
 
 /// `GET /t/{slug}/admin/plugins`
 #[handler]
-pub async fn plugins(Path(slug): Path<String>, req: &Request, Data(state): Data<&AppState>) -> Response {
-    let s = match staff(state, req, &slug).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn plugins(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
     page(state, req, &slug, &s, flash_of(req, &s), None, StatusCode::OK).await
 }
 
@@ -103,11 +99,7 @@ async fn field_within(field: poem::web::Field, max: usize) -> Result<Vec<u8>, &'
 /// header, or the `csrf` field, which the form sends first) before the
 /// component. Each field has its own limit.
 #[handler]
-pub async fn upload(Path(slug): Path<String>, req: &Request, mut form: Multipart, Data(state): Data<&AppState>) -> Response {
-    let s = match staff(state, req, &slug).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub async fn upload(Path(slug): Path<String>, req: &Request, s: Staff, mut form: Multipart, Data(state): Data<&AppState>) -> Response {
     if let Err(e) = s.ctx.require(tikethet_runtime::domain::Role::Admin) {
         return desk_error(state, &slug, &e);
     }
@@ -183,8 +175,8 @@ struct PluginForm {
 /// `POST /t/{slug}/admin/plugins/{name}`: `do=save` (config, order,
 /// schedule), `enable`, `disable`, `remove`, or `replay` with `failure`.
 #[handler]
-pub async fn plugin(Path((slug, name)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
-    let (s, form): (Staff, PluginForm) = match posted(state, req, &slug, body).await {
+pub async fn plugin(Path((slug, name)): Path<(String, String)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: PluginForm = match posted(state, req, &slug, &s, body).await {
         Ok(p) => p,
         Err(r) => return r,
     };
