@@ -53,7 +53,7 @@ pub struct AgentLoad {
     pub resolution: Percentiles,
 }
 
-type Row = (i64, String, String, Option<i64>, Option<i64>, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+type Row = (i64, crate::domain::TicketStatus, crate::domain::Priority, Option<i64>, Option<i64>, DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 fn day(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d").to_string()
@@ -96,14 +96,14 @@ pub async fn analytics(txn: &DatabaseTransaction, days: i64, now: DateTime<Utc>)
             a.reopened[i] += 1;
         }
     }
-    let mut prio: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let mut prio: BTreeMap<crate::domain::Priority, (u64, u64)> = BTreeMap::new();
     let mut cat: BTreeMap<Option<i64>, (u64, u64)> = BTreeMap::new();
     let mut agents: BTreeMap<i64, (AgentLoad, Vec<f64>, Vec<f64>)> = BTreeMap::new();
     // Backlog: +1 at the day a ticket was created (or before the window),
     // -1 the day after it was finished.
     let mut delta = vec![0i64; n + 1];
     for (_, status, priority, category, assignee, created, first_response, resolved, closed) in &rows {
-        let open = crate::domain::TicketStatus::parse(status).map(|s| s.is_active()).unwrap_or(false);
+        let open = status.is_active();
         let done = match (resolved, closed) {
             (Some(r), Some(c)) => Some((*r).min(*c)),
             (r, c) => r.or(*c),
@@ -130,7 +130,7 @@ pub async fn analytics(txn: &DatabaseTransaction, days: i64, now: DateTime<Utc>)
             delta[from] += 1;
             delta[until] -= 1;
         }
-        let p = prio.entry(priority.clone()).or_default();
+        let p = prio.entry(*priority).or_default();
         let c = cat.entry(*category).or_default();
         if in_window {
             p.0 += 1;
@@ -160,7 +160,7 @@ pub async fn analytics(txn: &DatabaseTransaction, days: i64, now: DateTime<Utc>)
         a.backlog[i] = running.max(0) as u64;
     }
     a.by_priority = crate::domain::Priority::ALL.iter().rev().map(|p| {
-        let (c, o) = prio.get(p.as_str()).copied().unwrap_or_default();
+        let (c, o) = prio.get(p).copied().unwrap_or_default();
         (p.as_str().to_owned(), c, o)
     }).collect();
     a.by_category = cat.into_iter().map(|(k, (c, o))| (k, c, o)).filter(|(_, c, o)| *c > 0 || *o > 0).collect();

@@ -235,22 +235,21 @@ pub struct StatusCounts {
 
 impl StatusCounts {
     /// From `(status, count)` rows of a `GROUP BY status`.
-    pub fn from_rows(rows: &[(String, i64)]) -> StatusCounts {
+    pub fn from_rows(rows: &[(TicketStatus, i64)]) -> StatusCounts {
         let mut c = StatusCounts::default();
         for (status, n) in rows {
-            c.add(status, u64::try_from(*n).unwrap_or(0));
+            c.add(*status, u64::try_from(*n).unwrap_or(0));
         }
         c
     }
 
-    fn add(&mut self, status: &str, n: u64) {
-        match TicketStatus::parse(status) {
-            Ok(TicketStatus::Open) => self.open += n,
-            Ok(TicketStatus::InProgress) => self.in_progress += n,
-            Ok(TicketStatus::WaitingResponse) => self.waiting_response += n,
-            Ok(TicketStatus::Resolved) => self.resolved += n,
-            Ok(TicketStatus::Closed) => self.closed += n,
-            Err(_) => {}
+    fn add(&mut self, status: TicketStatus, n: u64) {
+        match status {
+            TicketStatus::Open => self.open += n,
+            TicketStatus::InProgress => self.in_progress += n,
+            TicketStatus::WaitingResponse => self.waiting_response += n,
+            TicketStatus::Resolved => self.resolved += n,
+            TicketStatus::Closed => self.closed += n,
         }
     }
 
@@ -335,7 +334,7 @@ pub async fn list(txn: &DatabaseTransaction, viewer: &Viewer, q: &TicketQuery) -
 
     // Counters first: they ignore the status filter, and the total follows
     // from them.
-    let rows: Vec<(String, i64)> = tickets::Entity::find()
+    let rows: Vec<(TicketStatus, i64)> = tickets::Entity::find()
         .select_only()
         .column(tickets::Column::Status)
         .column_as(tickets::Column::Id.count(), "n")

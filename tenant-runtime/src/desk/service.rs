@@ -272,7 +272,7 @@ impl TenantContext {
         category: Option<i64>,
         files: &[i64],
     ) -> Result<tickets::Model> {
-        crate::storage::files::check_ids(files)?;
+        crate::domain::check_ids(files)?;
         let txn = self.tenant.db.begin().await?;
         crate::desk::usage::within_month(&txn, &self.tenant.info, "tickets a month", self.tenant.info.quotas.tickets_per_month, crate::desk::usage::TICKETS).await?;
         if let Some(c) = category {

@@ -89,7 +89,7 @@ fn active() -> Vec<&'static str> {
 
 pub async fn stats(txn: &DatabaseTransaction, sla: Option<&super::sla::SlaPolicy>) -> Result<Stats> {
     let now = Utc::now();
-    let by_status: Vec<(String, i64)> = tickets::Entity::find()
+    let by_status: Vec<(crate::domain::TicketStatus, i64)> = tickets::Entity::find()
         .select_only()
         .column(tickets::Column::Status)
         .column_as(tickets::Column::Id.count(), "n")

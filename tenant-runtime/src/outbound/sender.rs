@@ -662,6 +662,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn topic_names_carry_the_number_and_keep_to_128_characters() {
+        assert_eq!(topic_name(12, "  Lamp broken "), "#12 Lamp broken");
+        let long = topic_name(7, &"ж".repeat(300));
+        assert_eq!(long.chars().count(), TOPIC_NAME_CHARS);
+        assert!(long.starts_with("#7 жж") && long.ends_with('…'), "{long}");
+        let exact = format!("#1 {}", "a".repeat(TOPIC_NAME_CHARS - 3));
+        assert_eq!(topic_name(1, &"a".repeat(TOPIC_NAME_CHARS - 3)), exact, "128 characters stay whole");
+    }
+
+    #[test]
     fn no_more_than_28_sends_start_in_any_second() {
         let mut w = SendWindow::default();
         let t0 = std::time::Instant::now();

@@ -271,7 +271,6 @@ impl crate::Runtime {
     }
 }
 
-pub use crate::domain::{MAX_PER_MESSAGE, check_ids};
 
 #[cfg(test)]
 mod tests {
@@ -315,10 +314,10 @@ mod tests {
 
     #[test]
     fn id_lists_are_bounded_and_without_repeats() {
-        assert!(check_ids(&[1, 2, 3]).is_ok());
-        assert!(check_ids(&[1, 2, 1]).unwrap_err().to_string().contains("twice"));
-        assert!(check_ids(&(0..11).collect::<Vec<_>>()).unwrap_err().to_string().contains("at most 10"));
-        assert!(check_ids(&(0..10).collect::<Vec<_>>()).is_ok());
+        assert!(crate::domain::check_ids(&[1, 2, 3]).is_ok());
+        assert!(crate::domain::check_ids(&[1, 2, 1]).unwrap_err().to_string().contains("twice"));
+        assert!(crate::domain::check_ids(&(0..11).collect::<Vec<_>>()).unwrap_err().to_string().contains("at most 10"));
+        assert!(crate::domain::check_ids(&(0..10).collect::<Vec<_>>()).is_ok());
     }
 
     #[test]

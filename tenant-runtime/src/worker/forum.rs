@@ -35,7 +35,6 @@ use crate::storage::tenant::Tenant;
 use crate::desk::context::Viewer;
 use crate::desk::tickets::Button;
 
-pub use crate::outbound::sender::{TOPIC_NAME_CHARS, topic_name};
 
 /// The desk's staff group, if one is linked.
 pub(crate) async fn linked(txn: &DatabaseTransaction) -> Result<Option<staff_forum::Model>, RuntimeError> {
@@ -241,16 +240,6 @@ impl crate::desk::context::TenantContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn topic_names_carry_the_number_and_keep_to_128_characters() {
-        assert_eq!(topic_name(12, "  Lamp broken "), "#12 Lamp broken");
-        let long = topic_name(7, &"ж".repeat(300));
-        assert_eq!(long.chars().count(), TOPIC_NAME_CHARS);
-        assert!(long.starts_with("#7 жж") && long.ends_with('…'), "{long}");
-        let exact = format!("#1 {}", "a".repeat(TOPIC_NAME_CHARS - 3));
-        assert_eq!(topic_name(1, &"a".repeat(TOPIC_NAME_CHARS - 3)), exact, "128 characters stay whole");
-    }
 
     #[test]
     fn group_commands_are_read_for_this_bot_only() {
