@@ -153,10 +153,10 @@ impl crate::Runtime {
         .insert(txn)
         .await?;
         attach(txn, UserId::new(customer), message, new.files).await?;
-        crate::desk::usage::count(txn, crate::desk::usage::TICKETS, 1).await?;
-        crate::desk::usage::count(txn, crate::desk::usage::MESSAGES, 1).await?;
-        self.inner.metrics.tickets_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.notify_new_ticket(tenant, txn, &ticket, new.customer, effects).await?;
+        // Last: the day's counters are rows every ticket of the desk updates.
+        crate::desk::usage::count_all(txn, &[(crate::desk::usage::TICKETS, 1), (crate::desk::usage::MESSAGES, 1)]).await?;
+        self.inner.metrics.tickets_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         effects.events.push(crate::live::Event::TicketCreated { ticket: ticket.clone() });
         Ok(ticket)
     }
@@ -263,9 +263,6 @@ pub async fn add_message(
     .insert(txn)
     .await?;
     let (message, files) = attach(txn, viewer.user_id, message, body.files()).await?;
-    if !internal {
-        crate::desk::usage::count(txn, crate::desk::usage::MESSAGES, 1).await?;
-    }
 
     let status = ticket.status;
     let customer_id = ticket.customer_id;
@@ -309,6 +306,10 @@ pub async fn add_message(
             last = enqueue_file(txn, customer.telegram_id, f.id, message.id).await?;
         }
         queued = Some(last);
+    }
+    if !internal {
+        // Last: the day's counter is a row every message of the desk updates.
+        crate::desk::usage::count(txn, crate::desk::usage::MESSAGES, 1).await?;
     }
     Ok(Added { message, ticket, outbox: queued })
 }

@@ -20,24 +20,39 @@ type Result<T, E = RuntimeError> = std::result::Result<T, E>;
 
 /// Adds `n` to today's count of a meter.
 pub(crate) async fn count(txn: &DatabaseTransaction, metric: &'static str, n: i64) -> Result<()> {
-    if n == 0 {
+    count_all(txn, &[(metric, n)]).await
+}
+
+/// Adds to today's counts of several meters in one statement. Each day's
+/// count is one row that every unit of work of the desk updates, so its
+/// lock is held until the transaction ends: call this as late in the
+/// transaction as possible.
+pub(crate) async fn count_all(txn: &DatabaseTransaction, counts: &[(&'static str, i64)]) -> Result<()> {
+    let day = day_of(Utc::now());
+    let rows: Vec<usage_counters::ActiveModel> = counts
+        .iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(metric, n)| usage_counters::ActiveModel {
+            day: Set(day.clone()),
+            metric: Set((*metric).to_owned()),
+            count: Set(*n),
+            reported: Set(0),
+            reporting: Set(0),
+            reporting_at: Set(None),
+        })
+        .collect();
+    if rows.is_empty() {
         return Ok(());
     }
-    usage_counters::Entity::insert(usage_counters::ActiveModel {
-        day: Set(day_of(Utc::now())),
-        metric: Set(metric.to_owned()),
-        count: Set(n),
-        reported: Set(0),
-        reporting: Set(0),
-        reporting_at: Set(None),
-    })
-    .on_conflict(
-        OnConflict::columns([usage_counters::Column::Day, usage_counters::Column::Metric])
-            .value(usage_counters::Column::Count, Expr::col((usage_counters::Entity, usage_counters::Column::Count)).add(n))
-            .to_owned(),
-    )
-    .exec(txn)
-    .await?;
+    let added = Expr::col((sea_orm::sea_query::Alias::new("excluded"), usage_counters::Column::Count));
+    usage_counters::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([usage_counters::Column::Day, usage_counters::Column::Metric])
+                .value(usage_counters::Column::Count, Expr::col((usage_counters::Entity, usage_counters::Column::Count)).add(added))
+                .to_owned(),
+        )
+        .exec(txn)
+        .await?;
     Ok(())
 }
 
