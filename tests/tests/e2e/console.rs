@@ -377,7 +377,10 @@ async fn analytics_count_the_desks_tickets_and_the_export_streams_every_one_safe
         let txn = tenant.db.begin().await.unwrap();
         let now = chrono::Utc::now();
         for i in 0..1200 {
-            let at = now - chrono::Duration::hours(i % 600);
+            // Two hours back at least: resolved 90 minutes after creation
+            // is then never in the future (past 22:30 UTC it would fall on
+            // tomorrow, and today's backlog would still count it).
+            let at = now - chrono::Duration::hours(i % 600 + 2);
             tickets::ActiveModel {
                 customer_id: Set(1),
                 title: Set(format!("Seeded {i}")),
