@@ -90,7 +90,7 @@ impl SlaApi {
     ///
     /// Replaces them; no targets turns them off.
     #[oai(path = "/t/:slug/api/v1/settings/sla", method = "put", tag = "Tag::Stats")]
-    async fn set_sla(&self, _slug: Path<String>, auth: TenantAuth, body: Json<SlaView>) -> Result<Json<SlaView>, ApiError> {
+    async fn set_sla(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth, body: Json<SlaView>) -> Result<Json<SlaView>, ApiError> {
         let ctx = auth.0.at_least(Role::Admin)?;
         let policy = tikethet_runtime::desk::sla::SlaPolicy::from_json(&body.0.to_json())?;
         let info = self.state.control.set_sla(ctx.tenant().slug.as_str(), &policy).await?;
