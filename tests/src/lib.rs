@@ -4,6 +4,7 @@
 //! benchmarks are the `bench-intake` and `bench-plugins` binaries; plugin
 //! crates of the tests' own are in `plugins/`.
 
+pub mod bench_report;
 pub mod browser;
 pub mod fake_stripe;
 pub mod fixtures;

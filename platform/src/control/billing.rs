@@ -374,7 +374,7 @@ impl ControlPlane {
             let slices = tikethet_runtime::desk::usage::next_slices(&t, &metrics, |day| report_time(day, now)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             for s in slices {
                 let Some((_, event_name)) = METERS.iter().find(|(m, _)| *m == s.metric) else { continue };
-                let identifier = format!("{}-{}-{}-{}", a.tenant_id, s.metric, s.day, s.offset);
+                let identifier = s.identifier(&a.tenant_id);
                 match stripe.meter_event(event_name, customer, u64::try_from(s.value).unwrap_or(0), &identifier, s.at).await {
                     Ok(_) => {
                         tikethet_runtime::desk::usage::slice_reported(&t, &s).await.map_err(|e| anyhow::anyhow!("{e}"))?;

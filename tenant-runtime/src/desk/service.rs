@@ -96,24 +96,48 @@ impl Runtime {
     /// [`Self::open_session`] inside the caller's transaction (a sign-in
     /// records the user and the session in one commit).
     async fn open_session_in(&self, txn: &sea_orm::DatabaseTransaction, tenant: &Tenant, user: users::Model, family: Option<String>) -> Result<Session> {
+        let (row, session) = self.new_session(tenant, user, family);
+        sessions::Entity::insert(row).exec_without_returning(txn).await?;
+        Ok(session)
+    }
+
+    /// A session's row and what its holder is given.
+    fn new_session(&self, tenant: &Tenant, user: users::Model, family: Option<String>) -> (sessions::ActiveModel, Session) {
         let now = Utc::now();
         let (refresh_token, hash) = auth::new_refresh_token();
-        sessions::ActiveModel {
+        let row = sessions::ActiveModel {
             user_id: Set(user.id),
             token_hash: Set(hash),
             expires_at: Set(now + auth::REFRESH_TOKEN_TTL),
             created_at: Set(now),
             family_id: Set(Some(family.unwrap_or_else(|| format!("fam_{}", crate::domain::random_hex(12))))),
             ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-        Ok(Session {
+        };
+        let session = Session {
             access_token: self.inner.auth.tokens.issue(&tenant.info.id, user.id, now),
             refresh_token,
             expires_in: auth::ACCESS_TOKEN_TTL.num_seconds(),
             user,
-        })
+        };
+        (row, session)
+    }
+
+    /// The usual sign-in, a returning person whose profile is unchanged, in
+    /// two statements and no transaction: their row read, the session
+    /// inserted (one commit). `None` when the person is new or their
+    /// profile changed: the caller records them in a transaction.
+    async fn returning_sign_in(&self, tenant: &Tenant, profile: &TelegramProfile) -> Result<Option<Session>> {
+        let direct = tenant.db.direct().await?;
+        let found = direct.qualify(users::Entity::find().filter(users::Column::TelegramId.eq(profile.telegram_id))).one(&*direct).await?;
+        let Some(user) = found.filter(|u| !crate::desk::tickets::profile_differs(u, profile, tenant.info.owner_telegram_id)) else {
+            return Ok(None);
+        };
+        if user.blocked {
+            return Err(RuntimeError::Forbidden("this account is blocked".into()));
+        }
+        let (row, session) = self.new_session(tenant, user, None);
+        direct.qualify_insert(sessions::Entity::insert(row)).exec_without_returning(&*direct).await?;
+        Ok(Some(session))
     }
 
     /// Exchanges Mini App initData for a session.
@@ -122,7 +146,6 @@ impl Runtime {
         let wa = auth::verify_init_data(init_data, &tenant.info.bot_token, Utc::now())
             .map_err(|e: InitDataError| RuntimeError::Unauthenticated(e.to_string()))?;
         self.throttle_sign_in(&tenant.info.id, wa.id).await?;
-        let txn = tenant.db.begin().await?;
         let profile = TelegramProfile {
             telegram_id: wa.id,
             first_name: wa.first_name,
@@ -130,6 +153,10 @@ impl Runtime {
             username: wa.username,
             language_code: wa.language_code,
         };
+        if let Some(session) = self.returning_sign_in(&tenant, &profile).await? {
+            return Ok(session);
+        }
+        let txn = tenant.db.begin().await?;
         let user = crate::desk::tickets::upsert_user(&txn, &profile, tenant.info.owner_telegram_id).await?;
         self.session_for_sign_in(txn, &tenant, user).await
     }

@@ -27,6 +27,19 @@ fn cut(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
+/// Whether a user's row must be written for a sign-in or message with this
+/// profile: a changed name, a block of the bot to undo, or an owner role to
+/// give or take.
+pub(crate) fn profile_differs(u: &users::Model, p: &TelegramProfile, owner_telegram_id: i64) -> bool {
+    let is_owner = p.telegram_id == owner_telegram_id;
+    u.first_name != cut(&p.first_name, 128)
+        || u.username != p.username
+        || u.last_name != p.last_name
+        || u.bot_blocked_at.is_some()
+        || (!is_owner && u.role == Role::Owner)
+        || (is_owner && u.role != Role::Owner)
+}
+
 /// Finds or creates the tenant's user for a Telegram account and refreshes
 /// their profile. The tenant's owner account always holds the owner role.
 pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_telegram_id: i64) -> Result<users::Model> {
@@ -35,16 +48,10 @@ pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_t
     let is_owner = p.telegram_id == owner_telegram_id;
     match existing {
         Some(u) => {
-            let demote = !is_owner && u.role == Role::Owner;
-            let changed = u.first_name != cut(&p.first_name, 128)
-                || u.username != p.username
-                || u.last_name != p.last_name
-                || u.bot_blocked_at.is_some()
-                || demote
-                || (is_owner && u.role != Role::Owner);
-            if !changed {
+            if !profile_differs(&u, p, owner_telegram_id) {
                 return Ok(u);
             }
+            let demote = !is_owner && u.role == Role::Owner;
             let mut am: users::ActiveModel = u.into();
             am.first_name = Set(cut(&p.first_name, 128));
             am.last_name = Set(p.last_name.as_deref().map(|s| cut(s, 128)));

@@ -23,18 +23,29 @@ pub(crate) async fn count(txn: &DatabaseTransaction, metric: &'static str, n: i6
     count_all(txn, &[(metric, n)]).await
 }
 
-/// Adds to today's counts of several meters in one statement. Each day's
-/// count is one row that every unit of work of the desk updates, so its
-/// lock is held until the transaction ends: call this as late in the
-/// transaction as possible.
+/// Rows a day's count of a meter is spread over on PostgreSQL. A
+/// transaction that counts holds its row's lock until it commits; with one
+/// row, every write of a desk waited for the commit of the one before.
+pub const SHARDS: i16 = 16;
+
+/// Adds to today's counts of several meters in one statement, on one shard
+/// picked at random (SQLite has one writer at a time: one shard there).
+/// The row stays locked until the transaction ends: call this as late in
+/// the transaction as possible.
 pub(crate) async fn count_all(txn: &DatabaseTransaction, counts: &[(&'static str, i64)]) -> Result<()> {
+    use sea_orm::ConnectionTrait as _;
     let day = day_of(Utc::now());
+    let shard = match txn.get_database_backend() {
+        sea_orm::DatabaseBackend::Sqlite => 0,
+        _ => rand::random_range(0..SHARDS),
+    };
     let rows: Vec<usage_counters::ActiveModel> = counts
         .iter()
         .filter(|(_, n)| *n != 0)
         .map(|(metric, n)| usage_counters::ActiveModel {
             day: Set(day.clone()),
             metric: Set((*metric).to_owned()),
+            shard: Set(shard),
             count: Set(*n),
             reported: Set(0),
             reporting: Set(0),
@@ -47,7 +58,7 @@ pub(crate) async fn count_all(txn: &DatabaseTransaction, counts: &[(&'static str
     let added = Expr::col((sea_orm::sea_query::Alias::new("excluded"), usage_counters::Column::Count));
     usage_counters::Entity::insert_many(rows)
         .on_conflict(
-            OnConflict::columns([usage_counters::Column::Day, usage_counters::Column::Metric])
+            OnConflict::columns([usage_counters::Column::Day, usage_counters::Column::Metric, usage_counters::Column::Shard])
                 .value(usage_counters::Column::Count, Expr::col((usage_counters::Entity, usage_counters::Column::Count)).add(added))
                 .to_owned(),
         )
@@ -151,16 +162,30 @@ pub(crate) async fn report(txn: &DatabaseTransaction, q: &Quotas) -> Result<(Vec
 }
 
 /// A slice of usage to report to Stripe: `value` units of `metric` on
-/// `day`, after the `offset` units reported before. The three name the
-/// report, so a report retried after a crash is the same report.
+/// `day`, counted in `shard`, after the `offset` units of that shard
+/// reported before. The four name the report ([`Slice::identifier`]), so a
+/// report retried after a crash is the same report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slice {
     pub day: String,
     pub metric: String,
+    pub shard: i16,
     pub offset: i64,
     pub value: i64,
     /// The event's timestamp (Unix seconds), fixed when the slice is taken.
     pub at: i64,
+}
+
+impl Slice {
+    /// The report's identifier (Stripe keeps one event per identifier).
+    /// Shard 0 keeps the form reports had before counts were sharded, so a
+    /// report in flight across the upgrade stays the same report.
+    pub fn identifier(&self, tenant_id: &str) -> String {
+        match self.shard {
+            0 => format!("{tenant_id}-{}-{}-{}", self.metric, self.day, self.offset),
+            n => format!("{tenant_id}-{}-{}.{n}-{}", self.metric, self.day, self.offset),
+        }
+    }
 }
 
 /// The next slices of a tenant's usage to report for these meters: a slice
@@ -190,11 +215,12 @@ pub async fn next_slices(tenant: &crate::Tenant, metrics: &[&str], stamp: impl F
                 .col_expr(usage_counters::Column::ReportingAt, Expr::value(at))
                 .filter(usage_counters::Column::Day.eq(r.day.as_str()))
                 .filter(usage_counters::Column::Metric.eq(r.metric.as_str()))
+                .filter(usage_counters::Column::Shard.eq(r.shard))
                 .filter(usage_counters::Column::Reporting.eq(r.reporting))
                 .exec(&txn)
                 .await?;
         }
-        out.push(Slice { day: r.day, metric: r.metric, offset: r.reported, value, at });
+        out.push(Slice { day: r.day, metric: r.metric, shard: r.shard, offset: r.reported, value, at });
     }
     txn.commit().await?;
     Ok(out)
@@ -209,6 +235,7 @@ pub async fn slice_reported(tenant: &crate::Tenant, s: &Slice) -> Result<()> {
         .col_expr(usage_counters::Column::ReportingAt, Expr::value(Option::<i64>::None))
         .filter(usage_counters::Column::Day.eq(s.day.as_str()))
         .filter(usage_counters::Column::Metric.eq(s.metric.as_str()))
+        .filter(usage_counters::Column::Shard.eq(s.shard))
         .filter(usage_counters::Column::Reported.eq(s.offset))
         .filter(usage_counters::Column::Reporting.eq(s.value))
         .exec(&txn)
@@ -246,7 +273,17 @@ pub async fn daily(tenant: &crate::Tenant, since: &str) -> Result<Vec<DayCount>>
         .all(&txn)
         .await?;
     txn.commit().await?;
-    Ok(rows.into_iter().map(|r| DayCount { day: r.day, metric: r.metric, count: u64::try_from(r.count).unwrap_or(0) }).collect())
+    // The shards of a day and meter are adjacent (ordered by day, then by
+    // the primary key) or not; summed by key either way.
+    let mut out: Vec<DayCount> = Vec::new();
+    for r in rows {
+        let n = u64::try_from(r.count).unwrap_or(0);
+        match out.iter_mut().find(|d| d.day == r.day && d.metric == r.metric) {
+            Some(d) => d.count += n,
+            None => out.push(DayCount { day: r.day, metric: r.metric, count: n }),
+        }
+    }
+    Ok(out)
 }
 
 /// Units counted and not yet reported, per meter.
@@ -266,5 +303,13 @@ mod tests {
         let t = DateTime::parse_from_rfc3339("2026-03-09T23:59:59Z").unwrap().with_timezone(&Utc);
         assert_eq!((day_of(t), month_of(t)), ("2026-03-09".to_owned(), "2026-03-01".to_owned()));
         assert!(day_of(t) >= month_of(t) && "2026-02-28".to_owned() < month_of(t) && "2026-12-01".to_owned() > month_of(t));
+    }
+
+    #[test]
+    fn a_slice_is_named_by_day_meter_shard_and_offset_and_shard_0_as_before_shards() {
+        let s = |shard| Slice { day: "2026-03-09".into(), metric: "messages".into(), shard, offset: 40, value: 2, at: 0 };
+        assert_eq!(s(0).identifier("t_1"), "t_1-messages-2026-03-09-40");
+        assert_eq!(s(3).identifier("t_1"), "t_1-messages-2026-03-09.3-40");
+        assert_ne!(s(3).identifier("t_1"), s(4).identifier("t_1"));
     }
 }

@@ -469,6 +469,52 @@ impl std::ops::Deref for WriterConn<'_> {
     }
 }
 
+/// A connection for statements outside a transaction, and how to name the
+/// tenant's tables on it (see [`TenantDb::direct`]).
+pub(crate) struct Direct<'a> {
+    conn: WriterConn<'a>,
+    /// PostgreSQL: the schema every table is qualified with.
+    schema: Option<&'a str>,
+}
+
+impl Direct<'_> {
+    /// `select` with its table qualified with the tenant's schema (on
+    /// PostgreSQL; as it is on SQLite). Its column references name the
+    /// table only, which still resolves to the qualified one.
+    pub(crate) fn qualify<E: sea_orm::EntityTrait>(&self, mut select: sea_orm::Select<E>) -> sea_orm::Select<E> {
+        use sea_orm::QueryTrait as _;
+        if let Some(schema) = self.schema {
+            select.query().from_clear().from((sea_orm::sea_query::Alias::new(schema), E::default()));
+        }
+        select
+    }
+
+    /// An insert with its table qualified as [`Direct::qualify`] does.
+    pub(crate) fn qualify_insert<A: sea_orm::ActiveModelTrait>(&self, mut insert: sea_orm::Insert<A>) -> sea_orm::Insert<A> {
+        use sea_orm::QueryTrait as _;
+        if let Some(schema) = self.schema {
+            insert.query().into_table((sea_orm::sea_query::Alias::new(schema), A::Entity::default()));
+        }
+        insert
+    }
+
+    /// An entity's table, qualified as [`Direct::qualify`] does, for subqueries.
+    pub(crate) fn table<E: sea_orm::EntityTrait>(&self) -> sea_orm::sea_query::TableRef {
+        use sea_orm::sea_query::IntoTableRef as _;
+        match self.schema {
+            Some(schema) => (sea_orm::sea_query::Alias::new(schema), E::default()).into_table_ref(),
+            None => E::default().into_table_ref(),
+        }
+    }
+}
+
+impl std::ops::Deref for Direct<'_> {
+    type Target = DatabaseConnection;
+    fn deref(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+}
+
 fn unavailable(e: anyhow::Error) -> DbErr {
     DbErr::Conn(sea_orm::RuntimeErr::Internal(format!("{e:#}")))
 }
@@ -521,6 +567,22 @@ impl TenantDb {
                 let stmt = DbBackend::Postgres.build(&q);
                 E::find().from_raw_sql(stmt).one(pool).await
             }
+        }
+    }
+
+    /// Statements outside a transaction, each its own, for requests on the
+    /// hot path that need no transaction: on PostgreSQL each statement's
+    /// tables are qualified with the tenant's schema ([`Direct::qualify`],
+    /// [`Direct::table`]) instead of a transaction pointing `search_path` at
+    /// it, which costs three more round trips (`BEGIN`, `set_config`,
+    /// `COMMIT`). PostgreSQL's default isolation gives each statement of a
+    /// transaction its own snapshot anyway, so reads see what they would
+    /// have seen inside one.
+    pub(crate) async fn direct(&self) -> Result<Direct<'_>, DbErr> {
+        self.touch();
+        match &self.kind {
+            Kind::Sqlite { handles, name } => Ok(Direct { conn: WriterConn::Sqlite(handles.lease(name).await.map_err(unavailable)?), schema: None }),
+            Kind::Postgres { pool, schema } => Ok(Direct { conn: WriterConn::Postgres(pool), schema: Some(schema) }),
         }
     }
 

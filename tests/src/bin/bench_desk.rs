@@ -14,12 +14,18 @@
 //! and transport errors, which are in neither the rate nor the latencies).
 //! Reads run first over exactly the seeded tickets, then PostgreSQL's own
 //! ceiling for the list: `pgbench` running the same statements the list
-//! runs (the caller, read on its own, then a transaction with the counters,
-//! the page and the last messages), prepared, with 50 clients; creates run
-//! last.
+//! runs (the caller, then the counters, the page and the last messages,
+//! each on its own, as the server sends them), prepared, with 50 clients;
+//! creates run last.
 //! Last, the Mini App in headless Chromium: the time from navigation to the
 //! list of 50 tickets on screen, and the render of those 50 (DOM, style and
 //! layout) as the page measures it.
+//!
+//! `--runs 5` reports each figure as the median of five runs with the
+//! spread; `--write-readme README.md` writes the table into the README's
+//! `bench:desk` block; `--readme README.md` prints the README's figures
+//! beside this run's; `--guard` fails on a collapse against the ceiling
+//! (see `FLOORS`), which is how CI runs it.
 //!
 //! `cargo run --release -p tikethet-tests --bin bench-desk`
 
@@ -49,7 +55,28 @@ struct Args {
     /// Page loads of the Mini App measured in Chromium (0: skip).
     #[arg(long, default_value_t = 10)]
     browser_loads: u32,
+    /// Runs of each row; each figure is their median, with the spread.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Print the README's figure beside each (its `bench:desk` block).
+    #[arg(long)]
+    readme: Option<std::path::PathBuf>,
+    /// Write the table into the README's `bench:desk` block.
+    #[arg(long)]
+    write_readme: Option<std::path::PathBuf>,
+    /// Fail when a figure collapses against PostgreSQL's ceiling of this
+    /// run (see `guard`); for CI.
+    #[arg(long)]
+    guard: bool,
 }
+
+/// The guard's floors, as fractions of PostgreSQL's own rate for the list's
+/// statements in the same run. About half of what each measured against
+/// that ceiling when the guard was set (list 0.32 to 0.36, read 1.12 to
+/// 1.23, sign-in 0.84 to 0.85, create 0.23, at 50 connections): a request
+/// that becomes twice as slow as the rest of the machine fails, a slow or
+/// busy machine does not.
+const FLOORS: [(&str, f64); 4] = [("list", 0.16), ("read", 0.55), ("sign-in", 0.42), ("create", 0.11)];
 
 const PRIORITIES: [&str; 4] = ["low", "normal", "high", "critical"];
 
@@ -224,14 +251,33 @@ async fn run(args: &Args, fake: &FakeTelegram, http: &reqwest::Client, base: &st
     let sign_ins: Arc<Vec<String>> = Arc::new(
         (0..CUSTOMERS).map(|c| json!({ "init_data": init_data(&token, 100_000 + c, chrono::Utc::now().timestamp()) }).to_string()).collect(),
     );
+    let readme = tikethet_tests::bench_report::Readme::read(args.readme.as_deref())?;
+    let mut table = tikethet_tests::bench_report::Table { header: vec!["request", "connections", "requests/s", "p50 ms", "p99 ms", "errors"], rows: Vec::new() };
+    let mut guard = tikethet_tests::bench_report::Guard::default();
+    let mut ceiling = f64::NAN;
+    let mut rates_at_first = Vec::new();
     println!();
-    println!("| request | connections | requests/s | p50 ms | p99 ms | errors |");
-    println!("|---|---|---|---|---|---|");
+    println!("| request | connections | requests/s | p50 ms | p99 ms | errors | README |");
+    println!("|---|---|---|---|---|---|---|");
     // Reads first, at every connection count, over exactly the seeded
     // tickets; PostgreSQL's ceiling over the same rows; creates last.
     for (phase, &conns) in [false, true].into_iter().flat_map(|c| args.connections.iter().map(move |n| (c, n))) {
         if phase && conns == args.connections[0] && args.pgbench_clients > 0 {
-            pgbench(args, http, base, &owner, schema).await?;
+            let name = PGBENCH_ROW;
+            let mut rates = Vec::new();
+            let mut failed = 0;
+            for _ in 0..args.runs {
+                let (tps, f) = pgbench(args, http, base, &owner, schema).await?;
+                rates.push(tps);
+                failed += f;
+            }
+            let rates = tikethet_tests::bench_report::Spread::new(rates);
+            ceiling = rates.median();
+            let clients = format!("{} clients", args.pgbench_clients);
+            let row = vec![name.to_owned(), clients.clone(), rates.cell(0), "–".into(), "–".into(), failed.to_string()];
+            println!("| {} | {} |", row.join(" | "), readme.beside("desk", &[name, &clients], 2));
+            table.rows.push(row);
+            guard.none("pgbench's failed transactions", failed);
         }
         let kinds: Vec<(&str, Arc<dyn Fn(&reqwest::Client, u64) -> reqwest::RequestBuilder + Send + Sync>)> = vec![
             ("list", {
@@ -261,70 +307,92 @@ async fn run(args: &Args, fake: &FakeTelegram, http: &reqwest::Client, base: &st
             if (name == "create") != phase {
                 continue;
             }
-            let (mut s, took) = load(http, conns, args.seconds, make).await;
-            s.ok.sort();
-            let rate = s.ok.len() as f64 / took.as_secs_f64();
-            let errors = if s.errors() == 0 {
-                "0".to_owned()
-            } else {
-                format!("{} ({:?}, transport {}; first: {})", s.errors(), s.statuses, s.transport, s.first_error.as_deref().unwrap_or("").chars().take(120).collect::<String>())
+            let (mut rates, mut p50s, mut p99s, mut errors, mut first) = (Vec::new(), Vec::new(), Vec::new(), 0u64, None);
+            for _ in 0..args.runs {
+                let (mut s, took) = load(http, conns, args.seconds, make.clone()).await;
+                s.ok.sort();
+                rates.push(s.ok.len() as f64 / took.as_secs_f64());
+                p50s.push(pct(&s.ok, 0.5));
+                p99s.push(pct(&s.ok, 0.99));
+                errors += u64::from(s.errors());
+                if s.errors() > 0 && first.is_none() {
+                    first = Some(format!("{:?}, transport {}; first: {}", s.statuses, s.transport, s.first_error.as_deref().unwrap_or("").chars().take(120).collect::<String>()));
+                }
+            }
+            let rate = tikethet_tests::bench_report::Spread::new(rates);
+            let errors_cell = match first {
+                None => errors.to_string(),
+                Some(f) => format!("{errors} ({f})"),
             };
-            println!("| {name} | {conns} | {rate:.0} | {:.1} | {:.1} | {errors} |", pct(&s.ok, 0.5), pct(&s.ok, 0.99));
+            let conns_cell = conns.to_string();
+            let row = vec![name.to_owned(), conns_cell.clone(), rate.cell(0), tikethet_tests::bench_report::Spread::new(p50s).cell(1), tikethet_tests::bench_report::Spread::new(p99s).cell(1), errors_cell];
+            println!("| {} | {} |", row.join(" | "), readme.beside("desk", &[name, &conns_cell], 2));
+            table.rows.push(row);
+            guard.none(&format!("{name} at {conns} connections, errors"), errors);
+            if conns == args.connections[0] {
+                rates_at_first.push((name, rate.median()));
+            }
+        }
+    }
+    // Against the ceiling, which was taken between the reads and the creates.
+    for (name, rate) in rates_at_first {
+        if let Some((_, fraction)) = FLOORS.iter().find(|(n, _)| *n == name) {
+            guard.floor(&format!("{name} at {} connections, requests/s", args.connections[0]), rate, "pgbench", ceiling, *fraction);
         }
     }
 
+    let mut notes = Vec::new();
     if args.browser_loads > 0 {
-        browser(args, base, &token, owner_id).await?;
+        notes.push(browser(args, base, &token, owner_id).await?);
+    }
+    if let Some(path) = &args.write_readme {
+        let body = format!(
+            "Measured at {} ({} tickets, {} s per row, {} run(s) each: the median, the spread in brackets; rate limits off):\n\n{}{}",
+            tikethet_tests::bench_report::provenance(),
+            ids.len(),
+            args.seconds,
+            args.runs,
+            table.markdown(),
+            notes.iter().map(|n| format!("\n{n}\n")).collect::<String>()
+        );
+        tikethet_tests::bench_report::write_readme(path, "desk", &body)?;
+    }
+    if args.guard {
+        guard.finish("bench-desk")?;
     }
     Ok(())
 }
 
+/// The table's row for PostgreSQL's own ceiling.
+const PGBENCH_ROW: &str = "PostgreSQL alone: the list's statements (pgbench, prepared)";
+
 /// PostgreSQL's ceiling for the list: the statements one list request runs
-/// as a pgbench script (prepared, `--pgbench-clients`).
-async fn pgbench(args: &Args, http: &reqwest::Client, base: &str, owner: &str, schema: &str) -> anyhow::Result<()> {
+/// as a pgbench script (prepared, `--pgbench-clients`): its rate and failed
+/// transactions.
+async fn pgbench(args: &Args, http: &reqwest::Client, base: &str, owner: &str, schema: &str) -> anyhow::Result<(f64, u64)> {
     // The first page's ids, as the list answers them.
     let page: Value = http.get(format!("{base}/t/bench/api/v1/tickets")).bearer_auth(owner).send().await?.json().await?;
     let ids: Vec<String> = page["items"].as_array().map(|a| a.iter().map(|t| t["id"].to_string()).collect()).unwrap_or_default();
     let me: Value = http.get(format!("{base}/t/bench/api/v1/auth/me")).bearer_auth(owner).send().await?.json().await?;
-    let tenant_schema = format!("{schema}_bench");
+    let s = format!("\"{schema}_bench\"");
     let list = ids.join(", ");
     // The statements sea-orm sends for resolving the caller
-    // (`TenantDb::find_one`) and for `desk::list` (see
-    // tenant-runtime/src/desk/list.rs).
+    // (`TenantDb::find_one`) and for `desk::list` without a search: three
+    // reads outside a transaction, their tables qualified with the desk's
+    // schema (see tenant-runtime/src/desk/list.rs).
     let script = format!(
-        "SELECT * FROM \"{tenant_schema}\".users WHERE id = {me};\n\
-         BEGIN;\n\
-         SELECT set_config('search_path', '{tenant_schema}', true);\n\
-         SELECT status, COUNT(id) AS n FROM tickets GROUP BY status;\n\
-         SELECT * FROM tickets ORDER BY updated_at DESC, id DESC LIMIT 21;\n\
-         SELECT * FROM messages WHERE id IN (SELECT MAX(id) FROM messages WHERE ticket_id IN ({list}) AND internal = false AND deleted_at IS NULL GROUP BY ticket_id);\n\
-         COMMIT;\n",
+        "SELECT * FROM {s}.users WHERE id = {me};\n\
+         SELECT status, CAST(SUM(n) AS BIGINT) AS n FROM {s}.ticket_counts GROUP BY status;\n\
+         SELECT * FROM {s}.tickets ORDER BY updated_at DESC, id DESC LIMIT 21;\n\
+         SELECT * FROM {s}.messages WHERE id IN (SELECT MAX(id) FROM {s}.messages WHERE ticket_id IN ({list}) AND internal = false AND deleted_at IS NULL GROUP BY ticket_id);\n",
         me = me["id"]
     );
-    let file = tempfile::NamedTempFile::new()?;
-    std::fs::write(file.path(), script)?;
-    let mut cmd = std::process::Command::new("pgbench");
-    cmd.args(["-n", "-M", "prepared", "-c", &args.pgbench_clients.to_string(), "-j", "2", "-T", &args.seconds.to_string(), "-f"])
-        .arg(file.path())
-        .args(["-h", "127.0.0.1", "-U", "postgres", "test"]);
-    let out = tokio::task::spawn_blocking(move || cmd.output())
-        .await?
-        .map_err(|e| anyhow::anyhow!("pgbench must be installed (Debian's postgresql-client): {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    anyhow::ensure!(out.status.success(), "pgbench failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
-    let line = |key: &str| text.lines().find(|l| l.starts_with(key)).map(str::trim).unwrap_or("?").to_owned();
-    println!(
-        "| PostgreSQL alone: the list's statements (pgbench, prepared) | {} | {} | – | – | {} |",
-        args.pgbench_clients,
-        line("tps").trim_start_matches("tps = ").split(' ').next().unwrap_or("?"),
-        line("number of failed transactions").trim_start_matches("number of failed transactions: ")
-    );
-    Ok(())
+    tikethet_tests::bench_report::pgbench(&script, args.pgbench_clients, args.seconds).await
 }
 
 /// The Mini App in headless Chromium, opened as Telegram opens it, by the
 /// desk's owner (who sees every ticket: the first page holds 50).
-async fn browser(args: &Args, base: &str, token: &str, owner_id: i64) -> anyhow::Result<()> {
+async fn browser(args: &Args, base: &str, token: &str, owner_id: i64) -> anyhow::Result<String> {
     let (_driver, c) = tikethet_tests::browser::browser().await;
     // Resolves, at the first frame where the list is ready, with the time
     // since navigation, the items shown and the page's own render measure.
@@ -351,9 +419,11 @@ async fn browser(args: &Args, base: &str, token: &str, owner_id: i64) -> anyhow:
     };
     let (shown_med, shown_max) = median(&mut shown);
     let (render_med, render_max) = median(&mut render);
+    let text = format!(
+        "The Mini App in headless Chromium, {} loads as the desk's owner, {items} tickets on the first page: navigation to the list on screen (sign-in, list request, render) median {shown_med:.0} ms, max {shown_max:.0} ms; render of the {items} tickets (DOM, style, layout) median {render_med:.1} ms, max {render_max:.1} ms.",
+        args.browser_loads
+    );
     println!();
-    println!("Mini App in headless Chromium, {} loads, {items} tickets on the first page:", args.browser_loads);
-    println!("  navigation to the list on screen (sign-in, list request, render): median {shown_med:.0} ms, max {shown_max:.0} ms");
-    println!("  render of the {items} tickets (DOM, style, layout): median {render_med:.1} ms, max {render_max:.1} ms");
-    Ok(())
+    println!("{text}");
+    Ok(text)
 }

@@ -15,6 +15,11 @@
 //! loop: updates leave at N a second whatever the answers, and latency is
 //! counted from when each was due, so a slow server cannot hide its queue.
 //!
+//! Before the runs, PostgreSQL's own rate of small committed transactions
+//! (`pgbench`) is taken as the ceiling the guard measures against.
+//! `--runs`, `--readme`, `--write-readme` and `--guard` work as in
+//! `bench-desk`.
+//!
 //! `cargo run --release -p tikethet-tests --bin bench-intake -- --backend both`
 
 use std::sync::Arc;
@@ -50,6 +55,45 @@ struct Args {
     /// Telegram does not send it to us, as we do not ask for it).
     #[arg(long, default_value = "message")]
     kind: String,
+    /// Runs per backend; each figure is their median, with the spread.
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
+    /// Print the README's figure beside each (its `bench:intake` block).
+    #[arg(long)]
+    readme: Option<std::path::PathBuf>,
+    /// Write the table into the README's `bench:intake` block.
+    #[arg(long)]
+    write_readme: Option<std::path::PathBuf>,
+    /// Fail when a figure collapses against PostgreSQL's commit rate
+    /// measured in this run (see `FLOORS`); for CI.
+    #[arg(long)]
+    guard: bool,
+}
+
+/// The guard's floors for `message` updates, as fractions of PostgreSQL's
+/// own rate of small committed transactions in the same run (`CEILING`):
+/// about half of what each measured against it when the guard was set (20
+/// tenants, 4,000 updates: SQLite 0.065 acknowledged and 0.0155 processed,
+/// PostgreSQL 0.023 and 0.0075).
+const FLOORS: [(&str, f64, f64); 2] = [
+    // backend, acknowledged/s, processed/s
+    ("Sqlite", 0.03, 0.008),
+    ("Postgres", 0.012, 0.004),
+];
+
+/// PostgreSQL alone committing one small write per transaction, from 64
+/// clients: the same run's measure of what this machine's disk and cores
+/// allow durable writes.
+const CEILING: &str = "SELECT txid_current();\n";
+const CEILING_ROW: &str = "PostgreSQL alone: one small commit per transaction (pgbench, 64 clients)";
+
+/// One run's figures.
+struct Figures {
+    acknowledged: f64,
+    p50: f64,
+    p99: f64,
+    errors: u64,
+    processed: f64,
 }
 
 struct Target {
@@ -122,7 +166,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
+async fn run(backend: Backend, args: &Args) -> anyhow::Result<Figures> {
     let fake = FakeTelegram::start().await?;
     // A loopback server: plain-HTTP webhooks accepted; Telegram's pacing off,
     // as the desk's own limiter already keeps to it and 429s would only add noise.
@@ -253,6 +297,7 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
         outcome.first_error.as_deref().map(|e| format!("; first: {}", e.chars().take(200).collect::<String>())).unwrap_or_default()
     );
 
+    let mut processed = f64::NAN;
     if intake_only {
         println!("  processing: n/a (edited_message is stored, not processed)");
     } else {
@@ -268,6 +313,7 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
         let wall = t0.elapsed();
         let failed = metric(&http, &base, "tikethet_updates_failed_total").await?;
         anyhow::ensure!(done >= acknowledged as u64, "only {done} of {acknowledged} updates processed after 10 minutes");
+        processed = done as f64 / wall.as_secs_f64();
         println!(
             "  processing: {done} updates handled in {:.2} s from the first delivery = {:.0}/s ({failed} failed); inbox drained {:.2} s after intake ended",
             wall.as_secs_f64(),
@@ -280,7 +326,7 @@ async fn run(backend: Backend, args: &Args) -> anyhow::Result<()> {
     if let Some(s) = schema {
         drop_pg_schemas(&s).await;
     }
-    Ok(())
+    Ok(Figures { acknowledged: acknowledged as f64 / intake_wall.as_secs_f64(), p50: pct(0.50), p99: pct(0.99), errors: u64::from(outcome.errors()), processed })
 }
 
 #[tokio::main]
@@ -292,9 +338,57 @@ async fn main() -> anyhow::Result<()> {
         "both" => &[Backend::Sqlite, Backend::Postgres],
         other => anyhow::bail!("--backend is sqlite, postgres or both, not {other}"),
     };
+    use tikethet_tests::bench_report::{Guard, Readme, Spread, Table};
+    let readme = Readme::read(args.readme.as_deref())?;
+    let (ceiling, failed) = tikethet_tests::bench_report::pgbench(CEILING, 64, 5).await?;
+    println!("{CEILING_ROW}: {ceiling:.0}/s ({failed} failed)");
+    let mut guard = Guard::default();
+    guard.none("pgbench's failed transactions", failed);
+    let mut table = Table { header: vec!["backend", "tenants", "in flight", "acknowledged/s", "ack p50 ms", "ack p99 ms", "errors", "processed/s"], rows: Vec::new() };
+    table.rows.push(vec![CEILING_ROW.into(), "–".into(), "64".into(), tikethet_tests::bench_report::fmt(ceiling, 0), "–".into(), "–".into(), failed.to_string(), "–".into()]);
     for b in backends {
-        println!("{b:?}:");
-        run(*b, &args).await?;
+        let mut runs = Vec::new();
+        for r in 0..args.runs {
+            println!("{b:?}, run {} of {}:", r + 1, args.runs);
+            runs.push(run(*b, &args).await?);
+        }
+        let spread = |f: fn(&Figures) -> f64| Spread::new(runs.iter().map(f).collect());
+        let (ack, processed) = (spread(|f| f.acknowledged), spread(|f| f.processed));
+        let errors: u64 = runs.iter().map(|f| f.errors).sum();
+        let name = format!("{b:?}");
+        table.rows.push(vec![
+            name.clone(),
+            args.tenants.to_string(),
+            args.concurrency.to_string(),
+            ack.cell(0),
+            spread(|f| f.p50).cell(1),
+            spread(|f| f.p99).cell(1),
+            errors.to_string(),
+            processed.cell(0),
+        ]);
+        println!("  {name}: acknowledged {}/s ({}), processed {}/s ({})", ack.cell(0), readme.beside("intake", &[&name], 3), processed.cell(0), readme.beside("intake", &[&name], 7));
+        guard.none(&format!("{name}: errors"), errors);
+        if let (Some((_, a, p)), "message") = (FLOORS.iter().find(|(n, _, _)| *n == name), args.kind.as_str()) {
+            guard.floor(&format!("{name}: acknowledged/s"), ack.median(), "commits/s", ceiling, *a);
+            guard.floor(&format!("{name}: processed/s"), processed.median(), "commits/s", ceiling, *p);
+        }
+    }
+    println!();
+    print!("{}", table.markdown());
+    if let Some(path) = &args.write_readme {
+        let body = format!(
+            "Measured at {} ({} tenants, {} `{}` updates per run, closed loop, {} run(s) per backend: the median, the spread in brackets):\n\n{}",
+            tikethet_tests::bench_report::provenance(),
+            args.tenants,
+            args.updates,
+            args.kind,
+            args.runs,
+            table.markdown()
+        );
+        tikethet_tests::bench_report::write_readme(path, "intake", &body)?;
+    }
+    if args.guard {
+        guard.finish("bench-intake")?;
     }
     Ok(())
 }

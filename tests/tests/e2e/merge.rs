@@ -47,6 +47,10 @@ async fn a_customers_two_tickets_merge_into_one_and_other_merges_are_refused(b: 
     assert!(got[3].starts_with(&format!("Merged #{second} (Still no parcel) into this ticket: 2 message(s) moved here.")), "{got:?}");
     let (_, closed) = app.tenant_get("acme", &format!("/tickets/{second}"), &owner).await;
     assert_eq!(closed["status"], "closed", "{closed}");
+    // The desk's counters, kept by the database as tickets change, follow.
+    let (_, page) = app.tenant_get("acme", "/tickets", &owner).await;
+    assert_eq!(page["counts"], json!({"open": 2, "in_progress": 0, "waiting_response": 0, "resolved": 0, "closed": 1}), "{page}");
+    crate::desk::kept_counts_match_a_count(&app, "acme", &owner).await;
     let (_, left) = app.tenant_get("acme", &format!("/tickets/{second}/messages"), &owner).await;
     assert_eq!(texts(&left), [format!("Merged into #{first} (Parcel lost).")]);
     // The customer sees their messages in the one ticket, and not the notes.

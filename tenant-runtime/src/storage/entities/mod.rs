@@ -13,6 +13,7 @@ pub mod console_sessions;
 pub mod plugin_failures;
 pub mod plugin_schedules;
 pub mod plugins;
+pub mod ticket_counts;
 pub mod ticket_tags;
 pub mod usage_counters;
 pub mod sessions;

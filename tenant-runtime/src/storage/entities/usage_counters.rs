@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
 
 /// Metered usage per day (`YYYY-MM-DD`, UTC) and meter, for plan limits and
-/// billing.
+/// billing, spread over a few rows (`shard`) so that concurrent work does
+/// not queue on one row: a day's count is the sum of its shards.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "usage_counters")]
 pub struct Model {
@@ -9,6 +10,8 @@ pub struct Model {
     pub day: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub metric: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub shard: i16,
     pub count: i64,
     /// How much of `count` Stripe has been told.
     pub reported: i64,
