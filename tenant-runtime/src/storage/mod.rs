@@ -557,17 +557,8 @@ impl TenantDb {
     /// `set_config`, `COMMIT`). For single-table reads on the hot path:
     /// every API request resolves its caller this way.
     pub async fn find_one<E: sea_orm::EntityTrait>(&self, select: sea_orm::Select<E>) -> Result<Option<E::Model>, DbErr> {
-        use sea_orm::QueryTrait as _;
-        self.touch();
-        match &self.kind {
-            Kind::Sqlite { handles, name } => select.one(&*handles.lease(name).await.map_err(unavailable)?).await,
-            Kind::Postgres { pool, schema } => {
-                let mut q = select.into_query();
-                q.from_clear().from((sea_orm::sea_query::Alias::new(schema.as_ref()), E::default()));
-                let stmt = DbBackend::Postgres.build(&q);
-                E::find().from_raw_sql(stmt).one(pool).await
-            }
-        }
+        let direct = self.direct().await?;
+        direct.qualify(select).one(&*direct).await
     }
 
     /// Statements outside a transaction, each its own, for requests on the
