@@ -183,12 +183,25 @@ pub struct InvalidCatalogue(String);
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     plans: Vec<PlanSpec>,
+    trial: Option<Trial>,
+}
+
+/// What a desk opened through signup starts on (`[trial]` in the plans
+/// file): a plan for some days, after which it falls to the default plan
+/// unless it subscribed meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trial {
+    pub plan: String,
+    pub days: u32,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
     plan: Vec<PlanSpec>,
+    #[serde(default)]
+    trial: Option<Trial>,
 }
 
 impl Catalogue {
@@ -199,6 +212,7 @@ impl Catalogue {
     pub fn from_toml(text: &str) -> Result<Catalogue, InvalidCatalogue> {
         let file: File = toml::from_str(text).map_err(|e| InvalidCatalogue(e.to_string()))?;
         let plans = file.plan;
+        let trial = file.trial;
         if plans.is_empty() {
             return Err(InvalidCatalogue("no [[plan]] given".into()));
         }
@@ -227,7 +241,20 @@ impl Catalogue {
                 return Err(InvalidCatalogue(format!("plan {:?}: attachment_bytes cannot pass Telegram's {TELEGRAM_UPLOAD_LIMIT}", p.id)));
             }
         }
-        Ok(Catalogue { plans })
+        if let Some(t) = &trial {
+            if !plans.iter().any(|p| p.id == t.plan) {
+                return Err(InvalidCatalogue(format!("[trial] names plan {:?}, which is not in the file", t.plan)));
+            }
+            if !(1..=365).contains(&t.days) {
+                return Err(InvalidCatalogue(format!("[trial] days must be 1 to 365 (got {})", t.days)));
+            }
+        }
+        Ok(Catalogue { plans, trial })
+    }
+
+    /// The trial a desk opened through signup starts on, if the file gives one.
+    pub fn trial(&self) -> Option<&Trial> {
+        self.trial.as_ref()
     }
 
     pub fn plans(&self) -> &[PlanSpec] {
@@ -292,7 +319,12 @@ mod tests {
             (one("").replace("usd", "USD"), "currency"),
             (one("").replace("\"free\"", "\"Free Plan\""), "plan id"),
             (String::new(), "plan"),
+            (one("\n[trial]\nplan = \"gold\"\ndays = 14"), "gold"),
+            (one("\n[trial]\nplan = \"free\"\ndays = 0"), "days"),
+            (one("\n[trial]\nplan = \"free\"\ndays = 14\nprice = 1"), "price"),
         ];
+        assert_eq!(Catalogue::from_toml(&one("\n[trial]\nplan = \"free\"\ndays = 7")).unwrap().trial(), Some(&Trial { plan: "free".into(), days: 7 }));
+        assert_eq!(Catalogue::from_toml(&one("")).unwrap().trial(), None);
         for (text, says) in cases {
             let e = Catalogue::from_toml(&text).unwrap_err().to_string();
             assert!(e.contains(says), "{text:?}: {e}");

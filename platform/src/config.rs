@@ -98,6 +98,31 @@ pub struct Settings {
     /// or demo server, which answers only the `Host` names it serves (see
     /// `http::hosts`), so that a web page cannot reach it by DNS rebinding.
     pub local_only: bool,
+    /// Who may open a desk at `/signup` (`TIKETHET_SIGNUP`): `off` by
+    /// default, so that a deployment sells itself only once its operator
+    /// says so.
+    pub signup: Signup,
+}
+
+/// `TIKETHET_SIGNUP`: who may open a desk without the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signup {
+    /// Anyone with a bot token.
+    Open,
+    /// Anyone with a bot token and an invitation code from the operator.
+    Invite,
+    /// Nobody: desks are opened by the operator.
+    Off,
+}
+
+impl Signup {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signup::Open => "open",
+            Signup::Invite => "invite",
+            Signup::Off => "off",
+        }
+    }
 }
 
 /// Whether a URL names this machine (`localhost`, `127.0.0.0/8`, `::1`).
@@ -138,6 +163,7 @@ impl fmt::Debug for Settings {
             .field("sla_check_every", &self.sla_check_every)
             .field("claim_lease", &self.claim_lease)
             .field("mini_app_over_http", &self.mini_app_over_http)
+            .field("signup", &self.signup)
             .field("plans", &self.plans.plans().iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
             .finish()
     }
@@ -175,6 +201,7 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_SLA_CHECK_SECS",
     "TIKETHET_CLAIM_LEASE_SECS",
     "TIKETHET_DEV_SIGN_IN",
+    "TIKETHET_SIGNUP",
 ];
 
 /// Where raw values come from.
@@ -408,7 +435,14 @@ impl Settings {
             Some("on") => true,
             Some(other) => bail!("TIKETHET_DEV_SIGN_IN must be on or off (got {other:?})"),
         };
+        let signup = match src.get("TIKETHET_SIGNUP").as_deref() {
+            None | Some("off") => Signup::Off,
+            Some("open") => Signup::Open,
+            Some("invite") => Signup::Invite,
+            Some(other) => bail!("TIKETHET_SIGNUP must be open, invite or off (got {other:?})"),
+        };
         let settings = Settings {
+            signup,
             database_url,
             database_schema,
             redis_url: src.get("TIKETHET_REDIS_URL"),

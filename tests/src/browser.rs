@@ -73,6 +73,11 @@ pub async fn save_screenshot(c: &Client, name: &str) {
 
 /// A browser with a window of `width` × `height` CSS pixels.
 pub async fn browser_sized(width: u32, height: u32) -> (Driver, Client) {
+    browser_with(width, height, false).await
+}
+
+/// A browser whose pages see `prefers-color-scheme: dark` when `dark`.
+pub async fn browser_with(width: u32, height: u32, dark: bool) -> (Driver, Client) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     use std::os::unix::process::CommandExt as _;
     let child = Command::new("chromedriver")
@@ -88,10 +93,15 @@ pub async fn browser_sized(width: u32, height: u32) -> (Driver, Client) {
     })
     .await;
     assert!(ready.is_some(), "chromedriver did not listen on {port}");
+    let mut args = vec!["--headless=new".to_owned(), "--no-sandbox".into(), "--disable-gpu".into(), "--disable-dev-shm-usage".into(), format!("--window-size={width},{height}")];
+    if dark {
+        // Blink's preferred scheme: 0 is dark.
+        args.extend(["--force-dark-mode".to_owned(), "--blink-settings=preferredColorScheme=0".to_owned()]);
+    }
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
-        json!({ "binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", &format!("--window-size={width},{height}")] }),
+        json!({ "binary": "/usr/bin/chromium", "args": args }),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let client = ClientBuilder::new(connector).capabilities(caps).connect(&driver.url).await.expect("a Chromium session");

@@ -176,6 +176,15 @@ pub enum BotText {
     BroadcastStatus,
     /// To the broadcast's author at the end (`number`, `total`, `sent`, `failed`, `unconfirmed`).
     BroadcastReport,
+    /// A desk opened through signup and its claim code (`outcome`:
+    /// `claimed` with `url`, the console sign-in link; `taken`; `wrong`;
+    /// `expired`; `unclaimed`, any other message before the claim; `signup`,
+    /// the signup page's address).
+    Claim,
+    /// To the owner about the desk's trial (`outcome`: `ending` with `days`
+    /// and `date`; `ended`; `plan`, the trial's plan; `fallback`, the plan
+    /// it falls to).
+    Trial,
 }
 
 impl BotText {
@@ -224,6 +233,8 @@ impl BotText {
         BotText::ButtonBroadcastCancel,
         BotText::BroadcastStatus,
         BotText::BroadcastReport,
+        BotText::Claim,
+        BotText::Trial,
     ];
 
     fn file(self) -> &'static str {
@@ -272,6 +283,8 @@ impl BotText {
             BotText::ButtonBroadcastCancel => "button_broadcast_cancel",
             BotText::BroadcastStatus => "broadcast_status",
             BotText::BroadcastReport => "broadcast_report",
+            BotText::Claim => "claim",
+            BotText::Trial => "trial",
         }
     }
 }
@@ -322,8 +335,8 @@ macro_rules! bot_templates {
 }
 
 const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report"],
-    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report"],
+    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial"],
+    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial"],
 );
 
 /// Renders the built-in templates. Cheap to clone.

@@ -191,6 +191,30 @@ pub struct ProvisionForm {
     pub error: Option<String>,
 }
 
+/// Self-serve signups: the mode, the funnel and the invitations.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SignupsView {
+    /// `open`, `invite` or `off` (`TIKETHET_SIGNUP`).
+    pub mode: String,
+    pub started: u64,
+    pub claimed: u64,
+    pub expired: u64,
+    pub trialling: u64,
+    pub paying: u64,
+    pub invites: Vec<InviteRow>,
+    /// An invitation just made: its code, shown this once.
+    pub new_invite: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InviteRow {
+    pub note: String,
+    pub created: String,
+    /// The desk it opened, if used.
+    pub used_by: Option<String>,
+    pub used: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Overview {
     pub frame: Frame,
@@ -215,6 +239,7 @@ pub struct Overview {
     pub total: u64,
     pub plans: Vec<PlanOption>,
     pub form: ProvisionForm,
+    pub signups: SignupsView,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -418,6 +443,7 @@ mod tests {
             total: 1,
             plans: vec![],
             form: ProvisionForm::default(),
+            signups: SignupsView::default(),
         };
         let html = p.overview(&o).unwrap();
         assert!(!html.contains("<script>x") && html.contains("&lt;script&gt;x"));

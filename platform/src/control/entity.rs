@@ -36,6 +36,14 @@ pub struct Model {
     #[sea_orm(unique)]
     pub storage_name: String,
     pub schema_version: Option<String>,
+    /// An unclaimed desk's claim code (SHA-256, hex) and when it expires
+    /// (see `control::signup`); `None` once claimed or for the operator's.
+    pub claim_code_hash: Option<String>,
+    pub claim_expires_at: Option<DateTimeUtc>,
+    /// The end of the desk's trial, while it has one.
+    pub trial_ends_at: Option<DateTimeUtc>,
+    /// The last trial reminder sent, in days before its end (3, then 1).
+    pub trial_reminded_days: Option<i16>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

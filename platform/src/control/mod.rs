@@ -4,6 +4,7 @@
 pub mod billing;
 pub mod dashboard;
 pub mod entity;
+pub mod signup;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -126,7 +127,7 @@ pub struct TenantRecord {
     pub id: String,
     pub slug: String,
     pub name: String,
-    /// `active` or `suspended`.
+    /// `active`, `suspended`, or `unclaimed` (opened by signup, waiting for its owner).
     pub status: String,
     pub plan: String,
     /// What the tenant may use: its plan's limits with the operator's
@@ -147,6 +148,8 @@ pub struct TenantRecord {
     /// `/t/{slug}` prefix (TLS is the deployment's proxy's).
     #[oai(nullable)]
     pub custom_domain: Option<String>,
+    /// The end of the desk's trial (a desk opened by signup), while it has one.
+    pub trial_ends_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -217,6 +220,19 @@ pub struct ControlPlane {
     migrations: std::sync::Arc<tokio::sync::Semaphore>,
     /// Usage across tenants as the dashboard last read it.
     pub(crate) usage_across: tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<dashboard::UsageAcross>)>>,
+    /// Desks opened by signup and not yet claimed, by webhook route: their
+    /// updates are answered here (see [`signup`]).
+    unclaimed: Mutex<HashMap<String, signup::Unclaimed>>,
+}
+
+/// How a new desk's row starts: the operator's, active with its owner; a
+/// signup's, unclaimed with a claim code's hash and expiry.
+struct Opening {
+    status: &'static str,
+    owner: i64,
+    plan: String,
+    theme: Theme,
+    claim: Option<(String, DateTime<Utc>)>,
 }
 
 /// Tenants a serving node migrates at once (as `tikethet migrate` by default).
@@ -282,6 +298,7 @@ impl ControlPlane {
             catching_up: Mutex::new(Default::default()),
             migrations: std::sync::Arc::new(tokio::sync::Semaphore::new(SERVE_MIGRATIONS)),
             usage_across: tokio::sync::Mutex::new(None),
+            unclaimed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -320,6 +337,7 @@ impl ControlPlane {
             schema_version: m.schema_version.clone(),
             webhook_url: self.webhook_url(&m.webhook_route, m.custom_domain.as_deref()),
             custom_domain: m.custom_domain.clone(),
+            trial_ends_at: m.trial_ends_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -334,8 +352,8 @@ impl ControlPlane {
             id: TenantId::from_stored(m.id.clone()),
             slug: TenantSlug::parse(&m.slug).context("stored slug")?,
             name: m.name.clone(),
-            // A tenant being deleted is served by nobody; as facts it is suspended.
-            status: TenantStatus::parse(&m.status).or_else(|| (m.status == DELETING).then_some(TenantStatus::Suspended)).context("stored status")?,
+            // A desk being deleted, or not yet claimed, is served by nobody; as facts it is suspended.
+            status: TenantStatus::parse(&m.status).or_else(|| (m.status == DELETING || m.status == signup::UNCLAIMED).then_some(TenantStatus::Suspended)).context("stored status")?,
             theme: Theme::parse(&m.theme).unwrap_or_else(|_| Theme::default_theme()),
             branding: tikethet_themes::branding::Branding::from_stored(m.branding.as_deref()),
             custom_domain: m.custom_domain.clone(),
@@ -359,6 +377,7 @@ impl ControlPlane {
             // Checked before it was stored; one that no longer reads (a
             // hand edit) counts as none.
             sla: m.sla.as_deref().and_then(|s| serde_json::from_str(s).ok()).and_then(|v| tikethet_runtime::desk::sla::SlaPolicy::from_json(&v).ok()).filter(|p| !p.is_empty()),
+            claimed_with: m.claim_code_hash.clone(),
         })
     }
 
@@ -402,8 +421,17 @@ impl ControlPlane {
             tracing::warn!(error = %format!("{e:#}"), "could not check billing grace periods; the next sync will");
         }
         let rows = tenants::Entity::find().all(self.storage.control()).await.context("failed to list tenants")?;
+        let now = Utc::now();
+        self.sweep_unclaimed(&rows, now).await;
+        if let Err(e) = self.trials(&rows, now).await {
+            tracing::warn!(error = %format!("{e:#}"), "could not check trials; the next sync will");
+        }
         let mut fresh = Vec::new();
         for m in &rows {
+            if m.status == signup::UNCLAIMED {
+                // Answered by the control plane until claimed (see `signup`).
+                continue;
+            }
             if m.status == DELETING {
                 if known.contains_key(&m.id) || self.catching_up.lock().expect("poisoned").contains(&m.id) {
                     self.runtime.uninstall(&TenantId::from_stored(m.id.clone()));
@@ -563,15 +591,23 @@ impl ControlPlane {
         {
             return Err(ControlError::SlugTaken(new.slug.to_string()));
         }
-        let bot = self.runtime.bot(&new.bot_token);
-        let me = bot.get_me().await.map_err(token_error)?;
-        let bot_username = me.username.clone().unwrap_or_default();
+        let me = self.runtime.bot(&new.bot_token).get_me().await.map_err(token_error)?;
         self.check_bot_free(me.id.0 as i64, None).await?;
+        let opening = Opening { status: TenantStatus::Active.as_str(), owner: new.owner_telegram_id.get(), plan, theme: new.theme, claim: None };
+        let m = self.open(&new.slug, new.name, &new.bot_token, &me, opening).await?;
+        self.set_menu_button(&new.bot_token, &m.slug, None).await;
+        self.serve(&m).await?;
+        tracing::info!(tenant = %m.id, slug = %m.slug, bot = %m.bot_username, "tenant provisioned");
+        Ok(self.record(&m))
+    }
 
+    /// Creates and migrates a new desk's storage, stores its row and
+    /// registers its webhook; on any failure nothing is left behind.
+    async fn open(&self, slug: &TenantSlug, name: String, token: &BotToken, me: &teloxide::types::Me, opening: Opening) -> Result<tenants::Model> {
         let id = TenantId::generate();
         let route = new_route();
         let secret = new_secret();
-        let storage_name = self.storage.storage_name_for(&new.slug);
+        let storage_name = self.storage.storage_name_for(slug);
         if self.storage.tenant_storage_exists(&storage_name).await? {
             return Err(ControlError::StorageExists(storage_name));
         }
@@ -583,26 +619,31 @@ impl ControlPlane {
             }
         };
         let now = Utc::now();
+        let (claim_code_hash, claim_expires_at) = opening.claim.map_or((None, None), |(h, at)| (Some(h), Some(at)));
         let row = tenants::ActiveModel {
             id: Set(id.to_string()),
-            slug: Set(new.slug.to_string()),
-            name: Set(new.name),
-            status: Set(TenantStatus::Active.as_str().to_owned()),
-            plan: Set(plan),
+            slug: Set(slug.to_string()),
+            name: Set(name),
+            status: Set(opening.status.to_owned()),
+            plan: Set(opening.plan),
             limit_overrides: Set(None),
             sla: Set(None),
-            theme: Set(new.theme.name.to_owned()),
+            theme: Set(opening.theme.name.to_owned()),
             branding: Set(None),
             custom_domain: Set(None),
             bot_texts: Set(None),
             bot_id: Set(me.id.0 as i64),
-            bot_username: Set(bot_username),
-            bot_token_enc: Set(self.vault.seal(new.bot_token.expose())),
+            bot_username: Set(me.username.clone().unwrap_or_default()),
+            bot_token_enc: Set(self.vault.seal(token.expose())),
             webhook_route: Set(route.clone()),
             webhook_secret_enc: Set(self.vault.seal(&secret)),
-            owner_telegram_id: Set(new.owner_telegram_id.get()),
+            owner_telegram_id: Set(opening.owner),
             storage_name: Set(storage_name.clone()),
             schema_version: Set(Some(version)),
+            claim_code_hash: Set(claim_code_hash),
+            claim_expires_at: Set(claim_expires_at),
+            trial_ends_at: Set(None),
+            trial_reminded_days: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -611,9 +652,9 @@ impl ControlPlane {
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                 // Lost a race for the slug (the schema belongs to the
                 // winner) or for the bot (unique bot id).
-                let slug_row = tenants::Entity::find().filter(tenants::Column::Slug.eq(new.slug.as_str())).one(self.storage.control()).await?;
+                let slug_row = tenants::Entity::find().filter(tenants::Column::Slug.eq(slug.as_str())).one(self.storage.control()).await?;
                 if slug_row.is_some() {
-                    return Err(ControlError::SlugTaken(new.slug.to_string()));
+                    return Err(ControlError::SlugTaken(slug.to_string()));
                 }
                 self.storage.drop_tenant(&storage_name).await.ok();
                 let other = tenants::Entity::find().filter(tenants::Column::BotId.eq(me.id.0 as i64)).one(self.storage.control()).await?;
@@ -624,15 +665,12 @@ impl ControlPlane {
                 return Err(e.into());
             }
         };
-        if let Err(e) = self.register_webhook(&new.bot_token, &route, &secret, None).await {
+        if let Err(e) = self.register_webhook(token, &route, &secret, None).await {
             tenants::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await.ok();
             self.storage.drop_tenant(&storage_name).await.ok();
             return Err(e);
         }
-        self.set_menu_button(&new.bot_token, &m.slug, None).await;
-        self.serve(&m).await?;
-        tracing::info!(tenant = %m.id, slug = %m.slug, bot = %m.bot_username, "tenant provisioned");
-        Ok(self.record(&m))
+        Ok(m)
     }
 
     /// Points the bot's chat menu button at the desk's Mini App. Telegram
@@ -732,6 +770,10 @@ impl ControlPlane {
 
     pub async fn set_status(&self, slug: &str, status: TenantStatus) -> Result<TenantRecord> {
         let m = self.find(slug).await?;
+        if m.status == signup::UNCLAIMED {
+            // Resuming it would serve a desk nobody owns.
+            return Err(Invalid::new("status", "this desk waits for its owner's claim (it was opened by signup); it serves nobody until then, and is removed a day after signup if unclaimed").into());
+        }
         let mut am: tenants::ActiveModel = m.into();
         am.status = Set(status.as_str().to_owned());
         am.updated_at = Set(Utc::now());

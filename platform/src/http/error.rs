@@ -9,6 +9,7 @@ use tikethet_runtime::RuntimeError;
 use tikethet_runtime::inbound::intake::IntakeError;
 
 use crate::control::ControlError;
+use crate::control::signup::SignupError;
 
 #[derive(Debug, Object)]
 pub struct ErrorDetail {
@@ -166,6 +167,37 @@ impl From<ControlError> for ApiError {
             ControlError::NoCustomer => ApiError::Conflict(body("no_subscription", e.to_string())),
             ControlError::Stripe(_) => ApiError::BadGateway(body("stripe_unavailable", e.to_string())),
             ControlError::Internal(inner) => ApiError::internal(inner),
+        }
+    }
+}
+
+/// The HTTP status and code of a refused signup.
+pub fn signup_kind(e: &SignupError) -> (StatusCode, &'static str) {
+    match e {
+        SignupError::Closed => (StatusCode::FORBIDDEN, "signup_closed"),
+        SignupError::InviteInvalid => (StatusCode::FORBIDDEN, "invite_invalid"),
+        SignupError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+        SignupError::TokenInvalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "bot_token_invalid"),
+        SignupError::BotTaken => (StatusCode::CONFLICT, "bot_taken"),
+        SignupError::SlugTaken(_) => (StatusCode::CONFLICT, "slug_taken"),
+        SignupError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        SignupError::Telegram(_) => (StatusCode::BAD_GATEWAY, "telegram_unavailable"),
+        SignupError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+impl From<SignupError> for ApiError {
+    fn from(e: SignupError) -> Self {
+        let (_, code) = signup_kind(&e);
+        let b = body(code, e.to_string());
+        match e {
+            SignupError::Closed | SignupError::InviteInvalid => ApiError::Forbidden(b),
+            SignupError::Invalid(_) => ApiError::BadRequest(b),
+            SignupError::TokenInvalid(_) => ApiError::Unprocessable(b),
+            SignupError::BotTaken | SignupError::SlugTaken(_) => ApiError::Conflict(b),
+            SignupError::RateLimited(wait) => ApiError::TooManyRequests(b, tikethet_runtime::auth::throttle::retry_secs(wait)),
+            SignupError::Telegram(_) => ApiError::BadGateway(b),
+            SignupError::Internal(inner) => ApiError::internal(&inner),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod live;
 pub mod local_hosts;
 pub mod operator;
 pub mod pages;
+pub mod signup;
 pub mod web;
 
 use poem::endpoint::make_sync;
@@ -137,6 +138,7 @@ async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(stat
     let secret = req.headers().get(SECRET_HEADER).and_then(|v| v.to_str().ok());
     let target = match state.runtime.webhook_target(&route, secret) {
         Ok(t) => t,
+        Err(tikethet_runtime::inbound::intake::IntakeError::UnknownRoute) => return unclaimed(&route, secret, req, body, state).await,
         Err(e) => return error::intake_response(&e),
     };
     let declared = req.headers().get(poem::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
@@ -153,6 +155,43 @@ async fn webhook(Path(route): Path<String>, req: &Request, body: Body, Data(stat
     }
 }
 
+/// A webhook for a route the runtime does not serve: a desk opened by
+/// signup and not yet claimed is answered by the control plane; once an
+/// update claims it, the desk is served and the same update goes on to
+/// the runtime like any other (which answers its owner).
+async fn unclaimed(route: &str, secret: Option<&str>, req: &Request, body: Body, state: &AppState) -> Response {
+    use crate::control::signup::UnclaimedUpdate;
+    use tikethet_runtime::inbound::intake::IntakeError;
+    if !state.control.is_unclaimed(route) {
+        return error::intake_response(&IntakeError::UnknownRoute);
+    }
+    let declared = req.headers().get(poem::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_UPDATE_BYTES) {
+        return error::intake_response(&IntakeError::TooLarge);
+    }
+    let Ok(bytes) = body.into_bytes_limit(MAX_UPDATE_BYTES).await else { return error::intake_response(&IntakeError::TooLarge) };
+    match state.control.unclaimed_update(route, secret, &bytes).await {
+        Ok(UnclaimedUpdate::Unknown) => error::intake_response(&IntakeError::UnknownRoute),
+        Ok(UnclaimedUpdate::BadSecret) => error::intake_response(&IntakeError::BadSecret),
+        Ok(UnclaimedUpdate::Answered) => StatusCode::OK.into_response(),
+        Ok(UnclaimedUpdate::Claimed) => {
+            let taken = match state.runtime.webhook_target(route, secret) {
+                Ok(target) => state.runtime.take_update(route, &target, &bytes).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match taken {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(e) => error::intake_response(&e),
+            }
+        }
+        Err(e) => {
+            // Telegram delivers it again; the claim is idempotent.
+            tracing::error!(route, error = %format!("{e:#}"), "an update to an unclaimed desk failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
+}
+
 /// The whole HTTP app.
 pub fn app(state: AppState) -> impl Endpoint {
     let server_url = state.settings.public_url.as_str().trim_end_matches('/').to_owned();
@@ -160,6 +199,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         (
             operator::OperatorApi { state: state.clone() },
             api::apis(&state),
+            signup::SignupApi { state: state.clone() },
             SystemApi { state: state.clone() },
         ),
         "TiketHet",
@@ -176,6 +216,7 @@ pub fn app(state: AppState) -> impl Endpoint {
     let docs = api.swagger_ui();
     Route::new()
         .at("/tg/:route", webhook.data(state.clone()))
+        .at("/signup", poem::get(signup::page).post(signup::submit).data(state.clone()))
         .at("/billing/stripe/webhook", poem::post(billing::stripe_webhook).data(state.clone()))
         .at("/demo/", poem::get(demo::index).data(state.clone()))
         .at("/demo/app/:slug", poem::get(demo::app).data(state.clone()))
@@ -191,6 +232,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/operator/login", poem::get(dashboard::login_page).post(dashboard::login).data(state.clone()))
         .at("/operator/logout", poem::post(dashboard::logout).data(state.clone()))
         .at("/operator/tenants", poem::post(dashboard::provision).data(state.clone()))
+        .at("/operator/invites", poem::post(dashboard::invite).data(state.clone()))
         .at("/operator/tenants/:slug", poem::get(dashboard::tenant).data(state.clone()))
         .at("/operator/tenants/:slug/:action", poem::post(dashboard::act).data(state.clone()))
         .at("/operator/assets/operator.css", poem::get(dashboard::css))

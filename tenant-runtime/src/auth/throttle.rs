@@ -41,6 +41,11 @@ pub struct Policy {
     pub sign_in_per_user: Rate,
     pub writes_per_ip: Rate,
     pub writes_per_user: Rate,
+    /// Desks opened through `/signup` by one client address, and by
+    /// everyone together (a flood from many addresses cannot open desks
+    /// faster than the platform means to sell them).
+    pub signups_per_ip: Rate,
+    pub signups_total: Rate,
 }
 
 impl Default for Policy {
@@ -53,6 +58,8 @@ impl Default for Policy {
             sign_in_per_user: Rate::per_minute(10, 10),
             writes_per_ip: Rate::per_minute(1200, 300),
             writes_per_user: Rate::per_minute(120, 60),
+            signups_per_ip: Rate { count: 10, period: Duration::from_secs(3600), burst: 5 },
+            signups_total: Rate { count: 600, period: Duration::from_secs(3600), burst: 60 },
         }
     }
 }
@@ -93,6 +100,16 @@ impl Runtime {
         self.throttle(&format!("th:ip:{}:{}", action.key(), client_key(ip)), action, false).await
     }
 
+    /// Counts one signup from a client address (when known) and one
+    /// against everyone's.
+    pub async fn throttle_signup(&self, ip: Option<IpAddr>) -> Result<()> {
+        let Some(policy) = self.inner.auth.throttle_policy else { return Ok(()) };
+        if let Some(ip) = ip {
+            self.throttle_at(&format!("th:ip:signup:{}", client_key(ip)), policy.signups_per_ip).await?;
+        }
+        self.throttle_at("th:all:signup", policy.signups_total).await
+    }
+
     /// Counts one `action` by a user of a tenant.
     pub async fn throttle_user(&self, tenant: &TenantId, user_id: i64, action: Action) -> Result<()> {
         self.throttle(&format!("th:user:{}:{tenant}:{user_id}", action.key()), action, true).await
@@ -118,7 +135,10 @@ impl Runtime {
 
     async fn throttle(&self, key: &str, action: Action, per_user: bool) -> Result<()> {
         let Some(policy) = self.inner.auth.throttle_policy else { return Ok(()) };
-        let rate = policy.rate(action, per_user);
+        self.throttle_at(key, policy.rate(action, per_user)).await
+    }
+
+    async fn throttle_at(&self, key: &str, rate: Rate) -> Result<()> {
         let wait = match self.inner.limiter.try_acquire(key, rate).await {
             Ok(w) => w,
             Err(e) => {

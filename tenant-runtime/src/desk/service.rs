@@ -75,6 +75,23 @@ impl Runtime {
         Ok(demoted)
     }
 
+    /// Tells the desk's owner something through the bot (a trial that
+    /// ends, say), in their language, queued and sent like any message of
+    /// the desk. The owner has talked to the bot (they claimed the desk with
+    /// `/start`), so the bot may write to them.
+    pub async fn tell_owner(&self, tenant: &crate::domain::TenantId, text: BotText, vars: serde_json::Value) -> Result<()> {
+        let tenant = self.inner.tenants.get(tenant).ok_or(RuntimeError::NotFound("tenant"))?;
+        let owner = tenant.info.owner_telegram_id;
+        let txn = tenant.db.begin().await?;
+        let lang = users::Entity::find().filter(users::Column::TelegramId.eq(owner)).one(&txn).await?.and_then(|u| u.language_code);
+        let body = self.text(&tenant, lang.as_deref(), text, vars)?;
+        let mut effects = crate::outbound::effects::Effects::default();
+        effects.push(crate::desk::tickets::enqueue(&txn, owner, body, None).await?.chat_id);
+        txn.commit().await?;
+        self.after_commit(&tenant.info.id, effects).await;
+        Ok(())
+    }
+
     /// The tenant a slug names, for pages that need no sign-in.
     pub fn tenant_by_slug(&self, slug: &str) -> Result<Arc<Tenant>> {
         match self.inner.tenants.by_slug(slug) {

@@ -67,6 +67,26 @@ pub struct TenantInfo {
     pub quotas: Quotas,
     /// The desk's service-level targets, if it set any.
     pub sla: Option<crate::desk::sla::SlaPolicy>,
+    /// For a desk opened through signup: the hash of the code its owner
+    /// claimed it with ([`claim_code_hash`]), so that the same code sent
+    /// again gets the owner a console link and anyone else a refusal.
+    pub claimed_with: Option<String>,
+}
+
+/// How a desk's claim code is kept: SHA-256, hex. The code itself is shown
+/// once, in the claim link.
+pub fn claim_code_hash(code: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(code.trim().as_bytes()))
+}
+
+impl TenantInfo {
+    /// Whether `/start {args}` carries the code this desk was claimed with.
+    pub fn claimed_with(&self, args: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let args = args.trim();
+        !args.is_empty() && self.claimed_with.as_ref().is_some_and(|h| bool::from(h.as_bytes().ct_eq(claim_code_hash(args).as_bytes())))
+    }
 }
 
 /// A plan's limits as the desk enforces them; `None` is unlimited. Monthly
@@ -207,6 +227,7 @@ mod tests {
             plan_name: "Free".into(),
             quotas: Default::default(),
             sla: None,
+            claimed_with: None,
         };
         let shown = format!("{info:?}");
         assert!(!shown.contains("whsec_0123456789abcdef") && !shown.contains("AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"), "{shown}");

@@ -215,6 +215,21 @@ impl Runtime {
         let lang = user.language_code.as_deref();
         let moderator = !user.blocked && user.role >= crate::domain::Role::Moderator;
         let (text, buttons) = match command {
+            // The claim link's `/start {code}` once the desk is claimed:
+            // its owner gets the console, anyone else is told it is taken.
+            Command::Start if tenant.info.claimed_with(args) => {
+                if !user.blocked && user.role == crate::domain::Role::Owner {
+                    let url = self.console_link_in(txn, tenant, user).await?;
+                    let buttons = if url.starts_with("https://") {
+                        vec![Button::Url { text: self.text(tenant, lang, BotText::ButtonOpenConsole, ())?, url: url.clone() }]
+                    } else {
+                        Vec::new()
+                    };
+                    (self.text(tenant, lang, BotText::Claim, serde_json::json!({ "outcome": "claimed", "url": url }))?, buttons)
+                } else {
+                    (self.text(tenant, lang, BotText::Claim, serde_json::json!({ "outcome": "taken" }))?, Vec::new())
+                }
+            }
             Command::Start => (self.text(tenant, lang, BotText::Welcome, serde_json::json!({ "first_name": user.first_name }))?, self.app_buttons(tenant, lang)?),
             Command::Help => (self.text(tenant, lang, BotText::Help, ())?, Vec::new()),
             Command::Admin if !user.blocked && user.role.is_staff() => {

@@ -51,6 +51,7 @@ async fn sign_ins_and_writes_over_their_limits_get_429_with_retry_after_and_chan
         sign_in_per_user: Rate::per_minute(2, 2),
         writes_per_ip: Rate::per_minute(5, 5),
         writes_per_user: Rate::per_minute(12, 3),
+        ..Policy::default()
     };
     let redis = b == Backend::Postgres;
     let app = spawn_app_with(b, Options { redis, limits: Limits::Custom(policy), ..Options::default() }).await;

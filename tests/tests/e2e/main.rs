@@ -47,6 +47,7 @@ mod promises;
 mod rebinding;
 mod scale;
 mod schedule;
+mod signup;
 mod sla;
 mod spine;
 mod strict_telegram;

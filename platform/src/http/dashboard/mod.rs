@@ -217,6 +217,38 @@ pub async fn provision(req: &Request, body: Body, Data(state): Data<&AppState>) 
     }
 }
 
+#[derive(serde::Deserialize)]
+struct NewInvite {
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /operator/invites`: makes an invitation code for
+/// `TIKETHET_SIGNUP=invite` and shows it once, on the overview (never in
+/// an address a browser keeps).
+#[handler]
+pub async fn invite(req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {
+    let (s, form): (Session, NewInvite) = match posted(state, req, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let made = state.control.create_invite(&form.note).await;
+    let (status, flash, code) = match made {
+        Ok(code) => {
+            audit(state, "invite", None, form.note.trim()).await;
+            (StatusCode::CREATED, None, Some(code))
+        }
+        Err(e) => (super::error::control_status(&e), Some(Flash::error(say(&e))), None),
+    };
+    match views::overview(state, &s, flash, &views::OverviewQuery::default(), ProvisionForm::default()).await {
+        Ok(mut v) => {
+            v.signups.new_invite = code;
+            rendered(status, state.pages.overview(&v))
+        }
+        Err(e) => error_page(state, StatusCode::INTERNAL_SERVER_ERROR, "The overview could not be read", &say(&e)),
+    }
+}
+
 /// `POST /operator/tenants/{slug}/{action}`: suspend, resume, plan, limits.
 #[handler]
 pub async fn act(Path((slug, action)): Path<(String, String)>, req: &Request, body: Body, Data(state): Data<&AppState>) -> Response {

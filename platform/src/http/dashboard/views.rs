@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, TimeZone as _, Utc};
 use tikethet_billing::dashboard::{
     self as d, AuditRow, DayRow, EventRow, Flash, Frame, InvoiceRow, Kpi, LimitField, MonthRow, Overview, PastDueRow, PaymentRow, PlanOption,
-    ProvisionForm, SubscriptionView, TenantPage, TenantRow, TrialRow, UsageBar,
+    ProvisionForm, SubscriptionView, TenantPage, TenantRow, TrialRow, SignupsView, InviteRow, UsageBar,
 };
 use tikethet_billing::dashboard::chart::{self, Chart, Kind, Series};
 use tikethet_billing::revenue::{self, money};
@@ -208,7 +208,12 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &O
             })
         })
         .collect();
-    let trials_ending: Vec<TrialRow> = control
+    // Trials of desks opened by signup, and Stripe's own trials.
+    let mut trials_ending: Vec<TrialRow> = records
+        .iter()
+        .filter_map(|r| r.trial_ends_at.filter(|e| *e > now && *e - now <= chrono::Duration::days(7)).map(|e| TrialRow { slug: r.slug.clone(), ends: when(e) }))
+        .collect();
+    let stripe_trials: Vec<TrialRow> = control
         .stripe_events_of(&["customer.subscription.trial_will_end"], (now - chrono::Duration::days(7)).timestamp(), 50)
         .await?
         .into_iter()
@@ -218,6 +223,23 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &O
             (status_of(&r.id).as_deref() == Some("trialing")).then(|| TrialRow { slug: r.slug.clone(), ends: unix(end) })
         })
         .collect();
+    trials_ending.extend(stripe_trials);
+    let funnel = control.funnel().await?;
+    let signups = SignupsView {
+        mode: state.settings.signup.as_str().to_owned(),
+        started: funnel.started,
+        claimed: funnel.claimed,
+        expired: funnel.expired,
+        trialling: funnel.trialling,
+        paying: funnel.paying,
+        invites: control
+            .invites()
+            .await?
+            .into_iter()
+            .map(|i| InviteRow { note: i.note, created: when(i.created_at), used: i.used_at.map(when), used_by: i.used_by })
+            .collect(),
+        new_invite: None,
+    };
 
     // The tenants, searched, filtered and a page of them.
     let needle = q.q.as_deref().map(|x| x.trim().to_lowercase()).unwrap_or_default();
@@ -281,6 +303,7 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &O
         total: total as u64,
         plans: plan_options(state),
         form: ProvisionForm { plan: if form.plan.is_empty() { control.plans().default_plan().id.clone() } else { form.plan.clone() }, ..form },
+        signups,
     })
 }
 
