@@ -60,6 +60,13 @@ struct State {
     fail_next: u32,
     /// Meter events are recorded at once but answered this late.
     meter_delay: Option<Duration>,
+    /// Prices' monthly amounts in cents (`set_price`); a subscription's
+    /// price change and its preview need them, as Stripe knows its prices.
+    prices: BTreeMap<String, i64>,
+    /// Invoices made by price changes (always_invoice), newest last.
+    invoices: Vec<Value>,
+    /// Events a request causes, sent (signed) after it is answered.
+    outbox: Vec<(String, Value)>,
 }
 
 impl State {
@@ -137,6 +144,18 @@ async fn api(req: &Request, Path(path): Path<String>, body: poem::Body, Data(fak
     let delay = fake.state.lock().unwrap().meter_delay.filter(|_| path == "/v1/billing/meter_events");
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
+    }
+    let caused = std::mem::take(&mut fake.state.lock().unwrap().outbox);
+    if !caused.is_empty() {
+        // Stripe's events follow the answer, as they do.
+        let f = fake.clone();
+        tokio::spawn(async move {
+            for (kind, object) in caused {
+                if let Err(e) = f.send_event(&kind, object).await {
+                    eprintln!("the Stripe stand-in could not send {kind}: {e:#}");
+                }
+            }
+        });
     }
     fake.state.lock().unwrap().calls.push(Call { method, path, form, idempotency_key: key, status });
     Response::builder()
@@ -218,8 +237,95 @@ fn route(st: &mut State, method: &str, path: &str, form: &BTreeMap<String, Strin
             st.meter_events.insert(identifier.clone(), (name.clone(), customer.clone(), value));
             (200, json!({"object": "billing.meter_event", "created": now(), "event_name": name, "identifier": identifier, "livemode": false, "payload": {"stripe_customer_id": customer, "value": value.to_string()}, "timestamp": form.get("timestamp").and_then(|t| t.parse::<i64>().ok()).unwrap_or_else(now)}))
         }
+        ("POST", ["subscriptions", id]) => update_subscription(st, id, form, base),
+        ("POST", ["invoices", "create_preview"]) => {
+            let Some(sub_id) = form.get("subscription") else { return missing("subscription") };
+            let Some(sub) = st.subscriptions.get(sub_id).cloned() else {
+                return error(StatusCode::BAD_REQUEST, "invalid_request_error", Some("resource_missing"), &format!("No such subscription: '{sub_id}'"));
+            };
+            if form.get("customer").is_some_and(|c| sub["customer"].as_str() != Some(c.as_str())) {
+                return error(StatusCode::BAD_REQUEST, "invalid_request_error", None, "The subscription does not belong to this customer.");
+            }
+            let Some(price) = form.get("subscription_details[items][0][price]") else { return missing("subscription_details[items][0][price]") };
+            let at = form.get("subscription_details[proration_date]").and_then(|t| t.parse::<i64>().ok()).unwrap_or_else(now);
+            match proration(st, &sub, price, at) {
+                Ok(amount) => (200, invoice_object(&st.id("upcoming_in"), sub["customer"].as_str().unwrap_or_default(), sub_id, amount, "draft", None)),
+                Err(e) => e,
+            }
+        }
         _ => error(StatusCode::NOT_FOUND, "invalid_request_error", None, &format!("Unrecognized request URL ({method}: {path}).")),
     }
+}
+
+/// The proration of moving `sub`'s item to `price` at `at`: the rest of the
+/// period on the new price less the rest on the old, in cents.
+fn proration(st: &State, sub: &Value, price: &str, at: i64) -> Result<i64, (u16, Value)> {
+    let unknown = |p: &str| error(StatusCode::BAD_REQUEST, "invalid_request_error", Some("resource_missing"), &format!("No such price: '{p}'"));
+    let new = *st.prices.get(price).ok_or_else(|| unknown(price))?;
+    let item = &sub["items"]["data"][0];
+    let old_price = item["price"]["id"].as_str().unwrap_or_default();
+    let old = *st.prices.get(old_price).ok_or_else(|| unknown(old_price))?;
+    let (start, end) = (item["current_period_start"].as_i64().unwrap_or(at), item["current_period_end"].as_i64().unwrap_or(at));
+    let left = (end - at).clamp(0, (end - start).max(1)) as f64 / (end - start).max(1) as f64;
+    Ok(((new - old) as f64 * left).round() as i64)
+}
+
+/// `POST /v1/subscriptions/{id}`: a price change (prorated; with
+/// `always_invoice` the proration is invoiced and paid at once) or
+/// `cancel_at_period_end`; `customer.subscription.updated` (and
+/// `invoice.paid`) follow.
+fn update_subscription(st: &mut State, id: &str, form: &BTreeMap<String, String>, base: &str) -> (u16, Value) {
+    let Some(mut sub) = st.subscriptions.get(id).cloned() else {
+        return error(StatusCode::NOT_FOUND, "invalid_request_error", Some("resource_missing"), &format!("No such subscription: '{id}'"));
+    };
+    if matches!(sub["status"].as_str(), Some("canceled" | "incomplete_expired")) {
+        return error(StatusCode::BAD_REQUEST, "invalid_request_error", None, "A canceled subscription can only update its cancellation_details and metadata.");
+    }
+    if let Some(price) = form.get("items[0][price]") {
+        if form.get("items[0][id]").map(String::as_str) != sub["items"]["data"][0]["id"].as_str() {
+            return error(StatusCode::BAD_REQUEST, "invalid_request_error", None, "items[0][id] is not an item of this subscription.");
+        }
+        let at = form.get("proration_date").and_then(|t| t.parse::<i64>().ok()).unwrap_or_else(now);
+        let amount = match proration(st, &sub, price, at) {
+            Ok(a) => a,
+            Err(e) => return e,
+        };
+        sub["items"]["data"][0]["price"]["id"] = json!(price);
+        sub["items"]["data"][0]["plan"]["id"] = json!(price);
+        if form.get("proration_behavior").map(String::as_str) == Some("always_invoice") && amount != 0 {
+            let inv_id = st.id("in");
+            let customer = sub["customer"].as_str().unwrap_or_default().to_owned();
+            let inv = invoice_object(&inv_id, &customer, id, amount, "paid", Some(format!("{base}invoice/{inv_id}")));
+            st.invoices.push(inv.clone());
+            st.outbox.push(("invoice.paid".into(), inv));
+        }
+    }
+    if let Some(c) = form.get("cancel_at_period_end") {
+        sub["cancel_at_period_end"] = json!(c == "true");
+    }
+    st.subscriptions.insert(id.to_owned(), sub.clone());
+    st.outbox.push(("customer.subscription.updated".into(), sub.clone()));
+    (200, sub)
+}
+
+/// An invoice with every field Stripe always sends
+/// (<https://docs.stripe.com/api/invoices/object>), of one amount.
+fn invoice_object(id: &str, customer: &str, subscription: &str, amount: i64, status: &str, hosted: Option<String>) -> Value {
+    let t = now();
+    let due = amount.max(0);
+    json!({
+        "id": id, "object": "invoice", "customer": customer, "subscription": subscription, "status": status, "created": t, "livemode": false,
+        "currency": "usd", "collection_method": "charge_automatically", "billing_reason": "subscription_update",
+        "amount_due": due, "amount_paid": if status == "paid" { due } else { 0 }, "amount_remaining": if status == "paid" { 0 } else { due },
+        "amount_overpaid": 0, "amount_shipping": 0, "attempt_count": 0, "attempted": status == "paid",
+        "automatic_tax": {"enabled": false, "liability": null, "provider": null, "status": null},
+        "default_tax_rates": [], "discounts": [], "issuer": {"type": "self"},
+        "lines": {"object": "list", "data": [], "has_more": false, "url": format!("/v1/invoices/{id}/lines")},
+        "payment_settings": {"default_mandate": null, "payment_method_options": null, "payment_method_types": null},
+        "period_end": t, "period_start": t, "post_payment_credit_notes_amount": 0, "pre_payment_credit_notes_amount": 0,
+        "starting_balance": 0, "status_transitions": {"finalized_at": null, "marked_uncollectible_at": null, "paid_at": null, "voided_at": null},
+        "subtotal": amount, "total": amount, "hosted_invoice_url": hosted, "number": hosted.as_ref().map(|_| format!("TT-{}", &id[id.len().saturating_sub(4)..])),
+    })
 }
 
 /// A subscription object with every field Stripe always sends
@@ -353,6 +459,21 @@ impl FakeStripe {
 
     pub fn subscription(&self, id: &str) -> Option<Value> {
         self.state.lock().unwrap().subscriptions.get(id).cloned()
+    }
+
+    /// The subscriptions of a customer.
+    pub fn subscriptions_of(&self, customer: &str) -> Vec<Value> {
+        self.state.lock().unwrap().subscriptions.values().filter(|s| s["customer"].as_str() == Some(customer)).cloned().collect()
+    }
+
+    /// A price Stripe knows, at `cents` a month.
+    pub fn set_price(&self, id: &str, cents: i64) {
+        self.state.lock().unwrap().prices.insert(id.to_owned(), cents);
+    }
+
+    /// Invoices made by price changes.
+    pub fn invoices(&self) -> Vec<Value> {
+        self.state.lock().unwrap().invoices.clone()
     }
 
     /// As [`FakeStripe::send_event`], with the event's `created` given

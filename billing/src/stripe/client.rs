@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest as _};
 use stripe_billing::billing_meter_event::CreateBillingMeterEvent;
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
-use stripe_billing::subscription::RetrieveSubscription;
+use stripe_billing::invoice::{
+    CreatePreviewInvoice, CreatePreviewInvoiceSubscriptionDetails, CreatePreviewInvoiceSubscriptionDetailsItems, CreatePreviewInvoiceSubscriptionDetailsProrationBehavior,
+};
+use stripe_billing::subscription::{RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior};
 use stripe_checkout::CheckoutSessionMode;
 use stripe_checkout::checkout_session::{CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData};
 use stripe_core::customer::CreateCustomer;
@@ -57,6 +60,32 @@ pub enum Reported {
 pub struct Checkout {
     pub id: String,
     pub url: String,
+}
+
+/// A subscription's state as a billing page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionState {
+    pub subscription: Subscription,
+    /// Its (first) item, which a plan change re-prices.
+    pub item: Option<String>,
+    /// When the current period ends (Unix seconds).
+    pub current_period_end: Option<i64>,
+    /// It ends at the period's end (cancelled, not yet over).
+    pub cancel_at_period_end: bool,
+}
+
+/// What changing a subscription's price invoices at once (the proration:
+/// the rest of the period on the new price less the rest on the old), as
+/// Stripe's invoice preview says with `proration_behavior=always_invoice`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// Cents (or the currency's smallest unit); negative is a credit.
+    pub amount_due: i64,
+    pub total: i64,
+    pub currency: String,
+    /// The moment the proration is computed for: the change itself must
+    /// name the same one to be charged what was shown.
+    pub proration_date: i64,
 }
 
 /// Stripe, for one platform account.
@@ -164,14 +193,71 @@ impl StripeApi {
 
     /// A subscription as Stripe has it now.
     pub async fn subscription(&self, id: &str) -> Result<Subscription, CallError> {
+        Ok(self.subscription_state(id).await?.subscription)
+    }
+
+    /// A subscription with its item, period and cancellation.
+    pub async fn subscription_state(&self, id: &str) -> Result<SubscriptionState, CallError> {
         let s = RetrieveSubscription::new(id).send(&self.client).await?;
-        let status = Status::parse(s.status.as_str()).ok_or_else(|| CallError::Unavailable(format!("unknown subscription status {}", s.status.as_str())))?;
-        Ok(Subscription {
+        state_of(s)
+    }
+
+    /// What moving a subscription's item to `price` would invoice now
+    /// (<https://docs.stripe.com/api/invoices/create_preview>), prorated at
+    /// `proration_date`.
+    pub async fn preview_price_change(&self, customer: &str, subscription: &str, item: &str, price: &str, proration_date: i64) -> Result<Preview, CallError> {
+        let mut line = CreatePreviewInvoiceSubscriptionDetailsItems::new();
+        line.id = Some(item.to_owned());
+        line.price = Some(price.to_owned());
+        let mut details = CreatePreviewInvoiceSubscriptionDetails::new();
+        details.items = Some(vec![line]);
+        details.proration_behavior = Some(CreatePreviewInvoiceSubscriptionDetailsProrationBehavior::AlwaysInvoice);
+        details.proration_date = Some(proration_date);
+        let inv = CreatePreviewInvoice::new().customer(customer).subscription(subscription).subscription_details(details).send(&self.client).await?;
+        Ok(Preview { amount_due: inv.amount_due, total: inv.total, currency: inv.currency.to_string(), proration_date })
+    }
+
+    /// Moves a subscription's item to `price`, prorated at `proration_date`
+    /// and invoiced at once
+    /// (<https://docs.stripe.com/billing/subscriptions/prorations>): the
+    /// same subscription, never a second one, charged what the preview at
+    /// the same `proration_date` showed.
+    pub async fn change_price(&self, subscription: &str, item: &str, price: &str, proration_date: i64, idempotency: &str) -> Result<SubscriptionState, CallError> {
+        let mut line = UpdateSubscriptionItems::new();
+        line.id = Some(item.to_owned());
+        line.price = Some(price.to_owned());
+        let s = UpdateSubscription::new(subscription)
+            .items(vec![line])
+            .proration_behavior(UpdateSubscriptionProrationBehavior::AlwaysInvoice)
+            .proration_date(proration_date)
+            .customize()
+            .request_strategy(key(idempotency)?)
+            .send(&self.client)
+            .await?;
+        state_of(s)
+    }
+
+    /// Cancels at the period's end (`true`), or takes that back (`false`).
+    pub async fn cancel_at_period_end(&self, subscription: &str, cancel: bool, idempotency: &str) -> Result<SubscriptionState, CallError> {
+        let s = UpdateSubscription::new(subscription).cancel_at_period_end(cancel).customize().request_strategy(key(idempotency)?).send(&self.client).await?;
+        state_of(s)
+    }
+}
+
+/// A subscription as Stripe answered it, read for what we use.
+fn state_of(s: stripe_billing::Subscription) -> Result<SubscriptionState, CallError> {
+    let status = Status::parse(s.status.as_str()).ok_or_else(|| CallError::Unavailable(format!("unknown subscription status {}", s.status.as_str())))?;
+    let item = s.items.data.first();
+    Ok(SubscriptionState {
+        item: item.map(|i| i.id.as_str().to_owned()),
+        current_period_end: item.map(|i| i.current_period_end),
+        cancel_at_period_end: s.cancel_at_period_end,
+        subscription: Subscription {
             id: s.id.as_str().to_owned(),
             customer: s.customer.id().as_str().to_owned(),
             status,
-            price: s.items.data.first().map(|i| i.price.id.as_str().to_owned()),
+            price: item.map(|i| i.price.id.as_str().to_owned()),
             tenant: s.metadata.get("tenant_id").cloned(),
-        })
-    }
+        },
+    })
 }

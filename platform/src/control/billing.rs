@@ -402,6 +402,10 @@ impl ControlPlane {
         let plan = self.plans.plan(plan).map_err(|e| tikethet_runtime::domain::Invalid::new("plan", e.to_string()))?;
         let price = plan.stripe_price.clone().ok_or_else(|| ControlError::NotForSale(plan.name.clone()))?;
         let t = self.find(tenant_slug).await?;
+        if self.has_live_subscription(&t).await? {
+            // A second subscription would bill beside the first.
+            return Err(ControlError::AlreadySubscribed);
+        }
         let customer = self.customer_of(stripe, &t).await?;
         // Each request is a new purchase; a retry of this very call inside
         // the client would reuse the key.

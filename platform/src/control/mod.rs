@@ -5,6 +5,7 @@ pub mod billing;
 pub mod dashboard;
 pub mod entity;
 pub mod signup;
+pub mod subscription;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -66,6 +67,15 @@ pub enum ControlError {
     /// 409: the tenant has no Stripe customer yet (nothing bought).
     #[error("this desk has not subscribed through Stripe yet")]
     NoCustomer,
+    /// 409: the desk has no subscription that still bills (to change or cancel).
+    #[error("this desk has no active subscription: choose a plan through Checkout first")]
+    NoSubscription,
+    /// 409: a second Checkout while a subscription bills would make a second subscription.
+    #[error("this desk already has a subscription: change its plan instead of buying another")]
+    AlreadySubscribed,
+    /// 409: the desk is on that plan already.
+    #[error("this desk is on the {0} plan already")]
+    SamePlan(String),
     /// 502: Stripe refused or could not be reached.
     #[error("{0}")]
     Stripe(#[from] tikethet_billing::stripe::client::CallError),

@@ -164,7 +164,9 @@ impl From<ControlError> for ApiError {
             ControlError::Telegram(_) => ApiError::BadGateway(body("telegram_unavailable", e.to_string())),
             ControlError::BillingOffline => ApiError::Conflict(body("billing_offline", e.to_string())),
             ControlError::NotForSale(_) => ApiError::Conflict(body("plan_not_for_sale", e.to_string())),
-            ControlError::NoCustomer => ApiError::Conflict(body("no_subscription", e.to_string())),
+            ControlError::NoCustomer | ControlError::NoSubscription => ApiError::Conflict(body("no_subscription", e.to_string())),
+            ControlError::AlreadySubscribed => ApiError::Conflict(body("already_subscribed", e.to_string())),
+            ControlError::SamePlan(_) => ApiError::Conflict(body("same_plan", e.to_string())),
             ControlError::Stripe(_) => ApiError::BadGateway(body("stripe_unavailable", e.to_string())),
             ControlError::Internal(inner) => ApiError::internal(inner),
         }
@@ -219,7 +221,10 @@ pub fn control_status(e: &ControlError) -> StatusCode {
         | ControlError::StorageExists(_)
         | ControlError::BillingOffline
         | ControlError::NotForSale(_)
-        | ControlError::NoCustomer => StatusCode::CONFLICT,
+        | ControlError::NoCustomer
+        | ControlError::NoSubscription
+        | ControlError::AlreadySubscribed
+        | ControlError::SamePlan(_) => StatusCode::CONFLICT,
         ControlError::WebhookRefused(_) | ControlError::TokenRefused(_) => StatusCode::UNPROCESSABLE_ENTITY,
         ControlError::Telegram(_) | ControlError::Stripe(_) => StatusCode::BAD_GATEWAY,
         ControlError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -18,6 +18,7 @@ use tikethet_tests::helpers::{Backend, Options, TestApp, spawn_app, spawn_app_wi
 on_both!(
     signed_stripe_events_apply_once_in_the_order_of_their_state_and_drive_the_tenant,
     a_checkout_through_stripe_lifts_the_limit_and_usage_is_reported_exactly_once,
+    a_plan_change_is_previewed_then_charged_as_shown_on_the_one_subscription_and_cancelling_can_be_taken_back,
 );
 
 const SECRET: &str = "whsec_e2e_0123456789abcdef";
@@ -306,4 +307,117 @@ async fn still_reported_once_after_two_passes(app: &TestApp, stripe: &FakeStripe
     }
     assert_eq!(reported(stripe), want, "Stripe's total after two more report passes");
     assert_eq!(sends(stripe), sent, "meter events sent again after everything was reported: {:#?}", stripe.calls());
+}
+
+/// Two plans for sale, so that a desk can move between them.
+const TWO_PLANS: &str = r#"
+[[plan]]
+id = "free"
+name = "Free"
+monthly_price_cents = 0
+currency = "usd"
+
+[[plan]]
+id = "starter"
+name = "Starter"
+monthly_price_cents = 1900
+currency = "usd"
+stripe_price = "price_e2e_starter"
+
+[[plan]]
+id = "pro"
+name = "Pro"
+monthly_price_cents = 4900
+currency = "usd"
+stripe_price = "price_e2e_pro"
+"#;
+
+async fn a_plan_change_is_previewed_then_charged_as_shown_on_the_one_subscription_and_cancelling_can_be_taken_back(b: Backend) {
+    let stripe = FakeStripe::start().await.unwrap();
+    stripe.set_price("price_e2e_starter", 1900);
+    stripe.set_price("price_e2e_pro", 4900);
+    let plans = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(plans.path(), TWO_PLANS).unwrap();
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let env: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+        ("TIKETHET_STRIPE_SECRET_KEY", fake_stripe::SECRET_KEY),
+        ("TIKETHET_STRIPE_WEBHOOK_SECRET", fake_stripe::WEBHOOK_SECRET),
+        ("TIKETHET_STRIPE_API_URL", leak(stripe.url.clone())),
+        ("TIKETHET_PLANS_FILE", leak(plans.path().display().to_string())),
+    ]));
+    let app = spawn_app_with(b, Options { env, ..Options::default() }).await;
+    stripe.set_webhook(&app.url("/billing/stripe/webhook"));
+    let t = app.create_tenant_on("acme", 1, "free").await;
+    let owner = app.sign_in(&t, t.owner).await;
+
+    // Nothing to change before a subscription.
+    let (s, body) = app.tenant_post("acme", "/billing/preview", &owner, json!({"plan": "pro"})).await;
+    assert_eq!((s, body["error"]["code"].clone()), (409, json!("no_subscription")), "{body}");
+    let (s, checkout) = app.tenant_post("acme", "/billing/checkout", &owner, json!({"plan": "starter"})).await;
+    assert_eq!(s, 200, "{checkout}");
+    stripe.complete_checkout(checkout["id"].as_str().unwrap(), "active").await.unwrap();
+    assert_eq!(tenant(&app).await["plan"], "starter");
+    let customer = stripe.customers()[0]["id"].as_str().unwrap().to_owned();
+
+    // A second Checkout would make a second subscription: refused.
+    let (s, body) = app.tenant_post("acme", "/billing/checkout", &owner, json!({"plan": "pro"})).await;
+    assert_eq!((s, body["error"]["code"].clone()), (409, json!("already_subscribed")), "{body}");
+
+    // The billing page's facts.
+    let (s, bill) = app.tenant_get("acme", "/billing", &owner).await;
+    assert_eq!(s, 200, "{bill}");
+    assert_eq!((bill["plan"].clone(), bill["subscription"]["status"].clone(), bill["subscription"]["plan"].clone()), (json!("starter"), json!("active"), json!("starter")), "{bill}");
+    assert_eq!((bill["subscription"]["cancel_at_period_end"].clone(), bill["next_invoice"]["amount_cents"].clone()), (json!(false), json!(1900)), "{bill}");
+    let current: Vec<&str> = bill["plans"].as_array().unwrap().iter().filter(|p| p["current"] == true).map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(current, ["starter"], "{bill}");
+    assert!(bill["usage"].as_array().unwrap().iter().any(|l| l["limit"] == "tickets_per_month"), "{bill}");
+
+    // Preview, then the change charged as shown, on the same subscription.
+    let (s, preview) = app.tenant_post("acme", "/billing/preview", &owner, json!({"plan": "pro"})).await;
+    assert_eq!(s, 200, "{preview}");
+    let due = preview["amount_due_cents"].as_i64().unwrap();
+    assert!((2_990..=3_000).contains(&due), "the rest of a just-started month, 49 less 19 dollars: {preview}");
+    let (s, body) = app.tenant_post("acme", "/billing/plan", &owner, json!({"plan": "pro", "proration_date": 1_000})).await;
+    assert_eq!((s, body["error"]["code"].clone()), (400, json!("invalid_request")), "a stale preview: {body}");
+    let (s, changed) = app.tenant_post("acme", "/billing/plan", &owner, json!({"plan": "pro", "proration_date": preview["proration_date"]})).await;
+    assert_eq!((s, changed["plan"].clone()), (200, json!("pro")), "{changed}");
+    let moved = wait_for(Duration::from_secs(20), || async { Some(tenant(&app).await).filter(|t| t["plan"] == "pro") }).await;
+    assert!(moved.is_some(), "the desk follows Stripe's subscription.updated to Pro");
+    assert_eq!(stripe.subscriptions_of(&customer).len(), 1, "one subscription, never a second");
+    let invoices = stripe.invoices();
+    assert_eq!((invoices.len(), invoices[0]["total"].as_i64()), (1, preview["total_cents"].as_i64()), "charged what the preview showed: {invoices:?}");
+    let listed = wait_for(Duration::from_secs(20), || async {
+        let (_, bill) = app.tenant_get("acme", "/billing", &owner).await;
+        bill["invoices"].as_array().and_then(|i| i.iter().find(|i| i["id"] == invoices[0]["id"]).cloned())
+    })
+    .await
+    .expect("the invoice shows on the billing page");
+    assert!(listed["url"].as_str().is_some_and(|u| u.contains("/invoice/")), "{listed}");
+    let (s, body) = app.tenant_post("acme", "/billing/preview", &owner, json!({"plan": "pro"})).await;
+    assert_eq!((s, body["error"]["code"].clone()), (409, json!("same_plan")), "{body}");
+    // Nobody but the owner (here, one of the desk's customers) cancels.
+    let admin = 5_000_777;
+    app.fake.start_chat(&t.token, admin);
+    let admin_token = app.sign_in(&t, admin).await;
+    let (s, _) = app.tenant_post("acme", "/billing/cancel", &admin_token, json!({})).await;
+    assert_eq!(s, 403);
+
+    // Cancel at the period's end, then take it back.
+    let (s, cancelled) = app.tenant_post("acme", "/billing/cancel", &owner, json!({})).await;
+    assert_eq!((s, cancelled["cancel_at_period_end"].clone()), (200, json!(true)), "{cancelled}");
+    let (_, bill) = app.tenant_get("acme", "/billing", &owner).await;
+    assert_eq!((bill["subscription"]["cancel_at_period_end"].clone(), bill["next_invoice"].clone()), (json!(true), Value::Null), "{bill}");
+    let (s, resumed) = app.tenant_post("acme", "/billing/resume", &owner, json!({})).await;
+    assert_eq!((s, resumed["cancel_at_period_end"].clone()), (200, json!(false)), "{resumed}");
+    assert_eq!(stripe.subscriptions_of(&customer).len(), 1);
+    drop(app);
+
+    // Without Stripe keys the page says so and nothing can be bought.
+    let app = spawn_app(b).await;
+    let t = app.create_tenant_on("acme", 1, "free").await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (s, bill) = app.tenant_get("acme", "/billing", &owner).await;
+    assert_eq!((s, bill["offline"].clone(), bill["subscription"].clone()), (200, json!(true), Value::Null), "{bill}");
+    let (s, body) = app.tenant_post("acme", "/billing/preview", &owner, json!({"plan": "pro"})).await;
+    assert_eq!((s, body["error"]["code"].clone()), (409, json!("billing_offline")), "{body}");
 }
