@@ -172,6 +172,74 @@ pub struct SessionsPage {
     pub sessions: Vec<SessionRow>,
 }
 
+/// The desk's billing page: its plan and trial, usage against the
+/// plan's limits, the subscription, invoices, and (for the owner) plan
+/// choices, a previewed change awaiting confirmation, cancelling and the
+/// Stripe portal.
+#[derive(Debug, Clone, Serialize)]
+pub struct BillingPage {
+    pub frame: Frame,
+    pub plan: String,
+    /// No Stripe keys: plans are the operator's.
+    pub offline: bool,
+    /// Days left of the trial, and its end.
+    pub trial: Option<(i64, String)>,
+    /// Stripe's status of the subscription, when it has one that bills.
+    pub status: Option<String>,
+    pub cancel_at_period_end: bool,
+    pub period_end: Option<String>,
+    pub next_invoice: Option<String>,
+    pub unpaid_since: Option<String>,
+    pub usage: Vec<UsageBar>,
+    pub invoices: Vec<BillingInvoice>,
+    pub plans: Vec<BillingPlan>,
+    /// The owner may change things (admins only look).
+    pub owner: bool,
+    /// A previewed change: plan id, its name, the amount charged now, and
+    /// the preview's proration date to confirm with.
+    pub preview: Option<BillingPreview>,
+    pub stripe_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageBar {
+    pub label: String,
+    pub used: String,
+    /// `None`: unlimited.
+    pub allowed: Option<String>,
+    /// 0 to 100.
+    pub percent: u64,
+    pub over: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BillingInvoice {
+    pub number: String,
+    pub status: String,
+    pub amount: String,
+    pub at: String,
+    pub url: Option<String>,
+    pub failed: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BillingPlan {
+    pub id: String,
+    pub name: String,
+    pub price: String,
+    pub for_sale: bool,
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BillingPreview {
+    pub plan: String,
+    pub name: String,
+    pub amount: String,
+    pub credit: bool,
+    pub proration_date: i64,
+}
+
 /// The page a sign-in link opens: the link is spent only by its button
 /// (a POST), never by the GET that link previews and scanners make.
 #[derive(Debug, Clone, Serialize)]
@@ -409,7 +477,7 @@ macro_rules! templates {
 impl Pages {
     pub fn new() -> Pages {
         Pages(tikethet_themes::pages::PageSet::new(
-            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html"),
+            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html"),
             ASSET_VERSION,
         )
         .with_env(|env| env.add_filter("t", translate)))
@@ -451,6 +519,9 @@ impl Pages {
     }
     pub fn look(&self, v: &LookPage) -> Result<String, RenderError> {
         self.render("look.html", v)
+    }
+    pub fn billing(&self, v: &BillingPage) -> Result<String, RenderError> {
+        self.render("billing.html", v)
     }
     pub fn login(&self, v: &LoginPage) -> Result<String, RenderError> {
         self.render("login.html", v)

@@ -367,3 +367,132 @@ async fn a_visitor_signs_up_in_the_browser_claims_the_desk_in_telegram_and_opens
     save_screenshot(&c, "signup-console-first-visit").await;
     c.close().await.ok();
 }
+
+/// Plans for the billing walk: Free first (a signup's plan without a
+/// trial), Starter and Pro sold through Stripe.
+const SOLD_PLANS: &str = r#"
+[[plan]]
+id = "free"
+name = "Free"
+monthly_price_cents = 0
+currency = "usd"
+
+[[plan]]
+id = "starter"
+name = "Starter"
+monthly_price_cents = 1900
+currency = "usd"
+stripe_price = "price_walk_starter"
+
+[[plan]]
+id = "pro"
+name = "Pro"
+monthly_price_cents = 4900
+currency = "usd"
+stripe_price = "price_walk_pro"
+"#;
+
+/// Waits until the page at the browser's address shows `needle`, reloading.
+async fn page_shows(c: &fantoccini::Client, needle: &str) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = c.source().await.unwrap();
+        if text.contains(needle) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.refresh().await.unwrap();
+    }
+    panic!("the page never showed {needle:?}: {text}");
+}
+
+/// After signing up and claiming, the owner finds Billing in the console,
+/// subscribes through Checkout, changes plan with the prorated amount shown
+/// first (the same subscription), and cancels; screenshots of the billing
+/// page light, dark and at a phone's width.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_subscribes_changes_plan_with_the_proration_shown_and_cancels_in_the_console() {
+    use fantoccini::Locator;
+    use tikethet_tests::browser::{browser_with, save_screenshot};
+    use tikethet_tests::fake_stripe::{self, FakeStripe};
+    let stripe = FakeStripe::start().await.unwrap();
+    stripe.set_price("price_walk_starter", 1900);
+    stripe.set_price("price_walk_pro", 4900);
+    let plans = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(plans.path(), SOLD_PLANS).unwrap();
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let env: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+        ("TIKETHET_SIGNUP", "open"),
+        ("TIKETHET_STRIPE_SECRET_KEY", fake_stripe::SECRET_KEY),
+        ("TIKETHET_STRIPE_WEBHOOK_SECRET", fake_stripe::WEBHOOK_SECRET),
+        ("TIKETHET_STRIPE_API_URL", leak(stripe.url.clone())),
+        ("TIKETHET_PLANS_FILE", leak(plans.path().display().to_string())),
+    ]));
+    let app = spawn(Backend::Sqlite, env).await;
+    stripe.set_webhook(&app.url("/billing/stripe/webhook"));
+    let token = new_bot(&app, 1, "bakery_bot");
+    let (s, body, _) = signup(&app, json!({ "name": "Bakery", "bot_token": token })).await;
+    assert_eq!((s, body["plan"].clone()), (201, json!("free")), "{body}");
+    let owner = 7_500_001;
+    app.fake.deliver(&token, &fixtures::message(1, owner, &format!("/start {}", code_of(body["claim_link"].as_str().unwrap())))).await.unwrap();
+    let welcome = said(&app, &token, owner, "is yours").await;
+
+    let (_driver, c) = browser_with(390, 844, false).await;
+    c.goto(&app.url(&TestApp::console_path(&welcome))).await.unwrap();
+    c.find(Locator::Css("form button")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("nav a[href$='/billing']")).await.unwrap().click().await.unwrap();
+    let html = page_shows(&c, r#"data-testid="billing-plan-name">Free<"#).await;
+    assert!(html.contains(r#"data-testid="billing-choose-starter""#), "Starter is offered: {html}");
+    save_screenshot(&c, "billing-free-light-phone").await;
+
+    // Checkout: to Stripe, who takes the payment and reports it.
+    c.find(Locator::Css("[data-testid=billing-choose-starter]")).await.unwrap().click().await.unwrap();
+    let mut at = String::new();
+    for _ in 0..100 {
+        at = c.current_url().await.unwrap().to_string();
+        if at.contains("/pay/cs_") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let session = at.rsplit('/').next().filter(|s| s.starts_with("cs_")).unwrap_or_else(|| panic!("sent to Stripe's Checkout: {at}")).to_owned();
+    stripe.complete_checkout(&session, "active").await.unwrap();
+    c.goto(&app.url("/t/bakery/admin/billing?billing=paid")).await.unwrap();
+    page_shows(&c, r#"data-testid="billing-plan-name">Starter<"#).await;
+
+    // A second plan: the prorated amount first, then the change.
+    c.find(Locator::Css("[data-testid=billing-choose-pro]")).await.unwrap().click().await.unwrap();
+    let amount = c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("[data-testid=billing-preview-amount]")).await.unwrap().text().await.unwrap();
+    assert!(amount.starts_with("$29.") || amount == "$30.00", "the rest of the month at 49 less 19 dollars: {amount}");
+    save_screenshot(&c, "billing-preview-light-phone").await;
+    c.find(Locator::Css("[data-testid=billing-confirm]")).await.unwrap().click().await.unwrap();
+    page_shows(&c, r#"data-testid="billing-plan-name">Pro<"#).await;
+    let customer = stripe.customers()[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(stripe.subscriptions_of(&customer).len(), 1, "one subscription");
+    assert_eq!(stripe.invoices()[0]["total"].as_i64().map(|t| format!("${}.{:02}", t / 100, t % 100)), Some(amount), "charged what was shown");
+
+    // Cancel at the period's end (the page asks first).
+    c.find(Locator::Css("[data-testid=billing-cancel]")).await.unwrap().click().await.unwrap();
+    c.accept_alert().await.unwrap();
+    page_shows(&c, r#"data-testid="billing-resume""#).await;
+    assert_eq!(stripe.subscriptions_of(&customer)[0]["cancel_at_period_end"], true);
+    save_screenshot(&c, "billing-cancelled-light-phone").await;
+    c.close().await.ok();
+
+    // The same page dark and on a desktop, signed in through a new link.
+    for (dark, w, h, name) in [(true, 390, 844, "billing-dark-phone"), (false, 1280, 900, "billing-light-desktop")] {
+        let before = app.fake.sent_to(&token, owner).len();
+        app.fake.deliver(&token, &fixtures::message(10 + u32::from(dark) as i64, owner, "/admin")).await.unwrap();
+        let link = wait_until(Duration::from_secs(20), || app.fake.sent_to(&token, owner).into_iter().skip(before).find(|m| m.contains("/admin/login?token="))).await.expect("a new console link");
+        let (_d, c) = browser_with(w, h, dark).await;
+        c.goto(&app.url(&TestApp::console_path(&link))).await.unwrap();
+        c.find(Locator::Css("form button")).await.unwrap().click().await.unwrap();
+        c.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("nav a[href$='/billing']")).await.unwrap();
+        c.goto(&app.url("/t/bakery/admin/billing")).await.unwrap();
+        page_shows(&c, r#"data-testid="billing-plan-name">Pro<"#).await;
+        let fits: Value = c.execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![]).await.unwrap();
+        assert_eq!(fits, json!(true), "{name}: nothing wider than the screen");
+        save_screenshot(&c, name).await;
+        c.close().await.ok();
+    }
+}

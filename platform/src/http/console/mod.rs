@@ -8,6 +8,7 @@
 //! through the desk (`TenantContext`) as the API's do.
 
 pub mod analytics;
+pub mod billing;
 pub mod manage;
 pub mod plugins;
 
