@@ -431,6 +431,12 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         // The owner's alone; this server runs without Stripe keys.
         route(Method::POST, "/billing/checkout", Some(json!({ "plan": "pro" })), [403, 403, 403, 403, 409]),
         route(Method::POST, "/billing/portal", None, [403, 403, 403, 403, 409]),
+        // Billing is offline here (no Stripe keys): the owner is let in and told so.
+        route(Method::GET, "/billing", None, [403, 403, 403, 200, 200]),
+        route(Method::POST, "/billing/preview", Some(json!({ "plan": "pro" })), [403, 403, 403, 403, 409]),
+        route(Method::POST, "/billing/plan", Some(json!({ "plan": "pro", "proration_date": chrono::Utc::now().timestamp() })), [403, 403, 403, 403, 409]),
+        route(Method::POST, "/billing/cancel", None, [403, 403, 403, 403, 409]),
+        route(Method::POST, "/billing/resume", None, [403, 403, 403, 403, 409]),
         route(Method::GET, "/theme", None, all),
         route(Method::PUT, "/theme", Some(json!({ "accent_color": "#336699" })), admins),
         route(Method::GET, "/bot-texts", None, admins),
