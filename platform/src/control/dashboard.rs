@@ -256,6 +256,67 @@ impl ControlPlane {
 }
 
 /// The invoice in a stored event's payload.
+impl ControlPlane {
+    /// A past of billing for `tikethet demo`: the desk subscribed to
+    /// `plans[0]` `months` ago and moved through the others, one a month;
+    /// its account says active, each month's invoice is a paid event and
+    /// each move an MRR change, as Stripe's events would have left them.
+    /// Only the demo calls it (its Stripe is offline: nothing is charged).
+    pub async fn seed_demo_billing(&self, tenant_id: &str, slug: &str, plans: &[&str], months: i64) -> Result<()> {
+        let now = Utc::now();
+        let db = self.storage.control();
+        let price = |p: &str| self.plans.plan(p).map(|p| (p.monthly_price_cents as i64, p.currency.clone())).unwrap_or((0, "usd".into()));
+        let mut before = 0;
+        for m in 0..months {
+            let at = now - chrono::Duration::days(30 * (months - m));
+            let plan = plans[(m as usize).min(plans.len() - 1)];
+            let (cents, currency) = price(plan);
+            if cents != before {
+                mrr_changes::ActiveModel {
+                    id: sea_orm::ActiveValue::NotSet,
+                    tenant_id: Set(tenant_id.to_owned()),
+                    at: Set(at),
+                    plan: Set(plan.to_owned()),
+                    before_cents: Set(before),
+                    after_cents: Set(cents),
+                    currency: Set(currency.clone()),
+                    cause: Set(format!("evt_demo_{slug}_{m}")),
+                }
+                .insert(db)
+                .await?;
+                before = cents;
+            }
+            let id = format!("in_demo_{slug}_{m}");
+            let object = serde_json::json!({"id": id, "object": "invoice", "status": "paid", "amount_due": cents, "amount_paid": cents, "currency": currency, "created": at.timestamp(), "hosted_invoice_url": null, "attempt_count": 1});
+            let payload = serde_json::json!({"id": format!("evt_demo_{slug}_inv_{m}"), "object": "event", "type": "invoice.paid", "created": at.timestamp(), "livemode": false, "data": {"object": object}});
+            events::ActiveModel {
+                id: Set(format!("evt_demo_{slug}_inv_{m}")),
+                kind: Set("invoice.paid".into()),
+                created: Set(at.timestamp()),
+                tenant_id: Set(Some(tenant_id.to_owned())),
+                outcome: Set("recorded".into()),
+                payload: Set(payload.to_string()),
+                received_at: Set(at),
+            }
+            .insert(db)
+            .await?;
+        }
+        accounts::ActiveModel {
+            tenant_id: Set(tenant_id.to_owned()),
+            stripe_customer_id: Set(Some(format!("cus_demo_{slug}"))),
+            stripe_subscription_id: Set(Some(format!("sub_demo_{slug}"))),
+            subscription_status: Set(Some("active".into())),
+            state_at: Set(Some(now.timestamp())),
+            unpaid_since: Set(None),
+            suspended_by_billing: Set(false),
+            updated_at: Set(now),
+        }
+        .insert(db)
+        .await?;
+        Ok(())
+    }
+}
+
 pub fn invoice_in(payload: &str) -> Option<Invoice> {
     let v: serde_json::Value = serde_json::from_str(payload).ok()?;
     Invoice::from_object(v.pointer("/data/object")?)

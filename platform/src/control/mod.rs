@@ -159,6 +159,7 @@ pub struct TenantRecord {
     #[oai(nullable)]
     pub custom_domain: Option<String>,
     /// The end of the desk's trial (a desk opened by signup), while it has one.
+    #[oai(nullable)]
     pub trial_ends_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -84,8 +84,24 @@ pub const DESKS: [Desk; 2] = [
     },
 ];
 
+/// A bot the stand-in knows that serves no desk yet: the visitor signs it
+/// up at `/signup` and claims the desk in the chat simulator
+/// (`/demo/chat?desk=signup`), playing its owner-to-be. Its `slug` names
+/// the chat, not a desk (signup picks the desk's).
+pub const SIGNUP: Desk = Desk {
+    slug: "signup",
+    name: "Your own desk",
+    bot_token: "7000000003:AAEdemoYourOwnDeskBotToken-0123456789",
+    bot_username: "your_new_desk_bot",
+    theme: "default",
+    plan: "free",
+    owner: Person { id: 700_000_103, first_name: "You", language: "en" },
+    customer: Person { id: 700_000_103, first_name: "You", language: "en" },
+    language: "en",
+};
+
 pub fn desk(slug: &str) -> Option<&'static Desk> {
-    DESKS.iter().find(|d| d.slug == slug)
+    DESKS.iter().chain(std::iter::once(&SIGNUP)).find(|d| d.slug == slug)
 }
 
 /// What the demo routes need; set on the state only under `tikethet demo`.
@@ -124,6 +140,8 @@ pub async fn run(dir: Option<PathBuf>, shutdown: impl std::future::Future<Output
             fake.start_chat(d.bot_token, id);
         }
     }
+    fake.add_bot(SIGNUP.bot_token, SIGNUP.bot_username);
+    fake.start_chat(SIGNUP.bot_token, SIGNUP.customer.id);
     let listen = std::env::var("TIKETHET_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut m: HashMap<String, String> = HashMap::new();
     m.insert("TIKETHET_DATABASE_URL".into(), format!("sqlite://{}", dir.join("tikethet.db").display()));
@@ -134,6 +152,8 @@ pub async fn run(dir: Option<PathBuf>, shutdown: impl std::future::Future<Output
     m.insert("TIKETHET_OPERATOR_TOKEN".into(), format!("demo-{}", hex::encode(rand::random::<[u8; 16]>())));
     m.insert("TIKETHET_MASTER_KEY".into(), base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()));
     m.insert("TIKETHET_JWT_SECRET".into(), hex::encode(rand::random::<[u8; 32]>()));
+    // A desk of the visitor's own, from /signup (see `SIGNUP`).
+    m.insert("TIKETHET_SIGNUP".into(), "open".into());
     let mut settings = Settings::load(&Sources::from_map(m)).context("demo settings")?;
     settings.mini_app_over_http = true;
     let app = Application::build(settings).await.with_context(|| format!("failed to start the demo server on {listen} (TIKETHET_LISTEN picks another address)"))?;
@@ -153,6 +173,10 @@ pub async fn run(dir: Option<PathBuf>, shutdown: impl std::future::Future<Output
         };
         let record = state.control.create(new).await.with_context(|| format!("failed to provision the demo desk {}", d.slug))?;
         seed::seed(&state, &record.id, d).await.with_context(|| format!("failed to give the demo desk {} its past", d.slug))?;
+        // A past of billing, so that the operator's MRR chart and the
+        // desk's billing page have something to show.
+        let path: &[&str] = if d.plan == "pro" { &["starter", "pro"] } else { &["starter"] };
+        state.control.seed_demo_billing(&record.id, d.slug, path, 5).await.with_context(|| format!("failed to give the demo desk {} its billing past", d.slug))?;
     }
     println!("TiketHet demo is ready in {:.1} s; its data is in {}", started.elapsed().as_secs_f64(), dir.display());
     println!();
@@ -164,6 +188,7 @@ pub async fn run(dir: Option<PathBuf>, shutdown: impl std::future::Future<Output
         println!("  Mini App, as {}:  {base}/demo/app/{}", d.customer.first_name, d.slug);
         println!("  Admin console, as the owner {}:  {base}/demo/console/{}", d.owner.first_name, d.slug);
     }
+    println!("A desk of your own:  {base}/signup with the bot token {}, then claim it at {base}/demo/chat?desk=signup", SIGNUP.bot_token);
     println!("Operator's billing dashboard:  {base}/demo/operator");
     println!();
     println!("Ctrl-C stops it; the data stays in {}.", dir.display());

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
-use crate::demo::{DESKS, Demo, Desk, desk, with_launch_params};
+use crate::demo::{DESKS, Demo, Desk, SIGNUP, desk, with_launch_params};
 
 
 /// The demo's pages, parsed once.
@@ -72,19 +72,20 @@ struct DeskView {
     owner: &'static str,
 }
 
+fn view(d: &'static Desk) -> DeskView {
+    DeskView {
+        slug: d.slug,
+        name: d.name,
+        bot: d.bot_username,
+        theme: d.theme,
+        language: if d.language == "ru" { "Russian" } else { "English" },
+        customer: d.customer.first_name,
+        owner: d.owner.first_name,
+    }
+}
+
 fn desk_views() -> Vec<DeskView> {
-    DESKS
-        .iter()
-        .map(|d| DeskView {
-            slug: d.slug,
-            name: d.name,
-            bot: d.bot_username,
-            theme: d.theme,
-            language: if d.language == "ru" { "Russian" } else { "English" },
-            customer: d.customer.first_name,
-            owner: d.owner.first_name,
-        })
-        .collect()
+    DESKS.iter().map(view).collect()
 }
 
 /// `GET /demo/`
@@ -93,7 +94,7 @@ pub async fn index(Data(state): Data<&AppState>) -> Response {
     if let Err(r) = demo(state) {
         return r;
     }
-    page("index.html", json!({ "desks": desk_views() }))
+    page("index.html", json!({ "desks": desk_views(), "signup": { "bot": SIGNUP.bot_username, "token": SIGNUP.bot_token } }))
 }
 
 /// `GET /demo/app/{slug}`: the Mini App as the desk's customer opens it.
@@ -157,7 +158,9 @@ pub async fn chat(Query(q): Query<ChatQuery>, Data(state): Data<&AppState>) -> R
         Ok(d) => d,
         Err(r) => return r,
     };
-    page("chat.html", json!({ "desk": desk_views().into_iter().find(|v| v.slug == d.slug), "desks": desk_views() }))
+    let mut desks = desk_views();
+    desks.push(view(&SIGNUP));
+    page("chat.html", json!({ "desk": view(d), "desks": desks }))
 }
 
 /// `GET /demo/chat/{slug}/feed`

@@ -59,7 +59,8 @@ pub struct SignupAnswer {
     pub expires_at: DateTime<Utc>,
     /// The plan the desk is on.
     pub plan: String,
-    /// Days of trial on `plan`, counted from the claim (absent: no trial).
+    /// Days of trial on `plan`, counted from the claim (`null`: no trial).
+    #[oai(nullable)]
     pub trial_days: Option<u32>,
 }
 

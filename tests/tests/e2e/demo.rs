@@ -241,3 +241,33 @@ async fn a_newcomer_opens_every_demo_link_chats_with_the_bot_and_is_answered_fro
     shows(&phone, "Деньги поступят на карту", Duration::from_secs(15)).await;
     save_screenshot(&phone, "demo-chat-ru").await;
 }
+
+/// A visitor signs up a desk of their own from the demo, with the bot the
+/// stand-in keeps for it, and claims it in the chat simulator: the bot
+/// answers with the console link, which signs them in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_signs_up_from_the_demo_and_claims_the_desk_in_the_chat_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = spawn(dir.path());
+    let line = demo.line("A desk of your own", Duration::from_secs(60)).await;
+    let token = line.split_whitespace().find(|w| w.starts_with("7000000003:")).unwrap_or_else(|| panic!("the token is printed: {line}")).trim_end_matches(',').to_owned();
+    let base = demo.server.base.clone();
+    let index = reqwest::get(format!("{base}/demo/")).await.unwrap().text().await.unwrap();
+    assert!(index.contains(&token) && index.contains(r#"href="/demo/chat?desk=signup""#), "the demo's page says how: {index}");
+    let http = reqwest::Client::new();
+    let res = http.post(format!("{base}/api/v1/signup")).json(&json!({ "name": "My Bakery", "bot_token": token })).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    let code = body["claim_link"].as_str().and_then(|l| l.split_once("?start=")).map(|(_, c)| c.to_owned()).unwrap();
+    let sent = http.post(format!("{base}/demo/chat/signup/send")).json(&json!({ "text": format!("/start {code}") })).send().await.unwrap();
+    assert_eq!(sent.status(), 200, "{}", sent.text().await.unwrap_or_default());
+    let answer = wait_for(Duration::from_secs(20), || async {
+        demo.feed("signup").await["entries"].as_array().and_then(|e| e.iter().find(|e| e["from"] == "bot" && e["text"].as_str().is_some_and(|t| t.contains("is yours"))).cloned())
+    })
+    .await
+    .expect("the bot answers the claim with the console link, in the simulated chat");
+    let link = answer["text"].as_str().unwrap().split_whitespace().find(|w| w.contains("/admin/login?token=")).unwrap().to_owned();
+    assert!(link.starts_with(&format!("{base}/t/my-bakery/admin/login?token=")), "{link}");
+    let page = reqwest::get(&link).await.unwrap();
+    assert_eq!(page.status(), 200, "the console's sign-in page opens");
+}

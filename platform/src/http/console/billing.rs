@@ -89,7 +89,8 @@ async fn page(state: &AppState, req: &Request, slug: &str, s: &Staff, previewed:
         plan: current.map(|p| p.name.clone()).unwrap_or_else(|| b.plan.clone()),
         offline: b.offline,
         trial: b.trial_ends_at.filter(|e| *e > now).map(|e| (((e - now).num_seconds() + 86_399) / 86_400, day(e))),
-        status: sub.map(|s| s.subscription.status.as_str().to_owned()).or_else(|| b.status.clone().filter(|_| b.stripe_error.is_some())),
+        // Stripe's word when it could be asked; else what its last event said.
+        status: sub.map(|s| s.subscription.status.as_str().to_owned()).or_else(|| b.status.clone().filter(|_| b.stripe_error.is_some() || b.offline)),
         cancel_at_period_end: cancelling,
         period_end: sub.and_then(|s| s.current_period_end).and_then(at).map(day),
         next_invoice: match (sub, current) {
