@@ -373,6 +373,21 @@ impl FakeStripe {
         Ok(fake)
     }
 
+    /// The settings that point a server at this stand-in, with the plans
+    /// file `plans` and `more` settings; leaked, as `Options::env` takes
+    /// `'static` pairs (a test's server lives as long as the test).
+    pub fn server_env(&self, plans: &std::path::Path, more: &[(&'static str, &'static str)]) -> &'static [(&'static str, &'static str)] {
+        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+        let mut env = vec![
+            ("TIKETHET_STRIPE_SECRET_KEY", SECRET_KEY),
+            ("TIKETHET_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("TIKETHET_STRIPE_API_URL", leak(self.url.clone())),
+            ("TIKETHET_PLANS_FILE", leak(plans.display().to_string())),
+        ];
+        env.extend_from_slice(more);
+        Box::leak(env.into_boxed_slice())
+    }
+
     /// Where Stripe sends this account's events.
     pub fn set_webhook(&self, url: &str) {
         self.state.lock().unwrap().webhook_url = Some(url.to_owned());

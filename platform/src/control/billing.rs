@@ -398,7 +398,7 @@ impl ControlPlane {
     /// customer is made first if it has none. Returns the session's id and
     /// the page to send the owner to.
     pub async fn checkout(&self, tenant_slug: &str, plan: &str, success_url: &str, cancel_url: &str) -> Result<tikethet_billing::stripe::client::Checkout> {
-        let stripe = self.stripe.as_ref().ok_or(ControlError::BillingOffline)?;
+        let stripe = self.stripe()?;
         let plan = self.plans.plan(plan).map_err(|e| tikethet_runtime::domain::Invalid::new("plan", e.to_string()))?;
         let price = plan.stripe_price.clone().ok_or_else(|| ControlError::NotForSale(plan.name.clone()))?;
         let t = self.find(tenant_slug).await?;
@@ -415,7 +415,7 @@ impl ControlPlane {
 
     /// A Customer Portal session for the tenant's owner.
     pub async fn portal(&self, tenant_slug: &str, return_url: &str) -> Result<String> {
-        let stripe = self.stripe.as_ref().ok_or(ControlError::BillingOffline)?;
+        let stripe = self.stripe()?;
         let t = self.find(tenant_slug).await?;
         let customer = self.billing_account_of(&t.id).await?.and_then(|a| a.stripe_customer_id).ok_or(ControlError::NoCustomer)?;
         Ok(stripe.portal(&customer, return_url, &format!("portal-{}-{}", t.id, super::random_hex(16))).await?)
@@ -443,7 +443,12 @@ impl ControlPlane {
         Ok(self.billing_account_of(tenant_id).await?.and_then(|a| a.subscription_status))
     }
 
-    async fn billing_account_of(&self, tenant_id: &str) -> Result<Option<accounts::Model>> {
+    /// Whether the tenant's subscription stands as paid (active or trialing).
+    pub(crate) async fn is_paying(&self, tenant_id: &str) -> Result<bool> {
+        Ok(self.billing_status_of(tenant_id).await?.and_then(|s| Status::parse(&s)).is_some_and(|s| s.standing() == Standing::Paid))
+    }
+
+    pub(crate) async fn billing_account_of(&self, tenant_id: &str) -> Result<Option<accounts::Model>> {
         Ok(accounts::Entity::find_by_id(tenant_id.to_owned()).one(self.storage.control()).await?)
     }
 

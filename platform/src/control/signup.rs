@@ -17,7 +17,7 @@
 //! when it does (limits fall; nothing is lost: what is over a limit is held
 //! as it always is).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
@@ -483,7 +483,7 @@ impl ControlPlane {
     /// Keeps the unclaimed desks' routes as the rows say and removes those
     /// past [`UNCLAIMED_TTL`]; part of every sync.
     pub(crate) async fn sweep_unclaimed(&self, rows: &[tenants::Model], now: DateTime<Utc>) {
-        let mut keep: HashMap<String, ()> = HashMap::new();
+        let mut keep: HashSet<String> = HashSet::new();
         for m in rows.iter().filter(|m| m.status == UNCLAIMED) {
             if now - m.created_at > UNCLAIMED_TTL {
                 if let Err(e) = self.remove_unclaimed(m).await {
@@ -491,7 +491,7 @@ impl ControlPlane {
                 }
                 continue;
             }
-            keep.insert(m.webhook_route.clone(), ());
+            keep.insert(m.webhook_route.clone());
             if self.unclaimed.lock().expect("poisoned").contains_key(&m.webhook_route) {
                 continue;
             }
@@ -503,7 +503,7 @@ impl ControlPlane {
             }
         }
         // Claimed or removed on another node.
-        self.unclaimed.lock().expect("poisoned").retain(|route, _| keep.contains_key(route));
+        self.unclaimed.lock().expect("poisoned").retain(|route, _| keep.contains(route));
     }
 
     /// Reminds owners of trials that end soon and moves ended trials to
@@ -523,11 +523,7 @@ impl ControlPlane {
             if !ended && due.is_none_or(|d| m.trial_reminded_days.is_some_and(|r| r <= d)) {
                 continue;
             }
-            let paid = self
-                .billing_status_of(&m.id)
-                .await?
-                .and_then(|s| tikethet_billing::stripe::events::Status::parse(&s))
-                .is_some_and(|s| s.standing() == tikethet_billing::stripe::events::Standing::Paid);
+            let paid = self.is_paying(&m.id).await?;
             let vars = |outcome: &str, days: i64| {
                 serde_json::json!({
                     "outcome": outcome,
@@ -618,12 +614,7 @@ impl ControlPlane {
             }
             f.claimed += 1;
             let Some(t) = tenants::Entity::find_by_id(s.tenant_id.clone()).one(self.storage.control()).await? else { continue };
-            let paid = self
-                .billing_status_of(&t.id)
-                .await?
-                .and_then(|s| tikethet_billing::stripe::events::Status::parse(&s))
-                .is_some_and(|s| s.standing() == tikethet_billing::stripe::events::Standing::Paid);
-            if paid {
+            if self.is_paying(&t.id).await? {
                 f.paying += 1;
             } else if t.trial_ends_at.is_some_and(|e| e > now) {
                 f.trialling += 1;

@@ -12,7 +12,6 @@
 //! arrives (its price names the plan).
 
 use chrono::{DateTime, TimeZone as _, Utc};
-use sea_orm::EntityTrait as _;
 use tikethet_billing::revenue::Invoice;
 use tikethet_billing::stripe::client::{Preview, StripeApi, SubscriptionState};
 use tikethet_billing::stripe::events::Status;
@@ -43,18 +42,14 @@ fn live(status: Option<&str>) -> bool {
 }
 
 impl ControlPlane {
-    fn stripe(&self) -> Result<&StripeApi> {
+    pub(super) fn stripe(&self) -> Result<&StripeApi> {
         self.stripe.as_ref().ok_or(ControlError::BillingOffline)
-    }
-
-    async fn account(&self, t: &tenants::Model) -> Result<Option<accounts::Model>> {
-        Ok(accounts::Entity::find_by_id(t.id.clone()).one(self.storage.control()).await?)
     }
 
     /// The desk's live subscription: its account and Stripe's state of it.
     async fn live_subscription(&self, t: &tenants::Model) -> Result<(accounts::Model, SubscriptionState)> {
         let stripe = self.stripe()?;
-        let a = self.account(t).await?.filter(|a| live(a.subscription_status.as_deref())).ok_or(ControlError::NoSubscription)?;
+        let a = self.billing_account_of(&t.id).await?.filter(|a| live(a.subscription_status.as_deref())).ok_or(ControlError::NoSubscription)?;
         let id = a.stripe_subscription_id.clone().ok_or(ControlError::NoSubscription)?;
         let s = stripe.subscription_state(&id).await?;
         if !live(Some(s.subscription.status.as_str())) {
@@ -66,7 +61,7 @@ impl ControlPlane {
     /// Whether the desk has a subscription that still bills: a second
     /// Checkout is refused then.
     pub(crate) async fn has_live_subscription(&self, t: &tenants::Model) -> Result<bool> {
-        Ok(self.account(t).await?.is_some_and(|a| a.stripe_subscription_id.is_some() && live(a.subscription_status.as_deref())))
+        Ok(self.billing_account_of(&t.id).await?.is_some_and(|a| a.stripe_subscription_id.is_some() && live(a.subscription_status.as_deref())))
     }
 
     /// The desk's billing as its page shows it. Stripe is asked for the
@@ -74,7 +69,7 @@ impl ControlPlane {
     /// page shows what the last event said, and why.
     pub async fn desk_billing(&self, slug: &str) -> Result<DeskBilling> {
         let t = self.find(slug).await?;
-        let a = self.account(&t).await?;
+        let a = self.billing_account_of(&t.id).await?;
         let mut out = DeskBilling {
             plan: t.plan.clone(),
             offline: self.stripe.is_none(),

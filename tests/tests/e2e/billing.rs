@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tikethet_runtime::storage::entities::inbox;
 use tikethet_tests::fixtures;
-use tikethet_tests::fake_stripe::{self, FakeStripe};
+use tikethet_tests::fake_stripe::FakeStripe;
 use tikethet_tests::helpers::{Backend, Options, TestApp, spawn_app, spawn_app_with, wait_for};
 
 on_both!(
@@ -191,14 +191,7 @@ async fn a_checkout_through_stripe_lifts_the_limit_and_usage_is_reported_exactly
     let stripe = FakeStripe::start().await.unwrap();
     let plans = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(plans.path(), PLANS).unwrap();
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    let env: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
-        ("TIKETHET_STRIPE_SECRET_KEY", fake_stripe::SECRET_KEY),
-        ("TIKETHET_STRIPE_WEBHOOK_SECRET", fake_stripe::WEBHOOK_SECRET),
-        ("TIKETHET_STRIPE_API_URL", leak(stripe.url.clone())),
-        ("TIKETHET_PLANS_FILE", leak(plans.path().display().to_string())),
-        ("TIKETHET_USAGE_REPORT_SECS", "1"),
-    ]));
+    let env = stripe.server_env(plans.path(), &[("TIKETHET_USAGE_REPORT_SECS", "1")]);
     let app = spawn_app_with(b, Options { env, ..Options::default() }).await;
     stripe.set_webhook(&app.url("/billing/stripe/webhook"));
     let t = app.create_tenant_on("acme", 1, "free").await;
@@ -338,13 +331,7 @@ async fn a_plan_change_is_previewed_then_charged_as_shown_on_the_one_subscriptio
     stripe.set_price("price_e2e_pro", 4900);
     let plans = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(plans.path(), TWO_PLANS).unwrap();
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    let env: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
-        ("TIKETHET_STRIPE_SECRET_KEY", fake_stripe::SECRET_KEY),
-        ("TIKETHET_STRIPE_WEBHOOK_SECRET", fake_stripe::WEBHOOK_SECRET),
-        ("TIKETHET_STRIPE_API_URL", leak(stripe.url.clone())),
-        ("TIKETHET_PLANS_FILE", leak(plans.path().display().to_string())),
-    ]));
+    let env = stripe.server_env(plans.path(), &[]);
     let app = spawn_app_with(b, Options { env, ..Options::default() }).await;
     stripe.set_webhook(&app.url("/billing/stripe/webhook"));
     let t = app.create_tenant_on("acme", 1, "free").await;

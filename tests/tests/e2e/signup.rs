@@ -414,20 +414,13 @@ async fn page_shows(c: &fantoccini::Client, needle: &str) -> String {
 async fn the_owner_subscribes_changes_plan_with_the_proration_shown_and_cancels_in_the_console() {
     use fantoccini::Locator;
     use tikethet_tests::browser::{browser_with, save_screenshot};
-    use tikethet_tests::fake_stripe::{self, FakeStripe};
+    use tikethet_tests::fake_stripe::FakeStripe;
     let stripe = FakeStripe::start().await.unwrap();
     stripe.set_price("price_walk_starter", 1900);
     stripe.set_price("price_walk_pro", 4900);
     let plans = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(plans.path(), SOLD_PLANS).unwrap();
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    let env: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
-        ("TIKETHET_SIGNUP", "open"),
-        ("TIKETHET_STRIPE_SECRET_KEY", fake_stripe::SECRET_KEY),
-        ("TIKETHET_STRIPE_WEBHOOK_SECRET", fake_stripe::WEBHOOK_SECRET),
-        ("TIKETHET_STRIPE_API_URL", leak(stripe.url.clone())),
-        ("TIKETHET_PLANS_FILE", leak(plans.path().display().to_string())),
-    ]));
+    let env = stripe.server_env(plans.path(), &[("TIKETHET_SIGNUP", "open")]);
     let app = spawn(Backend::Sqlite, env).await;
     stripe.set_webhook(&app.url("/billing/stripe/webhook"));
     let token = new_bot(&app, 1, "bakery_bot");
