@@ -124,6 +124,8 @@ run_backend() { # sqlite|postgres
     fi
     # Rate limits off: thousands of generated requests come from one address
     # and must reach the handlers (the suite tests the limits themselves).
+    # Domain checks ask a DNS address where nothing listens: they fail at
+    # once (200 with the reason), whatever resolver the machine has.
     TIKETHET_LISTEN="127.0.0.1:$api_port" \
         TIKETHET_PUBLIC_URL="$base" \
         TIKETHET_TELEGRAM_API_URL="http://127.0.0.1:$tg_port" \
@@ -133,6 +135,7 @@ run_backend() { # sqlite|postgres
         TIKETHET_DATABASE_SCHEMA="$schema" \
         TIKETHET_LOG="warn" \
         TIKETHET_RATE_LIMITS="off" \
+        TIKETHET_DNS_SERVERS="127.0.0.1:9" \
         "$BIN/tikethet-under-test" serve >"$dir/tikethet.log" 2>&1 &
     local server_pid=$!
     PIDS+=($server_pid)

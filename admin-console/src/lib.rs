@@ -201,6 +201,34 @@ pub struct BillingPage {
     pub stripe_error: Option<String>,
 }
 
+/// The desk's own domain: what is routed, what was asked for and the DNS
+/// record that proves it, and a form to ask for one.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainPage {
+    pub frame: Frame,
+    /// The domain the desk answers on now.
+    pub routed: Option<String>,
+    pub request: Option<DomainRequest>,
+    /// The platform's host, which the domain's CNAME points at.
+    pub platform_host: String,
+    /// What was typed into the form, when it comes back refused.
+    pub typed: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainRequest {
+    pub domain: String,
+    /// `pending`, `verified`, `failing`, `removed` or `revoked`.
+    pub status: String,
+    pub record_name: String,
+    pub record_value: String,
+    pub checked_at: Option<String>,
+    pub verified_at: Option<String>,
+    pub last_error: Option<String>,
+    pub routed: bool,
+    pub revoked: bool,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct UsageBar {
     pub label: String,
@@ -477,7 +505,7 @@ macro_rules! templates {
 impl Pages {
     pub fn new() -> Pages {
         Pages(tikethet_themes::pages::PageSet::new(
-            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html"),
+            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html", "domain.html"),
             ASSET_VERSION,
         )
         .with_env(|env| env.add_filter("t", translate)))
@@ -522,6 +550,9 @@ impl Pages {
     }
     pub fn billing(&self, v: &BillingPage) -> Result<String, RenderError> {
         self.render("billing.html", v)
+    }
+    pub fn domain(&self, v: &DomainPage) -> Result<String, RenderError> {
+        self.render("domain.html", v)
     }
     pub fn login(&self, v: &LoginPage) -> Result<String, RenderError> {
         self.render("login.html", v)

@@ -102,6 +102,13 @@ pub struct Settings {
     /// default, so that a deployment sells itself only once its operator
     /// says so.
     pub signup: Signup,
+    /// The DNS servers that desks' domain records are looked up at
+    /// (`TIKETHET_DNS_SERVERS`, `ip` or `ip:port`, comma-separated); the
+    /// system's resolvers (`/etc/resolv.conf`) when unset.
+    pub dns_servers: Vec<std::net::SocketAddr>,
+    /// How often a verified domain's record is looked up again
+    /// (`TIKETHET_DOMAIN_CHECK_SECS`, a day by default).
+    pub domain_check_every: std::time::Duration,
 }
 
 /// `TIKETHET_SIGNUP`: who may open a desk without the operator.
@@ -164,6 +171,8 @@ impl fmt::Debug for Settings {
             .field("claim_lease", &self.claim_lease)
             .field("mini_app_over_http", &self.mini_app_over_http)
             .field("signup", &self.signup)
+            .field("dns_servers", &self.dns_servers)
+            .field("domain_check_every", &self.domain_check_every)
             .field("plans", &self.plans.plans().iter().map(|p| p.id.as_str()).collect::<Vec<_>>())
             .finish()
     }
@@ -202,6 +211,8 @@ pub const KEYS: &[&str] = &[
     "TIKETHET_CLAIM_LEASE_SECS",
     "TIKETHET_DEV_SIGN_IN",
     "TIKETHET_SIGNUP",
+    "TIKETHET_DNS_SERVERS",
+    "TIKETHET_DOMAIN_CHECK_SECS",
 ];
 
 /// Where raw values come from.
@@ -441,8 +452,27 @@ impl Settings {
             Some("invite") => Signup::Invite,
             Some(other) => bail!("TIKETHET_SIGNUP must be open, invite or off (got {other:?})"),
         };
+        let dns_servers = match src.get("TIKETHET_DNS_SERVERS") {
+            None => Vec::new(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<std::net::SocketAddr>().or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53))))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| anyhow::anyhow!("TIKETHET_DNS_SERVERS must be IP addresses, each with an optional port, separated by commas, like 1.1.1.1,9.9.9.9:53 (got {v:?})"))?,
+        };
+        let domain_check_every = match src.get("TIKETHET_DOMAIN_CHECK_SECS") {
+            None => std::time::Duration::from_secs(86_400),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=604_800).contains(&n) => std::time::Duration::from_secs(n),
+                _ => bail!("TIKETHET_DOMAIN_CHECK_SECS must be a whole number of seconds from 1 to 604800 (got {v:?})"),
+            },
+        };
         let settings = Settings {
             signup,
+            dns_servers,
+            domain_check_every,
             database_url,
             database_schema,
             redis_url: src.get("TIKETHET_REDIS_URL"),

@@ -120,6 +120,7 @@ impl AppState {
                 Some(k) => Some(tikethet_billing::stripe::client::StripeApi::new(k.expose(), settings.stripe_api_url.as_deref())?),
                 None => None,
             },
+            control::domains::DnsCheck::new(&settings.dns_servers),
         ));
         Ok(AppState {
             settings: Arc::new(settings),
@@ -220,6 +221,7 @@ impl Application {
         let maintenance = self.state.runtime.spawn_maintenance();
         let reporting = self.state.control.clone().spawn_usage_reports(self.state.settings.usage_report_every);
         let spares = tokio::spawn(self.state.storage.clone().keep_spares());
+        let domain_checks = self.state.control.clone().spawn_domain_checks(self.state.settings.domain_check_every);
         let app = http::app(self.state.clone());
         let result = poem::Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(app, shutdown, Some(Duration::from_secs(10)))
@@ -227,6 +229,7 @@ impl Application {
         sync.abort();
         maintenance.abort();
         spares.abort();
+        domain_checks.abort();
         if let Some(r) = reporting {
             r.abort();
         }

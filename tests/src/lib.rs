@@ -5,6 +5,7 @@
 //! crates of the tests' own are in `plugins/`.
 
 pub mod bench_report;
+pub mod dns;
 pub mod browser;
 pub mod fake_stripe;
 pub mod fixtures;

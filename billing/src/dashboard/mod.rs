@@ -240,6 +240,23 @@ pub struct Overview {
     pub plans: Vec<PlanOption>,
     pub form: ProvisionForm,
     pub signups: SignupsView,
+    /// Desks' own domains, routed or asked for.
+    pub domains: Vec<DomainRow>,
+}
+
+/// A desk's own domain as the operator sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DomainRow {
+    pub slug: String,
+    pub desk: String,
+    pub domain: String,
+    /// `pending`, `verified`, `failing`, `removed`, `revoked`, or
+    /// `operator` (set by the operator, not checked).
+    pub status: String,
+    pub routed: bool,
+    pub verified: Option<String>,
+    pub checked: Option<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -444,6 +461,7 @@ mod tests {
             plans: vec![],
             form: ProvisionForm::default(),
             signups: SignupsView::default(),
+            domains: Vec::new(),
         };
         let html = p.overview(&o).unwrap();
         assert!(!html.contains("<script>x") && html.contains("&lt;script&gt;x"));

@@ -3,6 +3,7 @@
 
 pub mod billing;
 pub mod dashboard;
+pub mod domains;
 pub mod entity;
 pub mod signup;
 pub mod subscription;
@@ -234,6 +235,8 @@ pub struct ControlPlane {
     /// Desks opened by signup and not yet claimed, by webhook route: their
     /// updates are answered here (see [`signup`]).
     unclaimed: Mutex<HashMap<String, signup::Unclaimed>>,
+    /// Looks up the DNS records that prove desks' own domains.
+    dns: domains::DnsCheck,
 }
 
 /// How a new desk's row starts: the operator's, active with its owner; a
@@ -296,6 +299,7 @@ impl ControlPlane {
         public_url: url::Url,
         plans: std::sync::Arc<Catalogue>,
         stripe: Option<tikethet_billing::stripe::client::StripeApi>,
+        dns: domains::DnsCheck,
     ) -> Self {
         ControlPlane {
             storage,
@@ -310,6 +314,7 @@ impl ControlPlane {
             migrations: std::sync::Arc::new(tokio::sync::Semaphore::new(SERVE_MIGRATIONS)),
             usage_across: tokio::sync::Mutex::new(None),
             unclaimed: Mutex::new(HashMap::new()),
+            dns,
         }
     }
 
@@ -891,6 +896,7 @@ impl ControlPlane {
         let files = self.runtime.files().delete_tenant(&info.id).await.with_context(|| format!("failed to remove the files of tenant {}; retry the deletion", m.slug))?;
         tracing::info!(tenant = %m.id, files, "tenant's files removed");
         self.storage.drop_tenant(&m.storage_name).await.with_context(|| format!("failed to remove the storage of tenant {}; retry the deletion", m.slug))?;
+        domains::custom_domains::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await?;
         tenants::Entity::delete_by_id(m.id.clone()).exec(self.storage.control()).await?;
         tracing::info!(tenant = %m.id, slug = %m.slug, "tenant deleted");
         Ok(())

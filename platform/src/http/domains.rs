@@ -9,8 +9,9 @@
 
 use std::sync::Arc;
 
-use poem::http::Uri;
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::http::{StatusCode, Uri};
+use poem::web::Data;
+use poem::{Endpoint, IntoResponse, Request, Response, handler};
 
 use crate::AppState;
 
@@ -71,6 +72,28 @@ pub async fn route<E: Endpoint>(state: AppState, ep: Arc<E>, mut req: Request) -
         }
     }
     ep.call(req).await.map(IntoResponse::into_response)
+}
+
+/// `GET /tls/ask?domain={name}`: the deployment's proxy asks before it
+/// obtains a certificate on demand (Caddy's `on_demand_tls { ask … }`).
+/// 200 only for a desk's proven domain (see `control::domains`) or the
+/// platform's own host; 404 for any other name, so that nobody can make
+/// the proxy request certificates for names that are not ours.
+#[handler]
+pub async fn ask(req: &Request, Data(state): Data<&AppState>) -> Response {
+    #[derive(Default, serde::Deserialize)]
+    struct Q {
+        domain: Option<String>,
+    }
+    let q: Q = super::web::query(req);
+    let Some(name) = q.domain.map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase()).filter(|d| !d.is_empty()) else {
+        return super::error::json_error(StatusCode::BAD_REQUEST, "domain_missing", "give the name as ?domain=");
+    };
+    let ours = state.settings.public_url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(&name));
+    if ours || state.runtime.tenants().by_domain(&name).is_some() {
+        return Response::builder().content_type("text/plain; charset=utf-8").header("cache-control", "no-store").body("ok");
+    }
+    super::error::json_error(StatusCode::NOT_FOUND, "domain_not_verified", "no desk has proven this domain")
 }
 
 #[cfg(test)]

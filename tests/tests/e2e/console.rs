@@ -60,6 +60,21 @@ fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
+/// Every stylesheet and script a console page links to answers 200.
+async fn assets_answer(app: &TestApp, page: &str) {
+    let page = page.replace("&#x2f;", "/");
+    let mut found = 0;
+    for attr in [r#"rel="stylesheet" href=""#, r#"<script src=""#] {
+        for part in page.split(attr).skip(1) {
+            let url = part.split('"').next().unwrap();
+            let res = app.http.get(app.url(url)).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{url} linked from a console page");
+            found += 1;
+        }
+    }
+    assert!(found >= 2, "a stylesheet and a script: {page}");
+}
+
 fn csrf_in(page: &str) -> String {
     let at = page.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + r#"name="csrf" value=""#.len();
     page[at..].split('"').next().unwrap().to_owned()
@@ -113,6 +128,8 @@ async fn console_forms_are_refused_without_their_token_and_sessions_are_listed_a
         let preview = http.get(app.url(&link)).send().await.unwrap();
         assert_eq!(preview.status(), 200);
         assert!(preview.headers().get("set-cookie").is_none(), "no session from a GET");
+        // The page the agent sees first is styled: its files are there.
+        assets_answer(&app, &preview.text().await.unwrap()).await;
     }
     let res = app.redeem_console_link(&http, &link, Some("Firefox on the office PC")).await;
     assert_eq!((res.status().as_u16(), res.headers()["location"].to_str().unwrap()), (303, "/t/acme/admin/"));
@@ -144,8 +161,10 @@ async fn console_forms_are_refused_without_their_token_and_sessions_are_listed_a
     let token = expired.split("token=").nth(1).unwrap();
     let res = http.post(app.url("/t/acme/admin/login")).form(&[("token", token)]).send().await.unwrap();
     assert_eq!(res.status(), 401, "an expired link");
-    // A link cut short never gets as far as a button.
-    assert_eq!(http.get(app.url("/t/acme/admin/login?token=abc")).send().await.unwrap().status(), 401);
+    // A link cut short never gets as far as a button (a styled page says so).
+    let res = http.get(app.url("/t/acme/admin/login?token=abc")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assets_answer(&app, &res.text().await.unwrap()).await;
 
     // Signed in: the queue.
     let page = http.get(app.url("/t/acme/admin/")).header("cookie", &cookie).send().await.unwrap();

@@ -373,7 +373,10 @@ fn route(method: Method, path: impl Into<String>, body: Option<Value>, want: [u1
 }
 
 async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b: Backend) {
-    let app = spawn_app(b).await;
+    // Domain checks ask a DNS server of the test's, which knows no records.
+    let dns = tikethet_tests::dns::TestDns::start().await;
+    let env: &'static [(&'static str, &'static str)] = Box::leak(vec![("TIKETHET_DNS_SERVERS", &*Box::leak(dns.setting().into_boxed_str()))].into_boxed_slice());
+    let app = tikethet_tests::helpers::spawn_app_with(b, tikethet_tests::helpers::Options { env, ..Default::default() }).await;
     let d = desk(&app, "acme", 1).await;
     let other = desk(&app, "globex", 2).await;
     let (customer, owner) = (&d.tokens[0], &d.tokens[4]);
@@ -437,6 +440,11 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::POST, "/billing/plan", Some(json!({ "plan": "pro", "proration_date": chrono::Utc::now().timestamp() })), [403, 403, 403, 403, 409]),
         route(Method::POST, "/billing/cancel", None, [403, 403, 403, 403, 409]),
         route(Method::POST, "/billing/resume", None, [403, 403, 403, 403, 409]),
+        route(Method::GET, "/domain", None, admins),
+        // Asking again for the same name keeps its token: 200 both times.
+        route(Method::PUT, "/domain", Some(json!({ "domain": "per-role.example.test" })), admins),
+        // Not proven (no record): 200, with the reason in `last_error`.
+        route(Method::POST, "/domain/check", None, admins),
         route(Method::GET, "/theme", None, all),
         route(Method::PUT, "/theme", Some(json!({ "accent_color": "#336699" })), admins),
         route(Method::GET, "/bot-texts", None, admins),
@@ -453,6 +461,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::DELETE, format!("/tickets/{tid}/messages/{mid}"), None, [200, 403, 200, 200, 200]),
         route(Method::DELETE, format!("/categories/{cid}"), None, [403, 403, 403, 204, 404]),
         route(Method::DELETE, format!("/canned/{kid}"), None, [403, 403, 403, 204, 404]),
+        route(Method::DELETE, "/domain", None, [403, 403, 403, 204, 204]),
     ];
     let mut failures = Vec::new();
     let call = |r: &Route, token: Option<&str>| {

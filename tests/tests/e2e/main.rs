@@ -51,3 +51,4 @@ mod signup;
 mod sla;
 mod spine;
 mod strict_telegram;
+mod tls;

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod billing;
 pub mod canned;
+pub mod domain;
 pub mod categories;
 pub mod files;
 pub mod messages;
@@ -49,6 +50,8 @@ pub(crate) enum Tag {
     Theme,
     /// Attachments: uploads and downloads.
     Files,
+    /// The desk's own domain (admins).
+    Domain,
 }
 
 #[derive(ApiResponse)]
@@ -96,5 +99,6 @@ pub fn apis(state: &AppState) -> impl poem_openapi::OpenApi {
         sla::SlaApi { state: s() },
         billing::BillingApi { state: s() },
         theme::ThemeApi { state: s() },
+        domain::DomainApi { state: s() },
     )
 }

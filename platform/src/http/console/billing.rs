@@ -15,7 +15,7 @@ use tikethet_billing::dashboard::{bytes, count};
 use tikethet_billing::revenue::money;
 use tikethet_runtime::domain::Role;
 
-use super::{NoFields, Staff, base, desk_error, error_page, frame, posted, redirect, rendered, tr};
+use super::{NoFields, Staff, base, desk_error, frame, need, posted, redirect, refused_by_control, rendered, tr};
 use crate::AppState;
 use crate::control::ControlError;
 use crate::control::subscription::at;
@@ -26,15 +26,7 @@ fn day(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// A refused billing action as a page (the API's status for it).
 fn control_error(state: &AppState, slug: &str, s: &Staff, e: &ControlError) -> Response {
-    let status = crate::http::error::control_status(e);
-    let message = match e {
-        ControlError::Internal(inner) => {
-            tracing::error!(error = %format!("{inner:#}"), "billing page");
-            "Something went wrong on our side; nothing was changed. Try again in a moment.".to_owned()
-        }
-        other => other.to_string(),
-    };
-    error_page(state, slug, status, &tr(s, "Billing"), &message)
+    refused_by_control(state, slug, s, "Billing", e)
 }
 
 fn label(limit: &str) -> &'static str {
@@ -154,14 +146,6 @@ struct Choice {
 struct Change {
     plan: String,
     proration_date: i64,
-}
-
-/// The staff member holds `role` or above, or the page that refuses.
-fn need(state: &AppState, slug: &str, s: &Staff, role: Role) -> Result<(), Response> {
-    if s.ctx.viewer().role < role {
-        return Err(desk_error(state, slug, &tikethet_runtime::RuntimeError::Forbidden(format!("needs the {role} role"))));
-    }
-    Ok(())
 }
 
 /// The owner, or the page that refuses.

@@ -9,6 +9,7 @@
 
 pub mod analytics;
 pub mod billing;
+pub mod domain;
 pub mod manage;
 pub mod plugins;
 
@@ -64,6 +65,29 @@ fn error_page(state: &AppState, slug: &str, status: StatusCode, title: &str, mes
     let (desk, bot) = state.runtime.tenant_by_slug(slug).map(|t| (t.info.name.clone(), t.info.bot_username.clone())).unwrap_or_default();
     let bot = if status == StatusCode::UNAUTHORIZED { bot } else { String::new() };
     rendered(status, state.console_pages.error(&ErrorPage { desk, bot, title: title.into(), message: message.into(), status: status.as_u16() }))
+}
+
+/// A refused control-plane action (billing, the domain) as a page titled
+/// `title`, with the API's status for it; an internal failure is logged
+/// and said in general words.
+fn refused_by_control(state: &AppState, slug: &str, s: &Staff, title: &str, e: &crate::control::ControlError) -> Response {
+    let status = super::error::control_status(e);
+    let message = match e {
+        crate::control::ControlError::Internal(inner) => {
+            tracing::error!(error = %format!("{inner:#}"), page = title, "console action failed");
+            "Something went wrong on our side; nothing was changed. Try again in a moment.".to_owned()
+        }
+        other => other.to_string(),
+    };
+    error_page(state, slug, status, &tr(s, title), &message)
+}
+
+/// The staff member holds `role` or above, or the page that refuses.
+fn need(state: &AppState, slug: &str, s: &Staff, role: tikethet_runtime::domain::Role) -> Result<(), Response> {
+    if s.ctx.viewer().role < role {
+        return Err(desk_error(state, slug, &RuntimeError::Forbidden(format!("needs the {role} role"))));
+    }
+    Ok(())
 }
 
 /// A desk error as a page (what the API would answer, in words).
@@ -775,7 +799,19 @@ pub async fn revoke(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Sta
 /// `GET /t/{slug}/admin/assets/{file}`
 #[handler]
 pub async fn asset(Path((_slug, file)): Path<(String, String)>) -> Response {
-    match tikethet_admin_console::asset(&file) {
+    asset_named(&file)
+}
+
+/// `GET /admin/assets/{file}`: the same files for the pages that have no
+/// desk frame (the one-time link's page, error pages). The path works on
+/// the platform's host and, rewritten, on a desk's own domain.
+#[handler]
+pub async fn shared_asset(Path(file): Path<String>) -> Response {
+    asset_named(&file)
+}
+
+fn asset_named(file: &str) -> Response {
+    match tikethet_admin_console::asset(file) {
         Some((content_type, body)) => Response::builder()
             .content_type(content_type)
             .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")

@@ -264,6 +264,7 @@ pub async fn act(Path((slug, action)): Path<(String, String)>, req: &Request, bo
             let plan = form.get("plan").cloned().unwrap_or_default();
             state.control.update(&slug, TenantChanges { plan: Some(plan.clone()), ..TenantChanges::default() }).await.map(|r| ("plan", format!("plan {}", r.plan)))
         }
+        "revoke-domain" => state.control.revoke_domain(&slug).await.map(|d| ("domain_revoked", d)),
         "limits" => match views::parse_limits(&form) {
             Ok((overrides, said)) => {
                 state.control.update(&slug, TenantChanges { limits: Some(overrides), ..TenantChanges::default() }).await.map(|_| ("limits", said))

@@ -32,6 +32,7 @@ pub fn done_text(code: &str) -> Option<&'static str> {
         "resumed" => "Resumed: the desk runs again.",
         "plan" => "Plan changed.",
         "limits" => "Limits saved.",
+        "domain_revoked" => "Domain revoked: the desk no longer answers on it, and its owner was told.",
         _ => return None,
     })
 }
@@ -304,6 +305,21 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &O
         plans: plan_options(state),
         form: ProvisionForm { plan: if form.plan.is_empty() { control.plans().default_plan().id.clone() } else { form.plan.clone() }, ..form },
         signups,
+        domains: control
+            .domains()
+            .await?
+            .into_iter()
+            .map(|d| tikethet_billing::dashboard::DomainRow {
+                slug: d.slug,
+                desk: d.desk,
+                domain: d.domain,
+                status: d.status,
+                routed: d.routed,
+                verified: d.verified_at.map(when),
+                checked: d.checked_at.map(when),
+                error: d.last_error,
+            })
+            .collect(),
     })
 }
 
