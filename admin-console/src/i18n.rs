@@ -347,6 +347,23 @@ fn ru(text: &str) -> Option<&'static str> {
         "The domain is proven: the desk answers on it now." => "Домен подтверждён: служба уже отвечает на нём.",
         "The domain is removed: the desk answers on the platform's address only." => "Домен убран: служба отвечает только по адресу платформы.",
         "The record does not hold yet; see below." => "Запись пока не подтверждается; подробности ниже.",
+        // Tags.
+        "Tags" => "Метки",
+        "Tag" => "Метка",
+        "Any tag" => "Любая метка",
+        "Remove the tag" => "Снять метку",
+        "No tags." => "Меток нет.",
+        "Add a tag" => "Добавить метку",
+        "Rename or merge" => "Переименовать или слить",
+        "New name" => "Новое имя",
+        "Rename" => "Переименовать",
+        "Renaming onto a tag that exists merges the two." => "Переименование в существующую метку сливает их в одну.",
+        "No tags yet. Staff tag tickets on the ticket page; plugins and merges add tags too." => "Меток пока нет. Сотрудники ставят метки на странице обращения; метки добавляют и плагины, и слияния.",
+        "Tag added." => "Метка добавлена.",
+        "Tag removed." => "Метка снята.",
+        "Tag renamed." => "Метка переименована.",
+        "· tagged" => "· метка поставлена",
+        "· untagged" => "· метка снята",
         _ => return None,
     })
 }

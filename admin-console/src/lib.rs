@@ -76,6 +76,10 @@ pub struct Queue {
     /// Who selected tickets may be assigned to (moderators and up; empty:
     /// no bulk actions).
     pub bulk_assignees: Vec<Choice>,
+    /// The desk's tags to filter by, with their counts (staff).
+    pub tags: Vec<Choice>,
+    /// The tag filtered by, if any.
+    pub tag: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -118,6 +122,12 @@ pub struct TicketPage {
     /// What was typed, kept when a reply is refused.
     pub draft: String,
     pub note_draft: String,
+    /// The ticket's tags.
+    pub tags: Vec<String>,
+    /// The desk's tags, offered as the tag box's suggestions (staff).
+    pub desk_tags: Vec<String>,
+    /// The viewer may tag (staff).
+    pub can_tag: bool,
 }
 
 /// A key figure.
@@ -328,6 +338,8 @@ pub struct CategoriesPage {
     pub frame: Frame,
     pub rows: Vec<CategoryRow>,
     pub can_edit: bool,
+    /// The desk's tags and how many tickets carry each (renamed here by admins).
+    pub tags: Vec<(String, u64)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -624,12 +636,16 @@ mod tests {
             merge_into: vec![],
             draft: String::new(),
             note_draft: String::new(),
+            tags: vec!["<b>vip</b>".into()],
+            desk_tags: vec![],
+            can_tag: true,
         };
         let html = p.ticket(&t).unwrap();
         assert!(!html.contains("<img src=x") && html.contains("&lt;img src=x"));
+        assert!(!html.contains("<b>vip") && html.contains("&lt;b&gt;vip"), "tags are escaped too");
         assert!(html.contains(r#"name="csrf" value="tok""#) && html.contains(r#"name="seen" value="2""#));
         assert!(html.contains(r#"data-kind="note""#), "notes look apart");
-        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None, bulk_assignees: vec![] };
+        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None, bulk_assignees: vec![], tags: vec![], tag: String::new() };
         assert!(p.queue(&q).unwrap().contains("No tickets"));
         assert!(asset("console.js").is_some() && asset("../lib.rs").is_none());
     }

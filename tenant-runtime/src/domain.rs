@@ -312,6 +312,32 @@ impl MessageText {
     }
 }
 
+/// A tag as staff write it: trimmed and lowercased, 1 to 64 characters of
+/// letters, digits and `-`, `_`, `.`, `:`, `/` (a space becomes `-`), so
+/// that one tag is never two by case or spacing. Plugins' and merges' tags
+/// are kept as they come (see `desk::tickets::add_tag`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagName(String);
+
+impl TagName {
+    pub const MAX_CHARS: usize = 64;
+
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let t: String = s.trim().to_lowercase().split_whitespace().collect::<Vec<_>>().join("-");
+        if t.is_empty() || t.chars().count() > Self::MAX_CHARS {
+            return Err(Invalid::new("tag", format!("must be 1 to {} characters", Self::MAX_CHARS)));
+        }
+        if !t.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/')) {
+            return Err(Invalid::new("tag", "may hold letters, digits, and - _ . : / only"));
+        }
+        Ok(TagName(t))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// What a new message carries: its text, and the ids of the uploads sent
 /// with it. The text may be empty only when files go with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -553,6 +579,15 @@ mod tests {
         assert!(PluginConfig::parse(&serde_json::json!({"a": 1})).is_ok());
         assert!(PluginConfig::parse(&serde_json::json!([1])).is_err());
         assert!(PluginConfig::parse(&serde_json::json!({"a": "x".repeat(70_000)})).is_err());
+    }
+
+    #[test]
+    fn a_tag_has_one_spelling() {
+        assert_eq!(TagName::parse("  VIP  Customer ").unwrap().as_str(), "vip-customer");
+        assert_eq!(TagName::parse("Заказ/2").unwrap().as_str(), "заказ/2");
+        for bad in ["", "   ", "a,b", "<b>", &"x".repeat(65)] {
+            assert!(TagName::parse(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -482,6 +482,18 @@ pub fn init_data(token: &str, telegram_id: i64, auth_date: i64) -> String {
     )
 }
 
+/// A client that does not follow redirects (to read a form's `303`).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The value of a page's first `name="csrf"` field (the console's and the
+/// dashboard's form token).
+pub fn csrf_in(page: &str) -> String {
+    let at = page.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + r#"name="csrf" value=""#.len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
 /// Polls `f` until it returns `Some` or `timeout` passes.
 pub async fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = tokio::time::Instant::now() + timeout;

@@ -3,7 +3,8 @@
 //! nor misses what did), and read back newest first, filtered.
 //!
 //! Actions: `ticket.status`, `ticket.assigned`, `ticket.priority`,
-//! `ticket.category`, `ticket.title`, `ticket.merged`, `ticket.reopened`
+//! `ticket.category`, `ticket.title`, `ticket.merged`, `ticket.tagged`,
+//! `ticket.untagged`, `tag.renamed`, `ticket.reopened`
 //! (by the customer writing in a finished ticket), `person.role`,
 //! `person.blocked`, `category.created`, `category.changed`,
 //! `category.deleted`, `canned.created`, `canned.changed`,

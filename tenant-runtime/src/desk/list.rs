@@ -12,7 +12,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::domain::{Invalid, Priority, TicketStatus};
-use crate::storage::entities::{messages, ticket_counts, tickets};
+use crate::storage::entities::{messages, ticket_counts, ticket_tags, tickets};
 use crate::error::Result;
 use crate::desk::context::{Scope, Viewer};
 use crate::storage::{Direct, TenantDb};
@@ -201,6 +201,8 @@ pub struct TicketQuery {
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
     pub search: Option<SearchText>,
+    /// Tickets carrying this tag (as stored).
+    pub tag: Option<String>,
     pub sort: Sort,
     pub limit: u64,
     pub cursor: Option<Cursor>,
@@ -217,6 +219,7 @@ impl Default for TicketQuery {
             created_from: None,
             created_to: None,
             search: None,
+            tag: None,
             sort: Sort::default(),
             limit: 20,
             cursor: None,
@@ -338,6 +341,7 @@ fn whole_desk(viewer: &Viewer, q: &TicketQuery) -> bool {
         && q.created_from.is_none()
         && q.created_to.is_none()
         && q.search.is_none()
+        && q.tag.is_none()
 }
 
 /// One page of the tickets the viewer may see. Without a search it is
@@ -345,6 +349,10 @@ fn whole_desk(viewer: &Viewer, q: &TicketQuery) -> bool {
 /// names the full-text tables in raw SQL, so it runs in a transaction of
 /// the tenant's schema.
 pub async fn list(db: &TenantDb, viewer: &Viewer, q: &TicketQuery) -> Result<TicketPage> {
+    if q.tag.is_some() && !viewer.role.is_staff() {
+        // Tags are the staff's words about a ticket.
+        return Err(crate::error::RuntimeError::Forbidden("filtering by tag is for staff".into()));
+    }
     if q.search.is_some() {
         let txn = db.begin().await?;
         let page = list_on(&txn, &Tables::Unqualified, viewer, q).await?;
@@ -381,7 +389,17 @@ impl Tables<'_> {
 
 async fn list_on<C: ConnectionTrait>(conn: &C, tables: &Tables<'_>, viewer: &Viewer, q: &TicketQuery) -> Result<TicketPage> {
     let backend = conn.get_database_backend();
-    let base = filters(backend, viewer, q);
+    let mut base = filters(backend, viewer, q);
+    if let Some(tag) = &q.tag {
+        // The tags' table named as the list names its own (qualified for
+        // reads outside a transaction).
+        let tagged = sea_orm::sea_query::Query::select()
+            .column(ticket_tags::Column::TicketId)
+            .from(tables.table::<ticket_tags::Entity>())
+            .and_where(Expr::col(ticket_tags::Column::Tag).eq(tag.as_str()))
+            .to_owned();
+        base = base.add(Expr::col((tickets::Entity, tickets::Column::Id)).in_subquery(tagged));
+    }
 
     // Counters first: they ignore the status filter, and the total follows
     // from them. The whole desk's, which staff who see every ticket get

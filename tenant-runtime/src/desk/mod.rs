@@ -19,5 +19,6 @@ pub mod people;
 pub mod sla;
 pub mod stats;
 pub mod service;
+pub mod tags;
 pub mod tickets;
 pub mod usage;

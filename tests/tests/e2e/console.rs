@@ -12,7 +12,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tikethet_tests::browser::{browser_sized, save_screenshot};
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{Backend, TestApp, spawn_app, wait_for};
+use tikethet_tests::helpers::{Backend, TestApp, csrf_in, no_redirects, spawn_app, wait_for};
 
 on_both!(
     console_forms_are_refused_without_their_token_and_sessions_are_listed_and_revocable,
@@ -56,10 +56,6 @@ async fn a_reply_is_checked_for_newer_messages_in_its_own_transaction(b: Backend
     assert!(matches!(ctx.reply_if_current(ticket, &body, seen).await.unwrap(), Reply::Sent(_)));
 }
 
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
 /// Every stylesheet and script a console page links to answers 200.
 async fn assets_answer(app: &TestApp, page: &str) {
     let page = page.replace("&#x2f;", "/");
@@ -73,11 +69,6 @@ async fn assets_answer(app: &TestApp, page: &str) {
         }
     }
     assert!(found >= 2, "a stylesheet and a script: {page}");
-}
-
-fn csrf_in(page: &str) -> String {
-    let at = page.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + r#"name="csrf" value=""#.len();
-    page[at..].split('"').next().unwrap().to_owned()
 }
 
 /// Sends `/admin` from `chat` and returns the link the bot answers with.

@@ -413,6 +413,13 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::GET, format!("/tickets/{tid}/messages"), None, all),
         route(Method::POST, format!("/tickets/{tid}/messages"), Some(json!({ "text": "hi" })), [201; 5]),
         route(Method::GET, format!("/tickets/{tid}/tags"), None, all),
+        // Staff tag; tagging again changes nothing.
+        route(Method::POST, format!("/tickets/{tid}/tags"), Some(json!({ "tag": "Matrix" })), [403, 200, 200, 200, 200]),
+        route(Method::GET, "/tags", None, [403, 200, 200, 200, 200]),
+        // Onto itself: nothing moves.
+        route(Method::PATCH, "/tags/matrix", Some(json!({ "name": "matrix" })), admins),
+        // The helper removes it; after that it is gone for the rest.
+        route(Method::DELETE, format!("/tickets/{tid}/tags/matrix"), None, [403, 200, 404, 404, 404]),
         // Into itself: refused as such (409) to those allowed to merge.
         route(Method::POST, format!("/tickets/{tid}/merge"), Some(json!({ "into": tid })), [403, 403, 409, 409, 409]),
         route(Method::PATCH, format!("/tickets/{tid}/messages/{mid}"), Some(json!({ "text": "edited" })), [200, 403, 403, 403, 403]),
@@ -529,7 +536,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let covered: Vec<String> = routes
         .iter()
         .map(|r| {
-            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}").replace(&format!("/canned/{kid}"), "/canned/{id}");
+            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}").replace(&format!("/canned/{kid}"), "/canned/{id}").replace("/tags/matrix", "/tags/{tag}");
             format!("{} {generic}", r.method)
         })
         .collect();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tikethet_tests::dns::TestDns;
-use tikethet_tests::helpers::{Backend, HTTPS_PUBLIC_URL, OPERATOR_TOKEN, Options, TestApp, init_data, spawn_app_with, wait_for, wait_until};
+use tikethet_tests::helpers::{Backend, HTTPS_PUBLIC_URL, OPERATOR_TOKEN, Options, TestApp, csrf_in, init_data, no_redirects, spawn_app_with, wait_for, wait_until};
 
 on_both!(a_tenant_on_its_own_domain_is_reached_without_its_prefix, a_self_served_domain_is_routed_only_once_its_txt_record_proves_it);
 
@@ -90,16 +90,6 @@ async fn a_tenant_on_its_own_domain_is_reached_without_its_prefix(b: Backend) {
     assert_eq!(s, 404, "the domain no longer serves the desk");
     let res = app.http.get(app.url("/t/acme/app/")).send().await.unwrap();
     assert_eq!(res.status(), 200, "the prefixed path always works");
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// The value of the page's first `name="csrf"` field.
-fn csrf_in(page: &str) -> String {
-    let at = page.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + r#"name="csrf" value=""#.len();
-    page[at..].split('"').next().unwrap().to_owned()
 }
 
 /// The text of the element with `data-testid="{id}"` (up to its first tag).

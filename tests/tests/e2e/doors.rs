@@ -15,7 +15,7 @@ use futures::{SinkExt as _, StreamExt as _};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tikethet_tests::fake_telegram::FakeTelegram;
-use tikethet_tests::helpers::{Backend, HTTPS_PUBLIC_URL, OPERATOR_TOKEN, Options, TestApp, bot_token, drop_pg_schemas, init_data, postgres_url, random_suffix, redis_url, spawn_app, spawn_app_with};
+use tikethet_tests::helpers::{Backend, HTTPS_PUBLIC_URL, OPERATOR_TOKEN, Options, TestApp, bot_token, csrf_in, drop_pg_schemas, init_data, postgres_url, random_suffix, redis_url, spawn_app, spawn_app_with};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
@@ -406,11 +406,6 @@ async fn stream_chunked(addr: &str, head: &str, prefix: &[u8], total: usize) -> 
     let at = sent.load(Ordering::SeqCst);
     writer.abort();
     (status.unwrap_or_else(|| panic!("no answer: {}", String::from_utf8_lossy(&answer))), at)
-}
-
-fn csrf_in(page: &str) -> String {
-    let at = page.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + r#"name="csrf" value=""#.len();
-    page[at..].split('"').next().unwrap().to_owned()
 }
 
 /// Acceptance: a helper's console session cannot make the server read a

@@ -49,6 +49,7 @@ mod scale;
 mod schedule;
 mod signup;
 mod sla;
+mod tags;
 mod spine;
 mod strict_telegram;
 mod tls;

@@ -13,20 +13,9 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tikethet_tests::browser::{browser_sized, save_screenshot};
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{Backend, OPERATOR_TOKEN, Options, TestApp, spawn_app, spawn_app_with, wait_for};
+use tikethet_tests::helpers::{Backend, OPERATOR_TOKEN, Options, TestApp, csrf_in, no_redirects, spawn_app, spawn_app_with, wait_for};
 
 on_both!(the_dashboard_refuses_without_a_session_a_wrong_token_and_a_form_without_its_csrf_token, mrr_and_its_movements_follow_signed_subscription_events,);
-
-/// A client that shows redirects instead of following them.
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// The value of the page's first `name="csrf"` field.
-fn csrf_in(page: &str) -> String {
-    let at = page.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + r#"name="csrf" value=""#.len();
-    page[at..].split('"').next().unwrap().to_owned()
-}
 
 /// Signs in with the token; the session cookie (`name=value`).
 async fn sign_in(app: &TestApp, http: &reqwest::Client) -> String {

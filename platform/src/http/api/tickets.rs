@@ -1,4 +1,4 @@
-//! Tickets: the list with its filters, opening one, reading, changing and merging it, its tags.
+//! Tickets: the list with its filters, opening one, reading, changing and merging it, its tags (and the desk's tags).
 
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Path, Query};
@@ -7,7 +7,7 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use tikethet_runtime::desk::changes::TicketChanges;
 use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, Sort, StatusCounts, TicketQuery};
-use tikethet_runtime::domain::{Invalid, Priority, TicketDescription, TicketId, TicketStatus, TicketTitle};
+use tikethet_runtime::domain::{Invalid, Priority, TagName, TicketDescription, TicketId, TicketStatus, TicketTitle};
 use tikethet_runtime::storage::entities::tickets;
 
 use super::{Tag, TenantAuth};
@@ -156,6 +156,32 @@ pub struct TagList {
     pub items: Vec<String>,
 }
 
+/// A tag to add.
+#[derive(Debug, Object)]
+pub struct TagBody {
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub tag: String,
+}
+
+/// A tag's new name.
+#[derive(Debug, Object)]
+pub struct TagRename {
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub name: String,
+}
+
+/// A tag of the desk and how many tickets carry it.
+#[derive(Debug, Object)]
+pub struct DeskTagView {
+    pub tag: String,
+    pub tickets: u64,
+}
+
+#[derive(Debug, Object)]
+pub struct DeskTagList {
+    pub items: Vec<DeskTagView>,
+}
+
 /// A ticket list query from its parameters; every value checked here.
 #[allow(clippy::too_many_arguments)]
 fn ticket_query(
@@ -167,6 +193,7 @@ fn ticket_query(
     created_from: Option<DateTime<Utc>>,
     created_to: Option<DateTime<Utc>>,
     q: Option<&str>,
+    tag: Option<&str>,
     sort: Option<&str>,
     limit: Option<u64>,
     cursor: Option<&str>,
@@ -190,6 +217,7 @@ fn ticket_query(
         created_from,
         created_to,
         search: q.map(SearchText::parse).transpose()?.flatten(),
+        tag: tag.map(str::to_owned),
         sort,
         limit: limit.unwrap_or(20),
         cursor: cursor.map(|c| Cursor::parse(c, sort)).transpose()?,
@@ -236,6 +264,9 @@ impl TicketsApi {
         /// Words to find in titles and public messages (each as a prefix).
         #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
+        /// Staff: tickets carrying this tag.
+        #[oai(validator(min_length = 1, max_length = 64))]
+        tag: Query<Option<String>>,
         /// `updated_at`, `created_at` or `priority`; a leading `-` for
         /// descending (default `-updated_at`).
         #[oai(validator(pattern = "^-?(updated_at|created_at|priority)$"))]
@@ -257,6 +288,7 @@ impl TicketsApi {
             created_from.0,
             created_to.0,
             q.0.as_deref(),
+            tag.0.as_deref(),
             sort.0.as_deref(),
             limit.0,
             cursor.0.as_deref(),
@@ -335,5 +367,43 @@ impl TicketsApi {
     async fn tags(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<TagList>, ApiError> {
         let ctx = auth.0;
         Ok(Json(TagList { items: ctx.tags(TicketId::new(id.0)).await? }))
+    }
+
+    /// Tag a ticket (staff)
+    ///
+    /// The tag is lowercased, spaces become `-`; letters, digits and
+    /// `- _ . : /`, at most 64. Tagging twice changes nothing. A ticket
+    /// carries at most 20 tags (409). Answers the ticket's tags.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/tags", method = "post", tag = "Tag::Tickets")]
+    async fn add_tag(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, auth: TenantAuth, body: Json<TagBody>) -> Result<Json<TagList>, ApiError> {
+        let tag = TagName::parse(&body.0.tag)?;
+        Ok(Json(TagList { items: auth.0.tag_ticket(TicketId::new(id.0), &tag).await? }))
+    }
+
+    /// Remove a tag from a ticket (staff)
+    ///
+    /// Any tag the ticket carries, whoever added it; 404 when it has no
+    /// such tag. Answers the ticket's tags.
+    #[oai(path = "/t/:slug/api/v1/tickets/:id/tags/:tag", method = "delete", tag = "Tag::Tickets")]
+    async fn remove_tag(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, #[oai(validator(min_length = 1, max_length = 64))] tag: Path<String>, auth: TenantAuth) -> Result<Json<TagList>, ApiError> {
+        Ok(Json(TagList { items: auth.0.untag_ticket(TicketId::new(id.0), &tag.0).await? }))
+    }
+
+    /// The desk's tags, each with how many tickets carry it (staff)
+    #[oai(path = "/t/:slug/api/v1/tags", method = "get", tag = "Tag::Tickets")]
+    async fn desk_tags(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth) -> Result<Json<DeskTagList>, ApiError> {
+        let items = auth.0.desk_tags().await?.into_iter().map(|t| DeskTagView { tag: t.tag, tickets: t.tickets }).collect();
+        Ok(Json(DeskTagList { items }))
+    }
+
+    /// Rename a tag on every ticket (admins)
+    ///
+    /// Onto a tag that exists, the two merge. 404 when no ticket carries
+    /// the tag. Answers the new tag with its count.
+    #[oai(path = "/t/:slug/api/v1/tags/:tag", method = "patch", tag = "Tag::Tickets")]
+    async fn rename_tag(&self, #[oai(name = "slug")] _slug: Path<String>, #[oai(validator(min_length = 1, max_length = 64))] tag: Path<String>, auth: TenantAuth, body: Json<TagRename>) -> Result<Json<DeskTagView>, ApiError> {
+        let to = TagName::parse(&body.0.name)?;
+        let t = auth.0.rename_tag(&tag.0, &to).await?;
+        Ok(Json(DeskTagView { tag: t.tag, tickets: t.tickets }))
     }
 }

@@ -40,6 +40,7 @@ fn flash_of(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
         Some("deleted") => "Deleted.",
         Some("unlinked") => "The staff group is unlinked.",
         Some("sla") => "Service levels saved.",
+        Some("tag") => "Tag renamed.",
         _ => return None,
     };
     Some(("ok", tr(s, text)))
@@ -163,7 +164,11 @@ async fn categories_page(state: &AppState, req: &Request, slug: &str, s: &Staff,
         .into_iter()
         .map(|c| CategoryRow { id: c.id, name: c.name, icon: c.icon.unwrap_or_default(), color: c.color.unwrap_or_default(), position: c.sort_order, active: c.active })
         .collect();
-    let v = CategoriesPage { frame: frame(state, req, slug, s, flash).await, rows, can_edit: s.ctx.viewer().role >= Role::Admin };
+    let tags = match s.ctx.desk_tags().await {
+        Ok(t) => t.into_iter().map(|g| (g.tag, g.tickets)).collect(),
+        Err(e) => return desk_error(state, slug, &e),
+    };
+    let v = CategoriesPage { frame: frame(state, req, slug, s, flash).await, rows, can_edit: s.ctx.viewer().role >= Role::Admin, tags };
     rendered(status, state.console_pages.categories(&v))
 }
 
@@ -207,6 +212,29 @@ pub async fn add_category(Path(slug): Path<String>, req: &Request, s: Staff, bod
     };
     match result {
         Ok(()) => redirect(&format!("{}/categories?done=category", base(req, &slug))),
+        Err(e) if fixable(&e) => categories_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+/// A tag's rename on the categories page.
+#[derive(Deserialize)]
+struct TagRename {
+    from: String,
+    to: String,
+}
+
+/// `POST /t/{slug}/admin/tags` (`from`, `to`): renames a tag on every
+/// ticket, merging it into `to` when that exists (admins).
+#[handler]
+pub async fn rename_tag(Path(slug): Path<String>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: TagRename = posted_form!(state, req, &slug, &s, body);
+    let result = match tikethet_runtime::domain::TagName::parse(&form.to) {
+        Ok(to) => s.ctx.rename_tag(&form.from, &to).await.map(|_| ()),
+        Err(e) => Err(e.into()),
+    };
+    match result {
+        Ok(()) => redirect(&format!("{}/categories?done=tag", base(req, &slug))),
         Err(e) if fixable(&e) => categories_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e)).await,
         Err(e) => desk_error(state, &slug, &e),
     }
@@ -507,6 +535,9 @@ pub async fn audit(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         ("ticket.", "Tickets"),
         ("ticket.reopened", "· reopened"),
         ("ticket.merged", "· merged"),
+        ("ticket.tagged", "· tagged"),
+        ("ticket.untagged", "· untagged"),
+        ("tag.", "Tags"),
         ("person.", "People and roles"),
         ("category.", "Categories"),
         ("canned.", "Canned answers"),

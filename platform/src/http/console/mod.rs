@@ -266,6 +266,8 @@ fn done_text(code: &str) -> Option<&'static str> {
         "revoked" => "That session is signed out.",
         "merged" => "Merged: the other ticket's messages are here, and it is closed.",
         "bulk" => "Tickets updated.",
+        "tagged" => "Tag added.",
+        "untagged" => "Tag removed.",
         _ => return None,
     })
 }
@@ -340,6 +342,7 @@ struct QueueQuery {
     status: Option<String>,
     q: Option<String>,
     assignee: Option<String>,
+    tag: Option<String>,
     cursor: Option<String>,
     done: Option<String>,
 }
@@ -351,7 +354,8 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
     let status = q.status.unwrap_or_default();
     let search = q.q.map(|x| x.trim().to_owned()).unwrap_or_default();
     let assignee = q.assignee.unwrap_or_default();
-    let mut tq = TicketQuery { limit: PAGE, ..TicketQuery::default() };
+    let tag = q.tag.map(|t| t.trim().to_owned()).unwrap_or_default();
+    let mut tq = TicketQuery { limit: PAGE, tag: (!tag.is_empty()).then(|| tag.clone()), ..TicketQuery::default() };
     tq.statuses = match status.as_str() {
         "" => ACTIVE.to_vec(),
         "all" => Vec::new(),
@@ -406,7 +410,12 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         .into_iter()
         .map(|(v, l)| Choice { value: v.into(), label: tr(&s, l), count: None, selected: assignee == v })
         .collect();
-    let filters: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("status", &status).append_pair("q", &search).append_pair("assignee", &assignee).finish();
+    let filters: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("status", &status).append_pair("q", &search).append_pair("assignee", &assignee).append_pair("tag", &tag).finish();
+    // Customers never reach the console; every viewer here may filter by tag.
+    let tags = match s.ctx.desk_tags().await {
+        Ok(t) => t.into_iter().map(|g| Choice { selected: g.tag == tag, value: g.tag.clone(), label: g.tag, count: Some(g.tickets) }).collect(),
+        Err(e) => return desk_error(state, &slug, &e),
+    };
     let flash = q.done.as_deref().and_then(done_text).map(|t| ("ok", tr(&s, t)));
     let bulk_assignees = if s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator {
         let pq = tikethet_runtime::desk::people::PeopleQuery { staff: true, blocked: Some(false), limit: 100, ..Default::default() };
@@ -420,7 +429,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
     } else {
         Vec::new()
     };
-    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor, bulk_assignees };
+    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor, bulk_assignees, tags, tag };
     rendered(StatusCode::OK, state.console_pages.queue(&v))
 }
 
@@ -469,7 +478,13 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
         .into_iter()
         .map(|m| Choice { value: m.id.to_string(), label: format!("#{} {}", m.id, m.title.chars().take(60).collect::<String>()), count: None, selected: false })
         .collect();
+    let tags = s.ctx.tags(TicketId::new(id)).await?;
+    let can_tag = s.ctx.viewer().role.is_staff();
+    let desk_tags = if can_tag { s.ctx.desk_tags().await?.into_iter().map(|g| g.tag).collect() } else { Vec::new() };
     Ok(TicketPage {
+        tags,
+        desk_tags,
+        can_tag,
         merge_into,
         assignees,
         canned,
@@ -793,6 +808,49 @@ pub async fn revoke(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Sta
     match s.ctx.revoke_console_session(id).await {
         Ok(()) => redirect(&format!("{}/sessions?done=revoked", base(req, &slug))),
         Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
+/// A tag as the ticket page's forms post it.
+#[derive(Deserialize)]
+struct TagForm {
+    #[serde(default)]
+    tag: String,
+}
+
+/// `POST /t/{slug}/admin/tickets/{id}/tags` (`tag`): tags the ticket; a tag
+/// refused comes back on the page with the reason.
+#[handler]
+pub async fn add_tag(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: TagForm = match posted(state, req, &slug, &s, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let result = match tikethet_runtime::domain::TagName::parse(&form.tag) {
+        Ok(tag) => s.ctx.tag_ticket(TicketId::new(id), &tag).await,
+        Err(e) => Err(e.into()),
+    };
+    tagged(state, req, &slug, &s, id, result, "tagged").await
+}
+
+/// `POST /t/{slug}/admin/tickets/{id}/untag` (`tag`)
+#[handler]
+pub async fn remove_tag(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: TagForm = match posted(state, req, &slug, &s, body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let result = s.ctx.untag_ticket(TicketId::new(id), &form.tag).await;
+    tagged(state, req, &slug, &s, id, result, "untagged").await
+}
+
+async fn tagged(state: &AppState, req: &Request, slug: &str, s: &Staff, id: i64, result: Result<Vec<String>, RuntimeError>, done: &str) -> Response {
+    match result {
+        Ok(_) => redirect(&format!("{}/tickets/{id}?done={done}", base(req, slug))),
+        Err(e @ (RuntimeError::Conflict(_) | RuntimeError::Invalid(_) | RuntimeError::Forbidden(_) | RuntimeError::NotFound(_))) => {
+            again(state, req, slug, s, id, e.to_string(), Default::default(), None, super::error::runtime_status(&e)).await
+        }
+        Err(e) => desk_error(state, slug, &e),
     }
 }
 
