@@ -347,6 +347,8 @@ fn ru(text: &str) -> Option<&'static str> {
         "The domain is proven: the desk answers on it now." => "Домен подтверждён: служба уже отвечает на нём.",
         "The domain is removed: the desk answers on the platform's address only." => "Домен убран: служба отвечает только по адресу платформы.",
         "The record does not hold yet; see below." => "Запись пока не подтверждается; подробности ниже.",
+        "No category" => "Без категории",
+        "Category" => "Категория",
         // Tags.
         "Tags" => "Метки",
         "Tag" => "Метка",

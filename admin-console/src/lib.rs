@@ -122,6 +122,8 @@ pub struct TicketPage {
     /// What was typed, kept when a reply is refused.
     pub draft: String,
     pub note_draft: String,
+    /// The categories the ticket may be moved to (empty: the viewer may not).
+    pub categories: Vec<Choice>,
     /// The ticket's tags.
     pub tags: Vec<String>,
     /// The desk's tags, offered as the tag box's suggestions (staff).
@@ -636,6 +638,7 @@ mod tests {
             merge_into: vec![],
             draft: String::new(),
             note_draft: String::new(),
+            categories: vec![],
             tags: vec!["<b>vip</b>".into()],
             desk_tags: vec![],
             can_tag: true,

@@ -18,7 +18,50 @@ on_both!(
     console_forms_are_refused_without_their_token_and_sessions_are_listed_and_revocable,
     analytics_count_the_desks_tickets_and_the_export_streams_every_one_safely,
     a_reply_is_checked_for_newer_messages_in_its_own_transaction,
+    a_moderator_moves_a_ticket_to_another_category_on_its_page,
 );
+
+/// The ticket page's details change the category too (moderators and up;
+/// a helper's page offers no choice), audited like the API's change.
+async fn a_moderator_moves_a_ticket_to_another_category_on_its_page(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, billing) = app.tenant_post("acme", "/categories", &owner, json!({ "name": "Billing", "icon": "💳" })).await;
+    let (_, delivery) = app.tenant_post("acme", "/categories", &owner, json!({ "name": "Delivery" })).await;
+    let customer = app.sign_in(&t, 7_300).await;
+    let (s, ticket) = app.tenant_post("acme", "/tickets", &customer, json!({ "title": "Charged twice", "description": "Twice!", "category_id": delivery["id"] })).await;
+    assert_eq!(s, 201, "{ticket}");
+    let id = ticket["id"].as_i64().unwrap();
+    let http = no_redirects();
+    let cookie = app.console_cookie(&t, t.owner).await;
+    let page = http.get(app.url(&format!("/t/acme/admin/tickets/{id}"))).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(r#"data-testid="category-select""#) && page.contains("💳 Billing"), "{page}");
+    let to = billing["id"].as_i64().unwrap().to_string();
+    let res = http.post(app.url(&format!("/t/acme/admin/tickets/{id}/change"))).header("cookie", &cookie).form(&[("csrf", csrf_in(&page).as_str()), ("category", to.as_str())]).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let (_, now) = app.tenant_get("acme", &format!("/tickets/{id}"), &owner).await;
+    assert_eq!(now["category_id"], billing["id"], "{now}");
+    // A category of no desk's is refused on the page, nothing changed.
+    let res = http.post(app.url(&format!("/t/acme/admin/tickets/{id}/change"))).header("cookie", &cookie).form(&[("csrf", csrf_in(&page).as_str()), ("category", "999999")]).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("no such category"));
+    let audit = http.get(app.url("/t/acme/admin/audit?action=ticket.")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(audit.contains("ticket.category"), "{audit}");
+    // A helper's page (the ticket assigned to them) offers no category.
+    let helper_tg = 7_301;
+    let helper_id = {
+        let (_, me) = app.tenant_get("acme", "/auth/me", &app.sign_in(&t, helper_tg).await).await;
+        me["id"].clone()
+    };
+    let (s, _) = app.tenant_call(reqwest::Method::PATCH, "acme", &format!("/users/{helper_id}"), &owner, Some(json!({ "role": "helper" }))).await;
+    assert_eq!(s, 200);
+    let (s, _) = app.tenant_call(reqwest::Method::PATCH, "acme", &format!("/tickets/{id}"), &owner, Some(json!({ "assignee_id": helper_id }))).await;
+    assert_eq!(s, 200);
+    let helper_cookie = app.console_cookie(&t, helper_tg).await;
+    let page = http.get(app.url(&format!("/t/acme/admin/tickets/{id}"))).header("cookie", &helper_cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Charged twice") && !page.contains(r#"data-testid="category-select""#), "{page}");
+}
 
 /// The reply's freshness check and its write are one transaction: a reply
 /// written before the customer's latest message is held back with that

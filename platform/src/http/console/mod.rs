@@ -478,10 +478,25 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
         .into_iter()
         .map(|m| Choice { value: m.id.to_string(), label: format!("#{} {}", m.id, m.title.chars().take(60).collect::<String>()), count: None, selected: false })
         .collect();
+    // Moderators and up change the category (as they change the rest).
+    let categories = if s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator {
+        let mut choices = vec![Choice { value: String::new(), label: tr(s, "No category"), count: None, selected: t.category_id.is_none() }];
+        // Inactive categories are offered only when the ticket is in one.
+        choices.extend(s.ctx.categories().await?.into_iter().filter(|c| c.active || t.category_id == Some(c.id)).map(|c| Choice {
+            selected: t.category_id == Some(c.id),
+            value: c.id.to_string(),
+            label: c.icon.map(|i| format!("{i} {}", c.name)).unwrap_or(c.name),
+            count: None,
+        }));
+        choices
+    } else {
+        Vec::new()
+    };
     let tags = s.ctx.tags(TicketId::new(id)).await?;
     let can_tag = s.ctx.viewer().role.is_staff();
     let desk_tags = if can_tag { s.ctx.desk_tags().await?.into_iter().map(|g| g.tag).collect() } else { Vec::new() };
     Ok(TicketPage {
+        categories,
         tags,
         desk_tags,
         can_tag,
@@ -593,6 +608,8 @@ struct Change {
     status: Option<String>,
     priority: Option<String>,
     assignee: Option<String>,
+    /// A category id, or empty for none.
+    category: Option<String>,
 }
 
 /// `POST /t/{slug}/admin/tickets/{id}/change`: what differs from the
@@ -623,6 +640,15 @@ pub async fn change(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Sta
             };
             if to != current.assignee_id {
                 ch.assignee_id = Some(to);
+            }
+        }
+        if let Some(c) = form.category.as_deref() {
+            let to = match c {
+                "" => None,
+                c => Some(c.parse::<i64>().map_err(|_| tikethet_runtime::domain::Invalid::new("category", "must be a category of the desk"))?),
+            };
+            if to != current.category_id {
+                ch.category_id = Some(to);
             }
         }
         Ok(ch)
