@@ -349,6 +349,13 @@ fn ru(text: &str) -> Option<&'static str> {
         "The record does not hold yet; see below." => "Запись пока не подтверждается; подробности ниже.",
         "No category" => "Без категории",
         "Category" => "Категория",
+        "Reply" => "Ответ",
+        "Resolution" => "Решение",
+        "overdue by" => "просрочен на",
+        "due in" => "через",
+        "d" => "д",
+        "h" => "ч",
+        "min" => "мин",
         // Tags.
         "Tags" => "Метки",
         "Tag" => "Метка",

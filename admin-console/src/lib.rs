@@ -58,6 +58,9 @@ pub struct QueueRow {
     pub assignee: Option<String>,
     pub updated: String,
     pub preview: String,
+    /// The next service-level target: `(text, state)`, the state `breached`,
+    /// `soon` (within a quarter of its time) or `ok`.
+    pub due: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize)]

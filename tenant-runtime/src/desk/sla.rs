@@ -189,6 +189,19 @@ impl SlaPolicy {
         unreachable!("a week holds every target's remainder")
     }
 
+    /// The ticket's next target not yet met, and when it falls due:
+    /// `first_response` until staff answer, then `resolution` until the
+    /// ticket is finished; `None` when neither has a target (or both are met).
+    pub fn next_due(&self, t: &crate::storage::entities::tickets::Model) -> Option<(&'static str, DateTime<Utc>)> {
+        let targets = self.targets(t.priority);
+        if !t.status.is_active() {
+            return None;
+        }
+        [("first_response", targets.first_response, t.first_response_at.is_some()), ("resolution", targets.resolution, false)]
+            .into_iter()
+            .find_map(|(kind, target, done)| target.filter(|_| !done).map(|m| (kind, self.after(t.created_at, m))))
+    }
+
     /// Working minutes from `from` to `to` (0 when `to` is earlier).
     pub fn elapsed(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
         if to <= from {

@@ -19,7 +19,57 @@ on_both!(
     analytics_count_the_desks_tickets_and_the_export_streams_every_one_safely,
     a_reply_is_checked_for_newer_messages_in_its_own_transaction,
     a_moderator_moves_a_ticket_to_another_category_on_its_page,
+    the_queue_shows_each_tickets_next_service_level_target,
 );
+
+/// The queue's badge: the next target not met (a reply, then the
+/// resolution), how long is left or how far past it is.
+async fn the_queue_shows_each_tickets_next_service_level_target(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let sla = json!({ "targets": { "high": { "first_response_minutes": 60, "resolution_minutes": 600 } }, "business_hours": null });
+    let (s, body) = app.tenant_call(reqwest::Method::PUT, "acme", "/settings/sla", &owner, Some(sla)).await;
+    assert_eq!(s, 200, "{body}");
+    let customer = app.sign_in(&t, 7_400).await;
+    let mut ids = Vec::new();
+    for (title, priority) in [("Fresh", "high"), ("Old", "high"), ("Answered", "high"), ("No target", "low")] {
+        let (s, tk) = app.tenant_post("acme", "/tickets", &customer, json!({ "title": title, "description": title, "priority": priority })).await;
+        assert_eq!(s, 201, "{tk}");
+        ids.push(tk["id"].as_i64().unwrap());
+    }
+    {
+        // "Old" came two hours ago.
+        use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+        use tikethet_runtime::storage::entities::tickets;
+        let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
+        let txn = tenant.db.begin().await.unwrap();
+        tickets::Entity::update_many()
+            .col_expr(tickets::Column::CreatedAt, sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::hours(2)))
+            .filter(tickets::Column::Id.eq(ids[1]))
+            .exec(&txn)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    }
+    // "Answered" got its reply: the resolution is next.
+    let (s, _) = app.tenant_post("acme", &format!("/tickets/{}/messages", ids[2]), &owner, json!({ "text": "On it" })).await;
+    assert_eq!(s, 201);
+    let cookie = app.console_cookie(&t, t.owner).await;
+    let queue = no_redirects().get(app.url("/t/acme/admin/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let badge = |id: i64| -> Option<String> {
+        let at = queue.find(&format!(r#"data-testid="sla-{id}""#))?;
+        let open = queue[..at].rfind("class=\"")? + 7;
+        Some(format!("{} | {}", &queue[open..].split('"').next().unwrap(), queue[at..].split('>').nth(1).unwrap().split('<').next().unwrap()))
+    };
+    let fresh = badge(ids[0]).unwrap_or_default();
+    assert!(fresh.starts_with("badge sla-ok | Reply due in ") && (fresh.ends_with("59 min") || fresh.ends_with("1 h 0 min")), "{fresh}");
+    let old = badge(ids[1]).unwrap_or_default();
+    assert!(old.starts_with("badge sla-breached | Reply overdue by 1 h") || old == "badge sla-breached | Reply overdue by 59 min", "{old}");
+    let answered = badge(ids[2]).unwrap_or_default();
+    assert!(answered.starts_with("badge sla-ok | Resolution due in 9 h") || answered.ends_with("10 h 0 min"), "{answered}");
+    assert_eq!(badge(ids[3]), None, "no target for its priority, no badge");
+}
 
 /// The ticket page's details change the category too (moderators and up;
 /// a helper's page offers no choice), audited like the API's change.

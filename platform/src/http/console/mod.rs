@@ -257,6 +257,21 @@ async fn frame(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Op
     }
 }
 
+/// A ticket's next service-level target as the queue shows it: "reply
+/// due in 1 h 20 min", "resolution overdue by 2 h", with its state.
+fn sla_badge(s: &Staff, kind: &str, due: DateTime<Utc>, from: DateTime<Utc>, now: DateTime<Utc>) -> (String, String) {
+    let (d, h, min) = (tr(s, "d"), tr(s, "h"), tr(s, "min"));
+    let span = |m: i64| if m >= 60 * 24 { format!("{} {d} {} {h}", m / 1440, m % 1440 / 60) } else if m >= 60 { format!("{} {h} {} {min}", m / 60, m % 60) } else { format!("{} {min}", m.max(1)) };
+    let what = tr(s, if kind == "first_response" { "Reply" } else { "Resolution" });
+    let left = (due - now).num_minutes();
+    if due <= now {
+        (format!("{what} {} {}", tr(s, "overdue by"), span(-left)), "breached".into())
+    } else {
+        let quarter = (due - from).num_minutes() / 4;
+        (format!("{what} {} {}", tr(s, "due in"), span(left)), if left <= quarter { "soon" } else { "ok" }.into())
+    }
+}
+
 /// What a finished action says.
 fn done_text(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -385,6 +400,8 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
     let ids: Vec<i64> = page.items.iter().flat_map(|t| [Some(t.customer_id), t.assignee_id]).flatten().collect();
     let people = s.ctx.people_by_ids(&ids).await.unwrap_or_default();
     let last: HashMap<i64, &str> = page.last_messages.iter().map(|m| (m.ticket_id, m.text.as_str())).collect();
+    let policy = s.ctx.tenant().sla.clone();
+    let now = chrono::Utc::now();
     let rows = page
         .items
         .iter()
@@ -399,6 +416,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
             assignee: t.assignee_id.map(|a| name_of(people.get(&a))),
             updated: when(t.updated_at),
             preview: last.get(&t.id).map(|m| m.chars().take(140).collect()).unwrap_or_default(),
+            due: policy.as_ref().and_then(|p| p.next_due(t)).map(|(kind, due)| sla_badge(&s, kind, due, t.created_at, now)),
         })
         .collect();
     let active: u64 = ACTIVE.iter().map(|st| page.counts.of(*st)).sum();
