@@ -479,6 +479,8 @@ pub struct AuditPage {
     pub ticket: String,
     /// The next (older) page's query string, if any.
     pub next: Option<String>,
+    /// The current filter's query string, for its CSV export.
+    pub filter: String,
 }
 
 /// One of the bot's texts the console edits, in one language.

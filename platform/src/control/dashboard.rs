@@ -141,6 +141,13 @@ impl ControlPlane {
         }
         .insert(self.storage.control())
         .await?;
+        // The desk's own log says it too, so that its admins see what the
+        // platform's operator changed (a deleted desk has no log left).
+        if let Some(t) = tenant_slug.and_then(|s| self.runtime.tenant_by_slug(s).ok()) {
+            if let Err(e) = self.runtime.record_for_desk(&t.info.id, &format!("operator.{action}"), format!("by the platform's operator ({actor}): {detail}")).await {
+                tracing::error!(action, error = %e, "an operator action was kept but could not be written to the desk's audit log");
+            }
+        }
         Ok(())
     }
 

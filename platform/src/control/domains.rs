@@ -428,6 +428,10 @@ impl ControlPlane {
                     am.status = Set(status::REMOVED.to_owned());
                     am.update(self.storage.control()).await?;
                     tracing::warn!(tenant = %t.id, domain = %row.domain, reason = %why, "custom domain no longer proven: no longer routed");
+                    let desk = TenantId::from_stored(t.id.clone());
+                    if let Err(e) = self.runtime.record_for_desk(&desk, "domain.removed", format!("{} → the platform's address, by the daily check: {why}", row.domain)).await {
+                        tracing::error!(error = %e, "a domain's removal could not be written to the desk's audit log");
+                    }
                     self.tell_about_domain(&t.id, "removed", &row.domain, 0).await;
                 } else {
                     am.status = Set(status::FAILING.to_owned());

@@ -16,6 +16,7 @@ pub mod live;
 pub mod local_hosts;
 pub mod operator;
 pub mod pages;
+pub mod recorded;
 pub mod signup;
 pub mod web;
 
@@ -257,6 +258,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/t/:slug/admin/plugins/:name", poem::post(console::plugins::plugin).data(state.clone()))
         .at("/t/:slug/admin/settings", poem::get(console::manage::settings).data(state.clone()))
         .at("/t/:slug/admin/audit", poem::get(console::manage::audit).data(state.clone()))
+        .at("/t/:slug/admin/audit.csv", poem::get(console::manage::audit_csv).data(state.clone()))
         .at("/t/:slug/admin/billing", poem::get(console::billing::show).data(state.clone()))
         .at("/t/:slug/admin/billing/checkout", poem::post(console::billing::checkout).data(state.clone()))
         .at("/t/:slug/admin/billing/preview", poem::post(console::billing::preview).data(state.clone()))

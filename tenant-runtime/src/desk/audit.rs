@@ -9,7 +9,13 @@
 //! `person.blocked`, `category.created`, `category.changed`,
 //! `category.deleted`, `canned.created`, `canned.changed`,
 //! `canned.deleted`, `staff_group.linked`, `staff_group.unlinked`,
-//! `broadcast.sent`, `broadcast.stopped`.
+//! `broadcast.sent`, `broadcast.stopped`, `message.edited`,
+//! `message.deleted`, `plugin.installed`, `plugin.replaced`,
+//! `plugin.changed`, `plugin.removed`, `plugin.scheduled`, and the desk's
+//! settings kept by the control plane, recorded after it keeps them
+//! ([`TenantContext::record_change`], `Runtime::record_for_desk`):
+//! `theme.changed`, `bot_texts.changed`, `bot_token.changed`,
+//! `sla.changed`, `domain.*`, `billing.*` and the operator's `operator.*`.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -28,6 +34,15 @@ pub async fn record(txn: &DatabaseTransaction, actor: Option<i64>, action: &str,
         .insert(txn)
         .await?;
     Ok(())
+}
+
+/// A text as the log quotes it: at most 120 characters.
+pub fn quoted(text: &str) -> String {
+    let mut q: String = text.chars().take(120).collect();
+    if text.chars().count() > 120 {
+        q.push('…');
+    }
+    format!("{q:?}")
 }
 
 /// A filter on the log.
@@ -71,6 +86,16 @@ pub async fn reopened_per_day(txn: &DatabaseTransaction, first: DateTime<Utc>) -
 }
 
 impl TenantContext {
+    /// Records a change this staff member made to what the control plane
+    /// keeps for the desk (its theme, texts, token, service levels, domain,
+    /// plan), once it is kept there.
+    pub async fn record_change(&self, action: &str, detail: impl Into<String>) -> Result<()> {
+        let txn = self.tenant.db.begin().await?;
+        record(&txn, Some(self.user.id), action, None, detail).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// A page of the desk's audit log (admins and up).
     pub async fn audit(&self, q: &AuditQuery) -> Result<Vec<audit_log::Model>> {
         self.require(Role::Admin)?;
@@ -78,5 +103,17 @@ impl TenantContext {
         let rows = list(&txn, q).await?;
         txn.commit().await?;
         Ok(rows)
+    }
+}
+
+impl crate::Runtime {
+    /// Records a change to a desk made by no one of the desk (the
+    /// platform's operator, Stripe, the daily domain check), with no actor.
+    pub async fn record_for_desk(&self, tenant: &crate::domain::TenantId, action: &str, detail: impl Into<String>) -> Result<()> {
+        let t = self.inner.tenants.get(tenant).ok_or(crate::error::RuntimeError::NotFound("tenant"))?;
+        let txn = t.db.begin().await?;
+        record(&txn, None, action, None, detail).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }

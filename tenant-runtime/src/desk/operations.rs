@@ -64,7 +64,9 @@ impl TenantContext {
     pub async fn edit_message(&self, ticket: TicketId, message: i64, text: &MessageText) -> Result<messages::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
+        let before = messages::Entity::find_by_id(message).one(&txn).await?.map(|m| m.text).unwrap_or_default();
         let m = changes::edit_message(&txn, &self.viewer, &t, message, text).await?;
+        audit::record(&txn, Some(self.user.id), "message.edited", Some(t.id), format!("message {}: {} → {}", m.id, audit::quoted(&before), audit::quoted(&m.text))).await?;
         txn.commit().await?;
         self.runtime.inner.live.publish(&self.tenant.info.id, crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() }).await;
         Ok(m)
@@ -73,7 +75,11 @@ impl TenantContext {
     pub async fn delete_message(&self, ticket: TicketId, message: i64) -> Result<messages::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
+        let before = messages::Entity::find_by_id(message).one(&txn).await?;
         let m = changes::delete_message(&txn, &self.viewer, &t, message).await?;
+        if let Some(b) = before.filter(|b| b.deleted_at.is_none()) {
+            audit::record(&txn, Some(self.user.id), "message.deleted", Some(t.id), format!("message {}: {}", m.id, audit::quoted(&b.text))).await?;
+        }
         txn.commit().await?;
         self.runtime.inner.live.publish(&self.tenant.info.id, crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() }).await;
         Ok(m)

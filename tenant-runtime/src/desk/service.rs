@@ -388,6 +388,7 @@ impl TenantContext {
                 )));
             }
         }
+        let before = existing.as_ref().map(|p| p.version.clone());
         let model = match existing {
             Some(p) => {
                 let mut am: plugins::ActiveModel = p.into();
@@ -422,6 +423,11 @@ impl TenantContext {
                 .await?
             }
         };
+        let short = &model.hash[..model.hash.len().min(12)];
+        match before {
+            Some(v) => crate::desk::audit::record(&txn, Some(self.user.id), "plugin.replaced", None, format!("{}: contract {v} → {} ({short})", model.name, model.version)).await?,
+            None => crate::desk::audit::record(&txn, Some(self.user.id), "plugin.installed", None, format!("{}: contract {} ({short})", model.name, model.version)).await?,
+        }
         txn.commit().await?;
         Ok(model)
     }
@@ -452,6 +458,17 @@ impl TenantContext {
         self.require(Role::Admin)?;
         let txn = self.tenant.db.begin().await?;
         let p = self.plugin_named(&txn, name).await?;
+        // The configuration may hold secrets: the log says it changed, not what it holds.
+        let mut said = Vec::new();
+        if config.is_some_and(|c| c.as_str() != p.config) {
+            said.push("configuration changed".to_owned());
+        }
+        if let Some(e) = enabled.filter(|e| *e != p.enabled) {
+            said.push(format!("{} → {}", if p.enabled { "on" } else { "off" }, if e { "on" } else { "off" }));
+        }
+        if let Some(pos) = position.filter(|pos| *pos != p.position) {
+            said.push(format!("position {} → {pos}", p.position));
+        }
         let mut am: plugins::ActiveModel = p.into();
         if let Some(c) = config {
             am.config = Set(c.as_str().to_owned());
@@ -468,6 +485,9 @@ impl TenantContext {
         }
         am.updated_at = Set(Utc::now());
         let p = am.update(&txn).await?;
+        if !said.is_empty() {
+            crate::desk::audit::record(&txn, Some(self.user.id), "plugin.changed", None, format!("{}: {}", p.name, said.join("; "))).await?;
+        }
         txn.commit().await?;
         Ok(p)
     }
@@ -536,6 +556,7 @@ impl TenantContext {
         let p = self.plugin_named(&txn, name).await?;
         plugin_failures::Entity::delete_many().filter(plugin_failures::Column::PluginId.eq(p.id)).exec(&txn).await?;
         plugins::Entity::delete_by_id(p.id).exec(&txn).await?;
+        crate::desk::audit::record(&txn, Some(self.user.id), "plugin.removed", None, format!("{}: contract {}", p.name, p.version)).await?;
         txn.commit().await?;
         Ok(())
     }

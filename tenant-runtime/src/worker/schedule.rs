@@ -497,6 +497,8 @@ impl TenantContext {
         let txn = self.tenant.db.begin().await?;
         let plugin = plugins::Entity::find().filter(plugins::Column::Name.eq(name)).one(&txn).await?.ok_or(RuntimeError::NotFound("plugin"))?;
         let existing = plugin_schedules::Entity::find_by_id(plugin.id).one(&txn).await?;
+        let said = |r: Option<&plugin_schedules::Model>| r.map(|r| format!("{:?} (waiting {} min)", r.cron, r.waiting_minutes)).unwrap_or_else(|| "none".into());
+        let before = said(existing.as_ref());
         let row = match (schedule, existing) {
             (None, None) if waiting_minutes.is_some() => {
                 return Err(Invalid::new("schedule_waiting_minutes", "applies to a schedule; set `schedule` too").into());
@@ -552,6 +554,10 @@ impl TenantContext {
                 }
             }
         };
+        let after = said(row.as_ref());
+        if after != before {
+            crate::desk::audit::record(&txn, Some(self.user.id), "plugin.scheduled", None, format!("{}: {before} → {after}", plugin.name)).await?;
+        }
         txn.commit().await?;
         self.runtime.inner.work.schedules.forget(&self.tenant.info.id);
         Ok(row)

@@ -397,6 +397,11 @@ async fn a_plan_change_is_previewed_then_charged_as_shown_on_the_one_subscriptio
     let (s, resumed) = app.tenant_post("acme", "/billing/resume", &owner, json!({})).await;
     assert_eq!((s, resumed["cancel_at_period_end"].clone()), (200, json!(false)), "{resumed}");
     assert_eq!(stripe.subscriptions_of(&customer).len(), 1);
+    // The owner's billing changes are in the desk's audit log.
+    let (_, log) = app.tenant_get("acme", "/audit?action=billing.", &owner).await;
+    let actions: Vec<&str> = log["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["billing.resumed", "billing.cancelled", "billing.plan"], "{log}");
+    assert!(log["items"][2]["detail"].as_str().unwrap().ends_with("→ pro (prorated, on the same subscription)"), "{log}");
     drop(app);
 
     // Without Stripe keys the page says so and nothing can be bought.

@@ -447,6 +447,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::POST, "/billing/plan", Some(json!({ "plan": "pro", "proration_date": chrono::Utc::now().timestamp() })), [403, 403, 403, 403, 409]),
         route(Method::POST, "/billing/cancel", None, [403, 403, 403, 403, 409]),
         route(Method::POST, "/billing/resume", None, [403, 403, 403, 403, 409]),
+        route(Method::GET, "/audit", None, admins),
         route(Method::GET, "/domain", None, admins),
         // Asking again for the same name keeps its token: 200 both times.
         route(Method::PUT, "/domain", Some(json!({ "domain": "per-role.example.test" })), admins),

@@ -16,6 +16,7 @@ macro_rules! on_both {
 }
 
 mod attachments;
+mod audit;
 mod billing;
 mod broadcast;
 mod bot_commands;

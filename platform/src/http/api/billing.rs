@@ -308,24 +308,27 @@ impl BillingApi {
     /// the change (its webhook).
     #[oai(path = "/t/:slug/api/v1/billing/plan", method = "post", tag = "Tag::Stats")]
     async fn change_plan(&self, slug: Path<String>, auth: TenantAuth, body: Json<PlanChange>) -> Result<Json<DeskSubscriptionView>, ApiError> {
-        let _ctx = auth.0.at_least(Role::Owner)?;
+        let ctx = auth.0.at_least(Role::Owner)?;
         let s = self.state.control.change_plan(&slug.0, &body.0.plan, body.0.proration_date).await?;
+        crate::http::recorded::by_staff(&ctx, "billing.plan", format!("{} → {} (prorated, on the same subscription)", ctx.tenant().plan, body.0.plan)).await;
         Ok(Json(subscription_view(&self.state, &s)))
     }
 
     /// Cancel the subscription at the end of the period (the owner)
     #[oai(path = "/t/:slug/api/v1/billing/cancel", method = "post", tag = "Tag::Stats")]
     async fn cancel(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<DeskSubscriptionView>, ApiError> {
-        let _ctx = auth.0.at_least(Role::Owner)?;
+        let ctx = auth.0.at_least(Role::Owner)?;
         let s = self.state.control.set_cancel_at_period_end(&slug.0, true).await?;
+        crate::http::recorded::by_staff(&ctx, "billing.cancelled", format!("the {} subscription ends at the period's end", ctx.tenant().plan)).await;
         Ok(Json(subscription_view(&self.state, &s)))
     }
 
     /// Take a cancellation back before the period ends (the owner)
     #[oai(path = "/t/:slug/api/v1/billing/resume", method = "post", tag = "Tag::Stats")]
     async fn resume(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<DeskSubscriptionView>, ApiError> {
-        let _ctx = auth.0.at_least(Role::Owner)?;
+        let ctx = auth.0.at_least(Role::Owner)?;
         let s = self.state.control.set_cancel_at_period_end(&slug.0, false).await?;
+        crate::http::recorded::by_staff(&ctx, "billing.resumed", format!("the {} subscription continues", ctx.tenant().plan)).await;
         Ok(Json(subscription_view(&self.state, &s)))
     }
 

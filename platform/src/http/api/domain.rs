@@ -96,9 +96,13 @@ impl DomainApi {
     /// its token. `409 domain_taken` when another desk is served on it.
     #[oai(path = "/t/:slug/api/v1/domain", method = "put", tag = "Tag::Domain")]
     async fn ask(&self, slug: Path<String>, auth: TenantAuth, body: Json<DomainAsked>) -> Result<Json<DomainView>, ApiError> {
-        let _admin = auth.0.at_least(Role::Admin)?;
+        let admin = auth.0.at_least(Role::Admin)?;
         let d = CustomDomain::parse(&body.0.domain)?;
-        self.state.control.request_domain(&slug.0, &d).await?;
+        let before = self.state.control.desk_domain(&slug.0).await?.request;
+        let asked = self.state.control.request_domain(&slug.0, &d).await?;
+        if before.is_none_or(|b| b.token != asked.token) {
+            crate::http::recorded::by_staff(&admin, "domain.requested", format!("{} (not routed until its TXT record holds)", asked.domain)).await;
+        }
         Ok(Json(self.view(self.state.control.desk_domain(&slug.0).await?)))
     }
 
@@ -108,8 +112,12 @@ impl DomainApi {
     /// otherwise `last_error` says why and nothing changes.
     #[oai(path = "/t/:slug/api/v1/domain/check", method = "post", tag = "Tag::Domain")]
     async fn check(&self, slug: Path<String>, auth: TenantAuth) -> Result<Json<DomainView>, ApiError> {
-        let _admin = auth.0.at_least(Role::Admin)?;
-        self.state.control.check_domain(&slug.0).await?;
+        let admin = auth.0.at_least(Role::Admin)?;
+        let routed = admin.tenant().custom_domain.clone();
+        let checked = self.state.control.check_domain(&slug.0).await?;
+        if checked.last_error.is_none() && routed.as_deref() != Some(checked.domain.as_str()) {
+            crate::http::recorded::by_staff(&admin, "domain.verified", format!("{} → {} (its TXT record holds)", routed.as_deref().unwrap_or("the platform's address"), checked.domain)).await;
+        }
         Ok(Json(self.view(self.state.control.desk_domain(&slug.0).await?)))
     }
 
@@ -119,8 +127,12 @@ impl DomainApi {
     /// address only.
     #[oai(path = "/t/:slug/api/v1/domain", method = "delete", tag = "Tag::Domain")]
     async fn remove(&self, slug: Path<String>, auth: TenantAuth) -> Result<NoContent, ApiError> {
-        let _admin = auth.0.at_least(Role::Admin)?;
+        let admin = auth.0.at_least(Role::Admin)?;
+        let had = self.state.control.desk_domain(&slug.0).await?;
         self.state.control.remove_domain(&slug.0).await?;
+        if let Some(d) = had.routed.or(had.request.map(|r| r.domain)) {
+            crate::http::recorded::by_staff(&admin, "domain.removed", format!("{d} → the platform's address")).await;
+        }
         Ok(NoContent::NoContent)
     }
 }

@@ -10,6 +10,7 @@
 //! (`auth.0.at_least(Role::Admin)?`); the runtime's operations check it
 //! again.
 
+pub mod audit;
 pub mod auth;
 pub mod billing;
 pub mod canned;
@@ -100,5 +101,6 @@ pub fn apis(state: &AppState) -> impl poem_openapi::OpenApi {
         billing::BillingApi { state: s() },
         theme::ThemeApi { state: s() },
         domain::DomainApi { state: s() },
+        audit::AuditApi { state: s() },
     )
 }

@@ -94,6 +94,7 @@ impl SlaApi {
         let ctx = auth.0.at_least(Role::Admin)?;
         let policy = tikethet_runtime::desk::sla::SlaPolicy::from_json(&body.0.to_json())?;
         let info = self.state.control.set_sla(ctx.tenant().slug.as_str(), &policy).await?;
+        crate::http::recorded::by_staff(&ctx, "sla.changed", crate::http::recorded::sla(ctx.tenant().sla.as_ref(), info.sla.as_ref())).await;
         Ok(Json(SlaView::of(info.sla.as_ref())))
     }
 }

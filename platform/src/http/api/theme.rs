@@ -162,6 +162,7 @@ impl ThemeApi {
             .validated()
             .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
         let info = self.state.control.set_theme(ctx.tenant().slug.as_str(), theme, &branding).await?;
+        crate::http::recorded::by_staff(&ctx, "theme.changed", crate::http::recorded::theme(ctx.tenant(), &info)).await;
         Ok(Json(view(info.theme, &info.branding)))
     }
 
@@ -191,6 +192,7 @@ impl ThemeApi {
             .check_texts(tikethet_themes::BotTexts(body.0.texts))
             .map_err(|why| ApiError::bad_request(why.code, format!("texts.{}", why.message)))?;
         let info = self.state.control.set_bot_texts(ctx.tenant().slug.as_str(), &texts).await?;
+        crate::http::recorded::by_staff(&ctx, "bot_texts.changed", crate::http::recorded::bot_texts(&ctx.tenant().bot_texts, &info.bot_texts)).await;
         self.state.runtime.clear_text_fallbacks(&info.id);
         Ok(Json(texts_view(&self.state, &info.id, &info.bot_texts)))
     }

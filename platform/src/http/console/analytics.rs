@@ -52,7 +52,7 @@ pub fn guarded(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Rows as CSV (RFC 4180: quoted where needed, CRLF line ends), every
 /// field guarded.
-fn lines<R, F>(rows: impl IntoIterator<Item = R>) -> String
+pub(super) fn lines<R, F>(rows: impl IntoIterator<Item = R>) -> String
 where
     R: IntoIterator<Item = F>,
     F: AsRef<str>,
@@ -180,7 +180,7 @@ async fn tables_of(s: &super::Staff, a: &tikethet_runtime::desk::analytics::Anal
     ]
 }
 
-fn csv_response(name: &str, body: Body) -> Response {
+pub(super) fn csv_response(name: &str, body: Body) -> Response {
     Response::builder()
         .content_type("text/csv; charset=utf-8")
         .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))

@@ -228,7 +228,10 @@ pub async fn change(Path(slug): Path<String>, req: &Request, s: Staff, body: Bod
         return r;
     }
     match state.control.change_plan(&slug, &plan, proration_date).await {
-        Ok(_) => redirect(&format!("{}/billing?done=plan", base(req, &slug))),
+        Ok(_) => {
+            crate::http::recorded::by_staff(&s.ctx, "billing.plan", format!("{} → {plan} (prorated, on the same subscription)", s.ctx.tenant().plan)).await;
+            redirect(&format!("{}/billing?done=plan", base(req, &slug)))
+        }
         Err(e) => control_error(state, &slug, &s, &e),
     }
 }
@@ -242,7 +245,11 @@ async fn set_cancel(state: &AppState, req: &Request, slug: &str, s: &Staff, body
         return r;
     }
     match state.control.set_cancel_at_period_end(slug, to_cancel).await {
-        Ok(_) => redirect(&format!("{}/billing?done={}", base(req, slug), if to_cancel { "cancelled" } else { "resumed" })),
+        Ok(_) => {
+            let (action, said) = if to_cancel { ("billing.cancelled", "ends at the period's end") } else { ("billing.resumed", "continues") };
+            crate::http::recorded::by_staff(&s.ctx, action, format!("the {} subscription {said}", s.ctx.tenant().plan)).await;
+            redirect(&format!("{}/billing?done={}", base(req, slug), if to_cancel { "cancelled" } else { "resumed" }))
+        }
         Err(e) => control_error(state, slug, s, &e),
     }
 }

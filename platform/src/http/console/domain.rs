@@ -101,8 +101,17 @@ pub async fn request(Path(slug): Path<String>, req: &Request, s: Staff, body: Bo
         Ok(d) => d,
         Err(e) => return refused(format!("{}: {}", tr(&s, "Domain"), e.reason), StatusCode::BAD_REQUEST).await,
     };
+    let before = match state.control.desk_domain(&slug).await {
+        Ok(d) => d.request,
+        Err(e) => return control_error(state, &slug, &s, &e),
+    };
     match state.control.request_domain(&slug, &d).await {
-        Ok(_) => redirect(&format!("{}/domain?done=requested", base(req, &slug))),
+        Ok(asked) => {
+            if before.is_none_or(|b| b.token != asked.token) {
+                crate::http::recorded::by_staff(&s.ctx, "domain.requested", format!("{} (not routed until its TXT record holds)", asked.domain)).await;
+            }
+            redirect(&format!("{}/domain?done=requested", base(req, &slug)))
+        }
         Err(ControlError::Invalid(e)) => refused(format!("{}: {}", tr(&s, "Domain"), e.reason), StatusCode::BAD_REQUEST).await,
         Err(e @ ControlError::DomainTaken(_)) => refused(e.to_string(), StatusCode::CONFLICT).await,
         Err(e) => control_error(state, &slug, &s, &e),
@@ -119,8 +128,14 @@ pub async fn check(Path(slug): Path<String>, req: &Request, s: Staff, body: Body
     if let Err(r) = admin(state, &slug, &s) {
         return r;
     }
+    let routed = s.ctx.tenant().custom_domain.clone();
     match state.control.check_domain(&slug).await {
-        Ok(r) if r.status == status::VERIFIED && r.last_error.is_none() => redirect(&format!("{}/domain?done=verified", base(req, &slug))),
+        Ok(r) if r.status == status::VERIFIED && r.last_error.is_none() => {
+            if routed.as_deref() != Some(r.domain.as_str()) {
+                crate::http::recorded::by_staff(&s.ctx, "domain.verified", format!("{} → {} (its TXT record holds)", routed.as_deref().unwrap_or("the platform's address"), r.domain)).await;
+            }
+            redirect(&format!("{}/domain?done=verified", base(req, &slug)))
+        }
         // The reason is on the request, and the page shows it.
         Ok(_) => page(state, req, &slug, &s, Some(("error", tr(&s, "The record does not hold yet; see below."))), None, StatusCode::OK).await,
         Err(e) => control_error(state, &slug, &s, &e),
@@ -137,8 +152,17 @@ pub async fn remove(Path(slug): Path<String>, req: &Request, s: Staff, body: Bod
     if let Err(r) = admin(state, &slug, &s) {
         return r;
     }
+    let had = match state.control.desk_domain(&slug).await {
+        Ok(d) => d.routed.or(d.request.map(|r| r.domain)),
+        Err(e) => return control_error(state, &slug, &s, &e),
+    };
     match state.control.remove_domain(&slug).await {
-        Ok(()) => redirect(&format!("{}/domain?done=removed", base(req, &slug))),
+        Ok(()) => {
+            if let Some(d) = had {
+                crate::http::recorded::by_staff(&s.ctx, "domain.removed", format!("{d} → the platform's address")).await;
+            }
+            redirect(&format!("{}/domain?done=removed", base(req, &slug)))
+        }
         Err(e) => control_error(state, &slug, &s, &e),
     }
 }

@@ -420,7 +420,8 @@ pub async fn save_sla(Path(slug): Path<String>, req: &Request, s: Staff, body: B
             serde_json::Value::Null
         };
         let policy = SlaPolicy::from_json(&serde_json::json!({ "targets": targets, "business_hours": hours }))?;
-        state.control.set_sla(&slug, &policy).await.map_err(|e| RuntimeError::Conflict(e.to_string()))?;
+        let after = state.control.set_sla(&slug, &policy).await.map_err(|e| RuntimeError::Conflict(e.to_string()))?;
+        crate::http::recorded::by_staff(&s.ctx, "sla.changed", crate::http::recorded::sla(s.ctx.tenant().sla.as_ref(), after.sla.as_ref())).await;
         Ok::<(), RuntimeError>(())
     }
     .await;
@@ -498,25 +499,72 @@ pub async fn staff_group(Path(slug): Path<String>, req: &Request, s: Staff, body
 
 // ---- Audit log ----
 
+/// The audit page's filter: an action (family), a ticket, a page.
+#[derive(Default, Deserialize)]
+struct AuditFilter {
+    action: Option<String>,
+    ticket: Option<String>,
+    before: Option<String>,
+}
+
+impl AuditFilter {
+    /// The filter as typed (action, ticket number) and as the log takes it.
+    fn read(req: &Request) -> (String, String, tikethet_runtime::desk::audit::AuditQuery) {
+        let q: AuditFilter = web::query(req);
+        let action = q.action.clone().unwrap_or_default();
+        let ticket = q.ticket.as_deref().map(|t| t.trim().trim_start_matches('#').to_owned()).unwrap_or_default();
+        let aq = tikethet_runtime::desk::audit::AuditQuery {
+            action: (!action.is_empty()).then(|| action.clone()),
+            actor: None,
+            ticket: ticket.parse().ok(),
+            before: q.before.as_deref().and_then(|b| b.parse().ok()),
+        };
+        (action, ticket, aq)
+    }
+}
+
+/// Who an entry names: a person of the desk, or (none) the platform.
+fn actor_name(s: &Staff, id: Option<i64>, actors: &HashMap<i64, tikethet_runtime::storage::entities::users::Model>) -> String {
+    match id {
+        Some(a) => name_of(actors.get(&a)),
+        None => tr(s, "the platform"),
+    }
+}
+
+/// `GET /t/{slug}/admin/audit.csv?action=…&ticket=…`: every entry of the
+/// filter (newest first, at most 50,000), as CSV.
+#[handler]
+pub async fn audit_csv(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
+    const MAX_ROWS: usize = 50_000;
+    let (_, _, mut aq) = AuditFilter::read(req);
+    aq.before = None;
+    let mut out = super::analytics::lines([["at", "actor_id", "actor", "action", "ticket", "detail"]]);
+    let mut written = 0;
+    loop {
+        let rows = match s.ctx.audit(&aq).await {
+            Ok(r) => r,
+            Err(e) => return desk_error(state, &slug, &e),
+        };
+        let ids: Vec<i64> = rows.iter().filter_map(|r| r.actor_id).collect();
+        let actors = s.ctx.people_by_ids(&ids).await.unwrap_or_default();
+        out.push_str(&super::analytics::lines(rows.iter().map(|r| {
+            [r.at.to_rfc3339(), r.actor_id.map(|a| a.to_string()).unwrap_or_default(), actor_name(&s, r.actor_id, &actors), r.action.clone(), r.ticket_id.map(|t| t.to_string()).unwrap_or_default(), r.detail.clone()]
+        })));
+        written += rows.len();
+        match rows.last() {
+            Some(last) if rows.len() as u64 == tikethet_runtime::desk::audit::PAGE && written < MAX_ROWS => aq.before = Some(last.id),
+            _ => break,
+        }
+    }
+    super::analytics::csv_response(&format!("audit-{slug}.csv"), Body::from_string(out))
+}
+
 /// `GET /t/{slug}/admin/audit?action=ticket.&ticket=12&before=…`
 #[handler]
 pub async fn audit(Path(slug): Path<String>, req: &Request, s: Staff, Data(state): Data<&AppState>) -> Response {
-    use tikethet_runtime::desk::audit::{AuditQuery, PAGE};
-    #[derive(Default, Deserialize)]
-    struct Filter {
-        action: Option<String>,
-        ticket: Option<String>,
-        before: Option<String>,
-    }
-    let q: Filter = web::query(req);
-    let action = q.action.clone().unwrap_or_default();
-    let ticket = q.ticket.as_deref().map(|t| t.trim().trim_start_matches('#').to_owned()).unwrap_or_default();
-    let aq = AuditQuery {
-        action: (!action.is_empty()).then(|| action.clone()),
-        actor: None,
-        ticket: ticket.parse().ok(),
-        before: q.before.as_deref().and_then(|b| b.parse().ok()),
-    };
+    use tikethet_runtime::desk::audit::PAGE;
+    let (action, ticket, aq) = AuditFilter::read(req);
+    let filter = url::form_urlencoded::Serializer::new(String::new()).append_pair("action", &action).append_pair("ticket", &ticket).finish();
     let rows = match s.ctx.audit(&aq).await {
         Ok(r) => r,
         Err(e) => return desk_error(state, &slug, &e),
@@ -543,22 +591,28 @@ pub async fn audit(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         ("canned.", "Canned answers"),
         ("staff_group.", "Staff group"),
         ("broadcast.", "Broadcasts"),
+        ("message.", "Message edits and deletions"),
+        ("plugin.", "Plugins and schedules"),
+        ("theme.", "Theme and brand"),
+        ("bot_texts.", "Bot texts"),
+        ("bot_token.", "Bot token"),
+        ("sla.", "Service levels"),
+        ("domain.", "Domain"),
+        ("billing.", "Billing"),
+        ("operator.", "The platform's operator"),
     ];
     let actions = families.into_iter().map(|(v, l)| Choice { value: v.into(), label: tr(&s, l), count: None, selected: action == v }).collect();
     let rows = rows
         .into_iter()
         .map(|r| tikethet_admin_console::AuditRow {
             at: when(r.at),
-            actor: match r.actor_id {
-                Some(a) => name_of(actors.get(&a)),
-                None => "the desk".into(),
-            },
+            actor: actor_name(&s, r.actor_id, &actors),
             action: r.action,
             ticket: r.ticket_id,
             detail: r.detail,
         })
         .collect();
-    let v = tikethet_admin_console::AuditPage { frame: frame(state, req, &slug, &s, None).await, rows, actions, ticket, next };
+    let v = tikethet_admin_console::AuditPage { frame: frame(state, req, &slug, &s, None).await, rows, actions, ticket, next, filter };
     rendered(StatusCode::OK, state.console_pages.audit(&v))
 }
 
@@ -647,8 +701,9 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
                     Ok(b) => b,
                     Err(e) => return Err(e.to_string()),
                 };
-                if let Err(e) = state.control.set_theme(&tenant_slug, Some(theme), &branding).await {
-                    return Err(e.to_string());
+                match state.control.set_theme(&tenant_slug, Some(theme), &branding).await {
+                    Ok(after) => crate::http::recorded::by_staff(&s.ctx, "theme.changed", crate::http::recorded::theme(s.ctx.tenant(), &after)).await,
+                    Err(e) => return Err(e.to_string()),
                 }
                 "look"
             }
@@ -668,8 +723,9 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
                     Ok(t) => t,
                     Err(why) => return Err(format!("Not saved: {why}")),
                 };
-                if let Err(e) = state.control.set_bot_texts(&tenant_slug, &texts).await {
-                    return Err(e.to_string());
+                match state.control.set_bot_texts(&tenant_slug, &texts).await {
+                    Ok(after) => crate::http::recorded::by_staff(&s.ctx, "bot_texts.changed", crate::http::recorded::bot_texts(&s.ctx.tenant().bot_texts, &after.bot_texts)).await,
+                    Err(e) => return Err(e.to_string()),
                 }
                 state.runtime.clear_text_fallbacks(&s.ctx.tenant().id);
                 "texts"
@@ -679,8 +735,9 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
                     Ok(t) => t,
                     Err(e) => return Err(e.to_string()),
                 };
-                if let Err(e) = state.control.replace_bot_token(&tenant_slug, token).await {
-                    return Err(e.to_string());
+                match state.control.replace_bot_token(&tenant_slug, token).await {
+                    Ok(after) => crate::http::recorded::by_staff(&s.ctx, "bot_token.changed", format!("bot @{} → @{}", s.ctx.tenant().bot_username, after.bot_username)).await,
+                    Err(e) => return Err(e.to_string()),
                 }
                 "token"
             }
