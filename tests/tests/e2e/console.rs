@@ -870,3 +870,52 @@ async fn an_admin_uploads_schedules_and_replays_a_plugin_in_the_console() {
     let (_, list) = app.tenant_get("acme", "/plugins", &owner).await;
     assert_eq!(list["items"][0]["schedule"], Value::Null, "{list}");
 }
+
+/// Every console page in a real browser, the one-time link's page and an
+/// error page included: nothing a page loads (styles, scripts, images)
+/// answers an error. Resource Timing's `responseStatus` says what each
+/// load got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_console_page_loads_anything_that_answers_an_error() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    app.deliver(&t, &fixtures::message(1, 801, "Parcel never arrived")).await;
+    app.wait_processed("acme", 1).await;
+    let link = admin_link(&app, &t, 2, t.owner).await;
+    let (_driver, c) = browser_sized(1280, 900).await;
+    let failed = "return performance.getEntriesByType('resource').map(e => [e.name, e.responseStatus])";
+    let loads_well = async |what: &str| {
+        let loads: Value = c.execute(failed, vec![]).await.unwrap();
+        let loads = loads.as_array().unwrap().clone();
+        assert!(!loads.is_empty(), "{what} loads its styles and script");
+        let bad: Vec<&Value> = loads.iter().filter(|l| l[1].as_i64().is_none_or(|s| s >= 400)).collect();
+        assert!(bad.is_empty(), "{what} loaded something that answered an error: {bad:?}");
+    };
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    loads_well("the one-time link's page").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+    let (_, page) = app.tenant_get("acme", "/tickets", &app.sign_in(&t, t.owner).await).await;
+    let id = page["items"][0]["id"].as_i64().unwrap();
+    for (path, name) in [
+        ("/".to_owned(), "queue"),
+        (format!("/tickets/{id}"), "ticket"),
+        ("/analytics".into(), "analytics"),
+        ("/people".into(), "people"),
+        ("/categories".into(), "categories"),
+        ("/canned".into(), "canned"),
+        ("/plugins".into(), "plugins"),
+        ("/look".into(), "look"),
+        ("/settings".into(), "settings"),
+        ("/audit".into(), "audit"),
+        ("/billing".into(), "billing"),
+        ("/domain".into(), "domain"),
+        ("/sessions".into(), "sessions"),
+        // A page of the console's error kind.
+        ("/tickets/999999".into(), "error"),
+    ] {
+        c.goto(&app.url(&format!("/t/acme/admin{path}"))).await.unwrap();
+        on_page(&c, name).await;
+        loads_well(&path).await;
+    }
+}
