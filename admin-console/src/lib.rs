@@ -35,6 +35,8 @@ pub struct Frame {
     pub lang: String,
     /// The current page's address, for the language switch to come back to.
     pub here: String,
+    /// The staff member said they are away (teams' rules pass them over).
+    pub away: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,6 +63,8 @@ pub struct QueueRow {
     /// The next service-level target: `(text, state)`, the state `breached`,
     /// `soon` (within a quarter of its time) or `ok`.
     pub due: Option<(String, String)>,
+    /// The ticket's team.
+    pub team: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +87,10 @@ pub struct Queue {
     pub tags: Vec<Choice>,
     /// The tag filtered by, if any.
     pub tag: String,
+    /// The desk's teams to filter by (with "no team"); empty without teams.
+    pub teams: Vec<Choice>,
+    /// The team filtered by (`none`, an id or empty).
+    pub team: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +141,44 @@ pub struct TicketPage {
     pub desk_tags: Vec<String>,
     /// The viewer may tag (staff).
     pub can_tag: bool,
+    /// The teams the ticket may be given to (empty: the viewer may not, or
+    /// the desk has none).
+    pub teams: Vec<Choice>,
+    /// The ticket's team.
+    pub team: Option<String>,
+}
+
+/// A team as its page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamRow {
+    pub id: i64,
+    pub name: String,
+    /// The rule's choices, the team's selected.
+    pub rules: Vec<Choice>,
+    pub rule_label: String,
+    pub takes_new: bool,
+    pub members: Vec<TeamMemberRow>,
+    /// Staff who are not members yet, to add.
+    pub candidates: Vec<Choice>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamMemberRow {
+    pub id: i64,
+    pub name: String,
+    pub away: bool,
+    pub open: u64,
+}
+
+/// The desk's teams: members, rules, the team taking new tickets.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamsPage {
+    pub frame: Frame,
+    pub teams: Vec<TeamRow>,
+    /// Admins change teams; others look.
+    pub can_edit: bool,
+    /// The rules for a new team.
+    pub rules: Vec<Choice>,
 }
 
 /// A key figure.
@@ -524,7 +570,7 @@ macro_rules! templates {
 impl Pages {
     pub fn new() -> Pages {
         Pages(tikethet_themes::pages::PageSet::new(
-            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html", "domain.html"),
+            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html", "domain.html", "teams.html"),
             ASSET_VERSION,
         )
         .with_env(|env| env.add_filter("t", translate)))
@@ -548,6 +594,9 @@ impl Pages {
     }
     pub fn people(&self, v: &PeoplePage) -> Result<String, RenderError> {
         self.render("people.html", v)
+    }
+    pub fn teams(&self, v: &TeamsPage) -> Result<String, RenderError> {
+        self.render("teams.html", v)
     }
     pub fn categories(&self, v: &CategoriesPage) -> Result<String, RenderError> {
         self.render("categories.html", v)
@@ -616,6 +665,7 @@ mod tests {
             banner: None,
             lang: "en".into(),
             here: "/t/acme/admin/".into(),
+            away: false,
         }
     }
 
@@ -647,13 +697,15 @@ mod tests {
             tags: vec!["<b>vip</b>".into()],
             desk_tags: vec![],
             can_tag: true,
+            teams: vec![],
+            team: None,
         };
         let html = p.ticket(&t).unwrap();
         assert!(!html.contains("<img src=x") && html.contains("&lt;img src=x"));
         assert!(!html.contains("<b>vip") && html.contains("&lt;b&gt;vip"), "tags are escaped too");
         assert!(html.contains(r#"name="csrf" value="tok""#) && html.contains(r#"name="seen" value="2""#));
         assert!(html.contains(r#"data-kind="note""#), "notes look apart");
-        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None, bulk_assignees: vec![], tags: vec![], tag: String::new() };
+        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None, bulk_assignees: vec![], tags: vec![], tag: String::new(), teams: vec![], team: String::new() };
         assert!(p.queue(&q).unwrap().contains("No tickets"));
         assert!(asset("console.js").is_some() && asset("../lib.rs").is_none());
     }

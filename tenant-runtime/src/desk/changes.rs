@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 
 use crate::domain::{Invalid, MessageText, Priority, Role, TicketStatus, TicketTitle};
-use crate::storage::entities::{categories, messages, tickets, users};
+use crate::storage::entities::{categories, messages, teams, tickets, users};
 use crate::error::{Result, RuntimeError};
 use crate::desk::context::Viewer;
 
@@ -29,11 +29,14 @@ pub struct TicketChanges {
     pub category_id: Option<Option<i64>>,
     /// `Some(None)` unassigns.
     pub assignee_id: Option<Option<i64>>,
+    /// `Some(None)` takes the ticket out of its team. Given to a team
+    /// without an assignee named too, the team's rule picks one.
+    pub team_id: Option<Option<i64>>,
 }
 
 impl TicketChanges {
     pub fn is_empty(&self) -> bool {
-        self.title.is_none() && self.status.is_none() && self.priority.is_none() && self.category_id.is_none() && self.assignee_id.is_none()
+        self.title.is_none() && self.status.is_none() && self.priority.is_none() && self.category_id.is_none() && self.assignee_id.is_none() && self.team_id.is_none()
     }
 }
 
@@ -66,7 +69,7 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
     if role == Role::User {
         // A customer: their own ticket only (the scope made sure), closing
         // and priority only.
-        if ch.title.is_some() || ch.category_id.is_some() || ch.assignee_id.is_some() {
+        if ch.title.is_some() || ch.category_id.is_some() || ch.assignee_id.is_some() || ch.team_id.is_some() {
             return Err(RuntimeError::Forbidden("customers may only close their ticket or change its priority".into()));
         }
         if let Some(s) = ch.status
@@ -81,6 +84,7 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
     let now = Utc::now();
     let from = ticket.status;
     let old_assignee = ticket.assignee_id;
+    let old_team = ticket.team_id;
     let mut am: tickets::ActiveModel = ticket.into();
     let mut status_changed = false;
     if let Some(to) = ch.status
@@ -116,7 +120,14 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
         }
         am.category_id = Set(c);
     }
-    let mut assignee_changed = false;
+    if let Some(Some(id)) = ch.team_id
+        && teams::Entity::find_by_id(id).one(txn).await?.is_none()
+    {
+        return Err(Invalid::new("team_id", "no such team in this desk").into());
+    }
+    if let Some(t) = ch.team_id {
+        am.team_id = Set(t);
+    }
     if let Some(a) = ch.assignee_id {
         if let Some(id) = a {
             let staff = users::Entity::find_by_id(id).one(txn).await?;
@@ -125,11 +136,18 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
                 return Err(Invalid::new("assignee_id", "must be a staff member of this desk who is not blocked").into());
             }
         }
-        assignee_changed = a != old_assignee;
         am.assignee_id = Set(a);
     }
     am.updated_at = Set(now);
-    let ticket = am.update(txn).await?;
+    let mut ticket = am.update(txn).await?;
+    // A new team with no assignee named: the team's rule picks one.
+    if let Some(Some(team)) = ch.team_id
+        && Some(team) != old_team
+        && ch.assignee_id.is_none()
+    {
+        ticket = crate::desk::teams::give(txn, ticket, team).await?;
+    }
+    let assignee_changed = ticket.assignee_id != old_assignee;
     Ok(Changed { ticket, status_changed, assignee_changed })
 }
 

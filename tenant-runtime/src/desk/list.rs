@@ -100,6 +100,23 @@ impl AssigneeFilter {
     }
 }
 
+/// Whose tickets, by team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamFilter {
+    Nobody,
+    Team(i64),
+}
+
+impl TeamFilter {
+    /// `none`, or a team id.
+    pub fn parse(s: &str) -> Result<TeamFilter, Invalid> {
+        match s {
+            "none" => Ok(TeamFilter::Nobody),
+            _ => s.parse::<i64>().ok().filter(|id| *id > 0).map(TeamFilter::Team).ok_or_else(|| Invalid::new("team", "must be `none` or a team id")),
+        }
+    }
+}
+
 /// Words to search for: letters and digits only, so that nothing a user
 /// types is read as query syntax by either database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,6 +220,8 @@ pub struct TicketQuery {
     pub search: Option<SearchText>,
     /// Tickets carrying this tag (as stored).
     pub tag: Option<String>,
+    /// Staff: a team's tickets, or those of no team.
+    pub team: Option<TeamFilter>,
     pub sort: Sort,
     pub limit: u64,
     pub cursor: Option<Cursor>,
@@ -220,6 +239,7 @@ impl Default for TicketQuery {
             created_to: None,
             search: None,
             tag: None,
+            team: None,
             sort: Sort::default(),
             limit: 20,
             cursor: None,
@@ -304,6 +324,11 @@ fn filters(backend: DatabaseBackend, viewer: &Viewer, q: &TicketQuery) -> Condit
     if let Some(id) = q.customer {
         c = c.add(tickets::Column::CustomerId.eq(id));
     }
+    match q.team {
+        Some(TeamFilter::Nobody) => c = c.add(tickets::Column::TeamId.is_null()),
+        Some(TeamFilter::Team(id)) => c = c.add(tickets::Column::TeamId.eq(id)),
+        None => {}
+    }
     if let Some(t) = q.created_from {
         c = c.add(tickets::Column::CreatedAt.gte(t));
     }
@@ -342,6 +367,7 @@ fn whole_desk(viewer: &Viewer, q: &TicketQuery) -> bool {
         && q.created_to.is_none()
         && q.search.is_none()
         && q.tag.is_none()
+        && q.team.is_none()
 }
 
 /// One page of the tickets the viewer may see. Without a search it is
@@ -352,6 +378,9 @@ pub async fn list(db: &TenantDb, viewer: &Viewer, q: &TicketQuery) -> Result<Tic
     if q.tag.is_some() && !viewer.role.is_staff() {
         // Tags are the staff's words about a ticket.
         return Err(crate::error::RuntimeError::Forbidden("filtering by tag is for staff".into()));
+    }
+    if q.team.is_some() && !viewer.role.is_staff() {
+        return Err(crate::error::RuntimeError::Forbidden("filtering by team is for staff".into()));
     }
     if q.search.is_some() {
         let txn = db.begin().await?;

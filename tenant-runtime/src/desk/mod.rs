@@ -20,5 +20,6 @@ pub mod sla;
 pub mod stats;
 pub mod service;
 pub mod tags;
+pub mod teams;
 pub mod tickets;
 pub mod usage;

@@ -45,6 +45,10 @@ impl TenantContext {
         if before.category_id != after.category_id {
             audit::record(&txn, me, "ticket.category", tid, format!("{:?} → {:?}", before.category_id, after.category_id)).await?;
         }
+        if before.team_id != after.team_id {
+            let detail = format!("{} → {}", crate::desk::teams::name_of(&txn, before.team_id).await?, crate::desk::teams::name_of(&txn, after.team_id).await?);
+            audit::record(&txn, me, "ticket.team", tid, detail).await?;
+        }
         if before.title != after.title {
             audit::record(&txn, me, "ticket.title", tid, format!("{:?} → {:?}", before.title, after.title)).await?;
         }

@@ -160,6 +160,17 @@ impl crate::Runtime {
         .insert(txn)
         .await?;
         attach(txn, UserId::new(customer), message, new.files).await?;
+        // The team that takes new tickets, if one does, gets it now (its
+        // rule picking the agent); a plugin's routing may move it after.
+        // On a desk without teams this is one small read.
+        let ticket = match crate::desk::teams::taking_new(txn).await? {
+            Some(team) => {
+                let given = crate::desk::teams::give(txn, ticket, team.id).await?;
+                self.notify_assigned(tenant, txn, &given, None, effects).await?;
+                given
+            }
+            None => ticket,
+        };
         self.notify_new_ticket(tenant, txn, &ticket, new.customer, effects).await?;
         // Last: the day's counters are rows every ticket of the desk updates.
         crate::desk::usage::count_all(txn, &[(crate::desk::usage::TICKETS, 1), (crate::desk::usage::MESSAGES, 1)]).await?;
@@ -500,22 +511,30 @@ pub async fn set_category(txn: &DatabaseTransaction, ticket: TicketId, name: &st
     update_ticket(txn, ticket, |am| am.category_id = Set(Some(cat.id))).await
 }
 
-/// Assigns a ticket to a staff member by Telegram username; an unknown name
-/// becomes an internal note instead, so the intent is not lost.
+/// Assigns a ticket as a plugin asks: to a staff member by Telegram
+/// username (`@name` names only a person), or else to a team by name, whose
+/// rule picks the agent ([`crate::desk::teams::give`]). A name that is
+/// neither becomes an internal note instead, so the intent is not lost.
 pub async fn assign_by_username(txn: &DatabaseTransaction, ticket: TicketId, who: &str) -> Result<bool> {
+    let person_only = who.trim().starts_with('@');
     let name = who.trim().trim_start_matches('@').to_owned();
     let staff = users::Entity::find()
         .filter(users::Column::Username.eq(name.clone()))
         .filter(users::Column::Role.is_in([Role::Helper.as_str(), Role::Moderator.as_str(), Role::Admin.as_str(), Role::Owner.as_str()]))
         .one(txn)
         .await?;
-    match staff {
-        Some(u) => {
-            update_ticket(txn, ticket, |am| am.assignee_id = Set(Some(u.id))).await?;
+    if let Some(u) = staff {
+        update_ticket(txn, ticket, |am| am.assignee_id = Set(Some(u.id))).await?;
+        return Ok(true);
+    }
+    let team = if person_only { None } else { crate::desk::teams::by_name(txn, &name).await? };
+    match (team, tickets_by_id(txn, ticket.get()).await?) {
+        (Some(team), Some(t)) => {
+            crate::desk::teams::give(txn, t, team.id).await?;
             Ok(true)
         }
-        None => {
-            add_note(txn, ticket, &format!("Could not assign to {who}: no staff member with that username.")).await?;
+        _ => {
+            add_note(txn, ticket, &format!("Could not assign to {who}: no staff member with that username and no team of that name.")).await?;
             Ok(false)
         }
     }

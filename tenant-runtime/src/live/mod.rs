@@ -227,6 +227,7 @@ mod tests {
             status: crate::domain::TicketStatus::Open,
             priority: crate::domain::Priority::Normal,
             category_id: None,
+            team_id: None,
             assignee_id: assignee,
             created_at: now,
             updated_at: now,

@@ -403,7 +403,8 @@ impl Runtime {
             return Ok(Effects::default());
         };
         let routings = routings_of(&runs);
-        if ticket.is_some() && !routings.is_empty() {
+        let touched = ticket.is_some() && !routings.is_empty();
+        if touched {
             let id = TicketId::new(ticket_id);
             for r in &routings {
                 if let Some(c) = &r.category {
@@ -419,9 +420,14 @@ impl Runtime {
                     tickets::add_tag(&txn, id, t).await?;
                 }
             }
-            if let Some(t) = tickets::tickets_by_id(&txn, ticket_id).await? {
-                kicks.events.push(live::Event::TicketUpdated { ticket: t });
+        }
+        if touched && let Some(t) = tickets::tickets_by_id(&txn, ticket_id).await? {
+            // Assigned by the routing (to a person, or by a team's rule):
+            // the assignee hears of it.
+            if t.assignee_id.is_some() && t.assignee_id != ticket.as_ref().and_then(|b| b.assignee_id) {
+                self.notify_assigned(tenant, &txn, &t, None, &mut kicks).await?;
             }
+            kicks.events.push(live::Event::TicketUpdated { ticket: t });
         }
         match update {
             Some(row) => commit_finished(txn, row.id, inbox::DONE, kicks).await,

@@ -127,6 +127,7 @@ mod tests {
             status: crate::domain::TicketStatus::Open,
             priority: crate::domain::Priority::parse(priority).unwrap(),
             category_id: None,
+            team_id: None,
             assignee_id: None,
             created_at: at,
             updated_at: at,

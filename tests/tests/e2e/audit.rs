@@ -66,6 +66,15 @@ async fn every_kind_of_change_is_in_the_audit_log_and_only_admins_read_it(b: Bac
     let helper_cookie = app.console_cookie(&t, helper_tg).await;
     assert_eq!(app.tenant_post("acme", "/categories", &owner, json!({ "name": "Orders" })).await.0, 201);
     assert_eq!(app.tenant_post("acme", "/canned", &owner, json!({ "shortcut": "hi", "text": "Hello!" })).await.0, 201);
+    // Teams, their members, a ticket given to one, an agent away.
+    let (_, team) = app.tenant_post("acme", "/teams", &owner, json!({ "name": "Tier 1", "rule": "round_robin" })).await;
+    let team_id = team["id"].as_i64().unwrap();
+    assert_eq!(app.tenant_call(Method::PUT, "acme", &format!("/teams/{team_id}/members/{}", h["id"]), &owner, None).await.0, 200);
+    assert_eq!(app.tenant_call(Method::PATCH, "acme", &format!("/teams/{team_id}"), &owner, Some(json!({ "name": "Tier one" }))).await.0, 200);
+    assert_eq!(app.tenant_call(Method::PATCH, "acme", &format!("/tickets/{tid}"), &owner, Some(json!({ "team_id": team_id }))).await.0, 200);
+    assert_eq!(app.tenant_call(Method::PATCH, "acme", "/auth/me", &helper, Some(json!({ "away": true }))).await.0, 200);
+    assert_eq!(app.tenant_call(Method::DELETE, "acme", &format!("/teams/{team_id}/members/{}", h["id"]), &owner, None).await.0, 200);
+    assert_eq!(app.tenant_call(Method::DELETE, "acme", &format!("/teams/{team_id}"), &owner, None).await.0, 204);
     // Plugins and their schedule.
     assert_eq!(upload(&app, "acme", &owner, "nudge", component("nudge")).await.0, 200);
     assert_eq!(upload(&app, "acme", &owner, "nudge", component("nudge")).await.0, 200);
@@ -101,7 +110,8 @@ async fn every_kind_of_change_is_in_the_audit_log_and_only_admins_read_it(b: Bac
         "ticket.status", "ticket.priority", "message.edited", "message.deleted", "ticket.tagged", "tag.renamed", "ticket.untagged", "person.role",
         "category.created", "canned.created", "plugin.installed", "plugin.replaced", "plugin.changed", "plugin.scheduled", "plugin.removed",
         "theme.changed", "bot_texts.changed", "sla.changed", "domain.requested", "domain.verified", "domain.removed", "bot_token.changed",
-        "operator.update",
+        "operator.update", "team.created", "team.member_added", "team.changed", "ticket.team", "ticket.assigned", "person.availability",
+        "team.member_removed", "team.deleted",
     ] {
         entry(action);
     }
@@ -110,6 +120,8 @@ async fn every_kind_of_change_is_in_the_audit_log_and_only_admins_read_it(b: Bac
     assert_eq!((edited["ticket_id"].as_i64(), edited["detail"].as_str()), (Some(tid), Some(format!("message {mid}: \"first words\" → \"second words\"").as_str())));
     assert_eq!(entry("message.deleted")["actor_id"], owner_id);
     assert_eq!(entry("ticket.status")["detail"], "open → in_progress");
+    assert_eq!(entry("ticket.team")["detail"], "no team → Tier one");
+    assert_eq!(entry("team.changed")["detail"], "Tier 1 (round_robin) → Tier one (round_robin)");
     assert_eq!(entry("theme.changed")["detail"].as_str().map(|d| d.starts_with("theme ") && d.contains("→ midnight") && d.contains("accent_color none → \"#336699\"")), Some(true), "{:?}", entry("theme.changed"));
     assert_eq!(entry("bot_texts.changed")["detail"], "en/welcome set to \"Hi from {{ desk }}\"");
     assert!(entry("sla.changed")["detail"].as_str().unwrap().starts_with("none → {"), "{:?}", entry("sla.changed"));

@@ -895,13 +895,21 @@ async fn no_console_page_loads_anything_that_answers_an_error() {
     on_page(&c, "login").await;
     loads_well("the one-time link's page").await;
     click_to(&c, "[data-testid=continue]", "queue").await;
-    let (_, page) = app.tenant_get("acme", "/tickets", &app.sign_in(&t, t.owner).await).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, page) = app.tenant_get("acme", "/tickets", &owner).await;
     let id = page["items"][0]["id"].as_i64().unwrap();
+    // A team with a member, for the Teams page's screenshot.
+    let (s, team) = app.tenant_post("acme", "/teams", &owner, json!({ "name": "Delivery", "rule": "round_robin", "takes_new": true })).await;
+    assert_eq!(s, 201, "{team}");
+    let (_, me) = app.tenant_get("acme", "/auth/me", &owner).await;
+    let (s, _) = app.tenant_call(Method::PUT, "acme", &format!("/teams/{}/members/{}", team["id"], me["id"]), &owner, None).await;
+    assert_eq!(s, 200);
     for (path, name) in [
         ("/".to_owned(), "queue"),
         (format!("/tickets/{id}"), "ticket"),
         ("/analytics".into(), "analytics"),
         ("/people".into(), "people"),
+        ("/teams".into(), "teams"),
         ("/categories".into(), "categories"),
         ("/canned".into(), "canned"),
         ("/plugins".into(), "plugins"),
@@ -917,5 +925,8 @@ async fn no_console_page_loads_anything_that_answers_an_error() {
         c.goto(&app.url(&format!("/t/acme/admin{path}"))).await.unwrap();
         on_page(&c, name).await;
         loads_well(&path).await;
+        if name == "teams" {
+            save_screenshot(&c, "console-teams").await;
+        }
     }
 }

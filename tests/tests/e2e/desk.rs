@@ -376,7 +376,9 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     // Domain checks ask a DNS server of the test's, which knows no records.
     let dns = tikethet_tests::dns::TestDns::start().await;
     let env: &'static [(&'static str, &'static str)] = Box::leak(vec![("TIKETHET_DNS_SERVERS", &*Box::leak(dns.setting().into_boxed_str()))].into_boxed_slice());
-    let app = tikethet_tests::helpers::spawn_app_with(b, tikethet_tests::helpers::Options { env, ..Default::default() }).await;
+    // Request limits off: the matrix makes a few hundred writes from one
+    // address in seconds, more than the per-address burst (limits.rs tests those).
+    let app = tikethet_tests::helpers::spawn_app_with(b, tikethet_tests::helpers::Options { env, limits: tikethet_tests::helpers::Limits::Off, ..Default::default() }).await;
     let d = desk(&app, "acme", 1).await;
     let other = desk(&app, "globex", 2).await;
     let (customer, owner) = (&d.tokens[0], &d.tokens[4]);
@@ -400,12 +402,25 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let (s, canned) = app.tenant_post("acme", "/canned", owner, json!({ "shortcut": "hello", "text": "Hello! How can we help?" })).await;
     assert_eq!(s, 201, "{canned}");
     let kid = canned["id"].as_i64().unwrap();
+    let (s, team) = app.tenant_post("acme", "/teams", owner, json!({ "name": "Matrix" })).await;
+    assert_eq!(s, 201, "{team}");
+    let tmid = team["id"].as_i64().unwrap();
+    let helper_id = d.ids[1];
 
     let all = [200; 5];
     let staff_from_moderator = [403, 403, 200, 200, 200];
     let admins = [403, 403, 403, 200, 200];
     let routes = vec![
         route(Method::GET, "/auth/me", None, all),
+        // Staff say whether they are away.
+        route(Method::PATCH, "/auth/me", Some(json!({ "away": false })), [403, 200, 200, 200, 200]),
+        route(Method::GET, "/teams", None, [403, 200, 200, 200, 200]),
+        route(Method::POST, "/teams", Some(json!({ "name": "Per role" })), [403, 403, 403, 201, 409]),
+        route(Method::GET, format!("/teams/{tmid}"), None, [403, 200, 200, 200, 200]),
+        route(Method::PATCH, format!("/teams/{tmid}"), Some(json!({ "rule": "round_robin" })), admins),
+        // Adding a member twice changes nothing.
+        route(Method::PUT, format!("/teams/{tmid}/members/{helper_id}"), None, admins),
+        route(Method::DELETE, format!("/teams/{tmid}/members/{helper_id}"), None, [403, 403, 403, 200, 404]),
         route(Method::GET, "/tickets", None, all),
         route(Method::POST, "/tickets", Some(json!({ "title": "New", "description": "New one" })), [201; 5]),
         route(Method::GET, format!("/tickets/{tid}"), None, all),
@@ -470,6 +485,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::DELETE, format!("/categories/{cid}"), None, [403, 403, 403, 204, 404]),
         route(Method::DELETE, format!("/canned/{kid}"), None, [403, 403, 403, 204, 404]),
         route(Method::DELETE, "/domain", None, [403, 403, 403, 204, 204]),
+        route(Method::DELETE, format!("/teams/{tmid}"), None, [403, 403, 403, 204, 404]),
     ];
     let mut failures = Vec::new();
     let call = |r: &Route, token: Option<&str>| {
@@ -537,7 +553,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let covered: Vec<String> = routes
         .iter()
         .map(|r| {
-            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}").replace(&format!("/canned/{kid}"), "/canned/{id}").replace("/tags/matrix", "/tags/{tag}");
+            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}").replace(&format!("/canned/{kid}"), "/canned/{id}").replace("/tags/matrix", "/tags/{tag}").replace(&format!("/teams/{tmid}/members/{helper_id}"), "/teams/{id}/members/{user_id}").replace(&format!("/teams/{tmid}"), "/teams/{id}");
             format!("{} {generic}", r.method)
         })
         .collect();

@@ -51,6 +51,7 @@ mod schedule;
 mod signup;
 mod sla;
 mod tags;
+mod teams;
 mod spine;
 mod strict_telegram;
 mod tls;

@@ -29,6 +29,12 @@ pub struct DevSignIn {
     pub language_code: Option<String>,
 }
 
+#[derive(Debug, Object)]
+pub struct MePatch {
+    /// `true`: away (assignment rules pass you over); `false`: available.
+    pub away: bool,
+}
+
 #[derive(Object)]
 pub struct RefreshRequest {
     #[oai(validator(min_length = 1, max_length = 256))]
@@ -138,6 +144,14 @@ impl AuthApi {
     #[oai(path = "/t/:slug/api/v1/auth/me", method = "get", tag = "Tag::Auth")]
     async fn me(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth) -> Result<Json<UserView>, ApiError> {
         Ok(Json(auth.0.user().clone().into()))
+    }
+
+    /// Say you are away or available (staff)
+    ///
+    /// Teams' assignment rules pass over staff who are away.
+    #[oai(path = "/t/:slug/api/v1/auth/me", method = "patch", tag = "Tag::Auth")]
+    async fn change_me(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth, body: Json<MePatch>) -> Result<Json<UserView>, ApiError> {
+        Ok(Json(auth.0.set_away(body.0.away).await?.into()))
     }
 }
 

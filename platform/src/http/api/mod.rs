@@ -22,6 +22,7 @@ pub mod people;
 pub mod plugins;
 pub mod sla;
 pub mod stats;
+pub mod teams;
 pub mod theme;
 pub mod tickets;
 
@@ -95,6 +96,7 @@ pub fn apis(state: &AppState) -> impl poem_openapi::OpenApi {
         categories::CategoriesApi { state: s() },
         canned::CannedApi { state: s() },
         people::PeopleApi { state: s() },
+        teams::TeamsApi { state: s() },
         plugins::PluginsApi { state: s() },
         stats::StatsApi { state: s() },
         sla::SlaApi { state: s() },

@@ -22,6 +22,8 @@ pub struct UserView {
     #[oai(nullable)]
     pub username: Option<String>,
     pub blocked: bool,
+    /// Staff who are away are passed over by teams' assignment rules.
+    pub away: bool,
 }
 
 impl From<users::Model> for UserView {
@@ -34,6 +36,7 @@ impl From<users::Model> for UserView {
             last_name: u.last_name,
             username: u.username,
             blocked: u.blocked,
+            away: u.away,
         }
     }
 }

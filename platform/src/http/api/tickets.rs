@@ -6,7 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use tikethet_runtime::desk::changes::TicketChanges;
-use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, Sort, StatusCounts, TicketQuery};
+use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, Sort, StatusCounts, TeamFilter, TicketQuery};
 use tikethet_runtime::domain::{Invalid, Priority, TagName, TicketDescription, TicketId, TicketStatus, TicketTitle};
 use tikethet_runtime::storage::entities::tickets;
 
@@ -65,6 +65,11 @@ pub struct TicketPatch {
     /// A staff member, or `null` to unassign (moderators and up).
     #[oai(validator(minimum(value = "1")))]
     pub assignee_id: MaybeUndefined<i64>,
+    /// A team, or `null` for none (moderators and up). Given to a team
+    /// without `assignee_id`, the team's rule (round robin, fewest open)
+    /// picks the assignee.
+    #[oai(validator(minimum(value = "1")))]
+    pub team_id: MaybeUndefined<i64>,
 }
 
 #[derive(Debug, Object)]
@@ -82,6 +87,9 @@ pub struct TicketView {
     pub category_id: Option<i64>,
     #[oai(nullable)]
     pub assignee_id: Option<i64>,
+    /// The team the ticket is given to.
+    #[oai(nullable)]
+    pub team_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[oai(nullable)]
@@ -116,6 +124,7 @@ impl From<tickets::Model> for TicketView {
             priority: t.priority.to_string(),
             category_id: t.category_id,
             assignee_id: t.assignee_id,
+            team_id: t.team_id,
             created_at: t.created_at,
             updated_at: t.updated_at,
             first_response_at: t.first_response_at,
@@ -194,6 +203,7 @@ fn ticket_query(
     created_to: Option<DateTime<Utc>>,
     q: Option<&str>,
     tag: Option<&str>,
+    team: Option<&str>,
     sort: Option<&str>,
     limit: Option<u64>,
     cursor: Option<&str>,
@@ -218,6 +228,7 @@ fn ticket_query(
         created_to,
         search: q.map(SearchText::parse).transpose()?.flatten(),
         tag: tag.map(str::to_owned),
+        team: team.map(TeamFilter::parse).transpose()?,
         sort,
         limit: limit.unwrap_or(20),
         cursor: cursor.map(|c| Cursor::parse(c, sort)).transpose()?,
@@ -267,6 +278,9 @@ impl TicketsApi {
         /// Staff: tickets carrying this tag.
         #[oai(validator(min_length = 1, max_length = 64))]
         tag: Query<Option<String>>,
+        /// Staff: a team's tickets (a team id), or `none` for tickets of no team.
+        #[oai(validator(pattern = "^(none|[1-9][0-9]{0,17})$"))]
+        team: Query<Option<String>>,
         /// `updated_at`, `created_at` or `priority`; a leading `-` for
         /// descending (default `-updated_at`).
         #[oai(validator(pattern = "^-?(updated_at|created_at|priority)$"))]
@@ -289,6 +303,7 @@ impl TicketsApi {
             created_to.0,
             q.0.as_deref(),
             tag.0.as_deref(),
+            team.0.as_deref(),
             sort.0.as_deref(),
             limit.0,
             cursor.0.as_deref(),
@@ -341,7 +356,7 @@ impl TicketsApi {
     ///
     /// A customer may close their own ticket or change its priority.
     /// Moderators and up change status (following the lifecycle), priority,
-    /// category, assignee and title. An impossible status change is 409.
+    /// category, assignee, team and title. An impossible status change is 409.
     #[oai(path = "/t/:slug/api/v1/tickets/:id", method = "patch", tag = "Tag::Tickets")]
     async fn change_ticket(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, auth: TenantAuth, body: Json<TicketPatch>) -> Result<Json<TicketView>, ApiError> {
         let ctx = auth.0;
@@ -357,6 +372,7 @@ impl TicketsApi {
             priority: b.priority.as_deref().map(Priority::parse).transpose()?,
             category_id: opt(b.category_id),
             assignee_id: opt(b.assignee_id),
+            team_id: opt(b.team_id),
         };
         let changed = ctx.change_ticket(TicketId::new(id.0), &changes).await?;
         Ok(Json(changed.ticket.into()))

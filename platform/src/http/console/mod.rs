@@ -12,6 +12,7 @@ pub mod billing;
 pub mod domain;
 pub mod manage;
 pub mod plugins;
+pub mod teams;
 
 use std::collections::HashMap;
 
@@ -26,7 +27,7 @@ use tikethet_runtime::RuntimeError;
 use tikethet_runtime::desk::context::TenantContext;
 use tikethet_runtime::desk::service::Reply;
 use tikethet_runtime::desk::changes::TicketChanges;
-use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, TicketQuery};
+use tikethet_runtime::desk::list::{AssigneeFilter, Cursor, SearchText, TeamFilter, TicketQuery};
 use tikethet_runtime::domain::{MessageBody, Priority, TicketId, TicketStatus};
 use tikethet_runtime::storage::entities::users;
 
@@ -254,6 +255,7 @@ async fn frame(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Op
         banner,
         lang: s.lang.to_owned(),
         here: req.original_uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+        away: s.ctx.user().away,
     }
 }
 
@@ -358,6 +360,7 @@ struct QueueQuery {
     q: Option<String>,
     assignee: Option<String>,
     tag: Option<String>,
+    team: Option<String>,
     cursor: Option<String>,
     done: Option<String>,
 }
@@ -370,6 +373,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
     let search = q.q.map(|x| x.trim().to_owned()).unwrap_or_default();
     let assignee = q.assignee.unwrap_or_default();
     let tag = q.tag.map(|t| t.trim().to_owned()).unwrap_or_default();
+    let team = q.team.map(|t| t.trim().to_owned()).unwrap_or_default();
     let mut tq = TicketQuery { limit: PAGE, tag: (!tag.is_empty()).then(|| tag.clone()), ..TicketQuery::default() };
     tq.statuses = match status.as_str() {
         "" => ACTIVE.to_vec(),
@@ -384,6 +388,10 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         tq.assignee = match assignee.as_str() {
             "" => None,
             a => Some(AssigneeFilter::parse(a)?),
+        };
+        tq.team = match team.as_str() {
+            "" => None,
+            t => Some(TeamFilter::parse(t)?),
         };
         if let Some(c) = &q.cursor {
             tq.cursor = Some(Cursor::parse(c, tq.sort)?);
@@ -402,6 +410,11 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
     let last: HashMap<i64, &str> = page.last_messages.iter().map(|m| (m.ticket_id, m.text.as_str())).collect();
     let policy = s.ctx.tenant().sla.clone();
     let now = chrono::Utc::now();
+    let desk_teams = match s.ctx.teams().await {
+        Ok(t) => t,
+        Err(e) => return desk_error(state, &slug, &e),
+    };
+    let team_name = |id: Option<i64>| id.and_then(|id| desk_teams.iter().find(|t| t.row.id == id)).map(|t| t.row.name.clone());
     let rows = page
         .items
         .iter()
@@ -417,6 +430,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
             updated: when(t.updated_at),
             preview: last.get(&t.id).map(|m| m.chars().take(140).collect()).unwrap_or_default(),
             due: policy.as_ref().and_then(|p| p.next_due(t)).map(|(kind, due)| sla_badge(&s, kind, due, t.created_at, now)),
+            team: team_name(t.team_id),
         })
         .collect();
     let active: u64 = ACTIVE.iter().map(|st| page.counts.of(*st)).sum();
@@ -428,7 +442,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         .into_iter()
         .map(|(v, l)| Choice { value: v.into(), label: tr(&s, l), count: None, selected: assignee == v })
         .collect();
-    let filters: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("status", &status).append_pair("q", &search).append_pair("assignee", &assignee).append_pair("tag", &tag).finish();
+    let filters: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("status", &status).append_pair("q", &search).append_pair("assignee", &assignee).append_pair("tag", &tag).append_pair("team", &team).finish();
     // Customers never reach the console; every viewer here may filter by tag.
     let tags = match s.ctx.desk_tags().await {
         Ok(t) => t.into_iter().map(|g| Choice { selected: g.tag == tag, value: g.tag.clone(), label: g.tag, count: Some(g.tickets) }).collect(),
@@ -447,7 +461,14 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
     } else {
         Vec::new()
     };
-    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor, bulk_assignees, tags, tag };
+    let teams = if desk_teams.is_empty() {
+        Vec::new()
+    } else {
+        let mut choices = vec![Choice { value: "none".into(), label: tr(&s, "No team"), count: None, selected: team == "none" }];
+        choices.extend(desk_teams.iter().map(|t| Choice { value: t.row.id.to_string(), label: t.row.name.clone(), count: None, selected: team == t.row.id.to_string() }));
+        choices
+    };
+    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor, bulk_assignees, tags, tag, teams, team };
     rendered(StatusCode::OK, state.console_pages.queue(&v))
 }
 
@@ -510,10 +531,22 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     } else {
         Vec::new()
     };
+    let desk_teams = s.ctx.teams().await?;
+    let team = t.team_id.and_then(|id| desk_teams.iter().find(|d| d.row.id == id)).map(|d| d.row.name.clone());
+    // Moderators and up give the ticket to a team (as they assign).
+    let teams = if s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator && !desk_teams.is_empty() {
+        let mut choices = vec![Choice { value: String::new(), label: tr(s, "No team"), count: None, selected: t.team_id.is_none() }];
+        choices.extend(desk_teams.iter().map(|d| Choice { value: d.row.id.to_string(), label: d.row.name.clone(), count: None, selected: t.team_id == Some(d.row.id) }));
+        choices
+    } else {
+        Vec::new()
+    };
     let tags = s.ctx.tags(TicketId::new(id)).await?;
     let can_tag = s.ctx.viewer().role.is_staff();
     let desk_tags = if can_tag { s.ctx.desk_tags().await?.into_iter().map(|g| g.tag).collect() } else { Vec::new() };
     Ok(TicketPage {
+        teams,
+        team,
         categories,
         tags,
         desk_tags,
@@ -628,6 +661,8 @@ struct Change {
     assignee: Option<String>,
     /// A category id, or empty for none.
     category: Option<String>,
+    /// A team id, or empty for none.
+    team: Option<String>,
 }
 
 /// `POST /t/{slug}/admin/tickets/{id}/change`: what differs from the
@@ -667,6 +702,18 @@ pub async fn change(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Sta
             };
             if to != current.category_id {
                 ch.category_id = Some(to);
+            }
+        }
+        if let Some(c) = form.team.as_deref() {
+            let to = match c {
+                "" => None,
+                c => Some(c.parse::<i64>().map_err(|_| tikethet_runtime::domain::Invalid::new("team", "must be a team of the desk"))?),
+            };
+            if to != current.team_id {
+                // The form posts the assignee it showed: with a new team,
+                // an unchanged assignee (no `assignee_id` change) is the
+                // team rule's to pick.
+                ch.team_id = Some(to);
             }
         }
         Ok(ch)
@@ -815,8 +862,7 @@ pub async fn set_lang(Path(slug): Path<String>, req: &Request) -> Response {
     }
     let q: Lang = web::query(req);
     let lang = tikethet_admin_console::i18n::lang_of(q.to.as_deref());
-    let home = format!("{}/", base(req, &slug));
-    let back = q.back.filter(|b| b.starts_with(&home) && !b.contains("//") && !b.contains('\\')).unwrap_or(home);
+    let back = back_to(req, &slug, q.back);
     // A preference, readable by nothing but us; not a secret.
     let mut c = poem::web::cookie::Cookie::new_with_str(LANG_COOKIE, lang);
     c.set_path("/");
@@ -824,6 +870,13 @@ pub async fn set_lang(Path(slug): Path<String>, req: &Request) -> Response {
     c.set_same_site(SameSite::Lax);
     req.cookie().add(c);
     redirect(&back)
+}
+
+/// Where a switch in the header returns to: a page of this console
+/// (never another site), else the queue.
+fn back_to(req: &Request, slug: &str, back: Option<String>) -> String {
+    let home = format!("{}/", base(req, slug));
+    back.filter(|b| b.starts_with(&home) && !b.contains("//") && !b.contains('\\')).unwrap_or(home)
 }
 
 /// `GET /t/{slug}/admin/sessions`

@@ -18,6 +18,8 @@ pub mod ticket_tags;
 pub mod usage_counters;
 pub mod sessions;
 pub mod sla_alerts;
+pub mod team_members;
+pub mod teams;
 pub mod staff_forum;
 pub mod ticket_ratings;
 pub mod tickets;

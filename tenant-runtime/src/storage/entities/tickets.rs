@@ -12,6 +12,8 @@ pub struct Model {
     pub priority: crate::domain::Priority,
     pub category_id: Option<i64>,
     pub assignee_id: Option<i64>,
+    /// The team the ticket is given to (`teams`).
+    pub team_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub first_response_at: Option<DateTimeUtc>,

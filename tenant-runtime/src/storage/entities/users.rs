@@ -21,6 +21,8 @@ pub struct Model {
     /// `/support` in progress: the next message opens a new ticket
     /// (`new`, or `category:<id>` in that category).
     pub support_pending: Option<String>,
+    /// A staff member who is away: teams' rules pass them over.
+    pub away: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
