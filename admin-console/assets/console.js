@@ -22,48 +22,6 @@
     rows[at].querySelector("a").focus();
   }
 
-  // Saved views of the queue: named filters, kept in this browser.
-  var viewsBox = document.getElementById("saved-views");
-  var viewsKey = "tikethet.views." + base;
-  function loadViews() {
-    try { return JSON.parse(localStorage.getItem(viewsKey) || "[]"); } catch (e) { return []; }
-  }
-  function drawViews() {
-    if (!viewsBox) return;
-    viewsBox.textContent = "";
-    loadViews().forEach(function (v, i) {
-      var a = document.createElement("a");
-      a.href = base + "/" + v.query;
-      a.textContent = v.name;
-      a.dataset.view = v.name;
-      var x = document.createElement("button");
-      x.type = "button";
-      x.className = "link";
-      x.textContent = "×";
-      x.title = "Forget " + v.name;
-      x.addEventListener("click", function () {
-        var all = loadViews();
-        all.splice(i, 1);
-        localStorage.setItem(viewsKey, JSON.stringify(all));
-        drawViews();
-      });
-      viewsBox.appendChild(a);
-      viewsBox.appendChild(x);
-      viewsBox.appendChild(document.createTextNode(" "));
-    });
-  }
-  drawViews();
-  document.addEventListener("click", function (e) {
-    var b = e.target.closest && e.target.closest("[data-action=save-view]");
-    if (!b) return;
-    var name = window.prompt(b.textContent.trim(), "");
-    if (!name || !name.trim()) return;
-    var all = loadViews().filter(function (v) { return v.name !== name.trim(); });
-    all.push({ name: name.trim().slice(0, 40), query: location.search });
-    localStorage.setItem(viewsKey, JSON.stringify(all.slice(-12)));
-    drawViews();
-  });
-
   // The theme editor: the preview follows the form as it changes.
   var themeForm = document.getElementById("theme-form");
   var preview = document.getElementById("preview");
@@ -106,8 +64,12 @@
     if (k === "x" && at >= 0) { var pick = rows[at].querySelector(".pick"); if (pick) { pick.checked = !pick.checked; e.preventDefault(); } return; }
     if (k === "r") { var r = document.getElementById("reply"); if (r) { r.focus(); e.preventDefault(); } return; }
     if (k === "n") { var n = document.getElementById("note"); if (n) { n.focus(); e.preventDefault(); } return; }
-    if (k === "e") { var f = document.getElementById("resolve-form"); if (f) { f.submit(); e.preventDefault(); } }
+    if (k === "e") { var f = document.getElementById("resolve-form"); if (f) { f.submit(); e.preventDefault(); } return; }
+    if (k === "m") { var m = document.getElementById("macro"); if (m) { m.focus(); e.preventDefault(); } }
   });
+  // A chosen macro: Enter applies it (a select does not submit its form).
+  var macro = document.getElementById("macro");
+  if (macro) macro.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); macro.form.submit(); } });
   var help = document.querySelector("[data-action=help]");
   if (help && sheet) help.addEventListener("click", function () { sheet.showModal(); });
 

@@ -91,6 +91,48 @@ pub struct Queue {
     pub teams: Vec<Choice>,
     /// The team filtered by (`none`, an id or empty).
     pub team: String,
+    /// The desk's shared saved views.
+    pub views: Vec<SavedView>,
+}
+
+/// A saved view of the queue, shared by the desk's staff.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavedView {
+    pub id: i64,
+    pub name: String,
+    /// The queue's query string.
+    pub query: String,
+    /// The viewer may delete it (its author, or an admin).
+    pub can_delete: bool,
+}
+
+/// A macro on its page: its fields as the form shows them.
+#[derive(Debug, Clone, Serialize)]
+pub struct MacroRow {
+    pub id: i64,
+    pub name: String,
+    pub reply: String,
+    pub statuses: Vec<Choice>,
+    pub priorities: Vec<Choice>,
+    pub teams: Vec<Choice>,
+    /// Its tags, separated by commas.
+    pub tags: String,
+    pub assign_to_me: bool,
+    /// What it does, in words (for those who only look).
+    pub summary: String,
+}
+
+/// The desk's macros (admins write them).
+#[derive(Debug, Clone, Serialize)]
+pub struct MacrosPage {
+    pub frame: Frame,
+    pub rows: Vec<MacroRow>,
+    pub can_edit: bool,
+    /// A new macro's choices (nothing selected: "leave as it is").
+    pub statuses: Vec<Choice>,
+    pub priorities: Vec<Choice>,
+    /// Empty when the desk has no teams.
+    pub teams: Vec<Choice>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -146,6 +188,8 @@ pub struct TicketPage {
     pub teams: Vec<Choice>,
     /// The ticket's team.
     pub team: Option<String>,
+    /// The macros the viewer may apply here.
+    pub macros: Vec<Choice>,
 }
 
 /// A team as its page shows it.
@@ -570,7 +614,7 @@ macro_rules! templates {
 impl Pages {
     pub fn new() -> Pages {
         Pages(tikethet_themes::pages::PageSet::new(
-            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html", "domain.html", "teams.html"),
+            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html", "domain.html", "teams.html", "macros.html"),
             ASSET_VERSION,
         )
         .with_env(|env| env.add_filter("t", translate)))
@@ -594,6 +638,9 @@ impl Pages {
     }
     pub fn people(&self, v: &PeoplePage) -> Result<String, RenderError> {
         self.render("people.html", v)
+    }
+    pub fn macros(&self, v: &MacrosPage) -> Result<String, RenderError> {
+        self.render("macros.html", v)
     }
     pub fn teams(&self, v: &TeamsPage) -> Result<String, RenderError> {
         self.render("teams.html", v)
@@ -699,13 +746,14 @@ mod tests {
             can_tag: true,
             teams: vec![],
             team: None,
+            macros: vec![],
         };
         let html = p.ticket(&t).unwrap();
         assert!(!html.contains("<img src=x") && html.contains("&lt;img src=x"));
         assert!(!html.contains("<b>vip") && html.contains("&lt;b&gt;vip"), "tags are escaped too");
         assert!(html.contains(r#"name="csrf" value="tok""#) && html.contains(r#"name="seen" value="2""#));
         assert!(html.contains(r#"data-kind="note""#), "notes look apart");
-        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None, bulk_assignees: vec![], tags: vec![], tag: String::new(), teams: vec![], team: String::new() };
+        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None, bulk_assignees: vec![], tags: vec![], tag: String::new(), teams: vec![], team: String::new(), views: vec![] };
         assert!(p.queue(&q).unwrap().contains("No tickets"));
         assert!(asset("console.js").is_some() && asset("../lib.rs").is_none());
     }

@@ -23,35 +23,7 @@ impl TenantContext {
         let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, id).await?;
         let before = t.clone();
         let changed = changes::change_ticket(&txn, &self.viewer, t, ch).await?;
-        let me = Some(self.user.id);
-        let after = &changed.ticket;
-        let tid = Some(after.id);
-        if before.status != after.status {
-            audit::record(&txn, me, "ticket.status", tid, format!("{} → {}", before.status, after.status)).await?;
-            if !before.status.is_active() && after.status.is_active() {
-                audit::record(&txn, me, "ticket.reopened", tid, format!("{} → {} by staff", before.status, after.status)).await?;
-            }
-        }
-        if before.assignee_id != after.assignee_id {
-            let who = match after.assignee_id {
-                Some(a) => people::get(&txn, a).await.map(|u| u.first_name).unwrap_or_else(|_| format!("user {a}")),
-                None => "nobody".into(),
-            };
-            audit::record(&txn, me, "ticket.assigned", tid, format!("to {who}")).await?;
-        }
-        if before.priority != after.priority {
-            audit::record(&txn, me, "ticket.priority", tid, format!("{} → {}", before.priority, after.priority)).await?;
-        }
-        if before.category_id != after.category_id {
-            audit::record(&txn, me, "ticket.category", tid, format!("{:?} → {:?}", before.category_id, after.category_id)).await?;
-        }
-        if before.team_id != after.team_id {
-            let detail = format!("{} → {}", crate::desk::teams::name_of(&txn, before.team_id).await?, crate::desk::teams::name_of(&txn, after.team_id).await?);
-            audit::record(&txn, me, "ticket.team", tid, detail).await?;
-        }
-        if before.title != after.title {
-            audit::record(&txn, me, "ticket.title", tid, format!("{:?} → {:?}", before.title, after.title)).await?;
-        }
+        record_ticket_changes(&txn, Some(self.user.id), &before, &changed.ticket).await?;
         let mut effects = crate::outbound::effects::Effects::default();
         if changed.status_changed {
             self.runtime.notify_status(&self.tenant, &txn, &changed.ticket, &self.user, &mut effects).await?;
@@ -198,4 +170,36 @@ impl TenantContext {
         txn.commit().await?;
         Ok(s)
     }
+}
+
+/// Audits what a change did to a ticket, field by field, before and after.
+pub(crate) async fn record_ticket_changes(txn: &sea_orm::DatabaseTransaction, me: Option<i64>, before: &crate::storage::entities::tickets::Model, after: &crate::storage::entities::tickets::Model) -> Result<()> {
+    let tid = Some(after.id);
+    if before.status != after.status {
+        audit::record(txn, me, "ticket.status", tid, format!("{} → {}", before.status, after.status)).await?;
+        if !before.status.is_active() && after.status.is_active() {
+            audit::record(txn, me, "ticket.reopened", tid, format!("{} → {} by staff", before.status, after.status)).await?;
+        }
+    }
+    if before.assignee_id != after.assignee_id {
+        let who = match after.assignee_id {
+            Some(a) => people::get(txn, a).await.map(|u| u.first_name).unwrap_or_else(|_| format!("user {a}")),
+            None => "nobody".into(),
+        };
+        audit::record(txn, me, "ticket.assigned", tid, format!("to {who}")).await?;
+    }
+    if before.priority != after.priority {
+        audit::record(txn, me, "ticket.priority", tid, format!("{} → {}", before.priority, after.priority)).await?;
+    }
+    if before.category_id != after.category_id {
+        audit::record(txn, me, "ticket.category", tid, format!("{:?} → {:?}", before.category_id, after.category_id)).await?;
+    }
+    if before.team_id != after.team_id {
+        let detail = format!("{} → {}", crate::desk::teams::name_of(txn, before.team_id).await?, crate::desk::teams::name_of(txn, after.team_id).await?);
+        audit::record(txn, me, "ticket.team", tid, detail).await?;
+    }
+    if before.title != after.title {
+        audit::record(txn, me, "ticket.title", tid, format!("{:?} → {:?}", before.title, after.title)).await?;
+    }
+    Ok(())
 }

@@ -735,9 +735,13 @@ async fn an_admin_manages_people_categories_answers_and_the_staff_group_in_the_c
     let (_, list) = app.tenant_get("acme", "/tickets?limit=10", &owner).await;
     let assigned: Vec<&Value> = list["items"].as_array().unwrap().iter().map(|t| &t["assignee_id"]).collect();
     assert_eq!(assigned, [&json!(ann_id), &json!(ann_id)], "{list}");
-    c.execute("window.prompt = () => 'Mine'", vec![]).await.unwrap();
-    c.find(Locator::Css("[data-testid=save-view]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#view-name")).await.unwrap().send_keys("Mine").await.unwrap();
+    click_to(&c, "[data-testid=save-view]", "queue").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "View saved for the desk.");
     assert_eq!(text_of(&c, "#saved-views a[data-view]").await, "Mine");
+    // Shared: the desk's other staff see it too (through the API as well).
+    let (_, views) = app.tenant_get("acme", "/views", &owner).await;
+    assert_eq!(views["items"][0]["name"], "Mine", "{views}");
     save_screenshot(&c, "console-queue-bulk").await;
 
     // An admin cannot make an owner, nor a moderator an admin: refused, said on the page.
@@ -912,6 +916,7 @@ async fn no_console_page_loads_anything_that_answers_an_error() {
         ("/teams".into(), "teams"),
         ("/categories".into(), "categories"),
         ("/canned".into(), "canned"),
+        ("/macros".into(), "macros"),
         ("/plugins".into(), "plugins"),
         ("/look".into(), "look"),
         ("/settings".into(), "settings"),
@@ -928,5 +933,55 @@ async fn no_console_page_loads_anything_that_answers_an_error() {
         if name == "teams" {
             save_screenshot(&c, "console-teams").await;
         }
+    }
+}
+
+/// A macro in the browser: `m` picks it on the ticket page, Enter applies
+/// it, and in one action the customer gets its answer (placeholders
+/// filled), the ticket is resolved and tagged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_macro_answers_resolves_and_tags_a_ticket_in_one_action() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    let customer = 801;
+    app.deliver(&t, &fixtures::message(1, customer, "My invoice is wrong")).await;
+    app.wait_processed("acme", 1).await;
+    let opened = app.wait_sent(&t, customer, 1).await.len();
+    let owner = app.sign_in(&t, t.owner).await;
+    let body = json!({ "name": "Solved", "reply": "Hi {{ customer }}, it is fixed now. {{ agent }}", "status": "resolved", "tags": ["Solved", "billing"] });
+    let (s, m) = app.tenant_post("acme", "/macros", &owner, body).await;
+    assert_eq!(s, 201, "{m}");
+    let (_, page) = app.tenant_get("acme", "/tickets", &owner).await;
+    let id = page["items"][0]["id"].as_i64().unwrap();
+
+    let link = admin_link(&app, &t, 2, t.owner).await;
+    let (_driver, c) = browser_sized(1280, 900).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+    c.goto(&app.url(&format!("/t/acme/admin/tickets/{id}"))).await.unwrap();
+    on_page(&c, "ticket").await;
+    c.execute("document.activeElement.blur()", vec![]).await.unwrap();
+    c.active_element().await.unwrap().send_keys("m").await.unwrap();
+    let focused: Value = c.execute("return document.activeElement.id", vec![]).await.unwrap();
+    assert_eq!(focused, json!("macro"), "m picks the macro");
+    save_screenshot(&c, "console-macro").await;
+    c.execute("window.__before = true", vec![]).await.unwrap();
+    c.active_element().await.unwrap().send_keys("\u{E007}").await.unwrap();
+    on_page(&c, "ticket").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Macro applied.");
+    let chips = text_of(&c, "[data-testid=tags]").await;
+    assert!(chips.contains("billing") && chips.contains("solved"), "{chips}");
+
+    let (_, ticket) = app.tenant_get("acme", &format!("/tickets/{id}"), &owner).await;
+    assert_eq!(ticket["status"], "resolved", "{ticket}");
+    let said = wait_for(Duration::from_secs(10), || async { app.fake.sent_to(&t.token, customer).into_iter().skip(opened).find(|m| m.contains("it is fixed now")) }).await;
+    let said = said.expect("the customer gets the macro's answer");
+    // (The owner's Telegram name, from their /admin message, is the agent's.)
+    assert!(said.ends_with("Hi Test Firstname, it is fixed now. Test Firstname"), "{said}");
+    let (_, log) = app.tenant_get("acme", &format!("/audit?ticket={id}"), &owner).await;
+    let actions: Vec<&str> = log["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for a in ["macro.applied", "ticket.status", "ticket.tagged"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
     }
 }

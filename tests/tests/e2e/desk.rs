@@ -169,6 +169,9 @@ async fn the_list_filters_searches_sorts_and_pages_with_counters(b: Backend) {
     }
     // Assignee filters.
     let helper_id = d.ids[1];
+    let (s, mac) = app.tenant_post("acme", "/macros", owner, json!({ "name": "Matrix", "tags": ["matrix-macro"] })).await;
+    assert_eq!(s, 201, "{mac}");
+    let mcid = mac["id"].as_i64().unwrap();
     let (s, _) = app.tenant_call(Method::PATCH, "acme", &format!("/tickets/{}", id(&a)), owner, Some(json!({ "assignee_id": helper_id }))).await;
     assert_eq!(s, 200);
     let (_, page) = app.tenant_get("acme", &format!("/tickets?assignee={helper_id}"), moderator).await;
@@ -406,6 +409,9 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     assert_eq!(s, 201, "{team}");
     let tmid = team["id"].as_i64().unwrap();
     let helper_id = d.ids[1];
+    let (s, mac) = app.tenant_post("acme", "/macros", owner, json!({ "name": "Matrix", "tags": ["matrix-macro"] })).await;
+    assert_eq!(s, 201, "{mac}");
+    let mcid = mac["id"].as_i64().unwrap();
 
     let all = [200; 5];
     let staff_from_moderator = [403, 403, 200, 200, 200];
@@ -415,6 +421,14 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         // Staff say whether they are away.
         route(Method::PATCH, "/auth/me", Some(json!({ "away": false })), [403, 200, 200, 200, 200]),
         route(Method::GET, "/teams", None, [403, 200, 200, 200, 200]),
+        route(Method::GET, "/macros", None, [403, 200, 200, 200, 200]),
+        route(Method::POST, "/macros", Some(json!({ "name": "Per role", "tags": ["x"] })), [403, 403, 403, 201, 409]),
+        route(Method::PUT, format!("/macros/{mcid}"), Some(json!({ "name": "Matrix", "tags": ["matrix-macro"] })), admins),
+        // Tags only: every staff member who sees the ticket (the helper's is assigned).
+        route(Method::POST, format!("/tickets/{tid}/macros/{mcid}"), None, [403, 200, 200, 200, 200]),
+        route(Method::GET, "/views", None, [403, 200, 200, 200, 200]),
+        // A name once: the helper's is the desk's, the others are refused.
+        route(Method::POST, "/views", Some(json!({ "name": "Per role", "query": "status=open" })), [403, 201, 409, 409, 409]),
         route(Method::POST, "/teams", Some(json!({ "name": "Per role" })), [403, 403, 403, 201, 409]),
         route(Method::GET, format!("/teams/{tmid}"), None, [403, 200, 200, 200, 200]),
         route(Method::PATCH, format!("/teams/{tmid}"), Some(json!({ "rule": "round_robin" })), admins),
@@ -486,6 +500,9 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::DELETE, format!("/canned/{kid}"), None, [403, 403, 403, 204, 404]),
         route(Method::DELETE, "/domain", None, [403, 403, 403, 204, 204]),
         route(Method::DELETE, format!("/teams/{tmid}"), None, [403, 403, 403, 204, 404]),
+        route(Method::DELETE, format!("/macros/{mcid}"), None, [403, 403, 403, 204, 404]),
+        // The helper's own view (the desk's first): theirs to delete.
+        route(Method::DELETE, "/views/1", None, [403, 204, 404, 404, 404]),
     ];
     let mut failures = Vec::new();
     let call = |r: &Route, token: Option<&str>| {
@@ -553,7 +570,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let covered: Vec<String> = routes
         .iter()
         .map(|r| {
-            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}").replace(&format!("/canned/{kid}"), "/canned/{id}").replace("/tags/matrix", "/tags/{tag}").replace(&format!("/teams/{tmid}/members/{helper_id}"), "/teams/{id}/members/{user_id}").replace(&format!("/teams/{tmid}"), "/teams/{id}");
+            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}").replace(&format!("/canned/{kid}"), "/canned/{id}").replace("/tags/matrix", "/tags/{tag}").replace(&format!("/teams/{tmid}/members/{helper_id}"), "/teams/{id}/members/{user_id}").replace(&format!("/teams/{tmid}"), "/teams/{id}").replace(&format!("/tickets/{{id}}/macros/{mcid}"), "/tickets/{id}/macros/{macro_id}").replace(&format!("/macros/{mcid}"), "/macros/{id}").replace("/views/1", "/views/{id}");
             format!("{} {generic}", r.method)
         })
         .collect();

@@ -36,6 +36,7 @@ mod inbox_kill;
 mod limits;
 mod live;
 mod logs;
+mod macros;
 mod merge;
 mod metrics;
 mod miniapp;

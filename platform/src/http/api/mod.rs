@@ -17,6 +17,7 @@ pub mod canned;
 pub mod domain;
 pub mod categories;
 pub mod files;
+pub mod macros;
 pub mod messages;
 pub mod people;
 pub mod plugins;
@@ -97,6 +98,7 @@ pub fn apis(state: &AppState) -> impl poem_openapi::OpenApi {
         canned::CannedApi { state: s() },
         people::PeopleApi { state: s() },
         teams::TeamsApi { state: s() },
+        macros::MacrosApi { state: s() },
         plugins::PluginsApi { state: s() },
         stats::StatsApi { state: s() },
         sla::SlaApi { state: s() },

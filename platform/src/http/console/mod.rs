@@ -10,6 +10,7 @@
 pub mod analytics;
 pub mod billing;
 pub mod domain;
+pub mod macros;
 pub mod manage;
 pub mod plugins;
 pub mod teams;
@@ -285,6 +286,9 @@ fn done_text(code: &str) -> Option<&'static str> {
         "bulk" => "Tickets updated.",
         "tagged" => "Tag added.",
         "untagged" => "Tag removed.",
+        "macro" => "Macro applied.",
+        "view" => "View saved for the desk.",
+        "view-deleted" => "View deleted.",
         _ => return None,
     })
 }
@@ -468,7 +472,14 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         choices.extend(desk_teams.iter().map(|t| Choice { value: t.row.id.to_string(), label: t.row.name.clone(), count: None, selected: team == t.row.id.to_string() }));
         choices
     };
-    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor, bulk_assignees, tags, tag, teams, team };
+    let views = match s.ctx.views().await {
+        Ok(v) => v
+            .into_iter()
+            .map(|w| tikethet_admin_console::SavedView { can_delete: w.created_by == s.ctx.user().id || s.ctx.viewer().role >= tikethet_runtime::domain::Role::Admin, id: w.id, name: w.name, query: w.query })
+            .collect(),
+        Err(e) => return desk_error(state, &slug, &e),
+    };
+    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor, bulk_assignees, tags, tag, teams, team, views };
     rendered(StatusCode::OK, state.console_pages.queue(&v))
 }
 
@@ -544,7 +555,11 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     let tags = s.ctx.tags(TicketId::new(id)).await?;
     let can_tag = s.ctx.viewer().role.is_staff();
     let desk_tags = if can_tag { s.ctx.desk_tags().await?.into_iter().map(|g| g.tag).collect() } else { Vec::new() };
+    // Macros that change the ticket are for moderators and up.
+    let may_change = s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator;
+    let macros = s.ctx.macros().await?.into_iter().filter(|m| may_change || !m.changes_ticket()).map(|m| Choice { value: m.row.id.to_string(), label: m.row.name, count: None, selected: false }).collect();
     Ok(TicketPage {
+        macros,
         teams,
         team,
         categories,
