@@ -190,6 +190,47 @@ pub struct TicketPage {
     pub team: Option<String>,
     /// The macros the viewer may apply here.
     pub macros: Vec<Choice>,
+    pub customer_id: i64,
+    /// The viewer may open the customer's page (moderators and up).
+    pub customer_link: bool,
+}
+
+/// A customer's page: who they are, their tickets, ratings, notes and
+/// attributes, and a conversation to open.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerPage {
+    pub frame: Frame,
+    pub id: i64,
+    pub name: String,
+    pub username: Option<String>,
+    pub telegram_id: i64,
+    pub language: Option<String>,
+    pub blocked: bool,
+    pub since: String,
+    /// Why the bot may not write to them first, if it may not.
+    pub unreachable: Option<String>,
+    /// `(id, title, status, status label, updated)`.
+    pub tickets: Vec<(i64, String, String, String, String)>,
+    /// `(ticket, stars, comment)`.
+    pub ratings: Vec<(i64, i16, String)>,
+    /// `(author, when, text)`.
+    pub notes: Vec<(String, String, String)>,
+    /// `name=value` lines, as the form edits them.
+    pub attributes: Vec<(String, String)>,
+    pub attributes_text: String,
+    /// What was typed, kept when refused.
+    pub draft_title: String,
+    pub draft_text: String,
+}
+
+/// The desk's customers, searched.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomersPage {
+    pub frame: Frame,
+    /// `(id, name, username, since, blocked)`.
+    pub rows: Vec<(i64, String, Option<String>, String, bool)>,
+    pub query: String,
+    pub next: Option<String>,
 }
 
 /// A team as its page shows it.
@@ -614,7 +655,7 @@ macro_rules! templates {
 impl Pages {
     pub fn new() -> Pages {
         Pages(tikethet_themes::pages::PageSet::new(
-            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html", "domain.html", "teams.html", "macros.html"),
+            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html", "domain.html", "teams.html", "macros.html", "customer.html", "customers.html"),
             ASSET_VERSION,
         )
         .with_env(|env| env.add_filter("t", translate)))
@@ -638,6 +679,12 @@ impl Pages {
     }
     pub fn people(&self, v: &PeoplePage) -> Result<String, RenderError> {
         self.render("people.html", v)
+    }
+    pub fn customer(&self, v: &CustomerPage) -> Result<String, RenderError> {
+        self.render("customer.html", v)
+    }
+    pub fn customers(&self, v: &CustomersPage) -> Result<String, RenderError> {
+        self.render("customers.html", v)
     }
     pub fn macros(&self, v: &MacrosPage) -> Result<String, RenderError> {
         self.render("macros.html", v)
@@ -747,6 +794,8 @@ mod tests {
             teams: vec![],
             team: None,
             macros: vec![],
+            customer_id: 3,
+            customer_link: true,
         };
         let html = p.ticket(&t).unwrap();
         assert!(!html.contains("<img src=x") && html.contains("&lt;img src=x"));

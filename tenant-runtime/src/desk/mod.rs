@@ -12,6 +12,7 @@ pub mod canned;
 pub mod categories;
 pub mod changes;
 pub mod context;
+pub mod customers;
 pub mod list;
 pub mod macros;
 pub mod merge;

@@ -475,6 +475,8 @@ mod tests {
             bot_blocked_at: None,
             support_pending: None,
             away: false,
+            attributes: "{}".into(),
+            bot_started_at: None,
         }
     }
 

@@ -511,6 +511,17 @@ pub async fn set_category(txn: &DatabaseTransaction, ticket: TicketId, name: &st
     update_ticket(txn, ticket, |am| am.category_id = Set(Some(cat.id))).await
 }
 
+/// Notes that someone wrote to the bot in a private chat, once: from then
+/// on staff may open a conversation with them.
+pub async fn note_bot_started(txn: &DatabaseTransaction, user: users::Model) -> Result<users::Model> {
+    if user.bot_started_at.is_some() {
+        return Ok(user);
+    }
+    let mut am: users::ActiveModel = user.into();
+    am.bot_started_at = Set(Some(Utc::now()));
+    Ok(am.update(txn).await?)
+}
+
 /// Assigns a ticket as a plugin asks: to a staff member by Telegram
 /// username (`@name` names only a person), or else to a team by name, whose
 /// rule picks the agent ([`crate::desk::teams::give`]). A name that is

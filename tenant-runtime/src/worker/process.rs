@@ -188,6 +188,7 @@ impl Runtime {
         if user.blocked {
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
+        let user = tickets::note_bot_started(&txn, user).await?;
         let file = IncomingFile::of(msg);
         let Some(text) = msg.text().or(msg.caption()).or(file.as_ref().map(|_| "")) else {
             let t = self.text(tenant, user.language_code.as_deref(), BotText::Unsupported, ())?;

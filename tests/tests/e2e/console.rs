@@ -902,6 +902,10 @@ async fn no_console_page_loads_anything_that_answers_an_error() {
     let owner = app.sign_in(&t, t.owner).await;
     let (_, page) = app.tenant_get("acme", "/tickets", &owner).await;
     let id = page["items"][0]["id"].as_i64().unwrap();
+    let customer = page["items"][0]["customer_id"].as_i64().unwrap();
+    // A note and attributes, for the customer page's screenshot.
+    assert_eq!(app.tenant_post("acme", &format!("/users/{customer}/notes"), &owner, json!({ "text": "Ordered twice this month; prefers mornings." })).await.0, 201);
+    assert_eq!(app.tenant_call(Method::PUT, "acme", &format!("/users/{customer}/attributes"), &owner, Some(json!({ "attributes": { "plan": "gold", "order": "A-1042" } }))).await.0, 200);
     // A team with a member, for the Teams page's screenshot.
     let (s, team) = app.tenant_post("acme", "/teams", &owner, json!({ "name": "Delivery", "rule": "round_robin", "takes_new": true })).await;
     assert_eq!(s, 201, "{team}");
@@ -913,6 +917,8 @@ async fn no_console_page_loads_anything_that_answers_an_error() {
         (format!("/tickets/{id}"), "ticket"),
         ("/analytics".into(), "analytics"),
         ("/people".into(), "people"),
+        ("/customers".into(), "customers"),
+        (format!("/customers/{customer}"), "customer"),
         ("/teams".into(), "teams"),
         ("/categories".into(), "categories"),
         ("/canned".into(), "canned"),
@@ -930,8 +936,8 @@ async fn no_console_page_loads_anything_that_answers_an_error() {
         c.goto(&app.url(&format!("/t/acme/admin{path}"))).await.unwrap();
         on_page(&c, name).await;
         loads_well(&path).await;
-        if name == "teams" {
-            save_screenshot(&c, "console-teams").await;
+        if name == "teams" || name == "customer" {
+            save_screenshot(&c, &format!("console-{name}")).await;
         }
     }
 }

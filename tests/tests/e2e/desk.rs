@@ -456,6 +456,12 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::POST, "/categories", Some(json!({ "name": "Per role" })), [403, 403, 403, 201, 409]),
         route(Method::PATCH, format!("/categories/{cid}"), Some(json!({ "position": 3 })), admins),
         route(Method::GET, "/users", None, staff_from_moderator),
+        route(Method::GET, format!("/users/{customer_id}/notes"), None, staff_from_moderator),
+        route(Method::POST, format!("/users/{customer_id}/notes"), Some(json!({ "text": "Per role" })), [403, 403, 201, 201, 201]),
+        route(Method::PUT, format!("/users/{customer_id}/attributes"), Some(json!({ "attributes": { "plan": "gold" } })), staff_from_moderator),
+        // This customer signed in to the Mini App but never wrote to the
+        // bot: refused, with the reason, to every staff member.
+        route(Method::POST, format!("/users/{customer_id}/tickets"), Some(json!({ "title": "Hello", "text": "Hi there" })), [403, 409, 409, 409, 409]),
         route(Method::GET, format!("/users/{customer_id}"), None, staff_from_moderator),
         route(Method::PATCH, format!("/users/{customer_id}"), Some(json!({ "blocked": false })), [403, 403, 200, 200, 200]),
         route(Method::GET, "/stats", None, staff_from_moderator),

@@ -25,6 +25,7 @@ mod buttons;
 mod citus;
 mod cluster;
 mod console;
+mod customers;
 mod demo;
 mod desk;
 mod domains;

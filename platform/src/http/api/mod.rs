@@ -16,6 +16,7 @@ pub mod billing;
 pub mod canned;
 pub mod domain;
 pub mod categories;
+pub mod customers;
 pub mod files;
 pub mod macros;
 pub mod messages;
@@ -97,8 +98,8 @@ pub fn apis(state: &AppState) -> impl poem_openapi::OpenApi {
         categories::CategoriesApi { state: s() },
         canned::CannedApi { state: s() },
         people::PeopleApi { state: s() },
-        teams::TeamsApi { state: s() },
-        macros::MacrosApi { state: s() },
+        // (A tuple of APIs is one; poem-openapi takes at most 16 a tuple.)
+        (teams::TeamsApi { state: s() }, macros::MacrosApi { state: s() }, customers::CustomersApi { state: s() }),
         plugins::PluginsApi { state: s() },
         stats::StatsApi { state: s() },
         sla::SlaApi { state: s() },

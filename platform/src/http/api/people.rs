@@ -24,10 +24,23 @@ pub struct UserView {
     pub blocked: bool,
     /// Staff who are away are passed over by teams' assignment rules.
     pub away: bool,
+    /// Custom attributes (`PUT /users/{id}/attributes`).
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// When they first wrote to the bot in a private chat; staff may open
+    /// a conversation only with people who have (and have not blocked it
+    /// since: `bot_blocked_at`).
+    #[oai(nullable)]
+    pub bot_started_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[oai(nullable)]
+    pub bot_blocked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// `en`, `ru`, … as Telegram last said.
+    #[oai(nullable)]
+    pub language_code: Option<String>,
 }
 
 impl From<users::Model> for UserView {
     fn from(u: users::Model) -> Self {
+        let attributes = tikethet_runtime::desk::customers::Attributes::of(&u).map().clone();
         UserView {
             id: u.id,
             telegram_id: u.telegram_id,
@@ -37,6 +50,10 @@ impl From<users::Model> for UserView {
             username: u.username,
             blocked: u.blocked,
             away: u.away,
+            attributes,
+            bot_started_at: u.bot_started_at,
+            bot_blocked_at: u.bot_blocked_at,
+            language_code: u.language_code,
         }
     }
 }
@@ -104,6 +121,7 @@ impl PeopleApi {
         Ok(Json(UserPage { items: items.into_iter().map(Into::into).collect(), next_after }))
     }
 
+    /// Show one person (moderators and up)
     #[oai(path = "/t/:slug/api/v1/users/:id", method = "get", tag = "Tag::People")]
     async fn user(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, auth: TenantAuth) -> Result<Json<UserView>, ApiError> {
         let ctx = auth.0.at_least(Role::Moderator)?;
@@ -121,7 +139,6 @@ impl PeopleApi {
         Ok(Json(ctx.change_person(id.0, role, body.0.blocked).await?.into()))
     }
 
-    /// Show one person (moderators and up)
     /// A one-time sign-in link to the staff console (staff)
     ///
     /// What `/admin` in the bot answers with, for staff who are in the Mini

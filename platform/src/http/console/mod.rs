@@ -8,6 +8,7 @@
 //! through the desk (`TenantContext`) as the API's do.
 
 pub mod analytics;
+pub mod customers;
 pub mod billing;
 pub mod domain;
 pub mod macros;
@@ -559,6 +560,8 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     let may_change = s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator;
     let macros = s.ctx.macros().await?.into_iter().filter(|m| may_change || !m.changes_ticket()).map(|m| Choice { value: m.row.id.to_string(), label: m.row.name, count: None, selected: false }).collect();
     Ok(TicketPage {
+        customer_id: t.customer_id,
+        customer_link: may_change,
         macros,
         teams,
         team,

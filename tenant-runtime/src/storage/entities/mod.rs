@@ -11,6 +11,7 @@ pub mod canned_responses;
 pub mod categories;
 pub mod console_links;
 pub mod console_sessions;
+pub mod customer_notes;
 pub mod plugin_failures;
 pub mod plugin_schedules;
 pub mod plugins;

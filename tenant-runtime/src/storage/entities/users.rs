@@ -23,6 +23,11 @@ pub struct Model {
     pub support_pending: Option<String>,
     /// A staff member who is away: teams' rules pass them over.
     pub away: bool,
+    /// Custom attributes (a JSON object of strings) set through the API.
+    pub attributes: String,
+    /// When they first wrote to the bot in a private chat: a bot may start
+    /// a conversation only with someone who has.
+    pub bot_started_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
