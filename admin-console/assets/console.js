@@ -22,6 +22,72 @@
     rows[at].querySelector("a").focus();
   }
 
+  // Live: the desk's events over its socket, signed in by the console's
+  // session cookie. What changed is fetched as the page renders it and
+  // swapped in, so the page stays the server's.
+  function live(onEvent) {
+    if (!window.WebSocket || !base) return;
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + base.replace(/\/admin$/, "") + "/ws";
+    var delay = 1000;
+    (function open() {
+      var ws = new WebSocket(url);
+      ws.onopen = function () { ws.send(JSON.stringify({ type: "auth", console: true })); };
+      ws.onmessage = function (m) {
+        var e;
+        try { e = JSON.parse(m.data); } catch (x) { return; }
+        if (e.type === "ready") { body.dataset.live = "on"; delay = 1000; return; }
+        onEvent(e);
+      };
+      ws.onclose = function (c) {
+        body.dataset.live = "off";
+        // Signed out, blocked, no such desk: no use trying again.
+        if (c.code === 4401 || c.code === 4403 || c.code === 4404) return;
+        setTimeout(open, delay);
+        delay = Math.min(delay * 2, 30000);
+      };
+    })();
+  }
+  // The current page again, as HTML, for the parts that changed.
+  function fresh(then) {
+    fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+      if (html) then(new DOMParser().parseFromString(html, "text/html"));
+    }).catch(function () {});
+  }
+  function debounced(f, ms) {
+    var t = null;
+    return function () { clearTimeout(t); t = setTimeout(f, ms); };
+  }
+
+  // The queue: new tickets and changes appear without a reload; rows that
+  // changed since the page was shown carry a marker until opened.
+  var list = document.getElementById("live-list");
+  if (list) {
+    var shownAt = Date.now();
+    var refresh = debounced(function () {
+      fresh(function (doc) {
+        var next = doc.getElementById("live-list");
+        var tabs = doc.querySelector(".tabs");
+        if (!next) return;
+        var picked = Array.prototype.map.call(document.querySelectorAll(".pick:checked"), function (p) { return p.value; });
+        var seenBefore = {};
+        Array.prototype.forEach.call(document.querySelectorAll("#live-list .queue li"), function (li) { seenBefore[li.dataset.ticket] = li.dataset.stamp; });
+        list.replaceWith(next);
+        list = next;
+        if (tabs && document.querySelector(".tabs")) document.querySelector(".tabs").replaceWith(tabs);
+        Array.prototype.forEach.call(next.querySelectorAll(".queue li"), function (li) {
+          if (Number(li.dataset.stamp) > shownAt && seenBefore[li.dataset.ticket] !== li.dataset.stamp) li.classList.add("unread");
+          var pick = li.querySelector(".pick");
+          if (pick && picked.indexOf(pick.value) >= 0) pick.checked = true;
+        });
+        rows = Array.prototype.slice.call(document.querySelectorAll(".queue li"));
+        at = -1;
+      });
+    }, 250);
+    live(function (e) {
+      if (e.type === "ticket.created" || e.type === "ticket.updated" || e.type === "message.created") refresh();
+    });
+  }
+
   // The theme editor: the preview follows the form as it changes.
   var themeForm = document.getElementById("theme-form");
   var preview = document.getElementById("preview");
@@ -138,6 +204,39 @@
   }
   beat();
   setInterval(beat, 3000);
+  // New messages and changes of this ticket appear as they happen; the
+  // reply's "seen" mark follows, since the agent has them on screen.
+  var messages = document.querySelector("[data-testid=messages]");
+  var showNew = debounced(function () {
+    fresh(function (doc) {
+      var next = doc.querySelector("[data-testid=messages]");
+      var badge = doc.querySelector("[data-testid=status]");
+      var was = {};
+      Array.prototype.forEach.call(messages.querySelectorAll("li[data-id]"), function (li) { was[li.dataset.id] = true; });
+      if (next) {
+        Array.prototype.forEach.call(next.querySelectorAll("li[data-id]"), function (li) { if (!was[li.dataset.id]) li.classList.add("unread"); });
+        messages.replaceWith(next);
+        messages = next;
+      }
+      if (badge && document.querySelector("[data-testid=status]")) document.querySelector("[data-testid=status]").replaceWith(badge);
+      var latest = doc.querySelector(".ticket");
+      if (latest) {
+        seen = Number(latest.dataset.seen || seen);
+        var field = document.querySelector("#reply-form input[name=seen]");
+        if (field) field.value = String(seen);
+        newer.hidden = true;
+      }
+    });
+  }, 150);
+  live(function (e) {
+    var mine = String(e.ticket_id || (e.ticket && e.ticket.id)) === String(id);
+    if (!mine) return;
+    if (e.type === "message.created" || e.type === "message.updated" || e.type === "ticket.updated") showNew();
+    if (e.type === "typing" && collision) {
+      collision.textContent = (e.role === "user" ? "The customer" : "Someone") + " is typing…";
+      collision.hidden = false;
+    }
+  });
   window.addEventListener("pagehide", function () {
     // The token goes in the body (a beacon can send no headers).
     navigator.sendBeacon && navigator.sendBeacon(base + "/tickets/" + id + "/presence?leave=1", new URLSearchParams({ csrf: csrf }));

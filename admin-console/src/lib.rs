@@ -65,6 +65,9 @@ pub struct QueueRow {
     pub due: Option<(String, String)>,
     /// The ticket's team.
     pub team: Option<String>,
+    /// When it last changed (ms since the epoch): the live queue marks
+    /// rows that changed since the page was shown.
+    pub stamp: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,7 +1,11 @@
 //! `GET /t/{slug}/ws`: a desk's live events over a WebSocket.
 //!
 //! The access token travels in the first message (`{"type":"auth","token"}`),
-//! never in the URL, which proxies and access logs record. The server then
+//! never in the URL, which proxies and access logs record. The staff
+//! console's pages sign in with their session cookie instead
+//! (`{"type":"auth","console":true}`), accepted only from a page of the
+//! same origin (the `Origin` header names the host the socket was opened
+//! on), so that another site cannot open one with a visitor's cookie. The server then
 //! answers `{"type":"ready"}` and pushes the events the user may see:
 //! `ticket.created`, `ticket.updated`, `message.created`, `message.updated`
 //! (each with the same shape as the API's), and `typing`. The client may
@@ -57,6 +61,8 @@ const SILENT_LIMIT: Duration = Duration::from_secs(75);
 pub const MAX_CLIENT_MESSAGE: usize = 4096;
 /// How often a signed-in socket checks that its desk is still served.
 const RECHECK_EVERY: Duration = Duration::from_secs(2);
+/// A console socket's session is read again every this many rechecks (10 s).
+const CONSOLE_RECHECK_TICKS: u64 = 5;
 /// Sockets not yet signed in from one client address (an IPv6 /64).
 pub const PENDING_PER_ADDRESS: usize = 16;
 /// Sockets not yet signed in on one node.
@@ -132,10 +138,11 @@ pub fn socket(Path(slug): Path<String>, req: &Request, ws: WebSocket, Data(state
         );
     };
     let state = state.clone();
+    let console = same_origin(req).then(|| super::console::session_secret(&state, req, &slug)).flatten();
     ws.config(protocol())
         .on_upgrade(move |socket| async move {
             let (mut tx, mut rx) = socket.split();
-            let signed_in = authenticate(&state, &slug, &mut rx).await;
+            let signed_in = authenticate(&state, &slug, console, &mut rx).await;
             drop(waiting);
             let (ctx, token) = match signed_in {
                 Ok(signed_in) => signed_in,
@@ -167,22 +174,51 @@ fn closing_for(e: RuntimeError) -> Closing {
     }
 }
 
-async fn authenticate(state: &AppState, slug: &str, rx: &mut futures::stream::SplitStream<WebSocketStream>) -> Result<(TenantContext, String), Closing> {
+/// Whether the upgrade request comes from a page of the host it was
+/// opened on (browsers always send `Origin` on a WebSocket handshake).
+fn same_origin(req: &Request) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    match (header("origin").and_then(|o| o.split_once("://").map(|(_, h)| h)), header("host")) {
+        (Some(origin_host), Some(host)) => origin_host.eq_ignore_ascii_case(host),
+        _ => false,
+    }
+}
+
+/// How a socket signed in, to check it again the same way.
+enum Credential {
+    Token(String),
+    /// A console session's secret (its cookie).
+    Console(String),
+}
+
+impl Credential {
+    async fn check(&self, state: &AppState, slug: &str) -> Result<TenantContext, RuntimeError> {
+        match self {
+            Credential::Token(t) => state.runtime.context(slug, t).await,
+            Credential::Console(secret) => state.runtime.console_context(slug, secret).await.map(|(ctx, _)| ctx),
+        }
+    }
+}
+
+async fn authenticate(state: &AppState, slug: &str, console: Option<String>, rx: &mut futures::stream::SplitStream<WebSocketStream>) -> Result<(TenantContext, Credential), Closing> {
     let first = tokio::time::timeout(AUTH_WITHIN, rx.next()).await.map_err(|_| (4408, "send {\"type\":\"auth\",\"token\":…} first".to_owned()))?;
-    let token = match first {
-        Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t)
-            .ok()
-            .filter(|v| v["type"] == "auth")
-            .and_then(|v| v["token"].as_str().map(str::to_owned)),
+    let auth = match first {
+        Some(Ok(Message::Text(t))) => serde_json::from_str::<Value>(&t).ok().filter(|v| v["type"] == "auth"),
         Some(Err(_)) => return Err((1009, format!("messages are limited to {MAX_CLIENT_MESSAGE} bytes"))),
         _ => None,
     };
-    let token = token.ok_or((4401, "the first message must be {\"type\":\"auth\",\"token\":…}".to_owned()))?;
-    let ctx = state.runtime.context(slug, &token).await.map_err(closing_for)?;
-    Ok((ctx, token))
+    let auth = auth.ok_or((4401, "the first message must be {\"type\":\"auth\",\"token\":…}".to_owned()))?;
+    let credential = match (auth["token"].as_str(), auth["console"].as_bool(), console) {
+        (Some(token), _, _) => Credential::Token(token.to_owned()),
+        (None, Some(true), Some(secret)) => Credential::Console(secret),
+        (None, Some(true), None) => return Err((4401, "no console session on this page's origin; sign in to the console".to_owned())),
+        _ => return Err((4401, "the first message must be {\"type\":\"auth\",\"token\":…}".to_owned())),
+    };
+    let ctx = credential.check(state, slug).await.map_err(closing_for)?;
+    Ok((ctx, credential))
 }
 
-async fn serve(state: &AppState, slug: &str, token: &str, ctx: TenantContext, mut tx: futures::stream::SplitSink<WebSocketStream, Message>, mut rx: futures::stream::SplitStream<WebSocketStream>) {
+async fn serve(state: &AppState, slug: &str, token: &Credential, ctx: TenantContext, mut tx: futures::stream::SplitSink<WebSocketStream, Message>, mut rx: futures::stream::SplitStream<WebSocketStream>) {
     let mut sub = match ctx.join_live() {
         Ok(s) => s,
         Err(e) => {
@@ -201,13 +237,14 @@ async fn serve(state: &AppState, slug: &str, token: &str, ctx: TenantContext, mu
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
     recheck.tick().await;
     let mut heard = Instant::now();
+    let mut checks: u64 = 0;
     let closing: Closing = loop {
         tokio::select! {
             event = sub.events.recv() => match event {
                 Ok(e) if e.concerns_access_of(ctx.viewer().user_id.get()) => {
                     // The token, the user and their role, as a new sign-in
                     // would find them now.
-                    match state.runtime.context(slug, token).await {
+                    match token.check(state, slug).await {
                         Ok(now) if now.viewer().role == ctx.viewer().role => {}
                         Ok(_) => break (4401, "your role changed; sign in again".to_owned()),
                         Err(e) => break closing_for(e),
@@ -247,10 +284,21 @@ async fn serve(state: &AppState, slug: &str, token: &str, ctx: TenantContext, mu
                     return;
                 }
             },
-            _ = recheck.tick() => match state.runtime.tenant_by_slug(slug) {
-                Ok(t) if t.info.status == TenantStatus::Suspended => break closing_for(RuntimeError::Suspended),
-                Ok(_) | Err(RuntimeError::Upgrading) => {}
-                Err(e) => break closing_for(e),
+            _ = recheck.tick() => {
+                match state.runtime.tenant_by_slug(slug) {
+                    Ok(t) if t.info.status == TenantStatus::Suspended => break closing_for(RuntimeError::Suspended),
+                    Ok(_) | Err(RuntimeError::Upgrading) => {}
+                    Err(e) => break closing_for(e),
+                }
+                // A console session signed out or revoked elsewhere raises
+                // no event: it is read again now and then.
+                checks += 1;
+                if matches!(token, Credential::Console(_)) && checks % CONSOLE_RECHECK_TICKS == 0 {
+                    match token.check(state, slug).await {
+                        Ok(_) | Err(RuntimeError::Upgrading) => {}
+                        Err(e) => break closing_for(e),
+                    }
+                }
             },
             () = &mut expiry => break (4401, "the access token expired; refresh it and reconnect".to_owned()),
         }

@@ -991,3 +991,64 @@ async fn a_macro_answers_resolves_and_tags_a_ticket_in_one_action() {
         assert!(actions.contains(&a), "{a} in {actions:?}");
     }
 }
+
+/// The console is live: with a ticket open, the customer's next message
+/// (through the webhook) appears within 2 s without a reload; with the
+/// queue open, a new ticket appears in it, marked as unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ticket_page_and_the_queue_update_without_a_reload() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    let customer = 801;
+    app.deliver(&t, &fixtures::message(1, customer, "My parcel is late")).await;
+    app.wait_processed("acme", 1).await;
+    let link = admin_link(&app, &t, 2, t.owner).await;
+    let (_driver, c) = browser_sized(1280, 900).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+    let live_on = async || {
+        let on = wait_for(Duration::from_secs(10), || async {
+            let v: Value = c.execute("return document.body.dataset.live || null", vec![]).await.ok()?;
+            (v == json!("on")).then_some(())
+        })
+        .await;
+        assert!(on.is_some(), "the page's socket signed in with the console's session");
+    };
+    live_on().await;
+
+    // The queue: a new ticket from another customer appears.
+    c.execute("window.__marker = 1", vec![]).await.unwrap();
+    app.deliver(&t, &fixtures::message(3, 802, "Wrong size delivered")).await;
+    let shown = wait_for(Duration::from_secs(5), || async {
+        let v: Value = c.execute("return Array.from(document.querySelectorAll('.queue li.unread .title')).map(e => e.textContent).join('|')", vec![]).await.ok()?;
+        v.as_str().filter(|s| s.contains("Wrong size delivered")).map(str::to_owned)
+    })
+    .await;
+    assert!(shown.is_some(), "the new ticket appeared in the queue, marked unread");
+    let same: Value = c.execute("return window.__marker || null", vec![]).await.unwrap();
+    assert_eq!(same, json!(1), "without a reload");
+    save_screenshot(&c, "console-queue-live").await;
+
+    // The ticket page: the customer's next message appears within 2 s.
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, page) = app.tenant_get("acme", "/tickets?q=parcel", &owner).await;
+    let id = page["items"][0]["id"].as_i64().unwrap();
+    c.goto(&app.url(&format!("/t/acme/admin/tickets/{id}"))).await.unwrap();
+    on_page(&c, "ticket").await;
+    live_on().await;
+    c.execute("window.__marker = 2", vec![]).await.unwrap();
+    app.deliver(&t, &fixtures::message(4, customer, "Any news? It was due Monday.")).await;
+    let arrived = wait_for(Duration::from_secs(2), || async {
+        let v: Value = c.execute("return Array.from(document.querySelectorAll('[data-testid=messages] li.unread .text')).map(e => e.textContent).join('|')", vec![]).await.ok()?;
+        v.as_str().filter(|s| s.contains("Any news?")).map(str::to_owned)
+    })
+    .await;
+    assert!(arrived.is_some(), "the customer's message appeared within 2 s");
+    let same: Value = c.execute("return window.__marker || null", vec![]).await.unwrap();
+    assert_eq!(same, json!(2), "without a reload");
+    // The reply written now is not refused as stale: the message is on screen.
+    c.find(Locator::Css("[data-testid=reply]")).await.unwrap().send_keys("It ships today.").await.unwrap();
+    click_to(&c, "[data-testid=send-reply]", "ticket").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Reply sent to the customer.");
+}

@@ -13,7 +13,63 @@ use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, TestApp, bot_token, drop_pg_schemas, init_data, postgres_url, random_suffix, redis_url, spawn_app};
 use tokio_tungstenite::tungstenite::Message;
 
-on_both!(live_events_reach_exactly_the_people_allowed_to_see_them, a_live_socket_needs_a_valid_token_first_and_is_capped_per_user);
+on_both!(
+    live_events_reach_exactly_the_people_allowed_to_see_them,
+    a_live_socket_needs_a_valid_token_first_and_is_capped_per_user,
+    a_console_socket_signs_in_with_its_session_cookie_only_from_its_own_origin,
+);
+
+/// A socket opened with a console session's cookie and an `Origin`;
+/// `{"type":"auth","console":true}` first. `ready`, or how it was closed.
+async fn console_socket(app: &TestApp, cookie: &str, origin: &str) -> Result<Ws, (u16, String)> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut req = format!("{}/t/acme/ws", app.url("").trim_end_matches('/').replacen("http://", "ws://", 1)).into_client_request().unwrap();
+    req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    req.headers_mut().insert("origin", origin.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.expect("the WebSocket handshake succeeds");
+    ws.send(Message::text(json!({ "type": "auth", "console": true }).to_string())).await.unwrap();
+    match next(&mut ws).await {
+        Frame::Json(v) if v["type"] == "ready" => Ok(ws),
+        Frame::Json(v) => panic!("expected ready, got {v}"),
+        Frame::Closed(code, why) => Err((code, why)),
+    }
+}
+
+async fn a_console_socket_signs_in_with_its_session_cookie_only_from_its_own_origin(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let cookie = app.console_cookie(&t, t.owner).await;
+    let own = app.url("").trim_end_matches('/').to_owned();
+    // Another site's page cannot ride the staff member's cookie.
+    let refused = console_socket(&app, &cookie, "http://evil.example").await.err().expect("refused");
+    assert_eq!(refused.0, 4401, "{refused:?}");
+    let mut ws = console_socket(&app, &cookie, &own).await.unwrap_or_else(|e| panic!("the console's own page: {e:?}"));
+    // Its events are the staff member's: a new ticket.
+    app.deliver(&t, &fixtures::message(1, 801, "Hello from the bot")).await;
+    let created = loop {
+        let v = next_json(&mut ws).await;
+        if v["type"] == "ticket.created" {
+            break v;
+        }
+    };
+    assert_eq!(created["ticket"]["title"], "Hello from the bot", "{created}");
+    // Signed out: the session is read again within 10 s and the socket closes.
+    let http = tikethet_tests::helpers::no_redirects();
+    let page = http.get(app.url("/t/acme/admin/")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let res = http.post(app.url("/t/acme/admin/logout")).header("cookie", &cookie).form(&[("csrf", tikethet_tests::helpers::csrf_in(&page))]).send().await.unwrap();
+    assert_eq!(res.status(), 401, "signed out");
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(40), ws.next()).await.expect("closed within 40 s") {
+            Some(Ok(Message::Close(f))) => break f.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(closed, Some(4401));
+    // A bad cookie: refused.
+    let refused = console_socket(&app, "tikethet_console_acme=nope", &own).await.err().expect("refused");
+    assert_eq!(refused.0, 4401, "{refused:?}");
+}
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 

@@ -53,6 +53,12 @@ fn session_cookie<'a>(state: &AppState, name: &'a str) -> SessionCookie<'a> {
     SessionCookie { name, path: "/", same_site: SameSite::Lax, secure: state.settings.env == Env::Production }
 }
 
+/// The console session's secret a request carries, if any (the live
+/// socket signs in with it, `super::live`).
+pub(crate) fn session_secret(state: &AppState, req: &Request, slug: &str) -> Option<String> {
+    session_cookie(state, &cookie_name(slug)).read(req.cookie())
+}
+
 fn redirect(to: &str) -> Response {
     web::see_other(to)
 }
@@ -436,6 +442,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
             preview: last.get(&t.id).map(|m| m.chars().take(140).collect()).unwrap_or_default(),
             due: policy.as_ref().and_then(|p| p.next_due(t)).map(|(kind, due)| sla_badge(&s, kind, due, t.created_at, now)),
             team: team_name(t.team_id),
+            stamp: t.updated_at.timestamp_millis(),
         })
         .collect();
     let active: u64 = ACTIVE.iter().map(|st| page.counts.of(*st)).sum();
