@@ -133,6 +133,29 @@
     if (k === "e") { var f = document.getElementById("resolve-form"); if (f) { f.submit(); e.preventDefault(); } return; }
     if (k === "m") { var m = document.getElementById("macro"); if (m) { m.focus(); e.preventDefault(); } }
   });
+  // Files for a reply or note: the button, dropped on the form, or pasted
+  // into its box, all end up in the form's file input (the server checks
+  // them as it checks the Mini App's uploads).
+  Array.prototype.forEach.call(document.querySelectorAll("form.droppable"), function (form) {
+    var input = form.querySelector("input[type=file]");
+    var chosen = form.querySelector(".chosen");
+    if (!input) return;
+    function show() { chosen.textContent = Array.prototype.map.call(input.files, function (f) { return f.name; }).join(", "); }
+    function add(files) {
+      if (!files || !files.length || !window.DataTransfer) return;
+      var dt = new DataTransfer();
+      Array.prototype.forEach.call(input.files, function (f) { dt.items.add(f); });
+      Array.prototype.forEach.call(files, function (f) { dt.items.add(f); });
+      input.files = dt.files;
+      show();
+    }
+    input.addEventListener("change", show);
+    form.addEventListener("dragover", function (e) { e.preventDefault(); form.classList.add("dropping"); });
+    form.addEventListener("dragleave", function () { form.classList.remove("dropping"); });
+    form.addEventListener("drop", function (e) { e.preventDefault(); form.classList.remove("dropping"); add(e.dataTransfer.files); });
+    form.addEventListener("paste", function (e) { if (e.clipboardData && e.clipboardData.files.length) { e.preventDefault(); add(e.clipboardData.files); } });
+  });
+
   // A chosen macro: Enter applies it (a select does not submit its form).
   var macro = document.getElementById("macro");
   if (macro) macro.addEventListener("keydown", function (e) { if (e.key === "Enter") { e.preventDefault(); macro.form.submit(); } });

@@ -146,9 +146,21 @@ pub struct MessageView {
     pub kind: String,
     pub text: String,
     pub at: String,
-    pub files: Vec<String>,
+    pub files: Vec<FileView>,
     /// Arrived after the page the reply was written on.
     pub newer: bool,
+}
+
+/// A file sent with a message: images are shown, documents opened, both
+/// through the console's authenticated route.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileView {
+    pub id: i64,
+    pub name: String,
+    /// Shown inline (a photo).
+    pub image: bool,
+    /// "12 KB".
+    pub size: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -29,6 +29,9 @@ pub const PRE_AUTH_BODY: usize = 8 * 1024;
 pub const MAX_API_BODY: usize = tikethet_plugins::limits::MAX_COMPONENT_BYTES + 64 * 1024;
 /// The console's plugin upload: the component and a few small fields.
 pub const MAX_CONSOLE_UPLOAD: usize = tikethet_plugins::limits::MAX_COMPONENT_BYTES + 16 * 1024;
+/// The console's reply or note with its files (ten at most, each within
+/// the plan's size, which the handler checks).
+pub const MAX_CONSOLE_MESSAGE: usize = super::api::files::MAX_UPLOAD_BODY * 2;
 /// The console's and the dashboard's forms.
 const MAX_PAGE_FORM: usize = 64 * 1024;
 
@@ -67,6 +70,11 @@ fn rule(method: &Method, path: &str) -> (usize, Sender) {
             return match page {
                 "/login" => (PRE_AUTH_BODY, Sender::Anyone),
                 "/plugins" if method == Method::POST => (MAX_CONSOLE_UPLOAD, Sender::ByHandler),
+                // A reply or note with files: the handler settles the
+                // session and CSRF token before it reads a file.
+                p if method == Method::POST && p.starts_with("/tickets/") && (p.ends_with("/reply") || p.ends_with("/note")) => {
+                    (MAX_CONSOLE_MESSAGE, Sender::ByHandler)
+                }
                 _ => (MAX_PAGE_FORM, Sender::ByHandler),
             };
         }
@@ -175,7 +183,9 @@ mod tests {
         assert_eq!(rule(&post, "/t/acme/api/v1/tickets/3/messages"), (MAX_API_BODY, Sender::Bearer("acme".into(), Role::User)));
         assert_eq!(rule(&post, "/t/acme/admin/plugins"), (MAX_CONSOLE_UPLOAD, Sender::ByHandler));
         assert_eq!(rule(&post, "/t/acme/admin/login"), (PRE_AUTH_BODY, Sender::Anyone));
-        assert_eq!(rule(&post, "/t/acme/admin/tickets/3/reply"), (MAX_PAGE_FORM, Sender::ByHandler));
+        assert_eq!(rule(&post, "/t/acme/admin/tickets/3/reply"), (MAX_CONSOLE_MESSAGE, Sender::ByHandler));
+        assert_eq!(rule(&post, "/t/acme/admin/tickets/3/note"), (MAX_CONSOLE_MESSAGE, Sender::ByHandler));
+        assert_eq!(rule(&post, "/t/acme/admin/tickets/3/change"), (MAX_PAGE_FORM, Sender::ByHandler));
         assert_eq!(rule(&post, "/t/acme/app/"), (PRE_AUTH_BODY, Sender::Anyone));
         assert_eq!(rule(&post, "/api/platform/v1/tenants"), (MAX_API_BODY, Sender::Operator));
         assert_eq!(rule(&post, "/operator/login"), (PRE_AUTH_BODY, Sender::Anyone));

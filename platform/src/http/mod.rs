@@ -256,6 +256,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/t/:slug/admin/teams/:id", poem::post(console::teams::team).data(state.clone()))
         .at("/t/:slug/admin/teams/:id/members", poem::post(console::teams::members).data(state.clone()))
         .at("/t/:slug/admin/away", poem::post(console::teams::away).data(state.clone()))
+        .at("/t/:slug/admin/attachments/:id", poem::get(console::attachment).data(state.clone()))
         .at("/t/:slug/admin/customers", poem::get(console::customers::list).data(state.clone()))
         .at("/t/:slug/admin/customers/:id", poem::get(console::customers::show).data(state.clone()))
         .at("/t/:slug/admin/customers/:id/notes", poem::post(console::customers::note).data(state.clone()))

@@ -1052,3 +1052,55 @@ async fn the_ticket_page_and_the_queue_update_without_a_reload() {
     click_to(&c, "[data-testid=send-reply]", "ticket").await;
     assert_eq!(text_of(&c, "[data-testid=flash]").await, "Reply sent to the customer.");
 }
+
+/// Files in the console: the customer's photo is shown in the conversation
+/// (through the console's own authenticated route), and an agent attaches
+/// a PNG to a reply, which the customer receives as a photo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_sees_the_customers_photo_and_attaches_a_png_the_customer_gets_as_a_photo() {
+    const PNG: &[u8] = include_bytes!("../../fixtures/screenshot.png");
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    let customer = 821;
+    let (file_id, unique) = app.fake.add_file(&t.token, "photo.jpg", PNG, true);
+    app.deliver(&t, &fixtures::photo(1, customer, &file_id, &unique, PNG.len(), Some("The screen flickers"))).await;
+    app.wait_processed("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, page) = app.tenant_get("acme", "/tickets", &owner).await;
+    let id = page["items"][0]["id"].as_i64().unwrap();
+
+    let link = admin_link(&app, &t, 2, t.owner).await;
+    let (_driver, c) = browser_sized(1280, 900).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+    c.goto(&app.url(&format!("/t/acme/admin/tickets/{id}"))).await.unwrap();
+    on_page(&c, "ticket").await;
+    let loaded = wait_for(Duration::from_secs(10), || async {
+        let w: Value = c.execute("var i = document.querySelector('[data-testid=inline-image]'); return i && i.complete ? i.naturalWidth : null", vec![]).await.ok()?;
+        w.as_u64().filter(|w| *w > 0)
+    })
+    .await;
+    assert!(loaded.is_some(), "the customer's photo is shown in the conversation");
+
+    // A PNG attached to a reply (the file input, as the button and a drop fill it).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("label.png");
+    std::fs::write(&path, PNG).unwrap();
+    c.find(Locator::Css("[data-testid=attach-reply]")).await.unwrap().send_keys(path.to_str().unwrap()).await.unwrap();
+    let chosen = text_of(&c, "#reply-form .chosen").await;
+    assert_eq!(chosen, "label.png");
+    c.find(Locator::Css("[data-testid=reply]")).await.unwrap().send_keys("Here is your return label.").await.unwrap();
+    click_to(&c, "[data-testid=send-reply]", "ticket").await;
+    assert_eq!(text_of(&c, "[data-testid=flash]").await, "Reply sent to the customer.");
+    let photos = wait_for(Duration::from_secs(20), || async {
+        let calls: Vec<_> = app.fake.calls(Some("sendPhoto")).into_iter().filter(|c| c.ok && c.chat_id() == Some(customer)).collect();
+        (!calls.is_empty()).then_some(calls)
+    })
+    .await
+    .expect("the customer receives the PNG as a photo");
+    assert_eq!(photos[0].params["photo"]["file_bytes"].as_u64(), Some(PNG.len() as u64));
+    let images: Value = c.execute("return document.querySelectorAll('[data-testid=inline-image]').length", vec![]).await.unwrap();
+    assert_eq!(images, json!(2), "the agent's photo shows in the conversation too");
+    save_screenshot(&c, "console-ticket-files").await;
+}

@@ -65,6 +65,13 @@ pub struct FilesApi {
 
 /// `Content-Disposition` for a name of any script: an ASCII fallback and
 /// the exact name in RFC 6266's `filename*` (RFC 8187 encoding).
+/// How a file is served (the API's route and the console's): its type,
+/// and inline for photos, a download otherwise.
+pub(crate) fn served_as(a: &attachments::Model) -> (String, String) {
+    let inline = a.kind == attachments::PHOTO && a.content_type.starts_with("image/");
+    (a.content_type.clone(), disposition(inline, &a.name))
+}
+
 fn disposition(inline: bool, name: &str) -> String {
     let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' }).collect();
     let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>().replace('+', "%20").replace('*', "%2A");
@@ -104,10 +111,10 @@ impl FilesApi {
     ) -> Result<Response<Binary<Vec<u8>>>, ApiError> {
         let ctx = auth.0;
         let (a, bytes) = ctx.attachment(id.0).await?;
-        let inline = a.kind == attachments::PHOTO && a.content_type.starts_with("image/");
+        let (content_type, disposition) = served_as(&a);
         Ok(Response::new(Binary(bytes))
-            .header("Content-Type", a.content_type.as_str())
-            .header("Content-Disposition", disposition(inline, &a.name))
+            .header("Content-Type", content_type)
+            .header("Content-Disposition", disposition)
             // The type is ours to say; a file never runs as a page here.
             .header("X-Content-Type-Options", "nosniff")
             .header("Content-Security-Policy", "default-src 'none'; sandbox")

@@ -512,7 +512,12 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
                 .and_then(|a| serde_json::from_str::<Vec<tikethet_runtime::storage::files::FileRef>>(a).ok())
                 .unwrap_or_default()
                 .into_iter()
-                .map(|f| f.name)
+                .map(|f| tikethet_admin_console::FileView {
+                    image: f.kind == tikethet_runtime::storage::entities::attachments::PHOTO && f.content_type.starts_with("image/"),
+                    size: tikethet_runtime::storage::files::human_size(u64::try_from(f.size).unwrap_or(0)),
+                    id: f.id,
+                    name: f.name,
+                })
                 .collect(),
             newer: seen.is_some_and(|seen| m.id > seen),
         })
@@ -619,12 +624,65 @@ async fn again(state: &AppState, req: &Request, slug: &str, s: &Staff, id: i64, 
 }
 
 /// A reply or a note as written in the ticket page's box.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Written {
     #[serde(default)]
     text: String,
     /// The newest message the page showed (replies only).
     seen: Option<i64>,
+    /// Files attached (a `multipart/form-data` post): name and bytes.
+    #[serde(skip)]
+    files: Vec<(String, Vec<u8>)>,
+}
+
+/// Files one reply or note carries at most.
+const MAX_FILES: usize = 10;
+
+/// A reply or note posted as `multipart/form-data` (with files). As with
+/// the plugin upload, who is asking is settled before a file is read: the
+/// session before any field, the CSRF token (the `csrf` field, which the
+/// form sends first) before the first file.
+async fn written_with_files(state: &AppState, req: &Request, slug: &str, s: &Staff, body: Body) -> Result<Written, Response> {
+    use poem::FromRequest as _;
+    let mut rb = poem::RequestBody::new(body);
+    let not_an_upload = || error_page(state, slug, StatusCode::BAD_REQUEST, "Not sent", "The form did not arrive whole; nothing was sent. Try again.");
+    let mut form = poem::web::Multipart::from_request(req, &mut rb).await.map_err(|_| not_an_upload())?;
+    let mut trusted = false;
+    let mut w = Written::default();
+    while let Some(field) = form.next_field().await.map_err(|_| not_an_upload())? {
+        let which = field.name().unwrap_or_default().to_owned();
+        let name = field.file_name().map(str::to_owned);
+        if which == "files" && !trusted {
+            checked(state, req, slug, s, None)?;
+            trusted = true;
+        }
+        let max = if which == "files" { super::api::files::MAX_UPLOAD_BODY } else { 64 * 1024 };
+        let bytes = match plugins::field_within(field, max).await {
+            Ok(b) => b,
+            Err("too large") => return Err(error_page(state, slug, StatusCode::PAYLOAD_TOO_LARGE, "Too large", "A file was larger than the desk takes; nothing was sent.")),
+            Err(_) => return Err(not_an_upload()),
+        };
+        match which.as_str() {
+            "csrf" if !trusted => {
+                checked(state, req, slug, s, Some(&String::from_utf8_lossy(&bytes)))?;
+                trusted = true;
+            }
+            "text" => w.text = String::from_utf8_lossy(&bytes).into_owned(),
+            "seen" => w.seen = String::from_utf8_lossy(&bytes).trim().parse().ok(),
+            // An empty file input still sends a part with no name and no bytes.
+            "files" if !bytes.is_empty() => {
+                if w.files.len() >= MAX_FILES {
+                    return Err(error_page(state, slug, StatusCode::BAD_REQUEST, "Too many files", &format!("A message carries at most {MAX_FILES} files; nothing was sent.")));
+                }
+                w.files.push((name.unwrap_or_else(|| "file".into()), bytes));
+            }
+            _ => {}
+        }
+    }
+    if !trusted {
+        checked(state, req, slug, s, None)?;
+    }
+    Ok(w)
 }
 
 /// `POST /t/{slug}/admin/tickets/{id}/reply`: a reply to the customer.
@@ -641,7 +699,8 @@ pub async fn note(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff
 
 #[allow(clippy::too_many_arguments)]
 async fn write(state: &AppState, req: &Request, slug: &str, s: Staff, id: i64, body: Body, internal: bool) -> Response {
-    let form: Written = match posted(state, req, slug, &s, body).await {
+    let multipart = req.content_type().is_some_and(|c| c.starts_with("multipart/form-data"));
+    let form: Written = match if multipart { written_with_files(state, req, slug, &s, body).await } else { posted(state, req, slug, &s, body).await } {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -651,7 +710,16 @@ async fn write(state: &AppState, req: &Request, slug: &str, s: Staff, id: i64, b
     // as its canned response.
     let canned = if form.text.trim_start().starts_with('/') { s.ctx.canned().await.unwrap_or_default() } else { Vec::new() };
     let text = tikethet_runtime::desk::canned::expand(&form.text, &canned).map(str::to_owned).unwrap_or(form.text);
-    let message = match MessageBody::parse(&text, &[]) {
+    // Each file through the same checks as the Mini App's uploads (its
+    // real type, the plan's size), then sent with the message.
+    let mut ids = Vec::with_capacity(form.files.len());
+    for (name, bytes) in form.files {
+        match s.ctx.upload(&name, bytes).await {
+            Ok(a) => ids.push(a.id),
+            Err(e) => return again(state, req, slug, &s, id, format!("{name}: {e}"), draft_of(&text), None, super::error::runtime_status(&e)).await,
+        }
+    }
+    let message = match MessageBody::parse(&text, &ids) {
         Ok(b) => b,
         Err(e) => return again(state, req, slug, &s, id, e.to_string(), draft_of(&text), None, StatusCode::BAD_REQUEST).await,
     };
@@ -902,6 +970,25 @@ pub async fn set_lang(Path(slug): Path<String>, req: &Request) -> Response {
 fn back_to(req: &Request, slug: &str, back: Option<String>) -> String {
     let home = format!("{}/", base(req, slug));
     back.filter(|b| b.starts_with(&home) && !b.contains("//") && !b.contains('\\')).unwrap_or(home)
+}
+
+/// `GET /t/{slug}/admin/attachments/{id}`: a file of a message the staff
+/// member may see, served as the API serves it.
+#[handler]
+pub async fn attachment(Path((slug, id)): Path<(String, i64)>, s: Staff, Data(state): Data<&AppState>) -> Response {
+    match s.ctx.attachment(id).await {
+        Ok((a, bytes)) => {
+            let (content_type, disposition) = super::api::files::served_as(&a);
+            Response::builder()
+                .header(header::CONTENT_TYPE, content_type)
+                .header(header::CONTENT_DISPOSITION, disposition)
+                .header("X-Content-Type-Options", "nosniff")
+                .header("Content-Security-Policy", "default-src 'none'; sandbox")
+                .header(header::CACHE_CONTROL, "private, max-age=3600")
+                .body(bytes)
+        }
+        Err(e) => desk_error(state, &slug, &e),
+    }
 }
 
 /// `GET /t/{slug}/admin/sessions`

@@ -79,7 +79,7 @@ pub async fn plugins(Path(slug): Path<String>, req: &Request, s: Staff, Data(sta
 const MAX_SMALL_FIELD: usize = 256;
 
 /// A field's bytes, up to `max`; `None` when it is longer or broke off.
-async fn field_within(field: poem::web::Field, max: usize) -> Result<Vec<u8>, &'static str> {
+pub(super) async fn field_within(field: poem::web::Field, max: usize) -> Result<Vec<u8>, &'static str> {
     use tokio::io::AsyncReadExt as _;
     let mut bytes = Vec::new();
     let mut reader = std::pin::pin!(field.into_async_read().take(max as u64 + 1));
