@@ -127,6 +127,15 @@
     if (k === "g") { pendingG = true; return; }
     if (k === "/") { var s = document.querySelector("[data-testid=search]"); if (s) { s.focus(); e.preventDefault(); } return; }
     if (rows.length && (k === "j" || k === "k")) { select(at + (k === "j" ? 1 : -1)); e.preventDefault(); return; }
+    // On a ticket with the queue beside it: the next or previous ticket.
+    var pane = document.querySelector("[data-testid=pane-queue]");
+    if (!rows.length && pane && pane.offsetParent && (k === "j" || k === "k")) {
+      var items = Array.prototype.slice.call(pane.querySelectorAll("li"));
+      var here = items.findIndex(function (li) { return li.classList.contains("here"); });
+      var to = items[here + (k === "j" ? 1 : -1)];
+      if (to) { location.href = to.querySelector("a").href; e.preventDefault(); }
+      return;
+    }
     if (k === "x" && at >= 0) { var pick = rows[at].querySelector(".pick"); if (pick) { pick.checked = !pick.checked; e.preventDefault(); } return; }
     if (k === "r") { var r = document.getElementById("reply"); if (r) { r.focus(); e.preventDefault(); } return; }
     if (k === "n") { var n = document.getElementById("note"); if (n) { n.focus(); e.preventDefault(); } return; }
@@ -242,6 +251,7 @@
         messages = next;
       }
       if (badge && document.querySelector("[data-testid=status]")) document.querySelector("[data-testid=status]").replaceWith(badge);
+      swapPane(doc);
       var latest = doc.querySelector(".ticket");
       if (latest) {
         seen = Number(latest.dataset.seen || seen);
@@ -251,9 +261,22 @@
       }
     });
   }, 150);
+  // The left pane (wide screens): other tickets' news, marked unread.
+  var paneShownAt = Date.now();
+  function swapPane(doc) {
+    var next = doc.querySelector("[data-testid=pane-queue]");
+    var old = document.querySelector("[data-testid=pane-queue]");
+    if (!next || !old) return;
+    Array.prototype.forEach.call(next.querySelectorAll("li"), function (li) { if (Number(li.dataset.stamp) > paneShownAt && !li.classList.contains("here")) li.classList.add("unread"); });
+    old.replaceWith(next);
+  }
+  var otherNews = debounced(function () { fresh(swapPane); }, 400);
   live(function (e) {
     var mine = String(e.ticket_id || (e.ticket && e.ticket.id)) === String(id);
-    if (!mine) return;
+    if (!mine) {
+      if (e.type === "ticket.created" || e.type === "ticket.updated" || e.type === "message.created") otherNews();
+      return;
+    }
     if (e.type === "message.created" || e.type === "message.updated" || e.type === "ticket.updated") showNew();
     if (e.type === "typing" && collision) {
       collision.textContent = (e.role === "user" ? "The customer" : "Someone") + " is typing…";

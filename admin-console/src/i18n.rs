@@ -25,6 +25,7 @@ pub fn tr<'a>(lang: &str, text: &'a str) -> &'a str {
 
 fn ru(text: &str) -> Option<&'static str> {
     Some(match text {
+        "Active tickets" => "Активные заявки",
         "Attach files" => "Прикрепить файлы",
         "or drop or paste them here" => "или перетащите и вставьте сюда",
         "Search customers" => "Поиск клиентов",

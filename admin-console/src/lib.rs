@@ -208,6 +208,9 @@ pub struct TicketPage {
     pub customer_id: i64,
     /// The viewer may open the customer's page (moderators and up).
     pub customer_link: bool,
+    /// The active queue beside the conversation on wide screens (the
+    /// three-pane layout; hidden on narrow ones).
+    pub pane: Vec<QueueRow>,
 }
 
 /// A customer's page: who they are, their tickets, ratings, notes and
@@ -811,6 +814,7 @@ mod tests {
             macros: vec![],
             customer_id: 3,
             customer_link: true,
+            pane: vec![],
         };
         let html = p.ticket(&t).unwrap();
         assert!(!html.contains("<img src=x") && html.contains("&lt;img src=x"));

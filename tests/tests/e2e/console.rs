@@ -1104,3 +1104,48 @@ async fn an_agent_sees_the_customers_photo_and_attaches_a_png_the_customer_gets_
     assert_eq!(images, json!(2), "the agent's photo shows in the conversation too");
     save_screenshot(&c, "console-ticket-files").await;
 }
+
+/// On a wide screen the ticket page has three panes (the active queue, the
+/// conversation, the customer and details), `j` goes to the next ticket of
+/// the queue, and on a phone it is one column; light and dark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_screens_get_three_panes_and_j_moves_through_the_queue() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    for (i, (who, text)) in [(801, "Parcel never arrived"), (802, "Wrong size delivered"), (803, "Refund for order 1042")].into_iter().enumerate() {
+        app.deliver(&t, &fixtures::message(i as i64 + 1, who, text)).await;
+        app.wait_processed("acme", i as i64 + 1).await;
+    }
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, page) = app.tenant_get("acme", "/tickets", &owner).await;
+    let ids: Vec<i64> = page["items"].as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect();
+    for dark in [false, true] {
+        let link = admin_link(&app, &t, 10 + i64::from(dark), t.owner).await;
+        let (_driver, c) = tikethet_tests::browser::browser_with(1500, 900, dark).await;
+        c.goto(&app.url(&link)).await.unwrap();
+        on_page(&c, "login").await;
+        click_to(&c, "[data-testid=continue]", "queue").await;
+        c.goto(&app.url(&format!("/t/acme/admin/tickets/{}", ids[0]))).await.unwrap();
+        on_page(&c, "ticket").await;
+        let shown: Value = c.execute("var p = document.querySelector('[data-testid=pane-queue]'); return p && p.offsetParent !== null ? p.querySelectorAll('li').length : 0", vec![]).await.unwrap();
+        assert_eq!(shown, json!(3), "the queue beside the conversation");
+        save_screenshot(&c, if dark { "console-three-pane-dark" } else { "console-three-pane" }).await;
+        if !dark {
+            c.execute("document.activeElement.blur(); window.__before = true", vec![]).await.unwrap();
+            c.active_element().await.unwrap().send_keys("j").await.unwrap();
+            on_page(&c, "ticket").await;
+            let at: Value = c.execute("return document.querySelector('.ticket').dataset.ticket", vec![]).await.unwrap();
+            assert_eq!(at, json!(ids[1].to_string()), "j opens the next ticket of the queue");
+        }
+    }
+    // A phone: one column, the pane hidden.
+    let link = admin_link(&app, &t, 20, t.owner).await;
+    let (_driver, c) = browser_sized(390, 844).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+    c.goto(&app.url(&format!("/t/acme/admin/tickets/{}", ids[0]))).await.unwrap();
+    on_page(&c, "ticket").await;
+    let hidden: Value = c.execute("return document.querySelector('[data-testid=pane-queue]').offsetParent === null", vec![]).await.unwrap();
+    assert_eq!(hidden, json!(true), "one column on a phone");
+}

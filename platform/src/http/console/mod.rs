@@ -364,6 +364,38 @@ pub async fn logout(Path(slug): Path<String>, req: &Request, s: Staff, body: Bod
     error_page(state, &slug, StatusCode::UNAUTHORIZED, "Signed out", "You are signed out of this console.")
 }
 
+/// A page of tickets as the queue lists them (the queue page, and the
+/// ticket page's left pane).
+async fn queue_rows(s: &Staff, page: &tikethet_runtime::desk::list::TicketPage, desk_teams: &[tikethet_runtime::desk::teams::Team]) -> Vec<QueueRow> {
+    let ids: Vec<i64> = page.items.iter().flat_map(|t| [Some(t.customer_id), t.assignee_id]).flatten().collect();
+    let people = s.ctx.people_by_ids(&ids).await.unwrap_or_default();
+    let last: HashMap<i64, &str> = page.last_messages.iter().map(|m| (m.ticket_id, m.text.as_str())).collect();
+    let policy = s.ctx.tenant().sla.clone();
+    let now = chrono::Utc::now();
+    let team_name = |id: Option<i64>| id.and_then(|id| desk_teams.iter().find(|t| t.row.id == id)).map(|t| t.row.name.clone());
+    page.items
+        .iter()
+        .map(|t| QueueRow {
+            id: t.id,
+            title: t.title.clone(),
+            status: t.status.to_string(),
+            status_label: status_label(s.lang, t.status.as_str()),
+            priority_label: priority_label(s.lang, t.priority.as_str()),
+            priority: t.priority.to_string(),
+            customer: name_of(people.get(&t.customer_id)),
+            assignee: t.assignee_id.map(|a| name_of(people.get(&a))),
+            updated: when(t.updated_at),
+            preview: last.get(&t.id).map(|m| m.chars().take(140).collect()).unwrap_or_default(),
+            due: policy.as_ref().and_then(|p| p.next_due(t)).map(|(kind, due)| sla_badge(s, kind, due, t.created_at, now)),
+            team: team_name(t.team_id),
+            stamp: t.updated_at.timestamp_millis(),
+        })
+        .collect()
+}
+
+/// Tickets the ticket page's left pane lists (wide screens).
+const PANE: u64 = 30;
+
 /// The queue's filters and page.
 #[derive(Default, Deserialize)]
 struct QueueQuery {
@@ -416,35 +448,11 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         Ok(p) => p,
         Err(e) => return desk_error(state, &slug, &e),
     };
-    let ids: Vec<i64> = page.items.iter().flat_map(|t| [Some(t.customer_id), t.assignee_id]).flatten().collect();
-    let people = s.ctx.people_by_ids(&ids).await.unwrap_or_default();
-    let last: HashMap<i64, &str> = page.last_messages.iter().map(|m| (m.ticket_id, m.text.as_str())).collect();
-    let policy = s.ctx.tenant().sla.clone();
-    let now = chrono::Utc::now();
     let desk_teams = match s.ctx.teams().await {
         Ok(t) => t,
         Err(e) => return desk_error(state, &slug, &e),
     };
-    let team_name = |id: Option<i64>| id.and_then(|id| desk_teams.iter().find(|t| t.row.id == id)).map(|t| t.row.name.clone());
-    let rows = page
-        .items
-        .iter()
-        .map(|t| QueueRow {
-            id: t.id,
-            title: t.title.clone(),
-            status: t.status.to_string(),
-            status_label: status_label(s.lang, t.status.as_str()),
-            priority_label: priority_label(s.lang, t.priority.as_str()),
-            priority: t.priority.to_string(),
-            customer: name_of(people.get(&t.customer_id)),
-            assignee: t.assignee_id.map(|a| name_of(people.get(&a))),
-            updated: when(t.updated_at),
-            preview: last.get(&t.id).map(|m| m.chars().take(140).collect()).unwrap_or_default(),
-            due: policy.as_ref().and_then(|p| p.next_due(t)).map(|(kind, due)| sla_badge(&s, kind, due, t.created_at, now)),
-            team: team_name(t.team_id),
-            stamp: t.updated_at.timestamp_millis(),
-        })
-        .collect();
+    let rows = queue_rows(&s, &page, &desk_teams).await;
     let active: u64 = ACTIVE.iter().map(|st| page.counts.of(*st)).sum();
     let all: u64 = TicketStatus::ALL.iter().map(|st| page.counts.of(*st)).sum();
     let mut statuses = vec![Choice { value: String::new(), label: tr(&s, "Active"), count: Some(active), selected: status.is_empty() }];
@@ -557,6 +565,8 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     };
     let desk_teams = s.ctx.teams().await?;
     let team = t.team_id.and_then(|id| desk_teams.iter().find(|d| d.row.id == id)).map(|d| d.row.name.clone());
+    let pane_page = s.ctx.ticket_page(&TicketQuery { statuses: ACTIVE.to_vec(), limit: PANE, ..TicketQuery::default() }).await?;
+    let pane = queue_rows(s, &pane_page, &desk_teams).await;
     // Moderators and up give the ticket to a team (as they assign).
     let teams = if s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator && !desk_teams.is_empty() {
         let mut choices = vec![Choice { value: String::new(), label: tr(s, "No team"), count: None, selected: t.team_id.is_none() }];
@@ -572,6 +582,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     let may_change = s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator;
     let macros = s.ctx.macros().await?.into_iter().filter(|m| may_change || !m.changes_ticket()).map(|m| Choice { value: m.row.id.to_string(), label: m.row.name, count: None, selected: false }).collect();
     Ok(TicketPage {
+        pane,
         customer_id: t.customer_id,
         customer_link: may_change,
         macros,
