@@ -43,12 +43,24 @@ pub(crate) fn profile_differs(u: &users::Model, p: &TelegramProfile, owner_teleg
 /// Finds or creates the tenant's user for a Telegram account and refreshes
 /// their profile. The tenant's owner account always holds the owner role.
 pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_telegram_id: i64) -> Result<users::Model> {
+    upsert(txn, p, owner_telegram_id, false).await
+}
+
+/// [`upsert_user`] for someone writing to the bot in a private chat: it
+/// also notes, once, that they started the bot (from then on staff may open
+/// a conversation with them), in the same statement as the rest.
+pub async fn upsert_chat_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_telegram_id: i64) -> Result<users::Model> {
+    upsert(txn, p, owner_telegram_id, true).await
+}
+
+async fn upsert(txn: &DatabaseTransaction, p: &TelegramProfile, owner_telegram_id: i64, in_chat: bool) -> Result<users::Model> {
     let now = Utc::now();
     let existing = users::Entity::find().filter(users::Column::TelegramId.eq(p.telegram_id)).one(txn).await?;
     let is_owner = p.telegram_id == owner_telegram_id;
     match existing {
         Some(u) => {
-            if !profile_differs(&u, p, owner_telegram_id) {
+            let start = in_chat && u.bot_started_at.is_none();
+            if !profile_differs(&u, p, owner_telegram_id) && !start {
                 return Ok(u);
             }
             let demote = !is_owner && u.role == Role::Owner;
@@ -64,6 +76,9 @@ pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_t
             }
             // Writing to the bot (or opening its Mini App) undoes a block.
             am.bot_blocked_at = Set(None);
+            if start {
+                am.bot_started_at = Set(Some(now));
+            }
             am.updated_at = Set(now);
             Ok(am.update(txn).await?)
         }
@@ -79,6 +94,7 @@ pub async fn upsert_user(txn: &DatabaseTransaction, p: &TelegramProfile, owner_t
                 blocked: Set(false),
                 created_at: Set(now),
                 updated_at: Set(now),
+                bot_started_at: Set(in_chat.then_some(now)),
                 ..Default::default()
             };
             // Two first sign-ins of one person at once: the second insert
@@ -509,17 +525,6 @@ pub async fn set_category(txn: &DatabaseTransaction, ticket: TicketId, name: &st
         }
     };
     update_ticket(txn, ticket, |am| am.category_id = Set(Some(cat.id))).await
-}
-
-/// Notes that someone wrote to the bot in a private chat, once: from then
-/// on staff may open a conversation with them.
-pub async fn note_bot_started(txn: &DatabaseTransaction, user: users::Model) -> Result<users::Model> {
-    if user.bot_started_at.is_some() {
-        return Ok(user);
-    }
-    let mut am: users::ActiveModel = user.into();
-    am.bot_started_at = Set(Some(Utc::now()));
-    Ok(am.update(txn).await?)
 }
 
 /// Assigns a ticket as a plugin asks: to a staff member by Telegram

@@ -184,11 +184,10 @@ impl Runtime {
             kicks.push(tickets::enqueue(&txn, chat, notice, None).await?.chat_id);
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
-        let user = tickets::upsert_user(&txn, &profile_of(from), tenant.info.owner_telegram_id).await?;
+        let user = tickets::upsert_chat_user(&txn, &profile_of(from), tenant.info.owner_telegram_id).await?;
         if user.blocked {
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
-        let user = tickets::note_bot_started(&txn, user).await?;
         let file = IncomingFile::of(msg);
         let Some(text) = msg.text().or(msg.caption()).or(file.as_ref().map(|_| "")) else {
             let t = self.text(tenant, user.language_code.as_deref(), BotText::Unsupported, ())?;

@@ -936,7 +936,7 @@ async fn no_console_page_loads_anything_that_answers_an_error() {
         c.goto(&app.url(&format!("/t/acme/admin{path}"))).await.unwrap();
         on_page(&c, name).await;
         loads_well(&path).await;
-        if name == "teams" || name == "customer" {
+        if name == "teams" || name == "customer" || name == "audit" {
             save_screenshot(&c, &format!("console-{name}")).await;
         }
     }
@@ -1148,4 +1148,30 @@ async fn wide_screens_get_three_panes_and_j_moves_through_the_queue() {
     on_page(&c, "ticket").await;
     let hidden: Value = c.execute("return document.querySelector('[data-testid=pane-queue]').offsetParent === null", vec![]).await.unwrap();
     assert_eq!(hidden, json!(true), "one column on a phone");
+}
+
+/// In the browser, the queue's tag filter narrows it to the tagged tickets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tag_filter_narrows_the_queue_in_the_browser() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    for (i, (who, text)) in [(801, "Parcel never arrived"), (802, "Wrong size delivered"), (803, "Refund for order 1042")].into_iter().enumerate() {
+        app.deliver(&t, &fixtures::message(i as i64 + 1, who, text)).await;
+        app.wait_processed("acme", i as i64 + 1).await;
+    }
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, page) = app.tenant_get("acme", "/tickets?q=refund", &owner).await;
+    let refund = page["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(app.tenant_post("acme", &format!("/tickets/{refund}/tags"), &owner, json!({ "tag": "billing" })).await.0, 200);
+    let link = admin_link(&app, &t, 10, t.owner).await;
+    let (_driver, c) = browser_sized(1280, 900).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+    let count = async || -> Value { c.execute("return document.querySelectorAll('.queue li').length", vec![]).await.unwrap() };
+    assert_eq!(count().await, json!(3));
+    c.execute("document.getElementById('tag-filter').value = 'billing'", vec![]).await.unwrap();
+    click_to(&c, "form[role=search] button[type=submit]", "queue").await;
+    assert_eq!(count().await, json!(1), "narrowed to the tagged ticket");
+    assert!(text_of(&c, ".queue li .title").await.contains("Refund for order 1042"));
 }
