@@ -366,13 +366,13 @@ pub async fn logout(Path(slug): Path<String>, req: &Request, s: Staff, body: Bod
 
 /// A page of tickets as the queue lists them (the queue page, and the
 /// ticket page's left pane).
-async fn queue_rows(s: &Staff, page: &tikethet_runtime::desk::list::TicketPage, desk_teams: &[tikethet_runtime::desk::teams::Team]) -> Vec<QueueRow> {
+async fn queue_rows(s: &Staff, page: &tikethet_runtime::desk::list::TicketPage, desk_teams: &[tikethet_runtime::storage::entities::teams::Model]) -> Vec<QueueRow> {
     let ids: Vec<i64> = page.items.iter().flat_map(|t| [Some(t.customer_id), t.assignee_id]).flatten().collect();
     let people = s.ctx.people_by_ids(&ids).await.unwrap_or_default();
     let last: HashMap<i64, &str> = page.last_messages.iter().map(|m| (m.ticket_id, m.text.as_str())).collect();
     let policy = s.ctx.tenant().sla.clone();
     let now = chrono::Utc::now();
-    let team_name = |id: Option<i64>| id.and_then(|id| desk_teams.iter().find(|t| t.row.id == id)).map(|t| t.row.name.clone());
+    let team_name = |id: Option<i64>| id.and_then(|id| desk_teams.iter().find(|t| t.id == id)).map(|t| t.name.clone());
     page.items
         .iter()
         .map(|t| QueueRow {
@@ -448,7 +448,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         Ok(p) => p,
         Err(e) => return desk_error(state, &slug, &e),
     };
-    let desk_teams = match s.ctx.teams().await {
+    let desk_teams = match s.ctx.team_rows().await {
         Ok(t) => t,
         Err(e) => return desk_error(state, &slug, &e),
     };
@@ -485,7 +485,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         Vec::new()
     } else {
         let mut choices = vec![Choice { value: "none".into(), label: tr(&s, "No team"), count: None, selected: team == "none" }];
-        choices.extend(desk_teams.iter().map(|t| Choice { value: t.row.id.to_string(), label: t.row.name.clone(), count: None, selected: team == t.row.id.to_string() }));
+        choices.extend(desk_teams.iter().map(|t| Choice { value: t.id.to_string(), label: t.name.clone(), count: None, selected: team == t.id.to_string() }));
         choices
     };
     let views = match s.ctx.views().await {
@@ -563,14 +563,14 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     } else {
         Vec::new()
     };
-    let desk_teams = s.ctx.teams().await?;
-    let team = t.team_id.and_then(|id| desk_teams.iter().find(|d| d.row.id == id)).map(|d| d.row.name.clone());
+    let desk_teams = s.ctx.team_rows().await?;
+    let team = t.team_id.and_then(|id| desk_teams.iter().find(|d| d.id == id)).map(|d| d.name.clone());
     let pane_page = s.ctx.ticket_page(&TicketQuery { statuses: ACTIVE.to_vec(), limit: PANE, ..TicketQuery::default() }).await?;
     let pane = queue_rows(s, &pane_page, &desk_teams).await;
     // Moderators and up give the ticket to a team (as they assign).
     let teams = if s.ctx.viewer().role >= tikethet_runtime::domain::Role::Moderator && !desk_teams.is_empty() {
         let mut choices = vec![Choice { value: String::new(), label: tr(s, "No team"), count: None, selected: t.team_id.is_none() }];
-        choices.extend(desk_teams.iter().map(|d| Choice { value: d.row.id.to_string(), label: d.row.name.clone(), count: None, selected: t.team_id == Some(d.row.id) }));
+        choices.extend(desk_teams.iter().map(|d| Choice { value: d.id.to_string(), label: d.name.clone(), count: None, selected: t.team_id == Some(d.id) }));
         choices
     } else {
         Vec::new()
