@@ -390,6 +390,9 @@ async fn an_agent_signs_in_by_link_answers_notes_and_changes_status_and_sees_ano
 
     // Ann's reply goes out first: the owner's reply, written on the page
     // before it, is refused, the newer message shown and the draft kept.
+    // The page hears nothing more from here (as when its connection drops):
+    // had it heard, Ann's reply would be on screen and sending it right.
+    c.execute("window.fetch = function () { return new Promise(function () {}); }", vec![]).await.unwrap();
     let res = http
         .post(app.url(&format!("/t/acme/admin/tickets/{id}/reply")))
         .header("cookie", &ann_cookie)
