@@ -34,6 +34,9 @@ pub const MAX_BUTTON_TEXT_CHARS: usize = 64;
 pub const MAX_BUTTON_DATA_BYTES: usize = 64;
 /// Characters of a tag, category, assignee.
 pub const MAX_LABEL_CHARS: usize = 64;
+/// A customer attribute's value (contract 1.3.0's `set-attribute`), as the
+/// desk keeps them.
+pub const MAX_ATTRIBUTE_CHARS: usize = 500;
 /// Tags one routing may add.
 pub const MAX_TAGS: usize = 16;
 /// Log lines kept per call, and characters per line.

@@ -32,6 +32,24 @@ pub enum Action {
     Assign { to: String },
     Note { text: String },
     Stop,
+    /// Contract 1.3.0.
+    SetStatus { status: TicketStatus },
+    /// Contract 1.3.0: remind staff of the ticket.
+    Remind { text: String },
+    /// Contract 1.3.0: a custom attribute of the ticket's customer; an
+    /// empty value removes it.
+    SetAttribute { name: String, value: String },
+}
+
+/// A ticket's lifecycle (contract 1.3.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketStatus {
+    Open,
+    InProgress,
+    WaitingResponse,
+    Resolved,
+    Closed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,41 +97,71 @@ pub struct ButtonEvent {
     pub message_text: Option<String>,
 }
 
-/// A ticket waiting for its customer's answer (contract 1.2.0).
+/// One of the desk's active tickets as a scheduled run sees it (contract
+/// 1.3.0's `desk-ticket`; 1.2.0's `waiting-ticket` is its part that
+/// 1.2.0 has, `waiting_since` being `last_message_at`). Times are
+/// milliseconds since the Unix epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WaitingTicket {
+pub struct DeskTicket {
     pub ticket_id: i64,
     pub title: String,
+    #[serde(default = "waiting_response")]
+    pub status: TicketStatus,
     pub priority: Priority,
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub team: Option<String>,
+    /// The assignee's Telegram username, or their name without one.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
     pub customer_telegram_id: i64,
     pub customer_name: String,
     #[serde(default)]
     pub customer_username: Option<String>,
     #[serde(default)]
     pub language_code: Option<String>,
-    /// When the wait began (the desk's newest answer), in milliseconds
-    /// since the Unix epoch.
-    pub waiting_since: u64,
+    /// When the ticket was opened.
+    #[serde(default)]
+    pub opened_at: u64,
+    /// Its newest message the customer can see: when the wait began.
+    #[serde(alias = "waiting_since")]
+    pub last_message_at: u64,
+    /// When the first service-level target it missed fell due.
+    #[serde(default)]
+    pub breached_at: Option<u64>,
 }
 
-impl WaitingTicket {
+fn waiting_response() -> TicketStatus {
+    TicketStatus::WaitingResponse
+}
+
+impl DeskTicket {
     /// What the ticket adds to its event's size (see
     /// [`ScheduleEvent::input_bytes`]).
     pub fn input_bytes(&self) -> usize {
-        WAITING_TICKET_BYTES
+        let opt = |o: &Option<String>| o.as_ref().map_or(0, String::len);
+        DESK_TICKET_BYTES
             + self.title.len()
             + self.customer_name.len()
-            + self.customer_username.as_ref().map_or(0, String::len)
-            + self.language_code.as_ref().map_or(0, String::len)
+            + opt(&self.customer_username)
+            + opt(&self.language_code)
+            + opt(&self.category)
+            + opt(&self.team)
+            + opt(&self.assignee)
+            + self.tags.iter().map(|t| t.len() + 4).sum::<usize>()
     }
 }
 
-/// What each waiting ticket counts towards the event's size besides its
+/// What each listed ticket counts towards the event's size besides its
 /// text fields (its numbers), so that a long list of tickets with short
 /// names cannot pass the input cap.
-pub const WAITING_TICKET_BYTES: usize = 32;
+pub const DESK_TICKET_BYTES: usize = 48;
 
-/// A plugin's schedule came due (contract 1.2.0).
+/// A plugin's schedule came due (contract 1.2.0; the lists other than
+/// `waiting` are 1.3.0's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduleEvent {
     /// The schedule's time this run is for, in milliseconds since the Unix
@@ -124,27 +172,47 @@ pub struct ScheduleEvent {
     /// The schedule as the admin set it (a cron expression).
     #[serde(default)]
     pub schedule: String,
-    /// The least time a listed ticket has waited, in milliseconds.
+    /// The least age of a listed ticket, in milliseconds.
     #[serde(default)]
     pub waiting_at_least: u64,
     /// Tickets waiting for their customer's answer at least that long, the
-    /// most recent wait first.
+    /// most recent wait first (1.3.0 calls it `waiting-for-customer`).
     #[serde(default)]
-    pub waiting: Vec<WaitingTicket>,
+    pub waiting: Vec<DeskTicket>,
     /// How many tickets wait that long in all.
     #[serde(default)]
     pub waiting_total: u32,
+    /// Unassigned tickets opened at least that long ago (1.3.0).
+    #[serde(default)]
+    pub unassigned: Vec<DeskTicket>,
+    #[serde(default)]
+    pub unassigned_total: u32,
+    /// Tickets the desk owes an answer, waiting at least that long (1.3.0).
+    #[serde(default)]
+    pub waiting_for_staff: Vec<DeskTicket>,
+    #[serde(default)]
+    pub waiting_for_staff_total: u32,
+    /// Tickets past a service-level target at least that long (1.3.0).
+    #[serde(default)]
+    pub breached: Vec<DeskTicket>,
+    #[serde(default)]
+    pub breached_total: u32,
 }
 
 impl ScheduleEvent {
     /// The event's size against [`MAX_INPUT_BYTES`](crate::limits::MAX_INPUT_BYTES):
-    /// its text fields, and [`WAITING_TICKET_BYTES`] per waiting ticket.
+    /// its text fields, and [`DESK_TICKET_BYTES`] per listed ticket.
     pub fn input_bytes(&self) -> usize {
-        self.schedule.len() + self.waiting.iter().map(WaitingTicket::input_bytes).sum::<usize>()
+        self.schedule.len()
+            + [&self.waiting, &self.unassigned, &self.waiting_for_staff, &self.breached]
+                .into_iter()
+                .flatten()
+                .map(DeskTicket::input_bytes)
+                .sum::<usize>()
     }
 }
 
-/// What a scheduled run asked for one ticket (contract 1.2.0).
+/// What a scheduled run asked for one ticket (contract 1.2.0 and later).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketAction {
     pub ticket_id: i64,

@@ -10,7 +10,8 @@ use tikethet_plugins::build::build_bundled;
 use tikethet_plugins::limits::*;
 use tikethet_plugins::{
     Action, Button, ButtonEvent, CallContext, FailureKind, HookEvent, HookOutput, HostOptions, Loaded, MessageEvent, PluginHost, Priority,
-    ScheduleEvent, TicketAction, TicketEvent, WaitingTicket, frozen_keyword_reply_1_0_0, frozen_keyword_reply_1_1_0,
+    DeskTicket, ScheduleEvent, TicketAction, TicketEvent, TicketStatus, frozen_keyword_reply_1_0_0, frozen_keyword_reply_1_1_0,
+    frozen_nudge_1_2_0,
 };
 
 fn component(name: &str) -> Vec<u8> {
@@ -494,22 +495,42 @@ fn a_component_that_misses_the_compile_budget_is_refused_and_not_cached() {
 const HOUR_MS: u64 = 3_600_000;
 const NOW_MS: u64 = 1_700_000_000_000;
 
-fn waiting(id: i64, hours: u64, language: Option<&str>) -> WaitingTicket {
-    WaitingTicket {
+fn waiting(id: i64, hours: u64, language: Option<&str>) -> DeskTicket {
+    DeskTicket {
         ticket_id: id,
         title: format!("Ticket {id}"),
+        status: TicketStatus::WaitingResponse,
         priority: Priority::Normal,
+        category: None,
+        team: None,
+        assignee: Some("ann_agent".into()),
+        tags: vec![],
         customer_telegram_id: 1000 + id,
         customer_name: "Ann".into(),
         customer_username: None,
         language_code: language.map(str::to_owned),
-        waiting_since: NOW_MS - hours * HOUR_MS,
+        opened_at: NOW_MS - (hours + 1) * HOUR_MS,
+        last_message_at: NOW_MS - hours * HOUR_MS,
+        breached_at: None,
     }
 }
 
-fn schedule(tickets: Vec<WaitingTicket>) -> ScheduleEvent {
+fn schedule(tickets: Vec<DeskTicket>) -> ScheduleEvent {
     let total = tickets.len() as u32;
-    ScheduleEvent { scheduled_at: NOW_MS, now: NOW_MS, schedule: "0 * * * *".into(), waiting_at_least: 0, waiting: tickets, waiting_total: total }
+    ScheduleEvent {
+        scheduled_at: NOW_MS,
+        now: NOW_MS,
+        schedule: "0 * * * *".into(),
+        waiting_at_least: 0,
+        waiting: tickets,
+        waiting_total: total,
+        unassigned: vec![],
+        unassigned_total: 0,
+        waiting_for_staff: vec![],
+        waiting_for_staff_total: 0,
+        breached: vec![],
+        breached_total: 0,
+    }
 }
 
 fn replies(out: &[TicketAction]) -> Vec<(i64, String)> {
@@ -548,7 +569,7 @@ fn nudge_reminds_each_ticket_waiting_past_the_threshold_once_per_wait() {
     // the desk answered again (a new wait); ticket 1 stopped waiting.
     let later = schedule(vec![waiting(3, 24, None), waiting(2, 26, None)]);
     let mut moved = later.clone();
-    moved.waiting[1].waiting_since += 1;
+    moved.waiting[1].last_message_at += 1;
     let out = host.on_schedule(&p, c, &moved).unwrap();
     assert_eq!(replies(&out.output).iter().map(|r| r.0).collect::<Vec<_>>(), vec![3, 2]);
     let remembered: serde_json::Value = serde_json::from_str(&out.kv["nudged"]).unwrap();
@@ -566,14 +587,127 @@ fn nudge_reminds_each_ticket_waiting_past_the_threshold_once_per_wait() {
     assert!(out.output.is_empty() && out.logs.iter().any(|l| l.level == "error"), "{:?}", out.logs);
 }
 
+const AUTO_CLOSE: &str = r##"{"after_days": 5, "text": "No answer on “{title}” (#{number}) for {days} days, {name}: closing it.", "texts": {"de": "#{number} wird geschlossen."}}"##;
+
+fn actions_of(out: &[TicketAction]) -> Vec<(i64, Action)> {
+    out.iter().map(|a| (a.ticket_id, a.action.clone())).collect()
+}
+
+fn days_waiting(id: i64, days: u64) -> DeskTicket {
+    waiting(id, days * 24, None)
+}
+
+/// An event of contract 1.3.0: tickets in each list.
+fn desk(waiting_for_customer: Vec<DeskTicket>, unassigned: Vec<DeskTicket>, breached: Vec<DeskTicket>) -> ScheduleEvent {
+    ScheduleEvent {
+        unassigned_total: unassigned.len() as u32,
+        unassigned,
+        breached_total: breached.len() as u32,
+        breached,
+        ..schedule(waiting_for_customer)
+    }
+}
+
 #[test]
-fn components_of_contracts_1_0_0_1_1_0_and_1_2_0_run_side_by_side() {
+fn auto_close_tells_the_customer_then_closes_each_ticket_waiting_past_its_days_once() {
+    let host = PluginHost::new(None).unwrap();
+    let p = load(&host, "auto-close");
+    assert_eq!(p.version, "1.3.0");
+    assert!(p.handles_schedule() && p.handles_buttons());
+    // Ticket 1 waited 6 days, ticket 2 two; ticket 3 is only unassigned.
+    let event = desk(vec![days_waiting(2, 2), days_waiting(1, 6)], vec![waiting(3, 200, None)], vec![]);
+    let first = host.on_schedule(&p, ctx(AUTO_CLOSE), &event).unwrap();
+    assert_eq!(
+        actions_of(&first.output),
+        vec![
+            (1, Action::Reply { text: "No answer on “Ticket 1” (#1) for 5 days, Ann: closing it.".into(), buttons: vec![] }),
+            (1, Action::SetStatus { status: TicketStatus::Closed }),
+        ],
+        "told first, then closed; only the ticket past 5 days"
+    );
+    assert!(first.logs.iter().any(|l| l.level == "info" && l.message.starts_with("closing #1")), "{:?}", first.logs);
+    // Had the desk not closed it, the next run would not tell the customer again.
+    let mut c = ctx(AUTO_CLOSE);
+    c.kv = first.kv.clone();
+    assert!(host.on_schedule(&p, c, &event).unwrap().output.is_empty());
+    // `resolved` instead, and the customer's language.
+    let cfg = r##"{"after_days": 0.5, "status": "resolved", "texts": {"de": "#{number} wird geschlossen."}}"##;
+    let out = host.on_schedule(&p, ctx(cfg), &desk(vec![waiting(4, 13, Some("de-CH"))], vec![], vec![])).unwrap();
+    assert_eq!(
+        actions_of(&out.output),
+        vec![(4, Action::Reply { text: "#4 wird geschlossen.".into(), buttons: vec![] }), (4, Action::SetStatus { status: TicketStatus::Resolved })]
+    );
+    // At most 8 a run (two actions each), the longest waits first.
+    let many = desk((1..=12).map(|i| days_waiting(i, 5 + i as u64)).collect(), vec![], vec![]);
+    let out = host.on_schedule(&p, ctx(AUTO_CLOSE), &many).unwrap();
+    assert_eq!(out.output.len(), MAX_ACTIONS);
+    let closed: Vec<i64> = out.output.iter().filter(|a| matches!(a.action, Action::SetStatus { .. })).map(|a| a.ticket_id).collect();
+    assert_eq!(closed, vec![12, 11, 10, 9, 8, 7, 6, 5]);
+    // A bad config does nothing and says why.
+    for bad in [r#"{"status": "deleted"}"#, r#"{"after_days": -1}"#, "not json"] {
+        let out = host.on_schedule(&p, ctx(bad), &event).unwrap();
+        assert!(out.output.is_empty() && out.logs.iter().any(|l| l.level == "error"), "{bad}: {:?}", out.logs);
+    }
+}
+
+#[test]
+fn escalate_tags_gives_to_a_team_and_reminds_once_for_unassigned_and_breached_tickets() {
+    let host = PluginHost::new(None).unwrap();
+    let p = load(&host, "escalate");
+    assert_eq!(p.version, "1.3.0");
+    let unassigned = |id: i64, hours: u64| DeskTicket { assignee: None, status: TicketStatus::Open, opened_at: NOW_MS - hours * HOUR_MS, ..waiting(id, hours, None) };
+    let breached = DeskTicket { breached_at: Some(NOW_MS - 90 * 60 * 1000), status: TicketStatus::InProgress, ..waiting(7, 5, None) };
+    let done = DeskTicket { tags: vec!["Escalated".into()], ..unassigned(9, 10) };
+    let event = desk(vec![], vec![unassigned(5, 3), unassigned(6, 1), done], vec![breached]);
+    let out = host.on_schedule(&p, ctx(r#"{"unassigned_hours": 2, "team": "Tier 2"}"#), &event).unwrap();
+    assert_eq!(
+        actions_of(&out.output),
+        vec![
+            (7, Action::Tag { tag: "sla-breached".into() }),
+            (7, Action::SetPriority { priority: Priority::High }),
+            (7, Action::Remind { text: "past its service-level target for 1.5 h; raised to high priority".into() }),
+            (5, Action::Tag { tag: "escalated".into() }),
+            (5, Action::Assign { to: "Tier 2".into() }),
+            (5, Action::Remind { text: "unassigned for 3.0 h; given to Tier 2".into() }),
+        ],
+        "ticket 6 is too young, ticket 9 was escalated before"
+    );
+    let serialized = serde_json::to_value(&out.output[2]).unwrap();
+    assert_eq!(serialized, serde_json::json!({"ticket_id": 7, "action": "remind", "text": "past its service-level target for 1.5 h; raised to high priority"}));
+}
+
+#[test]
+fn a_1_3_0_event_past_the_input_cap_is_refused_but_a_1_2_0_plugin_is_charged_only_for_what_it_sees() {
+    let host = PluginHost::new(None).unwrap();
+    let v120 = host.load(frozen_nudge_1_2_0()).unwrap();
+    let v130 = load(&host, "auto-close");
+    let crowd: Vec<DeskTicket> = (0..400).map(|i| DeskTicket { title: "x".repeat(40), ..waiting(100 + i, 1, None) }).collect();
+    let event = desk(vec![waiting(1, 30, None)], crowd, vec![]);
+    assert!(event.input_bytes() > MAX_INPUT_BYTES);
+    assert_eq!(host.on_schedule(&v130, ctx(AUTO_CLOSE), &event).unwrap_err().kind, FailureKind::InputTooLarge);
+    let out = host.on_schedule(&v120, ctx(NUDGE), &event).unwrap();
+    assert_eq!(replies(&out.output).iter().map(|r| r.0).collect::<Vec<_>>(), vec![1], "it sees only the waiting ticket");
+}
+
+#[test]
+fn components_of_contracts_1_0_0_to_1_3_0_run_side_by_side() {
     let host = PluginHost::new(None).unwrap();
     let v100 = host.load(frozen_keyword_reply_1_0_0()).unwrap();
     let v110 = host.load(frozen_keyword_reply_1_1_0()).unwrap();
-    let v120 = load(&host, "nudge");
-    assert_eq!((v100.version, v110.version, v120.version), ("1.0.0", "1.1.0", "1.2.0"));
-    assert_eq!((v100.handles_schedule(), v110.handles_schedule(), v120.handles_schedule()), (false, false, true));
+    let v120 = host.load(frozen_nudge_1_2_0()).unwrap();
+    let v130 = load(&host, "auto-close");
+    assert_eq!((v100.version, v110.version, v120.version, v130.version), ("1.0.0", "1.1.0", "1.2.0", "1.3.0"));
+    assert_eq!((v100.handles_schedule(), v110.handles_schedule(), v120.handles_schedule(), v130.handles_schedule()), (false, false, true, true));
+    // The nudge example built today still targets 1.2.0 (its SDK feature).
+    assert_eq!(load(&host, "nudge").version, "1.2.0");
+    // The frozen 1.2.0 nudge and the 1.3.0 auto-close, on one desk's event:
+    // each sees the tickets waiting for their customer.
+    let both = desk(vec![days_waiting(1, 6)], vec![waiting(2, 200, None)], vec![]);
+    assert_eq!(replies(&host.on_schedule(&v120, ctx(NUDGE), &both).unwrap().output), vec![(1, "Hi Ann, is “Ticket 1” (#1) sorted?".to_owned())]);
+    assert_eq!(host.on_schedule(&v130, ctx(AUTO_CLOSE), &both).unwrap().output.len(), 2);
+    // And the older hooks of each.
+    assert!(host.on_message(&v130, ctx(AUTO_CLOSE), &msg("hi")).unwrap().output.is_empty());
+    assert!(host.on_button(&v120, ctx(NUDGE), &button("x")).unwrap().output.is_empty());
 
     // The frozen 1.1.0 component still answers messages and buttons as built.
     let refund = Action::Reply { text: "Refunds take 5 days.".into(), buttons: vec![] };
@@ -643,7 +777,7 @@ fn on_schedule_runs_under_the_same_limits() {
     let mut long = event.clone();
     long.waiting[0].title = "x".repeat(MAX_INPUT_BYTES);
     assert_eq!(hostile_schedule(&host, &p, "ok", &long).unwrap_err().kind, FailureKind::InputTooLarge);
-    let many = schedule((0..1000).map(|i| WaitingTicket { title: String::new(), customer_name: String::new(), language_code: None, ..waiting(i, 30, None) }).collect());
+    let many = schedule((0..1000).map(|i| DeskTicket { title: String::new(), customer_name: String::new(), language_code: None, assignee: None, ..waiting(i, 30, None) }).collect());
     assert!(many.input_bytes() > MAX_INPUT_BYTES);
     assert_eq!(hostile_schedule(&host, &p, "ok", &many).unwrap_err().kind, FailureKind::InputTooLarge);
     // And the CPU-time deadline stops what fuel would not.

@@ -18,11 +18,13 @@
 //! Build it into a component with `tikethet plugin build PATH`. The
 //! component targets contract [`CONTRACT_VERSION`], recorded in its
 //! imports: `tikethet:plugin@1.1.0` (which added `on-button`) by default,
-//! or `tikethet:plugin@1.2.0` (which added `on-schedule`) with the SDK's
-//! `contract-1-2` feature:
+//! `tikethet:plugin@1.2.0` (which added `on-schedule`) with the SDK's
+//! `contract-1-2` feature, or `tikethet:plugin@1.3.0` (whose `on-schedule`
+//! sees the desk's unassigned, waiting and breached tickets, and which
+//! added the actions `set-status` and `remind`) with `contract-1-3`:
 //!
 //! ```toml
-//! tikethet-plugin-sdk = { path = "…/plugins/sdk", features = ["contract-1-2"] }
+//! tikethet-plugin-sdk = { path = "…/plugins/sdk", features = ["contract-1-3"] }
 //! ```
 //!
 //! A plugin asks for the newer contract only when it needs its hooks, so
@@ -31,7 +33,19 @@
 //! including those built with SDK 1.0.0.
 
 #[doc(hidden)]
-#[cfg(not(feature = "contract-1-2"))]
+#[cfg(feature = "contract-1-3")]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../wit/v1.3",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin_world",
+        default_bindings_module: "tikethet_plugin_sdk::bindings",
+    });
+}
+
+#[doc(hidden)]
+#[cfg(not(any(feature = "contract-1-2", feature = "contract-1-3")))]
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
@@ -43,7 +57,7 @@ pub mod bindings {
 }
 
 #[doc(hidden)]
-#[cfg(feature = "contract-1-2")]
+#[cfg(all(feature = "contract-1-2", not(feature = "contract-1-3")))]
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
@@ -56,15 +70,20 @@ pub mod bindings {
 
 use bindings::tikethet::plugin::host;
 pub use bindings::tikethet::plugin::types::{Action, Button, ButtonEvent, LogLevel, MessageEvent, Priority, Reply, Routing, TicketEvent};
-#[cfg(feature = "contract-1-2")]
+#[cfg(all(feature = "contract-1-2", not(feature = "contract-1-3")))]
 pub use bindings::tikethet::plugin::types::{ScheduleEvent, TicketAction, WaitingTicket};
+#[cfg(feature = "contract-1-3")]
+pub use bindings::tikethet::plugin::types::{Attribute, DeskTicket, ScheduleEvent, TicketAction, TicketStatus, TicketTotals};
 
 /// The contract version this SDK targets.
-#[cfg(not(feature = "contract-1-2"))]
+#[cfg(not(any(feature = "contract-1-2", feature = "contract-1-3")))]
 pub const CONTRACT_VERSION: &str = "1.1.0";
 /// The contract version this SDK targets.
-#[cfg(feature = "contract-1-2")]
+#[cfg(all(feature = "contract-1-2", not(feature = "contract-1-3")))]
 pub const CONTRACT_VERSION: &str = "1.2.0";
+/// The contract version this SDK targets.
+#[cfg(feature = "contract-1-3")]
+pub const CONTRACT_VERSION: &str = "1.3.0";
 
 /// A plugin's hooks. Implement the ones you need.
 pub trait Plugin {
@@ -85,18 +104,20 @@ pub trait Plugin {
         Vec::new()
     }
 
-    /// The plugin's schedule came due (contract 1.2.0, feature
-    /// `contract-1-2`): the event lists the desk's tickets waiting for
-    /// their customer's answer; each action names the ticket it is for,
-    /// and a reply goes to that ticket's customer.
-    #[cfg(feature = "contract-1-2")]
+    /// The plugin's schedule came due (contract 1.2.0 and later, feature
+    /// `contract-1-2` or `contract-1-3`): the event lists the desk's
+    /// tickets waiting for their customer's answer (1.3.0: and the
+    /// unassigned, those waiting for staff and those past a service-level
+    /// target); each action names the ticket it is for, and a reply goes
+    /// to that ticket's customer.
+    #[cfg(any(feature = "contract-1-2", feature = "contract-1-3"))]
     fn on_schedule(_event: ScheduleEvent) -> Vec<TicketAction> {
         Vec::new()
     }
 }
 
 /// Exports a [`Plugin`] implementation as the component's hooks.
-#[cfg(not(feature = "contract-1-2"))]
+#[cfg(not(any(feature = "contract-1-2", feature = "contract-1-3")))]
 #[macro_export]
 macro_rules! export {
     ($plugin:ty) => {
@@ -118,7 +139,7 @@ macro_rules! export {
 }
 
 /// Exports a [`Plugin`] implementation as the component's hooks.
-#[cfg(feature = "contract-1-2")]
+#[cfg(any(feature = "contract-1-2", feature = "contract-1-3"))]
 #[macro_export]
 macro_rules! export {
     ($plugin:ty) => {
@@ -157,7 +178,7 @@ impl Action {
     }
 }
 
-#[cfg(feature = "contract-1-2")]
+#[cfg(any(feature = "contract-1-2", feature = "contract-1-3"))]
 impl TicketAction {
     /// A plain text reply to the ticket's customer.
     pub fn reply(ticket_id: i64, text: impl Into<String>) -> TicketAction {
@@ -167,6 +188,30 @@ impl TicketAction {
     /// Any action, on one ticket.
     pub fn on(ticket_id: i64, action: Action) -> TicketAction {
         TicketAction { ticket_id, action }
+    }
+}
+
+#[cfg(feature = "contract-1-3")]
+impl TicketAction {
+    /// Moves the ticket to a status (contract 1.3.0).
+    pub fn set_status(ticket_id: i64, status: TicketStatus) -> TicketAction {
+        TicketAction { ticket_id, action: Action::SetStatus(status) }
+    }
+
+    /// Reminds staff of the ticket (contract 1.3.0): its assignee, or the
+    /// moderators and up when it has none.
+    pub fn remind(ticket_id: i64, text: impl Into<String>) -> TicketAction {
+        TicketAction { ticket_id, action: Action::Remind(text.into()) }
+    }
+}
+
+#[cfg(feature = "contract-1-3")]
+impl DeskTicket {
+    /// How long ago, at `now` (milliseconds since the Unix epoch), the
+    /// ticket's newest message the customer can see was written: how long
+    /// its wait has lasted.
+    pub fn waited_ms(&self, now: u64) -> u64 {
+        now.saturating_sub(self.last_message_at)
     }
 }
 

@@ -23,6 +23,7 @@ mod cache;
 mod v1_0_0;
 mod v1_1_0;
 mod v1_2_0;
+mod v1_3_0;
 
 /// Prepared plugins kept in memory at most, whatever their size.
 const MAX_CACHED_PLUGINS: usize = 4096;
@@ -65,16 +66,18 @@ enum Version {
     V1_0_0,
     V1_1_0,
     V1_2_0,
+    V1_3_0,
 }
 
 impl Version {
-    const ALL: [Version; 3] = [Version::V1_0_0, Version::V1_1_0, Version::V1_2_0];
+    const ALL: [Version; 4] = [Version::V1_0_0, Version::V1_1_0, Version::V1_2_0, Version::V1_3_0];
 
     fn as_str(self) -> &'static str {
         match self {
             Version::V1_0_0 => v1_0_0::VERSION,
             Version::V1_1_0 => v1_1_0::VERSION,
             Version::V1_2_0 => v1_2_0::VERSION,
+            Version::V1_3_0 => v1_3_0::VERSION,
         }
     }
 
@@ -83,6 +86,7 @@ impl Version {
             Version::V1_0_0 => v1_0_0::IMPORTS,
             Version::V1_1_0 => v1_1_0::IMPORTS,
             Version::V1_2_0 => v1_2_0::IMPORTS,
+            Version::V1_3_0 => v1_3_0::IMPORTS,
         }
     }
 
@@ -91,6 +95,7 @@ impl Version {
             Version::V1_0_0 => v1_0_0::EXPORTS,
             Version::V1_1_0 => v1_1_0::EXPORTS,
             Version::V1_2_0 => v1_2_0::EXPORTS,
+            Version::V1_3_0 => v1_3_0::EXPORTS,
         }
     }
 }
@@ -101,6 +106,7 @@ enum Pre {
     V1_0_0(v1_0_0::PluginPre<CallState>),
     V1_1_0(v1_1_0::PluginPre<CallState>),
     V1_2_0(v1_2_0::PluginPre<CallState>),
+    V1_3_0(v1_3_0::PluginPre<CallState>),
 }
 
 /// A validated, precompiled plugin, ready to instantiate.
@@ -110,7 +116,8 @@ pub struct Loaded {
     /// SHA-256 of the component's bytes.
     pub hash: String,
     /// The contract version the component was built against: `"1.0.0"`,
-    /// `"1.1.0"` or `"1.2.0"`, detected from its imports and exports at load.
+    /// `"1.1.0"`, `"1.2.0"` or `"1.3.0"`, detected from its imports and
+    /// exports at load.
     pub version: &'static str,
 }
 
@@ -120,7 +127,7 @@ impl Loaded {
     pub fn handles_buttons(&self) -> bool {
         match self.pre {
             Pre::V1_0_0(_) => false,
-            Pre::V1_1_0(_) | Pre::V1_2_0(_) => true,
+            Pre::V1_1_0(_) | Pre::V1_2_0(_) | Pre::V1_3_0(_) => true,
         }
     }
 
@@ -129,7 +136,7 @@ impl Loaded {
     pub fn handles_schedule(&self) -> bool {
         match self.pre {
             Pre::V1_0_0(_) | Pre::V1_1_0(_) => false,
-            Pre::V1_2_0(_) => true,
+            Pre::V1_2_0(_) | Pre::V1_3_0(_) => true,
         }
     }
 }
@@ -174,6 +181,7 @@ pub struct PluginHost {
     linker_v1_0_0: Arc<Linker<CallState>>,
     linker_v1_1_0: Arc<Linker<CallState>>,
     linker_v1_2_0: Arc<Linker<CallState>>,
+    linker_v1_3_0: Arc<Linker<CallState>>,
     cache_dir: Option<PathBuf>,
     loaded: Arc<Mutex<cache::MemoryCache>>,
     pub pooling: bool,
@@ -276,6 +284,8 @@ impl PluginHost {
         v1_1_0::add_to_linker(&mut linker_v1_1_0).map_err(|e| anyhow::anyhow!("failed to link the 1.1.0 host interface: {e}"))?;
         let mut linker_v1_2_0 = Linker::new(&engine);
         v1_2_0::add_to_linker(&mut linker_v1_2_0).map_err(|e| anyhow::anyhow!("failed to link the 1.2.0 host interface: {e}"))?;
+        let mut linker_v1_3_0 = Linker::new(&engine);
+        v1_3_0::add_to_linker(&mut linker_v1_3_0).map_err(|e| anyhow::anyhow!("failed to link the 1.3.0 host interface: {e}"))?;
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
         }
@@ -285,6 +295,7 @@ impl PluginHost {
             linker_v1_0_0: Arc::new(linker_v1_0_0),
             linker_v1_1_0: Arc::new(linker_v1_1_0),
             linker_v1_2_0: Arc::new(linker_v1_2_0),
+            linker_v1_3_0: Arc::new(linker_v1_3_0),
             cache_dir,
             loaded: Arc::new(Mutex::new(cache::MemoryCache::new(options.cache_bytes, MAX_CACHED_PLUGINS))),
             pooling,
@@ -381,6 +392,7 @@ impl PluginHost {
                     Pre::V1_0_0(_) => Version::V1_0_0,
                     Pre::V1_1_0(_) => Version::V1_1_0,
                     Pre::V1_2_0(_) => Version::V1_2_0,
+                    Pre::V1_3_0(_) => Version::V1_3_0,
                 };
                 Ok(Prepared { loaded: Loaded { pre, hash, version: version.as_str() }, component, from_disk })
             }
@@ -415,8 +427,11 @@ impl PluginHost {
             }
         }
         let exports: Vec<&str> = ty.exports(&self.engine).map(|(name, _)| name).collect();
+        // Without imports, 1.3.0 and 1.2.0 export the same names: only
+        // their types (`schedule-event`) tell them apart, at linking.
+        let by_imports = version.is_some();
         let version = version.unwrap_or(if exports.contains(&"on-schedule") {
-            Version::V1_2_0
+            Version::V1_3_0
         } else if exports.contains(&"on-button") {
             Version::V1_1_0
         } else {
@@ -431,10 +446,17 @@ impl PluginHost {
             ));
         }
         let mismatch = |e: wasmtime::Error| format!("does not match contract {}: {e:#}", version.as_str());
+        if version == Version::V1_3_0
+            && !by_imports
+            && let Ok(pre) = v1_2_0::prepare(&self.linker_v1_2_0, component)
+        {
+            return Ok(Pre::V1_2_0(pre));
+        }
         Ok(match version {
             Version::V1_0_0 => Pre::V1_0_0(v1_0_0::prepare(&self.linker_v1_0_0, component).map_err(mismatch)?),
             Version::V1_1_0 => Pre::V1_1_0(v1_1_0::prepare(&self.linker_v1_1_0, component).map_err(mismatch)?),
             Version::V1_2_0 => Pre::V1_2_0(v1_2_0::prepare(&self.linker_v1_2_0, component).map_err(mismatch)?),
+            Version::V1_3_0 => Pre::V1_3_0(v1_3_0::prepare(&self.linker_v1_3_0, component).map_err(mismatch)?),
         })
     }
 
@@ -534,8 +556,9 @@ impl PluginHost {
                 Pre::V1_0_0(pre) => v1_0_0::on_message(pre, store, event),
                 Pre::V1_1_0(pre) => v1_1_0::on_message(pre, store, event),
                 Pre::V1_2_0(pre) => v1_2_0::on_message(pre, store, event),
+                Pre::V1_3_0(pre) => v1_3_0::on_message(pre, store, event),
             },
-            v1_2_0::actions,
+            v1_3_0::actions,
         )
     }
 
@@ -548,8 +571,9 @@ impl PluginHost {
                 Pre::V1_0_0(pre) => v1_0_0::on_ticket_created(pre, store, event),
                 Pre::V1_1_0(pre) => v1_1_0::on_ticket_created(pre, store, event),
                 Pre::V1_2_0(pre) => v1_2_0::on_ticket_created(pre, store, event),
+                Pre::V1_3_0(pre) => v1_3_0::on_ticket_created(pre, store, event),
             },
-            v1_2_0::routing,
+            v1_3_0::routing,
         )
     }
 
@@ -561,11 +585,13 @@ impl PluginHost {
         enum Has<'a> {
             V1_1_0(&'a v1_1_0::PluginPre<CallState>),
             V1_2_0(&'a v1_2_0::PluginPre<CallState>),
+            V1_3_0(&'a v1_3_0::PluginPre<CallState>),
         }
         let pre = match &plugin.pre {
             Pre::V1_0_0(_) => return Ok(not_called(ctx)),
             Pre::V1_1_0(pre) => Has::V1_1_0(pre),
             Pre::V1_2_0(pre) => Has::V1_2_0(pre),
+            Pre::V1_3_0(pre) => Has::V1_3_0(pre),
         };
         // Telegram's own limit on callback data; the contract promises it.
         if event.data.len() > MAX_BUTTON_DATA_BYTES {
@@ -583,8 +609,9 @@ impl PluginHost {
             |store| match pre {
                 Has::V1_1_0(pre) => v1_1_0::on_button(pre, store, event),
                 Has::V1_2_0(pre) => v1_2_0::on_button(pre, store, event),
+                Has::V1_3_0(pre) => v1_3_0::on_button(pre, store, event),
             },
-            v1_2_0::actions,
+            v1_3_0::actions,
         )
     }
 
@@ -592,14 +619,22 @@ impl PluginHost {
     /// has no such hook: it is not instantiated, and the answer is no
     /// actions, the key-value store unchanged and nothing used. The event
     /// is refused past the input cap, counting
-    /// [`WAITING_TICKET_BYTES`] per waiting ticket besides its text.
+    /// [`DESK_TICKET_BYTES`] per listed ticket besides its text. A 1.2.0
+    /// plugin sees only the tickets waiting for their customer (and is
+    /// charged only for those).
     pub fn on_schedule(&self, plugin: &Loaded, ctx: CallContext, event: &ScheduleEvent) -> Result<Outcome<Vec<TicketAction>>, Failure> {
-        let pre = match &plugin.pre {
-            Pre::V1_0_0(_) | Pre::V1_1_0(_) => return Ok(not_called(ctx)),
-            Pre::V1_2_0(pre) => pre,
-        };
-        check_input(event.input_bytes())?;
-        self.call(ctx, |store| v1_2_0::on_schedule(pre, store, event), v1_2_0::ticket_actions)
+        match &plugin.pre {
+            Pre::V1_0_0(_) | Pre::V1_1_0(_) => Ok(not_called(ctx)),
+            Pre::V1_2_0(pre) => {
+                let seen = ScheduleEvent { unassigned: Vec::new(), waiting_for_staff: Vec::new(), breached: Vec::new(), ..event.clone() };
+                check_input(seen.input_bytes())?;
+                self.call(ctx, |store| v1_2_0::on_schedule(pre, store, &seen), v1_3_0::ticket_actions)
+            }
+            Pre::V1_3_0(pre) => {
+                check_input(event.input_bytes())?;
+                self.call(ctx, |store| v1_3_0::on_schedule(pre, store, event), v1_3_0::ticket_actions)
+            }
+        }
     }
 
     /// Runs whichever hook `event` is for.

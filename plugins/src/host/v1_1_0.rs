@@ -1,5 +1,5 @@
 //! Contract 1.1.0: its bindings, and the conversions between its types and
-//! the latest contract's (1.2.0), so everything past the call is shared.
+//! the latest contract's (1.3.0), so everything past the call is shared.
 //! 1.1.0 has no `on-schedule`. Components built against it must keep
 //! working unchanged; `testdata/keyword-reply-1.1.0.wasm` is one.
 
@@ -7,7 +7,7 @@ use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::CallState;
-use super::v1_2_0::{wit_host as latest_host, wit_types as latest};
+use super::v1_3_0::{wit_host as latest_host, wit_types as latest};
 use crate::model::*;
 
 // In a module of its own: the world's types are named at its root, and
@@ -40,19 +40,19 @@ pub fn prepare(linker: &Linker<CallState>, component: &Component) -> wasmtime::R
 }
 
 pub fn on_message(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &MessageEvent) -> wasmtime::Result<Vec<latest::Action>> {
-    let event = message_event(super::v1_2_0::message_event(e));
+    let event = message_event(super::v1_3_0::message_event(e));
     let out = pre.instantiate(&mut *store)?.call_on_message(store, &event)?;
     Ok(out.into_iter().map(action).collect())
 }
 
 pub fn on_ticket_created(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &TicketEvent) -> wasmtime::Result<latest::Routing> {
-    let event = ticket_event(super::v1_2_0::ticket_event(e));
+    let event = ticket_event(super::v1_3_0::ticket_event(e));
     let out = pre.instantiate(&mut *store)?.call_on_ticket_created(store, &event)?;
     Ok(routing(out))
 }
 
 pub fn on_button(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &ButtonEvent) -> wasmtime::Result<Vec<latest::Action>> {
-    let event = button_event(super::v1_2_0::button_event(e));
+    let event = button_event(super::v1_3_0::button_event(e));
     let out = pre.instantiate(&mut *store)?.call_on_button(store, &event)?;
     Ok(out.into_iter().map(action).collect())
 }

@@ -1,12 +1,15 @@
-//! Contract 1.2.0, the latest: its bindings, the host interface itself, and
-//! the conversions between its types and the host's model, with the output
-//! caps checked on the way in. Older versions convert into these types.
+//! Contract 1.2.0: its bindings, and the conversions between its types and
+//! the latest contract's (1.3.0), so everything past the call is shared.
+//! 1.2.0's `on-schedule` sees only the tickets waiting for their customer,
+//! and its actions have no `set-status` or `remind`. Components built
+//! against it must keep working unchanged;
+//! `testdata/nudge-1.2.0.wasm` is one.
 
 use wasmtime::Store;
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use super::CallState;
-use crate::limits::*;
+use super::v1_3_0::{wit_host as latest_host, wit_types as latest};
 use crate::model::*;
 
 // In a module of its own: the world's types are named at its root, and
@@ -21,9 +24,6 @@ mod bindings {
 use bindings::Plugin;
 pub use bindings::PluginPre;
 use bindings::tikethet::plugin::types as w;
-
-/// For older versions, which convert into these types.
-pub use bindings::tikethet::plugin::{host as wit_host, types as wit_types};
 
 pub const VERSION: &str = "1.2.0";
 
@@ -41,122 +41,120 @@ pub fn prepare(linker: &Linker<CallState>, component: &Component) -> wasmtime::R
     PluginPre::new(linker.instantiate_pre(component)?)
 }
 
-pub fn on_message(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &MessageEvent) -> wasmtime::Result<Vec<w::Action>> {
-    pre.instantiate(&mut *store)?.call_on_message(store, &message_event(e))
+pub fn on_message(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &MessageEvent) -> wasmtime::Result<Vec<latest::Action>> {
+    let event = message_event(super::v1_3_0::message_event(e));
+    let out = pre.instantiate(&mut *store)?.call_on_message(store, &event)?;
+    Ok(out.into_iter().map(action).collect())
 }
 
-pub fn on_ticket_created(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &TicketEvent) -> wasmtime::Result<w::Routing> {
-    pre.instantiate(&mut *store)?.call_on_ticket_created(store, &ticket_event(e))
+pub fn on_ticket_created(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &TicketEvent) -> wasmtime::Result<latest::Routing> {
+    let event = ticket_event(super::v1_3_0::ticket_event(e));
+    let out = pre.instantiate(&mut *store)?.call_on_ticket_created(store, &event)?;
+    Ok(routing(out))
 }
 
-pub fn on_button(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &ButtonEvent) -> wasmtime::Result<Vec<w::Action>> {
-    pre.instantiate(&mut *store)?.call_on_button(store, &button_event(e))
+pub fn on_button(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &ButtonEvent) -> wasmtime::Result<Vec<latest::Action>> {
+    let event = button_event(super::v1_3_0::button_event(e));
+    let out = pre.instantiate(&mut *store)?.call_on_button(store, &event)?;
+    Ok(out.into_iter().map(action).collect())
 }
 
-pub fn on_schedule(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &ScheduleEvent) -> wasmtime::Result<Vec<w::TicketAction>> {
-    pre.instantiate(&mut *store)?.call_on_schedule(store, &schedule_event(e))
+pub fn on_schedule(pre: &PluginPre<CallState>, store: &mut Store<CallState>, e: &ScheduleEvent) -> wasmtime::Result<Vec<latest::TicketAction>> {
+    let event = schedule_event(e);
+    let out = pre.instantiate(&mut *store)?.call_on_schedule(store, &event)?;
+    Ok(out.into_iter().map(|a| latest::TicketAction { ticket_id: a.ticket_id, action: action(a.action) }).collect())
 }
 
 impl w::Host for CallState {}
 
+/// The host functions are the latest version's; only the types differ.
 impl bindings::tikethet::plugin::host::Host for CallState {
     fn config(&mut self) -> String {
-        self.config.clone()
+        latest_host::Host::config(self)
     }
 
     fn log(&mut self, level: w::LogLevel, message: String) {
-        if self.logs.len() >= MAX_LOG_LINES {
-            return;
-        }
         let level = match level {
-            w::LogLevel::Debug => "debug",
-            w::LogLevel::Info => "info",
-            w::LogLevel::Warn => "warn",
-            w::LogLevel::Error => "error",
+            w::LogLevel::Debug => latest::LogLevel::Debug,
+            w::LogLevel::Info => latest::LogLevel::Info,
+            w::LogLevel::Warn => latest::LogLevel::Warn,
+            w::LogLevel::Error => latest::LogLevel::Error,
         };
-        self.logs.push(LogLine { level: level.into(), message: message.chars().take(MAX_LOG_LINE_CHARS).collect() });
+        latest_host::Host::log(self, level, message)
     }
 
     fn kv_get(&mut self, key: String) -> Option<String> {
-        self.kv.get(&key).cloned()
+        latest_host::Host::kv_get(self, key)
     }
 
     fn kv_set(&mut self, key: String, value: String) -> Result<(), String> {
-        if key.is_empty() || key.len() > MAX_KV_KEY_BYTES {
-            return Err(format!("keys must be 1 to {MAX_KV_KEY_BYTES} bytes"));
-        }
-        if value.len() > MAX_KV_VALUE_BYTES {
-            return Err(format!("values must be at most {MAX_KV_VALUE_BYTES} bytes"));
-        }
-        if !self.kv.contains_key(&key) && self.kv.len() >= MAX_KV_KEYS {
-            return Err(format!("the store is full ({MAX_KV_KEYS} keys)"));
-        }
-        self.kv.insert(key, value);
-        Ok(())
+        latest_host::Host::kv_set(self, key, value)
     }
 
     fn kv_delete(&mut self, key: String) {
-        self.kv.remove(&key);
+        latest_host::Host::kv_delete(self, key)
     }
 
     fn now_ms(&mut self) -> u64 {
-        self.now_ms
+        latest_host::Host::now_ms(self)
     }
 }
 
-fn prio_in(p: Priority) -> w::Priority {
+fn prio_in(p: latest::Priority) -> w::Priority {
     match p {
-        Priority::Low => w::Priority::Low,
-        Priority::Normal => w::Priority::Normal,
-        Priority::High => w::Priority::High,
-        Priority::Critical => w::Priority::Critical,
+        latest::Priority::Low => w::Priority::Low,
+        latest::Priority::Normal => w::Priority::Normal,
+        latest::Priority::High => w::Priority::High,
+        latest::Priority::Critical => w::Priority::Critical,
     }
 }
 
-fn prio_out(p: w::Priority) -> Priority {
+fn prio_out(p: w::Priority) -> latest::Priority {
     match p {
-        w::Priority::Low => Priority::Low,
-        w::Priority::Normal => Priority::Normal,
-        w::Priority::High => Priority::High,
-        w::Priority::Critical => Priority::Critical,
+        w::Priority::Low => latest::Priority::Low,
+        w::Priority::Normal => latest::Priority::Normal,
+        w::Priority::High => latest::Priority::High,
+        w::Priority::Critical => latest::Priority::Critical,
     }
 }
 
-pub fn message_event(e: &MessageEvent) -> w::MessageEvent {
+fn message_event(e: latest::MessageEvent) -> w::MessageEvent {
     w::MessageEvent {
         ticket_id: e.ticket_id,
         customer_telegram_id: e.customer_telegram_id,
-        customer_name: e.customer_name.clone(),
-        customer_username: e.customer_username.clone(),
-        language_code: e.language_code.clone(),
-        text: e.text.clone(),
+        customer_name: e.customer_name,
+        customer_username: e.customer_username,
+        language_code: e.language_code,
+        text: e.text,
         sent_at: e.sent_at,
     }
 }
 
-pub fn ticket_event(e: &TicketEvent) -> w::TicketEvent {
+fn ticket_event(e: latest::TicketEvent) -> w::TicketEvent {
     w::TicketEvent {
         ticket_id: e.ticket_id,
-        title: e.title.clone(),
-        description: e.description.clone(),
+        title: e.title,
+        description: e.description,
         priority: prio_in(e.priority),
         customer_telegram_id: e.customer_telegram_id,
-        customer_name: e.customer_name.clone(),
+        customer_name: e.customer_name,
     }
 }
 
-pub fn button_event(e: &ButtonEvent) -> w::ButtonEvent {
+fn button_event(e: latest::ButtonEvent) -> w::ButtonEvent {
     w::ButtonEvent {
         ticket_id: e.ticket_id,
         customer_telegram_id: e.customer_telegram_id,
-        customer_name: e.customer_name.clone(),
-        customer_username: e.customer_username.clone(),
-        language_code: e.language_code.clone(),
-        data: e.data.clone(),
-        message_text: e.message_text.clone(),
+        customer_name: e.customer_name,
+        customer_username: e.customer_username,
+        language_code: e.language_code,
+        data: e.data,
+        message_text: e.message_text,
     }
 }
 
+/// 1.2.0's event: the tickets waiting for their customer, as 1.2.0 names
+/// them (the wait's start is the newest message the customer can see).
 fn schedule_event(e: &ScheduleEvent) -> w::ScheduleEvent {
     w::ScheduleEvent {
         scheduled_at: e.scheduled_at,
@@ -169,79 +167,33 @@ fn schedule_event(e: &ScheduleEvent) -> w::ScheduleEvent {
             .map(|t| w::WaitingTicket {
                 ticket_id: t.ticket_id,
                 title: t.title.clone(),
-                priority: prio_in(t.priority),
+                priority: prio_in(super::v1_3_0::prio_in(t.priority)),
                 customer_telegram_id: t.customer_telegram_id,
                 customer_name: t.customer_name.clone(),
                 customer_username: t.customer_username.clone(),
                 language_code: t.language_code.clone(),
-                waiting_since: t.waiting_since,
+                waiting_since: t.last_message_at,
             })
             .collect(),
         waiting_total: e.waiting_total,
     }
 }
 
-fn text(what: &str, s: String, max: usize) -> Result<String, String> {
-    let n = s.chars().count();
-    if n == 0 || n > max {
-        return Err(format!("{what} must be 1 to {max} characters, got {n}"));
+fn action(a: w::Action) -> latest::Action {
+    match a {
+        w::Action::Reply(r) => latest::Action::Reply(latest::Reply {
+            text: r.text,
+            buttons: r.buttons.into_iter().map(|b| latest::Button { text: b.text, data: b.data }).collect(),
+        }),
+        w::Action::Tag(t) => latest::Action::Tag(t),
+        w::Action::SetPriority(p) => latest::Action::SetPriority(prio_out(p)),
+        w::Action::SetCategory(c) => latest::Action::SetCategory(c),
+        w::Action::Assign(a) => latest::Action::Assign(a),
+        w::Action::Note(n) => latest::Action::Note(n),
+        w::Action::Stop => latest::Action::Stop,
     }
-    Ok(s)
 }
 
-/// The actions a plugin returned, checked against the output caps.
-pub fn actions(out: Vec<w::Action>) -> Result<Vec<Action>, String> {
-    if out.len() > MAX_ACTIONS {
-        return Err(format!("returned {} actions; the limit is {MAX_ACTIONS}", out.len()));
-    }
-    out.into_iter().map(action).collect()
-}
-
-/// The ticket actions of `on-schedule`, checked against the same caps as
-/// a message's actions.
-pub fn ticket_actions(out: Vec<w::TicketAction>) -> Result<Vec<TicketAction>, String> {
-    if out.len() > MAX_ACTIONS {
-        return Err(format!("returned {} actions; the limit is {MAX_ACTIONS}", out.len()));
-    }
-    out.into_iter().map(|a| Ok(TicketAction { ticket_id: a.ticket_id, action: action(a.action)? })).collect()
-}
-
-fn action(a: w::Action) -> Result<Action, String> {
-    Ok(match a {
-        w::Action::Reply(r) => {
-            if r.buttons.len() > MAX_BUTTONS {
-                return Err(format!("a reply has {} buttons; the limit is {MAX_BUTTONS}", r.buttons.len()));
-            }
-            let buttons = r
-                .buttons
-                .into_iter()
-                .map(|b| {
-                    if b.data.len() > MAX_BUTTON_DATA_BYTES {
-                        return Err(format!("button data is {} bytes; the limit is {MAX_BUTTON_DATA_BYTES}", b.data.len()));
-                    }
-                    Ok(Button { text: text("a button's text", b.text, MAX_BUTTON_TEXT_CHARS)?, data: b.data })
-                })
-                .collect::<Result<_, String>>()?;
-            Action::Reply { text: text("a reply", r.text, MAX_TEXT_CHARS)?, buttons }
-        }
-        w::Action::Tag(t) => Action::Tag { tag: text("a tag", t, MAX_LABEL_CHARS)? },
-        w::Action::SetPriority(p) => Action::SetPriority { priority: prio_out(p) },
-        w::Action::SetCategory(c) => Action::SetCategory { category: text("a category", c, MAX_LABEL_CHARS)? },
-        w::Action::Assign(a) => Action::Assign { to: text("an assignee", a, MAX_LABEL_CHARS)? },
-        w::Action::Note(n) => Action::Note { text: text("a note", n, MAX_TEXT_CHARS)? },
-        w::Action::Stop => Action::Stop,
-    })
-}
-
-/// The routing a plugin returned, checked against the output caps.
-pub fn routing(r: w::Routing) -> Result<Routing, String> {
-    if r.tags.len() > MAX_TAGS {
-        return Err(format!("returned {} tags; the limit is {MAX_TAGS}", r.tags.len()));
-    }
-    Ok(Routing {
-        category: r.category.map(|c| text("a category", c, MAX_LABEL_CHARS)).transpose()?,
-        priority: r.priority.map(prio_out),
-        assignee: r.assignee.map(|a| text("an assignee", a, MAX_LABEL_CHARS)).transpose()?,
-        tags: r.tags.into_iter().map(|t| text("a tag", t, MAX_LABEL_CHARS)).collect::<Result<_, _>>()?,
-    })
+fn routing(r: w::Routing) -> latest::Routing {
+    latest::Routing { category: r.category, priority: r.priority.map(prio_out), assignee: r.assignee, tags: r.tags }
 }

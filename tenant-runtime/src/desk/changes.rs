@@ -51,6 +51,21 @@ pub fn transition_allowed(from: TicketStatus, to: TicketStatus) -> bool {
         }
 }
 
+/// Moves a ticket to a status ([`transition_allowed`] said it may): a
+/// finished ticket keeps when it was finished, a reopened one forgets it.
+pub(crate) fn set_status(am: &mut tickets::ActiveModel, from: TicketStatus, to: TicketStatus, now: DateTime<Utc>) {
+    am.status = Set(to);
+    match to {
+        TicketStatus::Resolved => am.resolved_at = Set(Some(now)),
+        TicketStatus::Closed => am.closed_at = Set(Some(now)),
+        _ if !from.is_active() => {
+            am.resolved_at = Set(None);
+            am.closed_at = Set(None);
+        }
+        _ => {}
+    }
+}
+
 /// What changed, for the events and notices that follow the commit.
 #[derive(Debug, Clone)]
 pub struct Changed {
@@ -94,16 +109,7 @@ pub async fn change_ticket(txn: &DatabaseTransaction, viewer: &Viewer, ticket: t
             return Err(RuntimeError::Conflict(format!("a {from} ticket cannot become {to}; reopen it first")));
         }
         status_changed = true;
-        am.status = Set(to);
-        match to {
-            TicketStatus::Resolved => am.resolved_at = Set(Some(now)),
-            TicketStatus::Closed => am.closed_at = Set(Some(now)),
-            _ if !from.is_active() => {
-                am.resolved_at = Set(None);
-                am.closed_at = Set(None);
-            }
-            _ => {}
-        }
+        set_status(&mut am, from, to, now);
     }
     if let Some(p) = ch.priority {
         am.priority = Set(p);

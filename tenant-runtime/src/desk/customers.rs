@@ -55,7 +55,7 @@ impl Attributes {
         &self.0
     }
 
-    fn json(&self) -> String {
+    pub(crate) fn json(&self) -> String {
         serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".into())
     }
 }

@@ -297,7 +297,7 @@ impl TenantContext {
         } else {
             let changed = changes::change_ticket(&txn, &self.viewer, t, &ch).await?;
             if changed.status_changed {
-                self.runtime.notify_status(&self.tenant, &txn, &changed.ticket, &self.user, &mut effects).await?;
+                self.runtime.notify_status(&self.tenant, &txn, &changed.ticket, Some(self.user.id), &mut effects).await?;
             }
             if changed.assignee_changed {
                 self.runtime.notify_assigned(&self.tenant, &txn, &changed.ticket, Some(&self.user), &mut effects).await?;

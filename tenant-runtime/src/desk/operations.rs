@@ -26,7 +26,7 @@ impl TenantContext {
         record_ticket_changes(&txn, Some(self.user.id), &before, &changed.ticket).await?;
         let mut effects = crate::outbound::effects::Effects::default();
         if changed.status_changed {
-            self.runtime.notify_status(&self.tenant, &txn, &changed.ticket, &self.user, &mut effects).await?;
+            self.runtime.notify_status(&self.tenant, &txn, &changed.ticket, Some(self.user.id), &mut effects).await?;
         }
         if changed.assignee_changed {
             self.runtime.notify_assigned(&self.tenant, &txn, &changed.ticket, Some(&self.user), &mut effects).await?;
@@ -178,7 +178,8 @@ pub(crate) async fn record_ticket_changes(txn: &sea_orm::DatabaseTransaction, me
     if before.status != after.status {
         audit::record(txn, me, "ticket.status", tid, format!("{} → {}", before.status, after.status)).await?;
         if !before.status.is_active() && after.status.is_active() {
-            audit::record(txn, me, "ticket.reopened", tid, format!("{} → {} by staff", before.status, after.status)).await?;
+            let by = if me.is_some() { "staff" } else { "a plugin" };
+            audit::record(txn, me, "ticket.reopened", tid, format!("{} → {} by {by}", before.status, after.status)).await?;
         }
     }
     if before.assignee_id != after.assignee_id {

@@ -3,7 +3,8 @@
 //! rate-limited sender: a new ticket to the staff who see every ticket
 //! (moderators and up), an assignment to the assignee, a customer's
 //! message to the ticket's assignee, an @mention in a note to the one
-//! mentioned, and a status change to the customer (resolved: with the
+//! mentioned, a plugin's reminder to the assignee (or the moderators), and
+//! a status change to the customer (resolved: with the
 //! request to rate it, see `crate::worker::csat`). Staff notifications
 //! carry a button that opens the ticket in the console; a customer's, the
 //! Mini App. Nobody is told of their own doing.
@@ -138,9 +139,31 @@ impl Runtime {
         Ok(())
     }
 
+    /// A plugin's reminder (contract 1.3.0's `remind`): the ticket's
+    /// assignee, or the moderators and up when it has none.
+    pub(crate) async fn notify_reminder(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, text: &str, kicks: &mut Effects) -> Result<(), RuntimeError> {
+        let to: Vec<users::Model> = match ticket.assignee_id {
+            Some(a) => users::Entity::find_by_id(a).all(txn).await?,
+            None => {
+                users::Entity::find()
+                    .filter(users::Column::Role.is_in([Role::Moderator, Role::Admin, Role::Owner].map(|r| r.as_str())))
+                    .order_by_asc(users::Column::Id)
+                    .limit(MAX_NEW_TICKET_RECIPIENTS)
+                    .all(txn)
+                    .await?
+            }
+        };
+        for u in to.iter().filter(|u| !u.blocked && u.role.is_staff()) {
+            let vars = serde_json::json!({ "title": ticket.title, "text": quote(text) });
+            self.tell_staff(tenant, txn, u, BotText::NotifyReminder, ticket.id, vars, kicks).await?;
+        }
+        Ok(())
+    }
+
     /// A status change: the customer, unless they made it.
-    pub(crate) async fn notify_status(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, by: &users::Model, kicks: &mut Effects) -> Result<(), RuntimeError> {
-        if by.id == ticket.customer_id {
+    /// `by`: who made it (`None`: a plugin).
+    pub(crate) async fn notify_status(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, by: Option<i64>, kicks: &mut Effects) -> Result<(), RuntimeError> {
+        if by == Some(ticket.customer_id) {
             return Ok(());
         }
         let Some(c) = users::Entity::find_by_id(ticket.customer_id).one(txn).await?.filter(|c| !c.blocked) else { return Ok(()) };

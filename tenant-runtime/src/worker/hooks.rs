@@ -11,7 +11,7 @@
 //! connection; a new transaction checks that the update being worked is
 //! still this process's and still pending; the results are recorded
 //! ([`Runtime::record_runs`]) in it. The caller applies the output
-//! ([`queue_replies`], [`apply_to_ticket`], [`apply_ticket_actions`]) in
+//! ([`queue_replies`], [`Runtime::apply_to_ticket`], [`Runtime::apply_ticket_actions`]) in
 //! that same transaction, which also marks the update done, so a crash
 //! never applies them twice.
 //!
@@ -33,7 +33,7 @@ use tikethet_plugins::{Action, CallContext, Failure, HookEvent, HookOutput, Load
 
 use crate::Runtime;
 use crate::desk::tickets;
-use crate::domain::{Priority, Role, TicketId};
+use crate::domain::{Priority, Role, TicketId, TicketStatus};
 use crate::error::Result;
 use crate::live;
 use crate::outbound::effects::Effects;
@@ -291,59 +291,96 @@ pub(crate) async fn queue_replies(txn: &DatabaseTransaction, chat: i64, actions:
     Ok(())
 }
 
-/// Applies the plugins' ticket actions to one ticket (replies are queued
-/// by [`queue_replies`]); a ticket changed by them is announced once.
-pub(crate) async fn apply_to_ticket(txn: &DatabaseTransaction, id: TicketId, actions: &[Action], kicks: &mut Effects) -> Result<()> {
-    let mut changed = false;
-    for a in actions {
-        changed |= apply_action(txn, id, a).await?;
-    }
-    if changed && let Some(ticket) = tickets::tickets_by_id(txn, id.get()).await? {
-        kicks.events.push(live::Event::TicketUpdated { ticket });
-    }
-    Ok(())
-}
-
-/// Applies `on-schedule` output: each action on the ticket it names (a
-/// reply goes to that ticket's customer, unless blocked); a ticket the desk
-/// does not have drops its action. Each changed ticket is announced once.
-pub(crate) async fn apply_ticket_actions(txn: &DatabaseTransaction, actions: &[TicketAction], kicks: &mut Effects) -> Result<()> {
-    let mut changed = std::collections::BTreeSet::new();
-    for a in actions {
-        let Some(ticket) = crate::storage::entities::tickets::Entity::find_by_id(a.ticket_id).one(txn).await? else {
-            tracing::info!(ticket = a.ticket_id, "a scheduled plugin named a ticket the desk does not have; its action is dropped");
-            continue;
-        };
-        if matches!(a.action, Action::Reply { .. }) {
-            if let Some(customer) = users::Entity::find_by_id(ticket.customer_id).one(txn).await?.filter(|u| !u.blocked) {
-                queue_replies(txn, customer.telegram_id, std::slice::from_ref(&a.action), kicks).await?;
-            }
-        } else if apply_action(txn, TicketId::new(ticket.id), &a.action).await? {
-            changed.insert(ticket.id);
+impl Runtime {
+    /// Applies the plugins' ticket actions to one ticket (replies are queued
+    /// by [`queue_replies`]); a ticket changed by them is announced once.
+    pub(crate) async fn apply_to_ticket(&self, tenant: &Tenant, txn: &DatabaseTransaction, id: TicketId, actions: &[Action], kicks: &mut Effects) -> Result<()> {
+        let mut changed = false;
+        for a in actions {
+            changed |= self.apply_action(tenant, txn, id, a, kicks).await?;
         }
-    }
-    for id in changed {
-        if let Some(ticket) = tickets::tickets_by_id(txn, id).await? {
+        if changed && let Some(ticket) = tickets::tickets_by_id(txn, id.get()).await? {
             kicks.events.push(live::Event::TicketUpdated { ticket });
         }
+        Ok(())
     }
-    Ok(())
-}
 
-/// Applies one ticket action; whether it is one that changes the ticket
-/// (replies and `stop` are not).
-async fn apply_action(txn: &DatabaseTransaction, id: TicketId, a: &Action) -> Result<bool> {
-    match a {
-        Action::Reply { .. } | Action::Stop => return Ok(false),
-        Action::Tag { tag } => tickets::add_tag(txn, id, tag).await?,
-        Action::SetPriority { priority } => tickets::set_priority(txn, id, domain_priority(*priority)).await?,
-        Action::SetCategory { category } => tickets::set_category(txn, id, category).await?,
-        Action::Assign { to } => {
-            tickets::assign_by_username(txn, id, to).await?;
+    /// Applies `on-schedule` output: each action on the ticket it names (a
+    /// reply goes to that ticket's customer, unless blocked); a ticket the
+    /// desk does not have drops its action. Each changed ticket is
+    /// announced once.
+    pub(crate) async fn apply_ticket_actions(&self, tenant: &Tenant, txn: &DatabaseTransaction, actions: &[TicketAction], kicks: &mut Effects) -> Result<()> {
+        let mut changed = std::collections::BTreeSet::new();
+        for a in actions {
+            let Some(ticket) = crate::storage::entities::tickets::Entity::find_by_id(a.ticket_id).one(txn).await? else {
+                tracing::info!(ticket = a.ticket_id, "a scheduled plugin named a ticket the desk does not have; its action is dropped");
+                continue;
+            };
+            if matches!(a.action, Action::Reply { .. }) {
+                if let Some(customer) = users::Entity::find_by_id(ticket.customer_id).one(txn).await?.filter(|u| !u.blocked) {
+                    queue_replies(txn, customer.telegram_id, std::slice::from_ref(&a.action), kicks).await?;
+                }
+            } else if self.apply_action(tenant, txn, TicketId::new(ticket.id), &a.action, kicks).await? {
+                changed.insert(ticket.id);
+            }
         }
-        Action::Note { text } => tickets::add_note(txn, id, text).await?,
+        for id in changed {
+            if let Some(ticket) = tickets::tickets_by_id(txn, id).await? {
+                kicks.events.push(live::Event::TicketUpdated { ticket });
+            }
+        }
+        Ok(())
     }
-    Ok(true)
+
+    /// Applies one ticket action; whether it is one that changes the ticket
+    /// (replies, reminders and `stop` are not).
+    async fn apply_action(&self, tenant: &Tenant, txn: &DatabaseTransaction, id: TicketId, a: &Action, kicks: &mut Effects) -> Result<bool> {
+        match a {
+            Action::Reply { .. } | Action::Stop => return Ok(false),
+            Action::Tag { tag } => tickets::add_tag(txn, id, tag).await?,
+            Action::SetPriority { priority } => tickets::set_priority(txn, id, domain_priority(*priority)).await?,
+            Action::SetCategory { category } => tickets::set_category(txn, id, category).await?,
+            Action::Assign { to } => {
+                tickets::assign_by_username(txn, id, to).await?;
+            }
+            Action::Note { text } => tickets::add_note(txn, id, text).await?,
+            Action::SetStatus { status } => return self.status_by_plugin(tenant, txn, id, domain_status(*status), kicks).await,
+            Action::Remind { text } => {
+                if let Some(ticket) = tickets::tickets_by_id(txn, id.get()).await? {
+                    self.notify_reminder(tenant, txn, &ticket, text, kicks).await?;
+                }
+                return Ok(false);
+            }
+            Action::SetAttribute { name, value } => {
+                set_attribute(txn, id, name, value).await?;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// A plugin's `set-status`, by staff's rules: a status the ticket cannot
+    /// move to is dropped. The change is audited (with no one as its
+    /// author) and the customer told, as when staff make it.
+    async fn status_by_plugin(&self, tenant: &Tenant, txn: &DatabaseTransaction, id: TicketId, to: TicketStatus, kicks: &mut Effects) -> Result<bool> {
+        let Some(before) = crate::storage::entities::tickets::Entity::find_by_id(id.get()).one(txn).await? else { return Ok(false) };
+        let from = before.status;
+        if from == to {
+            return Ok(false);
+        }
+        if !crate::desk::changes::transition_allowed(from, to) {
+            tracing::info!(ticket = id.get(), %from, %to, "a plugin asked for a status the ticket cannot move to; dropped");
+            return Ok(false);
+        }
+        let mut am: crate::storage::entities::tickets::ActiveModel = before.clone().into();
+        let now = Utc::now();
+        crate::desk::changes::set_status(&mut am, from, to, now);
+        am.updated_at = Set(now);
+        let after = am.update(txn).await?;
+        crate::desk::operations::record_ticket_changes(txn, None, &before, &after).await?;
+        self.notify_status(tenant, txn, &after, None, kicks).await?;
+        Ok(true)
+    }
 }
 
 /// A domain priority as the plugin contract names it.
@@ -353,6 +390,61 @@ pub(crate) fn plugin_priority(p: Priority) -> tikethet_plugins::Priority {
         Priority::Normal => tikethet_plugins::Priority::Normal,
         Priority::High => tikethet_plugins::Priority::High,
         Priority::Critical => tikethet_plugins::Priority::Critical,
+    }
+}
+
+/// A plugin's `set-attribute` on the ticket's customer: an empty value
+/// removes it; one that would break the desk's rules for attributes (50 at
+/// most) is dropped. Audited with no person as its author.
+async fn set_attribute(txn: &DatabaseTransaction, id: TicketId, name: &str, value: &str) -> Result<()> {
+    use crate::desk::customers::Attributes;
+    let Some(ticket) = tickets::tickets_by_id(txn, id.get()).await? else { return Ok(()) };
+    let Some(customer) = users::Entity::find_by_id(ticket.customer_id).one(txn).await? else { return Ok(()) };
+    let before = Attributes::of(&customer);
+    let mut map = before.map().clone();
+    if value.is_empty() {
+        map.remove(name);
+    } else {
+        map.insert(name.to_owned(), value.to_owned());
+    }
+    let after = match Attributes::parse(map) {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::info!(ticket = id.get(), error = %e, "a plugin's attribute breaks the desk's rules; dropped");
+            return Ok(());
+        }
+    };
+    if after == before {
+        return Ok(());
+    }
+    let detail = format!("{}: {} → {}", customer.first_name, before.json(), after.json());
+    let mut am: users::ActiveModel = customer.into();
+    am.attributes = Set(after.json());
+    am.updated_at = Set(Utc::now());
+    am.update(txn).await?;
+    crate::desk::audit::record(txn, None, "customer.attributes", Some(id.get()), detail).await?;
+    Ok(())
+}
+
+/// A plugin's status as the desk's.
+fn domain_status(s: tikethet_plugins::TicketStatus) -> TicketStatus {
+    match s {
+        tikethet_plugins::TicketStatus::Open => TicketStatus::Open,
+        tikethet_plugins::TicketStatus::InProgress => TicketStatus::InProgress,
+        tikethet_plugins::TicketStatus::WaitingResponse => TicketStatus::WaitingResponse,
+        tikethet_plugins::TicketStatus::Resolved => TicketStatus::Resolved,
+        tikethet_plugins::TicketStatus::Closed => TicketStatus::Closed,
+    }
+}
+
+/// A desk's status as the plugin contract names it.
+pub(crate) fn plugin_status(s: TicketStatus) -> tikethet_plugins::TicketStatus {
+    match s {
+        TicketStatus::Open => tikethet_plugins::TicketStatus::Open,
+        TicketStatus::InProgress => tikethet_plugins::TicketStatus::InProgress,
+        TicketStatus::WaitingResponse => tikethet_plugins::TicketStatus::WaitingResponse,
+        TicketStatus::Resolved => tikethet_plugins::TicketStatus::Resolved,
+        TicketStatus::Closed => tikethet_plugins::TicketStatus::Closed,
     }
 }
 

@@ -33,7 +33,7 @@ use crate::storage::entities::{inbox, users};
 use crate::error::RuntimeError;
 use crate::worker::bot::{self, Command, SupportStep};
 use crate::worker::claims::{self, Claim, ClaimLost, Taken};
-use crate::worker::hooks::{actions_of, apply_to_ticket, domain_priority, plugin_priority, queue_replies, routings_of};
+use crate::worker::hooks::{actions_of, domain_priority, plugin_priority, queue_replies, routings_of};
 use crate::worker::update::{HOLD_BEFORE_ROUTING, claimed, commit_finished, finish, test_hold};
 use crate::live;
 use crate::outbound::effects::Effects;
@@ -373,7 +373,7 @@ impl Runtime {
             }
         };
         let Some(ticket) = ticket else { return Ok(None) };
-        apply_to_ticket(txn, TicketId::new(ticket.id), actions, kicks).await?;
+        self.apply_to_ticket(tenant, txn, TicketId::new(ticket.id), actions, kicks).await?;
         Ok(created.then_some(ticket.id))
     }
 
@@ -486,7 +486,7 @@ impl Runtime {
         let (actions, _) = actions_of(&runs);
         queue_replies(&txn, chat, &actions, &mut kicks).await?;
         if let Some(t) = &active {
-            apply_to_ticket(&txn, TicketId::new(t.id), &actions, &mut kicks).await?;
+            self.apply_to_ticket(tenant, &txn, TicketId::new(t.id), &actions, &mut kicks).await?;
         }
         let out = commit_finished(txn, row.id, inbox::DONE, kicks).await;
         self.answer_press(tenant, q).await;

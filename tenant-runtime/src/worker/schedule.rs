@@ -1,5 +1,7 @@
-//! Scheduled plugins: contract 1.2.0's `on-schedule`, run on the cron
-//! schedule a desk's admin set for a plugin.
+//! Scheduled plugins: `on-schedule` (contract 1.2.0 and later), run on the
+//! cron schedule a desk's admin set for a plugin, with the desk's tickets
+//! waiting for their customer (1.3.0: and the unassigned, those waiting for
+//! staff and those past a service-level target, see [`listed_tickets`]).
 //!
 //! The maintenance loop ticks `Runtime::tick_schedules` once a minute (or
 //! as often as the service-level watch, `TIKETHET_SLA_CHECK_SECS`, when that
@@ -31,16 +33,16 @@ use croner::parser::{CronParser, Seconds, Year};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tikethet_plugins::limits::MAX_INPUT_BYTES;
-use tikethet_plugins::{HookEvent, ScheduleEvent, WaitingTicket};
+use tikethet_plugins::{DeskTicket, HookEvent, ScheduleEvent};
 
-use crate::worker::hooks::plugin_priority;
+use crate::worker::hooks::{plugin_priority, plugin_status};
 use crate::Runtime;
 use crate::desk::context::TenantContext;
 use crate::outbound::effects::Effects;
-use crate::domain::{Invalid, PluginName, Priority, Role, TenantId, TicketStatus};
-use crate::storage::entities::{messages, plugin_schedules, plugins, tickets, users};
+use crate::domain::{Invalid, PluginName, Role, TenantId, TicketStatus};
+use crate::storage::entities::{categories, messages, plugin_schedules, plugins, teams, ticket_tags, tickets, users};
 use crate::error::{Result, RuntimeError};
-use crate::worker::hooks::{apply_ticket_actions, ticket_actions_of};
+use crate::worker::hooks::ticket_actions_of;
 use crate::storage::tenant::{Tenant, TenantStatus};
 
 /// How often schedules are checked, at most: a plugin runs within this of
@@ -52,11 +54,10 @@ pub const CLAIM_LEASE: chrono::Duration = chrono::Duration::minutes(2);
 /// How long what a desk's schedules need is trusted before it is read
 /// again (another node may have changed them).
 const REREAD: Duration = Duration::from_secs(3600);
-/// Waiting tickets an event lists at most (and no more than
-/// [`MAX_INPUT_BYTES`] holds).
+/// Tickets each list of an event holds at most (and no more than its
+/// share of [`MAX_INPUT_BYTES`]).
 pub const MAX_LISTED: usize = 100;
-/// Waiting tickets looked at per run, those waiting since most recently
-/// first.
+/// Active tickets looked at per run, those changed most recently first.
 const MAX_SCANNED: u64 = 5000;
 /// Desks whose schedules run at once.
 const CONCURRENCY: usize = 4;
@@ -173,6 +174,8 @@ struct Taken {
     due: DateTime<Utc>,
     cron: String,
     waiting_minutes: i32,
+    /// The plugin's contract version.
+    version: String,
 }
 
 fn millis(t: DateTime<Utc>) -> u64 {
@@ -286,7 +289,7 @@ impl Runtime {
                 if n == 1 {
                     tracing::info!(tenant = %tenant.info.id, plugin_id = row.plugin_id, "taking over a scheduled run whose process stopped");
                     let due = row.claimed_due_at.unwrap_or(row.next_due_at);
-                    taken.push(Taken { plugin_id: row.plugin_id, token, due, cron: row.cron, waiting_minutes: row.waiting_minutes });
+                    taken.push(Taken { plugin_id: row.plugin_id, token, due, cron: row.cron, waiting_minutes: row.waiting_minutes, version: version.clone() });
                 }
                 continue;
             }
@@ -317,7 +320,7 @@ impl Runtime {
             }
             let n = update.exec(&txn).await?.rows_affected;
             if n == 1 && runs {
-                taken.push(Taken { plugin_id: row.plugin_id, token, due: row.next_due_at, cron: row.cron, waiting_minutes: row.waiting_minutes });
+                taken.push(Taken { plugin_id: row.plugin_id, token, due: row.next_due_at, cron: row.cron, waiting_minutes: row.waiting_minutes, version: version.clone() });
             }
         }
         txn.commit().await?;
@@ -336,14 +339,21 @@ impl Runtime {
         let at_least = chrono::Duration::minutes(i64::from(t.waiting_minutes));
         let event = match &plugin {
             Some(_) => {
-                let (waiting, total) = waiting_tickets(&txn, now, at_least, MAX_INPUT_BYTES.saturating_sub(t.cron.len())).await?;
+                let budget = MAX_INPUT_BYTES.saturating_sub(t.cron.len());
+                let l = listed_tickets(&txn, tenant.info.sla.as_ref(), now, at_least, budget, sees_whole_desk(&t.version)).await?;
                 Some(ScheduleEvent {
                     scheduled_at: millis(t.due),
                     now: millis(now),
                     schedule: t.cron.clone(),
                     waiting_at_least: u64::try_from(at_least.num_milliseconds()).unwrap_or(0),
-                    waiting,
-                    waiting_total: total,
+                    waiting: l.waiting.0,
+                    waiting_total: l.waiting.1,
+                    unassigned: l.unassigned.0,
+                    unassigned_total: l.unassigned.1,
+                    waiting_for_staff: l.waiting_for_staff.0,
+                    waiting_for_staff_total: l.waiting_for_staff.1,
+                    breached: l.breached.0,
+                    breached_total: l.breached.1,
                 })
             }
             None => None,
@@ -373,47 +383,89 @@ impl Runtime {
             tracing::info!(tenant = %tenant.info.id, plugin_id = t.plugin_id, "a scheduled run lost its claim; its results are dropped");
             return Ok(());
         }
-        apply_ticket_actions(&txn, &ticket_actions_of(&runs), &mut kicks).await?;
+        self.apply_ticket_actions(tenant, &txn, &ticket_actions_of(&runs), &mut kicks).await?;
         txn.commit().await?;
         self.after_commit(&tenant.info.id, kicks).await;
         Ok(())
     }
 }
 
-/// The desk's tickets waiting for their customer's answer at least
-/// `at_least`, those waiting since most recently first, as many as fit in
-/// `budget` bytes (see [`ScheduleEvent::input_bytes`]) up to [`MAX_LISTED`];
-/// and how many wait that long in all. The wait began with the ticket's
-/// newest message the customer can see (its last change if it has none).
-async fn waiting_tickets(
+/// Whether a plugin of this contract version sees the whole desk in its
+/// scheduled runs (1.3.0 and later), not only the tickets waiting for their
+/// customer.
+pub fn sees_whole_desk(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    major > 1 || (major == 1 && minor >= 3)
+}
+
+/// One list of an event, and how many it would hold uncut.
+type List = (Vec<DeskTicket>, u32);
+
+/// What a scheduled run lists.
+#[derive(Default)]
+struct Listed {
+    unassigned: List,
+    waiting_for_staff: List,
+    waiting: List,
+    breached: List,
+}
+
+/// When the first service-level target a ticket has not met fell due, if
+/// one has (an unanswered first response past its time, or an active
+/// ticket past its resolution time).
+fn breached_at(policy: &crate::desk::sla::SlaPolicy, t: &tickets::Model, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if !t.status.is_active() {
+        return None;
+    }
+    let targets = policy.targets(t.priority);
+    let first = targets.first_response.filter(|_| t.first_response_at.is_none()).map(|m| policy.after(t.created_at, m));
+    let resolution = targets.resolution.map(|m| policy.after(t.created_at, m));
+    [first, resolution].into_iter().flatten().filter(|due| *due <= now).min()
+}
+
+/// The desk's active tickets a run lists, each list holding those whose
+/// age is at least `at_least`, those that became so most recently first,
+/// up to [`MAX_LISTED`] and an equal share of `budget` bytes (see
+/// [`ScheduleEvent::input_bytes`]):
+/// - waiting for their customer (`waiting_response`), aged from their
+///   newest message the customer can see (their last change if none);
+/// - with `whole_desk` (contract 1.3.0) also the unassigned, aged from
+///   their opening; those the desk owes an answer (open, in progress),
+///   aged like the waiting; and those past a service-level target, aged
+///   from the target's due time.
+async fn listed_tickets(
     txn: &DatabaseTransaction,
+    sla: Option<&crate::desk::sla::SlaPolicy>,
     now: DateTime<Utc>,
     at_least: chrono::Duration,
     budget: usize,
-) -> Result<(Vec<WaitingTicket>, u32)> {
-    let waiting = TicketStatus::WaitingResponse.as_str();
-    let rows: Vec<(i64, String, Priority, i64, DateTime<Utc>)> = tickets::Entity::find()
-        .select_only()
-        .columns([tickets::Column::Id, tickets::Column::Title, tickets::Column::Priority, tickets::Column::CustomerId, tickets::Column::UpdatedAt])
-        .filter(tickets::Column::Status.eq(waiting))
+    whole_desk: bool,
+) -> Result<Listed> {
+    let statuses: Vec<&str> = if whole_desk {
+        vec![TicketStatus::Open.as_str(), TicketStatus::InProgress.as_str(), TicketStatus::WaitingResponse.as_str()]
+    } else {
+        vec![TicketStatus::WaitingResponse.as_str()]
+    };
+    let rows: Vec<tickets::Model> = tickets::Entity::find()
+        .filter(tickets::Column::Status.is_in(statuses))
         .order_by_desc(tickets::Column::UpdatedAt)
         .limit(MAX_SCANNED)
-        .into_tuple()
         .all(txn)
         .await?;
     if rows.is_empty() {
-        return Ok((Vec::new(), 0));
+        return Ok(Listed::default());
     }
-    // The newest public message of each waiting ticket, by id (one statement).
+    // The newest public message of each, by id (one statement).
     let newest = sea_orm::sea_query::Query::select()
         .expr(Expr::col(messages::Column::Id).max())
         .from(messages::Entity)
-        .and_where(messages::Column::TicketId.is_in(rows.iter().map(|r| r.0)))
+        .and_where(messages::Column::TicketId.is_in(rows.iter().map(|r| r.id)))
         .and_where(messages::Column::Internal.eq(false))
         .and_where(messages::Column::DeletedAt.is_null())
         .group_by_col(messages::Column::TicketId)
         .to_owned();
-    let since: HashMap<i64, DateTime<Utc>> = messages::Entity::find()
+    let last: HashMap<i64, DateTime<Utc>> = messages::Entity::find()
         .select_only()
         .columns([messages::Column::TicketId, messages::Column::CreatedAt])
         .filter(messages::Column::Id.in_subquery(newest))
@@ -422,38 +474,92 @@ async fn waiting_tickets(
         .await?
         .into_iter()
         .collect();
+    let last_of = |t: &tickets::Model| last.get(&t.id).copied().unwrap_or(t.updated_at);
     let cutoff = now - at_least;
-    let mut long: Vec<(DateTime<Utc>, i64, String, Priority, i64)> = rows
-        .into_iter()
-        .map(|(id, title, priority, customer, updated)| (since.get(&id).copied().unwrap_or(updated), id, title, priority, customer))
-        .filter(|(since, ..)| *since <= cutoff)
-        .collect();
-    long.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
-    let total = u32::try_from(long.len()).unwrap_or(u32::MAX);
-    long.truncate(MAX_LISTED);
-    let customers: HashMap<i64, users::Model> =
-        users::Entity::find().filter(users::Column::Id.is_in(long.iter().map(|r| r.4))).all(txn).await?.into_iter().map(|u| (u.id, u)).collect();
-    let mut out = Vec::with_capacity(long.len());
-    let mut used = 0;
-    for (since, id, title, priority, customer) in long {
-        let Some(c) = customers.get(&customer) else { continue };
-        let t = WaitingTicket {
-            ticket_id: id,
-            title,
-            priority: plugin_priority(priority),
+    // Each kind's tickets as (since, index into rows), newest first, cut.
+    let pick = |f: &dyn Fn(&tickets::Model) -> Option<DateTime<Utc>>| -> (Vec<(DateTime<Utc>, usize)>, u32) {
+        let mut l: Vec<(DateTime<Utc>, usize)> = rows.iter().enumerate().filter_map(|(i, t)| f(t).filter(|s| *s <= cutoff).map(|s| (s, i))).collect();
+        l.sort_by(|a, b| b.0.cmp(&a.0).then(rows[b.1].id.cmp(&rows[a.1].id)));
+        let total = u32::try_from(l.len()).unwrap_or(u32::MAX);
+        l.truncate(MAX_LISTED);
+        (l, total)
+    };
+    let waiting = pick(&|t| (t.status == TicketStatus::WaitingResponse).then(|| last_of(t)));
+    let (unassigned, waiting_for_staff, breached) = if whole_desk {
+        (
+            pick(&|t| t.assignee_id.is_none().then_some(t.created_at)),
+            pick(&|t| matches!(t.status, TicketStatus::Open | TicketStatus::InProgress).then(|| last_of(t))),
+            match sla {
+                Some(policy) => pick(&|t| breached_at(policy, t, now)),
+                None => (Vec::new(), 0),
+            },
+        )
+    } else {
+        Default::default()
+    };
+    // What the listed tickets name: customers, assignees, tags, category
+    // and team names, each read once.
+    let listed: std::collections::BTreeSet<usize> =
+        [&waiting.0, &unassigned.0, &waiting_for_staff.0, &breached.0].into_iter().flatten().map(|(_, i)| *i).collect();
+    let ids: Vec<i64> = listed.iter().map(|i| rows[*i].id).collect();
+    let people: std::collections::BTreeSet<i64> = listed.iter().flat_map(|i| [Some(rows[*i].customer_id), rows[*i].assignee_id]).flatten().collect();
+    let known: HashMap<i64, users::Model> = if people.is_empty() {
+        HashMap::new()
+    } else {
+        users::Entity::find().filter(users::Column::Id.is_in(people)).all(txn).await?.into_iter().map(|u| (u.id, u)).collect()
+    };
+    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut category_names: HashMap<i64, String> = HashMap::new();
+    let mut team_names: HashMap<i64, String> = HashMap::new();
+    if whole_desk && !ids.is_empty() {
+        let rows = ticket_tags::Entity::find()
+            .filter(ticket_tags::Column::TicketId.is_in(ids.iter().copied()))
+            .order_by_asc(ticket_tags::Column::Tag)
+            .all(txn)
+            .await?;
+        for r in rows {
+            tags.entry(r.ticket_id).or_default().push(r.tag);
+        }
+        category_names = categories::Entity::find().all(txn).await?.into_iter().map(|c| (c.id, c.name)).collect();
+        team_names = teams::Entity::find().all(txn).await?.into_iter().map(|t| (t.id, t.name)).collect();
+    }
+    let desk_ticket = |i: usize| -> Option<DeskTicket> {
+        let t = &rows[i];
+        let c = known.get(&t.customer_id)?;
+        let assignee = t.assignee_id.and_then(|a| known.get(&a)).map(|a| a.username.clone().unwrap_or_else(|| crate::outbound::notify::name_of(a)));
+        Some(DeskTicket {
+            ticket_id: t.id,
+            title: t.title.clone(),
+            status: plugin_status(t.status),
+            priority: plugin_priority(t.priority),
+            category: t.category_id.and_then(|id| category_names.get(&id).cloned()),
+            team: t.team_id.and_then(|id| team_names.get(&id).cloned()),
+            assignee,
+            tags: tags.get(&t.id).cloned().unwrap_or_default(),
             customer_telegram_id: c.telegram_id,
             customer_name: c.first_name.clone(),
             customer_username: c.username.clone(),
             language_code: c.language_code.clone(),
-            waiting_since: millis(since),
-        };
-        used += t.input_bytes();
-        if used > budget {
-            break;
+            opened_at: millis(t.created_at),
+            last_message_at: millis(last_of(t)),
+            breached_at: sla.and_then(|p| breached_at(p, t, now)).map(millis),
+        })
+    };
+    let share = if whole_desk { budget / 4 } else { budget };
+    let fill = |(picked, total): (Vec<(DateTime<Utc>, usize)>, u32)| -> List {
+        let mut out = Vec::with_capacity(picked.len());
+        let mut used = 0;
+        for (_, i) in picked {
+            let Some(t) = desk_ticket(i) else { continue };
+            used += t.input_bytes();
+            if used > share {
+                break;
+            }
+            out.push(t);
         }
-        out.push(t);
-    }
-    Ok((out, total))
+        (out, total)
+    };
+    Ok(Listed { waiting: fill(waiting), unassigned: fill(unassigned), waiting_for_staff: fill(waiting_for_staff), breached: fill(breached) })
 }
 
 impl TenantContext {
@@ -567,6 +673,7 @@ impl TenantContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Priority;
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -632,6 +739,39 @@ mod tests {
         assert!(!has_on_schedule("1.0.0") && !has_on_schedule("1.1.0"));
         assert!(has_on_schedule("1.2.0") && has_on_schedule("1.10.0") && has_on_schedule("2.0.0"));
         assert!(!has_on_schedule("garbage"));
+        assert!(!sees_whole_desk("1.2.0") && sees_whole_desk("1.3.0") && sees_whole_desk("2.0.0"));
+    }
+
+    #[test]
+    fn a_ticket_is_breached_from_its_first_unmet_target_that_fell_due() {
+        let policy = crate::desk::sla::SlaPolicy::from_json(&serde_json::json!({"targets": {"high": {"first_response_minutes": 60, "resolution_minutes": 240}}})).unwrap();
+        let opened = at("2026-12-01T10:00:00Z");
+        let t = tickets::Model {
+            forum_topic_id: None,
+            id: 1,
+            customer_id: 1,
+            title: "t".into(),
+            description: "d".into(),
+            status: TicketStatus::Open,
+            priority: Priority::High,
+            category_id: None,
+            team_id: None,
+            assignee_id: None,
+            created_at: opened,
+            updated_at: opened,
+            first_response_at: None,
+            resolved_at: None,
+            closed_at: None,
+        };
+        assert_eq!(breached_at(&policy, &t, at("2026-12-01T10:59:00Z")), None, "before the first response is due");
+        assert_eq!(breached_at(&policy, &t, at("2026-12-01T11:30:00Z")), Some(at("2026-12-01T11:00:00Z")));
+        let answered = tickets::Model { first_response_at: Some(at("2026-12-01T11:30:00Z")), ..t.clone() };
+        assert_eq!(breached_at(&policy, &answered, at("2026-12-01T12:00:00Z")), None, "answered (late): no unmet target yet");
+        assert_eq!(breached_at(&policy, &answered, at("2026-12-01T15:00:00Z")), Some(at("2026-12-01T14:00:00Z")), "then resolution");
+        let done = tickets::Model { status: TicketStatus::Resolved, ..answered };
+        assert_eq!(breached_at(&policy, &done, at("2026-12-02T00:00:00Z")), None, "finished tickets breach nothing");
+        let normal = tickets::Model { priority: Priority::Normal, ..t };
+        assert_eq!(breached_at(&policy, &normal, at("2026-12-09T00:00:00Z")), None, "no targets for its priority");
     }
 
     #[test]

@@ -49,6 +49,11 @@ impl Deployment {
     /// `names.len()` nodes on PostgreSQL through PgBouncer and Redis, the
     /// desk provisioned and served by every one of them.
     async fn start(names: &[&str]) -> Deployment {
+        Self::start_with(names, &[]).await
+    }
+
+    /// [`start`](Self::start) with more settings for every node.
+    async fn start_with(names: &[&str], more: &[(&'static str, &str)]) -> Deployment {
         let fake = FakeTelegram::start().await.unwrap();
         fake.allow_insecure_webhooks(true);
         let dir = tempfile::tempdir().unwrap();
@@ -66,6 +71,7 @@ impl Deployment {
             ("TIKETHET_JWT_SECRET", format!("cluster-{}-0123456789abcdef0123456789", random_suffix())),
             ("TIKETHET_CLAIM_LEASE_SECS", LEASE_SECS.to_owned()),
         ];
+        let env: Vec<(&str, String)> = env.into_iter().chain(more.iter().map(|(k, v)| (*k, (*v).to_owned()))).collect();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
         let mut nodes: Vec<Node> = Vec::new();
         for name in names {
@@ -428,4 +434,86 @@ async fn losing_redis_slows_sending_and_loses_nothing_then_recovers() {
     assert!(recovered.is_some(), "sends went back through Redis once it answered");
     let outbox = app.wait_outbox_settled("acme").await;
     assert!(outbox.iter().all(|m| m.status == tikethet_runtime::storage::entities::outbox::SENT), "every answer sent: {:?}", outbox.iter().map(|m| (&m.status, &m.last_error)).collect::<Vec<_>>());
+}
+
+/// Sends `sql` with `$1` = `id` straight to PostgreSQL.
+async fn pg_exec(pg: &sea_orm::DatabaseConnection, sql: String, id: i64) {
+    use sea_orm::ConnectionTrait as _;
+    pg.execute_raw(sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Postgres, sql, [id.into()])).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auto_close_example_closes_a_ticket_waiting_past_its_days_once_across_two_nodes() {
+    // Both nodes check schedules every second.
+    let d = Deployment::start_with(&["one", "two"], &[("TIKETHET_SLA_CHECK_SECS", "1")]).await;
+    let (http, fake) = (d.http.clone(), d.fake.clone());
+    let api = |i: usize, path: &str| format!("{}/t/acme/api/v1{path}", d.nodes[i].base);
+    let owner = d.owner(0).await;
+    // A customer writes; the desk answers (the ticket waits for them).
+    let customer = 9_300_001;
+    fake.start_chat(&d.token, customer);
+    assert_eq!(d.post(0, &fixtures::message(1, customer, "My parcel never came")).await, 200);
+    let id = tikethet_tests::helpers::wait_for(Duration::from_secs(20), || async {
+        let list: Value = http.get(api(1, "/tickets")).bearer_auth(&owner).send().await.ok()?.json().await.ok()?;
+        list["items"].as_array()?.first()?["id"].as_i64()
+    })
+    .await
+    .expect("the message opens a ticket");
+    let res = http.post(api(1, &format!("/tickets/{id}/messages"))).bearer_auth(&owner).json(&json!({ "text": "Could you send the tracking number?" })).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    // ... six days ago.
+    let pg = sea_orm::Database::connect(postgres_url()).await.unwrap();
+    pg_exec(&pg, format!("UPDATE \"{}\".messages SET created_at = now() - interval '6 days' WHERE ticket_id = $1", d.tenant_schema()), id).await;
+    let ticket: Value = http.get(api(0, &format!("/tickets/{id}"))).bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ticket["status"], "waiting_response", "{ticket}");
+
+    // The 1.3.0 example, due every second on both nodes.
+    let bytes = std::fs::read(tikethet_plugins::build::build_bundled("auto-close").unwrap()).unwrap();
+    let res = http.put(api(0, "/plugins/auto-close")).bearer_auth(&owner).header("content-type", "application/octet-stream").body(bytes).send().await.unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["version"], "1.3.0", "{body}");
+    let text = "No word from you on #{number} for {days} days, so it is closed now. Write here to open it again.";
+    let res = http
+        .patch(api(1, "/plugins/auto-close"))
+        .bearer_auth(&owner)
+        .json(&json!({ "config": { "after_days": 5, "text": text }, "schedule": "* * * * * *" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+
+    let closed = tikethet_tests::helpers::wait_for(Duration::from_secs(30), || async {
+        let t: Value = http.get(api(0, &format!("/tickets/{id}"))).bearer_auth(&owner).send().await.ok()?.json().await.ok()?;
+        (t["status"] == "closed").then_some(t)
+    })
+    .await;
+    assert!(closed.is_some(), "the ticket was not closed");
+    // Three more due times pass on both nodes.
+    let runs = async || -> i64 {
+        let list: Value = http.get(api(0, "/plugins")).bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+        list["items"].as_array().unwrap().iter().find(|p| p["name"] == "auto-close").unwrap()["scheduled_runs"].as_i64().unwrap()
+    };
+    let now = runs().await;
+    let more = tikethet_tests::helpers::wait_for(Duration::from_secs(30), || async { (runs().await >= now + 3).then_some(()) }).await;
+    assert!(more.is_some(), "the schedule stopped running");
+
+    // Told once, before the notice of the status; closed once.
+    let notice = format!("Your ticket #{id} (My parcel never came) is now closed.");
+    let told = format!("No word from you on #{id} for 5 days, so it is closed now. Write here to open it again.");
+    let sent = tikethet_tests::helpers::wait_for(Duration::from_secs(10), || async {
+        let sent = fake.sent_to(&d.token, customer);
+        sent.iter().any(|m| m.starts_with(&notice)).then_some(sent)
+    })
+    .await
+    .unwrap_or_else(|| panic!("no notice: {:?}", fake.sent_to(&d.token, customer)));
+    assert_eq!(sent.iter().filter(|m| **m == told).count(), 1, "{sent:?}");
+    assert_eq!(sent.iter().filter(|m| m.starts_with(&notice)).count(), 1, "{sent:?}");
+    let (at_told, at_notice) = (sent.iter().position(|m| *m == told).unwrap(), sent.iter().position(|m| m.starts_with(&notice)).unwrap());
+    assert!(at_told < at_notice, "told first: {sent:?}");
+    let audit: Value = http.get(api(1, "/audit?action=ticket.status")).bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+    let changes: Vec<&Value> = audit["items"].as_array().unwrap().iter().filter(|e| e["ticket_id"].as_i64() == Some(id)).collect();
+    assert_eq!(changes.len(), 1, "{audit}");
+    assert_eq!(changes[0]["detail"], "waiting_response → closed", "{audit}");
+    drop(pg);
+    d.stop().await;
 }

@@ -1,5 +1,6 @@
 //! Tenant plugins end to end: uploaded through the API, run on the bot's
-//! conversation, failing safely.
+//! conversation (contract 1.3.0's status, reminder and customer attribute
+//! included), failing safely.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ on_both!(
     a_failing_plugin_is_switched_off_after_five_failures_and_admins_are_told,
     plugins_act_in_their_order_and_stop_ends_the_chain,
     key_value_store_is_not_saved_after_a_failed_call,
+    a_1_3_0_plugin_sets_the_status_reminds_staff_and_sets_a_customer_attribute,
 );
 
 fn component(name: &str) -> Vec<u8> {
@@ -208,6 +210,55 @@ async fn plugins_act_in_their_order_and_stop_ends_the_chain(b: Backend) {
     assert_eq!(app.wait_processed("acme", 2).await.status, "done");
     app.wait_outbox_settled("acme").await;
     assert_eq!(app.fake.sent_to(&t.token, customer)[3..], ["third", "first 1", "first 2", "second"]);
+}
+
+async fn a_1_3_0_plugin_sets_the_status_reminds_staff_and_sets_a_customer_attribute(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (s, p) = upload(&app, "acme", &owner, "scripted", test_plugin("scripted")).await;
+    assert_eq!((s, p["version"].as_str()), (200, Some("1.3.0")), "{p}");
+    let actions = json!([["attribute", "plan", "pro"], ["status", "in_progress"], ["remind", "A Pro customer is back"]]);
+    assert_eq!(patch(&app, "acme", &owner, "scripted", json!({"config": {"actions": actions}})).await.0, 200);
+    let customer = 7070;
+    app.deliver(&t, &fixtures::message(1, customer, "The printer jams")).await;
+    assert_eq!(app.wait_processed("acme", 1).await.status, "done");
+    let (_, list) = app.tenant_get("acme", "/tickets", &owner).await;
+    let ticket = &list["items"][0];
+    let id = ticket["id"].as_i64().unwrap();
+    // The ticket the message opened moved on, as staff would move it.
+    assert_eq!(ticket["status"], "in_progress", "{ticket}");
+    let (_, me) = app.tenant_get("acme", &format!("/users/{}", ticket["customer_id"]), &owner).await;
+    assert_eq!(me["attributes"], json!({"plan": "pro"}), "{me}");
+    // Nobody is assigned: the moderators and up are reminded.
+    app.wait_outbox_settled("acme").await;
+    let reminder = format!("⏰ A reminder on #{id} (The printer jams):\nA Pro customer is back");
+    let to_owner = app.fake.sent_to(&t.token, t.owner);
+    assert_eq!(to_owner.iter().filter(|m| m.starts_with(&reminder)).count(), 1, "{to_owner:?}");
+    // The customer is told of the status, as from staff.
+    let to_customer = app.fake.sent_to(&t.token, customer);
+    assert!(to_customer.iter().any(|m| m.starts_with(&format!("Your ticket #{id} (The printer jams) is now in progress"))), "{to_customer:?}");
+    // Both changes are in the audit log, with no person as their author.
+    let (_, audit) = app.tenant_get("acme", &format!("/audit?ticket={id}"), &owner).await;
+    let kinds: Vec<(&str, &str, bool)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap(), e["detail"].as_str().unwrap(), e["actor_id"].is_null()))
+        .collect();
+    assert!(kinds.contains(&("ticket.status", "open → in_progress", true)), "{audit}");
+    assert!(kinds.iter().any(|(a, d, none)| *a == "customer.attributes" && d.ends_with(r#"{} → {"plan":"pro"}"#) && *none), "{audit}");
+
+    // A bad attribute name is the plugin's bad output: nothing of the call is applied.
+    let actions = json!([["attribute", "Plan Name", "x"], ["tag", "never"]]);
+    assert_eq!(patch(&app, "acme", &owner, "scripted", json!({"config": {"actions": actions}})).await.0, 200);
+    app.deliver(&t, &fixtures::message(2, customer, "Still jams")).await;
+    assert_eq!(app.wait_processed("acme", 2).await.status, "done");
+    let (_, failures) = app.tenant_get("acme", "/plugins/scripted/failures", &owner).await;
+    assert_eq!(failures["items"][0]["kind"], "bad_output", "{failures}");
+    assert!(failures["items"][0]["message"].as_str().unwrap().contains("lowercase letters"), "{failures}");
+    let (_, tags) = app.tenant_get("acme", &format!("/tickets/{id}/tags"), &owner).await;
+    assert_eq!(tags["items"], json!([]), "{tags}");
 }
 
 async fn key_value_store_is_not_saved_after_a_failed_call(b: Backend) {

@@ -1,9 +1,11 @@
-//! Scheduled plugins (contract 1.2.0's `on-schedule`): an admin sets a
-//! plugin's cron schedule through the API (refused with the reason when it
-//! is not one); the desk runs the plugin on it with the tickets waiting for
-//! their customers, applies its replies, records its failures and switches
-//! a failing one off; each due time runs once, missed times are made up by
-//! one run, and a run whose process died is taken over after its lease.
+//! Scheduled plugins (`on-schedule`, contract 1.2.0 and later): an admin
+//! sets a plugin's cron schedule through the API (refused with the reason
+//! when it is not one); the desk runs the plugin on it with the tickets
+//! waiting for their customers (1.3.0: and the unassigned and breached
+//! ones), applies its replies, tags, assignments and reminders, records
+//! its failures and switches a failing one off; each due time runs once,
+//! missed times are made up by one run, and a run whose process died is
+//! taken over after its lease. (Once across two nodes: `cluster.rs`.)
 
 use std::time::Duration;
 
@@ -17,6 +19,7 @@ on_both!(
     nudge_reminds_a_customer_once_when_the_desks_answer_waited_past_the_threshold,
     a_failing_scheduled_plugin_is_recorded_and_switched_off,
     missed_due_times_run_once_and_a_dead_runs_claim_is_taken_over,
+    escalate_tags_gives_to_a_team_and_reminds_once_for_an_unassigned_ticket_past_its_target,
 );
 
 /// Schedules are checked as often as the service-level watch: every second.
@@ -272,4 +275,82 @@ async fn missed_due_times_run_once_and_a_dead_runs_claim_is_taken_over(b: Backen
     app.wait_outbox_settled("acme").await;
     let scheduled = app.fake.sent_to(&t.token, 801).into_iter().filter(|m| m == reply).count();
     assert_eq!(scheduled, 2, "one reply per run");
+}
+
+/// Moves a ticket's opening back, as if it had been opened that long ago.
+async fn age_ticket(app: &TestApp, ticket: i64, by: chrono::Duration) {
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _};
+    use tikethet_runtime::storage::entities::tickets;
+    let tenant = app.state.runtime.tenant_by_slug("acme").unwrap();
+    let txn = tenant.db.begin().await.unwrap();
+    let at = chrono::Utc::now() - by;
+    tickets::Entity::update_many()
+        .col_expr(tickets::Column::CreatedAt, sea_orm::sea_query::Expr::value(at))
+        .col_expr(tickets::Column::UpdatedAt, sea_orm::sea_query::Expr::value(at))
+        .filter(tickets::Column::Id.eq(ticket))
+        .exec(&txn)
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+}
+
+async fn escalate_tags_gives_to_a_team_and_reminds_once_for_an_unassigned_ticket_past_its_target(b: Backend) {
+    use reqwest::Method;
+    let app = spawn_app_with(b, check_every_second()).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    // Ann, a helper of the team "Tier 2", who has started the bot.
+    let ann = 8_001;
+    app.fake.start_chat(&t.token, ann);
+    let ann_token = app.sign_in(&t, ann).await;
+    let ann_id = app.tenant_get("acme", "/auth/me", &ann_token).await.1["id"].as_i64().unwrap();
+    assert_eq!(app.tenant_call(Method::PATCH, "acme", &format!("/users/{ann_id}"), &owner, Some(json!({ "role": "helper" }))).await.0, 200);
+    let (s, team) = app.tenant_post("acme", "/teams", &owner, json!({ "name": "Tier 2", "rule": "round_robin" })).await;
+    assert_eq!(s, 201, "{team}");
+    assert_eq!(app.tenant_call(Method::PUT, "acme", &format!("/teams/{}/members/{ann_id}", team["id"]), &owner, None).await.0, 200);
+    // A first answer is due within 30 minutes.
+    let policy = json!({"targets": {"normal": {"first_response_minutes": 30, "resolution_minutes": null}}, "business_hours": null});
+    assert_eq!(app.tenant_call(Method::PUT, "acme", "/settings/sla", &owner, Some(policy)).await.0, 200);
+
+    // One ticket opened three hours ago, nobody on it; one just now.
+    let customer = app.sign_in(&t, 801).await;
+    let (s, old) = app.tenant_post("acme", "/tickets", &customer, json!({ "title": "The lamp flickers", "description": "Since Monday" })).await;
+    assert_eq!(s, 201, "{old}");
+    let old = old["id"].as_i64().unwrap();
+    age_ticket(&app, old, chrono::Duration::hours(3)).await;
+    let other = app.sign_in(&t, 802).await;
+    let (_, new) = app.tenant_post("acme", "/tickets", &other, json!({ "title": "The lamp hums", "description": "Quietly" })).await;
+    let new = new["id"].as_i64().unwrap();
+
+    let (s, p) = upload(&app, "acme", &owner, "escalate", component("escalate")).await;
+    assert_eq!((s, p["version"].as_str()), (200, Some("1.3.0")), "{p}");
+    let cfg = json!({"unassigned_hours": 2, "team": "Tier 2"});
+    let (s, p) = patch(&app, &owner, "escalate", json!({"config": cfg, "schedule": "* * * * * *"})).await;
+    assert_eq!(s, 200, "{p}");
+
+    // Past its target: tagged, raised, the moderators and up reminded;
+    // unassigned for 3 h: tagged, given to the team (Ann), Ann reminded.
+    let tags = async |id: i64| app.tenant_get("acme", &format!("/tickets/{id}/tags"), &owner).await.1["items"].clone();
+    let escalated = wait_for(Duration::from_secs(30), || async { (tags(old).await.as_array().map_or(0, Vec::len) == 2).then_some(()) }).await;
+    assert!(escalated.is_some(), "not escalated: {}", tags(old).await);
+    assert_eq!(tags(old).await, json!(["escalated", "sla-breached"]));
+    let (_, ticket) = app.tenant_get("acme", &format!("/tickets/{old}"), &owner).await;
+    assert_eq!((ticket["assignee_id"].as_i64(), ticket["priority"].as_str()), (Some(ann_id), Some("high")), "{ticket}");
+    let to_ann = format!("⏰ A reminder on #{old} (The lamp flickers):\nunassigned for 3.0 h; given to Tier 2");
+    let reminded = wait_for(Duration::from_secs(10), || async { app.fake.sent_to(&t.token, ann).iter().any(|m| m.starts_with(&to_ann)).then_some(()) }).await;
+    assert!(reminded.is_some(), "Ann got {:?}", app.fake.sent_to(&t.token, ann));
+    let breach = format!("⏰ A reminder on #{old} (The lamp flickers):\npast its service-level target for 2.5 h; raised to high priority");
+    let told = wait_for(Duration::from_secs(10), || async { app.fake.sent_to(&t.token, t.owner).iter().any(|m| m.starts_with(&breach)).then_some(()) }).await;
+    assert!(told.is_some(), "the owner got {:?}", app.fake.sent_to(&t.token, t.owner));
+
+    // Two more runs: its tags are its memory, nothing is repeated.
+    let done = listed(&app, &owner, "escalate").await["scheduled_runs"].as_i64().unwrap();
+    runs(&app, &owner, "escalate", done + 2).await;
+    app.wait_outbox_settled("acme").await;
+    assert_eq!(app.fake.sent_to(&t.token, ann).iter().filter(|m| m.starts_with(&to_ann)).count(), 1);
+    assert_eq!(app.fake.sent_to(&t.token, t.owner).iter().filter(|m| m.starts_with(&breach)).count(), 1);
+    // The new ticket is neither late nor old enough.
+    let (_, fresh) = app.tenant_get("acme", &format!("/tickets/{new}"), &owner).await;
+    assert_eq!((&fresh["assignee_id"], &fresh["priority"]), (&Value::Null, &json!("normal")), "{fresh}");
+    assert_eq!(tags(new).await, json!([]));
 }

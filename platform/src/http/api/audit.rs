@@ -18,7 +18,7 @@ pub struct AuditEntryView {
     pub id: i64,
     pub at: chrono::DateTime<chrono::Utc>,
     /// The person of the desk who made it; `null` for the platform (its
-    /// operator, the daily domain check).
+    /// operator, the daily domain check, a plugin's actions).
     #[oai(nullable)]
     pub actor_id: Option<i64>,
     #[oai(nullable)]

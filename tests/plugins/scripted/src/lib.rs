@@ -1,11 +1,13 @@
 //! A plugin that does what its config says, for the end-to-end tests of
 //! action order, `stop` and the key-value store. Config:
 //! `{"kv_set": [["key", "value"]], "echo_kv": "key", "trap": false,
-//!   "actions": [["reply", "text"], ["note", "text"], ["tag", "t"], ["stop"]]}`
+//!   "actions": [["reply", "text"], ["note", "text"], ["tag", "t"], ["stop"],
+//!   ["status", "in_progress"], ["remind", "text"], ["attribute", "name", "value"]]}`
+//! (contract 1.3.0).
 //! Keys are set first; `echo_kv` answers `kv KEY=VALUE` (or `=none`) before
 //! the actions; `trap` panics after setting the keys.
 
-use tikethet_plugin_sdk::{Action, MessageEvent, Plugin, config, export, kv};
+use tikethet_plugin_sdk::{Action, Attribute, MessageEvent, Plugin, TicketStatus, config, export, kv};
 
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
@@ -38,6 +40,15 @@ impl Plugin for Scripted {
                 Some("note") => Action::Note(arg),
                 Some("tag") => Action::Tag(arg),
                 Some("stop") => Action::Stop,
+                Some("status") => Action::SetStatus(match arg.as_str() {
+                    "open" => TicketStatus::Open,
+                    "in_progress" => TicketStatus::InProgress,
+                    "waiting_response" => TicketStatus::WaitingResponse,
+                    "resolved" => TicketStatus::Resolved,
+                    _ => TicketStatus::Closed,
+                }),
+                Some("remind") => Action::Remind(arg),
+                Some("attribute") => Action::SetAttribute(Attribute { name: arg, value: a.get(2).cloned().unwrap_or_default() }),
                 other => panic!("unknown action {other:?}"),
             });
         }
