@@ -25,6 +25,10 @@ pub fn tr<'a>(lang: &str, text: &'a str) -> &'a str {
 
 fn ru(text: &str) -> Option<&'static str> {
     Some(match text {
+        "Recently updated" => "Недавно изменённые",
+        "Time to breach" => "Срок по SLA",
+        "Oldest first" => "Сначала старые",
+        "Highest priority" => "Сначала важные",
         "Active tickets" => "Активные заявки",
         "Attach files" => "Прикрепить файлы",
         "or drop or paste them here" => "или перетащите и вставьте сюда",

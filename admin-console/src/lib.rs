@@ -96,6 +96,8 @@ pub struct Queue {
     pub team: String,
     /// The desk's shared saved views.
     pub views: Vec<SavedView>,
+    /// The queue's orders (recently updated, time to breach, …).
+    pub sorts: Vec<Choice>,
 }
 
 /// A saved view of the queue, shared by the desk's staff.

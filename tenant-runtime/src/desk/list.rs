@@ -5,6 +5,11 @@
 //! deep it is, and tickets moving while someone scrolls never repeat or
 //! vanish between pages. The cursor names the sort it belongs to, so a
 //! cursor of another sort is refused instead of skipping tickets.
+//!
+//! The order by time to breach (`due`) depends on the desk's service-level
+//! targets and business hours, which SQL cannot follow: that sort reads the
+//! few columns it needs of every matching ticket, orders them here and
+//! reads the page's rows by number (see [`due_page`]).
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -15,6 +20,7 @@ use crate::domain::{Invalid, Priority, TicketStatus};
 use crate::storage::entities::{messages, ticket_counts, ticket_tags, tickets};
 use crate::error::Result;
 use crate::desk::context::{Scope, Viewer};
+use crate::desk::sla::SlaPolicy;
 use crate::storage::{Direct, TenantDb};
 
 /// Largest page.
@@ -31,6 +37,9 @@ pub enum SortKey {
     UpdatedAt,
     CreatedAt,
     Priority,
+    /// When the ticket's next service-level target falls due (soonest
+    /// first); tickets without one come after those with one.
+    Due,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +56,7 @@ impl Default for Sort {
 }
 
 impl Sort {
-    pub const ACCEPTED: &'static str = "updated_at, -updated_at, created_at, -created_at, priority, -priority";
+    pub const ACCEPTED: &'static str = "updated_at, -updated_at, created_at, -created_at, priority, -priority, due, -due";
 
     /// `updated_at`, `created_at` or `priority`, with a leading `-` for descending.
     pub fn parse(s: &str) -> Result<Sort, Invalid> {
@@ -59,6 +68,7 @@ impl Sort {
             "updated_at" => SortKey::UpdatedAt,
             "created_at" => SortKey::CreatedAt,
             "priority" => SortKey::Priority,
+            "due" => SortKey::Due,
             _ => return Err(Invalid::new("sort", format!("must be one of: {}", Self::ACCEPTED))),
         };
         Ok(Sort { key, descending })
@@ -72,6 +82,8 @@ impl Sort {
             (SortKey::CreatedAt, true) => "C",
             (SortKey::Priority, false) => "p",
             (SortKey::Priority, true) => "P",
+            (SortKey::Due, false) => "d",
+            (SortKey::Due, true) => "D",
         }
     }
 }
@@ -182,6 +194,8 @@ impl Cursor {
             SortKey::UpdatedAt => nanos(t.updated_at),
             SortKey::CreatedAt => nanos(t.created_at),
             SortKey::Priority => rank(t.priority),
+            // Never built from a row: `due_page` keeps its own keys.
+            SortKey::Due => i64::MAX,
         };
         Cursor { sort, key, id: t.id }
     }
@@ -374,7 +388,7 @@ fn whole_desk(viewer: &Viewer, q: &TicketQuery) -> bool {
 /// three reads outside a transaction (see [`TenantDb::direct`]); a search
 /// names the full-text tables in raw SQL, so it runs in a transaction of
 /// the tenant's schema.
-pub async fn list(db: &TenantDb, viewer: &Viewer, q: &TicketQuery) -> Result<TicketPage> {
+pub async fn list(db: &TenantDb, viewer: &Viewer, q: &TicketQuery, sla: Option<&SlaPolicy>) -> Result<TicketPage> {
     if q.tag.is_some() && !viewer.role.is_staff() {
         // Tags are the staff's words about a ticket.
         return Err(crate::error::RuntimeError::Forbidden("filtering by tag is for staff".into()));
@@ -384,12 +398,12 @@ pub async fn list(db: &TenantDb, viewer: &Viewer, q: &TicketQuery) -> Result<Tic
     }
     if q.search.is_some() {
         let txn = db.begin().await?;
-        let page = list_on(&txn, &Tables::Unqualified, viewer, q).await?;
+        let page = list_on(&txn, &Tables::Unqualified, viewer, q, sla).await?;
         txn.commit().await?;
         return Ok(page);
     }
     let direct = db.direct().await?;
-    list_on(&*direct, &Tables::Of(&direct), viewer, q).await
+    list_on(&*direct, &Tables::Of(&direct), viewer, q, sla).await
 }
 
 /// How the list names its tables: as they are (in a transaction of the
@@ -416,7 +430,7 @@ impl Tables<'_> {
     }
 }
 
-async fn list_on<C: ConnectionTrait>(conn: &C, tables: &Tables<'_>, viewer: &Viewer, q: &TicketQuery) -> Result<TicketPage> {
+async fn list_on<C: ConnectionTrait>(conn: &C, tables: &Tables<'_>, viewer: &Viewer, q: &TicketQuery, sla: Option<&SlaPolicy>) -> Result<TicketPage> {
     let backend = conn.get_database_backend();
     let mut base = filters(backend, viewer, q);
     if let Some(tag) = &q.tag {
@@ -461,11 +475,16 @@ async fn list_on<C: ConnectionTrait>(conn: &C, tables: &Tables<'_>, viewer: &Vie
     if !q.statuses.is_empty() {
         cond = cond.add(tickets::Column::Status.is_in(q.statuses.iter().map(|s| s.as_str())));
     }
+    if q.sort.key == SortKey::Due {
+        let (items, next_cursor) = due_page(conn, tables, q, cond, sla).await?;
+        let last_messages = last_public_messages(conn, tables, items.iter().map(|t| t.id)).await?;
+        return Ok(TicketPage { items, last_messages, next_cursor, total, counts });
+    }
     let order = if q.sort.descending { Order::Desc } else { Order::Asc };
     let key: SimpleExpr = match q.sort.key {
         SortKey::UpdatedAt => Expr::col((tickets::Entity, tickets::Column::UpdatedAt)).into(),
         SortKey::CreatedAt => Expr::col((tickets::Entity, tickets::Column::CreatedAt)).into(),
-        SortKey::Priority => rank_sql(),
+        SortKey::Priority | SortKey::Due => rank_sql(),
     };
     if let Some(c) = &q.cursor {
         let value: SimpleExpr = match q.sort.key {
@@ -494,6 +513,48 @@ async fn list_on<C: ConnectionTrait>(conn: &C, tables: &Tables<'_>, viewer: &Vie
     Ok(TicketPage { items, last_messages, next_cursor, total, counts })
 }
 
+/// A page in order of time to breach: every matching ticket's due time
+/// (from the columns it depends on), ordered by (due, number) with the
+/// tickets without one last (key `i64::MAX`), the page cut past the cursor,
+/// and its rows read by number.
+async fn due_page<C: ConnectionTrait>(
+    conn: &C,
+    tables: &Tables<'_>,
+    q: &TicketQuery,
+    cond: Condition,
+    sla: Option<&SlaPolicy>,
+) -> Result<(Vec<tickets::Model>, Option<String>)> {
+    let light = tickets::Entity::find()
+        .select_only()
+        .columns([tickets::Column::Id, tickets::Column::Status, tickets::Column::Priority, tickets::Column::CreatedAt, tickets::Column::FirstResponseAt])
+        .filter(cond);
+    let rows: Vec<(i64, TicketStatus, Priority, DateTime<Utc>, Option<DateTime<Utc>>)> = tables.qualify(light).into_tuple().all(conn).await?;
+    let mut keyed: Vec<(i64, i64)> = rows
+        .into_iter()
+        .map(|(id, status, priority, created, answered)| {
+            let due = sla.and_then(|p| p.next_due_of(status, priority, created, answered.is_some())).map_or(i64::MAX, |(_, at)| nanos(at));
+            (due, id)
+        })
+        .collect();
+    keyed.sort_unstable();
+    if q.sort.descending {
+        keyed.reverse();
+    }
+    if let Some(c) = &q.cursor {
+        let past = |k: &(i64, i64)| if q.sort.descending { *k < (c.key, c.id) } else { *k > (c.key, c.id) };
+        keyed.retain(past);
+    }
+    let limit = q.limit.clamp(1, MAX_PAGE) as usize;
+    let next_cursor = (keyed.len() > limit).then(|| Cursor { sort: q.sort, key: keyed[limit - 1].0, id: keyed[limit - 1].1 }.encode());
+    keyed.truncate(limit);
+    if keyed.is_empty() {
+        return Ok((Vec::new(), next_cursor));
+    }
+    let page = tickets::Entity::find().filter(tickets::Column::Id.is_in(keyed.iter().map(|k| k.1)));
+    let mut by_id: std::collections::HashMap<i64, tickets::Model> = tables.qualify(page).all(conn).await?.into_iter().map(|t| (t.id, t)).collect();
+    Ok((keyed.iter().filter_map(|k| by_id.remove(&k.1)).collect(), next_cursor))
+}
+
 /// The newest public, undeleted message of each ticket.
 async fn last_public_messages<C: ConnectionTrait>(conn: &C, tables: &Tables<'_>, ids: impl Iterator<Item = i64>) -> Result<Vec<messages::Model>> {
     let ids: Vec<i64> = ids.collect();
@@ -520,6 +581,7 @@ mod tests {
     fn sorts_parse_and_name_what_is_accepted() {
         assert_eq!(Sort::parse("-updated_at").unwrap(), Sort::default());
         assert_eq!(Sort::parse("priority").unwrap(), Sort { key: SortKey::Priority, descending: false });
+        assert_eq!(Sort::parse("-due").unwrap(), Sort { key: SortKey::Due, descending: true });
         let e = Sort::parse("title").unwrap_err();
         assert!(e.to_string().contains("-created_at"), "{e}");
     }

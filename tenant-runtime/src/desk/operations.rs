@@ -14,7 +14,7 @@ use crate::error::Result;
 impl TenantContext {
     /// A page of the tickets the caller may see.
     pub async fn ticket_page(&self, q: &list::TicketQuery) -> Result<list::TicketPage> {
-        list::list(&self.tenant.db, &self.viewer, q).await
+        list::list(&self.tenant.db, &self.viewer, q, self.tenant.info.sla.as_ref()).await
     }
 
     /// Changes a ticket the caller may see, under the rules of [`changes`].

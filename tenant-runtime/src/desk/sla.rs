@@ -193,13 +193,18 @@ impl SlaPolicy {
     /// `first_response` until staff answer, then `resolution` until the
     /// ticket is finished; `None` when neither has a target (or both are met).
     pub fn next_due(&self, t: &crate::storage::entities::tickets::Model) -> Option<(&'static str, DateTime<Utc>)> {
-        let targets = self.targets(t.priority);
-        if !t.status.is_active() {
+        self.next_due_of(t.status, t.priority, t.created_at, t.first_response_at.is_some())
+    }
+
+    /// [`next_due`](Self::next_due) from the few columns it reads.
+    pub fn next_due_of(&self, status: crate::domain::TicketStatus, priority: Priority, created_at: DateTime<Utc>, answered: bool) -> Option<(&'static str, DateTime<Utc>)> {
+        let targets = self.targets(priority);
+        if !status.is_active() {
             return None;
         }
-        [("first_response", targets.first_response, t.first_response_at.is_some()), ("resolution", targets.resolution, false)]
+        [("first_response", targets.first_response, answered), ("resolution", targets.resolution, false)]
             .into_iter()
-            .find_map(|(kind, target, done)| target.filter(|_| !done).map(|m| (kind, self.after(t.created_at, m))))
+            .find_map(|(kind, target, done)| target.filter(|_| !done).map(|m| (kind, self.after(created_at, m))))
     }
 
     /// Working minutes from `from` to `to` (0 when `to` is earlier).

@@ -19,12 +19,13 @@ on_both!(
     analytics_count_the_desks_tickets_and_the_export_streams_every_one_safely,
     a_reply_is_checked_for_newer_messages_in_its_own_transaction,
     a_moderator_moves_a_ticket_to_another_category_on_its_page,
-    the_queue_shows_each_tickets_next_service_level_target,
+    the_queue_shows_each_tickets_next_service_level_target_and_sorts_by_it,
 );
 
 /// The queue's badge: the next target not met (a reply, then the
-/// resolution), how long is left or how far past it is.
-async fn the_queue_shows_each_tickets_next_service_level_target(b: Backend) {
+/// resolution), how long is left or how far past it is; and the queue (and
+/// the API's list) ordered by it, the most overdue first.
+async fn the_queue_shows_each_tickets_next_service_level_target_and_sorts_by_it(b: Backend) {
     let app = spawn_app(b).await;
     let t = app.create_tenant("acme", 1).await;
     let owner = app.sign_in(&t, t.owner).await;
@@ -69,6 +70,27 @@ async fn the_queue_shows_each_tickets_next_service_level_target(b: Backend) {
     let answered = badge(ids[2]).unwrap_or_default();
     assert!(answered.starts_with("badge sla-ok | Resolution due in 9 h") || answered.ends_with("10 h 0 min"), "{answered}");
     assert_eq!(badge(ids[3]), None, "no target for its priority, no badge");
+
+    // By time to breach: overdue, due soon, due later, no target.
+    let order = |page: &str| -> Vec<i64> { page.split("<li data-ticket=\"").skip(1).filter_map(|r| r.split('"').next()?.parse().ok()).collect() };
+    let by_due = no_redirects().get(app.url("/t/acme/admin/?sort=due")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert_eq!(order(&by_due), vec![ids[1], ids[0], ids[2], ids[3]]);
+    assert!(by_due.contains(r#"<option value="due" selected>Time to breach</option>"#), "the order is shown as chosen");
+    assert!(by_due.contains("&amp;sort=due") || by_due.contains("&sort=due"), "the status tabs keep the order");
+    let refused = no_redirects().get(app.url("/t/acme/admin/?sort=title")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("sort: must be one of: due, oldest, priority"));
+    // The API pages through the same order with its cursor.
+    let (s, first) = app.tenant_get("acme", "/tickets?sort=due&limit=2", &owner).await;
+    assert_eq!(s, 200, "{first}");
+    let got = |p: &Value| p["items"].as_array().unwrap().iter().map(|x| x["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(got(&first), vec![ids[1], ids[0]]);
+    let (_, second) = app.tenant_get("acme", &format!("/tickets?sort=due&limit=2&cursor={}", first["next_cursor"].as_str().unwrap()), &owner).await;
+    assert_eq!((got(&second), &second["next_cursor"]), (vec![ids[2], ids[3]], &Value::Null), "{second}");
+    let (_, reversed) = app.tenant_get("acme", "/tickets?sort=-due", &owner).await;
+    assert_eq!(got(&reversed), vec![ids[3], ids[2], ids[0], ids[1]]);
+    let (s, body) = app.tenant_get("acme", &format!("/tickets?sort=created_at&cursor={}", first["next_cursor"].as_str().unwrap()), &owner).await;
+    assert_eq!(s, 400, "a cursor of another order: {body}");
 }
 
 /// The ticket page's details change the category too (moderators and up;

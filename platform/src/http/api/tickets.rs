@@ -281,9 +281,11 @@ impl TicketsApi {
         /// Staff: a team's tickets (a team id), or `none` for tickets of no team.
         #[oai(validator(pattern = "^(none|[1-9][0-9]{0,17})$"))]
         team: Query<Option<String>>,
-        /// `updated_at`, `created_at` or `priority`; a leading `-` for
-        /// descending (default `-updated_at`).
-        #[oai(validator(pattern = "^-?(updated_at|created_at|priority)$"))]
+        /// `updated_at`, `created_at`, `priority` or `due` (when the next
+        /// service-level target falls due, the most overdue first; tickets
+        /// without one last); a leading `-` for descending (default
+        /// `-updated_at`).
+        #[oai(validator(pattern = "^-?(updated_at|created_at|priority|due)$"))]
         sort: Query<Option<String>>,
         /// 1 to 100 (default 20).
         #[oai(validator(minimum(value = "1"), maximum(value = "100")))]

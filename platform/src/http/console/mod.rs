@@ -404,9 +404,14 @@ struct QueueQuery {
     assignee: Option<String>,
     tag: Option<String>,
     team: Option<String>,
+    sort: Option<String>,
     cursor: Option<String>,
     done: Option<String>,
 }
+
+/// The queue's orders: the query's value, the list's sort, the label.
+const QUEUE_SORTS: [(&str, &str, &str); 4] =
+    [("", "-updated_at", "Recently updated"), ("due", "due", "Time to breach"), ("oldest", "created_at", "Oldest first"), ("priority", "-priority", "Highest priority")];
 
 /// `GET /t/{slug}/admin/`: the queue.
 #[handler]
@@ -417,6 +422,11 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
     let assignee = q.assignee.unwrap_or_default();
     let tag = q.tag.map(|t| t.trim().to_owned()).unwrap_or_default();
     let team = q.team.map(|t| t.trim().to_owned()).unwrap_or_default();
+    let sort = q.sort.map(|t| t.trim().to_owned()).unwrap_or_default();
+    let Some((_, sort_key, _)) = QUEUE_SORTS.iter().find(|(v, ..)| *v == sort) else {
+        let e = tikethet_runtime::domain::Invalid::new("sort", format!("must be one of: {}", QUEUE_SORTS.iter().map(|s| s.0).filter(|v| !v.is_empty()).collect::<Vec<_>>().join(", ")));
+        return desk_error(state, &slug, &e.into());
+    };
     let mut tq = TicketQuery { limit: PAGE, tag: (!tag.is_empty()).then(|| tag.clone()), ..TicketQuery::default() };
     tq.statuses = match status.as_str() {
         "" => ACTIVE.to_vec(),
@@ -427,6 +437,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         },
     };
     let parsed = (|| -> Result<(), RuntimeError> {
+        tq.sort = tikethet_runtime::desk::list::Sort::parse(sort_key)?;
         tq.search = SearchText::parse(&search)?;
         tq.assignee = match assignee.as_str() {
             "" => None,
@@ -462,7 +473,7 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         .into_iter()
         .map(|(v, l)| Choice { value: v.into(), label: tr(&s, l), count: None, selected: assignee == v })
         .collect();
-    let filters: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("status", &status).append_pair("q", &search).append_pair("assignee", &assignee).append_pair("tag", &tag).append_pair("team", &team).finish();
+    let filters: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("status", &status).append_pair("q", &search).append_pair("assignee", &assignee).append_pair("tag", &tag).append_pair("team", &team).append_pair("sort", &sort).finish();
     // Customers never reach the console; every viewer here may filter by tag.
     let tags = match s.ctx.desk_tags().await {
         Ok(t) => t.into_iter().map(|g| Choice { selected: g.tag == tag, value: g.tag.clone(), label: g.tag, count: Some(g.tickets) }).collect(),
@@ -495,7 +506,8 @@ pub async fn queue(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
             .collect(),
         Err(e) => return desk_error(state, &slug, &e),
     };
-    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor, bulk_assignees, tags, tag, teams, team, views };
+    let sorts = QUEUE_SORTS.iter().map(|(v, _, l)| Choice { value: (*v).into(), label: tr(&s, l), count: None, selected: *v == sort }).collect();
+    let v = Queue { frame: frame(state, req, &slug, &s, flash).await, rows, statuses, assignees, query: search, filters, total: page.total, next: page.next_cursor, bulk_assignees, tags, tag, teams, team, views, sorts };
     rendered(StatusCode::OK, state.console_pages.queue(&v))
 }
 
