@@ -25,21 +25,31 @@
   // Live: the desk's events over its socket, signed in by the console's
   // session cookie. What changed is fetched as the page renders it and
   // swapped in, so the page stays the server's.
-  function live(onEvent) {
+  // `onReady` runs each time the socket is (again) signed in; `send`
+  // writes to it while it is.
+  var socket = null;
+  function send(msg) {
+    if (!socket || socket.readyState !== 1 || body.dataset.live !== "on") return false;
+    socket.send(JSON.stringify(msg));
+    return true;
+  }
+  function live(onEvent, onReady) {
     if (!window.WebSocket || !base) return;
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + base.replace(/\/admin$/, "") + "/ws";
     var delay = 1000;
     (function open() {
       var ws = new WebSocket(url);
+      socket = ws;
       ws.onopen = function () { ws.send(JSON.stringify({ type: "auth", console: true })); };
       ws.onmessage = function (m) {
         var e;
         try { e = JSON.parse(m.data); } catch (x) { return; }
-        if (e.type === "ready") { body.dataset.live = "on"; delay = 1000; return; }
+        if (e.type === "ready") { body.dataset.live = "on"; delay = 1000; if (onReady) onReady(); return; }
         onEvent(e);
       };
       ws.onclose = function (c) {
         body.dataset.live = "off";
+        if (socket === ws) socket = null;
         // Signed out, blocked, no such desk: no use trying again.
         if (c.code === 4401 || c.code === 4403 || c.code === 4404) return;
         setTimeout(open, delay);
@@ -209,10 +219,43 @@
   var id = ticket.dataset.ticket;
   var seen = Number(ticket.dataset.seen || 0);
   var typedAt = 0;
-  if (reply) reply.addEventListener("input", function () { typedAt = Date.now(); });
   var collision = document.getElementById("collision");
   var newer = document.getElementById("newer");
+  // Who else is here, by user: told by the live events (and renewed by
+  // them every few seconds), forgotten when they leave or go quiet.
+  var others = {};
+  function showOthers() {
+    var now = Date.now();
+    var list = [];
+    Object.keys(others).forEach(function (k) { if (now - others[k].at < 20000) list.push(others[k]); else delete others[k]; });
+    if (list.length) {
+      list.sort(function (a, b) { return a.name < b.name ? -1 : 1; });
+      collision.textContent = list.map(function (o) {
+        return o.name + (o.typing ? " is replying to this ticket" : " is viewing this ticket");
+      }).join("; ") + ".";
+      collision.hidden = false;
+    } else {
+      collision.hidden = true;
+    }
+  }
+  function heard(list) {
+    others = {};
+    list.forEach(function (o) { others[o.user_id] = { name: o.name, typing: o.typing, at: Date.now() }; });
+    showOthers();
+  }
+  // Typing: said when it starts and when it stops (6 s after the last key).
+  var typing = false;
+  var stopTyping = null;
+  function report() { return send({ type: "presence", ticket_id: Number(id), typing: typing }); }
+  if (reply) reply.addEventListener("input", function () {
+    typedAt = Date.now();
+    if (!typing) { typing = true; report(); }
+    clearTimeout(stopTyping);
+    stopTyping = setTimeout(function () { typing = false; report(); }, 6000);
+  });
 
+  // While the socket is down, the page reports itself and asks who else
+  // is here (and whether newer messages came) every few seconds.
   function beat() {
     var typing = Date.now() - typedAt < 6000;
     fetch(base + "/tickets/" + id + "/presence", {
@@ -222,20 +265,11 @@
       body: "typing=" + (typing ? "1" : "0"),
     }).then(function (r) { return r.ok ? r.json() : null; }).then(function (p) {
       if (!p) return;
-      var others = p.others || [];
-      if (others.length) {
-        collision.textContent = others.map(function (o) {
-          return o.name + (o.typing ? " is replying to this ticket" : " is viewing this ticket");
-        }).join("; ") + ".";
-        collision.hidden = false;
-      } else {
-        collision.hidden = true;
-      }
+      heard(p.others || []);
       if (p.latest > seen) newer.hidden = false;
     }).catch(function () {});
   }
-  beat();
-  setInterval(beat, 3000);
+  setInterval(function () { if (body.dataset.live !== "on") beat(); else showOthers(); }, 3000);
   // New messages and changes of this ticket appear as they happen; the
   // reply's "seen" mark follows, since the agent has them on screen.
   var messages = document.querySelector("[data-testid=messages]");
@@ -273,6 +307,14 @@
   var otherNews = debounced(function () { fresh(swapPane); }, 400);
   live(function (e) {
     var mine = String(e.ticket_id || (e.ticket && e.ticket.id)) === String(id);
+    if (e.type === "presence.others" && mine) { heard(e.others || []); return; }
+    if (e.type === "presence") {
+      if (!mine) return;
+      if (e.leaving) delete others[e.user_id];
+      else others[e.user_id] = { name: e.name, typing: e.typing, at: Date.now() };
+      showOthers();
+      return;
+    }
     if (!mine) {
       if (e.type === "ticket.created" || e.type === "ticket.updated" || e.type === "message.created") otherNews();
       return;
@@ -282,9 +324,11 @@
       collision.textContent = (e.role === "user" ? "The customer" : "Someone") + " is typing…";
       collision.hidden = false;
     }
-  });
+  }, report);
   window.addEventListener("pagehide", function () {
-    // The token goes in the body (a beacon can send no headers).
+    // The socket's close ends its presence; without one, the page says so
+    // (the token goes in the body: a beacon can send no headers).
+    if (send({ type: "presence", ticket_id: Number(id), leaving: true })) return;
     navigator.sendBeacon && navigator.sendBeacon(base + "/tickets/" + id + "/presence?leave=1", new URLSearchParams({ csrf: csrf }));
   });
 })();

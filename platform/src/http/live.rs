@@ -8,9 +8,16 @@
 //! on), so that another site cannot open one with a visitor's cookie. The server then
 //! answers `{"type":"ready"}` and pushes the events the user may see:
 //! `ticket.created`, `ticket.updated`, `message.created`, `message.updated`
-//! (each with the same shape as the API's), and `typing`. The client may
-//! send `{"type":"typing","ticket_id"}` and `{"type":"ping"}` (answered with
-//! `pong`).
+//! (each with the same shape as the API's), `typing`, and to staff
+//! `presence` (`ticket_id`, `user_id`, `name`, `typing`, `leaving`: another
+//! staff member has the ticket open, is typing a reply, or left it). The
+//! client may send `{"type":"typing","ticket_id"}`, `{"type":"ping"}`
+//! (answered with `pong`), and, staff, `{"type":"presence","ticket_id",
+//! "typing"}` when they open a ticket or start or stop typing in it (answered
+//! with `{"type":"presence.others","ticket_id","others"}`, who else is
+//! there) or `{"type":"presence","leaving":true}`. The socket then holds
+//! that presence: renewed every [`PRESENCE_RENEW`], and ended (`leaving`)
+//! when the socket closes, so a console page reports nothing on a timer.
 //!
 //! A socket costs little before it signs in: it has [`AUTH_WITHIN`] to do
 //! so, no message may exceed [`MAX_CLIENT_MESSAGE`] (a longer frame is
@@ -54,6 +61,9 @@ use crate::AppState;
 pub const AUTH_WITHIN: Duration = Duration::from_secs(5);
 /// The server pings this often; browsers answer pings on their own.
 const PING_EVERY: Duration = Duration::from_secs(25);
+/// How often a socket renews the presence it holds (well within
+/// `presence::STALE`), telling the other staff again.
+const PRESENCE_RENEW: Duration = Duration::from_secs(6);
 /// A socket silent (no message, no pong) this long is closed.
 const SILENT_LIMIT: Duration = Duration::from_secs(75);
 /// Largest message a client may send, signed in or not (the auth message
@@ -218,7 +228,33 @@ async fn authenticate(state: &AppState, slug: &str, console: Option<String>, rx:
     Ok((ctx, credential))
 }
 
-async fn serve(state: &AppState, slug: &str, token: &Credential, ctx: TenantContext, mut tx: futures::stream::SplitSink<WebSocketStream, Message>, mut rx: futures::stream::SplitStream<WebSocketStream>) {
+/// The ticket a staff socket is present on, and whether typing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Here {
+    ticket: i64,
+    typing: bool,
+}
+
+async fn serve(state: &AppState, slug: &str, token: &Credential, ctx: TenantContext, tx: futures::stream::SplitSink<WebSocketStream, Message>, rx: futures::stream::SplitStream<WebSocketStream>) {
+    let mut here: Option<Here> = None;
+    serve_events(state, slug, token, &ctx, tx, rx, &mut here).await;
+    // However the socket ended, its presence ends with it.
+    if let Some(h) = here {
+        if let Err(e) = ctx.presence(&state.presence, TicketId::new(h.ticket), false, true).await {
+            tracing::debug!(error = %e, "could not end a closed socket's presence");
+        }
+    }
+}
+
+async fn serve_events(
+    state: &AppState,
+    slug: &str,
+    token: &Credential,
+    ctx: &TenantContext,
+    mut tx: futures::stream::SplitSink<WebSocketStream, Message>,
+    mut rx: futures::stream::SplitStream<WebSocketStream>,
+    here: &mut Option<Here>,
+) {
     let mut sub = match ctx.join_live() {
         Ok(s) => s,
         Err(e) => {
@@ -236,6 +272,8 @@ async fn serve(state: &AppState, slug: &str, token: &Credential, ctx: TenantCont
     ping.tick().await;
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
     recheck.tick().await;
+    let mut renew = tokio::time::interval(PRESENCE_RENEW);
+    renew.tick().await;
     let mut heard = Instant::now();
     let mut checks: u64 = 0;
     let closing: Closing = loop {
@@ -266,7 +304,7 @@ async fn serve(state: &AppState, slug: &str, token: &Credential, ctx: TenantCont
                         if t.len() > MAX_CLIENT_MESSAGE {
                             break (1009, "message too big".to_owned());
                         }
-                        if let Some(answer) = from_client(&ctx, &t).await {
+                        if let Some(answer) = from_client(state, ctx, &t, here).await {
                             if tx.send(Message::text(answer.to_string())).await.is_err() {
                                 return;
                             }
@@ -300,6 +338,14 @@ async fn serve(state: &AppState, slug: &str, token: &Credential, ctx: TenantCont
                     }
                 }
             },
+            _ = renew.tick(), if here.is_some() => {
+                if let Some(h) = *here
+                    && ctx.presence(&state.presence, TicketId::new(h.ticket), h.typing, false).await.is_err()
+                {
+                    // The ticket went out of reach (reassigned, merged): no longer there.
+                    *here = None;
+                }
+            },
             () = &mut expiry => break (4401, "the access token expired; refresh it and reconnect".to_owned()),
         }
     };
@@ -307,7 +353,7 @@ async fn serve(state: &AppState, slug: &str, token: &Credential, ctx: TenantCont
 }
 
 /// Handles a client's message; what to answer, if anything.
-async fn from_client(ctx: &TenantContext, text: &str) -> Option<Value> {
+async fn from_client(state: &AppState, ctx: &TenantContext, text: &str, here: &mut Option<Here>) -> Option<Value> {
     let Ok(msg) = serde_json::from_str::<Value>(text) else {
         return Some(json!({ "type": "error", "message": "messages are JSON objects with a \"type\"" }));
     };
@@ -322,7 +368,34 @@ async fn from_client(ctx: &TenantContext, text: &str) -> Option<Value> {
                 Err(e) => Some(json!({ "type": "error", "message": e.to_string() })),
             }
         }
-        _ => Some(json!({ "type": "error", "message": "unknown message type; known: ping, typing" })),
+        Some("presence") => {
+            let leaving = msg["leaving"].as_bool().unwrap_or(false);
+            // Leaving needs no ticket: it is the one held.
+            let id = match (msg["ticket_id"].as_i64(), leaving) {
+                (Some(id), _) => id,
+                (None, true) => match *here {
+                    Some(h) => h.ticket,
+                    None => return None,
+                },
+                (None, false) => return Some(json!({ "type": "error", "message": "presence needs a numeric ticket_id" })),
+            };
+            let typing = msg["typing"].as_bool().unwrap_or(false);
+            // Moving to another ticket leaves the one before.
+            if let Some(h) = *here
+                && h.ticket != id
+            {
+                ctx.presence(&state.presence, TicketId::new(h.ticket), false, true).await.ok();
+                *here = None;
+            }
+            match ctx.presence(&state.presence, TicketId::new(id), typing && !leaving, leaving).await {
+                Ok(others) => {
+                    *here = (!leaving).then_some(Here { ticket: id, typing });
+                    (!leaving).then(|| json!({ "type": "presence.others", "ticket_id": id, "others": others }))
+                }
+                Err(e) => Some(json!({ "type": "error", "message": e.to_string() })),
+            }
+        }
+        _ => Some(json!({ "type": "error", "message": "unknown message type; known: ping, typing, presence" })),
     }
 }
 
@@ -338,6 +411,9 @@ fn wire(e: &Event) -> Value {
             json!({ "type": "message.updated", "ticket_id": audience.ticket_id, "message": MessageView::from(message.clone()).to_json() })
         }
         Event::Typing { audience, user_id, role } => json!({ "type": "typing", "ticket_id": audience.ticket_id, "user_id": user_id, "role": role }),
+        Event::Presence { audience, user_id, name, typing, leaving } => {
+            json!({ "type": "presence", "ticket_id": audience.ticket_id, "user_id": user_id, "name": name, "typing": typing, "leaving": leaving })
+        }
         // Never sent: `visible_to` holds it back.
         Event::AccessChanged { .. } => json!({ "type": "access.changed" }),
     }

@@ -297,6 +297,23 @@ impl TenantContext {
         self.runtime.inner.live.join(&self.tenant.info.id, &self.viewer)
     }
 
+    /// Records that this staff member has a ticket open in the console
+    /// (typing a reply or not), or left it, in `store`, tells the desk's
+    /// other staff through the live events, and answers who else is there.
+    pub async fn presence(&self, store: &crate::live::presence::Presence, id: TicketId, typing: bool, leaving: bool) -> Result<Vec<crate::live::presence::Other>> {
+        if !self.viewer.role.is_staff() {
+            return Err(RuntimeError::Forbidden("presence is for staff".into()));
+        }
+        let txn = self.tenant.db.begin().await?;
+        let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, id).await?;
+        txn.commit().await?;
+        let name = crate::outbound::notify::name_of(&self.user);
+        let others = store.report(self.tenant.info.id.as_str(), t.id, self.user.id, &name, typing, leaving).await;
+        let event = crate::live::Event::Presence { audience: (&t).into(), user_id: self.user.id, name, typing, leaving };
+        self.runtime.inner.live.publish(&self.tenant.info.id, event).await;
+        Ok(others)
+    }
+
     /// Tells the others who can see a ticket that this user is typing in it.
     pub async fn typing(&self, id: TicketId) -> Result<()> {
         let txn = self.tenant.db.begin().await?;

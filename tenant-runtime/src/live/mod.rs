@@ -51,6 +51,10 @@ pub enum Event {
     MessageCreated { audience: Audience, message: messages::Model },
     MessageUpdated { audience: Audience, message: messages::Model },
     Typing { audience: Audience, user_id: i64, role: String },
+    /// A staff member has the ticket open in the console (again, now and
+    /// then, while they do), is typing a reply in it, or left it. Only
+    /// staff hear it.
+    Presence { audience: Audience, user_id: i64, name: String, typing: bool, leaving: bool },
     /// What a user may do changed (role, block, sign-out), or, with no
     /// user, the whole desk's: each socket it concerns checks its token
     /// again and closes if it no longer holds. Never shown to a client.
@@ -61,7 +65,7 @@ impl Event {
     fn audience(&self) -> Option<Audience> {
         match self {
             Event::TicketCreated { ticket } | Event::TicketUpdated { ticket } => Some(Audience::from(ticket)),
-            Event::MessageCreated { audience, .. } | Event::MessageUpdated { audience, .. } | Event::Typing { audience, .. } => Some(*audience),
+            Event::MessageCreated { audience, .. } | Event::MessageUpdated { audience, .. } | Event::Typing { audience, .. } | Event::Presence { audience, .. } => Some(*audience),
             Event::AccessChanged { .. } => None,
         }
     }
@@ -86,6 +90,7 @@ impl Event {
             && match self {
                 Event::MessageCreated { message, .. } | Event::MessageUpdated { message, .. } => !message.internal || viewer.role.is_staff(),
                 Event::Typing { user_id, .. } => *user_id != viewer.user_id.get(),
+                Event::Presence { user_id, .. } => viewer.role.is_staff() && *user_id != viewer.user_id.get(),
                 _ => true,
             }
     }

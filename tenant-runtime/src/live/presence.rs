@@ -1,6 +1,8 @@
 //! Who has a ticket open in the console right now, and who is typing a
-//! reply in it: each open ticket page reports every few seconds, and an
-//! entry not renewed for [`STALE`] is gone.
+//! reply in it: each open ticket page holds its presence through its live
+//! socket (renewed every few seconds by the server, or reported by the
+//! page itself while the socket is down), and an entry not renewed for
+//! [`STALE`] is gone.
 //!
 //! With Redis (several nodes) the entries live in one hash per ticket that
 //! every node reads, so agents served by different nodes see each other.
@@ -22,6 +24,7 @@ const REDIS_WAIT: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Other {
+    pub user_id: i64,
     pub name: String,
     pub typing: bool,
 }
@@ -77,7 +80,7 @@ impl Presence {
         } else {
             here.insert(user, (name.to_owned(), now, typing));
         }
-        let mut others: Vec<Other> = here.iter().filter(|(u, _)| **u != user).map(|(_, (name, _, typing))| Other { name: name.clone(), typing: *typing }).collect();
+        let mut others: Vec<Other> = here.iter().filter(|(u, _)| **u != user).map(|(u, (name, _, typing))| Other { user_id: *u, name: name.clone(), typing: *typing }).collect();
         others.sort_by(|a, b| a.name.cmp(&b.name));
         others
     }
@@ -105,7 +108,7 @@ async fn shared(mut conn: redis::aio::ConnectionManager, key: &str, user: i64, n
         match serde_json::from_str::<Entry>(&raw) {
             Ok(e) if e.at > stale_before => {
                 if u != user {
-                    others.push(Other { name: e.name, typing: e.typing });
+                    others.push(Other { user_id: u, name: e.name, typing: e.typing });
                 }
             }
             _ => stale.push(u),
@@ -128,8 +131,8 @@ mod tests {
         let p = Presence::default();
         let t0 = Instant::now();
         assert!(p.report_local("t1", 7, 1, "Ann", false, false, t0).is_empty());
-        assert_eq!(p.report_local("t1", 7, 2, "Bob", true, false, t0), vec![Other { name: "Ann".into(), typing: false }]);
-        assert_eq!(p.report_local("t1", 7, 1, "Ann", false, false, t0), vec![Other { name: "Bob".into(), typing: true }]);
+        assert_eq!(p.report_local("t1", 7, 2, "Bob", true, false, t0), vec![Other { user_id: 1, name: "Ann".into(), typing: false }]);
+        assert_eq!(p.report_local("t1", 7, 1, "Ann", false, false, t0), vec![Other { user_id: 2, name: "Bob".into(), typing: true }]);
         assert!(p.report_local("t2", 7, 3, "Cid", false, false, t0).is_empty(), "another tenant's ticket 7");
         assert!(p.report_local("t1", 8, 3, "Cid", false, false, t0).is_empty(), "another ticket");
         p.report_local("t1", 7, 2, "Bob", false, true, t0);
@@ -151,8 +154,8 @@ mod tests {
         let prefix = format!("presence-test-{}:", Utc::now().timestamp_nanos_opt().unwrap_or_default());
         let (one, two) = (Presence::redis(conn.clone(), &prefix), Presence::redis(conn.clone(), &prefix));
         assert!(one.report("t1", 7, 1, "Ann", false, false).await.is_empty());
-        assert_eq!(two.report("t1", 7, 2, "Bob", true, false).await, vec![Other { name: "Ann".into(), typing: false }]);
-        assert_eq!(one.report("t1", 7, 1, "Ann", false, false).await, vec![Other { name: "Bob".into(), typing: true }]);
+        assert_eq!(two.report("t1", 7, 2, "Bob", true, false).await, vec![Other { user_id: 1, name: "Ann".into(), typing: false }]);
+        assert_eq!(one.report("t1", 7, 1, "Ann", false, false).await, vec![Other { user_id: 2, name: "Bob".into(), typing: true }]);
         assert!(two.report("t2", 7, 3, "Cid", false, false).await.is_empty(), "another tenant's ticket 7");
         two.report("t1", 7, 2, "Bob", false, true).await;
         assert!(one.report("t1", 7, 1, "Ann", false, false).await.is_empty(), "Bob left on node two");

@@ -1,7 +1,8 @@
 //! Live updates over `/t/{slug}/ws`: events reach exactly the people allowed
 //! to see them, the token travels in the first message, a user's sockets
-//! are capped, and across two `tikethet serve` processes sharing Redis an
-//! event raised on one reaches a socket held by the other.
+//! are capped, staff sockets carry who has a ticket open (and is typing),
+//! and across two `tikethet serve` processes sharing Redis an event raised
+//! on one reaches a socket held by the other.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ on_both!(
     live_events_reach_exactly_the_people_allowed_to_see_them,
     a_live_socket_needs_a_valid_token_first_and_is_capped_per_user,
     a_console_socket_signs_in_with_its_session_cookie_only_from_its_own_origin,
+    staff_sockets_hold_their_presence_on_a_ticket_and_the_others_hear_it_change_and_end,
 );
 
 /// A socket opened with a console session's cookie and an `Origin`;
@@ -69,6 +71,70 @@ async fn a_console_socket_signs_in_with_its_session_cookie_only_from_its_own_ori
     // A bad cookie: refused.
     let refused = console_socket(&app, "tikethet_console_acme=nope", &own).await.err().expect("refused");
     assert_eq!(refused.0, 4401, "{refused:?}");
+}
+
+/// The next frame of `ws` of type `kind` (others are skipped).
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    loop {
+        let v = next_json(ws).await;
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+async fn staff_sockets_hold_their_presence_on_a_ticket_and_the_others_hear_it_change_and_end(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let ann_token = app.sign_in(&t, 72_101).await;
+    let ann_id = app.tenant_get("acme", "/auth/me", &ann_token).await.1["id"].as_i64().unwrap();
+    assert_eq!(app.tenant_call(Method::PATCH, "acme", &format!("/users/{ann_id}"), &owner, Some(json!({ "role": "moderator" }))).await.0, 200);
+    let customer = app.sign_in(&t, 72_102).await;
+    let (_, ticket) = app.tenant_post("acme", "/tickets", &customer, json!({ "title": "Lost key", "description": "Help" })).await;
+    let id = ticket["id"].as_i64().unwrap();
+    let own = app.url("").trim_end_matches('/').to_owned();
+    let mut by_owner = console_socket(&app, &app.console_cookie(&t, t.owner).await, &own).await.unwrap();
+    let mut by_ann = console_socket(&app, &app.console_cookie(&t, 72_101).await, &own).await.unwrap();
+    let base = app.address.clone();
+    let mut by_customer = connect(&base, "acme", &customer).await;
+
+    // The owner opens the ticket: nobody else there yet.
+    by_owner.send(Message::text(json!({ "type": "presence", "ticket_id": id, "typing": false }).to_string())).await.unwrap();
+    let answer = next_of(&mut by_owner, "presence.others").await;
+    assert_eq!((answer["ticket_id"].as_i64(), &answer["others"]), (Some(id), &json!([])), "{answer}");
+    let heard = next_of(&mut by_ann, "presence").await;
+    assert_eq!((heard["ticket_id"].as_i64(), &heard["typing"], &heard["leaving"]), (Some(id), &json!(false), &json!(false)), "{heard}");
+    assert!(heard["name"].as_str().is_some_and(|n| !n.is_empty()), "{heard}");
+    // Ann opens it too and starts typing: each hears the other.
+    by_ann.send(Message::text(json!({ "type": "presence", "ticket_id": id, "typing": true }).to_string())).await.unwrap();
+    let answer = next_of(&mut by_ann, "presence.others").await;
+    assert_eq!(answer["others"].as_array().map(Vec::len), Some(1), "the owner is there: {answer}");
+    assert_eq!(answer["others"][0]["typing"], false);
+    let heard = next_of(&mut by_owner, "presence").await;
+    assert_eq!((heard["user_id"].as_i64(), &heard["typing"]), (Some(ann_id), &json!(true)), "{heard}");
+    // While it stays open, the socket renews it (every 6 s): told again.
+    let renewed = tokio::time::timeout(Duration::from_secs(10), next_of(&mut by_owner, "presence")).await.expect("renewed within 10 s");
+    assert_eq!((renewed["user_id"].as_i64(), &renewed["typing"], &renewed["leaving"]), (Some(ann_id), &json!(true), &json!(false)), "{renewed}");
+    // Ann's socket closes: she left.
+    by_ann.close(None).await.unwrap();
+    let left = loop {
+        let v = next_of(&mut by_owner, "presence").await;
+        if v["leaving"] == true {
+            break v;
+        }
+    };
+    assert_eq!(left["user_id"].as_i64(), Some(ann_id), "{left}");
+    // Customers never hear presence, and may not report it.
+    by_customer.send(Message::text(json!({ "type": "presence", "ticket_id": id }).to_string())).await.unwrap();
+    let refused = loop {
+        let v = next_json(&mut by_customer).await;
+        assert_ne!(v["type"], "presence", "a customer heard presence: {v}");
+        if v["type"] == "error" {
+            break v;
+        }
+    };
+    assert!(refused["message"].as_str().unwrap().contains("presence is for staff"), "{refused}");
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -871,9 +871,11 @@ pub async fn merge(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staf
     }
 }
 
-/// `POST /t/{slug}/admin/tickets/{id}/presence` (the page's script, every
-/// few seconds; `?leave` when the page closes): who else has the ticket
-/// open or is typing, and its newest message, as JSON.
+/// `POST /t/{slug}/admin/tickets/{id}/presence` (the page's script while
+/// its live socket is down, every few seconds; `?leave` when the page
+/// closes): who else has the ticket open or is typing, and its newest
+/// message, as JSON. Told to the other staff through the live events, as a
+/// socket's presence is.
 #[handler]
 pub async fn presence(Path((slug, id)): Path<(String, i64)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
     #[derive(Deserialize)]
@@ -895,7 +897,10 @@ pub async fn presence(Path((slug, id)): Path<(String, i64)>, req: &Request, s: S
     };
     let leaving = web::query::<Leave>(req).leave.is_some();
     let typing = form.typing.as_deref() == Some("1");
-    let others = state.presence.report(s.ctx.tenant().id.as_str(), id, s.ctx.user().id, &name_of(Some(s.ctx.user())), typing, leaving).await;
+    let others = match s.ctx.presence(&state.presence, TicketId::new(id), typing, leaving).await {
+        Ok(o) => o,
+        Err(e) => return desk_error(state, &slug, &e),
+    };
     let body = serde_json::json!({ "others": others, "latest": latest, "status": t.status });
     Response::builder().content_type("application/json").header(header::CACHE_CONTROL, "no-store").body(body.to_string())
 }
