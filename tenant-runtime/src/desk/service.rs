@@ -747,7 +747,7 @@ impl Runtime {
         if internal {
             self.notify_mentions(tenant, txn, &added.ticket, user, said, effects).await?;
         } else if !viewer.role.is_staff() {
-            self.notify_customer_message(tenant, txn, &added.ticket, user, said, effects).await?;
+            self.notify_customer_message(tenant, txn, &added.ticket, user, said, body.files(), effects).await?;
         }
         if to_topic && viewer.role.is_staff() && !said.is_empty() {
             self.topic_staff_message(tenant, txn, &added.ticket, user, said, internal, effects).await?;

@@ -187,7 +187,7 @@ impl crate::Runtime {
             }
             None => ticket,
         };
-        self.notify_new_ticket(tenant, txn, &ticket, new.customer, effects).await?;
+        self.notify_new_ticket(tenant, txn, &ticket, new.customer, new.files, effects).await?;
         // Last: the day's counters are rows every ticket of the desk updates.
         crate::desk::usage::count_all(txn, &[(crate::desk::usage::TICKETS, 1), (crate::desk::usage::MESSAGES, 1)]).await?;
         self.inner.metrics.tickets_opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

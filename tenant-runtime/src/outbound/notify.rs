@@ -83,8 +83,9 @@ impl Runtime {
     }
 
     /// A new ticket: every moderator, admin and owner but the customer.
-    pub(crate) async fn notify_new_ticket(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, kicks: &mut Effects) -> Result<(), RuntimeError> {
-        self.topic_new_ticket(tenant, txn, ticket, customer, kicks).await?;
+    /// `files`: the customer's uploads with it, posted in its topic.
+    pub(crate) async fn notify_new_ticket(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, files: &[i64], kicks: &mut Effects) -> Result<(), RuntimeError> {
+        self.topic_new_ticket(tenant, txn, ticket, customer, files, kicks).await?;
         let staff = users::Entity::find()
             .filter(users::Column::Role.is_in([Role::Moderator, Role::Admin, Role::Owner].map(|r| r.as_str())))
             .filter(users::Column::Blocked.eq(false))
@@ -113,8 +114,9 @@ impl Runtime {
 
     /// A customer's message: the ticket's assignee (an unassigned ticket's
     /// news reached its staff when it opened).
-    pub(crate) async fn notify_customer_message(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, text: &str, kicks: &mut Effects) -> Result<(), RuntimeError> {
-        self.topic_customer_message(tenant, txn, ticket, customer, text, kicks).await?;
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn notify_customer_message(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, text: &str, files: &[i64], kicks: &mut Effects) -> Result<(), RuntimeError> {
+        self.topic_customer_message(tenant, txn, ticket, customer, text, files, kicks).await?;
         let Some(assignee) = ticket.assignee_id.filter(|a| *a != customer.id) else { return Ok(()) };
         let Some(a) = users::Entity::find_by_id(assignee).one(txn).await?.filter(|a| !a.blocked) else { return Ok(()) };
         let vars = serde_json::json!({ "title": ticket.title, "customer": name_of(customer), "text": quote(text) });

@@ -367,7 +367,7 @@ impl Runtime {
             }
         }
         let outcome = match row.attachment_id {
-            Some(file) => self.send_file(tenant, &row, file, attempt).await?,
+            Some(file) => self.send_file(tenant, &row, file, attempt, thread).await?,
             None => {
                 let mut request = SendMessage::new(ChatId(row.chat_id), row.text.clone());
                 request.reply_markup = row.reply_markup.as_deref().and_then(inline_keyboard).map(Into::into);
@@ -483,7 +483,8 @@ impl Runtime {
     /// else uploaded from the object store (and its `file_id` kept for next
     /// time). Photos Telegram would refuse as photos (over 10 MB, GIFs) go
     /// as documents.
-    async fn send_file(&self, tenant: &Tenant, row: &outbox::Model, file: i64, attempt: i32) -> anyhow::Result<Outcome> {
+    /// `thread`: the forum topic it goes into, for the staff group.
+    async fn send_file(&self, tenant: &Tenant, row: &outbox::Model, file: i64, attempt: i32, thread: Option<i64>) -> anyhow::Result<Outcome> {
         let txn = tenant.db.begin().await?;
         let a = attachments::Entity::find_by_id(file).one(&txn).await?;
         txn.commit().await?;
@@ -492,10 +493,21 @@ impl Runtime {
         // No caption: a file's row carries no text (its message's text goes
         // on its own, before the files; see `tickets::enqueue_file`).
         let chat = ChatId(row.chat_id);
+        let in_topic = thread.and_then(thread_id);
+        let as_photo = |file: InputFile| {
+            let mut r = SendPhoto::new(chat, file);
+            r.message_thread_id = in_topic;
+            r
+        };
+        let as_document = |file: InputFile| {
+            let mut r = SendDocument::new(chat, file);
+            r.message_thread_id = in_topic;
+            r
+        };
         let result = match &a.telegram_file_id {
             Some(id) => {
                 let file = InputFile::file_id(FileId(id.clone()));
-                if photo { self.telegram(tenant, &SendPhoto::new(chat, file)).await } else { self.telegram(tenant, &SendDocument::new(chat, file)).await }
+                if photo { self.telegram(tenant, &as_photo(file)).await } else { self.telegram(tenant, &as_document(file)).await }
             }
             None => {
                 let Some(key) = &a.object_key else { return Ok(Outcome::Fatal("the file has no stored bytes".into())) };
@@ -504,9 +516,9 @@ impl Runtime {
                 // The request's file is the upload (sent as its own part).
                 let file = InputFile::memory(Vec::<u8>::new());
                 if photo {
-                    self.telegram_upload(tenant, &SendPhoto::new(chat, file), "photo", upload).await
+                    self.telegram_upload(tenant, &as_photo(file), "photo", upload).await
                 } else {
-                    self.telegram_upload(tenant, &SendDocument::new(chat, file), "document", upload).await
+                    self.telegram_upload(tenant, &as_document(file), "document", upload).await
                 }
             }
         };
@@ -524,6 +536,11 @@ impl Runtime {
                     txn.commit().await?;
                 }
                 Outcome::Sent(m.get("message_id").and_then(serde_json::Value::as_i64).unwrap_or_default())
+            }
+            Err(e) if thread.is_some() && topic_gone(&e) => {
+                // As for a text: the topic was deleted, a new one is made.
+                forget_topic(tenant, row.topic_ticket_id.unwrap_or_default()).await?;
+                Outcome::Retry(Duration::ZERO, e.to_string())
             }
             Err(e) => classify(&e, attempt),
         })

@@ -82,21 +82,48 @@ impl Runtime {
         self.post_in_topic(txn, forum, ticket.id, body, &buttons, kicks).await
     }
 
-    /// A new ticket: its topic opens with the customer's first message.
-    pub(crate) async fn topic_new_ticket(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, kicks: &mut Effects) -> Result<(), RuntimeError> {
+    /// The customer's files after their words, each as a photo or document
+    /// in the ticket's topic (sent by the sender as it sends them to a chat).
+    async fn files_in_topic(&self, txn: &DatabaseTransaction, forum: &staff_forum::Model, ticket: i64, files: &[i64], kicks: &mut Effects) -> Result<(), RuntimeError> {
+        for file in files {
+            let row = outbox::ActiveModel {
+                chat_id: Set(forum.chat_id),
+                text: Set(String::new()),
+                attachment_id: Set(Some(*file)),
+                topic_ticket_id: Set(Some(ticket)),
+                status: Set(outbox::PENDING.to_owned()),
+                attempts: Set(0),
+                created_at: Set(chrono::Utc::now()),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+            kicks.push(row.chat_id);
+        }
+        Ok(())
+    }
+
+    /// A new ticket: its topic opens with the customer's first message and
+    /// its files.
+    pub(crate) async fn topic_new_ticket(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, files: &[i64], kicks: &mut Effects) -> Result<(), RuntimeError> {
         let Some(forum) = linked(txn).await? else { return Ok(()) };
-        self.open_topic(tenant, txn, &forum, ticket, customer, &ticket.description, kicks).await
+        self.open_topic(tenant, txn, &forum, ticket, customer, &ticket.description, kicks).await?;
+        self.files_in_topic(txn, &forum, ticket.id, files, kicks).await
     }
 
     /// A customer's later message, in the ticket's topic (opened first for
-    /// a ticket older than the group's link).
-    pub(crate) async fn topic_customer_message(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, text: &str, kicks: &mut Effects) -> Result<(), RuntimeError> {
+    /// a ticket older than the group's link), its files after it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn topic_customer_message(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, customer: &users::Model, text: &str, files: &[i64], kicks: &mut Effects) -> Result<(), RuntimeError> {
         let Some(forum) = linked(txn).await? else { return Ok(()) };
         if ticket.forum_topic_id.is_none() && outbox::Entity::find().filter(outbox::Column::TopicTicketId.eq(ticket.id)).count(txn).await? == 0 {
-            return self.open_topic(tenant, txn, &forum, ticket, customer, text, kicks).await;
+            self.open_topic(tenant, txn, &forum, ticket, customer, text, kicks).await?;
+        } else if !(text.trim().is_empty() && !files.is_empty()) {
+            // (A file without a caption goes alone.)
+            let body = self.text(tenant, forum.language.as_deref(), BotText::TopicCustomerMessage, serde_json::json!({ "customer": name_of(customer), "text": text }))?;
+            self.post_in_topic(txn, &forum, ticket.id, body, &[], kicks).await?;
         }
-        let body = self.text(tenant, forum.language.as_deref(), BotText::TopicCustomerMessage, serde_json::json!({ "customer": name_of(customer), "text": text }))?;
-        self.post_in_topic(txn, &forum, ticket.id, body, &[], kicks).await
+        self.files_in_topic(txn, &forum, ticket.id, files, kicks).await
     }
 
     /// A reply or note written outside the topic (console, Mini App), so the

@@ -337,7 +337,7 @@ impl Runtime {
                 let body = crate::domain::MessageBody::parse(text, &files)?;
                 // A customer writing in their own ticket: nothing to deliver.
                 let added = tickets::add_message(txn, &viewer, t.clone(), &body, false, |_, _, _| Ok((String::new(), Vec::new()))).await?;
-                self.notify_customer_message(tenant, txn, &added.ticket, user, text, kicks).await?;
+                self.notify_customer_message(tenant, txn, &added.ticket, user, text, body.files(), kicks).await?;
                 kicks.events.push(live::Event::MessageCreated { audience: (&added.ticket).into(), message: added.message });
                 kicks.events.push(live::Event::TicketUpdated { ticket: added.ticket });
                 (Some(t), false)

@@ -1,7 +1,7 @@
 //! The staff group: a forum supergroup linked with `/staffgroup`, where each
 //! ticket gets a topic (`createForumTopic`), the customer's messages appear
-//! in it (`message_thread_id`), and a staff member's message in the topic
-//! goes back to the customer.
+//! in it (`message_thread_id`), their photos and documents too, and a staff
+//! member's message in the topic goes back to the customer.
 
 use std::time::Duration;
 
@@ -12,6 +12,8 @@ use tikethet_tests::helpers::{Backend, TestApp, Tenant, spawn_app, wait_for, wai
 on_both!(a_ticket_gets_a_forum_topic_and_a_reply_written_there_reaches_the_customer,);
 
 const GROUP: i64 = -1_001_234_567_890;
+const PNG: &[u8] = include_bytes!("../../fixtures/screenshot.png");
+const PDF: &[u8] = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
 fn from(mut v: Value, username: &str, first_name: &str) -> Value {
     v["message"]["from"]["username"] = username.into();
@@ -111,6 +113,22 @@ async fn a_ticket_gets_a_forum_topic_and_a_reply_written_there_reaches_the_custo
     let (again, name) = topics[0].clone();
     assert!(again != thread && name == "#1 My parcel is lost", "{topics:?}");
     assert_eq!(topic_posts(&app, &t, again, 1).await, ["💬 Carl:\nThanks!"]);
+
+    // A photo with a caption: the words, then the photo, in the topic; a
+    // document alone: just the document.
+    let (photo, unique) = app.fake.add_file(&t.token, "box.png", PNG, true);
+    app.deliver(&t, &from(fixtures::photo(14, carl, &photo, &unique, PNG.len(), Some("Here is the box")), "carl_c", "Carl")).await;
+    let (doc, doc_unique) = app.fake.add_file(&t.token, "receipt.pdf", PDF, false);
+    app.deliver(&t, &from(fixtures::document(15, carl, &doc, &doc_unique, "receipt.pdf", "application/pdf", PDF.len()), "carl_c", "Carl")).await;
+    let in_topic = |method: &str| app.fake.calls(Some(method)).into_iter().filter(|c| c.ok && c.chat_id() == Some(GROUP) && c.thread_id() == Some(again)).count();
+    let both = wait_until(Duration::from_secs(15), || (in_topic("sendPhoto") == 1 && in_topic("sendDocument") == 1).then_some(())).await;
+    assert!(both.is_some(), "the files did not reach the topic: {:?}", app.fake.calls(None).iter().map(|c| (c.method.clone(), c.ok)).collect::<Vec<_>>());
+    assert_eq!(topic_posts(&app, &t, again, 2).await, ["💬 Carl:\nThanks!", "💬 Carl:\nHere is the box"], "no empty post for the document");
+    let (photo_at, words_at) = (
+        app.fake.calls(Some("sendPhoto")).into_iter().find(|c| c.chat_id() == Some(GROUP)).unwrap().at,
+        app.fake.sends_to(&t.token, GROUP).into_iter().find(|c| c.text() == Some("💬 Carl:\nHere is the box")).unwrap().at,
+    );
+    assert!(words_at <= photo_at, "the words come before the photo");
 
     app.wait_outbox_settled("acme").await;
     let to_carl = app.fake.sent_to(&t.token, carl);
