@@ -25,6 +25,9 @@ pub fn tr<'a>(lang: &str, text: &'a str) -> &'a str {
 
 fn ru(text: &str) -> Option<&'static str> {
     Some(match text {
+        "Manage" => "Управление",
+        "Manage the desk" => "Управление службой",
+        "Your account" => "Ваша учётная запись",
         "Recently updated" => "Недавно изменённые",
         "Time to breach" => "Срок по SLA",
         "Oldest first" => "Сначала старые",
