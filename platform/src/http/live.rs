@@ -273,6 +273,8 @@ async fn serve_events(
     let mut recheck = tokio::time::interval(RECHECK_EVERY);
     recheck.tick().await;
     let mut renew = tokio::time::interval(PRESENCE_RENEW);
+    // Idle while the socket holds no presence: no burst of renewals after.
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     renew.tick().await;
     let mut heard = Instant::now();
     let mut checks: u64 = 0;
