@@ -823,7 +823,7 @@ mod tests {
         assert!(!html.contains("<b>vip") && html.contains("&lt;b&gt;vip"), "tags are escaped too");
         assert!(html.contains(r#"name="csrf" value="tok""#) && html.contains(r#"name="seen" value="2""#));
         assert!(html.contains(r#"data-kind="note""#), "notes look apart");
-        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None, bulk_assignees: vec![], tags: vec![], tag: String::new(), teams: vec![], team: String::new(), views: vec![] };
+        let q = Queue { frame: frame(), rows: vec![], statuses: vec![], assignees: vec![], query: String::new(), filters: String::new(), total: 0, next: None, bulk_assignees: vec![], tags: vec![], tag: String::new(), teams: vec![], team: String::new(), views: vec![], sorts: vec![] };
         assert!(p.queue(&q).unwrap().contains("No tickets"));
         assert!(asset("console.js").is_some() && asset("../lib.rs").is_none());
     }
