@@ -20,6 +20,21 @@ use crate::domain::{Invalid, MessageBody, MessageText, Priority, Role, TicketSta
 use crate::error::{Result, RuntimeError};
 use crate::storage::entities::{customer_notes, ticket_ratings, tickets, users};
 
+/// Stores a customer's attributes, and when they changed, the audit entry
+/// (`actor`: who; `None` for a plugin; `ticket`: the ticket it came from).
+pub(crate) async fn replace_attributes(txn: &DatabaseTransaction, actor: Option<i64>, ticket: Option<i64>, u: users::Model, attrs: &Attributes) -> Result<users::Model> {
+    let before = Attributes::of(&u);
+    let name = u.first_name.clone();
+    let mut am: users::ActiveModel = u.into();
+    am.attributes = Set(attrs.json());
+    am.updated_at = Set(Utc::now());
+    let u = am.update(txn).await?;
+    if before != *attrs {
+        audit::record(txn, actor, "customer.attributes", ticket, format!("{name}: {} → {}", before.json(), attrs.json())).await?;
+    }
+    Ok(u)
+}
+
 /// Attributes one customer carries at most.
 pub const MAX_ATTRIBUTES: usize = 50;
 /// Tickets the profile lists (newest first).
@@ -123,15 +138,7 @@ impl TenantContext {
         self.require(Role::Moderator)?;
         let txn = self.tenant.db.begin().await?;
         let u = customer(&txn, id).await?;
-        let before = Attributes::of(&u);
-        let name = u.first_name.clone();
-        let mut am: users::ActiveModel = u.into();
-        am.attributes = Set(attrs.json());
-        am.updated_at = Set(Utc::now());
-        let u = am.update(&txn).await?;
-        if before != attrs {
-            audit::record(&txn, Some(self.user.id), "customer.attributes", None, format!("{name}: {} → {}", before.json(), attrs.json())).await?;
-        }
+        let u = replace_attributes(&txn, Some(self.user.id), None, u, &attrs).await?;
         txn.commit().await?;
         Ok(u)
     }

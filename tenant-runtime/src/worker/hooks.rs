@@ -414,15 +414,9 @@ async fn set_attribute(txn: &DatabaseTransaction, id: TicketId, name: &str, valu
             return Ok(());
         }
     };
-    if after == before {
-        return Ok(());
+    if after != before {
+        crate::desk::customers::replace_attributes(txn, None, Some(id.get()), customer, &after).await?;
     }
-    let detail = format!("{}: {} → {}", customer.first_name, before.json(), after.json());
-    let mut am: users::ActiveModel = customer.into();
-    am.attributes = Set(after.json());
-    am.updated_at = Set(Utc::now());
-    am.update(txn).await?;
-    crate::desk::audit::record(txn, None, "customer.attributes", Some(id.get()), detail).await?;
     Ok(())
 }
 

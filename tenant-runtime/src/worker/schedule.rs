@@ -185,9 +185,13 @@ fn millis(t: DateTime<Utc>) -> u64 {
 /// Whether a plugin of this contract version has `on-schedule` (1.2.0 and
 /// later).
 pub fn has_on_schedule(version: &str) -> bool {
+    at_least(version, 1, 2)
+}
+
+/// Whether a contract version (`major.minor.patch`) is `major.minor` or later.
+fn at_least(version: &str, major: u32, minor: u32) -> bool {
     let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    major > 1 || (major == 1 && minor >= 2)
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (major, minor)
 }
 
 
@@ -394,9 +398,7 @@ impl Runtime {
 /// scheduled runs (1.3.0 and later), not only the tickets waiting for their
 /// customer.
 pub fn sees_whole_desk(version: &str) -> bool {
-    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    major > 1 || (major == 1 && minor >= 3)
+    at_least(version, 1, 3)
 }
 
 /// One list of an event, and how many it would hold uncut.
