@@ -25,6 +25,10 @@ pub fn tr<'a>(lang: &str, text: &'a str) -> &'a str {
 
 fn ru(text: &str) -> Option<&'static str> {
     Some(match text {
+        "Open the map" => "Открыть карту",
+        "unsupported" => "не поддерживается",
+        "The customer sent something the desk cannot show" => "Клиент прислал то, что служба не может показать",
+        "Sticker" => "Стикер",
         "Manage" => "Управление",
         "Manage the desk" => "Управление службой",
         "Your account" => "Ваша учётная запись",
@@ -288,6 +292,11 @@ fn ru(text: &str) -> Option<&'static str> {
         "Search titles and messages (/)" => "Поиск по темам и сообщениям (/)",
         "Send reply" => "Отправить ответ",
         "Service levels" => "Сроки обслуживания",
+        "Conversations" => "Переписка",
+        "days" => "дн.",
+        "Conversation settings saved." => "Настройки переписки сохранены.",
+        "A customer's message reopens a resolved ticket for" => "Сообщение клиента открывает решённое обращение снова в течение",
+        "Later messages open a new ticket; 0 always opens a new one. A reply to the bot's message about a ticket goes to that ticket." => "Более поздние сообщения открывают новое обращение; 0 — всегда новое. Ответ на сообщение бота об обращении попадает в это обращение.",
         "Sessions" => "Сеансы",
         "Settings" => "Настройки",
         "Shortcut" => "Сокращение",

@@ -151,16 +151,40 @@ pub struct MessageView {
     pub files: Vec<FileView>,
     /// Arrived after the page the reply was written on.
     pub newer: bool,
+    /// A location or venue the customer shared.
+    pub place: Option<PlaceView>,
+    /// A contact the customer shared.
+    pub contact: Option<ContactView>,
+    /// The Bot API's name of a kind the desk cannot show (`poll`, …).
+    pub unsupported: Option<String>,
 }
 
-/// A file sent with a message: images are shown, documents opened, both
-/// through the console's authenticated route.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlaceView {
+    /// A venue's name and address (a plain location has none).
+    pub title: Option<String>,
+    pub address: Option<String>,
+    /// "55.755800, 37.617300".
+    pub coords: String,
+    pub map_url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ContactView {
+    pub name: String,
+    pub phone: String,
+}
+
+/// A file sent with a message, shown as its kind is (all through the
+/// console's authenticated route).
 #[derive(Debug, Clone, Serialize)]
 pub struct FileView {
     pub id: i64,
     pub name: String,
-    /// Shown inline (a photo).
-    pub image: bool,
+    /// `image` (a photo, inline), `sticker`, `audio` (a player), `video`
+    /// (a player), `loop` (a GIF or round video: plays muted, looping),
+    /// or `file` (a link).
+    pub shown: &'static str,
     /// "12 KB".
     pub size: String,
 }
@@ -595,6 +619,8 @@ pub struct SettingsPage {
     pub business_hours: String,
     /// The form that sets them (admins).
     pub sla_form: SlaForm,
+    /// Days after resolution in which a customer's message reopens a ticket.
+    pub reopen_days: u32,
 }
 
 /// The service-level form: minutes per priority (empty: no target) and the
@@ -786,7 +812,7 @@ mod tests {
     #[test]
     fn pages_render_escape_and_carry_the_form_token() {
         let p = Pages::new();
-        let m = |id, kind: &str, text: &str| MessageView { id, author: "Bob".into(), kind: kind.into(), text: text.into(), at: "now".into(), files: vec![], newer: false };
+        let m = |id, kind: &str, text: &str| MessageView { id, author: "Bob".into(), kind: kind.into(), text: text.into(), at: "now".into(), files: vec![], newer: false, place: None, contact: None, unsupported: None };
         let t = TicketPage {
             frame: frame(),
             id: 7,

@@ -339,11 +339,15 @@ impl TagName {
 }
 
 /// What a new message carries: its text, and the ids of the uploads sent
-/// with it. The text may be empty only when files go with it.
+/// with it. The text may be empty only when files go with it. A customer's
+/// message from Telegram also says its kind (see
+/// `crate::worker::incoming`); everything else is `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageBody {
     text: String,
     files: Vec<i64>,
+    kind: &'static str,
+    details: Option<String>,
 }
 
 impl MessageBody {
@@ -359,11 +363,24 @@ impl MessageBody {
         if t.contains('\0') {
             return Err(Invalid::new("text", NO_NUL));
         }
-        Ok(MessageBody { text: t.to_owned(), files: files.to_vec() })
+        Ok(MessageBody { text: t.to_owned(), files: files.to_vec(), kind: "text", details: None })
+    }
+
+    /// The same body as a message of a Telegram kind, with its details.
+    pub fn of_kind(self, kind: &'static str, details: Option<String>) -> Self {
+        MessageBody { kind, details, ..self }
     }
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    pub fn details(&self) -> Option<&str> {
+        self.details.as_deref()
     }
 
     pub fn files(&self) -> &[i64] {
@@ -373,7 +390,7 @@ impl MessageBody {
 
 impl From<MessageText> for MessageBody {
     fn from(t: MessageText) -> Self {
-        MessageBody { text: t.0, files: Vec::new() }
+        MessageBody { text: t.0, files: Vec::new(), kind: "text", details: None }
     }
 }
 

@@ -732,12 +732,35 @@ async function patchTicket(change, okText, onFail) {
 function bubble(m, tid) {
   const role = m.author_role;
   const kind = role === 'system' ? 'sys' : role === 'user' ? 'own' : 'staff';
-  const el = h('div', { class: 'msg ' + kind, tid: tid || 'message', 'data-message-id': m.id, 'data-author-role': role },
+  // A place, contact or unsupported kind is shown as a card; its text is
+  // the line that names it (an unsupported kind's caption follows it).
+  const card = m.location || m.contact || m.unsupported;
+  const text = m.unsupported ? (m.text || '').split('\n').slice(1).join('\n') : card ? '' : m.text;
+  const el = h('div', { class: 'msg ' + kind, tid: tid || 'message', 'data-message-id': m.id, 'data-author-role': role, 'data-kind': m.kind || 'text' },
     kind === 'staff' ? h('div.au', m.author_name || t('support')) : null,
-    m.text ? h('div.tx', m.text) : null);
+    text ? h('div.tx', text) : null);
+  if (m.location) {
+    const p = m.location;
+    el.append(h('button.doc.place', { tid: 'map-link', onclick: () => openLink(p.map_url) }, '📍 ',
+      h('span', p.title ? [h('b', p.title), ' ', p.address] : `${p.latitude.toFixed(5)}, ${p.longitude.toFixed(5)}`), h('span.hint', t('open_map'))));
+  }
+  if (m.contact) {
+    const c = m.contact;
+    el.append(h('a.doc.contact', { tid: 'contact-card', href: 'tel:' + c.phone_number }, '👤 ', h('b', [c.first_name, c.last_name].filter(Boolean).join(' ')), ' ', h('span', c.phone_number)));
+  }
+  if (m.unsupported) el.append(h('div.doc', { tid: 'unsupported' }, '❓ ', h('span', t('unsupported_kind', { kind: m.unsupported }))));
   for (const a of m.attachments || []) {
-    if (a.kind === 'photo' || (a.content_type || '').startsWith('image/')) {
-      const img = h('img', { alt: a.name, tid: 'attachment-image', loading: 'lazy', onclick: () => img.src && showImage(img.src, a.name) });
+    const type = a.content_type || '';
+    const plays = ['voice', 'audio', 'video', 'video_note', 'animation'].includes(a.kind) || (a.kind === 'sticker' && type.startsWith('video/'));
+    if (plays) {
+      const video = a.kind !== 'voice' && a.kind !== 'audio';
+      const loop = a.kind === 'animation' || a.kind === 'video_note' || a.kind === 'sticker';
+      const media = h(video ? 'video' : 'audio', { tid: video ? 'video-player' : 'audio-player', preload: 'metadata', 'aria-label': a.name, class: a.kind === 'video_note' ? 'round' : '' });
+      if (loop) { media.muted = true; media.loop = true; media.autoplay = true; media.playsInline = true; } else media.controls = true;
+      attachmentUrl(a.id).then((u) => { media.src = u; }, () => { media.replaceWith(h('span.hint', '⚠️ ' + a.name)); });
+      el.append(media);
+    } else if (a.kind === 'photo' || type.startsWith('image/')) {
+      const img = h('img', { alt: a.kind === 'sticker' ? (m.emoji || t('sticker')) : a.name, tid: a.kind === 'sticker' ? 'sticker' : 'attachment-image', class: a.kind === 'sticker' ? 'sticker' : '', loading: 'lazy', onclick: () => img.src && a.kind !== 'sticker' && showImage(img.src, a.name) });
       attachmentUrl(a.id).then((u) => { img.src = u; }, () => { img.alt = '⚠️ ' + a.name; });
       el.append(img);
     } else {
@@ -754,6 +777,11 @@ function addMessage(m, own) {
   T.msgs.append(bubble(m));
   if (m.author_role !== 'user') { T.typing.hidden = true; clearTimeout(T.typingTimer); }
   if (near || own) view.scrollTop = view.scrollHeight;
+}
+// Links leave the Mini App through Telegram (its in-app browser), or a
+// new tab outside it.
+function openLink(url) {
+  if (!tg.post('web_app_open_link', { url })) window.open(url, '_blank', 'noopener');
 }
 async function download(a) {
   try {

@@ -118,6 +118,9 @@ pub enum BotText {
     SupportOther,
     /// The button under a notification that opens its ticket (`number`).
     ButtonOpenTicket,
+    /// A press on a button whose question was answered or has gone (shown
+    /// over the chat; at most 200 characters).
+    ButtonStale,
     ButtonOpenApp,
     /// The chat's menu button, set at provisioning.
     MenuButton,
@@ -213,6 +216,7 @@ impl BotText {
         BotText::SupportDescribe,
         BotText::SupportOther,
         BotText::ButtonOpenTicket,
+        BotText::ButtonStale,
         BotText::ButtonOpenApp,
         BotText::MenuButton,
         BotText::AdminLink,
@@ -265,6 +269,7 @@ impl BotText {
             BotText::SupportDescribe => "support_describe",
             BotText::SupportOther => "support_other",
             BotText::ButtonOpenTicket => "button_open_ticket",
+            BotText::ButtonStale => "button_stale",
             BotText::ButtonOpenApp => "button_open_app",
             BotText::MenuButton => "menu_button",
             BotText::AdminLink => "admin_link",
@@ -347,8 +352,8 @@ macro_rules! bot_templates {
 }
 
 const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
-    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
+    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_stale", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
+    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_stale", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
 );
 
 /// Renders the built-in templates. Cheap to clone.

@@ -24,6 +24,9 @@ pub struct Model {
     pub limit_overrides: Option<String>,
     /// The desk's service-level policy (JSON of `tikethet_runtime::desk::sla::SlaPolicy`).
     pub sla: Option<String>,
+    /// Days after resolution in which a customer's message reopens a
+    /// ticket (unset: `tikethet_runtime::storage::tenant::DEFAULT_REOPEN_DAYS`).
+    pub reopen_days: Option<i32>,
     pub bot_id: i64,
     pub bot_username: String,
     /// Sealed with the master key.

@@ -393,6 +393,7 @@ impl ControlPlane {
             // Checked before it was stored; one that no longer reads (a
             // hand edit) counts as none.
             sla: m.sla.as_deref().and_then(|s| serde_json::from_str(s).ok()).and_then(|v| tikethet_runtime::desk::sla::SlaPolicy::from_json(&v).ok()).filter(|p| !p.is_empty()),
+            reopen_days: m.reopen_days.and_then(|d| u32::try_from(d).ok()).map_or(tikethet_runtime::storage::tenant::DEFAULT_REOPEN_DAYS, |d| d.min(tikethet_runtime::storage::tenant::MAX_REOPEN_DAYS)),
             claimed_with: m.claim_code_hash.clone(),
         })
     }
@@ -644,6 +645,7 @@ impl ControlPlane {
             plan: Set(opening.plan),
             limit_overrides: Set(None),
             sla: Set(None),
+            reopen_days: Set(None),
             theme: Set(opening.theme.name.to_owned()),
             branding: Set(None),
             custom_domain: Set(None),
@@ -822,6 +824,18 @@ impl ControlPlane {
         let m = self.find(slug).await?;
         let mut am: tenants::ActiveModel = m.into();
         am.sla = Set((!policy.is_empty()).then(|| policy.to_json().to_string()));
+        am.updated_at = Set(Utc::now());
+        let m = am.update(self.storage.control()).await?;
+        self.serve(&m).await?;
+        Ok(self.info(&m)?)
+    }
+
+    /// Sets how many days after resolution a customer's message reopens a
+    /// ticket (checked where it came in).
+    pub async fn set_reopen_days(&self, slug: &str, days: u32) -> Result<TenantInfo> {
+        let m = self.find(slug).await?;
+        let mut am: tenants::ActiveModel = m.into();
+        am.reopen_days = Set(Some(i32::try_from(days).unwrap_or(i32::MAX)));
         am.updated_at = Set(Utc::now());
         let m = am.update(self.storage.control()).await?;
         self.serve(&m).await?;

@@ -290,6 +290,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/t/:slug/admin/look/:what", poem::post(console::manage::look_save).data(state.clone()))
         .at("/t/:slug/admin/settings/staff-group", poem::post(console::manage::staff_group).data(state.clone()))
         .at("/t/:slug/admin/settings/sla", poem::post(console::manage::save_sla).data(state.clone()))
+        .at("/t/:slug/admin/settings/conversations", poem::post(console::manage::save_conversations).data(state.clone()))
         .at("/t/:slug/admin/tickets/:id", poem::get(console::ticket).data(state.clone()))
         .at("/t/:slug/admin/tickets/:id/reply", poem::post(console::reply).data(state.clone()))
         .at("/t/:slug/admin/tickets/:id/note", poem::post(console::note).data(state.clone()))

@@ -12,10 +12,10 @@ use tikethet_runtime::RuntimeError;
 
 use crate::AppState;
 
-/// The page may load only from us (and blob: images of attachments it
-/// fetched itself); Telegram embeds it in its own frames, so no
-/// frame-ancestors limit.
-const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'";
+/// The page may load only from us (and blob: images, sound and video of
+/// attachments it fetched itself); Telegram embeds it in its own frames,
+/// so no frame-ancestors limit.
+const CSP: &str = "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; object-src 'none'";
 
 /// `GET /t/{slug}/app/`: the tenant's Mini App.
 #[handler]

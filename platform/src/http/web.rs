@@ -16,7 +16,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq as _;
 
 /// Our pages load only from us; nothing may frame them.
-pub const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src 'self' data: blob:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub const CSP: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src 'self' data: blob:; media-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// The largest form a page posts (the console's plugin upload is multipart
 /// and read on its own).
 pub const MAX_FORM: usize = 64 * 1024;

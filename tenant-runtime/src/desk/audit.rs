@@ -15,7 +15,8 @@
 //! settings kept by the control plane, recorded after it keeps them
 //! ([`TenantContext::record_change`], `Runtime::record_for_desk`):
 //! `theme.changed`, `bot_texts.changed`, `bot_token.changed`,
-//! `sla.changed`, `domain.*`, `billing.*` and the operator's `operator.*`.
+//! `sla.changed`, `conversations.changed`, `domain.*`, `billing.*` and the
+//! operator's `operator.*`.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect};

@@ -140,6 +140,10 @@ pub struct NewTicket<'a> {
     pub category: Option<i64>,
     /// The customer's uploads, sent with the description.
     pub files: &'a [i64],
+    /// The first message's kind and details (see `crate::worker::incoming`):
+    /// `text` and none, but for a customer's voice note, sticker, location…
+    pub kind: &'a str,
+    pub details: Option<String>,
 }
 
 impl crate::Runtime {
@@ -171,6 +175,8 @@ impl crate::Runtime {
             text: Set(new.description.as_str().to_owned()),
             internal: Set(false),
             created_at: Set(now),
+            kind: Set(new.kind.to_owned()),
+            details: Set(new.details),
             ..Default::default()
         }
         .insert(txn)
@@ -292,6 +298,8 @@ pub async fn add_message(
         text: Set(body.text().to_owned()),
         internal: Set(internal),
         created_at: Set(now),
+        kind: Set(body.kind().to_owned()),
+        details: Set(body.details().map(str::to_owned)),
         ..Default::default()
     }
     .insert(txn)
@@ -335,7 +343,7 @@ pub async fn add_message(
             body.text().to_owned()
         };
         let (text, buttons) = delivery(ticket_number, customer.language_code.as_deref(), &shown)?;
-        let mut last = enqueue_with_buttons(txn, customer.telegram_id, text, Some(message.id), &buttons).await?;
+        let mut last = enqueue_rows(txn, customer.telegram_id, text, Some(message.id), &buttons, None, Some(ticket_number)).await?;
         for f in &files {
             last = enqueue_file(txn, customer.telegram_id, f.id, message.id).await?;
         }
@@ -413,11 +421,59 @@ pub async fn enqueue_with_buttons(
     message_id: Option<i64>,
     buttons: &[Button],
 ) -> Result<outbox::Model> {
-    enqueue_rows(txn, chat_id, text, message_id, buttons, None).await
+    enqueue_rows(txn, chat_id, text, message_id, buttons, None, None).await
+}
+
+/// Queues a notice to a ticket's customer about the ticket (its opening, a
+/// status change, the rating question): a reply to it continues that
+/// ticket ([`ticket_replied_to`]). Returns the last row.
+pub async fn enqueue_about(txn: &DatabaseTransaction, chat_id: i64, text: String, ticket: i64, buttons: &[Button]) -> Result<outbox::Model> {
+    enqueue_rows(txn, chat_id, text, None, buttons, None, Some(ticket)).await
+}
+
+/// The ticket a bot message in a customer's chat was about, found by the
+/// Telegram message it became: a staff answer's (or its file's) ticket, or
+/// a notice's. `None` for other messages, and for ones long gone from the
+/// outbox.
+pub async fn ticket_replied_to(txn: &DatabaseTransaction, chat_id: i64, telegram_message_id: i64) -> Result<Option<tickets::Model>> {
+    let Some(row) = outbox::Entity::find()
+        .filter(outbox::Column::ChatId.eq(chat_id))
+        .filter(outbox::Column::TelegramMessageId.eq(telegram_message_id))
+        .one(txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let id = match (row.ticket_id, row.message_id) {
+        (Some(t), _) => Some(t),
+        (None, Some(m)) => messages::Entity::find_by_id(m).one(txn).await?.map(|m| m.ticket_id),
+        (None, None) => None,
+    };
+    Ok(match id {
+        Some(id) => tickets_by_id(txn, id).await?,
+        None => None,
+    })
+}
+
+/// The customer's ticket resolved within the last `days` days, if any (the
+/// latest): their next message reopens it rather than opening a new one.
+pub async fn recently_resolved_of(txn: &DatabaseTransaction, customer: UserId, days: u32) -> Result<Option<tickets::Model>> {
+    if days == 0 {
+        return Ok(None);
+    }
+    let since = Utc::now() - chrono::Duration::days(i64::from(days));
+    Ok(tickets::Entity::find()
+        .filter(tickets::Column::CustomerId.eq(customer.get()))
+        .filter(tickets::Column::Status.eq(TicketStatus::Resolved.as_str()))
+        .filter(tickets::Column::ResolvedAt.gte(since))
+        .order_by_desc(tickets::Column::ResolvedAt)
+        .one(txn)
+        .await?)
 }
 
 /// Queues a text with buttons, into a ticket's forum topic when
-/// `topic_ticket` is given (the staff group's). Returns the last row.
+/// `topic_ticket` is given (the staff group's), about the ticket `about`
+/// when it is a notice to the customer. Returns the last row.
 pub async fn enqueue_rows(
     txn: &DatabaseTransaction,
     chat_id: i64,
@@ -425,6 +481,7 @@ pub async fn enqueue_rows(
     message_id: Option<i64>,
     buttons: &[Button],
     topic_ticket: Option<i64>,
+    about: Option<i64>,
 ) -> Result<outbox::Model> {
     let markup = if buttons.is_empty() { None } else { Some(serde_json::to_string(buttons).map_err(|e| RuntimeError::Internal(e.into()))?) };
     let pieces = split_for_telegram(&text);
@@ -441,6 +498,7 @@ pub async fn enqueue_rows(
                 attempts: Set(0),
                 created_at: Set(Utc::now()),
                 topic_ticket_id: Set(topic_ticket),
+                ticket_id: Set(about),
                 ..Default::default()
             }
             .insert(txn)

@@ -255,6 +255,8 @@ mod tests {
             edited_at: None,
             deleted_at: None,
             attachments: None,
+            kind: "text".into(),
+            details: None,
         }
     }
 

@@ -172,7 +172,7 @@ impl Runtime {
         let lang = c.language_code.as_deref();
         let body = self.text(tenant, lang, BotText::NotifyStatus, serde_json::json!({ "number": ticket.id, "title": ticket.title, "status": ticket.status }))?;
         let buttons = self.ticket_buttons(tenant, lang, ticket.id)?;
-        kicks.push(enqueue_with_buttons(txn, c.telegram_id, body, None, &buttons).await?.chat_id);
+        kicks.push(crate::desk::tickets::enqueue_about(txn, c.telegram_id, body, ticket.id, &buttons).await?.chat_id);
         if ticket.status == crate::domain::TicketStatus::Resolved {
             self.ask_rating(tenant, txn, ticket, &c, kicks).await?;
         }

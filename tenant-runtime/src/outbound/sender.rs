@@ -15,7 +15,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use teloxide::payloads::{CreateForumTopic, SendDocument, SendMessage, SendPhoto};
+use teloxide::payloads::{CreateForumTopic, SendMessage};
 use teloxide::types::{ChatId, FileId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId, ThreadId, WebAppInfo};
 
 use crate::outbound::telegram::{CallError, Method};
@@ -152,11 +152,54 @@ impl RateLimitedCounts {
     }
 }
 
-/// Whether Telegram takes this file as a photo: photos up to
-/// [`PHOTO_LIMIT`], and not GIFs (sent as photos they would lose their
-/// animation).
-fn sends_as_photo(a: &attachments::Model) -> bool {
-    a.kind == attachments::PHOTO && a.content_type != "image/gif" && a.size <= PHOTO_LIMIT
+/// The Bot API method a file goes with: the one of its kind, so that a
+/// customer's voice note reaches a forum topic as a voice note (Telegram
+/// refuses a `file_id` sent with another kind's method).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SendAs {
+    Photo,
+    Document,
+    Voice,
+    Audio,
+    Video,
+    VideoNote,
+    Animation,
+    Sticker,
+}
+
+impl SendAs {
+    /// Photos up to [`PHOTO_LIMIT`] and not GIFs (as photos they would lose
+    /// their animation); voice notes as Ogg, MP3 or M4A and videos as
+    /// MPEG-4, as `sendVoice` and `sendVideo` take them; the rest of a
+    /// staff member's uploads as documents. A file Telegram gave us goes
+    /// back as the kind it came as.
+    fn of(a: &attachments::Model) -> SendAs {
+        let from_telegram = a.telegram_file_id.is_some() && a.object_key.is_none();
+        match a.kind.as_str() {
+            attachments::PHOTO if a.content_type != "image/gif" && a.size <= PHOTO_LIMIT => SendAs::Photo,
+            attachments::VOICE if from_telegram || matches!(a.content_type.as_str(), "audio/ogg" | "audio/mpeg" | "audio/mp4") => SendAs::Voice,
+            attachments::AUDIO if from_telegram || matches!(a.content_type.as_str(), "audio/mpeg" | "audio/mp4") => SendAs::Audio,
+            attachments::VIDEO if from_telegram || a.content_type == "video/mp4" => SendAs::Video,
+            attachments::VIDEO_NOTE if from_telegram => SendAs::VideoNote,
+            attachments::ANIMATION if from_telegram => SendAs::Animation,
+            attachments::STICKER if from_telegram => SendAs::Sticker,
+            _ => SendAs::Document,
+        }
+    }
+
+    /// The method's file parameter (and the sent message's field).
+    fn field(self) -> &'static str {
+        match self {
+            SendAs::Photo => attachments::PHOTO,
+            SendAs::Document => attachments::DOCUMENT,
+            SendAs::Voice => attachments::VOICE,
+            SendAs::Audio => attachments::AUDIO,
+            SendAs::Video => attachments::VIDEO,
+            SendAs::VideoNote => attachments::VIDEO_NOTE,
+            SendAs::Animation => attachments::ANIMATION,
+            SendAs::Sticker => attachments::STICKER,
+        }
+    }
 }
 
 /// Telegram sends photos up to 10 MB as photos
@@ -481,51 +524,58 @@ impl Runtime {
 
     /// Sends a file: by Telegram's `file_id` when Telegram has it already,
     /// else uploaded from the object store (and its `file_id` kept for next
-    /// time). Photos Telegram would refuse as photos (over 10 MB, GIFs) go
-    /// as documents.
+    /// time), with the method of its kind ([`SendAs`]).
     /// `thread`: the forum topic it goes into, for the staff group.
     async fn send_file(&self, tenant: &Tenant, row: &outbox::Model, file: i64, attempt: i32, thread: Option<i64>) -> anyhow::Result<Outcome> {
         let txn = tenant.db.begin().await?;
         let a = attachments::Entity::find_by_id(file).one(&txn).await?;
         txn.commit().await?;
         let Some(a) = a else { return Ok(Outcome::Fatal("the file was removed before it was sent".into())) };
-        let photo = sends_as_photo(&a);
+        let how = SendAs::of(&a);
         // No caption: a file's row carries no text (its message's text goes
         // on its own, before the files; see `tickets::enqueue_file`).
         let chat = ChatId(row.chat_id);
         let in_topic = thread.and_then(thread_id);
-        let as_photo = |file: InputFile| {
-            let mut r = SendPhoto::new(chat, file);
-            r.message_thread_id = in_topic;
-            r
-        };
-        let as_document = |file: InputFile| {
-            let mut r = SendDocument::new(chat, file);
-            r.message_thread_id = in_topic;
-            r
-        };
-        let result = match &a.telegram_file_id {
-            Some(id) => {
-                let file = InputFile::file_id(FileId(id.clone()));
-                if photo { self.telegram(tenant, &as_photo(file)).await } else { self.telegram(tenant, &as_document(file)).await }
-            }
+        let upload = match &a.telegram_file_id {
+            Some(_) => None,
             None => {
                 let Some(key) = &a.object_key else { return Ok(Outcome::Fatal("the file has no stored bytes".into())) };
-                let bytes = self.inner.files.get(key).await?;
-                let upload = (a.name.clone(), a.content_type.clone(), bytes);
-                // The request's file is the upload (sent as its own part).
-                let file = InputFile::memory(Vec::<u8>::new());
-                if photo {
-                    self.telegram_upload(tenant, &as_photo(file), "photo", upload).await
-                } else {
-                    self.telegram_upload(tenant, &as_document(file), "document", upload).await
-                }
+                Some((a.name.clone(), a.content_type.clone(), self.inner.files.get(key).await?))
             }
+        };
+        // The request's file: Telegram's handle, or (for an upload) an
+        // empty stand-in, the bytes going as their own part.
+        let input = match &a.telegram_file_id {
+            Some(id) => InputFile::file_id(FileId(id.clone())),
+            None => InputFile::memory(Vec::<u8>::new()),
+        };
+        macro_rules! send {
+            ($payload:ident) => {{
+                let mut r = teloxide::payloads::$payload::new(chat, input);
+                r.message_thread_id = in_topic;
+                match upload {
+                    Some(u) => self.telegram_upload(tenant, &r, how.field(), u).await,
+                    None => self.telegram(tenant, &r).await,
+                }
+            }};
+        }
+        let result = match how {
+            SendAs::Photo => send!(SendPhoto),
+            SendAs::Document => send!(SendDocument),
+            SendAs::Voice => send!(SendVoice),
+            SendAs::Audio => send!(SendAudio),
+            SendAs::Video => send!(SendVideo),
+            SendAs::VideoNote => send!(SendVideoNote),
+            SendAs::Animation => send!(SendAnimation),
+            SendAs::Sticker => send!(SendSticker),
         };
         Ok(match result {
             Ok(m) => {
                 // The largest size of a photo comes last.
-                let sent = if photo { m.get("photo").and_then(|p| p.as_array()).and_then(|p| p.last()) } else { m.get("document") };
+                let sent = match how {
+                    SendAs::Photo => m.get("photo").and_then(|p| p.as_array()).and_then(|p| p.last()),
+                    other => m.get(other.field()),
+                };
                 if let (None, Some(id)) = (&a.telegram_file_id, sent.and_then(|s| s.get("file_id")).and_then(|v| v.as_str())) {
                     let txn = tenant.db.begin().await?;
                     attachments::Entity::update_many()
@@ -815,6 +865,7 @@ mod tests {
 
     #[test]
     fn photos_up_to_ten_megabytes_go_as_photos_and_the_rest_as_documents() {
+        let sends_as_photo = |a: &attachments::Model| SendAs::of(a) == SendAs::Photo;
         // Telegram's figure, written out: 10 MB, not MiB.
         assert!(sends_as_photo(&attachment(attachments::PHOTO, "image/jpeg", 10_000_000)));
         assert!(sends_as_photo(&attachment(attachments::PHOTO, "image/png", 1)));
@@ -822,6 +873,30 @@ mod tests {
         assert!(!sends_as_photo(&attachment(attachments::PHOTO, "image/gif", 1_000)), "a GIF keeps its animation");
         assert!(!sends_as_photo(&attachment(attachments::DOCUMENT, "image/jpeg", 1_000)), "a document stays one");
         assert!(!sends_as_photo(&attachment(attachments::DOCUMENT, "application/pdf", 1_000)));
+    }
+
+    #[test]
+    fn each_kind_goes_with_its_own_method() {
+        // Staff uploads: what sendVoice and sendVideo take, else a document.
+        let upload = |kind: &str, ct: &str| SendAs::of(&attachment(kind, ct, 1_000));
+        assert_eq!(upload(attachments::VOICE, "audio/ogg"), SendAs::Voice);
+        assert_eq!(upload(attachments::AUDIO, "audio/mpeg"), SendAs::Audio);
+        assert_eq!(upload(attachments::AUDIO, "audio/flac"), SendAs::Document);
+        assert_eq!(upload(attachments::VIDEO, "video/mp4"), SendAs::Video);
+        assert_eq!(upload(attachments::VIDEO, "video/webm"), SendAs::Document);
+        // Files from Telegram go back as the kind they came as.
+        for (kind, how) in [
+            (attachments::VOICE, SendAs::Voice),
+            (attachments::VIDEO_NOTE, SendAs::VideoNote),
+            (attachments::ANIMATION, SendAs::Animation),
+            (attachments::STICKER, SendAs::Sticker),
+            (attachments::VIDEO, SendAs::Video),
+        ] {
+            let mut a = attachment(kind, "application/octet-stream", 1_000);
+            a.telegram_file_id = Some("AwACAgIAAxkB".into());
+            assert_eq!(SendAs::of(&a), how, "{kind}");
+            assert_eq!(how.field(), kind);
+        }
     }
 
     fn refused(code: u16, description: &str, retry_after: Option<u64>) -> CallError {

@@ -1,5 +1,6 @@
 //! The Bot API calls the runtime makes while holding a lane's permits
-//! (`sendMessage`, `sendPhoto`, `sendDocument`, `answerCallbackQuery`) and
+//! (`sendMessage`, `sendPhoto`, `sendDocument` and the other kinds' `send…`,
+//! `answerCallbackQuery`) and
 //! file downloads (`getFile`), made directly as the
 //! documentation describes (<https://core.telegram.org/bots/api#making-requests>):
 //! a JSON body, an answer `{"ok", "result"}` or `{"ok": false, "error_code",
@@ -77,7 +78,14 @@ methods!(
     SendMessage => "sendMessage",
     SendPhoto => "sendPhoto",
     SendDocument => "sendDocument",
+    SendVoice => "sendVoice",
+    SendAudio => "sendAudio",
+    SendVideo => "sendVideo",
+    SendVideoNote => "sendVideoNote",
+    SendAnimation => "sendAnimation",
+    SendSticker => "sendSticker",
     AnswerCallbackQuery => "answerCallbackQuery",
+    EditMessageReplyMarkup => "editMessageReplyMarkup",
     CreateForumTopic => "createForumTopic",
     GetFile => "getFile",
 );

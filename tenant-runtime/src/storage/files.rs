@@ -134,7 +134,8 @@ impl Files {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sniffed {
     pub content_type: &'static str,
-    /// [`attachments::PHOTO`] or [`attachments::DOCUMENT`].
+    /// [`attachments::PHOTO`], [`attachments::DOCUMENT`],
+    /// [`attachments::VOICE`], [`attachments::AUDIO`] or [`attachments::VIDEO`].
     pub kind: &'static str,
 }
 
@@ -157,8 +158,25 @@ const DOCUMENTS: &[&str] = &[
     "application/rtf",
 ];
 
+/// Sound and video Telegram plays, by what `infer` reads and the type a
+/// browser plays it as, with how Telegram sends it: Opus in Ogg is a voice
+/// note, other sound an audio file, MPEG-4 and WebM a video.
+const MEDIA: &[(&str, &str, &str)] = &[
+    ("audio/opus", "audio/ogg", attachments::VOICE),
+    ("audio/ogg", "audio/ogg", attachments::VOICE),
+    ("audio/mpeg", "audio/mpeg", attachments::AUDIO),
+    ("audio/m4a", "audio/mp4", attachments::AUDIO),
+    ("audio/x-wav", "audio/wav", attachments::AUDIO),
+    ("audio/x-flac", "audio/flac", attachments::AUDIO),
+    ("audio/aac", "audio/aac", attachments::AUDIO),
+    ("video/mp4", "video/mp4", attachments::VIDEO),
+    ("video/x-m4v", "video/mp4", attachments::VIDEO),
+    ("video/quicktime", "video/quicktime", attachments::VIDEO),
+    ("video/webm", "video/webm", attachments::VIDEO),
+];
+
 /// What the desk accepts, for error messages.
-pub const ACCEPTED: &str = "images (JPEG, PNG, GIF, WebP) and documents (PDF, Word, Excel, PowerPoint, OpenDocument, RTF, ZIP, plain text)";
+pub const ACCEPTED: &str = "images (JPEG, PNG, GIF, WebP), sound (Ogg voice notes, MP3, M4A, WAV, FLAC, AAC), video (MP4, MOV, WebM) and documents (PDF, Word, Excel, PowerPoint, OpenDocument, RTF, ZIP, plain text)";
 
 /// Judges a file by its bytes: a known signature of an accepted type, or
 /// UTF-8 text without control characters. Anything else (executables,
@@ -174,6 +192,9 @@ pub fn sniff(bytes: &[u8]) -> Result<Sniffed, String> {
         }
         if let Some(m) = DOCUMENTS.iter().find(|m| **m == mime) {
             return Ok(Sniffed { content_type: m, kind: attachments::DOCUMENT });
+        }
+        if let Some((_, served, kind)) = MEDIA.iter().find(|(m, _, _)| *m == mime) {
+            return Ok(Sniffed { content_type: served, kind });
         }
         // infer reads some text formats too (HTML, XML, shell scripts):
         // those are refused, not taken as plain text.
@@ -253,9 +274,15 @@ impl crate::Runtime {
             .map_err(|e| RuntimeError::Upstream(format!("Telegram did not hand over this file: {e}")))?;
         // What the customer's client declared is replaced by what the bytes
         // are; a type the desk does not take is served as a plain download.
-        let (content_type, kind) = match sniff(&bytes) {
-            Ok(s) => (s.content_type.to_owned(), s.kind.to_owned()),
-            Err(_) => ("application/octet-stream".to_owned(), attachments::DOCUMENT.to_owned()),
+        // A voice note, video or sticker stays that kind (Telegram said what
+        // it is), with its type read from the bytes where `infer` knows it;
+        // stickers Telegram makes (animated `.tgs`, gzipped) keep the
+        // declared type, served as a download.
+        let (content_type, kind) = match (sniff(&bytes), a.kind.as_str()) {
+            (Ok(s), attachments::PHOTO | attachments::DOCUMENT) => (s.content_type.to_owned(), s.kind.to_owned()),
+            (Ok(s), kind) if s.kind != attachments::DOCUMENT => (s.content_type.to_owned(), kind.to_owned()),
+            (_, attachments::PHOTO | attachments::DOCUMENT) => ("application/octet-stream".to_owned(), attachments::DOCUMENT.to_owned()),
+            (_, kind) => ("application/octet-stream".to_owned(), kind.to_owned()),
         };
         let key = Files::new_key(&tenant.info.id);
         self.inner.files.put(&key, bytes.clone()).await?;
@@ -277,6 +304,10 @@ mod tests {
     use super::*;
 
     const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, b'I', b'H', b'D', b'R'];
+    /// The first page of an Ogg stream holding Opus: what a voice note starts with.
+    const OGG_OPUS: &[u8] = b"OggS\0\x02\0\0\0\0\0\0\0\0\x01\0\0\0\0\0\0\0\0\0\0\0\x01\x13OpusHead\x01\x01\x38\x01\x80\xbb\0\0\0\0\0";
+    /// An MPEG-4 file's first box.
+    const MP4: &[u8] = b"\0\0\0\x20ftypisom\0\0\x02\0isomiso2avc1mp41";
 
     #[test]
     fn types_are_judged_by_content_not_name() {
@@ -293,6 +324,13 @@ mod tests {
         assert!(sniff(b"text with a \x00 NUL").unwrap_err().contains("not recognised"));
         assert!(sniff(&[0xde, 0xad, 0xbe, 0xef, 0xff, 0xfe]).is_err());
         assert_eq!(sniff(b"").unwrap_err(), "the file is empty");
+    }
+
+    #[test]
+    fn voice_notes_sound_and_video_are_recognised() {
+        assert_eq!(sniff(OGG_OPUS).unwrap(), Sniffed { content_type: "audio/ogg", kind: attachments::VOICE });
+        assert_eq!(sniff(MP4).unwrap(), Sniffed { content_type: "video/mp4", kind: attachments::VIDEO });
+        assert_eq!(sniff(b"ID3\x04\0\0\0\0\0\0").unwrap(), Sniffed { content_type: "audio/mpeg", kind: attachments::AUDIO });
     }
 
     #[test]

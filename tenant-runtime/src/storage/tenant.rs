@@ -67,6 +67,10 @@ pub struct TenantInfo {
     pub quotas: Quotas,
     /// The desk's service-level targets, if it set any.
     pub sla: Option<crate::desk::sla::SlaPolicy>,
+    /// Days after a ticket is resolved in which the customer's next
+    /// message reopens it (counted as a reopening); later ones open a new
+    /// ticket. 0: never.
+    pub reopen_days: u32,
     /// For a desk opened through signup: the hash of the code its owner
     /// claimed it with ([`claim_code_hash`]), so that the same code sent
     /// again gets the owner a console link and anyone else a refusal.
@@ -75,6 +79,13 @@ pub struct TenantInfo {
 
 /// How a desk's claim code is kept: SHA-256, hex. The code itself is shown
 /// once, in the claim link.
+/// [`TenantInfo::reopen_days`] of a desk that did not choose: a customer
+/// who writes within three days of a resolution is taken to be coming back
+/// to the same matter (as Zendesk's follow-ups and Help Scout's replies do).
+pub const DEFAULT_REOPEN_DAYS: u32 = 3;
+/// The longest reopening window a desk may choose.
+pub const MAX_REOPEN_DAYS: u32 = 90;
+
 pub fn claim_code_hash(code: &str) -> String {
     use sha2::Digest as _;
     hex::encode(sha2::Sha256::digest(code.trim().as_bytes()))
@@ -227,6 +238,7 @@ mod tests {
             plan_name: "Free".into(),
             quotas: Default::default(),
             sla: None,
+            reopen_days: DEFAULT_REOPEN_DAYS,
             claimed_with: None,
         };
         let shown = format!("{info:?}");

@@ -23,6 +23,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use tikethet_themes::BotText;
 
+use crate::worker::process::Pressed;
 use crate::Runtime;
 use crate::outbound::effects::Effects;
 use crate::domain::Role;
@@ -198,9 +199,9 @@ impl Runtime {
 
     /// A press of a confirmation button: sends or drops the author's draft.
     /// A second press (or one on a draft already handled) does nothing.
-    pub(crate) async fn broadcast_pressed(&self, tenant: &Tenant, txn: &DatabaseTransaction, user: &users::Model, chat: i64, data: &str, kicks: &mut Effects) -> Result<(), RuntimeError> {
+    pub(crate) async fn broadcast_pressed(&self, tenant: &Tenant, txn: &DatabaseTransaction, user: &users::Model, chat: i64, data: &str, kicks: &mut Effects) -> Result<Pressed, RuntimeError> {
         let lang = user.language_code.as_deref();
-        let Some(press) = parse_press(data) else { return Ok(()) };
+        let Some(press) = parse_press(data) else { return Ok(Pressed::Stale) };
         let id = match press {
             Press::Send(id) | Press::Cancel(id) => id,
         };
@@ -210,7 +211,7 @@ impl Runtime {
             .filter(broadcasts::Column::Status.eq(broadcasts::DRAFT))
             .one(txn)
             .await?;
-        let Some(draft) = draft.filter(|_| admin) else { return Ok(()) };
+        let Some(draft) = draft.filter(|_| admin) else { return Ok(Pressed::Stale) };
         let outcome = if matches!(press, Press::Cancel(_)) {
             "cancelled"
         } else if Utc::now() - draft.created_at > DRAFT_LIFETIME {
@@ -229,13 +230,14 @@ impl Runtime {
             }
             let body = self.broadcast_text(tenant, lang, outcome, serde_json::json!({}))?;
             kicks.push(crate::desk::tickets::enqueue(txn, chat, body, None).await?.chat_id);
-            return Ok(());
+            // Busy: the same buttons send it once the other one is done.
+            return Ok(if outcome == "busy" { Pressed::Again } else { Pressed::Done });
         }
         let chats: Vec<i64> = recipients(user.id).select_only().column(users::Column::TelegramId).order_by_asc(users::Column::Id).into_tuple().all(txn).await?;
         if let Err(reason) = within_messages(txn, tenant, chats.len() as u64).await? {
             let body = self.broadcast_text(tenant, lang, "over_limit", serde_json::json!({ "reason": reason }))?;
             kicks.push(crate::desk::tickets::enqueue(txn, chat, body, None).await?.chat_id);
-            return Ok(());
+            return Ok(Pressed::Again);
         }
         // Each copy is a message the desk sends: metered like a reply.
         crate::desk::usage::count(txn, crate::desk::usage::MESSAGES, chats.len() as i64).await?;
@@ -267,7 +269,7 @@ impl Runtime {
         kicks.push(crate::desk::tickets::enqueue(txn, chat, body, None).await?.chat_id);
         crate::desk::audit::record(txn, Some(user.id), "broadcast.sent", None, format!("#{number} to {total} customers")).await?;
         tracing::info!(tenant = %tenant.info.id, broadcast = number, total, by = user.id, "broadcast queued");
-        Ok(())
+        Ok(Pressed::Done)
     }
 
     /// Ends the broadcasts with nothing left to send: their counts are

@@ -10,6 +10,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use tikethet_themes::BotText;
 
+use crate::worker::process::Pressed;
 use crate::Runtime;
 use crate::worker::bot::{CSAT_PREFIX, SupportStep, set_step};
 use crate::outbound::effects::Effects;
@@ -45,18 +46,19 @@ impl Runtime {
             return Ok(());
         }
         let text = self.text(tenant, customer.language_code.as_deref(), BotText::CsatAsk, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;
-        kicks.push(tickets::enqueue_with_buttons(txn, customer.telegram_id, text, None, &buttons(ticket.id)).await?.chat_id);
+        kicks.push(tickets::enqueue_about(txn, customer.telegram_id, text, ticket.id, &buttons(ticket.id)).await?.chat_id);
         Ok(())
     }
 
     /// A rating button pressed: recorded when the ticket is the presser's
     /// and resolved (or closed); anything else is ignored.
-    pub(crate) async fn rating_pressed(&self, tenant: &Tenant, txn: &DatabaseTransaction, user: &users::Model, chat: i64, data: &str, kicks: &mut Effects) -> Result<(), RuntimeError> {
-        let Some((ticket, rating)) = parse(data) else { return Ok(()) };
-        let Some(t) = ticket_rows::Entity::find_by_id(ticket).one(txn).await? else { return Ok(()) };
+    pub(crate) async fn rating_pressed(&self, tenant: &Tenant, txn: &DatabaseTransaction, user: &users::Model, chat: i64, data: &str, kicks: &mut Effects) -> Result<Pressed, RuntimeError> {
+        let Some((ticket, rating)) = parse(data) else { return Ok(Pressed::Stale) };
+        let Some(t) = ticket_rows::Entity::find_by_id(ticket).one(txn).await? else { return Ok(Pressed::Stale) };
         let done = [TicketStatus::Resolved.as_str(), TicketStatus::Closed.as_str()].contains(&t.status.as_str());
+        // Someone else's ticket, or one reopened since it was asked about.
         if t.customer_id != user.id || !done {
-            return Ok(());
+            return Ok(Pressed::Stale);
         }
         ticket_ratings::Entity::insert(ticket_ratings::ActiveModel { ticket_id: Set(t.id), customer_id: Set(user.id), rating: Set(rating), comment: Set(None), rated_at: Set(Utc::now()) })
             .on_conflict(OnConflict::column(ticket_ratings::Column::TicketId).update_columns([ticket_ratings::Column::Rating, ticket_ratings::Column::RatedAt]).to_owned())
@@ -65,7 +67,7 @@ impl Runtime {
         set_step(txn, user, Some(SupportStep::CsatComment(t.id, Utc::now().timestamp()))).await?;
         let text = self.text(tenant, user.language_code.as_deref(), BotText::CsatThanks, serde_json::json!({ "number": t.id, "rating": rating }))?;
         kicks.push(tickets::enqueue(txn, chat, text, None).await?.chat_id);
-        Ok(())
+        Ok(Pressed::Done)
     }
 
     /// The message after a rating: its comment.

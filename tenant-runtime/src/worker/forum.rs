@@ -25,7 +25,7 @@ use tikethet_themes::BotText;
 
 use crate::Runtime;
 use crate::outbound::effects::Effects;
-use crate::worker::process::IncomingFile;
+use crate::worker::incoming::Incoming;
 use crate::worker::update::commit_finished;
 use crate::domain::{MessageBody, Role};
 use crate::storage::entities::{inbox, outbox, staff_forum, tickets, users};
@@ -64,7 +64,7 @@ fn group_command<'a>(text: &'a str, bot_username: &str) -> Option<(String, &'a s
 impl Runtime {
     /// Queues a post into a ticket's topic in the staff group.
     async fn post_in_topic(&self, txn: &DatabaseTransaction, forum: &staff_forum::Model, ticket: i64, text: String, buttons: &[Button], kicks: &mut Effects) -> Result<(), RuntimeError> {
-        let row = crate::desk::tickets::enqueue_rows(txn, forum.chat_id, text, None, buttons, Some(ticket)).await?;
+        let row = crate::desk::tickets::enqueue_rows(txn, forum.chat_id, text, None, buttons, Some(ticket), None).await?;
         kicks.push(row.chat_id);
         Ok(())
     }
@@ -210,7 +210,7 @@ impl Runtime {
             Some(("note", rest)) => (true, rest.to_owned()),
             _ => (false, text.clone()),
         };
-        let file = IncomingFile::of(msg);
+        let file = Incoming::of(msg).and_then(|i| i.file);
         let files = match &file {
             Some(f) => vec![f.store(&txn, user.id).await?],
             None => Vec::new(),

@@ -2,8 +2,8 @@
 //! a time. [`lanes`] runs each chat's work in order and fairly across
 //! tenants; [`claims`] and [`heartbeat`] make one process at a time work a
 //! chat across a cluster, and hand a dead node's chats over in seconds.
-//! [`process`] handles one update (messages, button presses, the staff
-//! group's [`forum`] topics) and commits its effects with its "done" mark
+//! [`process`] handles one update (messages of every [`incoming`] kind,
+//! button presses, the staff group's [`forum`] topics) and commits its effects with its "done" mark
 //! once [`update`] finds it still its own;
 //! what the bot says by itself is in [`bot`] and [`csat`], tenant plugins
 //! are called through [`hooks`] and [`schedule`], and [`broadcast`],
@@ -17,6 +17,7 @@ pub(crate) mod csat;
 pub mod forum;
 pub mod heartbeat;
 pub(crate) mod hooks;
+pub mod incoming;
 pub mod lanes;
 pub mod maintenance;
 pub(crate) mod process;

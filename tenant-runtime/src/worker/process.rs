@@ -29,9 +29,10 @@ use tikethet_themes::BotText;
 
 use crate::Runtime;
 use crate::domain::{Invalid, Priority, TenantId, TicketDescription, TicketId, TicketTitle, UserId};
-use crate::storage::entities::{inbox, users};
+use crate::storage::entities::{inbox, tickets as tickets_rows, users};
 use crate::error::RuntimeError;
 use crate::worker::bot::{self, Command, SupportStep};
+use crate::worker::incoming::{self, Incoming};
 use crate::worker::claims::{self, Claim, ClaimLost, Taken};
 use crate::worker::hooks::{actions_of, domain_priority, plugin_priority, queue_replies, routings_of};
 use crate::worker::update::{HOLD_BEFORE_ROUTING, claimed, commit_finished, finish, test_hold};
@@ -40,6 +41,19 @@ use crate::outbound::effects::Effects;
 use crate::worker::lanes::Step;
 use crate::storage::tenant::{Tenant, TenantStatus};
 use crate::desk::tickets::{self, TelegramProfile};
+
+/// What a press on one of the bot's own buttons did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pressed {
+    /// Done: its buttons are taken off the message.
+    Done,
+    /// Not done yet, and may be pressed again (a broadcast while another
+    /// is under way): the buttons stay.
+    Again,
+    /// Nothing to do any more (a rating for a reopened ticket, a draft
+    /// already sent): the customer is told, and the buttons go.
+    Stale,
+}
 
 /// Tries at one update before it is given up as failed (storage outages;
 /// a bad update or a panic fails at once).
@@ -156,6 +170,12 @@ impl Runtime {
         match update.kind {
             UpdateKind::Message(msg) => self.on_message(tenant, &row, &msg).await,
             UpdateKind::CallbackQuery(q) => self.on_button_press(tenant, &row, &q).await,
+            // teloxide keeps nothing of an update it cannot read: the
+            // stored payload is read again as plain JSON.
+            UpdateKind::Error(_) => {
+                let raw: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
+                self.on_unreadable(tenant, &row, &raw).await
+            }
             _ => {
                 let txn = tenant.db.begin().await?;
                 if finish(&txn, row.id, inbox::IGNORED).await? {
@@ -188,29 +208,73 @@ impl Runtime {
         if user.blocked {
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
-        let file = IncomingFile::of(msg);
-        let Some(text) = msg.text().or(msg.caption()).or(file.as_ref().map(|_| "")) else {
-            let t = self.text(tenant, user.language_code.as_deref(), BotText::Unsupported, ())?;
-            kicks.push(tickets::enqueue(&txn, chat, t, None).await?.chat_id);
-            return commit_finished(txn, row.id, inbox::DONE, kicks).await;
+        // Service messages (a pinned message, a payment) are not the
+        // customer speaking.
+        let read = match &msg.kind {
+            // A kind teloxide does not know: named from the stored update.
+            teloxide::types::MessageKind::Empty {} => {
+                let raw: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
+                Some(Incoming::unreadable(&raw["message"]))
+            }
+            _ => Incoming::of(msg),
         };
+        let Some(mut incoming) = read else { return commit_finished(txn, row.id, inbox::IGNORED, kicks).await };
         // What a customer sends is kept, not refused: only the NUL
         // character, which text columns cannot hold, is dropped.
-        let cleaned = text.replace('\0', "");
-        let text = cleaned.as_str();
+        incoming.text = incoming.text.replace('\0', "");
+        self.on_customer_message(tenant, txn, row, chat, user, &incoming, msg.date.timestamp_millis(), kicks).await
+    }
+
+    /// A message Telegram sent in a shape the Bot API client cannot read
+    /// (a kind added after it was written): from a customer in a private
+    /// chat it is kept as an unsupported message in their ticket; anything
+    /// else is ignored as before.
+    async fn on_unreadable(&self, tenant: &Arc<Tenant>, row: &inbox::Model, raw: &serde_json::Value) -> Result<Effects, RuntimeError> {
+        let kicks = Effects::default();
+        let txn = tenant.db.begin().await?;
+        let message = raw.get("message").filter(|m| m["chat"]["type"] == "private");
+        let from = message.and_then(|m| serde_json::from_value::<teloxide::types::User>(m["from"].clone()).ok()).filter(|u| !u.is_bot);
+        let (Some(message), Some(from), TenantStatus::Active) = (message, from, tenant.info.status) else {
+            return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
+        };
+        let user = tickets::upsert_chat_user(&txn, &profile_of(&from), tenant.info.owner_telegram_id).await?;
+        if user.blocked {
+            return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
+        }
+        let incoming = Incoming::unreadable(message);
+        let sent_at = message["date"].as_i64().unwrap_or_default() * 1000;
+        self.on_customer_message(tenant, txn, row, from.id.0 as i64, user, &incoming, sent_at, kicks).await
+    }
+
+    /// A customer's message in their private chat, read: a command, a
+    /// rating's comment, or a message for their ticket (through the plugins).
+    #[allow(clippy::too_many_arguments)]
+    async fn on_customer_message(
+        &self,
+        tenant: &Arc<Tenant>,
+        txn: DatabaseTransaction,
+        row: &inbox::Model,
+        chat: i64,
+        user: users::Model,
+        incoming: &Incoming,
+        sent_at_ms: i64,
+        mut kicks: Effects,
+    ) -> Result<Effects, RuntimeError> {
+        let text = incoming.text.as_str();
+        let file = incoming.file.as_ref();
         if text.trim().is_empty() && file.is_none() {
             let t = self.text(tenant, user.language_code.as_deref(), BotText::Unsupported, ())?;
             kicks.push(tickets::enqueue(&txn, chat, t, None).await?.chat_id);
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
-        if let Some(command) = Command::of(text, &tenant.info.bot_username).filter(|_| file.is_none()) {
+        if let Some(command) = Command::of(text, &tenant.info.bot_username).filter(|_| incoming.kind == incoming::TEXT) {
             let args = text.split_once(char::is_whitespace).map_or("", |(_, rest)| rest);
             self.command(tenant, &txn, &user, chat, command, args, &mut kicks).await?;
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
         if let Some(SupportStep::CsatComment(ticket, at)) = SupportStep::parse(user.support_pending.as_deref()) {
             let fresh = chrono::Utc::now().timestamp() - at <= crate::worker::csat::COMMENT_WINDOW.num_seconds();
-            if fresh && file.is_none() {
+            if fresh && incoming.kind == incoming::TEXT {
                 self.rating_comment(tenant, &txn, &user, chat, ticket, text, &mut kicks).await?;
                 return commit_finished(txn, row.id, inbox::DONE, kicks).await;
             }
@@ -226,7 +290,7 @@ impl Runtime {
         if q.tickets_per_month.is_some() {
             let opens = match SupportStep::parse(user.support_pending.as_deref()) {
                 Some(SupportStep::NewTicket(_)) => true,
-                Some(SupportStep::CsatComment(..)) | None => tickets::active_ticket_of(&txn, UserId::new(user.id)).await?.is_none(),
+                Some(SupportStep::CsatComment(..)) | None => ticket_for(&txn, tenant, &user, chat, incoming).await?.is_none(),
             };
             if opens && crate::desk::usage::over_month(&txn, q.tickets_per_month, crate::desk::usage::TICKETS).await? {
                 return self.keep_over_limit(tenant, txn, row, chat, user.language_code.as_deref(), kicks).await;
@@ -238,10 +302,10 @@ impl Runtime {
         let plugins = if over_messages { Vec::new() } else { self.enabled_plugins(&txn).await? };
         if plugins.is_empty() {
             // The common case needs one transaction.
-            self.apply_message(tenant, &txn, &user, chat, text, file.as_ref(), &[], false, &mut kicks).await?;
+            self.apply_message(tenant, &txn, &user, chat, incoming, &[], false, &mut kicks).await?;
             return commit_finished(txn, row.id, inbox::DONE, kicks).await;
         }
-        let active = tickets::active_ticket_of(&txn, UserId::new(user.id)).await?;
+        let active = ticket_for(&txn, tenant, &user, chat, incoming).await?;
         let event = tikethet_plugins::MessageEvent {
             ticket_id: active.as_ref().map(|t| t.id),
             customer_telegram_id: user.telegram_id,
@@ -249,13 +313,13 @@ impl Runtime {
             customer_username: user.username.clone(),
             language_code: user.language_code.clone(),
             text: text.to_owned(),
-            sent_at: msg.date.timestamp_millis().max(0) as u64,
+            sent_at: sent_at_ms.max(0) as u64,
         };
         let Some((txn, runs)) = self.call_plugins(tenant, txn, plugins, Some(HookEvent::OnMessage(event)), Some(row), &mut kicks).await? else {
             return Ok(Effects::default());
         };
         let (actions, stopped) = actions_of(&runs);
-        let created = self.apply_message(tenant, &txn, &user, chat, text, file.as_ref(), &actions, stopped, &mut kicks).await?;
+        let created = self.apply_message(tenant, &txn, &user, chat, incoming, &actions, stopped, &mut kicks).await?;
         match created {
             Some(ticket) => {
                 set_stage(&txn, row.id, &format!("route:{ticket}")).await?;
@@ -311,19 +375,19 @@ impl Runtime {
         txn: &DatabaseTransaction,
         user: &users::Model,
         chat: i64,
-        text: &str,
-        file: Option<&IncomingFile>,
+        incoming: &Incoming,
         actions: &[Action],
         stopped: bool,
         kicks: &mut Effects,
     ) -> Result<Option<i64>, RuntimeError> {
         queue_replies(txn, chat, actions, kicks).await?;
+        let (text, file) = (incoming.text.as_str(), incoming.file.as_ref());
         let viewer = crate::desk::context::Viewer::from_user(user)?;
         // A `/support` in progress opens a new ticket beside any open one.
         let step = if stopped { None } else { SupportStep::parse(user.support_pending.as_deref()) };
         let active = match step {
             Some(SupportStep::NewTicket(_)) => None,
-            Some(SupportStep::CsatComment(..)) | None => tickets::active_ticket_of(txn, UserId::new(user.id)).await?,
+            Some(SupportStep::CsatComment(..)) | None => ticket_for(txn, tenant, user, chat, incoming).await?,
         };
         let lang = user.language_code.as_deref();
         let (ticket, created) = match (stopped, active) {
@@ -334,7 +398,7 @@ impl Runtime {
                     Some(f) => vec![f.store(txn, user.id).await?],
                     None => Vec::new(),
                 };
-                let body = crate::domain::MessageBody::parse(text, &files)?;
+                let body = crate::domain::MessageBody::parse(text, &files)?.of_kind(incoming.kind, incoming.details_json());
                 // A customer writing in their own ticket: nothing to deliver.
                 let added = tickets::add_message(txn, &viewer, t.clone(), &body, false, |_, _, _| Ok((String::new(), Vec::new()))).await?;
                 self.notify_customer_message(tenant, txn, &added.ticket, user, text, body.files(), kicks).await?;
@@ -343,11 +407,12 @@ impl Runtime {
                 (Some(t), false)
             }
             (false, None) => {
-                let (files, named) = match file {
-                    Some(f) => (vec![f.store(txn, user.id).await?], f.title()),
-                    None => (Vec::new(), String::new()),
+                let files = match file {
+                    Some(f) => vec![f.store(txn, user.id).await?],
+                    None => Vec::new(),
                 };
                 // A file without a caption names its ticket.
+                let named = incoming.title();
                 let said = if text.trim().is_empty() { named.as_str() } else { text };
                 // A `/support` topic chosen before the message files it.
                 let category = match step {
@@ -364,11 +429,13 @@ impl Runtime {
                     priority: Priority::Normal,
                     category,
                     files: &files,
+                    kind: incoming.kind,
+                    details: incoming.details_json(),
                 };
                 let ticket = self.open_ticket(tenant, txn, new, kicks).await?;
                 let reply = self.text(tenant, lang, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;
                 let buttons = self.ticket_buttons(tenant, lang, ticket.id)?;
-                kicks.push(tickets::enqueue_with_buttons(txn, chat, reply, None, &buttons).await?.chat_id);
+                kicks.push(tickets::enqueue_about(txn, chat, reply, ticket.id, &buttons).await?.chat_id);
                 (Some(ticket), true)
             }
         };
@@ -456,17 +523,28 @@ impl Runtime {
         // confirmations); plugins never see them.
         let own = [bot::CSAT_PREFIX, bot::SUPPORT_PREFIX, crate::worker::broadcast::BROADCAST_PREFIX];
         if let Some(data) = q.data.as_deref().filter(|d| own.iter().any(|p| d.starts_with(p))) {
-            if !user.blocked {
-                if data.starts_with(bot::CSAT_PREFIX) {
-                    self.rating_pressed(tenant, &txn, &user, chat, data, &mut kicks).await?;
-                } else if data.starts_with(bot::SUPPORT_PREFIX) {
-                    self.support_topic(tenant, &txn, &user, chat, data, &mut kicks).await?;
-                } else {
-                    self.broadcast_pressed(tenant, &txn, &user, chat, data, &mut kicks).await?;
-                }
-            }
+            let pressed = if user.blocked {
+                Pressed::Stale
+            } else if data.starts_with(bot::CSAT_PREFIX) {
+                self.rating_pressed(tenant, &txn, &user, chat, data, &mut kicks).await?
+            } else if data.starts_with(bot::SUPPORT_PREFIX) {
+                self.support_topic(tenant, &txn, &user, chat, data, &mut kicks).await?
+            } else {
+                self.broadcast_pressed(tenant, &txn, &user, chat, data, &mut kicks).await?
+            };
+            let lang = user.language_code.as_deref();
             let out = commit_finished(txn, row.id, inbox::DONE, kicks).await;
-            self.answer_press(tenant, q).await;
+            // After the commit and best effort, like the answer: the
+            // buttons of a question answered (or gone stale) are taken off
+            // their message, so they cannot be pressed again.
+            let stale = match pressed {
+                Pressed::Stale => Some(self.text(tenant, lang, BotText::ButtonStale, ())?),
+                Pressed::Done | Pressed::Again => None,
+            };
+            self.answer_press_saying(tenant, q, stale).await;
+            if !matches!(pressed, Pressed::Again) {
+                self.clear_buttons(tenant, q).await;
+            }
             return out;
         }
         let plugins = if user.blocked { Vec::new() } else { self.enabled_plugins(&txn).await? };
@@ -496,77 +574,52 @@ impl Runtime {
     /// Answers a button press. After the commit and best effort: a press
     /// left unanswered only shows a spinner for a while.
     async fn answer_press(&self, tenant: &Tenant, q: &CallbackQuery) {
-        if let Err(e) = self.telegram(tenant, &teloxide::payloads::AnswerCallbackQuery::new(q.id.clone())).await {
+        self.answer_press_saying(tenant, q, None).await;
+    }
+
+    /// Answers a button press with a short notice Telegram shows over the
+    /// chat (at most 200 characters).
+    async fn answer_press_saying(&self, tenant: &Tenant, q: &CallbackQuery, text: Option<String>) {
+        let mut answer = teloxide::payloads::AnswerCallbackQuery::new(q.id.clone());
+        answer.text = text.map(|t| t.chars().take(200).collect());
+        if let Err(e) = self.telegram(tenant, &answer).await {
             tracing::info!(tenant = %tenant.info.id, error = %e, "could not answer a button press");
         }
     }
+
+    /// Takes the inline keyboard off the bot's message a press came from
+    /// (`editMessageReplyMarkup` without a markup). Best effort: a message
+    /// Telegram no longer lets us edit keeps its buttons, and a press on
+    /// them is answered as stale.
+    async fn clear_buttons(&self, tenant: &Tenant, q: &CallbackQuery) {
+        let Some(m) = q.regular_message() else { return };
+        let edit = teloxide::payloads::EditMessageReplyMarkup::new(m.chat.id, m.id);
+        if let Err(e) = self.telegram(tenant, &edit).await {
+            tracing::info!(tenant = %tenant.info.id, error = %e, "could not take the buttons off an answered message");
+        }
+    }
 }
 
-/// A photo or document a customer sent the bot, kept by Telegram's
-/// `file_id` until someone opens it.
-pub(crate) struct IncomingFile {
-    file_id: String,
-    unique_id: String,
-    size: u32,
-    name: String,
-    content_type: String,
-    kind: &'static str,
-}
-
-impl IncomingFile {
-    pub(crate) fn of(msg: &Message) -> Option<IncomingFile> {
-        use crate::storage::entities::attachments::{DOCUMENT, PHOTO};
-        if let Some(sizes) = msg.photo() {
-            // Telegram lists a photo's sizes from the smallest up.
-            let p = sizes.iter().max_by_key(|p| (p.width as u64) * (p.height as u64))?;
-            return Some(IncomingFile {
-                file_id: p.file.id.0.clone(),
-                unique_id: p.file.unique_id.0.clone(),
-                size: p.file.size,
-                name: format!("photo_{}.jpg", crate::storage::files::clean_name(&p.file.unique_id.0)),
-                content_type: "image/jpeg".into(),
-                kind: PHOTO,
-            });
+/// The ticket a customer's message continues: the one whose bot message it
+/// replies to, if that ticket is still open or was resolved within the
+/// desk's reopening window; else their active ticket; else one resolved
+/// within the window (the message reopens it, counted as a reopening).
+/// `None`: the message opens a new ticket.
+async fn ticket_for(txn: &DatabaseTransaction, tenant: &Tenant, user: &users::Model, chat: i64, incoming: &Incoming) -> Result<Option<tickets_rows::Model>, RuntimeError> {
+    let days = tenant.info.reopen_days;
+    let reopenable = |t: &tickets_rows::Model| {
+        t.status == crate::domain::TicketStatus::Resolved && t.resolved_at.is_some_and(|at| Utc::now() - at <= chrono::Duration::days(i64::from(days)))
+    };
+    if let Some(id) = incoming.reply_to {
+        let replied = tickets::ticket_replied_to(txn, chat, id).await?.filter(|t| t.customer_id == user.id);
+        if let Some(t) = replied.filter(|t| t.status.is_active() || reopenable(t)) {
+            return Ok(Some(t));
         }
-        let d = msg.document()?;
-        Some(IncomingFile {
-            file_id: d.file.id.0.clone(),
-            unique_id: d.file.unique_id.0.clone(),
-            size: d.file.size,
-            name: crate::storage::files::clean_name(d.file_name.as_deref().unwrap_or("document")),
-            // What the sender's app declared; the bytes are judged when the
-            // file is first opened.
-            content_type: d.mime_type.as_ref().map(|m| m.essence_str().to_owned()).unwrap_or_else(|| "application/octet-stream".into()),
-            kind: DOCUMENT,
-        })
     }
-
-    /// A ticket's title when the file came without a caption.
-    fn title(&self) -> String {
-        if self.kind == crate::storage::entities::attachments::PHOTO { "📷 Photo".into() } else { format!("📎 {}", self.name) }
+    if let Some(t) = tickets::active_ticket_of(txn, UserId::new(user.id)).await? {
+        return Ok(Some(t));
     }
-
-    /// Records the file as the customer's, waiting for their message.
-    pub(crate) async fn store(&self, txn: &DatabaseTransaction, uploader: i64) -> Result<i64, RuntimeError> {
-        use sea_orm::{ActiveModelTrait as _, Set};
-        let row = crate::storage::entities::attachments::ActiveModel {
-            uploader_id: Set(uploader),
-            message_id: Set(None),
-            name: Set(self.name.chars().take(200).collect()),
-            content_type: Set(self.content_type.chars().take(127).collect()),
-            // Telegram leaves the size out at times (teloxide reads u32::MAX).
-            size: Set(if self.size == u32::MAX { 0 } else { self.size as i64 }),
-            kind: Set(self.kind.to_owned()),
-            object_key: Set(None),
-            telegram_file_id: Set(Some(self.file_id.clone())),
-            telegram_file_unique_id: Set(Some(self.unique_id.clone())),
-            created_at: Set(Utc::now()),
-            ..Default::default()
-        }
-        .insert(txn)
-        .await?;
-        Ok(row.id)
-    }
+    tickets::recently_resolved_of(txn, UserId::new(user.id), days).await
 }
 
 pub(crate) fn profile_of(from: &teloxide::types::User) -> TelegramProfile {

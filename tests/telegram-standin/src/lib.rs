@@ -22,8 +22,9 @@
 //!   `message_thread_id` must name a topic that exists
 //!   (<https://core.telegram.org/bots/api#createforumtopic>);
 //! - files: `sendPhoto` takes images only (up to 10 MB), uploads up to 50 MB,
-//!   a `file_id` only of the bot's own files; `getFile` and the download
-//!   URL serve files up to 20 MB (<https://core.telegram.org/bots/api#sending-files>).
+//!   a `file_id` only of the bot's own files and only with its own kind's
+//!   method (`sendVoice` for a voice note's, …) or `sendDocument`; `getFile` and the download URL serve files up to 20 MB
+//!   (<https://core.telegram.org/bots/api#sending-files>).
 //!
 //! It records every call with the instant it arrived, can be told to fail the
 //! next calls or to answer slowly, and plays Telegram's part in webhook
@@ -215,6 +216,9 @@ struct State {
     next_file: u64,
     /// Supergroups with topics, by (token, chat): their topics by thread id.
     forums: HashMap<(String, i64), HashMap<i64, String>>,
+    /// The bots' messages as sent (and edited since), by (token, chat,
+    /// message_id).
+    sent: HashMap<(String, i64, i64), Value>,
 }
 
 /// A running stand-in. Cheap to clone.
@@ -263,11 +267,16 @@ struct Part {
 #[derive(Debug, Clone)]
 struct StoredFile {
     token: String,
+    /// The Bot API field it came in (`photo`, `voice`, …).
+    kind: String,
     unique_id: String,
     path: String,
     name: String,
     bytes: Vec<u8>,
 }
+
+/// Bot messages kept for edits before the stand-in forgets them.
+const MAX_KEPT_MESSAGES: usize = 200_000;
 
 /// Largest photo a bot may upload (<https://core.telegram.org/bots/api#sendphoto>),
 /// other files (<https://core.telegram.org/bots/api#sending-files>), and a
@@ -442,16 +451,28 @@ impl State {
             files: HashMap::new(),
             next_file: 1,
             forums: HashMap::new(),
+            sent: HashMap::new(),
         }
     }
 
     /// Keeps a file for a bot; returns its `file_id` and `file_unique_id`.
-    fn keep_file(&mut self, token: &str, name: &str, bytes: Vec<u8>, photo: bool) -> (String, String) {
+    fn keep_file(&mut self, token: &str, name: &str, bytes: Vec<u8>, kind: &str) -> (String, String) {
         let n = self.next_file;
         self.next_file += 1;
-        let (id, unique) = (format!("{}ACAgIAAxkBAAI{n:06}", if photo { "Ag" } else { "BQ" }), format!("AQAD{n:06}"));
-        let path = format!("{}/file_{n}{}", if photo { "photos" } else { "documents" }, std::path::Path::new(name).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default());
-        self.files.insert(id.clone(), StoredFile { token: token.to_owned(), unique_id: unique.clone(), path, name: name.to_owned(), bytes });
+        // Telegram's file ids start with a few characters that differ by kind.
+        let (prefix, folder) = match kind {
+            "photo" => ("Ag", "photos"),
+            "voice" => ("Aw", "voice"),
+            "audio" => ("CQ", "music"),
+            "video" => ("BA", "videos"),
+            "video_note" => ("DQ", "video_notes"),
+            "animation" => ("Cg", "animations"),
+            "sticker" => ("CA", "stickers"),
+            _ => ("BQ", "documents"),
+        };
+        let (id, unique) = (format!("{prefix}ACAgIAAxkBAAI{n:06}"), format!("AQAD{n:06}"));
+        let path = format!("{folder}/file_{n}{}", std::path::Path::new(name).extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default());
+        self.files.insert(id.clone(), StoredFile { token: token.to_owned(), kind: kind.to_owned(), unique_id: unique.clone(), path, name: name.to_owned(), bytes });
         (id, unique)
     }
 
@@ -545,7 +566,7 @@ impl State {
                 let url = bot.webhook.map(|w| w.url).unwrap_or_default();
                 Ok(json!({ "url": url, "has_custom_certificate": false, "pending_update_count": 0 }))
             }
-            "sendmessage" | "sendphoto" | "senddocument" => {
+            "sendmessage" | "sendphoto" | "senddocument" | "sendvoice" | "sendaudio" | "sendvideo" | "sendvideonote" | "sendanimation" | "sendsticker" => {
                 let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
                 let parse_mode = params.get("parse_mode").and_then(Value::as_str);
                 let forum = self.forums.get(&(token.to_owned(), chat));
@@ -574,7 +595,16 @@ impl State {
                     }
                     message["text"] = json!(text);
                 } else {
-                    let field = if method == "sendphoto" { "photo" } else { "document" };
+                    let field = match method {
+                        "sendphoto" => "photo",
+                        "sendvoice" => "voice",
+                        "sendaudio" => "audio",
+                        "sendvideo" => "video",
+                        "sendvideonote" => "video_note",
+                        "sendanimation" => "animation",
+                        "sendsticker" => "sticker",
+                        _ => "document",
+                    };
                     // Either a new file (multipart) or the file_id of one
                     // this bot already has.
                     let upload = parts.iter().find(|p| p.field == field);
@@ -589,7 +619,10 @@ impl State {
                             None
                         }
                         (None, Some(id)) if !id.is_empty() => match self.files.get(id).filter(|f| f.token == token) {
-                            Some(_) => Some(id.to_owned()),
+                            // A photo, voice note, video… goes with its own
+                            // kind's method; anything may go as a document.
+                            Some(f) if f.kind == field || field == "document" => Some(id.to_owned()),
+                            Some(_) => return Err(Refusal::new(400, "Bad Request: type of file mismatch")),
                             None => return Err(Refusal::new(400, "Bad Request: wrong file identifier/HTTP URL specified")),
                         },
                         _ => return Err(Refusal::new(400, format!("Bad Request: there is no {field} in the request"))),
@@ -611,7 +644,7 @@ impl State {
                         Some(id) => (id.clone(), self.files[&id].unique_id.clone()),
                         None => {
                             let p = upload.expect("an upload");
-                            self.keep_file(token, &p.name, p.bytes.clone(), field == "photo")
+                            self.keep_file(token, &p.name, p.bytes.clone(), field)
                         }
                     };
                     let f = self.files[&id].clone();
@@ -620,22 +653,82 @@ impl State {
                         json!([{ "file_id": format!("{id}_thumb"), "file_unique_id": format!("{unique}_t"), "width": 90, "height": 90, "file_size": 1024 },
                                { "file_id": id, "file_unique_id": unique, "width": 800, "height": 600, "file_size": f.bytes.len() }])
                     } else {
-                        json!({ "file_id": id, "file_unique_id": unique, "file_name": f.name, "file_size": f.bytes.len() })
+                        // The fields each kind's object has
+                        // (<https://core.telegram.org/bots/api#voice> and its neighbours).
+                        let mut o = json!({ "file_id": id, "file_unique_id": unique, "file_size": f.bytes.len() });
+                        let extra = match field {
+                            "voice" => json!({ "duration": 1, "mime_type": "audio/ogg" }),
+                            "audio" => json!({ "duration": 1, "file_name": f.name, "mime_type": "audio/mpeg" }),
+                            "video" | "animation" => json!({ "duration": 1, "width": 640, "height": 360, "file_name": f.name, "mime_type": "video/mp4" }),
+                            "video_note" => json!({ "duration": 1, "length": 240 }),
+                            "sticker" => json!({ "type": "regular", "width": 512, "height": 512, "is_animated": false, "is_video": false }),
+                            _ => json!({ "file_name": f.name }),
+                        };
+                        o.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+                        if field == "animation" {
+                            // Telegram repeats an animation as a document.
+                            message["document"] = o.clone();
+                        }
+                        o
                     };
                     self.next_message_id += 1;
                     message["message_id"] = json!(self.next_message_id);
+                    self.sent.insert((token.to_owned(), chat, self.next_message_id), message.clone());
                     return Ok(message);
                 }
-                match structured(params, "reply_markup") {
+                let markup = match structured(params, "reply_markup") {
                     Err(()) => return Err(Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object")),
-                    Ok(Some(markup)) => inline_keyboard_allowed(&markup, self.insecure_web_apps)?,
-                    Ok(None) => {}
-                }
+                    Ok(Some(markup)) => {
+                        inline_keyboard_allowed(&markup, self.insecure_web_apps)?;
+                        Some(markup)
+                    }
+                    Ok(None) => None,
+                };
                 self.may_write(token, chat)?;
                 self.pace(bot.id, chat, now)?;
                 self.next_message_id += 1;
                 message["message_id"] = json!(self.next_message_id);
+                if let Some(m) = markup {
+                    message["reply_markup"] = m;
+                }
+                if self.sent.len() >= MAX_KEPT_MESSAGES {
+                    // A benchmark's millions of messages: the stand-in
+                    // forgets, as a test never edits that far back.
+                    self.sent.clear();
+                }
+                self.sent.insert((token.to_owned(), chat, self.next_message_id), message.clone());
                 Ok(message)
+            }
+            "editmessagereplymarkup" => {
+                // (<https://core.telegram.org/bots/api#editmessagereplymarkup>)
+                // A markup left out removes the keyboard.
+                let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
+                let id = params
+                    .get("message_id")
+                    .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                    .ok_or_else(|| Refusal::new(400, "Bad Request: message identifier is not specified"))?;
+                let markup = structured(params, "reply_markup").map_err(|_| Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object"))?;
+                if let Some(m) = &markup {
+                    inline_keyboard_allowed(m, self.insecure_web_apps)?;
+                }
+                let Some(message) = self.sent.get_mut(&(token.to_owned(), chat, id)) else {
+                    return Err(Refusal::new(400, "Bad Request: message to edit not found"));
+                };
+                let none = |m: Option<&Value>| m.is_none_or(|m| m["inline_keyboard"].as_array().is_none_or(Vec::is_empty));
+                if message.get("reply_markup") == markup.as_ref() || (none(message.get("reply_markup")) && none(markup.as_ref())) {
+                    return Err(Refusal::new(
+                        400,
+                        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+                    ));
+                }
+                match markup {
+                    Some(m) => message["reply_markup"] = m,
+                    None => {
+                        message.as_object_mut().expect("a message").remove("reply_markup");
+                    }
+                }
+                message["edit_date"] = json!(chrono::Utc::now().timestamp());
+                Ok(message.clone())
             }
             "createforumtopic" => {
                 let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
@@ -897,7 +990,19 @@ impl FakeTelegram {
     /// A file a user sends the bot (put it in an update's `photo` or
     /// `document`); returns its `file_id` and `file_unique_id`.
     pub fn add_file(&self, token: &str, name: &str, bytes: &[u8], photo: bool) -> (String, String) {
-        self.state.lock().unwrap().keep_file(token, name, bytes.to_vec(), photo)
+        self.state.lock().unwrap().keep_file(token, name, bytes.to_vec(), if photo { "photo" } else { "document" })
+    }
+
+    /// A file of any kind a user sends the bot (`voice`, `sticker`, …: the
+    /// update's field it goes in); returns its `file_id` and `file_unique_id`.
+    pub fn add_media(&self, token: &str, kind: &str, name: &str, bytes: &[u8]) -> (String, String) {
+        self.state.lock().unwrap().keep_file(token, name, bytes.to_vec(), kind)
+    }
+
+    /// The inline keyboard under a bot's message now (after any edits);
+    /// `None` when it has none or the message is unknown.
+    pub fn keyboard_of(&self, token: &str, chat: i64, message_id: i64) -> Option<Value> {
+        self.state.lock().unwrap().sent.get(&(token.to_owned(), chat, message_id)).and_then(|m| m.get("reply_markup").cloned())
     }
 
     /// The bytes Telegram holds under a `file_id`.
@@ -1040,6 +1145,27 @@ mod tests {
         assert_eq!(res.json::<Value>().await.unwrap(), refused(401, "Unauthorized"));
         assert_eq!(call(&f, "getMe", json!({})).await.1["result"]["username"], "test_bot");
         assert_eq!(call(&f, "noSuchMethod", json!({})).await, (404, refused(404, "Not Found: method not found")));
+    }
+
+    #[tokio::test]
+    async fn each_kind_of_file_goes_with_its_own_method() {
+        let f = fake().await;
+        f.start_chat(TOKEN, 7);
+        f.rate_limits(false);
+        let (voice, _) = f.add_media(TOKEN, "voice", "v.ogg", b"OggS voice");
+        let (s, body) = call(&f, "sendVoice", json!({ "chat_id": 7, "voice": voice })).await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!((body["result"]["voice"]["file_id"].as_str(), body["result"]["voice"]["mime_type"].as_str()), (Some(voice.as_str()), Some("audio/ogg")));
+        let (s, body) = call(&f, "sendVideo", json!({ "chat_id": 7, "video": voice })).await;
+        assert_eq!((s, body["description"].as_str()), (400, Some("Bad Request: type of file mismatch")), "a voice note's file_id is not a video's");
+        let (gif, _) = f.add_media(TOKEN, "animation", "cat.mp4", b"\0\0\0\x20ftypisom");
+        let (_, body) = call(&f, "sendAnimation", json!({ "chat_id": 7, "animation": gif })).await;
+        assert_eq!(body["result"]["animation"]["file_id"], body["result"]["document"]["file_id"], "an animation is repeated as a document");
+        assert_eq!(call(&f, "sendDocument", json!({ "chat_id": 7, "document": gif })).await.0, 200);
+        let (sticker, _) = f.add_media(TOKEN, "sticker", "s.webp", b"RIFF\0\0\0\0WEBPVP8 ");
+        let (_, body) = call(&f, "sendSticker", json!({ "chat_id": 7, "sticker": sticker })).await;
+        assert_eq!(body["result"]["sticker"]["type"], "regular", "{body}");
+        assert_eq!(call(&f, "sendVideoNote", json!({ "chat_id": 7 })).await, (400, refused(400, "Bad Request: there is no video_note in the request")));
     }
 
     #[tokio::test]

@@ -89,6 +89,7 @@ async fn every_kind_of_change_is_in_the_audit_log_and_only_admins_read_it(b: Bac
     assert_eq!(app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(texts)).await.0, 200);
     let sla = json!({ "targets": { "high": { "first_response_minutes": 30, "resolution_minutes": null } }, "business_hours": null });
     assert_eq!(app.tenant_call(Method::PUT, "acme", "/settings/sla", &owner, Some(sla)).await.0, 200);
+    assert_eq!(app.tenant_call(Method::PUT, "acme", "/settings/conversations", &owner, Some(json!({ "reopen_days": 7 }))).await.0, 200);
     let (_, asked) = app.tenant_call(Method::PUT, "acme", "/domain", &owner, Some(json!({ "domain": "help.acme.test" }))).await;
     dns.add_txt(asked["request"]["record_name"].as_str().unwrap(), asked["request"]["record_value"].as_str().unwrap());
     assert_eq!(app.tenant_post("acme", "/domain/check", &owner, json!({})).await.1["routed"], "help.acme.test");
@@ -109,7 +110,7 @@ async fn every_kind_of_change_is_in_the_audit_log_and_only_admins_read_it(b: Bac
     for action in [
         "ticket.status", "ticket.priority", "message.edited", "message.deleted", "ticket.tagged", "tag.renamed", "ticket.untagged", "person.role",
         "category.created", "canned.created", "plugin.installed", "plugin.replaced", "plugin.changed", "plugin.scheduled", "plugin.removed",
-        "theme.changed", "bot_texts.changed", "sla.changed", "domain.requested", "domain.verified", "domain.removed", "bot_token.changed",
+        "theme.changed", "bot_texts.changed", "sla.changed", "conversations.changed", "domain.requested", "domain.verified", "domain.removed", "bot_token.changed",
         "operator.update", "team.created", "team.member_added", "team.changed", "ticket.team", "ticket.assigned", "person.availability",
         "team.member_removed", "team.deleted",
     ] {
@@ -125,6 +126,7 @@ async fn every_kind_of_change_is_in_the_audit_log_and_only_admins_read_it(b: Bac
     assert_eq!(entry("theme.changed")["detail"].as_str().map(|d| d.starts_with("theme ") && d.contains("→ midnight") && d.contains("accent_color none → \"#336699\"")), Some(true), "{:?}", entry("theme.changed"));
     assert_eq!(entry("bot_texts.changed")["detail"], "en/welcome set to \"Hi from {{ desk }}\"");
     assert!(entry("sla.changed")["detail"].as_str().unwrap().starts_with("none → {"), "{:?}", entry("sla.changed"));
+    assert_eq!(entry("conversations.changed")["detail"], "reopen window 3 → 7 days");
     assert_eq!(entry("bot_token.changed")["detail"], "bot @acme_bot → @acme_new_bot");
     assert_eq!(entry("domain.verified")["detail"], "the platform's address → help.acme.test (its TXT record holds)");
     let changed = entry("plugin.changed")["detail"].as_str().unwrap().to_owned();

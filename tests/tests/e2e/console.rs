@@ -1200,3 +1200,42 @@ async fn the_tag_filter_narrows_the_queue_in_the_browser() {
     assert_eq!(count().await, json!(1), "narrowed to the tagged ticket");
     assert!(text_of(&c, ".queue li .title").await.contains("Refund for order 1042"));
 }
+
+/// What a customer sent from Telegram shows as itself on the ticket page:
+/// a player for a voice note, a round video, the sticker, a map link, a
+/// contact card, and a note naming a kind the desk cannot show; in Russian
+/// too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_kind_a_customer_sent_shows_as_itself_on_the_ticket_page() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    crate::browser::send_every_kind(&app, &t, 841, 10).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, page) = app.tenant_get("acme", "/tickets", &owner).await;
+    let id = page["items"][0]["id"].as_i64().unwrap();
+    let link = admin_link(&app, &t, 2, t.owner).await;
+    let (_driver, c) = browser_sized(1280, 900).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+    c.goto(&app.url(&format!("/t/acme/admin/tickets/{id}"))).await.unwrap();
+    on_page(&c, "ticket").await;
+    for tid in crate::browser::KIND_ELEMENTS {
+        c.find(Locator::Css(&format!("[data-testid=messages] [data-testid={tid}]"))).await.unwrap_or_else(|e| panic!("no {tid}: {e}"));
+    }
+    let map: Value = c.execute("return document.querySelector('[data-testid=map-link]').href", vec![]).await.unwrap();
+    assert_eq!(map, json!("https://www.openstreetmap.org/?mlat=55.755800&mlon=37.617300#map=17/55.755800/37.617300"));
+    // (Its parts sit side by side: the text is read with its spacing made plain.)
+    assert_eq!(text_of(&c, "[data-testid=contact-card]").await.split_whitespace().collect::<Vec<_>>().join(" "), "👤 Ivan Petrov +79001234567");
+    // The voice note plays from the console's own route, with the session.
+    let fetched: Value = c
+        .execute(
+            "var x = new XMLHttpRequest(); x.open('GET', document.querySelector('[data-testid=audio-player]').getAttribute('src'), false); x.send(); \
+             return x.status + ' ' + x.getResponseHeader('content-type')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched, json!("200 audio/ogg"));
+    save_screenshot(&c, "console-message-kinds").await;
+}

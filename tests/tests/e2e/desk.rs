@@ -465,6 +465,8 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::GET, "/usage", None, admins),
         route(Method::GET, "/settings/sla", None, admins),
         route(Method::PUT, "/settings/sla", Some(json!({ "targets": {}, "business_hours": null })), admins),
+        route(Method::GET, "/settings/conversations", None, admins),
+        route(Method::PUT, "/settings/conversations", Some(json!({ "reopen_days": 3 })), admins),
         route(Method::GET, "/canned", None, [403, 200, 200, 200, 200]),
         route(Method::POST, "/canned", Some(json!({ "shortcut": "per-role", "text": "Per role" })), [403, 403, 403, 201, 409]),
         route(Method::PATCH, format!("/canned/{kid}"), Some(json!({ "text": "Hi!" })), admins),

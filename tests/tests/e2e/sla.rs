@@ -2,7 +2,8 @@
 //! reaches staff before a target passes and an escalation after it, each
 //! once however many passes see it; a resolved ticket's customer rates it
 //! with the inline buttons, comments, and the rating shows in the desk's
-//! statistics.
+//! statistics; the answered buttons are taken off the question, and a
+//! press on a stale one is explained.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,9 +11,13 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tikethet_tests::fixtures;
-use tikethet_tests::helpers::{Backend, Options, TestApp, Tenant, spawn_app_with, wait_for};
+use tikethet_tests::helpers::{Backend, Options, TestApp, Tenant, spawn_app_with, wait_for, wait_until};
 
-on_both!(a_reminder_comes_before_the_target_and_an_escalation_after_it_once_each, a_rating_from_the_inline_buttons_shows_in_the_statistics,);
+on_both!(
+    a_reminder_comes_before_the_target_and_an_escalation_after_it_once_each,
+    a_rating_from_the_inline_buttons_shows_in_the_statistics,
+    answered_rating_buttons_are_taken_away_and_a_stale_press_is_explained,
+);
 
 fn check_every_second() -> Options {
     Options { env: &[("TIKETHET_SLA_CHECK_SECS", "1")], ..Options::default() }
@@ -135,4 +140,48 @@ async fn a_rating_from_the_inline_buttons_shows_in_the_statistics(b: Backend) {
     assert!(rows[1].starts_with("1,") && rows[1].contains(",resolved,normal,") && rows[1].ends_with(",4"), "{}", rows[1]);
     let presses = app.fake.calls(Some("answerCallbackQuery")).len();
     assert_eq!(presses, 3, "every press is answered");
+}
+
+async fn answered_rating_buttons_are_taken_away_and_a_stale_press_is_explained(b: Backend) {
+    let app = spawn_app_with(b, Options::default()).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let customer = 811;
+    app.deliver(&t, &fixtures::message(1, customer, "Where is my order?")).await;
+    app.wait_processed("acme", 1).await;
+    let (s, body) = app.tenant_call(Method::PATCH, "acme", "/tickets/1", &owner, Some(json!({"status": "resolved"}))).await;
+    assert_eq!(s, 200, "{body}");
+    told(&app, &t, customer, "How did we do with #1").await;
+    let ask = app.fake.calls(Some("sendMessage")).into_iter().find(|c| c.params["text"].as_str().is_some_and(|x| x.starts_with("How did we do"))).unwrap();
+    let asked = ask.result.as_ref().and_then(|r| r["message_id"].as_i64()).expect("the question's message id");
+    assert!(app.fake.keyboard_of(&t.token, customer, asked).is_some(), "the question comes with its buttons");
+
+    // Answered: the buttons are taken off the question.
+    app.deliver(&t, &fixtures::button_press_on(2, customer, "tt:csat:1:5", "How did we do?", asked)).await;
+    told(&app, &t, customer, "Thank you for rating #1 5 of 5!").await;
+    let gone = wait_until(Duration::from_secs(10), || app.fake.keyboard_of(&t.token, customer, asked).is_none().then_some(())).await;
+    assert!(gone.is_some(), "the answered keyboard is still there: {:?}", app.fake.keyboard_of(&t.token, customer, asked));
+    let edits = app.fake.calls(Some("editMessageReplyMarkup"));
+    assert_eq!((edits.len(), edits[0].ok, edits[0].params["message_id"].as_i64()), (1, true, Some(asked)), "{edits:?}");
+    app.deliver(&t, &fixtures::message(3, customer, "/skip")).await;
+    app.wait_processed("acme", 3).await;
+
+    // The ticket is reopened; a press on the old question (an app that
+    // still shows it) is stale: explained, and nothing is rated.
+    let (s, _) = app.tenant_call(Method::PATCH, "acme", "/tickets/1", &owner, Some(json!({"status": "open"}))).await;
+    assert_eq!(s, 200);
+    app.wait_outbox_settled("acme").await;
+    let before = app.fake.sent_to(&t.token, customer).len();
+    app.deliver(&t, &fixtures::button_press_on(4, customer, "tt:csat:1:1", "How did we do?", asked)).await;
+    app.wait_processed("acme", 4).await;
+    let answered = wait_until(Duration::from_secs(10), || {
+        app.fake.calls(Some("answerCallbackQuery")).into_iter().find(|c| c.params["callback_query_id"].as_str().is_some_and(|id| id.ends_with('4')) && c.params.get("text").is_some())
+    })
+    .await
+    .expect("the stale press is answered with a notice");
+    assert_eq!(answered.params["text"], "This button no longer works: its question was already answered.");
+    app.wait_outbox_settled("acme").await;
+    assert_eq!(app.fake.sent_to(&t.token, customer).len(), before, "no thanks for a stale press");
+    let (_, stats) = app.tenant_get("acme", "/stats", &owner).await;
+    assert_eq!(stats["csat"]["average"], json!(5.0), "the rating stayed 5: {stats}");
 }

@@ -24,7 +24,8 @@ pub struct AttachmentView {
     pub content_type: String,
     /// Bytes (0 when Telegram did not say, until the file is first opened).
     pub size: i64,
-    /// `photo` or `document`.
+    /// How Telegram carries it: `photo`, `document`, `voice`, `audio`,
+    /// `video`, `video_note`, `animation` or `sticker`.
     pub kind: String,
 }
 
@@ -42,8 +43,11 @@ impl From<&attachments::Model> for AttachmentView {
 
 #[derive(Debug, Multipart)]
 pub struct UploadForm {
-    /// The file: an image (JPEG, PNG, GIF, WebP) or a document (PDF, Office,
-    /// OpenDocument, RTF, ZIP, plain text), up to the desk's plan limit.
+    /// The file: an image (JPEG, PNG, GIF, WebP), sound (an Ogg voice note,
+    /// MP3, M4A, WAV, FLAC, AAC), a video (MP4, MOV, WebM) or a document
+    /// (PDF, Office, OpenDocument, RTF, ZIP, plain text), up to the desk's
+    /// plan limit. Ogg sound reaches the customer as a voice note, MP4 as
+    /// a video.
     pub file: Upload,
 }
 
@@ -83,8 +87,8 @@ impl FilesApi {
     /// Upload a file
     ///
     /// `multipart/form-data` with one field, `file`. Its type is judged by
-    /// its content, not its name: images and documents are taken (415 for
-    /// anything else), up to the desk's plan limit (413 beyond it). The file
+    /// its content, not its name: images, sound, video and documents are
+    /// taken (415 for anything else), up to the desk's plan limit (413 beyond it). The file
     /// waits, visible only to its uploader, until it is sent with a ticket
     /// or message (`attachment_ids`); unsent files are removed after a day.
     #[oai(path = "/t/:slug/api/v1/uploads", method = "post", tag = "Tag::Files")]

@@ -36,6 +36,51 @@ pub struct MessageView {
     pub deleted: bool,
     /// Its files, in the order they were sent.
     pub attachments: Vec<super::files::AttachmentView>,
+    /// `text`, or the kind of what a customer sent from Telegram: `photo`,
+    /// `document`, `voice`, `audio`, `video`, `video_note`, `animation`,
+    /// `sticker` (each with its file in `attachments`), `location`,
+    /// `venue`, `contact`, or `unsupported` (a kind the desk cannot show,
+    /// named in `unsupported`; `text` says what it was).
+    pub kind: String,
+    /// A location's or venue's place.
+    #[oai(nullable)]
+    pub location: Option<PlaceView>,
+    /// A shared contact.
+    #[oai(nullable)]
+    pub contact: Option<ContactView>,
+    /// How long a voice note, audio file or video plays, in seconds.
+    #[oai(nullable)]
+    pub duration: Option<u32>,
+    /// A sticker's emoji.
+    #[oai(nullable)]
+    pub emoji: Option<String>,
+    /// The Bot API's name for an unsupported kind (`poll`, `dice`, …).
+    #[oai(nullable)]
+    pub unsupported: Option<String>,
+}
+
+#[derive(Debug, Object)]
+pub struct PlaceView {
+    pub latitude: f64,
+    pub longitude: f64,
+    /// A venue's name and address.
+    #[oai(nullable)]
+    pub title: Option<String>,
+    #[oai(nullable)]
+    pub address: Option<String>,
+    /// The place on OpenStreetMap.
+    pub map_url: String,
+}
+
+#[derive(Debug, Object)]
+pub struct ContactView {
+    pub phone_number: String,
+    pub first_name: String,
+    #[oai(nullable)]
+    pub last_name: Option<String>,
+    /// The contact's Telegram user id, when they use Telegram.
+    #[oai(nullable)]
+    pub telegram_user_id: Option<i64>,
 }
 
 impl From<messages::Model> for MessageView {
@@ -51,8 +96,46 @@ impl From<messages::Model> for MessageView {
             edited_at: m.edited_at,
             deleted: m.deleted_at.is_some(),
             attachments: tikethet_runtime::storage::files::refs_of(m.attachments.as_deref()).into_iter().map(Into::into).collect(),
+            ..details_of(m.kind, m.details.as_deref())
         }
     }
+}
+
+/// The kind's fields of a message view (the rest left to the caller).
+fn details_of(kind: String, stored: Option<&str>) -> MessageView {
+    use tikethet_runtime::worker::incoming::Details;
+    let details = Details::parse(stored);
+    let mut v = MessageView {
+        id: 0,
+        ticket_id: 0,
+        author_id: None,
+        author_role: String::new(),
+        text: String::new(),
+        internal: false,
+        created_at: DateTime::<Utc>::MIN_UTC,
+        edited_at: None,
+        deleted: false,
+        attachments: Vec::new(),
+        kind,
+        location: None,
+        contact: None,
+        duration: None,
+        emoji: None,
+        unsupported: None,
+    };
+    let map_url = details.as_ref().and_then(Details::map_url).unwrap_or_default();
+    match details {
+        Some(Details::Location { latitude, longitude }) => v.location = Some(PlaceView { latitude, longitude, title: None, address: None, map_url }),
+        Some(Details::Venue { latitude, longitude, title, address }) => v.location = Some(PlaceView { latitude, longitude, title: Some(title), address: Some(address), map_url }),
+        Some(Details::Contact { phone_number, first_name, last_name, user_id }) => {
+            v.contact = Some(ContactView { phone_number, first_name, last_name, telegram_user_id: user_id.and_then(|u| i64::try_from(u).ok()) })
+        }
+        Some(Details::Media { duration }) => v.duration = Some(duration),
+        Some(Details::Sticker { emoji }) => v.emoji = emoji,
+        Some(Details::Unsupported { telegram_type }) => v.unsupported = Some(telegram_type),
+        None => {}
+    }
+    v
 }
 
 #[derive(Debug, Object)]

@@ -102,7 +102,7 @@ pub fn apis(state: &AppState) -> impl poem_openapi::OpenApi {
         (teams::TeamsApi { state: s() }, macros::MacrosApi { state: s() }, customers::CustomersApi { state: s() }),
         plugins::PluginsApi { state: s() },
         stats::StatsApi { state: s() },
-        sla::SlaApi { state: s() },
+        (sla::SlaApi { state: s() }, sla::ConversationsApi { state: s() }),
         billing::BillingApi { state: s() },
         theme::ThemeApi { state: s() },
         domain::DomainApi { state: s() },

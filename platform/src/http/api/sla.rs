@@ -98,3 +98,40 @@ impl SlaApi {
         Ok(Json(SlaView::of(info.sla.as_ref())))
     }
 }
+
+/// How the desk threads a customer's messages.
+#[derive(Debug, Clone, Object)]
+pub struct ConversationSettings {
+    /// Days after a ticket is resolved in which the customer's next message
+    /// reopens it (counted as a reopening); later messages open a new
+    /// ticket. 0: never. A reply to the bot's message about a ticket goes
+    /// to that ticket within the same window.
+    #[oai(validator(minimum(value = "0"), maximum(value = "90")))]
+    pub reopen_days: u32,
+}
+
+pub struct ConversationsApi {
+    pub state: AppState,
+}
+
+#[OpenApi]
+impl ConversationsApi {
+    /// How the desk threads messages (admins and up)
+    #[oai(path = "/t/:slug/api/v1/settings/conversations", method = "get", tag = "Tag::Stats")]
+    async fn conversations(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth) -> Result<Json<ConversationSettings>, ApiError> {
+        let ctx = auth.0.at_least(Role::Admin)?;
+        Ok(Json(ConversationSettings { reopen_days: ctx.tenant().reopen_days }))
+    }
+
+    /// Set how the desk threads messages (admins and up)
+    #[oai(path = "/t/:slug/api/v1/settings/conversations", method = "put", tag = "Tag::Stats")]
+    async fn set_conversations(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth, body: Json<ConversationSettings>) -> Result<Json<ConversationSettings>, ApiError> {
+        let ctx = auth.0.at_least(Role::Admin)?;
+        let before = ctx.tenant().reopen_days;
+        let info = self.state.control.set_reopen_days(ctx.tenant().slug.as_str(), body.0.reopen_days).await?;
+        if before != info.reopen_days {
+            crate::http::recorded::by_staff(&ctx, "conversations.changed", format!("reopen window {before} → {} days", info.reopen_days)).await;
+        }
+        Ok(Json(ConversationSettings { reopen_days: info.reopen_days }))
+    }
+}

@@ -40,6 +40,7 @@ fn flash_of(req: &Request, s: &Staff) -> Option<(&'static str, String)> {
         Some("deleted") => "Deleted.",
         Some("unlinked") => "The staff group is unlinked.",
         Some("sla") => "Service levels saved.",
+        Some("conversations") => "Conversation settings saved.",
         Some("tag") => "Tag renamed.",
         _ => return None,
     };
@@ -432,6 +433,31 @@ pub async fn save_sla(Path(slug): Path<String>, req: &Request, s: Staff, body: B
     }
 }
 
+/// `POST /t/{slug}/admin/settings/conversations`: `reopen_days` (0 to
+/// 90). Admins; checked as the API checks it.
+#[handler]
+pub async fn save_conversations(Path(slug): Path<String>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
+    let form: Fields = posted_form!(state, req, &slug, &s, body);
+    let outcome = async {
+        s.ctx.require(Role::Admin)?;
+        let raw = form.get("reopen_days").map(|v| v.trim()).unwrap_or_default();
+        let max = tikethet_runtime::storage::tenant::MAX_REOPEN_DAYS;
+        let days = raw.parse::<u32>().ok().filter(|d| *d <= max).ok_or_else(|| Invalid::new("reopen_days", format!("{raw:?} is not a whole number of days from 0 to {max}")))?;
+        let before = s.ctx.tenant().reopen_days;
+        let after = state.control.set_reopen_days(&slug, days).await.map_err(|e| RuntimeError::Conflict(e.to_string()))?;
+        if before != after.reopen_days {
+            crate::http::recorded::by_staff(&s.ctx, "conversations.changed", format!("reopen window {before} → {} days", after.reopen_days)).await;
+        }
+        Ok::<(), RuntimeError>(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => redirect(&format!("{}/settings?done=conversations", base(req, &slug))),
+        Err(e) if fixable(&e) => settings_page(state, req, &slug, &s, Some(("error", e.to_string())), crate::http::error::runtime_status(&e), None).await,
+        Err(e) => desk_error(state, &slug, &e),
+    }
+}
+
 async fn settings_page(
     state: &AppState,
     req: &Request,
@@ -483,6 +509,7 @@ async fn settings_page(
         sla,
         business_hours,
         sla_form: sla_form(info.sla.as_ref(), posted.map(|p| p.0), posted.map(|p| p.1).unwrap_or_default()),
+        reopen_days: info.reopen_days,
     };
     rendered(status, state.console_pages.settings(&v))
 }
@@ -597,6 +624,7 @@ pub async fn audit(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         ("bot_texts.", "Bot texts"),
         ("bot_token.", "Bot token"),
         ("sla.", "Service levels"),
+        ("conversations.", "Conversations"),
         ("domain.", "Domain"),
         ("billing.", "Billing"),
         ("operator.", "The platform's operator"),

@@ -205,6 +205,62 @@ struct Done {
     done: Option<String>,
 }
 
+/// A message as the ticket page shows it: its files by kind, a shared
+/// place or contact as a card, a kind the desk cannot show named.
+fn message_view(m: &tikethet_runtime::storage::entities::messages::Model, author: String, customer_id: i64, seen: Option<i64>) -> MessageView {
+    use tikethet_admin_console::{ContactView, FileView, PlaceView};
+    use tikethet_runtime::storage::entities::attachments;
+    use tikethet_runtime::worker::incoming::{self, Details};
+    let details = Details::parse(m.details.as_deref());
+    let map_url = details.as_ref().and_then(Details::map_url).unwrap_or_default();
+    let (mut place, mut contact, mut unsupported) = (None, None, None);
+    match details {
+        Some(Details::Location { latitude, longitude }) => place = Some(PlaceView { title: None, address: None, coords: format!("{latitude:.6}, {longitude:.6}"), map_url }),
+        Some(Details::Venue { latitude, longitude, title, address }) => {
+            place = Some(PlaceView { title: Some(title), address: Some(address), coords: format!("{latitude:.6}, {longitude:.6}"), map_url })
+        }
+        Some(Details::Contact { phone_number, first_name, last_name, .. }) => {
+            contact = Some(ContactView { name: format!("{first_name}{}", last_name.map(|l| format!(" {l}")).unwrap_or_default()), phone: phone_number })
+        }
+        Some(Details::Unsupported { telegram_type }) => unsupported = Some(telegram_type),
+        Some(Details::Sticker { .. } | Details::Media { .. }) | None => {}
+    }
+    // A place's, contact's or unsupported kind's text is the line that
+    // names it, which the card replaces (a caption after it stays).
+    let text = match m.kind.as_str() {
+        incoming::LOCATION | incoming::VENUE | incoming::CONTACT => String::new(),
+        incoming::UNSUPPORTED => m.text.split_once('\n').map(|(_, caption)| caption.to_owned()).unwrap_or_default(),
+        _ => m.text.clone(),
+    };
+    MessageView {
+        id: m.id,
+        author,
+        kind: if m.internal { "note" } else if m.author_id == Some(customer_id) { "customer" } else { "staff" }.to_owned(),
+        text,
+        at: when(m.created_at),
+        files: tikethet_runtime::storage::files::refs_of(m.attachments.as_deref())
+            .into_iter()
+            .map(|f| FileView {
+                shown: match f.kind.as_str() {
+                    attachments::PHOTO if f.content_type.starts_with("image/") => "image",
+                    attachments::STICKER if f.content_type.starts_with("image/") => "sticker",
+                    attachments::VOICE | attachments::AUDIO => "audio",
+                    attachments::VIDEO => "video",
+                    attachments::ANIMATION | attachments::VIDEO_NOTE | attachments::STICKER if f.content_type.starts_with("video/") => "loop",
+                    _ => "file",
+                },
+                size: tikethet_runtime::storage::files::human_size(u64::try_from(f.size).unwrap_or(0)),
+                id: f.id,
+                name: f.name,
+            })
+            .collect(),
+        newer: seen.is_some_and(|seen| m.id > seen),
+        place,
+        contact,
+        unsupported,
+    }
+}
+
 fn name_of(u: Option<&users::Model>) -> String {
     match u {
         Some(u) => match &u.last_name {
@@ -520,27 +576,7 @@ async fn ticket_view(state: &AppState, req: &Request, slug: &str, s: &Staff, id:
     let views = messages
         .iter()
         .filter(|m| m.deleted_at.is_none())
-        .map(|m| MessageView {
-            id: m.id,
-            author: name_of(m.author_id.and_then(|a| people.get(&a))),
-            kind: if m.internal { "note" } else if m.author_id == Some(t.customer_id) { "customer" } else { "staff" }.to_owned(),
-            text: m.text.clone(),
-            at: when(m.created_at),
-            files: m
-                .attachments
-                .as_deref()
-                .and_then(|a| serde_json::from_str::<Vec<tikethet_runtime::storage::files::FileRef>>(a).ok())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|f| tikethet_admin_console::FileView {
-                    image: f.kind == tikethet_runtime::storage::entities::attachments::PHOTO && f.content_type.starts_with("image/"),
-                    size: tikethet_runtime::storage::files::human_size(u64::try_from(f.size).unwrap_or(0)),
-                    id: f.id,
-                    name: f.name,
-                })
-                .collect(),
-            newer: seen.is_some_and(|seen| m.id > seen),
-        })
+        .map(|m| message_view(m, name_of(m.author_id.and_then(|a| people.get(&a))), t.customer_id, seen))
         .collect();
     let customer = people.get(&t.customer_id);
     // Moderators and up assign; the choice is the desk's staff.

@@ -11,7 +11,8 @@ pub struct Model {
     pub name: String,
     pub content_type: String,
     pub size: i64,
-    /// `photo` or `document`.
+    /// How Telegram carries it: `photo`, `document`, `voice`, `audio`,
+    /// `video`, `video_note`, `animation` or `sticker` (see [`KINDS`]).
     pub kind: String,
     /// Where the bytes are in the object store, once they are there.
     pub object_key: Option<String>,
@@ -29,3 +30,17 @@ impl ActiveModelBehavior for ActiveModel {}
 
 pub const PHOTO: &str = "photo";
 pub const DOCUMENT: &str = "document";
+pub const VOICE: &str = "voice";
+pub const AUDIO: &str = "audio";
+pub const VIDEO: &str = "video";
+pub const VIDEO_NOTE: &str = "video_note";
+pub const ANIMATION: &str = "animation";
+pub const STICKER: &str = "sticker";
+/// Every kind, each the name of the Bot API's field (and of its `send…`
+/// method's file parameter).
+pub const KINDS: [&str; 8] = [PHOTO, DOCUMENT, VOICE, AUDIO, VIDEO, VIDEO_NOTE, ANIMATION, STICKER];
+
+/// Whether a file of this kind plays (audio or video) rather than opens.
+pub fn plays(kind: &str) -> bool {
+    matches!(kind, VOICE | AUDIO | VIDEO | VIDEO_NOTE | ANIMATION)
+}

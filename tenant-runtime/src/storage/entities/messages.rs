@@ -17,6 +17,12 @@ pub struct Model {
     /// Its files as the API shows them: a JSON array of
     /// [`crate::storage::files::FileRef`] (unset: none).
     pub attachments: Option<String>,
+    /// What the customer sent: `text`, or one of Telegram's other kinds
+    /// (see [`crate::worker::incoming::Incoming`]); staff write `text`.
+    pub kind: String,
+    /// What the kind carries besides text and files, as JSON (see
+    /// [`crate::worker::incoming::Details`]).
+    pub details: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -25,6 +25,9 @@ pub struct Model {
     pub topic_ticket_id: Option<i64>,
     /// The broadcast this is one customer's copy of.
     pub broadcast_id: Option<i64>,
+    /// The ticket a notice to its customer is about (its opening, a status
+    /// change, the rating question), so that a reply to it goes there.
+    pub ticket_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
