@@ -26,6 +26,8 @@ pub fn tr<'a>(lang: &str, text: &'a str) -> &'a str {
 fn ru(text: &str) -> Option<&'static str> {
     Some(match text {
         "Open the map" => "Открыть карту",
+        "edited" => "изменено",
+        "Before the edit" => "До изменения",
         "unsupported" => "не поддерживается",
         "The customer sent something the desk cannot show" => "Клиент прислал то, что служба не может показать",
         "Sticker" => "Стикер",

@@ -157,6 +157,10 @@ pub struct MessageView {
     pub contact: Option<ContactView>,
     /// The Bot API's name of a kind the desk cannot show (`poll`, …).
     pub unsupported: Option<String>,
+    /// Edited after it was written; `previous`: a customer's texts before
+    /// their edits in Telegram, oldest first.
+    pub edited: bool,
+    pub previous: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -812,7 +816,7 @@ mod tests {
     #[test]
     fn pages_render_escape_and_carry_the_form_token() {
         let p = Pages::new();
-        let m = |id, kind: &str, text: &str| MessageView { id, author: "Bob".into(), kind: kind.into(), text: text.into(), at: "now".into(), files: vec![], newer: false, place: None, contact: None, unsupported: None };
+        let m = |id, kind: &str, text: &str| MessageView { id, author: "Bob".into(), kind: kind.into(), text: text.into(), at: "now".into(), files: vec![], newer: false, place: None, contact: None, unsupported: None, edited: false, previous: vec![] };
         let t = TicketPage {
             frame: frame(),
             id: 7,

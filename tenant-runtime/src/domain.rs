@@ -348,6 +348,8 @@ pub struct MessageBody {
     files: Vec<i64>,
     kind: &'static str,
     details: Option<String>,
+    /// The customer's message in Telegram (found again when they edit it).
+    telegram_message_id: Option<i64>,
 }
 
 impl MessageBody {
@@ -363,12 +365,17 @@ impl MessageBody {
         if t.contains('\0') {
             return Err(Invalid::new("text", NO_NUL));
         }
-        Ok(MessageBody { text: t.to_owned(), files: files.to_vec(), kind: "text", details: None })
+        Ok(MessageBody { text: t.to_owned(), files: files.to_vec(), kind: "text", details: None, telegram_message_id: None })
     }
 
-    /// The same body as a message of a Telegram kind, with its details.
-    pub fn of_kind(self, kind: &'static str, details: Option<String>) -> Self {
-        MessageBody { kind, details, ..self }
+    /// The same body as a customer's Telegram message of a kind, with its
+    /// details and its id in the chat.
+    pub fn with_telegram(self, kind: &'static str, details: Option<String>, telegram_message_id: Option<i64>) -> Self {
+        MessageBody { kind, details, telegram_message_id, ..self }
+    }
+
+    pub fn telegram_message_id(&self) -> Option<i64> {
+        self.telegram_message_id
     }
 
     pub fn text(&self) -> &str {
@@ -390,7 +397,7 @@ impl MessageBody {
 
 impl From<MessageText> for MessageBody {
     fn from(t: MessageText) -> Self {
-        MessageBody { text: t.0, files: Vec::new(), kind: "text", details: None }
+        MessageBody { text: t.0, files: Vec::new(), kind: "text", details: None, telegram_message_id: None }
     }
 }
 

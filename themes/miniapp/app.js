@@ -767,7 +767,7 @@ function bubble(m, tid) {
       el.append(h('button.doc', { tid: 'attachment-doc', 'aria-label': t('download', { name: a.name }), onclick: () => download(a) }, '📄 ', h('span', a.name), h('span.hint', fmtSize(a.size || 0))));
     }
   }
-  el.append(h('div.tm', h('time', { datetime: m.created_at }, fmtTime(m.created_at))));
+  el.append(h('div.tm', m.edited_at ? t('edited') + ' · ' : '', h('time', { datetime: m.created_at }, fmtTime(m.created_at))));
   return el;
 }
 function addMessage(m, own) {

@@ -169,6 +169,10 @@ pub enum BotText {
     TopicStaffMessage,
     /// In a topic: a staff reply written there was not sent (`reason`).
     TopicRefused,
+    /// `/resolve` or `/assign @username` in a ticket's topic (`outcome`:
+    /// `resolved` or `assigned` with `author` and `assignee`; `refused`
+    /// with `reason`).
+    TopicCommand,
     /// `/broadcast TEXT`: the preview above the confirmation buttons (`count`, `text`).
     BroadcastConfirm,
     /// The button that confirms a broadcast (`count`).
@@ -241,6 +245,7 @@ impl BotText {
         BotText::TopicCustomerMessage,
         BotText::TopicStaffMessage,
         BotText::TopicRefused,
+        BotText::TopicCommand,
         BotText::BroadcastConfirm,
         BotText::ButtonBroadcastSend,
         BotText::ButtonBroadcastCancel,
@@ -294,6 +299,7 @@ impl BotText {
             BotText::TopicCustomerMessage => "topic_customer_message",
             BotText::TopicStaffMessage => "topic_staff_message",
             BotText::TopicRefused => "topic_refused",
+            BotText::TopicCommand => "topic_command",
             BotText::BroadcastConfirm => "broadcast_confirm",
             BotText::ButtonBroadcastSend => "button_broadcast_send",
             BotText::ButtonBroadcastCancel => "button_broadcast_cancel",
@@ -352,8 +358,8 @@ macro_rules! bot_templates {
 }
 
 const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_stale", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
-    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_stale", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
+    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_stale", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "topic_command", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
+    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_stale", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "topic_command", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
 );
 
 /// Renders the built-in templates. Cheap to clone.

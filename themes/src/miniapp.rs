@@ -20,11 +20,23 @@ pub struct Asset {
     pub body: &'static str,
 }
 
-const ASSETS: &[(&str, Asset)] = &[
-    ("app.css", Asset { content_type: "text/css; charset=utf-8", body: include_str!("../miniapp/app.css") }),
-    ("app.js", Asset { content_type: "text/javascript; charset=utf-8", body: include_str!("../miniapp/app.js") }),
-    ("telegram-bridge.js", Asset { content_type: "text/javascript; charset=utf-8", body: include_str!("../vendor/dist/telegram-bridge.js") }),
-];
+/// The assets as served: the app's script without its whole-line comments
+/// (they say why, for whoever reads the source; no browser needs them, and
+/// every first load would carry them).
+static ASSETS: LazyLock<[(&str, Asset); 3]> = LazyLock::new(|| {
+    let script: &'static str = Box::leak(without_comment_lines(include_str!("../miniapp/app.js")).into_boxed_str());
+    [
+        ("app.css", Asset { content_type: "text/css; charset=utf-8", body: include_str!("../miniapp/app.css") }),
+        ("app.js", Asset { content_type: "text/javascript; charset=utf-8", body: script }),
+        ("telegram-bridge.js", Asset { content_type: "text/javascript; charset=utf-8", body: include_str!("../vendor/dist/telegram-bridge.js") }),
+    ]
+});
+
+/// A script's lines that are comments only, left out. (No line of the
+/// app's script that starts with `//` is inside a string or template.)
+fn without_comment_lines(js: &str) -> String {
+    js.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+}
 
 /// An asset by file name.
 pub fn asset(name: &str) -> Option<&'static Asset> {
@@ -37,7 +49,7 @@ pub fn asset_version() -> &'static str {
     static VERSION: LazyLock<String> = LazyLock::new(|| {
         // FNV-1a over every asset: stable across builds of the same files.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for (_, a) in ASSETS {
+        for (_, a) in ASSETS.iter() {
             for b in a.body.bytes() {
                 h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
             }
@@ -182,5 +194,15 @@ mod tests {
         let html = page("Acme Support", "default");
         let total = html.len() + ASSETS.iter().map(|(_, a)| a.body.len()).sum::<usize>();
         assert!(total < 100_000, "first load is {total} bytes");
+    }
+
+    #[test]
+    fn the_script_is_served_without_its_comment_lines_and_still_whole() {
+        let served = asset("app.js").unwrap().body;
+        assert!(!served.lines().any(|l| l.trim_start().starts_with("//")));
+        assert_eq!(without_comment_lines("a();\n  // why\nb(); // kept\nc();"), "a();\nb(); // kept\nc();");
+        // Every line that is code is still there, in order.
+        let code: Vec<&str> = include_str!("../miniapp/app.js").lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+        assert_eq!(served.lines().collect::<Vec<_>>(), code);
     }
 }

@@ -714,7 +714,7 @@ impl ControlPlane {
 
     async fn register_webhook(&self, token: &BotToken, route: &str, secret: &str, domain: Option<&str>) -> Result<()> {
         // What the runtime handles (`tikethet_runtime::inbound::intake::HANDLED_KINDS`).
-        let allowed: Vec<AllowedUpdate> = vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery];
+        let allowed: Vec<AllowedUpdate> = vec![AllowedUpdate::Message, AllowedUpdate::EditedMessage, AllowedUpdate::CallbackQuery];
         self.runtime
             .bot(token)
             .set_webhook(self.webhook_url(route, domain).parse().map_err(|e| ControlError::Internal(anyhow::anyhow!("bad webhook URL: {e}")))?)

@@ -175,8 +175,8 @@ fn within_window(m: &messages::Model, now: DateTime<Utc>) -> bool {
 }
 
 /// Edits a message: only its author, within [`EDIT_WINDOW`], and never a
-/// deleted one. A staff answer already delivered stays as it was in the
-/// customer's Telegram chat; the desk shows the edit.
+/// deleted one. (A staff answer already delivered is edited in the
+/// customer's Telegram chat by the caller: `Runtime::carry_edit`.)
 pub async fn edit_message(txn: &DatabaseTransaction, viewer: &Viewer, ticket: &tickets::Model, id: i64, text: &MessageText) -> Result<messages::Model> {
     let m = visible_message(txn, viewer, ticket, id).await?;
     if m.author_id != Some(viewer.user_id.get()) {
@@ -215,8 +215,10 @@ pub async fn delete_message(txn: &DatabaseTransaction, viewer: &Viewer, ticket: 
     }
     let mut am: messages::ActiveModel = m.into();
     am.text = Set(String::new());
-    // Its files go too (the retention job removes their bytes).
+    // Its files go too (the retention job removes their bytes), and the
+    // texts it had before an edit.
     am.attachments = Set(None);
+    am.revisions = Set(None);
     am.deleted_at = Set(Some(now));
     Ok(am.update(txn).await?)
 }

@@ -11,6 +11,35 @@ use sea_orm::EntityTrait as _;
 use crate::storage::entities::{categories as category_rows, messages, users};
 use crate::error::Result;
 
+impl crate::Runtime {
+    /// Changes a ticket by `user` in `txn` (the console, the API, a staff
+    /// command in the ticket's topic): the rules of [`changes`], the audit
+    /// entries, the customer's and the assignee's notices, the live event.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn apply_changes(
+        &self,
+        tenant: &crate::storage::tenant::Tenant,
+        txn: &sea_orm::DatabaseTransaction,
+        user: &users::Model,
+        viewer: &crate::desk::context::Viewer,
+        ticket: crate::storage::entities::tickets::Model,
+        ch: &changes::TicketChanges,
+        effects: &mut crate::outbound::effects::Effects,
+    ) -> Result<changes::Changed> {
+        let before = ticket.clone();
+        let changed = changes::change_ticket(txn, viewer, ticket, ch).await?;
+        record_ticket_changes(txn, Some(user.id), &before, &changed.ticket).await?;
+        if changed.status_changed {
+            self.notify_status(tenant, txn, &changed.ticket, Some(user.id), effects).await?;
+        }
+        if changed.assignee_changed {
+            self.notify_assigned(tenant, txn, &changed.ticket, Some(user), effects).await?;
+        }
+        effects.events.push(crate::live::Event::TicketUpdated { ticket: changed.ticket.clone() });
+        Ok(changed)
+    }
+}
+
 impl TenantContext {
     /// A page of the tickets the caller may see.
     pub async fn ticket_page(&self, q: &list::TicketQuery) -> Result<list::TicketPage> {
@@ -21,18 +50,9 @@ impl TenantContext {
     pub async fn change_ticket(&self, id: TicketId, ch: &changes::TicketChanges) -> Result<changes::Changed> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, id).await?;
-        let before = t.clone();
-        let changed = changes::change_ticket(&txn, &self.viewer, t, ch).await?;
-        record_ticket_changes(&txn, Some(self.user.id), &before, &changed.ticket).await?;
         let mut effects = crate::outbound::effects::Effects::default();
-        if changed.status_changed {
-            self.runtime.notify_status(&self.tenant, &txn, &changed.ticket, Some(self.user.id), &mut effects).await?;
-        }
-        if changed.assignee_changed {
-            self.runtime.notify_assigned(&self.tenant, &txn, &changed.ticket, Some(&self.user), &mut effects).await?;
-        }
+        let changed = self.runtime.apply_changes(&self.tenant, &txn, &self.user, &self.viewer, t, ch, &mut effects).await?;
         txn.commit().await?;
-        effects.events.push(crate::live::Event::TicketUpdated { ticket: changed.ticket.clone() });
         self.runtime.after_commit(&self.tenant.info.id, effects).await;
         Ok(changed)
     }
@@ -43,21 +63,31 @@ impl TenantContext {
         let before = messages::Entity::find_by_id(message).one(&txn).await?.map(|m| m.text).unwrap_or_default();
         let m = changes::edit_message(&txn, &self.viewer, &t, message, text).await?;
         audit::record(&txn, Some(self.user.id), "message.edited", Some(t.id), format!("message {}: {} → {}", m.id, audit::quoted(&before), audit::quoted(&m.text))).await?;
+        // A staff answer the customer has changes in their chat too.
+        let mut effects = crate::outbound::effects::Effects::default();
+        self.runtime.carry_edit(&self.tenant, &txn, &t, &m, &mut effects).await?;
         txn.commit().await?;
-        self.runtime.inner.live.publish(&self.tenant.info.id, crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() }).await;
+        effects.events.push(crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() });
+        self.runtime.after_commit(&self.tenant.info.id, effects).await;
         Ok(m)
     }
 
-    pub async fn delete_message(&self, ticket: TicketId, message: i64) -> Result<messages::Model> {
+    /// Deletes a message; a staff answer leaves the customer's chat too
+    /// (within Telegram's 48 hours; past them only with `desk_only`, the
+    /// chat keeping it).
+    pub async fn delete_message(&self, ticket: TicketId, message: i64, desk_only: bool) -> Result<messages::Model> {
         let txn = self.tenant.db.begin().await?;
         let t = crate::desk::tickets::get_ticket(&txn, &self.viewer, ticket).await?;
         let before = messages::Entity::find_by_id(message).one(&txn).await?;
         let m = changes::delete_message(&txn, &self.viewer, &t, message).await?;
+        let mut effects = crate::outbound::effects::Effects::default();
         if let Some(b) = before.filter(|b| b.deleted_at.is_none()) {
+            self.runtime.carry_deletion(&txn, &b, desk_only, &mut effects).await?;
             audit::record(&txn, Some(self.user.id), "message.deleted", Some(t.id), format!("message {}: {}", m.id, audit::quoted(&b.text))).await?;
         }
         txn.commit().await?;
-        self.runtime.inner.live.publish(&self.tenant.info.id, crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() }).await;
+        effects.events.push(crate::live::Event::MessageUpdated { audience: (&t).into(), message: m.clone() });
+        self.runtime.after_commit(&self.tenant.info.id, effects).await;
         Ok(m)
     }
 

@@ -344,7 +344,7 @@ impl TenantContext {
         }
         let routing = plugins::Entity::find().filter(plugins::Column::Enabled.eq(true)).one(&txn).await?.is_some();
         let mut effects = crate::outbound::effects::Effects::default();
-        let new = crate::desk::tickets::NewTicket { customer: &self.user, title, description, priority, category, files, kind: crate::worker::incoming::TEXT, details: None };
+        let new = crate::desk::tickets::NewTicket { customer: &self.user, title, description, priority, category, files, kind: crate::worker::incoming::TEXT, details: None, telegram_message_id: None };
         let t = self.runtime.open_ticket(&self.tenant, &txn, new, &mut effects).await?;
         txn.commit().await?;
         if !routing {

@@ -144,6 +144,8 @@ pub struct NewTicket<'a> {
     /// `text` and none, but for a customer's voice note, sticker, location…
     pub kind: &'a str,
     pub details: Option<String>,
+    /// The customer's message in Telegram that opened it, if it came so.
+    pub telegram_message_id: Option<i64>,
 }
 
 impl crate::Runtime {
@@ -177,6 +179,7 @@ impl crate::Runtime {
             created_at: Set(now),
             kind: Set(new.kind.to_owned()),
             details: Set(new.details),
+            telegram_message_id: Set(new.telegram_message_id),
             ..Default::default()
         }
         .insert(txn)
@@ -300,6 +303,7 @@ pub async fn add_message(
         created_at: Set(now),
         kind: Set(body.kind().to_owned()),
         details: Set(body.details().map(str::to_owned)),
+        telegram_message_id: Set(body.telegram_message_id()),
         ..Default::default()
     }
     .insert(txn)
@@ -453,6 +457,41 @@ pub async fn ticket_replied_to(txn: &DatabaseTransaction, chat_id: i64, telegram
         Some(id) => tickets_by_id(txn, id).await?,
         None => None,
     })
+}
+
+/// A customer's edit of their Telegram message `telegram_message_id`: the
+/// desk's copy (theirs, not deleted) takes the new text, its text before
+/// kept in its revisions; the edit is audited. Returns the ticket and the
+/// message, or `None` when the desk has no such message (or the text did
+/// not change, as when only a link preview did).
+pub async fn edit_by_customer(txn: &DatabaseTransaction, customer: &users::Model, telegram_message_id: i64, text: &str) -> Result<Option<(tickets::Model, messages::Model)>> {
+    let Some(m) = messages::Entity::find()
+        .filter(messages::Column::TelegramMessageId.eq(telegram_message_id))
+        .filter(messages::Column::AuthorId.eq(customer.id))
+        .filter(messages::Column::DeletedAt.is_null())
+        .one(txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let text = text.trim();
+    if text == m.text || (text.is_empty() && m.attachments.is_none()) {
+        return Ok(None);
+    }
+    let text = cut(text, MessageText::MAX_CHARS);
+    let now = Utc::now();
+    let mut revisions = messages::revisions_of(m.revisions.as_deref());
+    revisions.push(messages::Revision { text: m.text.clone(), replaced_at: now });
+    let ticket_id = m.ticket_id;
+    let before = m.text.clone();
+    let mut am: messages::ActiveModel = m.into();
+    am.text = Set(text.clone());
+    am.edited_at = Set(Some(now));
+    am.revisions = Set(Some(serde_json::to_string(&revisions).map_err(|e| RuntimeError::Internal(e.into()))?));
+    let m = am.update(txn).await?;
+    crate::desk::audit::record(txn, Some(customer.id), "message.edited", Some(ticket_id), format!("message {} by the customer in Telegram: {} → {}", m.id, crate::desk::audit::quoted(&before), crate::desk::audit::quoted(&text))).await?;
+    let Some(t) = tickets_by_id(txn, ticket_id).await? else { return Ok(None) };
+    Ok(Some((t, m)))
 }
 
 /// The customer's ticket resolved within the last `days` days, if any (the

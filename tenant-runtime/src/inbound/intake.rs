@@ -31,7 +31,7 @@ const MAX_BATCH: usize = 256;
 
 /// The update kinds the runtime acts on; every other kind is stored and
 /// acknowledged but not processed. Also the `allowed_updates` of `setWebhook`.
-pub const HANDLED_KINDS: &[&str] = &["message", "callback_query"];
+pub const HANDLED_KINDS: &[&str] = &["message", "edited_message", "callback_query"];
 
 /// What became of a delivered update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -257,6 +257,7 @@ mod tests {
             attachments: None,
             kind: "text".into(),
             details: None,
+            revisions: None,
         }
     }
 

@@ -3,8 +3,10 @@
 //! transaction that decides them and delivered after it commits, one
 //! ordered stream per chat ([`sender`]) within Telegram's limits, shared
 //! across nodes ([`limiter`]), through the Bot API client ([`telegram`]);
-//! staff notifications are queued the same way ([`notify`]).
+//! staff notifications are queued the same way ([`notify`]), and a staff
+//! member's edit or deletion of an answer too ([`changes`]).
 
+pub mod changes;
 pub(crate) mod effects;
 pub mod limiter;
 pub(crate) mod notify;

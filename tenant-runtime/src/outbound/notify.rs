@@ -162,9 +162,12 @@ impl Runtime {
         Ok(())
     }
 
-    /// A status change: the customer, unless they made it.
+    /// A status change: the customer, unless they made it, and the ticket's
+    /// topic in the staff group.
     /// `by`: who made it (`None`: a plugin).
     pub(crate) async fn notify_status(&self, tenant: &Tenant, txn: &DatabaseTransaction, ticket: &tickets::Model, by: Option<i64>, kicks: &mut Effects) -> Result<(), RuntimeError> {
+        // The staff group's topic shows it, whoever made it.
+        self.topic_status(txn, ticket, kicks).await?;
         if by == Some(ticket.customer_id) {
             return Ok(());
         }

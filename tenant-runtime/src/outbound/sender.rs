@@ -269,6 +269,28 @@ fn classify(e: &CallError, attempt: i32) -> Outcome {
 /// Telegram's limit on a topic's name, in characters (1-128).
 pub const TOPIC_NAME_CHARS: usize = 128;
 
+/// A ticket's topic name with its status: `#12 Title` while open or in
+/// progress, `⏳ #12 Title` waiting for the customer, `✅` resolved, `🔒`
+/// closed; cut to Telegram's limit.
+pub fn topic_name_with_status(number: i64, title: &str, status: crate::domain::TicketStatus) -> String {
+    use crate::domain::TicketStatus::*;
+    let mark = match status {
+        Open | InProgress => "",
+        WaitingResponse => "⏳ ",
+        Resolved => "✅ ",
+        Closed => "🔒 ",
+    };
+    let name = topic_name(number, title);
+    if mark.is_empty() {
+        return name;
+    }
+    let mut marked: String = format!("{mark}{name}").chars().take(TOPIC_NAME_CHARS).collect();
+    if marked.chars().count() == TOPIC_NAME_CHARS && !marked.ends_with('…') {
+        marked = marked.chars().take(TOPIC_NAME_CHARS - 1).collect::<String>() + "…";
+    }
+    marked
+}
+
 /// A ticket's topic name: `#12 Title`, cut to Telegram's limit.
 pub fn topic_name(number: i64, title: &str) -> String {
     let name = format!("#{number} {}", title.trim());
@@ -409,9 +431,11 @@ impl Runtime {
                 Topic::Refused(outcome) => return self.settle(tenant, row, attempt, outcome).await,
             }
         }
-        let outcome = match row.attachment_id {
-            Some(file) => self.send_file(tenant, &row, file, attempt, thread).await?,
-            None => {
+        let outcome = match (row.action.as_deref(), row.attachment_id) {
+            (Some(action @ (outbox::RENAME_TOPIC | outbox::CLOSE_TOPIC | outbox::REOPEN_TOPIC)), _) => self.change_topic(tenant, &row, action, thread, attempt).await,
+            (Some(action), _) => self.change_sent(tenant, &row, action, attempt).await,
+            (None, Some(file)) => self.send_file(tenant, &row, file, attempt, thread).await?,
+            (None, None) => {
                 let mut request = SendMessage::new(ChatId(row.chat_id), row.text.clone());
                 request.reply_markup = row.reply_markup.as_deref().and_then(inline_keyboard).map(Into::into);
                 request.message_thread_id = thread.and_then(thread_id);
@@ -434,6 +458,58 @@ impl Runtime {
             }
         };
         self.settle(tenant, row, attempt, outcome).await
+    }
+
+    /// An edit or deletion of a message sent before (a staff member changed
+    /// their answer): `editMessageText` with the row's text, or
+    /// `deleteMessage`. Already so (Telegram says it is not modified, or
+    /// the message is gone) counts as done.
+    async fn change_sent(&self, tenant: &Tenant, row: &outbox::Model, action: &str, attempt: i32) -> Outcome {
+        let Some(target) = row.target_message_id.and_then(|id| i32::try_from(id).ok()).map(MessageId) else {
+            return Outcome::Fatal("no message to change".into());
+        };
+        let chat = ChatId(row.chat_id);
+        let result = match action {
+            outbox::EDIT => {
+                let mut edit = teloxide::payloads::EditMessageText::new(chat, target, row.text.clone());
+                // Left out, the message's buttons would go.
+                edit.reply_markup = row.reply_markup.as_deref().and_then(inline_keyboard);
+                self.telegram(tenant, &edit).await
+            }
+            outbox::DELETE => self.telegram(tenant, &teloxide::payloads::DeleteMessage::new(chat, target)).await,
+            other => return Outcome::Fatal(format!("unknown outbox action {other:?}")),
+        };
+        match result {
+            Ok(_) => Outcome::Sent(i64::from(target.0)),
+            Err(CallError::Refused { code: 400, description, .. }) if description.contains("message is not modified") || description.contains("message to delete not found") => {
+                Outcome::Sent(i64::from(target.0))
+            }
+            Err(e) => classify(&e, attempt),
+        }
+    }
+
+    /// A ticket's forum topic renamed, closed or reopened. Already so
+    /// (Telegram says it is not modified) counts as done; a topic someone
+    /// deleted needs nothing more.
+    async fn change_topic(&self, tenant: &Tenant, row: &outbox::Model, action: &str, thread: Option<i64>, attempt: i32) -> Outcome {
+        let Some(thread) = thread.and_then(thread_id) else { return Outcome::Fatal("the ticket has no topic".into()) };
+        let chat = ChatId(row.chat_id);
+        let result = match action {
+            outbox::RENAME_TOPIC => {
+                let mut edit = teloxide::payloads::EditForumTopic::new(chat, thread);
+                edit.name = Some(row.text.clone());
+                self.telegram(tenant, &edit).await
+            }
+            outbox::CLOSE_TOPIC => self.telegram(tenant, &teloxide::payloads::CloseForumTopic::new(chat, thread)).await,
+            _ => self.telegram(tenant, &teloxide::payloads::ReopenForumTopic::new(chat, thread)).await,
+        };
+        match result {
+            Ok(_) => Outcome::Sent(i64::from(thread.0.0)),
+            Err(CallError::Refused { code: 400, description, .. }) if description.contains("TOPIC_NOT_MODIFIED") || description.contains("TOPIC_ID_INVALID") || description.contains("thread not found") => {
+                Outcome::Sent(i64::from(thread.0.0))
+            }
+            Err(e) => classify(&e, attempt),
+        }
     }
 
     /// Records an attempt's outcome on its row; says what the lane does next.

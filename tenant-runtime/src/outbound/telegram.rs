@@ -86,7 +86,12 @@ methods!(
     SendSticker => "sendSticker",
     AnswerCallbackQuery => "answerCallbackQuery",
     EditMessageReplyMarkup => "editMessageReplyMarkup",
+    EditMessageText => "editMessageText",
+    DeleteMessage => "deleteMessage",
     CreateForumTopic => "createForumTopic",
+    EditForumTopic => "editForumTopic",
+    CloseForumTopic => "closeForumTopic",
+    ReopenForumTopic => "reopenForumTopic",
     GetFile => "getFile",
 );
 

@@ -9,7 +9,11 @@
 //!   the Mini App are copied there too;
 //! - what a staff member writes in a topic is their reply to the customer
 //!   (`/note …` makes it a note only staff see), through the same path as
-//!   a reply from the console: limits, notifications, live events.
+//!   a reply from the console: limits, notifications, live events;
+//!   `/resolve` and `/assign @username` there change the ticket as the
+//!   console does;
+//! - the topic's name shows the ticket's status (`✅ #12 Title`), and it is
+//!   closed when the ticket is resolved or closed and reopened with it.
 //!
 //! The topic itself is made by the sender, in the group's ordered lane,
 //! just before the first message that goes into it (see `sender.rs`): a
@@ -206,6 +210,9 @@ impl Runtime {
         if user.blocked || !viewer.role.is_staff() {
             return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
         }
+        if let Some((c @ ("resolve" | "assign"), args)) = command.as_ref().map(|(c, a)| (c.as_str(), *a)) {
+            return self.topic_command(tenant, txn, row, &forum, &user, &viewer, ticket, c, args).await;
+        }
         let (note, said) = match command.as_ref().map(|(c, a)| (c.as_str(), *a)) {
             Some(("note", rest)) => (true, rest.to_owned()),
             _ => (false, text.clone()),
@@ -236,6 +243,105 @@ impl Runtime {
             return commit_finished(txn, row.id, inbox::DONE, told).await;
         }
         commit_finished(txn, row.id, inbox::DONE, kicks).await
+    }
+}
+
+impl Runtime {
+    /// `/resolve` or `/assign @username` written in a ticket's topic by a
+    /// staff member: the change as the console makes it (the desk's rules,
+    /// the audit, the customer's and the assignee's notices), said in the
+    /// topic; a refusal said there with its reason.
+    #[allow(clippy::too_many_arguments)]
+    async fn topic_command(
+        &self,
+        tenant: &Tenant,
+        txn: DatabaseTransaction,
+        row: &inbox::Model,
+        forum: &staff_forum::Model,
+        user: &users::Model,
+        viewer: &Viewer,
+        ticket: tickets::Model,
+        command: &str,
+        args: &str,
+    ) -> Result<Effects, RuntimeError> {
+        let mut kicks = Effects::default();
+        let mut changes = crate::desk::changes::TicketChanges::default();
+        let mut assignee_name = String::new();
+        let refused = if command == "resolve" {
+            changes.status = Some(crate::domain::TicketStatus::Resolved);
+            None
+        } else {
+            let wanted = args.trim().trim_start_matches('@');
+            let staff = if wanted.is_empty() {
+                None
+            } else {
+                users::Entity::find().filter(users::Column::Username.eq(wanted)).one(&txn).await?.filter(|u| !u.blocked && u.role.is_staff())
+            };
+            match staff {
+                Some(u) => {
+                    assignee_name = name_of(&u);
+                    changes.assignee_id = Some(Some(u.id));
+                    None
+                }
+                None if wanted.is_empty() => Some("name the staff member: /assign @username".to_owned()),
+                None => Some(format!("@{wanted} is not a staff member of this desk")),
+            }
+        };
+        let outcome = match refused {
+            Some(reason) => Err(reason),
+            None => match crate::desk::tickets::visible_to(viewer, Some(ticket.clone())) {
+                Ok(t) => match self.apply_changes(tenant, &txn, user, viewer, t, &changes, &mut kicks).await {
+                    Ok(_) => Ok(()),
+                    Err(RuntimeError::Internal(e)) => return Err(RuntimeError::Internal(e)),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        let vars = match &outcome {
+            Ok(()) => serde_json::json!({ "outcome": if command == "resolve" { "resolved" } else { "assigned" }, "author": name_of(user), "assignee": assignee_name }),
+            Err(reason) => serde_json::json!({ "outcome": "refused", "reason": reason }),
+        };
+        let body = self.text(tenant, forum.language.as_deref(), BotText::TopicCommand, vars)?;
+        if outcome.is_err() {
+            // Said where it was written, and nothing else changes.
+            drop(txn);
+            let txn = tenant.db.begin().await?;
+            let mut told = Effects::default();
+            self.post_in_topic(&txn, forum, ticket.id, body, &[], &mut told).await?;
+            return commit_finished(txn, row.id, inbox::DONE, told).await;
+        }
+        self.post_in_topic(&txn, forum, ticket.id, body, &[], &mut kicks).await?;
+        commit_finished(txn, row.id, inbox::DONE, kicks).await
+    }
+
+    /// A ticket's status changed: its topic (if it has one, or one on its
+    /// way) is renamed to show it (`✅ #12 Title` once resolved), closed
+    /// when the ticket is resolved or closed, and reopened with it. Queued
+    /// in the group's ordered lane after what went before.
+    pub(crate) async fn topic_status(&self, txn: &DatabaseTransaction, ticket: &tickets::Model, kicks: &mut Effects) -> Result<(), RuntimeError> {
+        let Some(forum) = linked(txn).await? else { return Ok(()) };
+        if ticket.forum_topic_id.is_none() && outbox::Entity::find().filter(outbox::Column::TopicTicketId.eq(ticket.id)).count(txn).await? == 0 {
+            return Ok(());
+        }
+        let name = crate::outbound::sender::topic_name_with_status(ticket.id, &ticket.title, ticket.status);
+        let close = if ticket.status.is_active() { outbox::REOPEN_TOPIC } else { outbox::CLOSE_TOPIC };
+        for (action, text) in [(outbox::RENAME_TOPIC, name), (close, String::new())] {
+            outbox::ActiveModel {
+                chat_id: Set(forum.chat_id),
+                text: Set(text),
+                status: Set(outbox::PENDING.to_owned()),
+                attempts: Set(0),
+                created_at: Set(Utc::now()),
+                topic_ticket_id: Set(Some(ticket.id)),
+                action: Set(Some(action.to_owned())),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+        }
+        kicks.push(forum.chat_id);
+        Ok(())
     }
 }
 

@@ -69,6 +69,8 @@ pub(crate) struct Incoming {
     /// The bot's message this one replies to (its `message_id` in the
     /// chat), if it is a reply to the bot.
     pub(crate) reply_to: Option<i64>,
+    /// Its own `message_id` in the chat.
+    pub(crate) message_id: Option<i64>,
 }
 
 /// The Bot API's message fields that carry content, in the order its
@@ -89,6 +91,7 @@ impl Incoming {
         let reply_to = msg.reply_to_message().filter(|r| r.from.as_ref().is_some_and(|u| u.is_bot)).map(|r| i64::from(r.id.0));
         let mut incoming = Incoming::read(msg, caption)?;
         incoming.reply_to = reply_to;
+        incoming.message_id = Some(i64::from(msg.id.0));
         Some(incoming)
     }
 
@@ -116,9 +119,9 @@ impl Incoming {
             };
         }
         let named = |unique: &str, ext: &str, prefix: &str| format!("{prefix}_{}.{ext}", crate::storage::files::clean_name(unique));
-        let with_file = |kind: &'static str, f: IncomingFile, details: Option<Details>| Incoming { kind, text: caption.clone(), file: Some(f), details, reply_to: None };
+        let with_file = |kind: &'static str, f: IncomingFile, details: Option<Details>| Incoming { kind, text: caption.clone(), file: Some(f), details, reply_to: None, message_id: None };
         Some(match media {
-            MediaKind::Text(t) => Incoming { kind: TEXT, text: t.text.clone(), file: None, details: None, reply_to: None },
+            MediaKind::Text(t) => Incoming { kind: TEXT, text: t.text.clone(), file: None, details: None, reply_to: None, message_id: None },
             MediaKind::Photo(p) => {
                 // Telegram lists a photo's sizes from the smallest up.
                 let Some(largest) = p.photo.iter().max_by_key(|p| (p.width as u64) * (p.height as u64)) else {
@@ -181,17 +184,17 @@ impl Incoming {
             }
             MediaKind::Location(l) => {
                 let d = Details::Location { latitude: l.location.latitude, longitude: l.location.longitude };
-                Incoming { kind: LOCATION, text: line_of(&d), file: None, details: Some(d), reply_to: None }
+                Incoming { kind: LOCATION, text: line_of(&d), file: None, details: Some(d), reply_to: None, message_id: None }
             }
             MediaKind::Venue(v) => {
                 let v = &v.venue;
                 let d = Details::Venue { latitude: v.location.latitude, longitude: v.location.longitude, title: v.title.clone(), address: v.address.clone() };
-                Incoming { kind: VENUE, text: line_of(&d), file: None, details: Some(d), reply_to: None }
+                Incoming { kind: VENUE, text: line_of(&d), file: None, details: Some(d), reply_to: None, message_id: None }
             }
             MediaKind::Contact(c) => {
                 let c = &c.contact;
                 let d = Details::Contact { phone_number: c.phone_number.clone(), first_name: c.first_name.clone(), last_name: c.last_name.clone(), user_id: c.user_id.map(|u| u.0) };
-                Incoming { kind: CONTACT, text: line_of(&d), file: None, details: Some(d), reply_to: None }
+                Incoming { kind: CONTACT, text: line_of(&d), file: None, details: Some(d), reply_to: None, message_id: None }
             }
             MediaKind::Game(_) => Incoming::unsupported("game"),
             MediaKind::Poll(_) => Incoming::unsupported("poll"),
@@ -221,6 +224,7 @@ impl Incoming {
         let mut i = Incoming::unsupported(&named);
         let reply = message.get("reply_to_message").filter(|r| r["from"]["is_bot"] == true);
         i.reply_to = reply.and_then(|r| r["message_id"].as_i64());
+        i.message_id = message["message_id"].as_i64();
         if let Some(c) = message.get("caption").and_then(serde_json::Value::as_str).filter(|c| !c.trim().is_empty()) {
             i.text = format!("{}\n{c}", i.text);
         }
@@ -230,7 +234,7 @@ impl Incoming {
     fn unsupported(telegram_type: &str) -> Incoming {
         let telegram_type: String = telegram_type.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(40).collect();
         let d = Details::Unsupported { telegram_type };
-        Incoming { kind: UNSUPPORTED, text: line_of(&d), file: None, details: Some(d), reply_to: None }
+        Incoming { kind: UNSUPPORTED, text: line_of(&d), file: None, details: Some(d), reply_to: None, message_id: None }
     }
 
     /// A ticket's title when the message has no text of its own.

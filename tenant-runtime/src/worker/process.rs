@@ -170,6 +170,7 @@ impl Runtime {
         match update.kind {
             UpdateKind::Message(msg) => self.on_message(tenant, &row, &msg).await,
             UpdateKind::CallbackQuery(q) => self.on_button_press(tenant, &row, &q).await,
+            UpdateKind::EditedMessage(msg) => self.on_edited(tenant, &row, &msg).await,
             // teloxide keeps nothing of an update it cannot read: the
             // stored payload is read again as plain JSON.
             UpdateKind::Error(_) => {
@@ -223,6 +224,30 @@ impl Runtime {
         // character, which text columns cannot hold, is dropped.
         incoming.text = incoming.text.replace('\0', "");
         self.on_customer_message(tenant, txn, row, chat, user, &incoming, msg.date.timestamp_millis(), kicks).await
+    }
+
+    /// A customer edited a message in their private chat: the desk's copy
+    /// takes the new text (or caption), the one before kept in its
+    /// revisions, and staff see it as edited. An edit of something the desk
+    /// never kept (a command, a message from before) changes nothing.
+    async fn on_edited(&self, tenant: &Arc<Tenant>, row: &inbox::Model, msg: &Message) -> Result<Effects, RuntimeError> {
+        let mut kicks = Effects::default();
+        let txn = tenant.db.begin().await?;
+        let from = msg.from.as_ref().filter(|u| !u.is_bot);
+        let (true, Some(from), TenantStatus::Active) = (matches!(msg.chat.kind, ChatKind::Private(_)), from, tenant.info.status) else {
+            return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
+        };
+        let Some(user) = users::Entity::find().filter(users::Column::TelegramId.eq(from.id.0 as i64)).one(&txn).await? else {
+            return commit_finished(txn, row.id, inbox::IGNORED, kicks).await;
+        };
+        let text = msg.text().or(msg.caption()).unwrap_or_default().replace('\0', "");
+        match tickets::edit_by_customer(&txn, &user, i64::from(msg.id.0), &text).await? {
+            Some((ticket, message)) => {
+                kicks.events.push(live::Event::MessageUpdated { audience: (&ticket).into(), message });
+                commit_finished(txn, row.id, inbox::DONE, kicks).await
+            }
+            None => commit_finished(txn, row.id, inbox::IGNORED, kicks).await,
+        }
     }
 
     /// A message Telegram sent in a shape the Bot API client cannot read
@@ -398,9 +423,13 @@ impl Runtime {
                     Some(f) => vec![f.store(txn, user.id).await?],
                     None => Vec::new(),
                 };
-                let body = crate::domain::MessageBody::parse(text, &files)?.of_kind(incoming.kind, incoming.details_json());
+                let body = crate::domain::MessageBody::parse(text, &files)?.with_telegram(incoming.kind, incoming.details_json(), incoming.message_id);
                 // A customer writing in their own ticket: nothing to deliver.
                 let added = tickets::add_message(txn, &viewer, t.clone(), &body, false, |_, _, _| Ok((String::new(), Vec::new()))).await?;
+                if !t.status.is_active() {
+                    // Reopened by the message: its topic opens again too.
+                    self.topic_status(txn, &added.ticket, kicks).await?;
+                }
                 self.notify_customer_message(tenant, txn, &added.ticket, user, text, body.files(), kicks).await?;
                 kicks.events.push(live::Event::MessageCreated { audience: (&added.ticket).into(), message: added.message });
                 kicks.events.push(live::Event::TicketUpdated { ticket: added.ticket });
@@ -431,6 +460,7 @@ impl Runtime {
                     files: &files,
                     kind: incoming.kind,
                     details: incoming.details_json(),
+                    telegram_message_id: incoming.message_id,
                 };
                 let ticket = self.open_ticket(tenant, txn, new, kicks).await?;
                 let reply = self.text(tenant, lang, BotText::TicketOpened, serde_json::json!({ "number": ticket.id, "title": ticket.title }))?;

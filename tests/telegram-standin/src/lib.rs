@@ -219,6 +219,8 @@ struct State {
     /// The bots' messages as sent (and edited since), by (token, chat,
     /// message_id).
     sent: HashMap<(String, i64, i64), Value>,
+    /// Forum topics closed, by (token, chat, thread).
+    closed_topics: HashSet<(String, i64, i64)>,
 }
 
 /// A running stand-in. Cheap to clone.
@@ -452,6 +454,7 @@ impl State {
             next_file: 1,
             forums: HashMap::new(),
             sent: HashMap::new(),
+            closed_topics: HashSet::new(),
         }
     }
 
@@ -749,6 +752,41 @@ impl State {
                 self.forums.get_mut(&key).expect("a forum").insert(thread, name.to_owned());
                 Ok(json!({ "message_thread_id": thread, "name": name, "icon_color": 7322096 }))
             }
+            "editforumtopic" | "closeforumtopic" | "reopenforumtopic" => {
+                // (<https://core.telegram.org/bots/api#editforumtopic> and
+                // its neighbours.) A change to what is already so is refused
+                // as Telegram refuses it.
+                let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
+                let thread = params.get("message_thread_id").and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
+                let key = (token.to_owned(), chat);
+                let Some(thread) = thread.filter(|t| self.forums.get(&key).is_some_and(|f| f.contains_key(t))) else {
+                    return Err(Refusal::new(400, "Bad Request: TOPIC_ID_INVALID"));
+                };
+                let closed = self.closed_topics.contains(&(token.to_owned(), chat, thread));
+                match method {
+                    "editforumtopic" => {
+                        let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
+                        let n = name.chars().count();
+                        if n == 0 || n > 128 {
+                            return Err(Refusal::new(400, "Bad Request: TOPIC_NAME_INVALID"));
+                        }
+                        let topics = self.forums.get_mut(&key).expect("a forum");
+                        if topics[&thread] == name {
+                            return Err(Refusal::new(400, "Bad Request: TOPIC_NOT_MODIFIED"));
+                        }
+                        topics.insert(thread, name.to_owned());
+                    }
+                    "closeforumtopic" if closed => return Err(Refusal::new(400, "Bad Request: TOPIC_NOT_MODIFIED")),
+                    "closeforumtopic" => {
+                        self.closed_topics.insert((token.to_owned(), chat, thread));
+                    }
+                    _ if !closed => return Err(Refusal::new(400, "Bad Request: TOPIC_NOT_MODIFIED")),
+                    _ => {
+                        self.closed_topics.remove(&(token.to_owned(), chat, thread));
+                    }
+                }
+                Ok(json!(true))
+            }
             "deleteforumtopic" => {
                 let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
                 let thread = params.get("message_thread_id").and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
@@ -799,7 +837,66 @@ impl State {
                 Ok(json!(true))
             }
             "getchatmenubutton" => Ok(bot.menu_button.clone().unwrap_or_else(|| json!({ "type": "default" }))),
-            "sendchataction" | "setmycommands" | "deletemessage" => Ok(json!(true)),
+            "editmessagetext" => {
+                // (<https://core.telegram.org/bots/api#editmessagetext>)
+                let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
+                let id = params
+                    .get("message_id")
+                    .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                    .ok_or_else(|| Refusal::new(400, "Bad Request: message identifier is not specified"))?;
+                let text = params.get("text").and_then(Value::as_str).unwrap_or_default();
+                let n = visible_chars(text, params.get("parse_mode").and_then(Value::as_str));
+                if text.trim().is_empty() || n == 0 {
+                    return Err(Refusal::new(400, "Bad Request: message text is empty"));
+                }
+                if n > MAX_TEXT_CHARS {
+                    return Err(Refusal::new(400, "Bad Request: MESSAGE_TOO_LONG"));
+                }
+                let markup = structured(params, "reply_markup").map_err(|_| Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object"))?;
+                if let Some(m) = &markup {
+                    inline_keyboard_allowed(m, self.insecure_web_apps)?;
+                }
+                let Some(message) = self.sent.get_mut(&(token.to_owned(), chat, id)) else {
+                    return Err(Refusal::new(400, "Bad Request: message to edit not found"));
+                };
+                if message.get("text").is_none() {
+                    return Err(Refusal::new(400, "Bad Request: there is no text in the message to edit"));
+                }
+                if message["text"] == text && message.get("reply_markup") == markup.as_ref() {
+                    return Err(Refusal::new(
+                        400,
+                        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+                    ));
+                }
+                message["text"] = json!(text);
+                match markup {
+                    Some(m) => message["reply_markup"] = m,
+                    None => {
+                        message.as_object_mut().expect("a message").remove("reply_markup");
+                    }
+                }
+                message["edit_date"] = json!(chrono::Utc::now().timestamp());
+                Ok(message.clone())
+            }
+            "deletemessage" => {
+                // (<https://core.telegram.org/bots/api#deletemessage>: a
+                // bot's own message in a private chat, for 48 hours.)
+                let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
+                let id = params
+                    .get("message_id")
+                    .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                    .ok_or_else(|| Refusal::new(400, "Bad Request: message identifier is not specified"))?;
+                let key = (token.to_owned(), chat, id);
+                let Some(message) = self.sent.get(&key) else {
+                    return Err(Refusal::new(400, "Bad Request: message to delete not found"));
+                };
+                if chrono::Utc::now().timestamp() - message["date"].as_i64().unwrap_or_default() > 48 * 3600 {
+                    return Err(Refusal::new(400, "Bad Request: message can't be deleted for everyone"));
+                }
+                self.sent.remove(&key);
+                Ok(json!(true))
+            }
+            "sendchataction" | "setmycommands" => Ok(json!(true)),
             _ => Err(Refusal::new(404, "Not Found: method not found")),
         }
     }
@@ -1003,6 +1100,17 @@ impl FakeTelegram {
     /// `None` when it has none or the message is unknown.
     pub fn keyboard_of(&self, token: &str, chat: i64, message_id: i64) -> Option<Value> {
         self.state.lock().unwrap().sent.get(&(token.to_owned(), chat, message_id)).and_then(|m| m.get("reply_markup").cloned())
+    }
+
+    /// Whether a forum topic is closed.
+    pub fn topic_closed(&self, token: &str, chat: i64, thread: i64) -> bool {
+        self.state.lock().unwrap().closed_topics.contains(&(token.to_owned(), chat, thread))
+    }
+
+    /// A bot's message as the chat shows it now (after edits); `None` once
+    /// deleted, or never sent.
+    pub fn message_in(&self, token: &str, chat: i64, message_id: i64) -> Option<Value> {
+        self.state.lock().unwrap().sent.get(&(token.to_owned(), chat, message_id)).cloned()
     }
 
     /// The bytes Telegram holds under a `file_id`.

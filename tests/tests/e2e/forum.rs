@@ -1,7 +1,9 @@
 //! The staff group: a forum supergroup linked with `/staffgroup`, where each
 //! ticket gets a topic (`createForumTopic`), the customer's messages appear
 //! in it (`message_thread_id`), their photos and documents too, and a staff
-//! member's message in the topic goes back to the customer.
+//! member's message in the topic goes back to the customer; the topic's
+//! name shows the ticket's status, it closes and reopens with the ticket,
+//! and `/resolve` and `/assign @username` work in it.
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use serde_json::Value;
 use tikethet_tests::fixtures;
 use tikethet_tests::helpers::{Backend, TestApp, Tenant, spawn_app, wait_for, wait_until};
 
-on_both!(a_ticket_gets_a_forum_topic_and_a_reply_written_there_reaches_the_customer,);
+on_both!(a_ticket_gets_a_forum_topic_and_a_reply_written_there_reaches_the_customer, a_topic_shows_its_tickets_status_and_takes_resolve_and_assign,);
 
 const GROUP: i64 = -1_001_234_567_890;
 const PNG: &[u8] = include_bytes!("../../fixtures/screenshot.png");
@@ -141,4 +143,55 @@ async fn a_ticket_gets_a_forum_topic_and_a_reply_written_there_reaches_the_custo
     app.wait_processed("acme", 13).await;
     app.wait_outbox_settled("acme").await;
     assert_eq!(app.fake.calls(Some("createForumTopic")).len(), 2, "no topic for a ticket after unlinking");
+}
+
+async fn a_topic_shows_its_tickets_status_and_takes_resolve_and_assign(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 2).await;
+    let carl = 811;
+    app.fake.add_forum(&t.token, GROUP);
+    app.deliver(&t, &from(fixtures::message(1, t.owner, "/start"), "boss_acme", "Olga")).await;
+    app.deliver(&t, &from(fixtures::group_message(2, GROUP, t.owner, "/staffgroup", true), "boss_acme", "Olga")).await;
+    told(&app, &t, GROUP, "This group is now the staff room").await;
+    app.deliver(&t, &from(fixtures::message(3, carl, "My parcel is lost"), "carl_c", "Carl")).await;
+    let topics = wait_until(Duration::from_secs(15), || Some(app.fake.topics(&t.token, GROUP)).filter(|t| !t.is_empty())).await.expect("a topic");
+    let thread = topics[0].0;
+    topic_posts(&app, &t, thread, 1).await;
+    let in_topic = |update: i64, text: &str| from(fixtures::topic_message(update, GROUP, thread, t.owner, text), "boss_acme", "Olga");
+
+    // /assign: to a staff member by username; anyone else is refused there.
+    app.deliver(&t, &in_topic(4, "/assign @nobody_here")).await;
+    app.deliver(&t, &in_topic(5, "/assign @boss_acme")).await;
+    let posts = topic_posts(&app, &t, thread, 3).await;
+    assert_eq!(posts[1..], ["⚠️ Not done: @nobody_here is not a staff member of this desk", "👤 Olga gave the ticket to Olga."], "{posts:?}");
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, me) = app.tenant_get("acme", "/auth/me", &owner).await;
+    let (_, one) = app.tenant_get("acme", "/tickets/1", &owner).await;
+    assert_eq!(one["assignee_id"], me["id"], "{one}");
+
+    // /resolve: resolved as from the console, the customer told; the topic
+    // is renamed with the status and closed.
+    app.deliver(&t, &in_topic(6, "/resolve")).await;
+    topic_posts(&app, &t, thread, 4).await;
+    let (_, one) = app.tenant_get("acme", "/tickets/1", &owner).await;
+    assert_eq!(one["status"], "resolved");
+    told(&app, &t, carl, "#1").await;
+    let closed = wait_until(Duration::from_secs(15), || {
+        let name = app.fake.topics(&t.token, GROUP).into_iter().find(|(id, _)| *id == thread)?.1;
+        (name == "✅ #1 My parcel is lost" && app.fake.topic_closed(&t.token, GROUP, thread)).then_some(())
+    })
+    .await;
+    assert!(closed.is_some(), "the topic: {:?}, closed: {}", app.fake.topics(&t.token, GROUP), app.fake.topic_closed(&t.token, GROUP, thread));
+
+    // The customer writes again (within the reopening window): the ticket
+    // and its topic open again, under its plain name.
+    app.deliver(&t, &from(fixtures::message(7, carl, "It is still not here"), "carl_c", "Carl")).await;
+    let reopened = wait_until(Duration::from_secs(15), || {
+        let name = app.fake.topics(&t.token, GROUP).into_iter().find(|(id, _)| *id == thread)?.1;
+        (name == "#1 My parcel is lost" && !app.fake.topic_closed(&t.token, GROUP, thread)).then_some(())
+    })
+    .await;
+    assert!(reopened.is_some(), "the topic: {:?}, closed: {}", app.fake.topics(&t.token, GROUP), app.fake.topic_closed(&t.token, GROUP, thread));
+    let (_, one) = app.tenant_get("acme", "/tickets/1", &owner).await;
+    assert_eq!(one["status"], "open");
 }

@@ -29,6 +29,7 @@ mod customers;
 mod demo;
 mod desk;
 mod domains;
+mod edits;
 mod doors;
 mod forum;
 mod fuzz;

@@ -40,7 +40,7 @@ async fn provisioning_registers_an_opaque_webhook_with_a_strong_secret(b: Backen
         assert!(!wh.url.contains(secret_of_token) && !wh.url.contains(&t.token), "token leaked into {}", wh.url);
         let secret = wh.secret_token.expect("secret_token set");
         assert!(secret.len() >= 32 && secret.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-'));
-        assert_eq!(wh.allowed_updates, Some(json!(["message", "callback_query"])));
+        assert_eq!(wh.allowed_updates, Some(json!(["message", "edited_message", "callback_query"])));
     }
     assert_ne!(app.fake.webhook(&a.token).unwrap().url, app.fake.webhook(&z.token).unwrap().url);
     // Listing and showing.
@@ -274,10 +274,10 @@ async fn malformed_and_unhandled_updates_are_acknowledged_and_recorded(b: Backen
     ] {
         assert_eq!(app.post_webhook(&t, Some(&secret), &body).await, 200, "{body}");
     }
-    // A sticker is handled: the bot says it reads text only.
+    // A sticker is handled: it opens a ticket like any message.
     assert_eq!(app.deliver(&t, &fixtures::named("message_photo", 904)).await, 200);
     let sent = app.wait_sent(&t, 1111111, 1).await;
-    assert!(sent[0].contains("text"), "{sent:?}");
+    assert!(sent[0].contains("#1") && sent[0].contains("Sticker"), "{sent:?}");
 
     // Everything is in the inbox, with the reason for what was not processed.
     let rows = tikethet_tests::helpers::wait_for(Duration::from_secs(20), || async {

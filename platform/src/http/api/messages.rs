@@ -1,7 +1,7 @@
 //! A ticket's conversation: reading it, writing in it, editing and deleting a message.
 
 use chrono::{DateTime, Utc};
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use tikethet_runtime::domain::{MessageBody, MessageText, TicketId};
@@ -57,6 +57,16 @@ pub struct MessageView {
     /// The Bot API's name for an unsupported kind (`poll`, `dice`, …).
     #[oai(nullable)]
     pub unsupported: Option<String>,
+    /// The texts a customer's message had before they edited it in
+    /// Telegram, oldest first.
+    pub revisions: Vec<RevisionView>,
+}
+
+#[derive(Debug, Object)]
+pub struct RevisionView {
+    pub text: String,
+    /// When the edit replaced it.
+    pub replaced_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Object)]
@@ -96,6 +106,7 @@ impl From<messages::Model> for MessageView {
             edited_at: m.edited_at,
             deleted: m.deleted_at.is_some(),
             attachments: tikethet_runtime::storage::files::refs_of(m.attachments.as_deref()).into_iter().map(Into::into).collect(),
+            revisions: messages::revisions_of(m.revisions.as_deref()).into_iter().map(|r| RevisionView { text: r.text, replaced_at: r.replaced_at }).collect(),
             ..details_of(m.kind, m.details.as_deref())
         }
     }
@@ -122,6 +133,7 @@ fn details_of(kind: String, stored: Option<&str>) -> MessageView {
         duration: None,
         emoji: None,
         unsupported: None,
+        revisions: Vec::new(),
     };
     let map_url = details.as_ref().and_then(Details::map_url).unwrap_or_default();
     match details {
@@ -190,7 +202,10 @@ impl MessagesApi {
 
     /// Edit a message
     ///
-    /// Only its author, within 24 hours of writing it.
+    /// Only its author, within 24 hours of writing it. A staff answer the
+    /// customer already has is edited in their Telegram chat too
+    /// (`editMessageText`); 409 when it went as several Telegram messages
+    /// and would now take another number of them.
     #[oai(path = "/t/:slug/api/v1/tickets/:id/messages/:message_id", method = "patch", tag = "Tag::Tickets")]
     async fn edit_message(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, message_id: Path<i64>, auth: TenantAuth, body: Json<MessageEdit>) -> Result<Json<MessageView>, ApiError> {
         let ctx = auth.0;
@@ -201,10 +216,21 @@ impl MessagesApi {
     /// Delete a message
     ///
     /// Its author within 24 hours, or a moderator and up at any time. The
-    /// message keeps its place with its text removed.
+    /// message keeps its place with its text removed. A staff answer leaves
+    /// the customer's Telegram chat too (`deleteMessage`; one not sent yet
+    /// never goes); Telegram lets a bot delete its messages for 48 hours,
+    /// so for an older answer this is 409 unless `desk_only=true`, which
+    /// deletes it in the desk and leaves the customer's chat as it is.
     #[oai(path = "/t/:slug/api/v1/tickets/:id/messages/:message_id", method = "delete", tag = "Tag::Tickets")]
-    async fn delete_message(&self, #[oai(name = "slug")] _slug: Path<String>, id: Path<i64>, message_id: Path<i64>, auth: TenantAuth) -> Result<Json<MessageView>, ApiError> {
+    async fn delete_message(
+        &self,
+        #[oai(name = "slug")] _slug: Path<String>,
+        id: Path<i64>,
+        message_id: Path<i64>,
+        desk_only: Query<Option<bool>>,
+        auth: TenantAuth,
+    ) -> Result<Json<MessageView>, ApiError> {
         let ctx = auth.0;
-        Ok(Json(ctx.delete_message(TicketId::new(id.0), message_id.0).await?.into()))
+        Ok(Json(ctx.delete_message(TicketId::new(id.0), message_id.0, desk_only.0.unwrap_or(false)).await?.into()))
     }
 }

@@ -258,6 +258,8 @@ fn message_view(m: &tikethet_runtime::storage::entities::messages::Model, author
         place,
         contact,
         unsupported,
+        edited: m.edited_at.is_some(),
+        previous: tikethet_runtime::storage::entities::messages::revisions_of(m.revisions.as_deref()).into_iter().map(|r| r.text).collect(),
     }
 }
 

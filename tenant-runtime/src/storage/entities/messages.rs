@@ -23,6 +23,21 @@ pub struct Model {
     /// What the kind carries besides text and files, as JSON (see
     /// [`crate::worker::incoming::Details`]).
     pub details: Option<String>,
+    /// The texts a customer's message had before their edits, oldest
+    /// first: a JSON array of `{"text", "replaced_at"}`.
+    pub revisions: Option<String>,
+}
+
+/// One text a message had before an edit.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Revision {
+    pub text: String,
+    pub replaced_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A message's stored revisions (unset or damaged: none).
+pub fn revisions_of(stored: Option<&str>) -> Vec<Revision> {
+    stored.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -28,7 +28,24 @@ pub struct Model {
     /// The ticket a notice to its customer is about (its opening, a status
     /// change, the rating question), so that a reply to it goes there.
     pub ticket_id: Option<i64>,
+    /// Unset: send. [`EDIT`] or [`DELETE`]: change the message sent before
+    /// as `target_message_id` (Telegram's id) instead; [`RENAME_TOPIC`],
+    /// [`CLOSE_TOPIC`], [`REOPEN_TOPIC`]: change the ticket's forum topic.
+    pub action: Option<String>,
+    pub target_message_id: Option<i64>,
 }
+
+/// Edit the text of a message sent before (`editMessageText`).
+pub const EDIT: &str = "edit";
+/// Delete a message sent before (`deleteMessage`).
+pub const DELETE: &str = "delete";
+/// Rename the ticket's forum topic (`topic_ticket_id`) to the row's text
+/// (`editForumTopic`).
+pub const RENAME_TOPIC: &str = "rename_topic";
+/// Close the ticket's forum topic (`closeForumTopic`).
+pub const CLOSE_TOPIC: &str = "close_topic";
+/// Reopen the ticket's forum topic (`reopenForumTopic`).
+pub const REOPEN_TOPIC: &str = "reopen_topic";
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
