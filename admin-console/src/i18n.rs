@@ -26,6 +26,9 @@ pub fn tr<'a>(lang: &str, text: &'a str) -> &'a str {
 fn ru(text: &str) -> Option<&'static str> {
     Some(match text {
         "Open the map" => "Открыть карту",
+        "Time zone" => "Часовой пояс",
+        "An IANA time zone such as Europe/Berlin (daylight saving included), or an offset such as +03:00." => "Часовой пояс IANA, например Europe/Moscow (с переходом на летнее время), или смещение, например +03:00.",
+        "Holidays (YYYY-MM-DD, one a line)" => "Праздники (ГГГГ-ММ-ДД, по одному в строке)",
         "edited" => "изменено",
         "Before the edit" => "До изменения",
         "unsupported" => "не поддерживается",

@@ -639,7 +639,10 @@ pub struct SlaForm {
     pub days: Vec<(String, String, bool)>,
     pub start: String,
     pub end: String,
-    pub utc_offset: String,
+    /// An IANA time zone (`Europe/Berlin`) or a fixed offset (`+03:00`).
+    pub zone: String,
+    /// Days off, `YYYY-MM-DD`, one a line.
+    pub holidays: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -48,13 +48,10 @@ pub fn due_alerts(policy: &SlaPolicy, t: &tickets::Model, now: DateTime<Utc>) ->
     out
 }
 
-/// A time as the desk reads it: in its business hours' offset, else UTC.
+/// A time as the desk reads it: in its business hours' zone, else UTC.
 fn local(policy: &SlaPolicy, t: DateTime<Utc>) -> String {
-    match policy.hours {
-        Some(h) => {
-            let o = h.utc_offset.unsigned_abs();
-            format!("{} (UTC{}{:02}:{:02})", (t + Duration::minutes(h.utc_offset as i64)).format("%Y-%m-%d %H:%M"), if h.utc_offset < 0 { "-" } else { "+" }, o / 60, o % 60)
-        }
+    match &policy.hours {
+        Some(h) => format!("{} ({})", h.zone.local(t).format("%Y-%m-%d %H:%M"), h.zone.label()),
         None => format!("{} UTC", t.format("%Y-%m-%d %H:%M")),
     }
 }

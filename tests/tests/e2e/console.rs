@@ -705,13 +705,17 @@ async fn an_admin_manages_people_categories_answers_and_the_staff_group_in_the_c
     assert!(refused.contains("after the start"), "{refused}");
     let (_, sla) = app.tenant_get("acme", "/settings/sla", &owner).await;
     assert_eq!(sla["targets"], json!({}), "nothing saved: {sla}");
-    c.execute("document.getElementById('sla-start').value = '09:00'; document.getElementById('sla-end').value = '18:00'; document.getElementById('sla-offset').value = '+03:00'", vec![]).await.unwrap();
+    c.execute("document.getElementById('sla-start').value = '09:00'; document.getElementById('sla-end').value = '18:00'; document.getElementById('sla-zone').value = 'Europe/Moscow'; document.getElementById('sla-holidays').value = '2026-12-31\\n2027-01-01'", vec![]).await.unwrap();
     click_to(&c, "[data-testid=sla-form] button", "settings").await;
     assert_eq!(text_of(&c, "[data-testid=flash]").await, "Service levels saved.");
     let (_, sla) = app.tenant_get("acme", "/settings/sla", &owner).await;
     assert_eq!(sla["targets"]["high"], json!({"first_response_minutes": 30, "resolution_minutes": 240}), "{sla}");
-    assert_eq!(sla["business_hours"], json!({"utc_offset": "+03:00", "days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "18:00"}), "{sla}");
-    assert!(text_of(&c, "[data-testid=sla]").await.contains("Counted in working time: Mon, Tue, Wed, Thu, Fri 09:00–18:00, UTC+03:00."));
+    assert_eq!(
+        sla["business_hours"],
+        json!({"time_zone": "Europe/Moscow", "utc_offset": null, "days": ["mon", "tue", "wed", "thu", "fri"], "start": "09:00", "end": "18:00", "holidays": ["2026-12-31", "2027-01-01"]}),
+        "{sla}"
+    );
+    assert!(text_of(&c, "[data-testid=sla]").await.contains("Counted in working time: Mon, Tue, Wed, Thu, Fri 09:00–18:00, Europe/Moscow; holidays: 2026-12-31, 2027-01-01."));
 
     // Look and bot: a colour changed with its preview, the welcome rewritten
     // (a template that does not parse is refused, in words).

@@ -20,17 +20,27 @@ pub struct SlaTargetsView {
     pub resolution_minutes: Option<u64>,
 }
 
-/// When the desk works; targets count these hours only.
+/// When the desk works; targets count these hours only, on the desk's
+/// wall clock.
 #[derive(Debug, Clone, Object)]
 pub struct BusinessHoursView {
-    /// `+03:00`, `-05:30`: the desk's offset from UTC (no daylight saving).
-    pub utc_offset: String,
+    /// An IANA time zone (`Europe/Berlin`), daylight saving included.
+    /// Give this or `utc_offset`.
+    #[oai(nullable)]
+    pub time_zone: Option<String>,
+    /// `+03:00`, `-05:30`: a fixed offset from UTC all year (`+00:00` when
+    /// neither is given).
+    #[oai(nullable)]
+    pub utc_offset: Option<String>,
     /// Working days: `mon` … `sun`.
     pub days: Vec<String>,
     /// `HH:MM`, local.
     pub start: String,
     /// `HH:MM`, local, after `start`.
     pub end: String,
+    /// Days off besides the weekly ones (`YYYY-MM-DD`, at most 200).
+    #[oai(default)]
+    pub holidays: Vec<String>,
 }
 
 /// The desk's service levels: targets by priority (`low`, `normal`,
@@ -56,8 +66,11 @@ impl SlaView {
                     .collect()
             })
             .unwrap_or_default();
+        let strings = |v: &serde_json::Value| v.as_array().map(|d| d.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default();
         let business_hours = v["business_hours"].as_object().map(|h| BusinessHoursView {
-            utc_offset: h["utc_offset"].as_str().unwrap_or_default().to_owned(),
+            time_zone: h.get("time_zone").and_then(|z| z.as_str()).map(str::to_owned),
+            utc_offset: h.get("utc_offset").and_then(|z| z.as_str()).map(str::to_owned),
+            holidays: strings(&h["holidays"]),
             days: h["days"].as_array().map(|d| d.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()).unwrap_or_default(),
             start: h["start"].as_str().unwrap_or_default().to_owned(),
             end: h["end"].as_str().unwrap_or_default().to_owned(),
@@ -68,7 +81,7 @@ impl SlaView {
     fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "targets": self.targets.iter().map(|(k, t)| (k.clone(), serde_json::json!({"first_response_minutes": t.first_response_minutes, "resolution_minutes": t.resolution_minutes}))).collect::<serde_json::Map<_, _>>(),
-            "business_hours": self.business_hours.as_ref().map(|h| serde_json::json!({"utc_offset": h.utc_offset, "days": h.days, "start": h.start, "end": h.end})),
+            "business_hours": self.business_hours.as_ref().map(|h| serde_json::json!({"time_zone": h.time_zone, "utc_offset": h.utc_offset, "days": h.days, "start": h.start, "end": h.end, "holidays": h.holidays})),
         })
     }
 }

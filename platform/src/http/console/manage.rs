@@ -361,11 +361,12 @@ fn sla_form(policy: Option<&SlaPolicy>, posted: Option<&HashMap<String, String>>
             days: values.iter().zip(labels).map(|(v, l)| ((*v).to_owned(), l.to_owned(), days_posted.iter().any(|d| d == v))).collect(),
             start: get("start"),
             end: get("end"),
-            utc_offset: get("utc_offset"),
+            zone: get("zone"),
+            holidays: get("holidays"),
         };
     }
     let n = |m: Option<u32>| m.map(|m| m.to_string()).unwrap_or_default();
-    let hours = policy.and_then(|p| p.hours);
+    let hours = policy.and_then(|p| p.hours.as_ref());
     SlaForm {
         rows: Priority::ALL
             .iter()
@@ -378,17 +379,20 @@ fn sla_form(policy: Option<&SlaPolicy>, posted: Option<&HashMap<String, String>>
         days: values.iter().zip(labels).enumerate().map(|(i, (v, l))| ((*v).to_owned(), l.to_owned(), hours.map_or(i < 5, |h| h.days[i]))).collect(),
         start: hours.map_or("09:00".into(), |h| hm(h.start)),
         end: hours.map_or("18:00".into(), |h| hm(h.end)),
-        utc_offset: hours.map_or("+00:00".into(), |h| {
-            let o = h.utc_offset.unsigned_abs();
-            format!("{}{:02}:{:02}", if h.utc_offset < 0 { "-" } else { "+" }, o / 60, o % 60)
+        zone: hours.map_or("UTC".into(), |h| match h.zone {
+            tikethet_runtime::desk::sla::Zone::Fixed(m) => tikethet_runtime::desk::sla::offset_text(m),
+            tikethet_runtime::desk::sla::Zone::Named(tz) => tz.name().to_owned(),
         }),
+        holidays: hours.map(|h| h.holidays.iter().map(|d| d.format("%Y-%m-%d").to_string()).collect::<Vec<_>>().join("\n")).unwrap_or_default(),
     }
 }
 
 /// `POST /t/{slug}/admin/settings/sla`: targets in minutes per priority
 /// (`first_{priority}`, `resolution_{priority}`, empty for none) and, with
 /// `hours`, the working time they count in (`day` repeated, `start`, `end`,
-/// `utc_offset`). Admins; checked as the API checks them.
+/// `zone`: an IANA time zone or an offset such as `+03:00`; `holidays`:
+/// dates separated by lines, commas or spaces). Admins; checked as the API
+/// checks them.
 #[handler]
 pub async fn save_sla(Path(slug): Path<String>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
     // The fields in order: `day` repeats.
@@ -411,12 +415,20 @@ pub async fn save_sla(Path(slug): Path<String>, req: &Request, s: Staff, body: B
             }
         }
         let hours = if form.contains_key("hours") {
-            serde_json::json!({
+            let mut hours = serde_json::json!({
                 "days": days,
                 "start": form.get("start").map(|v| v.trim()).unwrap_or_default(),
                 "end": form.get("end").map(|v| v.trim()).unwrap_or_default(),
-                "utc_offset": form.get("utc_offset").map(|v| v.trim()).filter(|v| !v.is_empty()).unwrap_or("+00:00"),
-            })
+                "holidays": form.get("holidays").map(|v| v.split(|c: char| c == ',' || c.is_whitespace()).filter(|d| !d.is_empty()).collect::<Vec<_>>()).unwrap_or_default(),
+            });
+            // An offset (`+03:00`) or a zone's name (`Europe/Berlin`).
+            let zone = form.get("zone").map(|v| v.trim()).filter(|v| !v.is_empty()).unwrap_or("UTC");
+            if zone.starts_with(['+', '-']) {
+                hours["utc_offset"] = serde_json::json!(zone);
+            } else {
+                hours["time_zone"] = serde_json::json!(zone);
+            }
+            hours
         } else {
             serde_json::Value::Null
         };
@@ -479,12 +491,17 @@ async fn settings_page(
         .as_ref()
         .map(|p| Priority::ALL.iter().map(|pr| (pr.as_str().to_owned(), minutes(p.targets(*pr).first_response), minutes(p.targets(*pr).resolution))).collect())
         .unwrap_or_default();
-    let business_hours = match info.sla.as_ref().and_then(|p| p.hours) {
+    let business_hours = match info.sla.as_ref().and_then(|p| p.hours.as_ref()) {
         None => "Counted around the clock.".into(),
         Some(h) => {
             let days: Vec<&str> = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"].iter().zip(h.days).filter(|(_, on)| *on).map(|(d, _)| *d).collect();
-            let off = h.utc_offset;
-            format!("Counted in working time: {} {:02}:{:02}–{:02}:{:02}, UTC{}{:02}:{:02}.", days.join(", "), h.start / 60, h.start % 60, h.end / 60, h.end % 60, if off < 0 { '-' } else { '+' }, off.abs() / 60, off.abs() % 60)
+            let shown: Vec<String> = h.holidays.iter().take(3).map(|d| d.format("%Y-%m-%d").to_string()).collect();
+            let off = match h.holidays.len() {
+                0 => String::new(),
+                n if n <= 3 => format!("; holidays: {}", shown.join(", ")),
+                n => format!("; holidays: {} and {} more", shown.join(", "), n - 3),
+            };
+            format!("Counted in working time: {} {:02}:{:02}–{:02}:{:02}, {}{off}.", days.join(", "), h.start / 60, h.start % 60, h.end / 60, h.end % 60, h.zone.label())
         }
     };
     let broadcasts = casts
