@@ -149,15 +149,60 @@ impl SearchText {
         Ok((!words.is_empty()).then_some(SearchText(words)))
     }
 
-    /// PostgreSQL: every word, each as a prefix (`to_tsquery` syntax).
+    /// PostgreSQL: every word, each as a prefix or its stem's
+    /// (`to_tsquery` syntax).
     fn tsquery(&self) -> String {
-        self.0.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ")
+        self.query(|f| format!("{f}:*"), " | ", " & ")
     }
 
-    /// SQLite FTS5: every word, each as a quoted prefix.
+    /// SQLite FTS5: every word, each as a quoted prefix or its stem's.
     fn fts5(&self) -> String {
-        self.0.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ")
+        self.query(|f| format!("\"{f}\"*"), " OR ", " ")
     }
+
+    /// Every word must match: one of its forms, each written by `term`.
+    fn query(&self, term: impl Fn(&str) -> String, or: &str, and: &str) -> String {
+        self.0
+            .iter()
+            .map(|w| match forms(w).as_slice() {
+                [one] => term(one),
+                many => format!("({})", many.iter().map(|f| term(f)).collect::<Vec<_>>().join(or)),
+            })
+            .collect::<Vec<_>>()
+            .join(and)
+    }
+}
+
+/// What a searched word matches as a prefix: itself and its stem (Snowball,
+/// Russian for Cyrillic words, English for Latin ones), so that "заказы"
+/// finds "заказ" and "orders" finds "order" on both databases with their
+/// indexes as they are. English stems that turn a final "y" into "i"
+/// ("companies" → "compani") also match the "y" ("company"). Stems under
+/// three letters are not used: they would match too much.
+fn forms(word: &str) -> Vec<String> {
+    use rust_stemmers::{Algorithm, Stemmer};
+    static RUSSIAN: std::sync::LazyLock<Stemmer> = std::sync::LazyLock::new(|| Stemmer::create(Algorithm::Russian));
+    static ENGLISH: std::sync::LazyLock<Stemmer> = std::sync::LazyLock::new(|| Stemmer::create(Algorithm::English));
+    let mut out = vec![word.to_owned()];
+    let (stemmer, english) = if word.chars().any(|c| matches!(c, 'а'..='я' | 'ё')) {
+        (&*RUSSIAN, false)
+    } else if word.chars().all(|c| c.is_ascii_alphabetic()) {
+        (&*ENGLISH, true)
+    } else {
+        return out;
+    };
+    let stem = stemmer.stem(word).into_owned();
+    if stem.chars().count() >= 3 && stem != word && !word.starts_with(&stem) {
+        out.push(stem.clone());
+    } else if stem.chars().count() >= 3 && stem != word {
+        // A stem that is the word's beginning matches everything the word
+        // does and more: it alone is enough.
+        out = vec![stem.clone()];
+    }
+    if let Some(base) = stem.strip_suffix('i').filter(|_| english && stem.chars().count() >= 4) {
+        out.push(format!("{base}y"));
+    }
+    out
 }
 
 /// Where a page starts: the sort value and number of the last ticket of
@@ -606,6 +651,24 @@ mod tests {
         assert_eq!(s.tsquery(), "возврат:* & денег:* & refund:* & or:*");
         assert_eq!(s.fts5(), "\"возврат\"* \"денег\"* \"refund\"* \"or\"*");
         assert!(SearchText::parse(&"a".repeat(MAX_SEARCH_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn words_are_searched_by_their_stems_too() {
+        // Russian: the stem is the word's beginning, searched as a prefix.
+        assert_eq!(forms("заказы"), ["заказ"]);
+        assert_eq!(forms("заказ"), ["заказ"]);
+        assert_eq!(forms("доставкой"), ["доставк"]);
+        // English: likewise, and a "y" turned "i" is searched both ways.
+        assert_eq!(forms("orders"), ["order"]);
+        assert_eq!(forms("companies"), ["compani", "company"]);
+        // Short stems and words with digits stay as typed.
+        assert_eq!(forms("мы"), ["мы"]);
+        assert_eq!(forms("1042"), ["1042"]);
+        assert_eq!(forms("a1b"), ["a1b"]);
+        let s = SearchText::parse("Заказы companies").unwrap().unwrap();
+        assert_eq!(s.tsquery(), "заказ:* & (compani:* | company:*)");
+        assert_eq!(s.fts5(), "\"заказ\"* (\"compani\"* OR \"company\"*)");
     }
 
     #[test]

@@ -15,6 +15,13 @@
 //!   is read and counted, never kept). A second export of `--tickets`
 //!   × `--grow` tickets shows whether that memory follows the size.
 //!
+//! - search (`GET /t/{slug}/api/v1/tickets?q=…`, the tenant API as staff
+//!   use it) over `--messages` customer messages in Russian and English
+//!   (100,000 by default) spread over the tickets: words found by their
+//!   stems ("заказы" finds "заказ"), a common word and a rare one, each
+//!   `--runs` times: p50, p95 and the slowest answer, with the tickets
+//!   found.
+//!
 //! `cargo run --release -p tikethet-tests --bin bench-analytics`
 
 use std::time::{Duration, Instant};
@@ -36,6 +43,9 @@ struct Args {
     /// The second export has this many times the tickets.
     #[arg(long, default_value_t = 5)]
     grow: u32,
+    /// Customer messages the search runs over.
+    #[arg(long, default_value_t = 100_000)]
+    messages: u32,
     /// `sqlite`, `postgres` or both.
     #[arg(long, default_value = "sqlite,postgres", value_delimiter = ',')]
     backends: Vec<String>,
@@ -136,6 +146,43 @@ async fn seed(state: &tikethet_platform::AppState, owner_user: i64, from: u32, n
         if !ratings.is_empty() {
             ticket_ratings::Entity::insert_many(ratings).exec_without_returning(&txn).await?;
         }
+        txn.commit().await?;
+        i = (i + 1000).min(n);
+    }
+    Ok(())
+}
+
+/// Customer messages, round the tickets, in Russian and English.
+async fn seed_messages(state: &tikethet_platform::AppState, tickets: u32, n: u32) -> anyhow::Result<()> {
+    use sea_orm::{ActiveValue::Set, EntityTrait as _};
+    use tikethet_runtime::storage::entities::messages;
+    const SAID: [&str; 8] = [
+        "Мой заказ {k} задерживается, когда доставка?",
+        "Where is my parcel? Tracking number {k}",
+        "The order {k} arrived and the box is damaged",
+        "Оплата за заказы не прошла, списали дважды",
+        "Please refund order {k}, I returned it",
+        "Спасибо, всё получил",
+        "Упаковка повреждена, товар {k} разбит",
+        "Can I change the delivery address?",
+    ];
+    let tenant = state.runtime.tenant_by_slug("bench")?;
+    let now = chrono::Utc::now();
+    let mut i = 0;
+    while i < n {
+        let txn = tenant.db.begin().await?;
+        let chunk: Vec<messages::ActiveModel> = (i..(i + 1000).min(n))
+            .map(|k| messages::ActiveModel {
+                ticket_id: Set(i64::from(1 + k % tickets)),
+                author_id: Set(Some(1)),
+                author_role: Set("user".into()),
+                text: Set(SAID[(k as usize * 7) % SAID.len()].replace("{k}", &k.to_string())),
+                internal: Set(false),
+                created_at: Set(now - chrono::Duration::minutes(i64::from(n - k))),
+                ..Default::default()
+            })
+            .collect();
+        messages::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
         txn.commit().await?;
         i = (i + 1000).min(n);
     }
@@ -252,6 +299,26 @@ async fn run(args: &Args, backend: Backend, fake: &FakeTelegram, state: &tikethe
         times.sort();
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         println!("{:<28} {:>9.1} {:>9.1} {:>9.1}", format!("{days} days"), ms(pct(&times, 0.5)), ms(pct(&times, 0.95)), ms(*times.last().unwrap()));
+    }
+    let t0 = Instant::now();
+    seed_messages(state, args.tickets, args.messages).await?;
+    println!("== {} messages seeded in {:.1} s", args.messages, t0.elapsed().as_secs_f64());
+    println!("{:<28} {:>9} {:>9} {:>9} {:>9}", format!("search, {} messages", args.messages), "p50 ms", "p95 ms", "max ms", "found");
+    for q in ["заказы", "повреждения", "orders", "damaged box", "refunds"] {
+        let mut times = Vec::new();
+        let mut found = 0;
+        for _ in 0..args.runs {
+            let t = Instant::now();
+            let res = http.get(format!("{base}/t/bench/api/v1/tickets")).query(&[("q", q)]).bearer_auth(&access).send().await?;
+            anyhow::ensure!(res.status() == 200, "the search answered {}", res.status());
+            let page: Value = res.json().await?;
+            times.push(t.elapsed());
+            found = page["total"].as_u64().unwrap_or(0);
+        }
+        anyhow::ensure!(found > 0, "the search for {q:?} found nothing");
+        times.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!("{:<28} {:>9.1} {:>9.1} {:>9.1} {:>9}", format!("\"{q}\""), ms(pct(&times, 0.5)), ms(pct(&times, 0.95)), ms(*times.last().unwrap()), found);
     }
     println!("{:<28} {:>9} {:>9} {:>9} {:>12}", "export (tickets.csv)", "rows", "MiB", "seconds", "RSS +MiB");
     let (took, bytes, rows, grew) = export(&http, base, &cookie).await?;
