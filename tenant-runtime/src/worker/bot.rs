@@ -319,7 +319,7 @@ impl Runtime {
         chat: i64,
         data: &str,
         kicks: &mut Effects,
-    ) -> Result<crate::worker::process::Pressed, RuntimeError> {
+    ) -> Result<crate::worker::update::Pressed, RuntimeError> {
         let id: i64 = data.strip_prefix(SUPPORT_PREFIX).and_then(|s| s.parse().ok()).unwrap_or(0);
         let topic = match id {
             0 => None,
@@ -329,7 +329,7 @@ impl Runtime {
         let lang = user.language_code.as_deref();
         let text = self.text(tenant, lang, BotText::SupportDescribe, serde_json::json!({ "category": topic.map(|c| c.name) }))?;
         kicks.push(tickets::enqueue(txn, chat, text, None).await?.chat_id);
-        Ok(crate::worker::process::Pressed::Done)
+        Ok(crate::worker::update::Pressed::Done)
     }
 }
 

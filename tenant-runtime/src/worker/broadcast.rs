@@ -23,7 +23,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use tikethet_themes::BotText;
 
-use crate::worker::process::Pressed;
+use crate::worker::update::Pressed;
 use crate::Runtime;
 use crate::outbound::effects::Effects;
 use crate::domain::Role;

@@ -10,7 +10,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter};
 use tikethet_themes::BotText;
 
-use crate::worker::process::Pressed;
+use crate::worker::update::Pressed;
 use crate::Runtime;
 use crate::worker::bot::{CSAT_PREFIX, SupportStep, set_step};
 use crate::outbound::effects::Effects;

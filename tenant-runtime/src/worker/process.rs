@@ -35,25 +35,12 @@ use crate::worker::bot::{self, Command, SupportStep};
 use crate::worker::incoming::{self, Incoming};
 use crate::worker::claims::{self, Claim, ClaimLost, Taken};
 use crate::worker::hooks::{actions_of, domain_priority, plugin_priority, queue_replies, routings_of};
-use crate::worker::update::{HOLD_BEFORE_ROUTING, claimed, commit_finished, finish, test_hold};
+use crate::worker::update::{HOLD_BEFORE_ROUTING, Pressed, claimed, commit_finished, finish, test_hold};
 use crate::live;
 use crate::outbound::effects::Effects;
 use crate::worker::lanes::Step;
 use crate::storage::tenant::{Tenant, TenantStatus};
 use crate::desk::tickets::{self, TelegramProfile};
-
-/// What a press on one of the bot's own buttons did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Pressed {
-    /// Done: its buttons are taken off the message.
-    Done,
-    /// Not done yet, and may be pressed again (a broadcast while another
-    /// is under way): the buttons stay.
-    Again,
-    /// Nothing to do any more (a rating for a reopened ticket, a draft
-    /// already sent): the customer is told, and the buttons go.
-    Stale,
-}
 
 /// Tries at one update before it is given up as failed (storage outages;
 /// a bad update or a panic fails at once).

@@ -77,3 +77,16 @@ pub(crate) async fn test_hold(row: &inbox::Model, wait: Duration) {
         tokio::time::sleep(wait).await;
     }
 }
+
+/// What a press on one of the bot's own buttons did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pressed {
+    /// Done: its buttons are taken off the message.
+    Done,
+    /// Not done yet, and may be pressed again (a broadcast while another
+    /// is under way): the buttons stay.
+    Again,
+    /// Nothing to do any more (a rating for a reopened ticket, a draft
+    /// already sent): the customer is told, and the buttons go.
+    Stale,
+}
