@@ -333,8 +333,11 @@ mod tests {
     fn a_valid_update_of_a_kind_not_handled_says_so() {
         let edited = br#"{"update_id":8,"edited_message":{"message_id":1,"date":1700000000,"edit_date":1700000001,"chat":{"id":42,"type":"private","first_name":"Ann"},"from":{"id":42,"is_bot":false,"first_name":"Ann"},"text":"hi!"}}"#;
         let c = classify(edited);
-        assert_eq!((c.update_id, c.chat_id, c.kind.as_str()), (Some(8), Some(42), "edited_message"));
-        assert_eq!(c.error.as_deref(), Some("update kind \"edited_message\" is not handled"));
+        assert_eq!((c.update_id, c.chat_id, c.kind.as_str(), c.error.as_deref()), (Some(8), Some(42), "edited_message", None), "a customer's edit is handled");
+        let post = br#"{"update_id":8,"channel_post":{"message_id":1,"date":1700000000,"chat":{"id":-1001234,"type":"channel","title":"News"},"text":"hi"}}"#;
+        let c = classify(post);
+        assert_eq!((c.update_id, c.kind.as_str()), (Some(8), "channel_post"));
+        assert_eq!(c.error.as_deref(), Some("update kind \"channel_post\" is not handled"));
         // A message Telegram would never send is not a valid update.
         let c = classify(br#"{"update_id":9,"message":{"weird":true}}"#);
         assert_eq!((c.kind.as_str(), c.error.as_deref()), ("message", Some("not a valid Telegram update")));
