@@ -365,6 +365,27 @@ fn visible_chars(text: &str, parse_mode: Option<&str>) -> usize {
     }
 }
 
+/// The `message_id` parameter of an edit or deletion, as a number or a string.
+fn message_id_param(params: &Value) -> Result<i64, Refusal> {
+    params
+        .get("message_id")
+        .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+        .ok_or_else(|| Refusal::new(400, "Bad Request: message identifier is not specified"))
+}
+
+/// A kept message after an edit: its new keyboard (none: taken off) and
+/// the edit's date, as Telegram answers it.
+fn edited(message: &mut Value, markup: Option<Value>) -> Value {
+    match markup {
+        Some(m) => message["reply_markup"] = m,
+        None => {
+            message.as_object_mut().expect("a message").remove("reply_markup");
+        }
+    }
+    message["edit_date"] = json!(chrono::Utc::now().timestamp());
+    message.clone()
+}
+
 fn chat_id_param(params: &Value) -> Option<i64> {
     match params.get("chat_id") {
         Some(Value::Number(n)) => n.as_i64(),
@@ -706,10 +727,7 @@ impl State {
                 // (<https://core.telegram.org/bots/api#editmessagereplymarkup>)
                 // A markup left out removes the keyboard.
                 let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
-                let id = params
-                    .get("message_id")
-                    .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
-                    .ok_or_else(|| Refusal::new(400, "Bad Request: message identifier is not specified"))?;
+                let id = message_id_param(params)?;
                 let markup = structured(params, "reply_markup").map_err(|_| Refusal::new(400, "Bad Request: can't parse reply keyboard markup JSON object"))?;
                 if let Some(m) = &markup {
                     inline_keyboard_allowed(m, self.insecure_web_apps)?;
@@ -724,14 +742,7 @@ impl State {
                         "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
                     ));
                 }
-                match markup {
-                    Some(m) => message["reply_markup"] = m,
-                    None => {
-                        message.as_object_mut().expect("a message").remove("reply_markup");
-                    }
-                }
-                message["edit_date"] = json!(chrono::Utc::now().timestamp());
-                Ok(message.clone())
+                Ok(edited(message, markup))
             }
             "createforumtopic" => {
                 let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
@@ -840,10 +851,7 @@ impl State {
             "editmessagetext" => {
                 // (<https://core.telegram.org/bots/api#editmessagetext>)
                 let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
-                let id = params
-                    .get("message_id")
-                    .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
-                    .ok_or_else(|| Refusal::new(400, "Bad Request: message identifier is not specified"))?;
+                let id = message_id_param(params)?;
                 let text = params.get("text").and_then(Value::as_str).unwrap_or_default();
                 let n = visible_chars(text, params.get("parse_mode").and_then(Value::as_str));
                 if text.trim().is_empty() || n == 0 {
@@ -869,23 +877,13 @@ impl State {
                     ));
                 }
                 message["text"] = json!(text);
-                match markup {
-                    Some(m) => message["reply_markup"] = m,
-                    None => {
-                        message.as_object_mut().expect("a message").remove("reply_markup");
-                    }
-                }
-                message["edit_date"] = json!(chrono::Utc::now().timestamp());
-                Ok(message.clone())
+                Ok(edited(message, markup))
             }
             "deletemessage" => {
                 // (<https://core.telegram.org/bots/api#deletemessage>: a
                 // bot's own message in a private chat, for 48 hours.)
                 let chat = chat_id_param(params).ok_or_else(|| Refusal::new(400, "Bad Request: chat_id is empty"))?;
-                let id = params
-                    .get("message_id")
-                    .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
-                    .ok_or_else(|| Refusal::new(400, "Bad Request: message identifier is not specified"))?;
+                let id = message_id_param(params)?;
                 let key = (token.to_owned(), chat, id);
                 let Some(message) = self.sent.get(&key) else {
                     return Err(Refusal::new(400, "Bad Request: message to delete not found"));
