@@ -300,7 +300,16 @@ async fn an_unclaimed_desk_is_removed_after_a_day_and_its_bot_may_sign_up_again(
     let gone = wait_for(Duration::from_secs(20), || async { (tenant(&app, "late").await.0 == 404).then_some(()) }).await;
     assert!(gone.is_some(), "the unclaimed desk was not removed: {}", tenant(&app, "late").await.1);
     assert!(app.fake.webhook(&token).is_none(), "its webhook is removed");
-    let f = app.state.control.funnel().await.unwrap();
+    // The desk goes first, then its signup is marked removed: wait for the mark.
+    let counted = wait_for(Duration::from_secs(20), || async {
+        let f = app.state.control.funnel().await.unwrap();
+        (f.expired == 2).then_some(f)
+    })
+    .await;
+    let f = match counted {
+        Some(f) => f,
+        None => panic!("the funnel did not count both removals: {:?}", app.state.control.funnel().await.unwrap()),
+    };
     assert_eq!((f.started, f.claimed, f.expired), (2, 0, 2), "{f:?}");
     // The bot may sign up again.
     let (s, body, _) = signup(&app, json!({ "name": "Late Shop", "bot_token": token })).await;
