@@ -14,6 +14,7 @@ use minijinja::{Environment, Value};
 pub mod bounded;
 pub mod branding;
 pub mod chart;
+pub mod language;
 pub mod pages;
 pub mod miniapp;
 use serde::Serialize;
@@ -24,6 +25,9 @@ pub enum ThemeError {
     /// The theme name is not one of [`THEMES`].
     #[error("unknown theme {0:?}; known themes: {known}", known = THEMES.iter().map(|t| t.name).collect::<Vec<_>>().join(", "))]
     UnknownTheme(String),
+    /// A built-in text failed to render in Fluent (a bug in a text).
+    #[error("failed to render the bot text {name} in {lang}: {why}")]
+    Text { name: &'static str, lang: String, why: String },
     /// The template failed to render (a bug in a template, or it ran out of fuel).
     #[error("failed to render template {name}: {source}")]
     Render {
@@ -350,18 +354,6 @@ impl BotTexts {
     }
 }
 
-/// The bot's templates, `bot/{language}/{name}.txt`, compiled in.
-macro_rules! bot_templates {
-    ($($lang:literal: [$($name:literal),+ $(,)?]),+ $(,)?) => {
-        &[$($((concat!("bot/", $lang, "/", $name, ".txt"), include_str!(concat!("../templates/bot/", $lang, "/", $name, ".txt"))),)+)+]
-    };
-}
-
-const BOT_TEMPLATES: &[(&str, &str)] = bot_templates!(
-    "en": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_stale", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "topic_command", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
-    "ru": ["welcome", "help", "suspended", "over_limit", "ticket_opened", "message_added", "staff_reply", "unsupported", "tickets", "tickets_link", "status", "status_empty", "support_choose", "support_describe", "support_other", "button_open_ticket", "button_stale", "button_open_app", "menu_button", "admin_link", "button_open_console", "notify_new_ticket", "notify_assigned", "notify_customer_message", "notify_mention", "notify_reminder", "notify_status", "button_open_in_console", "sla_reminder", "sla_breach", "csat_ask", "csat_thanks", "csat_comment_thanks", "csat_skipped", "staff_stats", "role_changed", "staff_group", "topic_opened", "topic_customer_message", "topic_staff_message", "topic_refused", "topic_command", "broadcast_confirm", "button_broadcast_send", "button_broadcast_cancel", "broadcast_status", "broadcast_report", "claim", "trial", "domain"],
-);
-
 /// Renders the built-in templates. Cheap to clone.
 #[derive(Clone)]
 pub struct Renderer {
@@ -382,7 +374,8 @@ pub struct Rendered {
 /// A tenant's text that could not be used at send time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextFallback {
-    pub language: &'static str,
+    /// The language of the desk's text that failed (a BCP 47 tag).
+    pub language: String,
     pub text: BotText,
     pub why: bounded::TextLimit,
 }
@@ -416,17 +409,14 @@ impl Renderer {
         let mut env = Environment::new();
         env.set_fuel(Some(TEMPLATE_FUEL));
         // `.html`: minijinja escapes every value for HTML; `.txt` nothing.
-        for &(name, source) in BOT_TEMPLATES.iter().chain([(miniapp::TEMPLATE, include_str!("../miniapp/app.html"))].iter()) {
-            env.add_template(name, source)
-                .expect("built-in templates are valid");
-        }
+        env.add_template(miniapp::TEMPLATE, include_str!("../miniapp/app.html")).expect("built-in templates are valid");
         Renderer { env: Arc::new(env), tenant_env: Arc::new(bounded::tenant_environment(TEMPLATE_FUEL)) }
     }
 
     /// Renders one of the bot's texts for a tenant in a customer's language
     /// (their Telegram `language_code`; English when we do not speak it).
-    /// `ctx` is merged with `theme` (the tokens) and `desk` (the tenant's
-    /// display name).
+    /// `ctx` is merged with `emoji` (the theme's greeting), `theme` (the
+    /// tokens) and `desk` (the tenant's display name).
     pub fn bot_text<C: Serialize>(
         &self,
         text: BotText,
@@ -435,54 +425,85 @@ impl Renderer {
         desk_name: &str,
         ctx: C,
     ) -> Result<String, ThemeError> {
-        self.tenant_bot_text(&BotTexts::default(), text, language_code, theme, desk_name, ctx).map(|r| r.text)
+        self.tenant_bot_text(&BotTexts::default(), language::BUILT_IN[0], text, language_code, theme, desk_name, ctx).map(|r| r.text)
     }
 
-    /// Like [`Renderer::bot_text`], with the tenant's own texts first. A
-    /// tenant's text that fails, or renders past [`bounded::MAX_TEXT_UTF16`],
-    /// gives way to the built-in text, and [`Rendered::fell_back`] says why:
-    /// a customer always gets an answer, and an update is never failed (and
-    /// retried) for a tenant's template.
+    /// Like [`Renderer::bot_text`], for a desk: its own texts and languages
+    /// first, then the built-in text. The language is the customer's when
+    /// the desk speaks it (its own texts under that tag, or a built-in
+    /// language), else the desk's default. A text is looked up in that
+    /// language's own texts, the built-in language of the same primary
+    /// tag, the default language's own texts, then the built-in default
+    /// (English last). A desk's text that fails, or renders past
+    /// [`bounded::MAX_TEXT_UTF16`], gives way to the next and
+    /// [`Rendered::fell_back`] says why: a customer always gets an answer,
+    /// and an update is never failed (and retried) for a tenant's text.
+    #[allow(clippy::too_many_arguments)]
     pub fn tenant_bot_text<C: Serialize>(
         &self,
         overrides: &BotTexts,
+        default_language: &str,
         text: BotText,
         language_code: Option<&str>,
         theme: Theme,
         desk_name: &str,
         ctx: C,
     ) -> Result<Rendered, ThemeError> {
-        let lang = miniapp::language(language_code);
-        let wanted = format!("bot/{lang}/{}.txt", text.file());
-        let name = BOT_TEMPLATES.iter().map(|(n, _)| *n).find(|n| *n == wanted).expect("every text exists in every language (tested)");
-        let ctx = minijinja::context! {
-            theme => Value::from(minijinja::value::Serde(theme)),
-            desk => desk_name,
-            ..Value::from(minijinja::value::Serde(ctx))
-        };
+        let name = text.name();
+        let mut values = serde_json::to_value(&ctx).map_err(|e| ThemeError::Text { name, lang: String::new(), why: e.to_string() })?;
+        if !values.is_object() {
+            values = serde_json::Value::Object(Default::default());
+        }
+        values["desk"] = desk_name.into();
+        values["emoji"] = theme.greeting_emoji.into();
+        let lang = language::choose(language_code, overrides.0.keys().map(String::as_str), default_language);
         let mut fell_back = None;
-        if let Some(src) = overrides.get(lang, text) {
-            match self.render_tenant_text(src, ctx.clone()) {
-                Ok(out) => return Ok(Rendered { text: out.trim().to_owned(), fell_back: None }),
-                Err(why) => fell_back = Some(TextFallback { language: lang, text, why }),
+        for (own, l) in lookup_order(&lang, default_language) {
+            if own {
+                let Some(src) = overrides.get(&l, text) else { continue };
+                match self.render_tenant_text(&l, src, theme, &values) {
+                    Ok(out) => return Ok(Rendered { text: out.trim().to_owned(), fell_back }),
+                    Err(why) => {
+                        fell_back.get_or_insert(TextFallback { language: l.clone(), text, why });
+                    }
+                }
+            } else if let Some((out, problem)) = language::built_in(&l, name, &values) {
+                // A built-in text that names a value the caller did not
+                // give is a bug: loud in debug builds (every test), while
+                // a served desk still answers with what rendered.
+                if let Some(why) = problem.filter(|_| cfg!(debug_assertions)) {
+                    return Err(ThemeError::Text { name, lang: l.clone(), why: why.to_string() });
+                }
+                return Ok(Rendered { text: out.trim().to_owned(), fell_back });
             }
         }
-        let template = self.env.get_template(name).map_err(|source| ThemeError::Render { name, source })?;
-        let out = bounded::render(&template, ctx).map_err(|why| ThemeError::Render { name, source: minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, why.to_string()) })?;
-        Ok(Rendered { text: out.trim().to_owned(), fell_back })
+        Err(ThemeError::Text { name, lang, why: "no language has this text".to_owned() })
     }
 
-    /// A tenant's template, inside the small language and within bounds.
-    fn render_tenant_text(&self, src: &str, ctx: Value) -> Result<String, bounded::TextLimit> {
-        bounded::render(&bounded::compile(&self.tenant_env, src)?, ctx)
+    /// A tenant's text: Fluent, or (as written before Fluent) a template
+    /// inside the small language; within bounds either way.
+    fn render_tenant_text(&self, lang: &str, src: &str, theme: Theme, values: &serde_json::Value) -> Result<String, bounded::TextLimit> {
+        if is_template(src) {
+            let ctx = minijinja::context! {
+                theme => Value::from(minijinja::value::Serde(theme)),
+                ..Value::from(minijinja::value::Serde(values))
+            };
+            return bounded::render(&bounded::compile(&self.tenant_env, src)?, ctx);
+        }
+        let compiled = language::compile_own(lang, src).map_err(|e| bounded::TextLimit::Failed(e.to_string()))?;
+        let out = compiled.render(values).map_err(|e| bounded::TextLimit::Failed(e.to_string()))?;
+        if out.encode_utf16().count() > bounded::MAX_TEXT_UTF16 {
+            return Err(bounded::TextLimit::TooLong);
+        }
+        Ok(out)
     }
 
-    /// The built-in template of a text in a language (what an override
-    /// replaces).
-    pub fn built_in_text(&self, lang: &str, text: BotText) -> Option<&'static str> {
-        let wanted = format!("bot/{lang}/{}.txt", text.file());
-        BOT_TEMPLATES.iter().find(|(n, _)| *n == wanted).map(|(_, src)| *src)
+    /// The built-in source of a text in a built-in language (what a desk's
+    /// own text replaces), in Fluent.
+    pub fn built_in_text(&self, lang: &str, text: BotText) -> Option<String> {
+        language::built_in_source(lang, text.name())
     }
+
 
     /// Checks a tenant's texts: known languages and names, at most
     /// [`MAX_OVERRIDE_CHARS`] each, inside the small language of
@@ -491,39 +512,72 @@ impl Renderer {
     /// gives that text. A text can still grow past the limit for values the
     /// sample does not have; then the built-in text is sent instead.
     pub fn check_texts(&self, texts: BotTexts) -> Result<BotTexts, TextsRefused> {
-        for (lang, by_name) in &texts.0 {
-            if !miniapp::LANGUAGES.contains(&lang.as_str()) {
-                return Err(TextsRefused::invalid(format!("{lang}: unknown language; known: {}", miniapp::LANGUAGES.join(", "))));
-            }
-            for (name, src) in by_name {
+        let mut checked = BotTexts::default();
+        let mut sample = sample_values();
+        sample["emoji"] = Theme::default_theme().greeting_emoji.into();
+        for (lang, by_name) in texts.0 {
+            let tag = language::canonical_tag(&lang).map_err(|e| TextsRefused::invalid(format!("{lang}: {e}")))?;
+            for (name, src) in &by_name {
+                if let Some(id) = name.strip_prefix(miniapp::APP_PREFIX) {
+                    if src.chars().count() > MAX_OVERRIDE_CHARS {
+                        return Err(TextsRefused { code: "text_too_long", message: format!("{tag}.{name}: at most {MAX_OVERRIDE_CHARS} characters") });
+                    }
+                    miniapp::check_text(&tag, id, src).map_err(|why| TextsRefused { code: "text_invalid", message: format!("{tag}.{name}: {why}") })?;
+                    continue;
+                }
                 if BotText::from_name(name).is_none() {
-                    return Err(TextsRefused::invalid(format!("{lang}.{name}: unknown text; known: {}", BotText::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "))));
+                    return Err(TextsRefused::invalid(format!("{tag}.{name}: unknown text; known: {} (and the Mini App's, as app.{{id}})", BotText::ALL.iter().map(|t| t.name()).collect::<Vec<_>>().join(", "))));
                 }
                 if src.chars().count() > MAX_OVERRIDE_CHARS {
-                    return Err(TextsRefused { code: "text_too_long", message: format!("{lang}.{name}: at most {MAX_OVERRIDE_CHARS} characters") });
+                    return Err(TextsRefused { code: "text_too_long", message: format!("{tag}.{name}: at most {MAX_OVERRIDE_CHARS} characters") });
                 }
-                let ctx = minijinja::context! {
-                    theme => Value::from(minijinja::value::Serde(Theme::default_theme())),
-                    ..sample_context()
-                };
-                match self.render_tenant_text(src, ctx) {
+                match self.render_tenant_text(&tag, src, Theme::default_theme(), &sample) {
                     Ok(out) if !out.trim().is_empty() => {}
-                    Ok(_) => return Err(TextsRefused::invalid(format!("{lang}.{name}: renders to nothing"))),
-                    Err(why) => return Err(TextsRefused { code: why.code(), message: format!("{lang}.{name}: {why}") }),
+                    Ok(_) => return Err(TextsRefused::invalid(format!("{tag}.{name}: renders to nothing"))),
+                    Err(why) => return Err(TextsRefused { code: why.code(), message: format!("{tag}.{name}: {why}") }),
                 }
             }
+            if checked.0.insert(tag.clone(), by_name).is_some() {
+                return Err(TextsRefused::invalid(format!("{tag}: given twice (tags are compared in their canonical form)")));
+            }
         }
-        Ok(texts)
+        Ok(checked)
     }
 }
 
-/// Everything the bot passes to any of its texts, with sample values.
-fn sample_context() -> Value {
-    minijinja::context! {
-        first_name => "Ann", number => 7, title => "Lamp", text => "Hello", url => "https://example.com/app/",
-        category => "Billing", outcome => "linked", desk => "Desk", count => 3, total => 3, done => 1, sent => 1, failed => 0, unconfirmed => 0, minutes => 1, dropped => 0, limit => 4096, length => 5000, note => false, author => "Bo", customer => "Ann", reason => "limit", username => "ann", link => "https://example.com/t", tickets => vec![minijinja::context! { number => 7, title => "Lamp", status => "open" }],
-    }
+/// Whether a desk's text is a template from before Fluent (they keep working).
+fn is_template(src: &str) -> bool {
+    src.contains("{{") || src.contains("{%")
 }
+
+/// Where a text is looked for, in order: `(own, language)`.
+fn lookup_order(lang: &str, default_language: &str) -> Vec<(bool, String)> {
+    let mut order: Vec<(bool, String)> = Vec::with_capacity(5);
+    for (own, l) in [(true, lang.to_owned()), (false, language::primary(lang)), (true, default_language.to_owned()), (false, language::primary(default_language)), (false, language::BUILT_IN[0].to_owned())] {
+        if !order.contains(&(own, l.clone())) {
+            order.push((own, l));
+        }
+    }
+    order
+}
+
+/// Everything the bot passes to any of its texts, with sample values (a
+/// desk's own text is checked against these).
+pub fn sample_values() -> serde_json::Value {
+    serde_json::from_str(SAMPLE_VALUES).expect("the sample is JSON")
+}
+
+const SAMPLE_VALUES: &str = r#"{
+    "first_name": "Ann", "number": 7, "title": "Lamp", "text": "Hello", "url": "https://example.com/app/",
+    "category": "Billing", "outcome": "linked", "count": 3, "total": 5, "done": 1, "sent": 4, "failed": 2, "unconfirmed": 1,
+    "minutes": 3, "dropped": 2, "limit": 4096, "length": 5000, "note": false, "author": "Bo", "customer": "Ann", "reason": "limit",
+    "username": "ann", "link": "https://example.com/t", "by": "Cy", "status": "resolved", "kind": "first_response", "due": "12:00",
+    "open": 1, "in_progress": 2, "waiting": 5, "created_7d": 21, "resolved_7d": 11, "first_response": "5m", "csat": "4.5",
+    "ok": true, "role": "agent", "desk": "Desk", "rating": 4, "assignee": "ann", "days": 3, "date": "2026-12-10",
+    "plan": "Pro", "fallback": "Free", "signup": "https://example.com/signup", "checks_left": 2, "domain": "help.example.com",
+    "record": "_tikethet.help.example.com", "tickets": [{ "number": 7, "title": "Lamp", "status": "waiting_response" }, { "number": 8, "title": "Desk", "status": "open" }]
+}"#;
+
 
 #[cfg(test)]
 mod tests {
@@ -572,10 +626,10 @@ mod tests {
         let r = Renderer::new();
         let texts = r.check_texts(BotTexts([("ru".to_owned(), [("welcome".to_owned(), "Привет, {{ first_name }}! Это {{ desk }}.".to_owned())].into())].into())).unwrap();
         let ctx = minijinja::context! { first_name => "Ира" };
-        assert_eq!(r.tenant_bot_text(&texts, BotText::Welcome, Some("ru"), Theme::default_theme(), "Acme", &ctx).unwrap().text, "Привет, Ира! Это Acme.");
-        assert!(r.tenant_bot_text(&texts, BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", &ctx).unwrap().text.starts_with("👋 Hi Ира"));
+        assert_eq!(r.tenant_bot_text(&texts, "en", BotText::Welcome, Some("ru"), Theme::default_theme(), "Acme", &ctx).unwrap().text, "Привет, Ира! Это Acme.");
+        assert!(r.tenant_bot_text(&texts, "en", BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", &ctx).unwrap().text.starts_with("👋 Hi Ира"));
         let one = |lang: &str, name: &str, src: &str| BotTexts([(lang.to_owned(), [(name.to_owned(), src.to_owned())].into())].into());
-        assert!(r.check_texts(one("de", "welcome", "Hallo")).unwrap_err().message.contains("unknown language"));
+        assert!(r.check_texts(one("not a tag", "welcome", "Hallo")).unwrap_err().message.contains("not a language tag"));
         assert!(r.check_texts(one("en", "farewell", "Bye")).unwrap_err().message.contains("unknown text"));
         assert!(r.check_texts(one("en", "welcome", "{% if %}")).is_err(), "syntax");
         assert!(r.check_texts(one("en", "welcome", "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}")).is_err(), "runs out of fuel");
@@ -600,22 +654,19 @@ mod tests {
         let r = Renderer::new();
         let src = "{% if first_name != 'Ann' %}{% for i in range(40000) %}{{ first_name }}{% endfor %}{% else %}Hi Ann{% endif %}";
         let texts = r.check_texts(BotTexts([("en".to_owned(), [("welcome".to_owned(), src.to_owned())].into())].into())).expect("passes with the sample name");
-        let out = r.tenant_bot_text(&texts, BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", minijinja::context! { first_name => "Bartholomew" }).unwrap();
+        let out = r.tenant_bot_text(&texts, "en", BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", minijinja::context! { first_name => "Bartholomew" }).unwrap();
         assert!(out.text.starts_with("👋 Hi Bartholomew"), "the built-in welcome: {}", out.text);
         let fell = out.fell_back.expect("says why");
-        assert_eq!((fell.language, fell.text, fell.why), ("en", BotText::Welcome, bounded::TextLimit::TooLong));
-        let ok = r.tenant_bot_text(&texts, BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", minijinja::context! { first_name => "Ann" }).unwrap();
+        assert_eq!((fell.language.as_str(), fell.text, fell.why), ("en", BotText::Welcome, bounded::TextLimit::TooLong));
+        let ok = r.tenant_bot_text(&texts, "en", BotText::Welcome, Some("en"), Theme::default_theme(), "Acme", minijinja::context! { first_name => "Ann" }).unwrap();
         assert_eq!((ok.text.as_str(), ok.fell_back), ("Hi Ann", None));
     }
 
     #[test]
     fn every_text_exists_in_every_language_and_russian_speakers_get_russian() {
         let r = Renderer::new();
-        let ctx = minijinja::context! {
-            first_name => "Ann", number => 7, title => "Lamp", text => "hi", url => "http://x/",
-            category => "Billing", outcome => "linked", desk => "Desk", count => 3, total => 3, done => 1, sent => 1, failed => 0, unconfirmed => 0, minutes => 1, dropped => 0, limit => 4096, length => 5000, note => false, author => "Bo", customer => "Ann", reason => "limit", username => "ann", link => "https://example.com/t", tickets => vec![minijinja::context! { number => 7, title => "Lamp", status => "waiting_response" }],
-        };
-        for lang in miniapp::LANGUAGES {
+        let ctx = sample_values();
+        for lang in language::BUILT_IN {
             for t in BotText::ALL {
                 let text = r.bot_text(*t, Some(lang), Theme::default_theme(), "Acme", &ctx).unwrap_or_else(|e| panic!("{t:?} in {lang}: {e}"));
                 assert!(!text.is_empty(), "{t:?} in {lang} is empty");
@@ -625,5 +676,105 @@ mod tests {
         assert!(status.contains("№7 Lamp – ждёт вашего ответа"), "{status}");
         let status = r.bot_text(BotText::Status, Some("de"), Theme::default_theme(), "Acme", &ctx).unwrap();
         assert!(status.contains("#7 Lamp – waiting for your reply"), "{status}");
+    }
+
+    /// Every context the bot gives a text, with each optional value absent
+    /// and each `outcome`/`kind`/`status` the template tests for.
+    fn contexts_for(src: &str) -> Vec<serde_json::Value> {
+        let base = sample_values();
+        let mut out = vec![base.clone()];
+        let keyed = regex_lite_values(src);
+        for (key, value) in keyed {
+            let mut c = base.clone();
+            c[key.as_str()] = serde_json::Value::String(value);
+            out.push(c);
+        }
+        for key in ["link", "csat", "by", "username", "category", "signup", "url", "reason", "title"] {
+            let mut c = base.clone();
+            c[key] = serde_json::Value::Null;
+            out.push(c);
+        }
+        for (key, v) in [("failed", 0), ("unconfirmed", 0), ("count", 1), ("count", 2), ("dropped", 0), ("days", 1), ("total", 1)] {
+            let mut c = base.clone();
+            c[key] = v.into();
+            out.push(c);
+        }
+        for key in ["note", "ok"] {
+            let mut c = base.clone();
+            c[key] = serde_json::Value::Bool(!base[key].as_bool().unwrap());
+            out.push(c);
+        }
+        out
+    }
+
+    /// The variants a text selects on: `{ $outcome ->` then `[key]` lines.
+    fn regex_lite_values(src: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut current: Option<String> = None;
+        for line in src.lines() {
+            if let Some(i) = line.find("{ $").filter(|_| line.trim_end().ends_with("->")) {
+                current = line[i + 3..].split_whitespace().next().map(str::to_owned);
+            }
+            let t = line.trim_start().trim_start_matches('*');
+            if let (Some(var), Some(rest)) = (&current, t.strip_prefix('[')) {
+                if let Some(key) = rest.split(']').next().filter(|k| k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+                    out.push((var.clone(), key.to_owned()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every text exists in every built-in language and renders, without a
+    /// Fluent error, for every variant of its context.
+    #[test]
+    fn every_fluent_text_renders_in_every_built_in_language() {
+        let r = Renderer::new();
+        let mut failures = Vec::new();
+        for lang in language::BUILT_IN {
+            for t in BotText::ALL {
+                for mut ctx in contexts_for(&r.built_in_text("en", *t).unwrap()) {
+                    ctx["emoji"] = "👋".into();
+                    match language::built_in(lang, t.name(), &ctx) {
+                        None => failures.push(format!("{lang}/{}: missing", t.name())),
+                        Some((_, Some(e))) => failures.push(format!("{lang}/{}: {e} with {ctx}", t.name())),
+                        Some((s, None)) if s.trim().is_empty() => failures.push(format!("{lang}/{}: empty with {ctx}", t.name())),
+                        Some(_) => continue,
+                    }
+                    break;
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{} texts fail:\n{}", failures.len(), failures.join("\n"));
+    }
+
+    /// Counts take their language's plural forms where the bot shows them.
+    #[test]
+    fn the_status_counts_tickets_in_each_languages_plural_forms() {
+        let r = Renderer::new();
+        let said = |lang: &str, count: u32| {
+            let ctx = serde_json::json!({ "count": count, "tickets": [{ "number": 7, "title": "Lamp", "status": "open" }] });
+            let text = r.bot_text(BotText::Status, Some(lang), Theme::default_theme(), "Acme", ctx).unwrap();
+            text.lines().next().unwrap().to_owned()
+        };
+        assert_eq!([said("ru", 1), said("ru", 2), said("ru", 5)], ["У вас 1 открытое обращение:", "У вас 2 открытых обращения:", "У вас 5 открытых обращений:"]);
+        assert_eq!([said("uk", 1), said("uk", 3), said("uk", 11)], ["У вас 1 відкрите звернення:", "У вас 3 відкриті звернення:", "У вас 11 відкритих звернень:"]);
+        assert_eq!([said("en", 1), said("en", 2)], ["You have 1 open ticket:", "You have 2 open tickets:"]);
+        assert_eq!([said("es", 1), said("es", 4)], ["Tienes 1 ticket abierto:", "Tienes 4 tickets abiertos:"]);
+    }
+
+    /// A desk's text in Fluent, in a language of its own, with its values.
+    #[test]
+    fn a_desks_fluent_text_in_a_language_of_its_own() {
+        let r = Renderer::new();
+        let texts = r.check_texts(BotTexts([("DE".to_owned(), [("welcome".to_owned(), "Hallo { $first_name }, hier ist { $desk }.".to_owned())].into())].into())).unwrap();
+        assert!(texts.0.contains_key("de"), "the tag is kept in its canonical form");
+        let ctx = serde_json::json!({ "first_name": "Jo" });
+        let out = r.tenant_bot_text(&texts, "ru", BotText::Welcome, Some("de-AT"), Theme::default_theme(), "Acme", &ctx).unwrap();
+        assert_eq!(out.text, "Hallo Jo, hier ist Acme.");
+        let out = r.tenant_bot_text(&texts, "ru", BotText::Help, Some("de"), Theme::default_theme(), "Acme", &ctx).unwrap();
+        assert!(out.text.contains("Acme") && out.text.chars().any(|c| ('а'..='я').contains(&c)), "the default language for what it lacks: {}", out.text);
+        let refused = r.check_texts(BotTexts([("de".to_owned(), [("welcome".to_owned(), "Hallo { $nobody }".to_owned())].into())].into())).unwrap_err();
+        assert_eq!((refused.code, refused.message.as_str()), ("text_invalid", "de.welcome: unknown variable $nobody"));
     }
 }

@@ -27,6 +27,7 @@ pub struct Model {
     /// Days after resolution in which a customer's message reopens a
     /// ticket (unset: `tikethet_runtime::storage::tenant::DEFAULT_REOPEN_DAYS`).
     pub reopen_days: Option<i32>,
+    pub default_language: Option<String>,
     pub bot_id: i64,
     pub bot_username: String,
     /// Sealed with the master key.

@@ -247,6 +247,8 @@ struct Opening {
     plan: String,
     theme: Theme,
     claim: Option<(String, DateTime<Utc>)>,
+    /// `None`: English.
+    default_language: Option<String>,
 }
 
 /// Tenants a serving node migrates at once (as `tikethet migrate` by default).
@@ -394,6 +396,9 @@ impl ControlPlane {
             // hand edit) counts as none.
             sla: m.sla.as_deref().and_then(|s| serde_json::from_str(s).ok()).and_then(|v| tikethet_runtime::desk::sla::SlaPolicy::from_json(&v).ok()).filter(|p| !p.is_empty()),
             reopen_days: m.reopen_days.and_then(|d| u32::try_from(d).ok()).map_or(tikethet_runtime::storage::tenant::DEFAULT_REOPEN_DAYS, |d| d.min(tikethet_runtime::storage::tenant::MAX_REOPEN_DAYS)),
+            // Checked when set; a language the desk no longer has texts in
+            // still renders (its texts fall back to the built-in ones).
+            default_language: m.default_language.clone().unwrap_or_else(|| "en".to_owned()),
             claimed_with: m.claim_code_hash.clone(),
         })
     }
@@ -610,7 +615,7 @@ impl ControlPlane {
         }
         let me = self.runtime.bot(&new.bot_token).get_me().await.map_err(token_error)?;
         self.check_bot_free(me.id.0 as i64, None).await?;
-        let opening = Opening { status: TenantStatus::Active.as_str(), owner: new.owner_telegram_id.get(), plan, theme: new.theme, claim: None };
+        let opening = Opening { status: TenantStatus::Active.as_str(), owner: new.owner_telegram_id.get(), plan, theme: new.theme, claim: None, default_language: None };
         let m = self.open(&new.slug, new.name, &new.bot_token, &me, opening).await?;
         self.set_menu_button(&new.bot_token, &m.slug, None).await;
         self.serve(&m).await?;
@@ -646,6 +651,7 @@ impl ControlPlane {
             limit_overrides: Set(None),
             sla: Set(None),
             reopen_days: Set(None),
+            default_language: Set(opening.default_language),
             theme: Set(opening.theme.name.to_owned()),
             branding: Set(None),
             custom_domain: Set(None),
@@ -842,9 +848,30 @@ impl ControlPlane {
         Ok(self.info(&m)?)
     }
 
+    /// Sets the language the desk speaks when a customer's is not one of
+    /// its own: a built-in language or one the desk has texts in.
+    pub async fn set_default_language(&self, slug: &str, language: &str) -> Result<TenantInfo> {
+        let m = self.find(slug).await?;
+        let texts = tikethet_themes::BotTexts::from_stored(m.bot_texts.as_deref());
+        let lang = tikethet_themes::language::canonical_tag(language).map_err(|e| Invalid::new("default_language", e))?;
+        if !tikethet_themes::language::is_built_in(&lang) && !texts.0.contains_key(&lang) {
+            return Err(Invalid::new("default_language", format!("{lang}: the desk has no texts in this language; add some first, or choose one of {}", tikethet_themes::language::BUILT_IN.join(", "))).into());
+        }
+        let mut am: tenants::ActiveModel = m.into();
+        am.default_language = Set(Some(lang));
+        am.updated_at = Set(Utc::now());
+        let m = am.update(self.storage.control()).await?;
+        self.serve(&m).await?;
+        Ok(self.info(&m)?)
+    }
+
     /// Replaces a tenant's own bot texts (checked where they came in).
     pub async fn set_bot_texts(&self, slug: &str, texts: &tikethet_themes::BotTexts) -> Result<TenantInfo> {
         let m = self.find(slug).await?;
+        // The default language of the desk's own must keep its texts.
+        if let Some(d) = m.default_language.as_deref().filter(|d| !tikethet_themes::language::is_built_in(d) && !texts.0.contains_key(*d)) {
+            return Err(Invalid::new("texts", format!("{d} is the desk's default language: choose another default before removing its texts")).into());
+        }
         let mut am: tenants::ActiveModel = m.into();
         let stored = if texts.is_empty() { None } else { Some(serde_json::to_string(texts).map_err(|e| ControlError::Internal(e.into()))?) };
         am.bot_texts = Set(stored);

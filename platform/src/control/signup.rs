@@ -91,27 +91,25 @@ pub mod invites {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// The languages a signup (and its bot's first words) come in.
+/// The language a signup (and its bot's first words) come in: one of the
+/// built-in ones, which becomes the desk's default language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    En,
-    Ru,
-}
+pub struct Language(&'static str);
 
 impl Language {
+    pub const EN: Language = Language("en");
+
     pub fn parse(s: &str) -> Result<Language, Invalid> {
-        match s.trim() {
-            "en" => Ok(Language::En),
-            "ru" => Ok(Language::Ru),
-            _ => Err(Invalid::new("language", "must be en or ru")),
-        }
+        let s = s.trim();
+        tikethet_themes::language::BUILT_IN
+            .iter()
+            .find(|l| **l == s)
+            .map(|l| Language(l))
+            .ok_or_else(|| Invalid::new("language", format!("must be one of {}", tikethet_themes::language::BUILT_IN.join(", "))))
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Language::En => "en",
-            Language::Ru => "ru",
-        }
+        self.0
     }
 }
 
@@ -308,7 +306,7 @@ impl ControlPlane {
                 new.name.clone(),
                 &new.bot_token,
                 &me,
-                Opening { status: UNCLAIMED, owner: 0, plan: plan.clone(), theme: Theme::default_theme(), claim: Some((code_hash.clone(), expires_at)) },
+                Opening { status: UNCLAIMED, owner: 0, plan: plan.clone(), theme: Theme::default_theme(), claim: Some((code_hash.clone(), expires_at)), default_language: Some(new.language.as_str().to_owned()) },
             )
             .await?;
         if let Some(hash) = &invite {

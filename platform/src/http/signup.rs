@@ -88,7 +88,7 @@ fn new_signup(name: &str, token: &str, slug: Option<&str>, language: Option<&str
         name: parse_name(name)?,
         bot_token: BotToken::parse(token)?,
         slug: some(slug).map(|s| TenantSlug::parse(&s)).transpose()?,
-        language: some(language).map(|l| Language::parse(&l)).transpose()?.unwrap_or(Language::En),
+        language: some(language).map(|l| Language::parse(&l)).transpose()?.unwrap_or(Language::EN),
         invite: some(invite),
     })
 }
@@ -145,13 +145,16 @@ fn page_language(req: &Request) -> Language {
         return l;
     }
     let accepted = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-    Language::parse(tikethet_themes::miniapp::language(accepted)).unwrap_or(Language::En)
+    Language::parse(tikethet_themes::miniapp::language(accepted)).unwrap_or(Language::EN)
 }
 
 /// The page's words.
 fn words(lang: Language) -> serde_json::Value {
-    match lang {
-        Language::En => serde_json::json!({
+    // The page itself speaks English and Russian; a desk may start in any
+    // built-in language (the select below).
+    match lang.as_str() {
+        "ru" => ru_words(),
+        _ => serde_json::json!({
             "lang": "en", "other": "ru", "other_name": "Русский",
             "title": "Open your support desk",
             "lead": "A help desk in your Telegram bot: tickets, a Mini App for your customers and a console for your team. Free to try.",
@@ -170,7 +173,11 @@ fn words(lang: Language) -> serde_json::Value {
             "address": "Its address:",
             "working": "Opening your desk… this takes a few seconds.",
         }),
-        Language::Ru => serde_json::json!({
+    }
+}
+
+fn ru_words() -> serde_json::Value {
+    serde_json::json!({
             "lang": "ru", "other": "en", "other_name": "English",
             "title": "Откройте свою службу поддержки",
             "lead": "Служба поддержки в вашем Telegram-боте: обращения, мини-приложение для клиентов и консоль для команды. Попробовать можно бесплатно.",
@@ -188,8 +195,7 @@ fn words(lang: Language) -> serde_json::Value {
             "trial": "С момента закрепления у службы {days} дней пробного периода на тарифе {plan}.",
             "address": "Её адрес:",
             "working": "Открываем службу… это займёт несколько секунд.",
-        }),
-    }
+        })
 }
 
 /// The signup pages, parsed once.
@@ -201,6 +207,8 @@ fn pages() -> &'static tikethet_themes::pages::PageSet {
 #[derive(Serialize)]
 struct View<'a> {
     t: serde_json::Value,
+    /// The languages a desk may start in: code and own name.
+    languages: &'static [(&'static str, &'static str)],
     mode: &'static str,
     form: &'a SignupForm,
     error: Option<String>,
@@ -237,7 +245,7 @@ fn render(state: &AppState, lang: Language, status: StatusCode, form: &SignupFor
         plan: state.control.plans().plan(&o.plan).map(|p| p.name.clone()).unwrap_or_else(|_| o.plan.clone()),
         trial_days: o.trial_days,
     });
-    let view = View { t: words(lang), mode: state.settings.signup.as_str(), form, error, base, opened };
+    let view = View { t: words(lang), languages: tikethet_themes::language::NAMES, mode: state.settings.signup.as_str(), form, error, base, opened };
     web::rendered(status, pages().render("signup.html", view))
 }
 

@@ -71,6 +71,10 @@ pub struct TenantInfo {
     /// message reopens it (counted as a reopening); later ones open a new
     /// ticket. 0: never.
     pub reopen_days: u32,
+    /// The language the bot speaks to a customer whose Telegram gives none
+    /// or one the desk does not speak: a built-in language or one the desk
+    /// has texts of its own in (a BCP 47 tag; `en` unless chosen).
+    pub default_language: String,
     /// For a desk opened through signup: the hash of the code its owner
     /// claimed it with ([`claim_code_hash`]), so that the same code sent
     /// again gets the owner a console link and anyone else a refusal.
@@ -239,6 +243,7 @@ mod tests {
             quotas: Default::default(),
             sla: None,
             reopen_days: DEFAULT_REOPEN_DAYS,
+            default_language: "en".to_owned(),
             claimed_with: None,
         };
         let shown = format!("{info:?}");

@@ -9,7 +9,7 @@
 //! the link as text instead.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use tikethet_themes::BotText;
 
 use crate::Runtime;
@@ -120,7 +120,7 @@ impl TextFallbacks {
 /// A desk's own text that was not sent, and the built-in one that was.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TextFallback {
-    pub language: &'static str,
+    pub language: String,
     pub text: &'static str,
     /// The error code (`text_too_long`, …) and what it means.
     pub code: &'static str,
@@ -136,10 +136,10 @@ impl Runtime {
     pub(crate) fn text(&self, tenant: &Tenant, lang: Option<&str>, which: BotText, ctx: impl serde::Serialize) -> Result<String, RuntimeError> {
         let rendered = self
             .inner.renderer
-            .tenant_bot_text(&tenant.info.bot_texts, which, lang, tenant.info.theme, &tenant.info.name, ctx)
+            .tenant_bot_text(&tenant.info.bot_texts, &tenant.info.default_language, which, lang, tenant.info.theme, &tenant.info.name, ctx)
             .map_err(|e| RuntimeError::Internal(e.into()))?;
         if let Some(f) = rendered.fell_back {
-            tracing::warn!(tenant = %tenant.info.slug.as_str(), text = f.text.name(), language = f.language, reason = %f.why, "a desk's own bot text gave way to the built-in one");
+            tracing::warn!(tenant = %tenant.info.slug.as_str(), text = f.text.name(), language = %f.language, reason = %f.why, "a desk's own bot text gave way to the built-in one");
             let record = TextFallback { language: f.language, text: f.text.name(), code: f.why.code(), reason: f.why.to_string(), at: Utc::now() };
             let mut all = self.inner.work.text_fallbacks.lock().unwrap_or_else(|e| e.into_inner());
             let mine = &mut all.entry(tenant.info.id.clone()).or_default().0;
@@ -261,13 +261,12 @@ impl Runtime {
                 None => (self.text(tenant, lang, BotText::TicketsLink, serde_json::json!({ "url": self.mini_app_link(tenant, None) }))?, Vec::new()),
             },
             Command::Status => {
-                let open = ticket_rows::Entity::find()
+                let mine = ticket_rows::Entity::find()
                     .filter(ticket_rows::Column::CustomerId.eq(user.id))
-                    .filter(ticket_rows::Column::Status.is_not_in([TicketStatus::Resolved.as_str(), TicketStatus::Closed.as_str()]))
-                    .order_by_desc(ticket_rows::Column::UpdatedAt)
-                    .limit(STATUS_LIMIT)
-                    .all(txn)
-                    .await?;
+                    .filter(ticket_rows::Column::Status.is_not_in([TicketStatus::Resolved.as_str(), TicketStatus::Closed.as_str()]));
+                let open = mine.clone().order_by_desc(ticket_rows::Column::UpdatedAt).limit(STATUS_LIMIT).all(txn).await?;
+                // All of them, when there are more than the list shows.
+                let count = if (open.len() as u64) < STATUS_LIMIT { open.len() as u64 } else { mine.count(txn).await? };
                 if open.is_empty() {
                     (self.text(tenant, lang, BotText::StatusEmpty, ())?, Vec::new())
                 } else {
@@ -276,7 +275,7 @@ impl Runtime {
                         [one] => self.ticket_buttons(tenant, lang, one.id)?,
                         _ => self.app_buttons(tenant, lang)?,
                     };
-                    (self.text(tenant, lang, BotText::Status, serde_json::json!({ "tickets": list }))?, buttons)
+                    (self.text(tenant, lang, BotText::Status, serde_json::json!({ "tickets": list, "count": count }))?, buttons)
                 }
             }
             Command::Support => {

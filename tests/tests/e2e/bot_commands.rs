@@ -11,6 +11,7 @@ on_both!(
     customers_use_the_bots_commands_in_their_language_with_mini_app_buttons,
     a_desks_own_bot_texts_replace_ours_per_language,
     a_desks_texts_are_held_to_a_messages_worth_of_work,
+    a_desk_speaks_its_customers_languages_and_one_of_its_own,
 );
 
 /// A tenant's template can ask one process, serving every tenant, for no
@@ -60,7 +61,8 @@ async fn a_desks_own_bot_texts_replace_ours_per_language(b: Backend) {
     let (s, v) = app.tenant_get("acme", "/bot-texts", &owner).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["texts"], json!({}));
-    assert!(v["built_in"]["ru"]["welcome"].as_str().unwrap().contains("Здравствуйте, {{ first_name }}"), "{v}");
+    assert!(v["built_in"]["ru"]["welcome"].as_str().unwrap().contains("Здравствуйте, { $first_name }"), "{v}");
+    assert!(v["built_in"]["uk"]["welcome"].as_str().is_some(), "Ukrainian is built in: {v}");
 
     let mine = json!({ "texts": { "ru": { "welcome": "Привет, {{ first_name }}! Пишите в {{ desk }}." } } });
     let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(mine)).await;
@@ -74,7 +76,9 @@ async fn a_desks_own_bot_texts_replace_ours_per_language(b: Backend) {
     // Refused with the reason, and nothing changes.
     for (bad, why) in [
         (json!({ "ru": { "welcome": "{% if %}" } }), "texts.ru.welcome"),
-        (json!({ "de": { "welcome": "Hallo" } }), "unknown language"),
+        (json!({ "de de": { "welcome": "Hallo" } }), "not a language tag"),
+        (json!({ "de": { "welcome": "Hallo { $nobody }" } }), "unknown variable $nobody"),
+        (json!({ "de": { "welcome": "Hallo { $first_name" } }), "not a Fluent text"),
         (json!({ "en": { "goodbye": "Bye" } }), "unknown text"),
     ] {
         let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": bad }))).await;
@@ -88,6 +92,62 @@ async fn a_desks_own_bot_texts_replace_ours_per_language(b: Backend) {
     assert_eq!(s, 200);
     let (text, _) = says(&app, &t, 83_001, message(3, 83_001, "ru", "/start")).await;
     assert!(text.contains("Здравствуйте"), "{text}");
+}
+
+/// Ukrainian and Spanish are built in; a desk writes its own Spanish
+/// welcome, adds German as a language of its own and makes Russian its
+/// default: each customer is answered in theirs, what a language lacks
+/// comes from the default, and a default without texts is refused.
+async fn a_desk_speaks_its_customers_languages_and_one_of_its_own(b: Backend) {
+    let app = spawn_app(b).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+
+    let (text, _) = says(&app, &t, 85_001, message(1, 85_001, "uk", "/start")).await;
+    assert!(text.contains("acme Support") && text.contains("Вітаємо"), "Ukrainian: {text}");
+    let (text, _) = says(&app, &t, 85_001, message(2, 85_001, "uk", "Лампа не світить")).await;
+    assert!(text.starts_with("Звернення №1"), "the ticket's opening in Ukrainian: {text}");
+
+    // German is not ours: refused as a default until the desk writes texts in it.
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/languages", &owner, Some(json!({ "default_language": "de" }))).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("invalid_request")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("no texts in this language"), "{v}");
+
+    let mine = json!({ "texts": {
+        "es": { "welcome": "¡Hola, { $first_name }! Somos { $desk }, escríbenos aquí." },
+        "de": { "welcome": "Hallo { $first_name }, willkommen bei { $desk }!" },
+    } });
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(mine)).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/languages", &owner, Some(json!({ "default_language": "ru" }))).await;
+    assert_eq!((s, v["default_language"].as_str()), (200, Some("ru")), "{v}");
+    let (s, v) = app.tenant_get("acme", "/languages", &owner).await;
+    assert_eq!(s, 200);
+    let de = v["languages"].as_array().unwrap().iter().find(|l| l["code"] == "de").cloned().unwrap_or_else(|| panic!("German is listed: {v}"));
+    assert_eq!((de["built_in"].as_bool(), de["own_texts"].as_u64()), (Some(false), Some(1)), "{v}");
+
+    // Spanish: the desk's welcome, then our Spanish for the rest.
+    let (text, _) = says(&app, &t, 85_002, message(3, 85_002, "es-MX", "/start")).await;
+    assert_eq!(text, "¡Hola, Test Firstname! Somos acme Support, escríbenos aquí.");
+    let (text, _) = says(&app, &t, 85_002, message(4, 85_002, "es", "La lámpara no funciona")).await;
+    assert!(text.contains("#2") && text.contains("está abierto"), "the built-in Spanish: {text}");
+    // German: the desk's own welcome, the default (Russian) for what it lacks.
+    let (text, _) = says(&app, &t, 85_003, message(5, 85_003, "de", "/start")).await;
+    assert_eq!(text, "Hallo Test Firstname, willkommen bei acme Support!");
+    let (text, _) = says(&app, &t, 85_003, message(6, 85_003, "de", "Die Lampe geht nicht")).await;
+    assert!(text.starts_with("Обращение №3"), "the default language's text: {text}");
+    // A language nobody here speaks: the default.
+    let (text, _) = says(&app, &t, 85_004, message(7, 85_004, "fr", "/start")).await;
+    assert!(text.contains("Здравствуйте"), "{text}");
+
+    // The default's own texts cannot go while it is the default.
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/languages", &owner, Some(json!({ "default_language": "de" }))).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": {} }))).await;
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("default language"), "{v}");
+    let (_, v) = app.tenant_get("acme", "/bot-texts", &owner).await;
+    assert_eq!(v["texts"]["de"]["welcome"], "Hallo { $first_name }, willkommen bei { $desk }!", "nothing changed: {v}");
 }
 
 /// A private message as Telegram delivers it, from a user with a language.

@@ -120,7 +120,7 @@ pub struct BotTextsInput {
 
 fn texts_view(state: &AppState, tenant: &tikethet_runtime::domain::TenantId, texts: &tikethet_themes::BotTexts) -> BotTextsView {
     let r = &state.runtime.renderer();
-    let built_in = tikethet_themes::miniapp::LANGUAGES
+    let built_in = tikethet_themes::language::BUILT_IN
         .iter()
         .map(|lang| {
             let by_name = tikethet_themes::BotText::ALL.iter().filter_map(|t| Some((t.name().to_owned(), r.built_in_text(lang, *t)?.to_owned()))).collect();
@@ -134,6 +134,54 @@ fn texts_view(state: &AppState, tenant: &tikethet_runtime::domain::TenantId, tex
         .map(|f| TextFallbackView { language: f.language.to_owned(), text: f.text.to_owned(), code: f.code.to_owned(), reason: f.reason, at: f.at })
         .collect();
     BotTextsView { texts: texts.0.clone(), built_in, recent_fallbacks }
+}
+
+/// A language the desk speaks.
+#[derive(Debug, Object)]
+pub struct LanguageView {
+    /// BCP 47 tag (`en`, `es-MX`).
+    pub code: String,
+    /// Its own name, for a built-in language.
+    #[oai(nullable)]
+    pub name: Option<String>,
+    /// Built into the platform: every text exists in it.
+    pub built_in: bool,
+    /// How many texts the desk wrote in it (the rest come from the
+    /// built-in language of the same code, else the default language).
+    pub own_texts: u32,
+    pub default: bool,
+}
+
+/// The languages the bot speaks for this desk.
+#[derive(Debug, Object)]
+pub struct LanguagesView {
+    /// What a customer whose language the desk does not speak gets.
+    pub default_language: String,
+    pub languages: Vec<LanguageView>,
+}
+
+/// The desk's default language.
+#[derive(Debug, Object)]
+pub struct LanguagesInput {
+    /// A built-in language or one the desk has texts in (see `PUT bot-texts`).
+    pub default_language: String,
+}
+
+pub(crate) fn languages_view(info: &tikethet_runtime::storage::tenant::TenantInfo) -> LanguagesView {
+    let mut languages: Vec<LanguageView> = tikethet_themes::language::NAMES
+        .iter()
+        .map(|(code, name)| LanguageView { code: (*code).to_owned(), name: Some((*name).to_owned()), built_in: true, own_texts: 0, default: false })
+        .collect();
+    for (code, texts) in &info.bot_texts.0 {
+        match languages.iter_mut().find(|l| &l.code == code) {
+            Some(l) => l.own_texts = texts.len() as u32,
+            None => languages.push(LanguageView { code: code.clone(), name: None, built_in: false, own_texts: texts.len() as u32, default: false }),
+        }
+    }
+    for l in &mut languages {
+        l.default = l.code == info.default_language;
+    }
+    LanguagesView { default_language: info.default_language.clone(), languages }
 }
 
 pub struct ThemeApi {
@@ -175,9 +223,12 @@ impl ThemeApi {
 
     /// Set the desk's own bot texts (admins)
     ///
-    /// Each template must be a known text in a known language (`en`, `ru`),
-    /// at most 4,000 characters, written in the small template language the
-    /// README describes (no `*`, `+`, `~`, macros or capturing blocks), and
+    /// Each text must be a known text under a language tag (BCP 47: a
+    /// built-in language, `en`, `ru`, `uk`, `es`, or any other, which makes
+    /// a language of the desk's own), at most 4,000 characters, written in
+    /// Fluent (`{ $first_name }`, `{ $count -> [one] … *[other] … }`) or,
+    /// as before, in the small template language the README describes (no
+    /// `*`, `+`, `~`, macros or capturing blocks), and
     /// render (within the template fuel, and to at most 12,288 UTF-16 units:
     /// three Telegram messages) to something with that text's values;
     /// otherwise 400 names it (`text_too_long`, `text_construct_not_allowed`,
@@ -195,6 +246,31 @@ impl ThemeApi {
         crate::http::recorded::by_staff(&ctx, "bot_texts.changed", crate::http::recorded::bot_texts(&ctx.tenant().bot_texts, &info.bot_texts)).await;
         self.state.runtime.clear_text_fallbacks(&info.id);
         Ok(Json(texts_view(&self.state, &info.id, &info.bot_texts)))
+    }
+
+    /// The languages the bot speaks (staff)
+    ///
+    /// The built-in ones and those the desk wrote texts in, with its
+    /// default: what a customer whose Telegram language the desk does not
+    /// speak (or who has none) is answered in.
+    #[oai(path = "/t/:slug/api/v1/languages", method = "get", tag = "Tag::Theme")]
+    async fn languages(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth) -> Result<Json<LanguagesView>, ApiError> {
+        let ctx = auth.0.at_least(Role::Helper)?;
+        Ok(Json(languages_view(ctx.tenant())))
+    }
+
+    /// Choose the desk's default language (admins)
+    ///
+    /// A built-in language or one the desk has texts in; 400 names any other.
+    #[oai(path = "/t/:slug/api/v1/languages", method = "put", tag = "Tag::Theme")]
+    async fn set_languages(&self, #[oai(name = "slug")] _slug: Path<String>, auth: TenantAuth, body: Json<LanguagesInput>) -> Result<Json<LanguagesView>, ApiError> {
+        let ctx = auth.0.at_least(Role::Admin)?;
+        let before = ctx.tenant().default_language.clone();
+        let info = self.state.control.set_default_language(ctx.tenant().slug.as_str(), &body.0.default_language).await?;
+        if before != info.default_language {
+            crate::http::recorded::by_staff(&ctx, "language.changed", format!("default language {before} → {}", info.default_language)).await;
+        }
+        Ok(Json(languages_view(&info)))
     }
 }
 
