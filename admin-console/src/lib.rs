@@ -314,6 +314,34 @@ pub struct TeamsPage {
     pub rules: Vec<Choice>,
 }
 
+/// The desk's API keys (admins).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeysPage {
+    pub frame: Frame,
+    pub keys: Vec<KeyRow>,
+    /// Every scope, with those of the form ticked.
+    pub scopes: Vec<Choice>,
+    /// A key just made: shown once.
+    pub token: Option<String>,
+    /// The form's name when it comes back with an error.
+    pub name: String,
+    pub expires_days: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyRow {
+    pub id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: String,
+    pub created_by: String,
+    pub created: String,
+    pub expires: String,
+    pub last_used: String,
+    /// "revoked", "expired" or empty (in use).
+    pub state: String,
+}
+
 /// A key figure.
 #[derive(Debug, Clone, Serialize)]
 pub struct Kpi {
@@ -474,6 +502,8 @@ pub struct LoginPage {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ErrorPage {
+    /// The page's language (it has no frame: nobody may be signed in).
+    pub lang: String,
     pub desk: String,
     /// The bot staff send `/admin` to (the way in).
     pub bot: String,
@@ -675,6 +705,8 @@ pub struct TextField {
     pub label: String,
     /// The desk's own version; empty: the built-in text.
     pub value: String,
+    /// What is sent when it is empty (shown as the placeholder).
+    pub built_in: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -686,6 +718,8 @@ pub struct LookPage {
     pub radius: u8,
     pub font: String,
     pub texts: Vec<TextField>,
+    /// The languages the desk speaks; the selected one is its default.
+    pub languages: Vec<Choice>,
     pub bot: String,
     /// Only the owner replaces the bot's token.
     pub owner: bool,
@@ -708,7 +742,7 @@ macro_rules! templates {
 impl Pages {
     pub fn new() -> Pages {
         Pages(tikethet_themes::pages::PageSet::new(
-            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html", "domain.html", "teams.html", "macros.html", "customer.html", "customers.html"),
+            templates!("layout.html", "queue.html", "ticket.html", "sessions.html", "analytics.html", "error.html", "login.html", "people.html", "categories.html", "canned.html", "plugins.html", "settings.html", "audit.html", "look.html", "billing.html", "domain.html", "teams.html", "macros.html", "customer.html", "customers.html", "keys.html"),
             ASSET_VERSION,
         )
         .with_env(|env| env.add_filter("t", translate)))
@@ -741,6 +775,9 @@ impl Pages {
     }
     pub fn macros(&self, v: &MacrosPage) -> Result<String, RenderError> {
         self.render("macros.html", v)
+    }
+    pub fn keys(&self, v: &KeysPage) -> Result<String, RenderError> {
+        self.render("keys.html", v)
     }
     pub fn teams(&self, v: &TeamsPage) -> Result<String, RenderError> {
         self.render("teams.html", v)
@@ -779,9 +816,27 @@ impl Pages {
 
 /// The console's stylesheet and script, by file name.
 /// The `t` filter: a text in the page's language (`v.frame.lang`).
-fn translate(state: &minijinja::State, text: String) -> String {
-    let lang = state.lookup("v").and_then(|v| v.get_attr("frame").ok()).and_then(|f| f.get_attr("lang").ok()).and_then(|l| l.as_str().map(str::to_owned));
-    i18n::tr(lang.as_deref().unwrap_or("en"), &text).to_owned()
+/// With values (`t(count=3)`), `text` is the id of a text that uses them.
+fn translate(state: &minijinja::State, text: String, values: minijinja::value::Kwargs) -> Result<String, minijinja::Error> {
+    let v = state.lookup("v");
+    let lang = v
+        .as_ref()
+        .and_then(|v| v.get_attr("frame").ok())
+        .filter(|f| !f.is_undefined() && !f.is_none())
+        .and_then(|f| f.get_attr("lang").ok())
+        .or_else(|| v.as_ref().and_then(|v| v.get_attr("lang").ok()))
+        .and_then(|l| l.as_str().map(str::to_owned));
+    let lang = lang.as_deref().unwrap_or("en");
+    let names: Vec<String> = values.args().map(str::to_owned).collect();
+    if names.is_empty() {
+        return Ok(i18n::tr(lang, &text).to_owned());
+    }
+    let mut given = serde_json::Map::new();
+    for name in names {
+        let v: minijinja::Value = values.get(&name)?;
+        given.insert(name, serde_json::to_value(&v).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))?);
+    }
+    Ok(i18n::trv(lang, &text, &serde_json::Value::Object(given)))
 }
 
 pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder};
 use serde_json::{Value, json};
 
-use crate::helpers::{init_data, wait_for};
+use crate::helpers::wait_for;
 
 /// Telegram's light and dark `themeParams`, as its clients send them.
 pub fn theme(dark: bool) -> Value {
@@ -26,7 +26,12 @@ fn enc(s: &str) -> String {
 
 /// The page's address with Telegram's launch parameters.
 pub fn launch_url(base: &str, slug: &str, bot_token: &str, user: i64, dark: bool) -> String {
-    let data = init_data(bot_token, user, chrono::Utc::now().timestamp());
+    launch_url_in(base, slug, bot_token, user, dark, None)
+}
+
+/// Like [`launch_url`], for a user whose Telegram speaks `language_code`.
+pub fn launch_url_in(base: &str, slug: &str, bot_token: &str, user: i64, dark: bool, language_code: Option<&str>) -> String {
+    let data = crate::helpers::init_data_in(bot_token, user, chrono::Utc::now().timestamp(), language_code);
     format!(
         "{base}/t/{slug}/app/#tgWebAppData={}&tgWebAppVersion=8.0&tgWebAppPlatform=tdesktop&tgWebAppThemeParams={}",
         enc(&data),

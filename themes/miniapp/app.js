@@ -43,20 +43,34 @@ function ls(k, v) {
 }
 
 // ---------- strings ----------
-let STR = {};
-try { STR = JSON.parse($('#strings').textContent); } catch { /* the English keys show instead */ }
+// The page holds its own language's words; another of the desk's
+// languages is fetched once when Telegram says the user speaks it.
+const STR = {};
+let LANGS = {};
 let lang = 'en';
-// A Telegram user's language_code if we have it, else English; without Telegram, the desk's.
-function setLang(code, fallback) {
-  const c = String(code || '').toLowerCase().split('-')[0];
-  lang = STR[c] ? c : STR[fallback] ? fallback : 'en';
+try { const s = JSON.parse($('#strings').textContent); STR[s.lang] = s.strings; LANGS = s.langs; lang = s.lang; } catch { /* the keys show instead */ }
+function pickLang(code) {
+  const c = String(code || '').toLowerCase().replace('_', '-');
+  const all = Object.keys(LANGS);
+  return c ? all.find((l) => l.toLowerCase() === c) || all.find((l) => l.toLowerCase().split('-')[0] === c.split('-')[0]) : undefined;
+}
+// A Telegram user's language_code if the desk speaks it, else the page's.
+async function setLang(code, fallback) {
+  const want = pickLang(code) || pickLang(fallback) || lang;
+  if (!STR[want]) {
+    try {
+      const r = await fetch(`${cfg.base}/app/strings/${encodeURIComponent(want)}.json`);
+      if (r.ok) STR[want] = await r.json();
+    } catch { /* keep the page's words */ }
+  }
+  if (STR[want]) lang = want;
   root.lang = lang;
 }
 function t(key, vars) {
-  const s = (STR[lang] && STR[lang][key]) || (STR.en && STR.en[key]) || key;
+  const s = (STR[lang] && STR[lang][key]) || key;
   return vars ? s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m)) : s;
 }
-setLang(cfg.lang);
+root.lang = lang;
 const fmtTime = (iso) => {
   const d = new Date(iso), now = new Date();
   if (isNaN(d)) return '';
@@ -329,7 +343,7 @@ function showSignIn(error) {
   if (cfg.devSignIn !== undefined && !lp.initData) {
     const id = h('input.input', { type: 'number', inputmode: 'numeric', required: true, min: 1, name: 'telegram_id', tid: 'dev-telegram-id', value: ls('dev_id') || '' });
     const name = h('input.input', { required: true, name: 'first_name', maxlength: 64, tid: 'dev-first-name', value: ls('dev_name') || '' });
-    const language = h('select.input', { name: 'language_code', tid: 'dev-language' }, Object.keys(STR).map((c) => h('option', { value: c, selected: c === lang }, STR[c].lang_name || c)));
+    const language = h('select.input', { name: 'language_code', tid: 'dev-language' }, Object.keys(LANGS).map((c) => h('option', { value: c, selected: c === lang }, LANGS[c])));
     const err = h('p.err', { role: 'alert' });
     const submit = h('button.btn.wide', { type: 'submit', tid: 'dev-submit' }, t('dev_submit'));
     const form = h('form.card.dev', { tid: 'dev-sign-in' }, h('h1', '🛠 ' + t('dev_title')), h('p.hint', t('dev_note')),
@@ -856,9 +870,9 @@ function onLive(m) {
 addEventListener('visibilitychange', () => { if (doc.visibilityState === 'visible' && auth && !live.stopped && (!live.ws || live.ws.readyState > 1)) { clearTimeout(live.timer); live.tries = 0; live.connect(); } });
 
 // ---------- start ----------
-function start() {
+async function start() {
   if (auth && auth.user && auth.user.blocked) return showSignIn(t('err_blocked'));
-  if (lp.user) setLang(lp.user.language_code); else setLang(auth.lang, cfg.lang);
+  if (lp.user) await setLang(lp.user.language_code); else await setLang(auth.lang, cfg.lang);
   live.start();
   // start_param "ticket-<id>" opens that ticket once; the API decides access.
   const deep = /^ticket-([\w-]+)$/.exec(lp.startParam);
@@ -870,7 +884,7 @@ function start() {
 }
 async function boot() {
   setupTelegram();
-  if (lp.user) setLang(lp.user.language_code);
+  if (lp.user) await setLang(lp.user.language_code);
   if (lp.initData) {
     // Reuse this tab's tokens only for the same Telegram user.
     if (!(auth && auth.user && lp.user && String(auth.user.telegram_id) === String(lp.user.id))) {

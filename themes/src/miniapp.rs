@@ -59,18 +59,95 @@ pub fn asset_version() -> &'static str {
     &VERSION
 }
 
-/// The UI strings of every language, as compact JSON (the page picks one).
-fn strings_json() -> &'static str {
-    static STRINGS: LazyLock<String> = LazyLock::new(|| {
-        let v: serde_json::Value = serde_json::from_str(include_str!("../miniapp/strings.json")).expect("strings.json is valid JSON");
-        // `</` could end the <script> that holds the strings.
-        serde_json::to_string(&v).expect("JSON serialises").replace("</", "<\\/")
-    });
-    &STRINGS
+/// The page's words in every built-in language, in Fluent
+/// (`locales/{lang}/miniapp.ftl`).
+static CATALOG: LazyLock<crate::language::Catalog> = LazyLock::new(|| {
+    crate::language::Catalog::new(&[
+        ("en", include_str!("../locales/en/miniapp.ftl")),
+        ("ru", include_str!("../locales/ru/miniapp.ftl")),
+        ("uk", include_str!("../locales/uk/miniapp.ftl")),
+        ("es", include_str!("../locales/es/miniapp.ftl")),
+    ])
+});
+
+/// Each text's id and the values it takes, from the English source.
+static IDS: LazyLock<Vec<(&'static str, Vec<&'static str>)>> = LazyLock::new(|| {
+    include_str!("../locales/en/miniapp.ftl")
+        .lines()
+        .filter_map(|l| {
+            let (id, value) = l.split_once(" = ")?;
+            let vars = value.split("{ $").skip(1).filter_map(|rest| rest.split(' ').next()).collect();
+            (!id.starts_with('#')).then_some((id, vars))
+        })
+        .collect()
+});
+
+/// Whether the page has a text of this id (a desk may write its own).
+pub fn is_text(id: &str) -> bool {
+    IDS.iter().any(|(i, _)| *i == id)
 }
 
-/// Languages the page speaks; the first is the fallback.
-pub const LANGUAGES: &[&str] = &["en", "ru"];
+/// Each value a text takes, as the script fills it: `{name}`.
+fn placeholders(vars: &[&str]) -> serde_json::Value {
+    serde_json::Value::Object(vars.iter().map(|v| ((*v).to_owned(), serde_json::Value::String(format!("{{{v}}}")))).collect())
+}
+
+/// The page's words in `lang`, with a desk's own texts (`app.{id}`,
+/// Fluent) over the built-in language of the same primary tag, or for a
+/// language of the desk's own, over its default language (`fallback`);
+/// English for what a built-in language lacks. As the script reads them:
+/// `{name}` where a value goes.
+pub fn strings(lang: &str, own: Option<&std::collections::BTreeMap<String, String>>, fallback: &str) -> serde_json::Map<String, serde_json::Value> {
+    let primary = crate::language::primary(lang);
+    let built_in = if crate::language::is_built_in(&primary) { primary } else { crate::language::primary(fallback) };
+    IDS.iter()
+        .map(|(id, vars)| {
+            let values = placeholders(vars);
+            let mine = own
+                .and_then(|o| o.get(&format!("{APP_PREFIX}{id}")))
+                .and_then(|src| crate::language::compile_own(lang, src).ok())
+                .and_then(|t| t.render(&values).ok());
+            let text = mine.or_else(|| CATALOG.format(&built_in, id, &values)).unwrap_or_else(|| (*id).to_owned());
+            ((*id).to_owned(), serde_json::Value::String(text))
+        })
+        .collect()
+}
+
+/// A desk's own Mini App text is named `app.{id}` among its texts.
+pub const APP_PREFIX: &str = "app.";
+
+/// Checks a desk's own Mini App text: a known id, Fluent, and only the
+/// values that text takes.
+pub fn check_text(lang: &str, id: &str, src: &str) -> Result<(), String> {
+    let Some((_, vars)) = IDS.iter().find(|(i, _)| *i == id) else {
+        return Err(format!("unknown Mini App text; known: {}", IDS.iter().map(|(i, _)| format!("{APP_PREFIX}{i}")).collect::<Vec<_>>().join(", ")));
+    };
+    let text = crate::language::compile_own(lang, src).map_err(|e| e.to_string())?;
+    let out = text.render(&placeholders(vars)).map_err(|e| e.to_string())?;
+    if out.trim().is_empty() {
+        return Err("renders to nothing".to_owned());
+    }
+    Ok(())
+}
+
+/// The page's words as the page embeds them: its language, the languages
+/// it can switch to (fetched when Telegram says the user speaks another)
+/// with their names, and the texts.
+pub fn strings_json(lang: &str, langs: &[String], own: Option<&std::collections::BTreeMap<String, String>>, fallback: &str) -> String {
+    let names: serde_json::Map<String, serde_json::Value> = langs
+        .iter()
+        .map(|l| {
+            let name = crate::language::NAMES.iter().find(|(c, _)| c == l).map_or_else(|| l.clone(), |(_, n)| (*n).to_owned());
+            (l.clone(), serde_json::Value::String(name))
+        })
+        .collect();
+    let v = serde_json::json!({ "lang": lang, "langs": names, "strings": strings(lang, own, fallback) });
+    // `</` could end the <script> that holds the strings.
+    serde_json::to_string(&v).expect("JSON serialises").replace("</", "<\\/")
+}
+
+/// Languages the page speaks built in; the first is the fallback.
+pub const LANGUAGES: &[&str] = crate::language::BUILT_IN;
 
 /// The language for a Telegram `language_code` or an `Accept-Language`
 /// header: the first tag we speak, else English.
@@ -105,7 +182,14 @@ pub struct Page<'a> {
     pub theme: Theme,
     /// The tenant's overrides of the theme's tokens (checked when set).
     pub branding: &'a crate::branding::Branding,
-    pub lang: &'static str,
+    /// The page's language: a built-in one or one the desk wrote texts in.
+    pub lang: &'a str,
+    /// Every language the desk speaks (the page may switch to one).
+    pub langs: &'a [String],
+    /// The desk's own texts in `lang` (its Mini App texts are `app.{id}`).
+    pub texts: Option<&'a std::collections::BTreeMap<String, String>>,
+    /// What a language of the desk's own falls back to.
+    pub default_language: &'a str,
     /// Offer the development sign-in when the page is opened outside Telegram.
     pub dev_sign_in: bool,
 }
@@ -125,7 +209,7 @@ impl Renderer {
             base => page.base,
             lang => page.lang,
             brand => Value::from(minijinja::value::Serde(&brand)),
-            strings_json => strings_json(),
+            strings_json => strings_json(page.lang, page.langs, page.texts, page.default_language),
             dev_sign_in => page.dev_sign_in,
             asset_version => asset_version(),
         };
@@ -139,7 +223,7 @@ mod tests {
 
     fn page(desk: &str, theme: &str) -> String {
         Renderer::new()
-            .mini_app(&Page { desk, slug: "acme", base: "/t/acme", theme: Theme::parse(theme).unwrap(), branding: &Default::default(), lang: "ru", dev_sign_in: false })
+            .mini_app(&Page { desk, slug: "acme", base: "/t/acme", theme: Theme::parse(theme).unwrap(), branding: &Default::default(), lang: "ru", langs: &[], texts: None, default_language: "en", dev_sign_in: false })
             .unwrap()
     }
 
@@ -159,21 +243,30 @@ mod tests {
     fn a_brand_overrides_the_theme_in_the_page() {
         let branding = crate::branding::Branding { primary_color: Some("#123456".into()), font: Some("Inter, sans-serif".into()), ..Default::default() };
         let html = Renderer::new()
-            .mini_app(&Page { desk: "Acme", slug: "acme", base: "/t/acme", theme: Theme::parse("sunrise").unwrap(), branding: &branding, lang: "en", dev_sign_in: false })
+            .mini_app(&Page { desk: "Acme", slug: "acme", base: "/t/acme", theme: Theme::parse("sunrise").unwrap(), branding: &branding, lang: "en", langs: &["en".to_owned(), "ru".to_owned()], texts: None, default_language: "en", dev_sign_in: false })
             .unwrap();
         assert!(html.contains("--brand-primary:#123456;--brand-accent:#2b8a3e;--brand-radius:18px;--brand-font:Inter, sans-serif;"), "{html}");
     }
 
     #[test]
-    fn the_strings_hold_both_languages_with_the_same_keys() {
-        let v: serde_json::Value = serde_json::from_str(strings_json()).unwrap();
-        let keys = |l: &str| {
-            let mut k: Vec<String> = v[l].as_object().unwrap_or_else(|| panic!("no {l}")).keys().cloned().collect();
-            k.sort();
-            k
-        };
-        assert_eq!(keys("en"), keys("ru"));
-        assert!(!strings_json().contains("</"));
+    fn every_language_has_every_text_and_values_become_placeholders() {
+        for lang in crate::language::BUILT_IN {
+            let missing = CATALOG.missing(lang);
+            assert!(missing.is_empty(), "{lang} lacks {missing:?}");
+        }
+        let ru = strings("ru", None, "en");
+        assert_eq!(ru["remove"], "Удалить {name}");
+        assert_eq!(strings("de", None, "en")["remove"], "Remove {name}", "the default for a language we do not have");
+        assert_eq!(strings("de", None, "ru")["remove"], "Удалить {name}");
+        let own = [("app.remove".to_owned(), "Entfernen: { $name }".to_owned())].into();
+        assert_eq!(strings("de", Some(&own), "ru")["remove"], "Entfernen: {name}");
+        assert!(check_text("de", "remove", "Weg mit { $name }").is_ok());
+        assert!(check_text("de", "remove", "Weg mit { $nobody }").unwrap_err().contains("$nobody"));
+        assert!(check_text("de", "nothing", "x").unwrap_err().contains("unknown Mini App text"));
+        let json = strings_json("ru", &["en".to_owned(), "ru".to_owned(), "de".to_owned()], None, "en");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!((v["lang"].as_str(), v["langs"]["de"].as_str(), v["langs"]["ru"].as_str()), (Some("ru"), Some("de"), Some("Русский")));
+        assert!(!json.contains("</"));
     }
 
     #[test]
@@ -182,7 +275,8 @@ mod tests {
         assert_eq!(language(Some("ru")), "ru");
         assert_eq!(language(Some("ru-RU,ru;q=0.9,en;q=0.8")), "ru");
         assert_eq!(language(Some("de-DE, ru;q=0.5")), "ru");
-        assert_eq!(language(Some("uk")), "en");
+        assert_eq!(language(Some("uk")), "uk");
+        assert_eq!(language(Some("fr")), "en");
         assert_eq!(language(Some("")), "en");
     }
 

@@ -29,7 +29,11 @@ pub async fn mini_app(Path(slug): Path<String>, req: &Request, Data(state): Data
         }
         Err(_) => return error::json_error(StatusCode::NOT_FOUND, "not_found", "tenant not found"),
     };
-    let lang = miniapp::language(req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
+    // The browser's first language the desk speaks, else its default; the
+    // script switches to the Telegram user's own once it knows it.
+    let accepted = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    let lang = tikethet_themes::language::choose_from_header(accepted, tenant.info.bot_texts.0.keys().map(String::as_str), &tenant.info.default_language);
+    let langs = desk_languages(&tenant.info);
     // On the tenant's own domain its paths have no prefix.
     let base = if req.extensions().get::<super::domains::OwnDomain>().is_some() { String::new() } else { format!("/t/{}", tenant.info.slug) };
     let page = miniapp::Page {
@@ -38,7 +42,10 @@ pub async fn mini_app(Path(slug): Path<String>, req: &Request, Data(state): Data
         base: &base,
         theme: tenant.info.theme,
         branding: &tenant.info.branding,
-        lang,
+        lang: &lang,
+        langs: &langs,
+        texts: tenant.info.bot_texts.0.get(&lang),
+        default_language: &tenant.info.default_language,
         dev_sign_in: state.settings.dev_sign_in,
     };
     match state.runtime.renderer().mini_app(&page) {
@@ -69,6 +76,31 @@ pub async fn logo(Path(slug): Path<String>, Data(state): Data<&AppState>) -> Res
             .body(bytes),
         None => error::json_error(StatusCode::NOT_FOUND, "not_found", "this desk has no logo"),
     }
+}
+
+/// Every language a desk speaks: the built-in ones and its own.
+fn desk_languages(info: &tikethet_runtime::storage::tenant::TenantInfo) -> Vec<String> {
+    let mut langs: Vec<String> = tikethet_themes::language::BUILT_IN.iter().map(|l| (*l).to_owned()).collect();
+    langs.extend(info.bot_texts.0.keys().filter(|l| !tikethet_themes::language::is_built_in(l)).cloned());
+    langs
+}
+
+/// `GET /t/{slug}/app/strings/{lang}.json`: the page's words in another of
+/// the desk's languages (the script asks when Telegram says the user
+/// speaks it). Short-lived in caches: a desk may change its texts.
+#[handler]
+pub async fn mini_app_strings(Path((slug, file)): Path<(String, String)>, Data(state): Data<&AppState>) -> Response {
+    let Ok(tenant) = state.runtime.tenant_by_slug(&slug) else { return error::json_error(StatusCode::NOT_FOUND, "not_found", "tenant not found") };
+    let langs = desk_languages(&tenant.info);
+    let Some(lang) = file.strip_suffix(".json").and_then(|l| langs.iter().find(|x| x.eq_ignore_ascii_case(l))) else {
+        return error::json_error(StatusCode::NOT_FOUND, "not_found", &format!("this desk does not speak that language; it speaks {}", langs.join(", ")));
+    };
+    let strings = miniapp::strings(lang, tenant.info.bot_texts.0.get(lang), &tenant.info.default_language);
+    Response::builder()
+        .content_type("application/json")
+        .header(header::CACHE_CONTROL, "public, max-age=300")
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .body(serde_json::to_string(&strings).unwrap_or_default())
 }
 
 /// `GET /t/{slug}/app`: to the page with its trailing slash, so that its

@@ -38,6 +38,54 @@ async fn text_of(c: &Client, css: &str) -> String {
     c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
 
+/// The page speaks the Telegram user's language: Ukrainian is built in
+/// (fetched once the page knows, though the browser asked for English), and
+/// a desk's own German, written through the API, shows to a German
+/// speaker; everything German lacks comes from the desk's default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mini_app_speaks_the_users_language_and_a_desks_own() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (s, v) = app
+        .tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": { "de": { "app.empty_title": "Noch keine Anfragen — schreib uns", "welcome": "Hallo { $first_name }!" } } })))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app.tenant_call(Method::PUT, "acme", "/bot-texts", &owner, Some(json!({ "texts": { "de": { "app.empty_title": "{ $nobody }" } } }))).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("text_invalid")), "{v}");
+    let (s, _) = app.tenant_call(Method::PUT, "acme", "/languages", &owner, Some(json!({ "default_language": "ru" }))).await;
+    assert_eq!(s, 200);
+    let uk = tikethet_themes::miniapp::strings("uk", None, "en");
+    let ru = tikethet_themes::miniapp::strings("ru", None, "en");
+    let (_driver, c) = browser().await;
+    for (user, code, title, button, lang) in [
+        (818_301, "uk", uk["empty_title"].as_str().unwrap().to_owned(), uk["new_ticket"].as_str().unwrap().to_owned(), "uk"),
+        (818_302, "de-AT", "Noch keine Anfragen — schreib uns".to_owned(), ru["new_ticket"].as_str().unwrap().to_owned(), "de"),
+    ] {
+        // A new page each time (only the hash would change: no reload).
+        c.goto("about:blank").await.unwrap();
+        c.goto(&tikethet_tests::browser::launch_url_in(&app.address, "acme", &t.token, user, false, Some(code))).await.unwrap();
+        wait_view(&c, "list").await;
+        assert_eq!(text_of(&c, "[data-testid=empty] h2").await, title, "{code}");
+        assert_eq!(text_of(&c, "[data-testid=empty-new-ticket]").await, button, "{code}: what German lacks, in the default language");
+        let at: Value = c.execute("return document.documentElement.lang", vec![]).await.unwrap();
+        assert_eq!(at, json!(lang));
+    }
+    // In Russian, nothing on the page is in English (the desk's name aside).
+    c.goto("about:blank").await.unwrap();
+    c.goto(&tikethet_tests::browser::launch_url_in(&app.address, "acme", &t.token, 818_303, false, Some("ru"))).await.unwrap();
+    wait_view(&c, "list").await;
+    let words = "const out = [document.title, document.body.innerText]; \
+        for (const el of document.querySelectorAll('[title],[aria-label],[placeholder],[alt]')) { for (const a of ['title', 'aria-label', 'placeholder', 'alt']) { if (el.hasAttribute(a)) out.push(el.getAttribute(a)); } } \
+        return out.join(' ');";
+    let text: Value = c.execute(words, vec![]).await.unwrap();
+    let english: Vec<&str> = text.as_str().unwrap().split(|ch: char| !ch.is_ascii_alphabetic()).filter(|w| w.len() > 1 && !["acme", "Support", "Telegram"].contains(w)).collect();
+    assert!(english.is_empty(), "English on the Russian page: {english:?} in {text}");
+    // The words of another language are their own request, refused for one the desk does not speak.
+    let res = app.http.get(app.url("/t/acme/app/strings/fr.json")).send().await.unwrap();
+    assert_eq!(res.status(), 404);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_opens_the_mini_app_from_telegram_and_opens_a_ticket_with_a_photo() {
     let app = spawn_app(Backend::Sqlite).await;

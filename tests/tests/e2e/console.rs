@@ -971,6 +971,104 @@ async fn no_console_page_loads_anything_that_answers_an_error() {
     }
 }
 
+/// Words a Russian page may show in Latin letters: names of products and
+/// standards, and this test's own data (the desk, its bot, the customer's
+/// Telegram name, ids).
+const LATIN_ALLOWED: &[&str] = &[
+    "Telegram", "Mini", "App", "CSAT", "SLA", "API", "IANA", "UTC", "Fluent", "Stripe", "CSV", "PNG", "JPEG", "PDF", "WASM", "JSON", "HTTPS", "URL", "TXT", "DNS", "ID", "id", "Europe", "Moscow", "Berlin",
+    "English", "Español", "acme", "Support", "Test", "Firstname", "Lastname", "Owner", "owner", "bot", "GiB", "MiB", "KiB", "WebAssembly", "wasm", "px", "Enter", "Tab", "en", "ru", "uk", "es", "admin", "start", "help", "tikethet", "https", "http", "example", "com", "org", "www", "openstreetmap", "png", "svg",
+];
+
+/// Every console page rendered in Russian: no word of English in its text
+/// or in what it says to screen readers and on hover (titles, labels,
+/// placeholders). The check runs in the browser, on what the page shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_console_page_in_russian_has_no_english_words() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let t = app.create_tenant("acme", 1).await;
+    app.deliver(&t, &fixtures::message(1, 801, "Посылка не пришла")).await;
+    app.wait_processed("acme", 1).await;
+    let link = admin_link(&app, &t, 2, t.owner).await;
+    let owner = app.sign_in(&t, t.owner).await;
+    let (_, page) = app.tenant_get("acme", "/tickets", &owner).await;
+    let id = page["items"][0]["id"].as_i64().unwrap();
+    let customer = page["items"][0]["customer_id"].as_i64().unwrap();
+    assert_eq!(app.tenant_post("acme", &format!("/users/{customer}/notes"), &owner, json!({ "text": "Звонить утром" })).await.0, 201);
+    let (s, _) = app.tenant_post("acme", "/teams", &owner, json!({ "name": "Доставка", "rule": "round_robin", "takes_new": true })).await;
+    assert_eq!(s, 201);
+    let (_driver, c) = browser_sized(1280, 900).await;
+    c.goto(&app.url(&link)).await.unwrap();
+    on_page(&c, "login").await;
+    click_to(&c, "[data-testid=continue]", "queue").await;
+    c.goto(&app.url("/t/acme/admin/lang?to=ru&back=/t/acme/admin/")).await.unwrap();
+    on_page(&c, "queue").await;
+    // Every text node and every title, aria-label, placeholder, alt and
+    // confirmation, hidden ones included, but for what the page marks as
+    // not words of its own: code, keys, `translate="no"` (names, user
+    // agents) and parts in another language (`lang`, the log's records).
+    let words = r#"
+        const skip = (el) => el && el.closest('script, style, code, kbd, [translate="no"], [lang]:not([lang="ru"])');
+        const out = [document.title];
+        const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) { if (!skip(n.parentElement)) out.push(n.textContent); }
+        for (const el of document.querySelectorAll('[title],[aria-label],[placeholder],[alt],[data-confirm]')) {
+            if (skip(el)) continue;
+            for (const a of ['title', 'aria-label', 'placeholder', 'alt', 'data-confirm']) { if (el.hasAttribute(a)) out.push(el.getAttribute(a)); }
+        }
+        return out.join('\n');"#;
+    let mut found = Vec::new();
+    for (path, name) in [
+        ("/".to_owned(), "queue"),
+        (format!("/tickets/{id}"), "ticket"),
+        ("/analytics".into(), "analytics"),
+        ("/people".into(), "people"),
+        ("/customers".into(), "customers"),
+        (format!("/customers/{customer}"), "customer"),
+        ("/teams".into(), "teams"),
+        ("/categories".into(), "categories"),
+        ("/canned".into(), "canned"),
+        ("/macros".into(), "macros"),
+        ("/plugins".into(), "plugins"),
+        ("/look".into(), "look"),
+        ("/settings".into(), "settings"),
+        ("/audit".into(), "audit"),
+        ("/billing".into(), "billing"),
+        ("/domain".into(), "domain"),
+        ("/sessions".into(), "sessions"),
+        ("/tickets/999999".into(), "error"),
+    ] {
+        c.goto(&app.url(&format!("/t/acme/admin{path}"))).await.unwrap();
+        on_page(&c, name).await;
+        let lang: Value = c.execute("return document.documentElement.lang", vec![]).await.unwrap();
+        assert_eq!(lang, json!("ru"), "{name} says it is Russian");
+        let text: Value = c.execute(words, vec![]).await.unwrap();
+        for line in text.as_str().unwrap().lines() {
+            // Addresses, paths, @usernames, identifiers and placeholders
+            // (`{{ customer }}`, `{ $desk }`) are not words.
+            let line = line.replace("{{ ", "{{").replace(" }}", "}}").replace("{ $", "{$").replace(" }", "}");
+            let words: Vec<&str> = line
+                .split_whitespace()
+                .map(|w| w.trim_start_matches(['(', '«', '"', '“']))
+                .filter(|w| !(w.contains("://") || w.starts_with('/') || w.starts_with('@') || w.contains('_') || w.contains('{')))
+                // Host names: a dot between letters.
+                .filter(|w| !w.trim_end_matches(['.', ',', ':', ')']).split('.').filter(|p| !p.is_empty()).nth(1).is_some())
+                .collect();
+            let words = words.join(" ");
+            let english: Vec<&str> = words
+                .split(|ch: char| !ch.is_alphabetic())
+                .filter(|w| w.len() > 1 && w.chars().all(|ch| ch.is_ascii_alphabetic()) && !LATIN_ALLOWED.contains(w))
+                // Ids and tokens mix letters with digits: not words.
+                .filter(|w| w.chars().any(|ch| ch.is_ascii_lowercase()) || w.len() > 3)
+                .collect();
+            if !english.is_empty() {
+                found.push(format!("{name}: {english:?} in {line:?}"));
+            }
+        }
+    }
+    found.dedup();
+    assert!(found.is_empty(), "{} lines of English on Russian pages:\n{}", found.len(), found.join("\n"));
+}
+
 /// A macro in the browser: `m` picks it on the ticket page, Enter applies
 /// it, and in one action the customer gets its answer (placeholders
 /// filled), the ticket is resolved and tagged.

@@ -37,11 +37,16 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-fn times(p: &Percentiles) -> (String, String) {
+fn times(s: &super::Staff, p: &Percentiles) -> (String, String) {
     match (p.median_seconds, p.p90_seconds) {
-        (Some(m), Some(n)) => (duration(m), format!("p90 {} · {} tickets", duration(n), p.count)),
-        _ => ("—".into(), "no tickets yet".into()),
+        (Some(m), Some(n)) => (duration(m), trv(s, "p90-of-tickets", serde_json::json!({ "time": duration(n), "count": p.count }))),
+        _ => ("—".into(), super::tr(s, "no tickets yet")),
     }
+}
+
+/// A text with values in the staff member's language.
+fn trv(s: &super::Staff, id: &str, values: serde_json::Value) -> String {
+    tikethet_admin_console::i18n::trv(s.lang, id, &values)
 }
 
 /// A CSV field never read as a formula by a spreadsheet (OWASP's CSV
@@ -80,34 +85,35 @@ pub async fn page(Path(slug): Path<String>, req: &Request, s: Staff, Data(state)
     let labels: Vec<String> = a.days.iter().map(|d| d.get(5..).unwrap_or(d).to_owned()).collect();
     let whole = |v: f64| format!("{}", v.max(0.0).round() as u64);
     let flow = [
-        Series { name: "created".into(), color: "#2457c5", values: a.created.iter().map(|x| *x as f64).collect() },
-        Series { name: "resolved".into(), color: "#1f8a4c", values: a.resolved.iter().map(|x| *x as f64).collect() },
-        Series { name: "reopened".into(), color: "#c53030", values: a.reopened.iter().map(|x| *x as f64).collect() },
+        Series { name: super::tr(&s, "created"), color: "#2457c5", values: a.created.iter().map(|x| *x as f64).collect() },
+        Series { name: super::tr(&s, "resolved"), color: "#1f8a4c", values: a.resolved.iter().map(|x| *x as f64).collect() },
+        Series { name: super::tr(&s, "reopened"), color: "#c53030", values: a.reopened.iter().map(|x| *x as f64).collect() },
     ];
-    let backlog = [Series { name: "open".into(), color: "#b7791f", values: a.backlog.iter().map(|x| *x as f64).collect() }];
-    let (fr, fr_note) = times(&st.first_response);
-    let (rs, rs_note) = times(&st.resolution);
+    let backlog = [Series { name: super::tr(&s, "open"), color: "#b7791f", values: a.backlog.iter().map(|x| *x as f64).collect() }];
+    let (fr, fr_note) = times(&s, &st.first_response);
+    let (rs, rs_note) = times(&s, &st.resolution);
+    let in_days = trv(&s, "in-days", serde_json::json!({ "days": days }));
     let mut kpis = vec![
-        Kpi { key: "created".into(), label: super::tr(&s, "Created"), value: a.created.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
-        Kpi { key: "resolved".into(), label: super::tr(&s, "Resolved"), value: a.resolved.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
-        Kpi { key: "reopened".into(), label: super::tr(&s, "Reopened"), value: a.reopened.iter().sum::<u64>().to_string(), note: format!("in {days} days") },
-        Kpi { key: "backlog".into(), label: super::tr(&s, "Open now"), value: a.backlog.last().copied().unwrap_or(0).to_string(), note: "at today's end".into() },
+        Kpi { key: "created".into(), label: super::tr(&s, "Created"), value: a.created.iter().sum::<u64>().to_string(), note: in_days.clone() },
+        Kpi { key: "resolved".into(), label: super::tr(&s, "Resolved"), value: a.resolved.iter().sum::<u64>().to_string(), note: in_days.clone() },
+        Kpi { key: "reopened".into(), label: super::tr(&s, "Reopened"), value: a.reopened.iter().sum::<u64>().to_string(), note: in_days },
+        Kpi { key: "backlog".into(), label: super::tr(&s, "Open now"), value: a.backlog.last().copied().unwrap_or(0).to_string(), note: super::tr(&s, "at today's end") },
         Kpi { key: "first-response".into(), label: super::tr(&s, "First answer, median (30 days)"), value: fr, note: fr_note },
         Kpi { key: "resolution".into(), label: super::tr(&s, "Resolution, median (30 days)"), value: rs, note: rs_note },
     ];
     if let (Some(f), Some(r)) = (&st.first_response_business, &st.resolution_business) {
-        let ((fv, fnote), (rv, rnote)) = (times(f), times(r));
-        kpis.push(Kpi { key: "first-response-business".into(), label: "First answer, working time (30 days)".into(), value: fv, note: fnote });
-        kpis.push(Kpi { key: "resolution-business".into(), label: "Resolution, working time (30 days)".into(), value: rv, note: rnote });
+        let ((fv, fnote), (rv, rnote)) = (times(&s, f), times(&s, r));
+        kpis.push(Kpi { key: "first-response-business".into(), label: super::tr(&s, "First answer, working time (30 days)"), value: fv, note: fnote });
+        kpis.push(Kpi { key: "resolution-business".into(), label: super::tr(&s, "Resolution, working time (30 days)"), value: rv, note: rnote });
     }
     let csat = match (st.csat.rated, st.csat.average) {
-        (0, _) | (_, None) => ("—".to_owned(), "no ratings yet".to_owned()),
-        (n, Some(avg)) => (format!("{:.0}%", st.csat.satisfied as f64 * 100.0 / n as f64), format!("rated 4–5 · {n} ratings · average {avg:.1}")),
+        (0, _) | (_, None) => ("—".to_owned(), super::tr(&s, "no ratings yet")),
+        (n, Some(avg)) => (format!("{:.0}%", st.csat.satisfied as f64 * 100.0 / n as f64), trv(&s, "csat-note", serde_json::json!({ "count": n, "average": format!("{avg:.1}") }))),
     };
     kpis.push(Kpi { key: "csat".into(), label: super::tr(&s, "CSAT (30 days)"), value: csat.0, note: csat.1 });
     for (key, label, met) in [("sla-first", "First answers on target (30 days)", st.first_response_met), ("sla-resolution", "Resolutions on target (30 days)", st.resolution_met)] {
         if let Some(m) = met {
-            kpis.push(Kpi { key: key.into(), label: label.into(), value: m.percent().map_or("—".into(), |p| format!("{p:.0}%")), note: format!("{} met · {} missed", m.met, m.missed) });
+            kpis.push(Kpi { key: key.into(), label: super::tr(&s, label), value: m.percent().map_or("—".into(), |p| format!("{p:.0}%")), note: trv(&s, "met-missed", serde_json::json!({ "met": m.met, "missed": m.missed })) });
         }
     }
     let tables = tables_of(&s, &a, days, &base).await;
@@ -116,9 +122,9 @@ pub async fn page(Path(slug): Path<String>, req: &Request, s: Staff, Data(state)
         windows: WINDOWS.iter().map(|w| Choice { value: w.to_string(), label: super::tr(&s, &format!("{w} days")), count: None, selected: *w == days }).collect(),
         days,
         kpis,
-        flow_chart: chart::render(&Chart { id: "flow", title: "Tickets created, resolved and reopened per day", labels: &labels, series: &flow, kind: Kind::Lines, format: &whole }),
+        flow_chart: chart::render(&Chart { id: "flow", title: &super::tr(&s, "Tickets created, resolved and reopened per day"), labels: &labels, series: &flow, kind: Kind::Lines, format: &whole }),
         flow_legend: chart::legend(&flow),
-        backlog_chart: chart::render(&Chart { id: "backlog", title: "Open tickets at each day's end", labels: &labels, series: &backlog, kind: Kind::Lines, format: &whole }),
+        backlog_chart: chart::render(&Chart { id: "backlog", title: &super::tr(&s, "Open tickets at each day's end"), labels: &labels, series: &backlog, kind: Kind::Lines, format: &whole }),
         tables,
         export: format!("{base}/analytics/tickets.csv"),
     };
@@ -135,31 +141,38 @@ async fn tables_of(s: &super::Staff, a: &tikethet_runtime::desk::analytics::Anal
         Table {
             id: "per-day".into(),
             title: super::tr(s, "Per day"),
-            headers: vec!["Day".into(), "Created".into(), "Resolved".into(), "Reopened".into(), "Open at the end".into()],
+            headers: ["Day", "Created", "Resolved", "Reopened", "Open at the end"].map(|h| super::tr(s, h)).to_vec(),
             rows: (0..a.days.len()).rev().map(|i| vec![a.days[i].clone(), a.created[i].to_string(), a.resolved[i].to_string(), a.reopened[i].to_string(), a.backlog[i].to_string()]).collect(),
             csv: Some(format!("{base}/analytics/per-day.csv?days={days}")),
-            empty: "Nothing yet.".into(),
+            empty: super::tr(s, "Nothing yet."),
         },
         Table {
             id: "by-priority".into(),
             title: super::tr(s, "By priority"),
-            headers: vec!["Priority".into(), format!("Created in {days} days"), "Open now".into()],
-            rows: a.by_priority.iter().map(|(p, c, o)| vec![p.clone(), c.to_string(), o.to_string()]).collect(),
+            headers: vec![super::tr(s, "Priority"), trv(s, "created-in-days", serde_json::json!({ "days": days })), super::tr(s, "Open now")],
+            rows: a.by_priority.iter().map(|(p, c, o)| vec![super::tr(s, p), c.to_string(), o.to_string()]).collect(),
             csv: Some(format!("{base}/analytics/by-priority.csv?days={days}")),
-            empty: "No tickets.".into(),
+            empty: super::tr(s, "No tickets."),
         },
         Table {
             id: "by-category".into(),
             title: super::tr(s, "By category"),
-            headers: vec!["Category".into(), format!("Created in {days} days"), "Open now".into()],
-            rows: a.by_category.iter().map(|(k, c, o)| vec![k.and_then(|k| categories.get(&k).cloned()).unwrap_or_else(|| "none".into()), c.to_string(), o.to_string()]).collect(),
+            headers: vec![super::tr(s, "Category"), trv(s, "created-in-days", serde_json::json!({ "days": days })), super::tr(s, "Open now")],
+            rows: a.by_category.iter().map(|(k, c, o)| vec![k.and_then(|k| categories.get(&k).cloned()).unwrap_or_else(|| super::tr(s, "none")), c.to_string(), o.to_string()]).collect(),
             csv: Some(format!("{base}/analytics/by-category.csv?days={days}")),
-            empty: "No tickets.".into(),
+            empty: super::tr(s, "No tickets."),
         },
         Table {
             id: "per-agent".into(),
             title: super::tr(s, "Per agent"),
-            headers: vec!["Agent".into(), "Open".into(), format!("Resolved in {days} days"), "First answer, median".into(), "Resolution, median".into(), "Resolution, p90".into()],
+            headers: vec![
+                super::tr(s, "Agent"),
+                super::tr(s, "Open"),
+                trv(s, "resolved-in-days", serde_json::json!({ "days": days })),
+                super::tr(s, "First answer, median"),
+                super::tr(s, "Resolution, median"),
+                super::tr(s, "Resolution, p90"),
+            ],
             rows: a
                 .agents
                 .iter()
@@ -175,7 +188,7 @@ async fn tables_of(s: &super::Staff, a: &tikethet_runtime::desk::analytics::Anal
                 })
                 .collect(),
             csv: Some(format!("{base}/analytics/per-agent.csv?days={days}")),
-            empty: "No ticket is assigned to anyone.".into(),
+            empty: super::tr(s, "No ticket is assigned to anyone."),
         },
     ]
 }

@@ -639,10 +639,12 @@ pub async fn audit(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
         ("plugin.", "Plugins and schedules"),
         ("theme.", "Theme and brand"),
         ("bot_texts.", "Bot texts"),
+        ("language.", "Languages"),
         ("bot_token.", "Bot token"),
         ("sla.", "Service levels"),
         ("conversations.", "Conversations"),
         ("domain.", "Domain"),
+        ("api_key.", "API keys"),
         ("billing.", "Billing"),
         ("operator.", "The platform's operator"),
     ];
@@ -666,20 +668,44 @@ pub async fn audit(Path(slug): Path<String>, req: &Request, s: Staff, Data(state
 /// The texts the console edits: the ones every customer meets first.
 const EDITED_TEXTS: [(tikethet_themes::BotText, &str); 2] = [(tikethet_themes::BotText::Welcome, "Welcome (/start)"), (tikethet_themes::BotText::Help, "Help (/help)")];
 
-async fn look_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, status: StatusCode) -> Response {
+/// `adding`: a language (checked tag) whose texts the admin is about to write.
+async fn look_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash: Option<(&str, String)>, status: StatusCode, adding: Option<String>) -> Response {
     if let Err(e) = s.ctx.require(Role::Admin) {
         return desk_error(state, slug, &e);
     }
     let info = &s.ctx.tenant();
     let b = &info.branding;
     let themes = tikethet_themes::THEMES.iter().map(|t| Choice { value: t.name.into(), label: t.name.into(), count: None, selected: t.name == info.theme.name }).collect();
+    // The built-in languages, the desk's own, and one being added.
+    let mut langs: Vec<String> = tikethet_themes::language::BUILT_IN.iter().map(|l| (*l).to_owned()).collect();
+    langs.extend(info.bot_texts.0.keys().filter(|l| !langs.contains(l)).cloned().collect::<Vec<_>>());
+    if let Some(added) = adding.filter(|l| !langs.contains(l)) {
+        langs.push(added);
+    }
     let mut texts = Vec::new();
-    for (lang, _) in tikethet_admin_console::i18n::LANGUAGES {
+    for lang in &langs {
         for (text, label) in EDITED_TEXTS {
             let value = info.bot_texts.0.get(lang).and_then(|m| m.get(text.name())).cloned().unwrap_or_default();
-            texts.push(tikethet_admin_console::TextField { lang: lang.into(), name: text.name().into(), label: tr(s, label), value });
+            let built_in = state
+                .runtime
+                .renderer()
+                .built_in_text(&tikethet_themes::language::primary(lang), text)
+                .or_else(|| state.runtime.renderer().built_in_text(&info.default_language, text))
+                .unwrap_or_default();
+            texts.push(tikethet_admin_console::TextField { lang: lang.clone(), name: text.name().into(), label: tr(s, label), value, built_in });
         }
     }
+    let names = tikethet_themes::language::NAMES;
+    let languages = langs
+        .iter()
+        .filter(|l| tikethet_themes::language::is_built_in(l) || info.bot_texts.0.contains_key(*l))
+        .map(|l| Choice {
+            value: l.clone(),
+            label: names.iter().find(|(c, _)| c == l).map_or_else(|| l.clone(), |(_, n)| format!("{n} ({l})")),
+            count: None,
+            selected: *l == info.default_language,
+        })
+        .collect();
     let v = tikethet_admin_console::LookPage {
         frame: frame(state, req, slug, s, flash).await,
         themes,
@@ -688,6 +714,7 @@ async fn look_page(state: &AppState, req: &Request, slug: &str, s: &Staff, flash
         radius: b.radius.unwrap_or(info.theme.radius),
         font: b.font.clone().unwrap_or_else(|| info.theme.font.to_owned()),
         texts,
+        languages,
         bot: info.bot_username.clone(),
         owner: s.ctx.viewer().role == Role::Owner,
     };
@@ -701,6 +728,7 @@ pub async fn look(Path(slug): Path<String>, req: &Request, s: Staff, Data(state)
     let flash = match web::query::<Done>(req).done.as_deref() {
         Some("look") => Some(("ok", tr(&s, "Look saved."))),
         Some("texts") => Some(("ok", tr(&s, "Texts saved."))),
+        Some("language") => Some(("ok", tr(&s, "Language saved."))),
         Some("token") => Some(("ok", tr(&s, "The bot is replaced."))),
         // A desk's own text that gave way to the built-in one when sent:
         // the admins see the latest, and why, where they edit the texts.
@@ -708,10 +736,23 @@ pub async fn look(Path(slug): Path<String>, req: &Request, s: Staff, Data(state)
             ("error", format!("{} ({}.{}, {}): {}", tr(&s, "A text of yours was not sent; the built-in one was sent instead"), f.language, f.text, f.at.format("%Y-%m-%d %H:%M UTC"), f.reason))
         }),
     };
-    look_page(state, req, &slug, &s, flash, StatusCode::OK).await
+    // `?add=de`: a language of the desk's own, checked before its fields show.
+    let (flash, adding) = match req.params::<AddLanguage>().ok().and_then(|q| q.add).filter(|a| !a.trim().is_empty()) {
+        None => (flash, None),
+        Some(raw) => match tikethet_themes::language::canonical_tag(&raw) {
+            Ok(tag) => (flash, Some(tag)),
+            Err(e) => (Some(("error", e)), None),
+        },
+    };
+    look_page(state, req, &slug, &s, flash, StatusCode::OK, adding).await
 }
 
-/// `POST /t/{slug}/admin/look/{what}`: `theme`, `texts` or `token`.
+#[derive(serde::Deserialize)]
+struct AddLanguage {
+    add: Option<String>,
+}
+
+/// `POST /t/{slug}/admin/look/{what}`: `theme`, `texts`, `language` or `token`.
 #[handler]
 pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request, s: Staff, body: Body, Data(state): Data<&AppState>) -> Response {
     // The texts have a field per language and text: the form by name.
@@ -754,9 +795,14 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
             }
             "texts" => {
                 let mut texts = s.ctx.tenant().bot_texts.clone();
-                for (lang, _) in tikethet_admin_console::i18n::LANGUAGES {
+                // Every language the form has fields for (a new one too).
+                let langs: std::collections::BTreeSet<String> = form
+                    .keys()
+                    .filter_map(|k| k.rsplit_once('.').filter(|(_, n)| EDITED_TEXTS.iter().any(|(t, _)| t.name() == *n)).map(|(l, _)| l.to_owned()))
+                    .collect();
+                for lang in &langs {
                     for (text, _) in EDITED_TEXTS {
-                        let by_name = texts.0.entry(lang.to_owned()).or_default();
+                        let by_name = texts.0.entry(lang.clone()).or_default();
                         match field(&format!("{lang}.{}", text.name())) {
                             Some(v) => by_name.insert(text.name().to_owned(), v),
                             None => by_name.remove(text.name()),
@@ -775,6 +821,17 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
                 state.runtime.clear_text_fallbacks(&s.ctx.tenant().id);
                 "texts"
             }
+            "language" => {
+                let before = s.ctx.tenant().default_language.clone();
+                match state.control.set_default_language(&tenant_slug, form.get("default_language").map(String::as_str).unwrap_or_default()).await {
+                    Ok(after) if after.default_language != before => {
+                        crate::http::recorded::by_staff(&s.ctx, "language.changed", format!("default language {before} → {}", after.default_language)).await
+                    }
+                    Ok(_) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+                "language"
+            }
             "token" => {
                 let token = match tikethet_runtime::domain::BotToken::parse(form.get("token").map(|t| t.trim()).unwrap_or_default()) {
                     Ok(t) => t,
@@ -792,6 +849,6 @@ pub async fn look_save(Path((slug, what)): Path<(String, String)>, req: &Request
     .await;
     match outcome {
         Ok(done) => redirect(&format!("{}/look?done={done}", base(req, &slug))),
-        Err(message) => look_page(state, req, &slug, &s, Some(("error", message)), StatusCode::BAD_REQUEST).await,
+        Err(message) => look_page(state, req, &slug, &s, Some(("error", message)), StatusCode::BAD_REQUEST, None).await,
     }
 }

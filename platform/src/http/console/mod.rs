@@ -11,6 +11,7 @@ pub mod analytics;
 pub mod customers;
 pub mod billing;
 pub mod domain;
+pub mod keys;
 pub mod macros;
 pub mod manage;
 pub mod plugins;
@@ -73,7 +74,30 @@ fn base(req: &Request, slug: &str) -> String {
 fn error_page(state: &AppState, slug: &str, status: StatusCode, title: &str, message: &str) -> Response {
     let (desk, bot) = state.runtime.tenant_by_slug(slug).map(|t| (t.info.name.clone(), t.info.bot_username.clone())).unwrap_or_default();
     let bot = if status == StatusCode::UNAUTHORIZED { bot } else { String::new() };
-    rendered(status, state.console_pages.error(&ErrorPage { desk, bot, title: title.into(), message: message.into(), status: status.as_u16() }))
+    let lang = page_language();
+    let (title, message) = (tikethet_admin_console::i18n::tr(lang, title), tikethet_admin_console::i18n::tr(lang, message));
+    rendered(status, state.console_pages.error(&ErrorPage { lang: lang.into(), desk, bot, title: title.into(), message: message.into(), status: status.as_u16() }))
+}
+
+tokio::task_local! {
+    /// The language of the console page being answered, for the pages made
+    /// where no staff member is at hand (errors, refusals).
+    static PAGE_LANGUAGE: &'static str;
+}
+
+/// The page language of this request: set by [`in_page_language`].
+fn page_language() -> &'static str {
+    PAGE_LANGUAGE.try_with(|l| *l).unwrap_or("en")
+}
+
+/// Answers a console request in its page language: the staff member's
+/// choice (the cookie), else the browser's.
+pub async fn in_page_language<E: poem::Endpoint>(ep: std::sync::Arc<E>, req: Request) -> poem::Result<Response> {
+    let lang = lang_cookie(&req).unwrap_or_else(|| {
+        let accepted = req.headers().get(poem::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).and_then(|h| h.split([',', ';']).next());
+        tikethet_admin_console::i18n::lang_of(accepted)
+    });
+    PAGE_LANGUAGE.scope(lang, async move { ep.call(req).await.map(poem::IntoResponse::into_response) }).await
 }
 
 /// A refused control-plane action (billing, the domain) as a page titled
@@ -121,6 +145,11 @@ fn desk_error(state: &AppState, slug: &str, e: &RuntimeError) -> Response {
     let message = match e {
         RuntimeError::Internal(_) => "Something went wrong on our side; nothing was changed. Try again in a moment.".to_owned(),
         RuntimeError::Unauthenticated(m) if m == "signed out" => "You are not signed in to this console.".to_owned(),
+        // The rules' own words are English; another language gets what
+        // the status means in its words.
+        RuntimeError::NotFound(_) if page_language() != "en" => "It is not here: it was removed, or it is not yours to see.".to_owned(),
+        RuntimeError::Forbidden(_) if page_language() != "en" => "Your role in this desk does not allow this.".to_owned(),
+        RuntimeError::Unauthenticated(_) if page_language() != "en" => "You are not signed in to this console.".to_owned(),
         other => other.to_string(),
     };
     error_page(state, slug, status, title, &message)

@@ -1,5 +1,7 @@
 //! The dashboard's views, filled from the control plane, the billing
-//! accounts and the tenants' own usage counters.
+//! accounts and the tenants' own usage counters, in the page's language
+//! ([`Ui`]): what is built here is translated here, with `d::tr` (a text
+//! of the dashboard's, by its English) and `d::trv` (one with values).
 
 use std::collections::HashMap;
 
@@ -13,7 +15,7 @@ use tikethet_billing::revenue::{self, money};
 use tikethet_billing::{Limit, Overrides};
 use tikethet_runtime::domain::TenantId;
 
-use super::Session;
+use super::{Session, Ui};
 use crate::AppState;
 use crate::control::billing::GRACE_PERIOD;
 use crate::control::{ControlError, TenantRecord, dashboard};
@@ -23,8 +25,8 @@ type Result<T> = std::result::Result<T, ControlError>;
 /// Tenants per page of the overview.
 const PAGE: usize = 25;
 
-/// What a finished action says (fixed texts: nothing from the address is
-/// echoed into the page).
+/// What a finished action says, in English (fixed texts: nothing from the
+/// address is echoed into the page; the handlers translate them).
 pub fn done_text(code: &str) -> Option<&'static str> {
     Some(match code {
         "provisioned" => "Provisioned: the bot's webhook is registered and the desk is live.",
@@ -37,8 +39,13 @@ pub fn done_text(code: &str) -> Option<&'static str> {
     })
 }
 
-fn frame(state: &AppState, s: &Session, flash: Option<Flash>) -> Frame {
-    Frame { csrf: s.csrf.clone(), flash, offline: !state.control.billing_online() }
+fn frame(state: &AppState, s: &Session, ui: &Ui, flash: Option<Flash>) -> Frame {
+    Frame { csrf: s.csrf.clone(), flash, offline: !state.control.billing_online(), lang: ui.lang, here: ui.here.clone() }
+}
+
+/// A text with values in `lang`.
+fn trv(lang: &str, id: &str, values: serde_json::Value) -> String {
+    d::trv(lang, id, &values)
 }
 
 fn day(t: DateTime<Utc>) -> String {
@@ -53,8 +60,14 @@ fn unix(secs: i64) -> String {
     Utc.timestamp_opt(secs, 0).single().map(when).unwrap_or_default()
 }
 
-fn plan_options(state: &AppState) -> Vec<PlanOption> {
-    state.control.plans().plans().iter().map(|p| PlanOption { id: p.id.clone(), name: p.name.clone(), price: format!("{}/month", money(p.monthly_price_cents as i64, &p.currency)) }).collect()
+fn plan_options(state: &AppState, lang: &str) -> Vec<PlanOption> {
+    state
+        .control
+        .plans()
+        .plans()
+        .iter()
+        .map(|p| PlanOption { id: p.id.clone(), name: p.name.clone(), price: trv(lang, "price-month", serde_json::json!({ "price": money(p.monthly_price_cents as i64, &p.currency) })) })
+        .collect()
 }
 
 fn plan_name(state: &AppState, id: &str) -> String {
@@ -103,7 +116,9 @@ pub struct OverviewQuery {
     pub done: Option<String>,
 }
 
-pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &OverviewQuery, form: ProvisionForm) -> Result<Overview> {
+pub async fn overview(state: &AppState, s: &Session, ui: &Ui, flash: Option<Flash>, q: &OverviewQuery, form: ProvisionForm) -> Result<Overview> {
+    let lang = ui.lang;
+    let tr = |text: &'static str| d::tr(lang, text).to_owned();
     let control = &state.control;
     let cur = currency(state);
     let now = Utc::now();
@@ -126,13 +141,13 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &O
     let dollars = |v: f64| money((v * 100.0).round() as i64, &cur);
     let cents = |v: u64| v as f64 / 100.0;
     let mrr_series = [
-        Series { name: "new".into(), color: "#1f8a4c", values: moves.iter().map(|m| cents(m.new)).collect() },
-        Series { name: "won back".into(), color: "#2c9c9c", values: moves.iter().map(|m| cents(m.reactivation)).collect() },
-        Series { name: "expansion".into(), color: "#2457c5", values: moves.iter().map(|m| cents(m.expansion)).collect() },
-        Series { name: "contraction".into(), color: "#d69e2e", values: moves.iter().map(|m| -cents(m.contraction)).collect() },
-        Series { name: "churn".into(), color: "#c53030", values: moves.iter().map(|m| -cents(m.churn)).collect() },
+        Series { name: tr("new"), color: "#1f8a4c", values: moves.iter().map(|m| cents(m.new)).collect() },
+        Series { name: tr("won back"), color: "#2c9c9c", values: moves.iter().map(|m| cents(m.reactivation)).collect() },
+        Series { name: tr("expansion"), color: "#2457c5", values: moves.iter().map(|m| cents(m.expansion)).collect() },
+        Series { name: tr("contraction"), color: "#d69e2e", values: moves.iter().map(|m| -cents(m.contraction)).collect() },
+        Series { name: tr("churn"), color: "#c53030", values: moves.iter().map(|m| -cents(m.churn)).collect() },
     ];
-    let mrr_chart = chart::render(&Chart { id: "mrr", title: "MRR movements per month", labels: &months, series: &mrr_series, kind: Kind::StackedBars, format: &dollars });
+    let mrr_chart = chart::render(&Chart { id: "mrr", title: d::tr(lang, "MRR movements per month"), labels: &months, series: &mrr_series, kind: Kind::StackedBars, format: &dollars });
     let m = |c: u64| money(c as i64, &cur);
     let month_rows: Vec<MonthRow> = moves
         .iter()
@@ -155,21 +170,23 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &O
     let labels: Vec<String> = usage.days.iter().map(|d| short(d)).collect();
     let usage_series: Vec<Series> = METERS
         .iter()
-        .map(|(metric, name, color)| Series { name: (*name).into(), color, values: usage.totals.get(*metric).map(|v| v.iter().map(|x| *x as f64).collect()).unwrap_or_else(|| vec![0.0; labels.len()]) })
+        .map(|(metric, name, color)| Series { name: tr(*name), color, values: usage.totals.get(*metric).map(|v| v.iter().map(|x| *x as f64).collect()).unwrap_or_else(|| vec![0.0; labels.len()]) })
         .collect();
     let whole = |v: f64| d::count(v.max(0.0).round() as u64);
-    let usage_chart = chart::render(&Chart { id: "usage-all", title: "Usage per day, all tenants", labels: &labels, series: &usage_series, kind: Kind::Lines, format: &whole });
-    let active_series = [Series { name: "active tenants".into(), color: "#2457c5", values: usage.active.iter().map(|x| *x as f64).collect() }];
-    let active_chart = chart::render(&Chart { id: "active", title: "Tenants with activity per day", labels: &labels, series: &active_series, kind: Kind::StackedBars, format: &whole });
+    let usage_chart = chart::render(&Chart { id: "usage-all", title: d::tr(lang, "Usage per day, all tenants"), labels: &labels, series: &usage_series, kind: Kind::Lines, format: &whole });
+    let active_series = [Series { name: tr("active tenants"), color: "#2457c5", values: usage.active.iter().map(|x| *x as f64).collect() }];
+    let active_chart = chart::render(&Chart { id: "active", title: d::tr(lang, "Tenants with activity per day"), labels: &labels, series: &active_series, kind: Kind::StackedBars, format: &whole });
     let month_start = tikethet_runtime::desk::usage::month_of(now);
     let month_total = |metric: &str| -> u64 {
         usage.totals.get(metric).map(|v| v.iter().zip(&usage.days).filter(|(_, d)| **d >= month_start).map(|(x, _)| *x).sum()).unwrap_or(0)
     };
-    let metered_note = format!(
-        "Metered this month: {} messages and {} plugin calls{}.",
-        d::count(month_total(tikethet_runtime::desk::usage::MESSAGES)),
-        d::count(month_total(tikethet_runtime::desk::usage::PLUGIN_INVOCATIONS)),
-        if control.billing_online() { ", reported to Stripe and priced there (not in MRR)" } else { " (offline: not charged)" }
+    let metered_note = trv(
+        lang,
+        if control.billing_online() { "metered-this-month-reported" } else { "metered-this-month-offline" },
+        serde_json::json!({
+            "messages": d::count(month_total(tikethet_runtime::desk::usage::MESSAGES)),
+            "calls": d::count(month_total(tikethet_runtime::desk::usage::PLUGIN_INVOCATIONS)),
+        }),
     );
 
     // Who needs attention.
@@ -275,15 +292,16 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &O
     }
 
     let active_tenants = records.iter().filter(|r| r.status == "active").count();
+    let counted = |id: &str, count: usize| trv(lang, id, serde_json::json!({ "count": count }));
     let kpis = vec![
-        Kpi { key: "mrr", label: "MRR".into(), value: money(mrr_now as i64, &cur), note: format!("{} this month", signed(this_month, &cur)) },
-        Kpi { key: "arr", label: "ARR".into(), value: money(mrr_now as i64 * 12, &cur), note: "MRR × 12".into() },
-        Kpi { key: "paying", label: "Paying tenants".into(), value: d::count(paying as u64), note: format!("of {} tenants", d::count(records.len() as u64)) },
-        Kpi { key: "active", label: "Active tenants".into(), value: d::count(active_tenants as u64), note: format!("{} suspended", records.len() - active_tenants) },
-        Kpi { key: "past-due", label: "Behind on payment".into(), value: d::count(past_due.len() as u64), note: format!("{} failed payments in 30 days", failed_payments.len()) },
+        Kpi { key: "mrr", label: tr("MRR"), value: money(mrr_now as i64, &cur), note: trv(lang, "amount-this-month", serde_json::json!({ "amount": signed(this_month, &cur) })) },
+        Kpi { key: "arr", label: tr("ARR"), value: money(mrr_now as i64 * 12, &cur), note: tr("MRR × 12") },
+        Kpi { key: "paying", label: tr("Paying tenants"), value: d::count(paying as u64), note: counted("of-tenants-count", records.len()) },
+        Kpi { key: "active", label: tr("Active tenants"), value: d::count(active_tenants as u64), note: counted("suspended-count", records.len() - active_tenants) },
+        Kpi { key: "past-due", label: tr("Behind on payment"), value: d::count(past_due.len() as u64), note: counted("failed-payments-in-30-days", failed_payments.len()) },
     ];
     Ok(Overview {
-        frame: frame(state, s, flash),
+        frame: frame(state, s, ui, flash),
         kpis,
         mrr_chart,
         mrr_legend: chart::legend(&mrr_series),
@@ -291,7 +309,7 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &O
         usage_chart,
         usage_legend: chart::legend(&usage_series),
         active_chart,
-        usage_as_of: format!("{}{}", when(usage.read_at), if usage.unreadable > 0 { format!(" ({} tenants could not be read)", usage.unreadable) } else { String::new() }),
+        usage_as_of: format!("{}{}", when(usage.read_at), if usage.unreadable > 0 { format!(" ({})", counted("tenants-could-not-be-read", usage.unreadable)) } else { String::new() }),
         metered_note,
         past_due,
         failed_payments,
@@ -302,7 +320,7 @@ pub async fn overview(state: &AppState, s: &Session, flash: Option<Flash>, q: &O
         page: page as u64,
         pages: pages as u64,
         total: total as u64,
-        plans: plan_options(state),
+        plans: plan_options(state, lang),
         form: ProvisionForm { plan: if form.plan.is_empty() { control.plans().default_plan().id.clone() } else { form.plan.clone() }, ..form },
         signups,
         domains: control
@@ -334,7 +352,8 @@ fn month_back(now: DateTime<Utc>, back: u32) -> String {
     format!("{:04}-{:02}", total.div_euclid(12), total.rem_euclid(12) + 1)
 }
 
-pub async fn tenant(state: &AppState, s: &Session, slug: &str, flash: Option<Flash>, limits_form: Option<(HashMap<String, String>, String)>) -> Result<TenantPage> {
+pub async fn tenant(state: &AppState, s: &Session, ui: &Ui, slug: &str, flash: Option<Flash>, limits_form: Option<(HashMap<String, String>, String)>) -> Result<TenantPage> {
+    let lang = ui.lang;
     let control = &state.control;
     let (t, account, events) = control.billing_of(slug, 50).await?;
     let r = control.get(slug).await?;
@@ -360,11 +379,11 @@ pub async fn tenant(state: &AppState, s: &Session, slug: &str, flash: Option<Fla
     }
     let series: Vec<Series> = METERS
         .iter()
-        .map(|(metric, name, color)| Series { name: (*name).into(), color, values: per.get(metric).map(|v| v.iter().map(|x| *x as f64).collect()).unwrap_or_else(|| vec![0.0; days.len()]) })
+        .map(|(metric, name, color)| Series { name: d::tr(lang, *name).to_owned(), color, values: per.get(metric).map(|v| v.iter().map(|x| *x as f64).collect()).unwrap_or_else(|| vec![0.0; days.len()]) })
         .collect();
     let labels: Vec<String> = days.iter().map(|d| short(d)).collect();
     let whole = |v: f64| d::count(v.max(0.0).round() as u64);
-    let usage_chart = chart::render(&Chart { id: "usage", title: "Usage per day, last 90 days", labels: &labels, series: &series, kind: Kind::Lines, format: &whole });
+    let usage_chart = chart::render(&Chart { id: "usage", title: d::tr(lang, "Usage per day, last 90 days"), labels: &labels, series: &series, kind: Kind::Lines, format: &whole });
     let usage_days: Vec<DayRow> = (0..days.len())
         .rev()
         .filter(|i| METERS.iter().any(|(m, _, _)| per.get(m).is_some_and(|v| v[*i] > 0)))
@@ -417,26 +436,26 @@ pub async fn tenant(state: &AppState, s: &Session, slug: &str, flash: Option<Fla
             });
             LimitField {
                 name: name.to_owned(),
-                label: d::limit_label(name).to_owned(),
+                label: d::tr(lang, d::limit_label(name)).to_owned(),
                 plan_value: match plan_limits.get(*l) {
                     Some(v) if bytes => format!("{v} ({})", d::bytes(v)),
                     Some(v) => v.to_string(),
                     None => "unlimited".into(),
                 },
                 value: typed.as_ref().map(|f| f.get(name).cloned().unwrap_or_default()).or(stored).unwrap_or_default(),
-                unit: if bytes { "bytes" } else { "" },
+                unit: if bytes { d::tr(lang, "bytes") } else { "" },
             }
         })
         .collect();
 
     Ok(TenantPage {
-        frame: frame(state, s, flash),
+        frame: frame(state, s, ui, flash),
         slug: r.slug.clone(),
         name: r.name.clone(),
         status: r.status.clone(),
         plan: r.plan.clone(),
         plan_name: plan_name(state, &r.plan),
-        plans: plan_options(state),
+        plans: plan_options(state, lang),
         bot_username: r.bot_username.clone(),
         owner_telegram_id: r.owner_telegram_id,
         created: day(r.created_at),
@@ -446,7 +465,7 @@ pub async fn tenant(state: &AppState, s: &Session, slug: &str, flash: Option<Fla
         plugin_invocations: d::count(plugin_calls),
         usage_chart,
         usage_legend: chart::legend(&series),
-        usage_columns: METERS.iter().map(|(_, n, _)| (*n).to_owned()).collect(),
+        usage_columns: METERS.iter().map(|(_, n, _)| d::tr(lang, *n).to_owned()).collect(),
         usage_days,
         invoices,
         events,
@@ -457,8 +476,9 @@ pub async fn tenant(state: &AppState, s: &Session, slug: &str, flash: Option<Fla
 }
 
 /// The override form as overrides (every limit named replaces all earlier
-/// overrides) and what it set, or why it cannot be.
-pub fn parse_limits(form: &HashMap<String, String>) -> std::result::Result<(Overrides, String), String> {
+/// overrides) and what it set (for the audit, in English), or why it
+/// cannot be (in `lang`).
+pub fn parse_limits(form: &HashMap<String, String>, lang: &str) -> std::result::Result<(Overrides, String), String> {
     let mut map = serde_json::Map::new();
     for l in Limit::ALL {
         let typed = form.get(l.as_str()).map(|v| v.trim()).unwrap_or_default();
@@ -471,7 +491,7 @@ pub fn parse_limits(form: &HashMap<String, String>) -> std::result::Result<(Over
             let digits: String = typed.chars().filter(|c| !matches!(c, ',' | '_' | ' ')).collect();
             match digits.parse::<u64>() {
                 Ok(n) => n.into(),
-                Err(_) => return Err(format!("{}: {typed:?} is neither a whole number nor \"unlimited\"", d::limit_label(l.as_str()))),
+                Err(_) => return Err(trv(lang, "limit-not-a-number", serde_json::json!({ "limit": d::tr(lang, d::limit_label(l.as_str())), "value": format!("{typed:?}") }))),
             }
         };
         map.insert(l.as_str().to_owned(), value);
@@ -494,16 +514,16 @@ mod tests {
     fn the_limits_form_reads_numbers_unlimited_and_blanks() {
         let form: HashMap<String, String> =
             [("agents", "12"), ("tickets_per_month", " unlimited "), ("messages_per_month", "10,000"), ("plugins", ""), ("csrf", "x")].into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-        let (o, said) = parse_limits(&form).unwrap();
+        let (o, said) = parse_limits(&form, "en").unwrap();
         assert_eq!(o.0.get(&Limit::Agents), Some(&Some(12)));
         assert_eq!(o.0.get(&Limit::TicketsPerMonth), Some(&None));
         assert_eq!(o.0.get(&Limit::MessagesPerMonth), Some(&Some(10_000)));
         assert!(!o.0.contains_key(&Limit::Plugins), "blank keeps the plan's");
         assert!(said.contains("\"agents\":12"));
         let bad: HashMap<String, String> = [("agents".to_owned(), "lots".to_owned())].into();
-        assert!(parse_limits(&bad).unwrap_err().contains("Agents"));
+        assert!(parse_limits(&bad, "en").unwrap_err().contains("Agents"));
         let too_big: HashMap<String, String> = [("attachment_bytes".to_owned(), "999999999999".to_owned())].into();
-        assert!(parse_limits(&too_big).unwrap_err().contains("Telegram"));
-        assert_eq!(parse_limits(&HashMap::new()).unwrap().0, Overrides::default());
+        assert!(parse_limits(&too_big, "en").unwrap_err().contains("Telegram"));
+        assert_eq!(parse_limits(&HashMap::new(), "en").unwrap().0, Overrides::default());
     }
 }
