@@ -29,6 +29,15 @@ impl Rate {
         Rate { count, period: Duration::from_secs(60), burst }
     }
 
+    /// The most sends GCRA lets through in any window of `secs` seconds:
+    /// the burst, then one an interval (`(window + tolerance) / interval`,
+    /// plus the first).
+    pub const fn most_in(self, secs: u64) -> u64 {
+        let interval_us = self.period.as_micros() as u64 / (if self.count == 0 { 1 } else { self.count as u64 });
+        let tolerance_us = interval_us * (self.burst.saturating_sub(1) as u64);
+        (secs * 1_000_000 + tolerance_us) / interval_us + 1
+    }
+
     fn interval(self) -> Duration {
         self.period / self.count.max(1)
     }

@@ -34,6 +34,13 @@ use crate::storage::tenant::Tenant;
 pub const PER_BOT: Rate = Rate::per_second(28, 1);
 // Telegram tolerates a short burst in one chat; the average stays at one a second.
 pub const PER_CHAT: Rate = Rate::per_second(1, 3);
+/// A group (a staff room and its topics) takes at most 20 messages a minute
+/// (<https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this>):
+/// a burst of 6 (a ticket's topic, its first messages and a rename go out
+/// at once), then 14 a minute, which never puts more than 20 in any 60
+/// seconds (checked below).
+pub const PER_GROUP: Rate = Rate::per_minute(14, 6);
+const _: () = assert!(PER_GROUP.most_in(60) <= 20);
 /// Sends one bot may start in any one-second window from this process,
 /// whatever the reservations said: a lane woken late by a busy machine
 /// would otherwise start its send beside punctual ones. 28, not Telegram's
@@ -317,8 +324,10 @@ impl Runtime {
     /// soon as it answers again.
     async fn reserve_slots(&self, bot_id: i64, chat: i64) -> anyhow::Result<std::time::Duration> {
         let (chat_key, bot_key) = (format!("chat:{bot_id}:{chat}"), format!("bot:{bot_id}"));
+        // Groups have negative ids.
+        let chat_rate = if chat < 0 { PER_GROUP } else { PER_CHAT };
         let shared = async {
-            let for_chat = self.inner.limiter.reserve(&chat_key, PER_CHAT).await?;
+            let for_chat = self.inner.limiter.reserve(&chat_key, chat_rate).await?;
             let for_bot = self.inner.limiter.reserve(&bot_key, PER_BOT).await?;
             anyhow::Ok(for_chat.max(for_bot))
         };
@@ -334,7 +343,7 @@ impl Runtime {
                     tracing::warn!(error = %format!("{e:#}"), "the shared rate limits cannot be reached; each node sends at a conservative rate of its own until they answer");
                 }
                 self.inner.metrics.sends_rate_limited_locally.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let for_chat = self.inner.auth.local_throttle.reserve(&chat_key, PER_CHAT).await?;
+                let for_chat = self.inner.auth.local_throttle.reserve(&chat_key, chat_rate).await?;
                 let for_bot = self.inner.auth.local_throttle.reserve(&bot_key, PER_BOT_WITHOUT_REDIS).await?;
                 Ok(for_chat.max(for_bot))
             }

@@ -57,6 +57,9 @@ pub const CHAT_BURST: u32 = 5;
 /// (30) plus slack, as above.
 pub const BOT_PER_SECOND: f64 = 30.0;
 pub const BOT_BURST: u32 = 45;
+/// Per-group pacing: "no more than 20 messages per minute in the same
+/// group" (the Bot FAQ), counted here over any 60 seconds, exactly.
+pub const GROUP_PER_MINUTE: usize = 20;
 
 /// Update kinds Telegram leaves out when `allowed_updates` is not set
 /// (<https://core.telegram.org/bots/api#getupdates>).
@@ -209,6 +212,8 @@ struct State {
     origins: Vec<(String, String)>,
     rate_limits: bool,
     pacing: Pacing,
+    /// When each group's recent messages were sent, per bot and group.
+    group_sends: HashMap<(i64, i64), VecDeque<Instant>>,
     /// Answers to these methods (lowercase) wait this long first.
     delays: HashMap<String, Duration>,
     /// Files by `file_id`.
@@ -470,6 +475,7 @@ impl State {
             origins: Vec::new(),
             rate_limits: true,
             pacing: Pacing::default(),
+            group_sends: HashMap::new(),
             delays: HashMap::new(),
             files: HashMap::new(),
             next_file: 1,
@@ -525,13 +531,26 @@ impl State {
         // Check both before taking either, so a refusal costs no slot.
         let chat_key = format!("chat:{bot_id}:{chat}");
         let bot_key = format!("bot:{bot_id}");
-        let wait = self.pacing.wait(&chat_key, now, CHAT_PER_SECOND, CHAT_BURST).or_else(|| self.pacing.wait(&bot_key, now, BOT_PER_SECOND, BOT_BURST));
+        let minute = Duration::from_secs(60);
+        let group_wait = (chat < 0)
+            .then(|| self.group_sends.get_mut(&(bot_id, chat)))
+            .flatten()
+            .and_then(|sent| {
+                while sent.front().is_some_and(|t| now.saturating_duration_since(*t) >= minute) {
+                    sent.pop_front();
+                }
+                (sent.len() >= GROUP_PER_MINUTE).then(|| minute - now.saturating_duration_since(sent[0]))
+            });
+        let wait = group_wait.or_else(|| self.pacing.wait(&chat_key, now, CHAT_PER_SECOND, CHAT_BURST)).or_else(|| self.pacing.wait(&bot_key, now, BOT_PER_SECOND, BOT_BURST));
         if let Some(wait) = wait {
             let after = wait.as_secs_f64().ceil().max(1.0) as u32;
             return Err(Refusal { status: 429, description: format!("Too Many Requests: retry after {after}"), retry_after: Some(after) });
         }
         self.pacing.take(&chat_key, now, CHAT_PER_SECOND);
         self.pacing.take(&bot_key, now, BOT_PER_SECOND);
+        if chat < 0 {
+            self.group_sends.entry((bot_id, chat)).or_default().push_back(now);
+        }
         Ok(())
     }
 
@@ -1388,6 +1407,23 @@ mod tests {
         let reaction = json!({ "update_id": 3, "message_reaction": { "chat": { "id": 42, "type": "private" }, "message_id": 1, "date": 0, "old_reaction": [], "new_reaction": [] } });
         assert!(f.deliver(TOKEN, &reaction).await.is_err());
         assert_eq!(hits.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_group_gets_twenty_messages_a_minute() {
+        let mut st = State::new();
+        st.rate_limits = true;
+        let (bot, group) = (123_456, -100_42);
+        let t0 = Instant::now();
+        // Two seconds apart (within the per-chat pace): 20, then refused.
+        for i in 0..GROUP_PER_MINUTE as u64 {
+            assert_eq!(st.pace(bot, group, t0 + Duration::from_secs(2 * i)).map_err(|r| r.status), Ok(()), "message {i}");
+        }
+        let at = t0 + Duration::from_secs(40);
+        let r = st.pace(bot, group, at).unwrap_err();
+        assert_eq!((r.status, r.retry_after), (429, Some(20)), "until the first leaves the minute: {}", r.description);
+        assert!(st.pace(bot, -100_43, at).is_ok(), "another group is not held");
+        assert!(st.pace(bot, group, t0 + Duration::from_secs(60)).is_ok(), "a minute after the first");
     }
 
     #[test]
