@@ -523,6 +523,72 @@ string_enum!(
     }
 );
 
+/// What a key may do. A route of the tenant API needs one of them (the
+/// platform's table says which); a key without it is refused with 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KeyScope {
+    TicketsRead,
+    TicketsWrite,
+    MessagesRead,
+    MessagesWrite,
+    CustomersRead,
+    CustomersWrite,
+    TagsWrite,
+    /// The desk's settings, people, teams and the like (admins' keys).
+    Admin,
+}
+
+impl KeyScope {
+    pub const ALL: [KeyScope; 8] = [
+        KeyScope::TicketsRead,
+        KeyScope::TicketsWrite,
+        KeyScope::MessagesRead,
+        KeyScope::MessagesWrite,
+        KeyScope::CustomersRead,
+        KeyScope::CustomersWrite,
+        KeyScope::TagsWrite,
+        KeyScope::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::TicketsRead => "tickets:read",
+            KeyScope::TicketsWrite => "tickets:write",
+            KeyScope::MessagesRead => "messages:read",
+            KeyScope::MessagesWrite => "messages:write",
+            KeyScope::CustomersRead => "customers:read",
+            KeyScope::CustomersWrite => "customers:write",
+            KeyScope::TagsWrite => "tags:write",
+            KeyScope::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyScope> {
+        KeyScope::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Parses a stored (or given) list: space- or comma-separated, each
+    /// known, at least one.
+    pub fn parse_list<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<KeyScope>, String> {
+        let mut out = Vec::new();
+        for s in items.into_iter().flat_map(|s| s.split([' ', ','])).map(str::trim).filter(|s| !s.is_empty()) {
+            let k = KeyScope::parse(s).ok_or_else(|| format!("{s:?} is not a scope; scopes: {}", KeyScope::ALL.map(KeyScope::as_str).join(", ")))?;
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        if out.is_empty() {
+            return Err(format!("a key needs at least one scope: {}", KeyScope::ALL.map(KeyScope::as_str).join(", ")));
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    pub fn join(scopes: &[KeyScope]) -> String {
+        scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    }
+}
+
 pub(crate) fn random_hex(bytes: usize) -> String {
     use rand::RngCore;
     let mut buf = vec![0u8; bytes];

@@ -457,28 +457,39 @@ impl TestApp {
 
     /// Waits until no outbox row is pending; returns the rows.
     pub async fn wait_outbox_settled(&self, slug: &str) -> Vec<tikethet_runtime::storage::entities::outbox::Model> {
-        let found = wait_for(Duration::from_secs(30), || async {
+        self.wait_outbox_settled_within(slug, Duration::from_secs(30)).await
+    }
+
+    /// Like [`TestApp::wait_outbox_settled`], for a test that sends more
+    /// than a group takes in a minute (Telegram's 20).
+    pub async fn wait_outbox_settled_within(&self, slug: &str, within: Duration) -> Vec<tikethet_runtime::storage::entities::outbox::Model> {
+        let found = wait_for(within, || async {
             let rows = self.outbox(slug).await;
             rows.iter().all(|r| r.status != tikethet_runtime::storage::entities::outbox::PENDING).then_some(rows)
         })
         .await;
         match found {
             Some(rows) => rows,
-            None => panic!("outbox still pending after 30 s: {:#?}", self.outbox(slug).await),
+            None => panic!("outbox still pending after {within:?}: {:#?}", self.outbox(slug).await),
         }
     }
 }
 
 /// Signed Mini App initData for a user, as Telegram would build it.
 pub fn init_data(token: &str, telegram_id: i64, auth_date: i64) -> String {
+    init_data_in(token, telegram_id, auth_date, None)
+}
+
+/// Like [`init_data`], from a user whose Telegram speaks `language_code`.
+pub fn init_data_in(token: &str, telegram_id: i64, auth_date: i64, language_code: Option<&str>) -> String {
     let token = BotToken::parse(token).expect("test token");
+    let mut user = json!({ "id": telegram_id, "first_name": "Owner", "username": "owner" });
+    if let Some(l) = language_code {
+        user["language_code"] = json!(l);
+    }
     tikethet_runtime::auth::sign_init_data(
         &token,
-        &[
-            ("auth_date", auth_date.to_string()),
-            ("query_id", "AAHdF6IQAAAAAN0XohDhrOrc".into()),
-            ("user", json!({ "id": telegram_id, "first_name": "Owner", "username": "owner" }).to_string()),
-        ],
+        &[("auth_date", auth_date.to_string()), ("query_id", "AAHdF6IQAAAAAN0XohDhrOrc".into()), ("user", user.to_string())],
     )
 }
 

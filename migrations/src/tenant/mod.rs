@@ -22,13 +22,14 @@ mod m0019_teams;
 mod m0020_macros;
 mod m0021_customers;
 mod m0022_kinds_and_threads;
+mod m0023_api_keys;
 
 /// Migrations of one tenant's schema.
 pub struct TenantMigrator;
 
 impl MigratorTrait for TenantMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_conversations::Migration), Box::new(m0002_plugins::Migration), Box::new(m0003_hardening::Migration), Box::new(m0004_desk::Migration), Box::new(m0005_bot_steps::Migration), Box::new(m0006_attachments::Migration), Box::new(m0007_usage::Migration), Box::new(m0008_console::Migration), Box::new(m0009_sla_csat::Migration), Box::new(m0010_topics_broadcasts::Migration), Box::new(m0011_plugin_schedule::Migration), Box::new(m0012_audit::Migration), Box::new(m0013_usage_reporting_at::Migration), Box::new(m0014_chat_claims::Migration), Box::new(m0015_claim_wanted::Migration), Box::new(m0016_usage_shards::Migration), Box::new(m0017_ticket_counts::Migration), Box::new(m0018_tag_index::Migration), Box::new(m0019_teams::Migration), Box::new(m0020_macros::Migration), Box::new(m0021_customers::Migration), Box::new(m0022_kinds_and_threads::Migration)]
+        vec![Box::new(m0001_conversations::Migration), Box::new(m0002_plugins::Migration), Box::new(m0003_hardening::Migration), Box::new(m0004_desk::Migration), Box::new(m0005_bot_steps::Migration), Box::new(m0006_attachments::Migration), Box::new(m0007_usage::Migration), Box::new(m0008_console::Migration), Box::new(m0009_sla_csat::Migration), Box::new(m0010_topics_broadcasts::Migration), Box::new(m0011_plugin_schedule::Migration), Box::new(m0012_audit::Migration), Box::new(m0013_usage_reporting_at::Migration), Box::new(m0014_chat_claims::Migration), Box::new(m0015_claim_wanted::Migration), Box::new(m0016_usage_shards::Migration), Box::new(m0017_ticket_counts::Migration), Box::new(m0018_tag_index::Migration), Box::new(m0019_teams::Migration), Box::new(m0020_macros::Migration), Box::new(m0021_customers::Migration), Box::new(m0022_kinds_and_threads::Migration), Box::new(m0023_api_keys::Migration)]
     }
 }
 

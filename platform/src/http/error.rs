@@ -89,6 +89,9 @@ impl ApiError {
     pub fn unauthorized(msg: impl Into<String>) -> Self {
         ApiError::Unauthorized(body("unauthorized", msg))
     }
+    pub fn forbidden(code: &str, msg: impl Into<String>) -> Self {
+        ApiError::Forbidden(body(code, msg))
+    }
     pub(crate) fn internal(e: &anyhow::Error) -> Self {
         tracing::error!(error = %format!("{e:#}"), "internal error");
         ApiError::Internal(body("internal", "something went wrong on our side; it has been logged"))

@@ -243,6 +243,8 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/t/:slug/admin/login", poem::get(console::login_page).post(console::login).data(state.clone()))
         .at("/t/:slug/admin/logout", poem::post(console::logout).data(state.clone()))
         .at("/t/:slug/admin/sessions", poem::get(console::sessions).data(state.clone()))
+        .at("/t/:slug/admin/keys", poem::get(console::keys::keys).post(console::keys::create).data(state.clone()))
+        .at("/t/:slug/admin/keys/:id/revoke", poem::post(console::keys::revoke).data(state.clone()))
         .at("/t/:slug/admin/analytics", poem::get(console::analytics::page).data(state.clone()))
         .at("/t/:slug/admin/analytics/tickets.csv", poem::get(console::analytics::tickets_csv).data(state.clone()))
         .at("/t/:slug/admin/analytics/:table", poem::get(console::analytics::table_csv).data(state.clone()))
@@ -305,6 +307,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .at("/t/:slug/app/", poem::get(pages::mini_app).data(state.clone()))
         .at("/t/:slug/app/assets/:file", poem::get(pages::asset))
         .at("/t/:slug/app/logo", poem::get(pages::logo).data(state.clone()))
+        .at("/t/:slug/app/strings/:file", poem::get(pages::mini_app_strings).data(state.clone()))
         .at("/t/:slug/ws", poem::get(live::socket).data(state.clone()))
         .at(
             "/api/openapi.json",
@@ -313,6 +316,10 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest("/api/docs", docs)
         .nest("/", api.data(state.clone()).around(move |ep, req| limits::throttle(throttled.clone(), ep, req)))
         .catch_all_error(error::render_poem_error)
+        .around(|ep, req| async move {
+            // Console pages made without a staff member (errors) speak the page's language.
+            if req.uri().path().contains("/admin") { console::in_page_language(ep, req).await } else { ep.call(req).await.map(poem::IntoResponse::into_response) }
+        })
         // The console's and the dashboard's cookies (`web::SessionCookie`).
         .with(poem::middleware::CookieJarManager::new())
         .around(move |ep, req| bodies::guard(bodies.clone(), ep, req))

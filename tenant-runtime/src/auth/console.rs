@@ -124,7 +124,7 @@ impl Runtime {
             s
         };
         let viewer = Viewer::from_user(&user)?;
-        let ctx = TenantContext { runtime: self.clone(), tenant, user, viewer, expires_at: s.expires_at.timestamp() };
+        let ctx = TenantContext { runtime: self.clone(), tenant, user, viewer, expires_at: s.expires_at.timestamp(), key: None };
         Ok((ctx, s))
     }
 

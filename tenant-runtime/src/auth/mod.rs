@@ -8,6 +8,7 @@
 //! HMAC-SHA256(key, data-check-string) in hex.
 
 pub mod console;
+pub mod keys;
 pub mod throttle;
 
 use std::collections::BTreeMap;

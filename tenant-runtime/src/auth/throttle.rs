@@ -46,6 +46,8 @@ pub struct Policy {
     /// faster than the platform means to sell them).
     pub signups_per_ip: Rate,
     pub signups_total: Rate,
+    /// Requests, read or write, made with one API key.
+    pub requests_per_key: Rate,
 }
 
 impl Default for Policy {
@@ -60,6 +62,8 @@ impl Default for Policy {
             writes_per_user: Rate::per_minute(120, 60),
             signups_per_ip: Rate { count: 10, period: Duration::from_secs(3600), burst: 5 },
             signups_total: Rate { count: 600, period: Duration::from_secs(3600), burst: 60 },
+            // A script syncing a CRM: ten a second, with room for a burst.
+            requests_per_key: Rate::per_minute(600, 100),
         }
     }
 }
@@ -108,6 +112,12 @@ impl Runtime {
             self.throttle_at(&format!("th:ip:signup:{}", client_key(ip)), policy.signups_per_ip).await?;
         }
         self.throttle_at("th:all:signup", policy.signups_total).await
+    }
+
+    /// Counts one request made with an API key (`key`: its counter's name).
+    pub(crate) async fn throttle_api_key(&self, key: &str) -> Result<()> {
+        let Some(policy) = self.inner.auth.throttle_policy else { return Ok(()) };
+        self.throttle_at(key, policy.requests_per_key).await
     }
 
     /// Counts one `action` by a user of a tenant.

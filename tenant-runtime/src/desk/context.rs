@@ -22,6 +22,16 @@ pub struct TenantContext {
     pub(crate) viewer: Viewer,
     /// When the access token this context was made from expires (Unix s).
     pub(crate) expires_at: i64,
+    /// Set when the request came with an API key: what it may do.
+    pub(crate) key: Option<KeyGrant>,
+}
+
+/// The API key a request came with.
+#[derive(Debug, Clone)]
+pub struct KeyGrant {
+    pub id: i64,
+    pub name: String,
+    pub scopes: Vec<crate::domain::KeyScope>,
 }
 
 impl TenantContext {

@@ -13,6 +13,7 @@ pub mod categories;
 pub mod changes;
 pub mod context;
 pub mod customers;
+pub mod keys;
 pub mod list;
 pub mod macros;
 pub mod merge;

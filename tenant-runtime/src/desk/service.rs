@@ -273,6 +273,9 @@ impl Runtime {
     /// Resolves a request: the tenant by slug, the caller by bearer token.
     /// A token of another tenant is refused here.
     pub async fn context(&self, slug: &str, bearer: &str) -> Result<TenantContext> {
+        if bearer.starts_with(crate::auth::keys::KEY_START) {
+            return self.key_context(slug, bearer).await;
+        }
         let tenant = self.serving(slug)?;
         let verified = self
             .inner.auth.tokens
@@ -287,7 +290,7 @@ impl Runtime {
             return Err(RuntimeError::Forbidden("this account is blocked".into()));
         }
         let viewer = Viewer::from_user(&user)?;
-        Ok(TenantContext { runtime: self.clone(), tenant, user, viewer, expires_at: verified.exp })
+        Ok(TenantContext { runtime: self.clone(), tenant, user, viewer, expires_at: verified.exp, key: None })
     }
 }
 

@@ -418,6 +418,21 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let (s, mac) = app.tenant_post("acme", "/macros", owner, json!({ "name": "Matrix", "tags": ["matrix-macro"] })).await;
     assert_eq!(s, 201, "{mac}");
     let mcid = mac["id"].as_i64().unwrap();
+    // API keys of the owner: one with every scope, and for each scope one
+    // with all the others; and one the matrix revokes.
+    use tikethet_runtime::auth::keys::KeyScope;
+    let make_key = async |scopes: Vec<&str>| {
+        let (s, k) = app.tenant_post("acme", "/api-keys", owner, json!({ "name": "Matrix", "scopes": scopes })).await;
+        assert_eq!(s, 201, "{k}");
+        (k["token"].as_str().unwrap().to_owned(), k["key"]["id"].as_i64().unwrap())
+    };
+    let (full_key, _) = make_key(KeyScope::ALL.iter().map(|k| k.as_str()).collect()).await;
+    let mut keys_without = Vec::new();
+    for lacking in KeyScope::ALL {
+        let (token, _) = make_key(KeyScope::ALL.iter().filter(|k| **k != lacking).map(|k| k.as_str()).collect()).await;
+        keys_without.push((lacking, token));
+    }
+    let (_, victim_key) = make_key(vec!["tickets:read"]).await;
 
     let all = [200; 5];
     let staff_from_moderator = [403, 403, 200, 200, 200];
@@ -500,6 +515,8 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::PUT, "/theme", Some(json!({ "accent_color": "#336699" })), admins),
         route(Method::GET, "/bot-texts", None, admins),
         route(Method::PUT, "/bot-texts", Some(json!({ "texts": { "en": { "help": "Ask away, {{ desk }}" } } })), admins),
+        route(Method::GET, "/languages", None, [403, 200, 200, 200, 200]),
+        route(Method::PUT, "/languages", Some(json!({ "default_language": "uk" })), admins),
         Route { file: Some(PNG), ..route(Method::POST, "/uploads", None, [201; 5]) },
         route(Method::GET, format!("/attachments/{aid}"), None, all),
         route(Method::GET, "/plugins", None, admins),
@@ -517,6 +534,10 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
         route(Method::DELETE, format!("/macros/{mcid}"), None, [403, 403, 403, 204, 404]),
         // The helper's own view (the desk's first): theirs to delete.
         route(Method::DELETE, "/views/1", None, [403, 204, 404, 404, 404]),
+        route(Method::GET, "/api-keys", None, admins),
+        route(Method::POST, "/api-keys", Some(json!({ "name": "Per role", "scopes": ["tickets:read"] })), [403, 403, 403, 201, 201]),
+        // Revoking again changes nothing.
+        route(Method::DELETE, format!("/api-keys/{victim_key}"), None, admins),
     ];
     let mut failures = Vec::new();
     let call = |r: &Route, token: Option<&str>| {
@@ -549,6 +570,30 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
             }
             if s >= 400 && body["error"]["code"].as_str().is_none() {
                 failures.push(format!("{} {} as {}: {s} without the error shape: {body}", r.method, r.path, ROLES[i]));
+            }
+        }
+        // A key without the scope the route needs is refused at the door
+        // (nothing done); reads with a key of every scope answer as its
+        // maker, the owner, does.
+        use tikethet_platform::http::api::keys::{Need, needs};
+        let full_path = format!("/t/acme/api/v1{}", r.path);
+        let need = needs(&r.method, &full_path);
+        let lacking = match need {
+            Need::Scope(scope) => keys_without.iter().find(|(k, _)| *k == scope).map(|(_, t)| t.as_str()),
+            Need::Never => Some(full_key.as_str()),
+            Need::Any => None,
+        };
+        if let Some(token) = lacking {
+            let (s, body) = call(r, Some(token)).await;
+            let code = body["error"]["code"].as_str().unwrap_or_default();
+            if s != 403 || !["insufficient_scope", "key_not_allowed"].contains(&code) {
+                failures.push(format!("{} {} with a key lacking {need:?}: {s}: {body}", r.method, r.path));
+            }
+        }
+        if r.method == Method::GET && need != Need::Never {
+            let (s, body) = call(r, Some(&full_key)).await;
+            if s != r.want[4] {
+                failures.push(format!("{} {} with a key of every scope: {s} (want {}, as the owner): {body}", r.method, r.path, r.want[4]));
             }
         }
         // Every role of another tenant, and no token at all: 401, nothing done.
@@ -584,7 +629,7 @@ async fn every_route_answers_each_role_as_documented_and_refuses_other_tenants(b
     let covered: Vec<String> = routes
         .iter()
         .map(|r| {
-            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}").replace(&format!("/canned/{kid}"), "/canned/{id}").replace("/tags/matrix", "/tags/{tag}").replace(&format!("/teams/{tmid}/members/{helper_id}"), "/teams/{id}/members/{user_id}").replace(&format!("/teams/{tmid}"), "/teams/{id}").replace(&format!("/tickets/{{id}}/macros/{mcid}"), "/tickets/{id}/macros/{macro_id}").replace(&format!("/macros/{mcid}"), "/macros/{id}").replace("/views/1", "/views/{id}");
+            let generic = r.path.replace(&format!("/tickets/{tid}/messages/{mid}"), "/tickets/{id}/messages/{message_id}").replace(&format!("/tickets/{tid}"), "/tickets/{id}").replace(&format!("/categories/{cid}"), "/categories/{id}").replace(&format!("/users/{customer_id}"), "/users/{id}").replace("/plugins/none", "/plugins/{name}").replace(&format!("/attachments/{aid}"), "/attachments/{id}").replace(&format!("/canned/{kid}"), "/canned/{id}").replace("/tags/matrix", "/tags/{tag}").replace(&format!("/teams/{tmid}/members/{helper_id}"), "/teams/{id}/members/{user_id}").replace(&format!("/teams/{tmid}"), "/teams/{id}").replace(&format!("/tickets/{{id}}/macros/{mcid}"), "/tickets/{id}/macros/{macro_id}").replace(&format!("/macros/{mcid}"), "/macros/{id}").replace("/views/1", "/views/{id}").replace(&format!("/api-keys/{victim_key}"), "/api-keys/{id}");
             format!("{} {generic}", r.method)
         })
         .collect();

@@ -35,6 +35,7 @@ mod forum;
 mod fuzz;
 mod hardening;
 mod inbox_kill;
+mod keys;
 mod kinds;
 mod limits;
 mod live;

@@ -18,6 +18,7 @@ pub mod domain;
 pub mod categories;
 pub mod customers;
 pub mod files;
+pub mod keys;
 pub mod macros;
 pub mod messages;
 pub mod people;
@@ -64,8 +65,10 @@ pub enum NoContent {
     NoContent,
 }
 
-/// `Authorization: Bearer <access_token>` from `/auth/telegram`, resolved
-/// to the desk of the path's `slug` and the person it was issued to.
+/// `Authorization: Bearer <access_token>` from `/auth/telegram`, or an API
+/// key (`tkh_…`, made at `/api-keys`), resolved to the desk of the path's
+/// `slug` and the person it was issued to (a key: its maker, within the
+/// key's scopes).
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", checker = "signed_in")]
 pub struct TenantAuth(pub TenantContext);
@@ -80,7 +83,9 @@ async fn signed_in(req: &poem::Request, bearer: Bearer) -> poem::Result<TenantCo
     // Every operation's path is `/t/{slug}/api/v1/…` (poem-openapi names its
     // path parameters by position inside, so the path is read itself).
     let slug = req.uri().path().strip_prefix("/t/").and_then(|p| p.split('/').next()).unwrap_or_default();
-    state.runtime.context(slug, &bearer.token).await.map_err(|e| refused(e.into()))
+    let ctx = state.runtime.context(slug, &bearer.token).await.map_err(|e| refused(e.into()))?;
+    keys::check(&ctx, req.method(), req.uri().path()).map_err(refused)?;
+    Ok(ctx)
 }
 
 fn refused(e: ApiError) -> poem::Error {
@@ -102,7 +107,7 @@ pub fn apis(state: &AppState) -> impl poem_openapi::OpenApi {
         (teams::TeamsApi { state: s() }, macros::MacrosApi { state: s() }, customers::CustomersApi { state: s() }),
         plugins::PluginsApi { state: s() },
         stats::StatsApi { state: s() },
-        (sla::SlaApi { state: s() }, sla::ConversationsApi { state: s() }),
+        (sla::SlaApi { state: s() }, sla::ConversationsApi { state: s() }, keys::KeysApi { state: s() }),
         billing::BillingApi { state: s() },
         theme::ThemeApi { state: s() },
         domain::DomainApi { state: s() },

@@ -1,5 +1,6 @@
 //! sea-orm entities of a tenant's schema (see `migrations/src/tenant`).
 
+pub mod api_keys;
 pub mod attachments;
 pub mod audit_log;
 pub mod broadcasts;
