@@ -130,7 +130,8 @@ async fn a_rating_from_the_inline_buttons_shows_in_the_statistics(b: Backend) {
     let cookie = app.console_cookie(&t, t.owner).await;
     let page = app.http.get(app.url("/t/acme/admin/analytics")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
     let kpi = page.split(r#"data-kpi="csat""#).nth(1).unwrap().split("</div>").next().unwrap();
-    assert!(kpi.contains(r#"<span class="value">100%</span>"#) && kpi.contains("1 ratings · average 4.0"), "{kpi}");
+    // One rating: the plural form of one (Fluent's rules).
+    assert!(kpi.contains(r#"<span class="value">100%</span>"#) && kpi.contains("1 rating · average 4.0"), "{kpi}");
     let csv = app.http.get(app.url("/t/acme/admin/analytics/tickets.csv")).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
     let csv = csv.text().await.unwrap();
